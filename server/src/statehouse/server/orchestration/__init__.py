@@ -1,0 +1,48 @@
+"""The state machine and its rules: pure, no gRPC, no SQLAlchemy, no generated code."""
+
+from .changes import ChangeSet
+from .errors import (
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    InvalidTransition,
+    NotFound,
+    RequestIdReused,
+    RevisionMismatch,
+    SequenceCompacted,
+)
+from .model import Attempt, Event, Execution, JsonObject, StateChange, TaskRun
+from .states import STARTABLE_STATES, TERMINAL_STATES, State
+from .transitions import (
+    EXECUTION_TRANSITIONS,
+    TASK_RUN_TRANSITIONS,
+    Kind,
+    check_transition,
+    is_allowed,
+)
+
+__all__ = [
+    "EXECUTION_TRANSITIONS",
+    "STARTABLE_STATES",
+    "TASK_RUN_TRANSITIONS",
+    "TERMINAL_STATES",
+    "Attempt",
+    "ChangeSet",
+    "DomainError",
+    "Event",
+    "Execution",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "InvalidTransition",
+    "JsonObject",
+    "Kind",
+    "NotFound",
+    "RequestIdReused",
+    "RevisionMismatch",
+    "SequenceCompacted",
+    "State",
+    "StateChange",
+    "TaskRun",
+    "check_transition",
+    "is_allowed",
+]

@@ -1,0 +1,121 @@
+"""Bookkeeping of a change: histories, timestamps, revisions and events.
+
+The rules (``rules.py``) decide what moves; a :class:`ChangeSet` records the
+moves the same way every time: it appends to histories with non-decreasing
+times, makes one event per state change, and bumps the execution's revision
+once per change set (one revision per committed request).
+"""
+
+from __future__ import annotations
+
+from .model import Attempt, Event, Execution, StateChange, TaskRun
+from .states import State
+
+
+def next_time(history: list[StateChange], now_us: int) -> int:
+    """``now_us``, or the last time of ``history`` if the clock went backwards."""
+    if history and history[-1].time_us > now_us:
+        return history[-1].time_us
+    return now_us
+
+
+class ChangeSet:
+    """The changes one request makes to one execution and its task runs."""
+
+    def __init__(self, execution: Execution, now_us: int) -> None:
+        self.execution = execution
+        self.now_us = next_time(execution.history, now_us)
+        self.events: list[Event] = []
+        self.changed_task_runs: dict[str, TaskRun] = {}
+        self.created_task_runs: list[TaskRun] = []
+        self.execution_changed = False
+
+    def _event(
+        self,
+        previous: State | None,
+        state: State,
+        reason: str,
+        time_us: int,
+        task_run: TaskRun | None = None,
+        attempt: int = 0,
+    ) -> None:
+        ex = self.execution
+        self.events.append(
+            Event(
+                namespace=ex.namespace,
+                flow_id=ex.flow_id,
+                execution_id=ex.id,
+                task_run_id=task_run.id if task_run else "",
+                task_id=task_run.task_id if task_run else "",
+                attempt=attempt,
+                previous_state=previous,
+                state=state,
+                reason=reason,
+                time_us=time_us,
+            )
+        )
+
+    def created_execution(self) -> None:
+        """Record the creation of the execution (its first history entry)."""
+        ex = self.execution
+        self.execution_changed = True
+        self._event(None, ex.state, ex.history[-1].reason, ex.history[-1].time_us)
+
+    def created_task_run(self, task_run: TaskRun) -> None:
+        """Record the creation of a task run."""
+        self.created_task_runs.append(task_run)
+        self._event(
+            None,
+            task_run.state,
+            task_run.history[-1].reason,
+            task_run.history[-1].time_us,
+            task_run,
+        )
+
+    def move_execution(self, state: State, reason: str) -> None:
+        """Move the execution to ``state`` (already decided legal)."""
+        ex = self.execution
+        time_us = next_time(ex.history, self.now_us)
+        previous = ex.state
+        ex.state = state
+        ex.history.append(StateChange(state, time_us, reason))
+        self.execution_changed = True
+        self._event(previous, state, reason, time_us)
+
+    def move_task_run(
+        self,
+        task_run: TaskRun,
+        state: State,
+        reason: str,
+        attempt: Attempt | None = None,
+        *,
+        attempt_follows: bool = True,
+    ) -> None:
+        """Move a task run; ``attempt``, if given, is named in the event and,
+        unless ``attempt_follows`` is false, moves to the same state."""
+        time_us = next_time(task_run.history, self.now_us)
+        previous = task_run.state
+        task_run.state = state
+        task_run.history.append(StateChange(state, time_us, reason))
+        task_run.update_time_us = time_us
+        if attempt is not None and attempt_follows:
+            attempt.state = state
+            attempt.history.append(StateChange(state, next_time(attempt.history, time_us), reason))
+        self.changed_task_runs[task_run.id] = task_run
+        self._event(previous, state, reason, time_us, task_run, attempt.number if attempt else 0)
+
+    def open_attempt(self, task_run: TaskRun, worker_id: str) -> Attempt:
+        """Open the task run's next attempt (numbers start at 1)."""
+        number = task_run.attempts[-1].number + 1 if task_run.attempts else 1
+        attempt = Attempt(number=number, state=State.CREATED, history=[], worker_id=worker_id)
+        task_run.attempts.append(attempt)
+        return attempt
+
+    def seal(self) -> list[Event]:
+        """Bump the revision once and stamp it on every event; return the events."""
+        ex = self.execution
+        ex.revision += 1
+        ex.update_time_us = max(ex.update_time_us, self.now_us)
+        for event in self.events:
+            event.execution_revision = ex.revision
+        return self.events

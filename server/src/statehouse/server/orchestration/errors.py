@@ -1,0 +1,124 @@
+"""Domain errors: what went wrong, in the domain's words.
+
+The API layer maps each class to a gRPC status code and each ``reason`` to the
+``ErrorInfo`` reason of the response (DESIGN.md section 3)::
+
+    DomainError
+    ├── NotFound               NOT_FOUND            EXECUTION_NOT_FOUND, TASK_RUN_NOT_FOUND
+    ├── InvalidArgument        INVALID_ARGUMENT     INVALID_ARGUMENT, PAYLOAD_TOO_LARGE, INVALID_PAGE_TOKEN
+    ├── FailedPrecondition     FAILED_PRECONDITION  TASK_RUNS_ACTIVE, EXECUTION_PAUSED, ...
+    │   └── InvalidTransition                       INVALID_TRANSITION
+    ├── RevisionMismatch       ABORTED              REVISION_MISMATCH
+    ├── RequestIdReused        ALREADY_EXISTS       REQUEST_ID_REUSED
+    └── SequenceCompacted      OUT_OF_RANGE         SEQUENCE_COMPACTED
+"""
+
+from __future__ import annotations
+
+from .states import State
+
+
+class DomainError(Exception):
+    """The root of the errors the domain raises on purpose."""
+
+    reason: str = "UNKNOWN"
+
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata: dict[str, str] = dict(metadata or {})
+
+
+class NotFound(DomainError):
+    """A named resource does not exist."""
+
+    def __init__(self, resource_type: str, name: str) -> None:
+        super().__init__(f"{resource_type} {name!r} not found", metadata={"id": name})
+        self.resource_type = resource_type
+        self.name = name
+        self.reason = resource_type.upper().replace(" ", "_") + "_NOT_FOUND"
+
+
+class InvalidArgument(DomainError):
+    """The request is malformed; ``violations`` lists (field, description)."""
+
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(
+        self,
+        violations: list[tuple[str, str]],
+        *,
+        reason: str = "INVALID_ARGUMENT",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        message = "; ".join(f"{field}: {text}" for field, text in violations)
+        super().__init__(message, metadata=metadata)
+        self.violations = violations
+        self.reason = reason
+
+
+class FailedPrecondition(DomainError):
+    """The request is well formed but the system is not in a state to accept it."""
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        subject: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.reason = reason
+        self.subject = subject
+
+
+class InvalidTransition(FailedPrecondition):
+    """The transition table does not allow this move."""
+
+    def __init__(self, kind: str, current: State, requested: State) -> None:
+        super().__init__(
+            "INVALID_TRANSITION",
+            f"a {kind} in {current.value} cannot go to {requested.value}",
+            metadata={"current_state": current.value, "requested_state": requested.value},
+        )
+        self.current = current
+        self.requested = requested
+
+
+class RevisionMismatch(DomainError):
+    """The execution changed since the caller read it (AIP-154)."""
+
+    reason = "REVISION_MISMATCH"
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"expected revision {expected}, the execution is at revision {current}",
+            metadata={"expected_revision": str(expected), "current_revision": str(current)},
+        )
+
+
+class RequestIdReused(DomainError):
+    """A request_id was sent again with a different request."""
+
+    reason = "REQUEST_ID_REUSED"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"request_id {request_id!r} was already used for a different request",
+            metadata={"request_id": request_id},
+        )
+
+
+class SequenceCompacted(DomainError):
+    """A subscription asked for events older than the retained log."""
+
+    reason = "SEQUENCE_COMPACTED"
+
+    def __init__(self, after_sequence: int, first_sequence: int) -> None:
+        super().__init__(
+            f"events after {after_sequence} are no longer retained; "
+            f"the first available sequence is {first_sequence}",
+            metadata={"first_sequence": str(first_sequence)},
+        )
+        self.first_sequence = first_sequence

@@ -1,0 +1,96 @@
+"""The domain's own types: executions, task runs, attempts, histories, events.
+
+Plain dataclasses with times in integer microseconds since the Unix epoch (UTC).
+The storage loads and saves them; the rules decide on them; the API converts
+them to and from protos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .states import State
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(slots=True)
+class StateChange:
+    """One entry of a history."""
+
+    state: State
+    time_us: int
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try at running a task run."""
+
+    number: int
+    state: State
+    history: list[StateChange] = field(default_factory=list)
+    worker_id: str = ""
+
+
+@dataclass(slots=True)
+class TaskRun:
+    """One run of a task within an execution."""
+
+    id: str
+    execution_id: str
+    task_id: str
+    state: State
+    history: list[StateChange]
+    create_time_us: int
+    update_time_us: int
+    parent_task_run_id: str = ""
+    value: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    outputs: JsonObject | None = None
+    retry_policy: JsonObject | None = None
+    next_attempt_time_us: int | None = None
+
+    @property
+    def last_attempt(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+@dataclass(slots=True)
+class Execution:
+    """One run of a flow. ``task_runs`` is filled only when loaded in full."""
+
+    id: str
+    namespace: str
+    flow_id: str
+    state: State
+    history: list[StateChange]
+    revision: int
+    create_time_us: int
+    update_time_us: int
+    flow_revision: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    inputs: JsonObject | None = None
+    outputs: JsonObject | None = None
+    parent_execution_id: str = ""
+    restart_count: int = 0
+    task_runs: list[TaskRun] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Event:
+    """A state change to be appended to the event log (``sequence`` 0 until stored)."""
+
+    namespace: str
+    flow_id: str
+    execution_id: str
+    state: State
+    time_us: int
+    previous_state: State | None = None
+    task_run_id: str = ""
+    task_id: str = ""
+    attempt: int = 0
+    reason: str = ""
+    execution_revision: int = 0
+    sequence: int = 0
