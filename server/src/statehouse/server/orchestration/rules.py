@@ -111,16 +111,16 @@ def attempt_follows_task_run(
     attempt to move.
     """
     if requested is State.RUNNING and task_run.state in STARTABLE_STATES:
-        attempt = changes.open_attempt(task_run, worker_id)
+        opened = changes.open_attempt(task_run, worker_id)
         task_run.next_attempt_time_us = None
-        changes.move_task_run(task_run, requested, reason, attempt)
+        changes.move_task_run(task_run, requested, reason, opened)
         return
-    attempt = task_run.last_attempt
-    if attempt is None or not attempt.state.is_active:
+    last = task_run.last_attempt
+    if last is None or not last.state.is_active:
         changes.move_task_run(task_run, requested, reason)
     else:
         follows = requested is not State.KILLING
-        changes.move_task_run(task_run, requested, reason, attempt, attempt_follows=follows)
+        changes.move_task_run(task_run, requested, reason, last, attempt_follows=follows)
 
 
 def transition_execution(

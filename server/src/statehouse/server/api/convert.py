@@ -1,0 +1,159 @@
+"""Protos to domain values and back. Generated types stop here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from statehouse.v1 import event_pb2, execution_pb2, state_pb2
+
+from ..orchestration import (
+    Attempt,
+    Event,
+    Execution,
+    InvalidArgument,
+    JsonObject,
+    State,
+    StateChange,
+    TaskRun,
+)
+
+_STATE_TO_PB = {s: state_pb2.State.Value(f"STATE_{s.value}") for s in State}
+_PB_TO_STATE = {v: k for k, v in _STATE_TO_PB.items()}
+
+
+def state_to_pb(state: State | None) -> state_pb2.State.ValueType:
+    return state_pb2.STATE_UNSPECIFIED if state is None else _STATE_TO_PB[state]
+
+
+def state_from_pb(value: int, field: str) -> State:
+    """A requested state; STATE_UNSPECIFIED and unknown numbers are bad input."""
+    state: State | None = _PB_TO_STATE.get(value)  # type: ignore[call-overload]
+    if state is None:
+        text = "is required" if value == 0 else f"{value} is not a known state"
+        raise InvalidArgument([(field, text)])
+    return state
+
+
+def states_from_pb(values: Any, field: str) -> tuple[State, ...]:
+    return tuple(state_from_pb(v, f"{field}[{i}]") for i, v in enumerate(values))
+
+
+def time_to_pb(time_us: int, out: timestamp_pb2.Timestamp) -> None:
+    out.seconds, micros = divmod(time_us, 1_000_000)
+    out.nanos = micros * 1_000
+
+
+def struct_from_pb(message: Any, field: str) -> JsonObject | None:
+    """The Struct in ``field`` of ``message`` as a dict, or None when unset."""
+    if not message.HasField(field):
+        return None
+    value: JsonObject = json_format.MessageToDict(getattr(message, field))
+    _check_finite(value, field)
+    return value
+
+
+def _check_finite(value: Any, field: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidArgument([(field, "numbers must be finite")])
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{field}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{field}[{i}]")
+
+
+def struct_to_pb(value: JsonObject | None, out: struct_pb2.Struct) -> None:
+    if value is not None:
+        out.update(value)
+
+
+def _history_to_pb(history: list[StateChange], out: Any) -> None:
+    for h in history:
+        item = out.add()
+        item.state = _STATE_TO_PB[h.state]
+        time_to_pb(h.time_us, item.time)
+        item.reason = h.reason
+
+
+def _attempt_to_pb(attempt: Attempt, out: execution_pb2.Attempt) -> None:
+    out.number = attempt.number
+    out.state = _STATE_TO_PB[attempt.state]
+    out.worker_id = attempt.worker_id
+    _history_to_pb(attempt.history, out.history)
+
+
+def task_run_to_pb(tr: TaskRun, out: execution_pb2.TaskRun | None = None) -> execution_pb2.TaskRun:
+    pb = out if out is not None else execution_pb2.TaskRun()
+    pb.id = tr.id
+    pb.execution_id = tr.execution_id
+    pb.task_id = tr.task_id
+    pb.parent_task_run_id = tr.parent_task_run_id
+    pb.value = tr.value
+    pb.state = _STATE_TO_PB[tr.state]
+    _history_to_pb(tr.history, pb.history)
+    for attempt in tr.attempts:
+        _attempt_to_pb(attempt, pb.attempts.add())
+    if tr.outputs is not None:
+        pb.outputs.update(tr.outputs)
+    if tr.retry_policy is not None:
+        json_format.ParseDict(tr.retry_policy, pb.retry_policy)
+    if tr.next_attempt_time_us is not None:
+        time_to_pb(tr.next_attempt_time_us, pb.next_attempt_time)
+    time_to_pb(tr.create_time_us, pb.create_time)
+    time_to_pb(tr.update_time_us, pb.update_time)
+    return pb
+
+
+def execution_to_pb(
+    ex: Execution, out: execution_pb2.Execution | None = None, *, full: bool = True
+) -> execution_pb2.Execution:
+    pb = out if out is not None else execution_pb2.Execution()
+    pb.id = ex.id
+    pb.namespace = ex.namespace
+    pb.flow_id = ex.flow_id
+    pb.flow_revision = ex.flow_revision
+    pb.labels.update(ex.labels)
+    if ex.inputs is not None:
+        pb.inputs.update(ex.inputs)
+    if ex.outputs is not None:
+        pb.outputs.update(ex.outputs)
+    pb.state = _STATE_TO_PB[ex.state]
+    _history_to_pb(ex.history, pb.history)
+    if full:
+        for tr in ex.task_runs:
+            task_run_to_pb(tr, pb.task_runs.add())
+    pb.revision = ex.revision
+    time_to_pb(ex.create_time_us, pb.create_time)
+    time_to_pb(ex.update_time_us, pb.update_time)
+    pb.parent_execution_id = ex.parent_execution_id
+    pb.restart_count = ex.restart_count
+    return pb
+
+
+def event_to_pb(ev: Event, out: event_pb2.StateChangeEvent) -> event_pb2.StateChangeEvent:
+    out.sequence = ev.sequence
+    time_to_pb(ev.time_us, out.time)
+    out.namespace = ev.namespace
+    out.flow_id = ev.flow_id
+    out.execution_id = ev.execution_id
+    out.task_run_id = ev.task_run_id
+    out.task_id = ev.task_id
+    out.attempt = ev.attempt
+    out.previous_state = state_to_pb(ev.previous_state)
+    out.state = _STATE_TO_PB[ev.state]
+    out.reason = ev.reason
+    out.execution_revision = ev.execution_revision
+    return out
+
+
+def retry_policy_from_pb(request: Any) -> JsonObject | None:
+    if not request.HasField("retry_policy"):
+        return None
+    policy = request.retry_policy
+    if policy.max_attempts < 0:
+        raise InvalidArgument([("retry_policy.max_attempts", "must not be negative")])
+    value: JsonObject = json_format.MessageToDict(policy)
+    return value

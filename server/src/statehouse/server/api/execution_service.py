@@ -1,0 +1,285 @@
+"""ExecutionService: protos in, commands run, protos out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+
+from statehouse.v1 import execution_pb2, execution_service_pb2_grpc
+from statehouse.v1 import execution_service_pb2 as pb
+
+from .. import commands
+from ..orchestration import InvalidArgument, NotFound
+from ..orchestration.validation import (
+    MAX_REASON,
+    MAX_VALUE,
+    MAX_WORKER_ID,
+    Violations,
+    check_payload_size,
+)
+from ..storage import ExecutionFilter, Tx
+from . import convert
+from ._base import Context, Servicer, rpc, unimplemented
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+def _expected(request: object) -> int | None:
+    has = request.HasField("expected_revision")  # type: ignore[attr-defined]
+    return int(request.expected_revision) if has else None  # type: ignore[attr-defined]
+
+
+def _page_token(last: tuple[int, str], filter_key: str) -> str:
+    raw = json.dumps({"t": last[0], "i": last[1], "f": filter_key}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _parse_page_token(token: str, filter_key: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        cursor = (int(data["t"]), str(data["i"]))
+        same_filter = data["f"] == filter_key
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidArgument(
+            [("page_token", "is not a token returned by ListExecutions")],
+            reason="INVALID_PAGE_TOKEN",
+        ) from exc
+    if not same_filter:
+        raise InvalidArgument(
+            [("page_token", "was issued for other filters")], reason="INVALID_PAGE_TOKEN"
+        )
+    return cursor
+
+
+class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceServicer):
+    """Creates executions and task runs and moves them through their states."""
+
+    @rpc
+    async def CreateExecution(
+        self, request: pb.CreateExecutionRequest, context: Context
+    ) -> pb.CreateExecutionResponse:
+        v = Violations()
+        v.namespace("namespace", request.namespace)
+        v.identifier("flow_id", request.flow_id)
+        if request.flow_revision < 0:
+            v.add("flow_revision", "must not be negative")
+        v.labels("labels", dict(request.labels))
+        if request.parent_execution_id:
+            v.required_id("parent_execution_id", request.parent_execution_id)
+        v.request_id(request.request_id)
+        v.raise_if_any()
+        inputs = convert.struct_from_pb(request, "inputs")
+        check_payload_size("inputs", inputs, self.limits.max_payload_bytes)
+        spec = commands.NewExecution(
+            namespace=request.namespace,
+            flow_id=request.flow_id,
+            flow_revision=request.flow_revision,
+            labels=dict(request.labels),
+            inputs=inputs,
+            parent_execution_id=request.parent_execution_id,
+        )
+
+        def build(tx: Tx) -> pb.CreateExecutionResponse:
+            execution = commands.create_execution(tx, spec)
+            return pb.CreateExecutionResponse(execution=convert.execution_to_pb(execution))
+
+        return await self.mutate("CreateExecution", request, pb.CreateExecutionResponse, build)
+
+    @rpc
+    async def GetExecution(
+        self, request: pb.GetExecutionRequest, context: Context
+    ) -> pb.GetExecutionResponse:
+        v = Violations()
+        v.required_id("execution_id", request.execution_id)
+        v.raise_if_any()
+        full = request.view != execution_pb2.EXECUTION_VIEW_BASIC
+
+        def read(tx: Tx) -> pb.GetExecutionResponse:
+            execution = (
+                tx.get_execution_with_task_runs(request.execution_id)
+                if full
+                else tx.get_execution(request.execution_id)
+            )
+            if execution is None:
+                raise NotFound("execution", request.execution_id)
+            return pb.GetExecutionResponse(execution=convert.execution_to_pb(execution, full=full))
+
+        return await self.store.read(read)
+
+    @rpc
+    async def ListExecutions(
+        self, request: pb.ListExecutionsRequest, context: Context
+    ) -> pb.ListExecutionsResponse:
+        v = Violations()
+        v.namespace("namespace", request.namespace, required=False)
+        v.identifier("flow_id", request.flow_id, required=False)
+        if request.page_size < 0:
+            v.add("page_size", "must not be negative")
+        v.raise_if_any()
+        flt = ExecutionFilter(
+            namespace=request.namespace,
+            flow_id=request.flow_id,
+            states=convert.states_from_pb(request.states, "states"),
+            labels=tuple(sorted(request.labels.items())),
+        )
+        filter_key = hashlib.sha256(repr(flt).encode()).hexdigest()[:16]
+        before = _parse_page_token(request.page_token, filter_key) if request.page_token else None
+        size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        full = request.view == execution_pb2.EXECUTION_VIEW_FULL
+
+        def read(tx: Tx) -> pb.ListExecutionsResponse:
+            found = tx.list_executions(flt, limit=size + 1, before=before)
+            page, more = found[:size], len(found) > size
+            if full:
+                task_runs = tx.list_task_runs_of([e.id for e in page])
+                for execution in page:
+                    execution.task_runs = task_runs[execution.id]
+            response = pb.ListExecutionsResponse()
+            for execution in page:
+                convert.execution_to_pb(execution, response.executions.add(), full=full)
+            if more:
+                last = page[-1]
+                response.next_page_token = _page_token((last.create_time_us, last.id), filter_key)
+            return response
+
+        return await self.store.read(read)
+
+    @rpc
+    async def DeleteExecution(
+        self, request: pb.DeleteExecutionRequest, context: Context
+    ) -> pb.DeleteExecutionResponse:
+        v = Violations()
+        v.required_id("execution_id", request.execution_id)
+        v.revision(_expected(request))
+        v.raise_if_any()
+
+        def work(tx: Tx) -> pb.DeleteExecutionResponse:
+            commands.delete_execution(tx, request.execution_id, _expected(request))
+            return pb.DeleteExecutionResponse()
+
+        return await self.store.write(work)
+
+    @rpc
+    async def CreateTaskRun(
+        self, request: pb.CreateTaskRunRequest, context: Context
+    ) -> pb.CreateTaskRunResponse:
+        v = Violations()
+        v.required_id("execution_id", request.execution_id)
+        v.identifier("task_id", request.task_id)
+        if request.parent_task_run_id:
+            v.required_id("parent_task_run_id", request.parent_task_run_id)
+        v.bounded_text("value", request.value, MAX_VALUE)
+        v.request_id(request.request_id)
+        v.revision(_expected(request))
+        v.raise_if_any()
+        spec = commands.NewTaskRun(
+            execution_id=request.execution_id,
+            task_id=request.task_id,
+            parent_task_run_id=request.parent_task_run_id,
+            value=request.value,
+            retry_policy=convert.retry_policy_from_pb(request),
+        )
+
+        def build(tx: Tx) -> pb.CreateTaskRunResponse:
+            task_run, execution = commands.create_task_run(tx, spec, _expected(request))
+            return pb.CreateTaskRunResponse(
+                task_run=convert.task_run_to_pb(task_run), execution_revision=execution.revision
+            )
+
+        return await self.mutate("CreateTaskRun", request, pb.CreateTaskRunResponse, build)
+
+    @rpc
+    async def TransitionExecution(
+        self, request: pb.TransitionExecutionRequest, context: Context
+    ) -> pb.TransitionExecutionResponse:
+        v = Violations()
+        v.required_id("execution_id", request.execution_id)
+        v.bounded_text("reason", request.reason, MAX_REASON)
+        v.request_id(request.request_id)
+        v.revision(_expected(request))
+        v.raise_if_any()
+        state = convert.state_from_pb(request.state, "state")
+        outputs = convert.struct_from_pb(request, "outputs")
+        check_payload_size("outputs", outputs, self.limits.max_payload_bytes)
+
+        def build(tx: Tx) -> pb.TransitionExecutionResponse:
+            execution = commands.transition_execution(
+                tx,
+                request.execution_id,
+                state,
+                reason=request.reason,
+                outputs=outputs,
+                expected_revision=_expected(request),
+            )
+            return pb.TransitionExecutionResponse(execution=convert.execution_to_pb(execution))
+
+        return await self.mutate(
+            "TransitionExecution", request, pb.TransitionExecutionResponse, build
+        )
+
+    @rpc
+    async def TransitionTaskRun(
+        self, request: pb.TransitionTaskRunRequest, context: Context
+    ) -> pb.TransitionTaskRunResponse:
+        v = Violations()
+        v.required_id("task_run_id", request.task_run_id)
+        v.bounded_text("reason", request.reason, MAX_REASON)
+        v.bounded_text("worker_id", request.worker_id, MAX_WORKER_ID)
+        v.request_id(request.request_id)
+        v.revision(_expected(request))
+        v.raise_if_any()
+        state = convert.state_from_pb(request.state, "state")
+        outputs = convert.struct_from_pb(request, "outputs")
+        check_payload_size("outputs", outputs, self.limits.max_payload_bytes)
+
+        def build(tx: Tx) -> pb.TransitionTaskRunResponse:
+            task_run, execution = commands.transition_task_run(
+                tx,
+                request.task_run_id,
+                state,
+                reason=request.reason,
+                worker_id=request.worker_id,
+                outputs=outputs,
+                expected_revision=_expected(request),
+            )
+            return pb.TransitionTaskRunResponse(
+                task_run=convert.task_run_to_pb(task_run),
+                execution_revision=execution.revision,
+                execution_state=convert.state_to_pb(execution.state),
+            )
+
+        return await self.mutate("TransitionTaskRun", request, pb.TransitionTaskRunResponse, build)
+
+    async def PauseExecution(
+        self, request: pb.PauseExecutionRequest, context: Context
+    ) -> pb.PauseExecutionResponse:
+        await unimplemented(context, "PauseExecution")
+        raise AssertionError  # pragma: no cover
+
+    async def ResumeExecution(
+        self, request: pb.ResumeExecutionRequest, context: Context
+    ) -> pb.ResumeExecutionResponse:
+        await unimplemented(context, "ResumeExecution")
+        raise AssertionError  # pragma: no cover
+
+    async def KillExecution(
+        self, request: pb.KillExecutionRequest, context: Context
+    ) -> pb.KillExecutionResponse:
+        await unimplemented(context, "KillExecution")
+        raise AssertionError  # pragma: no cover
+
+    async def RestartExecution(
+        self, request: pb.RestartExecutionRequest, context: Context
+    ) -> pb.RestartExecutionResponse:
+        await unimplemented(context, "RestartExecution")
+        raise AssertionError  # pragma: no cover
+
+    async def CompleteExecution(
+        self, request: pb.CompleteExecutionRequest, context: Context
+    ) -> pb.CompleteExecutionResponse:
+        await unimplemented(context, "CompleteExecution")
+        raise AssertionError  # pragma: no cover

@@ -1,0 +1,216 @@
+"""The server: ``create_server(settings)`` builds it, ``serve()`` runs it until a signal.
+
+Also runnable as ``python -m statehouse.server.app`` (what ``statehouse serve`` calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from statehouse.v1 import (
+    event_service_pb2,
+    event_service_pb2_grpc,
+    execution_service_pb2,
+    execution_service_pb2_grpc,
+    metric_service_pb2,
+    metric_service_pb2_grpc,
+)
+
+from .api import EventServicer, ExecutionServicer, Limits, MetricServicer
+from .events import EventHub
+from .settings import DATABASE_ENV, DEFAULT_ADDRESS, Settings
+from .storage import Store, StoreOptions
+
+log = logging.getLogger("statehouse.server")
+
+SERVICE_NAMES = (
+    execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,
+    event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    metric_service_pb2.DESCRIPTOR.services_by_name["MetricService"].full_name,
+)
+
+
+class Server:
+    """A running Statehouse: the grpc server, the store and the event hub."""
+
+    def __init__(
+        self,
+        grpc_server: grpc.aio.Server,
+        store: Store,
+        hub: EventHub,
+        health_servicer: health.aio.HealthServicer,
+        settings: Settings,
+    ) -> None:
+        self.grpc_server = grpc_server
+        self.store = store
+        self.hub = hub
+        self.health = health_servicer
+        self.settings = settings
+        self._stopped = False
+
+    async def start(self) -> None:
+        await self.grpc_server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop gracefully: streams end with UNAVAILABLE, unary calls may finish."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.health.enter_graceful_shutdown()
+        await self.hub.close()
+        await self.grpc_server.stop(self.settings.shutdown_grace if grace is None else grace)
+        await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+
+    async def wait_for_termination(self) -> None:
+        await self.grpc_server.wait_for_termination()
+
+
+async def create_server(settings: Settings) -> tuple[Server, int]:
+    """Open the database (migrating it), start the event hub, bind the port.
+
+    Returns the server, not yet started, and the bound port.
+    """
+    store = Store(
+        settings.resolved_database_url(),
+        StoreOptions(sqlite_synchronous=settings.sqlite_synchronous),
+    )
+    loop = asyncio.get_running_loop()
+    if settings.migrate:
+        await loop.run_in_executor(None, store.migrate)
+    hub = EventHub(
+        store, buffer_size=settings.subscriber_buffer, poll_interval=settings.poll_interval
+    )
+    await hub.start()
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.server.max_pending_requests", settings.max_pending_requests),
+        ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_requests),
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+    grpc_server = grpc.aio.server(options=options)
+    limits = Limits(max_payload_bytes=settings.max_payload_bytes)
+    execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server(
+        ExecutionServicer(store, limits), grpc_server
+    )
+    event_service_pb2_grpc.add_EventServiceServicer_to_server(
+        EventServicer(store, hub), grpc_server
+    )
+    metric_service_pb2_grpc.add_MetricServiceServicer_to_server(MetricServicer(), grpc_server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    reflection.enable_server_reflection(
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        grpc_server,
+    )
+    try:
+        port = grpc_server.add_insecure_port(settings.address)
+    except RuntimeError as exc:
+        await hub.close()
+        store.close()
+        raise OSError(f"cannot listen on {settings.address}: {exc}") from exc
+    return Server(grpc_server, store, hub, health_servicer, settings), port
+
+
+def _display_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    server, port = await create_server(settings)
+    await server.start()
+    host = settings.address.rsplit(":", 1)[0]
+    log.info(
+        "statehouse serving on %s:%d (database %s)",
+        host,
+        port,
+        _display_url(settings.resolved_database_url()),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("statehouse shutting down (grace %.1fs)", settings.shutdown_grace)
+    await server.stop()
+    log.info("statehouse stopped")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``statehouse serve`` (shared with ``python -m statehouse.server.app``)."""
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        help=f"host:port to listen on (default {DEFAULT_ADDRESS})",
+    )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help=f"SQLAlchemy URL (default ${DATABASE_ENV}, else a SQLite file in --data-dir)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="where the default SQLite file lives"
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(address=args.address, database_url=args.database, data_dir=args.data_dir)
+
+
+def serve_from_args(args: argparse.Namespace) -> None:
+    """Configure logging and run :func:`serve` with the parsed options."""
+    logging.basicConfig(
+        level=str(args.log_level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = settings_from_args(args)
+    try:
+        _run(serve(settings))
+    except OSError as exc:
+        log.error("%s", exc)
+        raise SystemExit(1) from exc
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (about 15% more calls/s), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="statehouse serve", description="Run the server.")
+    add_serve_arguments(parser)
+    serve_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()

@@ -1,0 +1,47 @@
+"""Server settings: defaults that suit `make run`, overridable by flags and environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+DATABASE_ENV = "STATEHOUSE_DATABASE_URL"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a server needs to start."""
+
+    #: host:port to listen on; port 0 picks a free port (see create_server's result).
+    address: str = DEFAULT_ADDRESS
+    #: A SQLAlchemy URL; unset means $STATEHOUSE_DATABASE_URL, else a SQLite file in data_dir.
+    database_url: str | None = None
+    #: Where the default SQLite database lives.
+    data_dir: Path = Path("data")
+    #: Apply pending migrations at start (safe to repeat).
+    migrate: bool = True
+    #: The largest inputs or outputs of one execution or task run, in bytes of JSON.
+    max_payload_bytes: int = 1 << 20
+    #: The largest message the server accepts or sends.
+    max_message_bytes: int = 16 << 20
+    #: Events buffered per subscriber before it is served from the stored log.
+    subscriber_buffer: int = 1024
+    #: How often the event hub checks the log for other processes' writes (seconds).
+    poll_interval: float = 0.5
+    #: How long in-flight calls may finish on shutdown (seconds).
+    shutdown_grace: float = 5.0
+    #: Streams and calls grpc may queue before the application picks them up; grpc's
+    #: default (1,000) cancels subscriptions opened in a burst.
+    max_pending_requests: int = 100_000
+    #: SQLite's synchronous pragma (NORMAL survives kill -9 in WAL mode; FULL a power loss).
+    sqlite_synchronous: str = "NORMAL"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        from_env = os.environ.get(DATABASE_ENV)
+        if from_env:
+            return from_env
+        return f"sqlite:///{(self.data_dir / 'statehouse.db').resolve()}"

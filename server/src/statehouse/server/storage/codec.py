@@ -1,0 +1,160 @@
+"""Rows to domain objects and back: JSON documents for histories and attempts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..orchestration import Attempt, Event, Execution, State, StateChange, TaskRun
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads_optional(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def history_to_json(history: list[StateChange]) -> list[list[Any]]:
+    return [[h.state.value, h.time_us, h.reason] for h in history]
+
+
+def history_from_json(items: list[list[Any]]) -> list[StateChange]:
+    return [StateChange(State(s), int(t), str(r)) for s, t, r in items]
+
+
+def attempts_to_json(attempts: list[Attempt]) -> str:
+    return dumps(
+        [
+            {
+                "n": a.number,
+                "s": a.state.value,
+                "h": history_to_json(a.history),
+                "w": a.worker_id,
+            }
+            for a in attempts
+        ]
+    )
+
+
+def attempts_from_json(text: str) -> list[Attempt]:
+    return [
+        Attempt(
+            number=int(a["n"]),
+            state=State(a["s"]),
+            history=history_from_json(a["h"]),
+            worker_id=str(a["w"]),
+        )
+        for a in json.loads(text)
+    ]
+
+
+def execution_row(ex: Execution) -> dict[str, Any]:
+    return {
+        "id": ex.id,
+        "namespace": ex.namespace,
+        "flow_id": ex.flow_id,
+        "flow_revision": ex.flow_revision,
+        "state": ex.state.value,
+        "revision": ex.revision,
+        "create_time_us": ex.create_time_us,
+        "update_time_us": ex.update_time_us,
+        "parent_execution_id": ex.parent_execution_id,
+        "restart_count": ex.restart_count,
+        "labels": dumps(ex.labels),
+        "inputs": None if ex.inputs is None else dumps(ex.inputs),
+        "outputs": None if ex.outputs is None else dumps(ex.outputs),
+        "history": dumps(history_to_json(ex.history)),
+    }
+
+
+def execution_from_row(row: Mapping[Any, Any]) -> Execution:
+    return Execution(
+        id=row["id"],
+        namespace=row["namespace"],
+        flow_id=row["flow_id"],
+        flow_revision=row["flow_revision"],
+        state=State(row["state"]),
+        revision=row["revision"],
+        create_time_us=row["create_time_us"],
+        update_time_us=row["update_time_us"],
+        parent_execution_id=row["parent_execution_id"],
+        restart_count=row["restart_count"],
+        labels=json.loads(row["labels"]),
+        inputs=loads_optional(row["inputs"]),
+        outputs=loads_optional(row["outputs"]),
+        history=history_from_json(json.loads(row["history"])),
+    )
+
+
+def task_run_row(tr: TaskRun) -> dict[str, Any]:
+    return {
+        "id": tr.id,
+        "execution_id": tr.execution_id,
+        "task_id": tr.task_id,
+        "parent_task_run_id": tr.parent_task_run_id,
+        "value": tr.value,
+        "state": tr.state.value,
+        "create_time_us": tr.create_time_us,
+        "update_time_us": tr.update_time_us,
+        "next_attempt_time_us": tr.next_attempt_time_us,
+        "history": dumps(history_to_json(tr.history)),
+        "attempts": attempts_to_json(tr.attempts),
+        "outputs": None if tr.outputs is None else dumps(tr.outputs),
+        "retry_policy": None if tr.retry_policy is None else dumps(tr.retry_policy),
+    }
+
+
+def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
+    return TaskRun(
+        id=row["id"],
+        execution_id=row["execution_id"],
+        task_id=row["task_id"],
+        parent_task_run_id=row["parent_task_run_id"],
+        value=row["value"],
+        state=State(row["state"]),
+        create_time_us=row["create_time_us"],
+        update_time_us=row["update_time_us"],
+        next_attempt_time_us=row["next_attempt_time_us"],
+        history=history_from_json(json.loads(row["history"])),
+        attempts=attempts_from_json(row["attempts"]),
+        outputs=loads_optional(row["outputs"]),
+        retry_policy=loads_optional(row["retry_policy"]),
+    )
+
+
+def event_row(ev: Event) -> dict[str, Any]:
+    return {
+        "sequence": ev.sequence,
+        "time_us": ev.time_us,
+        "namespace": ev.namespace,
+        "flow_id": ev.flow_id,
+        "execution_id": ev.execution_id,
+        "task_run_id": ev.task_run_id,
+        "task_id": ev.task_id,
+        "attempt": ev.attempt,
+        "previous_state": None if ev.previous_state is None else ev.previous_state.value,
+        "state": ev.state.value,
+        "reason": ev.reason,
+        "execution_revision": ev.execution_revision,
+    }
+
+
+def event_from_row(row: Mapping[Any, Any]) -> Event:
+    previous = row["previous_state"]
+    return Event(
+        sequence=row["sequence"],
+        time_us=row["time_us"],
+        namespace=row["namespace"],
+        flow_id=row["flow_id"],
+        execution_id=row["execution_id"],
+        task_run_id=row["task_run_id"],
+        task_id=row["task_id"],
+        attempt=row["attempt"],
+        previous_state=None if previous is None else State(previous),
+        state=State(row["state"]),
+        reason=row["reason"],
+        execution_revision=row["execution_revision"],
+    )

@@ -1,0 +1,302 @@
+"""The repository: every query Statehouse makes, inside one transaction.
+
+A :class:`Tx` wraps a SQLAlchemy connection whose transaction the
+:class:`~statehouse.server.storage.store.Store` opens and commits. Commands
+load domain objects through it, let the rules decide, and hand the resulting
+:class:`~statehouse.server.orchestration.ChangeSet` to :meth:`Tx.save`, the one
+write path for every state change: rows and events go into the same
+transaction (the transactional outbox of DESIGN.md, invariant 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ..orchestration import (
+    TERMINAL_STATES,
+    ChangeSet,
+    Event,
+    Execution,
+    RevisionMismatch,
+    State,
+    TaskRun,
+)
+from . import codec
+from .schema import events, execution_labels, executions, requests, task_runs
+from .sequencer import Sequencer
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    """What ListExecutions selects."""
+
+    namespace: str = ""
+    flow_id: str = ""
+    states: tuple[State, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What a subscription selects; empty fields match everything."""
+
+    namespace: str = ""
+    flow_id: str = ""
+    execution_ids: frozenset[str] = field(default_factory=frozenset)
+    states: frozenset[State] = field(default_factory=frozenset)
+
+    def matches(self, event: Event) -> bool:
+        return (
+            (not self.namespace or event.namespace == self.namespace)
+            and (not self.flow_id or event.flow_id == self.flow_id)
+            and (not self.execution_ids or event.execution_id in self.execution_ids)
+            and (not self.states or event.state in self.states)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """An idempotency record: what a request_id was used for and what it returned."""
+
+    method: str
+    fingerprint: str
+    response: bytes
+
+
+_ACTIVE = [s.value for s in State if s not in TERMINAL_STATES]
+
+
+class Tx:
+    """Queries and writes within one database transaction."""
+
+    def __init__(self, conn: sa.Connection, sequencer: Sequencer) -> None:
+        self.conn = conn
+        self._sequencer = sequencer
+        self._for_update = conn.dialect.name != "sqlite"
+        #: Whether reads FOR UPDATE lock rows (SQLite locks the whole database instead).
+        self.locks_rows = self._for_update
+        #: Events appended in this transaction, with their sequences, for the
+        #: live fan-out once the transaction has committed.
+        self.appended: list[Event] = []
+
+    # -- executions ---------------------------------------------------------
+
+    def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
+        query = sa.select(executions).where(executions.c.id == execution_id)
+        if for_update and self._for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        return None if row is None else codec.execution_from_row(row)
+
+    def get_execution_with_task_runs(
+        self, execution_id: str, *, for_update: bool = False
+    ) -> Execution | None:
+        execution = self.get_execution(execution_id, for_update=for_update)
+        if execution is not None:
+            execution.task_runs = self.list_task_runs(execution_id)
+        return execution
+
+    def insert_execution(self, execution: Execution) -> None:
+        self.conn.execute(sa.insert(executions), codec.execution_row(execution))
+        if execution.labels:
+            self.conn.execute(
+                sa.insert(execution_labels),
+                [
+                    {"execution_id": execution.id, "key": k, "value": v}
+                    for k, v in execution.labels.items()
+                ],
+            )
+
+    def delete_execution(self, execution_id: str) -> None:
+        for table, column in (
+            (execution_labels, execution_labels.c.execution_id),
+            (task_runs, task_runs.c.execution_id),
+            (executions, executions.c.id),
+        ):
+            self.conn.execute(sa.delete(table).where(column == execution_id))
+
+    def list_executions(
+        self,
+        flt: ExecutionFilter,
+        *,
+        limit: int,
+        before: tuple[int, str] | None = None,
+    ) -> list[Execution]:
+        """Executions newest first; ``before`` is the (create_time_us, id) keyset cursor."""
+        query = sa.select(executions)
+        if flt.namespace:
+            query = query.where(executions.c.namespace == flt.namespace)
+        if flt.flow_id:
+            query = query.where(executions.c.flow_id == flt.flow_id)
+        if flt.states:
+            query = query.where(executions.c.state.in_([s.value for s in flt.states]))
+        for key, value in flt.labels:
+            query = query.where(
+                sa.exists().where(
+                    execution_labels.c.execution_id == executions.c.id,
+                    execution_labels.c.key == key,
+                    execution_labels.c.value == value,
+                )
+            )
+        if before is not None:
+            query = query.where(
+                sa.tuple_(executions.c.create_time_us, executions.c.id) < sa.tuple_(*before)
+            )
+        query = query.order_by(executions.c.create_time_us.desc(), executions.c.id.desc())
+        rows = self.conn.execute(query.limit(limit)).mappings().all()
+        return [codec.execution_from_row(r) for r in rows]
+
+    # -- task runs ----------------------------------------------------------
+
+    def get_task_run(self, task_run_id: str, *, for_update: bool = False) -> TaskRun | None:
+        query = sa.select(task_runs).where(task_runs.c.id == task_run_id)
+        if for_update and self._for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        return None if row is None else codec.task_run_from_row(row)
+
+    def list_task_runs(self, execution_id: str) -> list[TaskRun]:
+        query = (
+            sa.select(task_runs)
+            .where(task_runs.c.execution_id == execution_id)
+            .order_by(task_runs.c.position)
+        )
+        return [codec.task_run_from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def list_task_runs_of(self, execution_ids: Sequence[str]) -> dict[str, list[TaskRun]]:
+        result: dict[str, list[TaskRun]] = {i: [] for i in execution_ids}
+        if not execution_ids:
+            return result
+        query = (
+            sa.select(task_runs)
+            .where(task_runs.c.execution_id.in_(list(execution_ids)))
+            .order_by(task_runs.c.execution_id, task_runs.c.position)
+        )
+        for row in self.conn.execute(query).mappings():
+            result[row["execution_id"]].append(codec.task_run_from_row(row))
+        return result
+
+    def count_active_task_runs(self, execution_id: str) -> int:
+        query = sa.select(sa.func.count()).where(
+            task_runs.c.execution_id == execution_id, task_runs.c.state.in_(_ACTIVE)
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    # -- the one write path for changes --------------------------------------
+
+    def save(self, changes: ChangeSet, *, new_execution: bool = False) -> list[Event]:
+        """Store a sealed change set: the execution, its touched task runs, its events.
+
+        The execution row is updated only if it still has the revision it was
+        loaded with, so a concurrent writer can never be overwritten silently.
+        """
+        ex = changes.execution
+        if new_execution:
+            self.insert_execution(ex)
+        else:
+            result = self.conn.execute(
+                sa.update(executions)
+                .where(executions.c.id == ex.id, executions.c.revision == ex.revision - 1)
+                .values(
+                    state=ex.state.value,
+                    revision=ex.revision,
+                    update_time_us=ex.update_time_us,
+                    restart_count=ex.restart_count,
+                    outputs=None if ex.outputs is None else codec.dumps(ex.outputs),
+                    history=codec.dumps(codec.history_to_json(ex.history)),
+                )
+            )
+            if result.rowcount != 1:
+                current = self.get_execution(ex.id)
+                raise RevisionMismatch(ex.revision - 1, current.revision if current else -1)
+        if changes.created_task_runs:
+            start = self.conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(task_runs.c.position), -1) + 1).where(
+                    task_runs.c.execution_id == ex.id
+                )
+            ).scalar_one()
+            rows = []
+            for offset, tr in enumerate(changes.created_task_runs):
+                row = codec.task_run_row(tr)
+                row["position"] = int(start) + offset
+                rows.append(row)
+            self.conn.execute(sa.insert(task_runs), rows)
+        created = {tr.id for tr in changes.created_task_runs}
+        for tr in changes.changed_task_runs.values():
+            if tr.id in created:
+                continue
+            row = codec.task_run_row(tr)
+            del row["id"], row["execution_id"], row["create_time_us"]
+            self.conn.execute(sa.update(task_runs).where(task_runs.c.id == tr.id).values(**row))
+        return self.append_events(changes.events)
+
+    def append_events(self, new_events: list[Event]) -> list[Event]:
+        """Give the events their sequences (last thing before commit) and store them."""
+        if not new_events:
+            return []
+        first = self._sequencer.allocate(self.conn, len(new_events))
+        for offset, event in enumerate(new_events):
+            event.sequence = first + offset
+        self.conn.execute(sa.insert(events), [codec.event_row(e) for e in new_events])
+        self.appended.extend(new_events)
+        return new_events
+
+    # -- the event log --------------------------------------------------------
+
+    def read_events(
+        self,
+        after: int,
+        *,
+        limit: int,
+        upto: int | None = None,
+        flt: EventFilter | None = None,
+    ) -> list[Event]:
+        """Events with ``after < sequence <= upto`` matching ``flt``, in order."""
+        query = sa.select(events).where(events.c.sequence > after)
+        if upto is not None:
+            query = query.where(events.c.sequence <= upto)
+        if flt is not None:
+            if flt.namespace:
+                query = query.where(events.c.namespace == flt.namespace)
+            if flt.flow_id:
+                query = query.where(events.c.flow_id == flt.flow_id)
+            if flt.execution_ids:
+                query = query.where(events.c.execution_id.in_(sorted(flt.execution_ids)))
+            if flt.states:
+                query = query.where(events.c.state.in_(sorted(s.value for s in flt.states)))
+        query = query.order_by(events.c.sequence).limit(limit)
+        return [codec.event_from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def last_sequence(self) -> int:
+        value = self.conn.execute(sa.select(sa.func.max(events.c.sequence))).scalar_one()
+        return int(value or 0)
+
+    def first_sequence(self) -> int:
+        value = self.conn.execute(sa.select(sa.func.min(events.c.sequence))).scalar_one()
+        return int(value or 0)
+
+    # -- idempotency ----------------------------------------------------------
+
+    def get_request(self, request_id: str) -> StoredRequest | None:
+        row = self.conn.execute(
+            sa.select(requests.c.method, requests.c.fingerprint, requests.c.response).where(
+                requests.c.request_id == request_id
+            )
+        ).first()
+        return None if row is None else StoredRequest(row[0], row[1], bytes(row[2]))
+
+    def put_request(
+        self, request_id: str, method: str, fingerprint: str, response: bytes, now_us: int
+    ) -> None:
+        self.conn.execute(
+            sa.insert(requests).values(
+                request_id=request_id,
+                method=method,
+                fingerprint=fingerprint,
+                response=response,
+                create_time_us=now_us,
+            )
+        )

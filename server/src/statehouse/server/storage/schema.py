@@ -1,0 +1,120 @@
+"""The tables, as SQLAlchemy Core metadata. Migrations create them; this module
+describes them for queries (and for ``alembic check``)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = sa.String(64)
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("namespace", sa.String(150), nullable=False),
+    sa.Column("flow_id", sa.String(100), nullable=False),
+    sa.Column("flow_revision", sa.Integer, nullable=False, default=0),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("create_time_us", sa.BigInteger, nullable=False),
+    sa.Column("update_time_us", sa.BigInteger, nullable=False),
+    sa.Column("parent_execution_id", sa.String(64), nullable=False, default=""),
+    sa.Column("restart_count", sa.Integer, nullable=False, default=0),
+    # JSON documents, stored as compact text so both databases hold the same bytes.
+    sa.Column("labels", sa.Text, nullable=False),
+    sa.Column("inputs", sa.Text, nullable=True),
+    sa.Column("outputs", sa.Text, nullable=True),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Index(None, "create_time_us", "id"),
+    sa.Index(None, "namespace", "flow_id", "create_time_us"),
+    sa.Index(None, "state", "create_time_us"),
+)
+
+execution_labels = sa.Table(
+    "execution_labels",
+    metadata,
+    sa.Column(
+        "execution_id",
+        ID,
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.Index(None, "key", "value"),
+)
+
+task_runs = sa.Table(
+    "task_runs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "execution_id",
+        ID,
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # The task run's rank within its execution: task runs are listed in creation order.
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("task_id", sa.String(100), nullable=False),
+    sa.Column("parent_task_run_id", sa.String(64), nullable=False, default=""),
+    sa.Column("value", sa.String(1024), nullable=False, default=""),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("create_time_us", sa.BigInteger, nullable=False),
+    sa.Column("update_time_us", sa.BigInteger, nullable=False),
+    sa.Column("next_attempt_time_us", sa.BigInteger, nullable=True),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Text, nullable=False),
+    sa.Column("outputs", sa.Text, nullable=True),
+    sa.Column("retry_policy", sa.Text, nullable=True),
+    sa.Index(None, "execution_id", "position", unique=True),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    # Assigned by the sequencer in commit order, never by the database's autoincrement.
+    sa.Column("sequence", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("namespace", sa.String(150), nullable=False),
+    sa.Column("flow_id", sa.String(100), nullable=False),
+    sa.Column("execution_id", ID, nullable=False),
+    sa.Column("task_run_id", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.String(100), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("previous_state", sa.String(16), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("execution_revision", sa.BigInteger, nullable=False),
+    sa.Index(None, "execution_id", "sequence"),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    # A client's request_id with the method it was used for: repeated calls
+    # get the stored response back (idempotency), other content is refused.
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("method", sa.String(64), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("response", sa.LargeBinary, nullable=False),
+    sa.Column("create_time_us", sa.BigInteger, nullable=False),
+)
+
+EVENT_SEQUENCE = "event_sequence"

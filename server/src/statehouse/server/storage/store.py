@@ -1,0 +1,162 @@
+"""The Store: the engine, its transactions, the threads they run on, migrations.
+
+Database calls block, so they never run on the event loop: each request's
+whole transaction runs as one function on a worker thread (one hop per
+request, not one per statement). Writes go to a small writer pool (one thread
+on SQLite, which has one writer anyway; several on PostgreSQL), reads to a
+reader pool. After a write commits, the events it appended are handed to the
+commit listeners (the event hub) on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from ..orchestration import Event
+from .repository import Tx
+from .sequencer import CounterRowSequencer, Sequencer
+
+T = TypeVar("T")
+log = logging.getLogger("statehouse.storage")
+
+CommitListener = Callable[[list[Event]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOptions:
+    """Tuning of the storage; the defaults suit the embedded SQLite file."""
+
+    #: SQLite's synchronous pragma. NORMAL in WAL mode survives a crash of the
+    #: process (kill -9); FULL also survives a power loss, at an fsync per commit.
+    sqlite_synchronous: str = "NORMAL"
+    #: How long a SQLite writer waits for another process's write lock.
+    sqlite_busy_timeout_ms: int = 10_000
+    #: Writer threads for databases with concurrent writers (not SQLite).
+    writers: int = 4
+    readers: int = 4
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+class Store:
+    """Transactions on one database, run on worker threads."""
+
+    def __init__(self, url: str, options: StoreOptions | None = None) -> None:
+        self.options = options or StoreOptions()
+        self.url = sa.make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            path = _sqlite_file(self.url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(self.url, pool_size=8, max_overflow=8)
+            self._install_sqlite_hooks()
+            writers = 1
+        else:
+            self.engine = sa.create_engine(
+                self.url, pool_size=self.options.writers + self.options.readers, pool_pre_ping=True
+            )
+            writers = self.options.writers
+        self.sequencer: Sequencer = CounterRowSequencer()
+        self._writer = ThreadPoolExecutor(writers, thread_name_prefix="statehouse-writer")
+        self._reader = ThreadPoolExecutor(
+            self.options.readers, thread_name_prefix="statehouse-reader"
+        )
+        self._listeners: list[CommitListener] = []
+
+    def _install_sqlite_hooks(self) -> None:
+        options = self.options
+
+        @sa.event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event emit BEGIN itself (the pysqlite recipe),
+            # so that writers take the write lock at once with BEGIN IMMEDIATE.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={options.sqlite_synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={int(options.sqlite_busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @sa.event.listens_for(self.engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            write = conn.get_execution_options().get("statehouse_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    # -- migrations -----------------------------------------------------------
+
+    def _alembic_config(self, conn: sa.Connection) -> Config:
+        config = Config()
+        location = resources.files("statehouse.server.storage") / "migrations"
+        config.set_main_option("script_location", str(location))
+        config.attributes["connection"] = conn
+        return config
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest migration (safe to call on every start)."""
+        with self.engine.connect() as conn:
+            config = self._alembic_config(conn)
+            command.upgrade(config, "head")
+            conn.commit()
+
+    def schema_revision(self) -> tuple[str | None, str | None]:
+        """(current revision of the database, latest revision of the code)."""
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            head = ScriptDirectory.from_config(self._alembic_config(conn)).get_current_head()
+        return current, head
+
+    # -- transactions ---------------------------------------------------------
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def write_sync(self, fn: Callable[[Tx], T]) -> tuple[T, list[Event]]:
+        """Run ``fn`` in a write transaction and commit; return its result and events."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(statehouse_write=True)
+            with conn.begin():
+                tx = Tx(conn, self.sequencer)
+                result = fn(tx)
+            return result, tx.appended
+
+    def read_sync(self, fn: Callable[[Tx], T]) -> T:
+        with self.engine.connect() as conn, conn.begin():
+            return fn(Tx(conn, self.sequencer))
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in a write transaction on a writer thread, then publish its events."""
+        loop = asyncio.get_running_loop()
+        result, appended = await loop.run_in_executor(self._writer, self.write_sync, fn)
+        if appended:
+            for listener in self._listeners:
+                listener(appended)
+        return result
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self.read_sync, fn)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.engine.dispose()

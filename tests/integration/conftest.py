@@ -1,0 +1,161 @@
+"""A real Statehouse on 127.0.0.1: in-process (``server_target``) or as a process
+(``server_process``), each on a fresh SQLite file."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from statehouse.server.app import Server, create_server
+from statehouse.server.settings import Settings
+from statehouse.v1 import (
+    event_service_pb2_grpc,
+    execution_service_pb2_grpc,
+    metric_service_pb2_grpc,
+)
+
+READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+)")
+
+
+def make_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        address="127.0.0.1:0",
+        database_url=f"sqlite:///{tmp_path / 'statehouse.db'}",
+        poll_interval=0.2,
+        shutdown_grace=1.0,
+    )
+
+
+@dataclass
+class Running:
+    server: Server
+    port: int
+    settings: Settings
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+async def running_server(tmp_path: Path) -> AsyncIterator[Running]:
+    settings = make_settings(tmp_path)
+    server, port = await create_server(settings)
+    await server.start()
+    try:
+        yield Running(server, port, settings)
+    finally:
+        await server.stop(0)
+
+
+@pytest.fixture
+async def server_target(running_server: Running) -> str:
+    return running_server.target
+
+
+class Stubs:
+    """Raw generated stubs on one grpc.aio channel."""
+
+    def __init__(self, target: str) -> None:
+        self.channel = grpc.aio.insecure_channel(target)
+        self.executions = execution_service_pb2_grpc.ExecutionServiceStub(self.channel)
+        self.events = event_service_pb2_grpc.EventServiceStub(self.channel)
+        self.metrics = metric_service_pb2_grpc.MetricServiceStub(self.channel)
+
+
+@pytest.fixture
+async def stubs(server_target: str) -> AsyncIterator[Stubs]:
+    s = Stubs(server_target)
+    try:
+        yield s
+    finally:
+        await s.channel.close()
+
+
+class ServerProcess:
+    """``python -m statehouse.server.app`` in a subprocess, restartable on the same port."""
+
+    def __init__(self, database_url: str, log_path: Path) -> None:
+        self.database_url = database_url
+        self.log_path = log_path
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "statehouse.server.app",
+                "--address",
+                f"127.0.0.1:{self.port}",
+                "--database",
+                self.database_url,
+            ],
+            stdout=log,
+            stderr=log,
+            env=env,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
+            match = READY.search(text)
+            if match:
+                self.port = int(match.group(1))
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError("server did not become ready:\n" + self.log_path.read_text())
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait: a graceful shutdown."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(15)
+
+    def restart(self) -> None:
+        """A new process on the same database and port (stop it first, or kill it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        self.start()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(f"sqlite:///{tmp_path / 'statehouse.db'}", tmp_path / "server.log")
+    try:
+        yield proc
+    finally:
+        if proc.proc is not None and proc.proc.poll() is None:
+            proc.kill()
