@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from google.protobuf import duration_pb2
+from statehouse.server.events import Retention
 from statehouse.v1 import (
     event_pb2,
+    event_service_pb2_grpc,
 )
 from statehouse.v1 import (
     event_service_pb2 as epb,
@@ -291,3 +293,86 @@ async def test_follow_execution_ends_when_the_execution_is_terminal(stubs: Stubs
         async for _ in _follow(stubs, "missing"):
             pass
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_compacted_cursor_gets_out_of_range_with_the_first_sequence(
+    running_server: Running, stubs: Stubs
+) -> None:
+    await scenario(stubs)  # sequences 1..9
+    hub = running_server.server.hub
+    hub.retention = Retention(max_events=5)
+    assert await hub.compact() == 4
+    call = stubs.events.Subscribe(epb.SubscribeRequest(after_sequence=2))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await asyncio.wait_for(call.read(), DEADLINE)
+    assert info.value.code() == grpc.StatusCode.OUT_OF_RANGE
+    reason, metadata, _ = details(info.value)
+    assert (reason, metadata) == ("SEQUENCE_COMPACTED", {"first_sequence": "5"})
+    assert [e.sequence for e in await collect(stubs, 5, after_sequence=4)] == [5, 6, 7, 8, 9]
+    # after_sequence = 0 means all retained history.
+    assert [e.sequence for e in await collect(stubs, 5, after_sequence=0)] == [5, 6, 7, 8, 9]
+
+
+async def test_retention_by_age_deletes_only_a_prefix(
+    running_server: Running, stubs: Stubs
+) -> None:
+    await scenario(stubs)
+    hub = running_server.server.hub
+    hub.retention = Retention(max_age_seconds=3600)
+    assert await hub.compact() == 0
+    hub.retention = Retention(max_age_seconds=1e-9)
+    assert await hub.compact() == 9
+    await scenario(stubs, "later")
+    assert [e.sequence for e in await collect(stubs, 9, after_sequence=9)] == list(range(10, 19))
+
+
+async def test_a_subscriber_that_stops_reading_during_10000_events_then_gets_them_all(
+    running_server: Running, stubs: Stubs
+) -> None:
+    hub = running_server.server.hub
+    # No BDP probing: the stream keeps grpc's initial 64 KiB window, so a client
+    # that stops reading really stops the server's writes to it.
+    stalled = grpc.aio.insecure_channel(
+        running_server.target, options=[("grpc.http2.bdp_probe", 0)]
+    )
+    call = event_service_pb2_grpc.EventServiceStub(stalled).Subscribe(epb.SubscribeRequest())
+    await _write_one(stubs)
+    assert (await asyncio.wait_for(call.read(), DEADLINE)).event.sequence == 1
+    (subscription,) = hub.subscriptions
+
+    async def writer(n: int) -> None:
+        # 5 events per execution: created, task run created, running x2, success.
+        for _ in range(n):
+            ex = (
+                await stubs.executions.CreateExecution(
+                    pb.CreateExecutionRequest(namespace="ns", flow_id="bulk")
+                )
+            ).execution
+            tr = (
+                await stubs.executions.CreateTaskRun(
+                    pb.CreateTaskRunRequest(execution_id=ex.id, task_id="t")
+                )
+            ).task_run
+            for state in (st.STATE_RUNNING, st.STATE_SUCCESS):
+                await stubs.executions.TransitionTaskRun(
+                    pb.TransitionTaskRunRequest(task_run_id=tr.id, state=state)
+                )
+
+    await asyncio.gather(*(writer(250) for _ in range(8)))
+    total = 1 + 8 * 250 * 5
+    assert hub.head == total
+    # The stalled subscriber holds at most its bounded buffer; the rest stays in the log.
+    assert len(subscription.buffer) <= hub.buffer_size
+    assert subscription.overflows >= 1
+    seen = [1]
+
+    async def read_rest() -> None:
+        while len(seen) < total:
+            seen.append((await call.read()).event.sequence)
+
+    try:
+        await asyncio.wait_for(read_rest(), 60)
+    finally:
+        call.cancel()
+        await stalled.close()
+    assert seen == list(range(1, total + 1))

@@ -28,7 +28,7 @@ from statehouse.v1 import (
 )
 
 from .api import EventServicer, ExecutionServicer, Limits, MetricServicer
-from .events import EventHub
+from .events import EventHub, Retention
 from .settings import DATABASE_ENV, DEFAULT_ADDRESS, Settings
 from .storage import Store, StoreOptions
 
@@ -91,7 +91,14 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
     if settings.migrate:
         await loop.run_in_executor(None, store.migrate)
     hub = EventHub(
-        store, buffer_size=settings.subscriber_buffer, poll_interval=settings.poll_interval
+        store,
+        buffer_size=settings.subscriber_buffer,
+        poll_interval=settings.poll_interval,
+        retention=Retention(
+            max_events=settings.retention_events,
+            max_age_seconds=settings.retention_seconds,
+            interval=settings.compaction_interval,
+        ),
     )
     await hub.start()
     options = [

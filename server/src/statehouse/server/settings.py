@@ -35,6 +35,12 @@ class Settings:
     #: Streams and calls grpc may queue before the application picks them up; grpc's
     #: default (1,000) cancels subscriptions opened in a burst.
     max_pending_requests: int = 100_000
+    #: Keep at most this many of the newest events in the log (0: no limit).
+    retention_events: int = 0
+    #: Delete events older than this (seconds; 0: no limit). Default: 7 days.
+    retention_seconds: float = 7 * 24 * 3600.0
+    #: How often the retention is applied (seconds).
+    compaction_interval: float = 60.0
     #: SQLite's synchronous pragma (NORMAL survives kill -9 in WAL mode; FULL a power loss).
     sqlite_synchronous: str = "NORMAL"
 

@@ -69,6 +69,8 @@ class EventServicer(event_service_pb2_grpc.EventServiceServicer):
                     yield self._response(item)
         except HubClosed:
             await self._unavailable(context)
+        except DomainError as error:
+            await context.abort_with_status(rpc_status.to_status(status_for(error)))
 
     @staticmethod
     def _parse(request: pb.SubscribeRequest) -> tuple[EventFilter, float | None]:

@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
+from dataclasses import dataclass
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
 
-from ..orchestration import Event
+from ..orchestration import Event, SequenceCompacted
 from ..storage import EventFilter, Store, Tx
 
 log = logging.getLogger("statehouse.events")
@@ -46,6 +48,8 @@ class Subscription:
         self.synced = False
         self.closed = False
         self.wakeup = asyncio.Event()
+        #: Whether any event was sent yet (a cursor of 0 then means "from the start").
+        self.delivered = False
         #: How many times the buffer overflowed and the subscriber fell back to the log.
         self.overflows = 0
 
@@ -66,6 +70,22 @@ class Subscription:
         self.wakeup.set()
 
 
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much of the event log to keep; 0 means no limit."""
+
+    #: Keep at most this many of the newest events.
+    max_events: int = 0
+    #: Delete events older than this many seconds.
+    max_age_seconds: float = 0.0
+    #: How often to compact the log (seconds).
+    interval: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_events > 0 or self.max_age_seconds > 0
+
+
 class EventHub:
     """Tails the event log and fans it out to subscriptions."""
 
@@ -76,11 +96,14 @@ class EventHub:
         buffer_size: int = 1024,
         page_size: int = 500,
         poll_interval: float = 0.5,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.buffer_size = buffer_size
         self.page_size = page_size
         self.poll_interval = poll_interval
+        self.retention = retention or Retention()
+        self._next_compaction = 0.0
         self.head = 0
         self.subscriptions: set[Subscription] = set()
         self.closed = False
@@ -126,8 +149,25 @@ class EventHub:
             self._catch_up_needed.clear()
             try:
                 await self._read_from_log()
+                if self.retention.enabled and time.monotonic() >= self._next_compaction:
+                    self._next_compaction = time.monotonic() + self.retention.interval
+                    await self.compact()
             except Exception:  # a database hiccup: try again at the next poll
-                log.exception("reading the event log failed")
+                log.exception("reading or compacting the event log failed")
+
+    async def compact(self) -> int:
+        """Apply the retention now; return the last deleted sequence (0 if none)."""
+        older_than = None
+        if self.retention.max_age_seconds > 0:
+            older_than = int((time.time() - self.retention.max_age_seconds) * 1_000_000)
+        cutoff = await self.store.write(
+            functools.partial(
+                Tx.compact_events, keep_last=self.retention.max_events, older_than_us=older_than
+            )
+        )
+        if cutoff:
+            log.info("event log compacted through sequence %d", cutoff)
+        return cutoff
 
     async def _read_from_log(self) -> None:
         while True:
@@ -162,10 +202,12 @@ class EventHub:
                     raise HubClosed()
                 if sub.buffer:
                     event = sub.buffer.popleft()
+                    sub.delivered = True
                     yield event
                     continue
                 if not sub.synced:
                     async for event in self._replay(sub):
+                        sub.delivered = True
                         yield event
                     continue
                 sub.wakeup.clear()
@@ -187,15 +229,23 @@ class EventHub:
                 # is offered to this subscriber, nothing falls in between.
                 sub.synced = True
                 return
-            page = await self.store.read(
+            page, first = await self.store.read(
                 functools.partial(
-                    Tx.read_events,
+                    Tx.read_events_page,
                     after=sub.covered,
                     limit=self.page_size,
                     upto=upto,
                     flt=sub.filter,
                 )
             )
+            if sub.covered + 1 < first:
+                contiguous = bool(page) and page[0].sequence == sub.covered + 1
+                if sub.covered == 0 and not sub.delivered:
+                    # after_sequence = 0 means "all retained history".
+                    page = [e for e in page if e.sequence >= first]
+                    sub.covered = first - 1
+                elif not contiguous:
+                    raise SequenceCompacted(sub.covered, first)
             for event in page:
                 sub.covered = event.sequence
                 yield event

@@ -25,7 +25,15 @@ from ..orchestration import (
     TaskRun,
 )
 from . import codec
-from .schema import events, execution_labels, executions, requests, task_runs
+from .schema import (
+    EVENT_SEQUENCE,
+    counters,
+    events,
+    execution_labels,
+    executions,
+    requests,
+    task_runs,
+)
 from .sequencer import Sequencer
 
 
@@ -270,13 +278,53 @@ class Tx:
         query = query.order_by(events.c.sequence).limit(limit)
         return [codec.event_from_row(r) for r in self.conn.execute(query).mappings()]
 
-    def last_sequence(self) -> int:
-        value = self.conn.execute(sa.select(sa.func.max(events.c.sequence))).scalar_one()
-        return int(value or 0)
+    def first_available_sequence(self) -> int:
+        """The oldest sequence still in the log (or the next one, if the log is empty)."""
+        first = self.conn.execute(sa.select(sa.func.min(events.c.sequence))).scalar_one()
+        return int(first) if first is not None else self.last_sequence() + 1
 
-    def first_sequence(self) -> int:
-        value = self.conn.execute(sa.select(sa.func.min(events.c.sequence))).scalar_one()
-        return int(value or 0)
+    def read_events_page(
+        self,
+        after: int,
+        *,
+        limit: int,
+        upto: int | None = None,
+        flt: EventFilter | None = None,
+    ) -> tuple[list[Event], int]:
+        """A page of :meth:`read_events`, then the first available sequence.
+
+        Read in this order so that a compaction between the two statements can
+        only make the caller see a compacted cursor, never miss events silently.
+        """
+        page = self.read_events(after, limit=limit, upto=upto, flt=flt)
+        return page, self.first_available_sequence()
+
+    def compact_events(self, *, keep_last: int, older_than_us: int | None) -> int:
+        """Delete the oldest events beyond the retention; return the last deleted sequence.
+
+        Only a prefix of the log is ever deleted (by sequence), so retention by age
+        cannot leave holes where commit times and sequences disagree slightly.
+        """
+        last = self.last_sequence()
+        cutoff = 0
+        if keep_last > 0:
+            cutoff = max(cutoff, last - keep_last)
+        if older_than_us is not None:
+            by_age = self.conn.execute(
+                sa.select(sa.func.max(events.c.sequence)).where(events.c.time_us < older_than_us)
+            ).scalar_one()
+            cutoff = max(cutoff, int(by_age or 0))
+        cutoff = min(cutoff, last)
+        if cutoff > 0:
+            self.conn.execute(sa.delete(events).where(events.c.sequence <= cutoff))
+        return cutoff
+
+    def last_sequence(self) -> int:
+        """The newest committed sequence (the counter: it survives compaction)."""
+        value = self.conn.execute(
+            sa.select(counters.c.value).where(counters.c.name == EVENT_SEQUENCE)
+        ).scalar_one()
+        return int(value)
 
     # -- idempotency ----------------------------------------------------------
 
