@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import time
-from dataclasses import dataclass
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from ..orchestration import Event, SequenceCompacted
 from ..storage import EventFilter, Store, Tx
