@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from statehouse.server.app import Server, create_server
 from statehouse.server.settings import Settings
 from statehouse.v1 import (

@@ -9,18 +9,13 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from google.protobuf import duration_pb2
+
 from statehouse.server.events import Retention
 from statehouse.v1 import (
     event_pb2,
-    event_service_pb2_grpc,
-)
-from statehouse.v1 import (
     event_service_pb2 as epb,
-)
-from statehouse.v1 import (
+    event_service_pb2_grpc,
     execution_service_pb2 as pb,
-)
-from statehouse.v1 import (
     state_pb2 as st,
 )
 

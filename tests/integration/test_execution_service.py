@@ -5,9 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from statehouse.v1 import execution_pb2
-from statehouse.v1 import execution_service_pb2 as pb
-from statehouse.v1 import state_pb2 as st
+
+from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, state_pb2 as st
 
 from .conftest import Stubs
 from .helpers import details

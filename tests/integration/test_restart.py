@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import grpc
+
 from statehouse.v1 import (
     event_service_pb2 as epb,
-)
-from statehouse.v1 import (
     event_service_pb2_grpc,
-    execution_service_pb2_grpc,
-)
-from statehouse.v1 import (
     execution_service_pb2 as pb,
-)
-from statehouse.v1 import (
+    execution_service_pb2_grpc,
     state_pb2 as st,
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from statehouse.server.orchestration import (
     ChangeSet,
     Execution,

@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+
 from statehouse.server.orchestration import (
     InvalidTransition,
     Kind,

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
 from statehouse.v1 import event_pb2, execution_pb2, state_pb2
 
 from ..orchestration import (

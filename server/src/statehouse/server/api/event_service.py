@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2
 from grpc_status import rpc_status
-from statehouse.v1 import event_pb2, event_service_pb2_grpc
-from statehouse.v1 import event_service_pb2 as pb
+
+from statehouse.v1 import event_pb2, event_service_pb2 as pb, event_service_pb2_grpc
 
 from ..commands import now_us
 from ..events import EventHub, HubClosed

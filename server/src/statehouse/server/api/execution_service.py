@@ -7,8 +7,7 @@ import binascii
 import hashlib
 import json
 
-from statehouse.v1 import execution_pb2, execution_service_pb2_grpc
-from statehouse.v1 import execution_service_pb2 as pb
+from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, execution_service_pb2_grpc
 
 from .. import commands
 from ..orchestration import InvalidArgument, NotFound

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from statehouse.v1 import metric_service_pb2 as pb
-from statehouse.v1 import metric_service_pb2_grpc
+from statehouse.v1 import metric_service_pb2 as pb, metric_service_pb2_grpc
 
 from ._base import Context, unimplemented
 
