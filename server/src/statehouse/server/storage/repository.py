@@ -76,6 +76,59 @@ class StoredRequest:
 
 _ACTIVE = [s.value for s in State if s not in TERMINAL_STATES]
 
+# The statements of the hot paths, built once: building a statement costs more
+# than executing it once it is in SQLAlchemy's compiled cache.
+_SELECT_EXECUTION = sa.select(executions).where(executions.c.id == sa.bindparam("id"))
+_SELECT_EXECUTION_FOR_UPDATE = _SELECT_EXECUTION.with_for_update()
+_SELECT_TASK_RUN = sa.select(task_runs).where(task_runs.c.id == sa.bindparam("id"))
+_SELECT_TASK_RUN_FOR_UPDATE = _SELECT_TASK_RUN.with_for_update()
+_INSERT_EXECUTION = sa.insert(executions)
+_INSERT_LABELS = sa.insert(execution_labels)
+_INSERT_TASK_RUNS = sa.insert(task_runs)
+_INSERT_EVENTS = sa.insert(events)
+_UPDATE_EXECUTION = (
+    sa.update(executions)
+    .where(executions.c.id == sa.bindparam("_id"), executions.c.revision == sa.bindparam("_rev"))
+    .values(
+        state=sa.bindparam("state"),
+        revision=sa.bindparam("revision"),
+        update_time_us=sa.bindparam("update_time_us"),
+        restart_count=sa.bindparam("restart_count"),
+        outputs=sa.bindparam("outputs"),
+        history=sa.bindparam("history"),
+    )
+)
+_TASK_RUN_MUTABLE = (
+    "state",
+    "update_time_us",
+    "next_attempt_time_us",
+    "history",
+    "attempts",
+    "outputs",
+    "retry_policy",
+)
+_UPDATE_TASK_RUN = (
+    sa.update(task_runs)
+    .where(task_runs.c.id == sa.bindparam("_id"))
+    .values({name: sa.bindparam(name) for name in _TASK_RUN_MUTABLE})
+)
+_NEXT_POSITION = sa.select(sa.func.coalesce(sa.func.max(task_runs.c.position), -1) + 1).where(
+    task_runs.c.execution_id == sa.bindparam("execution_id")
+)
+_COUNT_ACTIVE = sa.select(sa.func.count()).where(
+    task_runs.c.execution_id == sa.bindparam("execution_id"), task_runs.c.state.in_(_ACTIVE)
+)
+_SELECT_TASK_RUNS_OF = (
+    sa.select(task_runs)
+    .where(task_runs.c.execution_id == sa.bindparam("execution_id"))
+    .order_by(task_runs.c.position)
+)
+_SELECT_REQUEST = sa.select(requests.c.method, requests.c.fingerprint, requests.c.response).where(
+    requests.c.request_id == sa.bindparam("request_id")
+)
+_INSERT_REQUEST = sa.insert(requests)
+_SELECT_LAST_SEQUENCE = sa.select(counters.c.value).where(counters.c.name == EVENT_SEQUENCE)
+
 
 class Tx:
     """Queries and writes within one database transaction."""
@@ -93,10 +146,10 @@ class Tx:
     # -- executions ---------------------------------------------------------
 
     def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
-        query = sa.select(executions).where(executions.c.id == execution_id)
-        if for_update and self._for_update:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
+        query = (
+            _SELECT_EXECUTION_FOR_UPDATE if for_update and self._for_update else _SELECT_EXECUTION
+        )
+        row = self.conn.execute(query, {"id": execution_id}).mappings().first()
         return None if row is None else codec.execution_from_row(row)
 
     def get_execution_with_task_runs(
@@ -108,10 +161,10 @@ class Tx:
         return execution
 
     def insert_execution(self, execution: Execution) -> None:
-        self.conn.execute(sa.insert(executions), codec.execution_row(execution))
+        self.conn.execute(_INSERT_EXECUTION, codec.execution_row(execution))
         if execution.labels:
             self.conn.execute(
-                sa.insert(execution_labels),
+                _INSERT_LABELS,
                 [
                     {"execution_id": execution.id, "key": k, "value": v}
                     for k, v in execution.labels.items()
@@ -160,19 +213,13 @@ class Tx:
     # -- task runs ----------------------------------------------------------
 
     def get_task_run(self, task_run_id: str, *, for_update: bool = False) -> TaskRun | None:
-        query = sa.select(task_runs).where(task_runs.c.id == task_run_id)
-        if for_update and self._for_update:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
+        query = _SELECT_TASK_RUN_FOR_UPDATE if for_update and self._for_update else _SELECT_TASK_RUN
+        row = self.conn.execute(query, {"id": task_run_id}).mappings().first()
         return None if row is None else codec.task_run_from_row(row)
 
     def list_task_runs(self, execution_id: str) -> list[TaskRun]:
-        query = (
-            sa.select(task_runs)
-            .where(task_runs.c.execution_id == execution_id)
-            .order_by(task_runs.c.position)
-        )
-        return [codec.task_run_from_row(r) for r in self.conn.execute(query).mappings()]
+        rows = self.conn.execute(_SELECT_TASK_RUNS_OF, {"execution_id": execution_id}).mappings()
+        return [codec.task_run_from_row(r) for r in rows]
 
     def list_task_runs_of(self, execution_ids: Sequence[str]) -> dict[str, list[TaskRun]]:
         result: dict[str, list[TaskRun]] = {i: [] for i in execution_ids}
@@ -188,10 +235,7 @@ class Tx:
         return result
 
     def count_active_task_runs(self, execution_id: str) -> int:
-        query = sa.select(sa.func.count()).where(
-            task_runs.c.execution_id == execution_id, task_runs.c.state.in_(_ACTIVE)
-        )
-        return int(self.conn.execute(query).scalar_one())
+        return int(self.conn.execute(_COUNT_ACTIVE, {"execution_id": execution_id}).scalar_one())
 
     # -- the one write path for changes --------------------------------------
 
@@ -206,39 +250,37 @@ class Tx:
             self.insert_execution(ex)
         else:
             result = self.conn.execute(
-                sa.update(executions)
-                .where(executions.c.id == ex.id, executions.c.revision == ex.revision - 1)
-                .values(
-                    state=ex.state.value,
-                    revision=ex.revision,
-                    update_time_us=ex.update_time_us,
-                    restart_count=ex.restart_count,
-                    outputs=None if ex.outputs is None else codec.dumps(ex.outputs),
-                    history=codec.dumps(codec.history_to_json(ex.history)),
-                )
+                _UPDATE_EXECUTION,
+                {
+                    "_id": ex.id,
+                    "_rev": ex.revision - 1,
+                    "state": ex.state.value,
+                    "revision": ex.revision,
+                    "update_time_us": ex.update_time_us,
+                    "restart_count": ex.restart_count,
+                    "outputs": None if ex.outputs is None else codec.dumps(ex.outputs),
+                    "history": codec.dumps(codec.history_to_json(ex.history)),
+                },
             )
             if result.rowcount != 1:
                 current = self.get_execution(ex.id)
                 raise RevisionMismatch(ex.revision - 1, current.revision if current else -1)
         if changes.created_task_runs:
-            start = self.conn.execute(
-                sa.select(sa.func.coalesce(sa.func.max(task_runs.c.position), -1) + 1).where(
-                    task_runs.c.execution_id == ex.id
-                )
-            ).scalar_one()
+            start = self.conn.execute(_NEXT_POSITION, {"execution_id": ex.id}).scalar_one()
             rows = []
             for offset, tr in enumerate(changes.created_task_runs):
                 row = codec.task_run_row(tr)
                 row["position"] = int(start) + offset
                 rows.append(row)
-            self.conn.execute(sa.insert(task_runs), rows)
+            self.conn.execute(_INSERT_TASK_RUNS, rows)
         created = {tr.id for tr in changes.created_task_runs}
         for tr in changes.changed_task_runs.values():
             if tr.id in created:
                 continue
             row = codec.task_run_row(tr)
-            del row["id"], row["execution_id"], row["create_time_us"]
-            self.conn.execute(sa.update(task_runs).where(task_runs.c.id == tr.id).values(**row))
+            params = {name: row[name] for name in _TASK_RUN_MUTABLE}
+            params["_id"] = tr.id
+            self.conn.execute(_UPDATE_TASK_RUN, params)
         return self.append_events(changes.events)
 
     def append_events(self, new_events: list[Event]) -> list[Event]:
@@ -248,7 +290,7 @@ class Tx:
         first = self._sequencer.allocate(self.conn, len(new_events))
         for offset, event in enumerate(new_events):
             event.sequence = first + offset
-        self.conn.execute(sa.insert(events), [codec.event_row(e) for e in new_events])
+        self.conn.execute(_INSERT_EVENTS, [codec.event_row(e) for e in new_events])
         self.appended.extend(new_events)
         return new_events
 
@@ -321,30 +363,24 @@ class Tx:
 
     def last_sequence(self) -> int:
         """The newest committed sequence (the counter: it survives compaction)."""
-        value = self.conn.execute(
-            sa.select(counters.c.value).where(counters.c.name == EVENT_SEQUENCE)
-        ).scalar_one()
-        return int(value)
+        return int(self.conn.execute(_SELECT_LAST_SEQUENCE).scalar_one())
 
     # -- idempotency ----------------------------------------------------------
 
     def get_request(self, request_id: str) -> StoredRequest | None:
-        row = self.conn.execute(
-            sa.select(requests.c.method, requests.c.fingerprint, requests.c.response).where(
-                requests.c.request_id == request_id
-            )
-        ).first()
+        row = self.conn.execute(_SELECT_REQUEST, {"request_id": request_id}).first()
         return None if row is None else StoredRequest(row[0], row[1], bytes(row[2]))
 
     def put_request(
         self, request_id: str, method: str, fingerprint: str, response: bytes, now_us: int
     ) -> None:
         self.conn.execute(
-            sa.insert(requests).values(
-                request_id=request_id,
-                method=method,
-                fingerprint=fingerprint,
-                response=response,
-                create_time_us=now_us,
-            )
+            _INSERT_REQUEST,
+            {
+                "request_id": request_id,
+                "method": method,
+                "fingerprint": fingerprint,
+                "response": response,
+                "create_time_us": now_us,
+            },
         )
