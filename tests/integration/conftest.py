@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -160,3 +160,23 @@ def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
     finally:
         if proc.proc is not None and proc.proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture
+async def server_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Running]]]:
+    """Start in-process servers with overridden settings (stopped at the end)."""
+    started: list[Running] = []
+
+    async def start(**overrides: object) -> Running:
+        settings = replace(make_settings(tmp_path), **overrides)  # type: ignore[arg-type]
+        server, port = await create_server(settings)
+        await server.start()
+        running = Running(server, port, settings)
+        started.append(running)
+        return running
+
+    try:
+        yield start
+    finally:
+        for running in started:
+            await running.server.stop(0)

@@ -6,43 +6,16 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
-from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, state_pb2 as st
+from statehouse.v1 import (
+    execution_service_pb2 as pb,
+    metric_service_pb2 as mpb,
+    state_pb2 as st,
+)
 
 from .conftest import Stubs
-from .helpers import details
+from .helpers import create, details, get, move, task_run
 
 Code = grpc.StatusCode
-
-
-async def create(stubs: Stubs, **kwargs: object) -> execution_pb2.Execution:
-    kwargs.setdefault("namespace", "company.team")
-    kwargs.setdefault("flow_id", "etl")
-    response = await stubs.executions.CreateExecution(pb.CreateExecutionRequest(**kwargs))  # type: ignore[arg-type]
-    return response.execution
-
-
-async def task_run(
-    stubs: Stubs, execution_id: str, task_id: str = "extract"
-) -> execution_pb2.TaskRun:
-    response = await stubs.executions.CreateTaskRun(
-        pb.CreateTaskRunRequest(execution_id=execution_id, task_id=task_id)
-    )
-    return response.task_run
-
-
-async def move(
-    stubs: Stubs, task_run_id: str, state: int, **kwargs: object
-) -> pb.TransitionTaskRunResponse:
-    return await stubs.executions.TransitionTaskRun(
-        pb.TransitionTaskRunRequest(task_run_id=task_run_id, state=state, **kwargs)  # type: ignore[arg-type]
-    )
-
-
-async def get(stubs: Stubs, execution_id: str) -> execution_pb2.Execution:
-    response = await stubs.executions.GetExecution(
-        pb.GetExecutionRequest(execution_id=execution_id)
-    )
-    return response.execution
 
 
 async def test_create_then_get_round_trips(stubs: Stubs) -> None:
@@ -278,8 +251,8 @@ async def test_delete_only_terminal_executions(stubs: Stubs) -> None:
     assert info.value.code() == Code.NOT_FOUND
 
 
-async def test_lifecycle_rpcs_of_later_work_say_unimplemented(stubs: Stubs) -> None:
-    ex = await create(stubs)
+async def test_metric_rpcs_say_unimplemented_until_metrics_are_stored(stubs: Stubs) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stubs.executions.KillExecution(pb.KillExecutionRequest(execution_id=ex.id))
+        await stubs.metrics.RecordMetrics(mpb.RecordMetricsRequest(task_run_id="x"))
     assert info.value.code() == Code.UNIMPLEMENTED
+    assert details(info.value)[0] == "NOT_IMPLEMENTED"

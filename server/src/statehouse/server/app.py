@@ -30,6 +30,7 @@ from statehouse.v1 import (
 
 from .api import EventServicer, ExecutionServicer, Limits, MetricServicer
 from .events import EventHub, Retention
+from .scheduler import TimerScheduler
 from .settings import DATABASE_ENV, DEFAULT_ADDRESS, Settings
 from .storage import Store, StoreOptions
 
@@ -50,12 +51,14 @@ class Server:
         grpc_server: grpc.aio.Server,
         store: Store,
         hub: EventHub,
+        scheduler: TimerScheduler,
         health_servicer: health.aio.HealthServicer,
         settings: Settings,
     ) -> None:
         self.grpc_server = grpc_server
         self.store = store
         self.hub = hub
+        self.scheduler = scheduler
         self.health = health_servicer
         self.settings = settings
         self._stopped = False
@@ -71,6 +74,7 @@ class Server:
             return
         self._stopped = True
         await self.health.enter_graceful_shutdown()
+        await self.scheduler.close()
         await self.hub.close()
         await self.grpc_server.stop(self.settings.shutdown_grace if grace is None else grace)
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
@@ -112,9 +116,14 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
     grpc_server = grpc.aio.server(options=options)
-    limits = Limits(max_payload_bytes=settings.max_payload_bytes)
+    kill_deadline_us = int(settings.kill_deadline_seconds * 1_000_000)
+    limits = Limits(max_payload_bytes=settings.max_payload_bytes, kill_deadline_us=kill_deadline_us)
+    scheduler = TimerScheduler(
+        store, kill_deadline_us=kill_deadline_us, poll_interval=settings.timer_poll_interval
+    )
+    await scheduler.start()
     execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server(
-        ExecutionServicer(store, limits), grpc_server
+        ExecutionServicer(store, limits, scheduler.wake), grpc_server
     )
     event_service_pb2_grpc.add_EventServiceServicer_to_server(
         EventServicer(store, hub), grpc_server
@@ -133,10 +142,11 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
     try:
         port = grpc_server.add_insecure_port(settings.address)
     except RuntimeError as exc:
+        await scheduler.close()
         await hub.close()
         store.close()
         raise OSError(f"cannot listen on {settings.address}: {exc}") from exc
-    return Server(grpc_server, store, hub, health_servicer, settings), port
+    return Server(grpc_server, store, hub, scheduler, health_servicer, settings), port
 
 
 def _display_url(url: str) -> str:

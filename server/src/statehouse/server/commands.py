@@ -13,15 +13,21 @@ from dataclasses import dataclass, field
 
 from .orchestration import (
     ChangeSet,
+    DomainError,
     Execution,
     FailedPrecondition,
     JsonObject,
+    Kind,
     NotFound,
     State,
     StateChange,
     TaskRun,
+    Timer,
+    TimerKind,
+    check_transition,
     rules,
 )
+from .orchestration.retry import RetryDecision
 from .storage import Tx
 
 
@@ -135,7 +141,30 @@ def transition_execution(
     reason: str,
     outputs: JsonObject | None,
     expected_revision: int | None,
+    kill_deadline_us: int,
 ) -> Execution:
+    """A plain move, except where a state has a lifecycle behind it: entering
+    KILLING kills (with the cascade), RESTARTED restarts, RUNNING from PAUSED
+    resumes (cancelling the pause's timer). One path per meaning."""
+    if state in (State.KILLING, State.RESTARTED, State.RUNNING):
+        current = load_execution(tx, execution_id)
+        rules.check_expected_revision(current, expected_revision)
+        rules.reject_outputs_unless_terminal(state, outputs)
+        check_transition(Kind.EXECUTION, current.state, state)
+        if state is State.KILLING:
+            return kill_execution(
+                tx,
+                execution_id,
+                reason=reason,
+                expected_revision=None,
+                deadline_us=kill_deadline_us,
+            )[0]
+        if state is State.RESTARTED:
+            return restart_execution(tx, execution_id, reason=reason, expected_revision=None)
+        if current.state is State.PAUSED:
+            return resume_execution(
+                tx, execution_id, task_run_id="", reason=reason, expected_revision=None
+            )
     execution = load_execution(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
     changes = ChangeSet(execution, now_us())
@@ -143,8 +172,7 @@ def transition_execution(
     rules.transition_execution(
         changes, state, reason=reason, active_task_runs=active, outputs=outputs
     )
-    changes.seal()
-    tx.save(changes)
+    _save(tx, changes)
     execution.task_runs = tx.list_task_runs(execution_id)
     return execution
 
@@ -158,7 +186,7 @@ def transition_task_run(
     worker_id: str,
     outputs: JsonObject | None,
     expected_revision: int | None,
-) -> tuple[TaskRun, Execution]:
+) -> tuple[TaskRun, Execution, RetryDecision | None]:
     found = tx.get_task_run(task_run_id)
     if found is None:
         raise NotFound("task run", task_run_id)
@@ -170,9 +198,151 @@ def transition_task_run(
         raise NotFound("task run", task_run_id)
     rules.check_expected_revision(execution, expected_revision)
     changes = ChangeSet(execution, now_us())
-    rules.transition_task_run(
-        changes, task_run, state, reason=reason, worker_id=worker_id, outputs=outputs
+    others = None
+    if execution.state is State.KILLING and state.is_terminal:
+        others = tx.count_active_task_runs(execution.id) - (1 if task_run.state.is_active else 0)
+    decision = rules.transition_task_run(
+        changes,
+        task_run,
+        state,
+        reason=reason,
+        worker_id=worker_id,
+        outputs=outputs,
+        other_active_task_runs=others,
     )
-    changes.seal()
-    tx.save(changes)
-    return task_run, execution
+    _save(tx, changes)
+    return task_run, execution, decision
+
+
+# -- lifecycle -------------------------------------------------------------------
+
+
+def load_full(tx: Tx, execution_id: str) -> Execution:
+    """The execution, locked, with its task runs (what a cascade needs)."""
+    execution = load_execution(tx, execution_id)
+    execution.task_runs = tx.list_task_runs(execution_id)
+    return execution
+
+
+def _save(tx: Tx, changes: ChangeSet) -> None:
+    if changes.changed:
+        changes.seal()
+        tx.save(changes)
+
+
+def kill_execution(
+    tx: Tx, execution_id: str, *, reason: str, expected_revision: int | None, deadline_us: int
+) -> tuple[Execution, bool]:
+    execution = load_full(tx, execution_id)
+    rules.check_expected_revision(execution, expected_revision)
+    changes = ChangeSet(execution, now_us())
+    changed = rules.kill_execution(
+        changes,
+        execution.task_runs,
+        reason=reason or "killed on request",
+        deadline_us=changes.now_us + deadline_us,
+    )
+    _save(tx, changes)
+    return execution, changed
+
+
+def restart_execution(
+    tx: Tx, execution_id: str, *, reason: str, expected_revision: int | None
+) -> Execution:
+    execution = load_full(tx, execution_id)
+    rules.check_expected_revision(execution, expected_revision)
+    changes = ChangeSet(execution, now_us())
+    rules.restart_execution(changes, execution.task_runs, reason=reason or "restarted on request")
+    _save(tx, changes)
+    return execution
+
+
+def pause_execution(
+    tx: Tx,
+    execution_id: str,
+    *,
+    task_run_id: str,
+    reason: str,
+    delay_us: int | None,
+    timeout_us: int | None,
+    action: str,
+    expected_revision: int | None,
+) -> tuple[Execution, int | None]:
+    execution = load_full(tx, execution_id)
+    rules.check_expected_revision(execution, expected_revision)
+    task_run = _task_run_of(execution, task_run_id)
+    changes = ChangeSet(execution, now_us())
+    due = rules.pause(
+        changes,
+        task_run,
+        reason=reason or "paused on request",
+        delay_us=delay_us,
+        timeout_us=timeout_us,
+        action=action,
+    )
+    _save(tx, changes)
+    return execution, due
+
+
+def resume_execution(
+    tx: Tx, execution_id: str, *, task_run_id: str, reason: str, expected_revision: int | None
+) -> Execution:
+    execution = load_full(tx, execution_id)
+    rules.check_expected_revision(execution, expected_revision)
+    task_run = _task_run_of(execution, task_run_id)
+    changes = ChangeSet(execution, now_us())
+    rules.resume(changes, task_run, reason=reason or "resumed on request")
+    _save(tx, changes)
+    return execution
+
+
+def complete_execution(
+    tx: Tx,
+    execution_id: str,
+    *,
+    state: State | None,
+    outputs: JsonObject | None,
+    reason: str,
+    expected_revision: int | None,
+) -> Execution:
+    execution = load_full(tx, execution_id)
+    rules.check_expected_revision(execution, expected_revision)
+    changes = ChangeSet(execution, now_us())
+    rules.complete_execution(
+        changes, execution.task_runs, state=state, reason=reason or "completed", outputs=outputs
+    )
+    _save(tx, changes)
+    return execution
+
+
+def fire_timer(tx: Tx, timer: Timer, *, kill_deadline_us: int) -> bool:
+    """Fire a due timer once: its deletion and its effect commit together."""
+    if not tx.take_timer(timer.id):
+        return False
+    execution = load_full(tx, timer.execution_id)
+    changes = ChangeSet(execution, now_us())
+    try:
+        if timer.kind == TimerKind.KILL_DEADLINE:
+            rules.force_kill_at_deadline(changes, execution.task_runs)
+        else:
+            rules.fire_pause_timer(
+                changes,
+                timer,
+                execution.task_runs,
+                kill_deadline_us=changes.now_us + kill_deadline_us,
+            )
+    except DomainError:
+        # The execution moved on in a way the timer cannot apply to: the timer is
+        # spent (its deletion commits), nothing else changes.
+        return True
+    _save(tx, changes)
+    return True
+
+
+def _task_run_of(execution: Execution, task_run_id: str) -> TaskRun | None:
+    if not task_run_id:
+        return None
+    for task_run in execution.task_runs:
+        if task_run.id == task_run_id:
+            return task_run
+    raise NotFound("task run", task_run_id)

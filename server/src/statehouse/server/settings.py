@@ -41,6 +41,10 @@ class Settings:
     retention_seconds: float = 7 * 24 * 3600.0
     #: How often the retention is applied (seconds).
     compaction_interval: float = 60.0
+    #: How long running task runs of a killed execution have to report KILLED (seconds).
+    kill_deadline_seconds: float = 60.0
+    #: How often durable timers are looked for (seconds); local changes wake it at once.
+    timer_poll_interval: float = 0.25
     #: SQLite's synchronous pragma (NORMAL survives kill -9 in WAL mode; FULL a power loss).
     sqlite_synchronous: str = "NORMAL"
 

@@ -29,6 +29,9 @@ class Limits:
     #: The largest outputs of a task run or an execution, and the largest inputs,
     #: in bytes of compact JSON.
     max_payload_bytes: int = 1 << 20
+    #: How long running task runs of a killed execution have to report KILLED
+    #: before they are forced to it (microseconds).
+    kill_deadline_us: int = 60_000_000
 
 
 def rpc(fn: Callable[..., Awaitable[M]]) -> Callable[..., Awaitable[M]]:
@@ -65,9 +68,12 @@ def fingerprint(method: str, request: Message) -> str:
 class Servicer:
     """Shared plumbing of the servicers."""
 
-    def __init__(self, store: Store, limits: Limits) -> None:
+    def __init__(
+        self, store: Store, limits: Limits, on_timers_changed: Callable[[], None] | None = None
+    ) -> None:
         self.store = store
         self.limits = limits
+        self.on_timers_changed = on_timers_changed or (lambda: None)
 
     async def mutate(
         self,

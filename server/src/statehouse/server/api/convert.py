@@ -18,6 +18,7 @@ from ..orchestration import (
     State,
     StateChange,
     TaskRun,
+    retry,
 )
 
 _STATE_TO_PB = {s: state_pb2.State.Value(f"STATE_{s.value}") for s in State}
@@ -100,7 +101,7 @@ def task_run_to_pb(tr: TaskRun, out: execution_pb2.TaskRun | None = None) -> exe
     if tr.outputs is not None:
         pb.outputs.update(tr.outputs)
     if tr.retry_policy is not None:
-        json_format.ParseDict(tr.retry_policy, pb.retry_policy)
+        retry_policy_to_pb(tr.retry_policy, pb.retry_policy)
     if tr.next_attempt_time_us is not None:
         time_to_pb(tr.next_attempt_time_us, pb.next_attempt_time)
     time_to_pb(tr.create_time_us, pb.create_time)
@@ -150,11 +151,59 @@ def event_to_pb(ev: Event, out: event_pb2.StateChangeEvent) -> event_pb2.StateCh
     return out
 
 
+def duration_us(message: Any, field: str) -> int | None:
+    """The Duration in ``field`` of ``message`` in microseconds, None when unset."""
+    if not message.HasField(field):
+        return None
+    value = getattr(message, field)
+    micros = int(value.seconds) * 1_000_000 + int(value.nanos) // 1_000
+    if micros < 0:
+        raise InvalidArgument([(field, "must not be negative")])
+    return micros
+
+
+def _duration_to_pb(micros: int, out: Any) -> None:
+    out.seconds, rest = divmod(int(micros), 1_000_000)
+    out.nanos = rest * 1_000
+
+
 def retry_policy_from_pb(request: Any) -> JsonObject | None:
+    """The domain's form of a RetryPolicy (see orchestration.retry), validated."""
     if not request.HasField("retry_policy"):
         return None
-    policy = request.retry_policy
-    if policy.max_attempts < 0:
-        raise InvalidArgument([("retry_policy.max_attempts", "must not be negative")])
-    value: JsonObject = json_format.MessageToDict(policy)
-    return value
+    p = request.retry_policy
+    kind = p.WhichOneof("interval") or ""
+    policy: JsonObject = {
+        "kind": kind,
+        "max_attempts": p.max_attempts,
+        "max_duration_us": duration_us(p, "max_duration") or 0,
+        "warning_on_retry": p.warning_on_retry,
+    }
+    if kind == "constant":
+        policy["interval_us"] = duration_us(p.constant, "interval") or 0
+    elif kind == "exponential":
+        policy["interval_us"] = duration_us(p.exponential, "interval") or 0
+        policy["max_interval_us"] = duration_us(p.exponential, "max_interval") or 0
+        policy["factor"] = p.exponential.factor or 2.0
+    elif kind == "random":
+        policy["min_interval_us"] = duration_us(p.random, "min_interval") or 0
+        policy["max_interval_us"] = duration_us(p.random, "max_interval") or 0
+    retry.validate_policy(policy)
+    return policy
+
+
+def retry_policy_to_pb(policy: JsonObject, out: execution_pb2.RetryPolicy) -> None:
+    out.max_attempts = int(policy["max_attempts"])
+    if policy.get("max_duration_us"):
+        _duration_to_pb(policy["max_duration_us"], out.max_duration)
+    out.warning_on_retry = bool(policy.get("warning_on_retry"))
+    kind = policy["kind"]
+    if kind == "constant":
+        _duration_to_pb(policy["interval_us"], out.constant.interval)
+    elif kind == "exponential":
+        _duration_to_pb(policy["interval_us"], out.exponential.interval)
+        _duration_to_pb(policy["max_interval_us"], out.exponential.max_interval)
+        out.exponential.factor = float(policy["factor"])
+    else:
+        _duration_to_pb(policy["min_interval_us"], out.random.min_interval)
+        _duration_to_pb(policy["max_interval_us"], out.random.max_interval)

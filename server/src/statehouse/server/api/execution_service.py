@@ -10,7 +10,7 @@ import json
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, execution_service_pb2_grpc
 
 from .. import commands
-from ..orchestration import InvalidArgument, NotFound
+from ..orchestration import InvalidArgument, NotFound, PauseAction, State
 from ..orchestration.validation import (
     MAX_REASON,
     MAX_VALUE,
@@ -20,7 +20,7 @@ from ..orchestration.validation import (
 )
 from ..storage import ExecutionFilter, Tx
 from . import convert
-from ._base import Context, Servicer, rpc, unimplemented
+from ._base import Context, Servicer, rpc
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -213,12 +213,16 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
                 reason=request.reason,
                 outputs=outputs,
                 expected_revision=_expected(request),
+                kill_deadline_us=self.limits.kill_deadline_us,
             )
             return pb.TransitionExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate(
+        response = await self.mutate(
             "TransitionExecution", request, pb.TransitionExecutionResponse, build
         )
+        if state is State.KILLING:
+            self.on_timers_changed()
+        return response
 
     @rpc
     async def TransitionTaskRun(
@@ -236,7 +240,7 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
         check_payload_size("outputs", outputs, self.limits.max_payload_bytes)
 
         def build(tx: Tx) -> pb.TransitionTaskRunResponse:
-            task_run, execution = commands.transition_task_run(
+            task_run, execution, decision = commands.transition_task_run(
                 tx,
                 request.task_run_id,
                 state,
@@ -245,40 +249,152 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
                 outputs=outputs,
                 expected_revision=_expected(request),
             )
-            return pb.TransitionTaskRunResponse(
+            response = pb.TransitionTaskRunResponse(
                 task_run=convert.task_run_to_pb(task_run),
                 execution_revision=execution.revision,
                 execution_state=convert.state_to_pb(execution.state),
             )
+            if decision is not None:
+                response.retry.scheduled = decision.scheduled
+                if decision.scheduled:
+                    response.retry.next_attempt = decision.next_attempt
+                    convert.time_to_pb(
+                        decision.next_attempt_time_us, response.retry.next_attempt_time
+                    )
+            return response
 
         return await self.mutate("TransitionTaskRun", request, pb.TransitionTaskRunResponse, build)
 
+    def _lifecycle_checks(self, request: object, *, task_run: bool = False) -> Violations:
+        v = Violations()
+        v.required_id("execution_id", request.execution_id)  # type: ignore[attr-defined]
+        if task_run and request.task_run_id:  # type: ignore[attr-defined]
+            v.required_id("task_run_id", request.task_run_id)  # type: ignore[attr-defined]
+        v.bounded_text("reason", request.reason, MAX_REASON)  # type: ignore[attr-defined]
+        v.request_id(request.request_id)  # type: ignore[attr-defined]
+        v.revision(_expected(request))
+        return v
+
+    @rpc
     async def PauseExecution(
         self, request: pb.PauseExecutionRequest, context: Context
     ) -> pb.PauseExecutionResponse:
-        await unimplemented(context, "PauseExecution")
-        raise AssertionError  # pragma: no cover
+        v = self._lifecycle_checks(request, task_run=True)
+        delay = convert.duration_us(request, "delay")
+        timeout = convert.duration_us(request, "timeout")
+        if delay is not None and timeout is not None:
+            v.add("delay", "give a delay or a timeout, not both")
+        if request.on_timeout and timeout is None:
+            v.add("on_timeout", "applies to a timeout only")
+        v.raise_if_any()
+        action = _PAUSE_ACTIONS.get(request.on_timeout)
+        if action is None:
+            raise InvalidArgument([("on_timeout", f"{request.on_timeout} is not a known action")])
 
+        def build(tx: Tx) -> pb.PauseExecutionResponse:
+            execution, due = commands.pause_execution(
+                tx,
+                request.execution_id,
+                task_run_id=request.task_run_id,
+                reason=request.reason,
+                delay_us=delay,
+                timeout_us=timeout,
+                action=action,
+                expected_revision=_expected(request),
+            )
+            response = pb.PauseExecutionResponse(execution=convert.execution_to_pb(execution))
+            if due is not None:
+                convert.time_to_pb(due, response.resume_time)
+            return response
+
+        response = await self.mutate("PauseExecution", request, pb.PauseExecutionResponse, build)
+        self.on_timers_changed()
+        return response
+
+    @rpc
     async def ResumeExecution(
         self, request: pb.ResumeExecutionRequest, context: Context
     ) -> pb.ResumeExecutionResponse:
-        await unimplemented(context, "ResumeExecution")
-        raise AssertionError  # pragma: no cover
+        self._lifecycle_checks(request, task_run=True).raise_if_any()
 
+        def build(tx: Tx) -> pb.ResumeExecutionResponse:
+            execution = commands.resume_execution(
+                tx,
+                request.execution_id,
+                task_run_id=request.task_run_id,
+                reason=request.reason,
+                expected_revision=_expected(request),
+            )
+            return pb.ResumeExecutionResponse(execution=convert.execution_to_pb(execution))
+
+        return await self.mutate("ResumeExecution", request, pb.ResumeExecutionResponse, build)
+
+    @rpc
     async def KillExecution(
         self, request: pb.KillExecutionRequest, context: Context
     ) -> pb.KillExecutionResponse:
-        await unimplemented(context, "KillExecution")
-        raise AssertionError  # pragma: no cover
+        self._lifecycle_checks(request).raise_if_any()
 
+        def build(tx: Tx) -> pb.KillExecutionResponse:
+            execution, changed = commands.kill_execution(
+                tx,
+                request.execution_id,
+                reason=request.reason,
+                expected_revision=_expected(request),
+                deadline_us=self.limits.kill_deadline_us,
+            )
+            return pb.KillExecutionResponse(
+                execution=convert.execution_to_pb(execution), changed=changed
+            )
+
+        response = await self.mutate("KillExecution", request, pb.KillExecutionResponse, build)
+        self.on_timers_changed()
+        return response
+
+    @rpc
     async def RestartExecution(
         self, request: pb.RestartExecutionRequest, context: Context
     ) -> pb.RestartExecutionResponse:
-        await unimplemented(context, "RestartExecution")
-        raise AssertionError  # pragma: no cover
+        self._lifecycle_checks(request).raise_if_any()
 
+        def build(tx: Tx) -> pb.RestartExecutionResponse:
+            execution = commands.restart_execution(
+                tx,
+                request.execution_id,
+                reason=request.reason,
+                expected_revision=_expected(request),
+            )
+            return pb.RestartExecutionResponse(execution=convert.execution_to_pb(execution))
+
+        return await self.mutate("RestartExecution", request, pb.RestartExecutionResponse, build)
+
+    @rpc
     async def CompleteExecution(
         self, request: pb.CompleteExecutionRequest, context: Context
     ) -> pb.CompleteExecutionResponse:
-        await unimplemented(context, "CompleteExecution")
-        raise AssertionError  # pragma: no cover
+        self._lifecycle_checks(request).raise_if_any()
+        state = convert.state_from_pb(request.state, "state") if request.state else None
+        outputs = convert.struct_from_pb(request, "outputs")
+        check_payload_size("outputs", outputs, self.limits.max_payload_bytes)
+
+        def build(tx: Tx) -> pb.CompleteExecutionResponse:
+            execution = commands.complete_execution(
+                tx,
+                request.execution_id,
+                state=state,
+                outputs=outputs,
+                reason=request.reason,
+                expected_revision=_expected(request),
+            )
+            return pb.CompleteExecutionResponse(execution=convert.execution_to_pb(execution))
+
+        return await self.mutate("CompleteExecution", request, pb.CompleteExecutionResponse, build)
+
+
+_PAUSE_ACTIONS = {
+    pb.PAUSE_TIMEOUT_ACTION_UNSPECIFIED: PauseAction.RESUME,
+    pb.PAUSE_TIMEOUT_ACTION_RESUME: PauseAction.RESUME,
+    pb.PAUSE_TIMEOUT_ACTION_WARN: PauseAction.WARN,
+    pb.PAUSE_TIMEOUT_ACTION_FAIL: PauseAction.FAIL,
+    pb.PAUSE_TIMEOUT_ACTION_KILL: PauseAction.KILL,
+}

@@ -11,7 +11,17 @@ from .errors import (
     RevisionMismatch,
     SequenceCompacted,
 )
-from .model import Attempt, Event, Execution, JsonObject, StateChange, TaskRun
+from .model import (
+    Attempt,
+    Event,
+    Execution,
+    JsonObject,
+    PauseAction,
+    StateChange,
+    TaskRun,
+    Timer,
+    TimerKind,
+)
 from .states import STARTABLE_STATES, TERMINAL_STATES, State
 from .transitions import (
     EXECUTION_TRANSITIONS,
@@ -37,12 +47,15 @@ __all__ = [
     "JsonObject",
     "Kind",
     "NotFound",
+    "PauseAction",
     "RequestIdReused",
     "RevisionMismatch",
     "SequenceCompacted",
     "State",
     "StateChange",
     "TaskRun",
+    "Timer",
+    "TimerKind",
     "check_transition",
     "is_allowed",
 ]

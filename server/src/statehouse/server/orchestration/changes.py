@@ -8,7 +8,7 @@ once per change set (one revision per committed request).
 
 from __future__ import annotations
 
-from .model import Attempt, Event, Execution, StateChange, TaskRun
+from .model import Attempt, Event, Execution, StateChange, TaskRun, Timer
 from .states import State
 
 
@@ -29,6 +29,10 @@ class ChangeSet:
         self.changed_task_runs: dict[str, TaskRun] = {}
         self.created_task_runs: list[TaskRun] = []
         self.execution_changed = False
+        #: Timers to store with the change.
+        self.new_timers: list[Timer] = []
+        #: Timers to delete with the change: (task_run_id or None for all, kind or None).
+        self.cancelled_timers: list[tuple[str | None, str | None]] = []
 
     def _event(
         self,
@@ -110,6 +114,19 @@ class ChangeSet:
         attempt = Attempt(number=number, state=State.CREATED, history=[], worker_id=worker_id)
         task_run.attempts.append(attempt)
         return attempt
+
+    def schedule(self, timer: Timer) -> None:
+        """Store ``timer`` with this change."""
+        self.new_timers.append(timer)
+
+    def cancel_timers(self, *, task_run_id: str | None = None, kind: str | None = None) -> None:
+        """Delete the execution's timers (of one task run, ``""`` for the execution's own,
+        ``None`` for all) with this change."""
+        self.cancelled_timers.append((task_run_id, kind))
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events)
 
     def seal(self) -> list[Event]:
         """Bump the revision once and stamp it on every event; return the events."""

@@ -94,3 +94,35 @@ class Event:
     reason: str = ""
     execution_revision: int = 0
     sequence: int = 0
+
+
+class TimerKind:
+    """What a durable timer is for."""
+
+    #: A pause's delay or timeout; ``action`` says what happens when it fires.
+    PAUSE = "PAUSE"
+    #: The end of a kill's grace period: active task runs are forced to KILLED.
+    KILL_DEADLINE = "KILL_DEADLINE"
+
+
+class PauseAction:
+    """What a pause timer does when it fires."""
+
+    #: The end of a pause's delay: resume.
+    DELAY = "DELAY"
+    RESUME = "RESUME"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    KILL = "KILL"
+
+
+@dataclass(slots=True)
+class Timer:
+    """A durable timer: stored with the change that sets it, fired once."""
+
+    id: str
+    execution_id: str
+    kind: str
+    due_time_us: int
+    action: str = ""
+    task_run_id: str = ""

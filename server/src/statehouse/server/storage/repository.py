@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,6 +24,7 @@ from ..orchestration import (
     RevisionMismatch,
     State,
     TaskRun,
+    Timer,
 )
 from . import codec
 from .schema import (
@@ -33,6 +35,7 @@ from .schema import (
     executions,
     requests,
     task_runs,
+    timers,
 )
 from .sequencer import Sequencer
 
@@ -173,6 +176,7 @@ class Tx:
 
     def delete_execution(self, execution_id: str) -> None:
         for table, column in (
+            (timers, timers.c.execution_id),
             (execution_labels, execution_labels.c.execution_id),
             (task_runs, task_runs.c.execution_id),
             (executions, executions.c.id),
@@ -281,7 +285,63 @@ class Tx:
             params = {name: row[name] for name in _TASK_RUN_MUTABLE}
             params["_id"] = tr.id
             self.conn.execute(_UPDATE_TASK_RUN, params)
+        for task_run_id, kind in changes.cancelled_timers:
+            self.delete_timers(ex.id, task_run_id=task_run_id, kind=kind)
+        if changes.new_timers:
+            self.conn.execute(
+                sa.insert(timers),
+                [
+                    {
+                        "id": t.id,
+                        "execution_id": t.execution_id,
+                        "task_run_id": t.task_run_id,
+                        "kind": t.kind,
+                        "action": t.action,
+                        "due_time_us": t.due_time_us,
+                    }
+                    for t in changes.new_timers
+                ],
+            )
         return self.append_events(changes.events)
+
+    # -- timers ---------------------------------------------------------------
+
+    def delete_timers(
+        self, execution_id: str, *, task_run_id: str | None = None, kind: str | None = None
+    ) -> None:
+        query = sa.delete(timers).where(timers.c.execution_id == execution_id)
+        if task_run_id is not None:
+            query = query.where(timers.c.task_run_id == task_run_id)
+        if kind is not None:
+            query = query.where(timers.c.kind == kind)
+        self.conn.execute(query)
+
+    def list_timers(self, execution_id: str) -> list[Timer]:
+        rows = self.conn.execute(
+            sa.select(timers)
+            .where(timers.c.execution_id == execution_id)
+            .order_by(timers.c.due_time_us)
+        ).mappings()
+        return [_timer(r) for r in rows]
+
+    def due_timers(self, now_us: int, limit: int) -> list[Timer]:
+        rows = self.conn.execute(
+            sa.select(timers)
+            .where(timers.c.due_time_us <= now_us)
+            .order_by(timers.c.due_time_us)
+            .limit(limit)
+        ).mappings()
+        return [_timer(r) for r in rows]
+
+    def next_timer_due(self) -> int | None:
+        value = self.conn.execute(sa.select(sa.func.min(timers.c.due_time_us))).scalar_one()
+        return None if value is None else int(value)
+
+    def take_timer(self, timer_id: str) -> bool:
+        """Delete a timer that is about to fire; False if it is gone (cancelled, or
+        fired by another process): the delete is what makes a timer fire once."""
+        result = self.conn.execute(sa.delete(timers).where(timers.c.id == timer_id))
+        return result.rowcount == 1
 
     def append_events(self, new_events: list[Event]) -> list[Event]:
         """Give the events their sequences (last thing before commit) and store them."""
@@ -384,3 +444,14 @@ class Tx:
                 "create_time_us": now_us,
             },
         )
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(
+        id=row["id"],
+        execution_id=row["execution_id"],
+        task_run_id=row["task_run_id"],
+        kind=row["kind"],
+        action=row["action"],
+        due_time_us=row["due_time_us"],
+    )

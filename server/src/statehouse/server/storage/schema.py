@@ -118,3 +118,23 @@ requests = sa.Table(
 )
 
 EVENT_SEQUENCE = "event_sequence"
+
+timers = sa.Table(
+    "timers",
+    metadata,
+    # Durable timers (pause delays and timeouts, kill deadlines): stored with the
+    # change that sets them, deleted by the change that cancels or fires them.
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "execution_id",
+        ID,
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("task_run_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("due_time_us", sa.BigInteger, nullable=False),
+    sa.Index(None, "due_time_us"),
+    sa.Index(None, "execution_id"),
+)

@@ -1,0 +1,84 @@
+"""Fires durable timers: pause delays and timeouts, kill deadlines.
+
+Timers live in the database with the change that set them, so they survive a
+restart and fire on whichever process is up. Firing one is a transaction that
+deletes it and applies its effect together: a timer cancelled by a manual
+resume is gone and cannot fire, and of two processes racing for a timer only
+the one whose delete succeeds applies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+
+from . import commands
+from .storage import Store, Tx
+
+log = logging.getLogger("statehouse.timers")
+
+
+class TimerScheduler:
+    """Polls for due timers (and wakes early when a local change sets one)."""
+
+    def __init__(self, store: Store, *, kill_deadline_us: int, poll_interval: float = 0.25) -> None:
+        self.store = store
+        self.kill_deadline_us = kill_deadline_us
+        self.poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        #: Timers fired by this process (for tests and logs).
+        self.fired = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="statehouse-timers")
+
+    def wake(self) -> None:
+        """A local change set a timer: look again now."""
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                wait = await self.fire_due()
+            except Exception:  # a database hiccup: try again soon
+                log.exception("firing timers failed")
+                wait = self.poll_interval
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), wait)
+
+    async def fire_due(self) -> float:
+        """Fire every due timer; return how long to sleep before looking again."""
+        while True:
+            now = commands.now_us()
+            due = await self.store.read(functools.partial(Tx.due_timers, now_us=now, limit=100))
+            for timer in due:
+                fired = await self.store.write(
+                    functools.partial(
+                        commands.fire_timer, timer=timer, kill_deadline_us=self.kill_deadline_us
+                    )
+                )
+                if fired:
+                    self.fired += 1
+                    log.info(
+                        "timer %s fired: %s %s on execution %s",
+                        timer.id,
+                        timer.kind,
+                        timer.action,
+                        timer.execution_id,
+                    )
+            if len(due) < 100:
+                break
+        next_due = await self.store.read(Tx.next_timer_due)
+        if next_due is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, (next_due - commands.now_us()) / 1e6))
