@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,8 +29,9 @@ from statehouse.v1 import (
 
 from .api import EventServicer, ExecutionServicer, Limits, MetricServicer
 from .events import EventHub, Retention
+from .options import add_serve_arguments, settings_from_args
 from .scheduler import TimerScheduler
-from .settings import DATABASE_ENV, DEFAULT_ADDRESS, Settings
+from .settings import Settings
 from .storage import Store, StoreOptions
 
 log = logging.getLogger("statehouse.server")
@@ -174,28 +174,6 @@ async def serve(settings: Settings) -> None:
     log.info("statehouse shutting down (grace %.1fs)", settings.shutdown_grace)
     await server.stop()
     log.info("statehouse stopped")
-
-
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``statehouse serve`` (shared with ``python -m statehouse.server.app``)."""
-    parser.add_argument(
-        "--address",
-        default=DEFAULT_ADDRESS,
-        help=f"host:port to listen on (default {DEFAULT_ADDRESS})",
-    )
-    parser.add_argument(
-        "--database",
-        default=None,
-        help=f"SQLAlchemy URL (default ${DATABASE_ENV}, else a SQLite file in --data-dir)",
-    )
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="where the default SQLite file lives"
-    )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings(address=args.address, database_url=args.database, data_dir=args.data_dir)
 
 
 def serve_from_args(args: argparse.Namespace) -> None:

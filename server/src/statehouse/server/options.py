@@ -1,0 +1,58 @@
+"""The options of ``statehouse serve``: light to import, shared by the CLI and the app."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .settings import DATABASE_ENV, DEFAULT_ADDRESS, Settings
+
+_DEFAULTS = Settings()
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the server's options to ``parser``."""
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        help=f"host:port to listen on (default {DEFAULT_ADDRESS}; port 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help=f"SQLAlchemy URL (default ${DATABASE_ENV}, else a SQLite file in --data-dir)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="where the default SQLite file lives"
+    )
+    parser.add_argument(
+        "--retention-events",
+        type=int,
+        default=_DEFAULTS.retention_events,
+        help="keep at most this many of the newest events (default 0: no limit)",
+    )
+    parser.add_argument(
+        "--retention-seconds",
+        type=float,
+        default=_DEFAULTS.retention_seconds,
+        help="delete events older than this (default 7 days; 0: no limit)",
+    )
+    parser.add_argument(
+        "--kill-deadline",
+        type=float,
+        default=_DEFAULTS.kill_deadline_seconds,
+        help="seconds a killed execution's running task runs have to report KILLED (default 60)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from parsed options (options a caller did not define keep their defaults)."""
+    return Settings(
+        address=args.address,
+        database_url=args.database,
+        data_dir=Path(args.data_dir),
+        retention_events=getattr(args, "retention_events", _DEFAULTS.retention_events),
+        retention_seconds=getattr(args, "retention_seconds", _DEFAULTS.retention_seconds),
+        kill_deadline_seconds=getattr(args, "kill_deadline", _DEFAULTS.kill_deadline_seconds),
+    )
