@@ -79,7 +79,7 @@ class InvalidTransition(FailedPrecondition):
     def __init__(self, kind: str, current: State, requested: State) -> None:
         super().__init__(
             "INVALID_TRANSITION",
-            f"a {kind} in {current.value} cannot go to {requested.value}",
+            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} in {current.value} cannot go to {requested.value}",
             metadata={"current_state": current.value, "requested_state": requested.value},
         )
         self.current = current

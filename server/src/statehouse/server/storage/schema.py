@@ -138,3 +138,46 @@ timers = sa.Table(
     sa.Index(None, "due_time_us"),
     sa.Index(None, "execution_id"),
 )
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "execution_id",
+        ID,
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("task_run_id", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.String(100), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("namespace", sa.String(150), nullable=False),
+    sa.Column("flow_id", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    # The tags as canonical JSON (sorted keys): entries of one attempt with the
+    # same name, type and tags combine into one row.
+    sa.Column("tags", sa.Text, nullable=False),
+    # A counter's value, or a timer's duration in seconds.
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Index(None, "task_run_id", "attempt", "name", "type", "tags", unique=True),
+    sa.Index(None, "execution_id", "id"),
+    sa.Index(None, "namespace", "name", "type", "time_us"),
+)
+
+metric_tags = sa.Table(
+    "metric_tags",
+    metadata,
+    # One row per tag of a metric, so that aggregations can group by a tag in SQL.
+    sa.Column(
+        "metric_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("metrics.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)

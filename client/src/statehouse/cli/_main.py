@@ -1,0 +1,575 @@
+"""The argument parser and the commands of ``statehouse``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from statehouse.cli import _render as render
+from statehouse.client import (
+    Client,
+    PauseTimeoutAction,
+    State,
+    StatehouseError,
+)
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+TARGET_ENV = "STATEHOUSE_TARGET"
+DATABASE_ENV = "STATEHOUSE_DATABASE_URL"
+
+Handler = Callable[[argparse.Namespace, TextIO], int]
+
+
+class UsageError(Exception):
+    """A bad option value found after parsing; exits with 2."""
+
+
+# Argument types: each raises ArgumentTypeError, which argparse reports as a
+# usage error (exit 2).
+
+
+def _state(text: str) -> State:
+    try:
+        state = State.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if state is State.UNSPECIFIED:
+        raise argparse.ArgumentTypeError("a state is required")
+    return state
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _input_value(text: str) -> Any:
+    """A --input value: JSON when it parses (3, true, "x", [1]), else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _timeout_action(text: str) -> PauseTimeoutAction:
+    try:
+        return PauseTimeoutAction.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# The parser.
+
+
+def _add_client_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--target and --json, accepted before and after the subcommand."""
+    suppress = argparse.SUPPRESS
+    parser.add_argument(
+        "--target",
+        default=os.environ.get(TARGET_ENV, DEFAULT_TARGET) if top else suppress,
+        help=f"the server's host:port (default ${TARGET_ENV}, else {DEFAULT_TARGET})",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False if top else suppress,
+        help="machine-readable output: one JSON document, JSON lines for streams",
+    )
+    parser.add_argument(
+        "--call-timeout",
+        type=_seconds,
+        default=30.0 if top else suppress,
+        metavar="SECONDS",
+        help="deadline of each call, in seconds (default 30)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="statehouse",
+        description="Statehouse: the system of record for workflow executions.",
+    )
+    _add_client_options(parser, top=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_client_options(common, top=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        short = help_text[0].lower() + help_text[1:].rstrip(".")
+        sub: argparse.ArgumentParser = group.add_parser(
+            name, help=short, description=help_text, parents=[common]
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    # serve
+    serve = commands.add_parser("serve", help="run the server", description="Run the server.")
+    serve.set_defaults(handler=cmd_serve)
+    serve.add_argument(
+        "--address",
+        default=DEFAULT_TARGET,
+        help=f"host:port to listen on (default {DEFAULT_TARGET})",
+    )
+    serve.add_argument(
+        "--database",
+        default=os.environ.get(DATABASE_ENV),
+        help=f"SQLAlchemy URL (default ${DATABASE_ENV}, else a SQLite file in --data-dir)",
+    )
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="where the default SQLite file lives"
+    )
+    serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+
+    # executions
+    executions = commands.add_parser(
+        "executions", help="list, show, create and delete executions", parents=[common]
+    )
+    ex = executions.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    p = command(ex, "list", cmd_executions_list, "List executions, newest first.")
+    p.add_argument("--namespace", default="")
+    p.add_argument("--flow", default="", help="a flow id")
+    p.add_argument("--state", type=_state, action="append", default=[], help="repeatable")
+    p.add_argument(
+        "--label", type=_key_value, action="append", default=[], metavar="K=V", help="repeatable"
+    )
+    p.add_argument("--limit", type=_positive, default=None, help="at most N executions")
+
+    p = command(ex, "get", cmd_executions_get, "Show an execution with its task runs.")
+    p.add_argument("execution_id", metavar="ID")
+
+    p = command(ex, "create", cmd_executions_create, "Create an execution.")
+    p.add_argument("--namespace", required=True)
+    p.add_argument("--flow", required=True, help="a flow id")
+    p.add_argument("--flow-revision", type=_non_negative, default=0)
+    p.add_argument(
+        "--label", type=_key_value, action="append", default=[], metavar="K=V", help="repeatable"
+    )
+    inputs = p.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--input",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="repeatable; V is parsed as JSON when it can be (3, true, [1]), else a string",
+    )
+    inputs.add_argument("--inputs-json", type=_json_object, metavar="JSON")
+    p.add_argument("--parent", default="", help="the parent execution's id")
+    p.add_argument("--request-id", default="", help="makes the call idempotent")
+
+    p = command(ex, "delete", cmd_executions_delete, "Delete a terminal execution.")
+    p.add_argument("execution_id", metavar="ID")
+    p.add_argument("--expected-revision", type=_non_negative)
+
+    # task-runs
+    task_runs = commands.add_parser("task-runs", help="create task runs", parents=[common])
+    tr = task_runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(tr, "create", cmd_task_runs_create, "Create a task run in an execution.")
+    p.add_argument("--execution", required=True, metavar="ID")
+    p.add_argument("--task", required=True, help="the task id")
+    p.add_argument("--value", default="", help="the loop value")
+    p.add_argument("--parent", default="", help="the parent task run's id")
+    p.add_argument("--request-id", default="")
+    p.add_argument("--expected-revision", type=_non_negative)
+
+    # transition
+    p = command(commands, "transition", cmd_transition, "Move an execution or a task run.")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--execution", metavar="ID")
+    target.add_argument("--task-run", metavar="ID")
+    p.add_argument("state", type=_state, metavar="STATE", help="e.g. running, success")
+    p.add_argument("--reason", default="")
+    p.add_argument("--outputs-json", type=_json_object, metavar="JSON")
+    p.add_argument("--expected-revision", type=_non_negative)
+    p.add_argument("--worker-id", default="", help="for a task run entering RUNNING")
+    p.add_argument("--request-id", default="")
+
+    # kill, restart, pause, resume, complete
+    for name, handler, text in (
+        ("kill", cmd_kill, "Kill an execution (cascading to its task runs)."),
+        ("restart", cmd_restart, "Restart a FAILED or KILLED execution."),
+        ("resume", cmd_resume, "Resume a paused execution."),
+    ):
+        p = command(commands, name, handler, text)
+        p.add_argument("execution_id", metavar="ID")
+        p.add_argument("--reason", default="")
+        p.add_argument("--expected-revision", type=_non_negative)
+        p.add_argument("--request-id", default="")
+    p = command(commands, "pause", cmd_pause, "Pause a running execution.")
+    p.add_argument("execution_id", metavar="ID")
+    timer = p.add_mutually_exclusive_group()
+    timer.add_argument("--delay", type=_seconds, metavar="SECONDS", help="resume after this")
+    timer.add_argument("--timeout", dest="pause_timeout", type=_seconds, metavar="SECONDS")
+    p.add_argument("--on-timeout", type=_timeout_action, help="resume, warn, fail or kill")
+    p.add_argument("--reason", default="")
+    p.add_argument("--expected-revision", type=_non_negative)
+    p.add_argument("--request-id", default="")
+    p = command(commands, "complete", cmd_complete, "Complete an execution.")
+    p.add_argument("execution_id", metavar="ID")
+    p.add_argument("--state", type=_state, help="default: derived from the task runs")
+    p.add_argument("--outputs-json", type=_json_object, metavar="JSON")
+    p.add_argument("--reason", default="")
+    p.add_argument("--expected-revision", type=_non_negative)
+    p.add_argument("--request-id", default="")
+
+    # watch
+    p = command(commands, "watch", cmd_watch, "Stream state changes as they happen.")
+    p.add_argument("--namespace", default="")
+    p.add_argument("--flow", default="", help="a flow id")
+    p.add_argument("--execution", action="append", default=[], metavar="ID", help="repeatable")
+    p.add_argument("--state", type=_state, action="append", default=[], help="repeatable")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--after", type=_non_negative, metavar="N", help="resume after sequence N")
+    start.add_argument("--from-start", action="store_true", help="replay the retained history")
+    p.add_argument("--limit", type=_positive, default=None, help="stop after N events")
+
+    # metrics
+    metrics = commands.add_parser("metrics", help="list metrics", parents=[common])
+    mt = metrics.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(mt, "list", cmd_metrics_list, "List the metrics of an execution or task run.")
+    p.add_argument("--execution", default="", metavar="ID")
+    p.add_argument("--task-run", default="", metavar="ID")
+    p.add_argument("--task", default="", help="a task id (with --execution)")
+    return parser
+
+
+# The commands.
+
+
+def _connect(args: argparse.Namespace) -> Client:
+    return Client.connect(args.target, timeout=args.call_timeout)
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from statehouse.server.app import serve_from_args
+
+    serve_from_args(args)
+    return 0
+
+
+def cmd_executions_list(args: argparse.Namespace, out: TextIO) -> int:
+    page_size = min(args.limit, 1000) if args.limit else 0
+    with _connect(args) as client:
+        found = client.list_executions(
+            namespace=args.namespace,
+            flow_id=args.flow,
+            states=args.state,
+            labels=dict(args.label),
+            page_size=page_size,
+        )
+        executions = []
+        for execution in found:
+            executions.append(execution)
+            if args.limit and len(executions) >= args.limit:
+                break
+    if args.json:
+        render.write_json(out, [render.message_dict(e) for e in executions])
+    elif executions:
+        out.write(render.executions_table(executions) + "\n")
+    else:
+        out.write("no executions\n")
+    return 0
+
+
+def cmd_executions_get(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        execution = client.get_execution(args.execution_id)
+    _show_execution(args, out, execution)
+    return 0
+
+
+def _show_execution(args: argparse.Namespace, out: TextIO, execution: Any) -> None:
+    if args.json:
+        render.write_json(out, render.message_dict(execution))
+    else:
+        out.write(render.execution_detail(execution) + "\n")
+
+
+def cmd_executions_create(args: argparse.Namespace, out: TextIO) -> int:
+    inputs = args.inputs_json if args.inputs_json is not None else None
+    if args.input:
+        inputs = {key: _input_value(value) for key, value in args.input}
+    with _connect(args) as client:
+        execution = client.create_execution(
+            namespace=args.namespace,
+            flow_id=args.flow,
+            flow_revision=args.flow_revision,
+            labels=dict(args.label),
+            inputs=inputs,
+            parent_execution_id=args.parent,
+            request_id=args.request_id,
+        )
+    _show_execution(args, out, execution)
+    return 0
+
+
+def cmd_executions_delete(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        client.delete_execution(args.execution_id, expected_revision=args.expected_revision)
+    if args.json:
+        render.write_json(out, {"execution_id": args.execution_id, "deleted": True})
+    else:
+        out.write(f"deleted execution {args.execution_id}\n")
+    return 0
+
+
+def cmd_task_runs_create(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        response = client.create_task_run(
+            execution_id=args.execution,
+            task_id=args.task,
+            value=args.value,
+            parent_task_run_id=args.parent,
+            request_id=args.request_id,
+            expected_revision=args.expected_revision,
+        )
+    if args.json:
+        render.write_json(out, render.message_dict(response))
+    else:
+        out.write(render.task_run_detail(response.task_run) + "\n")
+        out.write(f"\nexecution revision: {response.execution_revision}\n")
+    return 0
+
+
+def cmd_transition(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        if args.execution:
+            execution = client.transition_execution(
+                args.execution,
+                state=args.state,
+                reason=args.reason,
+                outputs=args.outputs_json,
+                request_id=args.request_id,
+                expected_revision=args.expected_revision,
+            )
+            _show_execution(args, out, execution)
+            return 0
+        response = client.transition_task_run(
+            args.task_run,
+            state=args.state,
+            reason=args.reason,
+            outputs=args.outputs_json,
+            worker_id=args.worker_id,
+            request_id=args.request_id,
+            expected_revision=args.expected_revision,
+        )
+    if args.json:
+        render.write_json(out, render.message_dict(response))
+    else:
+        out.write(render.transition_task_run_text(response) + "\n")
+    return 0
+
+
+def _mutation_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "reason": args.reason,
+        "request_id": args.request_id,
+        "expected_revision": args.expected_revision,
+    }
+
+
+def cmd_kill(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        response = client.kill_execution(args.execution_id, **_mutation_options(args))
+    if args.json:
+        render.write_json(out, render.message_dict(response))
+    else:
+        if not response.changed:
+            out.write("nothing to kill: the execution is terminal or already being killed\n\n")
+        out.write(render.execution_detail(response.execution) + "\n")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        execution = client.restart_execution(args.execution_id, **_mutation_options(args))
+    _show_execution(args, out, execution)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        execution = client.resume_execution(args.execution_id, **_mutation_options(args))
+    _show_execution(args, out, execution)
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace, out: TextIO) -> int:
+    delay = timedelta(seconds=args.delay) if args.delay else None
+    timeout = timedelta(seconds=args.pause_timeout) if args.pause_timeout else None
+    if args.on_timeout is not None and timeout is None:
+        raise UsageError("--on-timeout needs --timeout")
+    with _connect(args) as client:
+        response = client.pause_execution(
+            args.execution_id,
+            delay=delay,
+            timeout=timeout,
+            on_timeout=args.on_timeout,
+            **_mutation_options(args),
+        )
+    if args.json:
+        render.write_json(out, render.message_dict(response))
+    else:
+        out.write(render.execution_detail(response.execution) + "\n")
+        if response.HasField("resume_time"):
+            out.write(f"\nresumes at: {render.time_text(response.resume_time, millis=True)}\n")
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        execution = client.complete_execution(
+            args.execution_id,
+            state=args.state,
+            outputs=args.outputs_json,
+            **_mutation_options(args),
+        )
+    _show_execution(args, out, execution)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
+    from_latest = args.after is None and not args.from_start
+    with _connect(args) as client:
+        subscription = client.subscribe(
+            namespace=args.namespace,
+            flow_id=args.flow,
+            execution_ids=args.execution,
+            states=args.state,
+            after_sequence=args.after or 0,
+            from_latest=from_latest,
+        )
+        if not args.json:
+            out.write(render.watch_header() + "\n")
+            out.flush()
+        seen = 0
+        try:
+            for event in subscription:
+                if args.json:
+                    render.write_json(out, render.message_dict(event), lines=True)
+                else:
+                    out.write(render.watch_line(event) + "\n")
+                    out.flush()
+                seen += 1
+                if args.limit is not None and seen >= args.limit:
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            subscription.close()
+    return 0
+
+
+def cmd_metrics_list(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.execution and not args.task_run:
+        raise UsageError("give --execution or --task-run")
+    with _connect(args) as client:
+        metrics = list(
+            client.list_metrics(
+                execution_id=args.execution, task_run_id=args.task_run, task_id=args.task
+            )
+        )
+    if args.json:
+        render.write_json(out, [render.message_dict(m) for m in metrics])
+        return 0
+    if not metrics:
+        out.write("no metrics\n")
+        return 0
+    rows = []
+    for m in metrics:
+        value = (
+            f"{m.timer.ToTimedelta().total_seconds():g}s"
+            if m.HasField("timer")
+            else f"{m.counter:g}"
+        )
+        rows.append(
+            [
+                m.task_id,
+                str(m.attempt),
+                m.name,
+                value,
+                render.labels_text(m.tags),
+                render.time_text(m.time),
+            ]
+        )
+    out.write(
+        render.table(["TASK", "ATT", "NAME", "VALUE", "TAGS", "TIME"], rows, right=[1, 3]) + "\n"
+    )
+    return 0
+
+
+def _report(error: StatehouseError, err: TextIO) -> None:
+    label = error.reason or error.code.name
+    err.write(f"error: {error.message} ({label})\n")
+    for field, description in error.field_violations:
+        line = f"{field}: {description}"
+        if line != error.message:  # a single violation is often the message itself
+            err.write(f"  {line}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0, 1 on errors, 2 on usage errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    out = sys.stdout
+    try:
+        return handler(args, out)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except StatehouseError as exc:
+        _report(exc, sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`statehouse ... | head`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

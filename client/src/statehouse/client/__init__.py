@@ -1,0 +1,127 @@
+"""The Python SDK of Statehouse, the system of record for workflow executions.
+
+Blocking::
+
+    from statehouse.client import Client, State
+
+    with Client.connect("127.0.0.1:50051") as client:
+        execution = client.create_execution(namespace="company.team", flow_id="etl",
+                                            inputs={"day": "2025-01-01"}, request_id="etl-0101")
+        run = client.create_task_run(execution_id=execution.id, task_id="extract").task_run
+        client.transition_task_run(run.id, state=State.RUNNING, worker_id="w1")
+        for event in client.subscribe(namespace="company.team", after_sequence=0):
+            print(event.sequence, State(event.state))
+
+asyncio: ``AsyncClient`` has the same methods as coroutines, and async
+iterators for lists, subscriptions and follows (``async with
+AsyncClient.connect(target) as client``).
+
+Values in, messages out: methods take keyword arguments with plain Python
+values (``str``, ``dict`` for labels, inputs and outputs, ``datetime.timedelta``
+for durations, ``datetime`` for times) and return the generated messages of
+``statehouse.v1`` (``Execution``, ``TaskRun``, ``StateChangeEvent``, ...); a
+call whose response has several useful fields (``create_task_run``,
+``transition_task_run``, ``pause_execution``, ``kill_execution``,
+``aggregate_metrics``) returns the whole response.
+
+States: :class:`State` is an ``IntEnum`` whose members carry the proto numbers
+without the ``STATE_`` prefix: ``State.RUNNING == statehouse.v1.state_pb2.STATE_RUNNING``.
+Compare message fields with it directly (``execution.state == State.RUNNING``)
+or convert (``State(execution.state)``, whose ``str()`` is ``"RUNNING"``).
+Wherever a method takes a state it also accepts the proto number or a name
+(``"running"``). ``ExecutionView``, ``PauseTimeoutAction``, ``MetricType`` and
+``MetricBucketWidth`` follow the same rule.
+
+Errors: every failed call raises a :class:`StatehouseError` subclass chosen
+from the gRPC status code and the server's ``ErrorInfo`` reason (see
+``statehouse.client._errors`` for the hierarchy), chained from the
+``grpc.RpcError``.
+
+Retries: unary calls are retried per :class:`RetryPolicy` when the error is
+transient (UNAVAILABLE) and the call is safe to repeat: a read, or a mutation
+carrying a ``request_id``. Subscriptions resume after their last sequence.
+"""
+
+from statehouse.client._aio import AsyncClient, AsyncSubscription
+from statehouse.client._client import Client, Subscription
+from statehouse.client._config import DEFAULT_RETRY, DEFAULT_STREAM_RETRY, RetryPolicy
+from statehouse.client._convert import counter, timer, to_dict
+from statehouse.client._enums import (
+    ExecutionView,
+    MetricBucketWidth,
+    MetricType,
+    PauseTimeoutAction,
+    State,
+)
+from statehouse.client._errors import (
+    AbortedError,
+    AlreadyExistsError,
+    DeadlineExceededError,
+    ExecutionPausedError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    InvalidTransitionError,
+    NotFoundError,
+    OutOfRangeError,
+    PayloadTooLargeError,
+    RequestIdReusedError,
+    RevisionMismatchError,
+    SequenceCompactedError,
+    StatehouseError,
+    TaskRunsActiveError,
+    UnavailableError,
+    UnimplementedError,
+)
+from statehouse.v1.event_pb2 import Heartbeat, StateChangeEvent
+from statehouse.v1.execution_pb2 import (
+    Attempt,
+    Execution,
+    RetryPolicy as TaskRetryPolicy,
+    StateChange,
+    TaskRun,
+)
+from statehouse.v1.metric_pb2 import Metric, MetricEntry
+
+__all__ = [
+    "DEFAULT_RETRY",
+    "DEFAULT_STREAM_RETRY",
+    "AbortedError",
+    "AlreadyExistsError",
+    "AsyncClient",
+    "AsyncSubscription",
+    "Attempt",
+    "Client",
+    "DeadlineExceededError",
+    "Execution",
+    "ExecutionPausedError",
+    "ExecutionView",
+    "FailedPreconditionError",
+    "Heartbeat",
+    "InvalidArgumentError",
+    "InvalidTransitionError",
+    "Metric",
+    "MetricBucketWidth",
+    "MetricEntry",
+    "MetricType",
+    "NotFoundError",
+    "OutOfRangeError",
+    "PauseTimeoutAction",
+    "PayloadTooLargeError",
+    "RequestIdReusedError",
+    "RetryPolicy",
+    "RevisionMismatchError",
+    "SequenceCompactedError",
+    "State",
+    "StateChange",
+    "StateChangeEvent",
+    "StatehouseError",
+    "Subscription",
+    "TaskRetryPolicy",
+    "TaskRun",
+    "TaskRunsActiveError",
+    "UnavailableError",
+    "UnimplementedError",
+    "counter",
+    "timer",
+    "to_dict",
+]

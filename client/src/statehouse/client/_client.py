@@ -1,0 +1,695 @@
+"""The blocking client, on a ``grpc.Channel``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Generic, Literal, Self, TypeVar, cast, overload
+
+import grpc
+
+from statehouse.client import _requests as rq
+from statehouse.client._config import (
+    DEFAULT_RETRY,
+    DEFAULT_STREAM_RETRY,
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+)
+from statehouse.client._convert import StateLike, event_filter
+from statehouse.client._enums import MetricBucketWidth, MetricType, PauseTimeoutAction
+from statehouse.client._errors import StatehouseError, UnavailableError, error_from_rpc
+from statehouse.v1 import (
+    event_pb2,
+    event_service_pb2,
+    event_service_pb2_grpc,
+    execution_pb2,
+    execution_service_pb2,
+    execution_service_pb2_grpc,
+    metric_pb2,
+    metric_service_pb2,
+    metric_service_pb2_grpc,
+)
+
+__all__ = ["Client", "MetadataLike", "Subscription"]
+
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
+_T = TypeVar("_T")
+
+#: Metadata sent with every call: a mapping or (key, value) pairs.
+MetadataLike = Mapping[str, str] | Sequence[tuple[str, str]]
+
+#: The stream of a subscription, with heartbeats when asked for.
+SubscriptionItem = event_pb2.StateChangeEvent | event_pb2.Heartbeat
+
+
+def normalize_metadata(metadata: MetadataLike | None) -> tuple[tuple[str, str], ...]:
+    if metadata is None:
+        return ()
+    items = metadata.items() if isinstance(metadata, Mapping) else metadata
+    return tuple((str(k).lower(), str(v)) for k, v in items)
+
+
+def _seconds(value: float | timedelta | None) -> float | None:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+class Subscription(Generic[_T]):
+    """An iterator of events that resumes by itself.
+
+    It remembers the last sequence received (``last_sequence``, advanced by
+    heartbeats too) and, when the stream fails with a transient error
+    (UNAVAILABLE: a server restart, a lost connection) or ends, opens it again
+    with ``after_sequence=last_sequence`` after a backoff, so each event is
+    seen once, in order. A cursor older than the server's history raises
+    :class:`SequenceCompactedError`. ``close()`` (from any thread) ends the
+    iteration.
+    """
+
+    def __init__(
+        self,
+        method: grpc.UnaryStreamMultiCallable[
+            event_service_pb2.SubscribeRequest, event_service_pb2.SubscribeResponse
+        ],
+        cursor: rq.SubscriptionCursor,
+        *,
+        retry: RetryPolicy,
+        metadata: tuple[tuple[str, str], ...],
+    ) -> None:
+        self._method = method
+        self._cursor = cursor
+        self._retry = retry
+        self._metadata = metadata
+        self._call: grpc._CallIterator[event_service_pb2.SubscribeResponse] | None = None
+        self._closed = threading.Event()
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence of the last event (or heartbeat) received."""
+        return self._cursor.last_sequence
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> _T:
+        while True:
+            if self._closed.is_set():
+                raise StopIteration
+            call = self._open()
+            try:
+                response = next(call)
+            except StopIteration:
+                self._drop(call)
+                self._backoff_or_raise(None, None)
+                continue
+            except grpc.RpcError as exc:
+                self._drop(call)
+                if self._closed.is_set():
+                    raise StopIteration from None
+                self._backoff_or_raise(error_from_rpc(exc), exc)
+                continue
+            self._failures = 0
+            item = self._cursor.accept(response)
+            if item is not None:
+                return cast(_T, item)
+
+    def _open(self) -> grpc._CallIterator[event_service_pb2.SubscribeResponse]:
+        with self._lock:
+            if self._call is None:
+                self._call = self._method(self._cursor.request(), metadata=self._metadata)
+            return self._call
+
+    def _drop(self, call: object) -> None:
+        with self._lock:
+            if self._call is call:
+                self._call = None
+
+    def _backoff_or_raise(self, error: StatehouseError | None, cause: BaseException | None) -> None:
+        self._failures += 1
+        transient = error is None or self._retry.is_transient(error)
+        if not transient or not self._retry.allows(self._failures):
+            if error is None:
+                raise StopIteration
+            raise error from cause
+        self._closed.wait(self._retry.backoff(self._failures))
+
+    def close(self) -> None:
+        """Stop the subscription; iteration ends (safe from another thread)."""
+        self._closed.set()
+        with self._lock:
+            call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Client:
+    """A blocking Statehouse client.
+
+    Create it with :meth:`connect` and close it (or use ``with``). Methods take
+    keyword arguments with plain Python values and return the generated
+    messages (``statehouse.v1``). Failed calls raise :class:`StatehouseError`
+    subclasses. Unary calls are retried per ``retry`` when the error is
+    transient and the call is safe to repeat (a read, or a mutation with a
+    ``request_id``).
+    """
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        *,
+        timeout: float | timedelta | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
+        metadata: MetadataLike | None = None,
+        owns_channel: bool = False,
+    ) -> None:
+        self._channel = channel
+        self._owns_channel = owns_channel
+        self._timeout = _seconds(timeout)
+        self._retry = retry
+        self._stream_retry = stream_retry
+        self._metadata = normalize_metadata(metadata)
+        self._executions = execution_service_pb2_grpc.ExecutionServiceStub(channel)
+        self._events = event_service_pb2_grpc.EventServiceStub(channel)
+        self._metrics = metric_service_pb2_grpc.MetricServiceStub(channel)
+
+    @classmethod
+    def connect(
+        cls,
+        target: str,
+        *,
+        timeout: float | timedelta | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
+        metadata: MetadataLike | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, str | int]] = (),
+    ) -> Client:
+        """Open a channel to ``target`` ("host:port"); TLS when ``credentials`` are given.
+
+        The channel connects lazily; ``timeout`` is the deadline of each unary
+        call (None: none); ``retry`` governs unary calls and ``stream_retry``
+        the reconnections of subscriptions and follows.
+        """
+        if credentials is None:
+            channel = grpc.insecure_channel(target, options=list(options))
+        else:
+            channel = grpc.secure_channel(target, credentials, options=list(options))
+        return cls(
+            channel,
+            timeout=timeout,
+            retry=retry,
+            stream_retry=stream_retry,
+            metadata=metadata,
+            owns_channel=True,
+        )
+
+    def close(self) -> None:
+        """Close the channel (if the client opened it)."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def wait_for_ready(self, timeout: float | None = None) -> None:
+        """Block until the channel is connected; UnavailableError after ``timeout``."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError as exc:
+            raise UnavailableError(
+                f"the server is not reachable within {timeout} s",
+                code=grpc.StatusCode.UNAVAILABLE,
+            ) from exc
+
+    def _unary(
+        self,
+        method: grpc.UnaryUnaryMultiCallable[_Req, _Resp],
+        request: _Req,
+        *,
+        idempotent: bool,
+    ) -> _Resp:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return method(request, timeout=self._timeout, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+                if idempotent and self._retry.is_transient(error) and self._retry.allows(attempt):
+                    time.sleep(self._retry.backoff(attempt))
+                    continue
+                raise error from exc
+
+    # ExecutionService
+
+    def create_execution(
+        self,
+        *,
+        namespace: str,
+        flow_id: str,
+        flow_revision: int = 0,
+        labels: Mapping[str, str] | None = None,
+        inputs: rq.JSONLike | None = None,
+        parent_execution_id: str = "",
+        request_id: str = "",
+    ) -> execution_pb2.Execution:
+        """Create an execution in CREATED; idempotent by ``request_id``."""
+        request = rq.create_execution(
+            namespace=namespace,
+            flow_id=flow_id,
+            flow_revision=flow_revision,
+            labels=labels,
+            inputs=inputs,
+            parent_execution_id=parent_execution_id,
+            request_id=request_id,
+        )
+        return self._unary(
+            self._executions.CreateExecution, request, idempotent=bool(request_id)
+        ).execution
+
+    def get_execution(
+        self, execution_id: str, *, view: rq.ViewLike = None
+    ) -> execution_pb2.Execution:
+        """Return one execution (with its task runs unless ``view`` is BASIC)."""
+        request = rq.get_execution(execution_id, view=view)
+        return self._unary(self._executions.GetExecution, request, idempotent=True).execution
+
+    def list_executions(
+        self,
+        *,
+        namespace: str = "",
+        flow_id: str = "",
+        states: Iterable[StateLike] = (),
+        labels: Mapping[str, str] | None = None,
+        page_size: int = 0,
+        view: rq.ViewLike = None,
+    ) -> Iterator[execution_pb2.Execution]:
+        """Iterate over matching executions, newest first, fetching pages as needed."""
+        request = rq.list_executions(
+            namespace=namespace,
+            flow_id=flow_id,
+            states=states,
+            labels=labels,
+            page_size=page_size,
+            view=view,
+        )
+        return self._list_executions(request)
+
+    def _list_executions(
+        self, request: execution_service_pb2.ListExecutionsRequest
+    ) -> Iterator[execution_pb2.Execution]:
+        while True:
+            page = self._unary(self._executions.ListExecutions, request, idempotent=True)
+            yield from page.executions
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    def delete_execution(self, execution_id: str, *, expected_revision: int | None = None) -> None:
+        """Delete a terminal execution with its task runs and metrics."""
+        request = rq.delete_execution(execution_id, expected_revision=expected_revision)
+        self._unary(self._executions.DeleteExecution, request, idempotent=False)
+
+    def create_task_run(
+        self,
+        *,
+        execution_id: str,
+        task_id: str,
+        parent_task_run_id: str = "",
+        value: str = "",
+        retry_policy: execution_pb2.RetryPolicy | None = None,
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_service_pb2.CreateTaskRunResponse:
+        """Create a task run in CREATED; returns it with the execution's new revision."""
+        request = rq.create_task_run(
+            execution_id=execution_id,
+            task_id=task_id,
+            parent_task_run_id=parent_task_run_id,
+            value=value,
+            retry_policy=retry_policy,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(self._executions.CreateTaskRun, request, idempotent=bool(request_id))
+
+    def transition_execution(
+        self,
+        execution_id: str,
+        *,
+        state: StateLike,
+        reason: str = "",
+        outputs: rq.JSONLike | None = None,
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_pb2.Execution:
+        """Move an execution to ``state``; returns the execution after the change."""
+        request = rq.transition_execution(
+            execution_id,
+            state=state,
+            reason=reason,
+            outputs=outputs,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(
+            self._executions.TransitionExecution, request, idempotent=bool(request_id)
+        ).execution
+
+    def transition_task_run(
+        self,
+        task_run_id: str,
+        *,
+        state: StateLike,
+        reason: str = "",
+        outputs: rq.JSONLike | None = None,
+        worker_id: str = "",
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_service_pb2.TransitionTaskRunResponse:
+        """Move a task run to ``state``; returns the task run, the execution's
+        revision and state, and the retry decision."""
+        request = rq.transition_task_run(
+            task_run_id,
+            state=state,
+            reason=reason,
+            outputs=outputs,
+            worker_id=worker_id,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(self._executions.TransitionTaskRun, request, idempotent=bool(request_id))
+
+    def pause_execution(
+        self,
+        execution_id: str,
+        *,
+        task_run_id: str = "",
+        delay: timedelta | None = None,
+        timeout: timedelta | None = None,
+        on_timeout: PauseTimeoutAction | int | str | None = None,
+        reason: str = "",
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_service_pb2.PauseExecutionResponse:
+        """Pause a running execution (or one task run), optionally with a timer."""
+        request = rq.pause_execution(
+            execution_id,
+            task_run_id=task_run_id,
+            delay=delay,
+            timeout=timeout,
+            on_timeout=on_timeout,
+            reason=reason,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(self._executions.PauseExecution, request, idempotent=bool(request_id))
+
+    def resume_execution(
+        self,
+        execution_id: str,
+        *,
+        task_run_id: str = "",
+        reason: str = "",
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_pb2.Execution:
+        """Resume a paused execution (or task run), cancelling its timer."""
+        request = rq.resume_execution(
+            execution_id,
+            task_run_id=task_run_id,
+            reason=reason,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(
+            self._executions.ResumeExecution, request, idempotent=bool(request_id)
+        ).execution
+
+    def kill_execution(
+        self,
+        execution_id: str,
+        *,
+        reason: str = "",
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_service_pb2.KillExecutionResponse:
+        """Kill an execution (two-phase, cascading); says whether anything changed."""
+        request = rq.kill_execution(
+            execution_id,
+            reason=reason,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(self._executions.KillExecution, request, idempotent=bool(request_id))
+
+    def restart_execution(
+        self,
+        execution_id: str,
+        *,
+        reason: str = "",
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_pb2.Execution:
+        """Restart a FAILED or KILLED execution; returns it in RESTARTED."""
+        request = rq.restart_execution(
+            execution_id,
+            reason=reason,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(
+            self._executions.RestartExecution, request, idempotent=bool(request_id)
+        ).execution
+
+    def complete_execution(
+        self,
+        execution_id: str,
+        *,
+        state: StateLike | None = None,
+        outputs: rq.JSONLike | None = None,
+        reason: str = "",
+        request_id: str = "",
+        expected_revision: int | None = None,
+    ) -> execution_pb2.Execution:
+        """Complete an execution with ``state``, or one derived from its task runs."""
+        request = rq.complete_execution(
+            execution_id,
+            state=state,
+            outputs=outputs,
+            reason=reason,
+            request_id=request_id,
+            expected_revision=expected_revision,
+        )
+        return self._unary(
+            self._executions.CompleteExecution, request, idempotent=bool(request_id)
+        ).execution
+
+    # MetricService
+
+    def record_metrics(
+        self,
+        task_run_id: str,
+        *,
+        metrics: Iterable[metric_pb2.MetricEntry],
+        attempt: int = 0,
+        request_id: str = "",
+    ) -> int:
+        """Record metrics (see :func:`counter`, :func:`timer`); returns how many."""
+        request = rq.record_metrics(
+            task_run_id, metrics=metrics, attempt=attempt, request_id=request_id
+        )
+        return self._unary(
+            self._metrics.RecordMetrics, request, idempotent=bool(request_id)
+        ).recorded
+
+    def list_metrics(
+        self,
+        *,
+        execution_id: str = "",
+        task_run_id: str = "",
+        task_id: str = "",
+        page_size: int = 0,
+    ) -> Iterator[metric_pb2.Metric]:
+        """Iterate over the stored metrics of an execution or task run."""
+        request = rq.list_metrics(
+            execution_id=execution_id, task_run_id=task_run_id, task_id=task_id, page_size=page_size
+        )
+        return self._list_metrics(request)
+
+    def _list_metrics(
+        self, request: metric_service_pb2.ListMetricsRequest
+    ) -> Iterator[metric_pb2.Metric]:
+        while True:
+            page = self._unary(self._metrics.ListMetrics, request, idempotent=True)
+            yield from page.metrics
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    def aggregate_metrics(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        type: MetricType | int | str,
+        start_time: datetime,
+        end_time: datetime,
+        flow_id: str = "",
+        task_id: str = "",
+        bucket_width: MetricBucketWidth | int | str | None = None,
+        group_by_tag: str = "",
+    ) -> metric_service_pb2.AggregateMetricsResponse:
+        """Aggregate one metric over ``[start_time, end_time)`` in time buckets."""
+        request = rq.aggregate_metrics(
+            namespace=namespace,
+            name=name,
+            type=type,
+            start_time=start_time,
+            end_time=end_time,
+            flow_id=flow_id,
+            task_id=task_id,
+            bucket_width=bucket_width,
+            group_by_tag=group_by_tag,
+        )
+        return self._unary(self._metrics.AggregateMetrics, request, idempotent=True)
+
+    # EventService
+
+    @overload
+    def subscribe(
+        self,
+        *,
+        namespace: str = ...,
+        flow_id: str = ...,
+        execution_ids: Iterable[str] = ...,
+        states: Iterable[StateLike] = ...,
+        after_sequence: int = ...,
+        from_latest: bool = ...,
+        heartbeat_interval: timedelta | float | None = ...,
+        heartbeats: Literal[False] = ...,
+        retry: RetryPolicy | None = ...,
+    ) -> Subscription[event_pb2.StateChangeEvent]: ...
+
+    @overload
+    def subscribe(
+        self,
+        *,
+        namespace: str = ...,
+        flow_id: str = ...,
+        execution_ids: Iterable[str] = ...,
+        states: Iterable[StateLike] = ...,
+        after_sequence: int = ...,
+        from_latest: bool = ...,
+        heartbeat_interval: timedelta | float | None = ...,
+        heartbeats: Literal[True],
+        retry: RetryPolicy | None = ...,
+    ) -> Subscription[SubscriptionItem]: ...
+
+    def subscribe(
+        self,
+        *,
+        namespace: str = "",
+        flow_id: str = "",
+        execution_ids: Iterable[str] = (),
+        states: Iterable[StateLike] = (),
+        after_sequence: int = 0,
+        from_latest: bool = False,
+        heartbeat_interval: timedelta | float | None = None,
+        heartbeats: bool = False,
+        retry: RetryPolicy | None = None,
+    ) -> Subscription[event_pb2.StateChangeEvent] | Subscription[SubscriptionItem]:
+        """Subscribe to state-change events, resuming by itself after failures.
+
+        ``after_sequence=0`` replays the retained history, then goes live;
+        ``from_latest=True`` starts after the latest event (should the stream
+        fail before its first event or heartbeat, it reopens from the latest
+        again: ask for heartbeats to pin the cursor at once). With
+        ``heartbeats=True`` the iterator also yields ``Heartbeat`` messages
+        (sent every ``heartbeat_interval``). ``retry`` governs reconnection
+        (default: the client's ``stream_retry``; its ``max_attempts`` bounds consecutive
+        failed reconnections, the count restarting with each message).
+        """
+        cursor = rq.SubscriptionCursor(
+            event_filter=event_filter(
+                namespace=namespace, flow_id=flow_id, execution_ids=execution_ids, states=states
+            ),
+            after_sequence=after_sequence,
+            from_latest=from_latest,
+            heartbeat_interval=heartbeat_interval,
+            heartbeats=heartbeats,
+        )
+        return Subscription(
+            self._events.Subscribe,
+            cursor,
+            retry=retry or self._stream_retry,
+            metadata=self._metadata,
+        )
+
+    def follow_execution(self, execution_id: str) -> Iterator[execution_pb2.Execution]:
+        """Iterate over snapshots of an execution until it and its task runs are terminal.
+
+        Reconnects after transient failures, skipping snapshots already seen.
+        """
+        return self._follow(rq.follow_execution(execution_id))
+
+    def _follow(
+        self, request: event_service_pb2.FollowExecutionRequest
+    ) -> Iterator[execution_pb2.Execution]:
+        last_revision = -1
+        failures = 0
+        settled = False
+        while True:
+            call = self._events.FollowExecution(request, metadata=self._metadata)
+            try:
+                for response in call:
+                    failures = 0
+                    execution = response.execution
+                    if execution.revision <= last_revision:
+                        continue
+                    last_revision = execution.revision
+                    settled = rq.execution_settled(execution)
+                    yield execution
+                if settled or last_revision < 0:
+                    return
+                error: StatehouseError | None = None
+                cause: BaseException | None = None
+            except grpc.RpcError as exc:
+                error, cause = error_from_rpc(exc), exc
+            finally:
+                call.cancel()
+            failures += 1
+            if error is not None and not self._stream_retry.is_transient(error):
+                raise error from cause
+            if not self._stream_retry.allows(failures):
+                if error is None:
+                    return
+                raise error from cause
+            time.sleep(self._stream_retry.backoff(failures))

@@ -1,0 +1,86 @@
+"""Immutable configuration values of the clients."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from statehouse.client._errors import StatehouseError, UnavailableError
+
+__all__ = [
+    "DEFAULT_RETRY",
+    "DEFAULT_STREAM_RETRY",
+    "DEFAULT_TIMEOUT",
+    "RetryPolicy",
+    "is_unavailable",
+]
+
+#: The default deadline of a unary call, in seconds.
+DEFAULT_TIMEOUT = 30.0
+
+
+def is_unavailable(error: StatehouseError) -> bool:
+    """The default transient-error predicate: UNAVAILABLE, whatever the reason."""
+    return isinstance(error, UnavailableError)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how often a failed call is tried again.
+
+    A unary call is retried only when ``predicate`` says its error is transient
+    (by default UNAVAILABLE only) and the call is safe to repeat: a read, or a
+    mutation that carries a ``request_id``. A subscription reconnects with the
+    same backoff, the attempt count restarting after each message received.
+
+    ``max_attempts`` counts the first try (1 disables retries; None retries
+    without limit). The wait before retry ``n`` (1-based) is
+    ``min(max_backoff, initial_backoff * multiplier ** (n - 1))``, randomly
+    shortened by up to ``jitter`` (a fraction).
+    """
+
+    max_attempts: int | None = 5
+    initial_backoff: float = 0.1
+    max_backoff: float = 3.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    predicate: Callable[[StatehouseError], bool] = field(default=is_unavailable)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1 (or None for no limit)")
+        if self.initial_backoff < 0 or self.max_backoff < 0:
+            raise ValueError("backoffs must not be negative")
+        if self.multiplier < 1:
+            raise ValueError("multiplier must be at least 1")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter must be between 0 and 1")
+
+    @classmethod
+    def disabled(cls) -> RetryPolicy:
+        """A policy that never retries."""
+        return cls(max_attempts=1)
+
+    def is_transient(self, error: StatehouseError) -> bool:
+        """Whether ``error`` is worth another attempt."""
+        return self.predicate(error)
+
+    def allows(self, attempt: int) -> bool:
+        """Whether a call that already failed ``attempt`` times may try again."""
+        return self.max_attempts is None or attempt < self.max_attempts
+
+    def backoff(self, retry: int) -> float:
+        """The wait in seconds before retry number ``retry`` (1-based)."""
+        delay = min(self.max_backoff, self.initial_backoff * self.multiplier ** max(0, retry - 1))
+        if self.jitter:
+            delay *= 1 - random.random() * self.jitter
+        return delay
+
+
+#: The default policy of unary calls: 5 attempts within about 1.5 s.
+DEFAULT_RETRY = RetryPolicy()
+
+#: The default policy of stream reconnections: up to 30 consecutive failed
+#: attempts, about a minute, long enough to ride out a server restart.
+DEFAULT_STREAM_RETRY = RetryPolicy(max_attempts=30, initial_backoff=0.05, max_backoff=2.0)
