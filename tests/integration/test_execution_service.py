@@ -8,7 +8,6 @@ from google.protobuf import struct_pb2
 
 from statehouse.v1 import (
     execution_service_pb2 as pb,
-    metric_service_pb2 as mpb,
     state_pb2 as st,
 )
 
@@ -249,10 +248,3 @@ async def test_delete_only_terminal_executions(stubs: Stubs) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await get(stubs, ex.id)
     assert info.value.code() == Code.NOT_FOUND
-
-
-async def test_metric_rpcs_say_unimplemented_until_metrics_are_stored(stubs: Stubs) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stubs.metrics.RecordMetrics(mpb.RecordMetricsRequest(task_run_id="x"))
-    assert info.value.code() == Code.UNIMPLEMENTED
-    assert details(info.value)[0] == "NOT_IMPLEMENTED"

@@ -128,7 +128,9 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
     event_service_pb2_grpc.add_EventServiceServicer_to_server(
         EventServicer(store, hub), grpc_server
     )
-    metric_service_pb2_grpc.add_MetricServiceServicer_to_server(MetricServicer(), grpc_server)
+    metric_service_pb2_grpc.add_MetricServiceServicer_to_server(
+        MetricServicer(store, limits), grpc_server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection(

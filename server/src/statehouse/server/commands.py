@@ -16,6 +16,7 @@ from .orchestration import (
     DomainError,
     Execution,
     FailedPrecondition,
+    InvalidArgument,
     JsonObject,
     Kind,
     NotFound,
@@ -27,6 +28,7 @@ from .orchestration import (
     check_transition,
     rules,
 )
+from .orchestration.metrics import MetricEntry, combine
 from .orchestration.retry import RetryDecision
 from .storage import Tx
 
@@ -346,3 +348,34 @@ def _task_run_of(execution: Execution, task_run_id: str) -> TaskRun | None:
         if task_run.id == task_run_id:
             return task_run
     raise NotFound("task run", task_run_id)
+
+
+# -- metrics -----------------------------------------------------------------------
+
+
+def record_metrics(tx: Tx, task_run_id: str, attempt: int, entries: list[MetricEntry]) -> int:
+    """Store an attempt's metrics; entries with the same name, type and tags add up."""
+    task_run = tx.get_task_run(task_run_id)
+    if task_run is None:
+        raise NotFound("task run", task_run_id)
+    if not task_run.attempts:
+        raise FailedPrecondition(
+            "NO_ATTEMPT",
+            f"task run {task_run_id} has not run yet: metrics belong to an attempt",
+            metadata={"task_run_state": task_run.state.value},
+        )
+    if attempt > len(task_run.attempts):
+        raise InvalidArgument(
+            [("attempt", f"task run {task_run_id} has {len(task_run.attempts)} attempt(s)")]
+        )
+    execution = load_execution(tx, task_run.execution_id, for_update=False)
+    combined = combine(entries)
+    tx.record_metrics(
+        task_run,
+        attempt or task_run.attempts[-1].number,
+        execution.namespace,
+        execution.flow_id,
+        combined,
+        now_us(),
+    )
+    return len(entries)

@@ -1,29 +1,210 @@
-"""MetricService: declared in the contract; its behaviour comes with the metrics work."""
+"""MetricService: record, list and aggregate the metrics of task run attempts."""
 
 from __future__ import annotations
 
-from statehouse.v1 import metric_service_pb2 as pb, metric_service_pb2_grpc
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any
 
-from ._base import Context, unimplemented
+from google.protobuf import duration_pb2
+
+from statehouse.v1 import metric_pb2, metric_service_pb2 as pb, metric_service_pb2_grpc
+
+from .. import commands
+from ..orchestration import InvalidArgument, metrics as m
+from ..orchestration.validation import Violations
+from ..storage import Tx
+from . import convert
+from ._base import Context, Servicer, rpc
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+_TYPES = {metric_pb2.METRIC_TYPE_COUNTER: m.COUNTER, metric_pb2.METRIC_TYPE_TIMER: m.TIMER}
+_TYPES_PB = {v: k for k, v in _TYPES.items()}
+_WIDTHS = {
+    metric_pb2.METRIC_BUCKET_WIDTH_MINUTE: m.MINUTE,
+    metric_pb2.METRIC_BUCKET_WIDTH_HOUR: m.HOUR,
+    metric_pb2.METRIC_BUCKET_WIDTH_DAY: m.DAY,
+    metric_pb2.METRIC_BUCKET_WIDTH_WEEK: m.WEEK,
+    metric_pb2.METRIC_BUCKET_WIDTH_MONTH: m.MONTH,
+}
+_WIDTHS_PB = {v: k for k, v in _WIDTHS.items()}
 
 
-class MetricServicer(metric_service_pb2_grpc.MetricServiceServicer):
-    """Answers UNIMPLEMENTED (reason NOT_IMPLEMENTED) until metrics are stored."""
+def _seconds(duration: duration_pb2.Duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
 
+
+def _entries(request: pb.RecordMetricsRequest) -> list[m.MetricEntry]:
+    entries = []
+    for e in request.metrics:
+        kind = e.WhichOneof("value")
+        if kind == "counter":
+            value, type_ = e.counter, m.COUNTER
+        elif kind == "timer":
+            value, type_ = _seconds(e.timer), m.TIMER
+        else:
+            value, type_ = 0.0, ""
+        entries.append(m.MetricEntry(e.name, type_, value, e.description, dict(e.tags)))
+    return entries
+
+
+def _token(last_id: int, key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"i": last_id, "f": key}).encode()).decode()
+
+
+def _parse_token(token: str, key: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        last, same = int(data["i"]), data["f"] == key
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidArgument(
+            [("page_token", "is not a token returned by ListMetrics")], reason="INVALID_PAGE_TOKEN"
+        ) from exc
+    if not same:
+        raise InvalidArgument(
+            [("page_token", "was issued for other filters")], reason="INVALID_PAGE_TOKEN"
+        )
+    return last
+
+
+class MetricServicer(Servicer, metric_service_pb2_grpc.MetricServiceServicer):
+    """Counters and timers per task run attempt."""
+
+    @rpc
     async def RecordMetrics(
         self, request: pb.RecordMetricsRequest, context: Context
     ) -> pb.RecordMetricsResponse:
-        await unimplemented(context, "RecordMetrics")
-        raise AssertionError  # pragma: no cover
+        v = Violations()
+        v.required_id("task_run_id", request.task_run_id)
+        if request.attempt < 0:
+            v.add("attempt", "must not be negative (0 means the latest attempt)")
+        v.request_id(request.request_id)
+        v.raise_if_any()
+        entries = _entries(request)
+        m.validate_entries(entries)
 
+        def build(tx: Tx) -> pb.RecordMetricsResponse:
+            count = commands.record_metrics(tx, request.task_run_id, request.attempt, entries)
+            return pb.RecordMetricsResponse(recorded=count)
+
+        return await self.mutate("RecordMetrics", request, pb.RecordMetricsResponse, build)
+
+    @rpc
     async def ListMetrics(
         self, request: pb.ListMetricsRequest, context: Context
     ) -> pb.ListMetricsResponse:
-        await unimplemented(context, "ListMetrics")
-        raise AssertionError  # pragma: no cover
+        v = Violations()
+        if not request.execution_id and not request.task_run_id:
+            v.add("execution_id", "execution_id or task_run_id is required")
+        if request.execution_id:
+            v.required_id("execution_id", request.execution_id)
+        if request.task_run_id:
+            v.required_id("task_run_id", request.task_run_id)
+        v.identifier("task_id", request.task_id, required=False)
+        if request.page_size < 0:
+            v.add("page_size", "must not be negative")
+        v.raise_if_any()
+        key = hashlib.sha256(
+            f"{request.execution_id}|{request.task_run_id}|{request.task_id}".encode()
+        ).hexdigest()[:16]
+        after = _parse_token(request.page_token, key) if request.page_token else 0
+        size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
+        def read(tx: Tx) -> pb.ListMetricsResponse:
+            found = tx.list_metrics(
+                execution_id=request.execution_id,
+                task_run_id=request.task_run_id,
+                task_id=request.task_id,
+                after_id=after,
+                limit=size + 1,
+            )
+            page = found[:size]
+            response = pb.ListMetricsResponse()
+            for metric in page:
+                _metric_to_pb(metric, response.metrics.add())
+            if len(found) > size:
+                response.next_page_token = _token(page[-1].id, key)
+            return response
+
+        return await self.store.read(read)
+
+    @rpc
     async def AggregateMetrics(
         self, request: pb.AggregateMetricsRequest, context: Context
     ) -> pb.AggregateMetricsResponse:
-        await unimplemented(context, "AggregateMetrics")
-        raise AssertionError  # pragma: no cover
+        v = Violations()
+        v.namespace("namespace", request.namespace)
+        v.identifier("flow_id", request.flow_id, required=False)
+        v.identifier("task_id", request.task_id, required=False)
+        if not m.NAME_RE.match(request.name):
+            v.add("name", "is required: a metric name")
+        if request.type not in _TYPES:
+            v.add("type", "choose METRIC_TYPE_COUNTER or METRIC_TYPE_TIMER")
+        for field in ("start_time", "end_time"):
+            if not request.HasField(field):
+                v.add(field, "is required")
+        if request.group_by_tag and not m.TAG_KEY_RE.match(request.group_by_tag):
+            v.add("group_by_tag", "is not a valid tag key")
+        if request.bucket_width and request.bucket_width not in _WIDTHS:
+            v.add("bucket_width", f"{request.bucket_width} is not a known width")
+        v.raise_if_any()
+        start = request.start_time.ToMicroseconds()
+        end = request.end_time.ToMicroseconds()
+        width = _WIDTHS.get(request.bucket_width) or m.choose_width(start, end)
+        starts = m.bucket_starts(start, end, width)
+
+        def read(tx: Tx) -> list[tuple[str, int, float, float, float, int]]:
+            return tx.aggregate_metrics(
+                namespace=request.namespace,
+                name=request.name,
+                type=_TYPES[request.type],
+                flow_id=request.flow_id,
+                task_id=request.task_id,
+                starts=starts,
+                end_us=end,
+                width=width,
+                group_by_tag=request.group_by_tag,
+            )
+
+        rows = await self.store.read(read)
+        groups: dict[str, dict[int, tuple[float, float, float, int]]] = {}
+        for group, index, total, low, high, count in rows:
+            groups.setdefault(group, {})[index] = (total, low, high, count)
+        if not groups:
+            groups[""] = {}
+        response = pb.AggregateMetricsResponse(bucket_width=_WIDTHS_PB[width])
+        for group in sorted(groups):
+            series = response.series.add(tag_value=group)
+            for index, bucket_start in enumerate(starts):
+                bucket = series.buckets.add()
+                convert.time_to_pb(bucket_start, bucket.start_time)
+                found = groups[group].get(index)
+                if found is not None:
+                    total, low, high, count = found
+                    bucket.sum, bucket.min, bucket.max, bucket.count = total, low, high, count
+                    bucket.avg = total / count
+        return response
+
+
+def _metric_to_pb(metric: m.Metric, out: Any) -> None:
+    out.execution_id = metric.execution_id
+    out.task_run_id = metric.task_run_id
+    out.task_id = metric.task_id
+    out.attempt = metric.attempt
+    out.namespace = metric.namespace
+    out.flow_id = metric.flow_id
+    out.name = metric.name
+    out.description = metric.description
+    out.type = _TYPES_PB[metric.type]
+    out.tags.update(metric.tags)
+    if metric.type == m.COUNTER:
+        out.counter = metric.value
+    else:
+        seconds = int(metric.value)
+        out.timer.seconds = seconds
+        out.timer.nanos = round((metric.value - seconds) * 1e9)
+    convert.time_to_pb(metric.time_us, out.time)

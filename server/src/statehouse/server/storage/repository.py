@@ -10,6 +10,7 @@ transaction (the transactional outbox of DESIGN.md, invariant 4).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from ..orchestration import (
     TaskRun,
     Timer,
 )
+from ..orchestration.metrics import FIXED_US, Metric, MetricEntry
 from . import codec
 from .schema import (
     EVENT_SEQUENCE,
@@ -33,6 +35,8 @@ from .schema import (
     events,
     execution_labels,
     executions,
+    metric_tags,
+    metrics,
     requests,
     task_runs,
     timers,
@@ -130,6 +134,20 @@ _SELECT_REQUEST = sa.select(requests.c.method, requests.c.fingerprint, requests.
     requests.c.request_id == sa.bindparam("request_id")
 )
 _INSERT_REQUEST = sa.insert(requests)
+_SELECT_METRIC = sa.select(metrics.c.id).where(
+    metrics.c.task_run_id == sa.bindparam("task_run_id"),
+    metrics.c.attempt == sa.bindparam("attempt"),
+    metrics.c.name == sa.bindparam("name"),
+    metrics.c.type == sa.bindparam("type"),
+    metrics.c.tags == sa.bindparam("tags"),
+)
+_ADD_TO_METRIC = (
+    sa.update(metrics)
+    .where(metrics.c.id == sa.bindparam("_id"))
+    .values(value=metrics.c.value + sa.bindparam("delta", type_=sa.Float))
+)
+_INSERT_METRIC = sa.insert(metrics)
+_INSERT_METRIC_TAGS = sa.insert(metric_tags)
 _SELECT_LAST_SEQUENCE = sa.select(counters.c.value).where(counters.c.name == EVENT_SEQUENCE)
 
 
@@ -175,7 +193,15 @@ class Tx:
             )
 
     def delete_execution(self, execution_id: str) -> None:
+        self.conn.execute(
+            sa.delete(metric_tags).where(
+                metric_tags.c.metric_id.in_(
+                    sa.select(metrics.c.id).where(metrics.c.execution_id == execution_id)
+                )
+            )
+        )
         for table, column in (
+            (metrics, metrics.c.execution_id),
             (timers, timers.c.execution_id),
             (execution_labels, execution_labels.c.execution_id),
             (task_runs, task_runs.c.execution_id),
@@ -303,6 +329,156 @@ class Tx:
                 ],
             )
         return self.append_events(changes.events)
+
+    # -- metrics --------------------------------------------------------------
+
+    def record_metrics(
+        self,
+        task_run: TaskRun,
+        attempt: int,
+        namespace: str,
+        flow_id: str,
+        entries: list[MetricEntry],
+        now_us: int,
+    ) -> None:
+        """Add combined entries to the attempt's metrics (same name, type and tags add up)."""
+        for e in entries:
+            tags = codec.dumps(dict(sorted(e.tags.items())))
+            found = self.conn.execute(
+                _SELECT_METRIC,
+                {
+                    "task_run_id": task_run.id,
+                    "attempt": attempt,
+                    "name": e.name,
+                    "type": e.type,
+                    "tags": tags,
+                },
+            ).first()
+            if found is not None:
+                self.conn.execute(_ADD_TO_METRIC, {"_id": found[0], "delta": e.value})
+                continue
+            result = self.conn.execute(
+                _INSERT_METRIC,
+                {
+                    "execution_id": task_run.execution_id,
+                    "task_run_id": task_run.id,
+                    "task_id": task_run.task_id,
+                    "attempt": attempt,
+                    "namespace": namespace,
+                    "flow_id": flow_id,
+                    "name": e.name,
+                    "type": e.type,
+                    "description": e.description,
+                    "tags": tags,
+                    "value": e.value,
+                    "time_us": now_us,
+                },
+            )
+            if e.tags:
+                key = result.inserted_primary_key
+                assert key is not None
+                metric_id = key[0]
+                self.conn.execute(
+                    _INSERT_METRIC_TAGS,
+                    [{"metric_id": metric_id, "key": k, "value": v} for k, v in e.tags.items()],
+                )
+
+    def list_metrics(
+        self,
+        *,
+        execution_id: str,
+        task_run_id: str,
+        task_id: str,
+        after_id: int,
+        limit: int,
+    ) -> list[Metric]:
+        query = sa.select(metrics).where(metrics.c.id > after_id)
+        if execution_id:
+            query = query.where(metrics.c.execution_id == execution_id)
+        if task_run_id:
+            query = query.where(metrics.c.task_run_id == task_run_id)
+        if task_id:
+            query = query.where(metrics.c.task_id == task_id)
+        rows = self.conn.execute(query.order_by(metrics.c.id).limit(limit)).mappings()
+        return [
+            Metric(
+                id=r["id"],
+                execution_id=r["execution_id"],
+                task_run_id=r["task_run_id"],
+                task_id=r["task_id"],
+                attempt=r["attempt"],
+                namespace=r["namespace"],
+                flow_id=r["flow_id"],
+                name=r["name"],
+                type=r["type"],
+                description=r["description"],
+                tags=json.loads(r["tags"]),
+                value=r["value"],
+                time_us=r["time_us"],
+            )
+            for r in rows
+        ]
+
+    def aggregate_metrics(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        type: str,
+        flow_id: str,
+        task_id: str,
+        starts: list[int],
+        end_us: int,
+        width: str,
+        group_by_tag: str,
+    ) -> list[tuple[str, int, float, float, float, int]]:
+        """(group, bucket index, sum, min, max, count) for the non-empty buckets."""
+        t = metrics.c.time_us
+        if width in FIXED_US:
+            size = FIXED_US[width]
+            bucket: sa.ColumnElement[int] = (t - starts[0]) // size
+        else:
+            bucket = sa.case(
+                *((t < boundary, i) for i, boundary in enumerate(starts[1:])),
+                else_=len(starts) - 1,
+            )
+        group: sa.ColumnElement[str] = sa.literal("")
+        source: sa.FromClause = metrics
+        if group_by_tag:
+            source = metrics.outerjoin(
+                metric_tags,
+                sa.and_(metric_tags.c.metric_id == metrics.c.id, metric_tags.c.key == group_by_tag),
+            )
+            group = sa.func.coalesce(metric_tags.c.value, "")
+        b = bucket.label("b")
+        g = group.label("g")
+        query = (
+            sa.select(
+                g,
+                b,
+                sa.func.sum(metrics.c.value),
+                sa.func.min(metrics.c.value),
+                sa.func.max(metrics.c.value),
+                sa.func.count(),
+            )
+            .select_from(source)
+            .where(
+                metrics.c.namespace == namespace,
+                metrics.c.name == name,
+                metrics.c.type == type,
+                t >= starts[0],
+                t < end_us,
+            )
+            .group_by(g, b)
+        )
+        if flow_id:
+            query = query.where(metrics.c.flow_id == flow_id)
+        if task_id:
+            query = query.where(metrics.c.task_id == task_id)
+        return [
+            (str(r[0]), int(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5]))
+            for r in self.conn.execute(query)
+        ]
 
     # -- timers ---------------------------------------------------------------
 
