@@ -5,15 +5,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BUF := node_modules/.bin/buf
+TSC := node_modules/.bin/tsc
+# The released contract: buf breaking (FILE) compares protos/ with it in make lint.
+CONTRACT := api/statehouse.v1.binpb
 ADDRESS ?= 127.0.0.1:50051
 
-.PHONY: help venv node run test unit integration lint format protos check-protos bench clean
+.PHONY: help venv node node-client run test unit integration lint breaking format protos generate docs contract-snapshot bench clean
 
 help:
 	@echo "make run      create the environment and serve on $(ADDRESS) (SQLite in ./data)"
 	@echo "make test     create the environment, lint, type-check and run every test"
 	@echo "make protos   regenerate client/src/statehouse/v1 from protos/"
-	@echo "make lint     buf lint, ruff, mypy"
+	@echo "make generate buf generate: the Python stubs and the TypeScript client (client/ts/gen)"
+	@echo "make docs     regenerate docs/api.md from the proto comments"
+	@echo "make contract-snapshot  accept the current protos as the contract buf breaking checks against"
+	@echo "make lint     buf lint, buf breaking, ruff, mypy, tsc"
 	@echo "make bench    measure the service against a plain echo server"
 
 $(VENV)/.installed: pyproject.toml
@@ -26,38 +32,67 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+client/node/node_modules/.installed: client/node/package.json client/node/package-lock.json
+	npm ci --prefix client/node --no-audit --no-fund --loglevel=error
+	@touch $@
+
 venv: $(VENV)/.installed
 node: node_modules/.installed
+node-client: client/node/node_modules/.installed
 
 run: venv
 	$(BIN)/statehouse serve --address $(ADDRESS)
 
-lint: venv node
+lint: venv node breaking
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(TSC) -p client/ts
+
+# FILE-level compatibility with the committed contract; on a branch other than
+# main, with main's protos as well.
+breaking: node
+	$(BUF) breaking --against $(CONTRACT)
+	@if git rev-parse --verify --quiet refs/heads/main >/dev/null \
+		&& [ "$$(git rev-parse HEAD)" != "$$(git rev-parse refs/heads/main)" ]; then \
+		echo "$(BUF) breaking --against '.git#branch=main'"; \
+		$(BUF) breaking --against '.git#branch=main'; \
+	fi
 
 format: venv node
 	$(BUF) format -w
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint node-client
 	$(BIN)/pytest
 
-unit: venv
+unit: venv node
 	$(BIN)/pytest tests/unit
 
-integration: venv
+integration: venv node node-client
 	$(BIN)/pytest tests/integration
 
 protos: venv
 	$(PY) tools/gen_protos.py
 
+# Every SDK of buf.gen.yaml: the Python stubs (identical to make protos) and TypeScript.
+generate: venv node
+	rm -f client/src/statehouse/v1/*_pb2*
+	rm -rf client/ts/gen
+	$(BUF) generate
+
+docs: venv
+	$(PY) tools/gen_api_docs.py
+
+# Run deliberately, after review: a change that buf breaking rejects breaks clients.
+contract-snapshot: node
+	$(BUF) build --exclude-source-info -o $(CONTRACT)
+
 bench: venv
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache data
+	rm -rf $(VENV) node_modules client/node/node_modules .pytest_cache .mypy_cache .ruff_cache data

@@ -15,22 +15,58 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 
 from statehouse.server.app import Server, create_server
 from statehouse.server.settings import Settings
+from statehouse.server.storage import Store
 from statehouse.v1 import (
     event_service_pb2_grpc,
     execution_service_pb2_grpc,
     metric_service_pb2_grpc,
 )
+from tests.pgcluster import PostgresCluster
 
 READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+)")
 
+#: The backends every integration test runs on (STATEHOUSE_TEST_BACKENDS=sqlite to narrow).
+BACKENDS = [
+    b.strip() for b in os.environ.get("STATEHOUSE_TEST_BACKENDS", "sqlite,postgresql").split(",")
+]
 
-def make_settings(tmp_path: Path) -> Settings:
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: PostgresCluster) -> str:
+    """A database with the schema migrated once, copied for every test."""
+    url = pg_cluster.create_database()
+    store = Store(url)
+    store.migrate()
+    store.close()
+    return sa.make_url(url).database or ""
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database for one test, on each backend in turn (SQLite file, PostgreSQL)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'statehouse.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database(template=request.getfixturevalue("pg_template"))
+
+
+def make_settings(database_url: str) -> Settings:
     return Settings(
         address="127.0.0.1:0",
-        database_url=f"sqlite:///{tmp_path / 'statehouse.db'}",
+        database_url=database_url,
         poll_interval=0.2,
         shutdown_grace=1.0,
     )
@@ -48,8 +84,8 @@ class Running:
 
 
 @pytest.fixture
-async def running_server(tmp_path: Path) -> AsyncIterator[Running]:
-    settings = make_settings(tmp_path)
+async def running_server(database_url: str) -> AsyncIterator[Running]:
+    settings = make_settings(database_url)
     server, port = await create_server(settings)
     await server.start()
     try:
@@ -153,8 +189,8 @@ class ServerProcess:
 
 
 @pytest.fixture
-def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(f"sqlite:///{tmp_path / 'statehouse.db'}", tmp_path / "server.log")
+def server_process(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(database_url, tmp_path / "server.log")
     try:
         yield proc
     finally:
@@ -163,12 +199,12 @@ def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-async def server_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Running]]]:
+async def server_factory(database_url: str) -> AsyncIterator[Callable[..., Awaitable[Running]]]:
     """Start in-process servers with overridden settings (stopped at the end)."""
     started: list[Running] = []
 
     async def start(**overrides: object) -> Running:
-        settings = replace(make_settings(tmp_path), **overrides)  # type: ignore[arg-type]
+        settings = replace(make_settings(database_url), **overrides)  # type: ignore[arg-type]
         server, port = await create_server(settings)
         await server.start()
         running = Running(server, port, settings)

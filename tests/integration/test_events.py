@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.protobuf import duration_pb2
 
 from statehouse.server.events import Retention
@@ -76,13 +76,15 @@ async def collect(stubs: Stubs, count: int, **request: object) -> list[event_pb2
 
 
 def stored_events(running: Running) -> list[tuple[int, str, str, str]]:
-    path = running.settings.resolved_database_url().removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        return list(
-            db.execute(
+    engine = sa.create_engine(running.settings.resolved_database_url(), poolclass=sa.NullPool)
+    try:
+        with engine.connect() as db:
+            rows = db.exec_driver_sql(
                 "SELECT sequence, execution_id, task_run_id, state FROM events ORDER BY sequence"
             )
-        )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+    finally:
+        engine.dispose()
 
 
 async def test_subscribe_from_zero_returns_every_change_in_order_once(

@@ -52,8 +52,10 @@ def subscribe(target: str, total: int, out: list[tuple[int, str, int]]) -> None:
                 return
 
 
-def test_writers_on_two_processes_one_order_for_subscribers_on_both(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def test_writers_on_two_processes_one_order_for_subscribers_on_both(
+    database_url: str, tmp_path: Path
+) -> None:
+    url = database_url
     a = ServerProcess(url, tmp_path / "a.log")
     b = ServerProcess(url, tmp_path / "b.log")
     try:

@@ -15,8 +15,8 @@ from grpc_status import rpc_status
 
 from ..commands import now_us
 from ..orchestration import DomainError, RequestIdReused
-from ..storage import Store, Tx
-from .errors import plain_status, status_for
+from ..storage import StorageUnavailable, Store, Tx
+from .errors import database_unavailable, plain_status, status_for
 
 M = TypeVar("M", bound=Message)
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -43,6 +43,9 @@ def rpc(fn: Callable[..., Awaitable[M]]) -> Callable[..., Awaitable[M]]:
             return await fn(self, request, context)
         except DomainError as error:
             await context.abort_with_status(rpc_status.to_status(status_for(error)))
+            raise  # pragma: no cover - abort_with_status raises
+        except StorageUnavailable as error:
+            await context.abort_with_status(rpc_status.to_status(database_unavailable(error)))
             raise  # pragma: no cover - abort_with_status raises
 
     return wrapper

@@ -86,3 +86,10 @@ class RpcAbort(Exception):
     def __init__(self, status: status_pb2.Status) -> None:
         super().__init__(status.message)
         self.status = status
+
+
+def database_unavailable(error: Exception) -> status_pb2.Status:
+    """UNAVAILABLE while the database cannot be reached: the call may be retried."""
+    return plain_status(
+        code_pb2.UNAVAILABLE, "DATABASE_UNAVAILABLE", f"the database is unavailable: {error}"
+    )

@@ -15,10 +15,10 @@ from ..commands import now_us
 from ..events import EventHub, HubClosed
 from ..orchestration import DomainError, Event, Execution, NotFound
 from ..orchestration.validation import Violations
-from ..storage import EventFilter, Store, Tx
+from ..storage import EventFilter, StorageUnavailable, Store, Tx
 from . import convert
 from ._base import Context
-from .errors import plain_status, status_for
+from .errors import database_unavailable, plain_status, status_for
 
 MIN_HEARTBEAT = 0.1
 
@@ -71,6 +71,8 @@ class EventServicer(event_service_pb2_grpc.EventServiceServicer):
             await self._unavailable(context)
         except DomainError as error:
             await context.abort_with_status(rpc_status.to_status(status_for(error)))
+        except StorageUnavailable as error:
+            await context.abort_with_status(rpc_status.to_status(database_unavailable(error)))
 
     @staticmethod
     def _parse(request: pb.SubscribeRequest) -> tuple[EventFilter, float | None]:
@@ -135,6 +137,8 @@ class EventServicer(event_service_pb2_grpc.EventServiceServicer):
             await context.abort_with_status(rpc_status.to_status(status_for(error)))
         except HubClosed:
             await self._unavailable(context)
+        except StorageUnavailable as error:
+            await context.abort_with_status(rpc_status.to_status(database_unavailable(error)))
 
 
 def _now_pb() -> timestamp_pb2.Timestamp:

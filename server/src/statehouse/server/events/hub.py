@@ -113,6 +113,8 @@ class EventHub:
     async def start(self) -> None:
         self.head = await self.store.read(lambda tx: tx.last_sequence())
         self.store.add_commit_listener(self.committed)
+        loop = asyncio.get_running_loop()
+        self.store.listen_for_commits(lambda: loop.call_soon_threadsafe(self._catch_up_needed.set))
         self._task = asyncio.create_task(self._tail(), name="statehouse-event-hub")
 
     async def close(self) -> None:

@@ -1,6 +1,14 @@
 """Storage: SQLAlchemy Core tables, the repository, the sequencer seam, migrations."""
 
 from .repository import EventFilter, ExecutionFilter, StoredRequest, Tx
-from .store import Store, StoreOptions
+from .store import StorageUnavailable, Store, StoreOptions
 
-__all__ = ["EventFilter", "ExecutionFilter", "Store", "StoreOptions", "StoredRequest", "Tx"]
+__all__ = [
+    "EventFilter",
+    "ExecutionFilter",
+    "StorageUnavailable",
+    "Store",
+    "StoreOptions",
+    "StoredRequest",
+    "Tx",
+]

@@ -81,6 +81,9 @@ class StoredRequest:
     response: bytes
 
 
+#: The PostgreSQL channel on which commits of events are announced.
+EVENTS_CHANNEL = "statehouse_events"
+
 _ACTIVE = [s.value for s in State if s not in TERMINAL_STATES]
 
 # The statements of the hot paths, built once: building a statement costs more
@@ -527,6 +530,10 @@ class Tx:
         for offset, event in enumerate(new_events):
             event.sequence = first + offset
         self.conn.execute(_INSERT_EVENTS, [codec.event_row(e) for e in new_events])
+        if self.conn.dialect.name == "postgresql":
+            # Delivered at commit to every replica's listener: the log is the
+            # truth, this only wakes readers up.
+            self.conn.exec_driver_sql(f"NOTIFY {EVENTS_CHANNEL}")
         self.appended.extend(new_events)
         return new_events
 

@@ -12,8 +12,10 @@ commit listeners (the event hub) on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -27,10 +29,36 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from ..orchestration import Event
-from .repository import Tx
+from .repository import EVENTS_CHANNEL, Tx
 from .sequencer import CounterRowSequencer, Sequencer
 
 T = TypeVar("T")
+
+#: The advisory lock key that serializes migrations of replicas on PostgreSQL.
+MIGRATION_LOCK = 0x5747_4845
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached (restarting, network): retry later."""
+
+
+@contextlib.contextmanager
+def _unavailable_on_disconnect() -> Iterator[None]:
+    """Turn a lost or refused database connection into :class:`StorageUnavailable`.
+
+    The pool's pre-ping replaces dead connections, so the next call after the
+    database is back works without a restart of the server.
+    """
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(
+            exc, (sa.exc.OperationalError, sa.exc.InterfaceError)
+        ):
+            raise StorageUnavailable(str(exc.orig)) from exc
+        raise
+
+
 log = logging.getLogger("statehouse.storage")
 
 CommitListener = Callable[[list[Event]], None]
@@ -69,6 +97,7 @@ class Store:
         self.options = options or StoreOptions()
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_postgresql = self.url.get_backend_name() == "postgresql"
         if self.is_sqlite:
             path = _sqlite_file(self.url)
             if path is not None:
@@ -87,6 +116,8 @@ class Store:
             self.options.readers, thread_name_prefix="statehouse-reader"
         )
         self._listeners: list[CommitListener] = []
+        self._listener: threading.Thread | None = None
+        self._closing = threading.Event()
         self._inline_writes = self.is_sqlite and self.options.sqlite_inline_writes
 
     def _install_sqlite_hooks(self) -> None:
@@ -119,11 +150,23 @@ class Store:
         return config
 
     def migrate(self) -> None:
-        """Bring the schema to the latest migration (safe to call on every start)."""
+        """Bring the schema to the latest migration (safe to call on every start).
+
+        On PostgreSQL, replicas starting together take turns: the upgrade runs
+        under a session advisory lock, and whoever comes second finds nothing to do.
+        """
         with self.engine.connect() as conn:
-            config = self._alembic_config(conn)
-            command.upgrade(config, "head")
-            conn.commit()
+            if self.is_postgresql:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+                conn.commit()
+            try:
+                config = self._alembic_config(conn)
+                command.upgrade(config, "head")
+                conn.commit()
+            finally:
+                if self.is_postgresql:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+                    conn.commit()
 
     def schema_revision(self) -> tuple[str | None, str | None]:
         """(current revision of the database, latest revision of the code)."""
@@ -138,16 +181,27 @@ class Store:
         self._listeners.append(listener)
 
     def write_sync(self, fn: Callable[[Tx], T]) -> tuple[T, list[Event]]:
-        """Run ``fn`` in a write transaction and commit; return its result and events."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(statehouse_write=True)
-            with conn.begin():
-                tx = Tx(conn, self.sequencer)
-                result = fn(tx)
-            return result, tx.appended
+        """Run ``fn`` in a write transaction and commit; return its result and events.
+
+        A unique-key conflict with a concurrent writer (two calls with one new
+        request_id on two replicas) is retried once: the retry sees the winner's
+        row and answers as a repeat.
+        """
+        for attempt in (1, 2):
+            try:
+                with _unavailable_on_disconnect(), self.engine.connect() as conn:
+                    conn = conn.execution_options(statehouse_write=True)
+                    with conn.begin():
+                        tx = Tx(conn, self.sequencer)
+                        result = fn(tx)
+                    return result, tx.appended
+            except sa.exc.IntegrityError:
+                if attempt == 2 or self.is_sqlite:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def read_sync(self, fn: Callable[[Tx], T]) -> T:
-        with self.engine.connect() as conn, conn.begin():
+        with _unavailable_on_disconnect(), self.engine.connect() as conn, conn.begin():
             return fn(Tx(conn, self.sequencer))
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
@@ -166,7 +220,40 @@ class Store:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self.read_sync, fn)
 
+    def listen_for_commits(self, wake: Callable[[], object]) -> None:
+        """Call ``wake`` (from a thread) whenever any process commits events.
+
+        PostgreSQL only (LISTEN/NOTIFY); elsewhere the hub's poll finds other
+        processes' writes. The listener reconnects by itself.
+        """
+        if not self.is_postgresql or self._listener is not None:
+            return
+        self._listener = threading.Thread(
+            target=self._listen, args=(wake,), name="statehouse-listen", daemon=True
+        )
+        self._listener.start()
+
+    def _listen(self, wake: Callable[[], object]) -> None:
+        import psycopg
+
+        dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._closing.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+                    wake()  # anything committed while we were not listening
+                    while not self._closing.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            wake()
+            except Exception:  # the database went away: try again shortly
+                if self._closing.wait(1.0):
+                    return
+                log.warning("event listener reconnecting to the database")
+
     def close(self) -> None:
+        self._closing.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
         self._writer.shutdown(wait=True)
         self._reader.shutdown(wait=True)
         self.engine.dispose()

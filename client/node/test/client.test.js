@@ -1,0 +1,248 @@
+'use strict';
+// The Node client against a real Statehouse: STATEHOUSE_TARGET=host:port.
+// Run by tests/integration/test_node_client.py (make test), which starts the
+// Python server; by hand: STATEHOUSE_TARGET=127.0.0.1:50051 npm test --prefix client/node
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { randomUUID } = require('node:crypto');
+const { connect, StatehouseError, toStruct, fromStruct, grpc } = require('../src');
+
+const TARGET = process.env.STATEHOUSE_TARGET;
+const DEADLINE_MS = 20_000;
+
+let sh;
+
+before(() => {
+  assert.ok(TARGET, 'set STATEHOUSE_TARGET to the address of a running server (host:port)');
+  sh = connect(TARGET);
+});
+
+after(() => {
+  if (sh) sh.close();
+});
+
+function uniqueFlow(prefix) {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Reads `count` events from a subscription, with a deadline, then cancels it. */
+function collectEvents(call, count) {
+  return new Promise((resolve, reject) => {
+    const events = [];
+    const timer = setTimeout(() => {
+      call.cancel();
+      reject(new Error(`received ${events.length} of ${count} events before the deadline`));
+    }, DEADLINE_MS);
+    call.on('data', (message) => {
+      if (message.payload !== 'event') return;
+      events.push(message.event);
+      if (events.length === count) {
+        clearTimeout(timer);
+        call.cancel();
+        resolve(events);
+      }
+    });
+    call.on('error', (error) => {
+      clearTimeout(timer);
+      if (error.code !== grpc.status.CANCELLED) reject(error);
+    });
+  });
+}
+
+test('creates an execution and task runs, drives the lifecycle, receives the events in order', async () => {
+  const flowId = uniqueFlow('etl');
+  const requestId = randomUUID();
+  const created = await sh.executions.createExecution({
+    namespace: 'node.test',
+    flow_id: flowId,
+    labels: { team: 'data' },
+    inputs: toStruct({ source: 's3://bucket/input', partitions: [1, 2], dry_run: false }),
+    request_id: requestId,
+  });
+  const execution = created.execution;
+  assert.equal(execution.state, 'STATE_CREATED');
+  assert.equal(execution.revision, '1');
+  assert.deepEqual(execution.labels, { team: 'data' });
+  assert.deepEqual(fromStruct(execution.inputs), {
+    source: 's3://bucket/input',
+    partitions: [1, 2],
+    dry_run: false,
+  });
+
+  // The same request_id with the same content returns the first result.
+  const again = await sh.executions.createExecution({
+    namespace: 'node.test',
+    flow_id: flowId,
+    labels: { team: 'data' },
+    inputs: toStruct({ source: 's3://bucket/input', partitions: [1, 2], dry_run: false }),
+    request_id: requestId,
+  });
+  assert.equal(again.execution.id, execution.id);
+
+  // Replay from the start of the log, filtered to this execution, then live.
+  const subscription = sh.events.subscribe({
+    filter: { execution_ids: [execution.id] },
+    after_sequence: '0',
+  });
+  const received = collectEvents(subscription, 9);
+
+  const a = (await sh.executions.createTaskRun({ execution_id: execution.id, task_id: 'extract' }))
+    .task_run;
+  const b = (await sh.executions.createTaskRun({ execution_id: execution.id, task_id: 'load' }))
+    .task_run;
+  assert.equal(a.state, 'STATE_CREATED');
+
+  const started = await sh.executions.transitionTaskRun({
+    task_run_id: a.id,
+    state: 'STATE_RUNNING',
+    worker_id: 'node-worker-1',
+  });
+  assert.equal(started.task_run.state, 'STATE_RUNNING');
+  assert.equal(started.execution_state, 'STATE_RUNNING');
+  assert.equal(started.task_run.attempts.length, 1);
+  assert.equal(started.task_run.attempts[0].number, 1);
+  assert.equal(started.task_run.attempts[0].worker_id, 'node-worker-1');
+
+  const done = await sh.executions.transitionTaskRun({
+    task_run_id: a.id,
+    state: 'STATE_SUCCESS',
+    outputs: toStruct({ rows: 42, files: { written: ['a.parquet'] } }),
+    expected_revision: started.execution_revision,
+  });
+  assert.deepEqual(fromStruct(done.task_run.outputs), { rows: 42, files: { written: ['a.parquet'] } });
+  assert.equal(done.task_run.attempts[0].state, 'STATE_SUCCESS');
+
+  await sh.executions.transitionTaskRun({ task_run_id: b.id, state: 'STATE_RUNNING' });
+  await sh.executions.transitionTaskRun({ task_run_id: b.id, state: 'STATE_FAILED', reason: 'disk full' });
+  const completed = await sh.executions.completeExecution({
+    execution_id: execution.id,
+    reason: 'load failed',
+  });
+  assert.equal(completed.execution.state, 'STATE_FAILED'); // derived from the task runs
+
+  const events = await received;
+  const names = { '': 'execution', [a.id]: 'extract', [b.id]: 'load' };
+  assert.deepEqual(
+    events.map((e) => [names[e.task_run_id], e.previous_state, e.state]),
+    [
+      ['execution', 'STATE_UNSPECIFIED', 'STATE_CREATED'],
+      ['extract', 'STATE_UNSPECIFIED', 'STATE_CREATED'],
+      ['load', 'STATE_UNSPECIFIED', 'STATE_CREATED'],
+      ['extract', 'STATE_CREATED', 'STATE_RUNNING'],
+      ['execution', 'STATE_CREATED', 'STATE_RUNNING'],
+      ['extract', 'STATE_RUNNING', 'STATE_SUCCESS'],
+      ['load', 'STATE_CREATED', 'STATE_RUNNING'],
+      ['load', 'STATE_RUNNING', 'STATE_FAILED'],
+      ['execution', 'STATE_RUNNING', 'STATE_FAILED'],
+    ],
+  );
+  const sequences = events.map((e) => BigInt(e.sequence));
+  for (let i = 1; i < sequences.length; i += 1) {
+    assert.ok(sequences[i] > sequences[i - 1], `sequence ${sequences[i]} after ${sequences[i - 1]}`);
+  }
+  const revisions = events.map((e) => BigInt(e.execution_revision));
+  for (let i = 1; i < revisions.length; i += 1) {
+    assert.ok(revisions[i] >= revisions[i - 1], 'revisions never decrease');
+  }
+  assert.ok(events.every((e) => e.execution_id === execution.id && e.flow_id === flowId));
+  assert.equal(events[7].reason, 'disk full');
+  assert.equal(events[8].reason, 'load failed');
+
+  // Resuming after the fifth event returns exactly the last four.
+  const resumed = await collectEvents(
+    sh.events.subscribe({
+      filter: { execution_ids: [execution.id] },
+      after_sequence: events[4].sequence,
+    }),
+    4,
+  );
+  assert.deepEqual(
+    resumed.map((e) => e.sequence),
+    events.slice(5).map((e) => e.sequence),
+  );
+
+  // The stored execution agrees with the stream.
+  const { execution: stored } = await sh.executions.getExecution({ execution_id: execution.id });
+  assert.equal(stored.state, 'STATE_FAILED');
+  assert.equal(stored.revision, events[8].execution_revision);
+  assert.deepEqual(
+    stored.history.map((h) => h.state),
+    ['STATE_CREATED', 'STATE_RUNNING', 'STATE_FAILED'],
+  );
+  assert.deepEqual(
+    stored.task_runs.map((t) => [t.task_id, t.state]),
+    [
+      ['extract', 'STATE_SUCCESS'],
+      ['load', 'STATE_FAILED'],
+    ],
+  );
+
+  // FollowExecution on a terminal execution sends one snapshot and ends.
+  const snapshots = [];
+  for await (const message of sh.events.followExecution({ execution_id: execution.id })) {
+    snapshots.push(message.execution);
+  }
+  assert.equal(snapshots.length, 1);
+  assert.equal(snapshots[0].state, 'STATE_FAILED');
+
+  const listed = await sh.executions.listExecutions({ namespace: 'node.test', flow_id: flowId });
+  assert.deepEqual(
+    listed.executions.map((e) => e.id),
+    [execution.id],
+  );
+});
+
+test('an illegal transition fails with FAILED_PRECONDITION and an ErrorInfo INVALID_TRANSITION', async () => {
+  const { execution } = await sh.executions.createExecution({
+    namespace: 'node.test',
+    flow_id: uniqueFlow('errors'),
+  });
+  const { task_run: taskRun } = await sh.executions.createTaskRun({
+    execution_id: execution.id,
+    task_id: 'extract',
+  });
+  const error = await sh.executions
+    .transitionTaskRun({ task_run_id: taskRun.id, state: 'STATE_SUCCESS' })
+    .then(
+      () => assert.fail('CREATED -> SUCCESS was accepted'),
+      (e) => e,
+    );
+  assert.ok(error instanceof StatehouseError, String(error));
+  assert.equal(error.code, grpc.status.FAILED_PRECONDITION);
+  assert.equal(error.codeName, 'FAILED_PRECONDITION');
+  assert.equal(error.reason, 'INVALID_TRANSITION');
+  assert.equal(error.domain, 'statehouse');
+  assert.deepEqual(error.metadata, { current_state: 'CREATED', requested_state: 'SUCCESS' });
+  assert.ok(error.details.some((d) => d.type === 'google.rpc.ErrorInfo'));
+  assert.match(error.message, /CREATED/);
+});
+
+test('a malformed request fails with INVALID_ARGUMENT naming every bad field', async () => {
+  const error = await sh.executions
+    .createExecution({ namespace: 'Not A Namespace!', flow_id: '' })
+    .then(
+      () => assert.fail('a malformed request was accepted'),
+      (e) => e,
+    );
+  assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+  assert.equal(error.reason, 'INVALID_ARGUMENT');
+  const fields = error.fieldViolations.map((v) => v.field).sort();
+  assert.deepEqual(fields, ['flow_id', 'namespace']);
+});
+
+test('a stream error is a StatehouseError with its details', async () => {
+  const call = sh.events.followExecution({ execution_id: randomUUID() });
+  const error = await (async () => {
+    for await (const _ of call) {
+      assert.fail('FollowExecution of an unknown id sent a snapshot');
+    }
+    assert.fail('FollowExecution of an unknown id ended without an error');
+  })().then(
+    () => null,
+    (e) => e,
+  );
+  assert.ok(error instanceof StatehouseError, String(error));
+  assert.equal(error.code, grpc.status.NOT_FOUND);
+  assert.equal(error.reason, 'EXECUTION_NOT_FOUND');
+});
