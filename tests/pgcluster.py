@@ -79,9 +79,12 @@ class PostgresCluster:
             conn.execute(f"CREATE DATABASE {name}{suffix}")
         return self.url(name)
 
-    def restart(self) -> None:
-        """Stop (fast: in-flight connections are cut) and start again on the same port."""
+    def stop_server(self) -> None:
+        """Stop the server (fast: in-flight connections are cut); the data stays."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
+        """Start the server again on the same port."""
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start")
 
     def stop(self) -> None:
