@@ -117,6 +117,7 @@ class Store:
         )
         self._listeners: list[CommitListener] = []
         self._listener: threading.Thread | None = None
+        self._write_conn: sa.Connection | None = None
         self._closing = threading.Event()
         self._inline_writes = self.is_sqlite and self.options.sqlite_inline_writes
 
@@ -204,10 +205,22 @@ class Store:
         with _unavailable_on_disconnect(), self.engine.connect() as conn, conn.begin():
             return fn(Tx(conn, self.sequencer))
 
+    def _write_inline(self, fn: Callable[[Tx], T]) -> tuple[T, list[Event]]:
+        """A write on the event loop, on a connection kept for it (no pool round trip)."""
+        conn = self._write_conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._write_conn = self.engine.connect().execution_options(
+                statehouse_write=True
+            )
+        with _unavailable_on_disconnect(), conn.begin():
+            tx = Tx(conn, self.sequencer)
+            result = fn(tx)
+        return result, tx.appended
+
     async def write(self, fn: Callable[[Tx], T]) -> T:
         """Run ``fn`` in a write transaction on a writer thread, then publish its events."""
         if self._inline_writes:
-            result, appended = self.write_sync(fn)
+            result, appended = self._write_inline(fn)
         else:
             loop = asyncio.get_running_loop()
             result, appended = await loop.run_in_executor(self._writer, self.write_sync, fn)
@@ -252,6 +265,8 @@ class Store:
 
     def close(self) -> None:
         self._closing.set()
+        if self._write_conn is not None:
+            self._write_conn.close()
         if self._listener is not None:
             self._listener.join(timeout=5)
         self._writer.shutdown(wait=True)
