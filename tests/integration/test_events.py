@@ -373,3 +373,38 @@ async def test_a_subscriber_that_stops_reading_during_10000_events_then_gets_the
         call.cancel()
         await stalled.close()
     assert seen == list(range(1, total + 1))
+
+
+async def test_a_burst_of_1000_subscribers_all_get_the_next_event(
+    running_server: Running,
+) -> None:
+    """grpc's default max_pending_requests would cancel streams opened in a burst."""
+    channels = [grpc.aio.insecure_channel(running_server.target) for _ in range(10)]
+    calls = [
+        event_service_pb2_grpc.EventServiceStub(channels[i % 10]).Subscribe(
+            epb.SubscribeRequest(
+                from_latest=True, heartbeat_interval=duration_pb2.Duration(seconds=30)
+            )
+        )
+        for i in range(1000)
+    ]
+    hub = running_server.server.hub
+
+    async def all_registered() -> None:
+        while True:  # polled with a deadline: the hub has no event for "n streams open"
+            if len(hub.subscriptions) >= 1000:
+                return
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(all_registered(), 60)
+        stubs = Stubs(running_server.target)
+        await _write_one(stubs)
+        responses = await asyncio.wait_for(asyncio.gather(*(c.read() for c in calls)), 60)
+        assert {r.event.sequence for r in responses} == {1}
+        await stubs.channel.close()
+    finally:
+        for c in calls:
+            c.cancel()
+        for ch in channels:
+            await ch.close()
