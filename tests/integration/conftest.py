@@ -164,7 +164,7 @@ class ServerProcess:
         self.kill()
         raise RuntimeError("server did not become ready:\n" + self.log_path.read_text())
 
-    def stop(self, timeout: float = 15.0) -> int:
+    def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM and wait: a graceful shutdown."""
         assert self.proc is not None
         if self.proc.poll() is None:

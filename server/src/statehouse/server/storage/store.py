@@ -269,6 +269,6 @@ class Store:
             self._write_conn.close()
         if self._listener is not None:
             self._listener.join(timeout=5)
-        self._writer.shutdown(wait=True)
-        self._reader.shutdown(wait=True)
+        self._writer.shutdown(wait=True, cancel_futures=True)
+        self._reader.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
