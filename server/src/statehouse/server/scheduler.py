@@ -29,6 +29,7 @@ class TimerScheduler:
         self.poll_interval = poll_interval
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         #: Timers fired by this process (for tests and logs).
         self.fired = 0
 
@@ -40,13 +41,14 @@ class TimerScheduler:
         self._wakeup.set()
 
     async def close(self) -> None:
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             try:
                 wait = await self.fire_due()
             except Exception:  # a database hiccup: try again soon
@@ -54,7 +56,10 @@ class TimerScheduler:
                 wait = self.poll_interval
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), wait)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+                # the cancellation that close() sends, and the loop would go on.
+                async with asyncio.timeout(wait):
+                    await self._wakeup.wait()
 
     async def fire_due(self) -> float:
         """Fire every due timer; return how long to sleep before looking again."""

@@ -145,9 +145,10 @@ class EventHub:
                 sub.offer(batch, self.head)
 
     async def _tail(self) -> None:
-        while True:
+        while not self.closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._catch_up_needed.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._catch_up_needed.wait()
             self._catch_up_needed.clear()
             try:
                 await self._read_from_log()
@@ -214,7 +215,8 @@ class EventHub:
                     continue
                 sub.wakeup.clear()
                 try:
-                    await asyncio.wait_for(sub.wakeup.wait(), heartbeat_interval)
+                    async with asyncio.timeout(heartbeat_interval):
+                        await sub.wakeup.wait()
                 except TimeoutError:
                     yield sub.covered
         finally:

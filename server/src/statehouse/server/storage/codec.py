@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from ..orchestration import Attempt, Event, Execution, State, StateChange, TaskRun
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact UTF-8 JSON (orjson: about twice as fast as the standard library here)."""
+    return orjson.dumps(value).decode()
+
+
+def loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
 
 
 def loads_optional(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else orjson.loads(text)
 
 
 def history_to_json(history: list[StateChange]) -> list[list[Any]]:
@@ -47,7 +53,7 @@ def attempts_from_json(text: str) -> list[Attempt]:
             history=history_from_json(a["h"]),
             worker_id=str(a["w"]),
         )
-        for a in json.loads(text)
+        for a in loads(text)
     ]
 
 
@@ -82,10 +88,10 @@ def execution_from_row(row: Mapping[Any, Any]) -> Execution:
         update_time_us=row["update_time_us"],
         parent_execution_id=row["parent_execution_id"],
         restart_count=row["restart_count"],
-        labels=json.loads(row["labels"]),
+        labels=loads(row["labels"]),
         inputs=loads_optional(row["inputs"]),
         outputs=loads_optional(row["outputs"]),
-        history=history_from_json(json.loads(row["history"])),
+        history=history_from_json(loads(row["history"])),
     )
 
 
@@ -118,7 +124,7 @@ def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
         create_time_us=row["create_time_us"],
         update_time_us=row["update_time_us"],
         next_attempt_time_us=row["next_attempt_time_us"],
-        history=history_from_json(json.loads(row["history"])),
+        history=history_from_json(loads(row["history"])),
         attempts=attempts_from_json(row["attempts"]),
         outputs=loads_optional(row["outputs"]),
         retry_policy=loads_optional(row["retry_policy"]),

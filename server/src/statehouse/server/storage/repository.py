@@ -10,7 +10,6 @@ transaction (the transactional outbox of DESIGN.md, invariant 4).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -415,7 +414,7 @@ class Tx:
                 name=r["name"],
                 type=r["type"],
                 description=r["description"],
-                tags=json.loads(r["tags"]),
+                tags=codec.loads(r["tags"]),
                 value=r["value"],
                 time_us=r["time_us"],
             )
