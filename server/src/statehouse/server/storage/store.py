@@ -209,9 +209,7 @@ class Store:
         """A write on the event loop, on a connection kept for it (no pool round trip)."""
         conn = self._write_conn
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._write_conn = self.engine.connect().execution_options(
-                statehouse_write=True
-            )
+            conn = self._write_conn = self.engine.connect().execution_options(statehouse_write=True)
         with _unavailable_on_disconnect(), conn.begin():
             tx = Tx(conn, self.sequencer)
             result = fn(tx)
