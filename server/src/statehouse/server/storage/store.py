@@ -139,7 +139,10 @@ class Store:
         @sa.event.listens_for(self.engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:
             write = conn.get_execution_options().get("statehouse_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            # Straight to the driver: this runs once per transaction, on the hot path.
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                "BEGIN IMMEDIATE" if write else "BEGIN"
+            )
 
     # -- migrations -----------------------------------------------------------
 
