@@ -189,15 +189,21 @@ def transition_task_run(
     outputs: JsonObject | None,
     expected_revision: int | None,
 ) -> tuple[TaskRun, Execution, RetryDecision | None]:
-    found = tx.get_task_run(task_run_id)
-    if found is None:
-        raise NotFound("task run", task_run_id)
-    # Lock the execution first, then read the task run again under that lock:
-    # every writer of a task run holds its execution's lock.
-    execution = load_execution(tx, found.execution_id)
-    task_run = tx.get_task_run(task_run_id, for_update=True) if tx.locks_rows else found
-    if task_run is None:
-        raise NotFound("task run", task_run_id)
+    if tx.locks_rows:
+        found = tx.get_task_run(task_run_id)
+        if found is None:
+            raise NotFound("task run", task_run_id)
+        # Lock the execution first, then read the task run again under that lock:
+        # every writer of a task run holds its execution's lock.
+        execution = load_execution(tx, found.execution_id)
+        task_run = tx.get_task_run(task_run_id, for_update=True)
+        if task_run is None:
+            raise NotFound("task run", task_run_id)
+    else:
+        both = tx.get_task_run_and_execution(task_run_id)
+        if both is None:
+            raise NotFound("task run", task_run_id)
+        task_run, execution = both
     rules.check_expected_revision(execution, expected_revision)
     changes = ChangeSet(execution, now_us())
     others = None

@@ -91,6 +91,14 @@ _SELECT_EXECUTION = sa.select(executions).where(executions.c.id == sa.bindparam(
 _SELECT_EXECUTION_FOR_UPDATE = _SELECT_EXECUTION.with_for_update()
 _SELECT_TASK_RUN = sa.select(task_runs).where(task_runs.c.id == sa.bindparam("id"))
 _SELECT_TASK_RUN_FOR_UPDATE = _SELECT_TASK_RUN.with_for_update()
+_SELECT_TASK_RUN_AND_EXECUTION = (
+    sa.select(
+        *(c.label(f"t_{c.name}") for c in task_runs.c),
+        *(c.label(f"e_{c.name}") for c in executions.c),
+    )
+    .join_from(task_runs, executions, task_runs.c.execution_id == executions.c.id)
+    .where(task_runs.c.id == sa.bindparam("id"))
+)
 _INSERT_EXECUTION = sa.insert(executions)
 _INSERT_LABELS = sa.insert(execution_labels)
 _INSERT_TASK_RUNS = sa.insert(task_runs)
@@ -248,6 +256,17 @@ class Tx:
         query = _SELECT_TASK_RUN_FOR_UPDATE if for_update and self._for_update else _SELECT_TASK_RUN
         row = self.conn.execute(query, {"id": task_run_id}).mappings().first()
         return None if row is None else codec.task_run_from_row(row)
+
+    def get_task_run_and_execution(self, task_run_id: str) -> tuple[TaskRun, Execution] | None:
+        """A task run and its execution in one statement (no row locks: for SQLite,
+        whose write transaction already excludes every other writer)."""
+        row = self.conn.execute(_SELECT_TASK_RUN_AND_EXECUTION, {"id": task_run_id}).mappings()
+        found = row.first()
+        if found is None:
+            return None
+        task_run = codec.task_run_from_row({k[2:]: v for k, v in found.items() if k[0] == "t"})
+        execution = codec.execution_from_row({k[2:]: v for k, v in found.items() if k[0] == "e"})
+        return task_run, execution
 
     def list_task_runs(self, execution_id: str) -> list[TaskRun]:
         rows = self.conn.execute(_SELECT_TASK_RUNS_OF, {"execution_id": execution_id}).mappings()
