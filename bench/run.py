@@ -11,11 +11,29 @@ Measured:
    runs, set up first), then transitions/s (each task run CREATED -> RUNNING ->
    SUCCESS; only transitions are counted), and the ratio transitions/echo;
    both with 1 and with 2 client processes at the same total concurrency;
-3. events: 1 and 100 subscribers (``subscribe(from_latest=True)``), a writer in
-   another process producing a fixed number of transitions; deliveries/s and
-   publish-to-receipt latency (event ``time``, the server clock, to
-   ``time.time()`` on arrival), checking that every subscriber gets every event
-   once, in order.
+3. events: 1, 100 and 1,000 subscribers (``subscribe(from_latest=True)``) in
+   subscriber processes of their own, a writer in another process producing a
+   fixed number of transitions (paced over 100 subscribers, so that the
+   fan-out, not the writer, is measured); deliveries/s and publish-to-receipt
+   latency (event ``time``, the server clock, to ``time.time()`` on arrival),
+   checking that every subscriber gets every event once, in order. Up to 100
+   subscribers each has a channel; above that they share one channel per 50;
+   one subscriber process per 1,000 subscribers (on 2 CPUs a second one takes
+   CPU from the server: see ``--sub-processes``). The SDK's
+   ``duplicates_dropped`` and ``reconnects`` counters, where it has them, are
+   summed: duplicates and reconnects are errors;
+4. idle streams: memory of the server per idle stream (5,000 streams,
+   from_latest, no heartbeats, opened in a burst) on a fresh server of their
+   own: VmRSS before, with the connections, and once every stream has received
+   an event (markers are published until all have: then all are established);
+   a cancelled or failed stream is an error;
+5. metrics: RecordMetrics throughput (calls of 100 new metrics, several in
+   flight, on a few hundred running task runs), then AggregateMetrics latency
+   (hour buckets over one day, with and without ``group_by_tag``) over
+   ``--metrics`` stored metrics (1,000,000). Recording them would take longer
+   than ~90 s at the measured rate, so they are written into the server's
+   SQLite file while it is stopped (schema by its own migrations, real task
+   runs, times spread over the day in id order), then the server is restarted.
 
 Every phase is bounded in count and in time. ``--quick`` is a short run,
 ``--json PATH`` writes the results, ``--profile`` runs the server under
@@ -34,21 +52,27 @@ import os
 import platform
 import pstats
 import queue
+import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Above 100 subscribers, subscribers share channels (HTTP/2 connections) by this many.
+STREAMS_PER_CHANNEL = 50
+#: Subscribers per client process (the client, in Python, is as busy as the server).
+SUBSCRIBERS_PER_PROCESS = 1000
 BENCH = Path(__file__).resolve().parent
 ECHO_METHOD = "/bench.Echo/Echo"
 NAMESPACE = "bench"
@@ -98,8 +122,21 @@ class Sizes:
     transition_seconds: float = 15.0
     event_transitions_1: int = 3_000
     event_transitions_100: int = 1_000
+    #: Over 100 subscribers the writer is paced: the fan-out, not the writer, is measured.
+    event_transitions_1000: int = 150
+    event_rate_1000: float = 15.0
     event_writer_concurrency: int = 8
     event_seconds: float = 20.0
+    idle_streams: int = 5_000
+    idle_streams_per_channel: int = 50
+    record_task_runs: int = 300
+    record_entries: int = 100
+    record_in_flight: int = 8
+    record_seconds: float = 6.0
+    metrics: int = 1_000_000
+    metrics_load_seconds: float = 90.0
+    aggregate_calls: int = 20
+    aggregate_seconds: float = 25.0
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -111,8 +148,25 @@ class Sizes:
             transition_seconds=3.0,
             event_transitions_1=400,
             event_transitions_100=200,
+            event_transitions_1000=40,
             event_seconds=6.0,
+            idle_streams=2_000,
+            record_task_runs=100,
+            record_seconds=2.0,
+            metrics=100_000,
+            aggregate_calls=5,
+            aggregate_seconds=4.0,
         )
+
+    def event_plan(self, subscribers: int) -> tuple[int, float]:
+        """(writer transitions, writer rate limit in transitions/s, 0: none)."""
+        if subscribers <= 1:
+            return self.event_transitions_1, 0.0
+        if subscribers <= 100:
+            return self.event_transitions_100, 0.0
+        # Scaled so that the deliveries/s stay about those of 1,000 subscribers.
+        rate = self.event_rate_1000 * 1000 / subscribers
+        return self.event_transitions_1000, round(rate, 2)
 
 
 # -- subprocesses: the two servers -------------------------------------------------
@@ -241,6 +295,7 @@ class ClientSpec:
     task_runs_per_execution: int = 4
     sentinel: bool = False
     tag: str = ""
+    rate: float = 0.0  # transitions/s for the whole process (0: as fast as it goes)
 
 
 class _Deadline:
@@ -338,6 +393,17 @@ async def _transition_phase(
 
     deadline = _Deadline(spec.seconds["transition"])
     remaining = [spec.max_ops]
+    started = time.monotonic()
+    issued = [0]
+
+    async def pace() -> None:
+        """With a rate: wait for this transition's slot (slot n at start + n / rate)."""
+        if spec.rate > 0:
+            slot = issued[0]
+            issued[0] += 1
+            delay = started + slot / spec.rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     async def worker(index: int) -> None:
         for task_run_id in work.task_runs[index]:
@@ -345,6 +411,7 @@ async def _transition_phase(
                 if remaining[0] <= 0 or deadline.passed():
                     return
                 remaining[0] -= 1
+                await pace()
                 t0 = time.perf_counter()
                 try:
                     await client.transition_task_run(
@@ -606,9 +673,12 @@ def run_transitions(
 @dataclass
 class EventsSummary:
     subscribers: int
+    processes: int
     channels: int
+    heartbeat_interval_s: float
     transitions: int
     writer_rate: float
+    writer_rate_limit: float
     events_per_subscriber: int
     deliveries: int
     seconds: float
@@ -618,10 +688,27 @@ class EventsSummary:
     max_ms: float
     client_cpu_pct: float
     server_cpu_pct: float
+    duplicates_dropped: int | None
+    reconnects: int | None
     errors: list[str]
 
 
+def _sdk_counter(subscription: Any, name: str) -> int | None:
+    """A counter of the SDK's subscription object (``duplicates_dropped``, ``reconnects``)
+    when this SDK version has it, else None."""
+    value = getattr(subscription, name, None)
+    return value if isinstance(value, int) else None
+
+
+def _add_counter(total: int | None, value: int | None) -> int | None:
+    if value is None:
+        return total
+    return value + (total or 0)
+
+
 class _Subscriber:
+    """One subscriber of an events phase: checks every event once, in order, to the end."""
+
     def __init__(self, number: int) -> None:
         self.number = number
         self.ready = asyncio.Event()
@@ -631,15 +718,17 @@ class _Subscriber:
         self.last_receipt = 0.0
         self.done = False
         self.errors: list[str] = []
+        self.duplicates_dropped: int | None = None
+        self.reconnects: int | None = None
 
-    async def run(self, client: Any, latencies: list[float]) -> None:
+    async def run(self, client: Any, latencies: list[float], heartbeat_interval: float) -> None:
         from statehouse.client import Heartbeat
 
         subscription = client.subscribe(
             namespace=NAMESPACE,
             from_latest=True,
             heartbeats=True,
-            heartbeat_interval=timedelta(seconds=0.2),
+            heartbeat_interval=timedelta(seconds=heartbeat_interval),
         )
         try:
             async for item in subscription:
@@ -674,16 +763,205 @@ class _Subscriber:
                 published = item.time.seconds + item.time.nanos / 1e9
                 latencies.append(now - published)
         finally:
+            self.duplicates_dropped = _sdk_counter(subscription, "duplicates_dropped")
+            self.reconnects = _sdk_counter(subscription, "reconnects")
             await subscription.close()
 
 
-async def _events_async(
-    target: str, server: ServerProcess, sizes: Sizes, subscribers: int, channels: int
-) -> EventsSummary:
+@dataclass(frozen=True)
+class SubscriberSpec:
+    """What one subscriber process runs (picklable)."""
+
+    target: str
+    first: int  # subscriber numbers first .. first + count - 1
+    count: int
+    channels: int
+    heartbeat_interval: float
+    ready_timeout: float = 60.0
+
+
+@dataclass
+class SubscriberReport:
+    """What one subscriber process saw."""
+
+    start_sequences: list[int]
+    received: list[int]
+    not_done: list[str]
+    errors: list[str]
+    latencies: list[float]
+    last_receipt: float
+    cpu: float
+    duplicates_dropped: int | None
+    reconnects: int | None
+
+
+async def _subscribers_async(spec: SubscriberSpec, index: int, stop: Any, out: Any) -> None:
     from statehouse.client import AsyncClient
 
-    transitions = sizes.event_transitions_1 if subscribers == 1 else sizes.event_transitions_100
-    loop = asyncio.get_running_loop()
+    clients = [AsyncClient.connect(spec.target) for _ in range(spec.channels)]
+    subs = [_Subscriber(spec.first + i) for i in range(spec.count)]
+    latencies: list[float] = []
+    tasks = [
+        asyncio.create_task(sub.run(clients[i % spec.channels], latencies, spec.heartbeat_interval))
+        for i, sub in enumerate(subs)
+    ]
+    errors: list[str] = []
+    try:
+        deadline = _Deadline(spec.ready_timeout)
+        while not all(s.ready.is_set() for s in subs):
+            failed = [t for t in tasks if t.done()]
+            if failed:
+                raise RuntimeError(
+                    f"a subscriber ended before its first heartbeat: {failed[0].exception()!r}"
+                )
+            if deadline.passed():
+                missing = sum(not s.ready.is_set() for s in subs)
+                raise RuntimeError(
+                    f"{missing} of {spec.count} subscribers not started in {spec.ready_timeout} s"
+                )
+            await asyncio.sleep(0.05)
+        cpu0 = time.process_time()
+        out.put(("ready", index, "events", sorted({s.start_sequence for s in subs})))
+        pending: set[asyncio.Task[None]] = set(tasks)
+        while pending and not stop.is_set():
+            _done, pending = await asyncio.wait(pending, timeout=0.1)
+        cpu = time.process_time() - cpu0
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                errors.append(f"subscriber failed: {task.exception()!r}")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients:
+            await client.close()
+    duplicates: int | None = None
+    reconnects: int | None = None
+    for sub in subs:
+        errors.extend(sub.errors)
+        duplicates = _add_counter(duplicates, sub.duplicates_dropped)
+        reconnects = _add_counter(reconnects, sub.reconnects)
+    out.put(
+        (
+            "done",
+            index,
+            "events",
+            SubscriberReport(
+                start_sequences=sorted({s.start_sequence for s in subs}),
+                received=[s.received for s in subs],
+                not_done=[
+                    f"subscriber {s.number}: did not receive the end marker "
+                    f"(got {s.received} events, next expected {s.expected})"
+                    for s in subs
+                    if not s.done
+                ],
+                errors=errors[:50],
+                latencies=latencies,
+                last_receipt=max((s.last_receipt for s in subs), default=0.0),
+                cpu=cpu,
+                duplicates_dropped=duplicates,
+                reconnects=reconnects,
+            ),
+        )
+    )
+
+
+def subscriber_process_main(spec: SubscriberSpec, index: int, stop: Any, out: Any) -> None:
+    """Entry point of a spawned subscriber process."""
+    try:
+        run_loop(_subscribers_async(spec, index, stop, out))
+    except KeyboardInterrupt:
+        pass
+    except BaseException:
+        out.put(("error", index, "", traceback.format_exc()))
+
+
+class SubscriberGroup:
+    """Subscribers spread over spawned processes (and, in each, over channels)."""
+
+    def __init__(
+        self,
+        target: str,
+        subscribers: int,
+        channels: int,
+        processes: int,
+        heartbeat_interval: float,
+    ) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.out = self.ctx.Queue()
+        self.stop = self.ctx.Event()
+        processes = max(1, min(processes, subscribers))
+        specs = []
+        first = 0
+        for i in range(processes):
+            count = subscribers // processes + (i < subscribers % processes)
+            share = channels // processes + (i < channels % processes)
+            specs.append(
+                SubscriberSpec(
+                    target=target,
+                    first=first,
+                    count=count,
+                    channels=max(1, min(share, count)),
+                    heartbeat_interval=heartbeat_interval,
+                )
+            )
+            first += count
+        self.specs = specs
+        self.procs = [
+            self.ctx.Process(
+                target=subscriber_process_main,
+                args=(spec, i, self.stop, self.out),
+                name=f"bench-subscribers-{i}",
+                daemon=True,
+            )
+            for i, spec in enumerate(specs)
+        ]
+
+    def __enter__(self) -> SubscriberGroup:
+        for proc in self.procs:
+            proc.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+
+    def collect(self, kind: str, timeout: float) -> list[Any]:
+        """One ``kind`` message from every process."""
+        items: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(items) < len(self.procs):
+            try:
+                message = self.out.get(timeout=0.5)
+            except queue.Empty:
+                dead = [p for p in self.procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"subscriber process {dead[0].name} died") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"subscriber processes: no {kind} in {timeout} s") from None
+                continue
+            if message[0] == "error":
+                raise RuntimeError(f"subscriber process {message[1]} failed:\n{message[3]}")
+            if message[0] != kind:
+                raise RuntimeError(f"subscriber process {message[1]}: {message[0]} before {kind}")
+            items.append(message[3])
+        return items
+
+
+def run_events(
+    target: str,
+    server: ServerProcess,
+    sizes: Sizes,
+    subscribers: int,
+    channels: int,
+    processes: int,
+) -> EventsSummary:
+    transitions, rate = sizes.event_plan(subscribers)
+    heartbeat = 0.2 if subscribers <= 100 else 1.0
     spec = ClientSpec(
         kind="statehouse",
         target=target,
@@ -694,72 +972,58 @@ async def _events_async(
         task_runs_per_execution=sizes.task_runs_per_execution,
         sentinel=True,
         tag=f"events{subscribers}",
+        rate=rate,
     )
-    clients = [AsyncClient.connect(target) for _ in range(channels)]
-    subs = [_Subscriber(i) for i in range(subscribers)]
-    latencies: list[float] = []
-    tasks: list[asyncio.Future[Any]] = []
     errors: list[str] = []
-    group = ClientGroup(spec, 1, [server])
-    try:
-        group.__enter__()
-        await loop.run_in_executor(None, group.wait_ready)
-        await loop.run_in_executor(
-            None, group.go_and_wait, "events create", server, sizes.create_seconds
+    with ClientGroup(spec, 1, [server]) as group:
+        group.wait_ready()
+        group.go_and_wait("events create", server, sizes.create_seconds)
+        group.wait_ready()
+        with SubscriberGroup(target, subscribers, channels, processes, heartbeat) as subs:
+            starts = {s for seqs in subs.collect("ready", 90) for s in seqs}
+            if len(starts) != 1:
+                errors.append(f"subscribers started at different sequences: {sorted(starts)}")
+            server_cpu0 = server.cpu_seconds()
+            t_go = time.time()
+            writer = group.go_and_wait("events transition", server, sizes.event_seconds)
+            # The writer is done; give the subscribers a bounded time to drain.
+            drain = threading.Timer(sizes.event_seconds + 10, subs.stop.set)
+            drain.start()
+            try:
+                reports: list[SubscriberReport] = subs.collect("done", sizes.event_seconds + 30)
+            finally:
+                drain.cancel()
+            server_cpu = server.cpu_seconds() - server_cpu0
+    duplicates: int | None = None
+    reconnects: int | None = None
+    for report in reports:
+        errors.extend(report.errors)
+        errors.extend(report.not_done)
+        duplicates = _add_counter(duplicates, report.duplicates_dropped)
+        reconnects = _add_counter(reconnects, report.reconnects)
+    if duplicates:
+        errors.append(
+            f"the SDK dropped {duplicates} events as duplicates (at or below its cursor: "
+            "sent twice, or after a heartbeat that already covered them)"
         )
-        await loop.run_in_executor(None, group.wait_ready)
-        for sub in subs:
-            client = clients[sub.number % channels]
-            tasks.append(asyncio.create_task(sub.run(client, latencies)))
-        ready = [asyncio.ensure_future(s.ready.wait()) for s in subs]
-        tasks.extend(ready)
-        _ready, not_ready = await asyncio.wait(ready, timeout=30)
-        if not_ready:
-            raise RuntimeError(f"{len(not_ready)} subscribers did not start within 30 s")
-        starts = {s.start_sequence for s in subs}
-        if len(starts) != 1:
-            errors.append(f"subscribers started at different sequences: {sorted(starts)}")
-        cpu0 = time.process_time()
-        server_cpu0 = server.cpu_seconds()
-        t_go = time.time()
-        writer = await loop.run_in_executor(
-            None, group.go_and_wait, "events transition", server, sizes.event_seconds
-        )
-        # The writer is done; give the subscribers a bounded time to drain.
-        _done, pending = await asyncio.wait(tasks[: len(subs)], timeout=sizes.event_seconds + 10)
-        for task in pending:
-            task.cancel()
-        for task in tasks[: len(subs)]:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                errors.append(f"subscriber failed: {task.exception()!r}")
-        server_cpu = server.cpu_seconds() - server_cpu0
-        client_cpu = time.process_time() - cpu0
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for client in clients:
-            await client.close()
-        await loop.run_in_executor(None, group.close)
-    for sub in subs:
-        errors.extend(sub.errors)
-        if not sub.done:
-            errors.append(
-                f"subscriber {sub.number}: did not receive the end marker "
-                f"(got {sub.received} events, next expected {sub.expected})"
-            )
-    counts = {s.received for s in subs}
+    if reconnects:
+        errors.append(f"subscriptions reconnected {reconnects} times (streams failed)")
+    counts = {n for report in reports for n in report.received}
     if len(counts) != 1:
-        errors.append(f"subscribers received different counts: {sorted(counts)}")
-    deliveries = sum(s.received for s in subs)
-    end = max((s.last_receipt for s in subs), default=t_go)
+        errors.append(f"subscribers received different counts: {sorted(counts)[:10]}")
+    deliveries = sum(n for report in reports for n in report.received)
+    end = max((r.last_receipt for r in reports), default=t_go)
     seconds = max(end - t_go, 1e-9)
-    latencies.sort()
+    latencies = sorted(x for report in reports for x in report.latencies)
+    client_cpu = sum(r.cpu for r in reports)
     summary = EventsSummary(
         subscribers=subscribers,
+        processes=len(reports),
         channels=channels,
+        heartbeat_interval_s=heartbeat,
         transitions=writer.ops,
         writer_rate=writer.rate,
+        writer_rate_limit=rate,
         events_per_subscriber=max(counts) if counts else 0,
         deliveries=deliveries,
         seconds=round(seconds, 3),
@@ -769,27 +1033,636 @@ async def _events_async(
         max_ms=round((latencies[-1] if latencies else math.nan) * 1000, 2),
         client_cpu_pct=round(100 * client_cpu / seconds, 1),
         server_cpu_pct=round(100 * server_cpu / seconds, 1),
+        duplicates_dropped=duplicates,
+        reconnects=reconnects,
         errors=errors[:20] + ([f"... {len(errors) - 20} more"] if len(errors) > 20 else []),
     )
     if writer.errors:
         summary.errors.append(f"writer: {writer.errors} errors, first: {writer.first_error}")
-    return summary
-
-
-def run_events(
-    target: str, server: ServerProcess, sizes: Sizes, subscribers: int, channels: int
-) -> EventsSummary:
-    summary = run_loop(_events_async(target, server, sizes, subscribers, channels))
     progress(
-        f"events, {subscribers} subscriber(s) on {channels} channel(s): "
-        f"{summary.deliveries_per_s:,.0f} deliveries/s ({summary.deliveries} in "
-        f"{summary.seconds:.1f} s; writer {summary.transitions} transitions at "
-        f"{summary.writer_rate:,.0f}/s), latency p50 {summary.p50_ms:.1f} ms, "
-        f"p99 {summary.p99_ms:.1f} ms, {len(summary.errors)} errors"
+        f"events, {subscribers} subscriber(s) in {summary.processes} process(es) on "
+        f"{channels} channel(s): {summary.deliveries_per_s:,.0f} deliveries/s "
+        f"({summary.deliveries} in {summary.seconds:.1f} s; writer {summary.transitions} "
+        f"transitions at {summary.writer_rate:,.0f}/s), latency p50 {summary.p50_ms:.1f} ms, "
+        f"p99 {summary.p99_ms:.1f} ms, client CPU {summary.client_cpu_pct:.0f}%, "
+        f"server CPU {summary.server_cpu_pct:.0f}%, {len(summary.errors)} errors"
     )
     for error in summary.errors:
         progress(f"  ERROR: {error}")
     return summary
+
+
+# -- idle streams: memory --------------------------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of a process, in KB (from /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+@dataclass
+class IdleSummary:
+    streams: int
+    channels: int
+    rss_before_kb: int
+    rss_connected_kb: int
+    rss_after_kb: int
+    kb_per_stream: float
+    kb_per_stream_without_connections: float
+    kb_per_connection: float
+    established_seconds: float
+    marker_events: int
+    duplicates_dropped: int | None
+    reconnects: int | None
+    server_log_errors: int
+    errors: list[str]
+
+
+class _IdleSubscriber:
+    """An idle stream (from_latest, no heartbeats) that checks the few events it gets."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.first = 0
+        self.last = 0
+        self.errors: list[str] = []
+        self.duplicates_dropped: int | None = None
+        self.reconnects: int | None = None
+
+    async def run(self, client: Any) -> None:
+        subscription = client.subscribe(namespace=NAMESPACE, from_latest=True)
+        try:
+            async for event in subscription:
+                if self.first and event.sequence != self.last + 1:
+                    self.errors.append(
+                        f"idle stream {self.number}: expected {self.last + 1}, got {event.sequence}"
+                    )
+                self.first = self.first or event.sequence
+                self.last = event.sequence
+        finally:
+            self.duplicates_dropped = _sdk_counter(subscription, "duplicates_dropped")
+            self.reconnects = _sdk_counter(subscription, "reconnects")
+            await subscription.close()
+
+
+async def _idle_async(
+    target: str, server: ServerProcess, streams: int, per_channel: int
+) -> IdleSummary:
+    from statehouse.client import AsyncClient
+
+    writer = AsyncClient.connect(target)
+    channels = max(1, math.ceil(streams / per_channel))
+    clients: list[Any] = []
+    subs = [_IdleSubscriber(i) for i in range(streams)]
+    tasks: list[asyncio.Task[None]] = []
+    errors: list[str] = []
+    try:
+        await writer.wait_for_ready(10)
+
+        async def publish() -> None:
+            await writer.create_execution(namespace=NAMESPACE, flow_id="idle")
+
+        await publish()
+        # Warm up the server's stream code paths with a few streams, closed again.
+        warm = [_IdleSubscriber(-1 - i) for i in range(20)]
+        warm_tasks = [asyncio.create_task(w.run(writer)) for w in warm]
+        for _ in range(100):
+            await publish()
+            await asyncio.sleep(0.05)
+            if all(w.last for w in warm):
+                break
+        for task in warm_tasks:
+            task.cancel()
+        await asyncio.gather(*warm_tasks, return_exceptions=True)
+        await asyncio.sleep(1.0)
+        before = rss_kb(server.pid)
+        clients = [AsyncClient.connect(target) for _ in range(channels)]
+        await asyncio.gather(*(c.wait_for_ready(30) for c in clients))
+        await asyncio.sleep(0.5)
+        connected = rss_kb(server.pid)
+        progress(
+            f"idle streams: server RSS {before / 1024:.1f} MB, {connected / 1024:.1f} MB with "
+            f"{channels} connections; opening {streams} streams in a burst"
+        )
+        log_lines = len(server.log().splitlines())
+        t0 = time.monotonic()
+        tasks = [asyncio.create_task(sub.run(clients[i % channels])) for i, sub in enumerate(subs)]
+        # from_latest: a stream not yet open when an event is published misses it, so
+        # publish markers until every stream has received one: then all are established.
+        markers = 0
+        deadline = _Deadline(90)
+        while True:
+            await publish()
+            markers += 1
+            await asyncio.sleep(0.5)
+            failed = [t for t in tasks if t.done()]
+            if failed:
+                raise RuntimeError(
+                    f"{len(failed)} idle streams ended, first: {failed[0].exception()!r}"
+                )
+            waiting = sum(not s.first for s in subs)
+            if not waiting:
+                break
+            if deadline.passed():
+                raise RuntimeError(f"{waiting} of {streams} idle streams not established in 90 s")
+        established = time.monotonic() - t0
+        # Settle (every stream has the latest marker), then one more event that every
+        # stream must receive right after it.
+        settled = 0
+        deadline = _Deadline(30)
+        while not deadline.passed():
+            settled = max(s.last for s in subs)
+            if all(s.last == settled for s in subs):
+                break
+            await asyncio.sleep(0.1)
+        await publish()
+        markers += 1
+        deadline = _Deadline(30)
+        while True:
+            if all(s.last > settled for s in subs):
+                break
+            if deadline.passed():
+                behind = sum(s.last <= settled for s in subs)
+                errors.append(f"{behind} idle streams did not receive the last event in 30 s")
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        after = rss_kb(server.pid)
+        for task in tasks:
+            if task.done():
+                errors.append(f"idle stream ended: {task.exception()!r}")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients:
+            await client.close()
+        await writer.close()
+    duplicates: int | None = None
+    reconnects: int | None = None
+    for sub in subs:
+        errors.extend(sub.errors)
+        duplicates = _add_counter(duplicates, sub.duplicates_dropped)
+        reconnects = _add_counter(reconnects, sub.reconnects)
+    if duplicates:
+        errors.append(f"the SDK dropped {duplicates} events as duplicates (at or below its cursor)")
+    if reconnects:
+        errors.append(f"idle streams reconnected {reconnects} times (cancelled or failed)")
+    new_log = server.log().splitlines()[log_lines:]
+    log_errors = [
+        line for line in new_log if re.search(r"ERROR|Traceback|RESOURCE_EXHAUSTED", line)
+    ]
+    if log_errors:
+        errors.append(f"server log: {len(log_errors)} error lines, first: {log_errors[0]}")
+    return IdleSummary(
+        streams=streams,
+        channels=channels,
+        rss_before_kb=before,
+        rss_connected_kb=connected,
+        rss_after_kb=after,
+        kb_per_stream=round((after - before) / streams, 1),
+        kb_per_stream_without_connections=round((after - connected) / streams, 1),
+        kb_per_connection=round((connected - before) / channels, 1),
+        established_seconds=round(established, 2),
+        marker_events=markers,
+        duplicates_dropped=duplicates,
+        reconnects=reconnects,
+        server_log_errors=len(log_errors),
+        errors=errors[:20] + ([f"... {len(errors) - 20} more"] if len(errors) > 20 else []),
+    )
+
+
+def run_idle(server: ServerProcess, streams: int, per_channel: int) -> IdleSummary:
+    """Idle streams on a server of their own (fresh: no memory freed by earlier phases)."""
+    port = server.start()
+    try:
+        summary = run_loop(_idle_async(f"127.0.0.1:{port}", server, streams, per_channel))
+    finally:
+        server.stop()
+    progress(
+        f"idle streams: {summary.streams} on {summary.channels} connections established in "
+        f"{summary.established_seconds:.1f} s; server RSS +{summary.kb_per_stream:.1f} KB per "
+        f"stream ({summary.kb_per_stream_without_connections:.1f} KB without the connections, "
+        f"{summary.kb_per_connection:.0f} KB per connection), {len(summary.errors)} errors"
+    )
+    for error in summary.errors:
+        progress(f"  ERROR: {error}")
+    return summary
+
+
+# -- metrics -------------------------------------------------------------------------
+
+METRIC_NAME = "bench.task.duration"
+METRIC_GROUP_TAG = "worker"
+METRIC_WORKERS = 16
+
+
+@dataclass
+class RecordSummary:
+    task_runs: int
+    entries_per_call: int
+    in_flight: int
+    calls: int
+    metrics: int
+    seconds: float
+    metrics_per_s: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_pct: float
+    errors: int
+    first_error: str
+
+
+@dataclass
+class LoadSummary:
+    how: str  # "rpc" or "sqlite"
+    metrics: int
+    tag_rows: int
+    seconds: float
+    rows_per_s: float
+    day_start: str
+    note: str
+
+
+@dataclass
+class AggregateSummary:
+    group_by_tag: str
+    calls: int
+    series: int
+    buckets: int
+    metrics_counted: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    server_cpu_pct: float
+    errors: list[str]
+
+
+async def _running_task_runs(client: Any, count: int, per: int) -> list[tuple[str, str, str]]:
+    """``count`` RUNNING task runs (attempt 1): (task_run_id, execution_id, task_id)."""
+    from statehouse.client import State
+
+    found: list[tuple[str, str, str]] = []
+    executions = math.ceil(count / per)
+    next_execution = [0]
+
+    async def worker() -> None:
+        while next_execution[0] < executions:
+            n = next_execution[0]
+            next_execution[0] += 1
+            execution = await client.create_execution(namespace=NAMESPACE, flow_id="metrics")
+            for i in range(per):
+                task_id = f"task-{n}-{i}"
+                response = await client.create_task_run(execution_id=execution.id, task_id=task_id)
+                await client.transition_task_run(
+                    response.task_run.id, state=State.RUNNING, worker_id=f"w{n % 16}"
+                )
+                found.append((response.task_run.id, execution.id, task_id))
+
+    await asyncio.gather(*(worker() for _ in range(16)))
+    return found[:count]
+
+
+async def _record_async(
+    target: str, server: ServerProcess, sizes: Sizes
+) -> tuple[RecordSummary, list[tuple[str, str, str]]]:
+    from statehouse.client import AsyncClient, timer
+
+    client = AsyncClient.connect(target)
+    result = PhaseResult()
+    try:
+        await client.wait_for_ready(10)
+        task_runs = await _running_task_runs(
+            client, sizes.record_task_runs, sizes.task_runs_per_execution
+        )
+        deadline = _Deadline(sizes.record_seconds)
+        call_number = [0]
+        per = sizes.record_entries
+
+        async def worker() -> None:
+            while not deadline.passed():
+                n = call_number[0]
+                call_number[0] += 1
+                # Distinct tags: every entry is a new metric (none combines with another).
+                entries = [
+                    timer(
+                        f"bench.record.{j % 10}",
+                        0.001 * (j + 1),
+                        tags={"call": str(n), "entry": str(j), "worker": f"w{n % 16}"},
+                    )
+                    for j in range(per)
+                ]
+                task_run_id = task_runs[n % len(task_runs)][0]
+                t0 = time.perf_counter()
+                try:
+                    # Not ``result.ops += await ...``: that reads ops before the await.
+                    recorded = await client.record_metrics(task_run_id, metrics=entries)
+                except Exception as exc:
+                    _record_error(result, exc)
+                    continue
+                result.latencies.append(time.perf_counter() - t0)
+                result.ops += recorded
+                result.creates += 1
+
+        cpu0 = server.cpu_seconds()
+        t0 = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(sizes.record_in_flight)))
+        seconds = time.monotonic() - t0
+        server_cpu = server.cpu_seconds() - cpu0
+    finally:
+        await client.close()
+    latencies = sorted(result.latencies)
+    summary = RecordSummary(
+        task_runs=len(task_runs),
+        entries_per_call=sizes.record_entries,
+        in_flight=sizes.record_in_flight,
+        calls=result.creates,
+        metrics=result.ops,
+        seconds=round(seconds, 3),
+        metrics_per_s=round(result.ops / seconds, 1),
+        p50_ms=round(_pct(latencies, 0.50) * 1000, 2),
+        p99_ms=round(_pct(latencies, 0.99) * 1000, 2),
+        server_cpu_pct=round(100 * server_cpu / seconds, 1),
+        errors=result.errors,
+        first_error=result.first_error,
+    )
+    return summary, task_runs
+
+
+def _day_start() -> datetime:
+    """The start of yesterday (UTC): a whole day, 24 hour buckets."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=1)
+
+
+def _metric_rows(
+    first: int,
+    count: int,
+    total: int,
+    task_runs: list[tuple[str, str, str]],
+    day_start: datetime,
+    first_id: int,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Timer metrics ``first`` .. ``first + count - 1`` of ``total``, with their tags.
+
+    They are spread evenly over the day, in id order (as if recorded as time went
+    by, with some jitter), and over the task runs; 16 workers (the grouping tag).
+    """
+    rng = random.Random(first)
+    start_us = int(day_start.timestamp() * 1_000_000)
+    step_us = 86_400_000_000 / total
+    metrics_rows: list[tuple[Any, ...]] = []
+    tag_rows: list[tuple[Any, ...]] = []
+    for i in range(first, first + count):
+        metric_id = first_id + i
+        task_run_id, execution_id, task_id = task_runs[i % len(task_runs)]
+        worker = f"w{i % METRIC_WORKERS}"
+        seq = str(i)
+        tags = json.dumps({METRIC_GROUP_TAG: worker, "seq": seq}, separators=(",", ":"))
+        metrics_rows.append(
+            (
+                metric_id,
+                execution_id,
+                task_run_id,
+                task_id,
+                1,
+                NAMESPACE,
+                "metrics",
+                METRIC_NAME,
+                "timer",
+                "",
+                tags,
+                rng.expovariate(2.0),
+                start_us + int((i + rng.random()) * step_us),
+            )
+        )
+        tag_rows.append((metric_id, METRIC_GROUP_TAG, worker))
+        tag_rows.append((metric_id, "seq", seq))
+    return metrics_rows, tag_rows
+
+
+def load_metrics_sqlite(
+    path: Path, count: int, task_runs: list[tuple[str, str, str]], day_start: datetime
+) -> LoadSummary:
+    """Insert ``count`` metrics (and their tags) into the stopped server's SQLite file."""
+    import sqlite3
+
+    t0 = time.monotonic()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-262144")  # 256 MB: the indexes stay in memory
+        conn.execute("PRAGMA foreign_keys=ON")
+        first_id = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()[0]) + 1
+        chunk = 100_000
+        tag_rows_total = 0
+        for done in range(0, count, chunk):
+            n = min(chunk, count - done)
+            rows, tag_rows = _metric_rows(done, n, count, task_runs, day_start, first_id)
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO metrics (id, execution_id, task_run_id, task_id, attempt, "
+                "namespace, flow_id, name, type, description, tags, value, time_us) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany(
+                "INSERT INTO metric_tags (metric_id, key, value) VALUES (?, ?, ?)", tag_rows
+            )
+            conn.execute("COMMIT")
+            tag_rows_total += len(tag_rows)
+            progress(
+                f"metrics: {done + n:,} of {count:,} written to SQLite "
+                f"({time.monotonic() - t0:.1f} s)"
+            )
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    seconds = time.monotonic() - t0
+    return LoadSummary(
+        how="sqlite",
+        metrics=count,
+        tag_rows=tag_rows_total,
+        seconds=round(seconds, 1),
+        rows_per_s=round(count / seconds, 1),
+        day_start=day_start.isoformat(),
+        note="written with sqlite3 executemany into the stopped server's database "
+        "(schema by its migrations), times spread over the day",
+    )
+
+
+async def _load_rpc_async(
+    target: str, count: int, task_runs: list[tuple[str, str, str]], in_flight: int = 4
+) -> LoadSummary:
+    from statehouse.client import AsyncClient, timer
+
+    client = AsyncClient.connect(target)
+    t0 = time.monotonic()
+    next_call = [0]
+    calls = math.ceil(count / 1000)
+    rng = random.Random(42)
+    try:
+        await client.wait_for_ready(10)
+
+        async def worker() -> None:
+            while next_call[0] < calls:
+                n = next_call[0]
+                next_call[0] += 1
+                first = n * 1000
+                entries = [
+                    timer(
+                        METRIC_NAME,
+                        rng.expovariate(2.0),
+                        tags={METRIC_GROUP_TAG: f"w{i % METRIC_WORKERS}", "seq": str(i)},
+                    )
+                    for i in range(first, min(first + 1000, count))
+                ]
+                await client.record_metrics(task_runs[n % len(task_runs)][0], metrics=entries)
+                if (n + 1) % 100 == 0:
+                    progress(
+                        f"metrics: {(n + 1) * 1000:,} of {count:,} recorded "
+                        f"({time.monotonic() - t0:.1f} s)"
+                    )
+
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+    finally:
+        await client.close()
+    seconds = time.monotonic() - t0
+    return LoadSummary(
+        how="rpc",
+        metrics=count,
+        tag_rows=2 * count,
+        seconds=round(seconds, 1),
+        rows_per_s=round(count / seconds, 1),
+        day_start="",
+        note="recorded through RecordMetrics (1000-entry calls): all times are now, "
+        "so they fall into the last buckets",
+    )
+
+
+async def _aggregate_async(
+    target: str, server: ServerProcess, sizes: Sizes, start: datetime, expected: int
+) -> list[AggregateSummary]:
+    from statehouse.client import AsyncClient, MetricBucketWidth, MetricType
+
+    client = AsyncClient.connect(target, timeout=120)
+    summaries = []
+    try:
+        await client.wait_for_ready(10)
+        for group_by in ("", METRIC_GROUP_TAG):
+
+            async def call(group_by: str = group_by) -> Any:
+                return await client.aggregate_metrics(
+                    namespace=NAMESPACE,
+                    name=METRIC_NAME,
+                    type=MetricType.TIMER,
+                    start_time=start,
+                    end_time=start + timedelta(days=1),
+                    bucket_width=MetricBucketWidth.HOUR,
+                    group_by_tag=group_by,
+                )
+
+            errors: list[str] = []
+            await call()  # warm-up, not counted (the first call reads the pages from disk)
+            latencies: list[float] = []
+            response: Any = None
+            cpu0 = server.cpu_seconds()
+            t_start = time.monotonic()
+            deadline = _Deadline(sizes.aggregate_seconds)
+            while len(latencies) < sizes.aggregate_calls and not deadline.passed():
+                t0 = time.perf_counter()
+                response = await call()
+                latencies.append(time.perf_counter() - t0)
+            server_cpu = server.cpu_seconds() - cpu0
+            wall = time.monotonic() - t_start
+            counted = sum(b.count for s in response.series for b in s.buckets)
+            buckets = len(response.series[0].buckets) if response.series else 0
+            if counted != expected:
+                errors.append(f"buckets count {counted} metrics, {expected} were stored")
+            if buckets != 24:
+                errors.append(f"{buckets} hour buckets over one day, expected 24")
+            if group_by and len(response.series) != METRIC_WORKERS:
+                errors.append(
+                    f"{len(response.series)} series grouped by {group_by}, "
+                    f"expected {METRIC_WORKERS}"
+                )
+            latencies.sort()
+            summaries.append(
+                AggregateSummary(
+                    group_by_tag=group_by,
+                    calls=len(latencies),
+                    series=len(response.series),
+                    buckets=buckets,
+                    metrics_counted=counted,
+                    p50_ms=round(_pct(latencies, 0.50) * 1000, 1),
+                    p99_ms=round(_pct(latencies, 0.99) * 1000, 1),
+                    max_ms=round(latencies[-1] * 1000, 1),
+                    server_cpu_pct=round(100 * server_cpu / max(wall, 1e-9), 1),
+                    errors=errors,
+                )
+            )
+            progress(
+                f"AggregateMetrics over {expected:,} metrics, hour buckets over one day"
+                f"{f', grouped by {group_by}' if group_by else ''}: p50 "
+                f"{summaries[-1].p50_ms:,.0f} ms, p99 {summaries[-1].p99_ms:,.0f} ms "
+                f"({len(latencies)} calls, {len(response.series)} series), {len(errors)} errors"
+            )
+            for error in errors:
+                progress(f"  ERROR: {error}")
+    finally:
+        await client.close()
+    return summaries
+
+
+def run_metrics(
+    server: ServerProcess, database: Path, sizes: Sizes, how: str
+) -> tuple[dict[str, Any], bool]:
+    """RecordMetrics throughput, then AggregateMetrics over ``sizes.metrics`` stored metrics.
+
+    The server is restarted when the metrics are written into its database directly.
+    """
+    target = f"127.0.0.1:{server.port}"
+    record, task_runs = run_loop(_record_async(target, server, sizes))
+    progress(
+        f"RecordMetrics: {record.metrics_per_s:,.0f} metrics/s ({record.calls} calls of "
+        f"{record.entries_per_call} entries, {record.in_flight} in flight, on {record.task_runs} "
+        f"running task runs; p50 {record.p50_ms:.0f} ms, p99 {record.p99_ms:.0f} ms per call, "
+        f"server CPU {record.server_cpu_pct:.0f}%, {record.errors} errors)"
+    )
+    if record.errors:
+        progress(f"  RecordMetrics: first error: {record.first_error}")
+    estimate = sizes.metrics / max(record.metrics_per_s, 1e-9)
+    if how == "auto":
+        how = "rpc" if estimate <= sizes.metrics_load_seconds else "sqlite"
+    progress(
+        f"metrics: loading {sizes.metrics:,} through RecordMetrics would take about "
+        f"{estimate:,.0f} s: {'recording them' if how == 'rpc' else 'writing them to SQLite'}"
+    )
+    if how == "rpc":
+        load = run_loop(_load_rpc_async(target, sizes.metrics, task_runs))
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    else:
+        server.stop()
+        start = _day_start()
+        load = load_metrics_sqlite(database, sizes.metrics, task_runs, start)
+        server.start()
+        target = f"127.0.0.1:{server.port}"
+        progress(f"statehouse restarted on {target}")
+    progress(
+        f"metrics: {load.metrics:,} stored in {load.seconds:.1f} s "
+        f"({load.rows_per_s:,.0f} metrics/s, {load.how})"
+    )
+    aggregates = run_loop(_aggregate_async(target, server, sizes, start, sizes.metrics))
+    ok = not record.errors and not any(a.errors for a in aggregates)
+    return {
+        "record": asdict(record),
+        "load": asdict(load),
+        "aggregate": [asdict(a) for a in aggregates],
+        "estimated_rpc_load_seconds": round(estimate, 1),
+    }, ok
 
 
 # -- profile -----------------------------------------------------------------------
@@ -913,7 +1786,9 @@ def render(results: dict[str, Any]) -> str:
         f"\nStatehouse bench ({'quick' if results['quick'] else 'default'} run), "
         f"{env['cpus']} CPUs shared by clients and servers, Python {env['python']}, "
         f"grpcio {env['grpcio']}, {env['loop']}, SQLite (synchronous=NORMAL, WAL)\n"
-        f"git {env['git']}, server from {env['server_source']}"
+        f"git {env['git']}, server from {env['server_source']}\n"
+        f"load average (1/5/15 min) at start {env['loadavg_start']}, at end "
+        f"{env.get('loadavg_end', '?')}: other processes on the machine skew every figure"
     )
     rows = []
     for s in results["unary"]:
@@ -967,11 +1842,16 @@ def render(results: dict[str, Any]) -> str:
     )
     rows = []
     for e in results["events"]:
+        limit = f" (limit {e['writer_rate_limit']:,.0f}/s)" if e["writer_rate_limit"] else ""
+        sdk = "n/a"
+        if e["duplicates_dropped"] is not None or e["reconnects"] is not None:
+            sdk = f"{e['duplicates_dropped'] or 0}/{e['reconnects'] or 0}"
         rows.append(
             [
                 str(e["subscribers"]),
+                str(e["processes"]),
                 str(e["channels"]),
-                f"{e['transitions']} @ {e['writer_rate']:,.0f}/s",
+                f"{e['transitions']} @ {e['writer_rate']:,.0f}/s{limit}",
                 str(e["events_per_subscriber"]),
                 str(e["deliveries"]),
                 f"{e['seconds']:.1f}",
@@ -981,32 +1861,104 @@ def render(results: dict[str, Any]) -> str:
                 f"{e['max_ms']:.1f}",
                 f"{e['client_cpu_pct']:.0f}%",
                 f"{e['server_cpu_pct']:.0f}%",
+                sdk,
                 "none" if not e["errors"] else f"{len(e['errors'])} ERRORS",
             ]
         )
     out.append(
-        "\nEvents (subscribe from_latest; writer in its own process; latency = receipt - event.time):"
+        "\nEvents (subscribe from_latest, subscribers in their own processes, writer in "
+        "another;\nlatency = receipt - event.time; events/s = deliveries to all subscribers):"
     )
     out.append(
         _table(
             rows,
             [
                 "subs",
+                "procs",
                 "channels",
                 "writer transitions",
                 "events/sub",
                 "deliveries",
                 "secs",
-                "deliveries/s",
+                "events/s",
                 "p50 ms",
                 "p99 ms",
                 "max ms",
                 "client CPU",
                 "server CPU",
+                "dups/reconn",
                 "loss/order",
             ],
         )
     )
+    idle = results.get("idle")
+    if idle:
+        out.append(
+            f"\nIdle streams (subscribe from_latest, no heartbeats, opened in a burst; "
+            f"a fresh server of their own):\n"
+            f"  {idle['streams']:,} streams on {idle['channels']} connections, all established "
+            f"in {idle['established_seconds']:.1f} s ({idle['marker_events']} marker events)\n"
+            f"  server RSS: {idle['rss_before_kb'] / 1024:,.1f} MB before, "
+            f"{idle['rss_connected_kb'] / 1024:,.1f} MB with the connections, "
+            f"{idle['rss_after_kb'] / 1024:,.1f} MB with the streams\n"
+            f"  per idle stream: {idle['kb_per_stream']:.1f} KB "
+            f"({idle['kb_per_stream_without_connections']:.1f} KB without its share of the "
+            f"connections; {idle['kb_per_connection']:.0f} KB per connection)\n"
+            f"  cancelled or failed: "
+            + ("none" if not idle["errors"] else "; ".join(idle["errors"][:5]))
+        )
+    metrics = results.get("metrics")
+    if metrics:
+        r = metrics["record"]
+        out.append(
+            f"\nMetrics\n  RecordMetrics: {r['metrics_per_s']:,.0f} metrics/s "
+            f"({r['calls']} calls of {r['entries_per_call']} entries, {r['in_flight']} in "
+            f"flight, on {r['task_runs']} running task runs, every entry a new metric; "
+            f"{r['seconds']:.1f} s)\n"
+            f"    per call p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; server CPU "
+            f"{r['server_cpu_pct']:.0f}%; errors {r['errors']}"
+            + (f" (first: {r['first_error']})" if r["errors"] else "")
+        )
+        load = metrics["load"]
+        out.append(
+            f"  stored for aggregation: {load['metrics']:,} metrics ({load['tag_rows']:,} tag "
+            f"rows) in {load['seconds']:.1f} s, {load['note']}"
+            + (f"; day from {load['day_start']}" if load["day_start"] else "")
+        )
+        rows = []
+        for a in metrics["aggregate"]:
+            rows.append(
+                [
+                    a["group_by_tag"] or "(none)",
+                    str(a["calls"]),
+                    f"{a['series']} x {a['buckets']}",
+                    f"{a['metrics_counted']:,}",
+                    f"{a['p50_ms']:,.1f}",
+                    f"{a['p99_ms']:,.1f}",
+                    f"{a['max_ms']:,.1f}",
+                    f"{a['server_cpu_pct']:.0f}%",
+                    "none" if not a["errors"] else "; ".join(a["errors"]),
+                ]
+            )
+        out.append(
+            f"  AggregateMetrics over {load['metrics']:,} metrics, hour buckets over one day "
+            f"(one call at a time, after one warm-up call):"
+        )
+        table = _table(
+            rows,
+            [
+                "group_by_tag",
+                "calls",
+                "series x buckets",
+                "metrics counted",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "server CPU",
+                "errors",
+            ],
+        )
+        out.append("\n".join("    " + line for line in table.splitlines()))
     return "\n".join(out)
 
 
@@ -1020,7 +1972,7 @@ def _client_bound(summary: PhaseSummary) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Statehouse vs a plain grpc.aio echo server.")
-    parser.add_argument("--quick", action="store_true", help="a short run (under 30 s)")
+    parser.add_argument("--quick", action="store_true", help="a short run (under 40 s)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument(
         "--profile",
@@ -1046,13 +1998,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--concurrency", type=int, default=64, help="in-flight calls in total (default 64)"
     )
     parser.add_argument(
-        "--subscribers", default="1,100", help="subscriber counts for the events phase"
+        "--subscribers",
+        default="1,100,1000",
+        help="subscriber counts for the events phase (default 1,100,1000)",
     )
     parser.add_argument(
         "--sub-channels",
         type=int,
         default=0,
-        help="channels the subscribers share (default 0: one channel per subscriber)",
+        help="channels the subscribers share (default 0: one per subscriber up to 100 "
+        f"subscribers, above that one per {STREAMS_PER_CHANNEL} subscribers)",
+    )
+    parser.add_argument(
+        "--sub-processes",
+        type=int,
+        default=0,
+        help=f"subscriber processes (default 0: one per {SUBSCRIBERS_PER_PROCESS} subscribers)",
+    )
+    parser.add_argument(
+        "--idle-streams",
+        type=int,
+        default=None,
+        metavar="N",
+        help="idle streams whose server memory to measure (default 5000, --quick 2000; 0 skips)",
+    )
+    parser.add_argument(
+        "--metrics",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stored metrics to aggregate over (default 1,000,000, --quick 100,000; 0 skips "
+        "the metrics phase)",
+    )
+    parser.add_argument(
+        "--metrics-load",
+        choices=("auto", "rpc", "sqlite"),
+        default="auto",
+        help="how to store them: through RecordMetrics, or written into the stopped server's "
+        "SQLite file (default auto: RecordMetrics if that takes under ~90 s at the measured "
+        "rate)",
     )
     return parser.parse_args(argv)
 
@@ -1060,13 +2044,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = Sizes.quick() if args.quick else Sizes()
-    if args.concurrency != sizes.concurrency:
-        sizes = Sizes(**{**asdict(sizes), "concurrency": args.concurrency})
+    overrides: dict[str, Any] = {"concurrency": args.concurrency}
+    if args.idle_streams is not None:
+        overrides["idle_streams"] = args.idle_streams
+    if args.metrics is not None:
+        overrides["metrics"] = args.metrics
+    sizes = Sizes(**{**asdict(sizes), **overrides})
     processes = [int(x) for x in args.processes.split(",") if x]
     subscriber_counts = [int(x) for x in args.subscribers.split(",") if x]
     python = sys.executable
     tmp = Path(tempfile.mkdtemp(prefix="statehouse-bench-"))
-    database = f"sqlite:///{tmp / 'statehouse.db'}"
+    database_path = tmp / "statehouse.db"
+    database = f"sqlite:///{database_path}"
     if args.profile:
         profile_path = args.profile_out or tmp / "server.prof"
         statehouse_argv = [
@@ -1096,6 +2085,21 @@ def main(argv: list[str] | None = None) -> int:
         tmp / "statehouse.log",
         pythonpath=str(args.server_src.resolve()) if args.server_src else None,
     )
+    idle_server = ServerProcess(
+        "statehouse (idle streams)",
+        [
+            python,
+            "-m",
+            "statehouse.server.app",
+            "--address",
+            "127.0.0.1:0",
+            "--database",
+            f"sqlite:///{tmp / 'idle.db'}",
+        ],
+        r"statehouse serving on 127\.0\.0\.1:(\d+)",
+        tmp / "statehouse-idle.log",
+        pythonpath=str(args.server_src.resolve()) if args.server_src else None,
+    )
     echo = ServerProcess(
         "echo server",
         [python, str(BENCH / "echo_server.py"), "--address", "127.0.0.1:0"],
@@ -1113,10 +2117,13 @@ def main(argv: list[str] | None = None) -> int:
             "database": "sqlite (temporary file)",
             "server_source": str(args.server_src or ROOT / "server" / "src"),
             "git": _git_describe(),
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         },
         "sizes": asdict(sizes),
         "unary": [],
         "events": [],
+        "idle": None,
+        "metrics": None,
     }
     profiler: Profiler | None = None
     ok = True
@@ -1172,13 +2179,29 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": round(best_transitions.rate / best_echo.rate, 3),
         }
         for count in subscriber_counts:
-            channels = count if args.sub_channels <= 0 else min(args.sub_channels, count)
-            summary = run_events(statehouse_target, statehouse, sizes, count, channels)
+            if args.sub_channels > 0:
+                channels = min(args.sub_channels, count)
+            else:
+                channels = count if count <= 100 else math.ceil(count / STREAMS_PER_CHANNEL)
+            sub_processes = args.sub_processes or math.ceil(count / SUBSCRIBERS_PER_PROCESS)
+            summary = run_events(
+                statehouse_target, statehouse, sizes, count, channels, sub_processes
+            )
             results["events"].append(asdict(summary))
             ok = ok and not summary.errors
+        if sizes.idle_streams > 0:
+            idle = run_idle(idle_server, sizes.idle_streams, sizes.idle_streams_per_channel)
+            results["idle"] = asdict(idle)
+            ok = ok and not idle.errors
+        if sizes.metrics > 0:
+            results["metrics"], metrics_ok = run_metrics(
+                statehouse, database_path, sizes, args.metrics_load
+            )
+            ok = ok and metrics_ok
         if any(s["errors"] for s in results["unary"]):
             ok = False
         results["seconds"] = round(time.monotonic() - started, 1)
+        results["environment"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         results["ok"] = ok
         print(render(results))
         if profiler is not None:
@@ -1197,12 +2220,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception:
         progress("bench failed:\n" + traceback.format_exc())
-        for server in (statehouse, echo):
+        for server in (statehouse, echo, idle_server):
             if server.proc is not None:
                 progress(f"last lines of the {server.name} log:\n{server.tail()}")
         return 1
     finally:
-        for server in (statehouse, echo):
+        for server in (statehouse, echo, idle_server):
             with contextlib.suppress(Exception):
                 server.stop()
         if args.profile and args.profile_out is None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from google.protobuf import duration_pb2
 
 from statehouse.server.events import Retention
+from statehouse.server.storage import EventFilter
 from statehouse.v1 import (
     event_pb2,
     event_service_pb2 as epb,
@@ -408,3 +409,31 @@ async def test_a_burst_of_1000_subscribers_all_get_the_next_event(
             c.cancel()
         for ch in channels:
             await ch.close()
+
+
+async def test_a_heartbeat_never_covers_an_event_not_yet_delivered(
+    running_server: Running, stubs: Stubs
+) -> None:
+    """A heartbeat racing a live event must not announce the event's sequence
+    before the event itself: a resuming client would skip it."""
+    hub = running_server.server.hub
+    flt = EventFilter()
+
+    async def watch(found: list[str]) -> None:
+        covered = 0
+        async for item in hub.subscribe(flt, hub.latest(), 0.0005):
+            if isinstance(item, int):
+                covered = max(covered, item)
+            elif item.sequence <= covered:
+                found.append(f"event {item.sequence} after a heartbeat at {covered}")
+            else:
+                covered = item.sequence
+
+    problems: list[str] = []
+    watchers = [asyncio.create_task(watch(problems)) for _ in range(20)]
+    for flow in range(15):
+        await scenario(stubs, f"f{flow}")
+    for w in watchers:
+        w.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
+    assert problems == []

@@ -218,7 +218,11 @@ class EventHub:
                     async with asyncio.timeout(heartbeat_interval):
                         await sub.wakeup.wait()
                 except TimeoutError:
-                    yield sub.covered
+                    # The timeout may fire in the same turn as a live batch that was
+                    # just buffered: then ``covered`` includes undelivered events, and
+                    # a heartbeat must wait until they are sent.
+                    if not sub.buffer and sub.synced:
+                        yield sub.covered
         finally:
             self.subscriptions.discard(sub)
 
