@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -10,9 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from google.protobuf import timestamp_pb2
+
+from statehouse.cli import _render as render
+from statehouse.client import Client, counter, timer
 
 DEADLINE = 20.0
 
@@ -311,3 +317,393 @@ def test_pause_resume_kill_restart_and_complete(cli: Cli) -> None:
     cli.run("transition", "--task-run", run["id"], "warning")
     done = cli.json("complete", eid)
     assert done["state"] == "STATE_WARNING"
+
+
+# executions get: task runs, attempts and a timeline
+
+TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def section(text: str, title: str) -> list[str]:
+    """The indented lines under ``title:`` (its table: header first)."""
+    lines = text.splitlines()
+    start = lines.index(f"{title}:") + 1
+    body = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        body.append(line[2:])
+    return body
+
+
+def table_rows(text: str, title: str) -> list[dict[str, str]]:
+    header, *lines = section(text, title)
+    return [columns(header, line) for line in lines]
+
+
+def micros(text: str) -> int:
+    moment = datetime.strptime(text, TIME).replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def stamp_micros(text: str) -> int:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromJsonString(text)
+    return stamp.ToMicroseconds()
+
+
+def test_executions_get_shows_task_runs_attempts_and_a_timeline(cli: Cli) -> None:
+    eid = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")["id"]
+    run = cli.json("task-runs", "create", "--execution", eid, "--task", "extract", "--value", "v1")
+    tid = run["task_run"]["id"]
+    cli.run("transition", "--task-run", tid, "running", "--worker-id", "w1")
+    cli.run("transition", "--task-run", tid, "failed", "--reason", "boom")
+    cli.run("complete", eid)
+    cli.run("restart", eid)
+    cli.run("transition", "--task-run", tid, "running", "--worker-id", "w2")
+
+    text = cli.run("executions", "get", eid).stdout
+    assert "state:      RUNNING" in text
+    label = f"extract[v1] ({tid[:8]})"
+    (task_row,) = table_rows(text, "task runs")
+    assert (task_row["ID"], task_row["STATE"], task_row["ATTEMPTS"]) == (tid, "RUNNING", "2")
+
+    attempts = table_rows(text, "attempts")
+    assert [(a["TASK"], a["ATTEMPT"], a["STATE"], a["WORKER"]) for a in attempts] == [
+        (label, "1", "FAILED", "w1"),
+        (label, "2", "RUNNING", "w2"),
+    ]
+    assert attempts[0]["END"].endswith("Z")
+    assert attempts[1]["END"] == "now"
+    raw = cli.json("executions", "get", eid)
+    first = [stamp_micros(h["time"]) for h in raw["task_runs"][0]["attempts"][0]["history"]]
+    assert attempts[0]["DURATION"] == render.duration_text(first[-1] - first[0])
+
+    timeline = table_rows(text, "timeline")
+    execution_rows = [r for r in timeline if r["WHAT"] == "execution"]
+    task_rows = [r for r in timeline if r["WHAT"] == label]
+    assert len(execution_rows) + len(task_rows) == len(timeline)
+    assert [r["STATE"] for r in execution_rows] == [
+        "CREATED", "RUNNING", "FAILED", "RESTARTED", "RUNNING",
+    ]  # fmt: skip
+    assert [r["STATE"] for r in task_rows] == [
+        "CREATED", "RUNNING", "FAILED", "RESTARTED", "RUNNING",
+    ]  # fmt: skip
+    assert task_rows[2]["REASON"] == "boom"
+    for rows, history in (
+        (execution_rows, raw["history"]),
+        (task_rows, raw["task_runs"][0]["history"]),
+    ):
+        # Each state ends when the next one starts; the current one runs until now.
+        for entry, following in itertools.pairwise(rows):
+            assert entry["END"] == following["START"]
+            assert micros(entry["END"]) >= micros(entry["START"])
+        stored = [stamp_micros(h["time"]) for h in history]
+        assert [render.duration_text(b - a) for a, b in itertools.pairwise(stored)] == [
+            r["DURATION"] for r in rows[:-1]
+        ]
+        assert rows[-1]["END"] == "now"
+        assert rows[-1]["DURATION"].endswith("s")
+
+    # Once everything is terminal, the last states have no end.
+    cli.run("transition", "--task-run", tid, "success")
+    cli.run("complete", eid)
+    timeline = table_rows(cli.run("executions", "get", eid).stdout, "timeline")
+    last = {r["WHAT"]: r for r in timeline}
+    assert (last["execution"]["STATE"], last["execution"]["END"]) == ("SUCCESS", "")
+    assert (last[label]["STATE"], last[label]["END"], last[label]["DURATION"]) == (
+        "SUCCESS", "", "",
+    )  # fmt: skip
+
+    raw = cli.json("executions", "get", eid)  # --json stays the raw proto JSON
+    assert raw["id"] == eid and "timeline" not in raw
+    assert [a["number"] for a in raw["task_runs"][0]["attempts"]] == [1, 2]
+
+
+# kill, restart, pause, resume, complete
+
+
+def events_of(cli: Cli, execution_id: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` events of an execution; waits (bounded) until there are that many."""
+    result = cli.run(
+        "--json", "--call-timeout", str(DEADLINE), "watch", "--from-start",
+        "--execution", execution_id, "--limit", str(count),
+    )  # fmt: skip
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def running_execution(cli: Cli, *tasks: str) -> tuple[str, list[str]]:
+    eid = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")["id"]
+    runs = []
+    for task in tasks:
+        runs.append(cli.json("task-runs", "create", "--execution", eid, "--task", task)["task_run"])
+    for run in runs:
+        cli.run("transition", "--task-run", run["id"], "running")
+    return eid, [run["id"] for run in runs]
+
+
+def test_kill_cascades_in_text_and_says_when_nothing_changed(cli: Cli) -> None:
+    eid, (running, waiting) = running_execution(cli, "a", "b")
+    cli.run("transition", "--task-run", waiting, "paused")
+    text = cli.run("kill", eid, "--reason", "operator").stdout
+    assert "state:      KILLING" in text
+    assert {r["ID"]: r["STATE"] for r in table_rows(text, "task runs")} == {
+        running: "KILLING",
+        waiting: "KILLED",
+    }
+    again = cli.run("kill", eid).stdout
+    assert again.startswith("nothing to kill")
+    cli.run("transition", "--task-run", running, "killed")
+    done = cli.json("executions", "get", eid)
+    assert done["state"] == "STATE_KILLED"
+    assert [h["reason"] for h in done["history"] if h["state"] == "STATE_KILLING"] == ["operator"]
+    assert cli.json("kill", eid)["changed"] is False
+
+
+def test_restart_reopens_failed_task_runs_and_refuses_a_running_execution(cli: Cli) -> None:
+    eid, (ok, bad) = running_execution(cli, "ok", "bad")
+    refused = cli.run("restart", eid, ok=False)
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert refused.stderr.startswith("error: ")
+    assert refused.stderr.rstrip().endswith("(INVALID_TRANSITION)")
+
+    cli.run("transition", "--task-run", ok, "success")
+    cli.run("transition", "--task-run", bad, "failed")
+    assert cli.json("complete", eid)["state"] == "STATE_FAILED"
+    stale = cli.run("restart", eid, "--expected-revision", "1", ok=False)
+    assert (stale.returncode, "(REVISION_MISMATCH)" in stale.stderr) == (1, True)
+    restarted = cli.json("restart", eid, "--reason", "fixed", "--request-id", "restart-1")
+    assert restarted["state"] == "STATE_RESTARTED"
+    assert {t["task_id"]: t["state"] for t in restarted["task_runs"]} == {
+        "ok": "STATE_SUCCESS",
+        "bad": "STATE_RESTARTED",
+    }
+    assert cli.json("restart", eid, "--reason", "fixed", "--request-id", "restart-1") == restarted
+    rerun = cli.json("transition", "--task-run", bad, "running")["task_run"]
+    assert [a["number"] for a in rerun["attempts"]] == [1, 2]
+
+
+def test_pause_with_a_delay_resumes_by_itself(cli: Cli) -> None:
+    eid, _ = running_execution(cli, "t")
+    paused = cli.json("pause", eid, "--delay", "0.3")
+    assert paused["execution"]["state"] == "STATE_PAUSED"
+    assert paused["resume_time"]
+    # created, task run created, running (execution and task run), paused, then resumed
+    events = events_of(cli, eid, 6)
+    assert [(e["task_run_id"] == "", e["state"]) for e in events[-2:]] == [
+        (True, "STATE_PAUSED"),
+        (True, "STATE_RUNNING"),
+    ]
+    assert cli.json("executions", "get", eid)["state"] == "STATE_RUNNING"
+
+
+def watch_until(
+    cli: Cli, execution_id: str, state: str, *, task_run: str = "", after: int = 0
+) -> list[Any]:
+    """The events of an execution after sequence ``after`` up to the first one of
+    ``task_run`` (default: the execution itself) entering ``state``, as they come."""
+    start = ("--after", str(after)) if after else ("--from-start",)
+    watcher = cli.popen("--json", "watch", *start, "--execution", execution_id)
+    try:
+        lines, _ = _reader(watcher.stdout)
+        seen = []
+        while True:
+            event = json.loads(lines.get(timeout=DEADLINE))
+            seen.append(event)
+            if (event["task_run_id"], event["state"]) == (task_run, state):
+                return seen
+    finally:
+        watcher.kill()
+        watcher.wait()
+        for stream in (watcher.stdout, watcher.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.parametrize(
+    ("action", "final"),
+    [("fail", "STATE_FAILED"), ("warn", "STATE_WARNING"), ("resume", "STATE_RUNNING")],
+)
+def test_pause_with_a_timeout_applies_its_action(cli: Cli, action: str, final: str) -> None:
+    eid, _ = running_execution(cli, "t")
+    text = cli.run("pause", eid, "--timeout", "0.3", "--on-timeout", action).stdout
+    assert "state:      PAUSED" in text
+    assert "resumes at: " in text
+    paused = watch_until(cli, eid, "STATE_PAUSED")[-1]
+    fired = watch_until(cli, eid, final, after=int(paused["sequence"]))
+    assert fired[-1]["reason"]  # the server says why
+    done = cli.json("executions", "get", eid)
+    assert done["state"] == final
+    task_state = {"fail": "STATE_FAILED", "warn": "STATE_WARNING"}.get(action, "STATE_RUNNING")
+    assert done["task_runs"][0]["state"] == task_state
+
+
+def test_pause_with_a_timeout_that_kills(cli: Cli) -> None:
+    eid, (run,) = running_execution(cli, "t")
+    cli.run("pause", eid, "--timeout", "0.3", "--on-timeout", "kill")
+    paused = watch_until(cli, eid, "STATE_PAUSED")[-1]
+    watch_until(cli, eid, "STATE_KILLING", after=int(paused["sequence"]))
+    assert cli.json("executions", "get", eid)["task_runs"][0]["state"] == "STATE_KILLING"
+    cli.run("transition", "--task-run", run, "killed")  # the worker reports it
+    assert cli.json("executions", "get", eid)["state"] == "STATE_KILLED"
+
+
+def test_pause_and_resume_one_task_run(cli: Cli) -> None:
+    eid, (gate, other) = running_execution(cli, "gate", "other")
+    paused = cli.json("pause", eid, "--task-run", gate, "--reason", "approval")
+    assert paused["execution"]["state"] == "STATE_RUNNING"
+    assert {t["id"]: t["state"] for t in paused["execution"]["task_runs"]} == {
+        gate: "STATE_PAUSED",
+        other: "STATE_RUNNING",
+    }
+    not_paused = cli.run("resume", eid, ok=False)
+    assert (not_paused.returncode, not_paused.stderr.rstrip()[-20:]) == (1, "(INVALID_TRANSITION)")
+    resumed = cli.json("resume", eid, "--task-run", gate, "--reason", "approved")
+    gate_run = next(t for t in resumed["task_runs"] if t["id"] == gate)
+    assert gate_run["state"] == "STATE_RUNNING"
+    assert gate_run["history"][-1]["reason"] == "approved"
+    assert len(gate_run["attempts"]) == 1  # a resumed pause continues the same attempt
+
+
+def test_complete_with_a_state_and_outputs_and_refused_while_task_runs_are_active(
+    cli: Cli,
+) -> None:
+    eid, (run,) = running_execution(cli, "t")
+    active = cli.run("complete", eid, ok=False)
+    assert active.returncode == 1
+    assert active.stderr.rstrip().endswith("(TASK_RUNS_ACTIVE)")
+    cli.run("transition", "--task-run", run, "success")
+    text = cli.run(
+        "complete", eid, "--state", "warning", "--outputs-json", '{"rows": 3}',
+        "--reason", "partial",
+    ).stdout  # fmt: skip
+    assert "state:      WARNING" in text
+    assert 'outputs:    {"rows":3}' in text
+    done = cli.json("executions", "get", eid)
+    assert (done["state"], done["outputs"]) == ("STATE_WARNING", {"rows": 3})
+    again = cli.run("complete", eid, ok=False)
+    assert again.returncode == 1 and "(INVALID_TRANSITION)" in again.stderr
+
+
+# metrics
+
+
+def record_metrics(cli: Cli) -> tuple[str, str, str]:
+    """An execution with two task runs and metrics on each: (execution, load run, save run)."""
+    eid, (load, save) = running_execution(cli, "load", "save")
+    with Client.connect(cli.target) as client:
+        client.record_metrics(
+            load,
+            metrics=[
+                counter("rows", 10, tags={"table": "a"}),
+                counter("rows", 4, tags={"table": "b"}),
+                timer("took", timedelta(milliseconds=1500)),
+            ],
+        )
+        client.record_metrics(save, metrics=[counter("rows", 6, tags={"table": "a"})])
+    return eid, load, save
+
+
+def test_metrics_list_by_execution_task_and_task_run(cli: Cli) -> None:
+    eid, load, save = record_metrics(cli)
+    header, *lines = cli.run("metrics", "list", "--execution", eid).stdout.splitlines()
+    assert header.split() == ["TASK", "ATT", "NAME", "VALUE", "TAGS", "TIME"]
+    rows = sorted(
+        (r["TASK"], r["ATT"], r["NAME"], r["VALUE"], r["TAGS"])
+        for r in (columns(header, line) for line in lines)
+    )
+    assert rows == [
+        ("load", "1", "rows", "10", "table=a"),
+        ("load", "1", "rows", "4", "table=b"),
+        ("load", "1", "took", "1.5s", "-"),
+        ("save", "1", "rows", "6", "table=a"),
+    ]
+    by_task = cli.json("metrics", "list", "--execution", eid, "--task", "save")
+    assert [(m["task_run_id"], m["counter"]) for m in by_task] == [(save, 6)]
+    by_run = cli.json("metrics", "list", "--task-run", load)
+    assert sorted(m["name"] for m in by_run) == ["rows", "rows", "took"]
+    assert cli.run("metrics", "list", "--task-run", save, "--task", "x", ok=False).returncode == 2
+    assert cli.run("metrics", "list", "--execution", "nope").stdout == "no metrics\n"
+
+
+def test_metrics_aggregate_prints_buckets_and_a_chart_per_group(cli: Cli) -> None:
+    record_metrics(cli)  # within one hour bucket, unless written across an hour's edge
+    now = datetime.now(UTC)
+    window = (
+        "--from", (now - timedelta(hours=5)).isoformat(),
+        "--to", (now + timedelta(hours=5)).isoformat(),
+    )  # fmt: skip
+    argv = ("metrics", "aggregate", "--namespace", "ns", "--name", "rows", "--type", "counter",
+            "--bucket", "hour", "--group-by", "table", *window)  # fmt: skip
+    raw = cli.json(*argv)
+    assert raw["bucket_width"] == "METRIC_BUCKET_WIDTH_HOUR"
+    full = {
+        s["tag_value"]: [
+            (b["start_time"], b["count"], b["sum"]) for b in s["buckets"] if int(b["count"])
+        ]
+        for s in raw["series"]
+    }
+    ((start, _, _),) = full["a"]
+    assert full == {"a": [(start, "2", 16)], "b": [(start, "1", 4)]}
+    width = len(raw["series"][0]["buckets"])
+    hot = [b["count"] != "0" for b in raw["series"][0]["buckets"]].index(True)
+
+    text = cli.run(*argv).stdout
+    lines = text.splitlines()
+    assert lines[0].startswith("rows (counter) from ")
+    assert lines[0].endswith(", per hour, by table")
+    header = lines[2]
+    assert header.split() == ["TABLE", "START", "COUNT", "SUM", "AVG", "MIN", "MAX"]
+    rows = [dict(zip(header.split(), line.split(), strict=True)) for line in lines[3:5]]
+    assert [(r["TABLE"], r["COUNT"], r["SUM"], r["AVG"], r["MIN"], r["MAX"]) for r in rows] == [
+        ("a", "2", "16", "8", "6", "10"),
+        ("b", "1", "4", "4", "4", "4"),
+    ]
+    assert rows[0]["START"] == start.replace(".000", "").replace("+00:00", "Z")[:19] + "Z"
+    assert "sum per hour (▁ 0 .. █ 16):" in lines
+    chart = {line[:1]: line[3:] for line in lines[lines.index("sum per hour (▁ 0 .. █ 16):") + 1 :]}
+    # One bar per bucket on one scale: 16 is full height, 4 a quarter of it, 0 the lowest.
+    assert chart == {
+        "a": "▁" * hot + "█" + "▁" * (width - hot - 1),
+        "b": "▁" * hot + "▃" + "▁" * (width - hot - 1),
+    }
+
+    counted = cli.run(*argv, "--stat", "count").stdout.splitlines()
+    assert "count per hour (▁ 0 .. █ 2):" in counted
+    averaged = cli.run(*argv, "--stat", "avg").stdout.splitlines()
+    a_line = averaged[averaged.index("avg per hour (▁ 0 .. █ 8):") + 1]
+    assert a_line == "a  " + "·" * hot + "█" + "·" * (width - hot - 1)  # no value: no bar
+
+
+def test_metrics_aggregate_defaults_to_the_last_day_and_charts_timers(cli: Cli) -> None:
+    record_metrics(cli)
+    text = cli.run(
+        "metrics", "aggregate", "--namespace", "ns", "--name", "took", "--type", "timer",
+        "--flow", "f", "--task", "load",
+    ).stdout  # fmt: skip
+    lines = text.splitlines()
+    first, until = lines[0].removeprefix("took (timer) from ").split(", ")[0].split(" to ")
+    span = datetime.fromisoformat(until) - datetime.fromisoformat(first)
+    assert span == timedelta(hours=24)
+    header = lines[2]
+    (row,) = [
+        dict(zip(header.split(), line.split(), strict=True))
+        for line in lines[3:]
+        if line and line[0].isdigit()
+    ]
+    assert (row["COUNT"], row["SUM"], row["AVG"]) == ("1", "1.5s", "1.5s")
+    chart_title = next(line for line in lines if line.startswith("sum per "))
+    assert chart_title.endswith("(▁ 0ms .. █ 1.5s):")
+    (bars,) = lines[lines.index(chart_title) + 1 :]
+    assert bars.startswith("took  ") and bars.count("█") == 1
+
+    nothing = cli.run(
+        "metrics", "aggregate", "--namespace", "ns", "--name", "absent", "--type", "counter",
+    ).stdout  # fmt: skip
+    assert "no values in this range" in nothing
+    backwards = cli.run(
+        "metrics", "aggregate", "--namespace", "ns", "--name", "rows", "--type", "counter",
+        "--from", "2025-02-01", "--to", "2025-01-01", ok=False,
+    )  # fmt: skip
+    assert backwards.returncode == 2 and "--from must be before --to" in backwards.stderr

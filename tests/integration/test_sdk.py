@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
+import grpc
 import pytest
 
 from statehouse.client import (
@@ -25,12 +27,17 @@ from statehouse.client import (
     RequestIdReusedError,
     RetryPolicy,
     RevisionMismatchError,
+    SequenceCompactedError,
     State,
     StateChangeEvent,
     TaskRunsActiveError,
     counter,
     timer,
 )
+
+from .conftest import Running
+
+_T = TypeVar("_T")
 
 DEADLINE = 20.0  # seconds to wait for something expected to happen
 
@@ -45,6 +52,10 @@ async def new_execution(client: AsyncClient, **overrides: object) -> Execution:
     options: dict[str, object] = {"namespace": "company.team", "flow_id": "etl"}
     options.update(overrides)
     return await client.create_execution(**options)  # type: ignore[arg-type]
+
+
+async def wait(step: Awaitable[_T], seconds: float = DEADLINE) -> _T:
+    return await asyncio.wait_for(step, seconds)
 
 
 async def next_within(iterator: AsyncIterator[object], seconds: float = DEADLINE) -> object:
@@ -459,6 +470,7 @@ def test_a_subscription_resumes_across_a_server_restart(server_process: object, 
             for i in range(5)
         ]
         seen = collector.take(5)
+        assert (subscription.reconnects, subscription.duplicates_dropped) == (0, 0)
 
         if how == "graceful":
             proc.restart()  # type: ignore[attr-defined]
@@ -483,9 +495,52 @@ def test_a_subscription_resumes_across_a_server_restart(server_process: object, 
     sequences = [e.sequence for e in seen]
     assert sequences == list(range(sequences[0], sequences[0] + 15))  # in order, no gap, no repeat
     assert subscription.last_sequence == sequences[-1]
+    # It had to open the stream again (more than once if the server was not back yet);
+    # resumed from its cursor, the server sent nothing twice.
+    assert subscription.reconnects >= 1
+    assert subscription.duplicates_dropped == 0
     assert [e.execution_id for e in seen[:5]] == [e.id for e in before]
     created_after = [e.execution_id for e in seen[5:] if e.state == State.CREATED]
     running_after = [e.execution_id for e in seen[5:] if e.state == State.RUNNING]
     assert created_after == [e.id for e in after]
     assert running_after == [e.id for e in after]
     assert collector.queue.empty()
+
+
+# Retention: a cursor older than the log
+
+
+async def test_a_subscription_behind_the_retained_log_raises_sequence_compacted(
+    server_factory: Callable[..., Awaitable[Running]],
+) -> None:
+    first = await server_factory(retention_events=3)
+    fast = RetryPolicy(max_attempts=20, initial_backoff=0.01, max_backoff=0.1)
+    async with AsyncClient.connect(first.target, stream_retry=fast) as client:
+        subscription = client.subscribe(after_sequence=0)
+        for _ in range(2):
+            await new_execution(client)
+        early = [(await wait(anext(subscription))).sequence for _ in range(2)]
+        assert subscription.last_sequence == early[-1]
+
+        # The server goes away with the subscriber behind; while it is gone, a
+        # server on the same database and port writes more and compacts the log.
+        await first.server.stop(0)
+        second = await server_factory(retention_events=3, address=first.target)
+        async with AsyncClient.connect(second.target) as writer:
+            later = [(await new_execution(writer)).id for _ in range(4)]
+        newest = early[-1] + 4
+        assert await second.server.hub.compact() == newest - 3
+
+        with pytest.raises(SequenceCompactedError) as info:
+            await wait(anext(subscription))
+        assert info.value.first_sequence == newest - 2
+        assert info.value.first_sequence is not None
+        assert info.value.code == grpc.StatusCode.OUT_OF_RANGE
+        assert subscription.reconnects >= 1
+
+        # Resuming just before the first retained sequence gets what is left.
+        resumed = client.subscribe(after_sequence=newest - 3)
+        rest = [await wait(anext(resumed)) for _ in range(3)]
+        assert [e.sequence for e in rest] == [newest - 2, newest - 1, newest]
+        assert [e.execution_id for e in rest] == later[1:]
+        await resumed.close()

@@ -9,6 +9,8 @@ import pytest
 
 from statehouse.cli._main import build_parser, main
 from statehouse.client import PauseTimeoutAction, State
+from statehouse.server.options import add_serve_arguments, settings_from_args
+from statehouse.server.settings import Settings
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -107,22 +109,41 @@ def test_pause_options() -> None:
     assert (args.pause_timeout, args.on_timeout) == (30.0, PauseTimeoutAction.FAIL)
 
 
-def test_serve_options(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_options_are_the_servers_own(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STATEHOUSE_DATABASE_URL", raising=False)
     args = parse("serve")
-    assert (args.address, args.database, args.data_dir, args.log_level) == (
-        "127.0.0.1:50051",
-        None,
-        Path("data"),
-        "INFO",
-    )
-    monkeypatch.setenv("STATEHOUSE_DATABASE_URL", "sqlite:///x.db")
-    args = parse("serve", "--address", "0.0.0.0:9", "--data-dir", "/tmp/d", "--log-level", "debug")
-    assert (args.address, args.database, args.data_dir) == (
+    assert settings_from_args(args) == Settings(address="127.0.0.1:50051", data_dir=Path("data"))
+    assert args.log_level == "INFO"
+    args = parse(
+        "serve", "--address", "0.0.0.0:9", "--data-dir", "/tmp/d", "--log-level", "debug",
+        "--retention-events", "5", "--retention-seconds", "60", "--kill-deadline", "2.5",
+    )  # fmt: skip
+    settings = settings_from_args(args)
+    assert (settings.address, settings.data_dir, settings.database_url) == (
         "0.0.0.0:9",
-        "sqlite:///x.db",
         Path("/tmp/d"),
+        None,
     )
+    assert (settings.retention_events, settings.retention_seconds) == (5, 60.0)
+    assert settings.kill_deadline_seconds == 2.5
+    # The database defaults to the environment when the server resolves it.
+    monkeypatch.setenv("STATEHOUSE_DATABASE_URL", "sqlite:///x.db")
+    assert settings_from_args(parse("serve")).resolved_database_url() == "sqlite:///x.db"
+    assert settings_from_args(parse("serve", "--database", "sqlite:///y.db")).database_url == (
+        "sqlite:///y.db"
+    )
+
+
+def test_serve_accepts_exactly_what_python_m_statehouse_server_app_accepts() -> None:
+    def option_strings(parser: argparse.ArgumentParser) -> set[str]:
+        return {s for action in parser._actions for s in action.option_strings}
+
+    (commands,) = (a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    serve = commands.choices["serve"]
+    app = argparse.ArgumentParser()
+    add_serve_arguments(app)
+    assert option_strings(serve) == option_strings(app)
+    assert {"--retention-events", "--retention-seconds", "--kill-deadline"} <= option_strings(serve)
 
 
 @pytest.mark.parametrize(

@@ -5,23 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from statehouse.cli import _render as render
 from statehouse.client import (
     Client,
+    MetricBucketWidth,
+    MetricType,
     PauseTimeoutAction,
     State,
     StatehouseError,
 )
+from statehouse.server.options import add_serve_arguments
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 TARGET_ENV = "STATEHOUSE_TARGET"
-DATABASE_ENV = "STATEHOUSE_DATABASE_URL"
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -103,6 +105,35 @@ def _timeout_action(text: str) -> PauseTimeoutAction:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _metric_type(text: str) -> MetricType:
+    try:
+        value = MetricType.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value is MetricType.UNSPECIFIED:
+        raise argparse.ArgumentTypeError("expected counter or timer")
+    return value
+
+
+def _bucket_width(text: str) -> MetricBucketWidth:
+    try:
+        value = MetricBucketWidth.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value is MetricBucketWidth.UNSPECIFIED:
+        raise argparse.ArgumentTypeError("expected minute, hour, day, week or month")
+    return value
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 time ("2025-01-31", "2025-01-31T12:00:00Z"); without an offset, UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 # The parser.
 
 
@@ -147,23 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    # serve
+    # serve: the options are the server's own (shared with python -m statehouse.server.app)
     serve = commands.add_parser("serve", help="run the server", description="Run the server.")
     serve.set_defaults(handler=cmd_serve)
-    serve.add_argument(
-        "--address",
-        default=DEFAULT_TARGET,
-        help=f"host:port to listen on (default {DEFAULT_TARGET})",
-    )
-    serve.add_argument(
-        "--database",
-        default=os.environ.get(DATABASE_ENV),
-        help=f"SQLAlchemy URL (default ${DATABASE_ENV}, else a SQLite file in --data-dir)",
-    )
-    serve.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="where the default SQLite file lives"
-    )
-    serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    add_serve_arguments(serve)
 
     # executions
     executions = commands.add_parser(
@@ -180,7 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=_positive, default=None, help="at most N executions")
 
-    p = command(ex, "get", cmd_executions_get, "Show an execution with its task runs.")
+    p = command(
+        ex,
+        "get",
+        cmd_executions_get,
+        "Show an execution, its task runs and attempts, and a timeline.",
+    )
     p.add_argument("execution_id", metavar="ID")
 
     p = command(ex, "create", cmd_executions_create, "Create an execution.")
@@ -234,19 +257,33 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, text in (
         ("kill", cmd_kill, "Kill an execution (cascading to its task runs)."),
         ("restart", cmd_restart, "Restart a FAILED or KILLED execution."),
-        ("resume", cmd_resume, "Resume a paused execution."),
     ):
         p = command(commands, name, handler, text)
         p.add_argument("execution_id", metavar="ID")
         p.add_argument("--reason", default="")
         p.add_argument("--expected-revision", type=_non_negative)
         p.add_argument("--request-id", default="")
-    p = command(commands, "pause", cmd_pause, "Pause a running execution.")
+    p = command(commands, "pause", cmd_pause, "Pause a running execution, or one task run.")
     p.add_argument("execution_id", metavar="ID")
+    p.add_argument("--task-run", default="", metavar="ID", help="pause only this task run")
     timer = p.add_mutually_exclusive_group()
     timer.add_argument("--delay", type=_seconds, metavar="SECONDS", help="resume after this")
-    timer.add_argument("--timeout", dest="pause_timeout", type=_seconds, metavar="SECONDS")
-    p.add_argument("--on-timeout", type=_timeout_action, help="resume, warn, fail or kill")
+    timer.add_argument(
+        "--timeout",
+        dest="pause_timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="apply --on-timeout after this",
+    )
+    p.add_argument(
+        "--on-timeout", type=_timeout_action, help="resume, warn, fail or kill (with --timeout)"
+    )
+    p.add_argument("--reason", default="")
+    p.add_argument("--expected-revision", type=_non_negative)
+    p.add_argument("--request-id", default="")
+    p = command(commands, "resume", cmd_resume, "Resume a paused execution, or one task run.")
+    p.add_argument("execution_id", metavar="ID")
+    p.add_argument("--task-run", default="", metavar="ID", help="resume only this task run")
     p.add_argument("--reason", default="")
     p.add_argument("--expected-revision", type=_non_negative)
     p.add_argument("--request-id", default="")
@@ -270,12 +307,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=None, help="stop after N events")
 
     # metrics
-    metrics = commands.add_parser("metrics", help="list metrics", parents=[common])
+    metrics = commands.add_parser("metrics", help="list and aggregate metrics", parents=[common])
     mt = metrics.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = command(mt, "list", cmd_metrics_list, "List the metrics of an execution or task run.")
-    p.add_argument("--execution", default="", metavar="ID")
-    p.add_argument("--task-run", default="", metavar="ID")
+    of = p.add_mutually_exclusive_group(required=True)
+    of.add_argument("--execution", default="", metavar="ID")
+    of.add_argument("--task-run", default="", metavar="ID")
     p.add_argument("--task", default="", help="a task id (with --execution)")
+
+    p = command(
+        mt,
+        "aggregate",
+        cmd_metrics_aggregate,
+        "Aggregate one metric over time: a table of buckets and a chart.",
+    )
+    p.add_argument("--namespace", required=True)
+    p.add_argument("--name", required=True, help="the metric's name")
+    p.add_argument("--type", required=True, type=_metric_type, help="counter or timer")
+    p.add_argument("--flow", default="", help="a flow id")
+    p.add_argument("--task", default="", help="a task id")
+    p.add_argument(
+        "--from", dest="start", type=_instant, metavar="ISO", help="default: 24 h before --to"
+    )
+    p.add_argument("--to", dest="end", type=_instant, metavar="ISO", help="default: now")
+    p.add_argument(
+        "--bucket",
+        type=_bucket_width,
+        help="minute, hour, day, week or month (default: chosen by the server from the span)",
+    )
+    p.add_argument("--group-by", default="", metavar="TAG", help="one series per value of TAG")
+    p.add_argument(
+        "--stat",
+        choices=render.STATS,
+        default="sum",
+        help="the statistic charted: sum, avg, min, max or count (default sum)",
+    )
     return parser
 
 
@@ -320,7 +386,10 @@ def cmd_executions_list(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_executions_get(args: argparse.Namespace, out: TextIO) -> int:
     with _connect(args) as client:
         execution = client.get_execution(args.execution_id)
-    _show_execution(args, out, execution)
+    if args.json:
+        render.write_json(out, render.message_dict(execution))
+    else:
+        out.write(render.execution_report(execution, datetime.now(UTC)) + "\n")
     return 0
 
 
@@ -435,7 +504,9 @@ def cmd_restart(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     with _connect(args) as client:
-        execution = client.resume_execution(args.execution_id, **_mutation_options(args))
+        execution = client.resume_execution(
+            args.execution_id, task_run_id=args.task_run, **_mutation_options(args)
+        )
     _show_execution(args, out, execution)
     return 0
 
@@ -448,6 +519,7 @@ def cmd_pause(args: argparse.Namespace, out: TextIO) -> int:
     with _connect(args) as client:
         response = client.pause_execution(
             args.execution_id,
+            task_run_id=args.task_run,
             delay=delay,
             timeout=timeout,
             on_timeout=args.on_timeout,
@@ -507,8 +579,8 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_metrics_list(args: argparse.Namespace, out: TextIO) -> int:
-    if not args.execution and not args.task_run:
-        raise UsageError("give --execution or --task-run")
+    if args.task and not args.execution:
+        raise UsageError("--task needs --execution")
     with _connect(args) as client:
         metrics = list(
             client.list_metrics(
@@ -540,6 +612,45 @@ def cmd_metrics_list(args: argparse.Namespace, out: TextIO) -> int:
         )
     out.write(
         render.table(["TASK", "ATT", "NAME", "VALUE", "TAGS", "TIME"], rows, right=[1, 3]) + "\n"
+    )
+    return 0
+
+
+DEFAULT_SPAN = timedelta(hours=24)
+
+
+def cmd_metrics_aggregate(args: argparse.Namespace, out: TextIO) -> int:
+    end: datetime = args.end or datetime.now(UTC)
+    start: datetime = args.start or end - DEFAULT_SPAN
+    if start >= end:
+        raise UsageError("--from must be before --to")
+    with _connect(args) as client:
+        response = client.aggregate_metrics(
+            namespace=args.namespace,
+            name=args.name,
+            type=args.type,
+            start_time=start,
+            end_time=end,
+            flow_id=args.flow,
+            task_id=args.task,
+            bucket_width=args.bucket,
+            group_by_tag=args.group_by,
+        )
+    if args.json:
+        render.write_json(out, render.message_dict(response))
+        return 0
+    out.write(
+        render.aggregate_report(
+            response,
+            name=args.name,
+            timer=args.type is MetricType.TIMER,
+            start=start,
+            end=end,
+            group_by=args.group_by,
+            stat=args.stat,
+            width=shutil.get_terminal_size().columns,
+        )
+        + "\n"
     )
     return 0
 

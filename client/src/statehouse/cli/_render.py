@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from statehouse.client import State
-from statehouse.v1 import event_pb2, execution_pb2, execution_service_pb2
+from statehouse.v1 import (
+    event_pb2,
+    execution_pb2,
+    execution_service_pb2,
+    metric_pb2,
+    metric_service_pb2,
+)
 
 
 def message_dict(message: Message) -> dict[str, Any]:
@@ -138,7 +144,7 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def execution_detail(e: execution_pb2.Execution) -> str:
+def _execution_pairs(e: execution_pb2.Execution) -> list[tuple[str, str]]:
     pairs = [
         ("id", e.id),
         ("namespace", e.namespace),
@@ -155,9 +161,137 @@ def execution_detail(e: execution_pb2.Execution) -> str:
         pairs.append(("parent", e.parent_execution_id))
     if e.restart_count:
         pairs.append(("restarts", str(e.restart_count)))
-    parts = [_fields(pairs), "", "history:", _indent(history_table(e.history))]
+    return pairs
+
+
+def execution_detail(e: execution_pb2.Execution) -> str:
+    parts = [_fields(_execution_pairs(e)), "", "history:", _indent(history_table(e.history))]
     if e.task_runs:
         parts += ["", "task runs:", _indent(task_runs_table(e.task_runs))]
+    return "\n".join(parts)
+
+
+def duration_text(microseconds: int) -> str:
+    """A duration for humans: 350ms, 1.2s, 3m04s, 2h05m, 3d04h (negative counts as 0)."""
+    us = max(microseconds, 0)
+    if us < 1_000_000:
+        return f"{us // 1000}ms"
+    tenths = us // 100_000
+    if tenths < 600:
+        return f"{tenths // 10}.{tenths % 10}s"
+    seconds = us // 1_000_000
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    minutes = seconds // 60
+    if minutes < 24 * 60:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
+    hours = minutes // 60
+    return f"{hours // 24}d{hours % 24:02d}h"
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _is_terminal(value: int) -> bool:
+    try:
+        return State(value).is_terminal
+    except ValueError:  # a state newer than this CLI
+        return False
+
+
+def _spans(
+    history: Sequence[execution_pb2.StateChange], current: int, now: datetime
+) -> list[tuple[execution_pb2.StateChange, str, str]]:
+    """(entry, end, duration) for each state entered.
+
+    A state ends when the next one is entered. The current state of something
+    still active ends "now" (its duration so far); a terminal state has no end.
+    """
+    spans = []
+    for i, entry in enumerate(history):
+        start = entry.time.ToMicroseconds()
+        if i + 1 < len(history):
+            following = history[i + 1].time
+            spans.append(
+                (
+                    entry,
+                    time_text(following, millis=True),
+                    duration_text(following.ToMicroseconds() - start),
+                )
+            )
+        elif _is_terminal(current):
+            spans.append((entry, "", ""))
+        else:
+            spans.append((entry, "now", duration_text(_micros(now) - start)))
+    return spans
+
+
+def task_run_label(t: execution_pb2.TaskRun) -> str:
+    """How a task run is named in a timeline: its task, value and short id."""
+    value = f"[{t.value}]" if t.value else ""
+    return f"{t.task_id}{value} ({t.id[:8]})"
+
+
+def timeline_table(e: execution_pb2.Execution, now: datetime) -> str:
+    """Every state the execution and each task run entered, with start, end and duration."""
+    rows = []
+    subjects: list[tuple[str, Sequence[execution_pb2.StateChange], int]] = [
+        ("execution", e.history, e.state),
+        *((task_run_label(t), t.history, t.state) for t in e.task_runs),
+    ]
+    for label, history, current in subjects:
+        for entry, end, duration in _spans(history, current, now):
+            rows.append(
+                [
+                    label,
+                    state_name(entry.state),
+                    time_text(entry.time, millis=True),
+                    end,
+                    duration,
+                    entry.reason or "",
+                ]
+            )
+    return table(["WHAT", "STATE", "START", "END", "DURATION", "REASON"], rows, right=[4])
+
+
+def attempts_table(task_runs: Iterable[execution_pb2.TaskRun], now: datetime) -> str:
+    """One row per attempt: from its first state to its end (or "now" while it runs)."""
+    rows = []
+    for t in task_runs:
+        for a in t.attempts:
+            if not a.history:
+                continue
+            start = a.history[0].time
+            if _is_terminal(a.state):
+                last = a.history[-1].time
+                end = time_text(last, millis=True)
+                took = last.ToMicroseconds() - start.ToMicroseconds()
+            else:
+                end, took = "now", _micros(now) - start.ToMicroseconds()
+            rows.append(
+                [
+                    task_run_label(t),
+                    str(a.number),
+                    state_name(a.state),
+                    a.worker_id or "-",
+                    time_text(start, millis=True),
+                    end,
+                    duration_text(took),
+                ]
+            )
+    headers = ["TASK", "ATTEMPT", "STATE", "WORKER", "START", "END", "DURATION"]
+    return table(headers, rows, right=[1, 6])
+
+
+def execution_report(e: execution_pb2.Execution, now: datetime) -> str:
+    """``executions get``: the execution, its task runs and their attempts, and a timeline."""
+    parts = [_fields(_execution_pairs(e))]
+    if e.task_runs:
+        parts += ["", "task runs:", _indent(task_runs_table(e.task_runs))]
+        if any(t.attempts for t in e.task_runs):
+            parts += ["", "attempts:", _indent(attempts_table(e.task_runs, now))]
+    parts += ["", "timeline:", _indent(timeline_table(e, now))]
     return "\n".join(parts)
 
 
@@ -226,3 +360,143 @@ def watch_line(event: event_pb2.StateChangeEvent) -> str:
             event.reason,
         ]
     )
+
+
+# Metrics: aggregates as a table of buckets and a sparkline per series.
+
+STATS = ("sum", "avg", "min", "max", "count")
+SPARKS = "▁▂▃▄▅▆▇█"
+NO_VALUE = "·"  # avg, min or max of an empty bucket
+BUCKET_NAMES = {
+    metric_pb2.METRIC_BUCKET_WIDTH_MINUTE: "minute",
+    metric_pb2.METRIC_BUCKET_WIDTH_HOUR: "hour",
+    metric_pb2.METRIC_BUCKET_WIDTH_DAY: "day",
+    metric_pb2.METRIC_BUCKET_WIDTH_WEEK: "week",
+    metric_pb2.METRIC_BUCKET_WIDTH_MONTH: "month",
+}
+
+
+def number_text(value: float) -> str:
+    """3.0 as "3", 7.5 as "7.5", 1/3 as "0.333333"."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def _value_text(value: float, *, timer: bool) -> str:
+    return duration_text(round(value * 1_000_000)) if timer else number_text(value)
+
+
+def stat_value(bucket: metric_pb2.MetricBucket, stat: str) -> float | None:
+    """A bucket's statistic; None for avg, min and max of an empty bucket."""
+    if stat == "count":
+        return float(bucket.count)
+    if stat == "sum":
+        return bucket.sum
+    if bucket.count == 0:
+        return None
+    return float(getattr(bucket, stat))
+
+
+def combine(buckets: Sequence[metric_pb2.MetricBucket]) -> metric_pb2.MetricBucket:
+    """Adjacent buckets as one (to fit a chart in a terminal)."""
+    full = [b for b in buckets if b.count]
+    total = sum(b.count for b in full)
+    merged = metric_pb2.MetricBucket(count=total, sum=sum(b.sum for b in buckets))
+    merged.start_time.CopyFrom(buckets[0].start_time)
+    if full:
+        merged.avg = sum(b.avg * b.count for b in full) / total
+        merged.min = min(b.min for b in full)
+        merged.max = max(b.max for b in full)
+    return merged
+
+
+def fit(buckets: Sequence[metric_pb2.MetricBucket], width: int) -> list[metric_pb2.MetricBucket]:
+    """At most ``width`` buckets, merging runs of adjacent ones."""
+    if len(buckets) <= width:
+        return list(buckets)
+    step = -(-len(buckets) // max(width, 1))
+    return [combine(buckets[i : i + step]) for i in range(0, len(buckets), step)]
+
+
+def sparkline(values: Sequence[float | None], low: float, high: float) -> str:
+    """One bar per value on the scale [low, high] (NO_VALUE where there is none)."""
+    bars = []
+    for value in values:
+        if value is None:
+            bars.append(NO_VALUE)
+        elif high <= low:
+            bars.append(SPARKS[0])
+        else:
+            level = int((value - low) / (high - low) * (len(SPARKS) - 1) + 0.5)
+            bars.append(SPARKS[min(max(level, 0), len(SPARKS) - 1)])
+    return "".join(bars)
+
+
+def aggregate_report(
+    response: metric_service_pb2.AggregateMetricsResponse,
+    *,
+    name: str,
+    timer: bool,
+    start: datetime,
+    end: datetime,
+    group_by: str = "",
+    stat: str = "sum",
+    width: int = 80,
+) -> str:
+    """``metrics aggregate``: the non-empty buckets, then the chosen statistic charted.
+
+    Series share one scale, from 0 (or the lowest value, if negative) to the
+    highest, so their bars compare; empty buckets chart as 0 for sum and
+    count, as NO_VALUE for avg, min and max.
+    """
+    bucket = BUCKET_NAMES.get(response.bucket_width, "?")
+    kind = "timer" if timer else "counter"
+    span = f"{_instant_text(start)} to {_instant_text(end)}"
+    grouped = f", by {group_by}" if group_by else ""
+    parts = [f"{name} ({kind}) from {span}, per {bucket}{grouped}"]
+
+    def label(series: metric_pb2.MetricSeries) -> str:
+        return (series.tag_value or "-") if group_by else name
+
+    headers = ["START", "COUNT", "SUM", "AVG", "MIN", "MAX"]
+    rows = []
+    empty = 0
+    for series in response.series:
+        for b in series.buckets:
+            if not b.count:
+                empty += 1
+                continue
+            values = [_value_text(v, timer=timer) for v in (b.sum, b.avg, b.min, b.max)]
+            row = [time_text(b.start_time), str(b.count), *values]
+            rows.append([label(series), *row] if group_by else row)
+    if rows:
+        if group_by:
+            headers = [group_by.upper(), *headers]
+        right = [i + (1 if group_by else 0) for i in range(1, 6)]
+        parts += ["", table(headers, rows, right=right)]
+        if empty:
+            parts.append(f"({empty} empty buckets not shown)")
+    else:
+        parts += ["", "no values in this range"]
+
+    labels = [label(s) for s in response.series]
+    label_width = max((len(text) for text in labels), default=0)
+    fitted = [fit(s.buckets, max(width - label_width - 2, 10)) for s in response.series]
+    charted = [[stat_value(b, stat) for b in buckets] for buckets in fitted]
+    present = [v for line in charted for v in line if v is not None]
+    if present:
+        low, high = min(0.0, min(present)), max(present)
+        in_seconds = timer and stat != "count"
+        scale = f"{SPARKS[0]} {_value_text(low, timer=in_seconds)} .. "
+        scale += f"{SPARKS[-1]} {_value_text(high, timer=in_seconds)}"
+        if any(len(f) < len(s.buckets) for f, s in zip(fitted, response.series, strict=True)):
+            scale += ", adjacent buckets merged to fit"
+        parts += ["", f"{stat} per {bucket} ({scale}):"]
+        for text, line in zip(labels, charted, strict=True):
+            parts.append(f"{text.ljust(label_width)}  {sparkline(line, low, high)}")
+    return "\n".join(parts)
+
+
+def _instant_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

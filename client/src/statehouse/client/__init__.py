@@ -40,6 +40,11 @@ from the gRPC status code and the server's ``ErrorInfo`` reason (see
 Retries: unary calls are retried per :class:`RetryPolicy` when the error is
 transient (UNAVAILABLE) and the call is safe to repeat: a read, or a mutation
 carrying a ``request_id``. Subscriptions resume after their last sequence.
+
+Subscriptions count what happened on the way: ``reconnects`` (the stream
+opened again after a failure or its end) and ``duplicates_dropped`` (events at
+or below ``last_sequence`` received again and dropped; 0 from a server that
+delivers each event once).
 """
 
 from statehouse.client._aio import AsyncClient, AsyncSubscription

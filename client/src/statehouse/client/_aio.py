@@ -53,6 +53,13 @@ class AsyncSubscription(Generic[_T]):
     with ``after_sequence=last_sequence`` after a transient failure, and
     yields each event once, in order. ``await close()`` (or cancelling the
     consuming task) ends it.
+
+    Two counters tell how the stream went, for monitoring and benchmarks:
+    ``reconnects`` (how many times the stream was opened again after it
+    failed or ended, successful or not) and ``duplicates_dropped`` (events
+    received at or below ``last_sequence``, which the subscription dropped
+    instead of yielding again; a server that keeps its promise of "each event
+    once" leaves it at 0, across reconnections too).
     """
 
     def __init__(
@@ -77,11 +84,22 @@ class AsyncSubscription(Generic[_T]):
         ) = None
         self._closed = False
         self._failures = 0
+        self._opens = 0
 
     @property
     def last_sequence(self) -> int:
         """The sequence of the last event (or heartbeat) received."""
         return self._cursor.last_sequence
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the stream was opened again after a failure or its end."""
+        return max(self._opens - 1, 0)
+
+    @property
+    def duplicates_dropped(self) -> int:
+        """Events received again (at or below ``last_sequence``) and not yielded."""
+        return self._cursor.duplicates_dropped
 
     def __aiter__(self) -> Self:
         return self
@@ -92,6 +110,7 @@ class AsyncSubscription(Generic[_T]):
                 raise StopAsyncIteration
             if self._call is None:
                 self._call = self._method(self._cursor.request(), metadata=self._metadata)
+                self._opens += 1
             call = self._call
             try:
                 response = await call.read()

@@ -69,6 +69,13 @@ class Subscription(Generic[_T]):
     seen once, in order. A cursor older than the server's history raises
     :class:`SequenceCompactedError`. ``close()`` (from any thread) ends the
     iteration.
+
+    Two counters tell how the stream went, for monitoring and benchmarks:
+    ``reconnects`` (how many times the stream was opened again after it
+    failed or ended, successful or not) and ``duplicates_dropped`` (events
+    received at or below ``last_sequence``, which the subscription dropped
+    instead of yielding again; a server that keeps its promise of "each event
+    once" leaves it at 0, across reconnections too).
     """
 
     def __init__(
@@ -89,11 +96,22 @@ class Subscription(Generic[_T]):
         self._closed = threading.Event()
         self._failures = 0
         self._lock = threading.Lock()
+        self._opens = 0
 
     @property
     def last_sequence(self) -> int:
         """The sequence of the last event (or heartbeat) received."""
         return self._cursor.last_sequence
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the stream was opened again after a failure or its end."""
+        return max(self._opens - 1, 0)
+
+    @property
+    def duplicates_dropped(self) -> int:
+        """Events received again (at or below ``last_sequence``) and not yielded."""
+        return self._cursor.duplicates_dropped
 
     def __iter__(self) -> Self:
         return self
@@ -124,6 +142,7 @@ class Subscription(Generic[_T]):
         with self._lock:
             if self._call is None:
                 self._call = self._method(self._cursor.request(), metadata=self._metadata)
+                self._opens += 1
             return self._call
 
     def _drop(self, call: object) -> None:

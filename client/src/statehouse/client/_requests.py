@@ -327,6 +327,8 @@ class SubscriptionCursor:
         self.known = not from_latest
         self.heartbeat_interval = to_duration(heartbeat_interval)
         self.heartbeats = heartbeats
+        #: Events received at or below ``last_sequence`` and not handed over.
+        self.duplicates_dropped = 0
 
     def request(self) -> event_service_pb2.SubscribeRequest:
         """The request that opens (or resumes) the stream."""
@@ -345,6 +347,7 @@ class SubscriptionCursor:
         if kind == "event":
             event = response.event
             if self.known and event.sequence <= self.last_sequence:
+                self.duplicates_dropped += 1
                 return None
             self.last_sequence = event.sequence
             self.known = True

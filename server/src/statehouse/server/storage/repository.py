@@ -144,19 +144,18 @@ _SELECT_REQUEST = sa.select(requests.c.method, requests.c.fingerprint, requests.
     requests.c.request_id == sa.bindparam("request_id")
 )
 _INSERT_REQUEST = sa.insert(requests)
-_SELECT_METRIC = sa.select(metrics.c.id).where(
+_SELECT_ATTEMPT_METRICS = sa.select(
+    metrics.c.id, metrics.c.name, metrics.c.type, metrics.c.tags
+).where(
     metrics.c.task_run_id == sa.bindparam("task_run_id"),
     metrics.c.attempt == sa.bindparam("attempt"),
-    metrics.c.name == sa.bindparam("name"),
-    metrics.c.type == sa.bindparam("type"),
-    metrics.c.tags == sa.bindparam("tags"),
 )
 _ADD_TO_METRIC = (
     sa.update(metrics)
     .where(metrics.c.id == sa.bindparam("_id"))
     .values(value=metrics.c.value + sa.bindparam("delta", type_=sa.Float))
 )
-_INSERT_METRIC = sa.insert(metrics)
+_INSERT_METRIC_RETURNING = sa.insert(metrics).returning(metrics.c.id, sort_by_parameter_order=True)
 _INSERT_METRIC_TAGS = sa.insert(metric_tags)
 _SELECT_LAST_SEQUENCE = sa.select(counters.c.value).where(counters.c.name == EVENT_SEQUENCE)
 
@@ -362,24 +361,27 @@ class Tx:
         entries: list[MetricEntry],
         now_us: int,
     ) -> None:
-        """Add combined entries to the attempt's metrics (same name, type and tags add up)."""
+        """Add combined entries to the attempt's metrics (same name, type and tags add up).
+
+        In bulk: one read of the attempt's existing metrics, one batched update,
+        one batched insert (returning the new ids, in order) and one for their tags.
+        """
+        existing = {
+            (row[1], row[2], row[3]): row[0]
+            for row in self.conn.execute(
+                _SELECT_ATTEMPT_METRICS, {"task_run_id": task_run.id, "attempt": attempt}
+            )
+        }
+        updates: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
+        new_tags: list[dict[str, str]] = []
         for e in entries:
             tags = codec.dumps(dict(sorted(e.tags.items())))
-            found = self.conn.execute(
-                _SELECT_METRIC,
-                {
-                    "task_run_id": task_run.id,
-                    "attempt": attempt,
-                    "name": e.name,
-                    "type": e.type,
-                    "tags": tags,
-                },
-            ).first()
+            found = existing.get((e.name, e.type, tags))
             if found is not None:
-                self.conn.execute(_ADD_TO_METRIC, {"_id": found[0], "delta": e.value})
+                updates.append({"_id": found, "delta": e.value})
                 continue
-            result = self.conn.execute(
-                _INSERT_METRIC,
+            inserts.append(
                 {
                     "execution_id": task_run.execution_id,
                     "task_run_id": task_run.id,
@@ -393,16 +395,20 @@ class Tx:
                     "tags": tags,
                     "value": e.value,
                     "time_us": now_us,
-                },
+                }
             )
-            if e.tags:
-                key = result.inserted_primary_key
-                assert key is not None
-                metric_id = key[0]
-                self.conn.execute(
-                    _INSERT_METRIC_TAGS,
-                    [{"metric_id": metric_id, "key": k, "value": v} for k, v in e.tags.items()],
-                )
+            new_tags.append(e.tags)
+        if updates:
+            self.conn.execute(_ADD_TO_METRIC, updates)
+        if inserts:
+            ids = self.conn.execute(_INSERT_METRIC_RETURNING, inserts).scalars().all()
+            tag_rows = [
+                {"metric_id": metric_id, "key": k, "value": v}
+                for metric_id, tags in zip(ids, new_tags, strict=True)
+                for k, v in tags.items()
+            ]
+            if tag_rows:
+                self.conn.execute(_INSERT_METRIC_TAGS, tag_rows)
 
     def list_metrics(
         self,

@@ -165,7 +165,7 @@ metrics = sa.Table(
     sa.Column("time_us", sa.BigInteger, nullable=False),
     sa.Index(None, "task_run_id", "attempt", "name", "type", "tags", unique=True),
     sa.Index(None, "execution_id", "id"),
-    sa.Index(None, "namespace", "name", "type", "time_us"),
+    sa.Index(None, "namespace", "name", "type", "time_us", "value", "flow_id", "task_id"),
 )
 
 metric_tags = sa.Table(

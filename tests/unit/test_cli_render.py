@@ -1,0 +1,168 @@
+"""The CLI's renderings that do not need a server: durations, timelines, sparklines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from google.protobuf import timestamp_pb2
+
+from statehouse.cli import _render as render
+from statehouse.client import State
+from statehouse.v1 import execution_pb2, metric_pb2, metric_service_pb2, state_pb2
+
+T0 = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(T0 + timedelta(seconds=seconds))
+    return stamp
+
+
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [
+        (-5, "0ms"),
+        (0, "0ms"),
+        (999, "0ms"),
+        (350_000, "350ms"),
+        (1_000_000, "1.0s"),
+        (1_249_999, "1.2s"),
+        (59_990_000, "59.9s"),
+        (60_000_000, "1m00s"),
+        (184_000_000, "3m04s"),
+        (3_599_999_999, "59m59s"),
+        (3_600_000_000, "1h00m"),
+        (7_500_000_000, "2h05m"),
+        (86_400_000_000, "1d00h"),
+        (273_600_000_000, "3d04h"),
+    ],
+)
+def test_durations_read_like_a_human_would_write_them(micros: int, text: str) -> None:
+    assert render.duration_text(micros) == text
+
+
+def pb(state: State) -> state_pb2.State.ValueType:
+    return state_pb2.State.Value(state.proto_name)
+
+
+def change(state: State, seconds: float, reason: str = "") -> execution_pb2.StateChange:
+    return execution_pb2.StateChange(state=pb(state), time=at(seconds), reason=reason)
+
+
+def test_the_timeline_ends_each_state_at_the_next_and_the_current_one_now() -> None:
+    run = execution_pb2.TaskRun(
+        id="0123456789abcdef",
+        task_id="load",
+        value="v1",
+        state=pb(State.SUCCESS),
+        history=[change(State.CREATED, 1), change(State.RUNNING, 2), change(State.SUCCESS, 3.5)],
+        attempts=[
+            execution_pb2.Attempt(
+                number=1,
+                state=pb(State.SUCCESS),
+                worker_id="w1",
+                history=[change(State.RUNNING, 2), change(State.SUCCESS, 3.5)],
+            )
+        ],
+    )
+    execution = execution_pb2.Execution(
+        id="e1",
+        state=pb(State.RUNNING),
+        history=[change(State.CREATED, 0, "created"), change(State.RUNNING, 2)],
+        task_runs=[run],
+    )
+    now = T0 + timedelta(seconds=186)
+    lines = render.timeline_table(execution, now).splitlines()
+    assert lines[0].split() == ["WHAT", "STATE", "START", "END", "DURATION", "REASON"]
+    assert [line.split() for line in lines[1:]] == [
+        ["execution", "CREATED", "2025-01-31T12:00:00.000Z", "2025-01-31T12:00:02.000Z", "2.0s",
+         "created"],
+        ["execution", "RUNNING", "2025-01-31T12:00:02.000Z", "now", "3m04s"],
+        ["load[v1]", "(01234567)", "CREATED", "2025-01-31T12:00:01.000Z",
+         "2025-01-31T12:00:02.000Z", "1.0s"],
+        ["load[v1]", "(01234567)", "RUNNING", "2025-01-31T12:00:02.000Z",
+         "2025-01-31T12:00:03.500Z", "1.5s"],
+        ["load[v1]", "(01234567)", "SUCCESS", "2025-01-31T12:00:03.500Z"],
+    ]  # fmt: skip
+    attempts = render.attempts_table([run], now).splitlines()
+    assert attempts[1].split() == [
+        "load[v1]", "(01234567)", "1", "SUCCESS", "w1", "2025-01-31T12:00:02.000Z",
+        "2025-01-31T12:00:03.500Z", "1.5s",
+    ]  # fmt: skip
+    report = render.execution_report(execution, now)
+    assert "\ntask runs:\n" in report and "\nattempts:\n" in report
+    assert report.index("attempts:") < report.index("timeline:")
+
+
+def bucket(start: float, *values: float) -> metric_pb2.MetricBucket:
+    b = metric_pb2.MetricBucket(start_time=at(start), count=len(values), sum=sum(values))
+    if values:
+        b.avg, b.min, b.max = sum(values) / len(values), min(values), max(values)
+    return b
+
+
+def test_sparklines_share_one_scale_from_zero() -> None:
+    assert render.sparkline([0, 1, 2, 4, 8], 0, 8) == "▁▂▃▅█"  # rounded half up
+    assert render.sparkline([5, 5], 0, 5) == "██"
+    assert render.sparkline([0, 0], 0, 0) == "▁▁"
+    assert render.sparkline([None, 3], 0, 3) == "·█"
+    assert render.sparkline([-2, 0, 2], -2, 2) == "▁▅█"
+
+
+def test_adjacent_buckets_merge_when_the_chart_is_too_wide() -> None:
+    buckets = [bucket(i * 60, *([float(i)] if i % 2 else [])) for i in range(6)]
+    merged = render.fit(buckets, 3)
+    assert [(b.count, b.sum, b.min, b.max) for b in merged] == [
+        (1, 1, 1, 1),
+        (1, 3, 3, 3),
+        (1, 5, 5, 5),
+    ]
+    assert merged[1].start_time == buckets[2].start_time
+    both = render.combine([bucket(0, 2, 4), bucket(60, 6)])
+    assert (both.count, both.sum, both.avg, both.min, both.max) == (3, 12, 4, 2, 6)
+    assert render.fit(buckets, 10) == buckets
+
+
+def test_the_aggregate_report_has_a_table_and_one_chart_line_per_series() -> None:
+    response = metric_service_pb2.AggregateMetricsResponse(
+        bucket_width=metric_pb2.METRIC_BUCKET_WIDTH_MINUTE,
+        series=[
+            metric_pb2.MetricSeries(tag_value="a", buckets=[bucket(0, 4, 4), bucket(60)]),
+            metric_pb2.MetricSeries(tag_value="bb", buckets=[bucket(0), bucket(60, 2)]),
+        ],
+    )
+    text = render.aggregate_report(
+        response,
+        name="rows",
+        timer=False,
+        start=T0,
+        end=T0 + timedelta(minutes=2),
+        group_by="table",
+        stat="avg",
+    )
+    assert text.splitlines() == [
+        "rows (counter) from 2025-01-31T12:00:00Z to 2025-01-31T12:02:00Z, per minute, by table",
+        "",
+        "TABLE  START                 COUNT  SUM  AVG  MIN  MAX",
+        "a      2025-01-31T12:00:00Z      2    8    4    4    4",
+        "bb     2025-01-31T12:01:00Z      1    2    2    2    2",
+        "(2 empty buckets not shown)",
+        "",
+        "avg per minute (▁ 0 .. █ 4):",
+        "a   █·",
+        "bb  ·▅",
+    ]
+    timers = render.aggregate_report(
+        metric_service_pb2.AggregateMetricsResponse(
+            bucket_width=metric_pb2.METRIC_BUCKET_WIDTH_HOUR,
+            series=[metric_pb2.MetricSeries(buckets=[bucket(0, 0.25, 1.25), bucket(3600)])],
+        ),
+        name="took",
+        timer=True,
+        start=T0,
+        end=T0 + timedelta(hours=2),
+    )
+    assert "      2  1.5s  750ms  250ms  1.2s" in timers
+    assert timers.endswith("sum per hour (▁ 0ms .. █ 1.5s):\ntook  █▁")
