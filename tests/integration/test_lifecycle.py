@@ -365,6 +365,34 @@ async def test_retries_until_exhausted(stubs: Stubs, interval: dict[str, object]
         assert all(10_000 <= w <= 60_000 for w in waits)
 
 
+@pytest.mark.parametrize(
+    "interval",
+    [
+        {"constant": execution_pb2.RetryPolicy.Constant(interval=ms(20))},
+        {
+            "exponential": execution_pb2.RetryPolicy.Exponential(
+                interval=ms(10), max_interval=ms(40), factor=3
+            )
+        },
+        {"random": execution_pb2.RetryPolicy.Random(min_interval=ms(5), max_interval=ms(30))},
+    ],
+    ids=["constant", "exponential", "random"],
+)
+async def test_retries_then_success(stubs: Stubs, interval: dict[str, object]) -> None:
+    responses, final = await fail_until(stubs, policy(max_attempts=4, **interval), 2, succeed=True)
+    assert [(r.retry.scheduled, r.retry.next_attempt) for r in responses[:2]] == [
+        (True, 2),
+        (True, 3),
+    ]
+    assert not responses[2].HasField("retry")
+    assert final.state == st.STATE_SUCCESS
+    assert [(a.number, a.state) for a in final.attempts] == [
+        (1, st.STATE_FAILED),
+        (2, st.STATE_FAILED),
+        (3, st.STATE_SUCCESS),
+    ]
+
+
 async def test_retry_then_success_with_warning_on_retry(stubs: Stubs) -> None:
     constant = execution_pb2.RetryPolicy.Constant(interval=ms(30))
     p = policy(max_attempts=3, constant=constant, warning_on_retry=True)
