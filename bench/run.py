@@ -11,7 +11,19 @@ Measured:
    runs, set up first), then transitions/s (each task run CREATED -> RUNNING ->
    SUCCESS; only transitions are counted), and the ratio transitions/echo;
    both with 1 and with 2 client processes at the same total concurrency;
-3. events: 1, 100 and 1,000 subscribers (``subscribe(from_latest=True)``) in
+3. PostgreSQL (``--no-postgres`` skips it): a throwaway cluster
+   (``tests/pgcluster.py``, imported from the repository root; skipped with a
+   message when the binaries are missing), one database, one Statehouse
+   replica, then a second on the same database: creates/s and transitions/s
+   with the same client concurrency as SQLite (with two replicas, half of each
+   client process's workers target each replica), SQLite's transitions/s of
+   the same run beside them, and the server, client and database (postmaster
+   and backends) CPU. A subscriber on every replica (from_latest, in a process
+   of its own, subscribed before the creates; it costs ~15% of the 1-replica
+   rate on 2 CPUs) must receive every event of the log once, in log order, and
+   the same sequence on both replicas (checked against the events table up to
+   an end marker);
+4. events: 1, 100 and 1,000 subscribers (``subscribe(from_latest=True)``) in
    subscriber processes of their own, a writer in another process producing a
    fixed number of transitions (paced over 100 subscribers, so that the
    fan-out, not the writer, is measured); deliveries/s and publish-to-receipt
@@ -22,12 +34,12 @@ Measured:
    CPU from the server: see ``--sub-processes``). The SDK's
    ``duplicates_dropped`` and ``reconnects`` counters, where it has them, are
    summed: duplicates and reconnects are errors;
-4. idle streams: memory of the server per idle stream (5,000 streams,
+5. idle streams: memory of the server per idle stream (5,000 streams,
    from_latest, no heartbeats, opened in a burst) on a fresh server of their
    own: VmRSS before, with the connections, and once every stream has received
    an event (markers are published until all have: then all are established);
    a cancelled or failed stream is an error;
-5. metrics: RecordMetrics throughput (calls of 100 new metrics, several in
+6. metrics: RecordMetrics throughput (calls of 100 new metrics, several in
    flight, on a few hundred running task runs), then AggregateMetrics latency
    (hour buckets over one day, with and without ``group_by_tag``) over
    ``--metrics`` stored metrics (1,000,000). Recording them would take longer
@@ -45,6 +57,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import multiprocessing as mp
@@ -137,6 +150,10 @@ class Sizes:
     metrics_load_seconds: float = 90.0
     aggregate_calls: int = 20
     aggregate_seconds: float = 25.0
+    #: PostgreSQL: transitions per run (1 replica, then 2), same concurrency as SQLite;
+    #: fewer than on SQLite, which is about 4x faster (the default run stays under 4 min).
+    pg_transitions: int = 4_000
+    pg_transition_seconds: float = 15.0
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -156,6 +173,8 @@ class Sizes:
             metrics=100_000,
             aggregate_calls=5,
             aggregate_seconds=4.0,
+            pg_transitions=800,
+            pg_transition_seconds=2.5,
         )
 
     def event_plan(self, subscribers: int) -> tuple[int, float]:
@@ -296,6 +315,8 @@ class ClientSpec:
     sentinel: bool = False
     tag: str = ""
     rate: float = 0.0  # transitions/s for the whole process (0: as fast as it goes)
+    #: More replicas of one service: worker i uses target i % (1 + len(extra_targets)).
+    extra_targets: tuple[str, ...] = ()
 
 
 class _Deadline:
@@ -349,7 +370,7 @@ class _Workload:
 
 
 async def _create_phase(
-    spec: ClientSpec, client: Any, work: _Workload, result: PhaseResult
+    spec: ClientSpec, clients: list[Any], work: _Workload, result: PhaseResult
 ) -> None:
     per = spec.task_runs_per_execution
     task_runs_wanted = math.ceil(spec.max_ops / 2)
@@ -357,6 +378,7 @@ async def _create_phase(
     deadline = _Deadline(spec.seconds["create"])
 
     async def worker(index: int) -> None:
+        client = clients[index % len(clients)]
         for n in range(index, executions, spec.concurrency):
             if deadline.passed():
                 return
@@ -387,7 +409,7 @@ async def _create_phase(
 
 
 async def _transition_phase(
-    spec: ClientSpec, client: Any, work: _Workload, result: PhaseResult
+    spec: ClientSpec, clients: list[Any], work: _Workload, result: PhaseResult
 ) -> None:
     from statehouse.client import State
 
@@ -406,6 +428,7 @@ async def _transition_phase(
                 await asyncio.sleep(delay)
 
     async def worker(index: int) -> None:
+        client = clients[index % len(clients)]  # the replica that created its task runs
         for task_run_id in work.task_runs[index]:
             for state in (State.RUNNING, State.SUCCESS):
                 if remaining[0] <= 0 or deadline.passed():
@@ -426,7 +449,7 @@ async def _transition_phase(
     await asyncio.gather(*(worker(i) for i in range(spec.concurrency)))
     if spec.sentinel:
         # Tells subscribers that the writer is done (their stop signal, not counted).
-        await client.create_execution(namespace=NAMESPACE, flow_id=SENTINEL_FLOW)
+        await clients[0].create_execution(namespace=NAMESPACE, flow_id=SENTINEL_FLOW)
 
 
 async def _client_async(spec: ClientSpec, index: int, go: list[Any], out: Any) -> None:
@@ -434,16 +457,16 @@ async def _client_async(spec: ClientSpec, index: int, go: list[Any], out: Any) -
 
     loop = asyncio.get_running_loop()
     channel: Any = None
-    client: Any = None
+    clients: list[Any] = []
     if spec.kind == "echo":
         channel = grpc.aio.insecure_channel(spec.target)
     else:
         from statehouse.client import AsyncClient
 
-        client = AsyncClient.connect(spec.target)
+        clients = [AsyncClient.connect(t) for t in (spec.target, *spec.extra_targets)]
     try:
-        if client is not None:
-            await client.wait_for_ready(10)
+        if clients:
+            await asyncio.gather(*(c.wait_for_ready(10) for c in clients))
         else:
             await asyncio.wait_for(channel.channel_ready(), 10)
         if spec.kind == "echo":  # warm up the connection and the code paths
@@ -459,18 +482,18 @@ async def _client_async(spec: ClientSpec, index: int, go: list[Any], out: Any) -
             if phase == "echo":
                 await _echo_phase(spec, channel, result)
             elif phase == "create":
-                await _create_phase(spec, client, work, result)
+                await _create_phase(spec, clients, work, result)
             elif phase == "transition":
-                await _transition_phase(spec, client, work, result)
+                await _transition_phase(spec, clients, work, result)
             else:
                 raise ValueError(phase)
             result.end = time.time()
             result.cpu = time.process_time() - cpu0
             out.put(("done", index, phase, result))
     finally:
-        if client is not None:
+        for client in clients:
             await client.close()
-        else:
+        if channel is not None:
             await channel.close()
 
 
@@ -571,15 +594,19 @@ class ClientGroup:
     def wait_ready(self) -> None:
         self._collect("ready", 60)
 
-    def go_and_wait(self, name: str, server: ServerProcess, budget: float) -> PhaseSummary:
-        """Start the next phase (after wait_ready) and summarize it."""
-        cpu0 = server.cpu_seconds()
+    def go_and_wait(
+        self, name: str, server: ServerProcess | list[ServerProcess], budget: float
+    ) -> PhaseSummary:
+        """Start the next phase (after wait_ready) and summarize it (server CPU: all of
+        ``server`` when a list, the replicas of one service)."""
+        servers = server if isinstance(server, list) else [server]
+        cpu0 = sum(s.cpu_seconds() for s in servers)
         wall0 = time.monotonic()
         self.go[self.phase_index].set()
         self.phase_index += 1
         results: list[PhaseResult] = self._collect("done", budget + 60)
         wall = time.monotonic() - wall0
-        server_cpu = server.cpu_seconds() - cpu0
+        server_cpu = sum(s.cpu_seconds() for s in servers) - cpu0
         start = min(r.start for r in results)
         end = max(r.end for r in results)
         seconds = max(end - start, 1e-9)
@@ -1665,6 +1692,478 @@ def run_metrics(
     }, ok
 
 
+# -- PostgreSQL: one replica, then two on the same database -------------------------------
+
+
+def _load_pgcluster() -> Any:
+    """tests/pgcluster.py, the tests' throwaway cluster (imported from the repository root)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests import pgcluster
+
+    return pgcluster
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Any:
+    """Hold Ctrl-C and SIGTERM until the block is done (raised as KeyboardInterrupt then):
+    a cluster half started is one that nobody stops."""
+    caught: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            raise KeyboardInterrupt
+
+
+def start_pg_cluster(pgcluster: Any) -> Any:
+    """A PostgresCluster whose tools run in a session of their own: a Ctrl-C at the terminal
+    reaches only us (not initdb or pg_ctl half way), and we stop the cluster cleanly."""
+
+    class BenchCluster(pgcluster.PostgresCluster):  # type: ignore[misc, name-defined]
+        def _run(self, tool: str, *args: str) -> None:
+            command = [str(self.bin / tool), *args]
+            if self.as_root:
+                command = ["runuser", "-u", "postgres", "--", *command]
+            subprocess.run(
+                command, check=True, capture_output=True, timeout=120, start_new_session=True
+            )
+
+    return BenchCluster()
+
+
+class ProcessTreeCPU:
+    """CPU time of a process and its children: the postmaster and its backends (a backend
+    that has exited counts in the postmaster's cutime once reaped)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu_seconds(self) -> float:
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(stat.parent.name) == self.pid:
+                ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            elif int(fields[1]) == self.pid:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLK_TCK
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """One subscriber per target (picklable)."""
+
+    targets: tuple[str, ...]
+    heartbeat_interval: float = 0.5
+    ready_timeout: float = 30.0
+
+
+@dataclass
+class OrderReport:
+    """What the subscriber on one replica received, from its first heartbeat to the end
+    marker: (sequence, execution_id, task_run_id, state) of every event."""
+
+    target: str
+    start_sequence: int = -1
+    events: list[tuple[int, str, str, int]] = field(default_factory=list)
+    end_sequence: int = 0  # the end marker's sequence, 0: not received
+    errors: list[str] = field(default_factory=list)
+    duplicates_dropped: int | None = None
+    reconnects: int | None = None
+
+
+async def _order_subscriber(
+    client: Any, report: OrderReport, ready: asyncio.Event, heartbeat_interval: float
+) -> None:
+    from statehouse.client import Heartbeat
+
+    subscription = client.subscribe(
+        namespace=NAMESPACE,
+        from_latest=True,
+        heartbeats=True,
+        heartbeat_interval=timedelta(seconds=heartbeat_interval),
+    )
+    try:
+        async for item in subscription:
+            if isinstance(item, Heartbeat):
+                if not ready.is_set():
+                    report.start_sequence = item.sequence
+                    ready.set()
+                continue
+            if not ready.is_set():
+                report.errors.append(f"event {item.sequence} before the first heartbeat")
+                report.start_sequence = item.sequence - 1
+                ready.set()
+            if item.flow_id == SENTINEL_FLOW:
+                report.end_sequence = item.sequence
+                return
+            report.events.append(
+                (item.sequence, item.execution_id, item.task_run_id, int(item.state))
+            )
+    finally:
+        report.duplicates_dropped = _sdk_counter(subscription, "duplicates_dropped")
+        report.reconnects = _sdk_counter(subscription, "reconnects")
+        await subscription.close()
+
+
+async def _order_async(spec: OrderSpec, stop: Any, out: Any) -> None:
+    from statehouse.client import AsyncClient
+
+    clients = [AsyncClient.connect(t) for t in spec.targets]
+    reports = [OrderReport(target=t) for t in spec.targets]
+    readies = [asyncio.Event() for _ in spec.targets]
+    tasks = [
+        asyncio.create_task(_order_subscriber(c, r, e, spec.heartbeat_interval))
+        for c, r, e in zip(clients, reports, readies, strict=True)
+    ]
+    try:
+        deadline = _Deadline(spec.ready_timeout)
+        while not all(e.is_set() for e in readies):
+            failed = [t for t in tasks if t.done()]
+            if failed:
+                raise RuntimeError(
+                    f"a subscriber ended before its first heartbeat: {failed[0].exception()!r}"
+                )
+            if deadline.passed():
+                raise RuntimeError(f"subscribers not started in {spec.ready_timeout} s")
+            await asyncio.sleep(0.05)
+        out.put(("ready", [r.start_sequence for r in reports]))
+        pending: set[asyncio.Task[None]] = set(tasks)
+        while pending and not stop.is_set():
+            _done, pending = await asyncio.wait(pending, timeout=0.1)
+        for task, report in zip(tasks, reports, strict=True):
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                report.errors.append(f"subscriber failed: {task.exception()!r}")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients:
+            await client.close()
+    for report in reports:
+        if not report.end_sequence:
+            report.errors.append(
+                f"no end marker (got {len(report.events)} events after sequence "
+                f"{report.start_sequence})"
+            )
+    out.put(("done", reports))
+
+
+def order_process_main(spec: OrderSpec, stop: Any, out: Any) -> None:
+    """Entry point of the spawned subscriber process of a PostgreSQL run."""
+    try:
+        run_loop(_order_async(spec, stop, out))
+    except KeyboardInterrupt:
+        pass
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+class OrderCheck:
+    """A subscriber on each replica (subscribe from_latest), in a process of their own."""
+
+    def __init__(self, targets: list[str]) -> None:
+        ctx = mp.get_context("spawn")
+        self.out = ctx.Queue()
+        self.stop = ctx.Event()
+        self.proc = ctx.Process(
+            target=order_process_main,
+            args=(OrderSpec(tuple(targets)), self.stop, self.out),
+            name="bench-pg-subscribers",
+            daemon=True,
+        )
+
+    def __enter__(self) -> OrderCheck:
+        self.proc.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.proc.join(timeout=10)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(timeout=5)
+
+    def get(self, kind: str, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self.out.get(timeout=0.5)
+            except queue.Empty:
+                if self.proc.exitcode not in (None, 0):
+                    raise RuntimeError("the subscriber process died") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"subscriber process: no {kind} in {timeout} s") from None
+                continue
+            if message[0] == "error":
+                raise RuntimeError(f"the subscriber process failed:\n{message[1]}")
+            if message[0] != kind:
+                raise RuntimeError(f"subscriber process: {message[0]} before {kind}")
+            return message[1]
+
+
+def _logged_sequences(url: str, after: int, before: int) -> list[int]:
+    """The sequences of the bench namespace's events in the log, after < sequence < before."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        rows = conn.execute(
+            "SELECT sequence FROM events WHERE namespace = %s AND sequence > %s "
+            "AND sequence < %s ORDER BY sequence",
+            (NAMESPACE, after, before),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def check_order(reports: list[OrderReport], url: str) -> dict[str, Any]:
+    """Every subscriber got every event of the log once, in log order, and all the same."""
+    errors: list[str] = []
+    for number, report in enumerate(reports, 1):
+        errors.extend(f"subscriber {number}: {e}" for e in report.errors)
+        if report.duplicates_dropped:
+            errors.append(
+                f"subscriber {number}: the SDK dropped {report.duplicates_dropped} duplicates"
+            )
+        if report.reconnects:
+            errors.append(f"subscriber {number}: {report.reconnects} reconnects")
+    starts = sorted({r.start_sequence for r in reports})
+    ends = sorted({r.end_sequence for r in reports if r.end_sequence})
+    if len(starts) != 1:
+        errors.append(f"subscribers started at different sequences: {starts}")
+    if len(ends) > 1:
+        errors.append(f"subscribers got the end marker at different sequences: {ends}")
+    logged: list[int] = []
+    if ends:
+        logged = _logged_sequences(url, min(starts), ends[0])
+    for number, report in enumerate(reports, 1):
+        sequences = [e[0] for e in report.events]
+        if sequences == logged:
+            continue
+        received = set(sequences)
+        missing = [s for s in logged if s not in received]
+        repeated = len(sequences) - len(received)
+        disorder = sum(b <= a for a, b in itertools.pairwise(sequences))
+        errors.append(
+            f"subscriber {number} ({report.target}): {len(sequences)} events, the log has "
+            f"{len(logged)}: {len(missing)} missing (first {missing[:5]}), {repeated} "
+            f"repeated, {disorder} out of order"
+        )
+    first = reports[0].events
+    same = all(r.events == first for r in reports[1:])
+    if not same:
+        diff = next(
+            (
+                i
+                for i, pair in enumerate(zip(*(r.events for r in reports), strict=False))
+                if len(set(pair)) > 1
+            ),
+            min(len(r.events) for r in reports),
+        )
+        errors.append(
+            f"the subscribers' sequences differ, first at position {diff}: "
+            + "; ".join(f"{r.events[diff : diff + 1]}" for r in reports)
+        )
+    return {
+        "subscribers": len(reports),
+        "start_sequence": starts[0] if starts else -1,
+        "end_sequence": ends[0] if ends else 0,
+        "events_logged": len(logged),
+        "events_received": [len(r.events) for r in reports],
+        "same_sequences": same,
+        "agreed": same and not errors,
+        "errors": errors[:20] + ([f"... {len(errors) - 20} more"] if len(errors) > 20 else []),
+    }
+
+
+def _send_end_marker(target: str) -> None:
+    from statehouse.client import Client
+
+    with Client.connect(target) as client:
+        client.create_execution(namespace=NAMESPACE, flow_id=SENTINEL_FLOW)
+
+
+def run_pg_workload(
+    replicas: list[ServerProcess],
+    url: str,
+    database_cpu: ProcessTreeCPU,
+    sizes: Sizes,
+    processes: int,
+) -> dict[str, Any]:
+    """The transitions workload, each client process's workers split over the replicas,
+    with a subscriber on every replica from before the create phase to an end marker."""
+    targets = [f"127.0.0.1:{r.port}" for r in replicas]
+    n = len(replicas)
+    spec = ClientSpec(
+        kind="statehouse",
+        target=targets[0],
+        extra_targets=tuple(targets[1:]),
+        concurrency=sizes.concurrency // processes,
+        phases=("create", "transition"),
+        max_ops=sizes.pg_transitions // processes,
+        seconds={"create": sizes.create_seconds, "transition": sizes.pg_transition_seconds},
+        task_runs_per_execution=sizes.task_runs_per_execution,
+        tag=f"pg{n}",
+    )
+    with ClientGroup(spec, processes, replicas) as group, OrderCheck(targets) as check:
+        group.wait_ready()
+        check.get("ready", 60)
+        creates = group.go_and_wait("postgresql create", replicas, sizes.create_seconds)
+        group.wait_ready()
+        db0 = database_cpu.cpu_seconds()
+        t0 = time.monotonic()
+        transitions = group.go_and_wait(
+            "postgresql transition", replicas, sizes.pg_transition_seconds
+        )
+        database_cpu_pct = 100 * (database_cpu.cpu_seconds() - db0) / (time.monotonic() - t0)
+        _send_end_marker(targets[0])
+        drain = threading.Timer(20, check.stop.set)
+        drain.start()
+        try:
+            reports: list[OrderReport] = check.get("done", 40)
+        finally:
+            drain.cancel()
+    order = check_order(reports, url)
+    per_replica = f" ({spec.concurrency // n} per replica)" if n > 1 else ""
+    progress(
+        f"postgresql, {n} replica(s), {processes} client process(es) x {spec.concurrency} in "
+        f"flight{per_replica}: {creates.rate:,.0f} creates/s, {transitions.rate:,.0f} "
+        f"transitions/s ({transitions.ops} in {transitions.seconds:.1f} s, "
+        f"{transitions.errors} errors, client CPU {transitions.client_cpu_pct:.0f}%, "
+        f"servers CPU {transitions.server_cpu_pct:.0f}%, database CPU "
+        f"{database_cpu_pct:.0f}%)"
+    )
+    progress(
+        f"  subscribers on {n} replica(s): "
+        + (
+            f"each received all {order['events_logged']} events of the log once, in the same order"
+            if order["agreed"]
+            else f"{len(order['errors'])} ERRORS"
+        )
+    )
+    for summary in (creates, transitions):
+        if summary.errors:
+            progress(f"  {summary.name}: first error: {summary.first_error}")
+    for error in order["errors"]:
+        progress(f"  ERROR: {error}")
+    return {
+        "replicas": n,
+        "processes": processes,
+        "concurrency": spec.concurrency * processes,
+        "creates_per_s": creates.rate,
+        "transitions_per_s": transitions.rate,
+        "database_cpu_pct": round(database_cpu_pct, 1),
+        "create": asdict(creates),
+        "transition": asdict(transitions),
+        "order": order,
+    }
+
+
+def run_postgres(
+    python: str,
+    server_src: Path | None,
+    tmp: Path,
+    sizes: Sizes,
+    processes: int,
+    sqlite: PhaseSummary,
+) -> dict[str, Any]:
+    """1 Statehouse replica on a throwaway PostgreSQL cluster, then 2 on the same database."""
+    result: dict[str, Any] = {
+        "skipped": "",
+        "error": "",
+        "sqlite_transitions_per_s": sqlite.rate,
+        "sqlite_transition": asdict(sqlite),
+        "one_replica": None,
+        "two_replicas": None,
+    }
+    try:
+        import psycopg  # noqa: F401
+
+        pgcluster = _load_pgcluster()
+    except ImportError as exc:
+        result["skipped"] = f"{exc} (pip install 'statehouse[postgres]'; tests/pgcluster.py)"
+    else:
+        if pgcluster.find_bin_dir() is None:
+            result["skipped"] = "PostgreSQL binaries not found (apt-get install -y postgresql-15)"
+    if result["skipped"]:
+        progress(f"postgresql: SKIPPED: {result['skipped']}")
+        return result
+    cluster: Any = None
+    replicas: list[ServerProcess] = []
+    try:
+        progress("postgresql: starting a throwaway cluster")
+        with _signals_deferred():  # raises only once ``cluster`` is set: stopped below
+            cluster = start_pg_cluster(pgcluster)
+        url = cluster.create_database()
+        result["version"] = _pg_version(url)
+        result["settings"] = "fsync=off, full_page_writes=off, as in the tests"
+        postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+        database_cpu = ProcessTreeCPU(postmaster)
+        for number in (1, 2):
+            replica = ServerProcess(
+                f"statehouse (postgresql replica {number})",
+                [
+                    python,
+                    "-m",
+                    "statehouse.server.app",
+                    "--address",
+                    "127.0.0.1:0",
+                    "--database",
+                    url,
+                ],
+                r"statehouse serving on 127\.0\.0\.1:(\d+)",
+                tmp / f"statehouse-pg-{number}.log",
+                pythonpath=str(server_src.resolve()) if server_src else None,
+            )
+            replicas.append(replica)
+            port = replica.start(60)
+            progress(f"postgresql: replica {number} on 127.0.0.1:{port} ({result['version']})")
+            key = "one_replica" if number == 1 else "two_replicas"
+            result[key] = run_pg_workload(replicas, url, database_cpu, sizes, processes)
+    except Exception:
+        result["error"] = traceback.format_exc()
+        progress("postgresql phase failed:\n" + result["error"])
+        for replica in replicas:
+            progress(f"last lines of the {replica.name} log:\n{replica.tail()}")
+    finally:
+        for replica in replicas:
+            with contextlib.suppress(Exception):
+                replica.stop()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.stop()
+    return result
+
+
+def _pg_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return f"PostgreSQL {row[0] if row else '?'}"
+
+
+def postgres_ok(pg: dict[str, Any] | None) -> bool:
+    if not pg or pg["skipped"]:
+        return True
+    if pg["error"]:
+        return False
+    return all(
+        not run["transition"]["errors"] and not run["create"]["errors"] and run["order"]["agreed"]
+        for run in (pg["one_replica"], pg["two_replicas"])
+        if run is not None
+    )
+
+
 # -- profile -----------------------------------------------------------------------
 
 
@@ -1891,6 +2390,9 @@ def render(results: dict[str, Any]) -> str:
             ],
         )
     )
+    pg = results.get("postgresql")
+    if pg:
+        out.append(_render_postgres(pg))
     idle = results.get("idle")
     if idle:
         out.append(
@@ -1962,6 +2464,99 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _render_postgres(pg: dict[str, Any]) -> str:
+    if pg["skipped"]:
+        return f"\nPostgreSQL: skipped ({pg['skipped']})"
+    out = [
+        f"\n{pg.get('version', 'PostgreSQL')}: a throwaway cluster on 127.0.0.1 "
+        f"({pg.get('settings', '?')}); SQLite's transitions of this run beside it.\n"
+        "Each client process's workers are split evenly over the replicas; a subscriber "
+        "(from_latest) on every\nreplica from before the creates to an end marker, checked "
+        "against the event log (every event once,\nin log order, the same on all replicas):"
+    ]
+
+    def row(database: str, replicas: int, t: dict[str, Any], creates: str) -> list[str]:
+        return [
+            database,
+            str(replicas),
+            f"{t['processes']}x{t['concurrency'] // t['processes']}",
+            creates,
+            f"{t['rate']:,.0f}",
+            str(t["ops"]),
+            f"{t['seconds']:.1f}",
+            f"{t['p50_ms']:.2f}",
+            f"{t['p99_ms']:.2f}",
+            f"{t['client_cpu_pct']:.0f}%",
+            f"{t['server_cpu_pct']:.0f}%",
+        ]
+
+    sqlite = pg["sqlite_transition"]
+    rows = [
+        [
+            *row("sqlite" + (" (profiled)" if pg.get("sqlite_profiled") else ""), 1, sqlite, ""),
+            "",
+            str(sqlite["errors"]),
+            "",
+        ]
+    ]
+    for key in ("one_replica", "two_replicas"):
+        run = pg.get(key)
+        if not run:
+            continue
+        order = run["order"]
+        rows.append(
+            [
+                *row(
+                    "postgresql", run["replicas"], run["transition"], f"{run['creates_per_s']:,.0f}"
+                ),
+                f"{run['database_cpu_pct']:.0f}%",
+                str(run["transition"]["errors"] + run["create"]["errors"]),
+                (
+                    f"{order['subscribers']} agree, {order['events_logged']} events"
+                    if order["agreed"]
+                    else f"{len(order['errors'])} ERRORS"
+                ),
+            ]
+        )
+    out.extend(
+        line.rstrip()
+        for line in _table(
+            rows,
+            [
+                "database",
+                "replicas",
+                "clients",
+                "creates/s",
+                "transitions/s",
+                "count",
+                "secs",
+                "p50 ms",
+                "p99 ms",
+                "client CPU",
+                "servers CPU",
+                "db CPU",
+                "errors",
+                "subscribers",
+            ],
+        ).splitlines()
+    )
+    one, two = pg.get("one_replica"), pg.get("two_replicas")
+    if one and two and one["transitions_per_s"]:
+        out.append(
+            f"  2 replicas / 1 replica: {two['transitions_per_s'] / one['transitions_per_s']:.2f}"
+            f"; 1 replica / SQLite: "
+            f"{one['transitions_per_s'] / max(pg['sqlite_transitions_per_s'], 1e-9):.2f}"
+        )
+    for key in ("one_replica", "two_replicas"):
+        run = pg.get(key)
+        if run:
+            for error in run["order"]["errors"][:5]:
+                out.append(f"  ERROR ({key}): {error}")
+    if pg["error"]:
+        out.append("  ERROR: the phase failed: " + pg["error"].strip().splitlines()[-1])
+    return "\n".join(out)
+
+
 def _client_bound(summary: PhaseSummary) -> str:
     per_process = summary.client_cpu_pct / summary.processes
     return f"CPU {per_process:.0f}% per process" + (", client-bound" if per_process >= 85 else "")
@@ -1972,7 +2567,7 @@ def _client_bound(summary: PhaseSummary) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Statehouse vs a plain grpc.aio echo server.")
-    parser.add_argument("--quick", action="store_true", help="a short run (under 40 s)")
+    parser.add_argument("--quick", action="store_true", help="a short run (under 50 s)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument(
         "--profile",
@@ -2038,6 +2633,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "SQLite file (default auto: RecordMetrics if that takes under ~90 s at the measured "
         "rate)",
     )
+    parser.add_argument(
+        "--no-postgres",
+        action="store_true",
+        help="skip the PostgreSQL phase (1, then 2 replicas on a throwaway cluster)",
+    )
     return parser.parse_args(argv)
 
 
@@ -2050,6 +2650,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.metrics is not None:
         overrides["metrics"] = args.metrics
     sizes = Sizes(**{**asdict(sizes), **overrides})
+    # SIGTERM stops everything like Ctrl-C: servers, client processes, the PostgreSQL cluster.
+    signal.signal(signal.SIGTERM, _terminated)
     processes = [int(x) for x in args.processes.split(",") if x]
     subscriber_counts = [int(x) for x in args.subscribers.split(",") if x]
     python = sys.executable
@@ -2124,6 +2726,7 @@ def main(argv: list[str] | None = None) -> int:
         "events": [],
         "idle": None,
         "metrics": None,
+        "postgresql": None,
     }
     profiler: Profiler | None = None
     ok = True
@@ -2178,6 +2781,20 @@ def main(argv: list[str] | None = None) -> int:
             "transitions_processes": best_transitions.processes,
             "ratio": round(best_transitions.rate / best_echo.rate, 3),
         }
+        if args.no_postgres:
+            results["postgresql"] = {"skipped": "--no-postgres", "error": ""}
+        else:
+            # Beside the SQLite row with the same client processes (the first of --processes).
+            results["postgresql"] = run_postgres(
+                python,
+                args.server_src,
+                tmp,
+                sizes,
+                processes[0],
+                transitions_by_procs[processes[0]],
+            )
+            results["postgresql"]["sqlite_profiled"] = profiler is not None
+            ok = ok and postgres_ok(results["postgresql"])
         for count in subscriber_counts:
             if args.sub_channels > 0:
                 channels = min(args.sub_channels, count)
@@ -2233,6 +2850,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
+
+
+def _terminated(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _git_describe() -> str:
