@@ -77,7 +77,7 @@ class Server:
         await self.scheduler.close()
         await self.hub.close()
         await self.grpc_server.stop(self.settings.shutdown_grace if grace is None else grace)
-        await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+        await self.store.aclose()
 
     async def wait_for_termination(self) -> None:
         await self.grpc_server.wait_for_termination()

@@ -27,6 +27,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..orchestration import Event
 from .repository import EVENTS_CHANNEL, Tx
@@ -81,6 +82,10 @@ class StoreOptions:
     #: thread and back under the GIL (about 40% more writes/s measured); the
     #: cost is that the loop waits while another process holds the write lock.
     sqlite_inline_writes: bool = True
+    #: Use psycopg's asyncio mode on PostgreSQL: statements are awaited on the
+    #: event loop instead of blocking worker threads that fight over the GIL
+    #: (the threaded path spent about 4 ms of CPU per transition).
+    postgres_async: bool = True
 
 
 def _sqlite_file(url: sa.URL) -> Path | None:
@@ -98,6 +103,8 @@ class Store:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.is_postgresql = self.url.get_backend_name() == "postgresql"
+        #: On a database server, requests use the asyncio driver (no thread per request).
+        self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
             path = _sqlite_file(self.url)
             if path is not None:
@@ -106,9 +113,14 @@ class Store:
             self._install_sqlite_hooks()
             writers = 1
         else:
-            self.engine = sa.create_engine(
-                self.url, pool_size=self.options.writers + self.options.readers, pool_pre_ping=True
-            )
+            self.engine = sa.create_engine(self.url, pool_size=2, pool_pre_ping=True)
+            if self.is_postgresql and self.options.postgres_async:
+                self.async_engine = create_async_engine(
+                    self.url,
+                    pool_size=self.options.writers + self.options.readers,
+                    max_overflow=self.options.writers + self.options.readers,
+                    pool_pre_ping=True,
+                )
             writers = self.options.writers
         self.sequencer: Sequencer = CounterRowSequencer()
         self._writer = ThreadPoolExecutor(writers, thread_name_prefix="statehouse-writer")
@@ -218,10 +230,26 @@ class Store:
             result = fn(tx)
         return result, tx.appended
 
+    async def _write_async(self, fn: Callable[[Tx], T]) -> tuple[T, list[Event]]:
+        """A write through the asyncio driver: ``fn`` runs unchanged (SQLAlchemy runs it
+        in a greenlet), its network waits are awaited on the event loop."""
+        assert self.async_engine is not None
+        for attempt in (1, 2):
+            try:
+                with _unavailable_on_disconnect():
+                    async with self.async_engine.connect() as conn, conn.begin():
+                        return await conn.run_sync(_run_write, self.sequencer, fn)
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        """Run ``fn`` in a write transaction on a writer thread, then publish its events."""
+        """Run ``fn`` in a write transaction, commit, then publish its events."""
         if self._inline_writes:
             result, appended = self._write_inline(fn)
+        elif self.async_engine is not None:
+            result, appended = await self._write_async(fn)
         else:
             loop = asyncio.get_running_loop()
             result, appended = await loop.run_in_executor(self._writer, self.write_sync, fn)
@@ -231,6 +259,10 @@ class Store:
         return result
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
+        if self.async_engine is not None:
+            with _unavailable_on_disconnect():
+                async with self.async_engine.connect() as conn, conn.begin():
+                    return await conn.run_sync(_run_read, self.sequencer, fn)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self.read_sync, fn)
 
@@ -264,6 +296,12 @@ class Store:
                     return
                 log.warning("event listener reconnecting to the database")
 
+    async def aclose(self) -> None:
+        """Close everything, the asyncio pool included (call on the event loop)."""
+        if self.async_engine is not None:
+            await self.async_engine.dispose()
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
     def close(self) -> None:
         self._closing.set()
         if self._write_conn is not None:
@@ -273,3 +311,14 @@ class Store:
         self._writer.shutdown(wait=True, cancel_futures=True)
         self._reader.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
+
+
+def _run_write(
+    conn: sa.Connection, sequencer: Sequencer, fn: Callable[[Tx], T]
+) -> tuple[T, list[Event]]:
+    tx = Tx(conn.execution_options(statehouse_write=True), sequencer)
+    return fn(tx), tx.appended
+
+
+def _run_read(conn: sa.Connection, sequencer: Sequencer, fn: Callable[[Tx], T]) -> T:
+    return fn(Tx(conn, sequencer))
