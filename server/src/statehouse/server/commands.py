@@ -18,14 +18,12 @@ from .orchestration import (
     FailedPrecondition,
     InvalidArgument,
     JsonObject,
-    Kind,
     NotFound,
     State,
     StateChange,
     TaskRun,
     Timer,
     TimerKind,
-    check_transition,
     rules,
 )
 from .orchestration.metrics import MetricEntry, combine
@@ -145,37 +143,18 @@ def transition_execution(
     expected_revision: int | None,
     kill_deadline_us: int,
 ) -> Execution:
-    """A plain move, except where a state has a lifecycle behind it: entering
-    KILLING kills (with the cascade), RESTARTED restarts, RUNNING from PAUSED
-    resumes (cancelling the pause's timer). One path per meaning."""
-    if state in (State.KILLING, State.RESTARTED, State.RUNNING):
-        current = load_execution(tx, execution_id)
-        rules.check_expected_revision(current, expected_revision)
-        rules.reject_outputs_unless_terminal(state, outputs)
-        check_transition(Kind.EXECUTION, current.state, state)
-        if state is State.KILLING:
-            return kill_execution(
-                tx,
-                execution_id,
-                reason=reason,
-                expected_revision=None,
-                deadline_us=kill_deadline_us,
-            )[0]
-        if state is State.RESTARTED:
-            return restart_execution(tx, execution_id, reason=reason, expected_revision=None)
-        if current.state is State.PAUSED:
-            return resume_execution(
-                tx, execution_id, task_run_id="", reason=reason, expected_revision=None
-            )
-    execution = load_execution(tx, execution_id)
+    execution = load_full(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
     changes = ChangeSet(execution, now_us())
-    active = tx.count_active_task_runs(execution_id) if state.is_terminal else 0
-    rules.transition_execution(
-        changes, state, reason=reason, active_task_runs=active, outputs=outputs
+    rules.move_execution_on_request(
+        changes,
+        execution.task_runs,
+        state,
+        reason=reason,
+        outputs=outputs,
+        deadline_us=changes.now_us + kill_deadline_us,
     )
     _save(tx, changes)
-    execution.task_runs = tx.list_task_runs(execution_id)
     return execution
 
 

@@ -10,13 +10,12 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import code_pb2
 from grpc_status import rpc_status
 
 from ..commands import now_us
 from ..orchestration import DomainError, RequestIdReused
 from ..storage import StorageUnavailable, Store, Tx
-from .errors import database_unavailable, plain_status, status_for
+from .errors import database_unavailable, status_for
 
 M = TypeVar("M", bound=Message)
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -49,13 +48,6 @@ def rpc(fn: Callable[..., Awaitable[M]]) -> Callable[..., Awaitable[M]]:
             raise  # pragma: no cover - abort_with_status raises
 
     return wrapper
-
-
-async def unimplemented(context: Context, what: str) -> None:
-    status = plain_status(
-        code_pb2.UNIMPLEMENTED, "NOT_IMPLEMENTED", f"{what} is not implemented yet"
-    )
-    await context.abort_with_status(rpc_status.to_status(status))
 
 
 def fingerprint(method: str, request: Message) -> str:

@@ -28,7 +28,6 @@ class ChangeSet:
         self.events: list[Event] = []
         self.changed_task_runs: dict[str, TaskRun] = {}
         self.created_task_runs: list[TaskRun] = []
-        self.execution_changed = False
         #: Timers to store with the change.
         self.new_timers: list[Timer] = []
         #: Timers to delete with the change: (task_run_id or None for all, kind or None).
@@ -62,7 +61,6 @@ class ChangeSet:
     def created_execution(self) -> None:
         """Record the creation of the execution (its first history entry)."""
         ex = self.execution
-        self.execution_changed = True
         self._event(None, ex.state, ex.history[-1].reason, ex.history[-1].time_us)
 
     def created_task_run(self, task_run: TaskRun) -> None:
@@ -83,7 +81,6 @@ class ChangeSet:
         previous = ex.state
         ex.state = state
         ex.history.append(StateChange(state, time_us, reason))
-        self.execution_changed = True
         self._event(previous, state, reason, time_us)
 
     def move_task_run(

@@ -140,8 +140,6 @@ def transition_execution(
     check_transition(Kind.EXECUTION, execution.state, requested)
     reject_outputs_unless_terminal(requested, outputs)
     reject_terminal_while_task_runs_active(execution, requested, active_task_runs)
-    if requested is State.RESTARTED:
-        execution.restart_count += 1
     if outputs is not None:
         execution.outputs = outputs
     if execution.state is State.PAUSED:
@@ -444,3 +442,32 @@ def complete_execution(
         changes.move_execution(State.KILLING, reason)
     transition_execution(changes, target, reason=reason, active_task_runs=active, outputs=outputs)
     changes.cancel_timers()
+
+
+def move_execution_on_request(
+    changes: ChangeSet,
+    task_runs: list[TaskRun],
+    requested: State,
+    *,
+    reason: str,
+    outputs: JsonObject | None,
+    deadline_us: int,
+) -> None:
+    """TransitionExecution: a plain move, except where a state has a lifecycle
+    behind it. Entering KILLING kills (with the cascade), RESTARTED restarts,
+    RUNNING from PAUSED resumes (cancelling the pause's timer): one path per
+    meaning, whichever RPC asks for it."""
+    execution = changes.execution
+    check_transition(Kind.EXECUTION, execution.state, requested)
+    reject_outputs_unless_terminal(requested, outputs)
+    if requested is State.KILLING:
+        kill_execution(changes, task_runs, reason=reason, deadline_us=deadline_us)
+    elif requested is State.RESTARTED:
+        restart_execution(changes, task_runs, reason=reason)
+    elif requested is State.RUNNING and execution.state is State.PAUSED:
+        resume(changes, None, reason=reason)
+    else:
+        active = sum(1 for t in task_runs if t.state.is_active)
+        transition_execution(
+            changes, requested, reason=reason, active_task_runs=active, outputs=outputs
+        )

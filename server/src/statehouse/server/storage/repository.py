@@ -519,14 +519,6 @@ class Tx:
             query = query.where(timers.c.kind == kind)
         self.conn.execute(query)
 
-    def list_timers(self, execution_id: str) -> list[Timer]:
-        rows = self.conn.execute(
-            sa.select(timers)
-            .where(timers.c.execution_id == execution_id)
-            .order_by(timers.c.due_time_us)
-        ).mappings()
-        return [_timer(r) for r in rows]
-
     def due_timers(self, now_us: int, limit: int) -> list[Timer]:
         rows = self.conn.execute(
             sa.select(timers)

@@ -25,8 +25,6 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..orchestration import Event
@@ -183,13 +181,6 @@ class Store:
                 if self.is_postgresql:
                     conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
                     conn.commit()
-
-    def schema_revision(self) -> tuple[str | None, str | None]:
-        """(current revision of the database, latest revision of the code)."""
-        with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            head = ScriptDirectory.from_config(self._alembic_config(conn)).get_current_head()
-        return current, head
 
     # -- transactions ---------------------------------------------------------
 
