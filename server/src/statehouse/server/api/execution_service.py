@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, execution_service_pb2_grpc
 
 from .. import commands
@@ -21,6 +16,7 @@ from ..orchestration.validation import (
 from ..storage import ExecutionFilter, Tx
 from . import convert
 from ._base import Context, Servicer, rpc
+from ._pages import PageTokens
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -29,29 +25,6 @@ MAX_PAGE_SIZE = 1000
 def _expected(request: object) -> int | None:
     has = request.HasField("expected_revision")  # type: ignore[attr-defined]
     return int(request.expected_revision) if has else None  # type: ignore[attr-defined]
-
-
-def _page_token(last: tuple[int, str], filter_key: str) -> str:
-    raw = json.dumps({"t": last[0], "i": last[1], "f": filter_key}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _parse_page_token(token: str, filter_key: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        cursor = (int(data["t"]), str(data["i"]))
-        same_filter = data["f"] == filter_key
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise InvalidArgument(
-            [("page_token", "is not a token returned by ListExecutions")],
-            reason="INVALID_PAGE_TOKEN",
-        ) from exc
-    if not same_filter:
-        raise InvalidArgument(
-            [("page_token", "was issued for other filters")], reason="INVALID_PAGE_TOKEN"
-        )
-    return cursor
 
 
 class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceServicer):
@@ -125,8 +98,11 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
             states=convert.states_from_pb(request.states, "states"),
             labels=tuple(sorted(request.labels.items())),
         )
-        filter_key = hashlib.sha256(repr(flt).encode()).hexdigest()[:16]
-        before = _parse_page_token(request.page_token, filter_key) if request.page_token else None
+        tokens = PageTokens("ListExecutions", flt)
+        before = None
+        if request.page_token:
+            time_us, last_id = tokens.decode(request.page_token)
+            before = (int(time_us), str(last_id))
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         full = request.view == execution_pb2.EXECUTION_VIEW_FULL
 
@@ -142,7 +118,7 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
                 convert.execution_to_pb(execution, response.executions.add(), full=full)
             if more:
                 last = page[-1]
-                response.next_page_token = _page_token((last.create_time_us, last.id), filter_key)
+                response.next_page_token = tokens.encode([last.create_time_us, last.id])
             return response
 
         return await self.store.read(read)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from typing import Any
 
 from google.protobuf import duration_pb2
@@ -13,11 +9,12 @@ from google.protobuf import duration_pb2
 from statehouse.v1 import metric_pb2, metric_service_pb2 as pb, metric_service_pb2_grpc
 
 from .. import commands
-from ..orchestration import InvalidArgument, metrics as m
+from ..orchestration import metrics as m
 from ..orchestration.validation import Violations
 from ..storage import Tx
 from . import convert
 from ._base import Context, Servicer, rpc
+from ._pages import PageTokens
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -50,25 +47,6 @@ def _entries(request: pb.RecordMetricsRequest) -> list[m.MetricEntry]:
             value, type_ = 0.0, ""
         entries.append(m.MetricEntry(e.name, type_, value, e.description, dict(e.tags)))
     return entries
-
-
-def _token(last_id: int, key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"i": last_id, "f": key}).encode()).decode()
-
-
-def _parse_token(token: str, key: str) -> int:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        last, same = int(data["i"]), data["f"] == key
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise InvalidArgument(
-            [("page_token", "is not a token returned by ListMetrics")], reason="INVALID_PAGE_TOKEN"
-        ) from exc
-    if not same:
-        raise InvalidArgument(
-            [("page_token", "was issued for other filters")], reason="INVALID_PAGE_TOKEN"
-        )
-    return last
 
 
 class MetricServicer(Servicer, metric_service_pb2_grpc.MetricServiceServicer):
@@ -108,10 +86,10 @@ class MetricServicer(Servicer, metric_service_pb2_grpc.MetricServiceServicer):
         if request.page_size < 0:
             v.add("page_size", "must not be negative")
         v.raise_if_any()
-        key = hashlib.sha256(
-            f"{request.execution_id}|{request.task_run_id}|{request.task_id}".encode()
-        ).hexdigest()[:16]
-        after = _parse_token(request.page_token, key) if request.page_token else 0
+        tokens = PageTokens(
+            "ListMetrics", (request.execution_id, request.task_run_id, request.task_id)
+        )
+        after = int(tokens.decode(request.page_token)[0]) if request.page_token else 0
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
         def read(tx: Tx) -> pb.ListMetricsResponse:
@@ -127,7 +105,7 @@ class MetricServicer(Servicer, metric_service_pb2_grpc.MetricServiceServicer):
             for metric in page:
                 _metric_to_pb(metric, response.metrics.add())
             if len(found) > size:
-                response.next_page_token = _token(page[-1].id, key)
+                response.next_page_token = tokens.encode([page[-1].id])
             return response
 
         return await self.store.read(read)
