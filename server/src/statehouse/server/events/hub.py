@@ -114,8 +114,15 @@ class EventHub:
         self.head = await self.store.read(lambda tx: tx.last_sequence())
         self.store.add_commit_listener(self.committed)
         loop = asyncio.get_running_loop()
-        self.store.listen_for_commits(lambda: loop.call_soon_threadsafe(self._catch_up_needed.set))
+        self.store.listen_for_commits(
+            lambda sequence: loop.call_soon_threadsafe(self._notified, sequence)
+        )
         self._task = asyncio.create_task(self._tail(), name="statehouse-event-hub")
+
+    def _notified(self, sequence: int) -> None:
+        """Another commit was announced: read the log unless it is already dispatched."""
+        if sequence == 0 or sequence > self.head:
+            self._catch_up_needed.set()
 
     async def close(self) -> None:
         self.closed = True

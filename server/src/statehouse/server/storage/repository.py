@@ -549,7 +549,9 @@ class Tx:
         if self.conn.dialect.name == "postgresql":
             # Delivered at commit to every replica's listener: the log is the
             # truth, this only wakes readers up.
-            self.conn.exec_driver_sql(f"NOTIFY {EVENTS_CHANNEL}")
+            # The payload is the last sequence, so a replica that already has it
+            # (its own commit, dispatched locally) skips the read.
+            self.conn.exec_driver_sql(f"NOTIFY {EVENTS_CHANNEL}, '{new_events[-1].sequence}'")
         self.appended.extend(new_events)
         return new_events
 

@@ -257,8 +257,9 @@ class Store:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self.read_sync, fn)
 
-    def listen_for_commits(self, wake: Callable[[], object]) -> None:
-        """Call ``wake`` (from a thread) whenever any process commits events.
+    def listen_for_commits(self, wake: Callable[[int], object]) -> None:
+        """Call ``wake(last_sequence)`` (from a thread) whenever any process commits
+        events; ``wake(0)`` when what was committed is unknown (after a reconnect).
 
         PostgreSQL only (LISTEN/NOTIFY); elsewhere the hub's poll finds other
         processes' writes. The listener reconnects by itself.
@@ -270,7 +271,7 @@ class Store:
         )
         self._listener.start()
 
-    def _listen(self, wake: Callable[[], object]) -> None:
+    def _listen(self, wake: Callable[[int], object]) -> None:
         import psycopg
 
         dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -278,10 +279,10 @@ class Store:
             try:
                 with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {EVENTS_CHANNEL}")
-                    wake()  # anything committed while we were not listening
+                    wake(0)  # anything committed while we were not listening
                     while not self._closing.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            wake()
+                        for notify in conn.notifies(timeout=0.5, stop_after=1):
+                            wake(int(notify.payload or 0))
             except Exception:  # the database went away: try again shortly
                 if self._closing.wait(1.0):
                     return
