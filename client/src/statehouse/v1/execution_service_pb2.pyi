@@ -287,21 +287,33 @@ class ListExecutionsResponse(_message.Message):
 
     EXECUTIONS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    UNREADABLE_EXECUTION_IDS_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """A token for the next page; empty when this is the last page."""
+    """A token for the next page; empty when this is the last page. A page may
+    hold fewer than page_size executions when the next one would make the
+    response larger than the page limit (about 4 MiB): follow the token.
+    """
     @_builtins.property
     def executions(self) -> _containers.RepeatedCompositeFieldContainer[_execution_pb2.Execution]:
         """The executions, newest first."""
+
+    @_builtins.property
+    def unreadable_execution_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Executions of this page that matched but whose stored record cannot be
+        read (GetExecution answers DATA_LOSS, reason UNREADABLE_RECORD, for each);
+        they are left out of executions.
+        """
 
     def __init__(
         self,
         *,
         executions: _abc.Iterable[_execution_pb2.Execution] | None = ...,
         next_page_token: _builtins.str = ...,
+        unreadable_execution_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["executions", b"executions", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["executions", b"executions", "next_page_token", b"next_page_token", "unreadable_execution_ids", b"unreadable_execution_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Coroutine
@@ -18,16 +19,17 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from statehouse.v1 import (
-    event_service_pb2,
-    event_service_pb2_grpc,
-    execution_service_pb2,
-    execution_service_pb2_grpc,
-    metric_service_pb2,
-    metric_service_pb2_grpc,
-)
+from statehouse.v1 import event_service_pb2, execution_service_pb2, metric_service_pb2
 
-from .api import EventServicer, ExecutionServicer, Limits, MetricServicer
+from . import limits as L
+from .api import (
+    EventServicer,
+    ExecutionServicer,
+    GrpcTransport,
+    Limits,
+    MetricServicer,
+    PageTokens,
+)
 from .events import EventHub, Retention
 from .options import add_serve_arguments, settings_from_args
 from .scheduler import TimerScheduler
@@ -36,11 +38,12 @@ from .storage import Store, StoreOptions
 
 log = logging.getLogger("statehouse.server")
 
-SERVICE_NAMES = (
-    execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,
-    event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
-    metric_service_pb2.DESCRIPTOR.services_by_name["MetricService"].full_name,
+SERVICES = (
+    execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
+    event_service_pb2.DESCRIPTOR.services_by_name["EventService"],
+    metric_service_pb2.DESCRIPTOR.services_by_name["MetricService"],
 )
+SERVICE_NAMES = tuple(s.full_name for s in SERVICES)
 
 
 class Server:
@@ -54,8 +57,10 @@ class Server:
         scheduler: TimerScheduler,
         health_servicer: health.aio.HealthServicer,
         settings: Settings,
+        transport: GrpcTransport,
     ) -> None:
         self.grpc_server = grpc_server
+        self.transport = transport
         self.store = store
         self.hub = hub
         self.scheduler = scheduler
@@ -77,6 +82,7 @@ class Server:
         await self.scheduler.close()
         await self.hub.close()
         await self.grpc_server.stop(self.settings.shutdown_grace if grace is None else grace)
+        self.transport.close()
         await self.store.aclose()
 
     async def wait_for_termination(self) -> None:
@@ -106,9 +112,12 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
         ),
     )
     await hub.start()
+    candidate = secrets.token_hex(32)
+    secret = await store.write(lambda tx: tx.server_secret("page_tokens", candidate))
+    tokens = PageTokens(bytes.fromhex(secret))
     options = [
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
-        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", L.max_request_bytes(settings.max_payload_bytes)),
+        ("grpc.max_send_message_length", L.MAX_RESPONSE_BYTES),
         ("grpc.server.max_pending_requests", settings.max_pending_requests),
         ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_requests),
         ("grpc.so_reuseport", 0),
@@ -122,15 +131,18 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
         store, kill_deadline_us=kill_deadline_us, poll_interval=settings.timer_poll_interval
     )
     await scheduler.start()
-    execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server(
-        ExecutionServicer(store, limits, scheduler.wake), grpc_server
-    )
-    event_service_pb2_grpc.add_EventServiceServicer_to_server(
-        EventServicer(store, hub), grpc_server
-    )
-    metric_service_pb2_grpc.add_MetricServiceServicer_to_server(
-        MetricServicer(store, limits), grpc_server
-    )
+    transport = GrpcTransport(max_payload_bytes=settings.max_payload_bytes)
+    for service, impl in zip(
+        SERVICES,
+        (
+            ExecutionServicer(store, limits, tokens, scheduler.wake),
+            EventServicer(store, hub),
+            MetricServicer(store, limits, tokens),
+        ),
+        strict=True,
+    ):
+        transport.add_service(service, impl)
+    grpc_server.add_generic_rpc_handlers(transport.handlers)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection(
@@ -146,9 +158,10 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
     except RuntimeError as exc:
         await scheduler.close()
         await hub.close()
+        transport.close()
         store.close()
         raise OSError(f"cannot listen on {settings.address}: {exc}") from exc
-    return Server(grpc_server, store, hub, scheduler, health_servicer, settings), port
+    return Server(grpc_server, store, hub, scheduler, health_servicer, settings, transport), port
 
 
 def _display_url(url: str) -> str:

@@ -24,6 +24,7 @@ from .orchestration import (
     TaskRun,
     Timer,
     TimerKind,
+    UnreadableRecord,
     rules,
 )
 from .orchestration.metrics import MetricEntry, combine
@@ -83,7 +84,15 @@ def create_execution(tx: Tx, spec: NewExecution) -> Execution:
 
 
 def delete_execution(tx: Tx, execution_id: str, expected_revision: int | None) -> None:
-    execution = load_execution(tx, execution_id)
+    """Delete a terminal execution, or one whose stored record (or a task run's)
+    cannot be read, in any state: nothing else can be done with it."""
+    try:
+        execution = load_execution(tx, execution_id)
+        if not execution.state.is_terminal:
+            tx.list_task_runs(execution_id)
+    except UnreadableRecord:
+        tx.delete_execution(execution_id)
+        return
     rules.check_expected_revision(execution, expected_revision)
     if not execution.state.is_terminal:
         raise FailedPrecondition(

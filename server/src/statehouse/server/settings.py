@@ -24,8 +24,6 @@ class Settings:
     migrate: bool = True
     #: The largest inputs or outputs of one execution or task run, in bytes of JSON.
     max_payload_bytes: int = 1 << 20
-    #: The largest message the server accepts or sends.
-    max_message_bytes: int = 16 << 20
     #: Events buffered per subscriber before it is served from the stored log.
     subscriber_buffer: int = 1024
     #: How often the event hub checks the log for other processes' writes (seconds).

@@ -1,8 +1,18 @@
-"""The gRPC servicers: protos in, domain calls, protos out."""
+"""The RPC handlers (protos in, domain calls, protos out) and their gRPC transport."""
 
-from ._base import Limits
+from ._base import Call, Limits
+from ._pages import PageTokens
 from .event_service import EventServicer
 from .execution_service import ExecutionServicer
+from .grpc_transport import GrpcTransport
 from .metric_service import MetricServicer
 
-__all__ = ["EventServicer", "ExecutionServicer", "Limits", "MetricServicer"]
+__all__ = [
+    "Call",
+    "EventServicer",
+    "ExecutionServicer",
+    "GrpcTransport",
+    "Limits",
+    "MetricServicer",
+    "PageTokens",
+]

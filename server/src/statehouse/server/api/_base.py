@@ -1,24 +1,35 @@
-"""What every servicer shares: error translation, idempotency, limits."""
+"""What every servicer shares: the call, idempotency, limits."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import grpc
 from google.protobuf.message import Message
-from grpc_status import rpc_status
 
 from ..commands import now_us
-from ..orchestration import DomainError, RequestIdReused
-from ..storage import StorageUnavailable, Store, Tx
-from .errors import database_unavailable, status_for
+from ..orchestration import JsonObject, RequestIdReused
+from ..storage import Store, Tx
+from ._pages import PageTokens
+from .validation import Checked
 
 M = TypeVar("M", bound=Message)
-Context = grpc.aio.ServicerContext[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a handler knows of its call besides the request, whatever the transport."""
+
+    #: ``/statehouse.v1.ExecutionService/GetExecution``.
+    method: str
+    #: What validation found: the request's inputs or outputs as JSON.
+    checked: Checked = field(default_factory=Checked)
+
+    def payload(self, name: str) -> JsonObject | None:
+        """The request's Struct field ``name`` as JSON, None when unset."""
+        return self.checked.payload(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,23 +42,6 @@ class Limits:
     #: How long running task runs of a killed execution have to report KILLED
     #: before they are forced to it (microseconds).
     kill_deadline_us: int = 60_000_000
-
-
-def rpc(fn: Callable[..., Awaitable[M]]) -> Callable[..., Awaitable[M]]:
-    """Make a unary servicer method end with a rich status on a DomainError."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: Context) -> M:
-        try:
-            return await fn(self, request, context)
-        except DomainError as error:
-            await context.abort_with_status(rpc_status.to_status(status_for(error)))
-            raise  # pragma: no cover - abort_with_status raises
-        except StorageUnavailable as error:
-            await context.abort_with_status(rpc_status.to_status(database_unavailable(error)))
-            raise  # pragma: no cover - abort_with_status raises
-
-    return wrapper
 
 
 def fingerprint(method: str, request: Message) -> str:
@@ -64,10 +58,15 @@ class Servicer:
     """Shared plumbing of the servicers."""
 
     def __init__(
-        self, store: Store, limits: Limits, on_timers_changed: Callable[[], None] | None = None
+        self,
+        store: Store,
+        limits: Limits,
+        tokens: PageTokens,
+        on_timers_changed: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
+        self.tokens = tokens
         self.on_timers_changed = on_timers_changed or (lambda: None)
 
     async def mutate(

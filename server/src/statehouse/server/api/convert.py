@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from statehouse.v1 import event_pb2, execution_pb2, state_pb2
 
@@ -18,7 +17,7 @@ from ..orchestration import (
     State,
     StateChange,
     TaskRun,
-    retry,
+    UnreadableRecord,
 )
 
 _STATE_TO_PB = {s: state_pb2.State.Value(f"STATE_{s.value}") for s in State}
@@ -47,31 +46,6 @@ def time_to_pb(time_us: int, out: timestamp_pb2.Timestamp) -> None:
     out.nanos = micros * 1_000
 
 
-def struct_from_pb(message: Any, field: str) -> JsonObject | None:
-    """The Struct in ``field`` of ``message`` as a dict, or None when unset."""
-    if not message.HasField(field):
-        return None
-    value: JsonObject = json_format.MessageToDict(getattr(message, field))
-    _check_finite(value, field)
-    return value
-
-
-def _check_finite(value: Any, field: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidArgument([(field, "numbers must be finite")])
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_finite(v, f"{field}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_finite(v, f"{field}[{i}]")
-
-
-def struct_to_pb(value: JsonObject | None, out: struct_pb2.Struct) -> None:
-    if value is not None:
-        out.update(value)
-
-
 def _history_to_pb(history: list[StateChange], out: Any) -> None:
     for h in history:
         item = out.add()
@@ -88,7 +62,16 @@ def _attempt_to_pb(attempt: Attempt, out: execution_pb2.Attempt) -> None:
 
 
 def task_run_to_pb(tr: TaskRun, out: execution_pb2.TaskRun | None = None) -> execution_pb2.TaskRun:
+    """The task run as a message; UnreadableRecord if its stored values cannot be carried."""
     pb = out if out is not None else execution_pb2.TaskRun()
+    try:
+        _task_run_to_pb(tr, pb)
+    except _UNCONVERTIBLE as exc:
+        raise UnreadableRecord("task run", tr.id, execution_id=tr.execution_id) from exc
+    return pb
+
+
+def _task_run_to_pb(tr: TaskRun, pb: execution_pb2.TaskRun) -> None:
     pb.id = tr.id
     pb.execution_id = tr.execution_id
     pb.task_id = tr.task_id
@@ -106,13 +89,26 @@ def task_run_to_pb(tr: TaskRun, out: execution_pb2.TaskRun | None = None) -> exe
         time_to_pb(tr.next_attempt_time_us, pb.next_attempt_time)
     time_to_pb(tr.create_time_us, pb.create_time)
     time_to_pb(tr.update_time_us, pb.update_time)
-    return pb
+
+
+#: What converting a decoded record can raise when the record holds what the
+#: contract cannot carry (written before validation existed, or by hand).
+_UNCONVERTIBLE = (ValueError, TypeError, KeyError, OverflowError, AttributeError)
 
 
 def execution_to_pb(
     ex: Execution, out: execution_pb2.Execution | None = None, *, full: bool = True
 ) -> execution_pb2.Execution:
+    """The execution as a message; UnreadableRecord if its stored values cannot be carried."""
     pb = out if out is not None else execution_pb2.Execution()
+    try:
+        _execution_to_pb(ex, pb, full)
+    except _UNCONVERTIBLE as exc:
+        raise UnreadableRecord("execution", ex.id, execution_id=ex.id) from exc
+    return pb
+
+
+def _execution_to_pb(ex: Execution, pb: execution_pb2.Execution, full: bool) -> None:
     pb.id = ex.id
     pb.namespace = ex.namespace
     pb.flow_id = ex.flow_id
@@ -126,13 +122,12 @@ def execution_to_pb(
     _history_to_pb(ex.history, pb.history)
     if full:
         for tr in ex.task_runs:
-            task_run_to_pb(tr, pb.task_runs.add())
+            _task_run_to_pb(tr, pb.task_runs.add())
     pb.revision = ex.revision
     time_to_pb(ex.create_time_us, pb.create_time)
     time_to_pb(ex.update_time_us, pb.update_time)
     pb.parent_execution_id = ex.parent_execution_id
     pb.restart_count = ex.restart_count
-    return pb
 
 
 def event_to_pb(ev: Event, out: event_pb2.StateChangeEvent) -> event_pb2.StateChangeEvent:
@@ -156,10 +151,7 @@ def duration_us(message: Any, field: str) -> int | None:
     if not message.HasField(field):
         return None
     value = getattr(message, field)
-    micros = int(value.seconds) * 1_000_000 + int(value.nanos) // 1_000
-    if micros < 0:
-        raise InvalidArgument([(field, "must not be negative")])
-    return micros
+    return int(value.seconds) * 1_000_000 + int(value.nanos) // 1_000
 
 
 def _duration_to_pb(micros: int, out: Any) -> None:
@@ -168,7 +160,7 @@ def _duration_to_pb(micros: int, out: Any) -> None:
 
 
 def retry_policy_from_pb(request: Any) -> JsonObject | None:
-    """The domain's form of a RetryPolicy (see orchestration.retry), validated."""
+    """The domain's form of a (validated) RetryPolicy (see orchestration.retry)."""
     if not request.HasField("retry_policy"):
         return None
     p = request.retry_policy
@@ -188,7 +180,6 @@ def retry_policy_from_pb(request: Any) -> JsonObject | None:
     elif kind == "random":
         policy["min_interval_us"] = duration_us(p.random, "min_interval") or 0
         policy["max_interval_us"] = duration_us(p.random, "max_interval") or 0
-    retry.validate_policy(policy)
     return policy
 
 

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NoReturn
 
-import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
 
 from ..orchestration import (
     DomainError,
@@ -20,6 +15,7 @@ from ..orchestration import (
     RequestIdReused,
     RevisionMismatch,
     SequenceCompacted,
+    UnreadableRecord,
 )
 
 DOMAIN = "statehouse"
@@ -32,6 +28,7 @@ _CODES: list[tuple[type[DomainError], int]] = [
     (RevisionMismatch, code_pb2.ABORTED),
     (RequestIdReused, code_pb2.ALREADY_EXISTS),
     (SequenceCompacted, code_pb2.OUT_OF_RANGE),
+    (UnreadableRecord, code_pb2.DATA_LOSS),
 ]
 
 
@@ -64,32 +61,11 @@ def plain_status(code: int, reason: str, message: str) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=message, details=[_pack(info)])
 
 
-async def abort(
-    context: grpc.aio.ServicerContext[object, object], status: status_pb2.Status
-) -> NoReturn:
-    await context.abort_with_status(rpc_status.to_status(status))
-    raise AssertionError("abort_with_status returned")  # pragma: no cover
+def database_unavailable() -> status_pb2.Status:
+    """UNAVAILABLE while the database cannot be reached: the call may be retried.
 
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Turn a DomainError into an :class:`RpcAbort` carrying its status."""
-    try:
-        yield
-    except DomainError as error:
-        raise RpcAbort(status_for(error)) from error
-
-
-class RpcAbort(Exception):
-    """Raised inside a servicer to end the call with ``status``."""
-
-    def __init__(self, status: status_pb2.Status) -> None:
-        super().__init__(status.message)
-        self.status = status
-
-
-def database_unavailable(error: Exception) -> status_pb2.Status:
-    """UNAVAILABLE while the database cannot be reached: the call may be retried."""
+    What the driver said is logged, not sent: it can name hosts and statements.
+    """
     return plain_status(
-        code_pb2.UNAVAILABLE, "DATABASE_UNAVAILABLE", f"the database is unavailable: {error}"
+        code_pb2.UNAVAILABLE, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later"
     )

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, execution_service_pb2_grpc
+from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 
-from .. import commands
-from ..orchestration import InvalidArgument, NotFound, PauseAction, State
-from ..orchestration.validation import (
-    MAX_REASON,
-    MAX_VALUE,
-    MAX_WORKER_ID,
-    Violations,
-    check_payload_size,
-)
+from .. import commands, limits
+from ..orchestration import Execution, NotFound, PauseAction, State, UnreadableRecord
 from ..storage import ExecutionFilter, Tx
 from . import convert
-from ._base import Context, Servicer, rpc
-from ._pages import PageTokens
+from ._base import Call, Servicer
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 
 def _expected(request: object) -> int | None:
@@ -27,31 +18,21 @@ def _expected(request: object) -> int | None:
     return int(request.expected_revision) if has else None  # type: ignore[attr-defined]
 
 
-class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceServicer):
-    """Creates executions and task runs and moves them through their states."""
+class ExecutionServicer(Servicer):
+    """Creates executions and task runs and moves them through their states.
 
-    @rpc
+    Requests arrive validated (api/validation.py): the handlers convert and act.
+    """
+
     async def CreateExecution(
-        self, request: pb.CreateExecutionRequest, context: Context
+        self, request: pb.CreateExecutionRequest, call: Call
     ) -> pb.CreateExecutionResponse:
-        v = Violations()
-        v.namespace("namespace", request.namespace)
-        v.identifier("flow_id", request.flow_id)
-        if request.flow_revision < 0:
-            v.add("flow_revision", "must not be negative")
-        v.labels("labels", dict(request.labels))
-        if request.parent_execution_id:
-            v.required_id("parent_execution_id", request.parent_execution_id)
-        v.request_id(request.request_id)
-        v.raise_if_any()
-        inputs = convert.struct_from_pb(request, "inputs")
-        check_payload_size("inputs", inputs, self.limits.max_payload_bytes)
         spec = commands.NewExecution(
             namespace=request.namespace,
             flow_id=request.flow_id,
             flow_revision=request.flow_revision,
             labels=dict(request.labels),
-            inputs=inputs,
+            inputs=call.payload("inputs"),
             parent_execution_id=request.parent_execution_id,
         )
 
@@ -61,13 +42,9 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
 
         return await self.mutate("CreateExecution", request, pb.CreateExecutionResponse, build)
 
-    @rpc
     async def GetExecution(
-        self, request: pb.GetExecutionRequest, context: Context
+        self, request: pb.GetExecutionRequest, call: Call
     ) -> pb.GetExecutionResponse:
-        v = Violations()
-        v.required_id("execution_id", request.execution_id)
-        v.raise_if_any()
         full = request.view != execution_pb2.EXECUTION_VIEW_BASIC
 
         def read(tx: Tx) -> pb.GetExecutionResponse:
@@ -82,75 +59,75 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
 
         return await self.store.read(read)
 
-    @rpc
     async def ListExecutions(
-        self, request: pb.ListExecutionsRequest, context: Context
+        self, request: pb.ListExecutionsRequest, call: Call
     ) -> pb.ListExecutionsResponse:
-        v = Violations()
-        v.namespace("namespace", request.namespace, required=False)
-        v.identifier("flow_id", request.flow_id, required=False)
-        if request.page_size < 0:
-            v.add("page_size", "must not be negative")
-        v.raise_if_any()
         flt = ExecutionFilter(
             namespace=request.namespace,
             flow_id=request.flow_id,
             states=convert.states_from_pb(request.states, "states"),
             labels=tuple(sorted(request.labels.items())),
         )
-        tokens = PageTokens("ListExecutions", flt)
         before = None
         if request.page_token:
-            time_us, last_id = tokens.decode(request.page_token)
-            before = (int(time_us), str(last_id))
-        size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+            time_us, last_id = self.tokens.decode(
+                "ListExecutions", flt, request.page_token, (int, str)
+            )
+            before = (time_us, last_id)
+        size = min(request.page_size or DEFAULT_PAGE_SIZE, limits.MAX_PAGE_SIZE)
         full = request.view == execution_pb2.EXECUTION_VIEW_FULL
 
         def read(tx: Tx) -> pb.ListExecutionsResponse:
             found = tx.list_executions(flt, limit=size + 1, before=before)
             page, more = found[:size], len(found) > size
-            if full:
-                task_runs = tx.list_task_runs_of([e.id for e in page])
-                for execution in page:
-                    execution.task_runs = task_runs[execution.id]
+            executions = [e for e in page if isinstance(e, Execution)]
+            task_runs = tx.list_task_runs_of([e.id for e in executions]) if full else {}
             response = pb.ListExecutionsResponse()
-            for execution in page:
-                convert.execution_to_pb(execution, response.executions.add(), full=full)
-            if more:
-                last = page[-1]
-                response.next_page_token = tokens.encode([last.create_time_us, last.id])
+            budget = limits.MAX_PAGE_BYTES
+            last: tuple[int, str] | None = None
+            for item in page:
+                error = item if isinstance(item, UnreadableRecord) else None
+                if isinstance(item, Execution):
+                    runs = task_runs.get(item.id, [])
+                    if isinstance(runs, UnreadableRecord):
+                        error = runs
+                    else:
+                        item.task_runs = runs
+                        out = response.executions.add()
+                        try:
+                            convert.execution_to_pb(item, out, full=full)
+                        except UnreadableRecord as failed:
+                            del response.executions[-1]
+                            error = failed
+                        else:
+                            budget -= out.ByteSize()
+                            if budget < 0 and len(response.executions) > 1:
+                                # The rest of the page comes with the next token.
+                                del response.executions[-1]
+                                more = True
+                                break
+                if error is not None:
+                    response.unreadable_execution_ids.append(error.execution_id)
+                key = item.id if isinstance(item, Execution) else item.execution_id
+                last = (item.create_time_us, key)
+            if more and last is not None:
+                response.next_page_token = self.tokens.encode("ListExecutions", flt, list(last))
             return response
 
         return await self.store.read(read)
 
-    @rpc
     async def DeleteExecution(
-        self, request: pb.DeleteExecutionRequest, context: Context
+        self, request: pb.DeleteExecutionRequest, call: Call
     ) -> pb.DeleteExecutionResponse:
-        v = Violations()
-        v.required_id("execution_id", request.execution_id)
-        v.revision(_expected(request))
-        v.raise_if_any()
-
         def work(tx: Tx) -> pb.DeleteExecutionResponse:
             commands.delete_execution(tx, request.execution_id, _expected(request))
             return pb.DeleteExecutionResponse()
 
         return await self.store.write(work)
 
-    @rpc
     async def CreateTaskRun(
-        self, request: pb.CreateTaskRunRequest, context: Context
+        self, request: pb.CreateTaskRunRequest, call: Call
     ) -> pb.CreateTaskRunResponse:
-        v = Violations()
-        v.required_id("execution_id", request.execution_id)
-        v.identifier("task_id", request.task_id)
-        if request.parent_task_run_id:
-            v.required_id("parent_task_run_id", request.parent_task_run_id)
-        v.bounded_text("value", request.value, MAX_VALUE)
-        v.request_id(request.request_id)
-        v.revision(_expected(request))
-        v.raise_if_any()
         spec = commands.NewTaskRun(
             execution_id=request.execution_id,
             task_id=request.task_id,
@@ -167,19 +144,11 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
 
         return await self.mutate("CreateTaskRun", request, pb.CreateTaskRunResponse, build)
 
-    @rpc
     async def TransitionExecution(
-        self, request: pb.TransitionExecutionRequest, context: Context
+        self, request: pb.TransitionExecutionRequest, call: Call
     ) -> pb.TransitionExecutionResponse:
-        v = Violations()
-        v.required_id("execution_id", request.execution_id)
-        v.bounded_text("reason", request.reason, MAX_REASON)
-        v.request_id(request.request_id)
-        v.revision(_expected(request))
-        v.raise_if_any()
         state = convert.state_from_pb(request.state, "state")
-        outputs = convert.struct_from_pb(request, "outputs")
-        check_payload_size("outputs", outputs, self.limits.max_payload_bytes)
+        outputs = call.payload("outputs")
 
         def build(tx: Tx) -> pb.TransitionExecutionResponse:
             execution = commands.transition_execution(
@@ -200,20 +169,11 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
             self.on_timers_changed()
         return response
 
-    @rpc
     async def TransitionTaskRun(
-        self, request: pb.TransitionTaskRunRequest, context: Context
+        self, request: pb.TransitionTaskRunRequest, call: Call
     ) -> pb.TransitionTaskRunResponse:
-        v = Violations()
-        v.required_id("task_run_id", request.task_run_id)
-        v.bounded_text("reason", request.reason, MAX_REASON)
-        v.bounded_text("worker_id", request.worker_id, MAX_WORKER_ID)
-        v.request_id(request.request_id)
-        v.revision(_expected(request))
-        v.raise_if_any()
         state = convert.state_from_pb(request.state, "state")
-        outputs = convert.struct_from_pb(request, "outputs")
-        check_payload_size("outputs", outputs, self.limits.max_payload_bytes)
+        outputs = call.payload("outputs")
 
         def build(tx: Tx) -> pb.TransitionTaskRunResponse:
             task_run, execution, decision = commands.transition_task_run(
@@ -241,31 +201,12 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
 
         return await self.mutate("TransitionTaskRun", request, pb.TransitionTaskRunResponse, build)
 
-    def _lifecycle_checks(self, request: object, *, task_run: bool = False) -> Violations:
-        v = Violations()
-        v.required_id("execution_id", request.execution_id)  # type: ignore[attr-defined]
-        if task_run and request.task_run_id:  # type: ignore[attr-defined]
-            v.required_id("task_run_id", request.task_run_id)  # type: ignore[attr-defined]
-        v.bounded_text("reason", request.reason, MAX_REASON)  # type: ignore[attr-defined]
-        v.request_id(request.request_id)  # type: ignore[attr-defined]
-        v.revision(_expected(request))
-        return v
-
-    @rpc
     async def PauseExecution(
-        self, request: pb.PauseExecutionRequest, context: Context
+        self, request: pb.PauseExecutionRequest, call: Call
     ) -> pb.PauseExecutionResponse:
-        v = self._lifecycle_checks(request, task_run=True)
         delay = convert.duration_us(request, "delay")
         timeout = convert.duration_us(request, "timeout")
-        if delay is not None and timeout is not None:
-            v.add("delay", "give a delay or a timeout, not both")
-        if request.on_timeout and timeout is None:
-            v.add("on_timeout", "applies to a timeout only")
-        v.raise_if_any()
-        action = _PAUSE_ACTIONS.get(request.on_timeout)
-        if action is None:
-            raise InvalidArgument([("on_timeout", f"{request.on_timeout} is not a known action")])
+        action = _PAUSE_ACTIONS[request.on_timeout]
 
         def build(tx: Tx) -> pb.PauseExecutionResponse:
             execution, due = commands.pause_execution(
@@ -287,12 +228,9 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
         self.on_timers_changed()
         return response
 
-    @rpc
     async def ResumeExecution(
-        self, request: pb.ResumeExecutionRequest, context: Context
+        self, request: pb.ResumeExecutionRequest, call: Call
     ) -> pb.ResumeExecutionResponse:
-        self._lifecycle_checks(request, task_run=True).raise_if_any()
-
         def build(tx: Tx) -> pb.ResumeExecutionResponse:
             execution = commands.resume_execution(
                 tx,
@@ -305,12 +243,9 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
 
         return await self.mutate("ResumeExecution", request, pb.ResumeExecutionResponse, build)
 
-    @rpc
     async def KillExecution(
-        self, request: pb.KillExecutionRequest, context: Context
+        self, request: pb.KillExecutionRequest, call: Call
     ) -> pb.KillExecutionResponse:
-        self._lifecycle_checks(request).raise_if_any()
-
         def build(tx: Tx) -> pb.KillExecutionResponse:
             execution, changed = commands.kill_execution(
                 tx,
@@ -327,12 +262,9 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
         self.on_timers_changed()
         return response
 
-    @rpc
     async def RestartExecution(
-        self, request: pb.RestartExecutionRequest, context: Context
+        self, request: pb.RestartExecutionRequest, call: Call
     ) -> pb.RestartExecutionResponse:
-        self._lifecycle_checks(request).raise_if_any()
-
         def build(tx: Tx) -> pb.RestartExecutionResponse:
             execution = commands.restart_execution(
                 tx,
@@ -344,14 +276,11 @@ class ExecutionServicer(Servicer, execution_service_pb2_grpc.ExecutionServiceSer
 
         return await self.mutate("RestartExecution", request, pb.RestartExecutionResponse, build)
 
-    @rpc
     async def CompleteExecution(
-        self, request: pb.CompleteExecutionRequest, context: Context
+        self, request: pb.CompleteExecutionRequest, call: Call
     ) -> pb.CompleteExecutionResponse:
-        self._lifecycle_checks(request).raise_if_any()
         state = convert.state_from_pb(request.state, "state") if request.state else None
-        outputs = convert.struct_from_pb(request, "outputs")
-        check_payload_size("outputs", outputs, self.limits.max_payload_bytes)
+        outputs = call.payload("outputs")
 
         def build(tx: Tx) -> pb.CompleteExecutionResponse:
             execution = commands.complete_execution(

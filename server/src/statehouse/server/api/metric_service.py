@@ -6,18 +6,15 @@ from typing import Any
 
 from google.protobuf import duration_pb2
 
-from statehouse.v1 import metric_pb2, metric_service_pb2 as pb, metric_service_pb2_grpc
+from statehouse.v1 import metric_pb2, metric_service_pb2 as pb
 
-from .. import commands
+from .. import commands, limits
 from ..orchestration import metrics as m
-from ..orchestration.validation import Violations
 from ..storage import Tx
 from . import convert
-from ._base import Context, Servicer, rpc
-from ._pages import PageTokens
+from ._base import Call, Servicer
 
 DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 
 _TYPES = {metric_pb2.METRIC_TYPE_COUNTER: m.COUNTER, metric_pb2.METRIC_TYPE_TIMER: m.TIMER}
 _TYPES_PB = {v: k for k, v in _TYPES.items()}
@@ -49,21 +46,13 @@ def _entries(request: pb.RecordMetricsRequest) -> list[m.MetricEntry]:
     return entries
 
 
-class MetricServicer(Servicer, metric_service_pb2_grpc.MetricServiceServicer):
-    """Counters and timers per task run attempt."""
+class MetricServicer(Servicer):
+    """Counters and timers per task run attempt (requests arrive validated)."""
 
-    @rpc
     async def RecordMetrics(
-        self, request: pb.RecordMetricsRequest, context: Context
+        self, request: pb.RecordMetricsRequest, call: Call
     ) -> pb.RecordMetricsResponse:
-        v = Violations()
-        v.required_id("task_run_id", request.task_run_id)
-        if request.attempt < 0:
-            v.add("attempt", "must not be negative (0 means the latest attempt)")
-        v.request_id(request.request_id)
-        v.raise_if_any()
         entries = _entries(request)
-        m.validate_entries(entries)
 
         def build(tx: Tx) -> pb.RecordMetricsResponse:
             count = commands.record_metrics(tx, request.task_run_id, request.attempt, entries)
@@ -71,26 +60,14 @@ class MetricServicer(Servicer, metric_service_pb2_grpc.MetricServiceServicer):
 
         return await self.mutate("RecordMetrics", request, pb.RecordMetricsResponse, build)
 
-    @rpc
     async def ListMetrics(
-        self, request: pb.ListMetricsRequest, context: Context
+        self, request: pb.ListMetricsRequest, call: Call
     ) -> pb.ListMetricsResponse:
-        v = Violations()
-        if not request.execution_id and not request.task_run_id:
-            v.add("execution_id", "execution_id or task_run_id is required")
-        if request.execution_id:
-            v.required_id("execution_id", request.execution_id)
-        if request.task_run_id:
-            v.required_id("task_run_id", request.task_run_id)
-        v.identifier("task_id", request.task_id, required=False)
-        if request.page_size < 0:
-            v.add("page_size", "must not be negative")
-        v.raise_if_any()
-        tokens = PageTokens(
-            "ListMetrics", (request.execution_id, request.task_run_id, request.task_id)
-        )
-        after = int(tokens.decode(request.page_token)[0]) if request.page_token else 0
-        size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        filters = (request.execution_id, request.task_run_id, request.task_id)
+        after = 0
+        if request.page_token:
+            (after,) = self.tokens.decode("ListMetrics", filters, request.page_token, (int,))
+        size = min(request.page_size or DEFAULT_PAGE_SIZE, limits.MAX_PAGE_SIZE)
 
         def read(tx: Tx) -> pb.ListMetricsResponse:
             found = tx.list_metrics(
@@ -105,31 +82,14 @@ class MetricServicer(Servicer, metric_service_pb2_grpc.MetricServiceServicer):
             for metric in page:
                 _metric_to_pb(metric, response.metrics.add())
             if len(found) > size:
-                response.next_page_token = tokens.encode([page[-1].id])
+                response.next_page_token = self.tokens.encode("ListMetrics", filters, [page[-1].id])
             return response
 
         return await self.store.read(read)
 
-    @rpc
     async def AggregateMetrics(
-        self, request: pb.AggregateMetricsRequest, context: Context
+        self, request: pb.AggregateMetricsRequest, call: Call
     ) -> pb.AggregateMetricsResponse:
-        v = Violations()
-        v.namespace("namespace", request.namespace)
-        v.identifier("flow_id", request.flow_id, required=False)
-        v.identifier("task_id", request.task_id, required=False)
-        if not m.NAME_RE.match(request.name):
-            v.add("name", "is required: a metric name")
-        if request.type not in _TYPES:
-            v.add("type", "choose METRIC_TYPE_COUNTER or METRIC_TYPE_TIMER")
-        for field in ("start_time", "end_time"):
-            if not request.HasField(field):
-                v.add(field, "is required")
-        if request.group_by_tag and not m.TAG_KEY_RE.match(request.group_by_tag):
-            v.add("group_by_tag", "is not a valid tag key")
-        if request.bucket_width and request.bucket_width not in _WIDTHS:
-            v.add("bucket_width", f"{request.bucket_width} is not a known width")
-        v.raise_if_any()
         start = request.start_time.ToMicroseconds()
         end = request.end_time.ToMicroseconds()
         width = _WIDTHS.get(request.bucket_width) or m.choose_width(start, end)

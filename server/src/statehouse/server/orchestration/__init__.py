@@ -10,6 +10,7 @@ from .errors import (
     RequestIdReused,
     RevisionMismatch,
     SequenceCompacted,
+    UnreadableRecord,
 )
 from .model import (
     Attempt,
@@ -56,6 +57,7 @@ __all__ = [
     "TaskRun",
     "Timer",
     "TimerKind",
+    "UnreadableRecord",
     "check_transition",
     "is_allowed",
 ]

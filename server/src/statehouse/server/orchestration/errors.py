@@ -10,7 +10,8 @@ The API layer maps each class to a gRPC status code and each ``reason`` to the
     │   └── InvalidTransition                       INVALID_TRANSITION
     ├── RevisionMismatch       ABORTED              REVISION_MISMATCH
     ├── RequestIdReused        ALREADY_EXISTS       REQUEST_ID_REUSED
-    └── SequenceCompacted      OUT_OF_RANGE         SEQUENCE_COMPACTED
+    ├── SequenceCompacted      OUT_OF_RANGE         SEQUENCE_COMPACTED
+    └── UnreadableRecord       DATA_LOSS            UNREADABLE_RECORD
 """
 
 from __future__ import annotations
@@ -122,3 +123,25 @@ class SequenceCompacted(DomainError):
             metadata={"first_sequence": str(first_sequence)},
         )
         self.first_sequence = first_sequence
+
+
+class UnreadableRecord(DomainError):
+    """A stored record cannot be decoded (written by an older server, or edited by hand).
+
+    Reported for that resource alone: lists skip it and name it, other reads go on.
+    """
+
+    reason = "UNREADABLE_RECORD"
+
+    def __init__(self, resource_type: str, name: str, *, execution_id: str = "") -> None:
+        of = f" of execution {execution_id!r}" if execution_id and execution_id != name else ""
+        super().__init__(
+            f"the stored {resource_type} {name!r}{of} cannot be read; the execution can be "
+            "deleted (DeleteExecution) or repaired from a backup",
+            metadata={"resource_type": resource_type, "id": name, "execution_id": execution_id},
+        )
+        self.resource_type = resource_type
+        self.name = name
+        self.execution_id = execution_id or name
+        #: Where the record sits in a list ordered by creation (set by lists).
+        self.create_time_us = 0

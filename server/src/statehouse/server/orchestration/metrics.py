@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from .. import limits
 from .errors import InvalidArgument
 
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,127}$")
-TAG_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
-MAX_ENTRIES = 1000
-MAX_TAGS = 20
-MAX_TAG_VALUE = 256
-MAX_DESCRIPTION = 1024
-MAX_BUCKETS = 2000
+MAX_BUCKETS = limits.MAX_BUCKETS
 
 COUNTER = "counter"
 TIMER = "timer"
@@ -54,48 +47,6 @@ class Metric:
     tags: dict[str, str]
     value: float
     time_us: int
-
-
-def validate_entries(entries: list[MetricEntry], field_name: str = "metrics") -> None:
-    """Check every entry, naming each bad field (``metrics[3].tags['k']``)."""
-    bad: list[tuple[str, str]] = []
-    if not entries:
-        bad.append((field_name, "at least one metric is required"))
-    if len(entries) > MAX_ENTRIES:
-        bad.append((field_name, f"at most {MAX_ENTRIES} metrics per call"))
-    for i, e in enumerate(entries[:MAX_ENTRIES]):
-        at = f"{field_name}[{i}]"
-        if not NAME_RE.match(e.name):
-            bad.append(
-                (
-                    f"{at}.name",
-                    "must start with a letter, then letters, digits, '.', '_' or '-', "
-                    "at most 128 characters",
-                )
-            )
-        if len(e.description) > MAX_DESCRIPTION:
-            bad.append((f"{at}.description", f"is longer than {MAX_DESCRIPTION} characters"))
-        if len(e.tags) > MAX_TAGS:
-            bad.append((f"{at}.tags", f"at most {MAX_TAGS} tags"))
-        for key, value in e.tags.items():
-            if not TAG_KEY_RE.match(key):
-                bad.append(
-                    (
-                        f"{at}.tags[{key!r}]",
-                        "tag keys start with a letter, then letters, digits, '.', '_' or '-', "
-                        "at most 64 characters",
-                    )
-                )
-            if len(value) > MAX_TAG_VALUE:
-                bad.append((f"{at}.tags[{key!r}]", f"tag values are at most {MAX_TAG_VALUE} chars"))
-        if e.type not in (COUNTER, TIMER):
-            bad.append((f"{at}.value", "set counter or timer"))
-        elif not math.isfinite(e.value):
-            bad.append((f"{at}.{e.type}", "must be finite"))
-        elif e.type == TIMER and e.value < 0:
-            bad.append((f"{at}.timer", "must not be negative"))
-    if bad:
-        raise InvalidArgument(bad)
 
 
 def combine(entries: list[MetricEntry]) -> list[MetricEntry]:

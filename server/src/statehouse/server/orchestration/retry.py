@@ -13,38 +13,32 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidArgument
 from .model import TaskRun
 from .states import State
 
 KINDS = ("constant", "exponential", "random")
 
 
-def validate_policy(policy: dict[str, Any]) -> None:
-    """Reject a policy that cannot be applied, naming the bad fields."""
-    bad: list[tuple[str, str]] = []
-    kind = policy.get("kind")
-    if kind not in KINDS:
-        bad.append(("retry_policy.interval", "choose constant, exponential or random"))
-    if policy.get("max_attempts", 0) < 1:
-        bad.append(("retry_policy.max_attempts", "must be at least 1 (the first attempt counts)"))
-    if policy.get("max_duration_us", 0) < 0:
-        bad.append(("retry_policy.max_duration", "must not be negative"))
-    if kind in ("constant", "exponential") and policy.get("interval_us", 0) <= 0:
-        bad.append((f"retry_policy.{kind}.interval", "must be positive"))
-    if kind == "exponential":
-        if policy.get("max_interval_us", 0) < policy.get("interval_us", 0):
-            bad.append(("retry_policy.exponential.max_interval", "must be at least interval"))
-        if policy.get("factor", 2.0) < 1.0:
-            bad.append(("retry_policy.exponential.factor", "must be at least 1"))
-    if kind == "random":
-        low, high = policy.get("min_interval_us", 0), policy.get("max_interval_us", 0)
-        if low < 0 or high <= 0 or low > high:
-            bad.append(
-                ("retry_policy.random", "needs 0 <= min_interval <= max_interval, max positive")
-            )
-    if bad:
-        raise InvalidArgument(bad)
+_INTEGERS = ("max_attempts", "max_duration_us", "interval_us", "max_interval_us", "min_interval_us")
+
+
+def policy_from_json(policy: Any) -> dict[str, Any] | None:
+    """A stored policy, checked for the shape the rules rely on (ValueError if not).
+
+    Requests are validated before they are stored; this guards the reads of
+    what an older server may have stored (a null factor, say).
+    """
+    if policy is None:
+        return None
+    if not isinstance(policy, dict) or policy.get("kind") not in KINDS:
+        raise ValueError("a retry policy without a known kind")
+    for key in _INTEGERS:
+        if key in policy and (type(policy[key]) is not int or policy[key] < 0):
+            raise ValueError(f"retry policy {key} is not a non-negative integer")
+    factor = policy.get("factor", 2.0)
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
+        raise ValueError("retry policy factor is not a number of at least 1")
+    return policy
 
 
 def interval_us(policy: dict[str, Any], failed_attempts: int, rng: random.Random) -> int:

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
-from ..orchestration import Attempt, Event, Execution, State, StateChange, TaskRun
+from ..orchestration import (
+    Attempt,
+    Event,
+    Execution,
+    State,
+    StateChange,
+    TaskRun,
+    UnreadableRecord,
+    retry,
+)
+
+T = TypeVar("T")
+
+#: What a decoder raises on a row it cannot read (bad JSON, a missing key, a
+#: value of the wrong type, a state that does not exist).
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def _readable(resource_type: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn any decoding failure of a row into an UnreadableRecord naming it."""
+
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def decode(row: Mapping[Any, Any]) -> T:
+            try:
+                return fn(row)
+            except _UNREADABLE as exc:
+                execution_id = str(row.get("execution_id") or row.get("id") or "")
+                raise UnreadableRecord(
+                    resource_type, str(row.get("id", "")), execution_id=execution_id
+                ) from exc
+
+        return decode
+
+    return wrap
 
 
 def dumps(value: Any) -> str:
@@ -76,6 +111,7 @@ def execution_row(ex: Execution) -> dict[str, Any]:
     }
 
 
+@_readable("execution")
 def execution_from_row(row: Mapping[Any, Any]) -> Execution:
     return Execution(
         id=row["id"],
@@ -93,6 +129,16 @@ def execution_from_row(row: Mapping[Any, Any]) -> Execution:
         outputs=loads_optional(row["outputs"]),
         history=history_from_json(loads(row["history"])),
     )
+
+
+def execution_or_unreadable(row: Mapping[Any, Any]) -> Execution | UnreadableRecord:
+    """The execution of ``row``, or the UnreadableRecord (with the row's create
+    time, for keyset cursors) when it cannot be decoded."""
+    try:
+        return execution_from_row(row)
+    except UnreadableRecord as error:
+        error.create_time_us = int(row["create_time_us"])
+        return error
 
 
 def task_run_row(tr: TaskRun) -> dict[str, Any]:
@@ -113,6 +159,7 @@ def task_run_row(tr: TaskRun) -> dict[str, Any]:
     }
 
 
+@_readable("task run")
 def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
     return TaskRun(
         id=row["id"],
@@ -127,7 +174,7 @@ def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
         history=history_from_json(loads(row["history"])),
         attempts=attempts_from_json(row["attempts"]),
         outputs=loads_optional(row["outputs"]),
-        retry_policy=loads_optional(row["retry_policy"]),
+        retry_policy=retry.policy_from_json(loads_optional(row["retry_policy"])),
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..orchestration import (
     TERMINAL_STATES,
@@ -25,6 +26,7 @@ from ..orchestration import (
     State,
     TaskRun,
     Timer,
+    UnreadableRecord,
 )
 from ..orchestration.metrics import FIXED_US, Metric, MetricEntry
 from . import codec
@@ -37,6 +39,7 @@ from .schema import (
     metric_tags,
     metrics,
     requests,
+    secrets,
     task_runs,
     timers,
 )
@@ -224,8 +227,13 @@ class Tx:
         *,
         limit: int,
         before: tuple[int, str] | None = None,
-    ) -> list[Execution]:
-        """Executions newest first; ``before`` is the (create_time_us, id) keyset cursor."""
+    ) -> list[Execution | UnreadableRecord]:
+        """Executions newest first; ``before`` is the (create_time_us, id) keyset cursor.
+
+        A row that cannot be decoded is returned as its :class:`UnreadableRecord`
+        (with ``create_time_us`` for the cursor), not raised: one bad row must not
+        fail a list.
+        """
         query = sa.select(executions)
         if flt.namespace:
             query = query.where(executions.c.namespace == flt.namespace)
@@ -247,7 +255,7 @@ class Tx:
             )
         query = query.order_by(executions.c.create_time_us.desc(), executions.c.id.desc())
         rows = self.conn.execute(query.limit(limit)).mappings().all()
-        return [codec.execution_from_row(r) for r in rows]
+        return [codec.execution_or_unreadable(r) for r in rows]
 
     # -- task runs ----------------------------------------------------------
 
@@ -271,8 +279,11 @@ class Tx:
         rows = self.conn.execute(_SELECT_TASK_RUNS_OF, {"execution_id": execution_id}).mappings()
         return [codec.task_run_from_row(r) for r in rows]
 
-    def list_task_runs_of(self, execution_ids: Sequence[str]) -> dict[str, list[TaskRun]]:
-        result: dict[str, list[TaskRun]] = {i: [] for i in execution_ids}
+    def list_task_runs_of(
+        self, execution_ids: Sequence[str]
+    ) -> dict[str, list[TaskRun] | UnreadableRecord]:
+        """The task runs of each execution; an UnreadableRecord where one cannot be read."""
+        result: dict[str, list[TaskRun] | UnreadableRecord] = {i: [] for i in execution_ids}
         if not execution_ids:
             return result
         query = (
@@ -281,7 +292,12 @@ class Tx:
             .order_by(task_runs.c.execution_id, task_runs.c.position)
         )
         for row in self.conn.execute(query).mappings():
-            result[row["execution_id"]].append(codec.task_run_from_row(row))
+            found = result[row["execution_id"]]
+            if isinstance(found, list):
+                try:
+                    found.append(codec.task_run_from_row(row))
+                except UnreadableRecord as error:
+                    result[row["execution_id"]] = error
         return result
 
     def count_active_task_runs(self, execution_id: str) -> int:
@@ -464,6 +480,9 @@ class Tx:
         if width in FIXED_US:
             size = FIXED_US[width]
             bucket: sa.ColumnElement[int] = (t - starts[0]) // size
+        elif len(starts) == 1:
+            # One calendar bucket: a CASE needs at least one WHEN.
+            bucket = sa.literal(0, sa.Integer)
         else:
             bucket = sa.case(
                 *((t < boundary, i) for i, boundary in enumerate(starts[1:])),
@@ -645,6 +664,19 @@ class Tx:
                 "create_time_us": now_us,
             },
         )
+
+    # -- secrets ----------------------------------------------------------------
+
+    def server_secret(self, name: str, candidate: str) -> str:
+        """The secret ``name`` that every replica shares: ``candidate`` if none was made yet."""
+        insert: Any = (
+            postgresql.insert(secrets)
+            if self.conn.dialect.name == "postgresql"
+            else sqlite.insert(secrets)
+        )
+        self.conn.execute(insert.values(name=name, value=candidate).on_conflict_do_nothing())
+        value = self.conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name))
+        return str(value.scalar_one())
 
 
 def _timer(row: Any) -> Timer:

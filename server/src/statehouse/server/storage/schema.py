@@ -181,3 +181,11 @@ metric_tags = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False),
 )
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    # Keys the replicas of one database share: made once, by whichever starts first.
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+)

@@ -51,11 +51,25 @@ def _unavailable_on_disconnect() -> Iterator[None]:
     try:
         yield
     except sa.exc.DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(
-            exc, (sa.exc.OperationalError, sa.exc.InterfaceError)
-        ):
+        if _is_unreachable(exc):
             raise StorageUnavailable(str(exc.orig)) from exc
         raise
+
+
+#: What SQLite says when its file cannot be used for now (its other operational
+#: errors, a statement it cannot run, are the server's fault, not the database's).
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "full")
+
+
+def _is_unreachable(exc: sa.exc.DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return True
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        text = str(exc.orig).lower()
+        return any(word in text for word in _SQLITE_UNAVAILABLE)
+    return True
 
 
 log = logging.getLogger("statehouse.storage")

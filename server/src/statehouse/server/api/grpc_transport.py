@@ -1,0 +1,164 @@
+"""The gRPC transport: raw bytes in, a handler called, bytes or a rich status out.
+
+Every RPC of every service goes through :class:`GrpcTransport`, built from the
+service descriptors, so the same steps hold for all of them:
+
+1. decode the request (an undecodable one is INVALID_ARGUMENT, reason
+   MALFORMED_REQUEST, with one log line and no traceback); requests larger
+   than ``limits.OFFLOAD_REQUEST_BYTES`` are decoded and validated on a worker
+   thread, so that the event loop keeps serving other calls;
+2. validate it completely (``validation.validate``): nothing runs on bad input;
+3. call the handler, ``async def Method(request, call) -> response`` (or an
+   async iterator of responses for a server stream), which knows nothing of
+   gRPC: it returns a message or raises a domain error;
+4. serialize the response here, so that a response that cannot be encoded is
+   an error of this call like any other;
+5. map what was raised to a ``google.rpc.Status``: domain errors to their
+   codes and details, a lost database to UNAVAILABLE, a shutdown to
+   UNAVAILABLE (SHUTTING_DOWN), and anything unexpected to INTERNAL with an
+   error id that is also in the server log, never with exception text, SQL or
+   parameters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
+from google.rpc import code_pb2, status_pb2
+from grpc_status import rpc_status
+
+from .. import limits
+from ..events import HubClosed
+from ..orchestration import DomainError, InvalidArgument
+from ..storage import StorageUnavailable
+from ._base import Call
+from .errors import database_unavailable, plain_status, status_for
+from .validation import Checked, validate
+
+log = logging.getLogger("statehouse.api")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def status_of(method: str, error: BaseException) -> status_pb2.Status:
+    """The status a client gets for ``error`` raised while serving ``method``."""
+    if isinstance(error, DomainError):
+        return status_for(error)
+    if isinstance(error, StorageUnavailable):
+        log.warning("%s: the database is unavailable: %s", method, error)
+        return database_unavailable()
+    if isinstance(error, HubClosed):
+        return plain_status(
+            code_pb2.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down; resume elsewhere"
+        )
+    error_id = secrets.token_hex(8)
+    log.error("internal error %s in %s", error_id, method, exc_info=error)
+    return plain_status(
+        code_pb2.INTERNAL,
+        "INTERNAL",
+        f"internal error {error_id}; the server log has the details under this id",
+    )
+
+
+class GrpcTransport:
+    """Generic gRPC handlers for services whose handlers are plain objects."""
+
+    def __init__(self, *, max_payload_bytes: int) -> None:
+        self.max_payload_bytes = max_payload_bytes
+        self._handlers: list[grpc.GenericRpcHandler] = []
+        # One thread: large requests wait for each other, not for the event loop.
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statehouse-decode")
+
+    @property
+    def handlers(self) -> list[grpc.GenericRpcHandler]:
+        return list(self._handlers)
+
+    def add_service(self, service: ServiceDescriptor, impl: object) -> None:
+        """Serve every RPC of ``service`` with the method of ``impl`` of the same name."""
+        methods = {m.name: self._method_handler(m, impl) for m in service.methods}
+        self._handlers.append(grpc.method_handlers_generic_handler(service.full_name, methods))
+
+    def close(self) -> None:
+        self._decoder.shutdown(wait=False, cancel_futures=True)
+
+    # -- decoding -----------------------------------------------------------------
+
+    def _decode(self, request_type: type[Message], raw: bytes) -> tuple[Message, Checked]:
+        try:
+            request = request_type.FromString(raw)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            name = request_type.DESCRIPTOR.full_name
+            log.warning("undecodable %s (%d bytes): %s", name, len(raw), exc)
+            raise InvalidArgument(
+                [("request", f"is not a valid encoding of {name}")], reason="MALFORMED_REQUEST"
+            ) from None
+        return request, validate(request, max_payload_bytes=self.max_payload_bytes)
+
+    async def _decode_async(
+        self, request_type: type[Message], raw: bytes
+    ) -> tuple[Message, Checked]:
+        if len(raw) <= limits.OFFLOAD_REQUEST_BYTES:
+            return self._decode(request_type, raw)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._decoder, self._decode, request_type, raw)
+
+    # -- handlers -----------------------------------------------------------------
+
+    def _method_handler(
+        self, method: MethodDescriptor, impl: object
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        request_type = message_factory.GetMessageClass(method.input_type)
+        handler = getattr(impl, method.name)
+        name = f"/{method.containing_service.full_name}/{method.name}"
+        if method.server_streaming:
+            return grpc.unary_stream_rpc_method_handler(self._stream(name, request_type, handler))
+        return grpc.unary_unary_rpc_method_handler(self._unary(name, request_type, handler))
+
+    def _unary(
+        self,
+        name: str,
+        request_type: type[Message],
+        handler: Callable[[Any, Call], Awaitable[Message]],
+    ) -> Callable[[bytes, Context], Awaitable[bytes]]:
+        async def unary(raw: bytes, context: Context) -> bytes:
+            try:
+                request, checked = await self._decode_async(request_type, raw)
+                response = await handler(request, Call(name, checked))
+                return response.SerializeToString()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every error becomes a status, below
+                status = status_of(name, exc)
+            await context.abort_with_status(rpc_status.to_status(status))
+            raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+        return unary
+
+    def _stream(
+        self,
+        name: str,
+        request_type: type[Message],
+        handler: Callable[[Any, Call], AsyncIterator[Message | bytes]],
+    ) -> Callable[[bytes, Context], AsyncIterator[bytes]]:
+        async def stream(raw: bytes, context: Context) -> AsyncIterator[bytes]:
+            try:
+                request, checked = await self._decode_async(request_type, raw)
+                async for item in handler(request, Call(name, checked)):
+                    yield item if isinstance(item, bytes) else item.SerializeToString()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every error becomes a status, below
+                status = status_of(name, exc)
+            await context.abort_with_status(rpc_status.to_status(status))
+
+        return stream

@@ -1,0 +1,640 @@
+"""The validation boundary: every request is checked completely before any work.
+
+One mechanism serves every message. Each field of a request message gets a
+rule, found by the message's and the field's name in :data:`FIELD_RULES`
+(``"PauseExecutionRequest.delay"`` first, then ``"delay"``), else a default
+for its protobuf type (:func:`_default_rule`): so a field added to the
+contract is checked from the day it exists. :data:`REQUIRED` names the fields
+that must be set, :data:`MESSAGE_CHECKS` the few rules that span fields.
+Every violation is collected with its field path (``metrics[3].tags['k']``),
+and a request with any is refused with INVALID_ARGUMENT and a BadRequest
+listing them all, before anything is read or written.
+
+Inputs and outputs (``google.protobuf.Struct``) are checked and turned into
+plain JSON values in the same walk; :class:`Checked` carries them to the
+handler, so no handler walks a Struct again.
+
+The bounds come from :mod:`statehouse.server.limits`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from .. import limits as L
+from ..orchestration import InvalidArgument, JsonObject
+
+# -- the violations of one request ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Violations:
+    """The field violations of one request, collected so all are reported at once."""
+
+    items: list[tuple[str, str]] = field(default_factory=list)
+    reason: str = "INVALID_ARGUMENT"
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def add(self, path: str, text: str) -> None:
+        self.items.append((path, text))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidArgument(list(self.items), reason=self.reason, metadata=self.metadata)
+
+
+@dataclass(slots=True)
+class Checked:
+    """What validation learned of a request that handlers use: its payloads as JSON."""
+
+    payloads: dict[str, JsonObject] = field(default_factory=dict)
+
+    def payload(self, name: str) -> JsonObject | None:
+        return self.payloads.get(name)
+
+
+# -- rules for one field's value ---------------------------------------------------------
+
+
+class Rule:
+    """Checks one value (a field's, or one item of a repeated field or map)."""
+
+    #: Whether the rule holds for a field left at its default (empty string, zero):
+    #: only required fields are checked then.
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        raise NotImplementedError
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Rule):
+    """A string: at most ``max_len`` characters, no control characters, an
+    optional pattern. Valid UTF-8 is the protobuf runtime's check, at decoding."""
+
+    max_len: int
+    pattern: re.Pattern[str] | None = None
+    explain: str = ""
+    multiline: bool = False
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        if not value:
+            return
+        if len(value) > self.max_len:
+            v.add(path, f"is longer than {self.max_len} characters")
+        elif self.pattern is not None:
+            if not self.pattern.match(value):
+                v.add(path, self.explain)
+        elif (_CONTROL_MULTILINE if self.multiline else _CONTROL).search(value):
+            allowed = " (tab and newline are allowed)" if self.multiline else ""
+            v.add(path, f"must not contain control characters{allowed}")
+
+
+@dataclass(frozen=True, slots=True)
+class Whole(Rule):
+    """An integer within [low, high]."""
+
+    low: int = 0
+    high: int = (1 << 63) - 1
+    note: str = ""
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        if value < self.low:
+            note = f" ({self.note})" if self.note else ""
+            v.add(
+                path, f"must be at least {self.low}{note}" if self.low else "must not be negative"
+            )
+        elif value > self.high:
+            v.add(path, f"must be at most {self.high}")
+
+
+@dataclass(frozen=True, slots=True)
+class Real(Rule):
+    """A finite number within [low, high]."""
+
+    low: float
+    high: float
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        if not math.isfinite(value):
+            v.add(path, "must be a finite number")
+        elif not self.low <= value <= self.high:
+            v.add(path, f"must be between {self.low:g} and {self.high:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class Known(Rule):
+    """An enum value the contract defines; ``unset`` allows its zero value."""
+
+    unset: bool = True
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        if value == 0:
+            if not self.unset:
+                v.add(path, "is required")
+        elif value not in ctx.enum_values:
+            v.add(path, f"{value} is not a known value")
+
+
+_DURATION_LIMIT = 315_576_000_000
+_TIMESTAMP_MIN, _TIMESTAMP_MAX = -62_135_596_800, 253_402_300_799
+
+
+@dataclass(frozen=True, slots=True)
+class Span(Rule):
+    """A google.protobuf.Duration: well formed, within [low, high] seconds."""
+
+    low: float = 0.0
+    high: float = float(L.MAX_DURATION_SECONDS)
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        seconds, nanos = value.seconds, value.nanos
+        if (
+            abs(seconds) > _DURATION_LIMIT
+            or abs(nanos) > 999_999_999
+            or (seconds > 0 and nanos < 0)
+            or (seconds < 0 and nanos > 0)
+        ):
+            v.add(path, "is not a valid duration")
+            return
+        total = seconds + nanos / 1e9
+        if total < self.low:
+            v.add(
+                path,
+                "must not be negative" if self.low == 0 else f"must be at least {self.low:g} s",
+            )
+        elif total > self.high:
+            v.add(path, f"must be at most {self.high:g} s")
+
+
+@dataclass(frozen=True, slots=True)
+class Instant(Rule):
+    """A google.protobuf.Timestamp: well formed, within the documented range."""
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        seconds, nanos = value.seconds, value.nanos
+        if not (_TIMESTAMP_MIN <= seconds <= _TIMESTAMP_MAX and 0 <= nanos <= 999_999_999):
+            v.add(path, "is not a valid timestamp")
+        elif not L.MIN_TIMESTAMP_SECONDS <= seconds < L.MAX_TIMESTAMP_SECONDS:
+            v.add(path, "must be between 1970-01-01T00:00:00Z and 2500-01-01T00:00:00Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Many(Rule):
+    """A repeated field: at most ``max_count`` items, each checked by ``item``."""
+
+    max_count: int
+    item: Rule | None = None
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        if len(value) > self.max_count:
+            v.add(path, f"at most {self.max_count} items")
+            return
+        item = self.item or ctx.item_rule
+        for i, x in enumerate(value):
+            item.check(x, f"{path}[{i}]", v, ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class Pairs(Rule):
+    """A map: at most ``max_count`` entries, keys and values checked."""
+
+    max_count: int
+    key: Rule
+    value: Rule
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        if len(value) > self.max_count:
+            v.add(path, f"at most {self.max_count} entries")
+            return
+        for k, x in value.items():
+            at = f"{path}[{k[:64]!r}]"
+            if not k:
+                v.add(at, "keys must not be empty")
+            else:
+                self.key.check(k, at, v, ctx)
+            self.value.check(x, at, v, ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class Nested(Rule):
+    """A message field: validated by its own message's rules."""
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        _validate_message(value, path + ".", v, ctx.checked, ctx.max_payload_bytes)
+
+
+class Payload(Rule):
+    """A google.protobuf.Struct (inputs, outputs): checked and turned into JSON.
+
+    Numbers finite, keys non-empty and at most MAX_PAYLOAD_KEY characters, no
+    NUL in keys or strings (PostgreSQL cannot store it), nesting at most
+    MAX_PAYLOAD_DEPTH, at most MAX_PAYLOAD_VALUES values, and at most the
+    payload limit in bytes of compact JSON (PAYLOAD_TOO_LARGE).
+    """
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        walk = _PayloadWalk(path, v)
+        document = walk.struct(value, path, 1)
+        if walk.failed:
+            return
+        size = len(orjson.dumps(document))
+        limit = ctx.max_payload_bytes
+        if size > limit:
+            v.add(path, f"is {size} bytes, more than the limit of {limit} bytes")
+            v.reason = "PAYLOAD_TOO_LARGE"
+            v.metadata.update(limit_bytes=str(limit), size_bytes=str(size), field=path)
+            return
+        ctx.checked.payloads[path] = document
+
+
+class _PayloadWalk:
+    __slots__ = ("budget", "failed", "root", "v")
+
+    def __init__(self, root: str, v: Violations) -> None:
+        self.root = root
+        self.v = v
+        self.budget = L.MAX_PAYLOAD_VALUES
+        self.failed = False
+
+    def fail(self, path: str, text: str) -> None:
+        if not self.failed:
+            self.failed = True
+            self.v.add(path, text)
+
+    def spend(self, path: str) -> bool:
+        self.budget -= 1
+        if self.budget < 0:
+            self.fail(self.root, f"holds more than {L.MAX_PAYLOAD_VALUES} values")
+        return not self.failed
+
+    def struct(self, s: Any, path: str, depth: int) -> JsonObject:
+        if depth > L.MAX_PAYLOAD_DEPTH:
+            self.fail(path, f"is nested deeper than {L.MAX_PAYLOAD_DEPTH} levels")
+            return {}
+        out: JsonObject = {}
+        for key, value in s.fields.items():
+            if self.failed or not self.spend(path):
+                break
+            at = f"{path}.{key[:64]}"
+            if not key or len(key) > L.MAX_PAYLOAD_KEY or "\x00" in key:
+                self.fail(at, f"keys must be 1 to {L.MAX_PAYLOAD_KEY} characters, without NUL")
+                break
+            out[key] = self.value(value, at, depth)
+        return out
+
+    def value(self, value: Any, path: str, depth: int) -> Any:
+        kind = value.WhichOneof("kind")
+        if kind == "string_value":
+            text = value.string_value
+            if "\x00" in text:
+                self.fail(path, "strings must not contain NUL")
+            return text
+        if kind == "number_value":
+            number = value.number_value
+            if not math.isfinite(number):
+                self.fail(path, "numbers must be finite")
+            return number
+        if kind == "bool_value":
+            return value.bool_value
+        if kind == "null_value":
+            return None
+        if kind == "struct_value":
+            return self.struct(value.struct_value, path, depth + 1)
+        if kind == "list_value":
+            if depth + 1 > L.MAX_PAYLOAD_DEPTH:
+                self.fail(path, f"is nested deeper than {L.MAX_PAYLOAD_DEPTH} levels")
+                return []
+            items = []
+            for i, item in enumerate(value.list_value.values):
+                if self.failed or not self.spend(path):
+                    break
+                items.append(self.value(item, f"{path}[{i}]", depth + 1))
+            return items
+        self.fail(path, "a value must be set (null, number, string, bool, object or list)")
+        return None
+
+
+# -- the rules, as data ----------------------------------------------------------------------
+
+NAMESPACE_RE = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{L.MAX_NAMESPACE - 1}}}\Z")
+IDENTIFIER_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{L.MAX_IDENTIFIER - 1}}}\Z")
+LABEL_KEY_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{L.MAX_LABEL_KEY - 1}}}\Z")
+METRIC_NAME_RE = re.compile(rf"[A-Za-z][A-Za-z0-9._-]{{0,{L.MAX_METRIC_NAME - 1}}}\Z")
+TAG_KEY_RE = re.compile(rf"[A-Za-z][A-Za-z0-9._-]{{0,{L.MAX_TAG_KEY - 1}}}\Z")
+RESOURCE_ID_RE = re.compile(rf"[\x21-\x7e]{{1,{L.MAX_RESOURCE_ID}}}\Z")
+
+NAMESPACE = Text(
+    L.MAX_NAMESPACE,
+    NAMESPACE_RE,
+    "must be lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, "
+    f"at most {L.MAX_NAMESPACE} characters",
+)
+IDENTIFIER = Text(
+    L.MAX_IDENTIFIER,
+    IDENTIFIER_RE,
+    "must be letters, digits, '.', '_' or '-', starting with a letter or digit, "
+    f"at most {L.MAX_IDENTIFIER} characters",
+)
+RESOURCE_ID = Text(
+    L.MAX_RESOURCE_ID,
+    RESOURCE_ID_RE,
+    f"is not a valid identifier (printable ASCII, at most {L.MAX_RESOURCE_ID} characters)",
+)
+LABELS = Pairs(
+    L.MAX_LABELS,
+    Text(
+        L.MAX_LABEL_KEY,
+        LABEL_KEY_RE,
+        "label keys are letters, digits, '.', '_', '-' or '/', starting with a letter or digit, "
+        f"at most {L.MAX_LABEL_KEY} characters",
+    ),
+    Text(L.MAX_LABEL_VALUE),
+)
+METRIC_NAME = Text(
+    L.MAX_METRIC_NAME,
+    METRIC_NAME_RE,
+    "must start with a letter, then letters, digits, '.', '_' or '-', "
+    f"at most {L.MAX_METRIC_NAME} characters",
+)
+TAG_KEY = Text(
+    L.MAX_TAG_KEY,
+    TAG_KEY_RE,
+    "tag keys start with a letter, then letters, digits, '.', '_' or '-', "
+    f"at most {L.MAX_TAG_KEY} characters",
+)
+STATES = Many(L.MAX_STATE_FILTERS, Known(unset=False))
+INT32 = Whole(0, (1 << 31) - 1)
+
+#: Rules by "Message.field", then by "field" (the same meaning wherever it appears).
+FIELD_RULES: dict[str, Rule] = {
+    "namespace": NAMESPACE,
+    "flow_id": IDENTIFIER,
+    "task_id": IDENTIFIER,
+    "execution_id": RESOURCE_ID,
+    "task_run_id": RESOURCE_ID,
+    "parent_execution_id": RESOURCE_ID,
+    "parent_task_run_id": RESOURCE_ID,
+    "request_id": Text(L.MAX_REQUEST_ID),
+    "reason": Text(L.MAX_REASON, multiline=True),
+    "value": Text(L.MAX_VALUE),
+    "worker_id": Text(L.MAX_WORKER_ID),
+    "page_token": Text(L.MAX_PAGE_TOKEN),
+    "labels": LABELS,
+    "states": STATES,
+    "flow_revision": INT32,
+    "page_size": INT32,
+    "attempt": INT32,
+    "ListExecutionsRequest.labels": Pairs(L.MAX_LABEL_FILTERS, LABELS.key, LABELS.value),
+    "EventFilter.execution_ids": Many(L.MAX_EXECUTION_ID_FILTERS, RESOURCE_ID),
+    "SubscribeRequest.heartbeat_interval": Span(L.MIN_HEARTBEAT_SECONDS),
+    "RetryPolicy.max_attempts": Whole(1, L.MAX_RETRY_ATTEMPTS, "the first attempt counts"),
+    "RetryPolicy.Exponential.factor": Real(L.MIN_RETRY_FACTOR, L.MAX_RETRY_FACTOR),
+    "RecordMetricsRequest.metrics": Many(L.MAX_METRICS_PER_CALL),
+    "MetricEntry.name": METRIC_NAME,
+    "MetricEntry.description": Text(L.MAX_METRIC_DESCRIPTION, multiline=True),
+    "MetricEntry.tags": Pairs(L.MAX_TAGS, TAG_KEY, Text(L.MAX_TAG_VALUE)),
+    "MetricEntry.counter": Real(-L.MAX_COUNTER, L.MAX_COUNTER),
+    "AggregateMetricsRequest.name": METRIC_NAME,
+    "AggregateMetricsRequest.group_by_tag": TAG_KEY,
+}
+
+#: Fields that must be set (a non-empty string, a non-zero enum, a present message).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "CreateExecutionRequest": ("namespace", "flow_id"),
+    "GetExecutionRequest": ("execution_id",),
+    "DeleteExecutionRequest": ("execution_id",),
+    "CreateTaskRunRequest": ("execution_id", "task_id"),
+    "TransitionExecutionRequest": ("execution_id", "state"),
+    "TransitionTaskRunRequest": ("task_run_id", "state"),
+    "PauseExecutionRequest": ("execution_id",),
+    "ResumeExecutionRequest": ("execution_id",),
+    "KillExecutionRequest": ("execution_id",),
+    "RestartExecutionRequest": ("execution_id",),
+    "CompleteExecutionRequest": ("execution_id",),
+    "FollowExecutionRequest": ("execution_id",),
+    "RecordMetricsRequest": ("task_run_id", "metrics"),
+    "MetricEntry": ("name",),
+    "AggregateMetricsRequest": ("namespace", "name", "type", "start_time", "end_time"),
+    "RetryPolicy.Constant": ("interval",),
+    "RetryPolicy.Exponential": ("interval",),
+}
+
+
+def _micros(duration: Any) -> int:
+    return int(duration.seconds) * 1_000_000 + int(duration.nanos) // 1_000
+
+
+def _pause(m: Any, prefix: str, v: Violations) -> None:
+    if m.HasField("delay") and m.HasField("timeout"):
+        v.add(prefix + "delay", "give a delay or a timeout, not both")
+    if m.on_timeout and not m.HasField("timeout"):
+        v.add(prefix + "on_timeout", "applies to a timeout only")
+
+
+def _retry_policy(m: Any, prefix: str, v: Violations) -> None:
+    if m.WhichOneof("interval") is None:
+        v.add(prefix + "interval", "choose constant, exponential or random")
+
+
+def _positive(name: str) -> Callable[[Any, str, Violations], None]:
+    def check(m: Any, prefix: str, v: Violations) -> None:
+        if m.HasField(name) and _micros(getattr(m, name)) <= 0:
+            v.add(prefix + name, "must be positive")
+
+    return check
+
+
+def _exponential(m: Any, prefix: str, v: Violations) -> None:
+    _positive("interval")(m, prefix, v)
+    if _micros(m.max_interval) < _micros(m.interval):
+        v.add(prefix + "max_interval", "must be at least interval")
+
+
+def _random(m: Any, prefix: str, v: Violations) -> None:
+    low, high = _micros(m.min_interval), _micros(m.max_interval)
+    if high <= 0 or low > high:
+        v.add(prefix.rstrip("."), "needs 0 <= min_interval <= max_interval, max positive")
+
+
+def _metric_entry(m: Any, prefix: str, v: Violations) -> None:
+    if m.WhichOneof("value") is None:
+        v.add(prefix + "value", "set counter or timer")
+
+
+def _list_metrics(m: Any, prefix: str, v: Violations) -> None:
+    if not m.execution_id and not m.task_run_id:
+        v.add(prefix + "execution_id", "execution_id or task_run_id is required")
+
+
+def _aggregate(m: Any, prefix: str, v: Violations) -> None:
+    if m.HasField("start_time") and m.HasField("end_time"):
+        start, end = m.start_time, m.end_time
+        if (end.seconds, end.nanos) <= (start.seconds, start.nanos):
+            v.add(prefix + "end_time", "must be after start_time")
+
+
+#: Rules that span several fields of one message.
+MESSAGE_CHECKS: dict[str, Callable[[Any, str, Violations], None]] = {
+    "PauseExecutionRequest": _pause,
+    "RetryPolicy": _retry_policy,
+    "RetryPolicy.Constant": _positive("interval"),
+    "RetryPolicy.Exponential": _exponential,
+    "RetryPolicy.Random": _random,
+    "MetricEntry": _metric_entry,
+    "ListMetricsRequest": _list_metrics,
+    "AggregateMetricsRequest": _aggregate,
+}
+
+_MESSAGE_RULES: dict[str, Rule] = {
+    "google.protobuf.Struct": Payload(),
+    "google.protobuf.Duration": Span(),
+    "google.protobuf.Timestamp": Instant(),
+}
+
+
+def _default_rule(fd: FieldDescriptor) -> Rule | None:
+    """The rule of a field that FIELD_RULES does not name, by its protobuf type."""
+    t = fd.type
+    if t == FieldDescriptor.TYPE_STRING:
+        return Text(256)
+    if t == FieldDescriptor.TYPE_BYTES:
+        return None
+    if t in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_UINT32):
+        return INT32
+    if t in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_UINT64):
+        return Whole()
+    if t in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return Real(-L.MAX_COUNTER, L.MAX_COUNTER)
+    if t == FieldDescriptor.TYPE_ENUM:
+        return Known()
+    if t == FieldDescriptor.TYPE_MESSAGE:
+        return _MESSAGE_RULES.get(fd.message_type.full_name, Nested())  # type: ignore[union-attr]
+    return None  # bool
+
+
+# -- compiled per message type --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Context:
+    checked: Checked
+    max_payload_bytes: int
+    enum_values: frozenset[int] = frozenset()
+    item_rule: Rule = field(default_factory=lambda: Text(256))
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    name: str
+    rule: Rule | None
+    required: bool
+    #: "scalar", "message" (checked only when present), "repeated" or "map".
+    shape: str
+    enum_values: frozenset[int]
+    item_rule: Rule | None
+
+
+@dataclass(frozen=True, slots=True)
+class _MessagePlan:
+    fields: tuple[_FieldPlan, ...]
+    check: Callable[[Any, str, Violations], None] | None
+
+
+_PLANS: dict[str, _MessagePlan] = {}
+
+
+def _short_name(d: Descriptor) -> str:
+    """``RetryPolicy.Exponential`` for statehouse.v1.RetryPolicy.Exponential."""
+    return d.full_name.removeprefix(d.file.package + ".")
+
+
+def _plan(d: Descriptor) -> _MessagePlan:
+    plan = _PLANS.get(d.full_name)
+    if plan is not None:
+        return plan
+    short = _short_name(d)
+    required = set(REQUIRED.get(short, ()))
+    fields = []
+    for fd in d.fields:
+        rule = FIELD_RULES.get(f"{short}.{fd.name}") or FIELD_RULES.get(fd.name)
+        enum_values: frozenset[int] = frozenset()
+        item_rule: Rule | None = None
+        is_map = fd.message_type is not None and fd.message_type.GetOptions().map_entry
+        if is_map:
+            shape = "map"
+            if rule is None:
+                value_fd = fd.message_type.fields_by_name["value"]  # type: ignore[union-attr]
+                rule = Pairs(100, Text(256), _default_rule(value_fd) or Text(256))
+        elif fd.is_repeated:
+            shape = "repeated"
+            element = _default_rule(fd)
+            if fd.enum_type is not None:
+                enum_values = frozenset(fd.enum_type.values_by_number)
+            if rule is None:
+                rule = Many(100)
+            item_rule = element
+        else:
+            shape = "message" if fd.message_type is not None else "scalar"
+            if rule is None:
+                rule = _default_rule(fd)
+            if fd.enum_type is not None:
+                enum_values = frozenset(fd.enum_type.values_by_number)
+                if fd.name in required and isinstance(rule, Known):
+                    rule = Known(unset=False)
+        fields.append(_FieldPlan(fd.name, rule, fd.name in required, shape, enum_values, item_rule))
+    plan = _MessagePlan(tuple(fields), MESSAGE_CHECKS.get(short))
+    _PLANS[d.full_name] = plan
+    return plan
+
+
+def _validate_message(
+    message: Message, prefix: str, v: Violations, checked: Checked, max_payload_bytes: int
+) -> None:
+    plan = _plan(message.DESCRIPTOR)  # type: ignore[arg-type]
+    for f in plan.fields:
+        value = getattr(message, f.name)
+        path = prefix + f.name
+        if f.shape == "message":
+            if not message.HasField(f.name):
+                if f.required:
+                    v.add(path, "is required")
+                continue
+        elif not value and value is not False:
+            # An empty string, zero, an empty list or map: only "required" applies,
+            # and Known(unset=False) or a lower bound above zero says more.
+            if f.required and not isinstance(f.rule, Known):
+                v.add(path, "is required")
+                continue
+            if not isinstance(f.rule, Known | Whole):
+                continue
+        if f.rule is None:
+            continue
+        ctx = _Context(checked, max_payload_bytes, f.enum_values)
+        if f.item_rule is not None:
+            ctx.item_rule = f.item_rule
+        f.rule.check(value, path, v, ctx)
+    if plan.check is not None:
+        plan.check(message, prefix, v)
+
+
+def validate(message: Message, *, max_payload_bytes: int = L.MAX_PAYLOAD_BYTES) -> Checked:
+    """Check ``message`` completely; INVALID_ARGUMENT naming every bad field.
+
+    Returns its inputs or outputs as plain JSON values (:class:`Checked`).
+    """
+    checked = Checked()
+    v = Violations()
+    _validate_message(message, "", v, checked, max_payload_bytes)
+    v.raise_if_any()
+    return checked
