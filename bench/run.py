@@ -45,7 +45,10 @@ Measured:
    ``--metrics`` stored metrics (1,000,000). Recording them would take longer
    than ~90 s at the measured rate, so they are written into the server's
    SQLite file while it is stopped (schema by its own migrations, real task
-   runs, times spread over the day in id order), then the server is restarted.
+   runs, times spread over the day in id order), then the server is restarted;
+7. hostile client (``bench/hostile.py``, ``--no-hostile`` skips it): on a fresh
+   server of its own, GetExecution latency of a normal client alone, then beside
+   a client sending the heaviest requests the limits allow.
 
 Every phase is bounded in count and in time. ``--quick`` is a short run,
 ``--json PATH`` writes the results, ``--profile`` runs the server under
@@ -2461,6 +2464,10 @@ def render(results: dict[str, Any]) -> str:
             ],
         )
         out.append("\n".join("    " + line for line in table.splitlines()))
+    if results.get("hostile"):
+        import hostile
+
+        out.append(hostile.render(results["hostile"]))
     return "\n".join(out)
 
 
@@ -2638,6 +2645,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="skip the PostgreSQL phase (1, then 2 replicas on a throwaway cluster)",
     )
+    parser.add_argument(
+        "--no-hostile",
+        action="store_true",
+        help="skip the hostile-client phase (bench/hostile.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -2727,6 +2739,7 @@ def main(argv: list[str] | None = None) -> int:
         "idle": None,
         "metrics": None,
         "postgresql": None,
+        "hostile": None,
     }
     profiler: Profiler | None = None
     ok = True
@@ -2815,6 +2828,18 @@ def main(argv: list[str] | None = None) -> int:
                 statehouse, database_path, sizes, args.metrics_load
             )
             ok = ok and metrics_ok
+        if args.no_hostile:
+            results["hostile"] = {"skipped": "--no-hostile"}
+        else:
+            import hostile
+
+            results["hostile"] = hostile.run_phase(
+                hostile.HostileSizes.quick() if args.quick else hostile.HostileSizes(),
+                python,
+                args.server_src,
+                tmp,
+            )
+            ok = ok and results["hostile"]["ok"]
         if any(s["errors"] for s in results["unary"]):
             ok = False
         results["seconds"] = round(time.monotonic() - started, 1)

@@ -552,3 +552,57 @@ async def test_nothing_a_client_sends_gets_unknown(running: tuple[Running, Stubs
             await call
         assert info.value.code() not in FORBIDDEN
         assert info.value.code() == Code.INVALID_ARGUMENT
+
+
+async def test_an_aggregate_of_too_many_series_and_buckets_is_refused(
+    running: tuple[Running, Stubs],
+) -> None:
+    _, stubs = running
+    _, tr = await started(stubs)
+    groups = limits.MAX_AGGREGATE_POINTS // limits.MAX_BUCKETS + 1
+    await stubs.metrics.RecordMetrics(
+        mpb.RecordMetricsRequest(
+            task_run_id=tr.id,
+            metrics=[
+                metric_pb2.MetricEntry(name="rows", counter=1, tags={"shard": str(i)})
+                for i in range(groups)
+            ],
+        )
+    )
+    now = datetime.now(UTC).timestamp()
+    request = mpb.AggregateMetricsRequest(
+        namespace="company.team",
+        name="rows",
+        type=metric_pb2.METRIC_TYPE_COUNTER,
+        start_time=timestamp_pb2.Timestamp(seconds=int(now) - 60 * (limits.MAX_BUCKETS - 2)),
+        end_time=timestamp_pb2.Timestamp(seconds=int(now) + 60),
+        bucket_width=metric_pb2.METRIC_BUCKET_WIDTH_MINUTE,
+        group_by_tag="shard",
+    )
+    _, _, fields, message = await refused(stubs.metrics.AggregateMetrics(request))
+    assert fields == ["group_by_tag"]
+    assert f"{groups} series" in message
+    request.ClearField("group_by_tag")
+    (series,) = (await stubs.metrics.AggregateMetrics(request)).series
+    assert sum(b.count for b in series.buckets) == groups
+
+
+async def test_errors_with_many_violations_fit_in_grpc_headers(
+    running: tuple[Running, Stubs],
+) -> None:
+    _, stubs = running
+    ids = ["x" * limits.MAX_RESOURCE_ID + "!"] * limits.MAX_EXECUTION_ID_FILTERS
+    _, _, fields, _ = await refused(
+        stubs.events.Subscribe(
+            epb.SubscribeRequest(filter=event_pb2.EventFilter(execution_ids=ids))
+        ).read()
+    )
+    assert len(fields) == 11
+    entries = [
+        metric_pb2.MetricEntry(name="9" * 500, tags={"t" * 500: "v" * 500})
+        for _ in range(limits.MAX_METRICS_PER_CALL)
+    ]
+    _, _, fields, _ = await refused(
+        stubs.metrics.RecordMetrics(mpb.RecordMetricsRequest(task_run_id="t", metrics=entries))
+    )
+    assert len(fields) == 11

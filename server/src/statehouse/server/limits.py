@@ -64,6 +64,8 @@ MAX_PAGE_SIZE: Final = 1000
 MAX_METRICS_PER_CALL: Final = 1000
 MAX_TAGS: Final = 20
 MAX_BUCKETS: Final = 2000
+#: Series x buckets of one AggregateMetrics response (grouping by a tag).
+MAX_AGGREGATE_POINTS: Final = 20_000
 
 # -- numbers -----------------------------------------------------------------------
 #: The largest magnitude of a counter's value (beyond it doubles lose integers).
@@ -82,7 +84,10 @@ MIN_HEARTBEAT_SECONDS: Final = 0.1
 
 #: (what, limit) rows of the README's limits table.
 DOCUMENTED: Final[list[tuple[str, str]]] = [
-    ("request size on the wire", "4 x the payload limit + 64 KiB (4.06 MiB by default)"),
+    (
+        "request size on the wire",
+        "4 x the payload limit + 64 KiB (4.06 MiB by default): `RESOURCE_EXHAUSTED` beyond",
+    ),
     ("response size", "64 MiB"),
     ("a list page", f"at most `page_size` items and about {MAX_PAGE_BYTES >> 20} MiB"),
     (
@@ -117,7 +122,7 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
         f"{MAX_METRIC_NAME}, {MAX_TAG_KEY}, {MAX_TAG_VALUE} characters",
     ),
     ("counter value", "finite, magnitude at most 1e15"),
-    ("buckets of AggregateMetrics", f"{MAX_BUCKETS:,}"),
+    ("buckets of AggregateMetrics", f"{MAX_BUCKETS:,}; {MAX_AGGREGATE_POINTS:,} series x buckets"),
     (
         "retry policy",
         f"at most {MAX_RETRY_ATTEMPTS:,} attempts; exponential factor {MIN_RETRY_FACTOR:g} to {MAX_RETRY_FACTOR:g}",
@@ -130,3 +135,14 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
         "valid UTF-8, no control characters (reason and description may hold tab and newline)",
     ),
 ]
+
+
+def markdown_table() -> str:
+    """The README's limits table."""
+    rows = ["| what | limit |", "|---|---|"]
+    rows += [f"| {what} | {limit} |" for what, limit in DOCUMENTED]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -43,7 +43,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.kill_deadline_seconds,
         help="seconds a killed execution's running task runs have to report KILLED (default 60)",
     )
+    parser.add_argument(
+        "--max-payload-bytes",
+        type=_payload_bytes,
+        default=_DEFAULTS.max_payload_bytes,
+        help="the largest inputs or outputs, in bytes of JSON (default 1 MiB; 1 KiB to 64 MiB)",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+
+
+def _payload_bytes(text: str) -> int:
+    value = int(text)
+    if not 1 << 10 <= value <= 64 << 20:
+        raise argparse.ArgumentTypeError("must be between 1024 and 67108864")
+    return value
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -55,4 +68,5 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         retention_events=getattr(args, "retention_events", _DEFAULTS.retention_events),
         retention_seconds=getattr(args, "retention_seconds", _DEFAULTS.retention_seconds),
         kill_deadline_seconds=getattr(args, "kill_deadline", _DEFAULTS.kill_deadline_seconds),
+        max_payload_bytes=getattr(args, "max_payload_bytes", _DEFAULTS.max_payload_bytes),
     )

@@ -26,6 +26,14 @@ class Call:
     method: str
     #: What validation found: the request's inputs or outputs as JSON.
     checked: Checked = field(default_factory=Checked)
+    #: A large request (``limits.OFFLOAD_REQUEST_BYTES``): its CPU-heavy work runs
+    #: on worker threads, so that the event loop keeps serving other calls.
+    heavy: bool = False
+
+    @property
+    def name(self) -> str:
+        """The method's own name: ``GetExecution``."""
+        return self.method.rsplit("/", 1)[-1]
 
     def payload(self, name: str) -> JsonObject | None:
         """The request's Struct field ``name`` as JSON, None when unset."""
@@ -71,7 +79,7 @@ class Servicer:
 
     async def mutate(
         self,
-        method: str,
+        call: Call,
         request: Any,
         response_type: type[M],
         build: Callable[[Tx], M],
@@ -81,10 +89,12 @@ class Servicer:
         The first response to a request_id is stored in the same transaction as
         the change; a repeat with the same content gets it back unchanged, a
         repeat with other content gets ALREADY_EXISTS (REQUEST_ID_REUSED).
+        A heavy call's transaction runs on the heavy lane, not on the event loop.
         """
         request_id: str = request.request_id
         if not request_id:
-            return await self.store.write(build)
+            return await self.store.write(build, heavy=call.heavy)
+        method = call.name
         digest = fingerprint(method, request)
 
         def work(tx: Tx) -> M:
@@ -97,4 +107,4 @@ class Servicer:
             tx.put_request(request_id, method, digest, response.SerializeToString(), now_us())
             return response
 
-        return await self.store.write(work)
+        return await self.store.write(work, heavy=call.heavy)

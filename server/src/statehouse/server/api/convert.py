@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from statehouse.v1 import event_pb2, execution_pb2, state_pb2
 
+from .. import priority
 from ..orchestration import (
     Attempt,
     Event,
@@ -82,7 +83,7 @@ def _task_run_to_pb(tr: TaskRun, pb: execution_pb2.TaskRun) -> None:
     for attempt in tr.attempts:
         _attempt_to_pb(attempt, pb.attempts.add())
     if tr.outputs is not None:
-        pb.outputs.update(tr.outputs)
+        payload_to_pb(tr.outputs, pb.outputs)
     if tr.retry_policy is not None:
         retry_policy_to_pb(tr.retry_policy, pb.retry_policy)
     if tr.next_attempt_time_us is not None:
@@ -115,9 +116,9 @@ def _execution_to_pb(ex: Execution, pb: execution_pb2.Execution, full: bool) -> 
     pb.flow_revision = ex.flow_revision
     pb.labels.update(ex.labels)
     if ex.inputs is not None:
-        pb.inputs.update(ex.inputs)
+        payload_to_pb(ex.inputs, pb.inputs)
     if ex.outputs is not None:
-        pb.outputs.update(ex.outputs)
+        payload_to_pb(ex.outputs, pb.outputs)
     pb.state = _STATE_TO_PB[ex.state]
     _history_to_pb(ex.history, pb.history)
     if full:
@@ -198,3 +199,50 @@ def retry_policy_to_pb(policy: JsonObject, out: execution_pb2.RetryPolicy) -> No
     else:
         _duration_to_pb(policy["min_interval_us"], out.random.min_interval)
         _duration_to_pb(policy["max_interval_us"], out.random.max_interval)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def repeated_message_field(number: int, encoded: list[bytes]) -> bytes:
+    """The wire form of repeated message field ``number`` holding the ``encoded``
+    messages: a response can be assembled from messages encoded one by one."""
+    tag = _varint(number << 3 | 2)
+    return b"".join(tag + _varint(len(data)) + data for data in encoded)
+
+
+def payload_to_pb(value: Any, out: struct_pb2.Struct) -> None:
+    """Fill ``out`` from a JSON object, stepping aside for small calls on the heavy lane."""
+    for i, (key, item) in enumerate(value.items()):
+        if not i & 255:
+            priority.step_aside()
+        _value_to_pb(item, out.fields[key])
+
+
+def _value_to_pb(item: Any, out: struct_pb2.Value) -> None:
+    if isinstance(item, str):
+        out.string_value = item
+    elif isinstance(item, bool):
+        out.bool_value = item
+    elif isinstance(item, int | float):
+        out.number_value = item
+    elif item is None:
+        out.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(item, dict):
+        out.struct_value.SetInParent()  # an empty object is still an object
+        payload_to_pb(item, out.struct_value)
+    elif isinstance(item, list):
+        out.list_value.SetInParent()
+        values = out.list_value.values
+        for i, element in enumerate(item):
+            if not i & 255:
+                priority.step_aside()
+            _value_to_pb(element, values.add())
+    else:
+        raise TypeError(f"not a JSON value: {type(item).__name__}")

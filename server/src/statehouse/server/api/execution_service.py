@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 
-from .. import commands, limits
+from .. import commands, limits, priority
 from ..orchestration import Execution, NotFound, PauseAction, State, UnreadableRecord
 from ..storage import ExecutionFilter, Tx
 from . import convert
@@ -40,14 +40,13 @@ class ExecutionServicer(Servicer):
             execution = commands.create_execution(tx, spec)
             return pb.CreateExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate("CreateExecution", request, pb.CreateExecutionResponse, build)
+        return await self.mutate(call, request, pb.CreateExecutionResponse, build)
 
-    async def GetExecution(
-        self, request: pb.GetExecutionRequest, call: Call
-    ) -> pb.GetExecutionResponse:
+    async def GetExecution(self, request: pb.GetExecutionRequest, call: Call) -> bytes:
+        """Encoded on the storage thread: an execution may be large."""
         full = request.view != execution_pb2.EXECUTION_VIEW_BASIC
 
-        def read(tx: Tx) -> pb.GetExecutionResponse:
+        def read(tx: Tx) -> bytes:
             execution = (
                 tx.get_execution_with_task_runs(request.execution_id)
                 if full
@@ -55,13 +54,15 @@ class ExecutionServicer(Servicer):
             )
             if execution is None:
                 raise NotFound("execution", request.execution_id)
-            return pb.GetExecutionResponse(execution=convert.execution_to_pb(execution, full=full))
+            response = pb.GetExecutionResponse(
+                execution=convert.execution_to_pb(execution, full=full)
+            )
+            return response.SerializeToString()
 
         return await self.store.read(read)
 
-    async def ListExecutions(
-        self, request: pb.ListExecutionsRequest, call: Call
-    ) -> pb.ListExecutionsResponse:
+    async def ListExecutions(self, request: pb.ListExecutionsRequest, call: Call) -> bytes:
+        """Encoded on the storage thread: a page may be large."""
         flt = ExecutionFilter(
             namespace=request.namespace,
             flow_id=request.flow_id,
@@ -77,15 +78,20 @@ class ExecutionServicer(Servicer):
         size = min(request.page_size or DEFAULT_PAGE_SIZE, limits.MAX_PAGE_SIZE)
         full = request.view == execution_pb2.EXECUTION_VIEW_FULL
 
-        def read(tx: Tx) -> pb.ListExecutionsResponse:
+        def read(tx: Tx) -> bytes:
             found = tx.list_executions(flt, limit=size + 1, before=before)
             page, more = found[:size], len(found) > size
             executions = [e for e in page if isinstance(e, Execution)]
             task_runs = tx.list_task_runs_of([e.id for e in executions]) if full else {}
-            response = pb.ListExecutionsResponse()
+            # Each execution is encoded once, and the page is assembled from the
+            # pieces: the page's size is known as it grows, and no single encoding
+            # holds the GIL for a whole page.
+            encoded: list[bytes] = []
+            unreadable: list[str] = []
             budget = limits.MAX_PAGE_BYTES
             last: tuple[int, str] | None = None
             for item in page:
+                priority.step_aside()
                 error = item if isinstance(item, UnreadableRecord) else None
                 if isinstance(item, Execution):
                     runs = task_runs.get(item.id, [])
@@ -93,28 +99,28 @@ class ExecutionServicer(Servicer):
                         error = runs
                     else:
                         item.task_runs = runs
-                        out = response.executions.add()
                         try:
-                            convert.execution_to_pb(item, out, full=full)
+                            data = convert.execution_to_pb(item, full=full).SerializeToString()
                         except UnreadableRecord as failed:
-                            del response.executions[-1]
                             error = failed
                         else:
-                            budget -= out.ByteSize()
-                            if budget < 0 and len(response.executions) > 1:
+                            budget -= len(data)
+                            if budget < 0 and encoded:
                                 # The rest of the page comes with the next token.
-                                del response.executions[-1]
                                 more = True
                                 break
+                            encoded.append(data)
                 if error is not None:
-                    response.unreadable_execution_ids.append(error.execution_id)
+                    unreadable.append(error.execution_id)
                 key = item.id if isinstance(item, Execution) else item.execution_id
                 last = (item.create_time_us, key)
+            tail = pb.ListExecutionsResponse(unreadable_execution_ids=unreadable)
             if more and last is not None:
-                response.next_page_token = self.tokens.encode("ListExecutions", flt, list(last))
-            return response
+                tail.next_page_token = self.tokens.encode("ListExecutions", flt, list(last))
+            return convert.repeated_message_field(1, encoded) + tail.SerializeToString()
 
-        return await self.store.read(read)
+        # A full or long page may be large: read and encode it on the heavy lane.
+        return await self.store.read(read, heavy=full or size > DEFAULT_PAGE_SIZE)
 
     async def DeleteExecution(
         self, request: pb.DeleteExecutionRequest, call: Call
@@ -123,7 +129,7 @@ class ExecutionServicer(Servicer):
             commands.delete_execution(tx, request.execution_id, _expected(request))
             return pb.DeleteExecutionResponse()
 
-        return await self.store.write(work)
+        return await self.store.write(work, heavy=call.heavy)
 
     async def CreateTaskRun(
         self, request: pb.CreateTaskRunRequest, call: Call
@@ -142,7 +148,7 @@ class ExecutionServicer(Servicer):
                 task_run=convert.task_run_to_pb(task_run), execution_revision=execution.revision
             )
 
-        return await self.mutate("CreateTaskRun", request, pb.CreateTaskRunResponse, build)
+        return await self.mutate(call, request, pb.CreateTaskRunResponse, build)
 
     async def TransitionExecution(
         self, request: pb.TransitionExecutionRequest, call: Call
@@ -162,9 +168,7 @@ class ExecutionServicer(Servicer):
             )
             return pb.TransitionExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        response = await self.mutate(
-            "TransitionExecution", request, pb.TransitionExecutionResponse, build
-        )
+        response = await self.mutate(call, request, pb.TransitionExecutionResponse, build)
         if state is State.KILLING:
             self.on_timers_changed()
         return response
@@ -199,7 +203,7 @@ class ExecutionServicer(Servicer):
                     )
             return response
 
-        return await self.mutate("TransitionTaskRun", request, pb.TransitionTaskRunResponse, build)
+        return await self.mutate(call, request, pb.TransitionTaskRunResponse, build)
 
     async def PauseExecution(
         self, request: pb.PauseExecutionRequest, call: Call
@@ -224,7 +228,7 @@ class ExecutionServicer(Servicer):
                 convert.time_to_pb(due, response.resume_time)
             return response
 
-        response = await self.mutate("PauseExecution", request, pb.PauseExecutionResponse, build)
+        response = await self.mutate(call, request, pb.PauseExecutionResponse, build)
         self.on_timers_changed()
         return response
 
@@ -241,7 +245,7 @@ class ExecutionServicer(Servicer):
             )
             return pb.ResumeExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate("ResumeExecution", request, pb.ResumeExecutionResponse, build)
+        return await self.mutate(call, request, pb.ResumeExecutionResponse, build)
 
     async def KillExecution(
         self, request: pb.KillExecutionRequest, call: Call
@@ -258,7 +262,7 @@ class ExecutionServicer(Servicer):
                 execution=convert.execution_to_pb(execution), changed=changed
             )
 
-        response = await self.mutate("KillExecution", request, pb.KillExecutionResponse, build)
+        response = await self.mutate(call, request, pb.KillExecutionResponse, build)
         self.on_timers_changed()
         return response
 
@@ -274,7 +278,7 @@ class ExecutionServicer(Servicer):
             )
             return pb.RestartExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate("RestartExecution", request, pb.RestartExecutionResponse, build)
+        return await self.mutate(call, request, pb.RestartExecutionResponse, build)
 
     async def CompleteExecution(
         self, request: pb.CompleteExecutionRequest, call: Call
@@ -293,7 +297,7 @@ class ExecutionServicer(Servicer):
             )
             return pb.CompleteExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate("CompleteExecution", request, pb.CompleteExecutionResponse, build)
+        return await self.mutate(call, request, pb.CompleteExecutionResponse, build)
 
 
 _PAUSE_ACTIONS = {

@@ -6,7 +6,8 @@ service descriptors, so the same steps hold for all of them:
 1. decode the request (an undecodable one is INVALID_ARGUMENT, reason
    MALFORMED_REQUEST, with one log line and no traceback); requests larger
    than ``limits.OFFLOAD_REQUEST_BYTES`` are decoded and validated on a worker
-   thread, so that the event loop keeps serving other calls;
+   thread, so that the event loop keeps serving other calls (and so are large
+   responses encoded, and the transactions of large requests run);
 2. validate it completely (``validation.validate``): nothing runs on bad input;
 3. call the handler, ``async def Method(request, call) -> response`` (or an
    async iterator of responses for a server stream), which knows nothing of
@@ -23,10 +24,10 @@ service descriptors, so the same steps hold for all of them:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -36,10 +37,10 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
-from .. import limits
+from .. import limits, priority
 from ..events import HubClosed
 from ..orchestration import DomainError, InvalidArgument
-from ..storage import StorageUnavailable
+from ..storage import StorageUnavailable, Store
 from ._base import Call
 from .errors import database_unavailable, plain_status, status_for
 from .validation import Checked, validate
@@ -72,11 +73,12 @@ def status_of(method: str, error: BaseException) -> status_pb2.Status:
 class GrpcTransport:
     """Generic gRPC handlers for services whose handlers are plain objects."""
 
-    def __init__(self, *, max_payload_bytes: int) -> None:
+    def __init__(self, store: Store, *, max_payload_bytes: int) -> None:
+        #: Large requests are decoded and large responses encoded on the store's
+        #: heavy lane (one thread): they wait for each other, not the event loop.
+        self.run_heavy = store.run_heavy
         self.max_payload_bytes = max_payload_bytes
         self._handlers: list[grpc.GenericRpcHandler] = []
-        # One thread: large requests wait for each other, not for the event loop.
-        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statehouse-decode")
 
     @property
     def handlers(self) -> list[grpc.GenericRpcHandler]:
@@ -86,9 +88,6 @@ class GrpcTransport:
         """Serve every RPC of ``service`` with the method of ``impl`` of the same name."""
         methods = {m.name: self._method_handler(m, impl) for m in service.methods}
         self._handlers.append(grpc.method_handlers_generic_handler(service.full_name, methods))
-
-    def close(self) -> None:
-        self._decoder.shutdown(wait=False, cancel_futures=True)
 
     # -- decoding -----------------------------------------------------------------
 
@@ -108,8 +107,19 @@ class GrpcTransport:
     ) -> tuple[Message, Checked]:
         if len(raw) <= limits.OFFLOAD_REQUEST_BYTES:
             return self._decode(request_type, raw)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._decoder, self._decode, request_type, raw)
+        return await self.run_heavy(self._decode, request_type, raw)
+
+    async def _encode(self, response: Message | bytes, heavy: bool) -> bytes:
+        """The response's bytes: a heavy call's are encoded on the worker thread.
+
+        Handlers whose responses may be large whatever the request (reads) return
+        them already encoded, on the storage thread that read them.
+        """
+        if isinstance(response, bytes):
+            return response
+        if not heavy:
+            return response.SerializeToString()
+        return await self.run_heavy(response.SerializeToString)
 
     # -- handlers -----------------------------------------------------------------
 
@@ -127,13 +137,15 @@ class GrpcTransport:
         self,
         name: str,
         request_type: type[Message],
-        handler: Callable[[Any, Call], Awaitable[Message]],
+        handler: Callable[[Any, Call], Awaitable[Message | bytes]],
     ) -> Callable[[bytes, Context], Awaitable[bytes]]:
         async def unary(raw: bytes, context: Context) -> bytes:
             try:
-                request, checked = await self._decode_async(request_type, raw)
-                response = await handler(request, Call(name, checked))
-                return response.SerializeToString()
+                heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
+                with contextlib.nullcontext() if heavy else priority.small_call():
+                    request, checked = await self._decode_async(request_type, raw)
+                    response = await handler(request, Call(name, checked, heavy))
+                    return await self._encode(response, heavy)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # every error becomes a status, below
@@ -153,7 +165,7 @@ class GrpcTransport:
             try:
                 request, checked = await self._decode_async(request_type, raw)
                 async for item in handler(request, Call(name, checked)):
-                    yield item if isinstance(item, bytes) else item.SerializeToString()
+                    yield await self._encode(item, False)
                 return
             except asyncio.CancelledError:
                 raise

@@ -8,13 +8,15 @@ from google.protobuf import duration_pb2
 
 from statehouse.v1 import metric_pb2, metric_service_pb2 as pb
 
-from .. import commands, limits
-from ..orchestration import metrics as m
+from .. import commands, limits, priority
+from ..orchestration import InvalidArgument, metrics as m
 from ..storage import Tx
 from . import convert
 from ._base import Call, Servicer
 
 DEFAULT_PAGE_SIZE = 100
+#: An aggregate over more buckets (or grouped by a tag) runs on the heavy lane.
+HEAVY_BUCKETS = 200
 
 _TYPES = {metric_pb2.METRIC_TYPE_COUNTER: m.COUNTER, metric_pb2.METRIC_TYPE_TIMER: m.TIMER}
 _TYPES_PB = {v: k for k, v in _TYPES.items()}
@@ -58,7 +60,7 @@ class MetricServicer(Servicer):
             count = commands.record_metrics(tx, request.task_run_id, request.attempt, entries)
             return pb.RecordMetricsResponse(recorded=count)
 
-        return await self.mutate("RecordMetrics", request, pb.RecordMetricsResponse, build)
+        return await self.mutate(call, request, pb.RecordMetricsResponse, build)
 
     async def ListMetrics(
         self, request: pb.ListMetricsRequest, call: Call
@@ -87,16 +89,15 @@ class MetricServicer(Servicer):
 
         return await self.store.read(read)
 
-    async def AggregateMetrics(
-        self, request: pb.AggregateMetricsRequest, call: Call
-    ) -> pb.AggregateMetricsResponse:
+    async def AggregateMetrics(self, request: pb.AggregateMetricsRequest, call: Call) -> bytes:
+        """Encoded on the storage thread: many series of many buckets are large."""
         start = request.start_time.ToMicroseconds()
         end = request.end_time.ToMicroseconds()
         width = _WIDTHS.get(request.bucket_width) or m.choose_width(start, end)
         starts = m.bucket_starts(start, end, width)
 
-        def read(tx: Tx) -> list[tuple[str, int, float, float, float, int]]:
-            return tx.aggregate_metrics(
+        def read(tx: Tx) -> bytes:
+            rows = tx.aggregate_metrics(
                 namespace=request.namespace,
                 name=request.name,
                 type=_TYPES[request.type],
@@ -107,25 +108,47 @@ class MetricServicer(Servicer):
                 width=width,
                 group_by_tag=request.group_by_tag,
             )
+            # Built here, on the storage side: a large response is not built on
+            # the event loop.
+            return _aggregate_response(rows, starts, width).SerializeToString()
 
-        rows = await self.store.read(read)
-        groups: dict[str, dict[int, tuple[float, float, float, int]]] = {}
-        for group, index, total, low, high, count in rows:
-            groups.setdefault(group, {})[index] = (total, low, high, count)
-        if not groups:
-            groups[""] = {}
-        response = pb.AggregateMetricsResponse(bucket_width=_WIDTHS_PB[width])
-        for group in sorted(groups):
-            series = response.series.add(tag_value=group)
-            for index, bucket_start in enumerate(starts):
-                bucket = series.buckets.add()
-                convert.time_to_pb(bucket_start, bucket.start_time)
-                found = groups[group].get(index)
-                if found is not None:
-                    total, low, high, count = found
-                    bucket.sum, bucket.min, bucket.max, bucket.count = total, low, high, count
-                    bucket.avg = total / count
-        return response
+        heavy = bool(request.group_by_tag) or len(starts) > HEAVY_BUCKETS
+        return await self.store.read(read, heavy=heavy)
+
+
+def _aggregate_response(
+    rows: list[tuple[str, int, float, float, float, int]], starts: list[int], width: str
+) -> pb.AggregateMetricsResponse:
+    groups: dict[str, dict[int, tuple[float, float, float, int]]] = {}
+    for group, index, total, low, high, count in rows:
+        groups.setdefault(group, {})[index] = (total, low, high, count)
+    if not groups:
+        groups[""] = {}
+    points = len(groups) * len(starts)
+    if points > limits.MAX_AGGREGATE_POINTS:
+        raise InvalidArgument(
+            [
+                (
+                    "group_by_tag",
+                    f"gives {len(groups)} series of {len(starts)} buckets, more than "
+                    f"{limits.MAX_AGGREGATE_POINTS} points: narrow the range, widen the "
+                    "buckets or filter by flow or task",
+                )
+            ]
+        )
+    response = pb.AggregateMetricsResponse(bucket_width=_WIDTHS_PB[width])
+    for group in sorted(groups):
+        priority.step_aside()
+        series = response.series.add(tag_value=group)
+        for index, bucket_start in enumerate(starts):
+            bucket = series.buckets.add()
+            convert.time_to_pb(bucket_start, bucket.start_time)
+            found = groups[group].get(index)
+            if found is not None:
+                total, low, high, count = found
+                bucket.sum, bucket.min, bucket.max, bucket.count = total, low, high, count
+                bucket.avg = total / count
+    return response
 
 
 def _metric_to_pb(metric: m.Metric, out: Any) -> None:

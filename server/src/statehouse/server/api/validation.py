@@ -29,10 +29,16 @@ import orjson
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from .. import limits as L
+from .. import limits as L, priority
 from ..orchestration import InvalidArgument, JsonObject
 
 # -- the violations of one request ------------------------------------------------------
+
+#: Violations reported per request: the error's details travel in a gRPC header,
+#: which clients cap (8 KiB soft, 16 KiB hard by default).
+MAX_REPORTED = 10
+#: Field paths name a map key or a Struct key by its first characters only.
+_KEY_IN_PATH = 64
 
 
 @dataclass(slots=True)
@@ -47,8 +53,12 @@ class Violations:
         self.items.append((path, text))
 
     def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidArgument(list(self.items), reason=self.reason, metadata=self.metadata)
+        if not self.items:
+            return
+        items = self.items[:MAX_REPORTED]
+        if len(self.items) > MAX_REPORTED:
+            items.append(("", f"and {len(self.items) - MAX_REPORTED} more violations"))
+        raise InvalidArgument(items, reason=self.reason, metadata=self.metadata)
 
 
 @dataclass(slots=True)
@@ -218,7 +228,7 @@ class Pairs(Rule):
             v.add(path, f"at most {self.max_count} entries")
             return
         for k, x in value.items():
-            at = f"{path}[{k[:64]!r}]"
+            at = f"{path}[{k[:_KEY_IN_PATH]!r}]"
             if not k:
                 v.add(at, "keys must not be empty")
             else:
@@ -274,6 +284,8 @@ class _PayloadWalk:
 
     def spend(self, path: str) -> bool:
         self.budget -= 1
+        if not self.budget & 255:
+            priority.step_aside()
         if self.budget < 0:
             self.fail(self.root, f"holds more than {L.MAX_PAYLOAD_VALUES} values")
         return not self.failed
@@ -286,7 +298,7 @@ class _PayloadWalk:
         for key, value in s.fields.items():
             if self.failed or not self.spend(path):
                 break
-            at = f"{path}.{key[:64]}"
+            at = f"{path}.{key[:_KEY_IN_PATH]}"
             if not key or len(key) > L.MAX_PAYLOAD_KEY or "\x00" in key:
                 self.fail(at, f"keys must be 1 to {L.MAX_PAYLOAD_KEY} characters, without NUL")
                 break

@@ -52,7 +52,11 @@ class InvalidArgument(DomainError):
         reason: str = "INVALID_ARGUMENT",
         metadata: dict[str, str] | None = None,
     ) -> None:
-        message = "; ".join(f"{field}: {text}" for field, text in violations)
+        shown = "; ".join(f"{field}: {text}" for field, text in violations[:3])
+        rest = len(violations) - 3
+        message = shown + (
+            f"; and {rest} more (listed in the BadRequest details)" if rest > 0 else ""
+        )
         super().__init__(message, metadata=metadata)
         self.violations = violations
         self.reason = reason

@@ -241,14 +241,26 @@ class Tx:
             query = query.where(executions.c.flow_id == flt.flow_id)
         if flt.states:
             query = query.where(executions.c.state.in_([s.value for s in flt.states]))
-        for key, value in flt.labels:
-            query = query.where(
-                sa.exists().where(
-                    execution_labels.c.execution_id == executions.c.id,
-                    execution_labels.c.key == key,
-                    execution_labels.c.value == value,
+        for i, (key, value) in enumerate(flt.labels):
+            if i == 0:
+                # The first label drives the query through the (key, value) index:
+                # its cost follows that label's matches, not the number of executions;
+                # the others are primary-key lookups on each match.
+                query = query.where(
+                    executions.c.id.in_(
+                        sa.select(execution_labels.c.execution_id).where(
+                            execution_labels.c.key == key, execution_labels.c.value == value
+                        )
+                    )
                 )
-            )
+            else:
+                query = query.where(
+                    sa.exists().where(
+                        execution_labels.c.execution_id == executions.c.id,
+                        execution_labels.c.key == key,
+                        execution_labels.c.value == value,
+                    )
+                )
         if before is not None:
             query = query.where(
                 sa.tuple_(executions.c.create_time_us, executions.c.id) < sa.tuple_(*before)

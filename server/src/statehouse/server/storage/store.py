@@ -20,18 +20,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .. import priority
 from ..orchestration import Event
 from .repository import EVENTS_CHANNEL, Tx
 from .sequencer import CounterRowSequencer, Sequencer
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 #: The advisory lock key that serializes migrations of replicas on PostgreSQL.
 MIGRATION_LOCK = 0x5747_4845
@@ -139,6 +142,13 @@ class Store:
         self._reader = ThreadPoolExecutor(
             self.options.readers, thread_name_prefix="statehouse-reader"
         )
+        #: The heavy lane: one thread for the CPU-heavy work of large requests and
+        #: responses (decoding, validating, their transactions, encoding), so that
+        #: however many arrive at once, one at a time competes with the event loop
+        #: and the ordinary readers for the GIL.
+        self._heavy = ThreadPoolExecutor(
+            1, thread_name_prefix="statehouse-heavy", initializer=priority.mark_heavy_lane
+        )
         self._listeners: list[CommitListener] = []
         self._listener: threading.Thread | None = None
         self._write_conn: sa.Connection | None = None
@@ -210,7 +220,11 @@ class Store:
         """
         for attempt in (1, 2):
             try:
-                with _unavailable_on_disconnect(), self.engine.connect() as conn:
+                with (
+                    _unavailable_on_disconnect(),
+                    priority.holding_locks(),
+                    self.engine.connect() as conn,
+                ):
                     conn = conn.execution_options(statehouse_write=True)
                     with conn.begin():
                         tx = Tx(conn, self.sequencer)
@@ -249,9 +263,25 @@ class Store:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def write(self, fn: Callable[[Tx], T]) -> T:
-        """Run ``fn`` in a write transaction, commit, then publish its events."""
-        if self._inline_writes:
+    async def run_heavy(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run CPU-heavy ``fn(*args)`` on the heavy lane (one thread, in order)."""
+
+        def call() -> R:
+            priority.step_aside()
+            return fn(*args, **kwargs)
+
+        priority.going_heavy()
+        return await asyncio.get_running_loop().run_in_executor(self._heavy, call)
+
+    async def write(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
+        """Run ``fn`` in a write transaction, commit, then publish its events.
+
+        ``heavy`` (large payloads) runs the transaction on the heavy lane even
+        where writes are inline, so that the event loop is not held meanwhile.
+        """
+        if heavy and self.async_engine is None:
+            result, appended = await self.run_heavy(self.write_sync, fn)
+        elif self._inline_writes:
             result, appended = self._write_inline(fn)
         elif self.async_engine is not None:
             result, appended = await self._write_async(fn)
@@ -263,7 +293,10 @@ class Store:
                 listener(appended)
         return result
 
-    async def read(self, fn: Callable[[Tx], T]) -> T:
+    async def read(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
+        """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
+        if heavy and self.async_engine is None:
+            return await self.run_heavy(self.read_sync, fn)
         if self.async_engine is not None:
             with _unavailable_on_disconnect():
                 async with self.async_engine.connect() as conn, conn.begin():
@@ -316,6 +349,7 @@ class Store:
             self._listener.join(timeout=5)
         self._writer.shutdown(wait=True, cancel_futures=True)
         self._reader.shutdown(wait=True, cancel_futures=True)
+        self._heavy.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
 
 
