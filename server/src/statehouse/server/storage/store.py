@@ -20,17 +20,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .. import priority
 from ..orchestration import Event
 from .repository import EVENTS_CHANNEL, Tx
 from .sequencer import CounterRowSequencer, Sequencer
+
+if TYPE_CHECKING:
+    # Imported at run time by the PostgreSQL backend only: it needs greenlet, which
+    # the embedded SQLite default does without (a plain `pip install` has none).
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -130,6 +134,8 @@ class Store:
         else:
             self.engine = sa.create_engine(self.url, pool_size=2, pool_pre_ping=True)
             if self.is_postgresql and self.options.postgres_async:
+                from sqlalchemy.ext.asyncio import create_async_engine
+
                 self.async_engine = create_async_engine(
                     self.url,
                     pool_size=self.options.writers + self.options.readers,

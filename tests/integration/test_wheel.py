@@ -1,0 +1,111 @@
+"""Installed as a user installs it: the built wheel, no extras, in a new virtualenv,
+serves on the embedded SQLite database (health, a transition, its event)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from statehouse.v1 import (
+    event_service_pb2 as epb,
+    event_service_pb2_grpc,
+    execution_service_pb2 as pb,
+    execution_service_pb2_grpc,
+    state_pb2 as st,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+)")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this tree, installed without extras into a fresh venv."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(work), str(ROOT)],
+        check=True,
+        timeout=600,
+    )
+    (wheel,) = work.glob("statehouse-*.whl")
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=True)
+    subprocess.run(
+        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True,
+        timeout=600,
+    )
+    return env_dir
+
+
+@pytest.fixture
+def served(installed: Path, tmp_path: Path) -> Iterator[str]:
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                str(installed / "bin" / "statehouse"),
+                "serve",
+                "--address",
+                "127.0.0.1:0",
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            stdout=log,
+            stderr=log,
+            cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if k != "STATEHOUSE_DATABASE_URL"},
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            match = READY.search(log_path.read_text(errors="replace"))
+            if match:
+                yield f"127.0.0.1:{match.group(1)}"
+                break
+            assert proc.poll() is None, log_path.read_text(errors="replace")
+            time.sleep(0.05)
+        else:
+            raise AssertionError("not ready:\n" + log_path.read_text(errors="replace"))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_the_wheel_without_extras_serves_on_sqlite(served: str) -> None:
+    with grpc.insecure_channel(served) as channel:
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        executions = execution_service_pb2_grpc.ExecutionServiceStub(channel)
+        ex = executions.CreateExecution(
+            pb.CreateExecutionRequest(namespace="demo", flow_id="hello")
+        ).execution
+        tr = executions.CreateTaskRun(
+            pb.CreateTaskRunRequest(execution_id=ex.id, task_id="t")
+        ).task_run
+        moved = executions.TransitionTaskRun(
+            pb.TransitionTaskRunRequest(task_run_id=tr.id, state=st.STATE_RUNNING)
+        )
+        assert moved.task_run.state == st.STATE_RUNNING
+        stream = event_service_pb2_grpc.EventServiceStub(channel).Subscribe(
+            epb.SubscribeRequest(), timeout=30
+        )
+        states = []
+        for item in stream:
+            states.append(item.event.state)
+            if len(states) == 4:
+                break
+        stream.cancel()
+        assert states[-1] == st.STATE_RUNNING
