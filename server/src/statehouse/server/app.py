@@ -36,6 +36,7 @@ from .options import add_serve_arguments, settings_from_args
 from .scheduler import TimerScheduler
 from .settings import Settings
 from .storage import Store, StoreOptions
+from .tls import ServerTls, TlsConfigError, TlsFiles
 
 log = logging.getLogger("statehouse.server")
 
@@ -64,6 +65,8 @@ class Server:
     ) -> None:
         self.grpc_server = grpc_server
         self.transport = transport
+        #: The TLS credentials, when the port serves TLS (``tls.request_reload()``).
+        self.tls: ServerTls | None = None
         self.store = store
         self.hub = hub
         self.scheduler = scheduler
@@ -96,6 +99,8 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
 
     Returns the server, not yet started, and the bound port.
     """
+    # First, before anything is opened: TlsConfigError on unusable TLS options.
+    tls = _server_tls(settings)
     store = Store(
         settings.resolved_database_url(),
         StoreOptions(sqlite_synchronous=settings.sqlite_synchronous),
@@ -156,13 +161,29 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
         grpc_server,
     )
     try:
-        port = grpc_server.add_insecure_port(settings.address)
+        if tls is None:
+            port = grpc_server.add_insecure_port(settings.address)
+        else:
+            port = grpc_server.add_secure_port(settings.address, tls.credentials)
     except RuntimeError as exc:
         await scheduler.close()
         await hub.close()
         store.close()
         raise OSError(f"cannot listen on {settings.address}: {exc}") from exc
-    return Server(grpc_server, store, hub, scheduler, health_servicer, settings, transport), port
+    server = Server(grpc_server, store, hub, scheduler, health_servicer, settings, transport)
+    server.tls = tls
+    return server, port
+
+
+def _server_tls(settings: Settings) -> ServerTls | None:
+    """The TLS credentials the settings ask for, or None for plaintext."""
+    if settings.tls_cert is None and settings.tls_key is None:
+        if settings.tls_client_ca is not None:
+            raise TlsConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise TlsConfigError("--tls-cert and --tls-key go together")
+    return ServerTls(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
 
 
 def _display_url(url: str) -> str:
@@ -180,16 +201,22 @@ async def serve(settings: Settings) -> None:
 
     await server.start()
     host = settings.address.rsplit(":", 1)[0]
+    transport = (
+        "" if server.tls is None else " over mTLS" if settings.tls_client_ca else " over TLS"
+    )
     log.info(
-        "statehouse serving on %s:%d (database %s)",
+        "statehouse serving on %s:%d%s (database %s)",
         host,
         port,
+        transport,
         _display_url(settings.resolved_database_url()),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if server.tls is not None:
+        loop.add_signal_handler(signal.SIGHUP, server.tls.request_reload)
     await stop.wait()
     log.info("statehouse shutting down (grace %.1fs)", settings.shutdown_grace)
     await server.stop()
@@ -206,7 +233,7 @@ def serve_from_args(args: argparse.Namespace) -> None:
     settings = settings_from_args(args)
     try:
         _run(serve(settings))
-    except OSError as exc:
+    except (OSError, TlsConfigError) as exc:
         log.error("%s", exc)
         raise SystemExit(1) from exc
 

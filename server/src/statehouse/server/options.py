@@ -49,6 +49,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.max_payload_bytes,
         help="the largest inputs or outputs, in bytes of JSON (default 1 MiB; 1 KiB to 64 MiB)",
     )
+    parser.add_argument("--tls-cert", type=Path, help="serve TLS: the certificate chain (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="mTLS: require client certificates signed by this CA (PEM); needs --tls-cert",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
 
 
@@ -69,4 +76,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         retention_seconds=getattr(args, "retention_seconds", _DEFAULTS.retention_seconds),
         kill_deadline_seconds=getattr(args, "kill_deadline", _DEFAULTS.kill_deadline_seconds),
         max_payload_bytes=getattr(args, "max_payload_bytes", _DEFAULTS.max_payload_bytes),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
+        tls_client_ca=getattr(args, "tls_client_ca", None),
     )

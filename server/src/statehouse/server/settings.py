@@ -46,6 +46,12 @@ class Settings:
     #: SQLite's synchronous pragma (NORMAL survives kill -9 in WAL mode; FULL a power loss).
     sqlite_synchronous: str = "NORMAL"
 
+    #: TLS: the server's certificate chain and key (PEM); both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: mTLS: require client certificates signed by this CA (PEM); needs tls_cert.
+    tls_client_ca: Path | None = None
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

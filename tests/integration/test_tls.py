@@ -1,0 +1,273 @@
+"""TLS and mTLS on the gRPC port, with certificates the tests make themselves
+(the ``cryptography`` package): plaintext is refused, a client certificate is
+required under mTLS, and certificates rotate on reload without dropping
+connections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from statehouse.server.app import create_server
+from statehouse.server.tls import TlsConfigError
+from statehouse.v1 import execution_service_pb2 as pb, execution_service_pb2_grpc
+
+from .conftest import READY, make_settings
+
+
+@dataclass
+class Pair:
+    cert: Path
+    key: Path
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "statehouse tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+class Authority:
+    """A CA that signs server and client certificates into ``directory``."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .issuer_name(_name(name))
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
+        self.path = directory / f"{name}.pem"
+        self.path.write_bytes(self.pem)
+
+    def issue(self, name: str, *, server: bool) -> Pair:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+        )
+        if server:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
+            )
+        cert = builder.sign(self.key, hashes.SHA256())
+        pair = Pair(self.directory / f"{name}.crt", self.directory / f"{name}.key")
+        pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        pair.key.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return pair
+
+
+#: Every TLS channel names the server as the certificate does.
+OVERRIDE = [("grpc.ssl_target_name_override", "localhost")]
+
+
+def _create(channel: grpc.aio.Channel) -> object:
+    stub = execution_service_pb2_grpc.ExecutionServiceStub(channel)
+    return stub.CreateExecution(pb.CreateExecutionRequest(namespace="tls", flow_id="f"), timeout=10)
+
+
+def _tls_channel(target: str, ca: Authority, client: Pair | None = None) -> grpc.aio.Channel:
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=ca.pem,
+        private_key=client.key.read_bytes() if client else None,
+        certificate_chain=client.cert.read_bytes() if client else None,
+    )
+    return grpc.aio.secure_channel(target, credentials, options=OVERRIDE)
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> Authority:
+    return Authority(tmp_path, "ca")
+
+
+async def test_tls_serves_and_plaintext_fails(
+    server_factory: Callable[..., object], ca: Authority
+) -> None:
+    pair = ca.issue("server", server=True)
+    running = await server_factory(tls_cert=pair.cert, tls_key=pair.key)  # type: ignore[operator]
+    async with _tls_channel(running.target, ca) as channel:
+        created = await _create(channel)  # type: ignore[misc]
+        assert created.execution.namespace == "tls"
+    async with grpc.aio.insecure_channel(running.target) as plain:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await _create(plain)  # type: ignore[misc]
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    other = Authority(ca.directory, "other-ca")
+    async with _tls_channel(running.target, other) as untrusted:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await _create(untrusted)  # type: ignore[misc]
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_mtls_requires_a_client_certificate_from_its_ca(
+    server_factory: Callable[..., object], ca: Authority
+) -> None:
+    pair = ca.issue("server", server=True)
+    clients = Authority(ca.directory, "clients-ca")
+    running = await server_factory(  # type: ignore[operator]
+        tls_cert=pair.cert, tls_key=pair.key, tls_client_ca=clients.path
+    )
+    async with _tls_channel(running.target, ca, clients.issue("team-a", server=False)) as good:
+        await _create(good)  # type: ignore[misc]
+    stranger = ca.issue("stranger", server=False)  # signed by the server's CA, not the clients'
+    for client in (None, stranger):
+        async with _tls_channel(running.target, ca, client) as bad:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await _create(bad)  # type: ignore[misc]
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_reload_rotates_certificates_without_dropping_connections(
+    server_factory: Callable[..., object], ca: Authority
+) -> None:
+    pair = ca.issue("server", server=True)
+    running = await server_factory(tls_cert=pair.cert, tls_key=pair.key)  # type: ignore[operator]
+    old = _tls_channel(running.target, ca)
+    await _create(old)  # type: ignore[misc]
+    # The files are replaced by a certificate of a new CA, then a reload is asked for.
+    rotated = Authority(ca.directory, "new-ca")
+    fresh = rotated.issue("server-2", server=True)
+    pair.cert.write_bytes(fresh.cert.read_bytes())
+    pair.key.write_bytes(fresh.key.read_bytes())
+    running.server.tls.request_reload()
+    async with _tls_channel(running.target, rotated) as new:
+        await _create(new)  # type: ignore[misc]
+    await _create(old)  # type: ignore[misc]  # the connection made before the rotation goes on
+    await old.close()
+    async with _tls_channel(running.target, ca) as stale:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _create(stale)  # type: ignore[misc]
+
+
+async def test_a_reload_of_broken_files_keeps_the_previous_certificates(
+    server_factory: Callable[..., object], ca: Authority
+) -> None:
+    pair = ca.issue("server", server=True)
+    running = await server_factory(tls_cert=pair.cert, tls_key=pair.key)  # type: ignore[operator]
+    pair.cert.write_text("not a certificate")
+    running.server.tls.request_reload()
+    async with _tls_channel(running.target, ca) as channel:
+        await _create(channel)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("cert", "key", "client_ca", "message"),
+    [
+        (True, False, False, "--tls-cert and --tls-key go together"),
+        (False, False, True, "--tls-client-ca needs --tls-cert and --tls-key"),
+    ],
+)
+async def test_incomplete_tls_options_are_refused(
+    database_url: str, ca: Authority, cert: bool, key: bool, client_ca: bool, message: str
+) -> None:
+    from dataclasses import replace
+
+    pair = ca.issue("server", server=True)
+    settings = replace(
+        make_settings(database_url),
+        tls_cert=pair.cert if cert else None,
+        tls_key=pair.key if key else None,
+        tls_client_ca=ca.path if client_ca else None,
+    )
+    with pytest.raises(TlsConfigError, match=message):
+        await create_server(settings)
+
+
+def test_sighup_rereads_the_certificates_of_a_serving_process(
+    database_url: str, ca: Authority, tmp_path: Path
+) -> None:
+    pair = ca.issue("server", server=True)
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "statehouse.server.app",
+                "--address", "127.0.0.1:0", "--database", database_url,
+                "--tls-cert", str(pair.cert), "--tls-key", str(pair.key),
+            ],
+            stdout=out,
+            stderr=out,
+        )  # fmt: skip
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while not READY.search(log.read_text()) and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        assert "over TLS" in log.read_text()
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "re-read" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "TLS certificates will be re-read" in log.read_text()
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def test_the_sdk_connects_over_mtls(
+    server_factory: Callable[..., object], ca: Authority
+) -> None:
+    from statehouse.client import AsyncClient
+
+    pair = ca.issue("server", server=True)
+    clients = Authority(ca.directory, "clients-ca")
+    running = await server_factory(  # type: ignore[operator]
+        tls_cert=pair.cert, tls_key=pair.key, tls_client_ca=clients.path
+    )
+    me = clients.issue("team-a", server=False)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=ca.pem,
+        private_key=me.key.read_bytes(),
+        certificate_chain=me.cert.read_bytes(),
+    )
+    client = AsyncClient.connect(running.target, credentials=credentials, options=OVERRIDE)
+    try:
+        execution = await client.create_execution(namespace="tls", flow_id="sdk")
+        assert (await client.get_execution(execution.id)).flow_id == "sdk"
+    finally:
+        await client.close()
