@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .limits import MAX_PAYLOAD_BYTES
+
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DATABASE_ENV = "STATEHOUSE_DATABASE_URL"
 
@@ -23,7 +25,7 @@ class Settings:
     #: Apply pending migrations at start (safe to repeat).
     migrate: bool = True
     #: The largest inputs or outputs of one execution or task run, in bytes of JSON.
-    max_payload_bytes: int = 1 << 20
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
     #: Events buffered per subscriber before it is served from the stored log.
     subscriber_buffer: int = 1024
     #: How often the event hub checks the log for other processes' writes (seconds).

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from ..commands import now_us
+from ..limits import MAX_PAYLOAD_BYTES
 from ..orchestration import JsonObject, RequestIdReused
 from ..storage import Store, Tx
 from ._pages import PageTokens
@@ -46,7 +47,7 @@ class Limits:
 
     #: The largest outputs of a task run or an execution, and the largest inputs,
     #: in bytes of compact JSON.
-    max_payload_bytes: int = 1 << 20
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
     #: How long running task runs of a killed execution have to report KILLED
     #: before they are forced to it (microseconds).
     kill_deadline_us: int = 60_000_000
