@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from statehouse.v1 import state_pb2 as statehouse_dot_v1_dot_state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19statehouse/v1/event.proto\x12\rstatehouse.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19statehouse/v1/state.proto\"\xbe\x02\n\x10StateChangeEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x04 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x05 \x01(\t\x12\x13\n\x0btask_run_id\x18\x06 \x01(\t\x12\x0f\n\x07task_id\x18\x07 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12,\n\x0eprevious_state\x18\t \x01(\x0e\x32\x14.statehouse.v1.State\x12#\n\x05state\x18\n \x01(\x0e\x32\x14.statehouse.v1.State\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12\x1a\n\x12\x65xecution_revision\x18\x0c \x01(\x03\"n\n\x0b\x45ventFilter\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x02 \x01(\t\x12\x15\n\rexecution_ids\x18\x03 \x03(\t\x12$\n\x06states\x18\x04 \x03(\x0e\x32\x14.statehouse.v1.State\"G\n\tHeartbeat\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampBX\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19statehouse/v1/event.proto\x12\rstatehouse.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19statehouse/v1/state.proto\"\xcd\x02\n\x10StateChangeEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x04 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x05 \x01(\t\x12\x13\n\x0btask_run_id\x18\x06 \x01(\t\x12\x0f\n\x07task_id\x18\x07 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12,\n\x0eprevious_state\x18\t \x01(\x0e\x32\x14.statehouse.v1.State\x12#\n\x05state\x18\n \x01(\x0e\x32\x14.statehouse.v1.State\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12\x1a\n\x12\x65xecution_revision\x18\x0c \x01(\x03\x12\r\n\x05\x61\x63tor\x18\r \x01(\t\"n\n\x0b\x45ventFilter\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x02 \x01(\t\x12\x15\n\rexecution_ids\x18\x03 \x03(\t\x12$\n\x06states\x18\x04 \x03(\x0e\x32\x14.statehouse.v1.State\"G\n\tHeartbeat\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampBX\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,9 +35,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020io.statehouse.v1P\001ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1'
   _globals['_STATECHANGEEVENT']._serialized_start=105
-  _globals['_STATECHANGEEVENT']._serialized_end=423
-  _globals['_EVENTFILTER']._serialized_start=425
-  _globals['_EVENTFILTER']._serialized_end=535
-  _globals['_HEARTBEAT']._serialized_start=537
-  _globals['_HEARTBEAT']._serialized_end=608
+  _globals['_STATECHANGEEVENT']._serialized_end=438
+  _globals['_EVENTFILTER']._serialized_start=440
+  _globals['_EVENTFILTER']._serialized_end=550
+  _globals['_HEARTBEAT']._serialized_start=552
+  _globals['_HEARTBEAT']._serialized_end=623
 # @@protoc_insertion_point(module_scope)

@@ -41,6 +41,7 @@ class StateChangeEvent(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     EXECUTION_REVISION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """The event's position in the global log: strictly increasing in commit
     order, without gaps between events a subscriber may see. Resume a
@@ -68,6 +69,8 @@ class StateChangeEvent(_message.Message):
     """Why the change happened."""
     execution_revision: _builtins.int
     """The execution's revision once the change was stored."""
+    actor: _builtins.str
+    """Who made the change, as in StateChange.actor."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the change was recorded."""
@@ -87,10 +90,11 @@ class StateChangeEvent(_message.Message):
         state: _state_pb2.State.ValueType = ...,
         reason: _builtins.str = ...,
         execution_revision: _builtins.int = ...,
+        actor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "execution_id", b"execution_id", "execution_revision", b"execution_revision", "flow_id", b"flow_id", "namespace", b"namespace", "previous_state", b"previous_state", "reason", b"reason", "sequence", b"sequence", "state", b"state", "task_id", b"task_id", "task_run_id", b"task_run_id", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "attempt", b"attempt", "execution_id", b"execution_id", "execution_revision", b"execution_revision", "flow_id", b"flow_id", "namespace", b"namespace", "previous_state", b"previous_state", "reason", b"reason", "sequence", b"sequence", "state", b"state", "task_id", b"task_id", "task_run_id", b"task_run_id", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

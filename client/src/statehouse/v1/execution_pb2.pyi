@@ -58,10 +58,17 @@ class StateChange(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
     state: _state_pb2.State.ValueType
     """The state entered."""
     reason: _builtins.str
     """Why the state was entered, as given by the caller or the server."""
+    actor: _builtins.str
+    """Who made the change: the name of the caller's token, the subject of its
+    client certificate or of its JWT, `system` for a change the server made
+    on its own (timers, retries, cascades), `anonymous` when authentication
+    is off and the caller presented no certificate.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the state was entered, as recorded by the server."""
@@ -72,10 +79,11 @@ class StateChange(_message.Message):
         state: _state_pb2.State.ValueType = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
         reason: _builtins.str = ...,
+        actor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "state", b"state", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "reason", b"reason", "state", b"state", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
