@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import secrets
@@ -20,19 +21,28 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from statehouse.v1 import event_service_pb2, execution_service_pb2, metric_service_pb2
+from statehouse.v1 import (
+    admin_service_pb2,
+    event_service_pb2,
+    execution_service_pb2,
+    metric_service_pb2,
+)
 
 from . import limits as L
 from .api import (
+    AdminServicer,
     EventServicer,
     ExecutionServicer,
     GrpcTransport,
+    Guard,
     Limits,
     MetricServicer,
     PageTokens,
 )
+from .credentials import Authenticator, JwtConfig, JwtVerifier
 from .events import EventHub, Retention
 from .options import add_serve_arguments, settings_from_args
+from .orchestration import Unauthenticated
 from .scheduler import TimerScheduler
 from .settings import Settings
 from .storage import Store, StoreOptions
@@ -46,6 +56,7 @@ SERVICES = (
     execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
     event_service_pb2.DESCRIPTOR.services_by_name["EventService"],
     metric_service_pb2.DESCRIPTOR.services_by_name["MetricService"],
+    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"],
 )
 SERVICE_NAMES = tuple(s.full_name for s in SERVICES)
 
@@ -62,7 +73,10 @@ class Server:
         health_servicer: health.aio.HealthServicer,
         settings: Settings,
         transport: GrpcTransport,
+        authenticator: Authenticator | None = None,
     ) -> None:
+        #: The credentials in force, when authentication is on.
+        self.authenticator = authenticator
         self.grpc_server = grpc_server
         self.transport = transport
         #: The TLS credentials, when the port serves TLS (``tls.request_reload()``).
@@ -86,6 +100,8 @@ class Server:
         self._stopped = True
         await self.health.enter_graceful_shutdown()
         await self.scheduler.close()
+        if self.authenticator is not None:
+            await self.authenticator.close()
         await self.hub.close()
         await self.grpc_server.stop(self.settings.shutdown_grace if grace is None else grace)
         await self.store.aclose()
@@ -99,8 +115,11 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
 
     Returns the server, not yet started, and the bound port.
     """
-    # First, before anything is opened: TlsConfigError on unusable TLS options.
+    # First, before anything is opened: TlsConfigError on unusable TLS options,
+    # ConfigError on an exposed port without protection.
     tls = _server_tls(settings)
+    _check_exposure(settings, tls)
+    jwt = _jwt_verifier(settings)
     store = Store(
         settings.resolved_database_url(),
         StoreOptions(sqlite_synchronous=settings.sqlite_synchronous),
@@ -131,25 +150,38 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
-    grpc_server = grpc.aio.server(options=options)
+    interceptors = [] if not settings.auth_enabled else [_ReflectionGuard()]
+    grpc_server = grpc.aio.server(options=options, interceptors=interceptors)
     kill_deadline_us = int(settings.kill_deadline_seconds * 1_000_000)
     limits = Limits(max_payload_bytes=settings.max_payload_bytes, kill_deadline_us=kill_deadline_us)
     scheduler = TimerScheduler(
         store, kill_deadline_us=kill_deadline_us, poll_interval=settings.timer_poll_interval
     )
     await scheduler.start()
-    transport = GrpcTransport(store, max_payload_bytes=settings.max_payload_bytes)
+    authenticator = None
+    if settings.auth_enabled:
+        authenticator = Authenticator(
+            lambda: store.read(lambda tx: tx.list_credentials()),
+            jwt=jwt,
+            refresh_interval=settings.auth_refresh_interval,
+        )
+        await authenticator.start()
+    guard = Guard(store, authenticator)
+    transport = GrpcTransport(store, guard, max_payload_bytes=settings.max_payload_bytes)
     for service, impl in zip(
         SERVICES,
         (
             ExecutionServicer(store, limits, tokens, scheduler.wake),
             EventServicer(store, hub),
             MetricServicer(store, limits, tokens),
+            AdminServicer(store, authenticator),
         ),
         strict=True,
     ):
         transport.add_service(service, impl)
     grpc_server.add_generic_rpc_handlers(transport.handlers)
+    for interceptor in interceptors:
+        interceptor.guard = guard
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection(
@@ -167,10 +199,14 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
             port = grpc_server.add_secure_port(settings.address, tls.credentials)
     except RuntimeError as exc:
         await scheduler.close()
+        if authenticator is not None:
+            await authenticator.close()
         await hub.close()
         store.close()
         raise OSError(f"cannot listen on {settings.address}: {exc}") from exc
-    server = Server(grpc_server, store, hub, scheduler, health_servicer, settings, transport)
+    server = Server(
+        grpc_server, store, hub, scheduler, health_servicer, settings, transport, authenticator
+    )
     server.tls = tls
     return server, port
 
@@ -184,6 +220,81 @@ def _server_tls(settings: Settings) -> ServerTls | None:
     if settings.tls_cert is None or settings.tls_key is None:
         raise TlsConfigError("--tls-cert and --tls-key go together")
     return ServerTls(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
+
+
+class ConfigError(Exception):
+    """Options that would make the server unsafe or cannot work together."""
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(settings: Settings, tls: ServerTls | None) -> None:
+    """Refuse to serve a reachable address to anyone who can reach it."""
+    if settings.insecure or _is_loopback(settings.address):
+        return
+    if tls is not None and (settings.auth_enabled or settings.tls_client_ca is not None):
+        return
+    missing = "TLS and authentication" if tls is None else "authentication"
+    raise ConfigError(
+        f"refusing to serve {settings.address} without {missing}: anyone who can reach "
+        "it could read and change every execution. Give --tls-cert and --tls-key with "
+        "--auth (or --tls-client-ca), or --insecure to serve it unprotected anyway."
+    )
+
+
+def _jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    if settings.jwt_public_key is None and settings.jwt_jwks is None:
+        return None
+    if settings.jwt_public_key is not None and settings.jwt_jwks is not None:
+        raise ConfigError("--jwt-public-key and --jwt-jwks: give one")
+    try:
+        return JwtVerifier(
+            JwtConfig(
+                public_key=settings.jwt_public_key,
+                jwks=settings.jwt_jwks,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot use the JWT key: {exc}") from exc
+    except Exception as exc:  # PyJWT's own errors on a malformed key or JWKS
+        raise ConfigError(f"cannot use the JWT key: {exc}") from exc
+
+
+class _ReflectionGuard(grpc.aio.ServerInterceptor):
+    """With authentication on, reflection needs a valid credential (health stays open)."""
+
+    guard: Guard | None = None
+
+    async def intercept_service(
+        self,
+        continuation: Any,
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        method = handler_call_details.method or ""
+        if method.startswith("/grpc.reflection.") and self.guard is not None:
+            authorization = None
+            for key, value in handler_call_details.invocation_metadata or ():
+                if key == "authorization":
+                    authorization = value if isinstance(value, str) else value.decode("latin-1")
+            try:
+                self.guard.authenticate(authorization, None, "reflection")
+            except Unauthenticated:
+                return grpc.stream_stream_rpc_method_handler(_refuse)
+        return await continuation(handler_call_details)
+
+
+async def _refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "valid credentials are required")
 
 
 def _display_url(url: str) -> str:
@@ -204,6 +315,10 @@ async def serve(settings: Settings) -> None:
     transport = (
         "" if server.tls is None else " over mTLS" if settings.tls_client_ca else " over TLS"
     )
+    if server.authenticator is not None:
+        transport += " with authentication"
+    elif settings.insecure and not _is_loopback(settings.address):
+        log.warning("serving %s without protection (--insecure)", settings.address)
     log.info(
         "statehouse serving on %s:%d%s (database %s)",
         host,
@@ -233,7 +348,7 @@ def serve_from_args(args: argparse.Namespace) -> None:
     settings = settings_from_args(args)
     try:
         _run(serve(settings))
-    except (OSError, TlsConfigError) as exc:
+    except (OSError, TlsConfigError, ConfigError) as exc:
         log.error("%s", exc)
         raise SystemExit(1) from exc
 

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from .orchestration import (
+    SYSTEM,
     ChangeSet,
     DomainError,
     Execution,
@@ -58,7 +59,7 @@ class NewExecution:
     parent_execution_id: str = ""
 
 
-def create_execution(tx: Tx, spec: NewExecution) -> Execution:
+def create_execution(tx: Tx, spec: NewExecution, *, actor: str = SYSTEM) -> Execution:
     if spec.parent_execution_id and tx.get_execution(spec.parent_execution_id) is None:
         raise NotFound("execution", spec.parent_execution_id)
     t = now_us()
@@ -71,12 +72,12 @@ def create_execution(tx: Tx, spec: NewExecution) -> Execution:
         inputs=spec.inputs,
         parent_execution_id=spec.parent_execution_id,
         state=State.CREATED,
-        history=[StateChange(State.CREATED, t, "created")],
+        history=[StateChange(State.CREATED, t, "created", actor)],
         revision=0,
         create_time_us=t,
         update_time_us=t,
     )
-    changes = ChangeSet(execution, t)
+    changes = ChangeSet(execution, t, actor)
     changes.created_execution()
     changes.seal()
     tx.save(changes, new_execution=True)
@@ -114,7 +115,7 @@ class NewTaskRun:
 
 
 def create_task_run(
-    tx: Tx, spec: NewTaskRun, expected_revision: int | None
+    tx: Tx, spec: NewTaskRun, expected_revision: int | None, *, actor: str = SYSTEM
 ) -> tuple[TaskRun, Execution]:
     execution = load_execution(tx, spec.execution_id)
     rules.check_expected_revision(execution, expected_revision)
@@ -123,7 +124,7 @@ def create_task_run(
         if parent is None or parent.execution_id != execution.id:
             raise NotFound("task run", spec.parent_task_run_id)
     t = now_us()
-    changes = ChangeSet(execution, t)
+    changes = ChangeSet(execution, t, actor)
     task_run = TaskRun(
         id=new_id(),
         execution_id=execution.id,
@@ -132,7 +133,7 @@ def create_task_run(
         value=spec.value,
         retry_policy=spec.retry_policy,
         state=State.CREATED,
-        history=[StateChange(State.CREATED, t, "created")],
+        history=[StateChange(State.CREATED, t, "created", actor)],
         create_time_us=changes.now_us,
         update_time_us=changes.now_us,
     )
@@ -151,10 +152,11 @@ def transition_execution(
     outputs: JsonObject | None,
     expected_revision: int | None,
     kill_deadline_us: int,
+    actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us())
+    changes = ChangeSet(execution, now_us(), actor)
     rules.move_execution_on_request(
         changes,
         execution.task_runs,
@@ -176,6 +178,7 @@ def transition_task_run(
     worker_id: str,
     outputs: JsonObject | None,
     expected_revision: int | None,
+    actor: str = SYSTEM,
 ) -> tuple[TaskRun, Execution, RetryDecision | None]:
     if tx.locks_rows:
         found = tx.get_task_run(task_run_id)
@@ -193,7 +196,7 @@ def transition_task_run(
             raise NotFound("task run", task_run_id)
         task_run, execution = both
     rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us())
+    changes = ChangeSet(execution, now_us(), actor)
     others = None
     if execution.state is State.KILLING and state.is_terminal:
         others = tx.count_active_task_runs(execution.id) - (1 if task_run.state.is_active else 0)
@@ -227,11 +230,17 @@ def _save(tx: Tx, changes: ChangeSet) -> None:
 
 
 def kill_execution(
-    tx: Tx, execution_id: str, *, reason: str, expected_revision: int | None, deadline_us: int
+    tx: Tx,
+    execution_id: str,
+    *,
+    reason: str,
+    expected_revision: int | None,
+    deadline_us: int,
+    actor: str = SYSTEM,
 ) -> tuple[Execution, bool]:
     execution = load_full(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us())
+    changes = ChangeSet(execution, now_us(), actor)
     changed = rules.kill_execution(
         changes,
         execution.task_runs,
@@ -243,11 +252,16 @@ def kill_execution(
 
 
 def restart_execution(
-    tx: Tx, execution_id: str, *, reason: str, expected_revision: int | None
+    tx: Tx,
+    execution_id: str,
+    *,
+    reason: str,
+    expected_revision: int | None,
+    actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us())
+    changes = ChangeSet(execution, now_us(), actor)
     rules.restart_execution(changes, execution.task_runs, reason=reason or "restarted on request")
     _save(tx, changes)
     return execution
@@ -263,11 +277,12 @@ def pause_execution(
     timeout_us: int | None,
     action: str,
     expected_revision: int | None,
+    actor: str = SYSTEM,
 ) -> tuple[Execution, int | None]:
     execution = load_full(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
     task_run = _task_run_of(execution, task_run_id)
-    changes = ChangeSet(execution, now_us())
+    changes = ChangeSet(execution, now_us(), actor)
     due = rules.pause(
         changes,
         task_run,
@@ -281,12 +296,18 @@ def pause_execution(
 
 
 def resume_execution(
-    tx: Tx, execution_id: str, *, task_run_id: str, reason: str, expected_revision: int | None
+    tx: Tx,
+    execution_id: str,
+    *,
+    task_run_id: str,
+    reason: str,
+    expected_revision: int | None,
+    actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
     task_run = _task_run_of(execution, task_run_id)
-    changes = ChangeSet(execution, now_us())
+    changes = ChangeSet(execution, now_us(), actor)
     rules.resume(changes, task_run, reason=reason or "resumed on request")
     _save(tx, changes)
     return execution
@@ -300,10 +321,11 @@ def complete_execution(
     outputs: JsonObject | None,
     reason: str,
     expected_revision: int | None,
+    actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
     rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us())
+    changes = ChangeSet(execution, now_us(), actor)
     rules.complete_execution(
         changes, execution.task_runs, state=state, reason=reason or "completed", outputs=outputs
     )

@@ -7,6 +7,7 @@ from :data:`DOCUMENTED` (a test keeps it in step).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 #: The largest inputs of an execution or outputs of an execution or task run,
@@ -41,6 +42,14 @@ MAX_PAGE_BYTES: Final = 4 << 20
 
 # -- strings, in characters ----------------------------------------------------------
 MAX_NAMESPACE: Final = 150
+#: A namespace: what every other rule about namespaces (patterns, scopes) builds on.
+NAMESPACE_RE: Final = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{MAX_NAMESPACE - 1}}}\Z")
+#: The name of a token or certificate grant.
+MAX_CREDENTIAL_NAME: Final = 64
+CREDENTIAL_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_@:]{0,63}\Z")
+MAX_CERTIFICATE_SUBJECT: Final = 512
+#: Namespaces and patterns one credential may hold.
+MAX_CREDENTIAL_NAMESPACES: Final = 100
 MAX_IDENTIFIER: Final = 100
 MAX_RESOURCE_ID: Final = 64
 MAX_REQUEST_ID: Final = 128

@@ -56,6 +56,23 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="mTLS: require client certificates signed by this CA (PEM); needs --tls-cert",
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="require credentials on every call: tokens (statehouse tokens create), "
+        "certificate grants, JWTs",
+    )
+    parser.add_argument("--jwt-public-key", type=Path, help="accept JWTs signed by this key (PEM)")
+    parser.add_argument(
+        "--jwt-jwks", type=Path, help="accept JWTs signed by a key of this JWKS file"
+    )
+    parser.add_argument("--jwt-issuer", help="require this iss claim in JWTs")
+    parser.add_argument("--jwt-audience", help="require this aud claim in JWTs")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without TLS and authentication (not recommended)",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
 
 
@@ -79,4 +96,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         tls_cert=getattr(args, "tls_cert", None),
         tls_key=getattr(args, "tls_key", None),
         tls_client_ca=getattr(args, "tls_client_ca", None),
+        auth=getattr(args, "auth", False),
+        jwt_public_key=getattr(args, "jwt_public_key", None),
+        jwt_jwks=getattr(args, "jwt_jwks", None),
+        jwt_issuer=getattr(args, "jwt_issuer", None),
+        jwt_audience=getattr(args, "jwt_audience", None),
+        insecure=getattr(args, "insecure", False),
     )

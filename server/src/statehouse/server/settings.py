@@ -54,6 +54,23 @@ class Settings:
     #: mTLS: require client certificates signed by this CA (PEM); needs tls_cert.
     tls_client_ca: Path | None = None
 
+    #: Require credentials (tokens, certificate grants, JWTs) on every call.
+    auth: bool = False
+    #: JWTs: a PEM public key or a JWKS file, and the issuer and audience to require.
+    jwt_public_key: Path | None = None
+    jwt_jwks: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    #: How often every replica reloads the credentials (a revocation's delay), seconds.
+    auth_refresh_interval: float = 1.0
+    #: Serve a non-loopback address without TLS and authentication anyway.
+    insecure: bool = False
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Authentication is on with --auth, or as soon as JWTs are configured."""
+        return self.auth or self.jwt_public_key is not None or self.jwt_jwks is not None
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

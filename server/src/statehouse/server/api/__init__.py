@@ -1,17 +1,21 @@
 """The RPC handlers (protos in, domain calls, protos out) and their gRPC transport."""
 
 from ._base import Call, Limits
+from ._guard import Guard
 from ._pages import PageTokens
+from .admin_service import AdminServicer
 from .event_service import EventServicer
 from .execution_service import ExecutionServicer
 from .grpc_transport import GrpcTransport
 from .metric_service import MetricServicer
 
 __all__ = [
+    "AdminServicer",
     "Call",
     "EventServicer",
     "ExecutionServicer",
     "GrpcTransport",
+    "Guard",
     "Limits",
     "MetricServicer",
     "PageTokens",

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from ..access import OPEN, Principal
 from ..commands import now_us
 from ..limits import MAX_PAYLOAD_BYTES
 from ..orchestration import JsonObject, RequestIdReused
@@ -30,6 +31,13 @@ class Call:
     #: A large request (``limits.OFFLOAD_REQUEST_BYTES``): its CPU-heavy work runs
     #: on worker threads, so that the event loop keeps serving other calls.
     heavy: bool = False
+    #: Who is calling (``access.OPEN`` when authentication is off).
+    principal: Principal = OPEN
+
+    @property
+    def actor(self) -> str:
+        """What the histories and events of this call's changes record."""
+        return self.principal.actor
 
     @property
     def name(self) -> str:
@@ -90,22 +98,27 @@ class Servicer:
         The first response to a request_id is stored in the same transaction as
         the change; a repeat with the same content gets it back unchanged, a
         repeat with other content gets ALREADY_EXISTS (REQUEST_ID_REUSED).
+        Request ids are scoped to the caller: another caller's id is another key,
+        and a stored response goes back only to the caller that made it.
         A heavy call's transaction runs on the heavy lane, not on the event loop.
         """
         request_id: str = request.request_id
         if not request_id:
             return await self.store.write(build, heavy=call.heavy)
         method = call.name
+        caller = call.principal.identity
         digest = fingerprint(method, request)
 
         def work(tx: Tx) -> M:
-            stored = tx.get_request(request_id)
+            stored = tx.get_request(caller, request_id)
             if stored is not None:
                 if stored.method != method or stored.fingerprint != digest:
                     raise RequestIdReused(request_id)
                 return response_type.FromString(stored.response)
             response = build(tx)
-            tx.put_request(request_id, method, digest, response.SerializeToString(), now_us())
+            tx.put_request(
+                caller, request_id, method, digest, response.SerializeToString(), now_us()
+            )
             return response
 
         return await self.store.write(work, heavy=call.heavy)

@@ -53,6 +53,7 @@ def _history_to_pb(history: list[StateChange], out: Any) -> None:
         item.state = _STATE_TO_PB[h.state]
         time_to_pb(h.time_us, item.time)
         item.reason = h.reason
+        item.actor = h.actor
 
 
 def _attempt_to_pb(attempt: Attempt, out: execution_pb2.Attempt) -> None:
@@ -143,6 +144,7 @@ def event_to_pb(ev: Event, out: event_pb2.StateChangeEvent) -> event_pb2.StateCh
     out.previous_state = state_to_pb(ev.previous_state)
     out.state = _STATE_TO_PB[ev.state]
     out.reason = ev.reason
+    out.actor = ev.actor
     out.execution_revision = ev.execution_revision
     return out
 

@@ -8,13 +8,16 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from ..orchestration import (
+    AlreadyExists,
     DomainError,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     RequestIdReused,
     RevisionMismatch,
     SequenceCompacted,
+    Unauthenticated,
     UnreadableRecord,
 )
 
@@ -27,8 +30,11 @@ _CODES: list[tuple[type[DomainError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (RevisionMismatch, code_pb2.ABORTED),
     (RequestIdReused, code_pb2.ALREADY_EXISTS),
+    (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (SequenceCompacted, code_pb2.OUT_OF_RANGE),
     (UnreadableRecord, code_pb2.DATA_LOSS),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
 
 

@@ -45,6 +45,8 @@ class EventServicer:
             flow_id=f.flow_id,
             execution_ids=frozenset(f.execution_ids),
             states=frozenset(convert.states_from_pb(f.states, "filter.states")),
+            # Only the caller's namespaces; heartbeats still advance its cursor.
+            scope=call.principal.scope,
         )
         heartbeat: float | None = None
         if request.HasField("heartbeat_interval"):

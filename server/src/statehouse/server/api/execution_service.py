@@ -37,7 +37,7 @@ class ExecutionServicer(Servicer):
         )
 
         def build(tx: Tx) -> pb.CreateExecutionResponse:
-            execution = commands.create_execution(tx, spec)
+            execution = commands.create_execution(tx, spec, actor=call.actor)
             return pb.CreateExecutionResponse(execution=convert.execution_to_pb(execution))
 
         return await self.mutate(call, request, pb.CreateExecutionResponse, build)
@@ -68,6 +68,7 @@ class ExecutionServicer(Servicer):
             flow_id=request.flow_id,
             states=convert.states_from_pb(request.states, "states"),
             labels=tuple(sorted(request.labels.items())),
+            scope=call.principal.scope,
         )
         before = None
         if request.page_token:
@@ -143,7 +144,9 @@ class ExecutionServicer(Servicer):
         )
 
         def build(tx: Tx) -> pb.CreateTaskRunResponse:
-            task_run, execution = commands.create_task_run(tx, spec, _expected(request))
+            task_run, execution = commands.create_task_run(
+                tx, spec, _expected(request), actor=call.actor
+            )
             return pb.CreateTaskRunResponse(
                 task_run=convert.task_run_to_pb(task_run), execution_revision=execution.revision
             )
@@ -164,6 +167,7 @@ class ExecutionServicer(Servicer):
                 reason=request.reason,
                 outputs=outputs,
                 expected_revision=_expected(request),
+                actor=call.actor,
                 kill_deadline_us=self.limits.kill_deadline_us,
             )
             return pb.TransitionExecutionResponse(execution=convert.execution_to_pb(execution))
@@ -188,6 +192,7 @@ class ExecutionServicer(Servicer):
                 worker_id=request.worker_id,
                 outputs=outputs,
                 expected_revision=_expected(request),
+                actor=call.actor,
             )
             response = pb.TransitionTaskRunResponse(
                 task_run=convert.task_run_to_pb(task_run),
@@ -222,6 +227,7 @@ class ExecutionServicer(Servicer):
                 timeout_us=timeout,
                 action=action,
                 expected_revision=_expected(request),
+                actor=call.actor,
             )
             response = pb.PauseExecutionResponse(execution=convert.execution_to_pb(execution))
             if due is not None:
@@ -242,6 +248,7 @@ class ExecutionServicer(Servicer):
                 task_run_id=request.task_run_id,
                 reason=request.reason,
                 expected_revision=_expected(request),
+                actor=call.actor,
             )
             return pb.ResumeExecutionResponse(execution=convert.execution_to_pb(execution))
 
@@ -256,6 +263,7 @@ class ExecutionServicer(Servicer):
                 request.execution_id,
                 reason=request.reason,
                 expected_revision=_expected(request),
+                actor=call.actor,
                 deadline_us=self.limits.kill_deadline_us,
             )
             return pb.KillExecutionResponse(
@@ -275,6 +283,7 @@ class ExecutionServicer(Servicer):
                 request.execution_id,
                 reason=request.reason,
                 expected_revision=_expected(request),
+                actor=call.actor,
             )
             return pb.RestartExecutionResponse(execution=convert.execution_to_pb(execution))
 
@@ -294,6 +303,7 @@ class ExecutionServicer(Servicer):
                 outputs=outputs,
                 reason=request.reason,
                 expected_revision=_expected(request),
+                actor=call.actor,
             )
             return pb.CompleteExecutionResponse(execution=convert.execution_to_pb(execution))
 

@@ -3,12 +3,15 @@
 Every RPC of every service goes through :class:`GrpcTransport`, built from the
 service descriptors, so the same steps hold for all of them:
 
+0. authenticate the caller (``_guard.Guard``: UNAUTHENTICATED before any
+   byte of the request is decoded);
 1. decode the request (an undecodable one is INVALID_ARGUMENT, reason
    MALFORMED_REQUEST, with one log line and no traceback); requests larger
    than ``limits.OFFLOAD_REQUEST_BYTES`` are decoded and validated on a worker
    thread, so that the event loop keeps serving other calls (and so are large
    responses encoded, and the transactions of large requests run);
 2. validate it completely (``validation.validate``): nothing runs on bad input;
+   then authorize it (the role and namespaces of ``access.RULES``);
 3. call the handler, ``async def Method(request, call) -> response`` (or an
    async iterator of responses for a server stream), which knows nothing of
    gRPC: it returns a message or raises a domain error;
@@ -38,10 +41,12 @@ from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
 from .. import limits, priority
+from ..access import Principal
 from ..events import HubClosed
 from ..orchestration import DomainError, InvalidArgument
 from ..storage import StorageUnavailable, Store
 from ._base import Call
+from ._guard import Guard
 from .errors import database_unavailable, plain_status, status_for
 from .validation import Checked, validate
 
@@ -73,7 +78,8 @@ def status_of(method: str, error: BaseException) -> status_pb2.Status:
 class GrpcTransport:
     """Generic gRPC handlers for services whose handlers are plain objects."""
 
-    def __init__(self, store: Store, *, max_payload_bytes: int) -> None:
+    def __init__(self, store: Store, guard: Guard, *, max_payload_bytes: int) -> None:
+        self.guard = guard
         #: Large requests are decoded and large responses encoded on the store's
         #: heavy lane (one thread): they wait for each other, not the event loop.
         self.run_heavy = store.run_heavy
@@ -86,6 +92,9 @@ class GrpcTransport:
 
     def add_service(self, service: ServiceDescriptor, impl: object) -> None:
         """Serve every RPC of ``service`` with the method of ``impl`` of the same name."""
+        for m in service.methods:
+            # Fail closed: an RPC without an access rule is never served.
+            self.guard.rule(f"{service.full_name}/{m.name}")
         methods = {m.name: self._method_handler(m, impl) for m in service.methods}
         self._handlers.append(grpc.method_handlers_generic_handler(service.full_name, methods))
 
@@ -121,6 +130,28 @@ class GrpcTransport:
             return response.SerializeToString()
         return await self.run_heavy(response.SerializeToString)
 
+    def _principal(self, context: Context) -> Principal:
+        authorization = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                authorization = value if isinstance(value, str) else value.decode("latin-1")
+                break
+        subject = None
+        auth = context.auth_context()
+        if list(auth.get("transport_security_type", ())) == [b"ssl"]:
+            subjects = list(auth.get("x509_subject", ()))
+            subject = subjects[0].decode("utf-8", "replace") if subjects else None
+        return self.guard.authenticate(authorization, subject, context.peer())
+
+    async def _admit(
+        self, name: str, request_type: type[Message], raw: bytes, context: Context, heavy: bool
+    ) -> tuple[Message, Call]:
+        """Authenticate, decode, validate and authorize: the request and its call."""
+        principal = self._principal(context)
+        request, checked = await self._decode_async(request_type, raw)
+        await self.guard.authorize(name, request, principal)
+        return request, Call(name, checked, heavy, principal)
+
     # -- handlers -----------------------------------------------------------------
 
     def _method_handler(
@@ -143,8 +174,8 @@ class GrpcTransport:
             try:
                 heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
                 with contextlib.nullcontext() if heavy else priority.small_call():
-                    request, checked = await self._decode_async(request_type, raw)
-                    response = await handler(request, Call(name, checked, heavy))
+                    request, call = await self._admit(name, request_type, raw, context, heavy)
+                    response = await handler(request, call)
                     return await self._encode(response, heavy)
             except asyncio.CancelledError:
                 raise
@@ -163,8 +194,8 @@ class GrpcTransport:
     ) -> Callable[[bytes, Context], AsyncIterator[bytes]]:
         async def stream(raw: bytes, context: Context) -> AsyncIterator[bytes]:
             try:
-                request, checked = await self._decode_async(request_type, raw)
-                async for item in handler(request, Call(name, checked)):
+                request, call = await self._admit(name, request_type, raw, context, False)
+                async for item in handler(request, call):
                     yield await self._encode(item, False)
                 return
             except asyncio.CancelledError:

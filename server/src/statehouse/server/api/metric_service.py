@@ -65,7 +65,7 @@ class MetricServicer(Servicer):
     async def ListMetrics(
         self, request: pb.ListMetricsRequest, call: Call
     ) -> pb.ListMetricsResponse:
-        filters = (request.execution_id, request.task_run_id, request.task_id)
+        filters = (request.execution_id, request.task_run_id, request.task_id, call.principal.scope)
         after = 0
         if request.page_token:
             (after,) = self.tokens.decode("ListMetrics", filters, request.page_token, (int,))

@@ -339,7 +339,8 @@ class _PayloadWalk:
 
 # -- the rules, as data ----------------------------------------------------------------------
 
-NAMESPACE_RE = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{L.MAX_NAMESPACE - 1}}}\Z")
+NAMESPACE_RE = L.NAMESPACE_RE
+NAMESPACE_PATTERN_RE = re.compile(rf"\*\Z|[a-z0-9][a-z0-9._-]{{0,{L.MAX_NAMESPACE - 1}}}(\.\*)?\Z")
 IDENTIFIER_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{L.MAX_IDENTIFIER - 1}}}\Z")
 LABEL_KEY_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{L.MAX_LABEL_KEY - 1}}}\Z")
 METRIC_NAME_RE = re.compile(rf"[A-Za-z][A-Za-z0-9._-]{{0,{L.MAX_METRIC_NAME - 1}}}\Z")
@@ -419,6 +420,21 @@ FIELD_RULES: dict[str, Rule] = {
     "MetricEntry.counter": Real(-L.MAX_COUNTER, L.MAX_COUNTER),
     "AggregateMetricsRequest.name": METRIC_NAME,
     "AggregateMetricsRequest.group_by_tag": TAG_KEY,
+    "name": Text(
+        L.MAX_CREDENTIAL_NAME,
+        L.CREDENTIAL_NAME_RE,
+        "must be letters, digits, '.', '-', '_', '@' or ':', starting with a letter or digit, "
+        f"at most {L.MAX_CREDENTIAL_NAME} characters",
+    ),
+    "CreateTokenRequest.namespaces": Many(
+        L.MAX_CREDENTIAL_NAMESPACES,
+        Text(
+            L.MAX_NAMESPACE + 2,
+            NAMESPACE_PATTERN_RE,
+            "must be a namespace, a prefix pattern such as acme.*, or *",
+        ),
+    ),
+    "CreateTokenRequest.certificate_subject": Text(L.MAX_CERTIFICATE_SUBJECT),
 }
 
 #: Fields that must be set (a non-empty string, a non-zero enum, a present message).
@@ -440,6 +456,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "AggregateMetricsRequest": ("namespace", "name", "type", "start_time", "end_time"),
     "RetryPolicy.Constant": ("interval",),
     "RetryPolicy.Exponential": ("interval",),
+    "CreateTokenRequest": ("name", "role", "namespaces"),
+    "RevokeTokenRequest": ("name",),
 }
 
 

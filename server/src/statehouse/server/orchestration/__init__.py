@@ -2,17 +2,22 @@
 
 from .changes import ChangeSet
 from .errors import (
+    AlreadyExists,
     DomainError,
     FailedPrecondition,
     InvalidArgument,
     InvalidTransition,
     NotFound,
+    PermissionDenied,
     RequestIdReused,
     RevisionMismatch,
     SequenceCompacted,
+    Unauthenticated,
     UnreadableRecord,
 )
 from .model import (
+    ANONYMOUS,
+    SYSTEM,
     Attempt,
     Event,
     Execution,
@@ -33,10 +38,13 @@ from .transitions import (
 )
 
 __all__ = [
+    "ANONYMOUS",
     "EXECUTION_TRANSITIONS",
     "STARTABLE_STATES",
+    "SYSTEM",
     "TASK_RUN_TRANSITIONS",
     "TERMINAL_STATES",
+    "AlreadyExists",
     "Attempt",
     "ChangeSet",
     "DomainError",
@@ -49,6 +57,7 @@ __all__ = [
     "Kind",
     "NotFound",
     "PauseAction",
+    "PermissionDenied",
     "RequestIdReused",
     "RevisionMismatch",
     "SequenceCompacted",
@@ -57,6 +66,7 @@ __all__ = [
     "TaskRun",
     "Timer",
     "TimerKind",
+    "Unauthenticated",
     "UnreadableRecord",
     "check_transition",
     "is_allowed",

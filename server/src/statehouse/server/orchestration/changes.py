@@ -8,7 +8,10 @@ once per change set (one revision per committed request).
 
 from __future__ import annotations
 
-from .model import Attempt, Event, Execution, StateChange, TaskRun, Timer
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .model import SYSTEM, Attempt, Event, Execution, StateChange, TaskRun, Timer
 from .states import State
 
 
@@ -22,8 +25,10 @@ def next_time(history: list[StateChange], now_us: int) -> int:
 class ChangeSet:
     """The changes one request makes to one execution and its task runs."""
 
-    def __init__(self, execution: Execution, now_us: int) -> None:
+    def __init__(self, execution: Execution, now_us: int, actor: str = SYSTEM) -> None:
         self.execution = execution
+        #: Who the changes are made by: the caller, or ``SYSTEM`` in a cascade.
+        self.actor = actor
         self.now_us = next_time(execution.history, now_us)
         self.events: list[Event] = []
         self.changed_task_runs: dict[str, TaskRun] = {}
@@ -55,8 +60,18 @@ class ChangeSet:
                 state=state,
                 reason=reason,
                 time_us=time_us,
+                actor=self.actor,
             )
         )
+
+    @contextmanager
+    def by_system(self) -> Iterator[None]:
+        """The changes made inside are the server's own (a cascade, a retry)."""
+        actor, self.actor = self.actor, SYSTEM
+        try:
+            yield
+        finally:
+            self.actor = actor
 
     def created_execution(self) -> None:
         """Record the creation of the execution (its first history entry)."""
@@ -80,7 +95,7 @@ class ChangeSet:
         time_us = next_time(ex.history, self.now_us)
         previous = ex.state
         ex.state = state
-        ex.history.append(StateChange(state, time_us, reason))
+        ex.history.append(StateChange(state, time_us, reason, self.actor))
         self._event(previous, state, reason, time_us)
 
     def move_task_run(
@@ -97,11 +112,13 @@ class ChangeSet:
         time_us = next_time(task_run.history, self.now_us)
         previous = task_run.state
         task_run.state = state
-        task_run.history.append(StateChange(state, time_us, reason))
+        task_run.history.append(StateChange(state, time_us, reason, self.actor))
         task_run.update_time_us = time_us
         if attempt is not None and attempt_follows:
             attempt.state = state
-            attempt.history.append(StateChange(state, next_time(attempt.history, time_us), reason))
+            attempt.history.append(
+                StateChange(state, next_time(attempt.history, time_us), reason, self.actor)
+            )
         self.changed_task_runs[task_run.id] = task_run
         self._event(previous, state, reason, time_us, task_run, attempt.number if attempt else 0)
 

@@ -10,8 +10,11 @@ The API layer maps each class to a gRPC status code and each ``reason`` to the
     │   └── InvalidTransition                       INVALID_TRANSITION
     ├── RevisionMismatch       ABORTED              REVISION_MISMATCH
     ├── RequestIdReused        ALREADY_EXISTS       REQUEST_ID_REUSED
+    ├── AlreadyExists          ALREADY_EXISTS       CREDENTIAL_EXISTS
     ├── SequenceCompacted      OUT_OF_RANGE         SEQUENCE_COMPACTED
-    └── UnreadableRecord       DATA_LOSS            UNREADABLE_RECORD
+    ├── UnreadableRecord       DATA_LOSS            UNREADABLE_RECORD
+    ├── Unauthenticated        UNAUTHENTICATED      UNAUTHENTICATED
+    └── PermissionDenied       PERMISSION_DENIED    PERMISSION_DENIED
 """
 
 from __future__ import annotations
@@ -103,6 +106,16 @@ class RevisionMismatch(DomainError):
         )
 
 
+class AlreadyExists(DomainError):
+    """Something with this name exists already (``reason`` says what)."""
+
+    def __init__(
+        self, reason: str, message: str, *, metadata: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.reason = reason
+
+
 class RequestIdReused(DomainError):
     """A request_id was sent again with a different request."""
 
@@ -149,3 +162,21 @@ class UnreadableRecord(DomainError):
         self.execution_id = execution_id or name
         #: Where the record sits in a list ordered by creation (set by lists).
         self.create_time_us = 0
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials. Deliberately uninformative: nothing helps guessing."""
+
+    reason = "UNAUTHENTICATED"
+
+    def __init__(self) -> None:
+        super().__init__("valid credentials are required")
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this (``role_needed`` when a role would do)."""
+
+    reason = "PERMISSION_DENIED"
+
+    def __init__(self, message: str, *, role_needed: str = "") -> None:
+        super().__init__(message, metadata={"role_needed": role_needed} if role_needed else None)

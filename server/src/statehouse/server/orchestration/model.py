@@ -14,6 +14,11 @@ from .states import State
 
 JsonObject = dict[str, Any]
 
+#: The actor of the changes the server makes by itself: timers, retries, cascades.
+SYSTEM = "system"
+#: The actor of a caller when authentication is off and it showed no certificate.
+ANONYMOUS = "anonymous"
+
 
 @dataclass(slots=True)
 class StateChange:
@@ -22,6 +27,8 @@ class StateChange:
     state: State
     time_us: int
     reason: str = ""
+    #: Who made the change (``SYSTEM`` for the server itself).
+    actor: str = ""
 
 
 @dataclass(slots=True)
@@ -94,6 +101,7 @@ class Event:
     reason: str = ""
     execution_revision: int = 0
     sequence: int = 0
+    actor: str = ""
 
 
 class TimerKind:

@@ -100,7 +100,8 @@ def start_execution_with_task_run(changes: ChangeSet, task_run: TaskRun) -> None
     execution that has not started.
     """
     if changes.execution.state in STARTABLE_STATES:
-        changes.move_execution(State.RUNNING, f"task run {task_run.task_id} started")
+        with changes.by_system():
+            changes.move_execution(State.RUNNING, f"task run {task_run.task_id} started")
 
 
 def attempt_follows_task_run(
@@ -173,9 +174,10 @@ def retry_failed_attempts(
     decision = retry.decide_retry(task_run, changes.now_us, rng)
     if decision.scheduled:
         task_run.next_attempt_time_us = decision.next_attempt_time_us
-        changes.move_task_run(
-            task_run, State.RESTARTED, f"retry: attempt {decision.next_attempt} scheduled"
-        )
+        with changes.by_system():
+            changes.move_task_run(
+                task_run, State.RESTARTED, f"retry: attempt {decision.next_attempt} scheduled"
+            )
     return decision
 
 
@@ -226,7 +228,8 @@ def transition_task_run(
 def create_task_run(changes: ChangeSet, task_run: TaskRun) -> None:
     """Add a CREATED task run to a live execution."""
     reject_create_in_finished_execution(changes.execution)
-    task_run.history = [StateChange(State.CREATED, changes.now_us, task_run.history[0].reason)]
+    reason = task_run.history[0].reason
+    task_run.history = [StateChange(State.CREATED, changes.now_us, reason, changes.actor)]
     changes.created_task_run(task_run)
 
 
@@ -257,14 +260,15 @@ def cascade_kill_to_task_runs(changes: ChangeSet, task_runs: list[TaskRun], reas
     Returns how many task runs are still being killed.
     """
     killing = 0
-    for task_run in task_runs:
-        if task_run.state in (State.CREATED, State.RESTARTED, State.PAUSED):
-            end_task_run(changes, task_run, State.KILLED, reason)
-        elif task_run.state is State.RUNNING:
-            attempt_follows_task_run(changes, task_run, State.KILLING, reason, "")
-            killing += 1
-        elif task_run.state is State.KILLING:
-            killing += 1
+    with changes.by_system():
+        for task_run in task_runs:
+            if task_run.state in (State.CREATED, State.RESTARTED, State.PAUSED):
+                end_task_run(changes, task_run, State.KILLED, reason)
+            elif task_run.state is State.RUNNING:
+                attempt_follows_task_run(changes, task_run, State.KILLING, reason, "")
+                killing += 1
+            elif task_run.state is State.KILLING:
+                killing += 1
     return killing
 
 
@@ -275,7 +279,8 @@ def finish_kill_when_no_task_run_active(changes: ChangeSet, active_task_runs: in
     KILLING forever (a known failure of orchestrators).
     """
     if changes.execution.state is State.KILLING and active_task_runs == 0:
-        changes.move_execution(State.KILLED, "no task run left active")
+        with changes.by_system():
+            changes.move_execution(State.KILLED, "no task run left active")
         changes.cancel_timers()
 
 
@@ -315,10 +320,11 @@ def restart_execution(changes: ChangeSet, task_runs: list[TaskRun], *, reason: s
     check_transition(Kind.EXECUTION, execution.state, State.RESTARTED)
     execution.restart_count += 1
     changes.move_execution(State.RESTARTED, reason)
-    for task_run in task_runs:
-        if task_run.state in (State.FAILED, State.KILLED):
-            task_run.next_attempt_time_us = None
-            changes.move_task_run(task_run, State.RESTARTED, reason)
+    with changes.by_system():
+        for task_run in task_runs:
+            if task_run.state in (State.FAILED, State.KILLED):
+                task_run.next_attempt_time_us = None
+                changes.move_task_run(task_run, State.RESTARTED, reason)
 
 
 def pause(
@@ -405,8 +411,9 @@ def fire_pause_timer(
         kill_execution(changes, task_runs, reason=reason, deadline_us=kill_deadline_us)
     else:
         target = targets[timer.action]
-        for task_run in task_runs:
-            end_task_run(changes, task_run, target, reason)
+        with changes.by_system():
+            for task_run in task_runs:
+                end_task_run(changes, task_run, target, reason)
         changes.move_execution(target, reason)
         changes.cancel_timers()
 

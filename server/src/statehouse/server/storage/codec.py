@@ -59,11 +59,15 @@ def loads_optional(text: str | None) -> Any:
 
 
 def history_to_json(history: list[StateChange]) -> list[list[Any]]:
-    return [[h.state.value, h.time_us, h.reason] for h in history]
+    """``[state, time, reason, actor]`` per entry (entries stored before actors have three)."""
+    return [[h.state.value, h.time_us, h.reason, h.actor] for h in history]
 
 
 def history_from_json(items: list[list[Any]]) -> list[StateChange]:
-    return [StateChange(State(s), int(t), str(r)) for s, t, r in items]
+    return [
+        StateChange(State(s), int(t), str(r), str(actor[0]) if actor else "")
+        for s, t, r, *actor in items
+    ]
 
 
 def attempts_to_json(attempts: list[Attempt]) -> str:
@@ -192,6 +196,7 @@ def event_row(ev: Event) -> dict[str, Any]:
         "state": ev.state.value,
         "reason": ev.reason,
         "execution_revision": ev.execution_revision,
+        "actor": ev.actor,
     }
 
 
@@ -210,4 +215,5 @@ def event_from_row(row: Mapping[Any, Any]) -> Event:
         state=State(row["state"]),
         reason=row["reason"],
         execution_revision=row["execution_revision"],
+        actor=row["actor"],
     )

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..access import matches
 from ..orchestration import (
     TERMINAL_STATES,
     ChangeSet,
@@ -33,6 +34,7 @@ from . import codec
 from .schema import (
     EVENT_SEQUENCE,
     counters,
+    credentials,
     events,
     execution_labels,
     executions,
@@ -54,6 +56,8 @@ class ExecutionFilter:
     flow_id: str = ""
     states: tuple[State, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    #: The caller's namespace patterns (access.py); empty: every namespace.
+    scope: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +68,13 @@ class EventFilter:
     flow_id: str = ""
     execution_ids: frozenset[str] = field(default_factory=frozenset)
     states: frozenset[State] = field(default_factory=frozenset)
+    #: The subscriber's namespace patterns (access.py); empty: every namespace.
+    scope: tuple[str, ...] = ()
 
     def matches(self, event: Event) -> bool:
         return (
-            (not self.namespace or event.namespace == self.namespace)
+            (not self.scope or any(matches(p, event.namespace) for p in self.scope))
+            and (not self.namespace or event.namespace == self.namespace)
             and (not self.flow_id or event.flow_id == self.flow_id)
             and (not self.execution_ids or event.execution_id in self.execution_ids)
             and (not self.states or event.state in self.states)
@@ -144,7 +151,16 @@ _SELECT_TASK_RUNS_OF = (
     .order_by(task_runs.c.position)
 )
 _SELECT_REQUEST = sa.select(requests.c.method, requests.c.fingerprint, requests.c.response).where(
-    requests.c.request_id == sa.bindparam("request_id")
+    requests.c.caller == sa.bindparam("caller"),
+    requests.c.request_id == sa.bindparam("request_id"),
+)
+_SELECT_EXECUTION_NAMESPACE = sa.select(executions.c.namespace).where(
+    executions.c.id == sa.bindparam("id")
+)
+_SELECT_TASK_RUN_NAMESPACE = (
+    sa.select(executions.c.namespace)
+    .select_from(task_runs.join(executions, task_runs.c.execution_id == executions.c.id))
+    .where(task_runs.c.id == sa.bindparam("id"))
 )
 _INSERT_REQUEST = sa.insert(requests)
 _SELECT_ATTEMPT_METRICS = sa.select(
@@ -235,6 +251,8 @@ class Tx:
         fail a list.
         """
         query = sa.select(executions)
+        if flt.scope:
+            query = query.where(in_scope(executions.c.namespace, flt.scope))
         if flt.namespace:
             query = query.where(executions.c.namespace == flt.namespace)
         if flt.flow_id:
@@ -601,6 +619,8 @@ class Tx:
         if upto is not None:
             query = query.where(events.c.sequence <= upto)
         if flt is not None:
+            if flt.scope:
+                query = query.where(in_scope(events.c.namespace, flt.scope))
             if flt.namespace:
                 query = query.where(events.c.namespace == flt.namespace)
             if flt.flow_id:
@@ -659,16 +679,25 @@ class Tx:
 
     # -- idempotency ----------------------------------------------------------
 
-    def get_request(self, request_id: str) -> StoredRequest | None:
-        row = self.conn.execute(_SELECT_REQUEST, {"request_id": request_id}).first()
+    def get_request(self, caller: str, request_id: str) -> StoredRequest | None:
+        row = self.conn.execute(
+            _SELECT_REQUEST, {"caller": caller, "request_id": request_id}
+        ).first()
         return None if row is None else StoredRequest(row[0], row[1], bytes(row[2]))
 
     def put_request(
-        self, request_id: str, method: str, fingerprint: str, response: bytes, now_us: int
+        self,
+        caller: str,
+        request_id: str,
+        method: str,
+        fingerprint: str,
+        response: bytes,
+        now_us: int,
     ) -> None:
         self.conn.execute(
             _INSERT_REQUEST,
             {
+                "caller": caller,
                 "request_id": request_id,
                 "method": method,
                 "fingerprint": fingerprint,
@@ -676,6 +705,39 @@ class Tx:
                 "create_time_us": now_us,
             },
         )
+
+    # -- access ---------------------------------------------------------------------
+
+    def namespace_of(self, kind: str, resource_id: str) -> str | None:
+        """The namespace of an execution or a task run (``kind``), None if it does not exist."""
+        query = _SELECT_EXECUTION_NAMESPACE if kind == "execution" else _SELECT_TASK_RUN_NAMESPACE
+        value = self.conn.execute(query, {"id": resource_id}).scalar()
+        return None if value is None else str(value)
+
+    def insert_credential(self, row: dict[str, Any]) -> bool:
+        """Store a new credential; False if its name (or subject) is taken."""
+        same = credentials.c.name == row["name"]
+        if row["certificate_subject"]:
+            same = sa.or_(same, credentials.c.certificate_subject == row["certificate_subject"])
+        taken = self.conn.execute(sa.select(credentials.c.name).where(same)).first()
+        if taken is not None:
+            return False
+        self.conn.execute(sa.insert(credentials), row)
+        return True
+
+    def list_credentials(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(credentials).order_by(credentials.c.name)).mappings()
+        return [dict(r) for r in rows]
+
+    def revoke_credential(self, name: str, now_us: int) -> dict[str, Any] | None:
+        """Revoke ``name`` (once: a second revocation keeps the first time)."""
+        self.conn.execute(
+            sa.update(credentials)
+            .where(credentials.c.name == name, credentials.c.revoke_time_us.is_(None))
+            .values(revoke_time_us=now_us)
+        )
+        row = self.conn.execute(sa.select(credentials).where(credentials.c.name == name)).first()
+        return None if row is None else dict(row._mapping)
 
     # -- secrets ----------------------------------------------------------------
 
@@ -700,3 +762,18 @@ def _timer(row: Any) -> Timer:
         action=row["action"],
         due_time_us=row["due_time_us"],
     )
+
+
+def in_scope(column: Any, patterns: tuple[str, ...]) -> Any:
+    """SQL for "``column`` is covered by one of ``patterns``" (access.matches)."""
+    clauses = []
+    for pattern in patterns:
+        if pattern == "*":
+            return sa.true()
+        if pattern.endswith(".*"):
+            prefix = pattern[:-2]
+            clauses.append(column == prefix)
+            clauses.append(column.startswith(prefix + ".", autoescape=True))
+        else:
+            clauses.append(column == pattern)
+    return sa.or_(*clauses) if clauses else sa.false()

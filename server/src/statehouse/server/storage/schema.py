@@ -95,6 +95,7 @@ events = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("execution_revision", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False, server_default=""),
     sa.Index(None, "execution_id", "sequence"),
 )
 
@@ -110,6 +111,8 @@ requests = sa.Table(
     metadata,
     # A client's request_id with the method it was used for: repeated calls
     # get the stored response back (idempotency), other content is refused.
+    # Scoped to the caller that used it ("" when authentication is off).
+    sa.Column("caller", sa.String(320), primary_key=True, server_default=""),
     sa.Column("request_id", sa.String(128), primary_key=True),
     sa.Column("method", sa.String(64), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
@@ -188,4 +191,23 @@ secrets = sa.Table(
     # Keys the replicas of one database share: made once, by whichever starts first.
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(128), nullable=False),
+)
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    # Who may call, issued by the AdminService: bearer tokens (the secret's
+    # SHA-256 only; ``key_id`` is the public part of the token that finds the
+    # row) and grants to client-certificate subjects.
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(32), nullable=True, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=True),
+    sa.Column("certificate_subject", sa.String(512), nullable=True, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    # JSON list of namespaces and patterns.
+    sa.Column("namespaces", sa.Text, nullable=False),
+    sa.Column("create_time_us", sa.BigInteger, nullable=False),
+    sa.Column("expire_time_us", sa.BigInteger, nullable=True),
+    sa.Column("revoke_time_us", sa.BigInteger, nullable=True),
+    sa.Column("created_by", sa.String(320), nullable=False),
 )

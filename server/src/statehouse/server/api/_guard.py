@@ -1,0 +1,93 @@
+"""The guard every call passes: who is calling, and may it do this here.
+
+Transport-neutral: a transport hands over the ``authorization`` metadata, the
+verified client-certificate subject and the peer, and the decoded request.
+The rules are data (``access.RULES``); this applies them the same way to
+every RPC:
+
+1. the role (PERMISSION_DENIED, with the role needed; no lookup, so the answer
+   says nothing of whether a resource exists);
+2. a namespace named in the request (PERMISSION_DENIED outside the caller's);
+3. executions and task runs named by id: one that does not exist or lies
+   outside the caller's namespaces is NOT_FOUND, the same error the handler
+   would raise for a missing one. Namespaces never change, so the id ->
+   namespace lookups are cached.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from google.protobuf.message import Message
+
+from ..access import OPEN, RULES, Principal, Rule
+from ..credentials import Authenticator
+from ..orchestration import NotFound
+from ..storage import Store
+
+_KINDS = {"executions": "execution", "task_runs": "task run"}
+
+
+class Guard:
+    """Authentication (when an authenticator is given) and authorization."""
+
+    def __init__(
+        self, store: Store, authenticator: Authenticator | None, *, cache_size: int = 100_000
+    ) -> None:
+        self.store = store
+        self.authenticator = authenticator
+        self._namespaces: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._cache_size = cache_size
+
+    @property
+    def enabled(self) -> bool:
+        return self.authenticator is not None
+
+    @staticmethod
+    def rule(method: str) -> Rule:
+        """The rule of ``/pkg.Service/Method``; KeyError if it has none."""
+        return RULES[method.lstrip("/")]
+
+    def authenticate(self, authorization: str | None, subject: str | None, peer: str) -> Principal:
+        if self.authenticator is None:
+            if subject:
+                # Authentication off, but mTLS verified who this is: record it.
+                return Principal(f"cert:{subject}", subject, OPEN.role, OPEN.namespaces)
+            return OPEN
+        return self.authenticator.authenticate(authorization, subject, peer)
+
+    async def authorize(self, method: str, request: Message, principal: Principal) -> None:
+        if principal.scope == () and principal.role == OPEN.role:
+            return  # may do everything everywhere
+        rule = self.rule(method)
+        principal.check_role(rule.role, method.rsplit("/", 1)[-1])
+        if rule.namespace:
+            namespace = _field(request, rule.namespace)
+            if namespace:
+                principal.check_namespace(namespace, rule.namespace)
+        if principal.scope == ():
+            return
+        for kind in ("executions", "task_runs"):
+            for name in getattr(rule, kind):
+                resource_id = _field(request, name)
+                if resource_id:
+                    await self._check_resource(_KINDS[kind], resource_id, principal)
+
+    async def _check_resource(self, kind: str, resource_id: str, principal: Principal) -> None:
+        key = (kind, resource_id)
+        namespace = self._namespaces.get(key)
+        if namespace is None:
+            namespace = await self.store.read(lambda tx: tx.namespace_of(kind, resource_id))
+            if namespace is not None:
+                self._namespaces[key] = namespace
+                if len(self._namespaces) > self._cache_size:
+                    self._namespaces.popitem(last=False)
+        if namespace is None or not principal.may_read(namespace):
+            raise NotFound(kind, resource_id)
+
+
+def _field(message: Any, path: str) -> str:
+    for part in path.split("."):
+        message = getattr(message, part)
+    return str(message)

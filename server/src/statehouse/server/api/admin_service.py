@@ -1,0 +1,121 @@
+"""AdminService: tokens and certificate grants.
+
+An admin manages only credentials whose namespaces lie within its own: an
+admin of ``acme.*`` may issue a writer token for ``acme.billing`` but not for
+``globex`` or ``*``, and does not see or revoke credentials reaching beyond
+``acme.*``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+
+from statehouse.v1 import admin_service_pb2 as pb
+
+from ..access import Role
+from ..credentials import Authenticator, Credential, new_credential
+from ..orchestration import AlreadyExists, InvalidArgument, NotFound
+from ..storage import Store, Tx
+from ._base import Call
+
+_ROLES = {pb.ROLE_READER: Role.READER, pb.ROLE_WRITER: Role.WRITER, pb.ROLE_ADMIN: Role.ADMIN}
+_ROLES_PB = {v: k for k, v in _ROLES.items()}
+
+
+def _time(us: int | None, out: timestamp_pb2.Timestamp) -> None:
+    if us is not None:
+        out.seconds, micros = divmod(us, 1_000_000)
+        out.nanos = micros * 1_000
+
+
+def token_to_pb(credential: Credential) -> pb.Token:
+    token = pb.Token(
+        name=credential.name,
+        role=_ROLES_PB[credential.role],
+        namespaces=list(credential.namespaces),
+        certificate_subject=credential.certificate_subject or "",
+        created_by=credential.created_by,
+    )
+    _time(credential.create_time_us, token.create_time)
+    if credential.expire_time_us is not None:
+        _time(credential.expire_time_us, token.expire_time)
+    if credential.revoke_time_us is not None:
+        _time(credential.revoke_time_us, token.revoke_time)
+    return token
+
+
+class AdminServicer:
+    """Creates, lists and revokes credentials (requests arrive validated, admins only)."""
+
+    def __init__(self, store: Store, authenticator: Authenticator | None) -> None:
+        self.store = store
+        self.authenticator = authenticator
+
+    async def CreateToken(
+        self, request: pb.CreateTokenRequest, call: Call
+    ) -> pb.CreateTokenResponse:
+        namespaces = list(request.namespaces)
+        role = _ROLES.get(request.role)
+        if role is None:
+            raise InvalidArgument([("role", "must be ROLE_READER, ROLE_WRITER or ROLE_ADMIN")])
+        call.principal.check_patterns(namespaces, "namespaces")
+        ttl = None
+        if request.HasField("ttl"):
+            ttl = request.ttl.ToTimedelta().total_seconds()
+        row, secret = new_credential(
+            name=request.name,
+            role=role,
+            namespaces=namespaces,
+            ttl_seconds=ttl,
+            certificate_subject=request.certificate_subject,
+            created_by=call.actor,
+        )
+
+        def work(tx: Tx) -> None:
+            if not tx.insert_credential(row):
+                raise AlreadyExists(
+                    "CREDENTIAL_EXISTS",
+                    f"a credential named {request.name!r} (or for that subject) exists",
+                    metadata={"name": request.name},
+                )
+
+        await self.store.write(work)
+        if self.authenticator is not None:
+            await self.authenticator.refresh()
+        return pb.CreateTokenResponse(token=token_to_pb(Credential.from_row(row)), secret=secret)
+
+    async def ListTokens(self, request: pb.ListTokensRequest, call: Call) -> pb.ListTokensResponse:
+        rows = await self.store.read(lambda tx: tx.list_credentials())
+        now = _now_us()
+        response = pb.ListTokensResponse()
+        for credential in self._visible(rows, call):
+            if request.include_inactive or credential.active(now):
+                response.tokens.append(token_to_pb(credential))
+        return response
+
+    async def RevokeToken(
+        self, request: pb.RevokeTokenRequest, call: Call
+    ) -> pb.RevokeTokenResponse:
+        name = request.name
+        rows = await self.store.read(lambda tx: tx.list_credentials())
+        if not any(c.name == name for c in self._visible(rows, call)):
+            raise NotFound("credential", name)
+        row = await self.store.write(lambda tx: tx.revoke_credential(name, _now_us()))
+        if row is None:
+            raise NotFound("credential", name)
+        if self.authenticator is not None:
+            self.authenticator.forget(name)
+        return pb.RevokeTokenResponse(token=token_to_pb(Credential.from_row(row)))
+
+    @staticmethod
+    def _visible(rows: list[dict[str, Any]], call: Call) -> list[Credential]:
+        found = [Credential.from_row(r) for r in rows]
+        return [c for c in found if call.principal.holds(c.namespaces)]
+
+
+def _now_us() -> int:
+    from ..commands import now_us
+
+    return now_us()
