@@ -186,54 +186,156 @@ def _time(seconds: float) -> timestamp_pb2.Timestamp:
 #: "id": it names an execution, task run or token (NOT_FOUND outside the caller's).
 R, W, A = "reader", "writer", "admin"
 MATRIX: list[tuple[str, str, str, str, Callable[[World, int], Any]]] = [
-    ("ExecutionService", "CreateExecution", W, "ns",
-     lambda w, n: pb.CreateExecutionRequest(namespace="team-a.app", flow_id="g")),
-    ("ExecutionService", "GetExecution", R, "id",
-     lambda w, n: pb.GetExecutionRequest(execution_id=w.execution_id)),
-    ("ExecutionService", "ListExecutions", R, "ns",
-     lambda w, n: pb.ListExecutionsRequest(namespace="team-a.app")),
-    ("ExecutionService", "DeleteExecution", A, "id",
-     lambda w, n: pb.DeleteExecutionRequest(execution_id=w.execution_id)),
-    ("ExecutionService", "CreateTaskRun", W, "id",
-     lambda w, n: pb.CreateTaskRunRequest(execution_id=w.execution_id, task_id="u")),
-    ("ExecutionService", "TransitionExecution", W, "id",
-     lambda w, n: pb.TransitionExecutionRequest(execution_id=w.execution_id,
-                                                state=st.STATE_PAUSED)),
-    ("ExecutionService", "TransitionTaskRun", W, "id",
-     lambda w, n: pb.TransitionTaskRunRequest(task_run_id=w.task_run_id,
-                                              state=st.STATE_SUCCESS)),
-    ("ExecutionService", "PauseExecution", W, "id",
-     lambda w, n: pb.PauseExecutionRequest(execution_id=w.execution_id)),
-    ("ExecutionService", "ResumeExecution", W, "id",
-     lambda w, n: pb.ResumeExecutionRequest(execution_id=w.execution_id)),
-    ("ExecutionService", "KillExecution", W, "id",
-     lambda w, n: pb.KillExecutionRequest(execution_id=w.execution_id)),
-    ("ExecutionService", "RestartExecution", W, "id",
-     lambda w, n: pb.RestartExecutionRequest(execution_id=w.execution_id)),
-    ("ExecutionService", "CompleteExecution", W, "id",
-     lambda w, n: pb.CompleteExecutionRequest(execution_id=w.execution_id)),
-    ("EventService", "Subscribe", R, "ns",
-     lambda w, n: epb.SubscribeRequest(
-         filter=event_pb2.EventFilter(namespace="team-a.app"),
-         heartbeat_interval=duration_pb2.Duration(nanos=100_000_000))),
-    ("EventService", "FollowExecution", R, "id",
-     lambda w, n: epb.FollowExecutionRequest(execution_id=w.execution_id)),
-    ("MetricService", "RecordMetrics", W, "id",
-     lambda w, n: mpb.RecordMetricsRequest(
-         task_run_id=w.task_run_id, metrics=[metric_pb2.MetricEntry(name="m", counter=1)])),
-    ("MetricService", "ListMetrics", R, "id",
-     lambda w, n: mpb.ListMetricsRequest(execution_id=w.execution_id)),
-    ("MetricService", "AggregateMetrics", R, "ns",
-     lambda w, n: mpb.AggregateMetricsRequest(
-         namespace="team-a.app", name="m", type=metric_pb2.METRIC_TYPE_COUNTER,
-         start_time=_time(time.time() - 3600), end_time=_time(time.time() + 60))),
-    ("AdminService", "CreateToken", A, "ns",
-     lambda w, n: apb.CreateTokenRequest(name=f"made-{n}", role=apb.ROLE_READER,
-                                         namespaces=["team-a.app"])),
+    (
+        "ExecutionService",
+        "CreateExecution",
+        W,
+        "ns",
+        lambda w, n: pb.CreateExecutionRequest(namespace="team-a.app", flow_id="g"),
+    ),
+    (
+        "ExecutionService",
+        "GetExecution",
+        R,
+        "id",
+        lambda w, n: pb.GetExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "ExecutionService",
+        "ListExecutions",
+        R,
+        "ns",
+        lambda w, n: pb.ListExecutionsRequest(namespace="team-a.app"),
+    ),
+    (
+        "ExecutionService",
+        "DeleteExecution",
+        A,
+        "id",
+        lambda w, n: pb.DeleteExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "ExecutionService",
+        "CreateTaskRun",
+        W,
+        "id",
+        lambda w, n: pb.CreateTaskRunRequest(execution_id=w.execution_id, task_id="u"),
+    ),
+    (
+        "ExecutionService",
+        "TransitionExecution",
+        W,
+        "id",
+        lambda w, n: pb.TransitionExecutionRequest(
+            execution_id=w.execution_id, state=st.STATE_PAUSED
+        ),
+    ),
+    (
+        "ExecutionService",
+        "TransitionTaskRun",
+        W,
+        "id",
+        lambda w, n: pb.TransitionTaskRunRequest(task_run_id=w.task_run_id, state=st.STATE_SUCCESS),
+    ),
+    (
+        "ExecutionService",
+        "PauseExecution",
+        W,
+        "id",
+        lambda w, n: pb.PauseExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "ExecutionService",
+        "ResumeExecution",
+        W,
+        "id",
+        lambda w, n: pb.ResumeExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "ExecutionService",
+        "KillExecution",
+        W,
+        "id",
+        lambda w, n: pb.KillExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "ExecutionService",
+        "RestartExecution",
+        W,
+        "id",
+        lambda w, n: pb.RestartExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "ExecutionService",
+        "CompleteExecution",
+        W,
+        "id",
+        lambda w, n: pb.CompleteExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "EventService",
+        "Subscribe",
+        R,
+        "ns",
+        lambda w, n: epb.SubscribeRequest(
+            filter=event_pb2.EventFilter(namespace="team-a.app"),
+            heartbeat_interval=duration_pb2.Duration(nanos=100_000_000),
+        ),
+    ),
+    (
+        "EventService",
+        "FollowExecution",
+        R,
+        "id",
+        lambda w, n: epb.FollowExecutionRequest(execution_id=w.execution_id),
+    ),
+    (
+        "MetricService",
+        "RecordMetrics",
+        W,
+        "id",
+        lambda w, n: mpb.RecordMetricsRequest(
+            task_run_id=w.task_run_id, metrics=[metric_pb2.MetricEntry(name="m", counter=1)]
+        ),
+    ),
+    (
+        "MetricService",
+        "ListMetrics",
+        R,
+        "id",
+        lambda w, n: mpb.ListMetricsRequest(execution_id=w.execution_id),
+    ),
+    (
+        "MetricService",
+        "AggregateMetrics",
+        R,
+        "ns",
+        lambda w, n: mpb.AggregateMetricsRequest(
+            namespace="team-a.app",
+            name="m",
+            type=metric_pb2.METRIC_TYPE_COUNTER,
+            start_time=_time(time.time() - 3600),
+            end_time=_time(time.time() + 60),
+        ),
+    ),
+    (
+        "AdminService",
+        "CreateToken",
+        A,
+        "ns",
+        lambda w, n: apb.CreateTokenRequest(
+            name=f"made-{n}", role=apb.ROLE_READER, namespaces=["team-a.app"]
+        ),
+    ),
     ("AdminService", "ListTokens", A, "", lambda w, n: apb.ListTokensRequest()),
-    ("AdminService", "RevokeToken", A, "id",
-     lambda w, n: apb.RevokeTokenRequest(name=w.spare_token)),
-]  # fmt: skip
+    (
+        "AdminService",
+        "RevokeToken",
+        A,
+        "id",
+        lambda w, n: apb.RevokeTokenRequest(name=w.spare_token),
+    ),
+]
 
 RANK = {R: 1, W: 2, A: 3}
 
@@ -280,8 +382,10 @@ async def test_every_rpc_answers_each_role_and_namespace_as_documented(secured: 
                 service, method, build(world, n), f"{service}/{method}" in streaming
             )
             want = expected(who, needed, reach)
-            got = "ok" if code not in (C.UNAUTHENTICATED, C.PERMISSION_DENIED, C.NOT_FOUND) else (
-                code.name
+            got = (
+                "ok"
+                if code not in (C.UNAUTHENTICATED, C.PERMISSION_DENIED, C.NOT_FOUND)
+                else (code.name)
             )
             if got != want:
                 wrong.append(f"{who} {method}: {code.name}, expected {want}")
@@ -298,15 +402,21 @@ async def test_access_errors_carry_their_reasons_and_say_nothing_of_existence(
     outsider = s.caller(await s.issue("o", apb.ROLE_WRITER, ["team-b"]))
 
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await s.caller(None).call("ExecutionService", "GetExecution",
-                                  pb.GetExecutionRequest(execution_id=world.execution_id))
+        await s.caller(None).call(
+            "ExecutionService",
+            "GetExecution",
+            pb.GetExecutionRequest(execution_id=world.execution_id),
+        )
     assert info.value.code() == C.UNAUTHENTICATED
     assert details(info.value)[0] == "UNAUTHENTICATED"
     assert info.value.details() == "valid credentials are required"
 
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await reader.call("ExecutionService", "KillExecution",
-                          pb.KillExecutionRequest(execution_id=world.execution_id))
+        await reader.call(
+            "ExecutionService",
+            "KillExecution",
+            pb.KillExecutionRequest(execution_id=world.execution_id),
+        )
     assert info.value.code() == C.PERMISSION_DENIED
     reason, metadata, _ = details(info.value)
     assert (reason, metadata) == ("PERMISSION_DENIED", {"role_needed": "writer"})
@@ -316,21 +426,34 @@ async def test_access_errors_carry_their_reasons_and_say_nothing_of_existence(
     answers = []
     for execution_id in (world.execution_id, "no-such-execution"):
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await outsider.call("ExecutionService", "GetExecution",
-                                pb.GetExecutionRequest(execution_id=execution_id))
-        answers.append((info.value.code(), details(info.value)[0],
-                        info.value.details().replace(execution_id, "ID")))
-    assert answers[0] == answers[1] == (C.NOT_FOUND, "EXECUTION_NOT_FOUND", "execution 'ID' not found")
+            await outsider.call(
+                "ExecutionService",
+                "GetExecution",
+                pb.GetExecutionRequest(execution_id=execution_id),
+            )
+        answers.append(
+            (
+                info.value.code(),
+                details(info.value)[0],
+                info.value.details().replace(execution_id, "ID"),
+            )
+        )
+    assert (
+        answers[0] == answers[1] == (C.NOT_FOUND, "EXECUTION_NOT_FOUND", "execution 'ID' not found")
+    )
     for task_run_id in (world.task_run_id, "no-such-task-run"):
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await outsider.call("ExecutionService", "TransitionTaskRun",
-                                pb.TransitionTaskRunRequest(task_run_id=task_run_id,
-                                                            state=st.STATE_SUCCESS))
+            await outsider.call(
+                "ExecutionService",
+                "TransitionTaskRun",
+                pb.TransitionTaskRunRequest(task_run_id=task_run_id, state=st.STATE_SUCCESS),
+            )
         assert details(info.value)[0] == "TASK_RUN_NOT_FOUND"
     # Nothing was changed by the refused calls.
-    got = await admin.call("ExecutionService", "GetExecution",
-                           pb.GetExecutionRequest(execution_id=world.execution_id))
-    assert got.execution.state == st.STATE_RUNNING  # fmt: skip
+    got = await admin.call(
+        "ExecutionService", "GetExecution", pb.GetExecutionRequest(execution_id=world.execution_id)
+    )
+    assert got.execution.state == st.STATE_RUNNING
 
 
 async def test_lists_and_metrics_return_only_the_callers_namespaces(secured: Secured) -> None:
@@ -338,16 +461,22 @@ async def test_lists_and_metrics_return_only_the_callers_namespaces(secured: Sec
     admin = s.caller(s.admin_token)
     for namespace in ("team-a", "team-a.sub", "team-ab", "team-b", "team_a"):
         for _ in range(3):
-            await admin.call("ExecutionService", "CreateExecution",
-                             pb.CreateExecutionRequest(namespace=namespace, flow_id="f"))
+            await admin.call(
+                "ExecutionService",
+                "CreateExecution",
+                pb.CreateExecutionRequest(namespace=namespace, flow_id="f"),
+            )
     a = s.caller(await s.issue("a", apb.ROLE_READER, ["team-a.*"]))
     b = s.caller(await s.issue("b", apb.ROLE_READER, ["team-b"]))
 
     async def namespaces(caller: Caller, **kw: Any) -> list[str]:
         seen, token = [], ""
         while True:
-            page = await caller.call("ExecutionService", "ListExecutions",
-                                     pb.ListExecutionsRequest(page_size=2, page_token=token, **kw))
+            page = await caller.call(
+                "ExecutionService",
+                "ListExecutions",
+                pb.ListExecutionsRequest(page_size=2, page_token=token, **kw),
+            )
             seen += [e.namespace for e in page.executions]
             token = page.next_page_token
             if not token:
@@ -357,30 +486,48 @@ async def test_lists_and_metrics_return_only_the_callers_namespaces(secured: Sec
     assert await namespaces(b) == ["team-b"] * 3
     assert len(await namespaces(admin)) == 15
     # A page token is bound to its caller's scope.
-    page = await a.call("ExecutionService", "ListExecutions",
-                        pb.ListExecutionsRequest(page_size=1))
+    page = await a.call("ExecutionService", "ListExecutions", pb.ListExecutionsRequest(page_size=1))
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await b.call("ExecutionService", "ListExecutions",
-                     pb.ListExecutionsRequest(page_size=1, page_token=page.next_page_token))
+        await b.call(
+            "ExecutionService",
+            "ListExecutions",
+            pb.ListExecutionsRequest(page_size=1, page_token=page.next_page_token),
+        )
     assert details(info.value)[0] == "INVALID_PAGE_TOKEN"
 
     # Metrics of team-a: invisible to team-b, by execution and by aggregate.
     world = await make_world(s, admin, 0)
-    await admin.call("MetricService", "RecordMetrics", mpb.RecordMetricsRequest(
-        task_run_id=world.task_run_id, metrics=[metric_pb2.MetricEntry(name="m", counter=2)]))
-    listed = await a.call("MetricService", "ListMetrics",
-                          mpb.ListMetricsRequest(execution_id=world.execution_id))
+    await admin.call(
+        "MetricService",
+        "RecordMetrics",
+        mpb.RecordMetricsRequest(
+            task_run_id=world.task_run_id, metrics=[metric_pb2.MetricEntry(name="m", counter=2)]
+        ),
+    )
+    listed = await a.call(
+        "MetricService", "ListMetrics", mpb.ListMetricsRequest(execution_id=world.execution_id)
+    )
     assert [m.counter for m in listed.metrics] == [2]
-    for request in (mpb.ListMetricsRequest(execution_id=world.execution_id),
-                    mpb.ListMetricsRequest(task_run_id=world.task_run_id)):
+    for request in (
+        mpb.ListMetricsRequest(execution_id=world.execution_id),
+        mpb.ListMetricsRequest(task_run_id=world.task_run_id),
+    ):
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await b.call("MetricService", "ListMetrics", request)
         assert info.value.code() == C.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await b.call("MetricService", "AggregateMetrics", mpb.AggregateMetricsRequest(
-            namespace="team-a.app", name="m", type=metric_pb2.METRIC_TYPE_COUNTER,
-            start_time=_time(time.time() - 60), end_time=_time(time.time() + 60)))
-    assert info.value.code() == C.PERMISSION_DENIED  # fmt: skip
+        await b.call(
+            "MetricService",
+            "AggregateMetrics",
+            mpb.AggregateMetricsRequest(
+                namespace="team-a.app",
+                name="m",
+                type=metric_pb2.METRIC_TYPE_COUNTER,
+                start_time=_time(time.time() - 60),
+                end_time=_time(time.time() + 60),
+            ),
+        )
+    assert info.value.code() == C.PERMISSION_DENIED
 
 
 async def test_a_subscriber_sees_nothing_of_another_namespace_in_a_mixed_stream(
@@ -389,8 +536,13 @@ async def test_a_subscriber_sees_nothing_of_another_namespace_in_a_mixed_stream(
     s = secured
     admin = s.caller(s.admin_token)
     b = s.caller(await s.issue("b", apb.ROLE_READER, ["team-b"]))
-    start = (await admin.first("EventService", "Subscribe", epb.SubscribeRequest(
-        from_latest=True, heartbeat_interval=duration_pb2.Duration(nanos=100_000_000))))
+    start = await admin.first(
+        "EventService",
+        "Subscribe",
+        epb.SubscribeRequest(
+            from_latest=True, heartbeat_interval=duration_pb2.Duration(nanos=100_000_000)
+        ),
+    )
     after = start.heartbeat.sequence
     # 1,000 events: creations and moves of executions in team-a and team-b, mixed.
     mine: set[str] = set()
@@ -399,12 +551,21 @@ async def test_a_subscriber_sees_nothing_of_another_namespace_in_a_mixed_stream(
     i = 0
     while events < 1000:
         namespace = "team-b" if i % 3 == 0 else "team-a.app"
-        created = await admin.call("ExecutionService", "CreateExecution",
-                                   pb.CreateExecutionRequest(namespace=namespace, flow_id="f"))
-        run = await admin.call("ExecutionService", "CreateTaskRun", pb.CreateTaskRunRequest(
-            execution_id=created.execution.id, task_id="t"))
-        await admin.call("ExecutionService", "TransitionTaskRun", pb.TransitionTaskRunRequest(
-            task_run_id=run.task_run.id, state=st.STATE_RUNNING))
+        created = await admin.call(
+            "ExecutionService",
+            "CreateExecution",
+            pb.CreateExecutionRequest(namespace=namespace, flow_id="f"),
+        )
+        run = await admin.call(
+            "ExecutionService",
+            "CreateTaskRun",
+            pb.CreateTaskRunRequest(execution_id=created.execution.id, task_id="t"),
+        )
+        await admin.call(
+            "ExecutionService",
+            "TransitionTaskRun",
+            pb.TransitionTaskRunRequest(task_run_id=run.task_run.id, state=st.STATE_RUNNING),
+        )
         # create, task run created, task run RUNNING, execution RUNNING
         events += 4
         if namespace == "team-b":
@@ -412,8 +573,13 @@ async def test_a_subscriber_sees_nothing_of_another_namespace_in_a_mixed_stream(
         else:
             team_a.append(created.execution.id)
         i += 1
-    last = (await admin.first("EventService", "Subscribe", epb.SubscribeRequest(
-        from_latest=True, heartbeat_interval=duration_pb2.Duration(nanos=100_000_000))))
+    last = await admin.first(
+        "EventService",
+        "Subscribe",
+        epb.SubscribeRequest(
+            from_latest=True, heartbeat_interval=duration_pb2.Duration(nanos=100_000_000)
+        ),
+    )
     head = last.heartbeat.sequence
     assert head - after >= 1000
 
@@ -441,18 +607,26 @@ async def test_a_subscriber_sees_nothing_of_another_namespace_in_a_mixed_stream(
     assert len(seen) == 4 * len(mine)
     assert cursor >= head  # heartbeats carried the cursor over team-a's events
     # Naming team-a's executions finds nothing; naming team-a is refused.
-    seen, cursor = await read(epb.SubscribeRequest(
-        after_sequence=after, heartbeat_interval=beat,
-        filter=event_pb2.EventFilter(execution_ids=team_a[:50])))
+    seen, cursor = await read(
+        epb.SubscribeRequest(
+            after_sequence=after,
+            heartbeat_interval=beat,
+            filter=event_pb2.EventFilter(execution_ids=team_a[:50]),
+        )
+    )
     assert seen == [] and cursor >= head
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await b.first("EventService", "Subscribe", epb.SubscribeRequest(
-            filter=event_pb2.EventFilter(namespace="team-a.app")))
+        await b.first(
+            "EventService",
+            "Subscribe",
+            epb.SubscribeRequest(filter=event_pb2.EventFilter(namespace="team-a.app")),
+        )
     assert info.value.code() == C.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await b.first("EventService", "FollowExecution",
-                      epb.FollowExecutionRequest(execution_id=team_a[0]))
-    assert info.value.code() == C.NOT_FOUND  # fmt: skip
+        await b.first(
+            "EventService", "FollowExecution", epb.FollowExecutionRequest(execution_id=team_a[0])
+        )
+    assert info.value.code() == C.NOT_FOUND
 
 
 async def test_request_ids_belong_to_their_caller(secured: Secured) -> None:
@@ -460,58 +634,97 @@ async def test_request_ids_belong_to_their_caller(secured: Secured) -> None:
     one = s.caller(await s.issue("one", apb.ROLE_WRITER, ["team-a.*"]))
     two = s.caller(await s.issue("two", apb.ROLE_WRITER, ["team-a.*"]))
     # two squats the key first, with other content: one's create still works.
-    await two.call("ExecutionService", "CreateExecution", pb.CreateExecutionRequest(
-        namespace="team-a.x", flow_id="squat", request_id="key-1"))
-    mine = await one.call("ExecutionService", "CreateExecution", pb.CreateExecutionRequest(
-        namespace="team-a.x", flow_id="mine", request_id="key-1"))
+    await two.call(
+        "ExecutionService",
+        "CreateExecution",
+        pb.CreateExecutionRequest(namespace="team-a.x", flow_id="squat", request_id="key-1"),
+    )
+    mine = await one.call(
+        "ExecutionService",
+        "CreateExecution",
+        pb.CreateExecutionRequest(namespace="team-a.x", flow_id="mine", request_id="key-1"),
+    )
     assert mine.execution.flow_id == "mine"
     # one's repeat gets its own stored response; two replaying one's exact
     # request gets two's own (its earlier call with other content: refused).
-    again = await one.call("ExecutionService", "CreateExecution", pb.CreateExecutionRequest(
-        namespace="team-a.x", flow_id="mine", request_id="key-1"))
+    again = await one.call(
+        "ExecutionService",
+        "CreateExecution",
+        pb.CreateExecutionRequest(namespace="team-a.x", flow_id="mine", request_id="key-1"),
+    )
     assert again.execution.id == mine.execution.id
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await two.call("ExecutionService", "CreateExecution", pb.CreateExecutionRequest(
-            namespace="team-a.x", flow_id="mine", request_id="key-1"))
+        await two.call(
+            "ExecutionService",
+            "CreateExecution",
+            pb.CreateExecutionRequest(namespace="team-a.x", flow_id="mine", request_id="key-1"),
+        )
     assert details(info.value)[0] == "REQUEST_ID_REUSED"
-    fresh = await two.call("ExecutionService", "CreateExecution", pb.CreateExecutionRequest(
-        namespace="team-a.x", flow_id="mine", request_id="key-2"))
-    replay = await one.call("ExecutionService", "CreateExecution", pb.CreateExecutionRequest(
-        namespace="team-a.x", flow_id="mine", request_id="key-2"))
-    assert replay.execution.id != fresh.execution.id  # fmt: skip
+    fresh = await two.call(
+        "ExecutionService",
+        "CreateExecution",
+        pb.CreateExecutionRequest(namespace="team-a.x", flow_id="mine", request_id="key-2"),
+    )
+    replay = await one.call(
+        "ExecutionService",
+        "CreateExecution",
+        pb.CreateExecutionRequest(namespace="team-a.x", flow_id="mine", request_id="key-2"),
+    )
+    assert replay.execution.id != fresh.execution.id
 
 
 async def test_every_change_names_its_actor(secured: Secured) -> None:
     s = secured
     worker = s.caller(await s.issue("worker", apb.ROLE_WRITER, ["team-a.*"]))
     ops = s.caller(await s.issue("ops", apb.ROLE_WRITER, ["team-a.*"]))
-    created = await worker.call("ExecutionService", "CreateExecution",
-                                pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"))
+    created = await worker.call(
+        "ExecutionService",
+        "CreateExecution",
+        pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"),
+    )
     execution_id = created.execution.id
     policy = execution_pb2.RetryPolicy(
         constant=execution_pb2.RetryPolicy.Constant(interval=duration_pb2.Duration(seconds=60)),
-        max_attempts=3)
-    run = await worker.call("ExecutionService", "CreateTaskRun", pb.CreateTaskRunRequest(
-        execution_id=execution_id, task_id="t", retry_policy=policy))
-    other = await worker.call("ExecutionService", "CreateTaskRun", pb.CreateTaskRunRequest(
-        execution_id=execution_id, task_id="u"))
+        max_attempts=3,
+    )
+    run = await worker.call(
+        "ExecutionService",
+        "CreateTaskRun",
+        pb.CreateTaskRunRequest(execution_id=execution_id, task_id="t", retry_policy=policy),
+    )
+    other = await worker.call(
+        "ExecutionService",
+        "CreateTaskRun",
+        pb.CreateTaskRunRequest(execution_id=execution_id, task_id="u"),
+    )
     for state in (st.STATE_RUNNING, st.STATE_FAILED):  # the failure schedules a retry
-        await worker.call("ExecutionService", "TransitionTaskRun", pb.TransitionTaskRunRequest(
-            task_run_id=run.task_run.id, state=state))
+        await worker.call(
+            "ExecutionService",
+            "TransitionTaskRun",
+            pb.TransitionTaskRunRequest(task_run_id=run.task_run.id, state=state),
+        )
     # A pause with a delay: the timer resumes it.
-    await ops.call("ExecutionService", "PauseExecution", pb.PauseExecutionRequest(
-        execution_id=execution_id, delay=duration_pb2.Duration(nanos=200_000_000)))
+    await ops.call(
+        "ExecutionService",
+        "PauseExecution",
+        pb.PauseExecutionRequest(
+            execution_id=execution_id, delay=duration_pb2.Duration(nanos=200_000_000)
+        ),
+    )
     deadline = time.monotonic() + 10
     while True:
-        got = await ops.call("ExecutionService", "GetExecution",
-                             pb.GetExecutionRequest(execution_id=execution_id))
+        got = await ops.call(
+            "ExecutionService", "GetExecution", pb.GetExecutionRequest(execution_id=execution_id)
+        )
         if got.execution.state == st.STATE_RUNNING or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.05)
-    await ops.call("ExecutionService", "KillExecution",
-                   pb.KillExecutionRequest(execution_id=execution_id))
-    got = await ops.call("ExecutionService", "GetExecution",
-                         pb.GetExecutionRequest(execution_id=execution_id))
+    await ops.call(
+        "ExecutionService", "KillExecution", pb.KillExecutionRequest(execution_id=execution_id)
+    )
+    got = await ops.call(
+        "ExecutionService", "GetExecution", pb.GetExecutionRequest(execution_id=execution_id)
+    )
     execution = got.execution
     history = [(st.State.Name(h.state), h.actor) for h in execution.history]
     assert history == [
@@ -522,10 +735,14 @@ async def test_every_change_names_its_actor(secured: Secured) -> None:
         ("STATE_KILLING", "ops"),
         ("STATE_KILLED", "system"),  # no task run left active
     ]
-    runs = {t.task_id: [(st.State.Name(h.state), h.actor) for h in t.history]
-            for t in execution.task_runs}
+    runs = {
+        t.task_id: [(st.State.Name(h.state), h.actor) for h in t.history]
+        for t in execution.task_runs
+    }
     assert runs["t"] == [
-        ("STATE_CREATED", "worker"), ("STATE_RUNNING", "worker"), ("STATE_FAILED", "worker"),
+        ("STATE_CREATED", "worker"),
+        ("STATE_RUNNING", "worker"),
+        ("STATE_FAILED", "worker"),
         ("STATE_RESTARTED", "system"),  # the retry
         ("STATE_KILLED", "system"),  # the kill's cascade
     ]
@@ -533,10 +750,14 @@ async def test_every_change_names_its_actor(secured: Secured) -> None:
     # The events carry the same actors, in the same order.
     admin = s.caller(s.admin_token)
     actors = []
-    call = admin.events.Subscribe(epb.SubscribeRequest(
-        filter=event_pb2.EventFilter(execution_ids=[execution_id]),
-        heartbeat_interval=duration_pb2.Duration(nanos=200_000_000)),
-        metadata=admin.metadata, timeout=10)
+    call = admin.events.Subscribe(
+        epb.SubscribeRequest(
+            filter=event_pb2.EventFilter(execution_ids=[execution_id]),
+            heartbeat_interval=duration_pb2.Duration(nanos=200_000_000),
+        ),
+        metadata=admin.metadata,
+        timeout=10,
+    )
     async for item in call:
         if item.HasField("heartbeat"):
             break
@@ -544,7 +765,7 @@ async def test_every_change_names_its_actor(secured: Secured) -> None:
             actors.append((st.State.Name(item.event.state), item.event.actor))
     call.cancel()
     assert actors == history
-    assert other.task_run.history[0].actor == "worker"  # fmt: skip
+    assert other.task_run.history[0].actor == "worker"
 
 
 async def test_revocation_and_expiry_take_effect_on_every_replica(
@@ -562,8 +783,9 @@ async def test_revocation_and_expiry_take_effect_on_every_replica(
             while await there.code("ExecutionService", "ListExecutions", request, False) != C.OK:
                 assert time.monotonic() < deadline, "a new token did not reach the other replica"
                 await asyncio.sleep(0.05)
-            await s.caller(s.admin_token).call("AdminService", "RevokeToken",
-                                               apb.RevokeTokenRequest(name="ci"))
+            await s.caller(s.admin_token).call(
+                "AdminService", "RevokeToken", apb.RevokeTokenRequest(name="ci")
+            )
             revoked = time.monotonic()
             here = await s.caller(token).code("ExecutionService", "ListExecutions", request, False)
             assert here == C.UNAUTHENTICATED  # at once on the replica that revoked it
@@ -585,13 +807,19 @@ async def test_revocation_and_expiry_take_effect_on_every_replica(
 async def test_admins_manage_only_credentials_within_their_namespaces(secured: Secured) -> None:
     s = secured
     acme = s.caller(await s.issue("acme-admin", apb.ROLE_ADMIN, ["acme.*"]))
-    made = await acme.call("AdminService", "CreateToken", apb.CreateTokenRequest(
-        name="billing", role=apb.ROLE_WRITER, namespaces=["acme.billing"]))
+    made = await acme.call(
+        "AdminService",
+        "CreateToken",
+        apb.CreateTokenRequest(name="billing", role=apb.ROLE_WRITER, namespaces=["acme.billing"]),
+    )
     assert made.secret.startswith("sht_") and made.token.created_by == "acme-admin"
     for namespaces in (["globex"], ["*"], ["acme.*", "x.*"]):
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await acme.call("AdminService", "CreateToken", apb.CreateTokenRequest(
-                name="wide", role=apb.ROLE_READER, namespaces=namespaces))
+            await acme.call(
+                "AdminService",
+                "CreateToken",
+                apb.CreateTokenRequest(name="wide", role=apb.ROLE_READER, namespaces=namespaces),
+            )
         assert info.value.code() == C.PERMISSION_DENIED
     listed = await acme.call("AdminService", "ListTokens", apb.ListTokensRequest())
     assert sorted(t.name for t in listed.tokens) == ["acme-admin", "billing"]
@@ -600,13 +828,19 @@ async def test_admins_manage_only_credentials_within_their_namespaces(secured: S
         await acme.call("AdminService", "RevokeToken", apb.RevokeTokenRequest(name="root"))
     assert info.value.code() == C.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await acme.call("AdminService", "CreateToken", apb.CreateTokenRequest(
-            name="billing", role=apb.ROLE_READER, namespaces=["acme.x"]))
+        await acme.call(
+            "AdminService",
+            "CreateToken",
+            apb.CreateTokenRequest(name="billing", role=apb.ROLE_READER, namespaces=["acme.x"]),
+        )
     assert details(info.value)[0] == "CREDENTIAL_EXISTS"
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await acme.call("AdminService", "CreateToken", apb.CreateTokenRequest(
-            name="bad name!", role=apb.ROLE_READER, namespaces=["acme.BAD"]))
-    assert details(info.value)[2] == ["name", "namespaces[0]"]  # fmt: skip
+        await acme.call(
+            "AdminService",
+            "CreateToken",
+            apb.CreateTokenRequest(name="bad name!", role=apb.ROLE_READER, namespaces=["acme.BAD"]),
+        )
+    assert details(info.value)[2] == ["name", "namespaces[0]"]
 
 
 async def test_failed_authentications_are_counted_per_peer_and_never_logged(
@@ -620,14 +854,15 @@ async def test_failed_authentications_are_counted_per_peer_and_never_logged(
     for bad in (wrong, "sht_garbage", "Basic abc", wrong):
         caller = s.caller(None)
         caller.metadata = (("authorization", bad if bad.startswith("Basic") else f"Bearer {bad}"),)
-        code = await caller.code("ExecutionService", "ListExecutions",
-                                 pb.ListExecutionsRequest(), False)
+        code = await caller.code(
+            "ExecutionService", "ListExecutions", pb.ListExecutionsRequest(), False
+        )
         assert code == C.UNAUTHENTICATED
     assert s.server.authenticator is not None
     assert s.server.authenticator.failures["ipv4:127.0.0.1"] == 4
     text = caplog.text
     assert "authentication failed from ipv4:127.0.0.1" in text
-    assert secret not in text and secret[:-4] not in text  # fmt: skip
+    assert secret not in text and secret[:-4] not in text
 
 
 async def test_reflection_needs_a_token_and_health_stays_open(secured: Secured) -> None:
@@ -640,7 +875,9 @@ async def test_reflection_needs_a_token_and_health_stays_open(secured: Secured) 
     async def services(metadata: tuple[tuple[str, str], ...]) -> list[str]:
         call = stub.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
-            metadata=metadata, timeout=5)
+            metadata=metadata,
+            timeout=5,
+        )
         async for response in call:
             return [x.name for x in response.list_services_response.service]
         return []
@@ -649,7 +886,7 @@ async def test_reflection_needs_a_token_and_health_stays_open(secured: Secured) 
         await services(())
     assert info.value.code() == C.UNAUTHENTICATED
     listed = await services((("authorization", f"Bearer {s.admin_token}"),))
-    assert "statehouse.v1.AdminService" in listed  # fmt: skip
+    assert "statehouse.v1.AdminService" in listed
 
 
 async def test_certificate_subjects_are_identities_under_mtls(
@@ -658,62 +895,97 @@ async def test_certificate_subjects_are_identities_under_mtls(
     ca = Authority(tmp_path, "ca")
     clients = Authority(tmp_path, "clients")
     pair = ca.issue("server", server=True)
-    issue_offline(database_url, name="worker-cert", role="writer", namespaces=["team-a.*"],
-                  certificate_subject="CN=worker-1,O=statehouse tests")
+    issue_offline(
+        database_url,
+        name="worker-cert",
+        role="writer",
+        namespaces=["team-a.*"],
+        certificate_subject="CN=worker-1,O=statehouse tests",
+    )
     server, port = await start_secured(
-        database_url, tls_cert=pair.cert, tls_key=pair.key, tls_client_ca=clients.path)
+        database_url, tls_cert=pair.cert, tls_key=pair.key, tls_client_ca=clients.path
+    )
     try:
+
         async def channel_for(name: str) -> grpc.aio.Channel:
             me = clients.issue(name, server=False)
             credentials = grpc.ssl_channel_credentials(
-                root_certificates=ca.pem, private_key=me.key.read_bytes(),
-                certificate_chain=me.cert.read_bytes())
+                root_certificates=ca.pem,
+                private_key=me.key.read_bytes(),
+                certificate_chain=me.cert.read_bytes(),
+            )
             return grpc.aio.secure_channel(
-                f"127.0.0.1:{port}", credentials,
-                options=[("grpc.ssl_target_name_override", "localhost")])
+                f"127.0.0.1:{port}",
+                credentials,
+                options=[("grpc.ssl_target_name_override", "localhost")],
+            )
 
         granted = Caller(await channel_for("worker-1"), None)
-        created = await granted.call("ExecutionService", "CreateExecution",
-                                     pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"))
+        created = await granted.call(
+            "ExecutionService",
+            "CreateExecution",
+            pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"),
+        )
         assert created.execution.history[0].actor == "CN=worker-1,O=statehouse tests"
-        code = await granted.code("ExecutionService", "CreateExecution",
-                                  pb.CreateExecutionRequest(namespace="team-b", flow_id="f"), False)
+        code = await granted.code(
+            "ExecutionService",
+            "CreateExecution",
+            pb.CreateExecutionRequest(namespace="team-b", flow_id="f"),
+            False,
+        )
         assert code == C.PERMISSION_DENIED
         stranger = Caller(await channel_for("worker-2"), None)
-        code = await stranger.code("ExecutionService", "ListExecutions",
-                                   pb.ListExecutionsRequest(), False)
+        code = await stranger.code(
+            "ExecutionService", "ListExecutions", pb.ListExecutionsRequest(), False
+        )
         assert code == C.UNAUTHENTICATED
         # Plaintext to the TLS port fails.
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as plain:
             code = await Caller(plain, None).code(
-                "ExecutionService", "ListExecutions", pb.ListExecutionsRequest(), False)
+                "ExecutionService", "ListExecutions", pb.ListExecutionsRequest(), False
+            )
             assert code == C.UNAVAILABLE
         await granted.channel.close()
         await stranger.channel.close()
     finally:
-        await server.stop(0)  # fmt: skip
+        await server.stop(0)
 
 
 async def test_jwts_from_an_identity_provider(database_url: str, tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     public = tmp_path / "idp.pem"
-    public.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     server, port = await start_secured(
-        database_url, jwt_public_key=public, jwt_issuer="https://idp.test",
-        jwt_audience="statehouse")
+        database_url,
+        jwt_public_key=public,
+        jwt_issuer="https://idp.test",
+        jwt_audience="statehouse",
+    )
 
     def token(**claims: Any) -> str:
-        body = {"sub": "alice", "iss": "https://idp.test", "aud": "statehouse",
-                "exp": int(time.time()) + 60, "statehouse_role": "writer",
-                "statehouse_namespaces": ["team-a.*"], **claims}
+        body = {
+            "sub": "alice",
+            "iss": "https://idp.test",
+            "aud": "statehouse",
+            "exp": int(time.time()) + 60,
+            "statehouse_role": "writer",
+            "statehouse_namespaces": ["team-a.*"],
+            **claims,
+        }
         return pyjwt.encode(body, key, algorithm="ES256")
 
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             alice = Caller(channel, token())
-            created = await alice.call("ExecutionService", "CreateExecution",
-                                       pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"))
+            created = await alice.call(
+                "ExecutionService",
+                "CreateExecution",
+                pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"),
+            )
             assert created.execution.history[0].actor == "alice"
             other_key = ec.generate_private_key(ec.SECP256R1())
             refused = [
@@ -721,21 +993,33 @@ async def test_jwts_from_an_identity_provider(database_url: str, tmp_path: Path)
                 token(aud="someone-else"),
                 token(iss="https://evil.test"),
                 token(statehouse_role="owner"),
-                pyjwt.encode({"sub": "mallory", "exp": int(time.time()) + 60,
-                              "iss": "https://idp.test", "aud": "statehouse",
-                              "statehouse_role": "admin", "statehouse_namespaces": ["*"]},
-                             other_key, algorithm="ES256"),
+                pyjwt.encode(
+                    {
+                        "sub": "mallory",
+                        "exp": int(time.time()) + 60,
+                        "iss": "https://idp.test",
+                        "aud": "statehouse",
+                        "statehouse_role": "admin",
+                        "statehouse_namespaces": ["*"],
+                    },
+                    other_key,
+                    algorithm="ES256",
+                ),
             ]
             for bad in refused:
                 code = await Caller(channel, bad).code(
-                    "ExecutionService", "ListExecutions", pb.ListExecutionsRequest(), False)
+                    "ExecutionService", "ListExecutions", pb.ListExecutionsRequest(), False
+                )
                 assert code == C.UNAUTHENTICATED
             code = await Caller(channel, token(statehouse_role="reader")).code(
-                "ExecutionService", "CreateExecution",
-                pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"), False)
+                "ExecutionService",
+                "CreateExecution",
+                pb.CreateExecutionRequest(namespace="team-a.x", flow_id="f"),
+                False,
+            )
             assert code == C.PERMISSION_DENIED
     finally:
-        await server.stop(0)  # fmt: skip
+        await server.stop(0)
 
 
 async def test_an_exposed_port_without_protection_is_refused(database_url: str) -> None:
@@ -769,4 +1053,3 @@ def test_offline_credentials_bootstrap_list_and_revoke(tmp_path: Path) -> None:
         issue_offline(url, name="first", role="admin", namespaces=["*"])
     with pytest.raises(InvalidArgument):
         issue_offline(url, name="x", role="root", namespaces=["Not A Namespace"])
-
