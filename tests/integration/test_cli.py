@@ -229,7 +229,8 @@ def test_watch_prints_one_aligned_line_per_event(cli: Cli) -> None:
     execution_id = _make_history(cli)
     header, *lines = cli.run("watch", "--from-start", "--limit", "3").stdout.splitlines()
     assert header.split() == [
-        "TIME", "SEQ", "NAMESPACE/FLOW", "EXECUTION", "TASK", "ATT", "TRANSITION", "REASON",
+        "TIME", "SEQ", "NAMESPACE/FLOW", "EXECUTION", "TASK", "ATT", "TRANSITION", "ACTOR",
+        "REASON",
     ]  # fmt: skip
     assert len(lines) == 3
     rows = [columns(header, line) for line in lines]

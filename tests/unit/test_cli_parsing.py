@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import types
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from statehouse.cli._main import build_parser, main
-from statehouse.client import PauseTimeoutAction, State
+import statehouse.server
+from statehouse.cli._main import _tls, build_parser, main
+from statehouse.client import PauseTimeoutAction, Role, State, TlsConfig
 from statehouse.server.options import add_serve_arguments, settings_from_args
 from statehouse.server.settings import Settings
 
@@ -159,6 +165,33 @@ def test_serve_accepts_exactly_what_python_m_statehouse_server_app_accepts() -> 
         ["executions", "create", "--namespace", "ns", "--flow", "f", "--inputs-json", "{"],
         ["watch", "--after", "3", "--from-start"],
         ["watch", "--after", "-1"],
+        ["tokens", "create", "--name", "ci", "--role", "writer"],
+        ["tokens", "create", "--name", "ci", "--role", "owner", "--namespace", "a"],
+        [
+            "tokens",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "reader",
+            "--namespace",
+            "a",
+            "--expires",
+            "3 days",
+        ],
+        [
+            "tokens",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "reader",
+            "--namespace",
+            "a",
+            "--expires",
+            "0h",
+        ],
+        ["tokens", "revoke"],
         ["frobnicate"],
         [],
     ],
@@ -187,3 +220,179 @@ def test_an_unreachable_server_is_a_clean_error(capsys: pytest.CaptureFixture[st
     assert captured.err.startswith("error: ")
     assert captured.err.rstrip().endswith("(UNAVAILABLE)")
     assert "Traceback" not in captured.err
+
+
+def test_security_options_go_before_or_after_the_command() -> None:
+    before = parse(
+        "--token", "t", "--tls-ca", "ca.pem", "--tls-cert", "me.crt", "--tls-key", "me.key",
+        "executions", "list",
+    )  # fmt: skip
+    after = parse(
+        "executions", "list",
+        "--token", "t", "--tls-ca", "ca.pem", "--tls-cert", "me.crt", "--tls-key", "me.key",
+    )  # fmt: skip
+    for args in (before, after):
+        assert (args.client_token, args.client_tls_ca) == ("t", "ca.pem")
+        assert (args.client_tls_cert, args.client_tls_key) == ("me.crt", "me.key")
+        assert _tls(args) == TlsConfig(ca="ca.pem", cert="me.crt", key="me.key")
+
+
+def test_serve_keeps_its_own_tls_options() -> None:
+    args = parse("--tls-cert", "client.crt", "serve", "--tls-cert", "s.crt", "--tls-key", "s.key")
+    assert (args.tls_cert, args.tls_key) == (Path("s.crt"), Path("s.key"))
+    assert args.client_tls_cert == "client.crt"
+
+
+def test_tls_options_fall_back_to_the_environment_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("STATEHOUSE_TLS_CA", "STATEHOUSE_TLS_CERT", "STATEHOUSE_TLS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert _tls(parse("executions", "list")) is None  # the SDK reads the environment itself
+    assert _tls(parse("--tls", "executions", "list")) == TlsConfig()
+    monkeypatch.setenv("STATEHOUSE_TLS_CERT", "env.crt")
+    monkeypatch.setenv("STATEHOUSE_TLS_KEY", "env.key")
+    assert _tls(parse("--tls-ca", "ca.pem", "executions", "list")) == TlsConfig(
+        ca="ca.pem", cert="env.crt", key="env.key"
+    )
+    named = _tls(parse("--tls-server-name", "statehouse.internal", "executions", "list"))
+    assert named == TlsConfig(cert="env.crt", key="env.key", server_name="statehouse.internal")
+
+
+def test_a_client_certificate_without_its_key_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STATEHOUSE_TLS_KEY", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["--tls-cert", "me.crt", "executions", "list"])
+    assert exited.value.code == 2
+    assert "--tls-cert and --tls-key go together" in capsys.readouterr().err
+
+
+def test_an_unreadable_ca_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--tls-ca", str(tmp_path / "nope.pem"), "executions", "list"])
+    assert exited.value.code == 2
+    assert "cannot read the CA certificates" in capsys.readouterr().err
+
+
+def test_a_malformed_token_is_a_usage_error_that_does_not_echo_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--token", "sht_a_b c", "executions", "list"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "printable ASCII" in err and "sht_a_b c" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("90m", timedelta(minutes=90)),
+        ("45s", timedelta(seconds=45)),
+        ("2w", timedelta(weeks=2)),
+        ("1d12h", timedelta(days=1, hours=12)),
+        ("1D", timedelta(days=1)),
+    ],
+)
+def test_tokens_create_takes_an_expiry_span(text: str, span: timedelta) -> None:
+    args = parse(
+        "tokens", "create", "--name", "ci", "--role", "Writer",
+        "--namespace", "acme.*", "--namespace", "ops", "--expires", text,
+    )  # fmt: skip
+    assert (args.name, args.role, args.namespaces) == ("ci", Role.WRITER, ["acme.*", "ops"])
+    assert args.expires == span
+    assert (args.certificate_subject, args.database) == ("", None)
+
+
+def test_tokens_list_and_revoke() -> None:
+    assert parse("tokens", "list").all is False
+    assert parse("tokens", "list", "--all", "--database", "sqlite:///x.db").database == (
+        "sqlite:///x.db"
+    )
+    assert parse("tokens", "revoke", "ci").name == "ci"
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+    """A stand-in for statehouse.server.credentials that records its calls."""
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    described = {
+        "name": "root",
+        "role": "admin",
+        "namespaces": ["*"],
+        "certificate_subject": "",
+        "create_time_us": 1_738_324_800_000_000,
+        "expire_time_us": None,
+    }
+
+    def issue_offline(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], str]:
+        calls.append(("issue", args, kwargs))
+        return {**described, "name": kwargs["name"]}, "sht_0123_s3cret"
+
+    def list_offline(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        calls.append(("list", args, kwargs))
+        return [described]
+
+    def revoke_offline(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append(("revoke", args, kwargs))
+        if args[1] != "root":
+            raise LookupError(f"no credential named {args[1]!r}")
+        return {**described, "revoke_time_us": 1_738_324_900_000_000}
+
+    fake = types.ModuleType("statehouse.server.credentials")
+    fake.issue_offline = issue_offline  # type: ignore[attr-defined]
+    fake.list_offline = list_offline  # type: ignore[attr-defined]
+    fake.revoke_offline = revoke_offline  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "statehouse.server.credentials", fake)
+    monkeypatch.setattr(statehouse.server, "credentials", fake, raising=False)
+    return calls
+
+
+def test_tokens_with_database_call_the_offline_functions(
+    offline: list[tuple[str, tuple[Any, ...], dict[str, Any]]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "sqlite:///data/statehouse.db"
+    assert main(["tokens", "create", "--database", url, "--name", "root", "--role", "admin",
+                 "--namespace", "*", "--expires", "12h"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "\nsht_0123_s3cret\n" in text and "will not be shown again" in text
+    assert offline[-1] == (
+        "issue",
+        (url,),
+        {
+            "name": "root",
+            "role": "admin",
+            "namespaces": ["*"],
+            "ttl_seconds": 12 * 3600.0,
+            "certificate_subject": "",
+        },
+    )
+    assert main(["--json", "tokens", "create", "--database", url, "--name", "w", "--role",
+                 "reader", "--namespace", "a", "--certificate-subject", "CN=w"]) == 0  # fmt: skip
+    created = json.loads(capsys.readouterr().out)
+    assert created["secret"] == "sht_0123_s3cret"
+    assert created["token"]["role"] == "ROLE_ADMIN"  # what the stand-in described
+    assert offline[-1][2]["ttl_seconds"] is None
+    assert offline[-1][2]["certificate_subject"] == "CN=w"
+
+    assert main(["tokens", "list", "--all", "--database", url]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:5] == [
+        "root",
+        "admin",
+        "*",
+        "-",
+        "active",
+    ]
+    assert offline[-1] == ("list", (url,), {"include_inactive": True})
+
+    assert main(["tokens", "revoke", "root", "--database", url]) == 0
+    assert capsys.readouterr().out == "revoked token root\n"
+    assert main(["tokens", "revoke", "nobody", "--database", url]) == 1
+    assert capsys.readouterr().err == "error: no credential named 'nobody' (NOT_FOUND)\n"

@@ -9,7 +9,14 @@ from google.protobuf import timestamp_pb2
 
 from statehouse.cli import _render as render
 from statehouse.client import State
-from statehouse.v1 import execution_pb2, metric_pb2, metric_service_pb2, state_pb2
+from statehouse.v1 import (
+    admin_service_pb2,
+    event_pb2,
+    execution_pb2,
+    metric_pb2,
+    metric_service_pb2,
+    state_pb2,
+)
 
 T0 = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
 
@@ -47,8 +54,10 @@ def pb(state: State) -> state_pb2.State.ValueType:
     return state_pb2.State.Value(state.proto_name)
 
 
-def change(state: State, seconds: float, reason: str = "") -> execution_pb2.StateChange:
-    return execution_pb2.StateChange(state=pb(state), time=at(seconds), reason=reason)
+def change(
+    state: State, seconds: float, reason: str = "", actor: str = ""
+) -> execution_pb2.StateChange:
+    return execution_pb2.StateChange(state=pb(state), time=at(seconds), reason=reason, actor=actor)
 
 
 def test_the_timeline_ends_each_state_at_the_next_and_the_current_one_now() -> None:
@@ -57,7 +66,11 @@ def test_the_timeline_ends_each_state_at_the_next_and_the_current_one_now() -> N
         task_id="load",
         value="v1",
         state=pb(State.SUCCESS),
-        history=[change(State.CREATED, 1), change(State.RUNNING, 2), change(State.SUCCESS, 3.5)],
+        history=[
+            change(State.CREATED, 1, actor="orchestrator"),
+            change(State.RUNNING, 2, actor="worker-1"),
+            change(State.SUCCESS, 3.5, actor="worker-1"),
+        ],
         attempts=[
             execution_pb2.Attempt(
                 number=1,
@@ -70,21 +83,21 @@ def test_the_timeline_ends_each_state_at_the_next_and_the_current_one_now() -> N
     execution = execution_pb2.Execution(
         id="e1",
         state=pb(State.RUNNING),
-        history=[change(State.CREATED, 0, "created"), change(State.RUNNING, 2)],
+        history=[change(State.CREATED, 0, "created", "ci"), change(State.RUNNING, 2)],
         task_runs=[run],
     )
     now = T0 + timedelta(seconds=186)
     lines = render.timeline_table(execution, now).splitlines()
-    assert lines[0].split() == ["WHAT", "STATE", "START", "END", "DURATION", "REASON"]
+    assert lines[0].split() == ["WHAT", "STATE", "START", "END", "DURATION", "ACTOR", "REASON"]
     assert [line.split() for line in lines[1:]] == [
         ["execution", "CREATED", "2025-01-31T12:00:00.000Z", "2025-01-31T12:00:02.000Z", "2.0s",
-         "created"],
-        ["execution", "RUNNING", "2025-01-31T12:00:02.000Z", "now", "3m04s"],
+         "ci", "created"],
+        ["execution", "RUNNING", "2025-01-31T12:00:02.000Z", "now", "3m04s", "-"],
         ["load[v1]", "(01234567)", "CREATED", "2025-01-31T12:00:01.000Z",
-         "2025-01-31T12:00:02.000Z", "1.0s"],
+         "2025-01-31T12:00:02.000Z", "1.0s", "orchestrator"],
         ["load[v1]", "(01234567)", "RUNNING", "2025-01-31T12:00:02.000Z",
-         "2025-01-31T12:00:03.500Z", "1.5s"],
-        ["load[v1]", "(01234567)", "SUCCESS", "2025-01-31T12:00:03.500Z"],
+         "2025-01-31T12:00:03.500Z", "1.5s", "worker-1"],
+        ["load[v1]", "(01234567)", "SUCCESS", "2025-01-31T12:00:03.500Z", "worker-1"],
     ]  # fmt: skip
     attempts = render.attempts_table([run], now).splitlines()
     assert attempts[1].split() == [
@@ -166,3 +179,94 @@ def test_the_aggregate_report_has_a_table_and_one_chart_line_per_series() -> Non
     )
     assert "      2  1.5s  750ms  250ms  1.2s" in timers
     assert timers.endswith("sum per hour (▁ 0ms .. █ 1.5s):\ntook  █▁")
+
+
+def test_histories_and_watch_lines_show_who_made_each_change() -> None:
+    lines = render.history_table(
+        [change(State.CREATED, 0, "created", "ci"), change(State.RUNNING, 1)]
+    )
+    assert [line.split() for line in lines.splitlines()] == [
+        ["TIME", "STATE", "ACTOR", "REASON"],
+        ["2025-01-31T12:00:00.000Z", "CREATED", "ci", "created"],
+        ["2025-01-31T12:00:01.000Z", "RUNNING", "-", "-"],
+    ]
+    header = render.watch_header()
+    assert header.split() == [
+        "TIME", "SEQ", "NAMESPACE/FLOW", "EXECUTION", "TASK", "ATT", "TRANSITION", "ACTOR", "REASON",
+    ]  # fmt: skip
+    event = event_pb2.StateChangeEvent(
+        sequence=7,
+        namespace="ns",
+        flow_id="f",
+        execution_id="0123456789",
+        state=pb(State.RUNNING),
+        previous_state=pb(State.CREATED),
+        time=at(0),
+        reason="go",
+        actor="worker-1",
+    )
+    line = render.watch_line(event)
+    start = header.index("ACTOR")
+    assert line[start:].split() == ["worker-1", "go"]
+    assert render.watch_line(event_pb2.StateChangeEvent(time=at(0)))[start:].split() == ["-"]
+
+
+def token(**fields: object) -> admin_service_pb2.Token:
+    return admin_service_pb2.Token(**fields)  # type: ignore[arg-type]
+
+
+def test_the_tokens_table_shows_status_and_never_a_secret() -> None:
+    now = T0 + timedelta(days=1)
+    tokens = [
+        token(name="ci", role=admin_service_pb2.ROLE_WRITER, namespaces=["acme.*", "ops"],
+              create_time=at(0), expire_time=at(30 * 86400), created_by="admin"),
+        token(name="old", role=admin_service_pb2.ROLE_READER, namespaces=["*"],
+              create_time=at(0), expire_time=at(60)),
+        token(name="worker", role=admin_service_pb2.ROLE_ADMIN, namespaces=["acme"],
+              certificate_subject="CN=worker", create_time=at(0), revoke_time=at(5)),
+    ]  # fmt: skip
+    lines = render.tokens_table(tokens, now).splitlines()
+    assert lines[0].split() == [
+        "NAME", "ROLE", "NAMESPACES", "SUBJECT", "STATUS", "CREATED", "EXPIRES", "BY",
+    ]  # fmt: skip
+    assert [line.split() for line in lines[1:]] == [
+        ["ci", "writer", "acme.*,ops", "-", "active", "2025-01-31T12:00:00Z",
+         "2025-03-02T12:00:00Z", "admin"],
+        ["old", "reader", "*", "-", "expired", "2025-01-31T12:00:00Z", "2025-01-31T12:01:00Z", "-"],
+        ["worker", "admin", "acme", "CN=worker", "revoked", "2025-01-31T12:00:00Z", "never", "-"],
+    ]  # fmt: skip
+
+
+def test_a_new_token_is_shown_once_with_a_warning() -> None:
+    created = token(name="ci", role=admin_service_pb2.ROLE_WRITER, namespaces=["acme.*"])
+    text = render.token_created_text(created, "sht_abc_s3cret")
+    assert "\nsht_abc_s3cret\n" in text
+    assert "will not be shown again" in text
+    assert "expires:     never" in text
+    grant = token(name="w", role=admin_service_pb2.ROLE_READER, namespaces=["*"],
+                  certificate_subject="CN=w")  # fmt: skip
+    text = render.token_created_text(grant, "")
+    assert "subject:     CN=w" in text
+    assert "not be shown again" not in text
+
+
+def test_offline_descriptions_become_tokens() -> None:
+    info = {
+        "name": "root",
+        "role": "admin",
+        "namespaces": ["*"],
+        "certificate_subject": "",
+        "create_time_us": 1_738_324_800_000_000,
+        "expire_time_us": None,
+    }
+    converted = render.token_from_dict(info)
+    assert (converted.name, converted.role, list(converted.namespaces)) == (
+        "root",
+        admin_service_pb2.ROLE_ADMIN,
+        ["*"],
+    )
+    assert converted.create_time.ToMicroseconds() == 1_738_324_800_000_000
+    assert not converted.HasField("expire_time")
+    assert not converted.HasField("revoke_time")
+    revoked = render.token_from_dict({**info, "revoke_time_us": 1, "created_by": "offline"})
+    assert revoked.HasField("revoke_time") and revoked.created_by == "offline"

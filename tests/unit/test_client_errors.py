@@ -24,6 +24,7 @@ from statehouse.client import (
     NotFoundError,
     OutOfRangeError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     RequestIdReusedError,
     RetryPolicy,
     RevisionMismatchError,
@@ -31,6 +32,7 @@ from statehouse.client import (
     State,
     StatehouseError,
     TaskRunsActiveError,
+    UnauthenticatedError,
     UnavailableError,
     UnimplementedError,
 )
@@ -148,7 +150,10 @@ MAPPING = [
     (Code.UNIMPLEMENTED, None, UnimplementedError),
     (Code.INTERNAL, None, StatehouseError),
     (Code.UNKNOWN, "WHATEVER", StatehouseError),
-    (Code.PERMISSION_DENIED, None, StatehouseError),
+    (Code.UNAUTHENTICATED, "UNAUTHENTICATED", UnauthenticatedError),
+    (Code.UNAUTHENTICATED, None, UnauthenticatedError),
+    (Code.PERMISSION_DENIED, "PERMISSION_DENIED", PermissionDeniedError),
+    (Code.PERMISSION_DENIED, None, PermissionDeniedError),
 ]
 
 
@@ -253,6 +258,24 @@ def test_sequence_compacted_carries_the_first_sequence() -> None:
     )
     assert isinstance(error, SequenceCompactedError)
     assert error.first_sequence == 120
+
+
+def test_permission_denied_says_which_role_would_do() -> None:
+    error = error_from_rpc(
+        aio_error(
+            Code.PERMISSION_DENIED,
+            "DeleteExecution needs the admin role; this caller is a writer",
+            reason="PERMISSION_DENIED",
+            metadata={"role_needed": "admin"},
+        )
+    )
+    assert isinstance(error, PermissionDeniedError)
+    assert error.role_needed == "admin"
+    outside = error_from_rpc(
+        aio_error(Code.PERMISSION_DENIED, "outside", reason="PERMISSION_DENIED")
+    )
+    assert isinstance(outside, PermissionDeniedError)
+    assert outside.role_needed is None
 
 
 def test_an_error_without_details_keeps_code_and_message() -> None:

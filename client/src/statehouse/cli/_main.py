@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -17,9 +18,13 @@ from statehouse.client import (
     MetricBucketWidth,
     MetricType,
     PauseTimeoutAction,
+    Role,
     State,
     StatehouseError,
+    TlsConfig,
+    Token,
 )
+from statehouse.client._security import TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_ENV
 from statehouse.server.options import add_serve_arguments
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -125,6 +130,34 @@ def _bucket_width(text: str) -> MetricBucketWidth:
     return value
 
 
+_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_SPAN_RE = re.compile(r"(\d+)([smhdw])")
+
+
+def _span(text: str) -> timedelta:
+    """A duration such as 30d, 12h, 90m, 45s, 2w or 1d12h."""
+    compact = text.strip().lower()
+    parts = _SPAN_RE.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 30d, 12h, 90m or 1d12h, got {text!r}"
+        )
+    seconds = sum(int(n) * _SPAN_UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return timedelta(seconds=seconds)
+
+
+def _role(text: str) -> Role:
+    try:
+        role = Role.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if role is Role.UNSPECIFIED:
+        raise argparse.ArgumentTypeError("expected reader, writer or admin")
+    return role
+
+
 def _instant(text: str) -> datetime:
     """An ISO 8601 time ("2025-01-31", "2025-01-31T12:00:00Z"); without an offset, UTC."""
     try:
@@ -157,6 +190,53 @@ def _add_client_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=30.0 if top else suppress,
         metavar="SECONDS",
         help="deadline of each call, in seconds (default 30)",
+    )
+    # Security. The dests differ from serve's own --tls-cert and --tls-key.
+    # Unset, each falls back to its environment variable (in _connect).
+    parser.add_argument(
+        "--token",
+        dest="client_token",
+        default=None if top else suppress,
+        metavar="TOKEN",
+        help=(
+            f"send this bearer token with every call (default ${TOKEN_ENV}, "
+            "which other users cannot see in the process list)"
+        ),
+    )
+    parser.add_argument(
+        "--tls",
+        dest="client_tls",
+        action="store_true",
+        default=False if top else suppress,
+        help="connect over TLS, trusting the system's roots (implied by the --tls-* options)",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        dest="client_tls_ca",
+        default=None if top else suppress,
+        metavar="PEM",
+        help=f"connect over TLS, trusting this CA bundle (default ${TLS_CA_ENV})",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        dest="client_tls_cert",
+        default=None if top else suppress,
+        metavar="PEM",
+        help=f"mTLS: the client certificate chain (default ${TLS_CERT_ENV})",
+    )
+    parser.add_argument(
+        "--tls-key",
+        dest="client_tls_key",
+        default=None if top else suppress,
+        metavar="PEM",
+        help=f"mTLS: the client certificate's private key (default ${TLS_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--tls-server-name",
+        dest="client_tls_server_name",
+        default=None if top else suppress,
+        metavar="NAME",
+        help="check the server's certificate for this name instead of the target's host",
     )
 
 
@@ -342,14 +422,92 @@ def build_parser() -> argparse.ArgumentParser:
         default="sum",
         help="the statistic charted: sum, avg, min, max or count (default sum)",
     )
+
+    # tokens
+    tokens = commands.add_parser(
+        "tokens",
+        help="issue, list and revoke credentials",
+        description=(
+            "Issue, list and revoke credentials, over the AdminService (admin role), "
+            "or with --database on the database itself, without a server: how the "
+            "first admin token is made."
+        ),
+        parents=[common],
+    )
+    tk = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def offline(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--database",
+            metavar="URL",
+            help="work on this database directly (a SQLAlchemy URL), not through a server",
+        )
+
+    p = command(tk, "create", cmd_tokens_create, "Issue a token, or grant a certificate subject.")
+    p.add_argument("--name", required=True, help="a unique name; recorded as the actor")
+    p.add_argument("--role", required=True, type=_role, help="reader, writer or admin")
+    p.add_argument(
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        required=True,
+        metavar="PATTERN",
+        help="repeatable: a namespace, a prefix pattern such as 'acme.*', or '*'",
+    )
+    p.add_argument(
+        "--expires", type=_span, metavar="SPAN", help="e.g. 30d, 12h, 90m (default: never)"
+    )
+    p.add_argument(
+        "--certificate-subject",
+        default="",
+        metavar="SUBJECT",
+        help="grant the role to this client-certificate subject (CN=...,O=...) instead",
+    )
+    offline(p)
+    p = command(tk, "list", cmd_tokens_list, "List credentials (never their secrets).")
+    p.add_argument("--all", action="store_true", help="include revoked and expired ones")
+    offline(p)
+    p = command(tk, "revoke", cmd_tokens_revoke, "Revoke a credential.")
+    p.add_argument("name", metavar="NAME")
+    offline(p)
     return parser
 
 
 # The commands.
 
 
+def _tls(args: argparse.Namespace) -> TlsConfig | bool | None:
+    """TLS from the --tls options, each falling back to its environment variable.
+
+    None (no option given) lets the SDK read the environment itself.
+    """
+    given = (
+        args.client_tls_ca,
+        args.client_tls_cert,
+        args.client_tls_key,
+        args.client_tls_server_name,
+    )
+    if not args.client_tls and all(value is None for value in given):
+        return None
+    env = os.environ
+    try:
+        return TlsConfig(
+            ca=args.client_tls_ca or env.get(TLS_CA_ENV) or None,
+            cert=args.client_tls_cert or env.get(TLS_CERT_ENV) or None,
+            key=args.client_tls_key or env.get(TLS_KEY_ENV) or None,
+            server_name=args.client_tls_server_name,
+        )
+    except ValueError as exc:
+        raise UsageError(f"--tls-cert and --tls-key go together ({exc})") from None
+
+
 def _connect(args: argparse.Namespace) -> Client:
-    return Client.connect(args.target, timeout=args.call_timeout)
+    try:
+        return Client.connect(
+            args.target, timeout=args.call_timeout, token=args.client_token, tls=_tls(args)
+        )
+    except ValueError as exc:  # an unreadable certificate, a malformed token
+        raise UsageError(str(exc)) from None
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -652,6 +810,90 @@ def cmd_metrics_aggregate(args: argparse.Namespace, out: TextIO) -> int:
         )
         + "\n"
     )
+    return 0
+
+
+# tokens: over the AdminService, or on the database itself with --database.
+
+
+def _offline_error(exc: Exception) -> StatehouseError:
+    """A StatehouseError for what the server's offline functions raise."""
+    if isinstance(exc, LookupError):
+        message = str(exc.args[0]) if exc.args else str(exc)
+        return StatehouseError(message, reason="NOT_FOUND")
+    return StatehouseError(
+        getattr(exc, "message", str(exc)), reason=getattr(exc, "reason", None) or "INVALID_ARGUMENT"
+    )
+
+
+def _offline_call(work: Callable[[Any], Any]) -> Any:
+    """Run ``work(statehouse.server.credentials)``, reporting its errors as the server would."""
+    from statehouse.server import credentials
+    from statehouse.server.orchestration import DomainError
+
+    try:
+        return work(credentials)
+    except (LookupError, DomainError) as exc:
+        raise _offline_error(exc) from exc
+
+
+def cmd_tokens_create(args: argparse.Namespace, out: TextIO) -> int:
+    if args.database:
+        info, secret = _offline_call(
+            lambda c: c.issue_offline(
+                args.database,
+                name=args.name,
+                role=args.role.name.lower(),
+                namespaces=args.namespaces,
+                ttl_seconds=args.expires.total_seconds() if args.expires else None,
+                certificate_subject=args.certificate_subject,
+            )
+        )
+        token = render.token_from_dict(info)
+    else:
+        with _connect(args) as client:
+            token, secret = client.create_token(
+                args.name,
+                role=args.role,
+                namespaces=args.namespaces,
+                ttl=args.expires,
+                certificate_subject=args.certificate_subject,
+            )
+    if args.json:
+        render.write_json(out, {"token": render.message_dict(token), "secret": secret})
+    else:
+        out.write(render.token_created_text(token, secret) + "\n")
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace, out: TextIO) -> int:
+    tokens: list[Token]
+    if args.database:
+        found = _offline_call(lambda c: c.list_offline(args.database, include_inactive=args.all))
+        tokens = [render.token_from_dict(info) for info in found]
+    else:
+        with _connect(args) as client:
+            tokens = client.list_tokens(include_inactive=args.all)
+    if args.json:
+        render.write_json(out, [render.message_dict(t) for t in tokens])
+    elif tokens:
+        out.write(render.tokens_table(tokens, datetime.now(UTC)) + "\n")
+    else:
+        out.write("no credentials\n")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    if args.database:
+        info = _offline_call(lambda c: c.revoke_offline(args.database, args.name))
+        token = render.token_from_dict(info)
+    else:
+        with _connect(args) as client:
+            token = client.revoke_token(args.name)
+    if args.json:
+        render.write_json(out, render.message_dict(token))
+    else:
+        out.write(f"revoked {render.credential_kind(token)} {token.name}\n")
     return 0
 
 

@@ -10,8 +10,10 @@ from typing import Any, TextIO
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from statehouse.client import State
+from statehouse.client import Role, State, Token
+from statehouse.client._convert import role_value
 from statehouse.v1 import (
+    admin_service_pb2,
     event_pb2,
     execution_pb2,
     execution_service_pb2,
@@ -121,8 +123,11 @@ def _fields(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def history_table(history: Iterable[execution_pb2.StateChange]) -> str:
-    rows = [[time_text(h.time, millis=True), state_name(h.state), h.reason or "-"] for h in history]
-    return table(["TIME", "STATE", "REASON"], rows)
+    rows = [
+        [time_text(h.time, millis=True), state_name(h.state), h.actor or "-", h.reason or "-"]
+        for h in history
+    ]
+    return table(["TIME", "STATE", "ACTOR", "REASON"], rows)
 
 
 def task_runs_table(task_runs: Iterable[execution_pb2.TaskRun]) -> str:
@@ -249,10 +254,12 @@ def timeline_table(e: execution_pb2.Execution, now: datetime) -> str:
                     time_text(entry.time, millis=True),
                     end,
                     duration,
+                    entry.actor or "-",
                     entry.reason or "",
                 ]
             )
-    return table(["WHAT", "STATE", "START", "END", "DURATION", "REASON"], rows, right=[4])
+    headers = ["WHAT", "STATE", "START", "END", "DURATION", "ACTOR", "REASON"]
+    return table(headers, rows, right=[4])
 
 
 def attempts_table(task_runs: Iterable[execution_pb2.TaskRun], now: datetime) -> str:
@@ -331,6 +338,7 @@ WATCH_COLUMNS: tuple[tuple[str, int, bool], ...] = (
     ("TASK", 16, False),
     ("ATT", 3, True),
     ("TRANSITION", 22, False),
+    ("ACTOR", 16, False),
     ("REASON", 0, False),
 )
 
@@ -357,9 +365,105 @@ def watch_line(event: event_pb2.StateChangeEvent) -> str:
             event.task_id or "-",
             str(event.attempt) if event.attempt else "-",
             f"{previous} -> {state_name(event.state)}",
+            event.actor or "-",
             event.reason,
         ]
     )
+
+
+# Credentials.
+
+
+def _stamp(micros: int | None) -> timestamp_pb2.Timestamp | None:
+    if micros is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromMicroseconds(int(micros))
+    return stamp
+
+
+def token_from_dict(info: Mapping[str, Any]) -> Token:
+    """A ``Token`` from the dict the server's offline functions return, so that
+    both ways of managing credentials print the same."""
+    return admin_service_pb2.Token(
+        name=info["name"],
+        role=role_value(str(info["role"])),
+        namespaces=list(info.get("namespaces") or ()),
+        certificate_subject=info.get("certificate_subject") or "",
+        create_time=_stamp(info.get("create_time_us")),
+        expire_time=_stamp(info.get("expire_time_us")),
+        revoke_time=_stamp(info.get("revoke_time_us")),
+        created_by=info.get("created_by") or "",
+    )
+
+
+def role_name(value: int) -> str:
+    try:
+        return Role(value).name.lower()
+    except ValueError:
+        return str(value)
+
+
+def credential_kind(token: Token) -> str:
+    return "certificate grant" if token.certificate_subject else "token"
+
+
+def token_status(token: Token, now: datetime) -> str:
+    """active, revoked or expired."""
+    if token.HasField("revoke_time"):
+        return "revoked"
+    if token.HasField("expire_time") and token.expire_time.ToDatetime(tzinfo=UTC) <= now:
+        return "expired"
+    return "active"
+
+
+def _expiry_text(token: Token) -> str:
+    return time_text(token.expire_time) if token.HasField("expire_time") else "never"
+
+
+def tokens_table(tokens: Iterable[Token], now: datetime) -> str:
+    rows = [
+        [
+            t.name,
+            role_name(t.role),
+            ",".join(t.namespaces) or "-",
+            t.certificate_subject or "-",
+            token_status(t, now),
+            time_text(t.create_time),
+            _expiry_text(t),
+            t.created_by or "-",
+        ]
+        for t in tokens
+    ]
+    headers = ["NAME", "ROLE", "NAMESPACES", "SUBJECT", "STATUS", "CREATED", "EXPIRES", "BY"]
+    return table(headers, rows)
+
+
+def token_created_text(token: Token, secret: str) -> str:
+    """``tokens create``: the credential, then the secret, once."""
+    pairs = [
+        ("name", token.name),
+        ("role", role_name(token.role)),
+        ("namespaces", ", ".join(token.namespaces)),
+    ]
+    if token.certificate_subject:
+        pairs.append(("subject", token.certificate_subject))
+    pairs.append(("expires", _expiry_text(token)))
+    parts = [_fields(pairs)]
+    if secret:
+        parts += [
+            "",
+            secret,
+            "",
+            "This token will not be shown again: store it now (send it as "
+            "authorization: Bearer <token>, or set STATEHOUSE_TOKEN).",
+        ]
+    else:
+        parts += [
+            "",
+            f"Clients presenting a certificate for {token.certificate_subject} now hold this role.",
+        ]
+    return "\n".join(parts)
 
 
 # Metrics: aggregates as a table of buckets and a sparkline per series.

@@ -37,6 +37,16 @@ from the gRPC status code and the server's ``ErrorInfo`` reason (see
 ``statehouse.client._errors`` for the hierarchy), chained from the
 ``grpc.RpcError``.
 
+Security: ``Client.connect(target, token=..., tls=...)`` sends the token as
+``authorization: Bearer <token>`` with every call and stream, and ``tls``
+(``True`` for the system's roots, or a :class:`TlsConfig` with a CA and, for
+mTLS, a client certificate and key) secures the channel; unset, they come
+from ``STATEHOUSE_TOKEN`` and ``STATEHOUSE_TLS_CA`` / ``_CERT`` / ``_KEY``. No
+``repr`` or error shows the token. A refused credential raises
+:class:`UnauthenticatedError`, a missing right :class:`PermissionDeniedError`.
+``create_token``, ``list_tokens`` and ``revoke_token`` manage credentials
+(admin role); tokens come back as ``Token`` messages with a :class:`Role`.
+
 Retries: unary calls are retried per :class:`RetryPolicy` when the error is
 transient (UNAVAILABLE) and the call is safe to repeat: a read, or a mutation
 carrying a ``request_id``. Subscriptions resume after their last sequence.
@@ -56,6 +66,7 @@ from statehouse.client._enums import (
     MetricBucketWidth,
     MetricType,
     PauseTimeoutAction,
+    Role,
     State,
 )
 from statehouse.client._errors import (
@@ -69,14 +80,18 @@ from statehouse.client._errors import (
     NotFoundError,
     OutOfRangeError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     RequestIdReusedError,
     RevisionMismatchError,
     SequenceCompactedError,
     StatehouseError,
     TaskRunsActiveError,
+    UnauthenticatedError,
     UnavailableError,
     UnimplementedError,
 )
+from statehouse.client._security import TlsConfig
+from statehouse.v1.admin_service_pb2 import Token
 from statehouse.v1.event_pb2 import Heartbeat, StateChangeEvent
 from statehouse.v1.execution_pb2 import (
     Attempt,
@@ -112,9 +127,11 @@ __all__ = [
     "OutOfRangeError",
     "PauseTimeoutAction",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "RequestIdReusedError",
     "RetryPolicy",
     "RevisionMismatchError",
+    "Role",
     "SequenceCompactedError",
     "State",
     "StateChange",
@@ -124,6 +141,9 @@ __all__ = [
     "TaskRetryPolicy",
     "TaskRun",
     "TaskRunsActiveError",
+    "TlsConfig",
+    "Token",
+    "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
     "counter",

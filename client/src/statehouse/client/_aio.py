@@ -16,7 +16,13 @@ import grpc
 import grpc.aio
 
 from statehouse.client import _requests as rq
-from statehouse.client._client import MetadataLike, SubscriptionItem, _seconds, normalize_metadata
+from statehouse.client._client import (
+    MetadataLike,
+    SubscriptionItem,
+    _seconds,
+    client_repr,
+    normalize_metadata,
+)
 from statehouse.client._config import (
     DEFAULT_RETRY,
     DEFAULT_STREAM_RETRY,
@@ -24,9 +30,12 @@ from statehouse.client._config import (
     RetryPolicy,
 )
 from statehouse.client._convert import StateLike, event_filter
-from statehouse.client._enums import MetricBucketWidth, MetricType, PauseTimeoutAction
+from statehouse.client._enums import MetricBucketWidth, MetricType, PauseTimeoutAction, Role
 from statehouse.client._errors import StatehouseError, UnavailableError, error_from_rpc
+from statehouse.client._security import TlsConfig, channel_security, with_token
 from statehouse.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
     event_pb2,
     event_service_pb2,
     event_service_pb2_grpc,
@@ -183,17 +192,21 @@ class AsyncClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
         metadata: MetadataLike | None = None,
+        token: str | None = None,
         owns_channel: bool = False,
     ) -> None:
         self._channel = channel
         self._owns_channel = owns_channel
+        self._target: str | None = None
+        self._secure: bool | None = None
         self._timeout = _seconds(timeout)
         self._retry = retry
         self._stream_retry = stream_retry
-        self._metadata = normalize_metadata(metadata)
+        self._metadata = with_token(normalize_metadata(metadata), token)
         self._executions = execution_service_pb2_grpc.ExecutionServiceStub(channel)
         self._events = event_service_pb2_grpc.EventServiceStub(channel)
         self._metrics = metric_service_pb2_grpc.MetricServiceStub(channel)
+        self._admin = admin_service_pb2_grpc.AdminServiceStub(channel)
 
     @classmethod
     def connect(
@@ -204,27 +217,41 @@ class AsyncClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
         metadata: MetadataLike | None = None,
+        token: str | None = None,
+        tls: bool | TlsConfig | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, str | int]] = (),
     ) -> AsyncClient:
-        """Open a channel to ``target`` ("host:port"); TLS when ``credentials`` are given.
+        """Open a channel to ``target`` ("host:port").
 
         The channel connects lazily; ``timeout`` is the deadline of each unary
         call (None: none); ``retry`` governs unary calls and ``stream_retry``
-        the reconnections of subscriptions and follows.
+        the reconnections of subscriptions and follows. ``token``, ``tls``
+        and ``credentials`` as in :meth:`statehouse.client.Client.connect`
+        (``$STATEHOUSE_TOKEN`` and ``$STATEHOUSE_TLS_*`` for what is None).
         """
-        if credentials is None:
-            channel = grpc.aio.insecure_channel(target, options=list(options))
+        security = channel_security(
+            token=token, tls=tls, credentials=credentials, metadata=normalize_metadata(metadata)
+        )
+        all_options = [*security.options, *options]
+        if security.credentials is None:
+            channel = grpc.aio.insecure_channel(target, options=all_options)
         else:
-            channel = grpc.aio.secure_channel(target, credentials, options=list(options))
-        return cls(
+            channel = grpc.aio.secure_channel(target, security.credentials, options=all_options)
+        client = cls(
             channel,
             timeout=timeout,
             retry=retry,
             stream_retry=stream_retry,
-            metadata=metadata,
+            metadata=security.metadata,
             owns_channel=True,
         )
+        client._target = target
+        client._secure = security.credentials is not None
+        return client
+
+    def __repr__(self) -> str:
+        return client_repr(type(self).__name__, self._target, self._secure, self._metadata)
 
     async def close(self) -> None:
         """Close the channel (if the client opened it)."""
@@ -603,6 +630,41 @@ class AsyncClient:
             group_by_tag=group_by_tag,
         )
         return await self._unary(self._metrics.AggregateMetrics, request, idempotent=True)
+
+    # AdminService
+
+    async def create_token(
+        self,
+        name: str,
+        *,
+        role: Role | int | str,
+        namespaces: Iterable[str],
+        ttl: timedelta | float | None = None,
+        certificate_subject: str = "",
+    ) -> tuple[admin_service_pb2.Token, str]:
+        """Issue a bearer token (or grant a role to a client-certificate subject);
+        returns the credential and its secret, shown only here."""
+        request = rq.create_token(
+            name,
+            role=role,
+            namespaces=namespaces,
+            ttl=ttl,
+            certificate_subject=certificate_subject,
+        )
+        response = await self._unary(self._admin.CreateToken, request, idempotent=False)
+        return response.token, response.secret
+
+    async def list_tokens(self, *, include_inactive: bool = False) -> list[admin_service_pb2.Token]:
+        """The credentials within the caller's namespaces, without secrets."""
+        request = rq.list_tokens(include_inactive=include_inactive)
+        response = await self._unary(self._admin.ListTokens, request, idempotent=True)
+        return list(response.tokens)
+
+    async def revoke_token(self, name: str) -> admin_service_pb2.Token:
+        """Revoke a credential; returns it with its revoke time."""
+        request = rq.revoke_token(name)
+        response = await self._unary(self._admin.RevokeToken, request, idempotent=True)
+        return response.token
 
     # EventService
 

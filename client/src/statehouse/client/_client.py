@@ -19,9 +19,12 @@ from statehouse.client._config import (
     RetryPolicy,
 )
 from statehouse.client._convert import StateLike, event_filter
-from statehouse.client._enums import MetricBucketWidth, MetricType, PauseTimeoutAction
+from statehouse.client._enums import MetricBucketWidth, MetricType, PauseTimeoutAction, Role
 from statehouse.client._errors import StatehouseError, UnavailableError, error_from_rpc
+from statehouse.client._security import TlsConfig, channel_security, with_token
 from statehouse.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
     event_pb2,
     event_service_pb2,
     event_service_pb2_grpc,
@@ -57,6 +60,17 @@ def _seconds(value: float | timedelta | None) -> float | None:
     if isinstance(value, timedelta):
         return value.total_seconds()
     return value
+
+
+def client_repr(
+    kind: str, target: str | None, secure: bool | None, metadata: tuple[tuple[str, str], ...]
+) -> str:
+    """What a client shows of itself: where it connects and how, never the token."""
+    parts = [f"target={target!r}"] if target is not None else []
+    if secure is not None:
+        parts.append(f"tls={secure}")
+    parts.append(f"token={any(key == 'authorization' for key, _ in metadata)}")
+    return f"{kind}({', '.join(parts)})"
 
 
 class Subscription(Generic[_T]):
@@ -198,17 +212,21 @@ class Client:
         retry: RetryPolicy = DEFAULT_RETRY,
         stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
         metadata: MetadataLike | None = None,
+        token: str | None = None,
         owns_channel: bool = False,
     ) -> None:
         self._channel = channel
         self._owns_channel = owns_channel
+        self._target: str | None = None
+        self._secure: bool | None = None
         self._timeout = _seconds(timeout)
         self._retry = retry
         self._stream_retry = stream_retry
-        self._metadata = normalize_metadata(metadata)
+        self._metadata = with_token(normalize_metadata(metadata), token)
         self._executions = execution_service_pb2_grpc.ExecutionServiceStub(channel)
         self._events = event_service_pb2_grpc.EventServiceStub(channel)
         self._metrics = metric_service_pb2_grpc.MetricServiceStub(channel)
+        self._admin = admin_service_pb2_grpc.AdminServiceStub(channel)
 
     @classmethod
     def connect(
@@ -219,27 +237,47 @@ class Client:
         retry: RetryPolicy = DEFAULT_RETRY,
         stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
         metadata: MetadataLike | None = None,
+        token: str | None = None,
+        tls: bool | TlsConfig | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, str | int]] = (),
     ) -> Client:
-        """Open a channel to ``target`` ("host:port"); TLS when ``credentials`` are given.
+        """Open a channel to ``target`` ("host:port").
 
         The channel connects lazily; ``timeout`` is the deadline of each unary
         call (None: none); ``retry`` governs unary calls and ``stream_retry``
         the reconnections of subscriptions and follows.
+
+        ``token`` is sent as ``authorization: Bearer <token>`` with every call
+        and stream (None: ``$STATEHOUSE_TOKEN`` if set; ``""``: no token).
+        ``tls``: a :class:`TlsConfig` (CA, client certificate and key for
+        mTLS), True for TLS with the system's roots, False for plaintext; None
+        uses ``$STATEHOUSE_TLS_CA``, ``$STATEHOUSE_TLS_CERT`` and
+        ``$STATEHOUSE_TLS_KEY`` when set, else plaintext. ``credentials``
+        (any ``grpc.ChannelCredentials``) may stand instead of ``tls``.
         """
-        if credentials is None:
-            channel = grpc.insecure_channel(target, options=list(options))
+        security = channel_security(
+            token=token, tls=tls, credentials=credentials, metadata=normalize_metadata(metadata)
+        )
+        all_options = [*security.options, *options]
+        if security.credentials is None:
+            channel = grpc.insecure_channel(target, options=all_options)
         else:
-            channel = grpc.secure_channel(target, credentials, options=list(options))
-        return cls(
+            channel = grpc.secure_channel(target, security.credentials, options=all_options)
+        client = cls(
             channel,
             timeout=timeout,
             retry=retry,
             stream_retry=stream_retry,
-            metadata=metadata,
+            metadata=security.metadata,
             owns_channel=True,
         )
+        client._target = target
+        client._secure = security.credentials is not None
+        return client
+
+    def __repr__(self) -> str:
+        return client_repr(type(self).__name__, self._target, self._secure, self._metadata)
 
     def close(self) -> None:
         """Close the channel (if the client opened it)."""
@@ -599,6 +637,45 @@ class Client:
             group_by_tag=group_by_tag,
         )
         return self._unary(self._metrics.AggregateMetrics, request, idempotent=True)
+
+    # AdminService
+
+    def create_token(
+        self,
+        name: str,
+        *,
+        role: Role | int | str,
+        namespaces: Iterable[str],
+        ttl: timedelta | float | None = None,
+        certificate_subject: str = "",
+    ) -> tuple[admin_service_pb2.Token, str]:
+        """Issue a bearer token (or, with ``certificate_subject``, grant a role to a
+        client-certificate subject); returns the credential and its secret.
+
+        The secret (``""`` for a certificate grant) is returned only here: keep
+        it. ``ttl`` (a timedelta or seconds; None: until revoked) bounds its
+        life. Needs the admin role.
+        """
+        request = rq.create_token(
+            name,
+            role=role,
+            namespaces=namespaces,
+            ttl=ttl,
+            certificate_subject=certificate_subject,
+        )
+        response = self._unary(self._admin.CreateToken, request, idempotent=False)
+        return response.token, response.secret
+
+    def list_tokens(self, *, include_inactive: bool = False) -> list[admin_service_pb2.Token]:
+        """The credentials within the caller's namespaces (with revoked and expired ones
+        when ``include_inactive``), without secrets."""
+        request = rq.list_tokens(include_inactive=include_inactive)
+        return list(self._unary(self._admin.ListTokens, request, idempotent=True).tokens)
+
+    def revoke_token(self, name: str) -> admin_service_pb2.Token:
+        """Revoke a credential; returns it with its revoke time."""
+        request = rq.revoke_token(name)
+        return self._unary(self._admin.RevokeToken, request, idempotent=True).token
 
     # EventService
 

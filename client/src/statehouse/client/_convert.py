@@ -15,9 +15,11 @@ from statehouse.client._enums import (
     MetricBucketWidth,
     MetricType,
     PauseTimeoutAction,
+    Role,
     State,
 )
 from statehouse.v1 import (
+    admin_service_pb2,
     event_pb2,
     execution_pb2,
     execution_service_pb2,
@@ -69,6 +71,10 @@ def bucket_width_value(
 ) -> metric_pb2.MetricBucketWidth.ValueType:
     member = MetricBucketWidth.UNSPECIFIED if width is None else MetricBucketWidth.parse(width)
     return cast(metric_pb2.MetricBucketWidth.ValueType, int(member))
+
+
+def role_value(role: Role | int | str) -> admin_service_pb2.Role.ValueType:
+    return cast(admin_service_pb2.Role.ValueType, int(Role.parse(role)))
 
 
 def to_struct(value: JSONObject | struct_pb2.Struct | None) -> struct_pb2.Struct | None:

@@ -11,7 +11,13 @@ from __future__ import annotations
 import enum
 from typing import Self
 
-from statehouse.v1 import execution_pb2, execution_service_pb2, metric_pb2, state_pb2
+from statehouse.v1 import (
+    admin_service_pb2,
+    execution_pb2,
+    execution_service_pb2,
+    metric_pb2,
+    state_pb2,
+)
 
 
 class _ProtoEnum(enum.IntEnum):
@@ -123,3 +129,16 @@ class MetricBucketWidth(_ProtoEnum):
     @classmethod
     def _prefix(cls) -> str:
         return "METRIC_BUCKET_WIDTH_"
+
+
+class Role(_ProtoEnum):
+    """What a credential may do in its namespaces (each role includes the ones before)."""
+
+    UNSPECIFIED = admin_service_pb2.ROLE_UNSPECIFIED
+    READER = admin_service_pb2.ROLE_READER
+    WRITER = admin_service_pb2.ROLE_WRITER
+    ADMIN = admin_service_pb2.ROLE_ADMIN
+
+    @classmethod
+    def _prefix(cls) -> str:
+        return "ROLE_"

@@ -19,6 +19,8 @@ the original ``grpc.RpcError``::
     │   └── RequestIdReusedError         ALREADY_EXISTS / REQUEST_ID_REUSED
     ├── OutOfRangeError                  OUT_OF_RANGE
     │   └── SequenceCompactedError       OUT_OF_RANGE / SEQUENCE_COMPACTED
+    ├── UnauthenticatedError             UNAUTHENTICATED (no, an unknown, an expired or a revoked credential)
+    ├── PermissionDeniedError            PERMISSION_DENIED (the credential's role or namespaces do not allow it)
     ├── UnavailableError                 UNAVAILABLE (any reason, e.g. SHUTTING_DOWN)
     ├── DeadlineExceededError            DEADLINE_EXCEEDED
     └── UnimplementedError               UNIMPLEMENTED
@@ -51,11 +53,13 @@ __all__ = [
     "NotFoundError",
     "OutOfRangeError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "RequestIdReusedError",
     "RevisionMismatchError",
     "SequenceCompactedError",
     "StatehouseError",
     "TaskRunsActiveError",
+    "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
     "error_from_rpc",
@@ -196,6 +200,23 @@ class SequenceCompactedError(OutOfRangeError):
         return self._int_metadata("first_sequence")
 
 
+class UnauthenticatedError(StatehouseError):
+    """The call carried no credential the server accepts (UNAUTHENTICATED).
+
+    No token, an unknown, expired or revoked one, or a client certificate
+    without a grant. Retrying with the same credential cannot succeed.
+    """
+
+
+class PermissionDeniedError(StatehouseError):
+    """The credential is valid but may not do this here (PERMISSION_DENIED)."""
+
+    @property
+    def role_needed(self) -> str | None:
+        """The role the call needs (``reader``, ``writer`` or ``admin``), when the server says."""
+        return self.metadata.get("role_needed") or None
+
+
 class UnavailableError(StatehouseError):
     """The server cannot be reached or is shutting down (UNAVAILABLE)."""
 
@@ -226,6 +247,8 @@ _ERROR_CLASSES: dict[tuple[grpc.StatusCode, str | None], type[StatehouseError]] 
     (_Code.ALREADY_EXISTS, "REQUEST_ID_REUSED"): RequestIdReusedError,
     (_Code.OUT_OF_RANGE, None): OutOfRangeError,
     (_Code.OUT_OF_RANGE, "SEQUENCE_COMPACTED"): SequenceCompactedError,
+    (_Code.UNAUTHENTICATED, None): UnauthenticatedError,
+    (_Code.PERMISSION_DENIED, None): PermissionDeniedError,
     (_Code.UNAVAILABLE, None): UnavailableError,
     (_Code.DEADLINE_EXCEEDED, None): DeadlineExceededError,
     (_Code.UNIMPLEMENTED, None): UnimplementedError,

@@ -16,6 +16,7 @@ from statehouse.client._convert import (
     StateLike,
     bucket_width_value,
     metric_type_value,
+    role_value,
     state_value,
     state_values,
     timeout_action_value,
@@ -30,9 +31,11 @@ from statehouse.client._enums import (
     MetricBucketWidth,
     MetricType,
     PauseTimeoutAction,
+    Role,
     State,
 )
 from statehouse.v1 import (
+    admin_service_pb2,
     event_pb2,
     event_service_pb2,
     execution_pb2,
@@ -296,6 +299,33 @@ def aggregate_metrics(
         bucket_width=bucket_width_value(bucket_width),
         group_by_tag=group_by_tag,
     )
+
+
+def create_token(
+    name: str,
+    *,
+    role: Role | int | str,
+    namespaces: Iterable[str],
+    ttl: timedelta | float | None = None,
+    certificate_subject: str = "",
+) -> admin_service_pb2.CreateTokenRequest:
+    if isinstance(namespaces, str):  # one pattern given bare: a str is an iterable of letters
+        raise TypeError("namespaces must be a list of namespaces or patterns, not a str")
+    return admin_service_pb2.CreateTokenRequest(
+        name=name,
+        role=role_value(role),
+        namespaces=list(namespaces),
+        ttl=to_duration(ttl),
+        certificate_subject=certificate_subject,
+    )
+
+
+def list_tokens(*, include_inactive: bool = False) -> admin_service_pb2.ListTokensRequest:
+    return admin_service_pb2.ListTokensRequest(include_inactive=include_inactive)
+
+
+def revoke_token(name: str) -> admin_service_pb2.RevokeTokenRequest:
+    return admin_service_pb2.RevokeTokenRequest(name=name)
 
 
 def follow_execution(execution_id: str) -> event_service_pb2.FollowExecutionRequest:
