@@ -11,10 +11,16 @@
  * toStruct() and fromStruct() convert plain JSON objects to and from them.
  *
  *   const { connect } = require('statehouse-node-client');
- *   const sh = connect('127.0.0.1:50051');
+ *   const sh = connect('127.0.0.1:50051', { token: process.env.MY_TOKEN, tls: { ca: 'ca.pem' } });
  *   const { execution } = await sh.executions.createExecution({ namespace: 'demo', flow_id: 'hello' });
  *   for await (const msg of sh.events.subscribe({ after_sequence: '0' })) { ... }
  *   sh.close();
+ *
+ * Credentials: `token` is sent as `authorization: Bearer <token>` on every
+ * call and stream; `tls` turns TLS on (true: the system's roots; or
+ * { ca, cert, key, serverName } with PEM Buffers, PEM text or file paths; cert
+ * and key for mTLS). Without the options, STATEHOUSE_TOKEN and
+ * STATEHOUSE_TLS_CA (a CA file, which also turns TLS on) are used.
  *
  * Every failed call rejects with a StatehouseError, which carries the gRPC code
  * and the google.rpc details the server sent in the grpc-status-details-bin
@@ -22,6 +28,8 @@
  * (BadRequest) and precondition failures (PreconditionFailure).
  */
 
+const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -33,6 +41,7 @@ const SERVICE_FILES = [
   'statehouse/v1/execution_service.proto',
   'statehouse/v1/event_service.proto',
   'statehouse/v1/metric_service.proto',
+  'statehouse/v1/admin_service.proto',
 ];
 const LOADER_OPTIONS = {
   keepCase: true,
@@ -166,10 +175,16 @@ function lowerFirst(name) {
 /**
  * Wraps one grpc-js service client: unary methods return promises, server
  * streams are returned as grpc-js streams (async-iterable) whose errors are
- * StatehouseErrors.
+ * StatehouseErrors. A stream destroyed before its end (a `break` out of
+ * `for await`, or stream.destroy()) is cancelled on the server; the CANCELLED
+ * status that follows is not emitted as an error. `openStreams` collects the
+ * streams still open, which close() cancels.
  */
-function wrapService(ServiceClient, target, credentials, timeoutMs) {
-  const raw = new ServiceClient(target, credentials);
+function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStreams) {
+  const raw = new ServiceClient('unused', grpc.credentials.createInsecure(), {
+    channelOverride: channel,
+    interceptors,
+  });
   const wrapped = { raw };
   for (const [name, method] of Object.entries(ServiceClient.service)) {
     const fn = raw[name].bind(raw);
@@ -177,11 +192,29 @@ function wrapService(ServiceClient, target, credentials, timeoutMs) {
     if (method.responseStream) {
       wrapped[key] = (request = {}, options = {}) => {
         const call = fn(request, options);
+        let ended = false;
+        let cancelledByDestroy = false;
+        openStreams.add(call);
+        call.on('status', () => {
+          ended = true;
+          openStreams.delete(call);
+        });
         const emit = call.emit.bind(call);
-        call.emit = (event, ...args) =>
-          event === 'error' && args[0] && 'code' in args[0]
-            ? emit(event, new StatehouseError(args[0]))
-            : emit(event, ...args);
+        call.emit = (event, ...args) => {
+          if (event === 'error' && args[0] && 'code' in args[0]) {
+            if (cancelledByDestroy && args[0].code === grpc.status.CANCELLED) return false;
+            return emit(event, new StatehouseError(args[0]));
+          }
+          return emit(event, ...args);
+        };
+        call._destroy = (error, callback) => {
+          openStreams.delete(call);
+          if (!ended) {
+            cancelledByDestroy = true;
+            call.cancel();
+          }
+          callback(error);
+        };
         return call;
       };
     } else {
@@ -197,23 +230,165 @@ function wrapService(ServiceClient, target, credentials, timeoutMs) {
   return wrapped;
 }
 
+/** A PEM given as a Buffer, as PEM text or as the path of a file. */
+function readPem(value, what) {
+  if (value === undefined || value === null || value === '') return null;
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return Buffer.from(value);
+  if (typeof value === 'string') {
+    if (value.includes('-----BEGIN ')) return Buffer.from(value);
+    try {
+      return fs.readFileSync(value);
+    } catch (error) {
+      throw new Error(`statehouse: cannot read the TLS ${what} ${value}: ${error.message}`, {
+        cause: error,
+      });
+    }
+  }
+  throw new TypeError(`statehouse: tls.${what} must be a Buffer, PEM text or a file path`);
+}
+
+/** The host of a gRPC target ("host:port", "[::1]:port", "dns:///host:port"), or null for unix sockets. */
+function targetHost(target) {
+  let rest = target;
+  if (/^unix(-abstract)?:/.test(rest)) return null;
+  rest = rest.replace(/^(dns|ipv4|ipv6):(\/\/[^/]*\/)?/, '');
+  rest = rest.split(',')[0];
+  if (rest.startsWith('[')) return rest.slice(1, rest.indexOf(']') > 0 ? rest.indexOf(']') : undefined);
+  if (net.isIPv6(rest)) return rest;
+  const colon = rest.lastIndexOf(':');
+  return colon >= 0 ? rest.slice(0, colon) : rest;
+}
+
+/** Whether a target is this machine (loopback addresses, localhost, unix sockets). */
+function isLoopback(target) {
+  const host = targetHost(target);
+  if (host === null) return true;
+  const lower = host.toLowerCase();
+  if (lower === 'localhost' || lower.endsWith('.localhost')) return true;
+  if (net.isIPv4(lower)) return lower.startsWith('127.');
+  if (net.isIPv6(lower)) return lower === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(lower) || /^::ffff:127\./.test(lower);
+  return false;
+}
+
+/** The channel credentials and channel options for connect()'s `tls`. */
+function tlsCredentials(tls) {
+  const settings = tls === true ? {} : tls;
+  if (typeof settings !== 'object' || settings === null) {
+    throw new TypeError('statehouse: tls must be true or { ca, cert, key, serverName }');
+  }
+  const ca = readPem(settings.ca ?? process.env.STATEHOUSE_TLS_CA, 'ca');
+  const cert = readPem(settings.cert, 'cert');
+  const key = readPem(settings.key, 'key');
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new TypeError('statehouse: tls.cert and tls.key go together (a client certificate and its key)');
+  }
+  const channelOptions = {};
+  if (settings.serverName) {
+    channelOptions['grpc.ssl_target_name_override'] = settings.serverName;
+    channelOptions['grpc.default_authority'] = settings.serverName;
+  }
+  return { credentials: grpc.credentials.createSsl(ca, key, cert), channelOptions };
+}
+
+/** Sets `authorization: Bearer <token>` on every call made through a client. */
+function bearerInterceptor(authorization) {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', authorization);
+        next(metadata, listener);
+      },
+    });
+}
+
 /**
- * Connects to a Statehouse server ("host:port", plaintext unless credentials
- * are given). Returns { executions, events, metrics, close }.
+ * Connects to a Statehouse server. Returns { executions, events, metrics,
+ * admin, close }; each service has one method per RPC (createExecution,
+ * subscribe, createToken, ...), and `raw`, its grpc-js client.
+ *
+ * target: "host:port" (default $STATEHOUSE_TARGET, else 127.0.0.1:50051).
+ * options:
+ *   token      a bearer token, sent as `authorization: Bearer <token>` on every
+ *              call and stream (default $STATEHOUSE_TOKEN; '' for none).
+ *   tls        true (TLS, trusting the system's roots or $STATEHOUSE_TLS_CA),
+ *              { ca, cert, key, serverName } (PEM Buffers, PEM text or file
+ *              paths; cert and key present a client certificate for mTLS;
+ *              serverName checks the certificate for that name instead of the
+ *              target's host), or false (plaintext). Default: TLS with
+ *              $STATEHOUSE_TLS_CA as the CA when it is set, else plaintext.
+ *   credentials  grpc-js ChannelCredentials, instead of tls.
+ *   allowPlaintextToken  send a token without TLS to a host that is not this
+ *              machine (refused by default: anyone on the path could read it).
+ *   timeoutMs  the deadline of each unary call (default 10 s).
+ *   channelOptions  more grpc-js channel options.
  */
-function connect(target, { credentials = grpc.credentials.createInsecure(), timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+function connect(target = process.env.STATEHOUSE_TARGET || '127.0.0.1:50051', options = {}) {
+  const {
+    token = process.env.STATEHOUSE_TOKEN || '',
+    tls = process.env.STATEHOUSE_TLS_CA ? true : false,
+    credentials: given,
+    allowPlaintextToken = false,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+    channelOptions: extraOptions = {},
+  } = options;
+  if (given && options.tls) {
+    throw new TypeError('statehouse: pass either credentials or tls, not both');
+  }
+  let credentials = given || grpc.credentials.createInsecure();
+  let channelOptions = {};
+  if (!given && tls) {
+    ({ credentials, channelOptions } = tlsCredentials(tls));
+  }
+  const interceptors = [];
+  if (token) {
+    if (typeof token !== 'string' || /[^\x20-\x7e]/.test(token)) {
+      throw new TypeError('statehouse: the token must be a string of printable ASCII characters');
+    }
+    const authorization = `Bearer ${token}`;
+    if (credentials._isSecure()) {
+      const callCredentials = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+        const metadata = new grpc.Metadata();
+        metadata.set('authorization', authorization);
+        callback(null, metadata);
+      });
+      credentials = grpc.credentials.combineChannelCredentials(credentials, callCredentials);
+    } else {
+      // grpc-js refuses call credentials on an insecure channel: the header is
+      // set on each call instead, which only makes sense on this machine.
+      if (!allowPlaintextToken && !isLoopback(target)) {
+        throw new Error(
+          `statehouse: refusing to send a token without TLS to ${target}; ` +
+            'pass tls (or set STATEHOUSE_TLS_CA), or allowPlaintextToken: true',
+        );
+      }
+      interceptors.push(bearerInterceptor(authorization));
+    }
+  }
+  const channel = new grpc.Channel(target, credentials, { ...channelOptions, ...extraOptions });
+  const openStreams = new Set();
   const api = loadApi();
-  const executions = wrapService(api.ExecutionService, target, credentials, timeoutMs);
-  const events = wrapService(api.EventService, target, credentials, timeoutMs);
-  const metrics = wrapService(api.MetricService, target, credentials, timeoutMs);
+  const wrap = (Service) => wrapService(Service, channel, interceptors, timeoutMs, openStreams);
+  const executions = wrap(api.ExecutionService);
+  const events = wrap(api.EventService);
+  const metrics = wrap(api.MetricService);
+  const admin = wrap(api.AdminService);
   return {
     executions,
     events,
     metrics,
+    admin,
+    /** The grpc-js channel every service shares. */
+    channel,
+    /**
+     * Cancels the streams still open (their consumers get a CANCELLED
+     * StatehouseError) and closes the channel.
+     */
     close() {
-      for (const service of [executions, events, metrics]) {
-        service.raw.close();
+      for (const call of [...openStreams]) {
+        openStreams.delete(call);
+        call.cancel();
       }
+      channel.close();
     },
   };
 }
@@ -225,5 +400,6 @@ module.exports = {
   StatehouseError,
   toStruct,
   fromStruct,
+  isLoopback,
   grpc,
 };

@@ -2,11 +2,13 @@
 // The Node client against a real Statehouse: STATEHOUSE_TARGET=host:port.
 // Run by tests/integration/test_node_client.py (make test), which starts the
 // Python server; by hand: STATEHOUSE_TARGET=127.0.0.1:50051 npm test --prefix client/node
+// (STATEHOUSE_TOKEN and STATEHOUSE_TLS_CA apply, for a server with --auth or TLS).
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { randomUUID } = require('node:crypto');
 const { connect, StatehouseError, toStruct, fromStruct, grpc } = require('../src');
+const { breakAndCloseInChild } = require('./support');
 
 const TARGET = process.env.STATEHOUSE_TARGET;
 const DEADLINE_MS = 20_000;
@@ -146,6 +148,7 @@ test('creates an execution and task runs, drives the lifecycle, receives the eve
     assert.ok(revisions[i] >= revisions[i - 1], 'revisions never decrease');
   }
   assert.ok(events.every((e) => e.execution_id === execution.id && e.flow_id === flowId));
+  assert.ok(events.every((e) => typeof e.actor === 'string'), 'every event has an actor');
   assert.equal(events[7].reason, 'disk full');
   assert.equal(events[8].reason, 'load failed');
 
@@ -245,4 +248,11 @@ test('a stream error is a StatehouseError with its details', async () => {
   assert.ok(error instanceof StatehouseError, String(error));
   assert.equal(error.code, grpc.status.NOT_FOUND);
   assert.equal(error.reason, 'EXECUTION_NOT_FOUND');
+});
+
+test('a process that breaks out of a subscription and closes the client exits', { timeout: 10_000 }, async () => {
+  // The child connects as this process does (STATEHOUSE_TOKEN, STATEHOUSE_TLS_CA).
+  const { code, output } = await breakAndCloseInChild(TARGET);
+  assert.equal(code, 0, output);
+  assert.match(output, /received heartbeat\nclosed\n/);
 });
