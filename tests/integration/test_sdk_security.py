@@ -605,3 +605,52 @@ def test_cli_tokens_on_the_database_directly(
                  "--namespace", "*"]) == 1  # fmt: skip
     err = capsys.readouterr().err  # the server's words for a name taken; one clean line
     assert err.startswith("error: ") and "'root'" in err and err.count("\n") == 1
+
+
+# End to end: a real server with --auth over TLS, the first admin made offline.
+
+
+async def test_tokens_end_to_end_over_tls_with_auth(
+    server_factory: Factory,
+    ca: Authority,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("statehouse.server.credentials")
+    assert main(["--json", "tokens", "create", "--database", database_url, "--name", "root",
+                 "--role", "admin", "--namespace", "*"]) == 0  # fmt: skip
+    root = json.loads(capsys.readouterr().out)["secret"]
+    pair = ca.issue("server", server=True)
+    running: Running = await server_factory(tls_cert=pair.cert, tls_key=pair.key, auth=True)
+    tls = TlsConfig(ca=ca.path)
+
+    async with AsyncClient.connect(running.target, tls=tls, token=root) as admin:
+        _, writer = await admin.create_token("ci", role=Role.WRITER, namespaces=["acme.*"])
+        _, reader = await admin.create_token(
+            "viewer", role="reader", namespaces=["acme.*"], ttl=timedelta(hours=1)
+        )
+        assert [t.name for t in await admin.list_tokens()] == ["ci", "root", "viewer"]
+    async with AsyncClient.connect(running.target, tls=tls, token=writer) as ci:
+        execution = await ci.create_execution(namespace="acme.data", flow_id="etl")
+        assert [h.actor for h in execution.history] == ["ci"]
+    async with AsyncClient.connect(running.target, tls=tls, token=reader) as viewer:
+        assert (await viewer.get_execution(execution.id)).id == execution.id
+        with pytest.raises(PermissionDeniedError) as denied:
+            await viewer.create_execution(namespace="acme.data", flow_id="etl")
+        assert denied.value.role_needed == "writer"
+    async with AsyncClient.connect(running.target, tls=tls, token="") as nobody:
+        with pytest.raises(UnauthenticatedError):
+            await nobody.get_execution(execution.id)
+
+    # The CLI, with the same server: the actor in the timeline, tokens over the AdminService.
+    cli = ["--target", running.target, "--tls-ca", str(ca.path)]
+    status = await asyncio.to_thread(main, [*cli, "--token", writer, "executions", "get",
+                                            execution.id])  # fmt: skip
+    assert status == 0
+    timeline = capsys.readouterr().out.split("timeline:\n")[1].splitlines()
+    assert timeline[1][timeline[0].index("ACTOR") :].split()[0] == "ci"
+    assert await asyncio.to_thread(main, [*cli, "--token", root, "tokens", "revoke", "ci"]) == 0
+    assert capsys.readouterr().out == "revoked token ci\n"
+    assert await asyncio.to_thread(main, [*cli, "--token", writer, "executions", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("(UNAUTHENTICATED)") and writer not in err
