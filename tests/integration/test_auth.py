@@ -848,7 +848,7 @@ async def test_failed_authentications_are_counted_per_peer_and_never_logged(
 ) -> None:
     s = secured
     token = await s.issue("victim", apb.ROLE_READER, ["team-a.*"])
-    secret = token.rsplit("_", 1)[1]
+    secret = token.split("_", 2)[2]  # sht_<key id>_<secret>
     wrong = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     caplog.set_level(logging.WARNING, logger="statehouse.auth")
     for bad in (wrong, "sht_garbage", "Basic abc", wrong):
@@ -1053,3 +1053,46 @@ def test_offline_credentials_bootstrap_list_and_revoke(tmp_path: Path) -> None:
         issue_offline(url, name="first", role="admin", namespaces=["*"])
     with pytest.raises(InvalidArgument):
         issue_offline(url, name="x", role="root", namespaces=["Not A Namespace"])
+
+
+async def test_with_authentication_off_the_actor_is_the_certificate_or_anonymous(
+    database_url: str, tmp_path: Path
+) -> None:
+    ca = Authority(tmp_path, "ca")
+    pair = ca.issue("server", server=True)
+    server, port = await create_server(
+        replace(
+            make_settings(database_url),
+            tls_cert=pair.cert,
+            tls_key=pair.key,
+            tls_client_ca=ca.path,
+        )
+    )
+    await server.start()
+    plain, plain_port = await create_server(make_settings(database_url))
+    await plain.start()
+    try:
+        me = ca.issue("batch-runner", server=False)
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=ca.pem,
+            private_key=me.key.read_bytes(),
+            certificate_chain=me.cert.read_bytes(),
+        )
+        request = pb.CreateExecutionRequest(namespace="any", flow_id="f")
+        async with grpc.aio.secure_channel(
+            f"127.0.0.1:{port}",
+            credentials,
+            options=[("grpc.ssl_target_name_override", "localhost")],
+        ) as channel:
+            created = await Caller(channel, None).call(
+                "ExecutionService", "CreateExecution", request
+            )
+        assert created.execution.history[0].actor == "CN=batch-runner,O=statehouse tests"
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{plain_port}") as channel:
+            created = await Caller(channel, None).call(
+                "ExecutionService", "CreateExecution", request
+            )
+        assert created.execution.history[0].actor == "anonymous"
+    finally:
+        await server.stop(0)
+        await plain.stop(0)

@@ -317,6 +317,12 @@ async def serve(settings: Settings) -> None:
     )
     if server.authenticator is not None:
         transport += " with authentication"
+        if server.authenticator.empty:
+            log.warning(
+                "authentication is on and no credential exists yet: create the first admin "
+                "token with `statehouse tokens create --database URL --name root --role admin "
+                "--namespace '*'`"
+            )
     elif settings.insecure and not _is_loopback(settings.address):
         log.warning("serving %s without protection (--insecure)", settings.address)
     log.info(

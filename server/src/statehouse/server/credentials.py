@@ -325,6 +325,11 @@ class Authenticator:
             except Exception:  # the database may be away: keep the last known set
                 log.warning("cannot reload credentials; keeping the last ones", exc_info=True)
 
+    @property
+    def empty(self) -> bool:
+        """No token, grant or JWT key: nobody can call yet."""
+        return not self._by_key and not self._by_subject and self._jwt is None
+
     def forget(self, name: str) -> None:
         """Drop a credential at once on this replica (revoked here)."""
         self._by_key = {k: c for k, c in self._by_key.items() if c.name != name}

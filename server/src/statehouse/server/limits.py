@@ -136,6 +136,11 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
         "retry policy",
         f"at most {MAX_RETRY_ATTEMPTS:,} attempts; exponential factor {MIN_RETRY_FACTOR:g} to {MAX_RETRY_FACTOR:g}",
     ),
+    (
+        "token or certificate grant",
+        f"name {MAX_CREDENTIAL_NAME} characters (`A-Z a-z 0-9 . - _ @ :`); "
+        f"{MAX_CREDENTIAL_NAMESPACES} namespace patterns; subject {MAX_CERTIFICATE_SUBJECT} characters",
+    ),
     ("durations", "0 to 3,660 days (10 years)"),
     ("timestamps", "1970-01-01T00:00:00Z to 2500-01-01T00:00:00Z"),
     ("heartbeat_interval", "at least 100 ms"),
