@@ -48,7 +48,14 @@ Measured:
    runs, times spread over the day in id order), then the server is restarted;
 7. hostile client (``bench/hostile.py``, ``--no-hostile`` skips it): on a fresh
    server of its own, GetExecution latency of a normal client alone, then beside
-   a client sending the heaviest requests the limits allow.
+   a client sending the heaviest requests the limits allow;
+8. security (``bench/security.py``, ``--no-security`` skips it; it runs right
+   after the transitions phase): the transitions load of phase 2 (the first of
+   ``--processes``, the same concurrency) against a plaintext server without
+   authentication and a TLS server with ``--auth`` (a writer token scoped to
+   ``bench.*``), fresh SQLite files with the same settings, in rounds
+   alternating between them: transitions/s, p50/p99 and CPU per transition of
+   both and the ratio secured/plain.
 
 Every phase is bounded in count and in time. ``--quick`` is a short run,
 ``--json PATH`` writes the results, ``--profile`` runs the server under
@@ -320,6 +327,14 @@ class ClientSpec:
     rate: float = 0.0  # transitions/s for the whole process (0: as fast as it goes)
     #: More replicas of one service: worker i uses target i % (1 + len(extra_targets)).
     extra_targets: tuple[str, ...] = ()
+    #: Transitions the create phase prepares task runs for (0: ``max_ops``); more when
+    #: several transition phases follow (each continues where the last one stopped).
+    create_ops: int = 0
+    #: TLS: the CA that signed the server's certificate (PEM), and the name to check.
+    tls_ca: str = ""
+    tls_name: str = ""
+    #: Sent as ``authorization: Bearer <token>`` on every call.
+    token: str = ""
 
 
 class _Deadline:
@@ -365,18 +380,21 @@ async def _echo_phase(spec: ClientSpec, channel: Any, result: PhaseResult) -> No
 
 
 class _Workload:
-    """Per-worker executions and task runs created by the create phase."""
+    """Per-worker executions and task runs created by the create phase, and how far
+    the transition phases got through them (step 2i: task run i to RUNNING, 2i+1: to
+    SUCCESS)."""
 
     def __init__(self, spec: ClientSpec) -> None:
         self.spec = spec
         self.task_runs: list[list[str]] = [[] for _ in range(spec.concurrency)]
+        self.steps: list[int] = [0] * spec.concurrency
 
 
 async def _create_phase(
     spec: ClientSpec, clients: list[Any], work: _Workload, result: PhaseResult
 ) -> None:
     per = spec.task_runs_per_execution
-    task_runs_wanted = math.ceil(spec.max_ops / 2)
+    task_runs_wanted = math.ceil((spec.create_ops or spec.max_ops) / 2)
     executions = math.ceil(task_runs_wanted / per)
     deadline = _Deadline(spec.seconds["create"])
 
@@ -430,24 +448,29 @@ async def _transition_phase(
             if delay > 0:
                 await asyncio.sleep(delay)
 
+    states = (State.RUNNING, State.SUCCESS)
+
     async def worker(index: int) -> None:
         client = clients[index % len(clients)]  # the replica that created its task runs
-        for task_run_id in work.task_runs[index]:
-            for state in (State.RUNNING, State.SUCCESS):
-                if remaining[0] <= 0 or deadline.passed():
-                    return
-                remaining[0] -= 1
-                await pace()
-                t0 = time.perf_counter()
-                try:
-                    await client.transition_task_run(
-                        task_run_id, state=state, worker_id=f"w{index}"
-                    )
-                except Exception as exc:
-                    _record_error(result, exc)
-                    break
-                result.latencies.append(time.perf_counter() - t0)
-                result.ops += 1
+        task_runs = work.task_runs[index]
+        while work.steps[index] < 2 * len(task_runs):
+            if remaining[0] <= 0 or deadline.passed():
+                return
+            step = work.steps[index]
+            remaining[0] -= 1
+            await pace()
+            t0 = time.perf_counter()
+            try:
+                await client.transition_task_run(
+                    task_runs[step // 2], state=states[step % 2], worker_id=f"w{index}"
+                )
+            except Exception as exc:
+                _record_error(result, exc)
+                work.steps[index] = (step // 2 + 1) * 2  # on to the next task run
+                continue
+            work.steps[index] = step + 1
+            result.latencies.append(time.perf_counter() - t0)
+            result.ops += 1
 
     await asyncio.gather(*(worker(i) for i in range(spec.concurrency)))
     if spec.sentinel:
@@ -466,7 +489,16 @@ async def _client_async(spec: ClientSpec, index: int, go: list[Any], out: Any) -
     else:
         from statehouse.client import AsyncClient
 
-        clients = [AsyncClient.connect(t) for t in (spec.target, *spec.extra_targets)]
+        security: dict[str, Any] = {}
+        if spec.tls_ca:
+            security["credentials"] = grpc.ssl_channel_credentials(
+                root_certificates=spec.tls_ca.encode()
+            )
+            if spec.tls_name:
+                security["options"] = [("grpc.ssl_target_name_override", spec.tls_name)]
+        if spec.token:
+            security["metadata"] = [("authorization", f"Bearer {spec.token}")]
+        clients = [AsyncClient.connect(t, **security) for t in (spec.target, *spec.extra_targets)]
     try:
         if clients:
             await asyncio.gather(*(c.wait_for_ready(10) for c in clients))
@@ -549,6 +581,8 @@ class ClientGroup:
         ]
         self.phase_index = 0
         self.early: list[Any] = []
+        #: Every process's result of the last phase (their latencies, to merge phases).
+        self.last_results: list[PhaseResult] = []
 
     def __enter__(self) -> ClientGroup:
         for proc in self.procs:
@@ -608,6 +642,7 @@ class ClientGroup:
         self.go[self.phase_index].set()
         self.phase_index += 1
         results: list[PhaseResult] = self._collect("done", budget + 60)
+        self.last_results = results
         wall = time.monotonic() - wall0
         server_cpu = sum(s.cpu_seconds() for s in servers) - cpu0
         start = min(r.start for r in results)
@@ -2342,6 +2377,10 @@ def render(results: dict[str, Any]) -> str:
         f"  best: {best['transitions_per_s']:,.0f} transitions/s, "
         f"{best['echo_calls_per_s']:,.0f} echo calls/s, ratio {best['ratio']:.2f}"
     )
+    if results.get("security"):
+        import security
+
+        out.append(security.render(results["security"]))
     rows = []
     for e in results["events"]:
         limit = f" (limit {e['writer_rate_limit']:,.0f}/s)" if e["writer_rate_limit"] else ""
@@ -2650,6 +2689,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="skip the hostile-client phase (bench/hostile.py)",
     )
+    parser.add_argument(
+        "--no-security",
+        action="store_true",
+        help="skip the security phase (bench/security.py: transitions over TLS with token "
+        "checks against plaintext without them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -2740,6 +2785,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": None,
         "postgresql": None,
         "hostile": None,
+        "security": None,
     }
     profiler: Profiler | None = None
     ok = True
@@ -2794,6 +2840,20 @@ def main(argv: list[str] | None = None) -> int:
             "transitions_processes": best_transitions.processes,
             "ratio": round(best_transitions.rate / best_echo.rate, 3),
         }
+        if args.no_security:
+            results["security"] = {"skipped": "--no-security"}
+        else:
+            import security
+
+            results["security"] = security.run_phase(
+                security.SecuritySizes.quick() if args.quick else security.SecuritySizes(),
+                python,
+                args.server_src,
+                tmp,
+                processes=processes[0],
+                concurrency=sizes.concurrency,
+            )
+            ok = ok and results["security"]["ok"]
         if args.no_postgres:
             results["postgresql"] = {"skipped": "--no-postgres", "error": ""}
         else:
