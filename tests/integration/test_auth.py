@@ -237,6 +237,19 @@ MATRIX: list[tuple[str, str, str, str, Callable[[World, int], Any]]] = [
         "id",
         lambda w, n: pb.TransitionTaskRunRequest(task_run_id=w.task_run_id, state=st.STATE_SUCCESS),
     ),
+    # Each item is authorized alone: outside the caller's namespaces it is that
+    # item's NOT_FOUND, while the call itself succeeds.
+    (
+        "ExecutionService",
+        "TransitionTaskRuns",
+        W,
+        "",
+        lambda w, n: pb.TransitionTaskRunsRequest(
+            requests=[
+                pb.TransitionTaskRunRequest(task_run_id=w.task_run_id, state=st.STATE_SUCCESS)
+            ]
+        ),
+    ),
     (
         "ExecutionService",
         "PauseExecution",
@@ -454,6 +467,61 @@ async def test_access_errors_carry_their_reasons_and_say_nothing_of_existence(
         "ExecutionService", "GetExecution", pb.GetExecutionRequest(execution_id=world.execution_id)
     )
     assert got.execution.state == st.STATE_RUNNING
+
+
+async def test_a_batch_item_outside_the_callers_namespaces_fails_alone(secured: Secured) -> None:
+    s = secured
+    admin = s.caller(s.admin_token)
+    world = await make_world(s, admin, 0)  # team-a.app, its task run RUNNING
+    other = await admin.call(
+        "ExecutionService",
+        "CreateExecution",
+        pb.CreateExecutionRequest(namespace="team-b", flow_id="f"),
+    )
+    theirs = await admin.call(
+        "ExecutionService",
+        "CreateTaskRun",
+        pb.CreateTaskRunRequest(execution_id=other.execution.id, task_id="t"),
+    )
+    writer = s.caller(await s.issue("w", apb.ROLE_WRITER, ["team-a.*"]))
+    response = await writer.call(
+        "ExecutionService",
+        "TransitionTaskRuns",
+        pb.TransitionTaskRunsRequest(
+            requests=[
+                pb.TransitionTaskRunRequest(task_run_id=theirs.task_run.id, state=st.STATE_RUNNING),
+                pb.TransitionTaskRunRequest(task_run_id=world.task_run_id, state=st.STATE_SUCCESS),
+                pb.TransitionTaskRunRequest(task_run_id="no-such-run", state=st.STATE_RUNNING),
+            ]
+        ),
+    )
+    outside, mine, missing = response.results
+    assert mine.response.task_run.state == st.STATE_SUCCESS
+    # Another namespace's task run is answered as one that does not exist.
+    for failed, task_run_id in ((outside, theirs.task_run.id), (missing, "no-such-run")):
+        assert failed.error.code == C.NOT_FOUND.value[0]
+        assert failed.error.message == f"task run {task_run_id!r} not found"
+    got = await admin.call(
+        "ExecutionService", "GetExecution", pb.GetExecutionRequest(execution_id=other.execution.id)
+    )
+    assert got.execution.task_runs[0].state == st.STATE_CREATED
+
+    # The call needs the writer role as a whole.
+    reader = s.caller(await s.issue("r", apb.ROLE_READER, ["team-a.*"]))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await reader.call(
+            "ExecutionService",
+            "TransitionTaskRuns",
+            pb.TransitionTaskRunsRequest(
+                requests=[
+                    pb.TransitionTaskRunRequest(
+                        task_run_id=world.task_run_id, state=st.STATE_FAILED
+                    )
+                ]
+            ),
+        )
+    assert info.value.code() == C.PERMISSION_DENIED
+    assert details(info.value)[1] == {"role_needed": "writer"}
 
 
 async def test_lists_and_metrics_return_only_the_callers_namespaces(secured: Secured) -> None:

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -29,7 +30,7 @@ from statehouse.v1 import execution_pb2 as statehouse_dot_v1_dot_execution__pb2
 from statehouse.v1 import state_pb2 as statehouse_dot_v1_dot_state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%statehouse/v1/execution_service.proto\x12\rstatehouse.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dstatehouse/v1/execution.proto\x1a\x19statehouse/v1/state.proto\"\x9f\x02\n\x16\x43reateExecutionRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x02 \x01(\t\x12\x15\n\rflow_revision\x18\x03 \x01(\x05\x12\x41\n\x06labels\x18\x04 \x03(\x0b\x32\x31.statehouse.v1.CreateExecutionRequest.LabelsEntry\x12\'\n\x06inputs\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13parent_execution_id\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\x17\x43reateExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"W\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12*\n\x04view\x18\x02 \x01(\x0e\x32\x1c.statehouse.v1.ExecutionView\"C\n\x14GetExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\xa5\x02\n\x15ListExecutionsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x02 \x01(\t\x12$\n\x06states\x18\x03 \x03(\x0e\x32\x14.statehouse.v1.State\x12@\n\x06labels\x18\x04 \x03(\x0b\x32\x30.statehouse.v1.ListExecutionsRequest.LabelsEntry\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12*\n\x04view\x18\x07 \x01(\x0e\x32\x1c.statehouse.v1.ExecutionView\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x81\x01\n\x16ListExecutionsResponse\x12,\n\nexecutions\x18\x01 \x03(\x0b\x32\x18.statehouse.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12 \n\x18unreadable_execution_ids\x18\x03 \x03(\t\"d\n\x16\x44\x65leteExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"\x19\n\x17\x44\x65leteExecutionResponse\"\xe4\x01\n\x14\x43reateTaskRunRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x1a\n\x12parent_task_run_id\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\t\x12\x30\n\x0cretry_policy\x18\x05 \x01(\x0b\x32\x1a.statehouse.v1.RetryPolicy\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x07 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"]\n\x15\x43reateTaskRunResponse\x12(\n\x08task_run\x18\x01 \x01(\x0b\x32\x16.statehouse.v1.TaskRun\x12\x1a\n\x12\x65xecution_revision\x18\x02 \x01(\x03\"\xdb\x01\n\x1aTransitionExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12(\n\x07outputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"J\n\x1bTransitionExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\xeb\x01\n\x18TransitionTaskRunRequest\x12\x13\n\x0btask_run_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12(\n\x07outputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tworker_id\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x07 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"o\n\rRetryDecision\x12\x11\n\tscheduled\x18\x01 \x01(\x08\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cnext_attempt\x18\x03 \x01(\x05\"\xbd\x01\n\x19TransitionTaskRunResponse\x12(\n\x08task_run\x18\x01 \x01(\x0b\x32\x16.statehouse.v1.TaskRun\x12\x1a\n\x12\x65xecution_revision\x18\x02 \x01(\x03\x12-\n\x0f\x65xecution_state\x18\x03 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x05retry\x18\x04 \x01(\x0b\x32\x1c.statehouse.v1.RetryDecision\"\xa9\x02\n\x15PauseExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x13\n\x0btask_run_id\x18\x02 \x01(\t\x12(\n\x05\x64\x65lay\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\non_timeout\x18\x05 \x01(\x0e\x32!.statehouse.v1.PauseTimeoutAction\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x08 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"v\n\x16PauseExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\x12/\n\x0bresume_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x01\n\x16ResumeExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x13\n\x0btask_run_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"F\n\x17ResumeExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\x86\x01\n\x14KillExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"U\n\x15KillExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\"\x89\x01\n\x17RestartExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"G\n\x18RestartExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\xd9\x01\n\x18\x43ompleteExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12(\n\x07outputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"H\n\x19\x43ompleteExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution*\xb8\x01\n\x12PauseTimeoutAction\x12$\n PAUSE_TIMEOUT_ACTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPAUSE_TIMEOUT_ACTION_RESUME\x10\x01\x12\x1d\n\x19PAUSE_TIMEOUT_ACTION_WARN\x10\x02\x12\x1d\n\x19PAUSE_TIMEOUT_ACTION_FAIL\x10\x03\x12\x1d\n\x19PAUSE_TIMEOUT_ACTION_KILL\x10\x04\x32\xaa\t\n\x10\x45xecutionService\x12`\n\x0f\x43reateExecution\x12%.statehouse.v1.CreateExecutionRequest\x1a&.statehouse.v1.CreateExecutionResponse\x12W\n\x0cGetExecution\x12\".statehouse.v1.GetExecutionRequest\x1a#.statehouse.v1.GetExecutionResponse\x12]\n\x0eListExecutions\x12$.statehouse.v1.ListExecutionsRequest\x1a%.statehouse.v1.ListExecutionsResponse\x12`\n\x0f\x44\x65leteExecution\x12%.statehouse.v1.DeleteExecutionRequest\x1a&.statehouse.v1.DeleteExecutionResponse\x12Z\n\rCreateTaskRun\x12#.statehouse.v1.CreateTaskRunRequest\x1a$.statehouse.v1.CreateTaskRunResponse\x12l\n\x13TransitionExecution\x12).statehouse.v1.TransitionExecutionRequest\x1a*.statehouse.v1.TransitionExecutionResponse\x12\x66\n\x11TransitionTaskRun\x12\'.statehouse.v1.TransitionTaskRunRequest\x1a(.statehouse.v1.TransitionTaskRunResponse\x12]\n\x0ePauseExecution\x12$.statehouse.v1.PauseExecutionRequest\x1a%.statehouse.v1.PauseExecutionResponse\x12`\n\x0fResumeExecution\x12%.statehouse.v1.ResumeExecutionRequest\x1a&.statehouse.v1.ResumeExecutionResponse\x12Z\n\rKillExecution\x12#.statehouse.v1.KillExecutionRequest\x1a$.statehouse.v1.KillExecutionResponse\x12\x63\n\x10RestartExecution\x12&.statehouse.v1.RestartExecutionRequest\x1a\'.statehouse.v1.RestartExecutionResponse\x12\x66\n\x11\x43ompleteExecution\x12\'.statehouse.v1.CompleteExecutionRequest\x1a(.statehouse.v1.CompleteExecutionResponseBX\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%statehouse/v1/execution_service.proto\x12\rstatehouse.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dstatehouse/v1/execution.proto\x1a\x19statehouse/v1/state.proto\"\x9f\x02\n\x16\x43reateExecutionRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x02 \x01(\t\x12\x15\n\rflow_revision\x18\x03 \x01(\x05\x12\x41\n\x06labels\x18\x04 \x03(\x0b\x32\x31.statehouse.v1.CreateExecutionRequest.LabelsEntry\x12\'\n\x06inputs\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1b\n\x13parent_execution_id\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\x17\x43reateExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"W\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12*\n\x04view\x18\x02 \x01(\x0e\x32\x1c.statehouse.v1.ExecutionView\"C\n\x14GetExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\xa5\x02\n\x15ListExecutionsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x02 \x01(\t\x12$\n\x06states\x18\x03 \x03(\x0e\x32\x14.statehouse.v1.State\x12@\n\x06labels\x18\x04 \x03(\x0b\x32\x30.statehouse.v1.ListExecutionsRequest.LabelsEntry\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12*\n\x04view\x18\x07 \x01(\x0e\x32\x1c.statehouse.v1.ExecutionView\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x81\x01\n\x16ListExecutionsResponse\x12,\n\nexecutions\x18\x01 \x03(\x0b\x32\x18.statehouse.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12 \n\x18unreadable_execution_ids\x18\x03 \x03(\t\"d\n\x16\x44\x65leteExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"\x19\n\x17\x44\x65leteExecutionResponse\"\xe4\x01\n\x14\x43reateTaskRunRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x1a\n\x12parent_task_run_id\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\t\x12\x30\n\x0cretry_policy\x18\x05 \x01(\x0b\x32\x1a.statehouse.v1.RetryPolicy\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x07 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"]\n\x15\x43reateTaskRunResponse\x12(\n\x08task_run\x18\x01 \x01(\x0b\x32\x16.statehouse.v1.TaskRun\x12\x1a\n\x12\x65xecution_revision\x18\x02 \x01(\x03\"\xdb\x01\n\x1aTransitionExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12(\n\x07outputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"J\n\x1bTransitionExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\xeb\x01\n\x18TransitionTaskRunRequest\x12\x13\n\x0btask_run_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12(\n\x07outputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tworker_id\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x07 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"o\n\rRetryDecision\x12\x11\n\tscheduled\x18\x01 \x01(\x08\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cnext_attempt\x18\x03 \x01(\x05\"\xbd\x01\n\x19TransitionTaskRunResponse\x12(\n\x08task_run\x18\x01 \x01(\x0b\x32\x16.statehouse.v1.TaskRun\x12\x1a\n\x12\x65xecution_revision\x18\x02 \x01(\x03\x12-\n\x0f\x65xecution_state\x18\x03 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x05retry\x18\x04 \x01(\x0b\x32\x1c.statehouse.v1.RetryDecision\"V\n\x19TransitionTaskRunsRequest\x12\x39\n\x08requests\x18\x01 \x03(\x0b\x32\'.statehouse.v1.TransitionTaskRunRequest\"V\n\x1aTransitionTaskRunsResponse\x12\x38\n\x07results\x18\x01 \x03(\x0b\x32\'.statehouse.v1.TransitionTaskRunsResult\"\x8e\x01\n\x18TransitionTaskRunsResult\x12<\n\x08response\x18\x01 \x01(\x0b\x32(.statehouse.v1.TransitionTaskRunResponseH\x00\x12*\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x19.statehouse.v1.ItemStatusH\x00\x42\x08\n\x06result\"R\n\nItemStatus\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12%\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.Any\"\xa9\x02\n\x15PauseExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x13\n\x0btask_run_id\x18\x02 \x01(\t\x12(\n\x05\x64\x65lay\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\non_timeout\x18\x05 \x01(\x0e\x32!.statehouse.v1.PauseTimeoutAction\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x08 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"v\n\x16PauseExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\x12/\n\x0bresume_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x01\n\x16ResumeExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x13\n\x0btask_run_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"F\n\x17ResumeExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\x86\x01\n\x14KillExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"U\n\x15KillExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\"\x89\x01\n\x17RestartExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"G\n\x18RestartExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution\"\xd9\x01\n\x18\x43ompleteExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12(\n\x07outputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"H\n\x19\x43ompleteExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution*\xb8\x01\n\x12PauseTimeoutAction\x12$\n PAUSE_TIMEOUT_ACTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPAUSE_TIMEOUT_ACTION_RESUME\x10\x01\x12\x1d\n\x19PAUSE_TIMEOUT_ACTION_WARN\x10\x02\x12\x1d\n\x19PAUSE_TIMEOUT_ACTION_FAIL\x10\x03\x12\x1d\n\x19PAUSE_TIMEOUT_ACTION_KILL\x10\x04\x32\x95\n\n\x10\x45xecutionService\x12`\n\x0f\x43reateExecution\x12%.statehouse.v1.CreateExecutionRequest\x1a&.statehouse.v1.CreateExecutionResponse\x12W\n\x0cGetExecution\x12\".statehouse.v1.GetExecutionRequest\x1a#.statehouse.v1.GetExecutionResponse\x12]\n\x0eListExecutions\x12$.statehouse.v1.ListExecutionsRequest\x1a%.statehouse.v1.ListExecutionsResponse\x12`\n\x0f\x44\x65leteExecution\x12%.statehouse.v1.DeleteExecutionRequest\x1a&.statehouse.v1.DeleteExecutionResponse\x12Z\n\rCreateTaskRun\x12#.statehouse.v1.CreateTaskRunRequest\x1a$.statehouse.v1.CreateTaskRunResponse\x12l\n\x13TransitionExecution\x12).statehouse.v1.TransitionExecutionRequest\x1a*.statehouse.v1.TransitionExecutionResponse\x12\x66\n\x11TransitionTaskRun\x12\'.statehouse.v1.TransitionTaskRunRequest\x1a(.statehouse.v1.TransitionTaskRunResponse\x12i\n\x12TransitionTaskRuns\x12(.statehouse.v1.TransitionTaskRunsRequest\x1a).statehouse.v1.TransitionTaskRunsResponse\x12]\n\x0ePauseExecution\x12$.statehouse.v1.PauseExecutionRequest\x1a%.statehouse.v1.PauseExecutionResponse\x12`\n\x0fResumeExecution\x12%.statehouse.v1.ResumeExecutionRequest\x1a&.statehouse.v1.ResumeExecutionResponse\x12Z\n\rKillExecution\x12#.statehouse.v1.KillExecutionRequest\x1a$.statehouse.v1.KillExecutionResponse\x12\x63\n\x10RestartExecution\x12&.statehouse.v1.RestartExecutionRequest\x1a\'.statehouse.v1.RestartExecutionResponse\x12\x66\n\x11\x43ompleteExecution\x12\'.statehouse.v1.CompleteExecutionRequest\x1a(.statehouse.v1.CompleteExecutionResponseBX\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,62 +42,70 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEEXECUTIONREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_LISTEXECUTIONSREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_LISTEXECUTIONSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_PAUSETIMEOUTACTION']._serialized_start=3837
-  _globals['_PAUSETIMEOUTACTION']._serialized_end=4021
-  _globals['_CREATEEXECUTIONREQUEST']._serialized_start=210
-  _globals['_CREATEEXECUTIONREQUEST']._serialized_end=497
-  _globals['_CREATEEXECUTIONREQUEST_LABELSENTRY']._serialized_start=452
-  _globals['_CREATEEXECUTIONREQUEST_LABELSENTRY']._serialized_end=497
-  _globals['_CREATEEXECUTIONRESPONSE']._serialized_start=499
-  _globals['_CREATEEXECUTIONRESPONSE']._serialized_end=569
-  _globals['_GETEXECUTIONREQUEST']._serialized_start=571
-  _globals['_GETEXECUTIONREQUEST']._serialized_end=658
-  _globals['_GETEXECUTIONRESPONSE']._serialized_start=660
-  _globals['_GETEXECUTIONRESPONSE']._serialized_end=727
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=730
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=1023
-  _globals['_LISTEXECUTIONSREQUEST_LABELSENTRY']._serialized_start=452
-  _globals['_LISTEXECUTIONSREQUEST_LABELSENTRY']._serialized_end=497
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=1026
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=1155
-  _globals['_DELETEEXECUTIONREQUEST']._serialized_start=1157
-  _globals['_DELETEEXECUTIONREQUEST']._serialized_end=1257
-  _globals['_DELETEEXECUTIONRESPONSE']._serialized_start=1259
-  _globals['_DELETEEXECUTIONRESPONSE']._serialized_end=1284
-  _globals['_CREATETASKRUNREQUEST']._serialized_start=1287
-  _globals['_CREATETASKRUNREQUEST']._serialized_end=1515
-  _globals['_CREATETASKRUNRESPONSE']._serialized_start=1517
-  _globals['_CREATETASKRUNRESPONSE']._serialized_end=1610
-  _globals['_TRANSITIONEXECUTIONREQUEST']._serialized_start=1613
-  _globals['_TRANSITIONEXECUTIONREQUEST']._serialized_end=1832
-  _globals['_TRANSITIONEXECUTIONRESPONSE']._serialized_start=1834
-  _globals['_TRANSITIONEXECUTIONRESPONSE']._serialized_end=1908
-  _globals['_TRANSITIONTASKRUNREQUEST']._serialized_start=1911
-  _globals['_TRANSITIONTASKRUNREQUEST']._serialized_end=2146
-  _globals['_RETRYDECISION']._serialized_start=2148
-  _globals['_RETRYDECISION']._serialized_end=2259
-  _globals['_TRANSITIONTASKRUNRESPONSE']._serialized_start=2262
-  _globals['_TRANSITIONTASKRUNRESPONSE']._serialized_end=2451
-  _globals['_PAUSEEXECUTIONREQUEST']._serialized_start=2454
-  _globals['_PAUSEEXECUTIONREQUEST']._serialized_end=2751
-  _globals['_PAUSEEXECUTIONRESPONSE']._serialized_start=2753
-  _globals['_PAUSEEXECUTIONRESPONSE']._serialized_end=2871
-  _globals['_RESUMEEXECUTIONREQUEST']._serialized_start=2874
-  _globals['_RESUMEEXECUTIONREQUEST']._serialized_end=3031
-  _globals['_RESUMEEXECUTIONRESPONSE']._serialized_start=3033
-  _globals['_RESUMEEXECUTIONRESPONSE']._serialized_end=3103
-  _globals['_KILLEXECUTIONREQUEST']._serialized_start=3106
-  _globals['_KILLEXECUTIONREQUEST']._serialized_end=3240
-  _globals['_KILLEXECUTIONRESPONSE']._serialized_start=3242
-  _globals['_KILLEXECUTIONRESPONSE']._serialized_end=3327
-  _globals['_RESTARTEXECUTIONREQUEST']._serialized_start=3330
-  _globals['_RESTARTEXECUTIONREQUEST']._serialized_end=3467
-  _globals['_RESTARTEXECUTIONRESPONSE']._serialized_start=3469
-  _globals['_RESTARTEXECUTIONRESPONSE']._serialized_end=3540
-  _globals['_COMPLETEEXECUTIONREQUEST']._serialized_start=3543
-  _globals['_COMPLETEEXECUTIONREQUEST']._serialized_end=3760
-  _globals['_COMPLETEEXECUTIONRESPONSE']._serialized_start=3762
-  _globals['_COMPLETEEXECUTIONRESPONSE']._serialized_end=3834
-  _globals['_EXECUTIONSERVICE']._serialized_start=4024
-  _globals['_EXECUTIONSERVICE']._serialized_end=5218
+  _globals['_PAUSETIMEOUTACTION']._serialized_start=4269
+  _globals['_PAUSETIMEOUTACTION']._serialized_end=4453
+  _globals['_CREATEEXECUTIONREQUEST']._serialized_start=237
+  _globals['_CREATEEXECUTIONREQUEST']._serialized_end=524
+  _globals['_CREATEEXECUTIONREQUEST_LABELSENTRY']._serialized_start=479
+  _globals['_CREATEEXECUTIONREQUEST_LABELSENTRY']._serialized_end=524
+  _globals['_CREATEEXECUTIONRESPONSE']._serialized_start=526
+  _globals['_CREATEEXECUTIONRESPONSE']._serialized_end=596
+  _globals['_GETEXECUTIONREQUEST']._serialized_start=598
+  _globals['_GETEXECUTIONREQUEST']._serialized_end=685
+  _globals['_GETEXECUTIONRESPONSE']._serialized_start=687
+  _globals['_GETEXECUTIONRESPONSE']._serialized_end=754
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=757
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=1050
+  _globals['_LISTEXECUTIONSREQUEST_LABELSENTRY']._serialized_start=479
+  _globals['_LISTEXECUTIONSREQUEST_LABELSENTRY']._serialized_end=524
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=1053
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=1182
+  _globals['_DELETEEXECUTIONREQUEST']._serialized_start=1184
+  _globals['_DELETEEXECUTIONREQUEST']._serialized_end=1284
+  _globals['_DELETEEXECUTIONRESPONSE']._serialized_start=1286
+  _globals['_DELETEEXECUTIONRESPONSE']._serialized_end=1311
+  _globals['_CREATETASKRUNREQUEST']._serialized_start=1314
+  _globals['_CREATETASKRUNREQUEST']._serialized_end=1542
+  _globals['_CREATETASKRUNRESPONSE']._serialized_start=1544
+  _globals['_CREATETASKRUNRESPONSE']._serialized_end=1637
+  _globals['_TRANSITIONEXECUTIONREQUEST']._serialized_start=1640
+  _globals['_TRANSITIONEXECUTIONREQUEST']._serialized_end=1859
+  _globals['_TRANSITIONEXECUTIONRESPONSE']._serialized_start=1861
+  _globals['_TRANSITIONEXECUTIONRESPONSE']._serialized_end=1935
+  _globals['_TRANSITIONTASKRUNREQUEST']._serialized_start=1938
+  _globals['_TRANSITIONTASKRUNREQUEST']._serialized_end=2173
+  _globals['_RETRYDECISION']._serialized_start=2175
+  _globals['_RETRYDECISION']._serialized_end=2286
+  _globals['_TRANSITIONTASKRUNRESPONSE']._serialized_start=2289
+  _globals['_TRANSITIONTASKRUNRESPONSE']._serialized_end=2478
+  _globals['_TRANSITIONTASKRUNSREQUEST']._serialized_start=2480
+  _globals['_TRANSITIONTASKRUNSREQUEST']._serialized_end=2566
+  _globals['_TRANSITIONTASKRUNSRESPONSE']._serialized_start=2568
+  _globals['_TRANSITIONTASKRUNSRESPONSE']._serialized_end=2654
+  _globals['_TRANSITIONTASKRUNSRESULT']._serialized_start=2657
+  _globals['_TRANSITIONTASKRUNSRESULT']._serialized_end=2799
+  _globals['_ITEMSTATUS']._serialized_start=2801
+  _globals['_ITEMSTATUS']._serialized_end=2883
+  _globals['_PAUSEEXECUTIONREQUEST']._serialized_start=2886
+  _globals['_PAUSEEXECUTIONREQUEST']._serialized_end=3183
+  _globals['_PAUSEEXECUTIONRESPONSE']._serialized_start=3185
+  _globals['_PAUSEEXECUTIONRESPONSE']._serialized_end=3303
+  _globals['_RESUMEEXECUTIONREQUEST']._serialized_start=3306
+  _globals['_RESUMEEXECUTIONREQUEST']._serialized_end=3463
+  _globals['_RESUMEEXECUTIONRESPONSE']._serialized_start=3465
+  _globals['_RESUMEEXECUTIONRESPONSE']._serialized_end=3535
+  _globals['_KILLEXECUTIONREQUEST']._serialized_start=3538
+  _globals['_KILLEXECUTIONREQUEST']._serialized_end=3672
+  _globals['_KILLEXECUTIONRESPONSE']._serialized_start=3674
+  _globals['_KILLEXECUTIONRESPONSE']._serialized_end=3759
+  _globals['_RESTARTEXECUTIONREQUEST']._serialized_start=3762
+  _globals['_RESTARTEXECUTIONREQUEST']._serialized_end=3899
+  _globals['_RESTARTEXECUTIONRESPONSE']._serialized_start=3901
+  _globals['_RESTARTEXECUTIONRESPONSE']._serialized_end=3972
+  _globals['_COMPLETEEXECUTIONREQUEST']._serialized_start=3975
+  _globals['_COMPLETEEXECUTIONREQUEST']._serialized_end=4192
+  _globals['_COMPLETEEXECUTIONRESPONSE']._serialized_start=4194
+  _globals['_COMPLETEEXECUTIONRESPONSE']._serialized_end=4266
+  _globals['_EXECUTIONSERVICE']._serialized_start=4456
+  _globals['_EXECUTIONSERVICE']._serialized_end=5757
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
@@ -639,6 +640,131 @@ class TransitionTaskRunResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TransitionTaskRunResponse: _TypeAlias = TransitionTaskRunResponse  # noqa: Y015
+
+@_typing.final
+class TransitionTaskRunsRequest(_message.Message):
+    """TransitionTaskRunsRequest moves several task runs, one item each."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___TransitionTaskRunRequest]:
+        """The transitions, applied in this order (at most 1,000). Each is what a
+        TransitionTaskRun call would send: its request_id makes that item
+        idempotent (the same key space as TransitionTaskRun's), its
+        expected_revision guards that item alone.
+        """
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___TransitionTaskRunRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransitionTaskRunsRequest: _TypeAlias = TransitionTaskRunsRequest  # noqa: Y015
+
+@_typing.final
+class TransitionTaskRunsResponse(_message.Message):
+    """TransitionTaskRunsResponse carries one result per item of the request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___TransitionTaskRunsResult]:
+        """The results, in the order of the request's items."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___TransitionTaskRunsResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransitionTaskRunsResponse: _TypeAlias = TransitionTaskRunsResponse  # noqa: Y015
+
+@_typing.final
+class TransitionTaskRunsResult(_message.Message):
+    """TransitionTaskRunsResult is the outcome of one item of a TransitionTaskRuns call."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def response(self) -> Global___TransitionTaskRunResponse:
+        """The item succeeded: the response TransitionTaskRun would return."""
+
+    @_builtins.property
+    def error(self) -> Global___ItemStatus:
+        """The item failed, with the status TransitionTaskRun would fail with (the
+        same code, message and details: ErrorInfo with its reason, BadRequest
+        with field paths relative to the item, PreconditionFailure).
+        """
+
+    def __init__(
+        self,
+        *,
+        response: Global___TransitionTaskRunResponse | None = ...,
+        error: Global___ItemStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "response", b"response", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "response", b"response", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["response", "error"]  # noqa: Y015
+    _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
+
+Global___TransitionTaskRunsResult: _TypeAlias = TransitionTaskRunsResult  # noqa: Y015
+
+@_typing.final
+class ItemStatus(_message.Message):
+    """ItemStatus is the error of one item of a batch. It has the same fields and
+    numbers as google.rpc.Status: decode its bytes as one (this contract does
+    not depend on the googleapis protos, so it carries its own copy).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    DETAILS_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code (google.rpc.Code), never OK."""
+    message: _builtins.str
+    """A developer-facing description of the error, in English."""
+    @_builtins.property
+    def details(self) -> _containers.RepeatedCompositeFieldContainer[_any_pb2.Any]:
+        """The error details: google.rpc.ErrorInfo (domain "statehouse" and the
+        reason), and google.rpc.BadRequest or google.rpc.PreconditionFailure
+        where they apply.
+        """
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+        details: _abc.Iterable[_any_pb2.Any] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "details", b"details", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemStatus: _TypeAlias = ItemStatus  # noqa: Y015
 
 @_typing.final
 class PauseExecutionRequest(_message.Message):

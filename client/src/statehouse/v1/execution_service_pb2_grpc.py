@@ -72,6 +72,11 @@ class ExecutionServiceStub:
                 request_serializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunRequest.SerializeToString,
                 response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunResponse.FromString,
                 _registered_method=True)
+        self.TransitionTaskRuns = channel.unary_unary(
+                '/statehouse.v1.ExecutionService/TransitionTaskRuns',
+                request_serializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunsRequest.SerializeToString,
+                response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunsResponse.FromString,
+                _registered_method=True)
         self.PauseExecution = channel.unary_unary(
                 '/statehouse.v1.ExecutionService/PauseExecution',
                 request_serializer=statehouse_dot_v1_dot_execution__service__pb2.PauseExecutionRequest.SerializeToString,
@@ -155,6 +160,19 @@ class ExecutionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransitionTaskRuns(self, request, context):
+        """Moves up to 1,000 task runs in one call, for workers that report many at
+        once. Each item is checked, authorized and applied as TransitionTaskRun
+        would, on its own: items succeed or fail independently, in request order
+        (a later item sees the effects of earlier ones), and each has its own
+        result or error. The call as a whole fails only when it is malformed or
+        holds more than 1,000 items (INVALID_ARGUMENT), when the caller may not
+        write at all, or when the server cannot serve it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PauseExecution(self, request, context):
         """Pauses a running execution (or one task run), optionally with a timer.
         """
@@ -227,6 +245,11 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     servicer.TransitionTaskRun,
                     request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunRequest.FromString,
                     response_serializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunResponse.SerializeToString,
+            ),
+            'TransitionTaskRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransitionTaskRuns,
+                    request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunsRequest.FromString,
+                    response_serializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunsResponse.SerializeToString,
             ),
             'PauseExecution': grpc.unary_unary_rpc_method_handler(
                     servicer.PauseExecution,
@@ -446,6 +469,33 @@ class ExecutionService:
             '/statehouse.v1.ExecutionService/TransitionTaskRun',
             statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunRequest.SerializeToString,
             statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransitionTaskRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/statehouse.v1.ExecutionService/TransitionTaskRuns',
+            statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunsRequest.SerializeToString,
+            statehouse_dot_v1_dot_execution__service__pb2.TransitionTaskRunsResponse.FromString,
             options,
             channel_credentials,
             insecure,

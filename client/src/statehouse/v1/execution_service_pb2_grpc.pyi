@@ -52,6 +52,15 @@ class ExecutionServiceStub:
     """Moves a task run (and its current attempt) to a new state. A task run
     entering RUNNING opens an attempt and starts its execution if needed.
     """
+    TransitionTaskRuns: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.TransitionTaskRunsRequest, _execution_service_pb2.TransitionTaskRunsResponse]
+    """Moves up to 1,000 task runs in one call, for workers that report many at
+    once. Each item is checked, authorized and applied as TransitionTaskRun
+    would, on its own: items succeed or fail independently, in request order
+    (a later item sees the effects of earlier ones), and each has its own
+    result or error. The call as a whole fails only when it is malformed or
+    holds more than 1,000 items (INVALID_ARGUMENT), when the caller may not
+    write at all, or when the server cannot serve it.
+    """
     PauseExecution: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.PauseExecutionRequest, _execution_service_pb2.PauseExecutionResponse]
     """Pauses a running execution (or one task run), optionally with a timer."""
     ResumeExecution: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.ResumeExecutionRequest, _execution_service_pb2.ResumeExecutionResponse]
@@ -86,6 +95,15 @@ class ExecutionServiceAsyncStub(ExecutionServiceStub):
     TransitionTaskRun: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.TransitionTaskRunRequest, _execution_service_pb2.TransitionTaskRunResponse]  # type: ignore[assignment]
     """Moves a task run (and its current attempt) to a new state. A task run
     entering RUNNING opens an attempt and starts its execution if needed.
+    """
+    TransitionTaskRuns: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.TransitionTaskRunsRequest, _execution_service_pb2.TransitionTaskRunsResponse]  # type: ignore[assignment]
+    """Moves up to 1,000 task runs in one call, for workers that report many at
+    once. Each item is checked, authorized and applied as TransitionTaskRun
+    would, on its own: items succeed or fail independently, in request order
+    (a later item sees the effects of earlier ones), and each has its own
+    result or error. The call as a whole fails only when it is malformed or
+    holds more than 1,000 items (INVALID_ARGUMENT), when the caller may not
+    write at all, or when the server cannot serve it.
     """
     PauseExecution: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.PauseExecutionRequest, _execution_service_pb2.PauseExecutionResponse]  # type: ignore[assignment]
     """Pauses a running execution (or one task run), optionally with a timer."""
@@ -160,6 +178,21 @@ class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_execution_service_pb2.TransitionTaskRunResponse, _abc.Awaitable[_execution_service_pb2.TransitionTaskRunResponse]]:
         """Moves a task run (and its current attempt) to a new state. A task run
         entering RUNNING opens an attempt and starts its execution if needed.
+        """
+
+    @_abc_1.abstractmethod
+    def TransitionTaskRuns(
+        self,
+        request: _execution_service_pb2.TransitionTaskRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_execution_service_pb2.TransitionTaskRunsResponse, _abc.Awaitable[_execution_service_pb2.TransitionTaskRunsResponse]]:
+        """Moves up to 1,000 task runs in one call, for workers that report many at
+        once. Each item is checked, authorized and applied as TransitionTaskRun
+        would, on its own: items succeed or fail independently, in request order
+        (a later item sees the effects of earlier ones), and each has its own
+        result or error. The call as a whole fails only when it is malformed or
+        holds more than 1,000 items (INVALID_ARGUMENT), when the caller may not
+        write at all, or when the server cannot serve it.
         """
 
     @_abc_1.abstractmethod

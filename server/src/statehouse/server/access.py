@@ -166,6 +166,8 @@ RULES: dict[str, Rule] = {
     "statehouse.v1.ExecutionService/CreateTaskRun": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/TransitionExecution": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/TransitionTaskRun": Rule(_W, task_runs=_TASK_RUN),
+    # Each item is also authorized by the handler as a TransitionTaskRun.
+    "statehouse.v1.ExecutionService/TransitionTaskRuns": Rule(_W),
     "statehouse.v1.ExecutionService/PauseExecution": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/ResumeExecution": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/KillExecution": Rule(_W, executions=_EXECUTION),

@@ -71,6 +71,8 @@ MAX_STATE_FILTERS: Final = 9
 MAX_EXECUTION_ID_FILTERS: Final = 1000
 MAX_PAGE_SIZE: Final = 1000
 MAX_METRICS_PER_CALL: Final = 1000
+#: Items of one TransitionTaskRuns call.
+MAX_TRANSITIONS_PER_CALL: Final = 1000
 MAX_TAGS: Final = 20
 MAX_BUCKETS: Final = 2000
 #: Series x buckets of one AggregateMetrics response (grouping by a tag).
@@ -126,6 +128,10 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
     ("page_size", f"{MAX_PAGE_SIZE:,} (larger values are capped)"),
     ("page_token", f"{MAX_PAGE_TOKEN} characters, as returned by the server"),
     ("metrics per RecordMetrics call", f"{MAX_METRICS_PER_CALL:,}; {MAX_TAGS} tags each"),
+    (
+        "items per TransitionTaskRuns call",
+        f"{MAX_TRANSITIONS_PER_CALL:,} (`INVALID_ARGUMENT` for the whole call beyond)",
+    ),
     (
         "metric name, tag key, tag value",
         f"{MAX_METRIC_NAME}, {MAX_TAG_KEY}, {MAX_TAG_VALUE} characters",

@@ -4,8 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Any, Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Execution, ExecutionView, RetryPolicy, TaskRun } from "./execution_pb.js";
 import { file_statehouse_v1_execution } from "./execution_pb.js";
 import type { State } from "./state_pb.js";
@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file statehouse/v1/execution_service.proto.
  */
 export const file_statehouse_v1_execution_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIp8CChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24iVwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKgoEdmlldxgCIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldyJDChRHZXRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKlAgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEiQKBnN0YXRlcxgDIAMoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSQAoGbGFiZWxzGAQgAygLMjAuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSKgoEdmlldxgHIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEBChZMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEiwKCmV4ZWN1dGlvbnMYASADKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSIAoYdW5yZWFkYWJsZV9leGVjdXRpb25faWRzGAMgAygJImQKFkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAIgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIhkKF0RlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlIuQBChRDcmVhdGVUYXNrUnVuUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIaChJwYXJlbnRfdGFza19ydW5faWQYAyABKAkSDQoFdmFsdWUYBCABKAkSMAoMcmV0cnlfcG9saWN5GAUgASgLMhouc3RhdGVob3VzZS52MS5SZXRyeVBvbGljeRISCgpyZXF1ZXN0X2lkGAYgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAcgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIl0KFUNyZWF0ZVRhc2tSdW5SZXNwb25zZRIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIaChJleGVjdXRpb25fcmV2aXNpb24YAiABKAMi2wEKGlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDgoGcmVhc29uGAMgASgJEigKB291dHB1dHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSgobVHJhbnNpdGlvbkV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIusBChhUcmFuc2l0aW9uVGFza1J1blJlcXVlc3QSEwoLdGFza19ydW5faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEg4KBnJlYXNvbhgDIAEoCRIoCgdvdXRwdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl3b3JrZXJfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJvCg1SZXRyeURlY2lzaW9uEhEKCXNjaGVkdWxlZBgBIAEoCBI1ChFuZXh0X2F0dGVtcHRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbmV4dF9hdHRlbXB0GAMgASgFIr0BChlUcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEigKCHRhc2tfcnVuGAEgASgLMhYuc3RhdGVob3VzZS52MS5UYXNrUnVuEhoKEmV4ZWN1dGlvbl9yZXZpc2lvbhgCIAEoAxItCg9leGVjdXRpb25fc3RhdGUYAyABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEisKBXJldHJ5GAQgASgLMhwuc3RhdGVob3VzZS52MS5SZXRyeURlY2lzaW9uIqkCChVQYXVzZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhMKC3Rhc2tfcnVuX2lkGAIgASgJEigKBWRlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKB3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoKb25fdGltZW91dBgFIAEoDjIhLnN0YXRlaG91c2UudjEuUGF1c2VUaW1lb3V0QWN0aW9uEg4KBnJlYXNvbhgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAggASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uInYKFlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SLwoLcmVzdW1lX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BChZSZXN1bWVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRITCgt0YXNrX3J1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJGChdSZXN1bWVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKGAQoUS2lsbEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIlUKFUtpbGxFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIPCgdjaGFuZ2VkGAIgASgIIokBChdSZXN0YXJ0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iRwoYUmVzdGFydEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uItkBChhDb21wbGV0ZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIoCgdvdXRwdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZyZWFzb24YBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgGIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJIChlDb21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uKrgBChJQYXVzZVRpbWVvdXRBY3Rpb24SJAogUEFVU0VfVElNRU9VVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIfChtQQVVTRV9USU1FT1VUX0FDVElPTl9SRVNVTUUQARIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9XQVJOEAISHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fRkFJTBADEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX0tJTEwQBDKqCQoQRXhlY3V0aW9uU2VydmljZRJgCg9DcmVhdGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5zdGF0ZWhvdXNlLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJgCg9EZWxldGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEloKDUNyZWF0ZVRhc2tSdW4SIy5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRhc2tSdW5SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5DcmVhdGVUYXNrUnVuUmVzcG9uc2USbAoTVHJhbnNpdGlvbkV4ZWN1dGlvbhIpLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvbkV4ZWN1dGlvblJlcXVlc3QaKi5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXNwb25zZRJmChFUcmFuc2l0aW9uVGFza1J1bhInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEl0KDlBhdXNlRXhlY3V0aW9uEiQuc3RhdGVob3VzZS52MS5QYXVzZUV4ZWN1dGlvblJlcXVlc3QaJS5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USYAoPUmVzdW1lRXhlY3V0aW9uEiUuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXNwb25zZRJaCg1LaWxsRXhlY3V0aW9uEiMuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVxdWVzdBokLnN0YXRlaG91c2UudjEuS2lsbEV4ZWN1dGlvblJlc3BvbnNlEmMKEFJlc3RhcnRFeGVjdXRpb24SJi5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXF1ZXN0Gicuc3RhdGVob3VzZS52MS5SZXN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USZgoRQ29tcGxldGVFeGVjdXRpb24SJy5zdGF0ZWhvdXNlLnYxLkNvbXBsZXRlRXhlY3V0aW9uUmVxdWVzdBooLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXNwb25zZUJYChBpby5zdGF0ZWhvdXNlLnYxUAFaQmdpdGh1Yi5jb20vc3RhdGVob3VzZS9zdGF0ZWhvdXNlL2dlbi9nby9zdGF0ZWhvdXNlL3YxO3N0YXRlaG91c2V2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
+  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIp8CChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24iVwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKgoEdmlldxgCIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldyJDChRHZXRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKlAgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEiQKBnN0YXRlcxgDIAMoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSQAoGbGFiZWxzGAQgAygLMjAuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSKgoEdmlldxgHIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEBChZMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEiwKCmV4ZWN1dGlvbnMYASADKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSIAoYdW5yZWFkYWJsZV9leGVjdXRpb25faWRzGAMgAygJImQKFkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAIgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIhkKF0RlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlIuQBChRDcmVhdGVUYXNrUnVuUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIaChJwYXJlbnRfdGFza19ydW5faWQYAyABKAkSDQoFdmFsdWUYBCABKAkSMAoMcmV0cnlfcG9saWN5GAUgASgLMhouc3RhdGVob3VzZS52MS5SZXRyeVBvbGljeRISCgpyZXF1ZXN0X2lkGAYgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAcgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIl0KFUNyZWF0ZVRhc2tSdW5SZXNwb25zZRIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIaChJleGVjdXRpb25fcmV2aXNpb24YAiABKAMi2wEKGlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDgoGcmVhc29uGAMgASgJEigKB291dHB1dHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSgobVHJhbnNpdGlvbkV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIusBChhUcmFuc2l0aW9uVGFza1J1blJlcXVlc3QSEwoLdGFza19ydW5faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEg4KBnJlYXNvbhgDIAEoCRIoCgdvdXRwdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl3b3JrZXJfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJvCg1SZXRyeURlY2lzaW9uEhEKCXNjaGVkdWxlZBgBIAEoCBI1ChFuZXh0X2F0dGVtcHRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbmV4dF9hdHRlbXB0GAMgASgFIr0BChlUcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEigKCHRhc2tfcnVuGAEgASgLMhYuc3RhdGVob3VzZS52MS5UYXNrUnVuEhoKEmV4ZWN1dGlvbl9yZXZpc2lvbhgCIAEoAxItCg9leGVjdXRpb25fc3RhdGUYAyABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEisKBXJldHJ5GAQgASgLMhwuc3RhdGVob3VzZS52MS5SZXRyeURlY2lzaW9uIlYKGVRyYW5zaXRpb25UYXNrUnVuc1JlcXVlc3QSOQoIcmVxdWVzdHMYASADKAsyJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVxdWVzdCJWChpUcmFuc2l0aW9uVGFza1J1bnNSZXNwb25zZRI4CgdyZXN1bHRzGAEgAygLMicuc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1bnNSZXN1bHQijgEKGFRyYW5zaXRpb25UYXNrUnVuc1Jlc3VsdBI8CghyZXNwb25zZRgBIAEoCzIoLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZUgAEioKBWVycm9yGAIgASgLMhkuc3RhdGVob3VzZS52MS5JdGVtU3RhdHVzSABCCAoGcmVzdWx0IlIKCkl0ZW1TdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55IqkCChVQYXVzZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhMKC3Rhc2tfcnVuX2lkGAIgASgJEigKBWRlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKB3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoKb25fdGltZW91dBgFIAEoDjIhLnN0YXRlaG91c2UudjEuUGF1c2VUaW1lb3V0QWN0aW9uEg4KBnJlYXNvbhgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAggASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uInYKFlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SLwoLcmVzdW1lX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BChZSZXN1bWVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRITCgt0YXNrX3J1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJGChdSZXN1bWVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKGAQoUS2lsbEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIlUKFUtpbGxFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIPCgdjaGFuZ2VkGAIgASgIIokBChdSZXN0YXJ0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iRwoYUmVzdGFydEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uItkBChhDb21wbGV0ZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIoCgdvdXRwdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZyZWFzb24YBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgGIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJIChlDb21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uKrgBChJQYXVzZVRpbWVvdXRBY3Rpb24SJAogUEFVU0VfVElNRU9VVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIfChtQQVVTRV9USU1FT1VUX0FDVElPTl9SRVNVTUUQARIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9XQVJOEAISHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fRkFJTBADEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX0tJTEwQBDKVCgoQRXhlY3V0aW9uU2VydmljZRJgCg9DcmVhdGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5zdGF0ZWhvdXNlLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJgCg9EZWxldGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEloKDUNyZWF0ZVRhc2tSdW4SIy5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRhc2tSdW5SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5DcmVhdGVUYXNrUnVuUmVzcG9uc2USbAoTVHJhbnNpdGlvbkV4ZWN1dGlvbhIpLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvbkV4ZWN1dGlvblJlcXVlc3QaKi5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXNwb25zZRJmChFUcmFuc2l0aW9uVGFza1J1bhInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEmkKElRyYW5zaXRpb25UYXNrUnVucxIoLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVxdWVzdBopLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVzcG9uc2USXQoOUGF1c2VFeGVjdXRpb24SJC5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVxdWVzdBolLnN0YXRlaG91c2UudjEuUGF1c2VFeGVjdXRpb25SZXNwb25zZRJgCg9SZXN1bWVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlc3BvbnNlEloKDUtpbGxFeGVjdXRpb24SIy5zdGF0ZWhvdXNlLnYxLktpbGxFeGVjdXRpb25SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVzcG9uc2USYwoQUmVzdGFydEV4ZWN1dGlvbhImLnN0YXRlaG91c2UudjEuUmVzdGFydEV4ZWN1dGlvblJlcXVlc3QaJy5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXNwb25zZRJmChFDb21wbGV0ZUV4ZWN1dGlvbhInLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5Db21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlQlgKEGlvLnN0YXRlaG91c2UudjFQAVpCZ2l0aHViLmNvbS9zdGF0ZWhvdXNlL3N0YXRlaG91c2UvZ2VuL2dvL3N0YXRlaG91c2UvdjE7c3RhdGVob3VzZXYxYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
 
 /**
  * CreateExecutionRequest asks for a new execution of a flow.
@@ -614,6 +614,129 @@ export const TransitionTaskRunResponseSchema: GenMessage<TransitionTaskRunRespon
   messageDesc(file_statehouse_v1_execution_service, 14);
 
 /**
+ * TransitionTaskRunsRequest moves several task runs, one item each.
+ *
+ * @generated from message statehouse.v1.TransitionTaskRunsRequest
+ */
+export type TransitionTaskRunsRequest = Message<"statehouse.v1.TransitionTaskRunsRequest"> & {
+  /**
+   * The transitions, applied in this order (at most 1,000). Each is what a
+   * TransitionTaskRun call would send: its request_id makes that item
+   * idempotent (the same key space as TransitionTaskRun's), its
+   * expected_revision guards that item alone.
+   *
+   * @generated from field: repeated statehouse.v1.TransitionTaskRunRequest requests = 1;
+   */
+  requests: TransitionTaskRunRequest[];
+};
+
+/**
+ * Describes the message statehouse.v1.TransitionTaskRunsRequest.
+ * Use `create(TransitionTaskRunsRequestSchema)` to create a new message.
+ */
+export const TransitionTaskRunsRequestSchema: GenMessage<TransitionTaskRunsRequest> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 15);
+
+/**
+ * TransitionTaskRunsResponse carries one result per item of the request.
+ *
+ * @generated from message statehouse.v1.TransitionTaskRunsResponse
+ */
+export type TransitionTaskRunsResponse = Message<"statehouse.v1.TransitionTaskRunsResponse"> & {
+  /**
+   * The results, in the order of the request's items.
+   *
+   * @generated from field: repeated statehouse.v1.TransitionTaskRunsResult results = 1;
+   */
+  results: TransitionTaskRunsResult[];
+};
+
+/**
+ * Describes the message statehouse.v1.TransitionTaskRunsResponse.
+ * Use `create(TransitionTaskRunsResponseSchema)` to create a new message.
+ */
+export const TransitionTaskRunsResponseSchema: GenMessage<TransitionTaskRunsResponse> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 16);
+
+/**
+ * TransitionTaskRunsResult is the outcome of one item of a TransitionTaskRuns call.
+ *
+ * @generated from message statehouse.v1.TransitionTaskRunsResult
+ */
+export type TransitionTaskRunsResult = Message<"statehouse.v1.TransitionTaskRunsResult"> & {
+  /**
+   * Either what TransitionTaskRun would have returned, or its error.
+   *
+   * @generated from oneof statehouse.v1.TransitionTaskRunsResult.result
+   */
+  result: {
+    /**
+     * The item succeeded: the response TransitionTaskRun would return.
+     *
+     * @generated from field: statehouse.v1.TransitionTaskRunResponse response = 1;
+     */
+    value: TransitionTaskRunResponse;
+    case: "response";
+  } | {
+    /**
+     * The item failed, with the status TransitionTaskRun would fail with (the
+     * same code, message and details: ErrorInfo with its reason, BadRequest
+     * with field paths relative to the item, PreconditionFailure).
+     *
+     * @generated from field: statehouse.v1.ItemStatus error = 2;
+     */
+    value: ItemStatus;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message statehouse.v1.TransitionTaskRunsResult.
+ * Use `create(TransitionTaskRunsResultSchema)` to create a new message.
+ */
+export const TransitionTaskRunsResultSchema: GenMessage<TransitionTaskRunsResult> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 17);
+
+/**
+ * ItemStatus is the error of one item of a batch. It has the same fields and
+ * numbers as google.rpc.Status: decode its bytes as one (this contract does
+ * not depend on the googleapis protos, so it carries its own copy).
+ *
+ * @generated from message statehouse.v1.ItemStatus
+ */
+export type ItemStatus = Message<"statehouse.v1.ItemStatus"> & {
+  /**
+   * The gRPC status code (google.rpc.Code), never OK.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * A developer-facing description of the error, in English.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The error details: google.rpc.ErrorInfo (domain "statehouse" and the
+   * reason), and google.rpc.BadRequest or google.rpc.PreconditionFailure
+   * where they apply.
+   *
+   * @generated from field: repeated google.protobuf.Any details = 3;
+   */
+  details: Any[];
+};
+
+/**
+ * Describes the message statehouse.v1.ItemStatus.
+ * Use `create(ItemStatusSchema)` to create a new message.
+ */
+export const ItemStatusSchema: GenMessage<ItemStatus> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 18);
+
+/**
  * PauseExecutionRequest pauses a running execution or one of its task runs.
  *
  * @generated from message statehouse.v1.PauseExecutionRequest
@@ -682,7 +805,7 @@ export type PauseExecutionRequest = Message<"statehouse.v1.PauseExecutionRequest
  * Use `create(PauseExecutionRequestSchema)` to create a new message.
  */
 export const PauseExecutionRequestSchema: GenMessage<PauseExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 15);
+  messageDesc(file_statehouse_v1_execution_service, 19);
 
 /**
  * PauseExecutionResponse carries the paused execution.
@@ -710,7 +833,7 @@ export type PauseExecutionResponse = Message<"statehouse.v1.PauseExecutionRespon
  * Use `create(PauseExecutionResponseSchema)` to create a new message.
  */
 export const PauseExecutionResponseSchema: GenMessage<PauseExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 16);
+  messageDesc(file_statehouse_v1_execution_service, 20);
 
 /**
  * ResumeExecutionRequest resumes a paused execution or task run.
@@ -760,7 +883,7 @@ export type ResumeExecutionRequest = Message<"statehouse.v1.ResumeExecutionReque
  * Use `create(ResumeExecutionRequestSchema)` to create a new message.
  */
 export const ResumeExecutionRequestSchema: GenMessage<ResumeExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 17);
+  messageDesc(file_statehouse_v1_execution_service, 21);
 
 /**
  * ResumeExecutionResponse carries the resumed execution.
@@ -781,7 +904,7 @@ export type ResumeExecutionResponse = Message<"statehouse.v1.ResumeExecutionResp
  * Use `create(ResumeExecutionResponseSchema)` to create a new message.
  */
 export const ResumeExecutionResponseSchema: GenMessage<ResumeExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 18);
+  messageDesc(file_statehouse_v1_execution_service, 22);
 
 /**
  * KillExecutionRequest asks to kill an execution.
@@ -824,7 +947,7 @@ export type KillExecutionRequest = Message<"statehouse.v1.KillExecutionRequest">
  * Use `create(KillExecutionRequestSchema)` to create a new message.
  */
 export const KillExecutionRequestSchema: GenMessage<KillExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 19);
+  messageDesc(file_statehouse_v1_execution_service, 23);
 
 /**
  * KillExecutionResponse carries the execution after the kill was recorded.
@@ -853,7 +976,7 @@ export type KillExecutionResponse = Message<"statehouse.v1.KillExecutionResponse
  * Use `create(KillExecutionResponseSchema)` to create a new message.
  */
 export const KillExecutionResponseSchema: GenMessage<KillExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 20);
+  messageDesc(file_statehouse_v1_execution_service, 24);
 
 /**
  * RestartExecutionRequest restarts a FAILED or KILLED execution.
@@ -896,7 +1019,7 @@ export type RestartExecutionRequest = Message<"statehouse.v1.RestartExecutionReq
  * Use `create(RestartExecutionRequestSchema)` to create a new message.
  */
 export const RestartExecutionRequestSchema: GenMessage<RestartExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 21);
+  messageDesc(file_statehouse_v1_execution_service, 25);
 
 /**
  * RestartExecutionResponse carries the restarted execution.
@@ -917,7 +1040,7 @@ export type RestartExecutionResponse = Message<"statehouse.v1.RestartExecutionRe
  * Use `create(RestartExecutionResponseSchema)` to create a new message.
  */
 export const RestartExecutionResponseSchema: GenMessage<RestartExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 22);
+  messageDesc(file_statehouse_v1_execution_service, 26);
 
 /**
  * CompleteExecutionRequest ends an execution whose task runs are all done.
@@ -975,7 +1098,7 @@ export type CompleteExecutionRequest = Message<"statehouse.v1.CompleteExecutionR
  * Use `create(CompleteExecutionRequestSchema)` to create a new message.
  */
 export const CompleteExecutionRequestSchema: GenMessage<CompleteExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 23);
+  messageDesc(file_statehouse_v1_execution_service, 27);
 
 /**
  * CompleteExecutionResponse carries the completed execution.
@@ -996,7 +1119,7 @@ export type CompleteExecutionResponse = Message<"statehouse.v1.CompleteExecution
  * Use `create(CompleteExecutionResponseSchema)` to create a new message.
  */
 export const CompleteExecutionResponseSchema: GenMessage<CompleteExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 24);
+  messageDesc(file_statehouse_v1_execution_service, 28);
 
 /**
  * PauseTimeoutAction is what happens when a pause's timeout expires.
@@ -1124,6 +1247,22 @@ export const ExecutionService: GenService<{
     methodKind: "unary";
     input: typeof TransitionTaskRunRequestSchema;
     output: typeof TransitionTaskRunResponseSchema;
+  },
+  /**
+   * Moves up to 1,000 task runs in one call, for workers that report many at
+   * once. Each item is checked, authorized and applied as TransitionTaskRun
+   * would, on its own: items succeed or fail independently, in request order
+   * (a later item sees the effects of earlier ones), and each has its own
+   * result or error. The call as a whole fails only when it is malformed or
+   * holds more than 1,000 items (INVALID_ARGUMENT), when the caller may not
+   * write at all, or when the server cannot serve it.
+   *
+   * @generated from rpc statehouse.v1.ExecutionService.TransitionTaskRuns
+   */
+  transitionTaskRuns: {
+    methodKind: "unary";
+    input: typeof TransitionTaskRunsRequestSchema;
+    output: typeof TransitionTaskRunsResponseSchema;
   },
   /**
    * Pauses a running execution (or one task run), optionally with a timer.

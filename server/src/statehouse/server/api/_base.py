@@ -14,6 +14,7 @@ from ..commands import now_us
 from ..limits import MAX_PAYLOAD_BYTES
 from ..orchestration import JsonObject, RequestIdReused
 from ..storage import Store, Tx
+from ._guard import Guard
 from ._pages import PageTokens
 from .validation import Checked
 
@@ -33,6 +34,9 @@ class Call:
     heavy: bool = False
     #: Who is calling (``access.OPEN`` when authentication is off).
     principal: Principal = OPEN
+    #: The guard that admitted the call: a handler that carries several requests
+    #: (a batch) authorizes each of them with it (:meth:`authorize`).
+    guard: Guard | None = None
 
     @property
     def actor(self) -> str:
@@ -47,6 +51,13 @@ class Call:
     def payload(self, name: str) -> JsonObject | None:
         """The request's Struct field ``name`` as JSON, None when unset."""
         return self.checked.payload(name)
+
+    async def authorize(self, method: str, request: Message) -> None:
+        """Authorize ``request`` for this caller as a call of ``method`` would be."""
+        if self.guard is not None:
+            await self.guard.authorize(method, request, self.principal)
+        elif self.principal != OPEN:  # fail closed: nobody to ask
+            raise RuntimeError(f"{self.method}: no guard to authorize {method} with")
 
 
 @dataclass(frozen=True, slots=True)

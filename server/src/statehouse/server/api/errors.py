@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from ..events import HubClosed
 from ..orchestration import (
     AlreadyExists,
     DomainError,
@@ -20,6 +22,7 @@ from ..orchestration import (
     Unauthenticated,
     UnreadableRecord,
 )
+from ..storage import StorageUnavailable
 
 DOMAIN = "statehouse"
 log = logging.getLogger("statehouse.api")
@@ -74,4 +77,29 @@ def database_unavailable() -> status_pb2.Status:
     """
     return plain_status(
         code_pb2.UNAVAILABLE, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later"
+    )
+
+
+def status_of(method: str, error: BaseException) -> status_pb2.Status:
+    """The status a client gets for ``error`` raised while serving ``method``.
+
+    Domain errors get their codes and details, a lost database UNAVAILABLE, a
+    shutdown UNAVAILABLE (SHUTTING_DOWN), and anything unexpected INTERNAL with
+    an error id that is also in the server log, never with exception text.
+    """
+    if isinstance(error, DomainError):
+        return status_for(error)
+    if isinstance(error, StorageUnavailable):
+        log.warning("%s: the database is unavailable: %s", method, error)
+        return database_unavailable()
+    if isinstance(error, HubClosed):
+        return plain_status(
+            code_pb2.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down; resume elsewhere"
+        )
+    error_id = secrets.token_hex(8)
+    log.error("internal error %s in %s", error_id, method, exc_info=error)
+    return plain_status(
+        code_pb2.INTERNAL,
+        "INTERNAL",
+        f"internal error {error_id}; the server log has the details under this id",
     )

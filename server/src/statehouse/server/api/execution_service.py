@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 
 from .. import commands, limits, priority
-from ..orchestration import Execution, NotFound, PauseAction, State, UnreadableRecord
+from ..orchestration import (
+    DomainError,
+    Execution,
+    NotFound,
+    PauseAction,
+    State,
+    UnreadableRecord,
+)
 from ..storage import ExecutionFilter, Tx
 from . import convert
 from ._base import Call, Servicer
+from .errors import status_of
+from .validation import Checked, validate
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -209,6 +221,77 @@ class ExecutionServicer(Servicer):
             return response
 
         return await self.mutate(call, request, pb.TransitionTaskRunResponse, build)
+
+    async def TransitionTaskRuns(
+        self, request: pb.TransitionTaskRunsRequest, call: Call
+    ) -> pb.TransitionTaskRunsResponse:
+        """Each item as a TransitionTaskRun call of its own, all of them at once.
+
+        The request was validated only for its count (validation.py): each item
+        is validated, then authorized, alone, so that a bad item or one the
+        caller may not reach fails by itself. The admitted items are written
+        together (the store's group commit puts concurrent writes in one
+        transaction, each in its savepoint), queued in request order so that a
+        later item sees the effects of earlier ones. Every error, whatever its
+        kind, becomes that item's status, as the single call would get it.
+        """
+        single = call.method.rsplit("/", 1)[0] + "/TransitionTaskRun"
+        items = list(request.requests)
+        failed: dict[int, Exception] = {}
+        max_payload = self.limits.max_payload_bytes
+
+        def check_all() -> list[Checked | None]:
+            out: list[Checked | None] = []
+            for i, item in enumerate(items):
+                priority.step_aside()
+                try:
+                    out.append(validate(item, max_payload_bytes=max_payload))
+                except DomainError as error:
+                    failed[i] = error
+                    out.append(None)
+            return out
+
+        checked = await self.store.run_heavy(check_all) if call.heavy else check_all()
+
+        async def admit(i: int) -> None:
+            try:
+                await call.authorize(single, items[i])
+            except Exception as error:  # that item's answer
+                failed[i] = error
+
+        await asyncio.gather(*(admit(i) for i in range(len(items)) if i not in failed))
+        # One lane for every item of the call, so that they run in request order:
+        # all on the heavy lane when one item is large, else all group-committed.
+        heavy = any(
+            items[i].ByteSize() > limits.OFFLOAD_REQUEST_BYTES
+            for i in range(len(items))
+            if i not in failed
+        )
+
+        async def one(i: int) -> pb.TransitionTaskRunResponse | None:
+            item_call = replace(call, method=single, checked=checked[i] or Checked(), heavy=heavy)
+            try:
+                return await self.TransitionTaskRun(items[i], item_call)
+            except Exception as error:  # that item's answer
+                failed[i] = error
+                return None
+
+        admitted = [i for i in range(len(items)) if i not in failed]
+        answers = dict(
+            zip(admitted, await asyncio.gather(*(one(i) for i in admitted)), strict=True)
+        )
+        response = pb.TransitionTaskRunsResponse()
+        for i in range(len(items)):
+            result = response.results.add()
+            answer = answers.get(i)
+            if answer is not None:
+                result.response.CopyFrom(answer)
+            else:
+                status = status_of(f"{call.method} item {i}", failed[i])
+                result.error.code = status.code
+                result.error.message = status.message
+                result.error.details.extend(status.details)
+        return response
 
     async def PauseExecution(
         self, request: pb.PauseExecutionRequest, call: Call

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -37,42 +36,22 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
-from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
 from .. import limits, priority
 from ..access import Principal
-from ..events import HubClosed
-from ..orchestration import DomainError, InvalidArgument
-from ..storage import StorageUnavailable, Store
+from ..orchestration import InvalidArgument
+from ..storage import Store
 from ._base import Call
 from ._guard import Guard
-from .errors import database_unavailable, plain_status, status_for
+from .errors import status_of
 from .validation import Checked, validate
+
+__all__ = ["GrpcTransport", "status_of"]
 
 log = logging.getLogger("statehouse.api")
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-
-def status_of(method: str, error: BaseException) -> status_pb2.Status:
-    """The status a client gets for ``error`` raised while serving ``method``."""
-    if isinstance(error, DomainError):
-        return status_for(error)
-    if isinstance(error, StorageUnavailable):
-        log.warning("%s: the database is unavailable: %s", method, error)
-        return database_unavailable()
-    if isinstance(error, HubClosed):
-        return plain_status(
-            code_pb2.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down; resume elsewhere"
-        )
-    error_id = secrets.token_hex(8)
-    log.error("internal error %s in %s", error_id, method, exc_info=error)
-    return plain_status(
-        code_pb2.INTERNAL,
-        "INTERNAL",
-        f"internal error {error_id}; the server log has the details under this id",
-    )
 
 
 class GrpcTransport:
@@ -150,7 +129,7 @@ class GrpcTransport:
         principal = self._principal(context)
         request, checked = await self._decode_async(request_type, raw)
         await self.guard.authorize(name, request, principal)
-        return request, Call(name, checked, heavy, principal)
+        return request, Call(name, checked, heavy, principal, self.guard)
 
     # -- handlers -----------------------------------------------------------------
 

@@ -216,6 +216,14 @@ class Many(Rule):
 
 
 @dataclass(frozen=True, slots=True)
+class Unchecked(Rule):
+    """An item its handler validates by itself (a batch's items fail one by one)."""
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        return
+
+
+@dataclass(frozen=True, slots=True)
 class Pairs(Rule):
     """A map: at most ``max_count`` entries, keys and values checked."""
 
@@ -414,6 +422,9 @@ FIELD_RULES: dict[str, Rule] = {
     "RetryPolicy.max_attempts": Whole(1, L.MAX_RETRY_ATTEMPTS, "the first attempt counts"),
     "RetryPolicy.Exponential.factor": Real(L.MIN_RETRY_FACTOR, L.MAX_RETRY_FACTOR),
     "RecordMetricsRequest.metrics": Many(L.MAX_METRICS_PER_CALL),
+    # Only the count: each item is validated alone by the handler, so that a bad
+    # item fails by itself while the others are applied.
+    "TransitionTaskRunsRequest.requests": Many(L.MAX_TRANSITIONS_PER_CALL, Unchecked()),
     "MetricEntry.name": METRIC_NAME,
     "MetricEntry.description": Text(L.MAX_METRIC_DESCRIPTION, multiline=True),
     "MetricEntry.tags": Pairs(L.MAX_TAGS, TAG_KEY, Text(L.MAX_TAG_VALUE)),
