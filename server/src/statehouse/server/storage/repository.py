@@ -188,6 +188,8 @@ class Tx:
         self._for_update = conn.dialect.name != "sqlite"
         #: Whether reads FOR UPDATE lock rows (SQLite locks the whole database instead).
         self.locks_rows = self._for_update
+        #: Events of this transaction waiting for their sequences (flush_events).
+        self.pending: list[Event] = []
         #: Events appended in this transaction, with their sequences, for the
         #: live fan-out once the transaction has committed.
         self.appended: list[Event] = []
@@ -588,7 +590,15 @@ class Tx:
         return result.rowcount == 1
 
     def append_events(self, new_events: list[Event]) -> list[Event]:
-        """Give the events their sequences (last thing before commit) and store them."""
+        """Queue events for the log: :meth:`flush_events`, just before commit,
+        gives every event of the transaction its sequence at once."""
+        self.pending.extend(new_events)
+        return new_events
+
+    def flush_events(self) -> list[Event]:
+        """Give the queued events their sequences and store them (last thing
+        before commit: the sequence row stays locked until then); return them."""
+        new_events, self.pending = self.pending, []
         if not new_events:
             return []
         first = self._sequencer.allocate(self.conn, len(new_events))

@@ -1,12 +1,24 @@
 """The Store: the engine, its transactions, the threads they run on, migrations.
 
 Each request's whole transaction runs as one function (one hop per request,
-not one per statement). On a database server, writes go to a writer pool and
-reads to a reader pool, so network waits never block the event loop. On
-SQLite, whose transactions are short and local, writes run on the event loop
-itself by default (see ``StoreOptions.sqlite_inline_writes``), reads on the
-reader pool. After a write commits, the events it appended are handed to the
-commit listeners (the event hub) on the event loop.
+not one per statement).
+
+**Group commit.** Writes are queued to one committer, which runs what has
+queued up (at most ``StoreOptions.group_commit_max``) in one database
+transaction: each write in its own savepoint, so that a write that is refused
+(an illegal transition, a revision mismatch) is rolled back alone and answered
+with its own error while the others commit; then one sequence allocation for
+all their events, one COMMIT, and only then is any write acknowledged. Writes
+run in arrival order, and a write sees the effects of those before it in its
+batch. While a batch commits the next one queues up, so batches grow with the
+load by themselves (no waiting window unless ``group_commit_window`` is set).
+
+On a database server, statements go through the asyncio driver, so network
+waits never block the event loop. On SQLite, whose transactions are short and
+local, a batch runs on the event loop itself by default (see
+``StoreOptions.sqlite_inline_writes``); reads run on the reader pool. After a
+batch commits, its events are handed to the commit listeners (the event hub)
+on the event loop.
 """
 
 from __future__ import annotations
@@ -105,6 +117,13 @@ class StoreOptions:
     #: event loop instead of blocking worker threads that fight over the GIL
     #: (the threaded path spent about 4 ms of CPU per transition).
     postgres_async: bool = True
+    #: Group commit: the most writes one transaction carries.
+    group_commit_max: int = 100
+    #: How long the committer waits for more writes before a batch that is not
+    #: full (seconds; 0: take what has queued up, the batches grow with the load).
+    group_commit_window: float = 0.0
+    #: Batches in flight at once on a database server (SQLite has one writer).
+    group_commit_concurrency: int = 2
 
 
 def _sqlite_file(url: sa.URL) -> Path | None:
@@ -160,6 +179,14 @@ class Store:
         self._write_conn: sa.Connection | None = None
         self._closing = threading.Event()
         self._inline_writes = self.is_sqlite and self.options.sqlite_inline_writes
+        # Group commit (see the module docstring).
+        self._queue: list[_Write] = []
+        self._wake: asyncio.Event | None = None
+        self._committer: asyncio.Task[None] | None = None
+        self._slots: asyncio.Semaphore | None = None
+        #: Batches run and the writes they carried (for the benchmark and tests).
+        self.batches = 0
+        self.batched_writes = 0
 
     def _install_sqlite_hooks(self) -> None:
         options = self.options
@@ -235,6 +262,7 @@ class Store:
                     with conn.begin():
                         tx = Tx(conn, self.sequencer)
                         result = fn(tx)
+                        tx.flush_events()
                     return result, tx.appended
             except sa.exc.IntegrityError:
                 if attempt == 2 or self.is_sqlite:
@@ -245,29 +273,116 @@ class Store:
         with _unavailable_on_disconnect(), self.engine.connect() as conn, conn.begin():
             return fn(Tx(conn, self.sequencer))
 
-    def _write_inline(self, fn: Callable[[Tx], T]) -> tuple[T, list[Event]]:
-        """A write on the event loop, on a connection kept for it (no pool round trip)."""
+    # -- group commit -----------------------------------------------------------
+
+    def _commit_sync(self, writes: list[_Write]) -> list[Event]:
+        """A batch on a pooled connection, on the calling thread."""
+        for attempt in (1, 2):
+            try:
+                with (
+                    _unavailable_on_disconnect(),
+                    priority.holding_locks(),
+                    self.engine.connect() as conn,
+                ):
+                    conn = conn.execution_options(statehouse_write=True)
+                    with conn.begin():
+                        return run_batch(conn, self.sequencer, writes, not self.is_sqlite)
+            except sa.exc.IntegrityError:
+                if attempt == 2 or self.is_sqlite or len(writes) > 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _commit_inline(self, writes: list[_Write]) -> list[Event]:
+        """A batch on the event loop, on a connection kept for it (no pool round trip)."""
         conn = self._write_conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self._write_conn = self.engine.connect().execution_options(statehouse_write=True)
         with _unavailable_on_disconnect(), conn.begin():
-            tx = Tx(conn, self.sequencer)
-            result = fn(tx)
-        return result, tx.appended
+            return run_batch(conn, self.sequencer, writes, False)
 
-    async def _write_async(self, fn: Callable[[Tx], T]) -> tuple[T, list[Event]]:
-        """A write through the asyncio driver: ``fn`` runs unchanged (SQLAlchemy runs it
-        in a greenlet), its network waits are awaited on the event loop."""
+    async def _commit_async(self, writes: list[_Write]) -> list[Event]:
+        """A batch through the asyncio driver: the writes run unchanged (SQLAlchemy runs
+        them in a greenlet), the network waits are awaited on the event loop.
+
+        A single write that lost a request-id race is retried once (it then sees
+        the winner's row). A batch that deadlocked with another replica's is run
+        again one write per transaction.
+        """
         assert self.async_engine is not None
         for attempt in (1, 2):
             try:
                 with _unavailable_on_disconnect():
                     async with self.async_engine.connect() as conn, conn.begin():
-                        return await conn.run_sync(_run_write, self.sequencer, fn)
+                        return await conn.run_sync(_run_write_batch, self.sequencer, writes)
             except sa.exc.IntegrityError:
-                if attempt == 2:
+                if attempt == 2 or len(writes) > 1:
                     raise
+            except sa.exc.DBAPIError as exc:
+                if len(writes) == 1 or getattr(exc.orig, "sqlstate", "") not in _RETRY_ALONE:
+                    raise
+                appended: list[Event] = []
+                for write in writes:
+                    write.result = write.error = None
+                    try:
+                        appended += await self._commit_async([write])
+                    except Exception as error:  # this write's own error
+                        write.error = error
+                return appended
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _commit(self, writes: list[_Write]) -> None:
+        """Commit one batch, publish its events, then answer every write."""
+        self.batches += 1
+        self.batched_writes += len(writes)
+        try:
+            if self._inline_writes:
+                appended = self._commit_inline(writes)
+            elif self.async_engine is not None:
+                appended = await self._commit_async(writes)
+            else:
+                loop = asyncio.get_running_loop()
+                appended = await loop.run_in_executor(self._writer, self._commit_sync, writes)
+        except BaseException as exc:
+            for write in writes:
+                if not write.future.done():
+                    write.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            assert self._slots is not None
+            self._slots.release()
+        self._publish(appended)
+        for write in writes:
+            if write.future.done():
+                continue  # the caller gave up (cancelled); the write stands
+            if write.error is not None:
+                write.future.set_exception(write.error)
+            else:
+                write.future.set_result(write.result)
+
+    async def _commit_loop(self) -> None:
+        assert self._wake is not None and self._slots is not None
+        window = self.options.group_commit_window
+        most = max(1, self.options.group_commit_max)
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                await self._slots.acquire()
+                if window > 0 and len(self._queue) < most:
+                    await asyncio.sleep(window)
+                batch = self._queue[:most]
+                del self._queue[: len(batch)]
+                if self._inline_writes:
+                    await self._commit(batch)
+                else:
+                    asyncio.create_task(self._commit(batch))  # noqa: RUF006 (answers its writes)
+
+    def _publish(self, appended: list[Event]) -> None:
+        if appended:
+            for listener in self._listeners:
+                listener(appended)
 
     async def run_heavy(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run CPU-heavy ``fn(*args)`` on the heavy lane (one thread, in order)."""
@@ -280,24 +395,30 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(self._heavy, call)
 
     async def write(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
-        """Run ``fn`` in a write transaction, commit, then publish its events.
+        """Run ``fn`` in a write transaction (grouped with others: see the module
+        docstring), and return its result once it has committed and its events
+        are published.
 
-        ``heavy`` (large payloads) runs the transaction on the heavy lane even
+        ``heavy`` (large payloads) runs its own transaction on the heavy lane even
         where writes are inline, so that the event loop is not held meanwhile.
         """
         if heavy and self.async_engine is None:
             result, appended = await self.run_heavy(self.write_sync, fn)
-        elif self._inline_writes:
-            result, appended = self._write_inline(fn)
-        elif self.async_engine is not None:
-            result, appended = await self._write_async(fn)
-        else:
-            loop = asyncio.get_running_loop()
-            result, appended = await loop.run_in_executor(self._writer, self.write_sync, fn)
-        if appended:
-            for listener in self._listeners:
-                listener(appended)
-        return result
+            self._publish(appended)
+            return result
+        if self._closing.is_set():
+            raise StorageUnavailable("the store is closed")
+        if self._committer is None:
+            self._wake = asyncio.Event()
+            concurrency = 1 if self.is_sqlite else self.options.group_commit_concurrency
+            self._slots = asyncio.Semaphore(max(1, concurrency))
+            self._committer = asyncio.create_task(self._commit_loop(), name="statehouse-commit")
+        assert self._wake is not None
+        write = _Write(fn, asyncio.get_running_loop().create_future())
+        self._queue.append(write)
+        self._wake.set()
+        answer: T = await write.future
+        return answer
 
     async def read(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
         """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
@@ -343,6 +464,15 @@ class Store:
 
     async def aclose(self) -> None:
         """Close everything, the asyncio pool included (call on the event loop)."""
+        self._closing.set()
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+        for write in self._queue:
+            if not write.future.done():
+                write.future.set_exception(StorageUnavailable("the store is closed"))
+        self._queue.clear()
         if self.async_engine is not None:
             await self.async_engine.dispose()
         await asyncio.get_running_loop().run_in_executor(None, self.close)
@@ -359,11 +489,61 @@ class Store:
         self.engine.dispose()
 
 
-def _run_write(
-    conn: sa.Connection, sequencer: Sequencer, fn: Callable[[Tx], T]
-) -> tuple[T, list[Event]]:
-    tx = Tx(conn.execution_options(statehouse_write=True), sequencer)
-    return fn(tx), tx.appended
+@dataclass(slots=True)
+class _Write:
+    """One queued write: its function, then its result or its own error."""
+
+    fn: Callable[[Tx], Any]
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+#: PostgreSQL's deadlock and serialization failures: the batch is run again
+#: one write per transaction.
+_RETRY_ALONE = ("40P01", "40001")
+
+
+def run_batch(
+    conn: sa.Connection, sequencer: Sequencer, writes: list[_Write], retry_races: bool
+) -> list[Event]:
+    """Run ``writes`` in the transaction open on ``conn``; return the events to commit.
+
+    A lone write runs as is: its error rolls the transaction back. In a batch,
+    each write runs in a savepoint: its error (a domain error, a constraint) rolls
+    back that write alone and becomes its answer. ``retry_races``: a write that
+    lost a unique-key race with another replica runs once more (and then sees the
+    winner's row). The events of all the writes get their sequences at the end.
+    """
+    tx = Tx(conn, sequencer)
+    if len(writes) == 1:
+        writes[0].result = writes[0].fn(tx)
+    else:
+        for write in writes:
+            for attempt in (1, 2):
+                mark = len(tx.pending)
+                try:
+                    with conn.begin_nested():
+                        write.result = write.fn(tx)
+                    break
+                except sa.exc.IntegrityError as exc:
+                    del tx.pending[mark:]
+                    write.error = exc
+                    if attempt == 2 or not retry_races:
+                        break
+                    write.error = None
+                except Exception as exc:
+                    del tx.pending[mark:]
+                    write.error = exc
+                    break
+    tx.flush_events()
+    return tx.appended
+
+
+def _run_write_batch(
+    conn: sa.Connection, sequencer: Sequencer, writes: list[_Write]
+) -> list[Event]:
+    return run_batch(conn.execution_options(statehouse_write=True), sequencer, writes, True)
 
 
 def _run_read(conn: sa.Connection, sequencer: Sequencer, fn: Callable[[Tx], T]) -> T:

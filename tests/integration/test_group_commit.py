@@ -1,0 +1,186 @@
+"""Group commit: concurrent writes share one transaction, each in its own
+savepoint, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import grpc
+import pytest
+
+from statehouse.server import commands
+from statehouse.server.orchestration import RevisionMismatch, State
+from statehouse.server.storage import Store, Tx
+from statehouse.v1 import (
+    execution_service_pb2 as pb,
+    execution_service_pb2_grpc,
+    state_pb2 as st,
+)
+
+from .conftest import Running, ServerProcess, Stubs
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def _execution_with_task_runs(stubs: Stubs, count: int) -> tuple[str, list[str]]:
+    created = await stubs.executions.CreateExecution(
+        pb.CreateExecutionRequest(namespace="gc", flow_id="f")
+    )
+    ids = []
+    for i in range(count):
+        run = await stubs.executions.CreateTaskRun(
+            pb.CreateTaskRunRequest(execution_id=created.execution.id, task_id=f"t{i}")
+        )
+        ids.append(run.task_run.id)
+    return created.execution.id, ids
+
+
+def _move(task_run_id: str, state: State, expected: int | None = None) -> Any:
+    def work(tx: Tx) -> Any:
+        task_run, execution, _ = commands.transition_task_run(
+            tx,
+            task_run_id,
+            state,
+            reason="",
+            worker_id="w",
+            outputs=None,
+            expected_revision=expected,
+        )
+        return task_run.state, execution.revision
+
+    return work
+
+
+async def _events_of(store: Store, execution_id: str) -> list[tuple[int, str, str]]:
+    def read(tx: Tx) -> list[tuple[int, str, str]]:
+        return [
+            (e.sequence, e.task_id, e.state.value)
+            for e in tx.read_events(0, limit=1000)
+            if e.execution_id == execution_id
+        ]
+
+    return await store.read(read)
+
+
+async def test_a_refused_write_is_rolled_back_alone_and_the_others_commit(
+    running_server: Running, stubs: Stubs
+) -> None:
+    store = running_server.server.store
+    execution_id, (a, b, c) = await _execution_with_task_runs(stubs, 3)
+    before = (store.batches, store.batched_writes)
+    answers = await asyncio.gather(
+        store.write(_move(a, State.RUNNING)),
+        store.write(_move(b, State.RUNNING, expected=999)),  # a stale revision: refused
+        store.write(_move(c, State.RUNNING)),
+        return_exceptions=True,
+    )
+    # One transaction carried the three writes.
+    assert (store.batches, store.batched_writes) == (before[0] + 1, before[1] + 3)
+    assert answers[0][0] is State.RUNNING and answers[2][0] is State.RUNNING
+    assert isinstance(answers[1], RevisionMismatch)
+    got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    states = {t.task_id: st.State.Name(t.state) for t in got.execution.task_runs}
+    assert states == {"t0": "STATE_RUNNING", "t1": "STATE_CREATED", "t2": "STATE_RUNNING"}
+    # Its events: the committed writes' only, gapless, in arrival order.
+    events = await _events_of(store, execution_id)
+    tail = events[-3:]
+    assert [(task, state) for _, task, state in tail] == [
+        ("t0", "RUNNING"),
+        ("", "RUNNING"),  # the execution, started by its first task run
+        ("t2", "RUNNING"),
+    ]
+    sequences = [s for s, _, _ in events]
+    assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
+    assert got.execution.revision == answers[2][1]
+
+
+async def test_writes_to_one_execution_in_one_batch_see_each_other(
+    running_server: Running, stubs: Stubs
+) -> None:
+    store = running_server.server.store
+    execution_id, (a,) = await _execution_with_task_runs(stubs, 1)
+    got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    revision = got.execution.revision
+    before = store.batches
+    answers = await asyncio.gather(
+        store.write(_move(a, State.RUNNING, expected=revision)),
+        # Written against the revision the first write makes: it must see it.
+        store.write(_move(a, State.SUCCESS, expected=revision + 1)),
+    )
+    assert store.batches == before + 1
+    assert [state for state, _ in answers] == [State.RUNNING, State.SUCCESS]
+    assert [rev for _, rev in answers] == [revision + 1, revision + 2]
+
+
+async def test_concurrent_rpcs_answer_each_their_own(running_server: Running, stubs: Stubs) -> None:
+    """Through the real server: many writers at once, half of them refused."""
+    store = running_server.server.store
+    execution_id, ids = await _execution_with_task_runs(stubs, 40)
+    before = (store.batches, store.batched_writes)
+
+    async def move(i: int, task_run_id: str) -> grpc.StatusCode:
+        state = st.STATE_RUNNING if i % 2 == 0 else st.STATE_SUCCESS  # CREATED -> SUCCESS: refused
+        try:
+            await stubs.executions.TransitionTaskRun(
+                pb.TransitionTaskRunRequest(task_run_id=task_run_id, state=state)
+            )
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+        return grpc.StatusCode.OK
+
+    codes = await asyncio.gather(*(move(i, t) for i, t in enumerate(ids)))
+    assert codes == [
+        grpc.StatusCode.OK if i % 2 == 0 else grpc.StatusCode.FAILED_PRECONDITION for i in range(40)
+    ]
+    got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    running = sorted(t.task_id for t in got.execution.task_runs if t.state == st.STATE_RUNNING)
+    assert running == sorted(f"t{i}" for i in range(0, 40, 2))
+    batches, writes = store.batches - before[0], store.batched_writes - before[1]
+    # (the server's own writes, timers and compaction, may run meanwhile)
+    assert writes >= 40 and 1 <= batches <= writes
+
+
+def test_kill_9_under_load_loses_nothing_acknowledged(server_process: ServerProcess) -> None:
+    """Sixteen writers (batches of many writes) when the server dies: every
+    acknowledged execution is there after the restart."""
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    enough = threading.Event()
+
+    def writer() -> None:
+        with grpc.insecure_channel(server_process.target) as channel:
+            stub = execution_service_pb2_grpc.ExecutionServiceStub(channel)
+            while not stop.is_set():
+                try:
+                    created = stub.CreateExecution(
+                        pb.CreateExecutionRequest(namespace="gc", flow_id="load"), timeout=5
+                    )
+                except grpc.RpcError:
+                    return  # died under this call: not acknowledged
+                with lock:
+                    acknowledged.append(created.execution.id)
+                    if len(acknowledged) >= 300:
+                        enough.set()
+
+    threads = [threading.Thread(target=writer) for _ in range(16)]
+    for t in threads:
+        t.start()
+    assert enough.wait(60)
+    server_process.kill()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    server_process.start()
+    with grpc.insecure_channel(server_process.target) as channel:
+        stub = execution_service_pb2_grpc.ExecutionServiceStub(channel)
+        missing = []
+        for execution_id in acknowledged:
+            try:
+                stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id), timeout=5)
+            except grpc.RpcError as error:
+                missing.append((execution_id, error.code()))
+    assert missing == []
+    assert len(acknowledged) >= 300
