@@ -8,7 +8,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import pytest
@@ -34,6 +34,7 @@ from statehouse.client import (
     counter,
     timer,
 )
+from statehouse.v1 import execution_service_pb2
 
 from .conftest import Running
 
@@ -544,3 +545,70 @@ async def test_a_subscription_behind_the_retained_log_raises_sequence_compacted(
         assert [e.sequence for e in rest] == [newest - 2, newest - 1, newest]
         assert [e.execution_id for e in rest] == later[1:]
         await resumed.close()
+
+
+# TransitionTaskRuns
+
+
+async def test_transition_task_runs_returns_a_result_or_an_error_per_item(
+    client: AsyncClient,
+) -> None:
+    execution = await new_execution(client)
+    a = (await client.create_task_run(execution_id=execution.id, task_id="a")).task_run
+    b = (await client.create_task_run(execution_id=execution.id, task_id="b")).task_run
+    items: list[Any] = [
+        {"task_run_id": a.id, "state": "RUNNING", "worker_id": "w1", "request_id": "a1"},
+        {"task_run_id": a.id, "state": State.SUCCESS, "outputs": {"rows": 3}, "request_id": "a2"},
+        {"task_run_id": b.id, "state": "SUCCESS"},  # CREATED -> SUCCESS
+        {"task_run_id": "no-such-run", "state": "RUNNING"},
+        {"task_run_id": b.id, "state": "RUNNING", "expected_revision": 1},
+        # A message works as an item too (the SDK would refuse state 999 itself).
+        execution_service_pb2.TransitionTaskRunRequest(task_run_id=b.id, state=999),
+    ]
+    results = await client.transition_task_runs(items)
+    assert [type(r).__name__ for r in results] == [
+        "TransitionTaskRunResponse",
+        "TransitionTaskRunResponse",
+        "InvalidTransitionError",
+        "NotFoundError",
+        "RevisionMismatchError",
+        "InvalidArgumentError",
+    ]
+    first, second = results[0], results[1]
+    assert not isinstance(first, Exception) and not isinstance(second, Exception)
+    assert first.task_run.state == State.RUNNING
+    assert second.task_run.state == State.SUCCESS
+    assert dict(second.task_run.outputs) == {"rows": 3}
+    bad = results[5]
+    assert isinstance(bad, InvalidArgumentError)
+    assert [f for f, _ in bad.field_violations] == ["state"]
+    assert isinstance(results[2], InvalidTransitionError)
+    assert results[2].reason == "INVALID_TRANSITION"
+    # Idempotent per item, like the single call.
+    again = await client.transition_task_runs(items[:2])
+    assert again == results[:2]
+
+
+async def test_transition_task_runs_raises_only_for_the_whole_call(client: AsyncClient) -> None:
+    items = [{"task_run_id": f"r{i}", "state": "RUNNING"} for i in range(1001)]
+    with pytest.raises(InvalidArgumentError) as info:
+        await client.transition_task_runs(items)
+    assert [f for f, _ in info.value.field_violations] == ["requests"]
+    assert await client.transition_task_runs([]) == []
+    with pytest.raises(TypeError):
+        await client.transition_task_runs([{"state": "RUNNING"}])
+
+
+def test_the_blocking_client_transitions_task_runs(server_process: object) -> None:
+    target = server_process.target  # type: ignore[attr-defined]
+    with Client.connect(target) as client:
+        execution = client.create_execution(namespace="company.team", flow_id="etl")
+        run = client.create_task_run(execution_id=execution.id, task_id="t").task_run
+        ok, refused = client.transition_task_runs(
+            [
+                {"task_run_id": run.id, "state": "RUNNING"},
+                {"task_run_id": run.id, "state": "CREATED"},
+            ]
+        )
+        assert not isinstance(ok, Exception) and ok.task_run.state == State.RUNNING
+        assert isinstance(refused, InvalidTransitionError)

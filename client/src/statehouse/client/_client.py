@@ -464,6 +464,25 @@ class Client:
         )
         return self._unary(self._executions.TransitionTaskRun, request, idempotent=bool(request_id))
 
+    def transition_task_runs(self, items: Iterable[rq.TransitionItem]) -> list[rq.TransitionResult]:
+        """Move several task runs in one call (at most 1,000 items).
+
+        Each item is a ``TransitionTaskRunRequest`` or a mapping of
+        ``transition_task_run``'s arguments (``{"task_run_id": ..., "state":
+        "RUNNING", ...}``). Items are applied in order and succeed or fail
+        independently: the result is a list in the order of ``items`` whose
+        entries are each item's ``TransitionTaskRunResponse`` or the
+        :class:`StatehouseError` that ``transition_task_run`` would have raised
+        for it (returned, not raised). Only an error of the whole call (more
+        than 1,000 items, no writer role, the server unreachable) is raised.
+        Retried on a transient error when every item has a ``request_id``.
+        """
+        request = rq.transition_task_runs(items)
+        response = self._unary(
+            self._executions.TransitionTaskRuns, request, idempotent=rq.batch_is_idempotent(request)
+        )
+        return rq.transition_results(response)
+
     def pause_execution(
         self,
         execution_id: str,

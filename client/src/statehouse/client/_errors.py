@@ -41,6 +41,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 from statehouse.client._enums import State
+from statehouse.v1 import execution_service_pb2
 
 __all__ = [
     "AbortedError",
@@ -62,6 +63,7 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
+    "error_from_item_status",
     "error_from_rpc",
 ]
 
@@ -344,3 +346,14 @@ def error_from_rpc(error: grpc.RpcError) -> StatehouseError:
     trailing_fn = getattr(error, "trailing_metadata", None)
     trailing = trailing_fn() if callable(trailing_fn) else None
     return error_from_status(code, str(message or ""), _rich_status(trailing))
+
+
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def error_from_item_status(item: execution_service_pb2.ItemStatus) -> StatehouseError:
+    """The typed error of one failed item of a batch (its ``ItemStatus`` has the
+    fields and numbers of a google.rpc.Status, decoded as one)."""
+    status = status_pb2.Status.FromString(item.SerializeToString())
+    code = _STATUS_CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+    return error_from_status(code, status.message, status)

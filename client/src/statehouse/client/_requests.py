@@ -34,6 +34,7 @@ from statehouse.client._enums import (
     Role,
     State,
 )
+from statehouse.client._errors import StatehouseError, error_from_item_status
 from statehouse.v1 import (
     admin_service_pb2,
     event_pb2,
@@ -161,6 +162,44 @@ def transition_task_run(
         request_id=request_id,
         expected_revision=expected_revision,
     )
+
+
+#: One item of ``transition_task_runs``: a ``TransitionTaskRunRequest``, or a
+#: mapping of ``transition_task_run``'s arguments (``task_run_id``, ``state``,
+#: and optionally ``reason``, ``outputs``, ``worker_id``, ``request_id``,
+#: ``expected_revision``).
+TransitionItem = _es.TransitionTaskRunRequest | Mapping[str, Any]
+#: One result of ``transition_task_runs``: the response of that item, or the
+#: error the single ``transition_task_run`` call would have raised.
+TransitionResult = _es.TransitionTaskRunResponse | StatehouseError
+
+
+def transition_task_runs(items: Iterable[TransitionItem]) -> _es.TransitionTaskRunsRequest:
+    requests: list[_es.TransitionTaskRunRequest] = []
+    for item in items:
+        if isinstance(item, _es.TransitionTaskRunRequest):
+            requests.append(item)
+            continue
+        fields = dict(item)
+        task_run_id = fields.pop("task_run_id", None)
+        if not isinstance(task_run_id, str):
+            raise TypeError(f"item {len(requests)}: a task_run_id (str) is required")
+        requests.append(transition_task_run(task_run_id, **fields))
+    return _es.TransitionTaskRunsRequest(requests=requests)
+
+
+def batch_is_idempotent(request: _es.TransitionTaskRunsRequest) -> bool:
+    """Safe to send again: every item carries a request_id."""
+    return all(item.request_id for item in request.requests)
+
+
+def transition_results(response: _es.TransitionTaskRunsResponse) -> list[TransitionResult]:
+    return [
+        result.response
+        if result.WhichOneof("result") == "response"
+        else error_from_item_status(result.error)
+        for result in response.results
+    ]
 
 
 def pause_execution(
