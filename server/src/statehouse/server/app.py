@@ -167,6 +167,8 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
         )
         await authenticator.start()
     guard = Guard(store, authenticator)
+    if authenticator is not None:
+        store.add_commit_listener(guard.learn)
     transport = GrpcTransport(store, guard, max_payload_bytes=settings.max_payload_bytes)
     for service, impl in zip(
         SERVICES,

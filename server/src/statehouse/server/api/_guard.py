@@ -11,7 +11,8 @@ every RPC:
 3. executions and task runs named by id: one that does not exist or lies
    outside the caller's namespaces is NOT_FOUND, the same error the handler
    would raise for a missing one. Namespaces never change, so the id ->
-   namespace lookups are cached.
+   namespace lookups are cached, and the cache learns every execution and task
+   run this server commits (from the events of its commits) before anyone asks.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from google.protobuf.message import Message
 
 from ..access import OPEN, RULES, Principal, Rule
 from ..credentials import Authenticator
-from ..orchestration import NotFound
+from ..orchestration import Event, NotFound
 from ..storage import Store
 
 _KINDS = {"executions": "execution", "task_runs": "task run"}
@@ -80,11 +81,21 @@ class Guard:
         if namespace is None:
             namespace = await self.store.read(lambda tx: tx.namespace_of(kind, resource_id))
             if namespace is not None:
-                self._namespaces[key] = namespace
-                if len(self._namespaces) > self._cache_size:
-                    self._namespaces.popitem(last=False)
+                self._remember(key, namespace)
         if namespace is None or not principal.may_read(namespace):
             raise NotFound(kind, resource_id)
+
+    def _remember(self, key: tuple[str, str], namespace: str) -> None:
+        self._namespaces[key] = namespace
+        if len(self._namespaces) > self._cache_size:
+            self._namespaces.popitem(last=False)
+
+    def learn(self, events: list[Event]) -> None:
+        """A commit listener: the namespaces of what was just committed."""
+        for event in events:
+            self._remember(("execution", event.execution_id), event.namespace)
+            if event.task_run_id:
+                self._remember(("task run", event.task_run_id), event.namespace)
 
 
 def _field(message: Any, path: str) -> str:
