@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +29,12 @@ class Cli:
         self.target = target
         self.env = dict(os.environ, PYTHONUNBUFFERED="1", STATEHOUSE_TARGET=target)
 
-    def run(self, *argv: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *argv: str, ok: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "statehouse.cli", *argv],
+            input=stdin,
             capture_output=True,
             text=True,
             env=self.env,
@@ -175,6 +179,63 @@ def test_transitions_of_task_runs_and_executions(cli: Cli) -> None:
     assert missing.stderr.strip() == (
         missing.stderr.strip().splitlines()[0]
     ) and missing.stderr.rstrip().endswith("(EXECUTION_NOT_FOUND)")
+
+
+def test_transition_file_moves_many_task_runs_with_one_line_per_item(
+    cli: Cli, tmp_path: Path
+) -> None:
+    execution = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")
+    a, b = (
+        cli.json("task-runs", "create", "--execution", execution["id"], "--task", t)["task_run"][
+            "id"
+        ]
+        for t in ("a", "b")
+    )
+    lines = [
+        {"task_run_id": a, "state": "RUNNING", "worker_id": "w1", "request_id": "a-1"},
+        {"task_run_id": a, "state": "success", "outputs": {"rows": 2}, "reason": "done"},
+        {"task_run_id": b, "state": "SUCCESS"},
+        {"task_run_id": "no-such-run", "state": "RUNNING"},
+    ]
+    path = tmp_path / "moves.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines[:2]) + "\n\n"
+                    + "\n".join(json.dumps(line) for line in lines[2:]) + "\n")  # fmt: skip
+    result = cli.run("transition", "--file", str(path), ok=False)
+    assert result.returncode == 1
+    out = result.stdout.splitlines()
+    assert len(out) == 4
+    assert out[0].startswith(f"line 1: {a} RUNNING (execution RUNNING, revision ")
+    assert out[1].startswith(f"line 2: {a} SUCCESS")
+    assert out[2].startswith(f"line 4: {b} error: ") and out[2].endswith("(INVALID_TRANSITION)")
+    assert out[3].startswith("line 5: no-such-run error: ")
+    assert out[3].endswith("(TASK_RUN_NOT_FOUND)")
+    assert result.stderr == "2 of 4 transitions failed\n"
+
+    # From stdin, as JSON lines; the repeated request_id gives the first answer.
+    first = json.dumps(lines[0])
+    again = cli.run("--json", "transition", "--file", "-", stdin=first + "\n" + json.dumps(
+        {"task_run_id": b, "state": "RUNNING"}) + "\n")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    records = [json.loads(line) for line in again.stdout.splitlines()]
+    assert [r["line"] for r in records] == [1, 2]
+    assert records[0]["response"]["task_run"]["state"] == "STATE_RUNNING"
+    assert records[1]["response"]["task_run"]["state"] == "STATE_RUNNING"
+    failed = cli.run("--json", "transition", "--file", "-", ok=False,
+                     stdin=json.dumps({"task_run_id": b, "state": "CREATED"}))  # fmt: skip
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["error"]["reason"] == "INVALID_TRANSITION"
+
+    # Bad lines and options are usage errors, found before anything is sent.
+    for stdin, argv in (
+        ('{"task_run_id": "x", "state": "RUNNING"}\nnot json\n', ()),
+        ('{"task_run_id": "x", "state": "SLEEPING"}\n', ()),
+        ('{"state": "RUNNING"}\n', ()),
+        ('{"task_run_id": "x", "state": "RUNNING", "colour": 1}\n', ()),
+        ('{"task_run_id": "x", "state": "RUNNING"}\n', ("RUNNING",)),
+    ):
+        usage = cli.run("transition", "--file", "-", *argv, ok=False, stdin=stdin)
+        assert usage.returncode == 2, (stdin, usage.stderr)
+        assert usage.stdout == ""
 
 
 def test_errors_are_one_line_with_the_reason(cli: Cli) -> None:

@@ -108,6 +108,9 @@ SEED = int(os.environ.get("STATEHOUSE_FUZZ_SEED") or int.from_bytes(os.urandom(4
 #: How long a streaming call may take to send its first message before the test cancels it.
 STREAM_WAIT = 0.1
 UNARY_TIMEOUT = 5.0
+#: A batch of up to 1,000 writes takes longer than one write (seconds on
+#: PostgreSQL while each write of a group commit is still its own statements).
+UNARY_TIMEOUTS = {"ExecutionService.TransitionTaskRuns": 60.0}
 
 
 #: The server accepts requests up to this size; beyond it RESOURCE_EXHAUSTED is the answer.
@@ -1298,6 +1301,12 @@ def set_field(message: Message, f: FieldDescriptor, value: Any) -> None:
                 container[key].CopyFrom(item)
         else:
             container.update(value)
+    elif f.is_repeated and f.message_type is not None:
+        # One by one: extend() copies through a parse, which refuses an item
+        # nested as deep as the protobuf runtime allows (a Struct 60 levels deep
+        # in a batch's item); the server must then answer MALFORMED_REQUEST.
+        for item in value:
+            container.add().CopyFrom(item)
     elif f.is_repeated:
         container.extend(value)
     elif f.message_type is not None:
@@ -1515,7 +1524,7 @@ class Fuzzer:
             callable_ = self.stub(rpc)
         try:
             if not rpc.streaming:
-                callable_(request, timeout=UNARY_TIMEOUT)
+                callable_(request, timeout=UNARY_TIMEOUTS.get(rpc.name, UNARY_TIMEOUT))
                 return OK, "", False
             call = callable_(request, timeout=STREAM_WAIT)
             try:

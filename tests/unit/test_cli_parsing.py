@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import types
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 import statehouse.server
+from statehouse.cli import _main
 from statehouse.cli._main import _tls, build_parser, main
 from statehouse.client import PauseTimeoutAction, Role, State, TlsConfig
 from statehouse.server.options import add_serve_arguments, settings_from_args
@@ -100,6 +102,19 @@ def test_transition_takes_a_case_insensitive_state() -> None:
     assert (args.reason, args.expected_revision) == ("go", 4)
     args = parse("transition", "--execution", "e1", "success", "--outputs-json", '{"n": 1}')
     assert (args.execution, args.state, args.outputs_json) == ("e1", State.SUCCESS, {"n": 1})
+
+
+def test_transition_file_takes_no_state_and_reads_json_lines() -> None:
+    args = parse("transition", "--file", "-")
+    assert (args.file, args.state, args.task_run) == ("-", None, None)
+    lines = io.StringIO(
+        '{"task_run_id": "t1", "state": "running"}\n\n{"task_run_id": "t2", "state": 4}\n'
+    )
+    items = _main._transition_items(lines)
+    assert [(n, i["task_run_id"], i["state"]) for n, i in items] == [
+        (1, "t1", State.RUNNING),
+        (3, "t2", State(4)),
+    ]
 
 
 def test_watch_starts_from_the_latest_unless_told() -> None:

@@ -89,9 +89,14 @@ function decodeStatusDetails(metadata) {
   if (!raw || raw.length === 0) {
     return null;
   }
+  const status = rpcTypes().lookupType('google.rpc.Status').decode(raw[0]);
+  return { code: status.code, message: status.message, details: decodeAnyDetails(status.details) };
+}
+
+/** google.protobuf.Any details ({ type_url, value }) as { type, ...fields }. */
+function decodeAnyDetails(anys) {
   const root = rpcTypes();
-  const status = root.lookupType('google.rpc.Status').decode(raw[0]);
-  const details = status.details.map((any) => {
+  return (anys || []).map((any) => {
     const type = any.type_url.slice(any.type_url.lastIndexOf('/') + 1);
     let fields;
     try {
@@ -101,19 +106,17 @@ function decodeStatusDetails(metadata) {
     }
     return { type, ...fields };
   });
-  return { code: status.code, message: status.message, details };
 }
 
 /** A failed Statehouse call: the gRPC status and its google.rpc details. */
 class StatehouseError extends Error {
-  constructor(serviceError) {
+  constructor(serviceError, status = decodeStatusDetails(serviceError.metadata)) {
     super(serviceError.details || serviceError.message, { cause: serviceError });
     this.name = 'StatehouseError';
     /** The numeric gRPC code (grpc.status.FAILED_PRECONDITION, ...). */
     this.code = serviceError.code;
     /** The code's name ("FAILED_PRECONDITION"). */
     this.codeName = grpc.status[serviceError.code];
-    const status = decodeStatusDetails(serviceError.metadata);
     /** Every decoded detail, in the order the server sent them. */
     this.details = status ? status.details : [];
     const info = this.details.find((d) => d.type === 'google.rpc.ErrorInfo');
@@ -127,6 +130,26 @@ class StatehouseError extends Error {
     /** BadRequest field violations: [{ field, description, ... }]. */
     this.fieldViolations = badRequest ? badRequest.field_violations : [];
   }
+
+  /**
+   * The error of one failed item of a batch (TransitionTaskRuns): its
+   * ItemStatus ({ code, message, details }, the fields of a google.rpc.Status).
+   */
+  static fromItemStatus(item) {
+    const status = { code: item.code, message: item.message, details: decodeAnyDetails(item.details) };
+    return new StatehouseError({ code: item.code, details: item.message, message: item.message }, status);
+  }
+}
+
+/**
+ * The results of a TransitionTaskRuns response, in the order of its items:
+ * each the item's TransitionTaskRunResponse, or the StatehouseError that
+ * transitionTaskRun would have rejected with for it.
+ */
+function transitionResults(response) {
+  return response.results.map((result) =>
+    result.result === 'response' ? result.response : StatehouseError.fromItemStatus(result.error),
+  );
 }
 
 /** A plain JSON value as a google.protobuf.Value. */
@@ -305,6 +328,9 @@ function bearerInterceptor(authorization) {
  * Connects to a Statehouse server. Returns { executions, events, metrics,
  * admin, close }; each service has one method per RPC (createExecution,
  * subscribe, createToken, ...), and `raw`, its grpc-js client.
+ * executions.transitionTaskRuns({ requests: [...] }) resolves to an array with
+ * one entry per item, in order: its TransitionTaskRunResponse, or the
+ * StatehouseError transitionTaskRun would have rejected with (not thrown).
  *
  * target: "host:port" (default $STATEHOUSE_TARGET, else 127.0.0.1:50051).
  * options:
@@ -369,6 +395,11 @@ function connect(target = process.env.STATEHOUSE_TARGET || '127.0.0.1:50051', op
   const api = loadApi();
   const wrap = (Service) => wrapService(Service, channel, interceptors, timeoutMs, openStreams);
   const executions = wrap(api.ExecutionService);
+  // Items succeed or fail one by one: resolves to one entry per item (see
+  // transitionResults); rejects only when the whole call fails.
+  const transitionTaskRunsCall = executions.transitionTaskRuns;
+  executions.transitionTaskRuns = async (request = {}, callOptions = {}) =>
+    transitionResults(await transitionTaskRunsCall(request, callOptions));
   const events = wrap(api.EventService);
   const metrics = wrap(api.MetricService);
   const admin = wrap(api.AdminService);

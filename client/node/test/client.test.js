@@ -256,3 +256,52 @@ test('a process that breaks out of a subscription and closes the client exits', 
   assert.equal(code, 0, output);
   assert.match(output, /received heartbeat\nclosed\n/);
 });
+
+test('transitionTaskRuns answers each item with its response or its StatehouseError, in order', async () => {
+  const { execution } = await sh.executions.createExecution({ namespace: 'node.test', flow_id: uniqueFlow('batch') });
+  const { task_run: a } = await sh.executions.createTaskRun({ execution_id: execution.id, task_id: 'a' });
+  const { task_run: b } = await sh.executions.createTaskRun({ execution_id: execution.id, task_id: 'b' });
+  const requests = [
+    { task_run_id: a.id, state: 'STATE_RUNNING', request_id: `a-${randomUUID()}` },
+    { task_run_id: a.id, state: 'STATE_SUCCESS', outputs: toStruct({ rows: 2 }) },
+    { task_run_id: b.id, state: 'STATE_SUCCESS' },
+    { task_run_id: 'no-such-run', state: 'STATE_RUNNING' },
+    { task_run_id: b.id, state: 'STATE_RUNNING', expected_revision: '1' },
+  ];
+  const results = await sh.executions.transitionTaskRuns({ requests });
+  assert.equal(results.length, requests.length);
+  assert.equal(results[0].task_run.state, 'STATE_RUNNING');
+  assert.equal(results[1].task_run.state, 'STATE_SUCCESS');
+  assert.deepEqual(fromStruct(results[1].task_run.outputs), { rows: 2 });
+  const expected = [
+    [2, 'FAILED_PRECONDITION', 'INVALID_TRANSITION'],
+    [3, 'NOT_FOUND', 'TASK_RUN_NOT_FOUND'],
+    [4, 'ABORTED', 'REVISION_MISMATCH'],
+  ];
+  for (const [index, codeName, reason] of expected) {
+    const error = results[index];
+    assert.ok(error instanceof StatehouseError, `item ${index}: ${JSON.stringify(error)}`);
+    assert.equal(error.codeName, codeName);
+    assert.equal(error.reason, reason);
+    assert.equal(error.domain, 'statehouse');
+  }
+  assert.equal(results[2].metadata.current_state, 'CREATED');
+
+  // A bad item fails alone with its field violations; too many items fail the call.
+  const [bad, ok] = await sh.executions.transitionTaskRuns({
+    requests: [
+      { task_run_id: b.id, state: 'STATE_RUNNING', reason: 'x'.repeat(3000) },
+      { task_run_id: b.id, state: 'STATE_RUNNING' },
+    ],
+  });
+  assert.equal(bad.codeName, 'INVALID_ARGUMENT');
+  assert.deepEqual(bad.fieldViolations.map((v) => v.field), ['reason']);
+  assert.equal(ok.task_run.state, 'STATE_RUNNING');
+  const tooMany = Array.from({ length: 1001 }, () => ({ task_run_id: 'x', state: 'STATE_RUNNING' }));
+  await assert.rejects(sh.executions.transitionTaskRuns({ requests: tooMany }), (error) => {
+    assert.ok(error instanceof StatehouseError);
+    assert.equal(error.codeName, 'INVALID_ARGUMENT');
+    assert.deepEqual(error.fieldViolations.map((v) => v.field), ['requests']);
+    return true;
+  });
+});

@@ -322,11 +322,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expected-revision", type=_non_negative)
 
     # transition
-    p = command(commands, "transition", cmd_transition, "Move an execution or a task run.")
+    p = command(
+        commands,
+        "transition",
+        cmd_transition,
+        "Move an execution or a task run, or many task runs (--file).",
+    )
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--execution", metavar="ID")
     target.add_argument("--task-run", metavar="ID")
-    p.add_argument("state", type=_state, metavar="STATE", help="e.g. running, success")
+    target.add_argument(
+        "--file",
+        metavar="FILE",
+        help="JSON lines, one task run transition each ('-' for stdin): "
+        '{"task_run_id": ..., "state": "RUNNING", and optionally "reason", "outputs", '
+        '"worker_id", "expected_revision", "request_id"}; one result line per item, '
+        "exit 1 if any failed",
+    )
+    p.add_argument("state", type=_state, nargs="?", metavar="STATE", help="e.g. running, success")
     p.add_argument("--reason", default="")
     p.add_argument("--outputs-json", type=_json_object, metavar="JSON")
     p.add_argument("--expected-revision", type=_non_negative)
@@ -604,7 +617,100 @@ def cmd_task_runs_create(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+#: Items per TransitionTaskRuns call (the server's bound); longer files take several calls.
+BATCH_SIZE = 1000
+_ITEM_KEYS = {
+    "task_run_id",
+    "state",
+    "reason",
+    "outputs",
+    "worker_id",
+    "expected_revision",
+    "request_id",
+}
+
+
+def _transition_items(lines: TextIO) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, transition_task_run arguments) of each non-blank line."""
+    items: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"line {number}: invalid JSON: {exc}") from None
+        if not isinstance(item, dict):
+            raise UsageError(f"line {number}: expected a JSON object")
+        unknown = sorted(set(item) - _ITEM_KEYS)
+        if unknown:
+            raise UsageError(f"line {number}: unknown keys {', '.join(unknown)}")
+        if not isinstance(item.get("task_run_id"), str) or not item["task_run_id"]:
+            raise UsageError(f"line {number}: task_run_id (a string) is required")
+        state = item.get("state")
+        try:
+            if isinstance(state, str):
+                item["state"] = State.parse(state)
+            elif isinstance(state, int) and not isinstance(state, bool):
+                item["state"] = State(state)
+            else:
+                raise ValueError("state (a name such as RUNNING) is required")
+        except ValueError as exc:
+            raise UsageError(f"line {number}: {exc}") from None
+        if item.get("outputs") is not None and not isinstance(item["outputs"], dict):
+            raise UsageError(f"line {number}: outputs must be a JSON object")
+        items.append((number, item))
+    return items
+
+
+def _transition_file(args: argparse.Namespace, out: TextIO) -> int:
+    given = [
+        option
+        for option, value in (
+            ("STATE", args.state),
+            ("--reason", args.reason),
+            ("--outputs-json", args.outputs_json),
+            ("--expected-revision", args.expected_revision),
+            ("--worker-id", args.worker_id),
+            ("--request-id", args.request_id),
+        )
+        if value not in (None, "")
+    ]
+    if given:
+        raise UsageError(f"with --file each line gives its own fields, not {', '.join(given)}")
+    if args.file == "-":
+        items = _transition_items(sys.stdin)
+    else:
+        try:
+            with open(args.file, encoding="utf-8") as lines:
+                items = _transition_items(lines)
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    failed = 0
+    with _connect(args) as client:
+        for start in range(0, len(items), BATCH_SIZE):
+            chunk = items[start : start + BATCH_SIZE]
+            results = client.transition_task_runs([item for _, item in chunk])
+            for (number, item), result in zip(chunk, results, strict=True):
+                failed += isinstance(result, StatehouseError)
+                if args.json:
+                    render.write_json(
+                        out,
+                        render.batch_result_dict(number, item["task_run_id"], result),
+                        lines=True,
+                    )
+                else:
+                    out.write(render.batch_result_line(number, item["task_run_id"], result) + "\n")
+    if failed:
+        sys.stderr.write(f"{failed} of {len(items)} transitions failed\n")
+    return 1 if failed else 0
+
+
 def cmd_transition(args: argparse.Namespace, out: TextIO) -> int:
+    if args.file is not None:
+        return _transition_file(args, out)
+    if args.state is None:
+        raise UsageError("STATE is required")
     with _connect(args) as client:
         if args.execution:
             execution = client.transition_execution(

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from statehouse.client import Role, State, Token
+from statehouse.client import Role, State, StatehouseError, Token
 from statehouse.client._convert import role_value
 from statehouse.v1 import (
     admin_service_pb2,
@@ -326,6 +326,47 @@ def transition_task_run_text(r: execution_service_pb2.TransitionTaskRunResponse)
             f"at {time_text(r.retry.next_attempt_time, millis=True)}"
         )
     return text
+
+
+def batch_result_line(
+    line: int, task_run_id: str, result: execution_service_pb2.TransitionTaskRunResponse | Exception
+) -> str:
+    """One item of ``transition --file``: its line, its task run, and what became of it."""
+    if isinstance(result, StatehouseError):
+        label = result.reason or result.code.name
+        text = f"line {line}: {task_run_id} error: {result.message} ({label})"
+        for field, description in result.field_violations:
+            if f"{field}: {description}" != result.message:
+                text += f"; {field}: {description}"
+        return text
+    assert isinstance(result, execution_service_pb2.TransitionTaskRunResponse)
+    text = (
+        f"line {line}: {task_run_id} {state_name(result.task_run.state)}"
+        f" (execution {state_name(result.execution_state)}, revision {result.execution_revision})"
+    )
+    if result.HasField("retry") and result.retry.scheduled:
+        text += f", retry: attempt {result.retry.next_attempt}"
+    return text
+
+
+def batch_result_dict(
+    line: int, task_run_id: str, result: execution_service_pb2.TransitionTaskRunResponse | Exception
+) -> dict[str, Any]:
+    """One item of ``transition --file --json``."""
+    out: dict[str, Any] = {"line": line, "task_run_id": task_run_id}
+    if isinstance(result, StatehouseError):
+        out["error"] = {
+            "code": result.code.name,
+            "reason": result.reason,
+            "message": result.message,
+            "field_violations": [
+                {"field": f, "description": d} for f, d in result.field_violations
+            ],
+        }
+    else:
+        assert isinstance(result, execution_service_pb2.TransitionTaskRunResponse)
+        out["response"] = message_dict(result)
+    return out
 
 
 # One event per line, in fixed-width columns so that a live stream stays aligned.
