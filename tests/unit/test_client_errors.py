@@ -35,8 +35,9 @@ from statehouse.client import (
     UnauthenticatedError,
     UnavailableError,
     UnimplementedError,
+    _requests as rq,
 )
-from statehouse.client._errors import error_from_rpc
+from statehouse.client._errors import error_from_item_status, error_from_rpc
 from statehouse.v1 import execution_pb2, execution_service_pb2
 
 Code = grpc.StatusCode
@@ -428,3 +429,59 @@ def test_non_transient_errors_are_not_retried(flaky: tuple[FlakyExecutions, str]
 def test_status_code_numbers_agree_with_google_rpc() -> None:
     # The table relies on grpc.StatusCode values matching google.rpc.Code.
     assert Code.FAILED_PRECONDITION.value[0] == code_pb2.FAILED_PRECONDITION
+
+
+def test_a_batch_items_status_becomes_the_typed_error_of_the_single_call() -> None:
+    info = any_pb2.Any()
+    info.Pack(
+        error_details_pb2.ErrorInfo(
+            reason="INVALID_TRANSITION",
+            domain="statehouse",
+            metadata={"current_state": "CREATED", "requested_state": "SUCCESS"},
+        )
+    )
+    status = status_pb2.Status(
+        code=code_pb2.FAILED_PRECONDITION, message="CREATED -> SUCCESS", details=[info]
+    )
+    # ItemStatus has the fields and numbers of google.rpc.Status: the same bytes.
+    item = execution_service_pb2.ItemStatus.FromString(status.SerializeToString())
+    assert item.SerializeToString() == status.SerializeToString()
+    error = error_from_item_status(item)
+    assert isinstance(error, InvalidTransitionError)
+    assert (error.code, error.reason, error.message) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "INVALID_TRANSITION",
+        "CREATED -> SUCCESS",
+    )
+    response = execution_service_pb2.TransitionTaskRunsResponse()
+    response.results.add().response.execution_revision = 7
+    response.results.add().error.CopyFrom(item)
+    ok, failed = rq.transition_results(response)
+    assert isinstance(ok, execution_service_pb2.TransitionTaskRunResponse)
+    assert ok.execution_revision == 7
+    assert isinstance(failed, InvalidTransitionError)
+    unknown = error_from_item_status(execution_service_pb2.ItemStatus(code=99, message="?"))
+    assert unknown.code == grpc.StatusCode.UNKNOWN
+
+
+def test_batch_items_are_messages_or_the_single_calls_arguments() -> None:
+    message = execution_service_pb2.TransitionTaskRunRequest(task_run_id="m", state=3)
+    request = rq.transition_task_runs(
+        [
+            message,
+            {"task_run_id": "t", "state": "running", "request_id": "k", "expected_revision": 0},
+        ]
+    )
+    assert request.requests[0] == message
+    second = request.requests[1]
+    assert (second.task_run_id, second.request_id, second.HasField("expected_revision")) == (
+        "t",
+        "k",
+        True,
+    )
+    assert not rq.batch_is_idempotent(request)
+    assert rq.batch_is_idempotent(rq.transition_task_runs([]))
+    with pytest.raises(TypeError):
+        rq.transition_task_runs([{"state": "running"}])
+    with pytest.raises(TypeError):
+        rq.transition_task_runs([{"task_run_id": "t", "state": "running", "colour": 1}])
