@@ -123,7 +123,7 @@ class StoreOptions:
     #: full (seconds; 0: take what has queued up, the batches grow with the load).
     group_commit_window: float = 0.0
     #: Batches in flight at once on a database server (SQLite has one writer).
-    group_commit_concurrency: int = 2
+    group_commit_concurrency: int = 1
 
 
 def _sqlite_file(url: sa.URL) -> Path | None:
@@ -184,6 +184,7 @@ class Store:
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
         #: Batches run and the writes they carried (for the benchmark and tests).
         self.batches = 0
         self.batched_writes = 0
@@ -377,7 +378,9 @@ class Store:
                 if self._inline_writes:
                     await self._commit(batch)
                 else:
-                    asyncio.create_task(self._commit(batch))  # noqa: RUF006 (answers its writes)
+                    task = asyncio.create_task(self._commit(batch))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
 
     def _publish(self, appended: list[Event]) -> None:
         if appended:
@@ -469,6 +472,9 @@ class Store:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
+        # Batches under way finish (and give their connections back) first.
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
         for write in self._queue:
             if not write.future.done():
                 write.future.set_exception(StorageUnavailable("the store is closed"))
