@@ -10,24 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import timestamp_pb2
-
 from statehouse.v1 import admin_service_pb2 as pb
 
 from ..access import Role
+from ..commands import now_us
 from ..credentials import Authenticator, Credential, new_credential
 from ..orchestration import AlreadyExists, InvalidArgument, NotFound
 from ..storage import Store, Tx
+from . import convert
 from ._base import Call
 
 _ROLES = {pb.ROLE_READER: Role.READER, pb.ROLE_WRITER: Role.WRITER, pb.ROLE_ADMIN: Role.ADMIN}
 _ROLES_PB = {v: k for k, v in _ROLES.items()}
-
-
-def _time(us: int | None, out: timestamp_pb2.Timestamp) -> None:
-    if us is not None:
-        out.seconds, micros = divmod(us, 1_000_000)
-        out.nanos = micros * 1_000
 
 
 def token_to_pb(credential: Credential) -> pb.Token:
@@ -38,11 +32,11 @@ def token_to_pb(credential: Credential) -> pb.Token:
         certificate_subject=credential.certificate_subject or "",
         created_by=credential.created_by,
     )
-    _time(credential.create_time_us, token.create_time)
+    convert.time_to_pb(credential.create_time_us, token.create_time)
     if credential.expire_time_us is not None:
-        _time(credential.expire_time_us, token.expire_time)
+        convert.time_to_pb(credential.expire_time_us, token.expire_time)
     if credential.revoke_time_us is not None:
-        _time(credential.revoke_time_us, token.revoke_time)
+        convert.time_to_pb(credential.revoke_time_us, token.revoke_time)
     return token
 
 
@@ -88,7 +82,7 @@ class AdminServicer:
 
     async def ListTokens(self, request: pb.ListTokensRequest, call: Call) -> pb.ListTokensResponse:
         rows = await self.store.read(lambda tx: tx.list_credentials())
-        now = _now_us()
+        now = now_us()
         response = pb.ListTokensResponse()
         for credential in self._visible(rows, call):
             if request.include_inactive or credential.active(now):
@@ -102,7 +96,7 @@ class AdminServicer:
         rows = await self.store.read(lambda tx: tx.list_credentials())
         if not any(c.name == name for c in self._visible(rows, call)):
             raise NotFound("credential", name)
-        row = await self.store.write(lambda tx: tx.revoke_credential(name, _now_us()))
+        row = await self.store.write(lambda tx: tx.revoke_credential(name, now_us()))
         if row is None:
             raise NotFound("credential", name)
         if self.authenticator is not None:
@@ -113,9 +107,3 @@ class AdminServicer:
     def _visible(rows: list[dict[str, Any]], call: Call) -> list[Credential]:
         found = [Credential.from_row(r) for r in rows]
         return [c for c in found if call.principal.holds(c.namespaces)]
-
-
-def _now_us() -> int:
-    from ..commands import now_us
-
-    return now_us()
