@@ -1,13 +1,18 @@
-"""A plain grpc.aio unary echo server: the baseline that ``bench/run.py`` compares against.
+"""A plain grpc.aio protobuf echo server: the baseline that ``make bench`` compares against.
 
-One generic handler, ``/bench.Echo/Echo``, returns the request bytes as they
-came (no protobuf parsing on either side). It runs on the same kind of event
-loop as the Statehouse server (uvloop where installed) and with the same
-channel options that matter for throughput, so the difference between the two
-is the service's own work.
+It serves ``statehouse.v1.ExecutionService/TransitionTaskRun`` through the
+generated servicer (``execution_service_pb2_grpc``), so the client is the very
+stub and message types that drive Statehouse: each call parses a
+TransitionTaskRunRequest and answers a TransitionTaskRunResponse of the size
+Statehouse answers (``--response FILE``: a serialized response captured from a
+real transition; the task run's id is set to the request's), with no storage
+behind it. It runs on the same kind of event loop as the Statehouse server
+(uvloop where installed) and with the channel options that matter for
+throughput, so the difference between the two is the service's own work.
 
-Usage: ``python bench/echo_server.py [--address 127.0.0.1:0]``; it logs
-``echo serving on HOST:PORT`` on stderr when ready and stops on SIGTERM/SIGINT.
+Usage: ``python bench/echo_server.py [--address 127.0.0.1:0] [--response FILE]``;
+it logs ``echo serving on HOST:PORT`` on stderr when ready and stops on
+SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -17,33 +22,43 @@ import asyncio
 import contextlib
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import grpc
 
-METHOD = "/bench.Echo/Echo"
+from statehouse.v1 import (
+    execution_service_pb2 as es,
+    execution_service_pb2_grpc as es_grpc,
+)
 
 
-async def _echo(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-    return request
+class EchoServicer(es_grpc.ExecutionServiceServicer):
+    """TransitionTaskRun answered with a same-sized response; nothing else."""
+
+    def __init__(self, template: es.TransitionTaskRunResponse) -> None:
+        self.template = template
+
+    async def TransitionTaskRun(
+        self, request: es.TransitionTaskRunRequest, context: Any
+    ) -> es.TransitionTaskRunResponse:
+        response = es.TransitionTaskRunResponse()
+        response.CopyFrom(self.template)
+        response.task_run.id = request.task_run_id
+        response.task_run.state = request.state
+        return response
 
 
-class EchoHandler(grpc.GenericRpcHandler):
-    """Answers every unary call on ``METHOD`` with its request bytes."""
-
-    def __init__(self) -> None:
-        # No (de)serializers: the handler sees and returns raw bytes.
-        self._handler = grpc.unary_unary_rpc_method_handler(_echo)
-
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        if handler_call_details.method == METHOD:  # type: ignore[attr-defined]
-            return self._handler
-        return None
+def default_template() -> es.TransitionTaskRunResponse:
+    response = es.TransitionTaskRunResponse(execution_revision=3, execution_state=2)
+    task_run = response.task_run
+    task_run.id = "0" * 32
+    task_run.execution_id = "1" * 32
+    task_run.task_id = "task-0-0"
+    return response
 
 
-async def serve(address: str) -> None:
+async def serve(address: str, template: es.TransitionTaskRunResponse) -> None:
     server = grpc.aio.server(
         options=[
             ("grpc.so_reuseport", 0),
@@ -51,11 +66,15 @@ async def serve(address: str) -> None:
             ("grpc.server.max_pending_requests_hard_limit", 100_000),
         ]
     )
-    server.add_generic_rpc_handlers((EchoHandler(),))
+    es_grpc.add_ExecutionServiceServicer_to_server(EchoServicer(template), server)
     port = server.add_insecure_port(address)
     await server.start()
     host = address.rsplit(":", 1)[0]
-    print(f"echo serving on {host}:{port}", file=sys.stderr, flush=True)
+    print(
+        f"echo serving on {host}:{port} (response of {template.ByteSize()} bytes)",
+        file=sys.stderr,
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -67,13 +86,18 @@ async def serve(address: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="127.0.0.1:0")
+    parser.add_argument("--response", type=Path, help="a serialized TransitionTaskRunResponse")
     args = parser.parse_args()
+    if args.response is not None:
+        template = es.TransitionTaskRunResponse.FromString(args.response.read_bytes())
+    else:
+        template = default_template()
     try:
         import uvloop
     except ImportError:  # the same fallback as the Statehouse server
-        asyncio.run(serve(args.address))
+        asyncio.run(serve(args.address, template))
     else:
-        uvloop.run(serve(args.address))
+        uvloop.run(serve(args.address, template))
 
 
 if __name__ == "__main__":

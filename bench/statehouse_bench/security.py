@@ -18,7 +18,7 @@ Before the measurement the secured server is checked: a call without a token
 is UNAUTHENTICATED, one naming a namespace outside ``bench.*`` is
 PERMISSION_DENIED (else the phase reports an error).
 
-Load: ``bench/run.py``'s own client machinery (``ClientGroup``), the same as
+Load: the bench's own client machinery (``load.ClientGroup``, the SDK client), as
 its transitions phase: the same client processes and in-flight calls, the SDK's
 ``AsyncClient`` (with ``credentials=`` and ``metadata=`` for the secured
 server). One client group per server, both started first; each creates its
@@ -30,7 +30,7 @@ server stopped. Reported: transitions/s of all rounds together (and of each
 round pair), p50/p99 latency, client and server CPU per transition, creates/s,
 and the ratios secured/plain.
 
-Standalone: ``.venv/bin/python bench/security.py [--quick] [--json PATH]
+Standalone: ``cd bench && ../.venv/bin/python -m statehouse_bench.security [--quick] [--json PATH]
 [--variant both|tls|auth]`` (``tls``: TLS alone, ``auth``: the token checks
 alone, over plaintext: where the cost goes); ``make bench`` runs ``both`` after
 its transitions phase (``bench/run.py --no-security`` skips it).
@@ -46,7 +46,6 @@ import math
 import os
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -57,21 +56,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
-
-from run import (  # noqa: E402
+from .common import (
     NAMESPACE,
     ROOT,
-    ClientGroup,
-    ClientSpec,
-    PhaseResult,
     ServerProcess,
-    _pct,
-    _table,
+    journal_mode as _journal_mode,
+    pct as _pct,
     progress,
+    server_synchronous as _server_synchronous,
+    statehouse_server,
+    table as _table,
+    terminated as _terminated,
 )
+from .load import ClientGroup, ClientSpec, Phase, PhaseResult
 
 #: The token's namespaces: a pattern (not ``*``) that covers the bench's namespace.
 TOKEN_NAMESPACES = ("bench.*",)
@@ -249,23 +246,6 @@ EXPECTED = {"no token": "UNAUTHENTICATED", "token, namespace outside bench.*": "
 # -- the durability settings --------------------------------------------------------
 
 
-def _journal_mode(database: Path) -> str:
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            return str(db.execute("PRAGMA journal_mode").fetchone()[0])
-    except sqlite3.Error as exc:
-        return f"? ({exc})"
-
-
-def _server_synchronous() -> str:
-    try:
-        from statehouse.server.settings import Settings
-
-        return str(getattr(Settings(), "sqlite_synchronous", "NORMAL"))
-    except Exception:
-        return "NORMAL"
-
-
 # -- the phase ------------------------------------------------------------------------
 
 
@@ -289,9 +269,8 @@ class _Side:
 
     def run(self, name: str, budget: float) -> tuple[Any, list[PhaseResult], float]:
         assert self.group is not None
-        self.group.wait_ready()
         cpu0 = self.server.cpu_seconds()
-        summary = self.group.go_and_wait(name, self.server, budget)
+        summary = self.group.run_phase(name, [self.server])
         return summary, self.group.last_results, self.server.cpu_seconds() - cpu0
 
     def add_round(self, summary: Any, results: list[PhaseResult], server_cpu: float) -> None:
@@ -371,21 +350,14 @@ def run_phase(
 
     def server(key: str, extra: list[str], ready: str) -> _Side:
         database = work / f"{key}.db"
-        process = ServerProcess(
+        process = statehouse_server(
             f"statehouse ({key})",
-            [
-                python,
-                "-m",
-                "statehouse.server.app",
-                "--address",
-                "127.0.0.1:0",
-                "--database",
-                f"sqlite:///{database}",
-                *extra,
-            ],
-            ready,
-            work / f"{key}.log",
-            pythonpath=pythonpath,
+            f"sqlite:///{database}",
+            work,
+            key=key,
+            server_src=server_src,
+            extra=extra,
+            ready=ready,
         )
         return _Side(key, process, database)
 
@@ -430,18 +402,27 @@ def run_phase(
                             f"secured server, {case}: {result['checks'].get(case)} "
                             f"(expected {expected})"
                         )
+            per_process = concurrency // processes
             base: dict[str, Any] = {
-                "kind": "statehouse",
-                "concurrency": concurrency // processes,
-                "phases": ("create", *("transition",) * sizes.rounds),
-                "max_ops": per_round,
-                "create_ops": per_round * sizes.rounds,
-                "seconds": {"create": sizes.create_seconds, "transition": sizes.round_seconds},
+                "client": "sdk",
+                "task_runs_per_execution": 4,
+                "phases": (
+                    Phase("create", per_process, seconds=sizes.create_seconds),
+                    *(
+                        Phase(
+                            "transition",
+                            per_process,
+                            max_ops=per_round,
+                            seconds=sizes.round_seconds,
+                        ),
+                    )
+                    * sizes.rounds,
+                ),
             }
             specs = {
-                "plain": ClientSpec(target=plain_target, tag="plain", **base),
+                "plain": ClientSpec(targets=(plain_target,), tag="plain", **base),
                 "secured": ClientSpec(
-                    target=secured_target,
+                    targets=(secured_target,),
                     tag="secured",
                     tls_ca=certificates.ca_pem.decode() if tls else "",
                     tls_name=SERVER_NAME if tls else "",
@@ -450,9 +431,7 @@ def run_phase(
                 ),
             }
             for side in sides:
-                side.group = stack.enter_context(
-                    ClientGroup(specs[side.key], processes, [side.server])
-                )
+                side.group = stack.enter_context(ClientGroup(specs[side.key], processes))
             for side in sides:
                 summary, _results, server_cpu = side.run(
                     f"security {side.key} create", sizes.create_seconds
@@ -626,10 +605,6 @@ def render(result: dict[str, Any]) -> str:
 
 
 # -- standalone ------------------------------------------------------------------------
-
-
-def _terminated(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:

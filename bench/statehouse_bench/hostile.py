@@ -33,7 +33,7 @@ Every loop is bounded in count and in time; a watchdog stops the hostile client
 early if the server's RSS passes a cap (reported as an error). Processes are
 stopped at the end, also on errors and Ctrl-C.
 
-Standalone: ``.venv/bin/python bench/hostile.py [--quick] [--json PATH]``;
+Standalone: ``cd bench && ../.venv/bin/python -m statehouse_bench.hostile [--quick] [--json PATH]``;
 ``make bench`` runs it as its last phase (``bench/run.py --no-hostile`` skips it).
 """
 
@@ -50,7 +50,6 @@ import queue
 import random
 import shutil
 import signal
-import sqlite3
 import string
 import sys
 import tempfile
@@ -63,11 +62,18 @@ from typing import Any
 
 from statehouse.server import limits
 
-BENCH = Path(__file__).resolve().parent
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
-
-from run import ServerProcess, run_loop  # noqa: E402
+from .common import (
+    ServerProcess,
+    journal_mode as _journal_mode,
+    latency_summary as _latency_summary,
+    proc_status_kb as _proc_status,
+    progress,
+    run_loop,
+    server_synchronous as _server_synchronous,
+    statehouse_server,
+    table,
+    terminated as _terminated,
+)
 
 NAMESPACE = "bench-hostile"
 METRIC_NAME = "hostile.rows"
@@ -95,10 +101,6 @@ TARGET_RATIO = 2.0
 DURABILITY = "SQLite, WAL journal, synchronous=NORMAL (the server's default)"
 #: Task runs per execution of the hostile client's pool of RUNNING task runs.
 POOL_TASK_RUNS_PER_EXECUTION = 10
-
-
-def progress(message: str) -> None:
-    print(f"[hostile {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- sizes ------------------------------------------------------------------------
@@ -724,17 +726,6 @@ class Mailbox:
             self.kept.append(message)
 
 
-def _proc_status(pid: int, key: str) -> int:
-    """A field of /proc/PID/status in KB (VmRSS, VmHWM), 0 if gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def _rss_cap_kb() -> int:
     """The server RSS at which the watchdog stops the hostile client: 8 GiB, or less
     (40% of the memory available at the start)."""
@@ -745,27 +736,6 @@ def _rss_cap_kb() -> int:
                 available = int(line.split()[1])
     cap = 8 << 20
     return min(cap, int(available * 0.4)) if available else cap
-
-
-def _pct(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return math.nan
-    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
-    return sorted_values[index]
-
-
-def _ms(value: float) -> float:
-    return round(value * 1000, 2) if not math.isnan(value) else math.nan
-
-
-def _latency_summary(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "p50_ms": _ms(_pct(ordered, 0.50)),
-        "p90_ms": _ms(_pct(ordered, 0.90)),
-        "p99_ms": _ms(_pct(ordered, 0.99)),
-        "max_ms": _ms(ordered[-1] if ordered else math.nan),
-    }
 
 
 def _run(
@@ -944,23 +914,6 @@ def _hostile_summary(
     }
 
 
-def _journal_mode(database: Path) -> str:
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            return str(db.execute("PRAGMA journal_mode").fetchone()[0])
-    except sqlite3.Error as exc:
-        return f"? ({exc})"
-
-
-def _server_synchronous() -> str:
-    try:
-        from statehouse.server.settings import Settings
-
-        return str(getattr(Settings(), "sqlite_synchronous", "NORMAL"))
-    except Exception:
-        return "NORMAL"
-
-
 def run_phase(
     sizes: HostileSizes,
     python: str = sys.executable,
@@ -973,20 +926,12 @@ def run_phase(
     """
     work = Path(tempfile.mkdtemp(prefix="hostile-", dir=tmp))
     database = work / "statehouse.db"
-    server = ServerProcess(
+    server = statehouse_server(
         "statehouse (hostile)",
-        [
-            python,
-            "-m",
-            "statehouse.server.app",
-            "--address",
-            "127.0.0.1:0",
-            "--database",
-            f"sqlite:///{database}",
-        ],
-        r"statehouse serving on 127\.0\.0\.1:(\d+)",
-        work / "statehouse.log",
-        pythonpath=str(server_src.resolve()) if server_src else None,
+        f"sqlite:///{database}",
+        work,
+        key="statehouse",
+        server_src=server_src,
     )
     started = time.monotonic()
     errors: list[str] = []
@@ -1062,20 +1007,6 @@ def run_phase(
 # -- report ------------------------------------------------------------------------
 
 
-def _table(rows: list[list[str]], header: list[str], text_last: bool = False) -> list[str]:
-    """Aligned columns: the first (and with ``text_last`` the last) to the left."""
-    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
-    left = {0, len(header) - 1} if text_last else {0}
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return [line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)]
-
-
 def render(result: dict[str, Any]) -> str:
     """The phase as text (a section of ``make bench``'s output)."""
     if result.get("skipped"):
@@ -1123,7 +1054,7 @@ def render(result: dict[str, Any]) -> str:
     if rows:
         header = ["run", "calls", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed"]
         header += ["server CPU s", "peak RSS MB"]
-        out.extend("  " + line for line in _table(rows, header))
+        out.extend("  " + line for line in table(rows, header).splitlines())
     if not math.isnan(result["ratio_p99"]):
         verdict = "met" if result["within_target"] else "NOT MET"
         out.append(
@@ -1152,9 +1083,9 @@ def render(result: dict[str, Any]) -> str:
         )
         out.extend(
             "    " + line
-            for line in _table(
+            for line in table(
                 rows, ["kind", "sent", "per s", "p50 ms", "max ms", "codes"], text_last=True
-            )
+            ).splitlines()
         )
     errors = result["errors"]
     out.append("  errors: " + ("none" if not errors else f"{len(errors)}"))
@@ -1164,10 +1095,6 @@ def render(result: dict[str, Any]) -> str:
 
 
 # -- main --------------------------------------------------------------------------
-
-
-def _terminated(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,312 @@
+"""The Statehouse server as the bench runs it: built exactly as
+``statehouse.server.app.serve`` builds it (the same options, settings, switch
+interval and event loop), plus instruments the bench reads:
+
+- SQLAlchemy event listeners on the store's engines count SQL statements
+  (``before_cursor_execute``: an ``executemany`` counts as one, by first keyword
+  too) and database commits (``commit``);
+- a commit listener (``store.add_commit_listener``) counts committed events and
+  records ``time.time_ns()`` right after each commit, for the last sequence of the
+  batch (a bounded ring): the fan-out latency is measured from there;
+- SIGUSR1 writes all of it as JSON to ``--counters-out`` (atomically; ``dump``
+  counts the writes, so a reader waits for the number it asked for);
+- SIGUSR2 starts cProfile on the loop thread and on every thread of the store's
+  pools, the next SIGUSR2 stops it and writes the profiles (pstats) to
+  ``--profile-out`` (all threads merged) and ``--profile-out`` plus ``.loop``,
+  ``.writer``, ``.reader``; then logs ``profile written``.
+
+SIGTERM/SIGINT stop the server gracefully, like the real one. Every option of
+``statehouse serve`` is accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import cProfile
+import json
+import logging
+import os
+import pstats
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from statehouse.server import app
+from statehouse.server.options import add_serve_arguments, settings_from_args
+
+log = logging.getLogger("statehouse.bench.server")
+
+#: Commit times kept (the last sequence of each batch): about 200k batches.
+COMMIT_RING = 200_000
+
+
+class Counters:
+    """Statements, commits and committed events, counted in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.statements = 0
+        self.executemany = 0
+        self.commits = 0
+        self.by_keyword: collections.Counter[str] = collections.Counter()
+        self.events = 0
+        self.batches = 0
+        #: (last sequence of a committed batch, time.time_ns() right after the commit).
+        self.commit_times: collections.deque[tuple[int, int]] = collections.deque(
+            maxlen=COMMIT_RING
+        )
+        self.engines: list[str] = []
+        self.dumps = 0
+
+    def install(self, store: Any) -> None:
+        import sqlalchemy as sa
+
+        engines = []
+        if callable(getattr(store, "engines", None)):
+            engines = list(store.engines())
+        else:
+            if getattr(store, "engine", None) is not None:
+                engines.append(store.engine)
+            if getattr(store, "async_engine", None) is not None:
+                engines.append(store.async_engine.sync_engine)
+        seen: set[int] = set()
+        for engine in engines:
+            engine = getattr(engine, "sync_engine", engine)
+            if id(engine) in seen:
+                continue
+            seen.add(id(engine))
+            sa.event.listen(engine, "before_cursor_execute", self._statement)
+            sa.event.listen(engine, "commit", self._commit)
+            self.engines.append(str(engine.url.render_as_string(hide_password=True)))
+        if callable(getattr(store, "add_commit_listener", None)):
+            store.add_commit_listener(self._committed)
+
+    def _statement(
+        self,
+        _conn: Any,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: Any,
+        executemany: bool,
+    ) -> None:
+        keyword = statement.lstrip()[:10].split(None, 1)[0].upper() if statement else "?"
+        with self._lock:
+            self.statements += 1
+            self.executemany += executemany
+            self.by_keyword[keyword] += 1
+
+    def _commit(self, _conn: Any) -> None:
+        with self._lock:
+            self.commits += 1
+
+    def _committed(self, events: list[Any]) -> None:
+        now = time.time_ns()
+        if not events:
+            return
+        self.events += len(events)
+        self.batches += 1
+        self.commit_times.append((int(events[-1].sequence), now))
+
+    def dump(self, path: Path) -> None:
+        with self._lock:
+            self.dumps += 1
+            data = {
+                "dump": self.dumps,
+                "pid": os.getpid(),
+                "statements": self.statements,
+                "executemany": self.executemany,
+                "commits": self.commits,
+                "by_keyword": dict(self.by_keyword),
+                "events": self.events,
+                "commit_batches": self.batches,
+                "engines": self.engines,
+                "commit_times": list(self.commit_times),
+            }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+
+
+class ThreadProfiles:
+    """cProfile profilers for the loop thread and every thread of some named pools."""
+
+    def __init__(self, pools: dict[str, ThreadPoolExecutor]) -> None:
+        self.pools = pools
+        self.profiles: dict[str, list[cProfile.Profile]] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._main: cProfile.Profile | None = None
+
+    def _each_thread(
+        self, pool: ThreadPoolExecutor, fn: Callable[[], None]
+    ) -> list[asyncio.Future[None]]:
+        # Occupy every thread of the pool at once (a barrier), so each runs fn once.
+        size = pool._max_workers
+        barrier = threading.Barrier(size)
+
+        def job() -> None:
+            fn()
+            barrier.wait(timeout=10)
+
+        loop = asyncio.get_running_loop()
+        return [loop.run_in_executor(pool, job) for _ in range(size)]
+
+    def _enabler(self, group: str) -> Callable[[], None]:
+        def enable_here() -> None:
+            profile = cProfile.Profile()
+            self._local.profile = profile
+            with self._lock:
+                self.profiles.setdefault(group, []).append(profile)
+            profile.enable()
+
+        return enable_here
+
+    def _disable_here(self) -> None:
+        profile = getattr(self._local, "profile", None)
+        if profile is not None:
+            profile.disable()
+            self._local.profile = None
+
+    @property
+    def running(self) -> bool:
+        return self._main is not None
+
+    async def start(self) -> None:
+        if self._main is not None:
+            return
+        self.profiles = {}
+        jobs = [
+            job
+            for name, pool in self.pools.items()
+            for job in self._each_thread(pool, self._enabler(name))
+        ]
+        await asyncio.gather(*jobs)
+        self._main = cProfile.Profile()
+        self.profiles["loop"] = [self._main]
+        self._main.enable()
+        log.info("profiling started (%d threads)", sum(map(len, self.profiles.values())))
+
+    async def stop(self, path: Path) -> None:
+        """Write ``path`` (all threads merged) and ``path.<group>`` for each thread group."""
+        if self._main is None:
+            return
+        self._main.disable()
+        self._main = None
+        jobs = [
+            job
+            for pool in self.pools.values()
+            for job in self._each_thread(pool, self._disable_here)
+        ]
+        await asyncio.gather(*jobs)
+        merged: pstats.Stats | None = None
+        for group, profiles in self.profiles.items():
+            stats = pstats.Stats(profiles[0])
+            for profile in profiles[1:]:
+                stats.add(profile)
+            stats.dump_stats(f"{path}.{group}")
+            if merged is None:
+                merged = pstats.Stats(profiles[0])
+                for profile in profiles[1:]:
+                    merged.add(profile)
+            else:
+                for profile in profiles:
+                    merged.add(profile)
+        assert merged is not None
+        merged.dump_stats(str(path))
+        log.info("profile written to %s (groups: %s)", path, ", ".join(self.profiles))
+
+
+def _pools(store: Any) -> dict[str, ThreadPoolExecutor]:
+    pools = {}
+    for name, attribute in (("writer", "_writer"), ("reader", "_reader")):
+        pool = getattr(store, attribute, None)
+        if isinstance(pool, ThreadPoolExecutor):
+            pools[name] = pool
+    return pools
+
+
+async def serve(settings: Any, counters_out: Path | None, profile_out: Path | None) -> None:
+    # As app.serve: the same switch interval, create_server, start, log line.
+    sys.setswitchinterval(getattr(app, "SWITCH_INTERVAL", 0.0005))
+    server, port = await app.create_server(settings)
+    counters = Counters()
+    counters.install(server.store)
+    await server.start()
+    host = settings.address.rsplit(":", 1)[0]
+    transport = ""
+    if getattr(server, "tls", None) is not None:
+        transport = " over mTLS" if settings.tls_client_ca else " over TLS"
+    if getattr(server, "authenticator", None) is not None:
+        transport += " with authentication"
+    log.info(
+        "statehouse serving on %s:%d%s (database %s)",
+        host,
+        port,
+        transport,
+        app._display_url(settings.resolved_database_url()),
+    )
+    profiles = ThreadProfiles(_pools(server.store))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def dump() -> None:
+        if counters_out is not None:
+            counters.dump(counters_out)
+
+    def toggle_profile() -> None:
+        if profile_out is None:
+            log.warning("SIGUSR2 without --profile-out: no profile")
+        elif profiles.running:
+            spawn(profiles.stop(profile_out))
+        else:
+            spawn(profiles.start())
+
+    loop.add_signal_handler(signal.SIGUSR1, dump)
+    loop.add_signal_handler(signal.SIGUSR2, toggle_profile)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("statehouse shutting down")
+    await server.stop()
+    log.info("statehouse stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_serve_arguments(parser)
+    parser.add_argument("--counters-out", type=Path, help="SIGUSR1 writes the counters here")
+    parser.add_argument("--profile-out", type=Path, help="SIGUSR2 profiles into this file")
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=str(args.log_level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = settings_from_args(args)
+    coroutine = serve(settings, args.counters_out, args.profile_out)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()

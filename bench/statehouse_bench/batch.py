@@ -1,0 +1,39 @@
+"""The batch RPC: ExecutionService.TransitionTaskRuns with 100 and with 500 items a call,
+a few calls in flight, with the same per-state-change counters as the sweep."""
+
+from __future__ import annotations
+
+from .common import CostMeter, ServerProcess
+from .load import ClientGroup, ClientSpec, Phase, PhaseSummary
+
+
+def run_batch(
+    statehouse: ServerProcess,
+    sizes: list[int],
+    in_flight: int,
+    transitions: int,
+    seconds: float,
+) -> list[PhaseSummary]:
+    phases = (
+        Phase("create", 64, seconds=120),
+        *(Phase("batch", in_flight, max_ops=transitions, seconds=seconds, batch=b) for b in sizes),
+    )
+    spec = ClientSpec(
+        client="raw",
+        targets=(statehouse.target,),
+        phases=phases,
+        tag="batch",
+        task_runs_per_execution=50,
+    )
+    out = []
+    with ClientGroup(spec) as group:
+        group.run_phase("batch create", [statehouse])
+        for b in sizes:
+            out.append(
+                group.run_phase(
+                    f"batch RPC, {b} items x {in_flight} in flight",
+                    [statehouse],
+                    CostMeter([statehouse]),
+                )
+            )
+    return out

@@ -1,0 +1,482 @@
+"""Shared by every phase: the server subprocesses (always through
+``bench/bench_server.py``, whose counters are read here), timing, percentiles,
+CPU and memory from /proc, tables, and the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent.parent
+ROOT = BENCH.parent
+ECHO_METHOD = "/bench.Echo/Echo"
+NAMESPACE = "bench"
+SENTINEL_FLOW = "bench-end"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+STATEHOUSE_READY = r"statehouse serving on 127\.0\.0\.1:(\d+)"
+SQLITE_DURABILITY = "SQLite in WAL mode, synchronous=NORMAL (the server's default)"
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run on uvloop where installed (like both servers), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
+def loop_kind() -> str:
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    return f"uvloop {uvloop.__version__}"
+
+
+# -- servers -------------------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+class ServerProcess:
+    """A server subprocess whose stderr goes to a log file; ready when a line appears.
+
+    Started through ``bench/bench_server.py`` (``statehouse_server``), it also
+    answers ``counters()``: its statements, commits, events and commit times."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        ready: str,
+        log_path: Path,
+        pythonpath: str | None = None,
+        counters_path: Path | None = None,
+    ) -> None:
+        self.pythonpath = pythonpath
+        self.name = name
+        self.argv = argv
+        self.ready = re.compile(ready)
+        self.log_path = log_path
+        self.counters_path = counters_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self._dumps = 0
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> int:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(
+                x for x in (self.pythonpath, env.get("PYTHONPATH")) if x
+            )
+        self._dumps = 0
+        with self.log_path.open("wb") as log:
+            # A session of its own: Ctrl-C reaches only us, and we stop it cleanly.
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        match = self.wait_for(self.ready, timeout)
+        self.port = int(match.group(1))
+        return self.port
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            match = pattern.search(self.log())
+            if match:
+                return match
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: no {pattern.pattern!r} in {timeout} s")
+            time.sleep(0.02)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        """user + system CPU time of the process so far (all its threads)."""
+        try:
+            fields = _proc_stat(self.pid)
+        except (OSError, AssertionError):
+            return math.nan
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def counters(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The bench server's counters now (SIGUSR1, then its JSON file); {} without."""
+        if self.counters_path is None or self.proc is None or self.proc.poll() is not None:
+            return {}
+        self._dumps += 1
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                data: dict[str, Any] = json.loads(self.counters_path.read_text())
+                if data.get("dump", 0) >= self._dumps:
+                    self._dumps = data["dump"]
+                    return data
+            time.sleep(0.01)
+        progress(f"{self.name}: no counters in {timeout} s")
+        return {}
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            progress(f"{self.name} did not stop in {timeout} s: killing it")
+            self.proc.kill()
+            self.proc.wait()
+
+
+def statehouse_server(
+    name: str,
+    database: str,
+    work: Path,
+    *,
+    key: str,
+    server_src: Path | None = None,
+    extra: list[str] | None = None,
+    ready: str = STATEHOUSE_READY,
+    profile_out: Path | None = None,
+) -> ServerProcess:
+    """A Statehouse server through bench/bench_server.py (counters on SIGUSR1)."""
+    counters = work / f"{key}.counters.json"
+    argv = [
+        sys.executable,
+        str(BENCH / "bench_server.py"),
+        "--address",
+        "127.0.0.1:0",
+        "--database",
+        database,
+        "--counters-out",
+        str(counters),
+        *(extra or []),
+    ]
+    if profile_out is not None:
+        argv += ["--profile-out", str(profile_out.resolve())]
+    return ServerProcess(
+        name,
+        argv,
+        ready,
+        work / f"{key}.log",
+        pythonpath=str(server_src.resolve()) if server_src else None,
+        counters_path=counters,
+    )
+
+
+def echo_server(work: Path) -> ServerProcess:
+    return ServerProcess(
+        "echo server",
+        [sys.executable, str(BENCH / "echo_server.py"), "--address", "127.0.0.1:0"],
+        r"echo serving on 127\.0\.0\.1:(\d+)",
+        work / "echo.log",
+    )
+
+
+@dataclass
+class Cost:
+    """What the servers (and a database) spent between two points, per state change."""
+
+    state_changes: int
+    statements: int
+    commits: int
+    events: int
+    server_cpu_s: float
+    database_cpu_s: float | None = None
+    by_keyword: dict[str, int] | None = None
+
+    def per_change(self) -> dict[str, Any]:
+        n = max(self.state_changes, 1)
+        out: dict[str, Any] = {
+            "state_changes": self.state_changes,
+            "statements": self.statements,
+            "commits": self.commits,
+            "events_committed": self.events,
+            "statements_per_change": round(self.statements / n, 2),
+            "commits_per_change": round(self.commits / n, 4),
+            "server_cpu_us_per_change": round(1e6 * self.server_cpu_s / n, 1),
+            "statements_by_keyword_per_change": {
+                k: round(v / n, 2) for k, v in sorted((self.by_keyword or {}).items())
+            },
+        }
+        if self.database_cpu_s is not None:
+            out["database_cpu_us_per_change"] = round(1e6 * self.database_cpu_s / n, 1)
+        return out
+
+
+class CostMeter:
+    """Counters and CPU of some servers (replicas of one service) and a database."""
+
+    def __init__(self, servers: list[ServerProcess], database: ProcessTreeCPU | None = None):
+        self.servers = servers
+        self.database = database
+        self._start: list[dict[str, Any]] = []
+        self._cpu0 = 0.0
+        self._db0 = 0.0
+
+    def start(self) -> None:
+        self._start = [s.counters() for s in self.servers]
+        self._cpu0 = sum(s.cpu_seconds() for s in self.servers)
+        self._db0 = self.database.cpu_seconds() if self.database else 0.0
+
+    def stop(self, state_changes: int) -> Cost:
+        cpu = sum(s.cpu_seconds() for s in self.servers) - self._cpu0
+        db = self.database.cpu_seconds() - self._db0 if self.database else None
+        end = [s.counters() for s in self.servers]
+        total = {"statements": 0, "commits": 0, "events": 0}
+        keywords: dict[str, int] = {}
+        for before, after in zip(self._start, end, strict=True):
+            for k in total:
+                total[k] += int(after.get(k, 0)) - int(before.get(k, 0))
+            for k, v in after.get("by_keyword", {}).items():
+                keywords[k] = keywords.get(k, 0) + v - before.get("by_keyword", {}).get(k, 0)
+        return Cost(
+            state_changes=state_changes,
+            statements=total["statements"],
+            commits=total["commits"],
+            events=total["events"],
+            server_cpu_s=cpu,
+            database_cpu_s=db,
+            by_keyword={k: v for k, v in keywords.items() if v},
+        )
+
+
+class CommitTimes:
+    """Commit time (ns) of any sequence: that of the first batch whose last sequence is
+    at or above it (from the bench server's ring)."""
+
+    def __init__(self, pairs: list[list[int]] | list[tuple[int, int]]) -> None:
+        ordered = sorted((int(a), int(b)) for a, b in pairs)
+        self.last = [a for a, _ in ordered]
+        self.times = [b for _, b in ordered]
+
+    def at(self, sequence: int) -> int | None:
+        i = bisect.bisect_left(self.last, sequence)
+        if i == len(self.last):
+            return None
+        return self.times[i]
+
+
+# -- /proc -----------------------------------------------------------------------
+
+
+class ProcessTreeCPU:
+    """CPU time of a process and its children: the postmaster and its backends (a backend
+    that has exited counts in the postmaster's cutime once reaped)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu_seconds(self) -> float:
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(stat.parent.name) == self.pid:
+                ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            elif int(fields[1]) == self.pid:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLK_TCK
+
+
+def proc_status_kb(pid: int, key: str) -> int:
+    """A field of /proc/PID/status in KB (VmRSS, VmHWM), 0 if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of a process, in KB."""
+    value = proc_status_kb(pid, "VmRSS")
+    if not value:
+        raise RuntimeError(f"no VmRSS for process {pid}")
+    return value
+
+
+# -- timing and figures ------------------------------------------------------------
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
+
+def pct(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return math.nan
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def ms(value: float) -> float:
+    return round(value * 1000, 2) if not math.isnan(value) else math.nan
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float]:
+    """p50/p90/p99/max in ms of latencies in seconds."""
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": ms(pct(ordered, 0.50)),
+        "p90_ms": ms(pct(ordered, 0.90)),
+        "p99_ms": ms(pct(ordered, 0.99)),
+        "max_ms": ms(ordered[-1] if ordered else math.nan),
+    }
+
+
+def sdk_counter(subscription: Any, name: str) -> int | None:
+    """A counter of the SDK's subscription object (``duplicates_dropped``, ``reconnects``)
+    when this SDK version has it, else None."""
+    value = getattr(subscription, name, None)
+    return value if isinstance(value, int) else None
+
+
+def add_counter(total: int | None, value: int | None) -> int | None:
+    if value is None:
+        return total
+    return value + (total or 0)
+
+
+def capped(errors: list[str], limit: int = 20) -> list[str]:
+    return errors[:limit] + ([f"... {len(errors) - limit} more"] if len(errors) > limit else [])
+
+
+def table(rows: list[list[str]], header: list[str], text_last: bool = False) -> str:
+    """Aligned columns: the first (and with ``text_last`` the last) to the left."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    left = {0, len(header) - 1} if text_last else {0}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)])
+
+
+# -- environment -------------------------------------------------------------------
+
+
+def journal_mode(database: Path) -> str:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+    except sqlite3.Error as exc:
+        return f"? ({exc})"
+
+
+def server_synchronous() -> str:
+    try:
+        from statehouse.server.settings import Settings
+
+        return str(getattr(Settings(), "sqlite_synchronous", "NORMAL"))
+    except Exception:
+        return "NORMAL"
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done (raised as KeyboardInterrupt then):
+    a cluster half started is one that nobody stops."""
+    caught: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            raise KeyboardInterrupt
+
+
+def terminated(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def git_describe() -> str:
+    """The commit of the working tree, with ``-dirty`` when it has changes."""
+    try:
+        return subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version as _version
+
+    try:
+        return _version(distribution)
+    except PackageNotFoundError:
+        return "?"
