@@ -1,5 +1,5 @@
-"""Group commit: concurrent writes share one transaction, each in its own
-savepoint, on SQLite and PostgreSQL alike."""
+"""Group commit: concurrent writes share one transaction, each undone alone
+when it fails, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+import sqlalchemy as sa
 
 from statehouse.server import commands
 from statehouse.server.orchestration import RevisionMismatch, State
@@ -184,3 +185,141 @@ def test_kill_9_under_load_loses_nothing_acknowledged(server_process: ServerProc
                 missing.append((execution_id, error.code()))
     assert missing == []
     assert len(acknowledged) >= 300
+
+
+def _move_then_fail(task_run_id: str) -> Any:
+    """Moves a task run (its changes are kept by the Tx), then fails."""
+
+    def work(tx: Tx) -> Any:
+        commands.transition_task_run(
+            tx,
+            task_run_id,
+            State.RUNNING,
+            reason="",
+            worker_id="w",
+            outputs=None,
+            expected_revision=None,
+        )
+        raise RuntimeError("failed after its change was kept")
+
+    return work
+
+
+def _delete_timers_then_fail(execution_id: str) -> Any:
+    """Runs a statement at once (in its savepoint), then fails."""
+
+    def work(tx: Tx) -> Any:
+        tx.delete_timers(execution_id)
+        tx.insert_credential(
+            {
+                "name": "never-stored",
+                "key_id": "k" * 12,
+                "secret_hash": "0" * 64,
+                "certificate_subject": None,
+                "role": "reader",
+                "namespaces": "[]",
+                "create_time_us": 1,
+                "created_by": "test",
+                "expire_time_us": None,
+                "revoke_time_us": None,
+            }
+        )
+        raise RuntimeError("failed after a statement")
+
+    return work
+
+
+async def test_a_write_failing_after_its_changes_is_undone_alone(
+    running_server: Running, stubs: Stubs
+) -> None:
+    """A failure after a write's change was kept, or after a statement it ran
+    at once, undoes that write only: the others of the batch commit."""
+    store = running_server.server.store
+    execution_id, (a, b, c) = await _execution_with_task_runs(stubs, 3)
+    before = store.batches
+    answers = await asyncio.gather(
+        store.write(_move(a, State.RUNNING)),
+        store.write(_move_then_fail(b)),
+        store.write(_delete_timers_then_fail(execution_id)),
+        store.write(_move(c, State.RUNNING)),
+        return_exceptions=True,
+    )
+    assert store.batches == before + 1
+    assert isinstance(answers[1], RuntimeError) and isinstance(answers[2], RuntimeError)
+    got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    states = {t.task_id: st.State.Name(t.state) for t in got.execution.task_runs}
+    assert states == {"t0": "STATE_RUNNING", "t1": "STATE_CREATED", "t2": "STATE_RUNNING"}
+    # Two revisions, one per committed write; the execution's history is whole.
+    assert got.execution.revision == answers[3][1]
+    assert [st.State.Name(h.state) for h in got.execution.history] == [
+        "STATE_CREATED",
+        "STATE_RUNNING",
+    ]
+    assert not await store.read(lambda tx: tx.list_credentials())
+    events = await _events_of(store, execution_id)
+    assert [(task, state) for _, task, state in events[-3:]] == [
+        ("t0", "RUNNING"),
+        ("", "RUNNING"),
+        ("t2", "RUNNING"),
+    ]
+
+
+async def test_a_conflict_found_at_the_end_runs_the_batch_one_by_one(
+    running_server: Running, stubs: Stubs
+) -> None:
+    """A kept row that the database refuses when the batch is written (here a
+    request id stored meanwhile) fails that write alone: the batch runs again,
+    one write per transaction, and the others commit."""
+    store = running_server.server.store
+    execution_id, (a, b) = await _execution_with_task_runs(stubs, 2)
+    await store.write(lambda tx: tx.put_request("caller", "taken", "m", "f", b"", 1))
+
+    def reuse(tx: Tx) -> Any:
+        tx.put_request("caller", "taken", "m", "f", b"", 2)  # bypasses get_request
+        return "stored"
+
+    answers = await asyncio.gather(
+        store.write(_move(a, State.RUNNING)),
+        store.write(reuse),
+        store.write(_move(b, State.RUNNING)),
+        return_exceptions=True,
+    )
+    assert isinstance(answers[1], sa.exc.IntegrityError)
+    assert answers[0][0] is State.RUNNING and answers[2][0] is State.RUNNING
+    got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    assert {st.State.Name(t.state) for t in got.execution.task_runs} == {"STATE_RUNNING"}
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_size(
+    running_server: Running, stubs: Stubs
+) -> None:
+    """The statements of a batch of task-run moves do not grow with its size:
+    one read of all the task runs, one update per kind of row, one insert of
+    the events (executemany), one sequence allocation."""
+    store = running_server.server.store
+    counts: list[int] = []
+    counting = [False]
+
+    def count(*_args: Any) -> None:
+        if counting[0]:
+            counts[-1] += 1
+
+    for engine in store.engines():
+        sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        for size in (2, 40):
+            _, ids = await _execution_with_task_runs(stubs, size)
+            counts.append(0)
+            before = store.batches
+            counting[0] = True
+            await asyncio.gather(
+                *(store.write(_move(i, State.RUNNING), task_runs=(i,)) for i in ids)
+            )
+            counting[0] = False
+            assert store.batches == before + 1
+    finally:
+        for engine in store.engines():
+            sa.event.remove(engine, "before_cursor_execute", count)
+    small, large = counts
+    assert large == small, counts
+    assert large <= 10, counts

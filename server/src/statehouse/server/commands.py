@@ -1,7 +1,7 @@
 """The commands: load what a rule needs, let the rules decide, store the change.
 
-Each function runs inside one write transaction (a :class:`Tx`) on a storage
-thread. They speak the domain's types; the servicers convert protos to the
+Each function runs inside one write transaction (a :class:`Tx`), often beside
+other requests' in one group commit (storage/store.py). They speak the domain's types; the servicers convert protos to the
 arguments and the results back to protos.
 """
 
@@ -180,21 +180,10 @@ def transition_task_run(
     expected_revision: int | None,
     actor: str = SYSTEM,
 ) -> tuple[TaskRun, Execution, RetryDecision | None]:
-    if tx.locks_rows:
-        found = tx.get_task_run(task_run_id)
-        if found is None:
-            raise NotFound("task run", task_run_id)
-        # Lock the execution first, then read the task run again under that lock:
-        # every writer of a task run holds its execution's lock.
-        execution = load_execution(tx, found.execution_id)
-        task_run = tx.get_task_run(task_run_id, for_update=True)
-        if task_run is None:
-            raise NotFound("task run", task_run_id)
-    else:
-        both = tx.get_task_run_and_execution(task_run_id)
-        if both is None:
-            raise NotFound("task run", task_run_id)
-        task_run, execution = both
+    both = tx.lock_task_run(task_run_id)
+    if both is None:
+        raise NotFound("task run", task_run_id)
+    task_run, execution = both
     rules.check_expected_revision(execution, expected_revision)
     changes = ChangeSet(execution, now_us(), actor)
     others = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from ._pages import PageTokens
 from .validation import Checked
 
 M = TypeVar("M", bound=Message)
+D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,34 +103,42 @@ class Servicer:
         call: Call,
         request: Any,
         response_type: type[M],
-        build: Callable[[Tx], M],
+        work: Callable[[Tx], D],
+        respond: Callable[[D], M],
+        *,
+        task_runs: Sequence[str] = (),
     ) -> M:
-        """Run ``build`` in a write transaction, idempotently when request_id is set.
+        """Run ``work`` in a write transaction, then ``respond`` with its result.
 
-        The first response to a request_id is stored in the same transaction as
-        the change; a repeat with the same content gets it back unchanged, a
-        repeat with other content gets ALREADY_EXISTS (REQUEST_ID_REUSED).
-        Request ids are scoped to the caller: another caller's id is another key,
-        and a stored response goes back only to the caller that made it.
-        A heavy call's transaction runs on the heavy lane, not on the event loop.
+        The response is built after the commit, outside the write transaction (on
+        the heavy lane for a heavy call). With a request_id it is built inside
+        instead, to be stored in the same transaction as the change: a repeat
+        with the same content gets it back unchanged, a repeat with other content
+        gets ALREADY_EXISTS (REQUEST_ID_REUSED). Request ids are scoped to the
+        caller: another caller's id is another key, and a stored response goes
+        back only to the caller that made it. ``task_runs``: the task runs the
+        write moves (read for its whole group commit at once).
         """
         request_id: str = request.request_id
         if not request_id:
-            return await self.store.write(build, heavy=call.heavy)
+            done = await self.store.write(work, heavy=call.heavy, task_runs=task_runs)
+            if call.heavy:
+                return await self.store.run_heavy(respond, done)
+            return respond(done)
         method = call.name
         caller = call.principal.identity
         digest = fingerprint(method, request)
 
-        def work(tx: Tx) -> M:
+        def idempotent(tx: Tx) -> M:
             stored = tx.get_request(caller, request_id)
             if stored is not None:
                 if stored.method != method or stored.fingerprint != digest:
                     raise RequestIdReused(request_id)
                 return response_type.FromString(stored.response)
-            response = build(tx)
+            response = respond(work(tx))
             tx.put_request(
                 caller, request_id, method, digest, response.SerializeToString(), now_us()
             )
             return response
 
-        return await self.store.write(work, heavy=call.heavy)
+        return await self.store.write(idempotent, heavy=call.heavy, task_runs=task_runs)

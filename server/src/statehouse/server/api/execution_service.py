@@ -7,15 +7,16 @@ from dataclasses import replace
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 
-from .. import commands, limits, priority
+from .. import commands, limits, priority, queries
 from ..orchestration import (
     DomainError,
     Execution,
-    NotFound,
     PauseAction,
     State,
+    TaskRun,
     UnreadableRecord,
 )
+from ..orchestration.retry import RetryDecision
 from ..storage import ExecutionFilter, Tx
 from . import convert
 from ._base import Call, Servicer
@@ -48,24 +49,20 @@ class ExecutionServicer(Servicer):
             parent_execution_id=request.parent_execution_id,
         )
 
-        def build(tx: Tx) -> pb.CreateExecutionResponse:
-            execution = commands.create_execution(tx, spec, actor=call.actor)
+        def work(tx: Tx) -> Execution:
+            return commands.create_execution(tx, spec, actor=call.actor)
+
+        def respond(execution: Execution) -> pb.CreateExecutionResponse:
             return pb.CreateExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate(call, request, pb.CreateExecutionResponse, build)
+        return await self.mutate(call, request, pb.CreateExecutionResponse, work, respond)
 
     async def GetExecution(self, request: pb.GetExecutionRequest, call: Call) -> bytes:
         """Encoded on the storage thread: an execution may be large."""
         full = request.view != execution_pb2.EXECUTION_VIEW_BASIC
 
         def read(tx: Tx) -> bytes:
-            execution = (
-                tx.get_execution_with_task_runs(request.execution_id)
-                if full
-                else tx.get_execution(request.execution_id)
-            )
-            if execution is None:
-                raise NotFound("execution", request.execution_id)
+            execution = queries.get_execution(tx, request.execution_id, full=full)
             response = pb.GetExecutionResponse(
                 execution=convert.execution_to_pb(execution, full=full)
             )
@@ -92,10 +89,8 @@ class ExecutionServicer(Servicer):
         full = request.view == execution_pb2.EXECUTION_VIEW_FULL
 
         def read(tx: Tx) -> bytes:
-            found = tx.list_executions(flt, limit=size + 1, before=before)
-            page, more = found[:size], len(found) > size
-            executions = [e for e in page if isinstance(e, Execution)]
-            task_runs = tx.list_task_runs_of([e.id for e in executions]) if full else {}
+            found = queries.list_executions(tx, flt, size=size, before=before, full=full)
+            page, more = found.items, found.more
             # Each execution is encoded once, and the page is assembled from the
             # pieces: the page's size is known as it grows, and no single encoding
             # holds the GIL for a whole page.
@@ -107,22 +102,17 @@ class ExecutionServicer(Servicer):
                 priority.step_aside()
                 error = item if isinstance(item, UnreadableRecord) else None
                 if isinstance(item, Execution):
-                    runs = task_runs.get(item.id, [])
-                    if isinstance(runs, UnreadableRecord):
-                        error = runs
+                    try:
+                        data = convert.execution_to_pb(item, full=full).SerializeToString()
+                    except UnreadableRecord as failed:
+                        error = failed
                     else:
-                        item.task_runs = runs
-                        try:
-                            data = convert.execution_to_pb(item, full=full).SerializeToString()
-                        except UnreadableRecord as failed:
-                            error = failed
-                        else:
-                            budget -= len(data)
-                            if budget < 0 and encoded:
-                                # The rest of the page comes with the next token.
-                                more = True
-                                break
-                            encoded.append(data)
+                        budget -= len(data)
+                        if budget < 0 and encoded:
+                            # The rest of the page comes with the next token.
+                            more = True
+                            break
+                        encoded.append(data)
                 if error is not None:
                     unreadable.append(error.execution_id)
                 key = item.id if isinstance(item, Execution) else item.execution_id
@@ -155,15 +145,16 @@ class ExecutionServicer(Servicer):
             retry_policy=convert.retry_policy_from_pb(request),
         )
 
-        def build(tx: Tx) -> pb.CreateTaskRunResponse:
-            task_run, execution = commands.create_task_run(
-                tx, spec, _expected(request), actor=call.actor
-            )
+        def work(tx: Tx) -> tuple[TaskRun, Execution]:
+            return commands.create_task_run(tx, spec, _expected(request), actor=call.actor)
+
+        def respond(done: tuple[TaskRun, Execution]) -> pb.CreateTaskRunResponse:
+            task_run, execution = done
             return pb.CreateTaskRunResponse(
                 task_run=convert.task_run_to_pb(task_run), execution_revision=execution.revision
             )
 
-        return await self.mutate(call, request, pb.CreateTaskRunResponse, build)
+        return await self.mutate(call, request, pb.CreateTaskRunResponse, work, respond)
 
     async def TransitionExecution(
         self, request: pb.TransitionExecutionRequest, call: Call
@@ -171,8 +162,8 @@ class ExecutionServicer(Servicer):
         state = convert.state_from_pb(request.state, "state")
         outputs = call.payload("outputs")
 
-        def build(tx: Tx) -> pb.TransitionExecutionResponse:
-            execution = commands.transition_execution(
+        def work(tx: Tx) -> Execution:
+            return commands.transition_execution(
                 tx,
                 request.execution_id,
                 state,
@@ -182,9 +173,11 @@ class ExecutionServicer(Servicer):
                 actor=call.actor,
                 kill_deadline_us=self.limits.kill_deadline_us,
             )
+
+        def respond(execution: Execution) -> pb.TransitionExecutionResponse:
             return pb.TransitionExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        response = await self.mutate(call, request, pb.TransitionExecutionResponse, build)
+        response = await self.mutate(call, request, pb.TransitionExecutionResponse, work, respond)
         if state is State.KILLING:
             self.on_timers_changed()
         return response
@@ -195,8 +188,8 @@ class ExecutionServicer(Servicer):
         state = convert.state_from_pb(request.state, "state")
         outputs = call.payload("outputs")
 
-        def build(tx: Tx) -> pb.TransitionTaskRunResponse:
-            task_run, execution, decision = commands.transition_task_run(
+        def work(tx: Tx) -> tuple[TaskRun, Execution, RetryDecision | None]:
+            return commands.transition_task_run(
                 tx,
                 request.task_run_id,
                 state,
@@ -206,6 +199,11 @@ class ExecutionServicer(Servicer):
                 expected_revision=_expected(request),
                 actor=call.actor,
             )
+
+        def respond(
+            done: tuple[TaskRun, Execution, RetryDecision | None],
+        ) -> pb.TransitionTaskRunResponse:
+            task_run, execution, decision = done
             response = pb.TransitionTaskRunResponse(
                 task_run=convert.task_run_to_pb(task_run),
                 execution_revision=execution.revision,
@@ -220,7 +218,14 @@ class ExecutionServicer(Servicer):
                     )
             return response
 
-        return await self.mutate(call, request, pb.TransitionTaskRunResponse, build)
+        return await self.mutate(
+            call,
+            request,
+            pb.TransitionTaskRunResponse,
+            work,
+            respond,
+            task_runs=(request.task_run_id,),
+        )
 
     async def TransitionTaskRuns(
         self, request: pb.TransitionTaskRunsRequest, call: Call
@@ -300,8 +305,8 @@ class ExecutionServicer(Servicer):
         timeout = convert.duration_us(request, "timeout")
         action = _PAUSE_ACTIONS[request.on_timeout]
 
-        def build(tx: Tx) -> pb.PauseExecutionResponse:
-            execution, due = commands.pause_execution(
+        def work(tx: Tx) -> tuple[Execution, int | None]:
+            return commands.pause_execution(
                 tx,
                 request.execution_id,
                 task_run_id=request.task_run_id,
@@ -312,20 +317,23 @@ class ExecutionServicer(Servicer):
                 expected_revision=_expected(request),
                 actor=call.actor,
             )
+
+        def respond(done: tuple[Execution, int | None]) -> pb.PauseExecutionResponse:
+            execution, due = done
             response = pb.PauseExecutionResponse(execution=convert.execution_to_pb(execution))
             if due is not None:
                 convert.time_to_pb(due, response.resume_time)
             return response
 
-        response = await self.mutate(call, request, pb.PauseExecutionResponse, build)
+        response = await self.mutate(call, request, pb.PauseExecutionResponse, work, respond)
         self.on_timers_changed()
         return response
 
     async def ResumeExecution(
         self, request: pb.ResumeExecutionRequest, call: Call
     ) -> pb.ResumeExecutionResponse:
-        def build(tx: Tx) -> pb.ResumeExecutionResponse:
-            execution = commands.resume_execution(
+        def work(tx: Tx) -> Execution:
+            return commands.resume_execution(
                 tx,
                 request.execution_id,
                 task_run_id=request.task_run_id,
@@ -333,15 +341,17 @@ class ExecutionServicer(Servicer):
                 expected_revision=_expected(request),
                 actor=call.actor,
             )
+
+        def respond(execution: Execution) -> pb.ResumeExecutionResponse:
             return pb.ResumeExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate(call, request, pb.ResumeExecutionResponse, build)
+        return await self.mutate(call, request, pb.ResumeExecutionResponse, work, respond)
 
     async def KillExecution(
         self, request: pb.KillExecutionRequest, call: Call
     ) -> pb.KillExecutionResponse:
-        def build(tx: Tx) -> pb.KillExecutionResponse:
-            execution, changed = commands.kill_execution(
+        def work(tx: Tx) -> tuple[Execution, bool]:
+            return commands.kill_execution(
                 tx,
                 request.execution_id,
                 reason=request.reason,
@@ -349,28 +359,33 @@ class ExecutionServicer(Servicer):
                 actor=call.actor,
                 deadline_us=self.limits.kill_deadline_us,
             )
+
+        def respond(done: tuple[Execution, bool]) -> pb.KillExecutionResponse:
+            execution, changed = done
             return pb.KillExecutionResponse(
                 execution=convert.execution_to_pb(execution), changed=changed
             )
 
-        response = await self.mutate(call, request, pb.KillExecutionResponse, build)
+        response = await self.mutate(call, request, pb.KillExecutionResponse, work, respond)
         self.on_timers_changed()
         return response
 
     async def RestartExecution(
         self, request: pb.RestartExecutionRequest, call: Call
     ) -> pb.RestartExecutionResponse:
-        def build(tx: Tx) -> pb.RestartExecutionResponse:
-            execution = commands.restart_execution(
+        def work(tx: Tx) -> Execution:
+            return commands.restart_execution(
                 tx,
                 request.execution_id,
                 reason=request.reason,
                 expected_revision=_expected(request),
                 actor=call.actor,
             )
+
+        def respond(execution: Execution) -> pb.RestartExecutionResponse:
             return pb.RestartExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate(call, request, pb.RestartExecutionResponse, build)
+        return await self.mutate(call, request, pb.RestartExecutionResponse, work, respond)
 
     async def CompleteExecution(
         self, request: pb.CompleteExecutionRequest, call: Call
@@ -378,8 +393,8 @@ class ExecutionServicer(Servicer):
         state = convert.state_from_pb(request.state, "state") if request.state else None
         outputs = call.payload("outputs")
 
-        def build(tx: Tx) -> pb.CompleteExecutionResponse:
-            execution = commands.complete_execution(
+        def work(tx: Tx) -> Execution:
+            return commands.complete_execution(
                 tx,
                 request.execution_id,
                 state=state,
@@ -388,9 +403,11 @@ class ExecutionServicer(Servicer):
                 expected_revision=_expected(request),
                 actor=call.actor,
             )
+
+        def respond(execution: Execution) -> pb.CompleteExecutionResponse:
             return pb.CompleteExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        return await self.mutate(call, request, pb.CompleteExecutionResponse, build)
+        return await self.mutate(call, request, pb.CompleteExecutionResponse, work, respond)
 
 
 _PAUSE_ACTIONS = {

@@ -8,8 +8,8 @@ from google.protobuf import duration_pb2
 
 from statehouse.v1 import metric_pb2, metric_service_pb2 as pb
 
-from .. import commands, limits, priority
-from ..orchestration import InvalidArgument, metrics as m
+from .. import commands, limits, priority, queries
+from ..orchestration import metrics as m
 from ..storage import Tx
 from . import convert
 from ._base import Call, Servicer
@@ -56,11 +56,13 @@ class MetricServicer(Servicer):
     ) -> pb.RecordMetricsResponse:
         entries = _entries(request)
 
-        def build(tx: Tx) -> pb.RecordMetricsResponse:
-            count = commands.record_metrics(tx, request.task_run_id, request.attempt, entries)
+        def work(tx: Tx) -> int:
+            return commands.record_metrics(tx, request.task_run_id, request.attempt, entries)
+
+        def respond(count: int) -> pb.RecordMetricsResponse:
             return pb.RecordMetricsResponse(recorded=count)
 
-        return await self.mutate(call, request, pb.RecordMetricsResponse, build)
+        return await self.mutate(call, request, pb.RecordMetricsResponse, work, respond)
 
     async def ListMetrics(
         self, request: pb.ListMetricsRequest, call: Call
@@ -72,18 +74,18 @@ class MetricServicer(Servicer):
         size = min(request.page_size or DEFAULT_PAGE_SIZE, limits.MAX_PAGE_SIZE)
 
         def read(tx: Tx) -> pb.ListMetricsResponse:
-            found = tx.list_metrics(
+            page, more = queries.list_metrics(
+                tx,
                 execution_id=request.execution_id,
                 task_run_id=request.task_run_id,
                 task_id=request.task_id,
                 after_id=after,
-                limit=size + 1,
+                size=size,
             )
-            page = found[:size]
             response = pb.ListMetricsResponse()
             for metric in page:
                 _metric_to_pb(metric, response.metrics.add())
-            if len(found) > size:
+            if more:
                 response.next_page_token = self.tokens.encode("ListMetrics", filters, [page[-1].id])
             return response
 
@@ -97,7 +99,8 @@ class MetricServicer(Servicer):
         starts = m.bucket_starts(start, end, width)
 
         def read(tx: Tx) -> bytes:
-            rows = tx.aggregate_metrics(
+            series = queries.aggregate_metrics(
+                tx,
                 namespace=request.namespace,
                 name=request.name,
                 type=_TYPES[request.type],
@@ -110,40 +113,22 @@ class MetricServicer(Servicer):
             )
             # Built here, on the storage side: a large response is not built on
             # the event loop.
-            return _aggregate_response(rows, starts, width).SerializeToString()
+            return _aggregate_response(series, starts, width).SerializeToString()
 
         heavy = bool(request.group_by_tag) or len(starts) > HEAVY_BUCKETS
         return await self.store.read(read, heavy=heavy)
 
 
 def _aggregate_response(
-    rows: list[tuple[str, int, float, float, float, int]], starts: list[int], width: str
+    series: dict[str, list[queries.Bucket | None]], starts: list[int], width: str
 ) -> pb.AggregateMetricsResponse:
-    groups: dict[str, dict[int, tuple[float, float, float, int]]] = {}
-    for group, index, total, low, high, count in rows:
-        groups.setdefault(group, {})[index] = (total, low, high, count)
-    if not groups:
-        groups[""] = {}
-    points = len(groups) * len(starts)
-    if points > limits.MAX_AGGREGATE_POINTS:
-        raise InvalidArgument(
-            [
-                (
-                    "group_by_tag",
-                    f"gives {len(groups)} series of {len(starts)} buckets, more than "
-                    f"{limits.MAX_AGGREGATE_POINTS} points: narrow the range, widen the "
-                    "buckets or filter by flow or task",
-                )
-            ]
-        )
     response = pb.AggregateMetricsResponse(bucket_width=_WIDTHS_PB[width])
-    for group in sorted(groups):
+    for group, buckets in series.items():
         priority.step_aside()
-        series = response.series.add(tag_value=group)
-        for index, bucket_start in enumerate(starts):
-            bucket = series.buckets.add()
+        out = response.series.add(tag_value=group)
+        for bucket_start, found in zip(starts, buckets, strict=True):
+            bucket = out.buckets.add()
             convert.time_to_pb(bucket_start, bucket.start_time)
-            found = groups[group].get(index)
             if found is not None:
                 total, low, high, count = found
                 bucket.sum, bucket.min, bucket.max, bucket.count = total, low, high, count

@@ -1,7 +1,9 @@
-"""Storage: SQLAlchemy Core tables, the repository, the sequencer seam, migrations."""
+"""Storage: SQLAlchemy Core tables, the Tx protocol, one backend per database,
+group commit, the sequencer seam, migrations."""
 
-from .repository import EventFilter, ExecutionFilter, StoredRequest, Tx
-from .store import StorageUnavailable, Store, StoreOptions
+from .errors import StorageUnavailable
+from .store import Store, StoreOptions
+from .tx import EventFilter, ExecutionFilter, StoredRequest, Tx
 
 __all__ = [
     "EventFilter",

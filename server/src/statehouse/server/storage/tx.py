@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..access import matches
 from ..orchestration import (
@@ -31,6 +30,7 @@ from ..orchestration import (
 )
 from ..orchestration.metrics import FIXED_US, Metric, MetricEntry
 from . import codec
+from .errors import BatchConflict, is_unreachable
 from .schema import (
     EVENT_SEQUENCE,
     counters,
@@ -101,30 +101,35 @@ _SELECT_EXECUTION = sa.select(executions).where(executions.c.id == sa.bindparam(
 _SELECT_EXECUTION_FOR_UPDATE = _SELECT_EXECUTION.with_for_update()
 _SELECT_TASK_RUN = sa.select(task_runs).where(task_runs.c.id == sa.bindparam("id"))
 _SELECT_TASK_RUN_FOR_UPDATE = _SELECT_TASK_RUN.with_for_update()
-_SELECT_TASK_RUN_AND_EXECUTION = (
+_SELECT_TASK_RUNS_AND_EXECUTIONS = (
     sa.select(
         *(c.label(f"t_{c.name}") for c in task_runs.c),
         *(c.label(f"e_{c.name}") for c in executions.c),
     )
     .join_from(task_runs, executions, task_runs.c.execution_id == executions.c.id)
-    .where(task_runs.c.id == sa.bindparam("id"))
+    .where(task_runs.c.id.in_(sa.bindparam("ids", expanding=True)))
 )
+#: Locks both rows of each pair (PostgreSQL).
+_SELECT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE = _SELECT_TASK_RUNS_AND_EXECUTIONS.with_for_update()
 _INSERT_EXECUTION = sa.insert(executions)
 _INSERT_LABELS = sa.insert(execution_labels)
 _INSERT_TASK_RUNS = sa.insert(task_runs)
 _INSERT_EVENTS = sa.insert(events)
+#: The columns of an execution's update when only a task run moved, and when
+#: the execution itself did (its history grew, its outputs may have changed).
+_EXECUTION_LIGHT = ("_id", "_rev", "state", "revision", "update_time_us", "restart_count")
+_EXECUTION_FULL = (*_EXECUTION_LIGHT, "outputs", "history")
+_UPDATE_EXECUTION_LIGHT = (
+    sa.update(executions)
+    .where(executions.c.id == sa.bindparam("_id"), executions.c.revision == sa.bindparam("_rev"))
+    .values({name: sa.bindparam(name) for name in _EXECUTION_LIGHT[2:]})
+)
 _UPDATE_EXECUTION = (
     sa.update(executions)
     .where(executions.c.id == sa.bindparam("_id"), executions.c.revision == sa.bindparam("_rev"))
-    .values(
-        state=sa.bindparam("state"),
-        revision=sa.bindparam("revision"),
-        update_time_us=sa.bindparam("update_time_us"),
-        restart_count=sa.bindparam("restart_count"),
-        outputs=sa.bindparam("outputs"),
-        history=sa.bindparam("history"),
-    )
+    .values({name: sa.bindparam(name) for name in _EXECUTION_FULL[2:]})
 )
+_INSERT_TIMERS = sa.insert(timers)
 _TASK_RUN_MUTABLE = (
     "state",
     "update_time_us",
@@ -179,29 +184,150 @@ _INSERT_METRIC_TAGS = sa.insert(metric_tags)
 _SELECT_LAST_SEQUENCE = sa.select(counters.c.value).where(counters.c.name == EVENT_SEQUENCE)
 
 
+_ABSENT = object()
+
+
 class Tx:
-    """Queries and writes within one database transaction."""
+    """Queries and writes within one database transaction.
+
+    **Write-behind.** The changes of :meth:`save` (and idempotency records) are
+    not written at once: they are kept, merged per row, and written by
+    :meth:`flush` with one statement per kind of row for the whole transaction
+    (``executemany``), which the store calls once before commit. Reads of this
+    class see the kept changes (an execution or task run loaded again in the same
+    transaction comes from the latest row, kept or read), so that two writes of
+    one group commit see each other's effects. Every other statement first
+    flushes what is kept (:meth:`_immediate`), so that the database sees the
+    changes in the order they were made.
+
+    **One write of a batch.** The store runs each write of a group commit between
+    :meth:`begin_write` and :meth:`end_write`: a write that fails has its kept
+    changes and events undone (a journal), and the statements it ran itself (a
+    delete, a metric) rolled back to a savepoint opened before its first one.
+
+    Backends subclass it for what differs between databases (row locks, the
+    notification of commits, an insert that ignores conflicts).
+    """
+
+    #: Whether reads for update lock rows (PostgreSQL); SQLite's write
+    #: transaction holds the whole database instead.
+    LOCKS_ROWS = False
 
     def __init__(self, conn: sa.Connection, sequencer: Sequencer) -> None:
         self.conn = conn
         self._sequencer = sequencer
-        self._for_update = conn.dialect.name != "sqlite"
-        #: Whether reads FOR UPDATE lock rows (SQLite locks the whole database instead).
-        self.locks_rows = self._for_update
         #: Events of this transaction waiting for their sequences (flush_events).
         self.pending: list[Event] = []
         #: Events appended in this transaction, with their sequences, for the
         #: live fan-out once the transaction has committed.
         self.appended: list[Event] = []
+        # The latest row of each execution and task run this transaction has seen
+        # (read, or changed and kept), and those it holds the lock of.
+        self._executions: dict[str, Any] = {}
+        self._task_runs: dict[str, Any] = {}
+        self._locked: set[str] = set()
+        #: History lengths of executions as read, to update only what changed.
+        self._history_len: dict[str, int] = {}
+        # Kept changes, written by flush().
+        self._new_executions: dict[str, dict[str, Any]] = {}
+        self._new_labels: list[dict[str, Any]] = []
+        self._execution_updates: dict[str, dict[str, Any]] = {}
+        self._new_task_runs: dict[str, dict[str, Any]] = {}
+        self._task_run_updates: dict[str, dict[str, Any]] = {}
+        #: ("delete", (execution_id, task_run_id, kind)) or ("insert", row), in order.
+        self._timer_ops: list[tuple[str, Any]] = []
+        self._new_requests: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Whether several writes share this transaction (set by the store).
+        self.shared = False
+        self._journal: list[tuple[dict[Any, Any], Any, Any]] | None = None
+        self._marks: tuple[int, ...] = ()
+        self._savepoint: sa.NestedTransaction | None = None
+
+    # -- a write of a batch ---------------------------------------------------
+
+    def begin_write(self) -> None:
+        """Start one write of a group commit."""
+        self._journal = []
+        self._marks = (len(self.pending), len(self._new_labels), len(self._timer_ops))
+        self._savepoint = None
+
+    @property
+    def in_savepoint(self) -> bool:
+        return self._savepoint is not None
+
+    def end_write(self, ok: bool) -> None:
+        """Keep the write's changes (``ok``) or undo them all."""
+        savepoint, self._savepoint = self._savepoint, None
+        journal, self._journal = self._journal, None
+        if ok:
+            if savepoint is not None:
+                savepoint.commit()
+            return
+        if savepoint is not None:
+            savepoint.rollback()
+            # What was read inside the savepoint may be gone with it.
+            self._forget_rows()
+        for table, key, old in reversed(journal or []):
+            if old is _ABSENT:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        events, labels, timer_ops = self._marks
+        del self.pending[events:]
+        del self._new_labels[labels:]
+        del self._timer_ops[timer_ops:]
+
+    def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        """``table[key] = value``, undone by end_write(False)."""
+        if self._journal is not None:
+            self._journal.append((table, key, table.get(key, _ABSENT)))
+        table[key] = value
+
+    def _forget_rows(self) -> None:
+        self._executions.clear()
+        self._task_runs.clear()
+        self._history_len.clear()
+        self._locked.clear()
+
+    def _immediate(self) -> None:
+        """Before a statement that writes at once: flush what is kept, and open this
+        write's savepoint if it shares the transaction with others."""
+        self.flush()
+        if self.shared and self._savepoint is None and self._journal is not None:
+            self._savepoint = self.conn.begin_nested()
 
     # -- executions ---------------------------------------------------------
 
+    def _remember_execution(self, row: Any, locked: bool) -> Execution:
+        execution = codec.execution_from_row(row)
+        self._executions[execution.id] = row
+        self._history_len[execution.id] = len(execution.history)
+        if locked:
+            self._locked.add(execution.id)
+        return execution
+
+    def _known(self, ids: dict[str, Any], key: str, for_update: bool) -> Any:
+        """The latest row of ``key`` if this transaction may use it as it is."""
+        row = ids.get(key)
+        if row is None:
+            return None
+        if for_update and self.LOCKS_ROWS and key not in self._locked:
+            return None
+        return row
+
     def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
-        query = (
-            _SELECT_EXECUTION_FOR_UPDATE if for_update and self._for_update else _SELECT_EXECUTION
-        )
-        row = self.conn.execute(query, {"id": execution_id}).mappings().first()
-        return None if row is None else codec.execution_from_row(row)
+        lock = for_update and self.LOCKS_ROWS
+        row = self._known(self._executions, execution_id, lock)
+        if row is None:
+            if execution_id in self._execution_updates:
+                # Changed here, so locked already: the kept row is the latest.
+                row = self._executions[execution_id]
+            else:
+                query = _SELECT_EXECUTION_FOR_UPDATE if lock else _SELECT_EXECUTION
+                row = self.conn.execute(query, {"id": execution_id}).mappings().first()
+                if row is None:
+                    return None
+        return self._remember_execution(row, lock)
 
     def get_execution_with_task_runs(
         self, execution_id: str, *, for_update: bool = False
@@ -211,18 +337,20 @@ class Tx:
             execution.task_runs = self.list_task_runs(execution_id)
         return execution
 
-    def insert_execution(self, execution: Execution) -> None:
-        self.conn.execute(_INSERT_EXECUTION, codec.execution_row(execution))
-        if execution.labels:
-            self.conn.execute(
-                _INSERT_LABELS,
-                [
-                    {"execution_id": execution.id, "key": k, "value": v}
-                    for k, v in execution.labels.items()
-                ],
-            )
+    def _insert_execution(self, execution: Execution) -> None:
+        row = codec.execution_row(execution)
+        self._set(self._new_executions, execution.id, row)
+        self._set(self._executions, execution.id, row)
+        self._set(self._history_len, execution.id, len(execution.history))
+        self._locked.add(execution.id)
+        self._new_labels.extend(
+            {"execution_id": execution.id, "key": k, "value": v}
+            for k, v in execution.labels.items()
+        )
 
     def delete_execution(self, execution_id: str) -> None:
+        self._immediate()
+        self._forget_rows()
         self.conn.execute(
             sa.delete(metric_tags).where(
                 metric_tags.c.metric_id.in_(
@@ -252,6 +380,7 @@ class Tx:
         (with ``create_time_us`` for the cursor), not raised: one bad row must not
         fail a list.
         """
+        self.flush()
         query = sa.select(executions)
         if flt.scope:
             query = query.where(in_scope(executions.c.namespace, flt.scope))
@@ -291,30 +420,85 @@ class Tx:
 
     # -- task runs ----------------------------------------------------------
 
-    def get_task_run(self, task_run_id: str, *, for_update: bool = False) -> TaskRun | None:
-        query = _SELECT_TASK_RUN_FOR_UPDATE if for_update and self._for_update else _SELECT_TASK_RUN
-        row = self.conn.execute(query, {"id": task_run_id}).mappings().first()
-        return None if row is None else codec.task_run_from_row(row)
+    def _remember_task_run(self, row: Any, locked: bool) -> TaskRun:
+        task_run = codec.task_run_from_row(row)
+        self._task_runs[task_run.id] = row
+        if locked:
+            self._locked.add(task_run.id)
+        return task_run
 
-    def get_task_run_and_execution(self, task_run_id: str) -> tuple[TaskRun, Execution] | None:
-        """A task run and its execution in one statement (no row locks: for SQLite,
-        whose write transaction already excludes every other writer)."""
-        row = self.conn.execute(_SELECT_TASK_RUN_AND_EXECUTION, {"id": task_run_id}).mappings()
-        found = row.first()
-        if found is None:
+    def get_task_run(self, task_run_id: str, *, for_update: bool = False) -> TaskRun | None:
+        lock = for_update and self.LOCKS_ROWS
+        row = self._known(self._task_runs, task_run_id, lock)
+        if row is None:
+            if task_run_id in self._task_run_updates:
+                row = self._task_runs[task_run_id]
+            else:
+                query = _SELECT_TASK_RUN_FOR_UPDATE if lock else _SELECT_TASK_RUN
+                row = self.conn.execute(query, {"id": task_run_id}).mappings().first()
+                if row is None:
+                    return None
+        return self._remember_task_run(row, lock)
+
+    def prefetch_task_runs(self, task_run_ids: Sequence[str]) -> None:
+        """Read (and on PostgreSQL lock) task runs and their executions in one
+        statement, for the writes of a batch that will move them."""
+        wanted = [
+            i
+            for i in dict.fromkeys(task_run_ids)
+            if self._known(self._task_runs, i, True) is None and i not in self._task_run_updates
+        ]
+        if wanted:
+            self._read_task_runs_with_executions(wanted)
+
+    def _read_task_runs_with_executions(self, ids: list[str]) -> None:
+        query = (
+            _SELECT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE
+            if self.LOCKS_ROWS
+            else (_SELECT_TASK_RUNS_AND_EXECUTIONS)
+        )
+        for found in self.conn.execute(query, {"ids": ids}).mappings():
+            task_run = {k[2:]: v for k, v in found.items() if k[0] == "t"}
+            if task_run["id"] not in self._task_run_updates:
+                self._task_runs[task_run["id"]] = task_run
+                self._locked.add(task_run["id"])
+            execution_id = task_run["execution_id"]
+            if execution_id not in self._execution_updates:
+                execution = {k[2:]: v for k, v in found.items() if k[0] == "e"}
+                self._executions[execution_id] = execution
+                self._history_len.pop(execution_id, None)
+                self._locked.add(execution_id)
+
+    def lock_task_run(self, task_run_id: str) -> tuple[TaskRun, Execution] | None:
+        """A task run and its execution, both locked for this transaction (on
+        SQLite the write transaction holds the database): every writer of a task
+        run holds its execution's lock. One statement unless already read."""
+        if self._known(self._task_runs, task_run_id, True) is None and (
+            task_run_id not in self._task_run_updates
+        ):
+            self._read_task_runs_with_executions([task_run_id])
+        row = self._task_runs.get(task_run_id)
+        if row is None:
             return None
-        task_run = codec.task_run_from_row({k[2:]: v for k, v in found.items() if k[0] == "t"})
-        execution = codec.execution_from_row({k[2:]: v for k, v in found.items() if k[0] == "e"})
+        task_run = codec.task_run_from_row(row)
+        execution = self.get_execution(task_run.execution_id, for_update=True)
+        if execution is None:  # pragma: no cover - a task run has its execution (a key)
+            return None
         return task_run, execution
 
     def list_task_runs(self, execution_id: str) -> list[TaskRun]:
+        self.flush()
         rows = self.conn.execute(_SELECT_TASK_RUNS_OF, {"execution_id": execution_id}).mappings()
-        return [codec.task_run_from_row(r) for r in rows]
+        return [
+            self._remember_task_run(r, self.LOCKS_ROWS and execution_id in self._locked)
+            for r in rows
+        ]
 
     def list_task_runs_of(
         self, execution_ids: Sequence[str]
     ) -> dict[str, list[TaskRun] | UnreadableRecord]:
         """The task runs of each execution; an UnreadableRecord where one cannot be read."""
+        self.flush()
         result: dict[str, list[TaskRun] | UnreadableRecord] = {i: [] for i in execution_ids}
         if not execution_ids:
             return result
@@ -333,70 +517,168 @@ class Tx:
         return result
 
     def count_active_task_runs(self, execution_id: str) -> int:
+        self.flush()
         return int(self.conn.execute(_COUNT_ACTIVE, {"execution_id": execution_id}).scalar_one())
+
+    def _next_position(self, execution_id: str) -> int:
+        kept = [
+            r["position"] for r in self._new_task_runs.values() if r["execution_id"] == execution_id
+        ]
+        if kept:
+            return int(max(kept)) + 1
+        return int(self.conn.execute(_NEXT_POSITION, {"execution_id": execution_id}).scalar_one())
 
     # -- the one write path for changes --------------------------------------
 
     def save(self, changes: ChangeSet, *, new_execution: bool = False) -> list[Event]:
-        """Store a sealed change set: the execution, its touched task runs, its events.
+        """Keep a sealed change set: the execution, its touched task runs, its
+        timers and events, written by :meth:`flush` before commit.
 
-        The execution row is updated only if it still has the revision it was
-        loaded with, so a concurrent writer can never be overwritten silently.
+        An execution whose history did not grow (a task run moved) is updated
+        without its history and outputs. The row is updated only if it still has
+        the revision it was read with, so a concurrent writer can never be
+        overwritten silently (checked by flush: it raises RevisionMismatch).
         """
         ex = changes.execution
         if new_execution:
-            self.insert_execution(ex)
+            self._insert_execution(ex)
         else:
-            result = self.conn.execute(
-                _UPDATE_EXECUTION,
-                {
-                    "_id": ex.id,
-                    "_rev": ex.revision - 1,
-                    "state": ex.state.value,
-                    "revision": ex.revision,
-                    "update_time_us": ex.update_time_us,
-                    "restart_count": ex.restart_count,
-                    "outputs": None if ex.outputs is None else codec.dumps(ex.outputs),
-                    "history": codec.dumps(codec.history_to_json(ex.history)),
-                },
-            )
-            if result.rowcount != 1:
-                current = self.get_execution(ex.id)
-                raise RevisionMismatch(ex.revision - 1, current.revision if current else -1)
+            self._update_execution(ex)
         if changes.created_task_runs:
-            start = self.conn.execute(_NEXT_POSITION, {"execution_id": ex.id}).scalar_one()
-            rows = []
+            start = self._next_position(ex.id)
             for offset, tr in enumerate(changes.created_task_runs):
                 row = codec.task_run_row(tr)
-                row["position"] = int(start) + offset
-                rows.append(row)
-            self.conn.execute(_INSERT_TASK_RUNS, rows)
+                row["position"] = start + offset
+                self._set(self._new_task_runs, tr.id, row)
+                self._set(self._task_runs, tr.id, row)
+                self._locked.add(tr.id)
         created = {tr.id for tr in changes.created_task_runs}
         for tr in changes.changed_task_runs.values():
             if tr.id in created:
                 continue
             row = codec.task_run_row(tr)
             params = {name: row[name] for name in _TASK_RUN_MUTABLE}
-            params["_id"] = tr.id
-            self.conn.execute(_UPDATE_TASK_RUN, params)
+            new = self._new_task_runs.get(tr.id)
+            if new is not None:
+                self._set(self._new_task_runs, tr.id, {**new, **params})
+            else:
+                self._set(self._task_run_updates, tr.id, {"_id": tr.id, **params})
+            self._set(self._task_runs, tr.id, {**self._task_runs.get(tr.id, row), **params})
         for task_run_id, kind in changes.cancelled_timers:
-            self.delete_timers(ex.id, task_run_id=task_run_id, kind=kind)
-        if changes.new_timers:
-            self.conn.execute(
-                sa.insert(timers),
-                [
-                    {
-                        "id": t.id,
-                        "execution_id": t.execution_id,
-                        "task_run_id": t.task_run_id,
-                        "kind": t.kind,
-                        "action": t.action,
-                        "due_time_us": t.due_time_us,
-                    }
-                    for t in changes.new_timers
-                ],
-            )
+            self._timer_ops.append(("delete", (ex.id, task_run_id, kind)))
+        for t in changes.new_timers:
+            row = {
+                "id": t.id,
+                "execution_id": t.execution_id,
+                "task_run_id": t.task_run_id,
+                "kind": t.kind,
+                "action": t.action,
+                "due_time_us": t.due_time_us,
+            }
+            self._timer_ops.append(("insert", row))
         return self.append_events(changes.events)
+
+    def _update_execution(self, ex: Execution) -> None:
+        full = self._history_len.get(ex.id) != len(ex.history)
+        params: dict[str, Any] = {
+            "state": ex.state.value,
+            "revision": ex.revision,
+            "update_time_us": ex.update_time_us,
+            "restart_count": ex.restart_count,
+        }
+        if full:
+            params["outputs"] = None if ex.outputs is None else codec.dumps(ex.outputs)
+            params["history"] = codec.dumps(codec.history_to_json(ex.history))
+        old = self._executions.get(ex.id)
+        if old is None:  # not read through this transaction: write it whole
+            old = codec.execution_row(ex)
+        new = self._new_executions.get(ex.id)
+        if new is not None:
+            self._set(self._new_executions, ex.id, {**new, **params})
+        else:
+            kept = self._execution_updates.get(ex.id)
+            if kept is None:
+                kept = {"_id": ex.id, "_rev": ex.revision - 1, "_full": False}
+            merged = {**kept, **params, "_full": kept["_full"] or full}
+            if merged["_full"] and "history" not in merged:
+                merged["history"] = old["history"]
+                merged["outputs"] = old["outputs"]
+            self._set(self._execution_updates, ex.id, merged)
+        self._set(self._executions, ex.id, {**old, **params})
+        self._set(self._history_len, ex.id, len(ex.history))
+
+    def flush(self) -> None:
+        """Write the kept changes, one statement per kind of row.
+
+        In a batch (``shared``), a failure here is the batch's, not the current
+        write's: it raises :class:`BatchConflict`, and the store runs the writes
+        again one per transaction.
+        """
+        if not (
+            self._new_executions
+            or self._execution_updates
+            or self._new_task_runs
+            or self._task_run_updates
+            or self._timer_ops
+            or self._new_requests
+        ):
+            return
+        if self.shared and self._journal:
+            # The current write's own changes would be written outside its savepoint.
+            raise BatchConflict("a write read back its own kept changes")
+        try:
+            self._write_kept()
+        except Exception as exc:
+            if self.shared and not (isinstance(exc, sa.exc.DBAPIError) and is_unreachable(exc)):
+                raise BatchConflict(str(exc)) from exc
+            raise
+
+    def _write_kept(self) -> None:
+        conn = self.conn
+        new_executions, self._new_executions = list(self._new_executions.values()), {}
+        labels, self._new_labels = self._new_labels, []
+        updates, self._execution_updates = list(self._execution_updates.values()), {}
+        new_task_runs, self._new_task_runs = list(self._new_task_runs.values()), {}
+        task_run_updates, self._task_run_updates = list(self._task_run_updates.values()), {}
+        timer_ops, self._timer_ops = self._timer_ops, []
+        new_requests, self._new_requests = list(self._new_requests.values()), {}
+        if new_executions:
+            conn.execute(_INSERT_EXECUTION, new_executions)
+        if labels:
+            conn.execute(_INSERT_LABELS, labels)
+        light = [{k: u[k] for k in _EXECUTION_LIGHT} for u in updates if not u["_full"]]
+        full = [{k: u[k] for k in _EXECUTION_FULL} for u in updates if u["_full"]]
+        for statement, rows in ((_UPDATE_EXECUTION_LIGHT, light), (_UPDATE_EXECUTION, full)):
+            if rows:
+                result = conn.execute(statement, rows)
+                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+                    self._revision_mismatch(rows)
+        if new_task_runs:
+            conn.execute(_INSERT_TASK_RUNS, new_task_runs)
+        if task_run_updates:
+            conn.execute(_UPDATE_TASK_RUN, task_run_updates)
+        inserts: list[dict[str, Any]] = []
+        for op, value in timer_ops:
+            if op == "insert":
+                inserts.append(value)
+                continue
+            if inserts:
+                conn.execute(_INSERT_TIMERS, inserts)
+                inserts = []
+            conn.execute(_delete_timers(*value))
+        if inserts:
+            conn.execute(_INSERT_TIMERS, inserts)
+        if new_requests:
+            conn.execute(_INSERT_REQUEST, new_requests)
+
+    def _revision_mismatch(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            current = self.conn.execute(
+                sa.select(executions.c.revision).where(executions.c.id == row["_id"])
+            ).scalar()
+            if current != row["revision"]:
+                raise RevisionMismatch(row["_rev"], -1 if current is None else int(current))
+        raise RevisionMismatch(-1, -1)  # pragma: no cover - a row changed twice
 
     # -- metrics --------------------------------------------------------------
 
@@ -414,6 +696,7 @@ class Tx:
         In bulk: one read of the attempt's existing metrics, one batched update,
         one batched insert (returning the new ids, in order) and one for their tags.
         """
+        self._immediate()
         existing = {
             (row[1], row[2], row[3]): row[0]
             for row in self.conn.execute(
@@ -563,12 +846,8 @@ class Tx:
     def delete_timers(
         self, execution_id: str, *, task_run_id: str | None = None, kind: str | None = None
     ) -> None:
-        query = sa.delete(timers).where(timers.c.execution_id == execution_id)
-        if task_run_id is not None:
-            query = query.where(timers.c.task_run_id == task_run_id)
-        if kind is not None:
-            query = query.where(timers.c.kind == kind)
-        self.conn.execute(query)
+        self._immediate()
+        self.conn.execute(_delete_timers(execution_id, task_run_id, kind))
 
     def due_timers(self, now_us: int, limit: int) -> list[Timer]:
         rows = self.conn.execute(
@@ -586,6 +865,7 @@ class Tx:
     def take_timer(self, timer_id: str) -> bool:
         """Delete a timer that is about to fire; False if it is gone (cancelled, or
         fired by another process): the delete is what makes a timer fire once."""
+        self._immediate()
         result = self.conn.execute(sa.delete(timers).where(timers.c.id == timer_id))
         return result.rowcount == 1
 
@@ -605,14 +885,18 @@ class Tx:
         for offset, event in enumerate(new_events):
             event.sequence = first + offset
         self.conn.execute(_INSERT_EVENTS, [codec.event_row(e) for e in new_events])
-        if self.conn.dialect.name == "postgresql":
-            # Delivered at commit to every replica's listener: the log is the
-            # truth, this only wakes readers up.
-            # The payload is the last sequence, so a replica that already has it
-            # (its own commit, dispatched locally) skips the read.
-            self.conn.exec_driver_sql(f"NOTIFY {EVENTS_CHANNEL}, '{new_events[-1].sequence}'")
+        self._announce(new_events[-1].sequence)
         self.appended.extend(new_events)
         return new_events
+
+    # -- what differs between databases ---------------------------------------
+
+    def _announce(self, last_sequence: int) -> None:
+        """Tell other processes that events up to ``last_sequence`` commit with
+        this transaction (where the database can: PostgreSQL's NOTIFY)."""
+
+    def _insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> Any:
+        raise NotImplementedError
 
     # -- the event log --------------------------------------------------------
 
@@ -669,6 +953,7 @@ class Tx:
         Only a prefix of the log is ever deleted (by sequence), so retention by age
         cannot leave holes where commit times and sequences disagree slightly.
         """
+        self._immediate()
         last = self.last_sequence()
         cutoff = 0
         if keep_last > 0:
@@ -690,6 +975,9 @@ class Tx:
     # -- idempotency ----------------------------------------------------------
 
     def get_request(self, caller: str, request_id: str) -> StoredRequest | None:
+        kept = self._new_requests.get((caller, request_id))
+        if kept is not None:
+            return StoredRequest(kept["method"], kept["fingerprint"], kept["response"])
         row = self.conn.execute(
             _SELECT_REQUEST, {"caller": caller, "request_id": request_id}
         ).first()
@@ -704,8 +992,9 @@ class Tx:
         response: bytes,
         now_us: int,
     ) -> None:
-        self.conn.execute(
-            _INSERT_REQUEST,
+        self._set(
+            self._new_requests,
+            (caller, request_id),
             {
                 "caller": caller,
                 "request_id": request_id,
@@ -726,6 +1015,7 @@ class Tx:
 
     def insert_credential(self, row: dict[str, Any]) -> bool:
         """Store a new credential; False if its name (or subject) is taken."""
+        self._immediate()
         same = credentials.c.name == row["name"]
         if row["certificate_subject"]:
             same = sa.or_(same, credentials.c.certificate_subject == row["certificate_subject"])
@@ -741,6 +1031,7 @@ class Tx:
 
     def revoke_credential(self, name: str, now_us: int) -> dict[str, Any] | None:
         """Revoke ``name`` (once: a second revocation keeps the first time)."""
+        self._immediate()
         self.conn.execute(
             sa.update(credentials)
             .where(credentials.c.name == name, credentials.c.revoke_time_us.is_(None))
@@ -753,14 +1044,19 @@ class Tx:
 
     def server_secret(self, name: str, candidate: str) -> str:
         """The secret ``name`` that every replica shares: ``candidate`` if none was made yet."""
-        insert: Any = (
-            postgresql.insert(secrets)
-            if self.conn.dialect.name == "postgresql"
-            else sqlite.insert(secrets)
-        )
-        self.conn.execute(insert.values(name=name, value=candidate).on_conflict_do_nothing())
+        self._immediate()
+        self.conn.execute(self._insert_ignoring_conflicts(secrets, name=name, value=candidate))
         value = self.conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name))
         return str(value.scalar_one())
+
+
+def _delete_timers(execution_id: str, task_run_id: str | None, kind: str | None) -> Any:
+    query = sa.delete(timers).where(timers.c.execution_id == execution_id)
+    if task_run_id is not None:
+        query = query.where(timers.c.task_run_id == task_run_id)
+    if kind is not None:
+        query = query.where(timers.c.kind == kind)
+    return query
 
 
 def _timer(row: Any) -> Timer:
