@@ -4,7 +4,8 @@ interval and event loop), plus instruments the bench reads:
 
 - SQLAlchemy event listeners on the store's engines count SQL statements
   (``before_cursor_execute``: an ``executemany`` counts as one, by first keyword
-  too) and database commits (``commit``);
+  too) and database commits (``commit``; ``write_commits`` those of transactions
+  that ran an INSERT, UPDATE or DELETE, the ones that flush the log);
 - a commit listener (``store.add_commit_listener``) counts committed events and
   records ``time.time_ns()`` right after each commit, for the last sequence of the
   batch (a bounded ring): the fan-out latency is measured from there;
@@ -46,6 +47,7 @@ log = logging.getLogger("statehouse.bench.server")
 
 #: Commit times kept (the last sequence of each batch): about 200k batches.
 COMMIT_RING = 200_000
+WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 
 
 class Counters:
@@ -56,6 +58,9 @@ class Counters:
         self.statements = 0
         self.executemany = 0
         self.commits = 0
+        #: Commits of transactions that wrote (INSERT, UPDATE, DELETE): the ones that flush.
+        self.write_commits = 0
+        self._dirty: set[int] = set()
         self.by_keyword: collections.Counter[str] = collections.Counter()
         self.events = 0
         self.batches = 0
@@ -85,13 +90,14 @@ class Counters:
             seen.add(id(engine))
             sa.event.listen(engine, "before_cursor_execute", self._statement)
             sa.event.listen(engine, "commit", self._commit)
+            sa.event.listen(engine, "rollback", self._rollback)
             self.engines.append(str(engine.url.render_as_string(hide_password=True)))
         if callable(getattr(store, "add_commit_listener", None)):
             store.add_commit_listener(self._committed)
 
     def _statement(
         self,
-        _conn: Any,
+        conn: Any,
         _cursor: Any,
         statement: str,
         _parameters: Any,
@@ -103,10 +109,19 @@ class Counters:
             self.statements += 1
             self.executemany += executemany
             self.by_keyword[keyword] += 1
+            if keyword in WRITES:
+                self._dirty.add(id(conn))
 
-    def _commit(self, _conn: Any) -> None:
+    def _commit(self, conn: Any) -> None:
         with self._lock:
             self.commits += 1
+            if id(conn) in self._dirty:
+                self._dirty.discard(id(conn))
+                self.write_commits += 1
+
+    def _rollback(self, conn: Any) -> None:
+        with self._lock:
+            self._dirty.discard(id(conn))
 
     def _committed(self, events: list[Any]) -> None:
         now = time.time_ns()
@@ -125,6 +140,7 @@ class Counters:
                 "statements": self.statements,
                 "executemany": self.executemany,
                 "commits": self.commits,
+                "write_commits": self.write_commits,
                 "by_keyword": dict(self.by_keyword),
                 "events": self.events,
                 "commit_batches": self.batches,

@@ -30,7 +30,10 @@ import grpc
 from statehouse.v1 import (
     execution_service_pb2 as es,
     execution_service_pb2_grpc as es_grpc,
+    state_pb2,
 )
+
+STATE_RUNNING = state_pb2.STATE_RUNNING
 
 
 class EchoServicer(es_grpc.ExecutionServiceServicer):
@@ -50,7 +53,7 @@ class EchoServicer(es_grpc.ExecutionServiceServicer):
 
 
 def default_template() -> es.TransitionTaskRunResponse:
-    response = es.TransitionTaskRunResponse(execution_revision=3, execution_state=2)
+    response = es.TransitionTaskRunResponse(execution_revision=3, execution_state=STATE_RUNNING)
     task_run = response.task_run
     task_run.id = "0" * 32
     task_run.execution_id = "1" * 32
@@ -66,7 +69,7 @@ async def serve(address: str, template: es.TransitionTaskRunResponse) -> None:
             ("grpc.server.max_pending_requests_hard_limit", 100_000),
         ]
     )
-    es_grpc.add_ExecutionServiceServicer_to_server(EchoServicer(template), server)
+    es_grpc.add_ExecutionServiceServicer_to_server(EchoServicer(template), server)  # type: ignore[abstract]
     port = server.add_insecure_port(address)
     await server.start()
     host = address.rsplit(":", 1)[0]

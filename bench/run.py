@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from statehouse_bench.main import main
+from statehouse_bench.main import main  # type: ignore[import-not-found]
 
 if __name__ == "__main__":
     sys.exit(main())

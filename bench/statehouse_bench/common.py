@@ -49,7 +49,7 @@ def loop_kind() -> str:
         import uvloop
     except ImportError:
         return "asyncio"
-    return f"uvloop {uvloop.__version__}"
+    return f"uvloop {getattr(uvloop, '__version__', '?')}"
 
 
 # -- servers -------------------------------------------------------------------------
@@ -232,6 +232,7 @@ class Cost:
     state_changes: int
     statements: int
     commits: int
+    write_commits: int
     events: int
     server_cpu_s: float
     database_cpu_s: float | None = None
@@ -243,9 +244,12 @@ class Cost:
             "state_changes": self.state_changes,
             "statements": self.statements,
             "commits": self.commits,
+            "write_commits": self.write_commits,
             "events_committed": self.events,
             "statements_per_change": round(self.statements / n, 2),
-            "commits_per_change": round(self.commits / n, 4),
+            # Commits of transactions that wrote; read-only ones (no flush) beside.
+            "commits_per_change": round(self.write_commits / n, 4),
+            "all_commits_per_change": round(self.commits / n, 4),
             "server_cpu_us_per_change": round(1e6 * self.server_cpu_s / n, 1),
             "statements_by_keyword_per_change": {
                 k: round(v / n, 2) for k, v in sorted((self.by_keyword or {}).items())
@@ -275,7 +279,7 @@ class CostMeter:
         cpu = sum(s.cpu_seconds() for s in self.servers) - self._cpu0
         db = self.database.cpu_seconds() - self._db0 if self.database else None
         end = [s.counters() for s in self.servers]
-        total = {"statements": 0, "commits": 0, "events": 0}
+        total = {"statements": 0, "commits": 0, "write_commits": 0, "events": 0}
         keywords: dict[str, int] = {}
         for before, after in zip(self._start, end, strict=True):
             for k in total:
@@ -286,6 +290,7 @@ class CostMeter:
             state_changes=state_changes,
             statements=total["statements"],
             commits=total["commits"],
+            write_commits=total["write_commits"],
             events=total["events"],
             server_cpu_s=cpu,
             database_cpu_s=db,

@@ -28,7 +28,11 @@ async def _capture(target: str) -> bytes:
             timeout=10,
         )
         response = await stub.TransitionTaskRun(
-            es.TransitionTaskRunRequest(task_run_id=task_run.task_run.id, state=2, worker_id="w0"),
+            es.TransitionTaskRunRequest(
+                task_run_id=task_run.task_run.id,
+                state=2,  # type: ignore[arg-type]
+                worker_id="w0",
+            ),
             timeout=10,
         )
         return bytes(response.SerializeToString())
@@ -85,7 +89,7 @@ def sdk_overhead(sdk: PhaseSummary, raw: PhaseSummary) -> dict[str, Any]:
     def client_us(s: PhaseSummary) -> float:
         return round(1e6 * (s.client_cpu_pct / 100 * s.seconds) / max(s.ops, 1), 1)
 
-    result = {
+    result: dict[str, Any] = {
         "sdk": asdict(sdk),
         "raw": asdict(raw),
         "sdk_per_s": sdk.rate,

@@ -525,7 +525,7 @@ async def _hostile_async(spec: HostileSpec, go: Any, stop: Any, out: Any) -> Non
     aggregate_by_tag.group_by_tag = METRIC_TAG
     stats = {kind: KindStats() for kind in KINDS}
     pool = list(spec.pool)
-    prep = {"calls": 0, "errors": 0, "first_error": ""}
+    prep: dict[str, Any] = {"calls": 0, "errors": 0, "first_error": ""}
     refill_lock = asyncio.Lock()
     stopped = asyncio.Event()
     window: dict[str, float] = {}

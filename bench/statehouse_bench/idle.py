@@ -9,6 +9,7 @@ import asyncio
 import math
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .common import (
@@ -25,6 +26,7 @@ from .common import (
 )
 
 
+@dataclass
 class IdleSummary:
     streams: int
     channels: int
@@ -240,7 +242,9 @@ def run_idle(server: ServerProcess, streams: int, per_channel: int, writes: int)
     """Idle streams on a server of their own (fresh: no memory freed by earlier phases)."""
     port = server.start()
     try:
-        summary = run_loop(_idle_async(f"127.0.0.1:{port}", server, streams, per_channel, writes))
+        summary: IdleSummary = run_loop(
+            _idle_async(f"127.0.0.1:{port}", server, streams, per_channel, writes)
+        )
     finally:
         server.stop()
     progress(
@@ -255,6 +259,3 @@ def run_idle(server: ServerProcess, streams: int, per_channel: int, writes: int)
     for error in summary.errors:
         progress(f"  ERROR: {error}")
     return summary
-
-
-# -- metrics -------------------------------------------------------------------------

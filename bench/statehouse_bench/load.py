@@ -119,7 +119,9 @@ class _Raw:
     async def transition(self, i: int, task_run_id: str, state: int, worker: str) -> None:
         await self.stubs[i % len(self.stubs)].TransitionTaskRun(
             self.es.TransitionTaskRunRequest(
-                task_run_id=task_run_id, state=state, worker_id=worker
+                task_run_id=task_run_id,
+                state=state,  # type: ignore[arg-type]
+                worker_id=worker,
             ),
             timeout=30,
         )
@@ -129,7 +131,7 @@ class _Raw:
         response = await self.stubs[i % len(self.stubs)].TransitionTaskRuns(
             self.es.TransitionTaskRunsRequest(
                 requests=[
-                    self.es.TransitionTaskRunRequest(task_run_id=t, state=s, worker_id=w)
+                    self.es.TransitionTaskRunRequest(task_run_id=t, state=s, worker_id=w)  # type: ignore[arg-type]
                     for t, s, w in items
                 ]
             ),

@@ -47,7 +47,7 @@ class Sizes:
     sdk_seconds: float = 6.0
     batch_sizes: tuple[int, ...] = (100, 500)
     batch_in_flight: int = 4
-    batch_transitions: int = 20_000
+    batch_transitions: int = 16_000
     batch_seconds: float = 10.0
     capacity_subscribers: tuple[int, ...] = (100, 1000)
     #: Events per capacity run, by subscribers: fewer than the server's buffer (1,024).
@@ -70,11 +70,11 @@ class Sizes:
             sweep_seconds=(1.5, 2.0, 3.0),
             sdk_transitions=1_500,
             sdk_seconds=2.0,
-            batch_transitions=4_000,
+            batch_transitions=2_000,
             batch_seconds=3.0,
-            capacity_events=(300, 60),
+            capacity_events=(200, 30),
             capacity_seconds=15.0,
-            latency_events=300,
+            latency_events=200,
             idle_streams=2_000,
             idle_writes=150,
             pg=postgres.PgSizes.quick(),

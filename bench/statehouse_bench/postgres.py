@@ -75,7 +75,7 @@ def start_pg_cluster(pgcluster: Any) -> Any:
     """A PostgresCluster whose tools run in a session of their own: a Ctrl-C at the terminal
     reaches only us (not initdb or pg_ctl half way), and we stop the cluster cleanly."""
 
-    class BenchCluster(pgcluster.PostgresCluster):  # type: ignore[misc, name-defined]
+    class BenchCluster(pgcluster.PostgresCluster):  # type: ignore[misc]
         def _run(self, tool: str, *args: str) -> None:
             command = [str(self.bin / tool), *args]
             if self.as_root:
@@ -367,7 +367,7 @@ def run_pg_workload(
             Phase("create", sizes.concurrency, seconds=90),
             Phase("transition", sizes.concurrency, max_ops=transitions, seconds=sizes.seconds),
         ),
-        tag=f"pg-{label}-{n}",
+        tag=f"pg-{label.replace(' ', '-')}-{n}",
     )
     with ClientGroup(spec) as group, OrderCheck(list(targets)) as check:
         check.get("ready", 60)

@@ -56,7 +56,7 @@ def _header(results: dict[str, Any]) -> str:
         f"{env.get('loadavg_end', '?')}: other processes on the machine skew every figure;\n"
         "compare ratios within one run. Every client is one process, raw generated stubs "
         "(statehouse.v1, grpc.aio)\nunless it says SDK; per state change = per transition "
-        "acknowledged, counted in the server process."
+        "acknowledged, counted in the server process\n(commits/chg: commits of transactions that wrote; read-only ones are in the JSON)."
     )
 
 
