@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
@@ -16,6 +18,8 @@ from ..storage import EventFilter, Store, Tx
 from . import convert
 from ._base import Call
 
+log = logging.getLogger("statehouse.events")
+
 
 class EventServicer:
     """Streams of state changes and of execution snapshots (requests arrive validated)."""
@@ -23,19 +27,24 @@ class EventServicer:
     def __init__(self, store: Store, hub: EventHub, *, cache_size: int = 4096) -> None:
         self.store = store
         self.hub = hub
-        # Each event is encoded once; the same bytes go to every subscriber.
+        # Each event is encoded once; the same bytes go to every subscriber. Least
+        # recently used first out: a subscriber replaying old events does not push
+        # out the live ones that every synced stream is about to send.
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._cache_size = cache_size
 
     def _encoded(self, event: Event) -> bytes:
-        encoded = self._cache.get(event.sequence)
-        if encoded is None:
+        cache = self._cache
+        encoded = cache.get(event.sequence)
+        if encoded is not None:
+            cache.move_to_end(event.sequence)
+        else:
             response = pb.SubscribeResponse()
             convert.event_to_pb(event, response.event)
             encoded = response.SerializeToString()
-            self._cache[event.sequence] = encoded
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            cache[event.sequence] = encoded
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)
         return encoded
 
     async def Subscribe(self, request: pb.SubscribeRequest, call: Call) -> AsyncIterator[bytes]:
@@ -52,6 +61,16 @@ class EventServicer:
         if request.HasField("heartbeat_interval"):
             heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
         after = self.hub.latest() if request.from_latest else request.after_sequence
+        if log.isEnabledFor(logging.DEBUG):
+            # Which process serves which stream (--processes N): tests read this.
+            log.debug(
+                "subscribe in process %d: after %d, namespace %r, flow %r, %d execution ids",
+                os.getpid(),
+                after,
+                f.namespace,
+                f.flow_id,
+                len(f.execution_ids),
+            )
         async for item in self.hub.subscribe(flt, after, heartbeat):
             if isinstance(item, int):
                 beat = pb.SubscribeResponse(

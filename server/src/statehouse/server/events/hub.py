@@ -4,14 +4,37 @@ The log in the database is the truth; the hub tails it. Local writes hand
 their committed events over directly when they continue the hub's head
 (``head + 1``); anything else (a gap, another process's writes) makes the hub
 read the log from its head. A poll every ``poll_interval`` catches writes of
-other processes on the same database.
+other processes on the same database (on PostgreSQL a NOTIFY wakes it at once).
+
+Delivery is off the request path. ``committed()`` only appends the batch to
+``pending``, advances ``head`` and wakes the delivery task: a writer's latency
+does not depend on how many subscribers are open. The delivery task takes the
+pending batches in order, finds the candidate subscribers through an index on
+their filters (by execution id, by namespace, the rest in a list), applies the
+full filter, and offers the events in chunks of ``chunk_size`` subscribers,
+yielding to the event loop between chunks so that requests keep being served
+during a large fan-out. ``delivered`` is the last sequence offered to every
+synced subscriber; ``delivered <= head``. Every event is serialized once by the
+EventService (the same bytes go to every stream).
 
 Each subscriber has a bounded buffer. The hub never waits for a subscriber:
 when a buffer is full the subscriber is marked *unsynced* and stops receiving
 live events; it then reads the log from its own cursor until it reaches the
-hub's head and switches back to live delivery (etcd's unsynced watchers).
+hub's ``head`` and switches back to live delivery (etcd's unsynced watchers).
 The switch happens on the event loop with no await between the check and the
-flag, so nothing is lost or repeated across it.
+flag, so nothing is lost or repeated across it:
+
+- Replay reads the log up to ``head`` (the committed head, ahead of
+  ``delivered`` while batches are pending): the events still pending are read
+  from the log, which holds them already, and the live offers of those batches
+  skip them (an offer ignores sequences at or below the subscriber's cursor).
+- Every batch that arrives after the switch ends above the subscriber's cursor,
+  and is delivered to it because it is synced by then.
+- Batches are delivered one after the other, in sequence order, so a synced
+  subscriber's buffer is in order.
+
+A synced subscriber that is no candidate for a batch had nothing in it to
+receive: its heartbeat reports ``max(covered, delivered)``.
 """
 
 from __future__ import annotations
@@ -20,9 +43,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sqlite3
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from ..orchestration import Event, SequenceCompacted
@@ -37,6 +61,18 @@ class HubClosed(Exception):
 
 class Subscription:
     """One subscriber's cursor, buffer and sync state."""
+
+    __slots__ = (
+        "buffer",
+        "buffer_size",
+        "closed",
+        "covered",
+        "delivered",
+        "filter",
+        "overflows",
+        "synced",
+        "wakeup",
+    )
 
     def __init__(self, flt: EventFilter, cursor: int, buffer_size: int) -> None:
         self.filter = flt
@@ -53,21 +89,96 @@ class Subscription:
         #: How many times the buffer overflowed and the subscriber fell back to the log.
         self.overflows = 0
 
-    def offer(self, batch: list[Event], head: int) -> None:
-        """Take a live batch ending at ``head``; become unsynced if it does not fit."""
-        for event in batch:
+    def offer(self, events: Iterable[Event], end: int) -> None:
+        """Take live ``events`` of a batch ending at ``end`` (the events of the batch
+        left out cannot match); become unsynced if they do not fit."""
+        if end <= self.covered:
+            return
+        flt = self.filter
+        buffer = self.buffer
+        added = False
+        for event in events:
             if event.sequence <= self.covered:
                 continue
-            if self.filter.matches(event):
-                if len(self.buffer) >= self.buffer_size:
+            if flt.matches(event):
+                if len(buffer) >= self.buffer_size:
                     self.synced = False
                     self.overflows += 1
                     self.wakeup.set()
                     return
-                self.buffer.append(event)
+                buffer.append(event)
+                added = True
             self.covered = event.sequence
-        self.covered = max(self.covered, head)
-        self.wakeup.set()
+        self.covered = end
+        if added:
+            self.wakeup.set()
+
+
+class _Index:
+    """Subscriptions by what their filters select: an event's candidates are the
+    subscriptions on its execution id, those on its namespace, and the rest."""
+
+    def __init__(self) -> None:
+        self.by_execution: dict[str, set[Subscription]] = {}
+        self.by_namespace: dict[str, set[Subscription]] = {}
+        #: Neither an execution nor a namespace filter (scope patterns at most).
+        self.rest: dict[Subscription, None] = {}
+
+    def add(self, sub: Subscription) -> None:
+        flt = sub.filter
+        if flt.execution_ids:
+            for execution_id in flt.execution_ids:
+                self.by_execution.setdefault(execution_id, set()).add(sub)
+        elif flt.namespace:
+            self.by_namespace.setdefault(flt.namespace, set()).add(sub)
+        else:
+            self.rest[sub] = None
+
+    def discard(self, sub: Subscription) -> None:
+        flt = sub.filter
+        if flt.execution_ids:
+            for execution_id in flt.execution_ids:
+                _discard(self.by_execution, execution_id, sub)
+        elif flt.namespace:
+            _discard(self.by_namespace, flt.namespace, sub)
+        else:
+            self.rest.pop(sub, None)
+
+    def targets(self, batch: list[Event]) -> list[tuple[Subscription, list[Event]]]:
+        """The indexed candidates of ``batch``, each with its candidate events."""
+        found: dict[Subscription, list[Event]] = {}
+        by_execution = self.by_execution
+        by_namespace = self.by_namespace
+        for event in batch:
+            for index, key in ((by_execution, event.execution_id), (by_namespace, event.namespace)):
+                subs = index.get(key)
+                if subs:
+                    for sub in subs:
+                        events = found.get(sub)
+                        if events is None:
+                            found[sub] = [event]
+                        elif events[-1] is not event:
+                            events.append(event)
+        return list(found.items())
+
+
+def _sqlite_path(store: Store) -> str | None:
+    """The file of a SQLite store, None for other databases and in-memory ones."""
+    url = getattr(store, "url", None)
+    if url is None or url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return str(database)
+
+
+def _discard(index: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
+    subs = index.get(key)
+    if subs is not None:
+        subs.discard(sub)
+        if not subs:
+            del index[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,59 +208,122 @@ class EventHub:
         page_size: int = 500,
         poll_interval: float = 0.5,
         retention: Retention | None = None,
+        chunk_size: int = 200,
+        change_poll_interval: float = 0.0,
     ) -> None:
         self.store = store
         self.buffer_size = buffer_size
         self.page_size = page_size
         self.poll_interval = poll_interval
         self.retention = retention or Retention()
+        #: Subscribers offered a batch between two yields to the event loop.
+        self.chunk_size = max(1, chunk_size)
+        #: SQLite: how often to look at the file's change counter (0: off).
+        self.change_poll_interval = change_poll_interval
         self._next_compaction = 0.0
+        #: The last sequence handed to the hub (committed; maybe not yet delivered).
         self.head = 0
+        #: The last sequence offered to every synced subscriber.
+        self.delivered = 0
+        #: Batches accepted (``head`` covers them) and not yet delivered, in order.
+        self.pending: deque[list[Event]] = deque()
         self.subscriptions: set[Subscription] = set()
+        self._index = _Index()
         self.closed = False
+        #: Batches delivered and subscriber offers made (for tests and measures).
+        self.batches_delivered = 0
+        self.offers = 0
         self._catch_up_needed = asyncio.Event()
+        self._deliver_needed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._delivery: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.head = await self.store.read(lambda tx: tx.last_sequence())
+        self.delivered = self.head
         self.store.add_commit_listener(self.committed)
         loop = asyncio.get_running_loop()
         self.store.listen_for_commits(
             lambda sequence: loop.call_soon_threadsafe(self._notified, sequence)
         )
         self._task = asyncio.create_task(self._tail(), name="statehouse-event-hub")
+        self._delivery = asyncio.create_task(self._deliver(), name="statehouse-event-delivery")
+        path = _sqlite_path(self.store)
+        if path is not None and self.change_poll_interval > 0:
+            self._watch = asyncio.create_task(self._watch_file(path), name="statehouse-event-watch")
 
     def _notified(self, sequence: int) -> None:
         """Another commit was announced: read the log unless it is already dispatched."""
         if sequence == 0 or sequence > self.head:
             self._catch_up_needed.set()
 
+    def wake_tail(self) -> None:
+        """Read the log now (another process may have written)."""
+        self._catch_up_needed.set()
+
     async def close(self) -> None:
         self.closed = True
         for sub in list(self.subscriptions):
             sub.closed = True
             sub.wakeup.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._delivery, self._watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # -- input ----------------------------------------------------------------
 
     def committed(self, batch: list[Event]) -> None:
-        """Called on the loop after a local commit, with its events in order."""
+        """Called on the loop after a local commit, with its events in order.
+
+        O(1) for the writer: the batch is queued for the delivery task.
+        """
         if not batch or batch[-1].sequence <= self.head:
             return
         if batch[0].sequence == self.head + 1:
-            self._dispatch(batch)
+            self._accept(batch)
         else:
             self._catch_up_needed.set()
 
-    def _dispatch(self, batch: list[Event]) -> None:
+    def _accept(self, batch: list[Event]) -> None:
         self.head = batch[-1].sequence
-        for sub in self.subscriptions:
+        self.pending.append(batch)
+        self._deliver_needed.set()
+
+    async def _deliver(self) -> None:
+        """Offer the pending batches, in order, to the synced subscribers they match."""
+        while True:
+            await self._deliver_needed.wait()
+            self._deliver_needed.clear()
+            while self.pending:
+                batch = self.pending.popleft()
+                try:
+                    await self._offer(batch)
+                finally:
+                    self.delivered = batch[-1].sequence
+                    self.batches_delivered += 1
+
+    async def _offer(self, batch: list[Event]) -> None:
+        end = batch[-1].sequence
+        chunk = self.chunk_size
+        offered = 0
+        targets = self._index.targets(batch)
+        rest = list(self._index.rest) if self._index.rest else []
+        for sub, events in targets:
             if sub.synced:
-                sub.offer(batch, self.head)
+                sub.offer(events, end)
+                offered += 1
+                if offered % chunk == 0:
+                    await asyncio.sleep(0)
+        for sub in rest:
+            if sub.synced:
+                sub.offer(batch, end)
+                offered += 1
+                if offered % chunk == 0:
+                    await asyncio.sleep(0)
+        self.offers += offered
 
     async def _tail(self) -> None:
         while not self.closed:
@@ -164,6 +338,37 @@ class EventHub:
                     await self.compact()
             except Exception:  # a database hiccup: try again at the next poll
                 log.exception("reading or compacting the event log failed")
+
+    async def _watch_file(self, path: str) -> None:
+        """Read the log soon after any other connection commits to the SQLite file.
+
+        ``PRAGMA data_version`` changes when another connection (this process's
+        writer included) has committed; it costs a few microseconds, so it runs on
+        the event loop every ``change_poll_interval`` seconds. Another process's
+        events then arrive within about that delay instead of the full poll.
+        """
+        conn: sqlite3.Connection | None = None
+        last = None
+        try:
+            while not self.closed:
+                await asyncio.sleep(self.change_poll_interval)
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(
+                            f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=0
+                        )
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error:  # busy or gone for a moment: read the log anyway
+                    version = None
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                if version is None or version != last:
+                    last = version
+                    self._catch_up_needed.set()
+        finally:
+            if conn is not None:
+                conn.close()
 
     async def compact(self) -> int:
         """Apply the retention now; return the last deleted sequence (0 if none)."""
@@ -186,13 +391,14 @@ class EventHub:
             )
             batch = [e for e in batch if e.sequence > self.head]
             if batch:
-                self._dispatch(batch)
+                self._accept(batch)
             if len(batch) < self.page_size:
                 return
 
     # -- subscriptions --------------------------------------------------------
 
     def latest(self) -> int:
+        """The newest sequence committed that the hub knows of (a cursor for from_latest)."""
         return self.head
 
     async def subscribe(
@@ -206,14 +412,16 @@ class EventHub:
         """
         sub = Subscription(flt, after, self.buffer_size)
         self.subscriptions.add(sub)
+        self._index.add(sub)
+        buffer = sub.buffer
         try:
             while True:
                 if sub.closed or self.closed:
                     raise HubClosed()
-                if sub.buffer:
-                    event = sub.buffer.popleft()
+                if buffer:
+                    # Drain what is buffered without waiting between events.
                     sub.delivered = True
-                    yield event
+                    yield buffer.popleft()
                     continue
                 if not sub.synced:
                     async for event in self._replay(sub):
@@ -228,20 +436,25 @@ class EventHub:
                     # The timeout may fire in the same turn as a live batch that was
                     # just buffered: then ``covered`` includes undelivered events, and
                     # a heartbeat must wait until they are sent.
-                    if not sub.buffer and sub.synced:
+                    if not buffer and sub.synced:
+                        # Batches this subscriber was no candidate for had nothing for it.
+                        sub.covered = max(sub.covered, self.delivered)
                         yield sub.covered
         finally:
             self.subscriptions.discard(sub)
+            self._index.discard(sub)
 
     async def _replay(self, sub: Subscription) -> AsyncIterator[Event]:
         """Serve an unsynced subscriber from the log until it reaches the head."""
         while not sub.synced:
             if sub.closed or self.closed:
                 raise HubClosed()
+            # The committed head, pending batches included: they are in the log.
             upto = self.head
             if sub.covered >= upto:
-                # No await between this check and the flag: the next live batch
-                # is offered to this subscriber, nothing falls in between.
+                # No await between this check and the flag: every batch accepted
+                # after it ends above the cursor and is offered to this subscriber;
+                # the pending ones it covers already are skipped by ``offer``.
                 sub.synced = True
                 return
             page, first = await self.store.read(

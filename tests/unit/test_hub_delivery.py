@@ -1,0 +1,238 @@
+"""The event hub's index and delivery, on a fake log: candidates by filter, delivery
+off the writer's path in chunks, nothing lost or repeated across replay and live."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from statehouse.server.events import EventHub
+from statehouse.server.events.hub import Subscription, _Index
+from statehouse.server.orchestration import Event, State
+from statehouse.server.storage import EventFilter
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll (the hub has no event for these conditions)."""
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(0)
+
+
+class FakeStore:
+    """The log in a list: what the hub reads of a store, nothing else."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.listeners: list[Callable[[list[Event]], None]] = []
+        self.url = None  # not SQLite: no file to watch
+
+    def add_commit_listener(self, fn: Callable[[list[Event]], None]) -> None:
+        self.listeners.append(fn)
+
+    def listen_for_commits(self, wake: Callable[[int], object]) -> None:
+        pass
+
+    def last_sequence(self) -> int:
+        return self.events[-1].sequence if self.events else 0
+
+    async def read(self, fn: Any) -> Any:
+        await asyncio.sleep(0)  # a real read suspends the reader
+        if isinstance(fn, functools.partial):
+            kw = fn.keywords
+            upto = kw.get("upto") or 1 << 62
+            flt: EventFilter | None = kw.get("flt")
+            selected = [
+                e
+                for e in self.events
+                if kw["after"] < e.sequence <= upto and (flt is None or flt.matches(e))
+            ][: kw["limit"]]
+            if fn.func.__name__ == "read_events":
+                return selected
+            assert fn.func.__name__ == "read_events_page"
+            return selected, self.events[0].sequence if self.events else 1
+        return fn(self)
+
+    def commit(self, *events: Event) -> list[Event]:
+        """Append events as one commit and hand them to the listeners."""
+        batch = []
+        for e in events:
+            e.sequence = self.last_sequence() + 1
+            self.events.append(e)
+            batch.append(e)
+        for fn in self.listeners:
+            fn(batch)
+        return batch
+
+
+def event(namespace: str = "ns", execution_id: str = "ex", state: State = State.RUNNING) -> Event:
+    return Event(
+        namespace=namespace, flow_id="flow", execution_id=execution_id, state=state, time_us=1
+    )
+
+
+async def started(store: FakeStore, **options: Any) -> EventHub:
+    hub = EventHub(store, **options)  # type: ignore[arg-type]
+    await hub.start()
+    return hub
+
+
+async def collect(hub: EventHub, flt: EventFilter, after: int, until: int) -> list[int]:
+    """The sequences a subscriber receives until it has covered ``until``."""
+    got: list[int] = []
+    async for item in hub.subscribe(flt, after, 0.05):
+        if isinstance(item, int):
+            if item >= until:
+                return got
+            continue
+        got.append(item.sequence)
+        if item.sequence >= until:
+            return got
+    return got
+
+
+async def settle(hub: EventHub) -> None:
+    await wait_until(lambda: not (hub.pending or hub.delivered < hub.head))
+
+
+def test_the_index_gives_each_event_its_candidates_only() -> None:
+    index = _Index()
+    by_ex = Subscription(EventFilter(execution_ids=frozenset({"e1", "e2"})), 0, 10)
+    by_ns = Subscription(EventFilter(namespace="a"), 0, 10)
+    scoped = Subscription(EventFilter(scope=("a.*",)), 0, 10)
+    everything = Subscription(EventFilter(), 0, 10)
+    for sub in (by_ex, by_ns, scoped, everything):
+        index.add(sub)
+    assert set(index.rest) == {scoped, everything}
+    batch = [event("a", "e9"), event("b", "e1"), event("b", "e3"), event("a", "e2")]
+    targets = dict(index.targets(batch))
+    assert targets == {by_ns: [batch[0], batch[3]], by_ex: [batch[1], batch[3]]}
+    for sub in (by_ex, by_ns, scoped, everything):
+        index.discard(sub)
+    assert (index.by_execution, index.by_namespace, index.rest) == ({}, {}, {})
+
+
+async def test_a_commit_only_queues_its_batch_for_the_delivery_task() -> None:
+    store = FakeStore()
+    hub = await started(store, chunk_size=100)
+    subscribers = [asyncio.create_task(collect(hub, EventFilter(), 0, 1)) for _ in range(1000)]
+    await wait_until(lambda: not (sum(s.synced for s in hub.subscriptions) < 1000))
+    store.commit(event())
+    # The writer's call returned: the head moved, nobody was offered anything yet.
+    assert (hub.head, hub.delivered, len(hub.pending)) == (1, 0, 1)
+    assert all(s.covered == 0 and not s.buffer for s in hub.subscriptions)
+    # Delivery spreads over several turns of the loop, chunk_size subscribers each.
+    progress = []
+    while hub.delivered < 1:
+        await asyncio.sleep(0)
+        progress.append(sum(s.covered == 1 for s in hub.subscriptions))
+    assert any(0 < p < 1000 for p in progress)
+    assert all(b - a <= 100 for a, b in zip([0, *progress], progress, strict=False))
+    assert [await s for s in subscribers] == [[1]] * 1000
+    await hub.close()
+
+
+async def test_thousands_of_subscribers_get_every_pending_batch_once_in_order() -> None:
+    store = FakeStore()
+    hub = await started(store, chunk_size=200)
+    plain = [asyncio.create_task(collect(hub, EventFilter(), 0, 300)) for _ in range(2000)]
+    ns_b = [
+        asyncio.create_task(collect(hub, EventFilter(namespace="b"), 0, 300)) for _ in range(50)
+    ]
+    ex_1 = [
+        asyncio.create_task(collect(hub, EventFilter(execution_ids=frozenset({"x1"})), 0, 300))
+        for _ in range(50)
+    ]
+    await wait_until(lambda: not (sum(s.synced for s in hub.subscriptions) < 2100))
+    # 100 commits of 3 events before the delivery task runs once.
+    for i in range(100):
+        store.commit(event("a", f"x{i}"), event("b", f"x{i}"), event("c", "x1"))
+    assert len(hub.pending) == 100 and hub.delivered == 0
+    everything = list(range(1, 301))
+    assert [await s for s in plain] == [everything] * len(plain)
+    assert [await s for s in ns_b] == [
+        [e.sequence for e in store.events if e.namespace == "b"]
+    ] * len(ns_b)
+    on_x1 = [e.sequence for e in store.events if e.execution_id == "x1"]
+    assert [await s for s in ex_1] == [on_x1] * len(ex_1)
+    await hub.close()
+
+
+async def test_a_subscriber_that_catches_up_while_batches_are_pending_loses_and_repeats_nothing() -> (
+    None
+):
+    """Replay reads up to the committed head, ahead of what was delivered: the
+    pending batches it read from the log are skipped when they are offered."""
+    store = FakeStore()
+    hub = await started(store, chunk_size=50)
+    others = [asyncio.create_task(collect(hub, EventFilter(), 0, 400)) for _ in range(500)]
+    await wait_until(lambda: not (sum(s.synced for s in hub.subscriptions) < 500))
+    for _ in range(200):
+        store.commit(event())
+    assert hub.delivered < hub.head == 200
+    joined = [asyncio.create_task(collect(hub, EventFilter(), after, 400)) for after in (0, 7, 199)]
+
+    async def more() -> None:
+        for _ in range(200):
+            store.commit(event())
+            await asyncio.sleep(0)
+
+    await more()
+    assert await joined[0] == list(range(1, 401))
+    assert await joined[1] == list(range(8, 401))
+    assert await joined[2] == list(range(200, 401))
+    assert [await s for s in others] == [list(range(1, 401))] * len(others)
+    await hub.close()
+
+
+async def test_from_latest_after_a_commit_sees_only_later_events() -> None:
+    store = FakeStore()
+    hub = await started(store)
+    store.commit(event())
+    cursor = hub.latest()  # the commit is pending, not delivered: still covered
+    assert cursor == 1
+    task = asyncio.create_task(collect(hub, EventFilter(), cursor, 2))
+    await asyncio.sleep(0)
+    store.commit(event())
+    assert await task == [2]
+    await hub.close()
+
+
+async def test_scoped_and_state_filters_apply_to_the_candidates() -> None:
+    store = FakeStore()
+    hub = await started(store)
+    scoped = asyncio.create_task(collect(hub, EventFilter(scope=("team.*",)), 0, 4))
+    failed = asyncio.create_task(
+        collect(hub, EventFilter(namespace="team.a", states=frozenset({State.FAILED})), 0, 4)
+    )
+    await wait_until(lambda: not (sum(s.synced for s in hub.subscriptions) < 2))
+    store.commit(event("team.a"), event("other"), event("team.b", state=State.FAILED))
+    store.commit(event("team.a", state=State.FAILED))
+    assert await scoped == [1, 3, 4]
+    assert await failed == [4]
+    await hub.close()
+
+
+async def test_a_synced_subscriber_that_no_batch_concerns_gets_heartbeats_at_the_head() -> None:
+    store = FakeStore()
+    hub = await started(store)
+    beats: list[int] = []
+
+    async def watch() -> None:
+        async for item in hub.subscribe(EventFilter(namespace="nobody"), 0, 0.01):
+            assert isinstance(item, int)
+            beats.append(item)
+            if item >= 3:
+                return
+
+    task = asyncio.create_task(watch())
+    await wait_until(lambda: any(s.synced for s in hub.subscriptions))
+    store.commit(event(), event())
+    store.commit(event())
+    await settle(hub)
+    await asyncio.wait_for(task, 5)
+    assert beats[-1] == 3
+    await hub.close()
