@@ -1013,7 +1013,7 @@ def render(result: dict[str, Any]) -> str:
         return f"\nHostile client: skipped ({result['skipped']})"
     lim = result["limits"]
     out = [
-        "\nHostile client (bench/hostile.py): GetExecution (FULL, 1 in flight) of a normal "
+        "\nHostile client (bench/statehouse_bench/hostile.py): GetExecution (FULL, 1 in flight) of a normal "
         "client, alone,\nthen beside a client sending the heaviest requests the limits allow; "
         f"one server, {result['durability']}; load average (1/5/15 min) "
         f"{result['loadavg_start']} at start, {result.get('loadavg_end', '?')} at end"

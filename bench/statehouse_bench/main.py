@@ -50,8 +50,9 @@ class Sizes:
     batch_transitions: int = 16_000
     batch_seconds: float = 10.0
     capacity_subscribers: tuple[int, ...] = (100, 1000)
-    #: Events per capacity run, by subscribers: fewer than the server's buffer (1,024).
-    capacity_events: tuple[int, ...] = (1_000, 150)
+    #: Events per capacity run, up to 100 subscribers and above: fewer than the server's
+    #: subscriber buffer (1,024), so that a subscriber behind is not cut off.
+    capacity_events: tuple[int, int] = (1_000, 150)
     capacity_seconds: float = 40.0
     latency_subscribers: int = 100
     latency_deliveries_per_s: float = 10_000.0
@@ -112,6 +113,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--levels", default="", help="in-flight requests of the sweep (default 1,16,64)"
     )
     parser.add_argument(
+        "--subscribers",
+        default="",
+        help="subscriber counts of the fan-out capacity runs (default 100,1000)",
+    )
+    parser.add_argument(
         "--idle-streams",
         type=int,
         default=None,
@@ -150,6 +156,9 @@ def _sizes(args: argparse.Namespace) -> Sizes:
         sizes = replace(sizes, idle_streams=args.idle_streams)
     if args.metrics is not None:
         sizes = replace(sizes, metrics=replace(sizes.metrics, metrics=args.metrics))
+    if args.subscribers:
+        counts = tuple(int(x) for x in args.subscribers.split(",") if x)
+        sizes = replace(sizes, capacity_subscribers=counts)
     if args.levels:
         levels = tuple(int(x) for x in args.levels.split(",") if x)
         n = len(levels)
@@ -266,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             capacity = [
                 fanout.run_fanout(statehouse, n, events, 0.0, sizes.capacity_seconds, "capacity")
-                for n, events in zip(sizes.capacity_subscribers, sizes.capacity_events, strict=True)
+                for n, events in (
+                    (n, sizes.capacity_events[n > 100]) for n in sizes.capacity_subscribers
+                )
             ]
             rate = sizes.latency_deliveries_per_s / sizes.latency_subscribers
             latency = fanout.run_fanout(

@@ -270,7 +270,12 @@ def _postgres(pg: dict[str, Any] | None) -> str:
         settings = run.get("settings", {})
         rows.append(
             [
-                f"{run['label']} (sync {settings.get('wal_sync_method', '?')})",
+                run["label"]
+                + (
+                    f" ({settings.get('wal_sync_method', '?')})"
+                    if run["label"] == "fsync on"
+                    else ""
+                ),
                 str(run["replicas"]),
                 str(t["concurrency"]),
                 _f(run["creates_per_s"]),
