@@ -8,13 +8,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import secrets
 import signal
+import socket
 import sys
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import grpc
@@ -136,6 +142,7 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
             max_age_seconds=settings.retention_seconds,
             interval=settings.compaction_interval,
         ),
+        change_poll_interval=settings.change_poll_interval,
     )
     await hub.start()
     candidate = secrets.token_hex(32)
@@ -146,7 +153,9 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
         ("grpc.max_send_message_length", L.MAX_RESPONSE_BYTES),
         ("grpc.server.max_pending_requests", settings.max_pending_requests),
         ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_requests),
-        ("grpc.so_reuseport", 0),
+        # Only the processes of ``--processes N`` share a port: elsewhere a second
+        # server on the same port must fail to start, not split the traffic.
+        ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
@@ -305,8 +314,17 @@ def _display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+async def serve(
+    settings: Settings,
+    *,
+    on_ready: Callable[[int], None] | None = None,
+    process: tuple[int, int] | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully.
+
+    ``process`` is (index, count) for one of the processes of ``--processes N``;
+    ``on_ready(port)`` is called once the port serves.
+    """
     # Worker threads (large requests, reads) hand the GIL back to the event loop
     # after at most this long, instead of 5 ms: small calls wait less behind them.
     sys.setswitchinterval(SWITCH_INTERVAL)
@@ -314,26 +332,29 @@ async def serve(settings: Settings) -> None:
 
     await server.start()
     host = settings.address.rsplit(":", 1)[0]
-    transport = (
-        "" if server.tls is None else " over mTLS" if settings.tls_client_ca else " over TLS"
-    )
+    transport = _transport_text(settings, server.tls is not None)
+    first = process is None or process[0] == 1
     if server.authenticator is not None:
-        transport += " with authentication"
-        if server.authenticator.empty:
+        if server.authenticator.empty and first:
             log.warning(
                 "authentication is on and no credential exists yet: create the first admin "
                 "token with `statehouse tokens create --database URL --name root --role admin "
                 "--namespace '*'`"
             )
-    elif settings.insecure and not _is_loopback(settings.address):
+    elif settings.insecure and not _is_loopback(settings.address) and first:
         log.warning("serving %s without protection (--insecure)", settings.address)
-    log.info(
-        "statehouse serving on %s:%d%s (database %s)",
-        host,
-        port,
-        transport,
-        _display_url(settings.resolved_database_url()),
-    )
+    if process is None:
+        log.info(
+            "statehouse serving on %s:%d%s (database %s)",
+            host,
+            port,
+            transport,
+            _display_url(settings.resolved_database_url()),
+        )
+    else:
+        log.info("statehouse process %d of %d (pid %d) on %s:%d", *process, os.getpid(), host, port)
+    if on_ready is not None:
+        on_ready(port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -346,8 +367,15 @@ async def serve(settings: Settings) -> None:
     log.info("statehouse stopped")
 
 
+def _transport_text(settings: Settings, tls: bool) -> str:
+    text = "" if not tls else " over mTLS" if settings.tls_client_ca else " over TLS"
+    if settings.auth_enabled:
+        text += " with authentication"
+    return text
+
+
 def serve_from_args(args: argparse.Namespace) -> None:
-    """Configure logging and run :func:`serve` with the parsed options."""
+    """Configure logging and run :func:`serve` (or :func:`supervise`) with the parsed options."""
     logging.basicConfig(
         level=str(args.log_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -355,10 +383,224 @@ def serve_from_args(args: argparse.Namespace) -> None:
     )
     settings = settings_from_args(args)
     try:
+        if settings.processes > 1:
+            status = supervise(settings, str(args.log_level))
+            if status:
+                raise SystemExit(status)
+            return
         _run(serve(settings))
     except (OSError, TlsConfigError, ConfigError) as exc:
         log.error("%s", exc)
         raise SystemExit(1) from exc
+
+
+# -- several processes on one port ---------------------------------------------------
+
+
+def supervise(settings: Settings, log_level: str = "INFO") -> int:
+    """Run ``settings.processes`` server processes on one port and supervise them.
+
+    The options are checked and the schema migrated once, here; then each process
+    (spawned, not forked) binds the port with SO_REUSEPORT, so that the kernel
+    spreads connections over them, and runs its own store, event hub and timer
+    scheduler, tailing the shared log like any replica. SIGTERM or SIGINT stops
+    them all gracefully (exit status 0); SIGHUP is passed on (TLS reload). If a
+    process dies, the others are stopped and the status is 1: restarting is left
+    to whatever supervises this process (systemd, Kubernetes), which also sees
+    the failure. Returns the exit status.
+    """
+    count = settings.processes
+    tls = _server_tls(settings)
+    _check_exposure(settings, tls)
+    _jwt_verifier(settings)
+    reservation, port = _reserve_port(settings.address)
+    host = settings.address.rsplit(":", 1)[0]
+    children: list[multiprocessing.process.BaseProcess] = []
+    stopping: list[int] = []
+
+    def on_stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
+
+    def on_hangup(signum: int, frame: object) -> None:
+        for child in children:
+            if child.pid is not None and child.exitcode is None:
+                os.kill(child.pid, signal.SIGHUP)
+
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig, handler in (
+            (signal.SIGTERM, on_stop),
+            (signal.SIGINT, on_stop),
+            (signal.SIGHUP, on_hangup),
+        )
+    }
+    try:
+        if settings.migrate:
+            # Once, before any process opens the database (SQLite cannot migrate
+            # concurrently; PostgreSQL could, under its advisory lock).
+            store = Store(
+                settings.resolved_database_url(),
+                StoreOptions(sqlite_synchronous=settings.sqlite_synchronous),
+            )
+            try:
+                store.migrate()
+            finally:
+                store.close()
+        child_settings = dataclasses.replace(
+            settings, address=f"{host}:{port}", migrate=False, processes=1, reuse_port=True
+        )
+        context = multiprocessing.get_context("spawn")
+        waiting: dict[
+            multiprocessing.connection.Connection, multiprocessing.process.BaseProcess
+        ] = {}
+        for index in range(1, count + 1):
+            reader, writer = context.Pipe(duplex=False)
+            child = context.Process(
+                target=_child_main,
+                args=(child_settings, log_level, index, count, writer, os.getpid()),
+                name=f"statehouse-{index}",
+            )
+            child.start()
+            writer.close()
+            children.append(child)
+            waiting[reader] = child
+        return _watch_children(
+            children, waiting, reservation, stopping, settings, host, port, tls is not None
+        )
+    finally:
+        reservation.close()
+        _stop_children(children, settings.shutdown_grace + 10.0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _watch_children(
+    children: list[multiprocessing.process.BaseProcess],
+    waiting: dict[multiprocessing.connection.Connection, multiprocessing.process.BaseProcess],
+    reservation: socket.socket,
+    stopping: list[int],
+    settings: Settings,
+    host: str,
+    port: int,
+    tls: bool,
+) -> int:
+    """Wait for a signal (status 0) or for a process to die (status 1)."""
+    sentinels = {child.sentinel: child for child in children}
+    ready_count = 0
+    while not stopping:
+        ready = multiprocessing.connection.wait([*sentinels, *waiting], timeout=0.2)
+        for item in ready:
+            if isinstance(item, multiprocessing.connection.Connection):
+                waiting.pop(item, None)
+                try:
+                    item.recv()
+                    ready_count += 1
+                except (EOFError, OSError):
+                    pass  # died before it served: its sentinel says so
+                item.close()
+                if ready_count == len(children):
+                    reservation.close()
+                    log.info(
+                        "statehouse serving on %s:%d%s (database %s, %d processes: pids %s)",
+                        host,
+                        port,
+                        _transport_text(settings, tls),
+                        _display_url(settings.resolved_database_url()),
+                        len(children),
+                        ", ".join(str(c.pid) for c in children),
+                    )
+            elif isinstance(item, int) and not stopping:
+                child = sentinels[item]
+                child.join()
+                log.error(
+                    "statehouse process %s (pid %s) exited with status %s: stopping the others",
+                    child.name.rsplit("-", 1)[-1],
+                    child.pid,
+                    child.exitcode,
+                )
+                return 1
+    log.info("statehouse stopping %d processes", len(children))
+    return 0 if _stop_children(children, settings.shutdown_grace + 10.0) else 1
+
+
+def _stop_children(children: list[multiprocessing.process.BaseProcess], timeout: float) -> bool:
+    """SIGTERM to every live process, wait, SIGKILL what is left; True if all exited 0."""
+    for child in children:
+        if child.exitcode is None and child.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.exitcode is None:
+            log.error("statehouse process %s (pid %s) did not stop: killed", child.name, child.pid)
+            child.kill()
+            child.join(5)
+    return all(child.exitcode == 0 for child in children)
+
+
+def _reserve_port(address: str) -> tuple[socket.socket, int]:
+    """Check that nothing listens on ``address``, pick its port if it is 0, and hold
+    the port (bound with SO_REUSEPORT, not listening) until the processes have it."""
+    host, _, port_text = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host or None, int(port_text), type=socket.SOCK_STREAM)
+        family, _, _, _, sockaddr = infos[0]
+        # Without SO_REUSEPORT first: a port in use by anyone is an error, not shared.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(sockaddr)
+            port = probe.getsockname()[1]
+        reservation = socket.socket(family, socket.SOCK_STREAM)
+        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reservation.bind((sockaddr[0], port, *sockaddr[2:]))
+    except (OSError, ValueError) as exc:
+        raise OSError(f"cannot listen on {address}: {exc}") from exc
+    return reservation, port
+
+
+def _child_main(
+    settings: Settings,
+    log_level: str,
+    index: int,
+    count: int,
+    ready: multiprocessing.connection.Connection,
+    parent: int,
+) -> None:
+    """One of the processes of ``--processes N`` (spawned by :func:`supervise`)."""
+    # Stopped by the parent (SIGTERM), not by a terminal's Ctrl-C to the group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+        stream=sys.stderr,
+    )
+
+    def on_ready(port: int) -> None:
+        ready.send(port)
+        ready.close()
+
+    try:
+        _run(serve(settings, on_ready=on_ready, process=(index, count)))
+    except (OSError, TlsConfigError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise SystemExit(1) from exc
+
+
+def _die_with(parent: int) -> None:
+    """Linux: get SIGTERM when the parent dies (even by kill -9), not linger."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:

@@ -73,6 +73,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve a non-loopback address without TLS and authentication (not recommended)",
     )
+    parser.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT), supervised by this one (default 1)",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
 
 
@@ -80,6 +86,13 @@ def _payload_bytes(text: str) -> int:
     value = int(text)
     if not 1 << 10 <= value <= 64 << 20:
         raise argparse.ArgumentTypeError("must be between 1024 and 67108864")
+    return value
+
+
+def _processes(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
     return value
 
 
@@ -102,4 +115,5 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         jwt_issuer=getattr(args, "jwt_issuer", None),
         jwt_audience=getattr(args, "jwt_audience", None),
         insecure=getattr(args, "insecure", False),
+        processes=getattr(args, "processes", 1),
     )

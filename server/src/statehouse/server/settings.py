@@ -30,6 +30,15 @@ class Settings:
     subscriber_buffer: int = 1024
     #: How often the event hub checks the log for other processes' writes (seconds).
     poll_interval: float = 0.5
+    #: SQLite: how often the hub looks at the file's change counter (``PRAGMA
+    #: data_version``, a few microseconds) and reads the log when another
+    #: connection committed; bounds the delay of other processes' events (0: off).
+    change_poll_interval: float = 0.015
+    #: Server processes sharing the port (SO_REUSEPORT), each with its own store,
+    #: hub and scheduler, supervised by a parent process (``serve --processes``).
+    processes: int = 1
+    #: Bind the port with SO_REUSEPORT (set for the processes of ``--processes N``).
+    reuse_port: bool = False
     #: How long in-flight calls may finish on shutdown (seconds).
     shutdown_grace: float = 5.0
     #: Streams and calls grpc may queue before the application picks them up; grpc's
