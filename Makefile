@@ -92,7 +92,7 @@ contract-snapshot: node
 	$(BUF) build --exclude-source-info -o $(CONTRACT)
 
 bench: venv
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules client/node/node_modules .pytest_cache .mypy_cache .ruff_cache data

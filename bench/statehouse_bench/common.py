@@ -240,6 +240,8 @@ class Cost:
 
     def per_change(self) -> dict[str, Any]:
         n = max(self.state_changes, 1)
+        if not self.state_changes:  # nothing to divide by: no per-change figures
+            return {"state_changes": 0, "statements": self.statements, "commits": self.commits}
         out: dict[str, Any] = {
             "state_changes": self.state_changes,
             "statements": self.statements,

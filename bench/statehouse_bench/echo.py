@@ -4,11 +4,12 @@ and the SDK's own overhead (the same transitions through ``AsyncClient``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import contextlib
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from .common import NAMESPACE, ServerProcess, progress, run_loop
+from .common import NAMESPACE, ServerProcess, pct, progress, run_loop
 from .load import ClientGroup, ClientSpec, Phase, PhaseSummary
 
 
@@ -63,26 +64,73 @@ def run_echo_sweep(
     return out
 
 
+def _merged(name: str, parts: list[tuple[PhaseSummary, list[float], float]]) -> PhaseSummary:
+    """Rounds of one client as one summary: (round, its latencies, its client CPU s)."""
+    first = parts[0][0]
+    ops = sum(p.ops for p, _, _ in parts)
+    calls = sum(p.calls for p, _, _ in parts)
+    seconds = max(sum(p.seconds for p, _, _ in parts), 1e-9)
+    latencies = sorted(x for _, lat, _ in parts for x in lat)
+    cpu = sum(c for _, _, c in parts)
+    server = sum(p.server_cpu_pct * p.seconds for p, _, _ in parts)
+    return replace(
+        first,
+        name=name,
+        ops=ops,
+        calls=calls,
+        errors=sum(p.errors for p, _, _ in parts),
+        seconds=round(seconds, 3),
+        rate=round(ops / seconds, 1),
+        calls_per_s=round(calls / seconds, 1),
+        p50_ms=round(pct(latencies, 0.50) * 1000, 2),
+        p99_ms=round(pct(latencies, 0.99) * 1000, 2),
+        client_cpu_pct=round(100 * cpu / seconds, 1),
+        server_cpu_pct=round(server / seconds, 1),
+        first_error=next((p.first_error for p, _, _ in parts if p.first_error), ""),
+    )
+
+
 def run_sdk(
-    statehouse: ServerProcess, concurrency: int, transitions: int, seconds: float
+    statehouse: ServerProcess,
+    concurrency: int,
+    transitions: int,
+    seconds: float,
+    rounds: int = 4,
 ) -> tuple[PhaseSummary, PhaseSummary]:
-    """The same transitions through the SDK's AsyncClient, then through raw stubs, back to
-    back (creates first, shared by both)."""
+    """The same transitions through the SDK's AsyncClient and through raw stubs, in rounds
+    alternating between the two (sdk, raw, raw, sdk, ...: drift in the machine's load falls
+    on both); both clients' creates first."""
+    per_round = max(1, transitions // rounds)
     phases = (
         Phase("create", concurrency, seconds=60),
-        Phase("transition", concurrency, max_ops=transitions, seconds=seconds, label="sdk"),
+        *(Phase("transition", concurrency, max_ops=per_round, seconds=seconds / rounds),) * rounds,
     )
-    with ClientGroup(
-        ClientSpec(client="sdk", targets=(statehouse.target,), phases=phases, tag="sdk")
-    ) as group:
-        group.run_phase("sdk create", [statehouse])
-        sdk = group.run_phase(f"sdk transitions, {concurrency} in flight", [statehouse])
-    with ClientGroup(
-        ClientSpec(client="raw", targets=(statehouse.target,), phases=phases, tag="raw-vs-sdk")
-    ) as group:
-        group.run_phase("raw create", [statehouse])
-        raw = group.run_phase(f"raw transitions, {concurrency} in flight", [statehouse])
-    return sdk, raw
+    parts: dict[str, list[tuple[PhaseSummary, list[float], float]]] = {"sdk": [], "raw": []}
+    with contextlib.ExitStack() as stack:
+        groups = {
+            kind: stack.enter_context(
+                ClientGroup(
+                    ClientSpec(client=kind, targets=(statehouse.target,), phases=phases, tag=kind)
+                )
+            )
+            for kind in ("sdk", "raw")
+        }
+        for kind, group in groups.items():
+            group.run_phase(f"{kind} create", [statehouse])
+        for number in range(rounds):
+            order = ("sdk", "raw") if number % 2 == 0 else ("raw", "sdk")
+            for kind in order:
+                group = groups[kind]
+                summary = group.run_phase(
+                    f"{kind} transitions, round {number + 1}/{rounds}", [statehouse]
+                )
+                results = group.last_results
+                latencies = [x for r in results for x in r.latencies]
+                parts[kind].append((summary, latencies, sum(r.cpu for r in results)))
+    return (
+        _merged(f"sdk transitions, {concurrency} in flight", parts["sdk"]),
+        _merged(f"raw transitions, {concurrency} in flight", parts["raw"]),
+    )
 
 
 def sdk_overhead(sdk: PhaseSummary, raw: PhaseSummary) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class Sizes:
     sdk_seconds: float = 6.0
     batch_sizes: tuple[int, ...] = (100, 500)
     batch_in_flight: int = 4
-    batch_transitions: int = 16_000
+    batch_transitions: int = 12_000
     batch_seconds: float = 10.0
     capacity_subscribers: tuple[int, ...] = (100, 1000)
     #: Events per capacity run, up to 100 subscribers and above: fewer than the server's

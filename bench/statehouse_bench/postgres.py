@@ -52,10 +52,10 @@ CORES = 2
 @dataclass(frozen=True)
 class PgSizes:
     concurrency: int = 64
-    transitions: int = 12_000
+    transitions: int = 8_000
     seconds: float = 12.0
     #: The fsync-off run (labelled; cheap): 0 skips it.
-    fsync_off_transitions: int = 8_000
+    fsync_off_transitions: int = 6_000
 
     @classmethod
     def quick(cls) -> PgSizes:

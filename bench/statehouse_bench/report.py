@@ -115,7 +115,7 @@ def _unary(results: dict[str, Any]) -> str:
     if sdk:
         out.append(
             f"\nSDK overhead (statehouse.client.AsyncClient against raw stubs, the same "
-            f"transitions, {sdk['sdk']['concurrency']} in flight, back to back):\n"
+            f"transitions, {sdk['sdk']['concurrency']} in flight, rounds alternating):\n"
             f"  SDK {sdk['sdk_per_s']:,.0f}/s, raw {sdk['raw_per_s']:,.0f}/s: "
             f"{_f(sdk['ratio'], '.2f')} x; client CPU {sdk['client_cpu_us_per_call_sdk']:.0f}"
             f" / {sdk['client_cpu_us_per_call_raw']:.0f} us per call: the SDK adds "
