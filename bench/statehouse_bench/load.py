@@ -527,7 +527,7 @@ class ClientGroup:
             f"{summary.p99_ms:.1f} ms, client CPU {summary.client_cpu_pct:.0f}%, server CPU "
             f"{summary.server_cpu_pct:.0f}%, {summary.errors} errors)"
         )
-        if summary.cost:
+        if summary.cost and summary.cost.get("state_changes"):
             c = summary.cost
             line += (
                 f"; per change {c['statements_per_change']} statements, "
