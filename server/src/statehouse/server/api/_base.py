@@ -108,23 +108,36 @@ class Servicer:
         *,
         task_runs: Sequence[str] = (),
     ) -> M:
-        """Run ``work`` in a write transaction, then ``respond`` with its result.
+        """Run ``work`` in a write transaction, then ``respond`` with its result
+        (see :meth:`plan`); a heavy call's response is built on the heavy lane."""
+        fn, finish = self.plan(call, request, response_type, work, respond)
+        done = await self.store.write(fn, heavy=call.heavy, task_runs=task_runs)
+        if call.heavy and finish is respond:
+            return await self.store.run_heavy(finish, done)
+        return finish(done)
 
-        The response is built after the commit, outside the write transaction (on
-        the heavy lane for a heavy call). With a request_id it is built inside
-        instead, to be stored in the same transaction as the change: a repeat
-        with the same content gets it back unchanged, a repeat with other content
-        gets ALREADY_EXISTS (REQUEST_ID_REUSED). Request ids are scoped to the
-        caller: another caller's id is another key, and a stored response goes
-        back only to the caller that made it. ``task_runs``: the task runs the
-        write moves (read for its whole group commit at once).
+    def plan(
+        self,
+        call: Call,
+        request: Any,
+        response_type: type[M],
+        work: Callable[[Tx], D],
+        respond: Callable[[D], M],
+    ) -> tuple[Callable[[Tx], Any], Callable[[Any], M]]:
+        """What a mutating call runs in its transaction, and what builds its
+        response from that once committed.
+
+        The response is built after the commit, outside the write transaction.
+        With a request_id it is built inside instead, to be stored in the same
+        transaction as the change: a repeat with the same content gets it back
+        unchanged, a repeat with other content gets ALREADY_EXISTS
+        (REQUEST_ID_REUSED). Request ids are scoped to the caller: another
+        caller's id is another key, and a stored response goes back only to the
+        caller that made it.
         """
         request_id: str = request.request_id
         if not request_id:
-            done = await self.store.write(work, heavy=call.heavy, task_runs=task_runs)
-            if call.heavy:
-                return await self.store.run_heavy(respond, done)
-            return respond(done)
+            return work, respond
         method = call.name
         caller = call.principal.identity
         digest = fingerprint(method, request)
@@ -141,4 +154,8 @@ class Servicer:
             )
             return response
 
-        return await self.store.write(idempotent, heavy=call.heavy, task_runs=task_runs)
+        return idempotent, _built
+
+
+def _built(response: M) -> M:
+    return response

@@ -59,7 +59,7 @@ class Guard:
         return self.authenticator.authenticate(authorization, subject, peer)
 
     async def authorize(self, method: str, request: Message, principal: Principal) -> None:
-        if principal.scope == () and principal.role == OPEN.role:
+        if principal.unrestricted:
             return  # may do everything everywhere
         rule = self.rule(method)
         principal.check_role(rule.role, method.rsplit("/", 1)[-1])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 
@@ -185,10 +187,27 @@ class ExecutionServicer(Servicer):
     async def TransitionTaskRun(
         self, request: pb.TransitionTaskRunRequest, call: Call
     ) -> pb.TransitionTaskRunResponse:
+        work, respond = self._transition_task_run(request, call)
+        return await self.mutate(
+            call,
+            request,
+            pb.TransitionTaskRunResponse,
+            work,
+            respond,
+            task_runs=(request.task_run_id,),
+        )
+
+    def _transition_task_run(
+        self, request: pb.TransitionTaskRunRequest, call: Call
+    ) -> tuple[
+        Callable[[Tx], Moved],
+        Callable[[Moved], pb.TransitionTaskRunResponse],
+    ]:
+        """The work and the response of one TransitionTaskRun (or item of TransitionTaskRuns)."""
         state = convert.state_from_pb(request.state, "state")
         outputs = call.payload("outputs")
 
-        def work(tx: Tx) -> tuple[TaskRun, Execution, RetryDecision | None]:
+        def work(tx: Tx) -> Moved:
             return commands.transition_task_run(
                 tx,
                 request.task_run_id,
@@ -200,9 +219,7 @@ class ExecutionServicer(Servicer):
                 actor=call.actor,
             )
 
-        def respond(
-            done: tuple[TaskRun, Execution, RetryDecision | None],
-        ) -> pb.TransitionTaskRunResponse:
+        def respond(done: Moved) -> pb.TransitionTaskRunResponse:
             task_run, execution, decision = done
             response = pb.TransitionTaskRunResponse(
                 task_run=convert.task_run_to_pb(task_run),
@@ -218,14 +235,7 @@ class ExecutionServicer(Servicer):
                     )
             return response
 
-        return await self.mutate(
-            call,
-            request,
-            pb.TransitionTaskRunResponse,
-            work,
-            respond,
-            task_runs=(request.task_run_id,),
-        )
+        return work, respond
 
     async def TransitionTaskRuns(
         self, request: pb.TransitionTaskRunsRequest, call: Call
@@ -235,10 +245,11 @@ class ExecutionServicer(Servicer):
         The request was validated only for its count (validation.py): each item
         is validated, then authorized, alone, so that a bad item or one the
         caller may not reach fails by itself. The admitted items are written
-        together (the store's group commit puts concurrent writes in one
-        transaction, each in its savepoint), queued in request order so that a
-        later item sees the effects of earlier ones. Every error, whatever its
-        kind, becomes that item's status, as the single call would get it.
+        together, queued at once in request order (the store's group commit
+        puts them in as few transactions as it can, each undone alone when it
+        fails) so that a later item sees the effects of earlier ones. Every
+        error, whatever its kind, becomes that item's status, as the single call
+        would get it.
         """
         single = call.method.rsplit("/", 1)[0] + "/TransitionTaskRun"
         items = list(request.requests)
@@ -264,7 +275,8 @@ class ExecutionServicer(Servicer):
             except Exception as error:  # that item's answer
                 failed[i] = error
 
-        await asyncio.gather(*(admit(i) for i in range(len(items)) if i not in failed))
+        if not call.principal.unrestricted:
+            await asyncio.gather(*(admit(i) for i in range(len(items)) if i not in failed))
         # One lane for every item of the call, so that they run in request order:
         # all on the heavy lane when one item is large, else all group-committed.
         heavy = any(
@@ -273,29 +285,41 @@ class ExecutionServicer(Servicer):
             if i not in failed
         )
 
-        async def one(i: int) -> pb.TransitionTaskRunResponse | None:
+        writes: list[tuple[Callable[[Tx], Any], Sequence[str]]] = []
+        finishers: dict[int, Callable[[Any], pb.TransitionTaskRunResponse]] = {}
+        for i in range(len(items)):
+            if i in failed:
+                continue
             item_call = replace(call, method=single, checked=checked[i] or Checked(), heavy=heavy)
             try:
-                return await self.TransitionTaskRun(items[i], item_call)
-            except Exception as error:  # that item's answer
+                work, respond = self._transition_task_run(items[i], item_call)
+            except DomainError as error:  # that item's answer
                 failed[i] = error
-                return None
-
-        admitted = [i for i in range(len(items)) if i not in failed]
-        answers = dict(
-            zip(admitted, await asyncio.gather(*(one(i) for i in admitted)), strict=True)
-        )
+                continue
+            fn, finishers[i] = self.plan(
+                item_call, items[i], pb.TransitionTaskRunResponse, work, respond
+            )
+            writes.append((fn, (items[i].task_run_id,)))
+        done = await self.store.write_many(writes, heavy=heavy)
         response = pb.TransitionTaskRunsResponse()
+        outcomes = dict(zip(finishers, done, strict=True))
         for i in range(len(items)):
             result = response.results.add()
-            answer = answers.get(i)
-            if answer is not None:
-                result.response.CopyFrom(answer)
-            else:
-                status = status_of(f"{call.method} item {i}", failed[i])
-                result.error.code = status.code
-                result.error.message = status.message
-                result.error.details.extend(status.details)
+            problem = failed.get(i)
+            if problem is None:
+                outcome = outcomes[i]
+                if isinstance(outcome, Exception):
+                    problem = outcome
+                else:
+                    try:
+                        result.response.CopyFrom(finishers[i](outcome))
+                        continue
+                    except Exception as failure:  # that item's answer
+                        problem = failure
+            status = status_of(f"{call.method} item {i}", problem)
+            result.error.code = status.code
+            result.error.message = status.message
+            result.error.details.extend(status.details)
         return response
 
     async def PauseExecution(
@@ -409,6 +433,9 @@ class ExecutionServicer(Servicer):
 
         return await self.mutate(call, request, pb.CompleteExecutionResponse, work, respond)
 
+
+#: What a task run's move returns: the task run, its execution, a retry decision.
+Moved = tuple[TaskRun, Execution, RetryDecision | None]
 
 _PAUSE_ACTIONS = {
     pb.PAUSE_TIMEOUT_ACTION_UNSPECIFIED: PauseAction.RESUME,

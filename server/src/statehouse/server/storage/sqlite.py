@@ -65,6 +65,7 @@ class SqliteBackend:
         self._sequencer = sequencer
         self._run_heavy = run_heavy
         self._reader = ThreadPoolExecutor(options.readers, thread_name_prefix="statehouse-reader")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="statehouse-writer")
         self._write_conn: sa.Connection | None = None
         self._install_hooks()
 
@@ -122,6 +123,12 @@ class SqliteBackend:
         if not write:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._reader, lambda: self.run_sync(fn, write=False))
+        if self._options.sqlite_write_thread:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer, self._run_write, fn)
+        return self._run_write(fn)
+
+    def _run_write(self, fn: Callable[[Tx], T]) -> T:
         conn = self._write_conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self._write_conn = self.engine.connect().execution_options(statehouse_write=True)
@@ -138,4 +145,5 @@ class SqliteBackend:
         if self._write_conn is not None:
             self._write_conn.close()
         self._reader.shutdown(wait=True, cancel_futures=True)
+        self._writer.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()

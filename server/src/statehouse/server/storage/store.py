@@ -51,6 +51,9 @@ P = ParamSpec("P")
 
 CommitListener = Callable[[list[Event]], None]
 
+#: The most turns of the event loop a batch waits for writes that keep arriving.
+_GATHER_TURNS = 16
+
 
 @dataclass(frozen=True, slots=True)
 class StoreOptions:
@@ -61,6 +64,10 @@ class StoreOptions:
     sqlite_synchronous: str = "NORMAL"
     #: How long a SQLite writer waits for another process's write lock.
     sqlite_busy_timeout_ms: int = 10_000
+    #: Run SQLite's write transactions on a thread of their own rather than on
+    #: the event loop: while one batch commits, the loop goes on taking calls,
+    #: which queue up for the next batch.
+    sqlite_write_thread: bool = True
     #: Connections for writes and for reads (PostgreSQL's pool; SQLite's reader threads).
     writers: int = 4
     readers: int = 4
@@ -172,6 +179,12 @@ class Store:
         where the backend runs statements on threads. ``task_runs``: the task runs
         ``fn`` will move, read for the whole batch at once.
         """
+        answer: T = await self._enqueue(fn, heavy, task_runs)
+        return answer
+
+    def _enqueue(
+        self, fn: Callable[[Tx], Any], heavy: bool, task_runs: Sequence[str]
+    ) -> asyncio.Future[Any]:
         if self._closing.is_set():
             raise StorageUnavailable("the store is closed")
         if self._committer is None:
@@ -182,8 +195,15 @@ class Store:
         write = _Write(fn, asyncio.get_running_loop().create_future(), heavy, tuple(task_runs))
         self._queue.append(write)
         self._wake.set()
-        answer: T = await write.future
-        return answer
+        return write.future
+
+    async def write_many(
+        self, writes: Sequence[tuple[Callable[[Tx], Any], Sequence[str]]], *, heavy: bool = False
+    ) -> list[Any]:
+        """Queue several writes at once, in order (each ``(fn, task_runs)`` as
+        :meth:`write`); return each one's result, or the exception it raised."""
+        futures = [self._enqueue(fn, heavy, task_runs) for fn, task_runs in writes]
+        return await asyncio.gather(*futures, return_exceptions=True)
 
     async def read(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
         """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
@@ -212,10 +232,22 @@ class Store:
                 await self._slots.acquire()
                 if window > 0 and len(self._queue) < most:
                     await asyncio.sleep(window)
+                else:
+                    await self._gather(most)
                 batch = self._take(most)
                 task = asyncio.create_task(self._commit(batch))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
+
+    async def _gather(self, most: int) -> None:
+        """Let the writes that are arriving join the batch: yield to the event loop
+        while each turn brings more (a server delivers calls one per turn)."""
+        queued = len(self._queue)
+        for _ in range(_GATHER_TURNS):
+            await asyncio.sleep(0)
+            if len(self._queue) in (queued, most) or len(self._queue) > most:
+                return
+            queued = len(self._queue)
 
     def _take(self, most: int) -> list[_Write]:
         """The next batch: up to ``most`` writes in arrival order; a heavy one alone."""
