@@ -2,11 +2,12 @@
 
 A write transaction starts with ``BEGIN IMMEDIATE`` (it takes the database's
 write lock at once, so two processes on one file queue instead of deadlocking)
-and runs on the event loop, on a connection kept for it: a SQLite transaction
-takes a few hundred microseconds, less than handing it to a thread and back
-under the GIL. A large (heavy) request's transaction runs on the heavy lane
-instead, and reads run on a small thread pool. Other processes' commits are
-found by the event hub's poll of the log (SQLite has no notifications).
+and runs on a writer thread of its own, on a connection kept for it: while a
+batch commits (SQLite releases the GIL in its statements and its commit), the
+event loop goes on taking calls, which queue up for the next batch. A large
+(heavy) request's transaction runs on the heavy lane instead, and reads run on
+a small thread pool. Other processes' commits are found by the event hub's
+poll of the log (SQLite has no notifications).
 """
 
 from __future__ import annotations

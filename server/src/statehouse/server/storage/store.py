@@ -51,9 +51,6 @@ P = ParamSpec("P")
 
 CommitListener = Callable[[list[Event]], None]
 
-#: The most turns of the event loop a batch waits for writes that keep arriving.
-_GATHER_TURNS = 16
-
 
 @dataclass(frozen=True, slots=True)
 class StoreOptions:
@@ -232,22 +229,10 @@ class Store:
                 await self._slots.acquire()
                 if window > 0 and len(self._queue) < most:
                     await asyncio.sleep(window)
-                else:
-                    await self._gather(most)
                 batch = self._take(most)
                 task = asyncio.create_task(self._commit(batch))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
-
-    async def _gather(self, most: int) -> None:
-        """Let the writes that are arriving join the batch: yield to the event loop
-        while each turn brings more (a server delivers calls one per turn)."""
-        queued = len(self._queue)
-        for _ in range(_GATHER_TURNS):
-            await asyncio.sleep(0)
-            if len(self._queue) in (queued, most) or len(self._queue) > most:
-                return
-            queued = len(self._queue)
 
     def _take(self, most: int) -> list[_Write]:
         """The next batch: up to ``most`` writes in arrival order; a heavy one alone."""
