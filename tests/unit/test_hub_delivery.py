@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from statehouse.server.events import EventHub
-from statehouse.server.events.hub import Subscription, _Index
+from statehouse.server.events.hub import Subscription, _Index, _Pacer
 from statehouse.server.orchestration import Event, State
 from statehouse.server.storage import EventFilter
 
@@ -236,3 +236,25 @@ async def test_a_synced_subscriber_that_no_batch_concerns_gets_heartbeats_at_the
     await asyncio.wait_for(task, 5)
     assert beats[-1] == 3
     await hub.close()
+
+
+async def test_the_pacer_starts_at_most_its_budget_of_sends_per_loop_turn_in_order() -> None:
+    pacer = _Pacer(3)
+    order: list[int] = []
+    turn = 0
+    turns: list[int] = []
+
+    async def send(i: int) -> None:
+        waiter = pacer.turn()
+        if waiter is not None:
+            await waiter
+        order.append(i)
+        turns.append(turn)
+
+    tasks = [asyncio.create_task(send(i)) for i in range(10)]
+    while not all(t.done() for t in tasks):
+        await asyncio.sleep(0)
+        turn += 1
+    assert order == list(range(10))
+    assert max(turns.count(t) for t in set(turns)) <= 3
+    assert len(set(turns)) >= 4
