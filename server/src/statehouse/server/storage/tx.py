@@ -108,6 +108,9 @@ _SELECT_TASK_RUNS_AND_EXECUTIONS = (
     )
     .join_from(task_runs, executions, task_runs.c.execution_id == executions.c.id)
     .where(task_runs.c.id.in_(sa.bindparam("ids", expanding=True)))
+    # One order for every writer: rows are locked as they are returned, so two
+    # replicas' batches lock shared rows in the same order (no deadlock).
+    .order_by(executions.c.id, task_runs.c.id)
 )
 #: Locks both rows of each pair (PostgreSQL).
 _SELECT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE = _SELECT_TASK_RUNS_AND_EXECUTIONS.with_for_update()
