@@ -178,7 +178,9 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
     guard = Guard(store, authenticator)
     if authenticator is not None:
         store.add_commit_listener(guard.learn)
-    transport = GrpcTransport(store, guard, max_payload_bytes=settings.max_payload_bytes)
+    transport = GrpcTransport(
+        store, guard, max_payload_bytes=settings.max_payload_bytes, tls=tls is not None
+    )
     for service, impl in zip(
         SERVICES,
         (

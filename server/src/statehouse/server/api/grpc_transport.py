@@ -57,8 +57,12 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class GrpcTransport:
     """Generic gRPC handlers for services whose handlers are plain objects."""
 
-    def __init__(self, store: Store, guard: Guard, *, max_payload_bytes: int) -> None:
+    def __init__(
+        self, store: Store, guard: Guard, *, max_payload_bytes: int, tls: bool = True
+    ) -> None:
         self.guard = guard
+        #: Whether calls may carry a verified client certificate (the server has TLS).
+        self.tls = tls
         #: Large requests are decoded and large responses encoded on the store's
         #: heavy lane (one thread): they wait for each other, not the event loop.
         self.run_heavy = store.run_heavy
@@ -110,16 +114,22 @@ class GrpcTransport:
         return await self.run_heavy(response.SerializeToString)
 
     def _principal(self, context: Context) -> Principal:
+        """The caller. Only what can matter is asked of gRPC (each costs a call
+        into its core): the certificate where the server has TLS, the metadata
+        and the peer where authentication is on."""
+        subject = None
+        if self.tls:
+            auth = context.auth_context()
+            if list(auth.get("transport_security_type", ())) == [b"ssl"]:
+                subjects = list(auth.get("x509_subject", ()))
+                subject = subjects[0].decode("utf-8", "replace") if subjects else None
+        if not self.guard.enabled:
+            return self.guard.authenticate(None, subject, "")
         authorization = None
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
                 authorization = value if isinstance(value, str) else value.decode("latin-1")
                 break
-        subject = None
-        auth = context.auth_context()
-        if list(auth.get("transport_security_type", ())) == [b"ssl"]:
-            subjects = list(auth.get("x509_subject", ()))
-            subject = subjects[0].decode("utf-8", "replace") if subjects else None
         return self.guard.authenticate(authorization, subject, context.peer())
 
     async def _admit(
