@@ -51,6 +51,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..orchestration import Event, SequenceCompacted
 from ..storage import EventFilter, Store, Tx
@@ -210,15 +211,15 @@ class _Pacer:
             self._schedule()
 
 
-def _sqlite_path(store: Store) -> str | None:
-    """The file of a SQLite store, None for other databases and in-memory ones."""
+def _sqlite_uri(store: Store) -> str | None:
+    """A read-only URI of a SQLite store's file, None for other databases and in-memory ones."""
     url = getattr(store, "url", None)
     if url is None or url.get_backend_name() != "sqlite":
         return None
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return str(database)
+    return Path(database).resolve().as_uri() + "?mode=ro"
 
 
 def _discard(index: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
@@ -300,18 +301,14 @@ class EventHub:
         )
         self._task = asyncio.create_task(self._tail(), name="statehouse-event-hub")
         self._delivery = asyncio.create_task(self._deliver(), name="statehouse-event-delivery")
-        path = _sqlite_path(self.store)
-        if path is not None and self.change_poll_interval > 0:
-            self._watch = asyncio.create_task(self._watch_file(path), name="statehouse-event-watch")
+        uri = _sqlite_uri(self.store)
+        if uri is not None and self.change_poll_interval > 0:
+            self._watch = asyncio.create_task(self._watch_file(uri), name="statehouse-event-watch")
 
     def _notified(self, sequence: int) -> None:
         """Another commit was announced: read the log unless it is already dispatched."""
         if sequence == 0 or sequence > self.head:
             self._catch_up_needed.set()
-
-    def wake_tail(self) -> None:
-        """Read the log now (another process may have written)."""
-        self._catch_up_needed.set()
 
     async def close(self) -> None:
         self.closed = True
@@ -390,7 +387,7 @@ class EventHub:
             except Exception:  # a database hiccup: try again at the next poll
                 log.exception("reading or compacting the event log failed")
 
-    async def _watch_file(self, path: str) -> None:
+    async def _watch_file(self, uri: str) -> None:
         """Read the log soon after any other connection commits to the SQLite file.
 
         ``PRAGMA data_version`` changes when another connection (this process's
@@ -405,9 +402,7 @@ class EventHub:
                 await asyncio.sleep(self.change_poll_interval)
                 try:
                     if conn is None:
-                        conn = sqlite3.connect(
-                            f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=0
-                        )
+                        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=0)
                     version = conn.execute("PRAGMA data_version").fetchone()[0]
                 except sqlite3.Error:  # busy or gone for a moment: read the log anyway
                     version = None
