@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from statehouse_bench import postgres, report  # noqa: E402
-from statehouse_bench.common import (  # noqa: E402
+from statehouse_bench import postgres, report
+from statehouse_bench.common import (
     CommitTimes,
     Cost,
     CostMeter,
