@@ -54,6 +54,28 @@ def _move(task_run_id: str, state: State, expected: int | None = None) -> Any:
     return work
 
 
+class Transactions:
+    """Which database transactions ran the writes wrapped by :meth:`record`.
+
+    The server's own writes (timers, compaction) may commit batches beside a
+    test's: counting batches would count them too, so a test asks which
+    transaction each of its writes ran in.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []  # kept: identity compared while alive
+
+    def record(self, fn: Any) -> Any:
+        def work(tx: Tx) -> Any:
+            self.seen.append(tx.conn.get_transaction())
+            return fn(tx)
+
+        return work
+
+    def distinct(self) -> int:
+        return len({id(t) for t in self.seen})
+
+
 async def _events_of(store: Store, execution_id: str) -> list[tuple[int, str, str]]:
     def read(tx: Tx) -> list[tuple[int, str, str]]:
         return [
@@ -70,15 +92,16 @@ async def test_a_refused_write_is_rolled_back_alone_and_the_others_commit(
 ) -> None:
     store = running_server.server.store
     execution_id, (a, b, c) = await _execution_with_task_runs(stubs, 3)
-    before = (store.batches, store.batched_writes)
+    batch = Transactions()
     answers = await asyncio.gather(
-        store.write(_move(a, State.RUNNING)),
-        store.write(_move(b, State.RUNNING, expected=999)),  # a stale revision: refused
-        store.write(_move(c, State.RUNNING)),
+        store.write(batch.record(_move(a, State.RUNNING))),
+        # a stale revision: refused
+        store.write(batch.record(_move(b, State.RUNNING, expected=999))),
+        store.write(batch.record(_move(c, State.RUNNING))),
         return_exceptions=True,
     )
     # One transaction carried the three writes.
-    assert (store.batches, store.batched_writes) == (before[0] + 1, before[1] + 3)
+    assert len(batch.seen) == 3 and batch.distinct() == 1
     assert answers[0][0] is State.RUNNING and answers[2][0] is State.RUNNING
     assert isinstance(answers[1], RevisionMismatch)
     got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
@@ -104,13 +127,13 @@ async def test_writes_to_one_execution_in_one_batch_see_each_other(
     execution_id, (a,) = await _execution_with_task_runs(stubs, 1)
     got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
     revision = got.execution.revision
-    before = store.batches
+    batch = Transactions()
     answers = await asyncio.gather(
-        store.write(_move(a, State.RUNNING, expected=revision)),
+        store.write(batch.record(_move(a, State.RUNNING, expected=revision))),
         # Written against the revision the first write makes: it must see it.
-        store.write(_move(a, State.SUCCESS, expected=revision + 1)),
+        store.write(batch.record(_move(a, State.SUCCESS, expected=revision + 1))),
     )
-    assert store.batches == before + 1
+    assert len(batch.seen) == 2 and batch.distinct() == 1
     assert [state for state, _ in answers] == [State.RUNNING, State.SUCCESS]
     assert [rev for _, rev in answers] == [revision + 1, revision + 2]
 
@@ -236,15 +259,15 @@ async def test_a_write_failing_after_its_changes_is_undone_alone(
     at once, undoes that write only: the others of the batch commit."""
     store = running_server.server.store
     execution_id, (a, b, c) = await _execution_with_task_runs(stubs, 3)
-    before = store.batches
+    batch = Transactions()
     answers = await asyncio.gather(
-        store.write(_move(a, State.RUNNING)),
-        store.write(_move_then_fail(b)),
-        store.write(_delete_timers_then_fail(execution_id)),
-        store.write(_move(c, State.RUNNING)),
+        store.write(batch.record(_move(a, State.RUNNING))),
+        store.write(batch.record(_move_then_fail(b))),
+        store.write(batch.record(_delete_timers_then_fail(execution_id))),
+        store.write(batch.record(_move(c, State.RUNNING))),
         return_exceptions=True,
     )
-    assert store.batches == before + 1
+    assert len(batch.seen) == 4 and batch.distinct() == 1
     assert isinstance(answers[1], RuntimeError) and isinstance(answers[2], RuntimeError)
     got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
     states = {t.task_id: st.State.Name(t.state) for t in got.execution.task_runs}
@@ -298,31 +321,27 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     the events (executemany), one sequence allocation."""
     store = running_server.server.store
     counts: list[int] = []
-    counting = [False]
+    batch = Transactions()
+    statements: list[tuple[Any, str]] = []
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        # The batch's statements: its writes and its read of the task runs (not
-        # the reads of the server's own loops beside it: the event hub's change
-        # watch and tail, the timer scheduler's poll).
-        ours = statement.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE") or (
-            "FROM task_runs JOIN executions" in statement
-        )
-        if counting[0] and ours:
-            counts[-1] += 1
+    def count(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append((conn.get_transaction(), statement))
 
     for engine in store.engines():
         sa.event.listen(engine, "before_cursor_execute", count)
     try:
         for size in (2, 40):
             _, ids = await _execution_with_task_runs(stubs, size)
-            counts.append(0)
-            before = store.batches
-            counting[0] = True
+            batch.seen.clear()
+            statements.clear()
             await asyncio.gather(
-                *(store.write(_move(i, State.RUNNING), task_runs=(i,)) for i in ids)
+                *(store.write(batch.record(_move(i, State.RUNNING)), task_runs=(i,)) for i in ids)
             )
-            counting[0] = False
-            assert store.batches == before + 1
+            assert len(batch.seen) == size and batch.distinct() == 1
+            # The batch's own statements, not those of the server's loops beside
+            # it (the event hub's change watch, the timer scheduler's poll).
+            ours = [s for t, s in statements if any(t is seen for seen in batch.seen)]
+            counts.append(len(ours))
     finally:
         for engine in store.engines():
             sa.event.remove(engine, "before_cursor_execute", count)
