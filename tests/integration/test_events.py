@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from google.protobuf import duration_pb2
 
 from statehouse.server.events import Retention
-from statehouse.server.storage import EventFilter
+from statehouse.server.orchestration.filters import EventFilter
 from statehouse.v1 import (
     event_pb2,
     event_service_pb2 as epb,

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf import duration_pb2
 
 from statehouse.server.orchestration import State
-from statehouse.server.storage import EventFilter
+from statehouse.server.orchestration.filters import EventFilter
 from statehouse.v1 import (
     event_pb2,
     event_service_pb2 as epb,

@@ -11,7 +11,7 @@ from typing import Any
 from statehouse.server.events import EventHub
 from statehouse.server.events.hub import Subscription, _Index, _Pacer
 from statehouse.server.orchestration import Event, State
-from statehouse.server.storage import EventFilter
+from statehouse.server.orchestration.filters import EventFilter
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:

@@ -11,8 +11,9 @@ existence). Lists and streams are narrowed to the caller's namespaces by their
 handlers (``Principal.scope``). The transport refuses to serve an RPC that has
 no rule here.
 
-Patterns: ``acme`` is that namespace only, ``acme.*`` is ``acme`` and every
-namespace under ``acme.``, ``*`` is every namespace.
+Patterns (``matches`` and ``covers``, in orchestration/filters.py): ``acme``
+is that namespace only, ``acme.*`` is ``acme`` and every namespace under
+``acme.``, ``*`` is every namespace.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from .limits import NAMESPACE_RE
 from .orchestration import ANONYMOUS, InvalidArgument, PermissionDenied
+from .orchestration.filters import covers, matches
 
 __all__ = [
     "EVERYWHERE",
@@ -53,25 +55,6 @@ class Role(enum.IntEnum):
             return cls[text.upper()]
         except KeyError:
             raise ValueError(f"unknown role {text!r}: reader, writer or admin") from None
-
-
-def matches(pattern: str, namespace: str) -> bool:
-    """Whether ``pattern`` (``ns``, ``ns.*`` or ``*``) covers ``namespace``."""
-    if pattern == "*":
-        return True
-    if pattern.endswith(".*"):
-        prefix = pattern[:-2]
-        return namespace == prefix or namespace.startswith(prefix + ".")
-    return namespace == pattern
-
-
-def covers(outer: str, inner: str) -> bool:
-    """Whether every namespace ``inner`` covers is also covered by ``outer``."""
-    if outer == "*":
-        return True
-    if inner == "*":
-        return False
-    return matches(outer, inner[:-2] if inner.endswith(".*") else inner)
 
 
 def validate_pattern(pattern: str) -> str | None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from . import limits
 from .orchestration import Execution, InvalidArgument, NotFound, UnreadableRecord, metrics as m
-from .storage import ExecutionFilter, Tx
+from .orchestration.filters import ExecutionFilter
+from .storage import Tx
 
 
 def get_execution(tx: Tx, execution_id: str, *, full: bool) -> Execution:

@@ -14,7 +14,8 @@ from statehouse.v1 import event_pb2, event_service_pb2 as pb
 from ..commands import now_us
 from ..events import EventHub
 from ..orchestration import Event, Execution, NotFound
-from ..storage import EventFilter, Store, Tx
+from ..orchestration.filters import EventFilter
+from ..storage import Store, Tx
 from . import convert
 from ._base import Call
 

@@ -18,8 +18,9 @@ from ..orchestration import (
     TaskRun,
     UnreadableRecord,
 )
+from ..orchestration.filters import ExecutionFilter
 from ..orchestration.retry import RetryDecision
-from ..storage import ExecutionFilter, Tx
+from ..storage import Tx
 from . import convert
 from ._base import Call, Servicer
 from .errors import status_of

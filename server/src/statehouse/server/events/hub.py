@@ -54,7 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..orchestration import Event, SequenceCompacted
-from ..storage import EventFilter, Store, Tx
+from ..orchestration.filters import EventFilter
+from ..storage import Store, Tx
 
 log = logging.getLogger("statehouse.events")
 

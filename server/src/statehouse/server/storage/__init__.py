@@ -3,11 +3,9 @@ group commit, the sequencer seam, migrations."""
 
 from .errors import StorageUnavailable
 from .store import Store, StoreOptions
-from .tx import EventFilter, ExecutionFilter, StoredRequest, Tx
+from .tx import StoredRequest, Tx
 
 __all__ = [
-    "EventFilter",
-    "ExecutionFilter",
     "StorageUnavailable",
     "Store",
     "StoreOptions",

@@ -1,22 +1,21 @@
-"""The repository: every query Statehouse makes, inside one transaction.
+"""The Tx: every query Statehouse makes, inside one transaction.
 
 A :class:`Tx` wraps a SQLAlchemy connection whose transaction the
 :class:`~statehouse.server.storage.store.Store` opens and commits. Commands
 load domain objects through it, let the rules decide, and hand the resulting
 :class:`~statehouse.server.orchestration.ChangeSet` to :meth:`Tx.save`, the one
 write path for every state change: rows and events go into the same
-transaction (the transactional outbox of DESIGN.md, invariant 4).
+transaction (the transactional outbox: docs/design.md, "Invariants").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..access import matches
 from ..orchestration import (
     TERMINAL_STATES,
     ChangeSet,
@@ -28,6 +27,7 @@ from ..orchestration import (
     Timer,
     UnreadableRecord,
 )
+from ..orchestration.filters import EventFilter, ExecutionFilter
 from ..orchestration.metrics import FIXED_US, Metric, MetricEntry
 from . import codec
 from .errors import BatchConflict, is_unreachable
@@ -46,39 +46,6 @@ from .schema import (
     timers,
 )
 from .sequencer import Sequencer
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionFilter:
-    """What ListExecutions selects."""
-
-    namespace: str = ""
-    flow_id: str = ""
-    states: tuple[State, ...] = ()
-    labels: tuple[tuple[str, str], ...] = ()
-    #: The caller's namespace patterns (access.py); empty: every namespace.
-    scope: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    """What a subscription selects; empty fields match everything."""
-
-    namespace: str = ""
-    flow_id: str = ""
-    execution_ids: frozenset[str] = field(default_factory=frozenset)
-    states: frozenset[State] = field(default_factory=frozenset)
-    #: The subscriber's namespace patterns (access.py); empty: every namespace.
-    scope: tuple[str, ...] = ()
-
-    def matches(self, event: Event) -> bool:
-        return (
-            (not self.scope or any(matches(p, event.namespace) for p in self.scope))
-            and (not self.namespace or event.namespace == self.namespace)
-            and (not self.flow_id or event.flow_id == self.flow_id)
-            and (not self.execution_ids or event.execution_id in self.execution_ids)
-            and (not self.states or event.state in self.states)
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1074,7 +1041,7 @@ def _timer(row: Any) -> Timer:
 
 
 def in_scope(column: Any, patterns: tuple[str, ...]) -> Any:
-    """SQL for "``column`` is covered by one of ``patterns``" (access.matches)."""
+    """SQL for "``column`` is covered by one of ``patterns``" (orchestration/filters.py ``matches``)."""
     clauses = []
     for pattern in patterns:
         if pattern == "*":

@@ -1,0 +1,69 @@
+"""What lists and streams select: namespace patterns and the two filters.
+
+Domain rules, pure like the rest of orchestration: storage turns a filter into
+SQL (``storage/tx.py``) and the event hub tests events against it in memory
+(``events/hub.py``); both follow the definitions here (docs/design.md,
+"The event stream").
+
+Patterns: ``acme`` is that namespace only, ``acme.*`` is ``acme`` and every
+namespace under ``acme.``, ``*`` is every namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model import Event
+from .states import State
+
+
+def matches(pattern: str, namespace: str) -> bool:
+    """Whether ``pattern`` (``ns``, ``ns.*`` or ``*``) covers ``namespace``."""
+    if pattern == "*":
+        return True
+    if pattern.endswith(".*"):
+        prefix = pattern[:-2]
+        return namespace == prefix or namespace.startswith(prefix + ".")
+    return namespace == pattern
+
+
+def covers(outer: str, inner: str) -> bool:
+    """Whether every namespace ``inner`` covers is also covered by ``outer``."""
+    if outer == "*":
+        return True
+    if inner == "*":
+        return False
+    return matches(outer, inner[:-2] if inner.endswith(".*") else inner)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    """What ListExecutions selects."""
+
+    namespace: str = ""
+    flow_id: str = ""
+    states: tuple[State, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    #: The caller's namespace patterns (access.py); empty: every namespace.
+    scope: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What a subscription selects; empty fields match everything."""
+
+    namespace: str = ""
+    flow_id: str = ""
+    execution_ids: frozenset[str] = field(default_factory=frozenset)
+    states: frozenset[State] = field(default_factory=frozenset)
+    #: The subscriber's namespace patterns (access.py); empty: every namespace.
+    scope: tuple[str, ...] = ()
+
+    def matches(self, event: Event) -> bool:
+        return (
+            (not self.scope or any(matches(p, event.namespace) for p in self.scope))
+            and (not self.namespace or event.namespace == self.namespace)
+            and (not self.flow_id or event.flow_id == self.flow_id)
+            and (not self.execution_ids or event.execution_id in self.execution_ids)
+            and (not self.states or event.state in self.states)
+        )
