@@ -567,8 +567,8 @@ def watch_until(
     ``task_run`` (default: the execution itself) entering ``state``, as they come."""
     start = ("--after", str(after)) if after else ("--from-start",)
     watcher = cli.popen("--json", "watch", *start, "--execution", execution_id)
+    lines, pump = _reader(watcher.stdout)
     try:
-        lines, _ = _reader(watcher.stdout)
         seen = []
         while True:
             event = json.loads(lines.get(timeout=DEADLINE))
@@ -578,6 +578,7 @@ def watch_until(
     finally:
         watcher.kill()
         watcher.wait()
+        pump.join(DEADLINE)  # at the end of its output: closing it under the pump would fail
         for stream in (watcher.stdout, watcher.stderr):
             if stream is not None:
                 stream.close()
