@@ -51,7 +51,7 @@ from .options import add_serve_arguments, settings_from_args
 from .orchestration import Unauthenticated
 from .scheduler import TimerScheduler
 from .settings import Settings
-from .storage import Store, StoreOptions
+from .storage import Store, StoreOptions, display_url
 from .tls import ServerTls, TlsConfigError, TlsFiles
 
 log = logging.getLogger("statehouse.server")
@@ -310,12 +310,6 @@ async def _refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) ->
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, "valid credentials are required")
 
 
-def _display_url(url: str) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 async def serve(
     settings: Settings,
     *,
@@ -351,7 +345,7 @@ async def serve(
             host,
             port,
             transport,
-            _display_url(settings.resolved_database_url()),
+            display_url(settings.resolved_database_url()),
         )
     else:
         log.info("statehouse process %d of %d (pid %d) on %s:%d", *process, os.getpid(), host, port)
@@ -507,7 +501,7 @@ def _watch_children(
                         host,
                         port,
                         _transport_text(settings, tls),
-                        _display_url(settings.resolved_database_url()),
+                        display_url(settings.resolved_database_url()),
                         len(children),
                         ", ".join(str(c.pid) for c in children),
                     )

@@ -2,7 +2,7 @@
 group commit, the sequencer seam, migrations."""
 
 from .errors import StorageUnavailable
-from .store import Store, StoreOptions
+from .store import Store, StoreOptions, display_url
 from .tx import StoredRequest, Tx
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "StoreOptions",
     "StoredRequest",
     "Tx",
+    "display_url",
 ]

@@ -341,6 +341,11 @@ class _Write:
     error: BaseException | None = None
 
 
+def display_url(url: str) -> str:
+    """``url`` fit for a log line: its password hidden."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
 def run_batch(tx: Tx, writes: list[_Write]) -> list[Event]:
     """Run ``writes`` in the transaction of ``tx``; return the events to commit.
 

@@ -1,0 +1,145 @@
+"""The import rules of docs/design.md ("Layers"), checked on the source.
+
+Every module of the server belongs to a layer; a module may import only from
+layers below its own, and some layers may not import some libraries at all
+(the domain knows nothing of gRPC, SQL or the generated code). A new module
+must be given its layer here, so that the rule is decided, not drifted into.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = ROOT / "server" / "src" / "statehouse" / "server"
+CLIENT = ROOT / "client" / "src" / "statehouse"
+
+#: The server's units (a top-level module or a package) by layer, top first.
+LAYERS: list[set[str]] = [
+    {"app"},
+    {"api", "scheduler", "tls", "options"},
+    {"commands", "queries", "credentials"},
+    {"access", "events"},
+    {"storage"},
+    {"orchestration"},
+    {"settings"},
+    {"limits", "priority", "clock"},
+]
+
+#: Libraries a unit may not import.
+WIRE = {"grpc", "grpc_status", "grpc_health", "grpc_reflection", "google", "statehouse.v1"}
+SQL = {"sqlalchemy", "alembic", "psycopg"}
+FORBIDDEN: dict[str, set[str]] = {
+    "orchestration": WIRE | SQL,
+    "storage": WIRE,
+    "commands": WIRE | SQL,
+    "queries": WIRE | SQL,
+    "credentials": WIRE | SQL,
+    "access": WIRE | SQL,
+    "events": WIRE | SQL,
+    "scheduler": WIRE | SQL,
+    "api": SQL,
+    "app": SQL,
+}
+
+
+def _rank(unit: str) -> int:
+    for rank, layer in enumerate(LAYERS):
+        if unit in layer:
+            return rank
+    raise AssertionError(f"{unit!r} has no layer: give it one in LAYERS (docs/design.md)")
+
+
+def _imports(path: Path, package: list[str]) -> list[tuple[int, list[str]]]:
+    """(line, dotted name) of everything ``path`` imports, relative ones resolved."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name.split(".")) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                module = base + (node.module.split(".") if node.module else [])
+            else:
+                module = (node.module or "").split(".")
+            if node.level and not node.module:
+                found += [(node.lineno, [*module, alias.name]) for alias in node.names]
+            else:
+                found.append((node.lineno, module))
+    return found
+
+
+def _server_modules(server: Path) -> list[tuple[Path, str, list[str]]]:
+    """(path, unit, package) of every module of the server."""
+    modules = []
+    for path in sorted(server.rglob("*.py")):
+        parts = list(path.relative_to(server).with_suffix("").parts)
+        unit = parts[0]
+        package = ["statehouse", "server", *parts[:-1]]
+        if parts[-1] == "__init__":
+            unit = parts[0] if len(parts) > 1 else "__init__"
+        modules.append((path, unit, package))
+    return modules
+
+
+def _violations(server: Path = SERVER) -> list[str]:
+    violations = []
+    for path, unit, package in _server_modules(server):
+        if unit == "__init__":
+            continue
+        rank = _rank(unit)
+        where = path.relative_to(server)
+        for line, name in _imports(path, package):
+            inner = name[:2] == ["statehouse", "server"] and len(name) > 2 and name[2] != unit
+            if inner and _rank(name[2]) <= rank:
+                violations.append(f"{where}:{line}: {unit} imports {name[2]} (not below it)")
+            library = ".".join(name[:2]) if name[0] == "statehouse" else name[0]
+            if library in FORBIDDEN.get(unit, set()):
+                violations.append(f"{where}:{line}: {unit} imports {library}")
+    return violations
+
+
+def test_no_module_imports_its_own_layer_or_above_or_a_forbidden_library() -> None:
+    assert _violations() == []
+
+
+def test_the_sdk_does_not_import_the_server() -> None:
+    """The SDK installs without the server: only the CLI's ``serve`` and
+    offline credential commands reach into it, imported where they run."""
+    for path in sorted((CLIENT / "client").rglob("*.py")):
+        package = ["statehouse", *path.relative_to(CLIENT).parts[:-1]]
+        for line, name in _imports(path, package):
+            assert name[:2] != ["statehouse", "server"], f"{path}:{line}"
+
+
+@pytest.mark.parametrize(
+    ("unit", "source", "expected"),
+    [
+        ("orchestration", "import grpc\n", "orchestration imports grpc"),
+        ("orchestration", "from sqlalchemy import select\n", "orchestration imports sqlalchemy"),
+        ("orchestration", "from statehouse.v1 import state_pb2\n", "imports statehouse.v1"),
+        ("storage", "from .. import commands\n", "storage imports commands (not below it)"),
+        ("commands", "from ..api import convert\n", "commands imports api (not below it)"),
+        ("events", "from ..events import hub\n", None),  # its own unit
+    ],
+)
+def test_the_check_finds_what_it_must(
+    unit: str, source: str, expected: str | None, tmp_path: Path
+) -> None:
+    """The check itself, on a made-up tree: it is not vacuous."""
+    (tmp_path / unit).mkdir()
+    (tmp_path / unit / "bad.py").write_text(source)
+    found = _violations(tmp_path)
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0], found
+
+
+def test_a_module_without_a_layer_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "newthing.py").write_text("x = 1\n")
+    with pytest.raises(AssertionError, match="'newthing' has no layer"):
+        _violations(tmp_path)
