@@ -1,4 +1,4 @@
-"""The import rules of docs/design.md ("Layers"), checked on the source.
+"""The import rules of docs/design.md, "Layers", checked on the source.
 
 Every module of the server belongs to a layer; a module may import only from
 layers below its own, and some layers may not import some libraries at all

@@ -9,7 +9,7 @@ through an execution or task run id (one outside the caller's namespaces is
 NOT_FOUND, the answer for an id that does not exist, so ids do not leak
 existence). Lists and streams are narrowed to the caller's namespaces by their
 handlers (``Principal.scope``). The transport refuses to serve an RPC that has
-no rule here.
+no rule here (docs/design.md, "Security").
 
 Patterns (``matches`` and ``covers``, in orchestration/filters.py): ``acme``
 is that namespace only, ``acme.*`` is ``acme`` and every namespace under

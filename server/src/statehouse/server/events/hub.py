@@ -38,6 +38,8 @@ flag, so nothing is lost or repeated across it:
 
 A synced subscriber that is no candidate for a batch had nothing in it to
 receive: its heartbeat reports ``max(covered, delivered)``.
+
+The guarantees this keeps, and how: docs/design.md, "The event stream".
 """
 
 from __future__ import annotations

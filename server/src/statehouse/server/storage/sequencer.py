@@ -8,7 +8,7 @@ PostgreSQL, the database write lock on SQLite), so a transaction holding
 sequence N commits before any transaction can take N+1. Commands call it last,
 just before commit, so the lock is held as briefly as possible. Another
 strategy (transaction ids and ``pg_snapshot_xmin``, a single sequencer) would
-replace this class and nothing above it.
+replace this class and nothing above it (docs/design.md, "Storage").
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ writes of a batch cannot share their transaction (a deadlock with another
 replica, a request id that another replica took meanwhile), they run again one
 per transaction; a lone write that lost a request-id race runs once more and
 then sees the winner's row. After a batch commits, its events are handed to the
-commit listeners (the event hub) on the event loop.
+commit listeners (the event hub) on the event loop. The whole path of a write:
+docs/design.md, "The life of one request"; the seam: docs/design.md, "Storage".
 """
 
 from __future__ import annotations
