@@ -1,9 +1,16 @@
-"""Domain errors to google.rpc.Status with ErrorInfo, BadRequest and PreconditionFailure."""
+"""Domain errors to google.rpc.Status with ErrorInfo, BadRequest and PreconditionFailure.
+
+:data:`REASONS` lists every ``ErrorInfo`` reason a client can get, by code; the
+README's errors table is generated from it (:func:`errors_table`; a test
+fails when the README's is stale), and a test finds every reason the server's
+code raises in it, with the code it is sent with.
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -39,6 +46,118 @@ _CODES: list[tuple[type[DomainError], int]] = [
     (Unauthenticated, code_pb2.UNAUTHENTICATED),
     (PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One ``ErrorInfo`` reason, the status code it comes with, and what it means."""
+
+    code: str
+    #: None: the code comes without an ErrorInfo (grpc's own checks).
+    reason: str | None
+    note: str = ""
+
+
+REASONS: tuple[Reason, ...] = (
+    Reason("NOT_FOUND", "EXECUTION_NOT_FOUND"),
+    Reason(
+        "NOT_FOUND",
+        "TASK_RUN_NOT_FOUND",
+        "also for an execution or task run in a namespace the caller may not read",
+    ),
+    Reason("NOT_FOUND", "CREDENTIAL_NOT_FOUND"),
+    Reason(
+        "UNAUTHENTICATED",
+        "UNAUTHENTICATED",
+        "missing, malformed, unknown, expired or revoked credentials",
+    ),
+    Reason(
+        "PERMISSION_DENIED",
+        "PERMISSION_DENIED",
+        "the role is too low, metadata `role_needed`; or a namespace named in the request is "
+        "outside the caller's",
+    ),
+    Reason("INVALID_ARGUMENT", "INVALID_ARGUMENT", "with a field violation for every bad field"),
+    Reason(
+        "INVALID_ARGUMENT", "PAYLOAD_TOO_LARGE", "metadata `limit_bytes`, `size_bytes`, `field`"
+    ),
+    Reason("INVALID_ARGUMENT", "INVALID_PAGE_TOKEN"),
+    Reason(
+        "INVALID_ARGUMENT",
+        "MALFORMED_REQUEST",
+        "the bytes are not a valid encoding of the request message",
+    ),
+    Reason(
+        "FAILED_PRECONDITION",
+        "INVALID_TRANSITION",
+        "the transition table forbids it; metadata `current_state`, `requested_state`",
+    ),
+    Reason("FAILED_PRECONDITION", "TASK_RUNS_ACTIVE", "metadata `active_task_runs`"),
+    Reason(
+        "FAILED_PRECONDITION",
+        "EXECUTION_PAUSED",
+        "no task run starts in a paused execution; metadata `execution_state`",
+    ),
+    Reason(
+        "FAILED_PRECONDITION",
+        "EXECUTION_KILLING",
+        "no task run starts or joins; metadata `execution_state`",
+    ),
+    Reason(
+        "FAILED_PRECONDITION",
+        "EXECUTION_TERMINAL",
+        "its task runs cannot change; metadata `execution_state`",
+    ),
+    Reason(
+        "FAILED_PRECONDITION",
+        "EXECUTION_ACTIVE",
+        "only a terminal execution is deleted; metadata `execution_state`",
+    ),
+    Reason("FAILED_PRECONDITION", "RETRY_NOT_DUE", "metadata `next_attempt_time_us`"),
+    Reason(
+        "FAILED_PRECONDITION",
+        "NO_ATTEMPT",
+        "the task run has not run yet: metrics belong to an attempt; metadata `task_run_state`",
+    ),
+    Reason("ABORTED", "REVISION_MISMATCH", "metadata `expected_revision`, `current_revision`"),
+    Reason("ALREADY_EXISTS", "REQUEST_ID_REUSED", "the same request id with other content"),
+    Reason("ALREADY_EXISTS", "CREDENTIAL_EXISTS"),
+    Reason("OUT_OF_RANGE", "SEQUENCE_COMPACTED", "metadata `first_sequence`"),
+    Reason(
+        "RESOURCE_EXHAUSTED",
+        None,
+        "a request larger than the server accepts: grpc's own check, no `ErrorInfo` "
+        "(see [Limits](#limits))",
+    ),
+    Reason(
+        "DATA_LOSS",
+        "UNREADABLE_RECORD",
+        "metadata `resource_type`, `id`, `execution_id`: a stored record cannot be decoded; only "
+        "reads of that execution fail, lists name it in `unreadable_execution_ids`, and "
+        "`DeleteExecution` removes it in any state",
+    ),
+    Reason("UNAVAILABLE", "SHUTTING_DOWN", "resume the stream elsewhere"),
+    Reason("UNAVAILABLE", "DATABASE_UNAVAILABLE", "the database cannot be reached: retry"),
+    Reason(
+        "INTERNAL",
+        "INTERNAL",
+        "a bug: the message carries an error id, `internal error 3f2a...`, that the server log "
+        "has with the traceback; no exception text, SQL or parameters are ever sent",
+    ),
+)
+
+
+def errors_table() -> str:
+    """The README's errors table, one row per code, from :data:`REASONS`."""
+    rows: dict[str, list[str]] = {}
+    for r in REASONS:
+        item = f"`{r.reason}`" if r.reason else ""
+        if r.note:
+            item = f"{item} ({r.note})" if item else r.note
+        rows.setdefault(r.code, []).append(item)
+    lines = ["| code | reasons |", "|---|---|"]
+    lines += [f"| `{code}` | {', '.join(items)} |" for code, items in rows.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _pack(message: object) -> any_pb2.Any:
