@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
-from statehouse.server import commands
+from statehouse.server import clock
 from statehouse.v1 import (
     execution_service_pb2 as pb,
     metric_pb2,
@@ -195,7 +195,7 @@ async def test_aggregates_match_values_computed_independently(
         value = rng.choice([1.0, 2.5, 10.0, 0.125])
         region = rng.choice(["eu", "us"])
         at = day_us + hour * 3_600_000_000 + rng.randrange(3_600_000_000)
-        monkeypatch.setattr(commands, "now_us", lambda at=at: at)
+        monkeypatch.setattr(clock, "now_us", lambda at=at: at)
         _, tr_id = await started_task_run(stubs, flow=rng.choice(["etl", "other"]))
         await record(stubs, tr_id, counter("rows", value, region=region))
         expected[(region, hour)].append(value)

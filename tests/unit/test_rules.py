@@ -1,4 +1,4 @@
-"""The orchestration rules, without a database."""
+"""The orchestration's guards and task-run moves, without a database."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from statehouse.server.orchestration import (
     State,
     StateChange,
     TaskRun,
-    rules,
+    guards,
+    lifecycle,
 )
 
 S = State
@@ -49,7 +50,7 @@ def run_task(
     ex: Execution, tr: TaskRun, to: State, now: int = 2_000, worker: str = ""
 ) -> ChangeSet:
     changes = ChangeSet(ex, now)
-    rules.transition_task_run(changes, tr, to, reason="r", worker_id=worker)
+    lifecycle.move_task_run(changes, tr, to, reason="r", worker_id=worker)
     changes.seal()
     return changes
 
@@ -150,27 +151,29 @@ def test_illegal_task_run_move_is_rejected_before_any_change() -> None:
 def test_execution_cannot_end_while_task_runs_are_active(terminal: State) -> None:
     ex = make_execution(S.RUNNING)
     with pytest.raises(FailedPrecondition) as info:
-        rules.transition_execution(ChangeSet(ex, 2_000), terminal, reason="", active_task_runs=1)
+        lifecycle.change_execution_state(
+            ChangeSet(ex, 2_000), terminal, reason="", active_task_runs=1
+        )
     assert info.value.reason == "TASK_RUNS_ACTIVE"
     changes = ChangeSet(ex, 2_000)
-    rules.transition_execution(changes, terminal, reason="done", active_task_runs=0)
+    lifecycle.change_execution_state(changes, terminal, reason="done", active_task_runs=0)
     assert ex.state is terminal
 
 
 def test_non_terminal_execution_moves_ignore_active_task_runs() -> None:
     ex = make_execution(S.RUNNING)
-    rules.transition_execution(ChangeSet(ex, 2_000), S.PAUSED, reason="", active_task_runs=3)
+    lifecycle.change_execution_state(ChangeSet(ex, 2_000), S.PAUSED, reason="", active_task_runs=3)
     assert ex.state is S.PAUSED
 
 
 def test_outputs_only_with_a_terminal_state() -> None:
     ex = make_execution(S.RUNNING)
     with pytest.raises(InvalidArgument) as info:
-        rules.transition_execution(
+        lifecycle.change_execution_state(
             ChangeSet(ex, 2_000), S.PAUSED, reason="", active_task_runs=0, outputs={"a": 1}
         )
     assert info.value.violations[0][0] == "outputs"
-    rules.transition_execution(
+    lifecycle.change_execution_state(
         ChangeSet(ex, 2_000), S.SUCCESS, reason="", active_task_runs=0, outputs={"a": 1}
     )
     assert ex.outputs == {"a": 1}
@@ -179,21 +182,21 @@ def test_outputs_only_with_a_terminal_state() -> None:
 def test_history_times_never_decrease_when_the_clock_goes_back() -> None:
     ex = make_execution(S.CREATED, t=10_000)
     changes = ChangeSet(ex, 5_000)
-    rules.transition_execution(changes, S.RUNNING, reason="", active_task_runs=0)
+    lifecycle.change_execution_state(changes, S.RUNNING, reason="", active_task_runs=0)
     assert ex.history[-1].time_us == 10_000
 
 
 def test_expected_revision() -> None:
     ex = make_execution()
-    rules.check_expected_revision(ex, None)
-    rules.check_expected_revision(ex, 1)
+    guards.check_expected_revision(ex, None)
+    guards.check_expected_revision(ex, 1)
     with pytest.raises(RevisionMismatch) as info:
-        rules.check_expected_revision(ex, 7)
+        guards.check_expected_revision(ex, 7)
     assert info.value.metadata == {"expected_revision": "7", "current_revision": "1"}
 
 
 def test_new_task_runs_only_join_a_live_execution() -> None:
     for state, reason in [(S.SUCCESS, "EXECUTION_TERMINAL"), (S.KILLING, "EXECUTION_KILLING")]:
         with pytest.raises(FailedPrecondition) as info:
-            rules.create_task_run(ChangeSet(make_execution(state), 2_000), make_task_run())
+            lifecycle.add_task_run(ChangeSet(make_execution(state), 2_000), make_task_run())
         assert info.value.reason == reason

@@ -1,4 +1,4 @@
-"""Every pair of states, for executions and task runs, against DESIGN.md's table."""
+"""Every pair of states, for executions and task runs, against the contract's table."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from statehouse.server.orchestration.transitions import markdown_table
 
 S = State
 
-# DESIGN.md section 1, transcribed independently of the module under test.
+# The contract's table of legal moves, transcribed independently of the module under test.
 EXPECTED = {
     Kind.EXECUTION: {
         "CREATED": "RUNNING KILLING FAILED",
@@ -61,11 +61,12 @@ def test_every_pair_of_states(case: tuple[Kind, State, State, bool]) -> None:
     kind, current, requested, allowed = case
     assert is_allowed(kind, current, requested) is allowed
     if allowed:
-        check_transition(kind, current, requested)
+        check_transition(kind, current, requested, subject="executions/x")
     else:
         with pytest.raises(InvalidTransition) as info:
-            check_transition(kind, current, requested)
+            check_transition(kind, current, requested, subject="executions/x")
         assert info.value.reason == "INVALID_TRANSITION"
+        assert info.value.subject == "executions/x"
         assert info.value.metadata == {
             "current_state": current.value,
             "requested_state": requested.value,

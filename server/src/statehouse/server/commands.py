@@ -1,16 +1,19 @@
 """The commands: load what a rule needs, let the rules decide, store the change.
 
 Each function runs inside one write transaction (a :class:`Tx`), often beside
-other requests' in one group commit (storage/store.py). They speak the domain's types; the servicers convert protos to the
-arguments and the results back to protos.
+other requests' in one group commit (storage/store.py). They speak the
+domain's types; the servicers convert protos to the arguments and the results
+back to protos. The commands keep the RPCs' names; the orchestration's
+procedures they call have the domain's (``lifecycle.move_task_run`` for
+TransitionTaskRun...). They draw the time, the ids and the randomness a rule
+needs (``clock``) and pass them in with the change set.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from dataclasses import dataclass, field
 
+from . import clock
 from .orchestration import (
     SYSTEM,
     ChangeSet,
@@ -20,26 +23,27 @@ from .orchestration import (
     InvalidArgument,
     JsonObject,
     NotFound,
+    PauseAction,
+    RetryDecision,
+    RetryPolicy,
     State,
     StateChange,
     TaskRun,
     Timer,
     TimerKind,
     UnreadableRecord,
-    rules,
+    execution_subject,
+    guards,
+    lifecycle,
+    task_run_subject,
 )
 from .orchestration.metrics import MetricEntry, combine
-from .orchestration.retry import RetryDecision
 from .storage import Tx
 
 
-def now_us() -> int:
-    """The server's clock, in microseconds since the epoch (UTC)."""
-    return time.time_ns() // 1_000
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+def _changes(execution: Execution, actor: str = SYSTEM) -> ChangeSet:
+    """A change to ``execution`` now, with the server's ids and randomness."""
+    return ChangeSet(execution, clock.now_us(), actor, new_id=clock.new_id, rng=clock.RNG)
 
 
 def load_execution(tx: Tx, execution_id: str, *, for_update: bool = True) -> Execution:
@@ -62,9 +66,9 @@ class NewExecution:
 def create_execution(tx: Tx, spec: NewExecution, *, actor: str = SYSTEM) -> Execution:
     if spec.parent_execution_id and tx.get_execution(spec.parent_execution_id) is None:
         raise NotFound("execution", spec.parent_execution_id)
-    t = now_us()
+    t = clock.now_us()
     execution = Execution(
-        id=new_id(),
+        id=clock.new_id(),
         namespace=spec.namespace,
         flow_id=spec.flow_id,
         flow_revision=spec.flow_revision,
@@ -94,12 +98,13 @@ def delete_execution(tx: Tx, execution_id: str, expected_revision: int | None) -
     except UnreadableRecord:
         tx.delete_execution(execution_id)
         return
-    rules.check_expected_revision(execution, expected_revision)
+    guards.check_expected_revision(execution, expected_revision)
     if not execution.state.is_terminal:
         raise FailedPrecondition(
             "EXECUTION_ACTIVE",
             f"execution {execution_id} is {execution.state.value}: only a terminal execution "
             "can be deleted (kill it first)",
+            subject=execution_subject(execution_id),
             metadata={"execution_state": execution.state.value},
         )
     tx.delete_execution(execution_id)
@@ -111,22 +116,22 @@ class NewTaskRun:
     task_id: str
     parent_task_run_id: str = ""
     value: str = ""
-    retry_policy: JsonObject | None = None
+    retry_policy: RetryPolicy | None = None
 
 
 def create_task_run(
     tx: Tx, spec: NewTaskRun, expected_revision: int | None, *, actor: str = SYSTEM
 ) -> tuple[TaskRun, Execution]:
     execution = load_execution(tx, spec.execution_id)
-    rules.check_expected_revision(execution, expected_revision)
+    guards.check_expected_revision(execution, expected_revision)
     if spec.parent_task_run_id:
         parent = tx.get_task_run(spec.parent_task_run_id)
         if parent is None or parent.execution_id != execution.id:
             raise NotFound("task run", spec.parent_task_run_id)
-    t = now_us()
-    changes = ChangeSet(execution, t, actor)
+    t = clock.now_us()
+    changes = ChangeSet(execution, t, actor, new_id=clock.new_id, rng=clock.RNG)
     task_run = TaskRun(
-        id=new_id(),
+        id=clock.new_id(),
         execution_id=execution.id,
         task_id=spec.task_id,
         parent_task_run_id=spec.parent_task_run_id,
@@ -137,7 +142,7 @@ def create_task_run(
         create_time_us=changes.now_us,
         update_time_us=changes.now_us,
     )
-    rules.create_task_run(changes, task_run)
+    lifecycle.add_task_run(changes, task_run)
     changes.seal()
     tx.save(changes)
     return task_run, execution
@@ -155,9 +160,9 @@ def transition_execution(
     actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
-    rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us(), actor)
-    rules.move_execution_on_request(
+    guards.check_expected_revision(execution, expected_revision)
+    changes = _changes(execution, actor)
+    lifecycle.move_execution(
         changes,
         execution.task_runs,
         state,
@@ -184,12 +189,12 @@ def transition_task_run(
     if both is None:
         raise NotFound("task run", task_run_id)
     task_run, execution = both
-    rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us(), actor)
+    guards.check_expected_revision(execution, expected_revision)
+    changes = _changes(execution, actor)
     others = None
     if execution.state is State.KILLING and state.is_terminal:
         others = tx.count_active_task_runs(execution.id) - (1 if task_run.state.is_active else 0)
-    decision = rules.transition_task_run(
+    decision = lifecycle.move_task_run(
         changes,
         task_run,
         state,
@@ -228,9 +233,9 @@ def kill_execution(
     actor: str = SYSTEM,
 ) -> tuple[Execution, bool]:
     execution = load_full(tx, execution_id)
-    rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us(), actor)
-    changed = rules.kill_execution(
+    guards.check_expected_revision(execution, expected_revision)
+    changes = _changes(execution, actor)
+    changed = lifecycle.start_kill(
         changes,
         execution.task_runs,
         reason=reason or "killed on request",
@@ -249,9 +254,9 @@ def restart_execution(
     actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
-    rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us(), actor)
-    rules.restart_execution(changes, execution.task_runs, reason=reason or "restarted on request")
+    guards.check_expected_revision(execution, expected_revision)
+    changes = _changes(execution, actor)
+    lifecycle.restart(changes, execution.task_runs, reason=reason or "restarted on request")
     _save(tx, changes)
     return execution
 
@@ -264,15 +269,15 @@ def pause_execution(
     reason: str,
     delay_us: int | None,
     timeout_us: int | None,
-    action: str,
+    action: PauseAction,
     expected_revision: int | None,
     actor: str = SYSTEM,
 ) -> tuple[Execution, int | None]:
     execution = load_full(tx, execution_id)
-    rules.check_expected_revision(execution, expected_revision)
+    guards.check_expected_revision(execution, expected_revision)
     task_run = _task_run_of(execution, task_run_id)
-    changes = ChangeSet(execution, now_us(), actor)
-    due = rules.pause(
+    changes = _changes(execution, actor)
+    due = lifecycle.pause(
         changes,
         task_run,
         reason=reason or "paused on request",
@@ -294,10 +299,10 @@ def resume_execution(
     actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
-    rules.check_expected_revision(execution, expected_revision)
+    guards.check_expected_revision(execution, expected_revision)
     task_run = _task_run_of(execution, task_run_id)
-    changes = ChangeSet(execution, now_us(), actor)
-    rules.resume(changes, task_run, reason=reason or "resumed on request")
+    changes = _changes(execution, actor)
+    lifecycle.resume(changes, task_run, reason=reason or "resumed on request")
     _save(tx, changes)
     return execution
 
@@ -313,9 +318,9 @@ def complete_execution(
     actor: str = SYSTEM,
 ) -> Execution:
     execution = load_full(tx, execution_id)
-    rules.check_expected_revision(execution, expected_revision)
-    changes = ChangeSet(execution, now_us(), actor)
-    rules.complete_execution(
+    guards.check_expected_revision(execution, expected_revision)
+    changes = _changes(execution, actor)
+    lifecycle.end_execution(
         changes, execution.task_runs, state=state, reason=reason or "completed", outputs=outputs
     )
     _save(tx, changes)
@@ -327,12 +332,12 @@ def fire_timer(tx: Tx, timer: Timer, *, kill_deadline_us: int) -> bool:
     if not tx.take_timer(timer.id):
         return False
     execution = load_full(tx, timer.execution_id)
-    changes = ChangeSet(execution, now_us())
+    changes = _changes(execution)
     try:
-        if timer.kind == TimerKind.KILL_DEADLINE:
-            rules.force_kill_at_deadline(changes, execution.task_runs)
+        if timer.kind is TimerKind.KILL_DEADLINE:
+            lifecycle.force_kill_at_deadline(changes, execution.task_runs)
         else:
-            rules.fire_pause_timer(
+            lifecycle.fire_pause_timer(
                 changes,
                 timer,
                 execution.task_runs,
@@ -367,6 +372,7 @@ def record_metrics(tx: Tx, task_run_id: str, attempt: int, entries: list[MetricE
         raise FailedPrecondition(
             "NO_ATTEMPT",
             f"task run {task_run_id} has not run yet: metrics belong to an attempt",
+            subject=task_run_subject(task_run_id),
             metadata={"task_run_state": task_run.state.value},
         )
     if attempt > len(task_run.attempts):
@@ -381,6 +387,6 @@ def record_metrics(tx: Tx, task_run_id: str, attempt: int, entries: list[MetricE
         execution.namespace,
         execution.flow_id,
         combined,
-        now_us(),
+        clock.now_us(),
     )
     return len(entries)

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 
-from . import commands
+from . import clock, commands
 from .storage import Store, Tx
 
 log = logging.getLogger("statehouse.timers")
@@ -64,7 +64,7 @@ class TimerScheduler:
     async def fire_due(self) -> float:
         """Fire every due timer; return how long to sleep before looking again."""
         while True:
-            now = commands.now_us()
+            now = clock.now_us()
             due = await self.store.read(functools.partial(Tx.due_timers, now_us=now, limit=100))
             for timer in due:
                 fired = await self.store.write(
@@ -86,4 +86,4 @@ class TimerScheduler:
         next_due = await self.store.read(Tx.next_timer_due)
         if next_due is None:
             return self.poll_interval
-        return max(0.0, min(self.poll_interval, (next_due - commands.now_us()) / 1e6))
+        return max(0.0, min(self.poll_interval, (next_due - clock.now_us()) / 1e6))

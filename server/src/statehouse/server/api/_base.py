@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from ..access import OPEN, Principal
-from ..commands import now_us
+from ..clock import now_us
 from ..limits import MAX_PAYLOAD_BYTES
 from ..orchestration import JsonObject, RequestIdReused
 from ..storage import Store, Tx

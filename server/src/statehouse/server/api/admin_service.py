@@ -13,7 +13,7 @@ from typing import Any
 from statehouse.v1 import admin_service_pb2 as pb
 
 from ..access import Role
-from ..commands import now_us
+from ..clock import now_us
 from ..credentials import Authenticator, Credential, new_credential
 from ..orchestration import AlreadyExists, InvalidArgument, NotFound
 from ..storage import Store, Tx

@@ -14,7 +14,8 @@ from ..orchestration import (
     Event,
     Execution,
     InvalidArgument,
-    JsonObject,
+    RetryKind,
+    RetryPolicy,
     State,
     StateChange,
     TaskRun,
@@ -162,45 +163,49 @@ def _duration_to_pb(micros: int, out: Any) -> None:
     out.nanos = rest * 1_000
 
 
-def retry_policy_from_pb(request: Any) -> JsonObject | None:
+def retry_policy_from_pb(request: Any) -> RetryPolicy | None:
     """The domain's form of a (validated) RetryPolicy (see orchestration.retry)."""
     if not request.HasField("retry_policy"):
         return None
     p = request.retry_policy
-    kind = p.WhichOneof("interval") or ""
-    policy: JsonObject = {
-        "kind": kind,
+    kind = RetryKind(p.WhichOneof("interval"))
+    common: dict[str, Any] = {
         "max_attempts": p.max_attempts,
         "max_duration_us": duration_us(p, "max_duration") or 0,
         "warning_on_retry": p.warning_on_retry,
     }
-    if kind == "constant":
-        policy["interval_us"] = duration_us(p.constant, "interval") or 0
-    elif kind == "exponential":
-        policy["interval_us"] = duration_us(p.exponential, "interval") or 0
-        policy["max_interval_us"] = duration_us(p.exponential, "max_interval") or 0
-        policy["factor"] = p.exponential.factor or 2.0
-    elif kind == "random":
-        policy["min_interval_us"] = duration_us(p.random, "min_interval") or 0
-        policy["max_interval_us"] = duration_us(p.random, "max_interval") or 0
-    return policy
+    if kind is RetryKind.CONSTANT:
+        return RetryPolicy(kind, interval_us=duration_us(p.constant, "interval") or 0, **common)
+    if kind is RetryKind.EXPONENTIAL:
+        return RetryPolicy(
+            kind,
+            interval_us=duration_us(p.exponential, "interval") or 0,
+            max_interval_us=duration_us(p.exponential, "max_interval") or 0,
+            factor=p.exponential.factor or 2.0,
+            **common,
+        )
+    return RetryPolicy(
+        kind,
+        min_interval_us=duration_us(p.random, "min_interval") or 0,
+        max_interval_us=duration_us(p.random, "max_interval") or 0,
+        **common,
+    )
 
 
-def retry_policy_to_pb(policy: JsonObject, out: execution_pb2.RetryPolicy) -> None:
-    out.max_attempts = int(policy["max_attempts"])
-    if policy.get("max_duration_us"):
-        _duration_to_pb(policy["max_duration_us"], out.max_duration)
-    out.warning_on_retry = bool(policy.get("warning_on_retry"))
-    kind = policy["kind"]
-    if kind == "constant":
-        _duration_to_pb(policy["interval_us"], out.constant.interval)
-    elif kind == "exponential":
-        _duration_to_pb(policy["interval_us"], out.exponential.interval)
-        _duration_to_pb(policy["max_interval_us"], out.exponential.max_interval)
-        out.exponential.factor = float(policy["factor"])
+def retry_policy_to_pb(policy: RetryPolicy, out: execution_pb2.RetryPolicy) -> None:
+    out.max_attempts = policy.max_attempts
+    if policy.max_duration_us:
+        _duration_to_pb(policy.max_duration_us, out.max_duration)
+    out.warning_on_retry = policy.warning_on_retry
+    if policy.kind is RetryKind.CONSTANT:
+        _duration_to_pb(policy.interval_us, out.constant.interval)
+    elif policy.kind is RetryKind.EXPONENTIAL:
+        _duration_to_pb(policy.interval_us, out.exponential.interval)
+        _duration_to_pb(policy.max_interval_us, out.exponential.max_interval)
+        out.exponential.factor = policy.factor
     else:
-        _duration_to_pb(policy["min_interval_us"], out.random.min_interval)
-        _duration_to_pb(policy["max_interval_us"], out.random.max_interval)
+        _duration_to_pb(policy.min_interval_us, out.random.min_interval)
+        _duration_to_pb(policy.max_interval_us, out.random.max_interval)
 
 
 def _varint(value: int) -> bytes:

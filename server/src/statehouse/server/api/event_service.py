@@ -11,7 +11,7 @@ from google.protobuf import timestamp_pb2
 
 from statehouse.v1 import event_pb2, event_service_pb2 as pb
 
-from ..commands import now_us
+from ..clock import now_us
 from ..events import EventHub
 from ..orchestration import Event, Execution, NotFound
 from ..orchestration.filters import EventFilter

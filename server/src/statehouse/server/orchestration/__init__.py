@@ -14,6 +14,8 @@ from .errors import (
     SequenceCompacted,
     Unauthenticated,
     UnreadableRecord,
+    execution_subject,
+    task_run_subject,
 )
 from .model import (
     ANONYMOUS,
@@ -28,6 +30,7 @@ from .model import (
     Timer,
     TimerKind,
 )
+from .retry import RetryDecision, RetryKind, RetryPolicy
 from .states import STARTABLE_STATES, TERMINAL_STATES, State
 from .transitions import (
     EXECUTION_TRANSITIONS,
@@ -59,6 +62,9 @@ __all__ = [
     "PauseAction",
     "PermissionDenied",
     "RequestIdReused",
+    "RetryDecision",
+    "RetryKind",
+    "RetryPolicy",
     "RevisionMismatch",
     "SequenceCompacted",
     "State",
@@ -69,5 +75,7 @@ __all__ = [
     "Unauthenticated",
     "UnreadableRecord",
     "check_transition",
+    "execution_subject",
     "is_allowed",
+    "task_run_subject",
 ]

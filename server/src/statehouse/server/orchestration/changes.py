@@ -1,17 +1,22 @@
 """Bookkeeping of a change: histories, timestamps, revisions and events.
 
-The rules (``rules.py``) decide what moves; a :class:`ChangeSet` records the
-moves the same way every time: it appends to histories with non-decreasing
-times, makes one event per state change, and bumps the execution's revision
-once per change set (one revision per committed request).
+The guards (``guards.py``) say whether a move is allowed and the lifecycle
+procedures (``lifecycle.py``) decide what moves; a :class:`ChangeSet` records
+the moves the same way every time: it appends to histories with
+non-decreasing times, makes one event per state change, and bumps the
+execution's revision once per change set (one revision per committed
+request). It also carries what the rules may not draw for themselves: the
+time of the change, a factory of new ids and a random source.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .model import SYSTEM, Attempt, Event, Execution, StateChange, TaskRun, Timer
+from .context import IdFactory, seeded_rng, sequential_ids
+from .model import SYSTEM, Attempt, Event, Execution, StateChange, TaskRun, Timer, TimerKind
 from .states import State
 
 
@@ -25,18 +30,31 @@ def next_time(history: list[StateChange], now_us: int) -> int:
 class ChangeSet:
     """The changes one request makes to one execution and its task runs."""
 
-    def __init__(self, execution: Execution, now_us: int, actor: str = SYSTEM) -> None:
+    def __init__(
+        self,
+        execution: Execution,
+        now_us: int,
+        actor: str = SYSTEM,
+        *,
+        new_id: IdFactory | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.execution = execution
         #: Who the changes are made by: the caller, or ``SYSTEM`` in a cascade.
         self.actor = actor
+        #: The time of the change (never before the execution's last history entry).
         self.now_us = next_time(execution.history, now_us)
+        #: Where new ids (of timers) come from; by default ``<execution id>/1``, ``/2``...
+        self.new_id: IdFactory = new_id or sequential_ids(f"{execution.id}/")
+        #: Where chance comes from (a random retry interval); by default seeded.
+        self.rng: random.Random = rng or seeded_rng()
         self.events: list[Event] = []
         self.changed_task_runs: dict[str, TaskRun] = {}
         self.created_task_runs: list[TaskRun] = []
         #: Timers to store with the change.
         self.new_timers: list[Timer] = []
         #: Timers to delete with the change: (task_run_id or None for all, kind or None).
-        self.cancelled_timers: list[tuple[str | None, str | None]] = []
+        self.cancelled_timers: list[tuple[str | None, TimerKind | None]] = []
 
     def _event(
         self,
@@ -133,7 +151,9 @@ class ChangeSet:
         """Store ``timer`` with this change."""
         self.new_timers.append(timer)
 
-    def cancel_timers(self, *, task_run_id: str | None = None, kind: str | None = None) -> None:
+    def cancel_timers(
+        self, *, task_run_id: str | None = None, kind: TimerKind | None = None
+    ) -> None:
         """Delete the execution's timers (of one task run, ``""`` for the execution's own,
         ``None`` for all) with this change."""
         self.cancelled_timers.append((task_run_id, kind))

@@ -1,7 +1,7 @@
 """Domain errors: what went wrong, in the domain's words.
 
 The API layer maps each class to a gRPC status code and each ``reason`` to the
-``ErrorInfo`` reason of the response (DESIGN.md section 3)::
+``ErrorInfo`` reason of the response (the README's errors table is generated from them)::
 
     DomainError
     ├── NotFound               NOT_FOUND            EXECUTION_NOT_FOUND, TASK_RUN_NOT_FOUND
@@ -65,15 +65,29 @@ class InvalidArgument(DomainError):
         self.reason = reason
 
 
+def execution_subject(execution_id: str) -> str:
+    """The subject of a precondition about an execution (google.rpc.PreconditionFailure)."""
+    return f"executions/{execution_id}"
+
+
+def task_run_subject(task_run_id: str) -> str:
+    """The subject of a precondition about a task run (google.rpc.PreconditionFailure)."""
+    return f"taskRuns/{task_run_id}"
+
+
 class FailedPrecondition(DomainError):
-    """The request is well formed but the system is not in a state to accept it."""
+    """The request is well formed but the system is not in a state to accept it.
+
+    ``subject`` names what is not in that state (``executions/<id>``,
+    ``taskRuns/<id>``): the subject of the PreconditionFailure the client gets.
+    """
 
     def __init__(
         self,
         reason: str,
         message: str,
         *,
-        subject: str = "",
+        subject: str,
         metadata: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, metadata=metadata)
@@ -82,12 +96,15 @@ class FailedPrecondition(DomainError):
 
 
 class InvalidTransition(FailedPrecondition):
-    """The transition table does not allow this move."""
+    """The transition table does not allow this move (of ``subject``)."""
 
-    def __init__(self, kind: str, current: State, requested: State) -> None:
+    reason = "INVALID_TRANSITION"
+
+    def __init__(self, kind: str, current: State, requested: State, *, subject: str) -> None:
         super().__init__(
-            "INVALID_TRANSITION",
+            InvalidTransition.reason,
             f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} in {current.value} cannot go to {requested.value}",
+            subject=subject,
             metadata={"current_state": current.value, "requested_state": requested.value},
         )
         self.current = current

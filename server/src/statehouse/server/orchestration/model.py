@@ -7,9 +7,11 @@ them to and from protos.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from .retry import RetryPolicy
 from .states import State
 
 JsonObject = dict[str, Any]
@@ -56,7 +58,7 @@ class TaskRun:
     value: str = ""
     attempts: list[Attempt] = field(default_factory=list)
     outputs: JsonObject | None = None
-    retry_policy: JsonObject | None = None
+    retry_policy: RetryPolicy | None = None
     next_attempt_time_us: int | None = None
 
     @property
@@ -104,8 +106,8 @@ class Event:
     actor: str = ""
 
 
-class TimerKind:
-    """What a durable timer is for."""
+class TimerKind(enum.StrEnum):
+    """What a durable timer is for (the value is the stored string)."""
 
     #: A pause's delay or timeout; ``action`` says what happens when it fires.
     PAUSE = "PAUSE"
@@ -113,8 +115,8 @@ class TimerKind:
     KILL_DEADLINE = "KILL_DEADLINE"
 
 
-class PauseAction:
-    """What a pause timer does when it fires."""
+class PauseAction(enum.StrEnum):
+    """What a pause timer does when it fires (the value is the stored string)."""
 
     #: The end of a pause's delay: resume.
     DELAY = "DELAY"
@@ -126,11 +128,20 @@ class PauseAction:
 
 @dataclass(slots=True)
 class Timer:
-    """A durable timer: stored with the change that sets it, fired once."""
+    """A durable timer: stored with the change that sets it, fired once.
+
+    ``kind`` and ``action`` may be given as their stored strings (a timer read
+    back from the database): they are turned into the enums here. A kill
+    deadline has no action (stored as ``""``).
+    """
 
     id: str
     execution_id: str
-    kind: str
+    kind: TimerKind
     due_time_us: int
-    action: str = ""
+    action: PauseAction | Literal[""] = ""
     task_run_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.kind = TimerKind(self.kind)
+        self.action = PauseAction(self.action) if self.action else ""

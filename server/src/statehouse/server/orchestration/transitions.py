@@ -1,6 +1,6 @@
 """The transition table: which state may follow which, as data.
 
-This module is the single source of the legal moves (DESIGN.md section 1). The
+This module is the single source of the legal moves (docs/design.md, "Invariants"). The
 README's table is generated from it (``python -m statehouse.server.orchestration.transitions``)
 and the unit tests check every pair of states against it.
 """
@@ -58,10 +58,11 @@ def is_allowed(kind: Kind, current: State, requested: State) -> bool:
     return requested in TABLES[kind][current]
 
 
-def check_transition(kind: Kind, current: State, requested: State) -> None:
-    """Raise :class:`InvalidTransition` unless ``current -> requested`` is legal."""
+def check_transition(kind: Kind, current: State, requested: State, *, subject: str) -> None:
+    """Raise :class:`InvalidTransition` (about ``subject``) unless ``current -> requested``
+    is legal."""
     if not is_allowed(kind, current, requested):
-        raise InvalidTransition(kind.value, current, requested)
+        raise InvalidTransition(kind.value, current, requested, subject=subject)
 
 
 def markdown_table() -> str:

@@ -159,7 +159,7 @@ def task_run_row(tr: TaskRun) -> dict[str, Any]:
         "history": dumps(history_to_json(tr.history)),
         "attempts": attempts_to_json(tr.attempts),
         "outputs": None if tr.outputs is None else dumps(tr.outputs),
-        "retry_policy": None if tr.retry_policy is None else dumps(tr.retry_policy),
+        "retry_policy": None if tr.retry_policy is None else dumps(tr.retry_policy.to_json()),
     }
 
 
