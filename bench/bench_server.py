@@ -1,6 +1,6 @@
-"""The Statehouse server as the bench runs it: built exactly as
-``statehouse.server.app.serve`` builds it (the same options, settings, switch
-interval and event loop), plus instruments the bench reads:
+"""The Statehouse server as the bench runs it: ``statehouse.server.app.serve``
+itself (the same options, settings, switch interval and event loop), with
+instruments the bench reads, installed by its ``on_server`` hook:
 
 - SQLAlchemy event listeners on the store's engines count SQL statements
   (``before_cursor_execute``: an ``executemany`` counts as one, by first keyword
@@ -13,8 +13,9 @@ interval and event loop), plus instruments the bench reads:
   counts the writes, so a reader waits for the number it asked for);
 - SIGUSR2 starts cProfile on the loop thread and on every thread of the store's
   pools, the next SIGUSR2 stops it and writes the profiles (pstats) to
-  ``--profile-out`` (all threads merged) and ``--profile-out`` plus ``.loop``,
-  ``.writer``, ``.reader``; then logs ``profile written``.
+  ``--profile-out`` (all threads merged) and ``--profile-out`` plus ``.loop`` and
+  the name of each of the store's thread pools (``.heavy``; ``.writer`` and
+  ``.reader`` on SQLite); then logs ``profile written``.
 
 SIGTERM/SIGINT stop the server gracefully, like the real one. Every option of
 ``statehouse serve`` is accepted.
@@ -155,7 +156,7 @@ class Counters:
 class ThreadProfiles:
     """cProfile profilers for the loop thread and every thread of some named pools."""
 
-    def __init__(self, pools: dict[str, ThreadPoolExecutor]) -> None:
+    def __init__(self, pools: dict[str, tuple[ThreadPoolExecutor, int]]) -> None:
         self.pools = pools
         self.profiles: dict[str, list[cProfile.Profile]] = {}
         self._lock = threading.Lock()
@@ -163,10 +164,10 @@ class ThreadProfiles:
         self._main: cProfile.Profile | None = None
 
     def _each_thread(
-        self, pool: ThreadPoolExecutor, fn: Callable[[], None]
+        self, pool: tuple[ThreadPoolExecutor, int], fn: Callable[[], None]
     ) -> list[asyncio.Future[None]]:
         # Occupy every thread of the pool at once (a barrier), so each runs fn once.
-        size = pool._max_workers
+        executor, size = pool
         barrier = threading.Barrier(size)
 
         def job() -> None:
@@ -174,7 +175,7 @@ class ThreadProfiles:
             barrier.wait(timeout=10)
 
         loop = asyncio.get_running_loop()
-        return [loop.run_in_executor(pool, job) for _ in range(size)]
+        return [loop.run_in_executor(executor, job) for _ in range(size)]
 
     def _enabler(self, group: str) -> Callable[[], None]:
         def enable_here() -> None:
@@ -241,65 +242,37 @@ class ThreadProfiles:
         log.info("profile written to %s (groups: %s)", path, ", ".join(self.profiles))
 
 
-def _pools(store: Any) -> dict[str, ThreadPoolExecutor]:
-    pools = {}
-    for name, attribute in (("writer", "_writer"), ("reader", "_reader")):
-        pool = getattr(store, attribute, None)
-        if isinstance(pool, ThreadPoolExecutor):
-            pools[name] = pool
-    return pools
-
-
-async def serve(settings: Any, counters_out: Path | None, profile_out: Path | None) -> None:
-    # As app.serve: the same switch interval, create_server, start, log line.
-    sys.setswitchinterval(getattr(app, "SWITCH_INTERVAL", 0.0005))
-    server, port = await app.create_server(settings)
+def serve(settings: Any, counters_out: Path | None, profile_out: Path | None) -> None:
+    """``app.serve`` itself, with the instruments installed on the server it builds."""
     counters = Counters()
-    counters.install(server.store)
-    await server.start()
-    host = settings.address.rsplit(":", 1)[0]
-    transport = ""
-    if getattr(server, "tls", None) is not None:
-        transport = " over mTLS" if settings.tls_client_ca else " over TLS"
-    if getattr(server, "authenticator", None) is not None:
-        transport += " with authentication"
-    log.info(
-        "statehouse serving on %s:%d%s (database %s)",
-        host,
-        port,
-        transport,
-        app._display_url(settings.resolved_database_url()),
-    )
-    profiles = ThreadProfiles(_pools(server.store))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[None]] = set()
 
-    def spawn(coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+    def instrument(server: app.Server) -> None:
+        counters.install(server.store)
+        profiles = ThreadProfiles(server.store.thread_pools())
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Future[None]] = set()
 
-    def dump() -> None:
-        if counters_out is not None:
-            counters.dump(counters_out)
+        def spawn(coro: Any) -> None:
+            task = asyncio.ensure_future(coro)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
-    def toggle_profile() -> None:
-        if profile_out is None:
-            log.warning("SIGUSR2 without --profile-out: no profile")
-        elif profiles.running:
-            spawn(profiles.stop(profile_out))
-        else:
-            spawn(profiles.start())
+        def dump() -> None:
+            if counters_out is not None:
+                counters.dump(counters_out)
 
-    loop.add_signal_handler(signal.SIGUSR1, dump)
-    loop.add_signal_handler(signal.SIGUSR2, toggle_profile)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("statehouse shutting down")
-    await server.stop()
-    log.info("statehouse stopped")
+        def toggle_profile() -> None:
+            if profile_out is None:
+                log.warning("SIGUSR2 without --profile-out: no profile")
+            elif profiles.running:
+                spawn(profiles.stop(profile_out))
+            else:
+                spawn(profiles.start())
+
+        loop.add_signal_handler(signal.SIGUSR1, dump)
+        loop.add_signal_handler(signal.SIGUSR2, toggle_profile)
+
+    app.run(app.serve(settings, on_server=instrument))
 
 
 def main() -> None:
@@ -313,14 +286,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    settings = settings_from_args(args)
-    coroutine = serve(settings, args.counters_out, args.profile_out)
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(coroutine)
-    else:
-        uvloop.run(coroutine)
+    serve(settings_from_args(args), args.counters_out, args.profile_out)
 
 
 if __name__ == "__main__":

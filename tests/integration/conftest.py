@@ -119,11 +119,20 @@ async def stubs(server_target: str) -> AsyncIterator[Stubs]:
 
 
 class ServerProcess:
-    """``python -m statehouse.server.app`` in a subprocess, restartable on the same port."""
+    """``python -m statehouse.server.app`` (or ``program``) in a subprocess,
+    restartable on the same port."""
 
-    def __init__(self, database_url: str, log_path: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        program: tuple[str, ...] = ("-m", "statehouse.server.app"),
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.database_url = database_url
         self.log_path = log_path
+        self.program = program
+        self.options = options
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
@@ -139,12 +148,12 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "statehouse.server.app",
+                *self.program,
                 "--address",
                 f"127.0.0.1:{self.port}",
                 "--database",
                 self.database_url,
+                *self.options,
             ],
             stdout=log,
             stderr=log,

@@ -315,17 +315,21 @@ async def serve(
     *,
     on_ready: Callable[[int], None] | None = None,
     process: tuple[int, int] | None = None,
+    on_server: Callable[[Server], None] | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully.
 
     ``process`` is (index, count) for one of the processes of ``--processes N``;
-    ``on_ready(port)`` is called once the port serves.
+    ``on_ready(port)`` is called once the port serves; ``on_server(server)``
+    once it is built, before it starts (on the event loop: the benchmark's
+    instruments install themselves there).
     """
     # Worker threads (large requests, reads) hand the GIL back to the event loop
     # after at most this long, instead of 5 ms: small calls wait less behind them.
     sys.setswitchinterval(SWITCH_INTERVAL)
     server, port = await create_server(settings)
-
+    if on_server is not None:
+        on_server(server)
     await server.start()
     host = settings.address.rsplit(":", 1)[0]
     transport = _transport_text(settings, server.tls is not None)
@@ -384,7 +388,7 @@ def serve_from_args(args: argparse.Namespace) -> None:
             if status:
                 raise SystemExit(status)
             return
-        _run(serve(settings))
+        run(serve(settings))
     except (OSError, TlsConfigError, ConfigError) as exc:
         log.error("%s", exc)
         raise SystemExit(1) from exc
@@ -580,7 +584,7 @@ def _child_main(
         ready.close()
 
     try:
-        _run(serve(settings, on_ready=on_ready, process=(index, count)))
+        run(serve(settings, on_ready=on_ready, process=(index, count)))
     except (OSError, TlsConfigError, ConfigError) as exc:
         log.error("%s", exc)
         raise SystemExit(1) from exc
@@ -599,7 +603,7 @@ def _die_with(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
     """Run on uvloop where it is installed (about 15% more calls/s), else asyncio."""
     try:
         import uvloop

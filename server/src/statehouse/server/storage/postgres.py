@@ -17,6 +17,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -72,6 +73,9 @@ class PostgresBackend:
 
     def engines(self) -> list[sa.Engine]:
         return [self.engine, self.async_engine.sync_engine]
+
+    def thread_pools(self) -> dict[str, tuple[ThreadPoolExecutor, int]]:
+        return {}  # statements run on the event loop (psycopg's asyncio mode)
 
     @contextlib.contextmanager
     def migration_lock(self, conn: sa.Connection) -> Iterator[None]:

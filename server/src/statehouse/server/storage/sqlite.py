@@ -65,7 +65,8 @@ class SqliteBackend:
         self._options = options
         self._sequencer = sequencer
         self._run_heavy = run_heavy
-        self._reader = ThreadPoolExecutor(options.readers, thread_name_prefix="statehouse-reader")
+        self._readers = max(1, options.readers)
+        self._reader = ThreadPoolExecutor(self._readers, thread_name_prefix="statehouse-reader")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="statehouse-writer")
         self._write_conn: sa.Connection | None = None
         self._install_hooks()
@@ -95,6 +96,9 @@ class SqliteBackend:
 
     def engines(self) -> list[sa.Engine]:
         return [self.engine]
+
+    def thread_pools(self) -> dict[str, tuple[ThreadPoolExecutor, int]]:
+        return {"writer": (self._writer, 1), "reader": (self._reader, self._readers)}
 
     @contextlib.contextmanager
     def migration_lock(self, conn: sa.Connection) -> Iterator[None]:

@@ -87,6 +87,10 @@ class Backend(Protocol):
 
     def engines(self) -> list[sa.Engine]: ...
 
+    def thread_pools(self) -> dict[str, tuple[ThreadPoolExecutor, int]]:
+        """Its thread pools by name, each with its number of threads."""
+        ...
+
     def migration_lock(self, conn: sa.Connection) -> contextlib.AbstractContextManager[None]: ...
 
     def run_sync(self, fn: Callable[[Tx], T], *, write: bool) -> T: ...
@@ -147,6 +151,11 @@ class Store:
     def engines(self) -> list[sa.Engine]:
         """Every engine of the store (for instrumentation: the benchmark counts statements)."""
         return self.backend.engines()
+
+    def thread_pools(self) -> dict[str, tuple[ThreadPoolExecutor, int]]:
+        """Every thread pool of the store by name, with its number of threads (for
+        instrumentation: the benchmark profiles each thread)."""
+        return {"heavy": (self._heavy, 1), **self.backend.thread_pools()}
 
     # -- migrations -----------------------------------------------------------
 
