@@ -228,11 +228,10 @@ def _move_then_fail(task_run_id: str) -> Any:
     return work
 
 
-def _delete_timers_then_fail(execution_id: str) -> Any:
-    """Runs a statement at once (in its savepoint), then fails."""
+def _store_a_credential_then_fail() -> Any:
+    """Runs a statement at once (a credential is inserted in its savepoint), then fails."""
 
     def work(tx: Tx) -> Any:
-        tx.delete_timers(execution_id)
         tx.insert_credential(
             {
                 "name": "never-stored",
@@ -263,7 +262,7 @@ async def test_a_write_failing_after_its_changes_is_undone_alone(
     answers = await asyncio.gather(
         store.write(batch.record(_move(a, State.RUNNING))),
         store.write(batch.record(_move_then_fail(b))),
-        store.write(batch.record(_delete_timers_then_fail(execution_id))),
+        store.write(batch.record(_store_a_credential_then_fail())),
         store.write(batch.record(_move(c, State.RUNNING))),
         return_exceptions=True,
     )

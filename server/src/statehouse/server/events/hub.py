@@ -285,9 +285,6 @@ class EventHub:
         self.subscriptions: set[Subscription] = set()
         self._index = _Index()
         self.closed = False
-        #: Batches delivered and subscriber offers made (for tests and measures).
-        self.batches_delivered = 0
-        self.offers = 0
         self._catch_up_needed = asyncio.Event()
         self._deliver_needed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -354,7 +351,6 @@ class EventHub:
                     await self._offer(batch)
                 finally:
                     self.delivered = batch[-1].sequence
-                    self.batches_delivered += 1
 
     async def _offer(self, batch: list[Event]) -> None:
         end = batch[-1].sequence
@@ -374,7 +370,6 @@ class EventHub:
                 offered += 1
                 if offered % chunk == 0:
                     await asyncio.sleep(0)
-        self.offers += offered
 
     async def _tail(self) -> None:
         while not self.closed:

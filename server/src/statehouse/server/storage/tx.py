@@ -813,12 +813,6 @@ class Tx:
 
     # -- timers ---------------------------------------------------------------
 
-    def delete_timers(
-        self, execution_id: str, *, task_run_id: str | None = None, kind: str | None = None
-    ) -> None:
-        self._immediate()
-        self.conn.execute(_delete_timers(execution_id, task_run_id, kind))
-
     def due_timers(self, now_us: int, limit: int) -> list[Timer]:
         rows = self.conn.execute(
             sa.select(timers)
