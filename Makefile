@@ -9,6 +9,9 @@ TSC := node_modules/.bin/tsc
 # The released contract: buf breaking (FILE) compares protos/ with it in make lint.
 CONTRACT := api/statehouse.v1.binpb
 ADDRESS ?= 127.0.0.1:50051
+# make test runs the tests in this many processes (pytest-xdist); 1: in this one.
+TEST_WORKERS ?= 4
+PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 .PHONY: help venv node node-client run test unit integration lint breaking format protos generate docs contract-snapshot bench clean
 
@@ -67,13 +70,13 @@ format: venv node
 	$(BIN)/ruff format .
 
 test: lint node-client
-	$(BIN)/pytest
+	$(PYTEST)
 
 unit: venv node
-	$(BIN)/pytest tests/unit
+	$(PYTEST) tests/unit
 
 integration: venv node node-client
-	$(BIN)/pytest tests/integration
+	$(PYTEST) tests/integration
 
 protos: venv
 	$(PY) tools/gen_protos.py

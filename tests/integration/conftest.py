@@ -25,6 +25,7 @@ from statehouse.v1 import (
     execution_service_pb2_grpc,
     metric_service_pb2_grpc,
 )
+from tests.conftest import shared_directory
 from tests.pgcluster import PostgresCluster
 
 READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+)")
@@ -36,7 +37,14 @@ BACKENDS = [
 
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
+def pg_cluster() -> PostgresCluster:
+    """The run's cluster, shared by the parallel workers (stopped at the end of the run)."""
+    return PostgresCluster.shared(shared_directory())
+
+
+@pytest.fixture
+def private_pg_cluster() -> Iterator[PostgresCluster]:
+    """A cluster of this test's own: for a test that stops and starts the server."""
     cluster = PostgresCluster()
     try:
         yield cluster

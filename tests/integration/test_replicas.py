@@ -18,9 +18,9 @@ from .helpers import create, details, get, move, task_run
 Factory = Callable[..., Awaitable[Running]]
 
 
-async def two_replicas(server_factory: Factory) -> tuple[Stubs, Stubs]:
-    a = await server_factory()
-    b = await server_factory()
+async def two_replicas(server_factory: Factory, **overrides: object) -> tuple[Stubs, Stubs]:
+    a = await server_factory(**overrides)
+    b = await server_factory(**overrides)
     return Stubs(a.target), Stubs(b.target)
 
 
@@ -111,8 +111,9 @@ async def test_a_database_restart_gives_unavailable_then_recovers(
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("a database server restart only exists on PostgreSQL")
-    cluster = request.getfixturevalue("pg_cluster")
-    a, b = await two_replicas(server_factory)
+    # A cluster of its own: the run's cluster serves the other tests meanwhile.
+    cluster = request.getfixturevalue("private_pg_cluster")
+    a, b = await two_replicas(server_factory, database_url=cluster.create_database())
     ex = await create(a)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, cluster.stop_server)

@@ -20,6 +20,10 @@ OUTPUTS = {
 }
 
 
+# One worker runs them all: the module's generation is made once.
+pytestmark = pytest.mark.xdist_group("sdk-generation")
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not BUF.exists():
