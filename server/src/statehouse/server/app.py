@@ -324,7 +324,7 @@ async def serve(
     once it is built, before it starts (on the event loop: the benchmark's
     instruments install themselves there).
     """
-    # Worker threads (large requests, reads) hand the GIL back to the event loop
+    # Worker threads (large requests, reads, SQLite's writer) hand the GIL back to the loop
     # after at most this long, instead of 5 ms: small calls wait less behind them.
     sys.setswitchinterval(SWITCH_INTERVAL)
     server, port = await create_server(settings)

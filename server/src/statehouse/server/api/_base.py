@@ -31,7 +31,7 @@ class Call:
     #: What validation found: the request's inputs or outputs as JSON.
     checked: Checked = field(default_factory=Checked)
     #: A large request (``limits.OFFLOAD_REQUEST_BYTES``): its CPU-heavy work runs
-    #: on worker threads, so that the event loop keeps serving other calls.
+    #: on the heavy lane (a worker thread), so that the event loop keeps serving other calls.
     heavy: bool = False
     #: Who is calling (``access.OPEN`` when authentication is off).
     principal: Principal = OPEN
