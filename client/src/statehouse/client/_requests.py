@@ -1,20 +1,27 @@
-"""Request builders shared by the blocking and the asyncio clients.
+"""The RPCs of the SDK, each defined once, for the blocking and the asyncio client alike.
 
-Each function turns the plain keyword arguments of a client method into the
-generated request message, so both clients convert values the same way.
+Each definition is the function that builds the RPC's request from the
+public method's keyword arguments (its signature and docstring are the
+method's, in ``Client`` and ``AsyncClient``), decorated with what else the
+call needs (see :mod:`statehouse.client._rpc`): the response type and which
+part of it is the result, whether the request may be sent again after a
+transient error, the page items of a list, the cursor of a resumable stream.
+Calling a definition builds the request (or the cursor), nothing more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 from google.protobuf import struct_pb2
 
+from statehouse.client._config import RetryPolicy
 from statehouse.client._convert import (
     StateLike,
     bucket_width_value,
+    event_filter,
     metric_type_value,
     role_value,
     state_value,
@@ -35,6 +42,7 @@ from statehouse.client._enums import (
     State,
 )
 from statehouse.client._errors import StatehouseError, error_from_item_status
+from statehouse.client._rpc import always, by_request_id, never, paged, streamed, unary, whole
 from statehouse.v1 import (
     admin_service_pb2,
     event_pb2,
@@ -48,9 +56,28 @@ from statehouse.v1 import (
 JSONLike = Mapping[str, Any] | struct_pb2.Struct
 ViewLike = ExecutionView | int | str | None
 
+#: What a subscription yields when it is asked for heartbeats too.
+SubscriptionItem = event_pb2.StateChangeEvent | event_pb2.Heartbeat
+
 _es = execution_service_pb2
+_ms = metric_service_pb2
+_as = admin_service_pb2
 
 
+class _WithExecution(Protocol):
+    @property
+    def execution(self) -> execution_pb2.Execution: ...
+
+
+def the_execution(response: _WithExecution) -> execution_pb2.Execution:
+    """The result of most execution calls: the execution after the change."""
+    return response.execution
+
+
+# ExecutionService
+
+
+@unary(_es.CreateExecutionResponse, result=the_execution, idempotent=by_request_id)
 def create_execution(
     *,
     namespace: str,
@@ -61,6 +88,7 @@ def create_execution(
     parent_execution_id: str = "",
     request_id: str = "",
 ) -> _es.CreateExecutionRequest:
+    """Create an execution in CREATED; idempotent by ``request_id``."""
     return _es.CreateExecutionRequest(
         namespace=namespace,
         flow_id=flow_id,
@@ -72,10 +100,13 @@ def create_execution(
     )
 
 
+@unary(_es.GetExecutionResponse, result=the_execution, idempotent=always)
 def get_execution(execution_id: str, *, view: ViewLike = None) -> _es.GetExecutionRequest:
+    """Return one execution (with its task runs unless ``view`` is BASIC)."""
     return _es.GetExecutionRequest(execution_id=execution_id, view=view_value(view))
 
 
+@paged(_es.ListExecutionsResponse, items=lambda page: page.executions)
 def list_executions(
     *,
     namespace: str = "",
@@ -85,6 +116,7 @@ def list_executions(
     page_size: int = 0,
     view: ViewLike = None,
 ) -> _es.ListExecutionsRequest:
+    """Iterate over matching executions, newest first, fetching pages as needed."""
     return _es.ListExecutionsRequest(
         namespace=namespace,
         flow_id=flow_id,
@@ -95,14 +127,17 @@ def list_executions(
     )
 
 
+@unary(_es.DeleteExecutionResponse, result=lambda response: None, idempotent=never)
 def delete_execution(
     execution_id: str, *, expected_revision: int | None = None
 ) -> _es.DeleteExecutionRequest:
+    """Delete a terminal execution with its task runs and metrics."""
     return _es.DeleteExecutionRequest(
         execution_id=execution_id, expected_revision=expected_revision
     )
 
 
+@unary(_es.CreateTaskRunResponse, result=whole, idempotent=by_request_id)
 def create_task_run(
     *,
     execution_id: str,
@@ -113,6 +148,7 @@ def create_task_run(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.CreateTaskRunRequest:
+    """Create a task run in CREATED; returns it with the execution's new revision."""
     return _es.CreateTaskRunRequest(
         execution_id=execution_id,
         task_id=task_id,
@@ -124,6 +160,7 @@ def create_task_run(
     )
 
 
+@unary(_es.TransitionExecutionResponse, result=the_execution, idempotent=by_request_id)
 def transition_execution(
     execution_id: str,
     *,
@@ -133,6 +170,7 @@ def transition_execution(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.TransitionExecutionRequest:
+    """Move an execution to ``state``; returns the execution after the change."""
     return _es.TransitionExecutionRequest(
         execution_id=execution_id,
         state=state_value(state),
@@ -143,6 +181,7 @@ def transition_execution(
     )
 
 
+@unary(_es.TransitionTaskRunResponse, result=whole, idempotent=by_request_id)
 def transition_task_run(
     task_run_id: str,
     *,
@@ -153,6 +192,8 @@ def transition_task_run(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.TransitionTaskRunRequest:
+    """Move a task run to ``state``; returns the task run, the execution's
+    revision and state, and the retry decision."""
     return _es.TransitionTaskRunRequest(
         task_run_id=task_run_id,
         state=state_value(state),
@@ -174,20 +215,6 @@ TransitionItem = _es.TransitionTaskRunRequest | Mapping[str, Any]
 TransitionResult = _es.TransitionTaskRunResponse | StatehouseError
 
 
-def transition_task_runs(items: Iterable[TransitionItem]) -> _es.TransitionTaskRunsRequest:
-    requests: list[_es.TransitionTaskRunRequest] = []
-    for item in items:
-        if isinstance(item, _es.TransitionTaskRunRequest):
-            requests.append(item)
-            continue
-        fields = dict(item)
-        task_run_id = fields.pop("task_run_id", None)
-        if not isinstance(task_run_id, str):
-            raise TypeError(f"item {len(requests)}: a task_run_id (str) is required")
-        requests.append(transition_task_run(task_run_id, **fields))
-    return _es.TransitionTaskRunsRequest(requests=requests)
-
-
 def batch_is_idempotent(request: _es.TransitionTaskRunsRequest) -> bool:
     """Safe to send again: every item carries a request_id."""
     return all(item.request_id for item in request.requests)
@@ -202,6 +229,34 @@ def transition_results(response: _es.TransitionTaskRunsResponse) -> list[Transit
     ]
 
 
+@unary(_es.TransitionTaskRunsResponse, result=transition_results, idempotent=batch_is_idempotent)
+def transition_task_runs(items: Iterable[TransitionItem]) -> _es.TransitionTaskRunsRequest:
+    """Move several task runs in one call (at most 1,000 items).
+
+    Each item is a ``TransitionTaskRunRequest`` or a mapping of
+    ``transition_task_run``'s arguments (``{"task_run_id": ..., "state":
+    "RUNNING", ...}``). Items are applied in order and succeed or fail
+    independently: the result is a list in the order of ``items`` whose
+    entries are each item's ``TransitionTaskRunResponse`` or the
+    :class:`StatehouseError` that ``transition_task_run`` would have raised
+    for it (returned, not raised). Only an error of the whole call (more
+    than 1,000 items, no writer role, the server unreachable) is raised.
+    Retried on a transient error when every item has a ``request_id``.
+    """
+    requests: list[_es.TransitionTaskRunRequest] = []
+    for item in items:
+        if isinstance(item, _es.TransitionTaskRunRequest):
+            requests.append(item)
+            continue
+        fields = dict(item)
+        task_run_id = fields.pop("task_run_id", None)
+        if not isinstance(task_run_id, str):
+            raise TypeError(f"item {len(requests)}: a task_run_id (str) is required")
+        requests.append(transition_task_run(task_run_id, **fields))
+    return _es.TransitionTaskRunsRequest(requests=requests)
+
+
+@unary(_es.PauseExecutionResponse, result=whole, idempotent=by_request_id)
 def pause_execution(
     execution_id: str,
     *,
@@ -213,6 +268,7 @@ def pause_execution(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.PauseExecutionRequest:
+    """Pause a running execution (or one task run), optionally with a timer."""
     return _es.PauseExecutionRequest(
         execution_id=execution_id,
         task_run_id=task_run_id,
@@ -225,6 +281,7 @@ def pause_execution(
     )
 
 
+@unary(_es.ResumeExecutionResponse, result=the_execution, idempotent=by_request_id)
 def resume_execution(
     execution_id: str,
     *,
@@ -233,6 +290,7 @@ def resume_execution(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.ResumeExecutionRequest:
+    """Resume a paused execution (or task run), cancelling its timer."""
     return _es.ResumeExecutionRequest(
         execution_id=execution_id,
         task_run_id=task_run_id,
@@ -242,6 +300,7 @@ def resume_execution(
     )
 
 
+@unary(_es.KillExecutionResponse, result=whole, idempotent=by_request_id)
 def kill_execution(
     execution_id: str,
     *,
@@ -249,6 +308,7 @@ def kill_execution(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.KillExecutionRequest:
+    """Kill an execution (two-phase, cascading); says whether anything changed."""
     return _es.KillExecutionRequest(
         execution_id=execution_id,
         reason=reason,
@@ -257,6 +317,7 @@ def kill_execution(
     )
 
 
+@unary(_es.RestartExecutionResponse, result=the_execution, idempotent=by_request_id)
 def restart_execution(
     execution_id: str,
     *,
@@ -264,6 +325,7 @@ def restart_execution(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.RestartExecutionRequest:
+    """Restart a FAILED or KILLED execution; returns it in RESTARTED."""
     return _es.RestartExecutionRequest(
         execution_id=execution_id,
         reason=reason,
@@ -272,6 +334,7 @@ def restart_execution(
     )
 
 
+@unary(_es.CompleteExecutionResponse, result=the_execution, idempotent=by_request_id)
 def complete_execution(
     execution_id: str,
     *,
@@ -281,6 +344,7 @@ def complete_execution(
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.CompleteExecutionRequest:
+    """Complete an execution with ``state``, or one derived from its task runs."""
     return _es.CompleteExecutionRequest(
         execution_id=execution_id,
         state=state_value(State.UNSPECIFIED if state is None else state),
@@ -291,30 +355,42 @@ def complete_execution(
     )
 
 
+# MetricService
+
+
+@unary(
+    _ms.RecordMetricsResponse,
+    result=lambda response: response.recorded,
+    idempotent=by_request_id,
+)
 def record_metrics(
     task_run_id: str,
     *,
     metrics: Iterable[metric_pb2.MetricEntry],
     attempt: int = 0,
     request_id: str = "",
-) -> metric_service_pb2.RecordMetricsRequest:
-    return metric_service_pb2.RecordMetricsRequest(
+) -> _ms.RecordMetricsRequest:
+    """Record metrics (see :func:`counter`, :func:`timer`); returns how many."""
+    return _ms.RecordMetricsRequest(
         task_run_id=task_run_id, attempt=attempt, metrics=list(metrics), request_id=request_id
     )
 
 
+@paged(_ms.ListMetricsResponse, items=lambda page: page.metrics)
 def list_metrics(
     *,
     execution_id: str = "",
     task_run_id: str = "",
     task_id: str = "",
     page_size: int = 0,
-) -> metric_service_pb2.ListMetricsRequest:
-    return metric_service_pb2.ListMetricsRequest(
+) -> _ms.ListMetricsRequest:
+    """Iterate over the stored metrics of an execution or task run."""
+    return _ms.ListMetricsRequest(
         execution_id=execution_id, task_run_id=task_run_id, task_id=task_id, page_size=page_size
     )
 
 
+@unary(_ms.AggregateMetricsResponse, result=whole, idempotent=always)
 def aggregate_metrics(
     *,
     namespace: str,
@@ -326,8 +402,9 @@ def aggregate_metrics(
     task_id: str = "",
     bucket_width: MetricBucketWidth | int | str | None = None,
     group_by_tag: str = "",
-) -> metric_service_pb2.AggregateMetricsRequest:
-    return metric_service_pb2.AggregateMetricsRequest(
+) -> _ms.AggregateMetricsRequest:
+    """Aggregate one metric over ``[start_time, end_time)`` in time buckets."""
+    return _ms.AggregateMetricsRequest(
         namespace=namespace,
         flow_id=flow_id,
         task_id=task_id,
@@ -340,6 +417,14 @@ def aggregate_metrics(
     )
 
 
+# AdminService
+
+
+@unary(
+    _as.CreateTokenResponse,
+    result=lambda response: (response.token, response.secret),
+    idempotent=never,
+)
 def create_token(
     name: str,
     *,
@@ -347,10 +432,17 @@ def create_token(
     namespaces: Iterable[str],
     ttl: timedelta | float | None = None,
     certificate_subject: str = "",
-) -> admin_service_pb2.CreateTokenRequest:
+) -> _as.CreateTokenRequest:
+    """Issue a bearer token (or, with ``certificate_subject``, grant a role to a
+    client-certificate subject); returns the credential and its secret.
+
+    The secret (``""`` for a certificate grant) is returned only here: keep
+    it. ``ttl`` (a timedelta or seconds; None: until revoked) bounds its
+    life. Needs the admin role.
+    """
     if isinstance(namespaces, str):  # one pattern given bare: a str is an iterable of letters
         raise TypeError("namespaces must be a list of namespaces or patterns, not a str")
-    return admin_service_pb2.CreateTokenRequest(
+    return _as.CreateTokenRequest(
         name=name,
         role=role_value(role),
         namespaces=list(namespaces),
@@ -359,16 +451,20 @@ def create_token(
     )
 
 
-def list_tokens(*, include_inactive: bool = False) -> admin_service_pb2.ListTokensRequest:
-    return admin_service_pb2.ListTokensRequest(include_inactive=include_inactive)
+@unary(_as.ListTokensResponse, result=lambda response: list(response.tokens), idempotent=always)
+def list_tokens(*, include_inactive: bool = False) -> _as.ListTokensRequest:
+    """The credentials within the caller's namespaces (with revoked and expired ones
+    when ``include_inactive``), without secrets."""
+    return _as.ListTokensRequest(include_inactive=include_inactive)
 
 
-def revoke_token(name: str) -> admin_service_pb2.RevokeTokenRequest:
-    return admin_service_pb2.RevokeTokenRequest(name=name)
+@unary(_as.RevokeTokenResponse, result=lambda response: response.token, idempotent=always)
+def revoke_token(name: str) -> _as.RevokeTokenRequest:
+    """Revoke a credential; returns it with its revoke time."""
+    return _as.RevokeTokenRequest(name=name)
 
 
-def follow_execution(execution_id: str) -> event_service_pb2.FollowExecutionRequest:
-    return event_service_pb2.FollowExecutionRequest(execution_id=execution_id)
+# EventService
 
 
 class SubscriptionCursor:
@@ -380,6 +476,9 @@ class SubscriptionCursor:
     each event once, in order, across reconnections.
     """
 
+    #: A subscription never ends by itself: a stream that ends is reopened.
+    complete = False
+
     def __init__(
         self,
         *,
@@ -388,6 +487,7 @@ class SubscriptionCursor:
         from_latest: bool,
         heartbeat_interval: timedelta | float | None,
         heartbeats: bool,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if after_sequence < 0:
             raise ValueError("after_sequence must not be negative")
@@ -396,6 +496,7 @@ class SubscriptionCursor:
         self.known = not from_latest
         self.heartbeat_interval = to_duration(heartbeat_interval)
         self.heartbeats = heartbeats
+        self.retry = retry
         #: Events received at or below ``last_sequence`` and not handed over.
         self.duplicates_dropped = 0
 
@@ -408,9 +509,7 @@ class SubscriptionCursor:
             heartbeat_interval=self.heartbeat_interval,
         )
 
-    def accept(
-        self, response: event_service_pb2.SubscribeResponse
-    ) -> event_pb2.StateChangeEvent | event_pb2.Heartbeat | None:
+    def accept(self, response: event_service_pb2.SubscribeResponse) -> SubscriptionItem | None:
         """Advance the cursor; return what to hand to the caller, if anything."""
         kind = response.WhichOneof("payload")
         if kind == "event":
@@ -430,6 +529,81 @@ class SubscriptionCursor:
         return None
 
 
+@streamed(event_service_pb2.SubscribeResponse)
+def subscribe(
+    *,
+    namespace: str = "",
+    flow_id: str = "",
+    execution_ids: Iterable[str] = (),
+    states: Iterable[StateLike] = (),
+    after_sequence: int = 0,
+    from_latest: bool = False,
+    heartbeat_interval: timedelta | float | None = None,
+    heartbeats: bool = False,
+    retry: RetryPolicy | None = None,
+) -> SubscriptionCursor:
+    """Subscribe to state-change events, resuming by itself after failures.
+
+    ``after_sequence=0`` replays the retained history, then goes live;
+    ``from_latest=True`` starts after the latest event (should the stream
+    fail before its first event or heartbeat, it reopens from the latest
+    again: ask for heartbeats to pin the cursor at once). With
+    ``heartbeats=True`` the iterator also yields ``Heartbeat`` messages
+    (sent every ``heartbeat_interval``). ``retry`` governs reconnection
+    (default: the client's ``stream_retry``; its ``max_attempts`` bounds consecutive
+    failed reconnections, the count restarting with each message).
+    """
+    return SubscriptionCursor(
+        event_filter=event_filter(
+            namespace=namespace, flow_id=flow_id, execution_ids=execution_ids, states=states
+        ),
+        after_sequence=after_sequence,
+        from_latest=from_latest,
+        heartbeat_interval=heartbeat_interval,
+        heartbeats=heartbeats,
+        retry=retry,
+    )
+
+
+_EventsT = TypeVar("_EventsT", covariant=True)
+_ItemsT = TypeVar("_ItemsT", covariant=True)
+
+
+class Subscribe(Protocol[_EventsT, _ItemsT]):
+    """The typed ``subscribe`` method of a client whose subscriptions of events
+    are ``_EventsT`` and, with heartbeats, ``_ItemsT``."""
+
+    @overload
+    def __call__(
+        self,
+        *,
+        namespace: str = ...,
+        flow_id: str = ...,
+        execution_ids: Iterable[str] = ...,
+        states: Iterable[StateLike] = ...,
+        after_sequence: int = ...,
+        from_latest: bool = ...,
+        heartbeat_interval: timedelta | float | None = ...,
+        heartbeats: Literal[False] = ...,
+        retry: RetryPolicy | None = ...,
+    ) -> _EventsT: ...
+
+    @overload
+    def __call__(
+        self,
+        *,
+        namespace: str = ...,
+        flow_id: str = ...,
+        execution_ids: Iterable[str] = ...,
+        states: Iterable[StateLike] = ...,
+        after_sequence: int = ...,
+        from_latest: bool = ...,
+        heartbeat_interval: timedelta | float | None = ...,
+        heartbeats: Literal[True],
+        retry: RetryPolicy | None = ...,
+    ) -> _ItemsT: ...
+
+
 def _terminal(value: int) -> bool:
     try:
         return State(value).is_terminal
@@ -440,3 +614,42 @@ def _terminal(value: int) -> bool:
 def execution_settled(execution: execution_pb2.Execution) -> bool:
     """True when an execution and all its task runs are terminal."""
     return _terminal(execution.state) and all(_terminal(r.state) for r in execution.task_runs)
+
+
+class FollowCursor:
+    """The position of a follow: the last revision seen, so a snapshot seen
+    before a reconnection is not handed over again."""
+
+    retry: RetryPolicy | None = None
+
+    def __init__(self, execution_id: str) -> None:
+        self._request = event_service_pb2.FollowExecutionRequest(execution_id=execution_id)
+        self.last_revision = -1
+        self.settled = False
+
+    def request(self) -> event_service_pb2.FollowExecutionRequest:
+        return self._request
+
+    def accept(
+        self, response: event_service_pb2.FollowExecutionResponse
+    ) -> execution_pb2.Execution | None:
+        execution = response.execution
+        if execution.revision <= self.last_revision:
+            return None
+        self.last_revision = execution.revision
+        self.settled = execution_settled(execution)
+        return execution
+
+    @property
+    def complete(self) -> bool:
+        """Over when the execution is settled, or the server had nothing to send."""
+        return self.settled or self.last_revision < 0
+
+
+@streamed(event_service_pb2.FollowExecutionResponse)
+def follow_execution(execution_id: str) -> FollowCursor:
+    """Iterate over snapshots of an execution until it and its task runs are terminal.
+
+    Reconnects after transient failures, skipping snapshots already seen.
+    """
+    return FollowCursor(execution_id)
