@@ -5,8 +5,8 @@ the function that builds its request from the public method's arguments (its
 signature and docstring are the method's) with its response message type
 (which names the RPC: each response belongs to one) and:
 
-- :func:`unary`: the response type, which part of the response is the result,
-  and whether the call may be sent again after a transient error;
+- :func:`unary`: which part of the response is the result, and whether the
+  request may be sent again after a transient error;
 - :func:`paged`: a list whose pages follow ``next_page_token``;
 - :func:`streamed`: a server stream that resumes after a failure from what a
   :class:`StreamCursor` remembers (the builder returns the cursor).
