@@ -54,7 +54,7 @@ class Cli:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=self.env,
+            env={**self.env, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread
         )
 
 
@@ -347,7 +347,18 @@ def test_watch_streams_live_events_and_exits_cleanly_on_ctrl_c(cli: Cli) -> None
             (execution["id"], "STATE_RUNNING"),
         ]
         watcher.send_signal(signal.SIGINT)
-        assert watcher.wait(DEADLINE) == 0
+        try:
+            watcher.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            # Where it hangs: its signal masks, and every thread's stack (faulthandler).
+            status = Path(f"/proc/{watcher.pid}/status").read_text()
+            watcher.send_signal(signal.SIGABRT)
+            watcher.wait(DEADLINE)
+            assert watcher.stderr is not None
+            raise AssertionError(
+                f"watch did not exit on SIGINT\n{status}\n{watcher.stderr.read()}"
+            ) from None
+        assert watcher.returncode == 0
         pump.join(DEADLINE)
         assert watcher.stderr is not None
         assert "Traceback" not in watcher.stderr.read()

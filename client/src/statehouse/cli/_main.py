@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -825,6 +827,12 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             out.write(render.watch_header() + "\n")
             out.flush()
         seen = 0
+        # Ctrl-C closes the subscription, which ends the loop below, rather than
+        # raising KeyboardInterrupt wherever the main thread is (inside gRPC's
+        # own locks, say, which it then never releases: the exit hung).
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, lambda _sig, _frame: subscription.close())
         try:
             for event in subscription:
                 if args.json:
@@ -838,6 +846,8 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             subscription.close()
     return 0
 

@@ -47,7 +47,9 @@ class Stream(StreamState, Generic[_T]):
     ) -> None:
         super().__init__(method, resumption, metadata=metadata)
         self._closed = threading.Event()
-        self._lock = threading.Lock()
+        # Reentrant: a KeyboardInterrupt that lands while the iterating thread
+        # holds it must not deadlock that thread's own close() in a finally.
+        self._lock = threading.RLock()
 
     def __iter__(self) -> Self:
         return self
