@@ -93,37 +93,17 @@ def move_task_run(
     worker_id: str = "",
     outputs: JsonObject | None = None,
     other_active_task_runs: int | None = None,
+    move: Move | None = None,
 ) -> retry.RetryDecision | None:
     """Move a task run by request, with its attempt and, if it starts, its execution.
 
+    ``move`` names whose guards apply (default: :func:`task_run_move` tells);
     ``other_active_task_runs`` (the execution's active task runs besides this
     one) lets a KILLING execution finish when its last task run ends.
     Returns the retry decision when the task run failed with a retry policy.
     """
     proposal = Proposal(changes.execution, requested, task_run, outputs, now_us=changes.now_us)
-    apply_guards(task_run_move(task_run, requested), proposal)
-    return _record_task_run_move(
-        changes,
-        task_run,
-        requested,
-        reason=reason,
-        worker_id=worker_id,
-        outputs=outputs,
-        other_active_task_runs=other_active_task_runs,
-    )
-
-
-def _record_task_run_move(
-    changes: ChangeSet,
-    task_run: TaskRun,
-    requested: State,
-    *,
-    reason: str,
-    worker_id: str = "",
-    outputs: JsonObject | None = None,
-    other_active_task_runs: int | None = None,
-) -> retry.RetryDecision | None:
-    """The move of :func:`move_task_run`, its guards passed."""
+    apply_guards(move or task_run_move(task_run, requested), proposal)
     starting = requested is State.RUNNING and task_run.state in STARTABLE_STATES
     if retry.succeeded_after_retries(task_run, requested):
         requested = State.WARNING
@@ -379,9 +359,7 @@ def resume(changes: ChangeSet, task_run: TaskRun | None, *, reason: str) -> None
         changes.move_execution(State.RUNNING, reason)
         changes.cancel_timers(task_run_id="", kind=TimerKind.PAUSE)
     else:
-        proposal = Proposal(execution, State.RUNNING, task_run, now_us=changes.now_us)
-        apply_guards(Move.RESUME_TASK_RUN, proposal)
-        _record_task_run_move(changes, task_run, State.RUNNING, reason=reason)
+        move_task_run(changes, task_run, State.RUNNING, reason=reason, move=Move.RESUME_TASK_RUN)
 
 
 #: Where a pause timer's action takes what it paused.
