@@ -209,6 +209,13 @@ MATRIX: list[tuple[str, str, str, str, Callable[[World, int], Any]]] = [
     ),
     (
         "ExecutionService",
+        "CountExecutions",
+        R,
+        "ns",
+        lambda w, n: pb.CountExecutionsRequest(namespace="team-a.app"),
+    ),
+    (
+        "ExecutionService",
         "DeleteExecution",
         A,
         "id",
@@ -348,6 +355,8 @@ MATRIX: list[tuple[str, str, str, str, Callable[[World, int], Any]]] = [
         "id",
         lambda w, n: apb.RevokeTokenRequest(name=w.spare_token),
     ),
+    # The server's own description: any valid credential, whatever its namespaces.
+    ("AdminService", "GetServerInfo", R, "", lambda w, n: apb.GetServerInfoRequest()),
 ]
 
 RANK = {R: 1, W: 2, A: 3}
@@ -596,6 +605,51 @@ async def test_lists_and_metrics_return_only_the_callers_namespaces(secured: Sec
             ),
         )
     assert info.value.code() == C.PERMISSION_DENIED
+
+
+async def test_counts_hold_only_the_callers_namespaces(secured: Secured) -> None:
+    s = secured
+    admin = s.caller(s.admin_token)
+    for namespace, n in (("team-a", 1), ("team-a.sub", 2), ("team-ab", 3), ("team-b", 4)):
+        for _ in range(n):
+            await admin.call(
+                "ExecutionService",
+                "CreateExecution",
+                pb.CreateExecutionRequest(namespace=namespace, flow_id="f"),
+            )
+    a = s.caller(await s.issue("a", apb.ROLE_READER, ["team-a.*"]))
+    b = s.caller(await s.issue("b", apb.ROLE_READER, ["team-b"]))
+
+    async def total(caller: Caller, **kw: Any) -> int:
+        counted = await caller.call(
+            "ExecutionService", "CountExecutions", pb.CountExecutionsRequest(**kw)
+        )
+        created = {c.state: c.count for c in counted.counts}[st.STATE_CREATED]
+        assert created == counted.total
+        return int(counted.total)
+
+    # No namespace: every namespace the caller may read, and only those.
+    assert await total(a) == 3
+    assert await total(b) == 4
+    assert await total(admin) == 10
+    assert await total(a, namespace="team-a.sub") == 2
+    assert await total(a, flow_id="f") == 3
+    # A namespace outside the caller's: refused, as ListExecutions refuses it.
+    for caller, namespace in ((a, "team-ab"), (a, "team-b"), (b, "team-a")):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await caller.call(
+                "ExecutionService",
+                "CountExecutions",
+                pb.CountExecutionsRequest(namespace=namespace),
+            )
+        assert info.value.code() == C.PERMISSION_DENIED
+        assert details(info.value)[0] == "PERMISSION_DENIED"
+    # Any valid credential may ask for the server's description; none, no.
+    info_a = await a.call("AdminService", "GetServerInfo", apb.GetServerInfoRequest())
+    assert info_a.head_sequence == 10
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await s.caller(None).call("AdminService", "GetServerInfo", apb.GetServerInfoRequest())
+    assert info.value.code() == C.UNAUTHENTICATED
 
 
 async def test_a_subscriber_sees_nothing_of_another_namespace_in_a_mixed_stream(

@@ -829,6 +829,8 @@ OPTIONAL = {
     "CompleteExecutionRequest.state",
     "ListExecutionsRequest.namespace",
     "ListExecutionsRequest.flow_id",
+    "CountExecutionsRequest.namespace",
+    "CountExecutionsRequest.flow_id",
     "ListMetricsRequest.execution_id",
     "ListMetricsRequest.task_run_id",
     "ListMetricsRequest.task_id",

@@ -405,6 +405,7 @@ class BaseClient(Generic[ChannelT]):
     create_execution = unary_method(rq.create_execution)
     get_execution = unary_method(rq.get_execution)
     list_executions = paged_method(rq.list_executions)
+    count_executions = unary_method(rq.count_executions)
     delete_execution = unary_method(rq.delete_execution)
     create_task_run = unary_method(rq.create_task_run)
     transition_execution = unary_method(rq.transition_execution)
@@ -423,6 +424,7 @@ class BaseClient(Generic[ChannelT]):
     create_token = unary_method(rq.create_token)
     list_tokens = unary_method(rq.list_tokens)
     revoke_token = unary_method(rq.revoke_token)
+    get_server_info = unary_method(rq.get_server_info)
     # EventService
     subscribe = subscription_method(rq.subscribe)
     follow_execution = stream_method(rq.follow_execution)

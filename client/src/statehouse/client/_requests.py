@@ -127,6 +127,20 @@ def list_executions(
     )
 
 
+@unary(_es.CountExecutionsResponse, result=whole, idempotent=always)
+def count_executions(
+    *,
+    namespace: str = "",
+    flow_id: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> _es.CountExecutionsRequest:
+    """Count matching executions per state: ``counts`` (every state, 0 included)
+    and ``total``, counted by the database in one query."""
+    return _es.CountExecutionsRequest(
+        namespace=namespace, flow_id=flow_id, labels=to_labels(labels)
+    )
+
+
 @unary(_es.DeleteExecutionResponse, result=lambda response: None, idempotent=never)
 def delete_execution(
     execution_id: str, *, expected_revision: int | None = None
@@ -462,6 +476,14 @@ def list_tokens(*, include_inactive: bool = False) -> _as.ListTokensRequest:
 def revoke_token(name: str) -> _as.RevokeTokenRequest:
     """Revoke a credential; returns it with its revoke time."""
     return _as.RevokeTokenRequest(name=name)
+
+
+@unary(_as.GetServerInfoResponse, result=whole, idempotent=always)
+def get_server_info() -> _as.GetServerInfoRequest:
+    """Describe the server: its ``version``, ``database_backend``, the event log's
+    ``head_sequence`` and ``first_available_sequence``, its ``start_time`` and
+    ``processes``. Any authenticated caller may ask."""
+    return _as.GetServerInfoRequest()
 
 
 # EventService

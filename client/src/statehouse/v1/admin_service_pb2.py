@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!statehouse/v1/admin_service.proto\x12\rstatehouse.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x02\n\x05Token\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.statehouse.v1.Role\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12\x1b\n\x13\x63\x65rtificate_subject\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x08 \x01(\t\"\x9e\x01\n\x12\x43reateTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.statehouse.v1.Role\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13\x63\x65rtificate_subject\x18\x05 \x01(\t\"J\n\x13\x43reateTokenResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x14.statehouse.v1.Token\x12\x0e\n\x06secret\x18\x02 \x01(\t\"-\n\x11ListTokensRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\":\n\x12ListTokensResponse\x12$\n\x06tokens\x18\x01 \x03(\x0b\x32\x14.statehouse.v1.Token\"\"\n\x12RevokeTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x13RevokeTokenResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x14.statehouse.v1.Token*N\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_READER\x10\x01\x12\x0f\n\x0bROLE_WRITER\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\x8d\x02\n\x0c\x41\x64minService\x12T\n\x0b\x43reateToken\x12!.statehouse.v1.CreateTokenRequest\x1a\".statehouse.v1.CreateTokenResponse\x12Q\n\nListTokens\x12 .statehouse.v1.ListTokensRequest\x1a!.statehouse.v1.ListTokensResponse\x12T\n\x0bRevokeToken\x12!.statehouse.v1.RevokeTokenRequest\x1a\".statehouse.v1.RevokeTokenResponseBX\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!statehouse/v1/admin_service.proto\x12\rstatehouse.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x02\n\x05Token\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.statehouse.v1.Role\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12\x1b\n\x13\x63\x65rtificate_subject\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x08 \x01(\t\"\x9e\x01\n\x12\x43reateTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.statehouse.v1.Role\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13\x63\x65rtificate_subject\x18\x05 \x01(\t\"J\n\x13\x43reateTokenResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x14.statehouse.v1.Token\x12\x0e\n\x06secret\x18\x02 \x01(\t\"-\n\x11ListTokensRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\":\n\x12ListTokensResponse\x12$\n\x06tokens\x18\x01 \x03(\x0b\x32\x14.statehouse.v1.Token\"\"\n\x12RevokeTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x13RevokeTokenResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x14.statehouse.v1.Token\"\x16\n\x14GetServerInfoRequest\"\xbe\x01\n\x15GetServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x18\n\x10\x64\x61tabase_backend\x18\x02 \x01(\t\x12\x15\n\rhead_sequence\x18\x03 \x01(\x03\x12 \n\x18\x66irst_available_sequence\x18\x04 \x01(\x03\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tprocesses\x18\x06 \x01(\x05*N\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_READER\x10\x01\x12\x0f\n\x0bROLE_WRITER\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\xe9\x02\n\x0c\x41\x64minService\x12T\n\x0b\x43reateToken\x12!.statehouse.v1.CreateTokenRequest\x1a\".statehouse.v1.CreateTokenResponse\x12Q\n\nListTokens\x12 .statehouse.v1.ListTokensRequest\x1a!.statehouse.v1.ListTokensResponse\x12T\n\x0bRevokeToken\x12!.statehouse.v1.RevokeTokenRequest\x1a\".statehouse.v1.RevokeTokenResponse\x12Z\n\rGetServerInfo\x12#.statehouse.v1.GetServerInfoRequest\x1a$.statehouse.v1.GetServerInfoResponseBX\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'statehouse.v1.admin_service
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020io.statehouse.v1P\001ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1'
-  _globals['_ROLE']._serialized_start=832
-  _globals['_ROLE']._serialized_end=910
+  _globals['_ROLE']._serialized_start=1049
+  _globals['_ROLE']._serialized_end=1127
   _globals['_TOKEN']._serialized_start=118
   _globals['_TOKEN']._serialized_end=390
   _globals['_CREATETOKENREQUEST']._serialized_start=393
@@ -50,6 +50,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKETOKENREQUEST']._serialized_end=770
   _globals['_REVOKETOKENRESPONSE']._serialized_start=772
   _globals['_REVOKETOKENRESPONSE']._serialized_end=830
-  _globals['_ADMINSERVICE']._serialized_start=913
-  _globals['_ADMINSERVICE']._serialized_end=1182
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=832
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=854
+  _globals['_GETSERVERINFORESPONSE']._serialized_start=857
+  _globals['_GETSERVERINFORESPONSE']._serialized_end=1047
+  _globals['_ADMINSERVICE']._serialized_start=1130
+  _globals['_ADMINSERVICE']._serialized_end=1491
 # @@protoc_insertion_point(module_scope)

@@ -284,3 +284,74 @@ class RevokeTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeTokenResponse: _TypeAlias = RevokeTokenResponse  # noqa: Y015
+
+@_typing.final
+class GetServerInfoRequest(_message.Message):
+    """GetServerInfoRequest asks for the server's description; it has no fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServerInfoRequest: _TypeAlias = GetServerInfoRequest  # noqa: Y015
+
+@_typing.final
+class GetServerInfoResponse(_message.Message):
+    """GetServerInfoResponse describes the server process that answered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    DATABASE_BACKEND_FIELD_NUMBER: _builtins.int
+    HEAD_SEQUENCE_FIELD_NUMBER: _builtins.int
+    FIRST_AVAILABLE_SEQUENCE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    PROCESSES_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """The server's version: the version of the statehouse package it runs
+    (as in `0.1.0`).
+    """
+    database_backend: _builtins.str
+    """The database backend: `sqlite` or `postgresql`."""
+    head_sequence: _builtins.int
+    """The sequence of the newest event committed to the log (0 before the first
+    event). Subscribing with after_sequence set to it receives only what
+    happens next.
+    """
+    first_available_sequence: _builtins.int
+    """The oldest sequence still retained in the log (head_sequence + 1 when
+    retention left it empty); a subscription resuming before it gets
+    OUT_OF_RANGE.
+    """
+    processes: _builtins.int
+    """The number of server processes sharing the port (`--processes`; 1 for a
+    single process).
+    """
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the answering server process started."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        database_backend: _builtins.str = ...,
+        head_sequence: _builtins.int = ...,
+        first_available_sequence: _builtins.int = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        processes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["database_backend", b"database_backend", "first_available_sequence", b"first_available_sequence", "head_sequence", b"head_sequence", "processes", b"processes", "start_time", b"start_time", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServerInfoResponse: _TypeAlias = GetServerInfoResponse  # noqa: Y015

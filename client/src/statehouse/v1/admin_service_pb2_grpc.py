@@ -26,9 +26,10 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """AdminService manages the credentials that Statehouse issues: bearer tokens
-    and grants for client-certificate subjects. Every RPC needs the admin role,
-    and an admin manages only credentials whose namespaces lie within its own.
+    """AdminService describes the server and manages the credentials that
+    Statehouse issues: bearer tokens and grants for client-certificate subjects.
+    The credential RPCs need the admin role, and an admin manages only
+    credentials whose namespaces lie within its own.
     """
 
     def __init__(self, channel):
@@ -52,12 +53,18 @@ class AdminServiceStub:
                 request_serializer=statehouse_dot_v1_dot_admin__service__pb2.RevokeTokenRequest.SerializeToString,
                 response_deserializer=statehouse_dot_v1_dot_admin__service__pb2.RevokeTokenResponse.FromString,
                 _registered_method=True)
+        self.GetServerInfo = channel.unary_unary(
+                '/statehouse.v1.AdminService/GetServerInfo',
+                request_serializer=statehouse_dot_v1_dot_admin__service__pb2.GetServerInfoRequest.SerializeToString,
+                response_deserializer=statehouse_dot_v1_dot_admin__service__pb2.GetServerInfoResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
-    """AdminService manages the credentials that Statehouse issues: bearer tokens
-    and grants for client-certificate subjects. Every RPC needs the admin role,
-    and an admin manages only credentials whose namespaces lie within its own.
+    """AdminService describes the server and manages the credentials that
+    Statehouse issues: bearer tokens and grants for client-certificate subjects.
+    The credential RPCs need the admin role, and an admin manages only
+    credentials whose namespaces lie within its own.
     """
 
     def CreateToken(self, request, context):
@@ -82,6 +89,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetServerInfo(self, request, context):
+        """Describes the server that answers: its version, its database backend and
+        the extent of its event log. Any caller may ask (with authentication on,
+        any valid credential: the reader role is enough).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +116,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=statehouse_dot_v1_dot_admin__service__pb2.RevokeTokenRequest.FromString,
                     response_serializer=statehouse_dot_v1_dot_admin__service__pb2.RevokeTokenResponse.SerializeToString,
             ),
+            'GetServerInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServerInfo,
+                    request_deserializer=statehouse_dot_v1_dot_admin__service__pb2.GetServerInfoRequest.FromString,
+                    response_serializer=statehouse_dot_v1_dot_admin__service__pb2.GetServerInfoResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'statehouse.v1.AdminService', rpc_method_handlers)
@@ -109,9 +130,10 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """AdminService manages the credentials that Statehouse issues: bearer tokens
-    and grants for client-certificate subjects. Every RPC needs the admin role,
-    and an admin manages only credentials whose namespaces lie within its own.
+    """AdminService describes the server and manages the credentials that
+    Statehouse issues: bearer tokens and grants for client-certificate subjects.
+    The credential RPCs need the admin role, and an admin manages only
+    credentials whose namespaces lie within its own.
     """
 
     @staticmethod
@@ -185,6 +207,33 @@ class AdminService:
             '/statehouse.v1.AdminService/RevokeToken',
             statehouse_dot_v1_dot_admin__service__pb2.RevokeTokenRequest.SerializeToString,
             statehouse_dot_v1_dot_admin__service__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServerInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/statehouse.v1.AdminService/GetServerInfo',
+            statehouse_dot_v1_dot_admin__service__pb2.GetServerInfoRequest.SerializeToString,
+            statehouse_dot_v1_dot_admin__service__pb2.GetServerInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

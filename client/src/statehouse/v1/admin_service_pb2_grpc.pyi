@@ -27,9 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AdminServiceStub:
-    """AdminService manages the credentials that Statehouse issues: bearer tokens
-    and grants for client-certificate subjects. Every RPC needs the admin role,
-    and an admin manages only credentials whose namespaces lie within its own.
+    """AdminService describes the server and manages the credentials that
+    Statehouse issues: bearer tokens and grants for client-certificate subjects.
+    The credential RPCs need the admin role, and an admin manages only
+    credentials whose namespaces lie within its own.
     """
 
     @_typing.overload
@@ -44,12 +45,18 @@ class AdminServiceStub:
     """Lists the credentials within the caller's namespaces, without secrets."""
     RevokeToken: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeTokenRequest, _admin_service_pb2.RevokeTokenResponse]
     """Revokes a credential: every replica refuses it within two seconds."""
+    GetServerInfo: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetServerInfoRequest, _admin_service_pb2.GetServerInfoResponse]
+    """Describes the server that answers: its version, its database backend and
+    the extent of its event log. Any caller may ask (with authentication on,
+    any valid credential: the reader role is enough).
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
-    """AdminService manages the credentials that Statehouse issues: bearer tokens
-    and grants for client-certificate subjects. Every RPC needs the admin role,
-    and an admin manages only credentials whose namespaces lie within its own.
+    """AdminService describes the server and manages the credentials that
+    Statehouse issues: bearer tokens and grants for client-certificate subjects.
+    The credential RPCs need the admin role, and an admin manages only
+    credentials whose namespaces lie within its own.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -61,11 +68,17 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Lists the credentials within the caller's namespaces, without secrets."""
     RevokeToken: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeTokenRequest, _admin_service_pb2.RevokeTokenResponse]  # type: ignore[assignment]
     """Revokes a credential: every replica refuses it within two seconds."""
+    GetServerInfo: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetServerInfoRequest, _admin_service_pb2.GetServerInfoResponse]  # type: ignore[assignment]
+    """Describes the server that answers: its version, its database backend and
+    the extent of its event log. Any caller may ask (with authentication on,
+    any valid credential: the reader role is enough).
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
-    """AdminService manages the credentials that Statehouse issues: bearer tokens
-    and grants for client-certificate subjects. Every RPC needs the admin role,
-    and an admin manages only credentials whose namespaces lie within its own.
+    """AdminService describes the server and manages the credentials that
+    Statehouse issues: bearer tokens and grants for client-certificate subjects.
+    The credential RPCs need the admin role, and an admin manages only
+    credentials whose namespaces lie within its own.
     """
 
     @_abc_1.abstractmethod
@@ -93,5 +106,16 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.RevokeTokenResponse, _abc.Awaitable[_admin_service_pb2.RevokeTokenResponse]]:
         """Revokes a credential: every replica refuses it within two seconds."""
+
+    @_abc_1.abstractmethod
+    def GetServerInfo(
+        self,
+        request: _admin_service_pb2.GetServerInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.GetServerInfoResponse, _abc.Awaitable[_admin_service_pb2.GetServerInfoResponse]]:
+        """Describes the server that answers: its version, its database backend and
+        the extent of its event log. Any caller may ask (with authentication on,
+        any valid credential: the reader role is enough).
+        """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

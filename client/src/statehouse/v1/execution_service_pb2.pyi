@@ -321,6 +321,119 @@ class ListExecutionsResponse(_message.Message):
 Global___ListExecutionsResponse: _TypeAlias = ListExecutionsResponse  # noqa: Y015
 
 @_typing.final
+class CountExecutionsRequest(_message.Message):
+    """CountExecutionsRequest selects the executions to count."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    FLOW_ID_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    namespace: _builtins.str
+    """Only executions in this namespace; empty: every namespace (with
+    authentication on, every namespace the caller may read; a namespace
+    outside them is PERMISSION_DENIED).
+    """
+    flow_id: _builtins.str
+    """Only executions of this flow."""
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Only executions carrying all of these labels with these values (at most
+        16, as for ListExecutions).
+        """
+
+    def __init__(
+        self,
+        *,
+        namespace: _builtins.str = ...,
+        flow_id: _builtins.str = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flow_id", b"flow_id", "labels", b"labels", "namespace", b"namespace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountExecutionsRequest: _TypeAlias = CountExecutionsRequest  # noqa: Y015
+
+@_typing.final
+class CountExecutionsResponse(_message.Message):
+    """CountExecutionsResponse holds the number of matching executions per state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    total: _builtins.int
+    """The number of matching executions in all states (the sum of counts)."""
+    @_builtins.property
+    def counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___StateCount]:
+        """One entry per state, in the order of the State enum (STATE_CREATED
+        first), every state present, with 0 where no execution is in it.
+        """
+
+    def __init__(
+        self,
+        *,
+        counts: _abc.Iterable[Global___StateCount] | None = ...,
+        total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountExecutionsResponse: _TypeAlias = CountExecutionsResponse  # noqa: Y015
+
+@_typing.final
+class StateCount(_message.Message):
+    """StateCount is the number of executions in one state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    state: _state_pb2.State.ValueType
+    """The state."""
+    count: _builtins.int
+    """How many matching executions are in it."""
+    def __init__(
+        self,
+        *,
+        state: _state_pb2.State.ValueType = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StateCount: _TypeAlias = StateCount  # noqa: Y015
+
+@_typing.final
 class DeleteExecutionRequest(_message.Message):
     """DeleteExecutionRequest names a terminal execution to delete."""
 

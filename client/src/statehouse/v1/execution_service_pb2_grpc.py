@@ -52,6 +52,11 @@ class ExecutionServiceStub:
                 request_serializer=statehouse_dot_v1_dot_execution__service__pb2.ListExecutionsRequest.SerializeToString,
                 response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.ListExecutionsResponse.FromString,
                 _registered_method=True)
+        self.CountExecutions = channel.unary_unary(
+                '/statehouse.v1.ExecutionService/CountExecutions',
+                request_serializer=statehouse_dot_v1_dot_execution__service__pb2.CountExecutionsRequest.SerializeToString,
+                response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.CountExecutionsResponse.FromString,
+                _registered_method=True)
         self.DeleteExecution = channel.unary_unary(
                 '/statehouse.v1.ExecutionService/DeleteExecution',
                 request_serializer=statehouse_dot_v1_dot_execution__service__pb2.DeleteExecutionRequest.SerializeToString,
@@ -126,6 +131,14 @@ class ExecutionServiceServicer:
 
     def ListExecutions(self, request, context):
         """Lists executions, newest first, with filters and page tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountExecutions(self, request, context):
+        """Counts executions by state, with ListExecutions' filters (namespace, flow,
+        labels), in one query: every state is listed, with 0 where none is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -225,6 +238,11 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     servicer.ListExecutions,
                     request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.ListExecutionsRequest.FromString,
                     response_serializer=statehouse_dot_v1_dot_execution__service__pb2.ListExecutionsResponse.SerializeToString,
+            ),
+            'CountExecutions': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountExecutions,
+                    request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.CountExecutionsRequest.FromString,
+                    response_serializer=statehouse_dot_v1_dot_execution__service__pb2.CountExecutionsResponse.SerializeToString,
             ),
             'DeleteExecution': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteExecution,
@@ -361,6 +379,33 @@ class ExecutionService:
             '/statehouse.v1.ExecutionService/ListExecutions',
             statehouse_dot_v1_dot_execution__service__pb2.ListExecutionsRequest.SerializeToString,
             statehouse_dot_v1_dot_execution__service__pb2.ListExecutionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountExecutions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/statehouse.v1.ExecutionService/CountExecutions',
+            statehouse_dot_v1_dot_execution__service__pb2.CountExecutionsRequest.SerializeToString,
+            statehouse_dot_v1_dot_execution__service__pb2.CountExecutionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,10 @@ class ExecutionServiceStub:
     """Returns one execution, by default with its task runs."""
     ListExecutions: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.ListExecutionsRequest, _execution_service_pb2.ListExecutionsResponse]
     """Lists executions, newest first, with filters and page tokens."""
+    CountExecutions: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.CountExecutionsRequest, _execution_service_pb2.CountExecutionsResponse]
+    """Counts executions by state, with ListExecutions' filters (namespace, flow,
+    labels), in one query: every state is listed, with 0 where none is.
+    """
     DeleteExecution: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.DeleteExecutionRequest, _execution_service_pb2.DeleteExecutionResponse]
     """Deletes a terminal execution with its task runs and metrics."""
     CreateTaskRun: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.CreateTaskRunRequest, _execution_service_pb2.CreateTaskRunResponse]
@@ -86,6 +90,10 @@ class ExecutionServiceAsyncStub(ExecutionServiceStub):
     """Returns one execution, by default with its task runs."""
     ListExecutions: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.ListExecutionsRequest, _execution_service_pb2.ListExecutionsResponse]  # type: ignore[assignment]
     """Lists executions, newest first, with filters and page tokens."""
+    CountExecutions: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.CountExecutionsRequest, _execution_service_pb2.CountExecutionsResponse]  # type: ignore[assignment]
+    """Counts executions by state, with ListExecutions' filters (namespace, flow,
+    labels), in one query: every state is listed, with 0 where none is.
+    """
     DeleteExecution: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.DeleteExecutionRequest, _execution_service_pb2.DeleteExecutionResponse]  # type: ignore[assignment]
     """Deletes a terminal execution with its task runs and metrics."""
     CreateTaskRun: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.CreateTaskRunRequest, _execution_service_pb2.CreateTaskRunResponse]  # type: ignore[assignment]
@@ -145,6 +153,16 @@ class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_execution_service_pb2.ListExecutionsResponse, _abc.Awaitable[_execution_service_pb2.ListExecutionsResponse]]:
         """Lists executions, newest first, with filters and page tokens."""
+
+    @_abc_1.abstractmethod
+    def CountExecutions(
+        self,
+        request: _execution_service_pb2.CountExecutionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_execution_service_pb2.CountExecutionsResponse, _abc.Awaitable[_execution_service_pb2.CountExecutionsResponse]]:
+        """Counts executions by state, with ListExecutions' filters (namespace, flow,
+        labels), in one query: every state is listed, with 0 where none is.
+        """
 
     @_abc_1.abstractmethod
     def DeleteExecution(

@@ -150,6 +150,7 @@ RULES: dict[str, Rule] = {
     ),
     "statehouse.v1.ExecutionService/GetExecution": Rule(_R, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/ListExecutions": Rule(_R, namespace="namespace"),
+    "statehouse.v1.ExecutionService/CountExecutions": Rule(_R, namespace="namespace"),
     "statehouse.v1.ExecutionService/DeleteExecution": Rule(_A, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/CreateTaskRun": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/TransitionExecution": Rule(_W, executions=_EXECUTION),
@@ -170,4 +171,6 @@ RULES: dict[str, Rule] = {
     "statehouse.v1.AdminService/CreateToken": Rule(_A),
     "statehouse.v1.AdminService/ListTokens": Rule(_A),
     "statehouse.v1.AdminService/RevokeToken": Rule(_A),
+    # Any caller with a valid credential: the server's own description, no namespace's data.
+    "statehouse.v1.AdminService/GetServerInfo": Rule(_R),
 }

@@ -44,6 +44,7 @@ from .api import (
     Limits,
     MetricServicer,
     PageTokens,
+    ServerInfo,
 )
 from .credentials import Authenticator, JwtConfig, JwtVerifier
 from .events import EventHub, Retention
@@ -116,11 +117,15 @@ class Server:
         await self.grpc_server.wait_for_termination()
 
 
-async def create_server(settings: Settings) -> tuple[Server, int]:
+async def create_server(
+    settings: Settings, *, process: tuple[int, int] | None = None
+) -> tuple[Server, int]:
     """Open the database (migrating it), start the event hub, bind the port.
 
+    ``process`` is (index, count) for one of the processes of ``--processes N``.
     Returns the server, not yet started, and the bound port.
     """
+    info = ServerInfo(processes=process[1] if process is not None else 1)
     # First, before anything is opened: TlsConfigError on unusable TLS options,
     # ConfigError on an exposed port without protection.
     tls = _server_tls(settings)
@@ -187,7 +192,7 @@ async def create_server(settings: Settings) -> tuple[Server, int]:
             ExecutionServicer(store, limits, tokens, scheduler.wake),
             EventServicer(store, hub),
             MetricServicer(store, limits, tokens),
-            AdminServicer(store, authenticator),
+            AdminServicer(store, authenticator, info),
         ),
         strict=True,
     ):
@@ -327,7 +332,7 @@ async def serve(
     # Worker threads (large requests, reads, SQLite's writer) hand the GIL back to the loop
     # after at most this long, instead of 5 ms: small calls wait less behind them.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    server, port = await create_server(settings)
+    server, port = await create_server(settings, process=process)
     if on_server is not None:
         on_server(server)
     await server.start()

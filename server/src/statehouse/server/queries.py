@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import limits
-from .orchestration import Execution, InvalidArgument, NotFound, UnreadableRecord, metrics as m
+from .orchestration import (
+    Execution,
+    InvalidArgument,
+    NotFound,
+    State,
+    UnreadableRecord,
+    metrics as m,
+)
 from .orchestration.filters import ExecutionFilter
 from .storage import Tx
 
@@ -59,6 +66,26 @@ def list_executions(
                 else:
                     item.task_runs = found_runs
     return ExecutionPage(page, more)
+
+
+def count_executions(tx: Tx, flt: ExecutionFilter) -> dict[State, int]:
+    """How many executions ``flt`` selects in each state, every state present (0 included)."""
+    found = tx.count_executions(flt)
+    return {state: found.get(state, 0) for state in State}
+
+
+@dataclass(frozen=True, slots=True)
+class LogExtent:
+    #: The newest committed sequence (0 before the first event).
+    head_sequence: int
+    #: The oldest sequence still retained (head_sequence + 1 when the log is empty).
+    first_available_sequence: int
+
+
+def log_extent(tx: Tx) -> LogExtent:
+    """Where the event log starts and ends."""
+    head = tx.last_sequence()
+    return LogExtent(head, tx.first_available_sequence())
 
 
 def list_metrics(

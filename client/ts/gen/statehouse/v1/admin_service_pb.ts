@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file statehouse/v1/admin_service.proto.
  */
 export const file_statehouse_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFzdGF0ZWhvdXNlL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXN0YXRlaG91c2UudjEikAIKBVRva2VuEgwKBG5hbWUYASABKAkSIQoEcm9sZRgCIAEoDjITLnN0YXRlaG91c2UudjEuUm9sZRISCgpuYW1lc3BhY2VzGAMgAygJEhsKE2NlcnRpZmljYXRlX3N1YmplY3QYBCABKAkSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgIIAEoCSKeAQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSIQoEcm9sZRgCIAEoDjITLnN0YXRlaG91c2UudjEuUm9sZRISCgpuYW1lc3BhY2VzGAMgAygJEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNjZXJ0aWZpY2F0ZV9zdWJqZWN0GAUgASgJIkoKE0NyZWF0ZVRva2VuUmVzcG9uc2USIwoFdG9rZW4YASABKAsyFC5zdGF0ZWhvdXNlLnYxLlRva2VuEg4KBnNlY3JldBgCIAEoCSItChFMaXN0VG9rZW5zUmVxdWVzdBIYChBpbmNsdWRlX2luYWN0aXZlGAEgASgIIjoKEkxpc3RUb2tlbnNSZXNwb25zZRIkCgZ0b2tlbnMYASADKAsyFC5zdGF0ZWhvdXNlLnYxLlRva2VuIiIKElJldm9rZVRva2VuUmVxdWVzdBIMCgRuYW1lGAEgASgJIjoKE1Jldm9rZVRva2VuUmVzcG9uc2USIwoFdG9rZW4YASABKAsyFC5zdGF0ZWhvdXNlLnYxLlRva2VuKk4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfUkVBREVSEAESDwoLUk9MRV9XUklURVIQAhIOCgpST0xFX0FETUlOEAMyjQIKDEFkbWluU2VydmljZRJUCgtDcmVhdGVUb2tlbhIhLnN0YXRlaG91c2UudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GiIuc3RhdGVob3VzZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlElEKCkxpc3RUb2tlbnMSIC5zdGF0ZWhvdXNlLnYxLkxpc3RUb2tlbnNSZXF1ZXN0GiEuc3RhdGVob3VzZS52MS5MaXN0VG9rZW5zUmVzcG9uc2USVAoLUmV2b2tlVG9rZW4SIS5zdGF0ZWhvdXNlLnYxLlJldm9rZVRva2VuUmVxdWVzdBoiLnN0YXRlaG91c2UudjEuUmV2b2tlVG9rZW5SZXNwb25zZUJYChBpby5zdGF0ZWhvdXNlLnYxUAFaQmdpdGh1Yi5jb20vc3RhdGVob3VzZS9zdGF0ZWhvdXNlL2dlbi9nby9zdGF0ZWhvdXNlL3YxO3N0YXRlaG91c2V2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiFzdGF0ZWhvdXNlL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXN0YXRlaG91c2UudjEikAIKBVRva2VuEgwKBG5hbWUYASABKAkSIQoEcm9sZRgCIAEoDjITLnN0YXRlaG91c2UudjEuUm9sZRISCgpuYW1lc3BhY2VzGAMgAygJEhsKE2NlcnRpZmljYXRlX3N1YmplY3QYBCABKAkSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgIIAEoCSKeAQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSIQoEcm9sZRgCIAEoDjITLnN0YXRlaG91c2UudjEuUm9sZRISCgpuYW1lc3BhY2VzGAMgAygJEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNjZXJ0aWZpY2F0ZV9zdWJqZWN0GAUgASgJIkoKE0NyZWF0ZVRva2VuUmVzcG9uc2USIwoFdG9rZW4YASABKAsyFC5zdGF0ZWhvdXNlLnYxLlRva2VuEg4KBnNlY3JldBgCIAEoCSItChFMaXN0VG9rZW5zUmVxdWVzdBIYChBpbmNsdWRlX2luYWN0aXZlGAEgASgIIjoKEkxpc3RUb2tlbnNSZXNwb25zZRIkCgZ0b2tlbnMYASADKAsyFC5zdGF0ZWhvdXNlLnYxLlRva2VuIiIKElJldm9rZVRva2VuUmVxdWVzdBIMCgRuYW1lGAEgASgJIjoKE1Jldm9rZVRva2VuUmVzcG9uc2USIwoFdG9rZW4YASABKAsyFC5zdGF0ZWhvdXNlLnYxLlRva2VuIhYKFEdldFNlcnZlckluZm9SZXF1ZXN0Ir4BChVHZXRTZXJ2ZXJJbmZvUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRIYChBkYXRhYmFzZV9iYWNrZW5kGAIgASgJEhUKDWhlYWRfc2VxdWVuY2UYAyABKAMSIAoYZmlyc3RfYXZhaWxhYmxlX3NlcXVlbmNlGAQgASgDEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXByb2Nlc3NlcxgGIAEoBSpOCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1JFQURFUhABEg8KC1JPTEVfV1JJVEVSEAISDgoKUk9MRV9BRE1JThADMukCCgxBZG1pblNlcnZpY2USVAoLQ3JlYXRlVG9rZW4SIS5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBoiLnN0YXRlaG91c2UudjEuQ3JlYXRlVG9rZW5SZXNwb25zZRJRCgpMaXN0VG9rZW5zEiAuc3RhdGVob3VzZS52MS5MaXN0VG9rZW5zUmVxdWVzdBohLnN0YXRlaG91c2UudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElQKC1Jldm9rZVRva2VuEiEuc3RhdGVob3VzZS52MS5SZXZva2VUb2tlblJlcXVlc3QaIi5zdGF0ZWhvdXNlLnYxLlJldm9rZVRva2VuUmVzcG9uc2USWgoNR2V0U2VydmVySW5mbxIjLnN0YXRlaG91c2UudjEuR2V0U2VydmVySW5mb1JlcXVlc3QaJC5zdGF0ZWhvdXNlLnYxLkdldFNlcnZlckluZm9SZXNwb25zZUJYChBpby5zdGF0ZWhvdXNlLnYxUAFaQmdpdGh1Yi5jb20vc3RhdGVob3VzZS9zdGF0ZWhvdXNlL2dlbi9nby9zdGF0ZWhvdXNlL3YxO3N0YXRlaG91c2V2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Token describes a credential, never its secret.
@@ -252,6 +252,83 @@ export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__P
   messageDesc(file_statehouse_v1_admin_service, 6);
 
 /**
+ * GetServerInfoRequest asks for the server's description; it has no fields.
+ *
+ * @generated from message statehouse.v1.GetServerInfoRequest
+ */
+export type GetServerInfoRequest = Message<"statehouse.v1.GetServerInfoRequest"> & {
+};
+
+/**
+ * Describes the message statehouse.v1.GetServerInfoRequest.
+ * Use `create(GetServerInfoRequestSchema)` to create a new message.
+ */
+export const GetServerInfoRequestSchema: GenMessage<GetServerInfoRequest> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_admin_service, 7);
+
+/**
+ * GetServerInfoResponse describes the server process that answered.
+ *
+ * @generated from message statehouse.v1.GetServerInfoResponse
+ */
+export type GetServerInfoResponse = Message<"statehouse.v1.GetServerInfoResponse"> & {
+  /**
+   * The server's version: the version of the statehouse package it runs
+   * (as in `0.1.0`).
+   *
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * The database backend: `sqlite` or `postgresql`.
+   *
+   * @generated from field: string database_backend = 2;
+   */
+  databaseBackend: string;
+
+  /**
+   * The sequence of the newest event committed to the log (0 before the first
+   * event). Subscribing with after_sequence set to it receives only what
+   * happens next.
+   *
+   * @generated from field: int64 head_sequence = 3;
+   */
+  headSequence: bigint;
+
+  /**
+   * The oldest sequence still retained in the log (head_sequence + 1 when
+   * retention left it empty); a subscription resuming before it gets
+   * OUT_OF_RANGE.
+   *
+   * @generated from field: int64 first_available_sequence = 4;
+   */
+  firstAvailableSequence: bigint;
+
+  /**
+   * When the answering server process started.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * The number of server processes sharing the port (`--processes`; 1 for a
+   * single process).
+   *
+   * @generated from field: int32 processes = 6;
+   */
+  processes: number;
+};
+
+/**
+ * Describes the message statehouse.v1.GetServerInfoResponse.
+ * Use `create(GetServerInfoResponseSchema)` to create a new message.
+ */
+export const GetServerInfoResponseSchema: GenMessage<GetServerInfoResponse> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_admin_service, 8);
+
+/**
  * Role is what a credential may do in its namespaces.
  *
  * @generated from enum statehouse.v1.Role
@@ -294,9 +371,10 @@ export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
   enumDesc(file_statehouse_v1_admin_service, 0);
 
 /**
- * AdminService manages the credentials that Statehouse issues: bearer tokens
- * and grants for client-certificate subjects. Every RPC needs the admin role,
- * and an admin manages only credentials whose namespaces lie within its own.
+ * AdminService describes the server and manages the credentials that
+ * Statehouse issues: bearer tokens and grants for client-certificate subjects.
+ * The credential RPCs need the admin role, and an admin manages only
+ * credentials whose namespaces lie within its own.
  *
  * @generated from service statehouse.v1.AdminService
  */
@@ -331,6 +409,18 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RevokeTokenRequestSchema;
     output: typeof RevokeTokenResponseSchema;
+  },
+  /**
+   * Describes the server that answers: its version, its database backend and
+   * the extent of its event log. Any caller may ask (with authentication on,
+   * any valid credential: the reader role is enough).
+   *
+   * @generated from rpc statehouse.v1.AdminService.GetServerInfo
+   */
+  getServerInfo: {
+    methodKind: "unary";
+    input: typeof GetServerInfoRequestSchema;
+    output: typeof GetServerInfoResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_statehouse_v1_admin_service, 0);

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file statehouse/v1/execution_service.proto.
  */
 export const file_statehouse_v1_execution_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIp8CChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24iVwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKgoEdmlldxgCIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldyJDChRHZXRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKlAgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEiQKBnN0YXRlcxgDIAMoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSQAoGbGFiZWxzGAQgAygLMjAuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSKgoEdmlldxgHIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEBChZMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEiwKCmV4ZWN1dGlvbnMYASADKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSIAoYdW5yZWFkYWJsZV9leGVjdXRpb25faWRzGAMgAygJImQKFkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAIgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIhkKF0RlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlIuQBChRDcmVhdGVUYXNrUnVuUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIaChJwYXJlbnRfdGFza19ydW5faWQYAyABKAkSDQoFdmFsdWUYBCABKAkSMAoMcmV0cnlfcG9saWN5GAUgASgLMhouc3RhdGVob3VzZS52MS5SZXRyeVBvbGljeRISCgpyZXF1ZXN0X2lkGAYgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAcgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIl0KFUNyZWF0ZVRhc2tSdW5SZXNwb25zZRIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIaChJleGVjdXRpb25fcmV2aXNpb24YAiABKAMi2wEKGlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDgoGcmVhc29uGAMgASgJEigKB291dHB1dHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSgobVHJhbnNpdGlvbkV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIusBChhUcmFuc2l0aW9uVGFza1J1blJlcXVlc3QSEwoLdGFza19ydW5faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEg4KBnJlYXNvbhgDIAEoCRIoCgdvdXRwdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl3b3JrZXJfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJvCg1SZXRyeURlY2lzaW9uEhEKCXNjaGVkdWxlZBgBIAEoCBI1ChFuZXh0X2F0dGVtcHRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbmV4dF9hdHRlbXB0GAMgASgFIr0BChlUcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEigKCHRhc2tfcnVuGAEgASgLMhYuc3RhdGVob3VzZS52MS5UYXNrUnVuEhoKEmV4ZWN1dGlvbl9yZXZpc2lvbhgCIAEoAxItCg9leGVjdXRpb25fc3RhdGUYAyABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEisKBXJldHJ5GAQgASgLMhwuc3RhdGVob3VzZS52MS5SZXRyeURlY2lzaW9uIlYKGVRyYW5zaXRpb25UYXNrUnVuc1JlcXVlc3QSOQoIcmVxdWVzdHMYASADKAsyJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVxdWVzdCJWChpUcmFuc2l0aW9uVGFza1J1bnNSZXNwb25zZRI4CgdyZXN1bHRzGAEgAygLMicuc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1bnNSZXN1bHQijgEKGFRyYW5zaXRpb25UYXNrUnVuc1Jlc3VsdBI8CghyZXNwb25zZRgBIAEoCzIoLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZUgAEioKBWVycm9yGAIgASgLMhkuc3RhdGVob3VzZS52MS5JdGVtU3RhdHVzSABCCAoGcmVzdWx0IlIKCkl0ZW1TdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55IqkCChVQYXVzZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhMKC3Rhc2tfcnVuX2lkGAIgASgJEigKBWRlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKB3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoKb25fdGltZW91dBgFIAEoDjIhLnN0YXRlaG91c2UudjEuUGF1c2VUaW1lb3V0QWN0aW9uEg4KBnJlYXNvbhgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAggASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uInYKFlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SLwoLcmVzdW1lX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BChZSZXN1bWVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRITCgt0YXNrX3J1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJGChdSZXN1bWVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKGAQoUS2lsbEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIlUKFUtpbGxFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIPCgdjaGFuZ2VkGAIgASgIIokBChdSZXN0YXJ0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iRwoYUmVzdGFydEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uItkBChhDb21wbGV0ZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIoCgdvdXRwdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZyZWFzb24YBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgGIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJIChlDb21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uKrgBChJQYXVzZVRpbWVvdXRBY3Rpb24SJAogUEFVU0VfVElNRU9VVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIfChtQQVVTRV9USU1FT1VUX0FDVElPTl9SRVNVTUUQARIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9XQVJOEAISHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fRkFJTBADEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX0tJTEwQBDKVCgoQRXhlY3V0aW9uU2VydmljZRJgCg9DcmVhdGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5zdGF0ZWhvdXNlLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJgCg9EZWxldGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEloKDUNyZWF0ZVRhc2tSdW4SIy5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRhc2tSdW5SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5DcmVhdGVUYXNrUnVuUmVzcG9uc2USbAoTVHJhbnNpdGlvbkV4ZWN1dGlvbhIpLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvbkV4ZWN1dGlvblJlcXVlc3QaKi5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXNwb25zZRJmChFUcmFuc2l0aW9uVGFza1J1bhInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEmkKElRyYW5zaXRpb25UYXNrUnVucxIoLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVxdWVzdBopLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVzcG9uc2USXQoOUGF1c2VFeGVjdXRpb24SJC5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVxdWVzdBolLnN0YXRlaG91c2UudjEuUGF1c2VFeGVjdXRpb25SZXNwb25zZRJgCg9SZXN1bWVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlc3BvbnNlEloKDUtpbGxFeGVjdXRpb24SIy5zdGF0ZWhvdXNlLnYxLktpbGxFeGVjdXRpb25SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVzcG9uc2USYwoQUmVzdGFydEV4ZWN1dGlvbhImLnN0YXRlaG91c2UudjEuUmVzdGFydEV4ZWN1dGlvblJlcXVlc3QaJy5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXNwb25zZRJmChFDb21wbGV0ZUV4ZWN1dGlvbhInLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5Db21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlQlgKEGlvLnN0YXRlaG91c2UudjFQAVpCZ2l0aHViLmNvbS9zdGF0ZWhvdXNlL3N0YXRlaG91c2UvZ2VuL2dvL3N0YXRlaG91c2UvdjE7c3RhdGVob3VzZXYxYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
+  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIp8CChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24iVwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKgoEdmlldxgCIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldyJDChRHZXRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKlAgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEiQKBnN0YXRlcxgDIAMoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSQAoGbGFiZWxzGAQgAygLMjAuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSKgoEdmlldxgHIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEBChZMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEiwKCmV4ZWN1dGlvbnMYASADKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSIAoYdW5yZWFkYWJsZV9leGVjdXRpb25faWRzGAMgAygJIq4BChZDb3VudEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEkEKBmxhYmVscxgDIAMoCzIxLnN0YXRlaG91c2UudjEuQ291bnRFeGVjdXRpb25zUmVxdWVzdC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKF0NvdW50RXhlY3V0aW9uc1Jlc3BvbnNlEikKBmNvdW50cxgBIAMoCzIZLnN0YXRlaG91c2UudjEuU3RhdGVDb3VudBINCgV0b3RhbBgCIAEoAyJACgpTdGF0ZUNvdW50EiMKBXN0YXRlGAEgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRINCgVjb3VudBgCIAEoAyJkChZEZWxldGVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgCIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiIZChdEZWxldGVFeGVjdXRpb25SZXNwb25zZSLkAQoUQ3JlYXRlVGFza1J1blJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSGgoScGFyZW50X3Rhc2tfcnVuX2lkGAMgASgJEg0KBXZhbHVlGAQgASgJEjAKDHJldHJ5X3BvbGljeRgFIAEoCzIaLnN0YXRlaG91c2UudjEuUmV0cnlQb2xpY3kSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJdChVDcmVhdGVUYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDItsBChpUcmFuc2l0aW9uRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEg4KBnJlYXNvbhgDIAEoCRIoCgdvdXRwdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpyZXF1ZXN0X2lkGAUgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAYgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkoKG1RyYW5zaXRpb25FeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiLrAQoYVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0EhMKC3Rhc2tfcnVuX2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIOCgZyZWFzb24YAyABKAkSKAoHb3V0cHV0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJd29ya2VyX2lkGAUgASgJEhIKCnJlcXVlc3RfaWQYBiABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YByABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24ibwoNUmV0cnlEZWNpc2lvbhIRCglzY2hlZHVsZWQYASABKAgSNQoRbmV4dF9hdHRlbXB0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDG5leHRfYXR0ZW1wdBgDIAEoBSK9AQoZVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZRIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIaChJleGVjdXRpb25fcmV2aXNpb24YAiABKAMSLQoPZXhlY3V0aW9uX3N0YXRlGAMgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIrCgVyZXRyeRgEIAEoCzIcLnN0YXRlaG91c2UudjEuUmV0cnlEZWNpc2lvbiJWChlUcmFuc2l0aW9uVGFza1J1bnNSZXF1ZXN0EjkKCHJlcXVlc3RzGAEgAygLMicuc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlcXVlc3QiVgoaVHJhbnNpdGlvblRhc2tSdW5zUmVzcG9uc2USOAoHcmVzdWx0cxgBIAMoCzInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVzdWx0Io4BChhUcmFuc2l0aW9uVGFza1J1bnNSZXN1bHQSPAoIcmVzcG9uc2UYASABKAsyKC5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVzcG9uc2VIABIqCgVlcnJvchgCIAEoCzIZLnN0YXRlaG91c2UudjEuSXRlbVN0YXR1c0gAQggKBnJlc3VsdCJSCgpJdGVtU3RhdHVzEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIlCgdkZXRhaWxzGAMgAygLMhQuZ29vZ2xlLnByb3RvYnVmLkFueSKpAgoVUGF1c2VFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRITCgt0YXNrX3J1bl9pZBgCIAEoCRIoCgVkZWxheRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKCm9uX3RpbWVvdXQYBSABKA4yIS5zdGF0ZWhvdXNlLnYxLlBhdXNlVGltZW91dEFjdGlvbhIOCgZyZWFzb24YBiABKAkSEgoKcmVxdWVzdF9pZBgHIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgIIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJ2ChZQYXVzZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uEi8KC3Jlc3VtZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoWUmVzdW1lRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEwoLdGFza19ydW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJEhIKCnJlcXVlc3RfaWQYBCABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBSABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iRgoXUmVzdW1lRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24ihgEKFEtpbGxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgEIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJVChVLaWxsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SDwoHY2hhbmdlZBgCIAEoCCKJAQoXUmVzdGFydEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkcKGFJlc3RhcnRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiLZAQoYQ29tcGxldGVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSKAoHb3V0cHV0cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGcmVhc29uGAQgASgJEhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSAoZQ29tcGxldGVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiq4AQoSUGF1c2VUaW1lb3V0QWN0aW9uEiQKIFBBVVNFX1RJTUVPVVRfQUNUSU9OX1VOU1BFQ0lGSUVEEAASHwobUEFVU0VfVElNRU9VVF9BQ1RJT05fUkVTVU1FEAESHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fV0FSThACEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX0ZBSUwQAxIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9LSUxMEAQy9woKEEV4ZWN1dGlvblNlcnZpY2USYAoPQ3JlYXRlRXhlY3V0aW9uEiUuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXNwb25zZRJXCgxHZXRFeGVjdXRpb24SIi5zdGF0ZWhvdXNlLnYxLkdldEV4ZWN1dGlvblJlcXVlc3QaIy5zdGF0ZWhvdXNlLnYxLkdldEV4ZWN1dGlvblJlc3BvbnNlEl0KDkxpc3RFeGVjdXRpb25zEiQuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QaJS5zdGF0ZWhvdXNlLnYxLkxpc3RFeGVjdXRpb25zUmVzcG9uc2USYAoPQ291bnRFeGVjdXRpb25zEiUuc3RhdGVob3VzZS52MS5Db3VudEV4ZWN1dGlvbnNSZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5Db3VudEV4ZWN1dGlvbnNSZXNwb25zZRJgCg9EZWxldGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkRlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEloKDUNyZWF0ZVRhc2tSdW4SIy5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRhc2tSdW5SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5DcmVhdGVUYXNrUnVuUmVzcG9uc2USbAoTVHJhbnNpdGlvbkV4ZWN1dGlvbhIpLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvbkV4ZWN1dGlvblJlcXVlc3QaKi5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXNwb25zZRJmChFUcmFuc2l0aW9uVGFza1J1bhInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEmkKElRyYW5zaXRpb25UYXNrUnVucxIoLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVxdWVzdBopLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVzcG9uc2USXQoOUGF1c2VFeGVjdXRpb24SJC5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVxdWVzdBolLnN0YXRlaG91c2UudjEuUGF1c2VFeGVjdXRpb25SZXNwb25zZRJgCg9SZXN1bWVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlc3BvbnNlEloKDUtpbGxFeGVjdXRpb24SIy5zdGF0ZWhvdXNlLnYxLktpbGxFeGVjdXRpb25SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVzcG9uc2USYwoQUmVzdGFydEV4ZWN1dGlvbhImLnN0YXRlaG91c2UudjEuUmVzdGFydEV4ZWN1dGlvblJlcXVlc3QaJy5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXNwb25zZRJmChFDb21wbGV0ZUV4ZWN1dGlvbhInLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5Db21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlQlgKEGlvLnN0YXRlaG91c2UudjFQAVpCZ2l0aHViLmNvbS9zdGF0ZWhvdXNlL3N0YXRlaG91c2UvZ2VuL2dvL3N0YXRlaG91c2UvdjE7c3RhdGVob3VzZXYxYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
 
 /**
  * CreateExecutionRequest asks for a new execution of a flow.
@@ -259,6 +259,101 @@ export const ListExecutionsResponseSchema: GenMessage<ListExecutionsResponse> = 
   messageDesc(file_statehouse_v1_execution_service, 5);
 
 /**
+ * CountExecutionsRequest selects the executions to count.
+ *
+ * @generated from message statehouse.v1.CountExecutionsRequest
+ */
+export type CountExecutionsRequest = Message<"statehouse.v1.CountExecutionsRequest"> & {
+  /**
+   * Only executions in this namespace; empty: every namespace (with
+   * authentication on, every namespace the caller may read; a namespace
+   * outside them is PERMISSION_DENIED).
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * Only executions of this flow.
+   *
+   * @generated from field: string flow_id = 2;
+   */
+  flowId: string;
+
+  /**
+   * Only executions carrying all of these labels with these values (at most
+   * 16, as for ListExecutions).
+   *
+   * @generated from field: map<string, string> labels = 3;
+   */
+  labels: { [key: string]: string };
+};
+
+/**
+ * Describes the message statehouse.v1.CountExecutionsRequest.
+ * Use `create(CountExecutionsRequestSchema)` to create a new message.
+ */
+export const CountExecutionsRequestSchema: GenMessage<CountExecutionsRequest> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 6);
+
+/**
+ * CountExecutionsResponse holds the number of matching executions per state.
+ *
+ * @generated from message statehouse.v1.CountExecutionsResponse
+ */
+export type CountExecutionsResponse = Message<"statehouse.v1.CountExecutionsResponse"> & {
+  /**
+   * One entry per state, in the order of the State enum (STATE_CREATED
+   * first), every state present, with 0 where no execution is in it.
+   *
+   * @generated from field: repeated statehouse.v1.StateCount counts = 1;
+   */
+  counts: StateCount[];
+
+  /**
+   * The number of matching executions in all states (the sum of counts).
+   *
+   * @generated from field: int64 total = 2;
+   */
+  total: bigint;
+};
+
+/**
+ * Describes the message statehouse.v1.CountExecutionsResponse.
+ * Use `create(CountExecutionsResponseSchema)` to create a new message.
+ */
+export const CountExecutionsResponseSchema: GenMessage<CountExecutionsResponse> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 7);
+
+/**
+ * StateCount is the number of executions in one state.
+ *
+ * @generated from message statehouse.v1.StateCount
+ */
+export type StateCount = Message<"statehouse.v1.StateCount"> & {
+  /**
+   * The state.
+   *
+   * @generated from field: statehouse.v1.State state = 1;
+   */
+  state: State;
+
+  /**
+   * How many matching executions are in it.
+   *
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message statehouse.v1.StateCount.
+ * Use `create(StateCountSchema)` to create a new message.
+ */
+export const StateCountSchema: GenMessage<StateCount> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 8);
+
+/**
  * DeleteExecutionRequest names a terminal execution to delete.
  *
  * @generated from message statehouse.v1.DeleteExecutionRequest
@@ -285,7 +380,7 @@ export type DeleteExecutionRequest = Message<"statehouse.v1.DeleteExecutionReque
  * Use `create(DeleteExecutionRequestSchema)` to create a new message.
  */
 export const DeleteExecutionRequestSchema: GenMessage<DeleteExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 6);
+  messageDesc(file_statehouse_v1_execution_service, 9);
 
 /**
  * DeleteExecutionResponse confirms a deletion.
@@ -300,7 +395,7 @@ export type DeleteExecutionResponse = Message<"statehouse.v1.DeleteExecutionResp
  * Use `create(DeleteExecutionResponseSchema)` to create a new message.
  */
 export const DeleteExecutionResponseSchema: GenMessage<DeleteExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 7);
+  messageDesc(file_statehouse_v1_execution_service, 10);
 
 /**
  * CreateTaskRunRequest asks for a new task run within an execution.
@@ -364,7 +459,7 @@ export type CreateTaskRunRequest = Message<"statehouse.v1.CreateTaskRunRequest">
  * Use `create(CreateTaskRunRequestSchema)` to create a new message.
  */
 export const CreateTaskRunRequestSchema: GenMessage<CreateTaskRunRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 8);
+  messageDesc(file_statehouse_v1_execution_service, 11);
 
 /**
  * CreateTaskRunResponse carries the created task run.
@@ -392,7 +487,7 @@ export type CreateTaskRunResponse = Message<"statehouse.v1.CreateTaskRunResponse
  * Use `create(CreateTaskRunResponseSchema)` to create a new message.
  */
 export const CreateTaskRunResponseSchema: GenMessage<CreateTaskRunResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 9);
+  messageDesc(file_statehouse_v1_execution_service, 12);
 
 /**
  * TransitionExecutionRequest moves an execution to a new state.
@@ -449,7 +544,7 @@ export type TransitionExecutionRequest = Message<"statehouse.v1.TransitionExecut
  * Use `create(TransitionExecutionRequestSchema)` to create a new message.
  */
 export const TransitionExecutionRequestSchema: GenMessage<TransitionExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 10);
+  messageDesc(file_statehouse_v1_execution_service, 13);
 
 /**
  * TransitionExecutionResponse carries the execution after the change.
@@ -470,7 +565,7 @@ export type TransitionExecutionResponse = Message<"statehouse.v1.TransitionExecu
  * Use `create(TransitionExecutionResponseSchema)` to create a new message.
  */
 export const TransitionExecutionResponseSchema: GenMessage<TransitionExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 11);
+  messageDesc(file_statehouse_v1_execution_service, 14);
 
 /**
  * TransitionTaskRunRequest moves a task run to a new state.
@@ -534,7 +629,7 @@ export type TransitionTaskRunRequest = Message<"statehouse.v1.TransitionTaskRunR
  * Use `create(TransitionTaskRunRequestSchema)` to create a new message.
  */
 export const TransitionTaskRunRequestSchema: GenMessage<TransitionTaskRunRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 12);
+  messageDesc(file_statehouse_v1_execution_service, 15);
 
 /**
  * RetryDecision tells a worker that reported FAILED what the server decided.
@@ -569,7 +664,7 @@ export type RetryDecision = Message<"statehouse.v1.RetryDecision"> & {
  * Use `create(RetryDecisionSchema)` to create a new message.
  */
 export const RetryDecisionSchema: GenMessage<RetryDecision> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 13);
+  messageDesc(file_statehouse_v1_execution_service, 16);
 
 /**
  * TransitionTaskRunResponse carries the task run after the change.
@@ -611,7 +706,7 @@ export type TransitionTaskRunResponse = Message<"statehouse.v1.TransitionTaskRun
  * Use `create(TransitionTaskRunResponseSchema)` to create a new message.
  */
 export const TransitionTaskRunResponseSchema: GenMessage<TransitionTaskRunResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 14);
+  messageDesc(file_statehouse_v1_execution_service, 17);
 
 /**
  * TransitionTaskRunsRequest moves several task runs, one item each.
@@ -635,7 +730,7 @@ export type TransitionTaskRunsRequest = Message<"statehouse.v1.TransitionTaskRun
  * Use `create(TransitionTaskRunsRequestSchema)` to create a new message.
  */
 export const TransitionTaskRunsRequestSchema: GenMessage<TransitionTaskRunsRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 15);
+  messageDesc(file_statehouse_v1_execution_service, 18);
 
 /**
  * TransitionTaskRunsResponse carries one result per item of the request.
@@ -656,7 +751,7 @@ export type TransitionTaskRunsResponse = Message<"statehouse.v1.TransitionTaskRu
  * Use `create(TransitionTaskRunsResponseSchema)` to create a new message.
  */
 export const TransitionTaskRunsResponseSchema: GenMessage<TransitionTaskRunsResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 16);
+  messageDesc(file_statehouse_v1_execution_service, 19);
 
 /**
  * TransitionTaskRunsResult is the outcome of one item of a TransitionTaskRuns call.
@@ -695,7 +790,7 @@ export type TransitionTaskRunsResult = Message<"statehouse.v1.TransitionTaskRuns
  * Use `create(TransitionTaskRunsResultSchema)` to create a new message.
  */
 export const TransitionTaskRunsResultSchema: GenMessage<TransitionTaskRunsResult> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 17);
+  messageDesc(file_statehouse_v1_execution_service, 20);
 
 /**
  * ItemStatus is the error of one item of a batch. It has the same fields and
@@ -734,7 +829,7 @@ export type ItemStatus = Message<"statehouse.v1.ItemStatus"> & {
  * Use `create(ItemStatusSchema)` to create a new message.
  */
 export const ItemStatusSchema: GenMessage<ItemStatus> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 18);
+  messageDesc(file_statehouse_v1_execution_service, 21);
 
 /**
  * PauseExecutionRequest pauses a running execution or one of its task runs.
@@ -805,7 +900,7 @@ export type PauseExecutionRequest = Message<"statehouse.v1.PauseExecutionRequest
  * Use `create(PauseExecutionRequestSchema)` to create a new message.
  */
 export const PauseExecutionRequestSchema: GenMessage<PauseExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 19);
+  messageDesc(file_statehouse_v1_execution_service, 22);
 
 /**
  * PauseExecutionResponse carries the paused execution.
@@ -833,7 +928,7 @@ export type PauseExecutionResponse = Message<"statehouse.v1.PauseExecutionRespon
  * Use `create(PauseExecutionResponseSchema)` to create a new message.
  */
 export const PauseExecutionResponseSchema: GenMessage<PauseExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 20);
+  messageDesc(file_statehouse_v1_execution_service, 23);
 
 /**
  * ResumeExecutionRequest resumes a paused execution or task run.
@@ -883,7 +978,7 @@ export type ResumeExecutionRequest = Message<"statehouse.v1.ResumeExecutionReque
  * Use `create(ResumeExecutionRequestSchema)` to create a new message.
  */
 export const ResumeExecutionRequestSchema: GenMessage<ResumeExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 21);
+  messageDesc(file_statehouse_v1_execution_service, 24);
 
 /**
  * ResumeExecutionResponse carries the resumed execution.
@@ -904,7 +999,7 @@ export type ResumeExecutionResponse = Message<"statehouse.v1.ResumeExecutionResp
  * Use `create(ResumeExecutionResponseSchema)` to create a new message.
  */
 export const ResumeExecutionResponseSchema: GenMessage<ResumeExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 22);
+  messageDesc(file_statehouse_v1_execution_service, 25);
 
 /**
  * KillExecutionRequest asks to kill an execution.
@@ -947,7 +1042,7 @@ export type KillExecutionRequest = Message<"statehouse.v1.KillExecutionRequest">
  * Use `create(KillExecutionRequestSchema)` to create a new message.
  */
 export const KillExecutionRequestSchema: GenMessage<KillExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 23);
+  messageDesc(file_statehouse_v1_execution_service, 26);
 
 /**
  * KillExecutionResponse carries the execution after the kill was recorded.
@@ -976,7 +1071,7 @@ export type KillExecutionResponse = Message<"statehouse.v1.KillExecutionResponse
  * Use `create(KillExecutionResponseSchema)` to create a new message.
  */
 export const KillExecutionResponseSchema: GenMessage<KillExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 24);
+  messageDesc(file_statehouse_v1_execution_service, 27);
 
 /**
  * RestartExecutionRequest restarts a FAILED or KILLED execution.
@@ -1019,7 +1114,7 @@ export type RestartExecutionRequest = Message<"statehouse.v1.RestartExecutionReq
  * Use `create(RestartExecutionRequestSchema)` to create a new message.
  */
 export const RestartExecutionRequestSchema: GenMessage<RestartExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 25);
+  messageDesc(file_statehouse_v1_execution_service, 28);
 
 /**
  * RestartExecutionResponse carries the restarted execution.
@@ -1040,7 +1135,7 @@ export type RestartExecutionResponse = Message<"statehouse.v1.RestartExecutionRe
  * Use `create(RestartExecutionResponseSchema)` to create a new message.
  */
 export const RestartExecutionResponseSchema: GenMessage<RestartExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 26);
+  messageDesc(file_statehouse_v1_execution_service, 29);
 
 /**
  * CompleteExecutionRequest ends an execution whose task runs are all done.
@@ -1098,7 +1193,7 @@ export type CompleteExecutionRequest = Message<"statehouse.v1.CompleteExecutionR
  * Use `create(CompleteExecutionRequestSchema)` to create a new message.
  */
 export const CompleteExecutionRequestSchema: GenMessage<CompleteExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 27);
+  messageDesc(file_statehouse_v1_execution_service, 30);
 
 /**
  * CompleteExecutionResponse carries the completed execution.
@@ -1119,7 +1214,7 @@ export type CompleteExecutionResponse = Message<"statehouse.v1.CompleteExecution
  * Use `create(CompleteExecutionResponseSchema)` to create a new message.
  */
 export const CompleteExecutionResponseSchema: GenMessage<CompleteExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 28);
+  messageDesc(file_statehouse_v1_execution_service, 31);
 
 /**
  * PauseTimeoutAction is what happens when a pause's timeout expires.
@@ -1206,6 +1301,17 @@ export const ExecutionService: GenService<{
     methodKind: "unary";
     input: typeof ListExecutionsRequestSchema;
     output: typeof ListExecutionsResponseSchema;
+  },
+  /**
+   * Counts executions by state, with ListExecutions' filters (namespace, flow,
+   * labels), in one query: every state is listed, with 0 where none is.
+   *
+   * @generated from rpc statehouse.v1.ExecutionService.CountExecutions
+   */
+  countExecutions: {
+    methodKind: "unary";
+    input: typeof CountExecutionsRequestSchema;
+    output: typeof CountExecutionsResponseSchema;
   },
   /**
    * Deletes a terminal execution with its task runs and metrics.

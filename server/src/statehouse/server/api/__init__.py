@@ -3,7 +3,7 @@
 from ._base import Call, Limits
 from ._guard import Guard
 from ._pages import PageTokens
-from .admin_service import AdminServicer
+from .admin_service import AdminServicer, ServerInfo
 from .event_service import EventServicer
 from .execution_service import ExecutionServicer
 from .grpc_transport import GrpcTransport
@@ -19,4 +19,5 @@ __all__ = [
     "Limits",
     "MetricServicer",
     "PageTokens",
+    "ServerInfo",
 ]

@@ -1,6 +1,8 @@
-"""AdminService: tokens and certificate grants.
+"""AdminService: the server's description, tokens and certificate grants.
 
-An admin manages only credentials whose namespaces lie within its own: an
+GetServerInfo is open to any authenticated caller: it tells the server's
+version, database backend and the extent of the event log, nothing of any
+namespace's data. An admin manages only credentials whose namespaces lie within its own: an
 admin of ``acme.*`` may issue a writer token for ``acme.billing`` but not for
 ``globex`` or ``*``, and does not see or revoke credentials reaching beyond
 ``acme.*``.
@@ -8,10 +10,13 @@ admin of ``acme.*`` may issue a writer token for ``acme.billing`` but not for
 
 from __future__ import annotations
 
+import importlib.metadata
+from dataclasses import dataclass, field
 from typing import Any
 
 from statehouse.v1 import admin_service_pb2 as pb
 
+from .. import queries
 from ..access import Role
 from ..clock import now_us
 from ..credentials import Authenticator, Credential, new_credential
@@ -40,12 +45,49 @@ def token_to_pb(credential: Credential) -> pb.Token:
     return token
 
 
-class AdminServicer:
-    """Creates, lists and revokes credentials (requests arrive validated, admins only)."""
+def package_version() -> str:
+    """The version of the installed statehouse package (``unknown`` when it is not installed)."""
+    try:
+        return importlib.metadata.version("statehouse")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare tree
+        return "unknown"
 
-    def __init__(self, store: Store, authenticator: Authenticator | None) -> None:
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What GetServerInfo tells besides what it reads from the database."""
+
+    version: str = field(default_factory=package_version)
+    #: When this server process started (microseconds since the epoch).
+    start_time_us: int = field(default_factory=now_us)
+    #: The processes sharing the port (``--processes``).
+    processes: int = 1
+
+
+class AdminServicer:
+    """Describes the server; creates, lists and revokes credentials (requests
+    arrive validated; the credential RPCs are for admins only)."""
+
+    def __init__(
+        self, store: Store, authenticator: Authenticator | None, info: ServerInfo | None = None
+    ) -> None:
         self.store = store
         self.authenticator = authenticator
+        self.info = info or ServerInfo()
+
+    async def GetServerInfo(
+        self, request: pb.GetServerInfoRequest, call: Call
+    ) -> pb.GetServerInfoResponse:
+        extent = await self.store.read(queries.log_extent)
+        response = pb.GetServerInfoResponse(
+            version=self.info.version,
+            database_backend=self.store.database_backend,
+            head_sequence=extent.head_sequence,
+            first_available_sequence=extent.first_available_sequence,
+            processes=self.info.processes,
+        )
+        convert.time_to_pb(self.info.start_time_us, response.start_time)
+        return response
 
     async def CreateToken(
         self, request: pb.CreateTokenRequest, call: Call

@@ -128,6 +128,22 @@ class ExecutionServicer(Servicer):
         # A full or long page may be large: read and encode it on the heavy lane.
         return await self.store.read(read, heavy=full or size > DEFAULT_PAGE_SIZE)
 
+    async def CountExecutions(
+        self, request: pb.CountExecutionsRequest, call: Call
+    ) -> pb.CountExecutionsResponse:
+        """One GROUP BY in the database (storage/tx.py), narrowed to the caller's namespaces."""
+        flt = ExecutionFilter(
+            namespace=request.namespace,
+            flow_id=request.flow_id,
+            labels=tuple(sorted(request.labels.items())),
+            scope=call.principal.scope,
+        )
+        counts = await self.store.read(lambda tx: queries.count_executions(tx, flt))
+        response = pb.CountExecutionsResponse(total=sum(counts.values()))
+        for state, number in sorted(counts.items(), key=lambda c: convert.state_to_pb(c[0])):
+            response.counts.add(state=convert.state_to_pb(state), count=number)
+        return response
+
     async def DeleteExecution(
         self, request: pb.DeleteExecutionRequest, call: Call
     ) -> pb.DeleteExecutionResponse:

@@ -417,6 +417,7 @@ FIELD_RULES: dict[str, Rule] = {
     "page_size": INT32,
     "attempt": INT32,
     "ListExecutionsRequest.labels": Pairs(L.MAX_LABEL_FILTERS, LABELS.key, LABELS.value),
+    "CountExecutionsRequest.labels": Pairs(L.MAX_LABEL_FILTERS, LABELS.key, LABELS.value),
     "EventFilter.execution_ids": Many(L.MAX_EXECUTION_ID_FILTERS, RESOURCE_ID),
     "SubscribeRequest.heartbeat_interval": Span(L.MIN_HEARTBEAT_SECONDS),
     "RetryPolicy.max_attempts": Whole(1, L.MAX_RETRY_ATTEMPTS, "the first attempt counts"),

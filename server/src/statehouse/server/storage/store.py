@@ -121,6 +121,8 @@ class Store:
             1, thread_name_prefix="statehouse-heavy", initializer=priority.mark_heavy_lane
         )
         name = self.url.get_backend_name()
+        #: The database backend: ``sqlite`` or ``postgresql``.
+        self.database_backend = name
         self.backend: Backend
         if name == "sqlite":
             self.backend = SqliteBackend(self.url, self.options, self.sequencer, self.run_heavy)
