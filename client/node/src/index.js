@@ -195,13 +195,21 @@ function lowerFirst(name) {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
+/** Whether an 'error' a grpc-js call emits is its status (a grpc-js ServiceError). */
+function isCallStatusError(error) {
+  return Boolean(error) && typeof error.code === 'number' && error.metadata instanceof grpc.Metadata;
+}
+
 /**
  * Wraps one grpc-js service client: unary methods return promises, server
  * streams are returned as grpc-js streams (async-iterable) whose errors are
- * StatehouseErrors. A stream destroyed before its end (a `break` out of
- * `for await`, or stream.destroy()) is cancelled on the server; the CANCELLED
- * status that follows is not emitted as an error. `openStreams` collects the
- * streams still open, which close() cancels.
+ * StatehouseErrors.
+ *
+ * A stream its consumer leaves before its end is cancelled on the server:
+ * leaving a `for await` loop (break, return, a throw in its body) destroys the
+ * stream, and so does stream.destroy(); the status that follows (CANCELLED,
+ * or whatever the server sent meanwhile) is not emitted, there is nobody left
+ * to tell. `openStreams` holds the streams not yet ended, which close() ends.
  */
 function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStreams) {
   const raw = new ServiceClient('unused', grpc.credentials.createInsecure(), {
@@ -216,7 +224,7 @@ function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStream
       wrapped[key] = (request = {}, options = {}) => {
         const call = fn(request, options);
         let ended = false;
-        let cancelledByDestroy = false;
+        let left = false;
         openStreams.add(call);
         call.on('status', () => {
           ended = true;
@@ -224,18 +232,17 @@ function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStream
         });
         const emit = call.emit.bind(call);
         call.emit = (event, ...args) => {
-          if (event === 'error' && args[0] && 'code' in args[0]) {
-            if (cancelledByDestroy && args[0].code === grpc.status.CANCELLED) return false;
-            return emit(event, new StatehouseError(args[0]));
+          if (event === 'error' && isCallStatusError(args[0])) {
+            return left ? false : emit(event, new StatehouseError(args[0]));
           }
           return emit(event, ...args);
         };
+        // Readable.destroy() calls _destroy: from the async iterator when a
+        // for await loop is left, or from the consumer.
         call._destroy = (error, callback) => {
+          left = true;
           openStreams.delete(call);
-          if (!ended) {
-            cancelledByDestroy = true;
-            call.cancel();
-          }
+          if (!ended) call.cancel();
           callback(error);
         };
         return call;
@@ -411,13 +418,17 @@ function connect(target = process.env.STATEHOUSE_TARGET || '127.0.0.1:50051', op
     /** The grpc-js channel every service shares. */
     channel,
     /**
-     * Cancels the streams still open (their consumers get a CANCELLED
-     * StatehouseError) and closes the channel.
+     * Cancels every stream still open, then closes the channel, so nothing
+     * keeps the process alive. A stream with a consumer (a for await loop, an
+     * 'error' listener) fails with a CANCELLED StatehouseError; one nobody
+     * listens to for errors is destroyed quietly (an unhandled 'error' would
+     * crash the process).
      */
     close() {
       for (const call of [...openStreams]) {
         openStreams.delete(call);
-        call.cancel();
+        if (call.listenerCount('error') > 0) call.cancel();
+        else call.destroy();
       }
       channel.close();
     },

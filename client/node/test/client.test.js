@@ -8,7 +8,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { randomUUID } = require('node:crypto');
 const { connect, StatehouseError, toStruct, fromStruct, grpc } = require('../src');
-const { breakAndCloseInChild } = require('./support');
+const { breakAndCloseInChild, runInChild } = require('./support');
 
 const TARGET = process.env.STATEHOUSE_TARGET;
 const DEADLINE_MS = 20_000;
@@ -255,6 +255,106 @@ test('a process that breaks out of a subscription and closes the client exits', 
   const { code, output } = await breakAndCloseInChild(TARGET);
   assert.equal(code, 0, output);
   assert.match(output, /received heartbeat\nclosed\n/);
+});
+
+// Each child below leaves a stream in one way and must then exit by itself
+// (bounded: killed after 5 s), which it cannot while the stream is open. The
+// first three never call close(), so only the cancellation on leaving the
+// loop lets them exit. The child connects as this process does.
+const CHILD = { timeout: 10_000 };
+
+/** Asserts the child exited with 0 after printing `expected` (a regular expression). */
+async function assertChildExits(body, expected) {
+  const { code, output } = await runInChild(TARGET, body);
+  assert.equal(code, 0, output);
+  assert.match(output, expected);
+}
+
+test('break out of for await cancels the stream: the process exits without close()', CHILD, async () => {
+  await assertChildExits(
+    `
+      for await (const message of sh.events.subscribe(HEARTBEATS)) {
+        console.log('received', message.payload);
+        break;
+      }
+  `,
+    /received heartbeat\ndone\n/,
+  );
+});
+
+test('return from a function inside for await cancels the stream: the process exits', CHILD, async () => {
+  await assertChildExits(
+    `
+      async function firstPayload() {
+        for await (const message of sh.events.subscribe(HEARTBEATS)) {
+          return message.payload;
+        }
+      }
+      console.log('returned', await firstPayload());
+  `,
+    /returned heartbeat\ndone\n/,
+  );
+});
+
+test('an error thrown in the body of for await cancels the stream: the process exits', CHILD, async () => {
+  await assertChildExits(
+    `
+      try {
+        for await (const message of sh.events.subscribe(HEARTBEATS)) {
+          throw new Error('thrown after ' + message.payload);
+        }
+      } catch (error) {
+        console.log('caught', error.message);
+      }
+  `,
+    /caught thrown after heartbeat\ndone\n/,
+  );
+});
+
+test('a followExecution left by break is cancelled too: the process exits', CHILD, async () => {
+  await assertChildExits(
+    `
+      const { execution } = await sh.executions.createExecution({ namespace: 'node.test', flow_id: 'follow-break' });
+      for await (const message of sh.events.followExecution({ execution_id: execution.id })) {
+        console.log('received', message.execution ? 'snapshot' : Object.keys(message).join(','));
+        break;
+      }
+  `,
+    /received .+\ndone\n/,
+  );
+});
+
+test('close() cancels a stream a for await loop waits on: the loop fails with CANCELLED, the process exits', CHILD, async () => {
+  await assertChildExits(
+    `
+      let closing = false;
+      try {
+        for await (const message of sh.events.subscribe(HEARTBEATS)) {
+          // Once the stream is open on the server (a first heartbeat), close
+          // the client from elsewhere while the loop waits for the next one.
+          if (!closing) setImmediate(() => sh.close());
+          closing = true;
+        }
+        console.log('ended without an error');
+      } catch (error) {
+        console.log('failed', error instanceof StatehouseError, error.codeName);
+      }
+  `,
+    /failed true CANCELLED\ndone\n/,
+  );
+});
+
+test('close() cancels every open stream, even one nobody reads or listens to', CHILD, async () => {
+  await assertChildExits(
+    `
+      const streams = [sh.events.subscribe(HEARTBEATS), sh.events.subscribe({ from_latest: true })];
+      await new Promise((resolve) => streams[0].once('metadata', resolve));
+      sh.close();
+      await new Promise((resolve) => streams[1].once('close', resolve));
+      console.log('closed', streams.map((s) => s.destroyed).join(','));
+  `,
+    /closed true,true\ndone\n/,
+  );
 });
 
 test('transitionTaskRuns answers each item with its response or its StatehouseError, in order', async () => {

@@ -23,22 +23,27 @@ async function firstMessage(sh, request = { from_latest: true }) {
   throw new Error('the stream ended without a message');
 }
 
+/** A subscription that sends a heartbeat every 100 ms, so a child gets a message at once. */
+const HEARTBEATS = { from_latest: true, heartbeat_interval: { nanos: 100000000 } };
+
 /**
- * Runs a child node process that connects, breaks out of a subscription after
- * its first message and closes the client: it must exit by itself.
+ * Runs `body` (the text of an async function body, with `sh` connected to
+ * `target` with `connectOptions`, `HEARTBEATS` and `StatehouseError` in scope)
+ * in a child node process, which must then exit by itself: nothing may keep it
+ * alive (an open stream would). Resolves to { code, output } once it exits;
+ * rejects after `timeoutMs`, having killed it.
  */
-function breakAndCloseInChild(target, connectOptions = {}, timeoutMs = 5000) {
+function runInChild(target, body, { connectOptions = {}, timeoutMs = 5000 } = {}) {
   const script = `
-    const { connect } = require(${JSON.stringify(SRC)});
+    const { connect, StatehouseError } = require(${JSON.stringify(SRC)});
+    const HEARTBEATS = ${JSON.stringify(HEARTBEATS)};
+    const sh = connect(${JSON.stringify(target)}, ${JSON.stringify(connectOptions)});
     (async () => {
-      const sh = connect(${JSON.stringify(target)}, ${JSON.stringify(connectOptions)});
-      for await (const message of sh.events.subscribe({ from_latest: true, heartbeat_interval: { nanos: 100000000 } })) {
-        process.stdout.write('received ' + message.payload + '\\n');
-        break;
-      }
-      sh.close();
-      process.stdout.write('closed\\n');
-    })().catch((error) => { console.error(error); process.exit(2); });
+      ${body}
+    })().then(
+      () => process.stdout.write('done\\n'),
+      (error) => { console.error(error); process.exitCode = 2; },
+    );
   `;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -47,7 +52,7 @@ function breakAndCloseInChild(target, connectOptions = {}, timeoutMs = 5000) {
     child.stderr.on('data', (d) => (output += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`the process did not exit within ${timeoutMs} ms after close():\n${output}`));
+      reject(new Error(`the process did not exit within ${timeoutMs} ms:\n${output}`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -56,4 +61,20 @@ function breakAndCloseInChild(target, connectOptions = {}, timeoutMs = 5000) {
   });
 }
 
-module.exports = { breakAndCloseInChild, eventually, firstMessage };
+/**
+ * Runs a child node process that connects, breaks out of a subscription after
+ * its first message and closes the client: it must exit by itself.
+ */
+function breakAndCloseInChild(target, connectOptions = {}, timeoutMs = 5000) {
+  const body = `
+      for await (const message of sh.events.subscribe(HEARTBEATS)) {
+        process.stdout.write('received ' + message.payload + '\\n');
+        break;
+      }
+      sh.close();
+      process.stdout.write('closed\\n');
+  `;
+  return runInChild(target, body, { connectOptions, timeoutMs });
+}
+
+module.exports = { breakAndCloseInChild, eventually, firstMessage, runInChild };
