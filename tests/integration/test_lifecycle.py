@@ -423,6 +423,12 @@ async def test_a_retry_cannot_start_before_it_is_due(stubs: Stubs) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await move(stubs, tr.id, st.STATE_RUNNING)
     assert details(info.value)[0] == "RETRY_NOT_DUE"
+    # The time in the message is ISO 8601 UTC: the retry decision's next_attempt_time.
+    due = failed.retry.next_attempt_time.ToJsonString()
+    assert due.endswith("Z") and "T" in due
+    assert info.value.details() == (
+        f"task run {tr.id} may start its next attempt at {due}, not before"
+    )
 
 
 async def test_retry_max_duration_stops_retries(stubs: Stubs) -> None:

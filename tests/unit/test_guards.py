@@ -3,6 +3,7 @@ subject a refusal names (down to the PreconditionFailure a client gets)."""
 
 from __future__ import annotations
 
+from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2
 from pytest import raises
 
@@ -19,6 +20,7 @@ from statehouse.server.orchestration import (
     TaskRun,
     lifecycle,
 )
+from statehouse.server.orchestration.errors import iso_time
 from statehouse.server.orchestration.guards import (
     GUARDS,
     POLICY,
@@ -241,3 +243,21 @@ def test_every_refusal_names_its_subject_in_the_precondition_failure() -> None:
         error = _refusal(call)
         assert (error.reason, error.subject) == expected
         assert _sent_subject(error) == expected
+
+
+def test_times_in_error_messages_are_iso_8601_utc() -> None:
+    waiting = task_run(S.RESTARTED)
+    waiting.next_attempt_time_us = 1_796_158_964_105_700
+    with raises(FailedPrecondition) as info:
+        apply_guards(Move.START_TASK_RUN, Proposal(execution(), S.RUNNING, waiting, now_us=5))
+    assert str(info.value) == (
+        f"task run {waiting.id} may start its next attempt at 2026-12-01T21:02:44.105700Z, "
+        "not before"
+    )
+    assert info.value.metadata == {"next_attempt_time_us": "1796158964105700"}
+    # The text protobuf's JSON gives the same instant as a Timestamp.
+    for micros in (0, 1, 999, 1_000, 123_456_000, 1_796_158_964_105_000, 1_796_158_964_000_000):
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromMicroseconds(micros)
+        assert iso_time(micros) == stamp.ToJsonString(), micros
+    assert iso_time(1_796_158_964_123_000) == "2026-12-01T21:02:44.123Z"

@@ -19,7 +19,22 @@ The API layer maps each class to a gRPC status code and each ``reason`` to the
 
 from __future__ import annotations
 
+import datetime as _dt
+
 from .states import State
+
+
+def iso_time(time_us: int) -> str:
+    """A time (microseconds since the epoch) as error messages show it: ISO 8601
+    in UTC, ``2026-12-02T14:03:05.123Z``, with 0, 3 or 6 fractional digits as
+    the time needs (exact, and the text protobuf's JSON gives a Timestamp)."""
+    seconds, micros = divmod(int(time_us), 1_000_000)
+    text = (_dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    if micros % 1000 == 0:
+        fraction = f".{micros // 1000:03d}" if micros else ""
+    else:
+        fraction = f".{micros:06d}"
+    return f"{text}{fraction}Z"
 
 
 class DomainError(Exception):

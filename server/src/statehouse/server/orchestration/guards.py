@@ -26,6 +26,7 @@ from .errors import (
     InvalidTransition,
     RevisionMismatch,
     execution_subject,
+    iso_time,
     task_run_subject,
 )
 from .model import Execution, JsonObject, TaskRun
@@ -245,7 +246,7 @@ def retry_due(p: Proposal) -> None:
     if task_run.state is State.RESTARTED and due is not None and p.now_us < due:
         raise FailedPrecondition(
             "RETRY_NOT_DUE",
-            f"task run {task_run.id} may start its next attempt at {due} us, not before",
+            f"task run {task_run.id} may start its next attempt at {iso_time(due)}, not before",
             subject=task_run_subject(task_run.id),
             metadata={"next_attempt_time_us": str(due)},
         )
