@@ -46,7 +46,14 @@ class Cli:
         return result
 
     def json(self, *argv: str) -> Any:
+        """The command's --json output: its response message."""
         return json.loads(self.run("--json", *argv).stdout)
+
+    def execution(self, *argv: str) -> Any:
+        """The execution in the response of a command that answers with one."""
+        response = self.json(*argv)
+        assert set(response) == {"execution"}, response
+        return response["execution"]
 
     def popen(self, *argv: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -63,6 +70,14 @@ def cli(server_process: Any) -> Cli:
     return Cli(server_process.target)
 
 
+def event_of(line: str) -> dict[str, Any]:
+    """The event of a ``watch --json`` line (a SubscribeResponse)."""
+    response = json.loads(line)
+    assert set(response) == {"event"}, response
+    event: dict[str, Any] = response["event"]
+    return event
+
+
 def columns(header: str, line: str) -> dict[str, str]:
     """Cut a table line at the header's column starts (the table is aligned)."""
     names = header.split()
@@ -72,7 +87,7 @@ def columns(header: str, line: str) -> dict[str, str]:
 
 
 def test_create_get_and_list_as_json_and_tables(cli: Cli) -> None:
-    created = cli.json(
+    created = cli.execution(
         "executions",
         "create",
         "--namespace",
@@ -90,13 +105,13 @@ def test_create_get_and_list_as_json_and_tables(cli: Cli) -> None:
     assert created["labels"] == {"env": "prod"}
     assert created["inputs"] == {"day": 31, "name": "report"}
     execution_id = created["id"]
-    other = cli.json(
+    other = cli.execution(
         "executions", "create", "--namespace", "company.ops", "--flow", "backup",
         "--inputs-json", '{"full": true}',
     )  # fmt: skip
     assert other["inputs"] == {"full": True}
 
-    fetched = cli.json("executions", "get", execution_id)
+    fetched = cli.execution("executions", "get", execution_id)
     assert fetched["id"] == execution_id
     assert fetched["revision"] == created["revision"]
 
@@ -106,15 +121,15 @@ def test_create_get_and_list_as_json_and_tables(cli: Cli) -> None:
     assert "labels:     env=prod" in text
     assert '"day":31' in text
 
-    listed = cli.json("executions", "list")
+    listed = cli.json("executions", "list")["executions"]
     assert [e["id"] for e in listed] == [other["id"], execution_id]  # newest first
-    assert [e["id"] for e in cli.json("executions", "list", "--namespace", "company.team")] == [
+    assert [e["id"] for e in cli.json("executions", "list", "--namespace", "company.team")["executions"]] == [
         execution_id
     ]
-    assert [e["id"] for e in cli.json("executions", "list", "--label", "env=prod")] == [
+    assert [e["id"] for e in cli.json("executions", "list", "--label", "env=prod")["executions"]] == [
         execution_id
     ]
-    assert len(cli.json("executions", "list", "--limit", "1")) == 1
+    assert len(cli.json("executions", "list", "--limit", "1")["executions"]) == 1
 
     table = cli.run("executions", "list").stdout.splitlines()
     header, *rows = table
@@ -137,7 +152,7 @@ def test_create_get_and_list_as_json_and_tables(cli: Cli) -> None:
 
 def test_create_is_idempotent_with_a_request_id(cli: Cli) -> None:
     argv = ("executions", "create", "--namespace", "ns", "--flow", "f", "--request-id", "r-1")
-    first, again = cli.json(*argv), cli.json(*argv)
+    first, again = cli.execution(*argv), cli.execution(*argv)
     assert first["id"] == again["id"]
     result = cli.run(
         "executions", "create", "--namespace", "ns", "--flow", "g", "--request-id", "r-1", ok=False
@@ -148,7 +163,7 @@ def test_create_is_idempotent_with_a_request_id(cli: Cli) -> None:
 
 
 def test_transitions_of_task_runs_and_executions(cli: Cli) -> None:
-    execution = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")
+    execution = cli.execution("executions", "create", "--namespace", "ns", "--flow", "f")
     created = cli.json("task-runs", "create", "--execution", execution["id"], "--task", "extract",
                        "--value", "v1")  # fmt: skip
     run = created["task_run"]
@@ -166,8 +181,8 @@ def test_transitions_of_task_runs_and_executions(cli: Cli) -> None:
     assert '"rows":10' in text
     assert "all good" in text
 
-    current = cli.json("executions", "get", execution["id"])
-    done = cli.json(
+    current = cli.execution("executions", "get", execution["id"])
+    done = cli.execution(
         "transition", "--execution", execution["id"], "Success",
         "--expected-revision", current["revision"],
     )  # fmt: skip
@@ -184,7 +199,7 @@ def test_transitions_of_task_runs_and_executions(cli: Cli) -> None:
 def test_transition_file_moves_many_task_runs_with_one_line_per_item(
     cli: Cli, tmp_path: Path
 ) -> None:
-    execution = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")
+    execution = cli.execution("executions", "create", "--namespace", "ns", "--flow", "f")
     a, b = (
         cli.json("task-runs", "create", "--execution", execution["id"], "--task", t)["task_run"][
             "id"
@@ -239,7 +254,7 @@ def test_transition_file_moves_many_task_runs_with_one_line_per_item(
 
 
 def test_errors_are_one_line_with_the_reason(cli: Cli) -> None:
-    execution = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")
+    execution = cli.execution("executions", "create", "--namespace", "ns", "--flow", "f")
     illegal = cli.run("transition", "--execution", execution["id"], "success", ok=False)
     assert illegal.returncode == 1
     assert illegal.stdout == ""
@@ -264,7 +279,7 @@ def test_errors_are_one_line_with_the_reason(cli: Cli) -> None:
 
 
 def _make_history(cli: Cli) -> str:
-    execution = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")
+    execution = cli.execution("executions", "create", "--namespace", "ns", "--flow", "f")
     cli.run("transition", "--execution", execution["id"], "running")
     cli.run("transition", "--execution", execution["id"], "failed", "--reason", "boom")
     return str(execution["id"])
@@ -273,17 +288,17 @@ def _make_history(cli: Cli) -> str:
 def test_watch_replays_as_json_lines_and_resumes_after_a_sequence(cli: Cli) -> None:
     execution_id = _make_history(cli)
     lines = cli.run("--json", "watch", "--from-start", "--limit", "3").stdout.splitlines()
-    events = [json.loads(line) for line in lines]
+    events = [event_of(line) for line in lines]
     assert [e["state"] for e in events] == ["STATE_CREATED", "STATE_RUNNING", "STATE_FAILED"]
     assert {e["execution_id"] for e in events} == {execution_id}
     sequences = [int(e["sequence"]) for e in events]
     assert sequences == sorted(sequences)
 
     resumed = cli.run("--json", "watch", "--after", str(sequences[0]), "--limit", "2").stdout
-    assert [int(json.loads(line)["sequence"]) for line in resumed.splitlines()] == sequences[1:]
+    assert [int(event_of(line)["sequence"]) for line in resumed.splitlines()] == sequences[1:]
 
     failed_only = cli.run("--json", "watch", "--from-start", "--state", "failed", "--limit", "1")
-    assert json.loads(failed_only.stdout)["reason"] == "boom"
+    assert event_of(failed_only.stdout)["reason"] == "boom"
 
 
 def test_watch_prints_one_aligned_line_per_event(cli: Cli) -> None:
@@ -328,9 +343,9 @@ def test_watch_streams_live_events_and_exits_cleanly_on_ctrl_c(cli: Cli) -> None
         probe = None
         while probe is None:
             assert time.monotonic() < deadline, "watch never showed an event"
-            cli.json("executions", "create", "--namespace", "live", "--flow", "probe")
+            cli.execution("executions", "create", "--namespace", "live", "--flow", "probe")
             try:
-                probe = json.loads(lines.get(timeout=0.5))
+                probe = event_of(lines.get(timeout=0.5))
             except queue.Empty:
                 continue
         # Drain probes that arrived late.
@@ -339,9 +354,9 @@ def test_watch_streams_live_events_and_exits_cleanly_on_ctrl_c(cli: Cli) -> None
                 lines.get(timeout=0.3)
             except queue.Empty:
                 break
-        execution = cli.json("executions", "create", "--namespace", "live", "--flow", "real")
+        execution = cli.execution("executions", "create", "--namespace", "live", "--flow", "real")
         cli.run("transition", "--execution", execution["id"], "running")
-        seen = [json.loads(lines.get(timeout=DEADLINE)) for _ in range(2)]
+        seen = [event_of(lines.get(timeout=DEADLINE)) for _ in range(2)]
         assert [(e["execution_id"], e["state"]) for e in seen] == [
             (execution["id"], "STATE_CREATED"),
             (execution["id"], "STATE_RUNNING"),
@@ -372,23 +387,23 @@ def test_watch_streams_live_events_and_exits_cleanly_on_ctrl_c(cli: Cli) -> None
 
 
 def test_pause_resume_kill_restart_and_complete(cli: Cli) -> None:
-    execution = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")
+    execution = cli.execution("executions", "create", "--namespace", "ns", "--flow", "f")
     eid = execution["id"]
     run = cli.json("task-runs", "create", "--execution", eid, "--task", "t")["task_run"]
     cli.run("transition", "--task-run", run["id"], "running")
     paused = cli.json("pause", eid, "--timeout", "3600", "--on-timeout", "fail")
     assert paused["execution"]["state"] == "STATE_PAUSED"
     assert paused["resume_time"]
-    assert cli.json("resume", eid, "--reason", "approved")["state"] == "STATE_RUNNING"
+    assert cli.execution("resume", eid, "--reason", "approved")["state"] == "STATE_RUNNING"
     killed = cli.json("kill", eid)
     assert (killed["changed"], killed["execution"]["state"]) == (True, "STATE_KILLING")
     cli.run("transition", "--task-run", run["id"], "killed")
     text = cli.run("executions", "get", eid).stdout
     assert "state:      KILLED" in text
-    assert cli.json("restart", eid)["state"] == "STATE_RESTARTED"
+    assert cli.execution("restart", eid)["state"] == "STATE_RESTARTED"
     cli.run("transition", "--task-run", run["id"], "running")
     cli.run("transition", "--task-run", run["id"], "warning")
-    done = cli.json("complete", eid)
+    done = cli.execution("complete", eid)
     assert done["state"] == "STATE_WARNING"
 
 
@@ -426,7 +441,7 @@ def stamp_micros(text: str) -> int:
 
 
 def test_executions_get_shows_task_runs_attempts_and_a_timeline(cli: Cli) -> None:
-    eid = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")["id"]
+    eid = cli.execution("executions", "create", "--namespace", "ns", "--flow", "f")["id"]
     run = cli.json("task-runs", "create", "--execution", eid, "--task", "extract", "--value", "v1")
     tid = run["task_run"]["id"]
     cli.run("transition", "--task-run", tid, "running", "--worker-id", "w1")
@@ -448,7 +463,7 @@ def test_executions_get_shows_task_runs_attempts_and_a_timeline(cli: Cli) -> Non
     ]
     assert attempts[0]["END"].endswith("Z")
     assert attempts[1]["END"] == "now"
-    raw = cli.json("executions", "get", eid)
+    raw = cli.execution("executions", "get", eid)
     first = [stamp_micros(h["time"]) for h in raw["task_runs"][0]["attempts"][0]["history"]]
     assert attempts[0]["DURATION"] == render.duration_text(first[-1] - first[0])
 
@@ -488,7 +503,7 @@ def test_executions_get_shows_task_runs_attempts_and_a_timeline(cli: Cli) -> Non
         "SUCCESS", "", "",
     )  # fmt: skip
 
-    raw = cli.json("executions", "get", eid)  # --json stays the raw proto JSON
+    raw = cli.execution("executions", "get", eid)  # --json stays the raw proto JSON
     assert raw["id"] == eid and "timeline" not in raw
     assert [a["number"] for a in raw["task_runs"][0]["attempts"]] == [1, 2]
 
@@ -502,11 +517,11 @@ def events_of(cli: Cli, execution_id: str, count: int) -> list[dict[str, Any]]:
         "--json", "--call-timeout", str(DEADLINE), "watch", "--from-start",
         "--execution", execution_id, "--limit", str(count),
     )  # fmt: skip
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    return [event_of(line) for line in result.stdout.splitlines()]
 
 
 def running_execution(cli: Cli, *tasks: str) -> tuple[str, list[str]]:
-    eid = cli.json("executions", "create", "--namespace", "ns", "--flow", "f")["id"]
+    eid = cli.execution("executions", "create", "--namespace", "ns", "--flow", "f")["id"]
     runs = []
     for task in tasks:
         runs.append(cli.json("task-runs", "create", "--execution", eid, "--task", task)["task_run"])
@@ -527,7 +542,7 @@ def test_kill_cascades_in_text_and_says_when_nothing_changed(cli: Cli) -> None:
     again = cli.run("kill", eid).stdout
     assert again.startswith("nothing to kill")
     cli.run("transition", "--task-run", running, "killed")
-    done = cli.json("executions", "get", eid)
+    done = cli.execution("executions", "get", eid)
     assert done["state"] == "STATE_KILLED"
     assert [h["reason"] for h in done["history"] if h["state"] == "STATE_KILLING"] == ["operator"]
     assert cli.json("kill", eid)["changed"] is False
@@ -543,16 +558,16 @@ def test_restart_reopens_failed_task_runs_and_refuses_a_running_execution(cli: C
 
     cli.run("transition", "--task-run", ok, "success")
     cli.run("transition", "--task-run", bad, "failed")
-    assert cli.json("complete", eid)["state"] == "STATE_FAILED"
+    assert cli.execution("complete", eid)["state"] == "STATE_FAILED"
     stale = cli.run("restart", eid, "--expected-revision", "1", ok=False)
     assert (stale.returncode, "(REVISION_MISMATCH)" in stale.stderr) == (1, True)
-    restarted = cli.json("restart", eid, "--reason", "fixed", "--request-id", "restart-1")
+    restarted = cli.execution("restart", eid, "--reason", "fixed", "--request-id", "restart-1")
     assert restarted["state"] == "STATE_RESTARTED"
     assert {t["task_id"]: t["state"] for t in restarted["task_runs"]} == {
         "ok": "STATE_SUCCESS",
         "bad": "STATE_RESTARTED",
     }
-    assert cli.json("restart", eid, "--reason", "fixed", "--request-id", "restart-1") == restarted
+    assert cli.execution("restart", eid, "--reason", "fixed", "--request-id", "restart-1") == restarted
     rerun = cli.json("transition", "--task-run", bad, "running")["task_run"]
     assert [a["number"] for a in rerun["attempts"]] == [1, 2]
 
@@ -568,7 +583,7 @@ def test_pause_with_a_delay_resumes_by_itself(cli: Cli) -> None:
         (True, "STATE_PAUSED"),
         (True, "STATE_RUNNING"),
     ]
-    assert cli.json("executions", "get", eid)["state"] == "STATE_RUNNING"
+    assert cli.execution("executions", "get", eid)["state"] == "STATE_RUNNING"
 
 
 def watch_until(
@@ -582,7 +597,7 @@ def watch_until(
     try:
         seen = []
         while True:
-            event = json.loads(lines.get(timeout=DEADLINE))
+            event = event_of(lines.get(timeout=DEADLINE))
             seen.append(event)
             if (event["task_run_id"], event["state"]) == (task_run, state):
                 return seen
@@ -607,7 +622,7 @@ def test_pause_with_a_timeout_applies_its_action(cli: Cli, action: str, final: s
     paused = watch_until(cli, eid, "STATE_PAUSED")[-1]
     fired = watch_until(cli, eid, final, after=int(paused["sequence"]))
     assert fired[-1]["reason"]  # the server says why
-    done = cli.json("executions", "get", eid)
+    done = cli.execution("executions", "get", eid)
     assert done["state"] == final
     task_state = {"fail": "STATE_FAILED", "warn": "STATE_WARNING"}.get(action, "STATE_RUNNING")
     assert done["task_runs"][0]["state"] == task_state
@@ -618,9 +633,9 @@ def test_pause_with_a_timeout_that_kills(cli: Cli) -> None:
     cli.run("pause", eid, "--timeout", "0.3", "--on-timeout", "kill")
     paused = watch_until(cli, eid, "STATE_PAUSED")[-1]
     watch_until(cli, eid, "STATE_KILLING", after=int(paused["sequence"]))
-    assert cli.json("executions", "get", eid)["task_runs"][0]["state"] == "STATE_KILLING"
+    assert cli.execution("executions", "get", eid)["task_runs"][0]["state"] == "STATE_KILLING"
     cli.run("transition", "--task-run", run, "killed")  # the worker reports it
-    assert cli.json("executions", "get", eid)["state"] == "STATE_KILLED"
+    assert cli.execution("executions", "get", eid)["state"] == "STATE_KILLED"
 
 
 def test_pause_and_resume_one_task_run(cli: Cli) -> None:
@@ -633,7 +648,7 @@ def test_pause_and_resume_one_task_run(cli: Cli) -> None:
     }
     not_paused = cli.run("resume", eid, ok=False)
     assert (not_paused.returncode, not_paused.stderr.rstrip()[-20:]) == (1, "(INVALID_TRANSITION)")
-    resumed = cli.json("resume", eid, "--task-run", gate, "--reason", "approved")
+    resumed = cli.execution("resume", eid, "--task-run", gate, "--reason", "approved")
     gate_run = next(t for t in resumed["task_runs"] if t["id"] == gate)
     assert gate_run["state"] == "STATE_RUNNING"
     assert gate_run["history"][-1]["reason"] == "approved"
@@ -654,7 +669,7 @@ def test_complete_with_a_state_and_outputs_and_refused_while_task_runs_are_activ
     ).stdout  # fmt: skip
     assert "state:      WARNING" in text
     assert 'outputs:    {"rows":3}' in text
-    done = cli.json("executions", "get", eid)
+    done = cli.execution("executions", "get", eid)
     assert (done["state"], done["outputs"]) == ("STATE_WARNING", {"rows": 3})
     again = cli.run("complete", eid, ok=False)
     assert again.returncode == 1 and "(INVALID_TRANSITION)" in again.stderr
@@ -693,9 +708,9 @@ def test_metrics_list_by_execution_task_and_task_run(cli: Cli) -> None:
         ("load", "1", "took", "1.5s", "-"),
         ("save", "1", "rows", "6", "table=a"),
     ]
-    by_task = cli.json("metrics", "list", "--execution", eid, "--task", "save")
+    by_task = cli.json("metrics", "list", "--execution", eid, "--task", "save")["metrics"]
     assert [(m["task_run_id"], m["counter"]) for m in by_task] == [(save, 6)]
-    by_run = cli.json("metrics", "list", "--task-run", load)
+    by_run = cli.json("metrics", "list", "--task-run", load)["metrics"]
     assert sorted(m["name"] for m in by_run) == ["rows", "rows", "took"]
     assert cli.run("metrics", "list", "--task-run", save, "--task", "x", ok=False).returncode == 2
     assert cli.run("metrics", "list", "--execution", "nope").stdout == "no metrics\n"
@@ -775,7 +790,7 @@ def test_metrics_aggregate_defaults_to_the_last_day_and_charts_timers(cli: Cli) 
     nothing = cli.run(
         "metrics", "aggregate", "--namespace", "ns", "--name", "absent", "--type", "counter",
     ).stdout  # fmt: skip
-    assert "no values in this range" in nothing
+    assert "no values of counter" in nothing and "in this range" in nothing
     backwards = cli.run(
         "metrics", "aggregate", "--namespace", "ns", "--name", "rows", "--type", "counter",
         "--from", "2025-02-01", "--to", "2025-01-01", ok=False,

@@ -35,7 +35,7 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_global_options_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STATEHOUSE_TARGET", raising=False)
     args = parse("executions", "list")
-    assert (args.target, args.json) == ("127.0.0.1:50051", False)
+    assert (args.target, args.output) == ("127.0.0.1:50051", "text")
     monkeypatch.setenv("STATEHOUSE_TARGET", "db.example:7000")
     assert parse("executions", "list").target == "db.example:7000"
 
@@ -44,7 +44,7 @@ def test_global_options_go_before_or_after_the_command() -> None:
     before = parse("--target", "h:1", "--json", "executions", "get", "abc")
     after = parse("executions", "get", "abc", "--target", "h:1", "--json")
     for args in (before, after):
-        assert (args.target, args.json, args.execution_id) == ("h:1", True, "abc")
+        assert (args.target, args.output, args.execution_id) == ("h:1", "json", "abc")
 
 
 def test_executions_list_filters() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import re
@@ -13,6 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
+
+import grpc
+from google.protobuf.message import Message
 
 from statehouse.cli import _render as render
 from statehouse.client import (
@@ -25,11 +29,23 @@ from statehouse.client import (
     StatehouseError,
     TlsConfig,
     Token,
+    counter,
+    timer,
 )
+from statehouse.client._errors import error_from_rpc
 from statehouse.client._security import TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_ENV
 from statehouse.server.options import add_serve_arguments
+from statehouse.v1 import (
+    admin_service_pb2 as _as,
+    event_service_pb2 as _evs,
+    execution_pb2,
+    execution_service_pb2 as _es,
+    metric_service_pb2 as _ms,
+)
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+#: How long ``watch`` waits for the first connection before it says it cannot reach the server.
+CONNECT_TIMEOUT = 10.0
 TARGET_ENV = "STATEHOUSE_TARGET"
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
@@ -60,40 +76,69 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+def read_argument(text: str) -> str:
+    """A JSON argument's text: itself, ``@FILE``'s contents, or ``-`` for stdin.
+
+    A large value passes through a file or a pipe, not the argument list
+    (whose size the system bounds: "Argument list too long").
+    """
+    if text == "-":
+        return sys.stdin.read()
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, encoding="utf-8") as source:
+                return source.read()
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    return text
+
+
 def _json_object(text: str) -> dict[str, Any]:
+    """A JSON object given inline, as ``@FILE`` or as ``-`` (stdin)."""
+    source = "stdin" if text == "-" else text[1:] if text.startswith("@") else ""
     try:
-        value = json.loads(text)
+        value = json.loads(read_argument(text))
     except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"invalid JSON: {exc}") from None
+        where = f" in {source}" if source else ""
+        raise argparse.ArgumentTypeError(f"invalid JSON{where}: {exc}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("expected a JSON object")
     return value
 
 
-def _non_negative(text: str) -> int:
+def _integer(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+    if value < minimum:
+        kind = "a positive integer" if minimum > 0 else "an integer of 0 or more"
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}")
     return value
+
+
+def _non_negative(text: str) -> int:
+    return _integer(text, 0)
 
 
 def _positive(text: str) -> int:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
+    return _integer(text, 1)
 
 
 def _seconds(text: str) -> float:
+    """A positive duration: a number of seconds (2.5), or a span such as 500ms, 90s, 1m30s."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        try:
+            return _span(text).total_seconds()
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected seconds (2.5) or a duration such as 500ms, 90s or 1m30s, got {text!r}"
+            ) from None
     if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
     return value
 
 
@@ -132,22 +177,46 @@ def _bucket_width(text: str) -> MetricBucketWidth:
     return value
 
 
-_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_SPAN_RE = re.compile(r"(\d+)([smhdw])")
+_SPAN_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_SPAN_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|[smhdw])")
 
 
 def _span(text: str) -> timedelta:
-    """A duration such as 30d, 12h, 90m, 45s, 2w or 1d12h."""
+    """A duration such as 30d, 12h, 90m, 45s, 500ms, 2w or 1d12h."""
     compact = text.strip().lower()
     parts = _SPAN_RE.findall(compact)
     if not parts or "".join(n + u for n, u in parts) != compact:
         raise argparse.ArgumentTypeError(
-            f"expected a duration such as 30d, 12h, 90m or 1d12h, got {text!r}"
+            f"expected a duration such as 30d, 12h, 90m, 45s, 500ms or 1d12h, got {text!r}"
         )
-    seconds = sum(int(n) * _SPAN_UNITS[u] for n, u in parts)
+    seconds = sum(float(n) * _SPAN_UNITS[u] for n, u in parts)
     if seconds <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
     return timedelta(seconds=seconds)
+
+
+def _metric_value(text: str) -> tuple[str, float]:
+    name, value = _key_value(text)
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {text!r}") from None
+    return name, number
+
+
+def _metric_duration(text: str) -> tuple[str, float]:
+    name, value = _key_value(text)
+    try:
+        return name, _seconds(value)
+    except argparse.ArgumentTypeError:
+        try:
+            if float(value) == 0:  # a timer may be 0; a pause or an interval may not
+                return name, 0.0
+        except ValueError:
+            pass
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=DURATION such as load=2.5s, got {text!r}"
+        ) from None
 
 
 def _role(text: str) -> Role:
@@ -181,10 +250,28 @@ def _add_client_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help=f"the server's host:port (default ${TARGET_ENV}, else {DEFAULT_TARGET})",
     )
     parser.add_argument(
+        "-o",
+        "--output",
+        choices=render.FORMATS,
+        default="text" if top else suppress,
+        help=(
+            "text (for people, the default), or the response message as json or yaml "
+            "(proto field names; a JSON line or a YAML document per item of a stream)"
+        ),
+    )
+    parser.add_argument(
         "--json",
-        action="store_true",
-        default=False if top else suppress,
-        help="machine-readable output: one JSON document, JSON lines for streams",
+        dest="output",
+        action="store_const",
+        const="json",
+        default=suppress,
+        help="the same as --output json",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto" if top else suppress,
+        help="colour state names: auto (on a terminal, unless $NO_COLOR is set), always, never",
     )
     parser.add_argument(
         "--call-timeout",
@@ -242,11 +329,21 @@ def _add_client_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _add_quiet(parser: argparse.ArgumentParser, kind: str) -> None:
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help=f"print only the new {kind}'s id (for scripts: ID=$(statehouse ... -q))",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="statehouse",
         description="Statehouse: the system of record for workflow executions.",
     )
+    parser.add_argument("--version", action="version", version=f"statehouse {version()}")
     _add_client_options(parser, top=True)
     common = argparse.ArgumentParser(add_help=False)
     _add_client_options(common, top=False)
@@ -307,14 +404,26 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("--inputs-json", type=_json_object, metavar="JSON")
     p.add_argument("--parent", default="", help="the parent execution's id")
     p.add_argument("--request-id", default="", help="makes the call idempotent")
+    _add_quiet(p, "execution")
 
     p = command(ex, "delete", cmd_executions_delete, "Delete a terminal execution.")
     p.add_argument("execution_id", metavar="ID")
     p.add_argument("--expected-revision", type=_non_negative)
 
     # task-runs
-    task_runs = commands.add_parser("task-runs", help="create task runs", parents=[common])
+    task_runs = commands.add_parser(
+        "task-runs", help="list, show and create task runs", parents=[common]
+    )
     tr = task_runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(tr, "list", cmd_task_runs_list, "List the task runs of an execution.")
+    p.add_argument("--execution", required=True, metavar="ID")
+    p.add_argument("--task", default="", help="only the task runs of this task id")
+    p.add_argument("--state", type=_state, action="append", default=[], help="repeatable")
+    p = command(tr, "get", cmd_task_runs_get, "Show a task run, its attempts and its history.")
+    p.add_argument("task_run_id", metavar="ID")
+    p.add_argument(
+        "--execution", required=True, metavar="ID", help="the execution the task run is in"
+    )
     p = command(tr, "create", cmd_task_runs_create, "Create a task run in an execution.")
     p.add_argument("--execution", required=True, metavar="ID")
     p.add_argument("--task", required=True, help="the task id")
@@ -322,6 +431,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parent", default="", help="the parent task run's id")
     p.add_argument("--request-id", default="")
     p.add_argument("--expected-revision", type=_non_negative)
+    _add_quiet(p, "task run")
+    retry = p.add_argument_group(
+        "retry policy",
+        "When the task run fails, the server starts a new attempt after a wait: "
+        "--retry constant (--retry-interval), exponential (--retry-interval, "
+        "--retry-max-interval, --retry-factor) or random (--retry-min-interval, "
+        "--retry-max-interval); durations such as 500ms, 2s, 1m30s.",
+    )
+    retry.add_argument("--retry", choices=RETRY_KINDS, help="how long to wait between attempts")
+    retry.add_argument("--retry-interval", type=_seconds, metavar="DURATION")
+    retry.add_argument("--retry-min-interval", type=_seconds, metavar="DURATION")
+    retry.add_argument("--retry-max-interval", type=_seconds, metavar="DURATION")
+    retry.add_argument("--retry-factor", type=float, metavar="F", help="exponential (default 2)")
+    retry.add_argument(
+        "--max-attempts", type=_positive, metavar="N", help="attempts in all, the first included"
+    )
+    retry.add_argument(
+        "--max-duration",
+        type=_seconds,
+        metavar="DURATION",
+        help="no new attempt this long after the first started",
+    )
+    retry.add_argument(
+        "--warning-on-retry",
+        action="store_true",
+        help="a task run that succeeds after a retry ends in WARNING",
+    )
 
     # transition
     p = command(
@@ -402,8 +538,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=None, help="stop after N events")
 
     # metrics
-    metrics = commands.add_parser("metrics", help="list and aggregate metrics", parents=[common])
+    metrics = commands.add_parser(
+        "metrics", help="record, list and aggregate metrics", parents=[common]
+    )
     mt = metrics.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(
+        mt,
+        "record",
+        cmd_metrics_record,
+        "Record counters and timers for a task run's attempt.",
+    )
+    p.add_argument("--task-run", required=True, metavar="ID")
+    p.add_argument(
+        "--counter",
+        type=_metric_value,
+        action="append",
+        default=[],
+        metavar="NAME=NUMBER",
+        help="repeatable, e.g. rows=120",
+    )
+    p.add_argument(
+        "--timer",
+        type=_metric_duration,
+        action="append",
+        default=[],
+        metavar="NAME=DURATION",
+        help="repeatable, e.g. load=2.5s or load=1m30s (a number is seconds)",
+    )
+    p.add_argument(
+        "--tag",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="repeatable; tags every metric of the call",
+    )
+    p.add_argument(
+        "--attempt", type=_positive, metavar="N", help="default: the task run's current attempt"
+    )
+    p.add_argument("--request-id", default="", help="makes the call idempotent")
     p = command(mt, "list", cmd_metrics_list, "List the metrics of an execution or task run.")
     of = p.add_mutually_exclusive_group(required=True)
     of.add_argument("--execution", default="", metavar="ID")
@@ -437,6 +610,33 @@ def build_parser() -> argparse.ArgumentParser:
         default="sum",
         help="the statistic charted: sum, avg, min, max or count (default sum)",
     )
+
+    # status, completion
+    p = command(
+        commands,
+        "status",
+        cmd_status,
+        "Show the server: its version, health, database, event log and executions by state.",
+    )
+    p.add_argument(
+        "--wait",
+        type=_seconds,
+        metavar="SECONDS",
+        help="wait up to this long for the server to answer (while it starts, say)",
+    )
+    p.add_argument("--namespace", default="", help="count only the executions of this namespace")
+    p = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description=(
+            "Print a completion script for bash or zsh. bash: "
+            "`source <(statehouse completion bash)`, or save it in "
+            "~/.local/share/bash-completion/completions/statehouse. zsh: save "
+            "`statehouse completion zsh` as _statehouse in a directory of $fpath."
+        ),
+    )
+    p.add_argument("shell", choices=("bash", "zsh"))
+    p.set_defaults(handler=cmd_completion, parser=parser)
 
     # tokens
     tokens = commands.add_parser(
@@ -525,6 +725,42 @@ def _connect(args: argparse.Namespace) -> Client:
         raise UsageError(str(exc)) from None
 
 
+def version() -> str:
+    """The installed package's version."""
+    try:
+        return importlib.metadata.version("statehouse")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _emit(
+    args: argparse.Namespace,
+    out: TextIO,
+    response: Message | dict[str, Any],
+    text: Callable[[], str],
+) -> None:
+    """A command's result as --output asks: ``text()`` for people, or the response message.
+
+    ``response`` is the RPC's response message; a dict where a command has no
+    single RPC (``task-runs list``, ``status``).
+    """
+    if args.output == "text":
+        body = text()
+        out.write((render.paint(body) if args.colour else body) + "\n")
+    else:
+        value = response if isinstance(response, dict) else render.message_dict(response)
+        render.write_value(out, value, fmt=args.output)
+
+
+def _emit_item(args: argparse.Namespace, out: TextIO, value: dict[str, Any], text: str) -> None:
+    """One item of a stream: a line of text, a JSON line or a YAML document."""
+    if args.output == "text":
+        out.write((render.paint(text) if args.colour else text) + "\n")
+        out.flush()
+    else:
+        render.write_value(out, value, fmt=args.output, lines=True)
+
+
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from statehouse.server.app import serve_from_args
 
@@ -547,30 +783,30 @@ def cmd_executions_list(args: argparse.Namespace, out: TextIO) -> int:
             executions.append(execution)
             if args.limit and len(executions) >= args.limit:
                 break
-    if args.json:
-        render.write_json(out, [render.message_dict(e) for e in executions])
-    elif executions:
-        out.write(render.executions_table(executions) + "\n")
-    else:
-        out.write("no executions\n")
+    _emit(
+        args,
+        out,
+        _es.ListExecutionsResponse(executions=executions),
+        lambda: render.executions_table(executions) if executions else "no executions",
+    )
     return 0
 
 
 def cmd_executions_get(args: argparse.Namespace, out: TextIO) -> int:
     with _connect(args) as client:
         execution = client.get_execution(args.execution_id)
-    if args.json:
-        render.write_json(out, render.message_dict(execution))
-    else:
-        out.write(render.execution_report(execution, datetime.now(UTC)) + "\n")
+    _emit(
+        args,
+        out,
+        _es.GetExecutionResponse(execution=execution),
+        lambda: render.execution_report(execution, datetime.now(UTC)),
+    )
     return 0
 
 
-def _show_execution(args: argparse.Namespace, out: TextIO, execution: Any) -> None:
-    if args.json:
-        render.write_json(out, render.message_dict(execution))
-    else:
-        out.write(render.execution_detail(execution) + "\n")
+def _show_execution(args: argparse.Namespace, out: TextIO, response: Any) -> None:
+    """A response that holds an execution (``response.execution``)."""
+    _emit(args, out, response, lambda: render.execution_detail(response.execution))
 
 
 def cmd_executions_create(args: argparse.Namespace, out: TextIO) -> int:
@@ -587,17 +823,19 @@ def cmd_executions_create(args: argparse.Namespace, out: TextIO) -> int:
             parent_execution_id=args.parent,
             request_id=args.request_id,
         )
-    _show_execution(args, out, execution)
+    if args.quiet:
+        out.write(execution.id + "\n")
+    else:
+        _show_execution(args, out, _es.CreateExecutionResponse(execution=execution))
     return 0
 
 
 def cmd_executions_delete(args: argparse.Namespace, out: TextIO) -> int:
     with _connect(args) as client:
         client.delete_execution(args.execution_id, expected_revision=args.expected_revision)
-    if args.json:
-        render.write_json(out, {"execution_id": args.execution_id, "deleted": True})
-    else:
-        out.write(f"deleted execution {args.execution_id}\n")
+    _emit(
+        args, out, _es.DeleteExecutionResponse(), lambda: f"deleted execution {args.execution_id}"
+    )
     return 0
 
 
@@ -610,12 +848,116 @@ def cmd_task_runs_create(args: argparse.Namespace, out: TextIO) -> int:
             parent_task_run_id=args.parent,
             request_id=args.request_id,
             expected_revision=args.expected_revision,
+            retry_policy=_retry_policy(args),
         )
-    if args.json:
-        render.write_json(out, render.message_dict(response))
+    if args.quiet:
+        out.write(response.task_run.id + "\n")
+        return 0
+    _emit(
+        args,
+        out,
+        response,
+        lambda: (
+            render.task_run_detail(response.task_run)
+            + f"\n\nexecution revision: {response.execution_revision}"
+        ),
+    )
+    return 0
+
+
+RETRY_KINDS = ("constant", "exponential", "random")
+_RETRY_SHAPES = {
+    # kind: (required options, allowed options)
+    "constant": ({"retry_interval"}, {"retry_interval"}),
+    "exponential": ({"retry_interval"}, {"retry_interval", "retry_max_interval", "retry_factor"}),
+    "random": (
+        {"retry_min_interval", "retry_max_interval"},
+        {"retry_min_interval", "retry_max_interval"},
+    ),
+}
+_RETRY_INTERVALS = ("retry_interval", "retry_min_interval", "retry_max_interval", "retry_factor")
+
+
+def _option(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _retry_policy(args: argparse.Namespace) -> execution_pb2.RetryPolicy | None:
+    """The task run's retry policy from the --retry options; None when none is given."""
+    given = {dest for dest in _RETRY_INTERVALS if getattr(args, dest) is not None}
+    others = args.max_attempts is not None or args.max_duration is not None
+    if args.retry is None:
+        if given or others or args.warning_on_retry:
+            raise UsageError("the retry options need --retry constant, exponential or random")
+        return None
+    required, allowed = _RETRY_SHAPES[args.retry]
+    if missing := sorted(required - given):
+        raise UsageError(f"--retry {args.retry} needs {', '.join(map(_option, missing))}")
+    if extra := sorted(given - allowed):
+        raise UsageError(f"--retry {args.retry} takes no {', '.join(map(_option, extra))}")
+
+    def duration(seconds: float) -> Any:
+        return timedelta(seconds=seconds)
+
+    policy = execution_pb2.RetryPolicy(
+        max_attempts=args.max_attempts or 0, warning_on_retry=args.warning_on_retry
+    )
+    if args.max_duration is not None:
+        policy.max_duration.FromTimedelta(duration(args.max_duration))
+    if args.retry == "constant":
+        policy.constant.interval.FromTimedelta(duration(args.retry_interval))
+    elif args.retry == "exponential":
+        policy.exponential.interval.FromTimedelta(duration(args.retry_interval))
+        if args.retry_max_interval is not None:
+            policy.exponential.max_interval.FromTimedelta(duration(args.retry_max_interval))
+        if args.retry_factor is not None:
+            policy.exponential.factor = args.retry_factor
     else:
-        out.write(render.task_run_detail(response.task_run) + "\n")
-        out.write(f"\nexecution revision: {response.execution_revision}\n")
+        policy.random.min_interval.FromTimedelta(duration(args.retry_min_interval))
+        policy.random.max_interval.FromTimedelta(duration(args.retry_max_interval))
+    return policy
+
+
+def _task_runs_of(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """The execution of --execution, and its task runs that --task and --state select."""
+    with _connect(args) as client:
+        execution = client.get_execution(args.execution)
+    states = set(getattr(args, "state", []))
+    task = getattr(args, "task", "")
+    chosen = [
+        t
+        for t in execution.task_runs
+        if (not task or t.task_id == task) and (not states or t.state in states)
+    ]
+    return execution, chosen
+
+
+def cmd_task_runs_list(args: argparse.Namespace, out: TextIO) -> int:
+    _, task_runs = _task_runs_of(args)
+    _emit(
+        args,
+        out,
+        {"task_runs": [render.message_dict(t) for t in task_runs]},
+        lambda: render.task_runs_table(task_runs) if task_runs else "no task runs",
+    )
+    return 0
+
+
+def cmd_task_runs_get(args: argparse.Namespace, out: TextIO) -> int:
+    execution, task_runs = _task_runs_of(args)
+    found = [t for t in task_runs if t.id == args.task_run_id]
+    if not found:
+        raise StatehouseError(
+            f"task run {args.task_run_id} not found in execution {execution.id}",
+            reason="NOT_FOUND",
+        )
+    task_run = found[0]
+    _emit(
+        args,
+        out,
+        {"task_run": render.message_dict(task_run)},
+        lambda: render.task_run_report(task_run, datetime.now(UTC)),
+    )
     return 0
 
 
@@ -695,14 +1037,12 @@ def _transition_file(args: argparse.Namespace, out: TextIO) -> int:
             results = client.transition_task_runs([item for _, item in chunk])
             for (number, item), result in zip(chunk, results, strict=True):
                 failed += isinstance(result, StatehouseError)
-                if args.json:
-                    render.write_json(
-                        out,
-                        render.batch_result_dict(number, item["task_run_id"], result),
-                        lines=True,
-                    )
-                else:
-                    out.write(render.batch_result_line(number, item["task_run_id"], result) + "\n")
+                _emit_item(
+                    args,
+                    out,
+                    render.batch_result_dict(number, item["task_run_id"], result),
+                    render.batch_result_line(number, item["task_run_id"], result),
+                )
     if failed:
         sys.stderr.write(f"{failed} of {len(items)} transitions failed\n")
     return 1 if failed else 0
@@ -723,7 +1063,7 @@ def cmd_transition(args: argparse.Namespace, out: TextIO) -> int:
                 request_id=args.request_id,
                 expected_revision=args.expected_revision,
             )
-            _show_execution(args, out, execution)
+            _show_execution(args, out, _es.TransitionExecutionResponse(execution=execution))
             return 0
         response = client.transition_task_run(
             args.task_run,
@@ -734,10 +1074,7 @@ def cmd_transition(args: argparse.Namespace, out: TextIO) -> int:
             request_id=args.request_id,
             expected_revision=args.expected_revision,
         )
-    if args.json:
-        render.write_json(out, render.message_dict(response))
-    else:
-        out.write(render.transition_task_run_text(response) + "\n")
+    _emit(args, out, response, lambda: render.transition_task_run_text(response))
     return 0
 
 
@@ -752,19 +1089,19 @@ def _mutation_options(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_kill(args: argparse.Namespace, out: TextIO) -> int:
     with _connect(args) as client:
         response = client.kill_execution(args.execution_id, **_mutation_options(args))
-    if args.json:
-        render.write_json(out, render.message_dict(response))
-    else:
-        if not response.changed:
-            out.write("nothing to kill: the execution is terminal or already being killed\n\n")
-        out.write(render.execution_detail(response.execution) + "\n")
+    nothing = (
+        ""
+        if response.changed
+        else ("nothing to kill: the execution is terminal or already being killed\n\n")
+    )
+    _emit(args, out, response, lambda: nothing + render.execution_detail(response.execution))
     return 0
 
 
 def cmd_restart(args: argparse.Namespace, out: TextIO) -> int:
     with _connect(args) as client:
         execution = client.restart_execution(args.execution_id, **_mutation_options(args))
-    _show_execution(args, out, execution)
+    _show_execution(args, out, _es.RestartExecutionResponse(execution=execution))
     return 0
 
 
@@ -773,7 +1110,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         execution = client.resume_execution(
             args.execution_id, task_run_id=args.task_run, **_mutation_options(args)
         )
-    _show_execution(args, out, execution)
+    _show_execution(args, out, _es.ResumeExecutionResponse(execution=execution))
     return 0
 
 
@@ -791,12 +1128,14 @@ def cmd_pause(args: argparse.Namespace, out: TextIO) -> int:
             on_timeout=args.on_timeout,
             **_mutation_options(args),
         )
-    if args.json:
-        render.write_json(out, render.message_dict(response))
-    else:
-        out.write(render.execution_detail(response.execution) + "\n")
+
+    def text() -> str:
+        body = render.execution_detail(response.execution)
         if response.HasField("resume_time"):
-            out.write(f"\nresumes at: {render.time_text(response.resume_time, millis=True)}\n")
+            body += f"\n\nresumes at: {render.time_text(response.resume_time, millis=True)}"
+        return body
+
+    _emit(args, out, response, text)
     return 0
 
 
@@ -808,13 +1147,15 @@ def cmd_complete(args: argparse.Namespace, out: TextIO) -> int:
             outputs=args.outputs_json,
             **_mutation_options(args),
         )
-    _show_execution(args, out, execution)
+    _show_execution(args, out, _es.CompleteExecutionResponse(execution=execution))
     return 0
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     from_latest = args.after is None and not args.from_start
     with _connect(args) as client:
+        # Connected before the header, so that a wrong address prints no table.
+        client.wait_for_ready(timeout=min(args.call_timeout, CONNECT_TIMEOUT))
         subscription = client.subscribe(
             namespace=args.namespace,
             flow_id=args.flow,
@@ -823,7 +1164,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             after_sequence=args.after or 0,
             from_latest=from_latest,
         )
-        if not args.json:
+        if args.output == "text":
             out.write(render.watch_header() + "\n")
             out.flush()
         seen = 0
@@ -835,11 +1176,12 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             previous = signal.signal(signal.SIGINT, lambda _sig, _frame: subscription.close())
         try:
             for event in subscription:
-                if args.json:
-                    render.write_json(out, render.message_dict(event), lines=True)
-                else:
-                    out.write(render.watch_line(event) + "\n")
-                    out.flush()
+                _emit_item(
+                    args,
+                    out,
+                    render.message_dict(_evs.SubscribeResponse(event=event)),
+                    render.watch_line(event),
+                )
                 seen += 1
                 if args.limit is not None and seen >= args.limit:
                     break
@@ -852,6 +1194,29 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_metrics_record(args: argparse.Namespace, out: TextIO) -> int:
+    tags = dict(args.tag)
+    entries = [counter(name, value, tags=tags) for name, value in args.counter]
+    entries += [timer(name, value, tags=tags) for name, value in args.timer]
+    if not entries:
+        raise UsageError("give at least one --counter NAME=NUMBER or --timer NAME=DURATION")
+    with _connect(args) as client:
+        recorded = client.record_metrics(
+            args.task_run,
+            metrics=entries,
+            attempt=args.attempt or 0,
+            request_id=args.request_id,
+        )
+    plural = "" if recorded == 1 else "s"
+    _emit(
+        args,
+        out,
+        _ms.RecordMetricsResponse(recorded=recorded),
+        lambda: f"recorded {recorded} metric{plural} for task run {args.task_run}",
+    )
+    return 0
+
+
 def cmd_metrics_list(args: argparse.Namespace, out: TextIO) -> int:
     if args.task and not args.execution:
         raise UsageError("--task needs --execution")
@@ -861,12 +1226,13 @@ def cmd_metrics_list(args: argparse.Namespace, out: TextIO) -> int:
                 execution_id=args.execution, task_run_id=args.task_run, task_id=args.task
             )
         )
-    if args.json:
-        render.write_json(out, [render.message_dict(m) for m in metrics])
-        return 0
+    _emit(args, out, _ms.ListMetricsResponse(metrics=metrics), lambda: _metrics_text(metrics))
+    return 0
+
+
+def _metrics_text(metrics: Sequence[Any]) -> str:
     if not metrics:
-        out.write("no metrics\n")
-        return 0
+        return "no metrics"
     rows = []
     for m in metrics:
         value = (
@@ -884,10 +1250,7 @@ def cmd_metrics_list(args: argparse.Namespace, out: TextIO) -> int:
                 render.time_text(m.time),
             ]
         )
-    out.write(
-        render.table(["TASK", "ATT", "NAME", "VALUE", "TAGS", "TIME"], rows, right=[1, 3]) + "\n"
-    )
-    return 0
+    return render.table(["TASK", "ATT", "NAME", "VALUE", "TAGS", "TIME"], rows, right=[1, 3])
 
 
 DEFAULT_SPAN = timedelta(hours=24)
@@ -910,11 +1273,11 @@ def cmd_metrics_aggregate(args: argparse.Namespace, out: TextIO) -> int:
             bucket_width=args.bucket,
             group_by_tag=args.group_by,
         )
-    if args.json:
-        render.write_json(out, render.message_dict(response))
-        return 0
-    out.write(
-        render.aggregate_report(
+    _emit(
+        args,
+        out,
+        response,
+        lambda: render.aggregate_report(
             response,
             name=args.name,
             timer=args.type is MetricType.TIMER,
@@ -923,9 +1286,51 @@ def cmd_metrics_aggregate(args: argparse.Namespace, out: TextIO) -> int:
             group_by=args.group_by,
             stat=args.stat,
             width=shutil.get_terminal_size().columns,
-        )
-        + "\n"
+        ),
     )
+    return 0
+
+
+def _health(client: Client, timeout: float) -> str:
+    """The server's overall health status (SERVING, NOT_SERVING...)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        reply = health_pb2_grpc.HealthStub(client.channel).Check(
+            health_pb2.HealthCheckRequest(service=""),
+            timeout=timeout,
+            metadata=client.metadata,
+        )
+    except grpc.RpcError as exc:
+        raise error_from_rpc(exc) from None
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    with _connect(args) as client:
+        if args.wait:
+            client.wait_for_ready(timeout=args.wait)
+        health = _health(client, args.call_timeout)
+        info = client.get_server_info()
+        counts = client.count_executions(namespace=args.namespace)
+    _emit(
+        args,
+        out,
+        {
+            "target": args.target,
+            "health": health,
+            "server": render.message_dict(info),
+            "executions": render.message_dict(counts),
+        },
+        lambda: render.status_text(args.target, health, info, counts, namespace=args.namespace),
+    )
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace, out: TextIO) -> int:
+    import shtab
+
+    out.write(shtab.complete(args.parser, shell=args.shell))
     return 0
 
 
@@ -975,10 +1380,12 @@ def cmd_tokens_create(args: argparse.Namespace, out: TextIO) -> int:
                 ttl=args.expires,
                 certificate_subject=args.certificate_subject,
             )
-    if args.json:
-        render.write_json(out, {"token": render.message_dict(token), "secret": secret})
-    else:
-        out.write(render.token_created_text(token, secret) + "\n")
+    _emit(
+        args,
+        out,
+        _as.CreateTokenResponse(token=token, secret=secret),
+        lambda: render.token_created_text(token, secret),
+    )
     return 0
 
 
@@ -990,12 +1397,12 @@ def cmd_tokens_list(args: argparse.Namespace, out: TextIO) -> int:
     else:
         with _connect(args) as client:
             tokens = client.list_tokens(include_inactive=args.all)
-    if args.json:
-        render.write_json(out, [render.message_dict(t) for t in tokens])
-    elif tokens:
-        out.write(render.tokens_table(tokens, datetime.now(UTC)) + "\n")
-    else:
-        out.write("no credentials\n")
+    _emit(
+        args,
+        out,
+        _as.ListTokensResponse(tokens=tokens),
+        lambda: render.tokens_table(tokens, datetime.now(UTC)) if tokens else "no credentials",
+    )
     return 0
 
 
@@ -1006,16 +1413,19 @@ def cmd_tokens_revoke(args: argparse.Namespace, out: TextIO) -> int:
     else:
         with _connect(args) as client:
             token = client.revoke_token(args.name)
-    if args.json:
-        render.write_json(out, render.message_dict(token))
-    else:
-        out.write(f"revoked {render.credential_kind(token)} {token.name}\n")
+    _emit(
+        args,
+        out,
+        _as.RevokeTokenResponse(token=token),
+        lambda: f"revoked {render.credential_kind(token)} {token.name}",
+    )
     return 0
 
 
-def _report(error: StatehouseError, err: TextIO) -> None:
+def _report(error: StatehouseError, err: TextIO, *, colour: bool = False) -> None:
     label = error.reason or error.code.name
-    err.write(f"error: {error.message} ({label})\n")
+    prefix = render.paint_error("error:") if colour else "error:"
+    err.write(f"{prefix} {error.message} ({label})\n")
     for field, description in error.field_violations:
         line = f"{field}: {description}"
         if line != error.message:  # a single violation is often the message itself
@@ -1028,12 +1438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     out = sys.stdout
+    args.colour = render.colour_wanted(args.color, out)
     try:
         return handler(args, out)
     except UsageError as exc:
         parser.error(str(exc))
     except StatehouseError as exc:
-        _report(exc, sys.stderr)
+        _report(exc, sys.stderr, colour=render.colour_wanted(args.color, sys.stderr))
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,12 +1,15 @@
-"""Plain-text and JSON rendering of the CLI's output (no third-party library)."""
+"""The CLI's output: aligned text (coloured on a terminal), JSON and YAML."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import yaml
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
@@ -38,6 +41,55 @@ def write_json(out: TextIO, value: Any, *, lines: bool = False) -> None:
     else:
         out.write(json.dumps(value, indent=2) + "\n")
     out.flush()
+
+
+#: The values of --output: the text for people, or the response message as data.
+FORMATS = ("text", "json", "yaml")
+
+
+def write_value(out: TextIO, value: Any, *, fmt: str, lines: bool = False) -> None:
+    """``value`` as JSON (a line each for streams) or YAML (a ``---`` document each)."""
+    if fmt == "yaml":
+        out.write(yaml.safe_dump(value, sort_keys=False, allow_unicode=True, explicit_start=lines))
+        out.flush()
+    else:
+        write_json(out, value, lines=lines)
+
+
+# Colour: state names, and "error:", on a terminal.
+
+_RESET = "\x1b[0m"
+STATE_COLOURS = {
+    "CREATED": "\x1b[2m",  # dim
+    "RUNNING": "\x1b[34m",  # blue
+    "PAUSED": "\x1b[36m",  # cyan
+    "SUCCESS": "\x1b[32m",  # green
+    "WARNING": "\x1b[33m",  # yellow
+    "FAILED": "\x1b[31m",  # red
+    "KILLING": "\x1b[35m",  # magenta
+    "KILLED": "\x1b[35m",
+    "RESTARTED": "\x1b[36m",
+}
+_STATE_WORD = re.compile(r"\b(" + "|".join(STATE_COLOURS) + r")\b")
+
+
+def colour_wanted(choice: str, stream: TextIO, env: Mapping[str, str] = os.environ) -> bool:
+    """--color auto|always|never: auto colours a terminal, unless NO_COLOR is set or TERM=dumb."""
+    if choice != "auto":
+        return choice == "always"
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str) -> str:
+    """Each state name in ``text`` in its colour (after alignment: codes take no column)."""
+    return _STATE_WORD.sub(lambda m: f"{STATE_COLOURS[m.group(1)]}{m.group(1)}{_RESET}", text)
+
+
+def paint_error(text: str) -> str:
+    return f"\x1b[1;31m{text}{_RESET}"
 
 
 def table(
@@ -317,12 +369,86 @@ def task_run_detail(t: execution_pb2.TaskRun) -> str:
     return "\n".join([_fields(pairs), "", "history:", _indent(history_table(t.history))])
 
 
+def retry_policy_text(policy: execution_pb2.RetryPolicy) -> str:
+    """``constant 2s, at most 3 attempts``, say; "-" without a policy."""
+
+    def seconds(duration: Any) -> str:
+        return duration_text(duration.ToMicroseconds())
+
+    kind = policy.WhichOneof("interval")
+    if kind == "constant":
+        text = f"constant {seconds(policy.constant.interval)}"
+    elif kind == "exponential":
+        e = policy.exponential
+        text = f"exponential from {seconds(e.interval)}, x{e.factor or 2:g}"
+        if e.HasField("max_interval"):
+            text += f" up to {seconds(e.max_interval)}"
+    elif kind == "random":
+        text = (
+            f"random {seconds(policy.random.min_interval)}..{seconds(policy.random.max_interval)}"
+        )
+    else:
+        return "-"
+    if policy.max_attempts:
+        text += f", at most {policy.max_attempts} attempts"
+    if policy.HasField("max_duration"):
+        text += f", for at most {seconds(policy.max_duration)}"
+    if policy.warning_on_retry:
+        text += ", WARNING after a retry"
+    return text
+
+
+def task_run_report(t: execution_pb2.TaskRun, now: datetime) -> str:
+    """``task-runs get``: the task run, its retry policy and its attempts."""
+    text = task_run_detail(t)
+    if t.HasField("retry_policy"):
+        text += f"\n\nretry policy:  {retry_policy_text(t.retry_policy)}"
+    if any(a.history for a in t.attempts):
+        text += "\n\nattempts:\n" + _indent(attempts_table([t], now))
+    return text
+
+
+def status_text(
+    target: str,
+    health: str,
+    info: admin_service_pb2.GetServerInfoResponse,
+    counts: execution_service_pb2.CountExecutionsResponse,
+    *,
+    namespace: str = "",
+) -> str:
+    """``statehouse status``: the server, its event log, and its executions by state."""
+    processes = f" ({info.processes} processes)" if info.processes > 1 else ""
+    pairs = [
+        ("server", f"{target}, version {info.version}{processes}"),
+        ("health", health),
+        ("database", info.database_backend),
+        ("started", time_text(info.start_time)),
+        (
+            "event log",
+            f"head sequence {info.head_sequence} (retained from {info.first_available_sequence})",
+        ),
+    ]
+    where = f" in {namespace}" if namespace else ""
+    rows = [[state_name(c.state), str(c.count)] for c in counts.counts]
+    rows.append(["total", str(counts.total)])
+    return "\n".join(
+        [
+            _fields(pairs),
+            "",
+            f"executions{where}:",
+            _indent(table(["STATE", "COUNT"], rows, right=[1])),
+        ]
+    )
+
+
 def transition_task_run_text(r: execution_service_pb2.TransitionTaskRunResponse) -> str:
     text = task_run_detail(r.task_run)
-    text += f"\n\nexecution:  {state_name(r.execution_state)} (revision {r.execution_revision})"
+    text += (
+        f"\n\nexecution state:  {state_name(r.execution_state)} (revision {r.execution_revision})"
+    )
     if r.HasField("retry") and r.retry.scheduled:
         text += (
-            f"\nretry:      attempt {r.retry.next_attempt} "
+            f"\nretry:            attempt {r.retry.next_attempt} "
             f"at {time_text(r.retry.next_attempt_time, millis=True)}"
         )
     return text
@@ -384,10 +510,19 @@ WATCH_COLUMNS: tuple[tuple[str, int, bool], ...] = (
 )
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, its last one an ellipsis when cut."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
 def _watch_line(cells: Sequence[str]) -> str:
+    """A line of fixed columns: a longer text is clipped (numbers are not), keeping them aligned."""
     parts = []
     for (_, width, right), cell in zip(WATCH_COLUMNS, cells, strict=True):
-        parts.append(cell.rjust(width) if right else cell.ljust(width))
+        if right:
+            parts.append(cell.rjust(width))
+        else:
+            parts.append(clip(cell, width).ljust(width) if width else cell)
     return "  ".join(parts).rstrip()
 
 
@@ -623,7 +758,10 @@ def aggregate_report(
         if empty:
             parts.append(f"({empty} empty buckets not shown)")
     else:
-        parts += ["", "no values in this range"]
+        # Nothing to chart either: no table, no chart of an empty series.
+        where = f" of {kind} {name!r}" if name else ""
+        parts += ["", f"no values{where} in this range (try a wider --from/--to, or check --type)"]
+        return "\n".join(parts)
 
     labels = [label(s) for s in response.series]
     label_width = max((len(text) for text in labels), default=0)

@@ -279,6 +279,16 @@ class BaseClient(Generic[ChannelT]):
         self._metadata = with_token(normalize_metadata(metadata), token)
         self._callables: dict[str, Any] = {}
 
+    @property
+    def channel(self) -> ChannelT:
+        """The gRPC channel, for services beside Statehouse's own (health, reflection)."""
+        return self._channel
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The metadata sent with every call (the bearer token among it, when set)."""
+        return self._metadata
+
     @classmethod
     def connect(
         cls,
