@@ -45,13 +45,13 @@ class Cli:
             assert result.returncode == 0, result.stderr
         return result
 
-    def json(self, *argv: str) -> Any:
+    def json(self, *argv: str, stdin: str | None = None) -> Any:
         """The command's --json output: its response message."""
-        return json.loads(self.run("--json", *argv).stdout)
+        return json.loads(self.run("--json", *argv, stdin=stdin).stdout)
 
-    def execution(self, *argv: str) -> Any:
+    def execution(self, *argv: str, stdin: str | None = None) -> Any:
         """The execution in the response of a command that answers with one."""
-        response = self.json(*argv)
+        response = self.json(*argv, stdin=stdin)
         assert set(response) == {"execution"}, response
         return response["execution"]
 

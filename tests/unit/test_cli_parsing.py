@@ -411,3 +411,32 @@ def test_tokens_with_database_call_the_offline_functions(
     assert capsys.readouterr().out == "revoked token root\n"
     assert main(["tokens", "revoke", "nobody", "--database", url]) == 1
     assert capsys.readouterr().err == "error: no credential named 'nobody' (NOT_FOUND)\n"
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_limit_below_one_has_one_message(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    err = usage_error(capsys, "executions", "list", "--limit", value)
+    assert f"expected a positive integer, got '{value}'" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2", 2.0), ("2.5", 2.5), ("500ms", 0.5), ("1.5s", 1.5), ("1m30s", 90.0), ("2h", 7200.0)],
+)
+def test_durations_are_seconds_or_spans(text: str, seconds: float) -> None:
+    args = parse("pause", "eid", "--delay", text)
+    assert args.delay == seconds
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "soon", "1x", "0s"])
+def test_bad_durations_are_usage_errors(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    err = usage_error(capsys, "pause", "eid", "--delay", text)
+    assert "argument --delay" in err
+
+
+def test_output_modes_and_the_json_shorthand() -> None:
+    assert parse("executions", "list").output == "text"
+    assert parse("-o", "yaml", "executions", "list").output == "yaml"
+    assert parse("executions", "list", "--output", "json").output == "json"
+    assert parse("executions", "list", "--json").output == "json"
+    assert parse("--color", "never", "executions", "list").color == "never"

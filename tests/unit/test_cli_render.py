@@ -270,3 +270,88 @@ def test_offline_descriptions_become_tokens() -> None:
     assert not converted.HasField("revoke_time")
     revoked = render.token_from_dict({**info, "revoke_time_us": 1, "created_by": "offline"})
     assert revoked.HasField("revoke_time") and revoked.created_by == "offline"
+
+
+def test_watch_lines_stay_aligned_with_long_cells() -> None:
+    header = render.watch_header()
+    event = event_pb2.StateChangeEvent(
+        time=at(0),
+        sequence=12,
+        namespace="company.team.with.a.very.long.namespace",
+        flow_id="flow",
+        execution_id="0123456789abcdef",
+        task_id="a-task-id-much-longer-than-its-column",
+        attempt=1,
+        previous_state=state_pb2.STATE_CREATED,
+        state=state_pb2.STATE_RUNNING,
+        actor="someone-with-a-long-name@example.com",
+        reason="started",
+    )
+    line = render.watch_line(event)
+    for name in ("ATT", "TRANSITION", "ACTOR", "REASON"):
+        start = header.index(name)
+        assert line[start - 2 : start] == "  ", (name, line)
+    assert line[header.index("TASK") :].startswith("a-task-id-much-\u2026")
+    assert line[header.index("REASON") :] == "started"
+    assert render.clip("short", 16) == "short"
+    assert render.clip("exactly-sixteen!", 16) == "exactly-sixteen!"
+
+
+def test_paint_colours_state_names_without_moving_columns() -> None:
+    text = render.table(["ID", "STATE"], [["a", "RUNNING"], ["b", "SUCCESS"]])
+    painted = render.paint(text)
+    assert "\x1b[34mRUNNING\x1b[0m" in painted
+    assert "\x1b[32mSUCCESS\x1b[0m" in painted
+    assert painted.replace("\x1b[34m", "").replace("\x1b[32m", "").replace("\x1b[0m", "") == text
+    assert render.paint("RUNNINGS and XSUCCESS") == "RUNNINGS and XSUCCESS"  # whole words only
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize(
+    ("choice", "tty", "env", "wanted"),
+    [
+        ("auto", True, {}, True),
+        ("auto", False, {}, False),
+        ("auto", True, {"NO_COLOR": "1"}, False),
+        ("auto", True, {"NO_COLOR": ""}, True),  # no-color.org: set and not empty
+        ("auto", True, {"TERM": "dumb"}, False),
+        ("always", False, {"NO_COLOR": "1"}, True),
+        ("never", True, {}, False),
+    ],
+)
+def test_colour_is_wanted_on_a_terminal_unless_told_otherwise(
+    choice: str, tty: bool, env: dict[str, str], wanted: bool
+) -> None:
+    assert render.colour_wanted(choice, _Stream(tty), env) is wanted  # type: ignore[arg-type]
+
+
+def test_retry_policy_text() -> None:
+    policy = execution_pb2.RetryPolicy(max_attempts=3)
+    policy.constant.interval.FromTimedelta(timedelta(seconds=2))
+    assert render.retry_policy_text(policy) == "constant 2.0s, at most 3 attempts"
+    policy = execution_pb2.RetryPolicy()
+    policy.random.min_interval.FromTimedelta(timedelta(milliseconds=100))
+    policy.random.max_interval.FromTimedelta(timedelta(minutes=2))
+    policy.max_duration.FromTimedelta(timedelta(hours=1))
+    assert render.retry_policy_text(policy) == "random 100ms..2m00s, for at most 1h00m"
+    assert render.retry_policy_text(execution_pb2.RetryPolicy()) == "-"
+
+
+def test_an_aggregate_without_values_has_no_chart() -> None:
+    response = metric_service_pb2.AggregateMetricsResponse(
+        bucket_width=metric_pb2.METRIC_BUCKET_WIDTH_HOUR,
+        series=[metric_pb2.MetricSeries(buckets=[metric_pb2.MetricBucket(start_time=at(0))])],
+    )
+    text = render.aggregate_report(
+        response, name="rows", timer=False, start=T0, end=T0 + timedelta(hours=1)
+    )
+    assert text.splitlines()[-1].startswith("no values of counter 'rows' in this range")
+    assert "sum per" not in text
+    assert render.SPARKS[0] not in text
