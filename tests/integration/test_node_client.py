@@ -13,6 +13,10 @@ certificates in the environment:
 - ``auth.test.js`` against ``statehouse serve --auth`` with a bootstrap admin
   token, once the server has ``--auth`` (skipped before).
 
+And as a user gets it: ``npm pack`` of client/node installed into an empty
+project and used there (``require('statehouse-node-client')``), and an install by
+path.
+
 ``make test`` installs client/node's packages first (``make node-client``).
 """
 
@@ -22,8 +26,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -55,6 +61,11 @@ NODE_VARIABLES = (
 )
 
 
+#: npm without its network chatter; packages come from npm's cache when it has them.
+NPM_INSTALL = ("--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error")
+NPM_ENV = {"npm_config_update_notifier": "false", "npm_config_fund": "false"}
+
+
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
@@ -80,6 +91,37 @@ def run_node_tests(files: Sequence[str], env: dict[str, str], logs: str = "") ->
     assert result.returncode == 0, f"node --test {' '.join(files)} failed:\n{output}\n{logs}"
     assert re.search(r"pass [1-9]", output), f"no test ran:\n{output}"
     return output
+
+
+def _npm() -> str:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is not installed (it comes with Node.js)")
+    return npm
+
+
+def run_bounded(
+    args: Sequence[str], cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``args`` in a session of its own with ``env`` (no Node variable of the
+    caller's), killed with its children and failed after ``timeout`` seconds."""
+    base = {k: v for k, v in os.environ.items() if k not in NODE_VARIABLES}
+    proc = subprocess.Popen(
+        list(args),
+        cwd=cwd,
+        env={**base, **NPM_ENV, **env, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"{' '.join(args)} did not finish in {timeout} s:\n{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(list(args), proc.returncode, stdout, stderr)
 
 
 def assert_none_skipped(output: str) -> None:
@@ -168,7 +210,10 @@ def _serve_help() -> str:
     ).stdout
 
 
-def test_node_client_against_a_server_with_auth(tmp_path: Path, tls_dir: Path) -> None:
+@contextmanager
+def serve_with_auth(tmp_path: Path, tls_dir: Path) -> Iterator[tuple[str, str, Path]]:
+    """``statehouse serve --auth`` over TLS (the CA is tls_dir/ca.pem) with a
+    bootstrap admin token for every namespace: yields (target, secret, log)."""
     if not re.search(r"--auth\b(?!-)", _serve_help()):
         pytest.skip("statehouse serve has no --auth yet")
     database_url = f"sqlite:///{tmp_path / 'statehouse.db'}"
@@ -189,7 +234,11 @@ def test_node_client_against_a_server_with_auth(tmp_path: Path, tls_dir: Path) -
         "--auth",
         "--tls-cert", str(tls_dir / "server.crt"), "--tls-key", str(tls_dir / "server.key"),
     ) as port:  # fmt: skip
-        target = f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", secret, log
+
+
+def test_node_client_against_a_server_with_auth(tmp_path: Path, tls_dir: Path) -> None:
+    with serve_with_auth(tmp_path, tls_dir) as (target, secret, log):
         output = run_node_tests(
             ["test/auth.test.js"],
             {
@@ -210,3 +259,129 @@ def test_node_client_against_a_server_with_auth(tmp_path: Path, tls_dir: Path) -
             },
             f"server log:\n{log.read_text()}",
         )
+
+
+#: What an installed copy runs: the package by its name, from the project's
+#: node_modules with its bundled protos; create, read back, subscribe and break,
+#: close; then the process must exit by itself.
+INSTALLED_CHECK = """
+'use strict';
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { connect, protosDirectory } = require('statehouse-node-client');
+
+const installed = path.join(__dirname, 'node_modules', 'statehouse-node-client');
+assert.equal(require.resolve('statehouse-node-client'), path.join(installed, 'src', 'index.js'));
+assert.equal(protosDirectory(), path.join(installed, 'protos'));
+assert.ok(require.resolve('@grpc/grpc-js').startsWith(path.join(__dirname, 'node_modules') + path.sep));
+
+(async () => {
+  const sh = connect(process.argv[2]);
+  const { execution } = await sh.executions.createExecution({ namespace: 'demo', flow_id: 'installed' });
+  const { execution: stored } = await sh.executions.getExecution({ execution_id: execution.id });
+  assert.equal(stored.id, execution.id);
+  assert.equal(stored.state, 'STATE_CREATED');
+  for await (const message of sh.events.subscribe({
+    filter: { execution_ids: [execution.id] },
+    after_sequence: '0',
+  })) {
+    assert.equal(message.payload, 'event');
+    assert.equal(message.event.execution_id, execution.id);
+    break;
+  }
+  sh.close();
+  console.log('installed client ok', execution.id);
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+"""
+
+
+def _pack(tmp_path: Path) -> Path:
+    """``npm pack`` of client/node, as in the repository: on a copy of client/node
+    beside a copy of protos/ (the same layout), so the prepack and postpack
+    scripts never write into the shared working tree. Returns the tarball."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "protos", repo / "protos")
+    shutil.copytree(
+        CLIENT,
+        repo / "client" / "node",
+        ignore=shutil.ignore_patterns(
+            "node_modules", "protos", "protos.staging-*", "*.tgz", "test"
+        ),
+    )
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    packed = run_bounded(
+        [_npm(), "pack", "--pack-destination", str(packs), "--loglevel=error"],
+        repo / "client" / "node",
+        {},
+        timeout=60,
+    )
+    assert packed.returncode == 0, f"npm pack failed:\n{packed.stdout}\n{packed.stderr}"
+    tarballs = list(packs.glob("statehouse-node-client-*.tgz"))
+    assert len(tarballs) == 1, f"npm pack made {tarballs}:\n{packed.stdout}"
+    assert not (repo / "client" / "node" / "protos").exists(), "postpack left the protos copy"
+    return tarballs[0]
+
+
+@pytest.mark.xdist_group("node-npm")
+def test_node_client_packed_and_installed_in_a_fresh_project_works(tmp_path: Path) -> None:
+    _node()
+    tarball = _pack(tmp_path)
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+    protos = sorted(
+        f"package/protos/{p.relative_to(ROOT / 'protos').as_posix()}"
+        for p in (ROOT / "protos").rglob("*.proto")
+    )
+    expected = {
+        "package/package.json",
+        "package/src/index.js",
+        "package/third_party/google/rpc/status.proto",
+        "package/third_party/google/rpc/error_details.proto",
+        *protos,
+    }
+    assert protos and expected <= names, f"missing from the tarball: {sorted(expected - names)}"
+    assert not [n for n in names if n.startswith("package/test/")], sorted(names)
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "package.json").write_text('{"name": "uses-statehouse", "private": true}\n')
+    installed = run_bounded(
+        [_npm(), "install", *NPM_INSTALL, str(tarball)], project, {}, timeout=180
+    )
+    assert installed.returncode == 0, f"npm install failed:\n{installed.stdout}\n{installed.stderr}"
+    (project / "check.js").write_text(INSTALLED_CHECK)
+
+    server = ServerProcess(f"sqlite:///{tmp_path / 'statehouse.db'}", tmp_path / "server.log")
+    try:
+        ran = run_bounded([_node(), "check.js", server.target], project, {}, timeout=30)
+        assert ran.returncode == 0, f"{ran.stdout}\n{ran.stderr}\nserver log:\n{server.logs()}"
+        assert "installed client ok" in ran.stdout, ran.stdout
+    finally:
+        server.kill()
+
+
+@pytest.mark.xdist_group("node-npm")
+def test_node_client_installed_by_path_links_the_checkout(tmp_path: Path) -> None:
+    """``npm install /path/to/client/node`` links the checkout: it uses the
+    repository's protos and client/node/node_modules (``make node-client``)."""
+    node = _node()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "package.json").write_text('{"name": "uses-statehouse", "private": true}\n')
+    installed = run_bounded(
+        [_npm(), "install", *NPM_INSTALL, str(CLIENT)], project, {}, timeout=120
+    )
+    assert installed.returncode == 0, f"npm install failed:\n{installed.stdout}\n{installed.stderr}"
+    assert (project / "node_modules" / "statehouse-node-client").resolve() == CLIENT
+    script = (
+        "const { connect, protosDirectory } = require('statehouse-node-client');"
+        "console.log(protosDirectory());"
+        "connect('127.0.0.1:1').close();"
+    )
+    ran = run_bounded([node, "-e", script], project, {}, timeout=30)
+    assert ran.returncode == 0, f"{ran.stdout}\n{ran.stderr}"
+    assert ran.stdout.strip() == str(ROOT / "protos")

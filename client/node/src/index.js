@@ -2,9 +2,11 @@
 /**
  * A small Node.js client of Statehouse over gRPC.
  *
- * The service definitions are loaded at run time from the repository's protos
- * (../../../protos) with @grpc/proto-loader, so this client always speaks the
- * contract in the tree; nothing is generated. Field names are kept as in the
+ * The service definitions are loaded at run time with @grpc/proto-loader;
+ * nothing is generated. In the repository (this package is client/node, beside
+ * protos/) they are the repository's protos, so the client always speaks the
+ * contract in the tree; an installed copy (npm pack, npm install <tarball>)
+ * uses the protos its prepack script copied into the package (protos/). Field names are kept as in the
  * protos (snake_case), 64-bit integers are strings (compare them as BigInt),
  * enums are their names ("STATE_RUNNING"). google.protobuf.Struct values
  * (inputs, outputs) use protobufjs' camelCase names ({ stringValue: 'x' }):
@@ -35,8 +37,12 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const protobuf = require('protobufjs');
 
-const PROTOS = path.resolve(__dirname, '..', '..', '..', 'protos');
-const THIRD_PARTY = path.resolve(__dirname, '..', 'third_party');
+const PACKAGE = path.resolve(__dirname, '..');
+const THIRD_PARTY = path.join(PACKAGE, 'third_party');
+/** The repository's protos, when this package is the repository's client/node. */
+const REPOSITORY_PROTOS = path.resolve(PACKAGE, '..', '..', 'protos');
+/** The copy `npm pack` puts in the package (scripts/bundle-protos.js; not in git). */
+const BUNDLED_PROTOS = path.join(PACKAGE, 'protos');
 const SERVICE_FILES = [
   'statehouse/v1/execution_service.proto',
   'statehouse/v1/event_service.proto',
@@ -49,16 +55,40 @@ const LOADER_OPTIONS = {
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [PROTOS],
 };
 const DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
+ * The directory holding statehouse/v1/*.proto: the repository's protos/ when
+ * this package is the repository's client/node (never a copy that could be
+ * older than the tree), else the copy bundled in the package.
+ */
+function protosDirectory() {
+  const inRepository =
+    path.basename(PACKAGE) === 'node' &&
+    path.basename(path.dirname(PACKAGE)) === 'client' &&
+    fs.existsSync(path.join(REPOSITORY_PROTOS, SERVICE_FILES[0]));
+  const candidates = inRepository ? [REPOSITORY_PROTOS, BUNDLED_PROTOS] : [BUNDLED_PROTOS, REPOSITORY_PROTOS];
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, SERVICE_FILES[0])));
+  if (!found) {
+    throw new Error(
+      `statehouse: the Statehouse protos are in neither ${BUNDLED_PROTOS} nor ${REPOSITORY_PROTOS}; ` +
+        "install a package made by `npm pack` in the repository's client/node (its prepack script " +
+        "bundles them), or use client/node inside the repository",
+    );
+  }
+  return found;
+}
 
 let cachedApi;
 
 /** The statehouse.v1 package as grpc-js service constructors (loaded once). */
 function loadApi() {
   if (!cachedApi) {
-    const definition = protoLoader.loadSync(SERVICE_FILES, LOADER_OPTIONS);
+    const definition = protoLoader.loadSync(SERVICE_FILES, {
+      ...LOADER_OPTIONS,
+      includeDirs: [protosDirectory(), THIRD_PARTY],
+    });
     cachedApi = grpc.loadPackageDefinition(definition).statehouse.v1;
   }
   return cachedApi;
@@ -438,6 +468,7 @@ function connect(target = process.env.STATEHOUSE_TARGET || '127.0.0.1:50051', op
 module.exports = {
   connect,
   loadApi,
+  protosDirectory,
   decodeStatusDetails,
   StatehouseError,
   toStruct,
