@@ -14,8 +14,8 @@ certificates in the environment:
   token, once the server has ``--auth`` (skipped before).
 
 And as a user gets it: ``npm pack`` of client/node installed into an empty
-project and used there (``require('statehouse-node-client')``), and an install by
-path.
+project and used there (``require('statehouse-node-client')``), an install by
+path, and every ``js`` example of client/node/README.md run as written.
 
 ``make test`` installs client/node's packages first (``make node-client``).
 """
@@ -385,3 +385,49 @@ def test_node_client_installed_by_path_links_the_checkout(tmp_path: Path) -> Non
     ran = run_bounded([node, "-e", script], project, {}, timeout=30)
     assert ran.returncode == 0, f"{ran.stdout}\n{ran.stderr}"
     assert ran.stdout.strip() == str(ROOT / "protos")
+
+
+README = CLIENT / "README.md"
+#: Node's warning when grpc-js sends an IP address as the TLS server name (a
+#: target of 127.0.0.1 over TLS): printed by Node itself, harmless.
+IP_SERVERNAME_WARNING = re.compile(
+    r"^\(node:\d+\) \[DEP0123\] DeprecationWarning: Setting the TLS ServerName to an IP address.*\n"
+    r"(\(Use `node --trace-deprecation .*\n)?",
+    flags=re.MULTILINE,
+)
+PACKAGE_REQUIRE = "require('statehouse-node-client')"
+
+
+def readme_examples() -> list[str]:
+    """The ``js`` code blocks of client/node/README.md, in order."""
+    return re.findall(r"^```js\n(.*?)^```$", README.read_text(), flags=re.DOTALL | re.MULTILINE)
+
+
+def test_node_client_readme_examples_run_as_written(tmp_path: Path, tls_dir: Path) -> None:
+    """Every ``js`` block of client/node/README.md is a whole script that runs
+    against a server (--auth over TLS, an admin token) and exits by itself: by
+    the package's name, as installed (a project whose node_modules links
+    client/node, as ``npm install <dir>`` does), and from the repository root
+    with ``require('./client/node')``, as the README says."""
+    node = _node()
+    examples = readme_examples()
+    assert len(examples) >= 5, f"found {len(examples)} js blocks in {README}"
+    project = tmp_path / "project"
+    (project / "node_modules").mkdir(parents=True)
+    (project / "node_modules" / "statehouse-node-client").symlink_to(CLIENT)
+    with serve_with_auth(tmp_path, tls_dir) as (target, secret, log):
+        env = {
+            "STATEHOUSE_TARGET": target,
+            "STATEHOUSE_TOKEN": secret,
+            "STATEHOUSE_TLS_CA": str(tls_dir / "ca.pem"),
+        }
+        for number, example in enumerate(examples, 1):
+            assert PACKAGE_REQUIRE in example, f"example {number} does not {PACKAGE_REQUIRE}"
+            from_repository = example.replace(PACKAGE_REQUIRE, "require('./client/node')")
+            for cwd, code in ((project, example), (ROOT, from_repository)):
+                ran = run_bounded([node, "-e", code], cwd, env, timeout=30)
+                errors = IP_SERVERNAME_WARNING.sub("", ran.stderr)
+                assert ran.returncode == 0 and not errors, (
+                    f"README example {number} failed (cwd {cwd}):\n{code}\n"
+                    f"stdout:\n{ran.stdout}\nstderr:\n{ran.stderr}\nserver log:\n{log.read_text()}"
+                )
