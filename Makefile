@@ -16,14 +16,22 @@ PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --d
 .PHONY: help venv node node-client run test unit integration lint breaking format protos generate docs contract-snapshot bench clean
 
 help:
-	@echo "make run      create the environment and serve on $(ADDRESS) (SQLite in ./data)"
-	@echo "make test     create the environment, lint, type-check and run every test"
-	@echo "make protos   regenerate client/src/statehouse/v1 from protos/"
-	@echo "make generate buf generate: the Python stubs and the TypeScript client (client/ts/gen)"
-	@echo "make docs     regenerate docs/api.md from the proto comments"
+	@echo "make run          create the environment and serve on $(ADDRESS) (SQLite in ./data)"
+	@echo "make test         create the environments, lint, type-check and run every test"
+	@echo "make venv         create .venv and install the package with its dev tools"
+	@echo "make node         install the repository's Node tools (buf, tsc) in node_modules"
+	@echo "make node-client  install the Node.js client's packages (client/node/node_modules)"
+	@echo "make unit         the unit tests only"
+	@echo "make integration  the integration tests only (real servers, PostgreSQL, Node)"
+	@echo "make lint         buf lint, buf format, buf breaking, ruff, mypy, tsc"
+	@echo "make breaking     buf breaking against the contract snapshot (and main, on a branch)"
+	@echo "make format       apply buf format and ruff's fixes and format"
+	@echo "make protos       regenerate client/src/statehouse/v1 from protos/"
+	@echo "make generate     buf generate: the Python stubs and the TypeScript client (client/ts/gen)"
+	@echo "make docs         regenerate docs/api.md from the proto comments"
 	@echo "make contract-snapshot  accept the current protos as the contract buf breaking checks against"
-	@echo "make lint     buf lint, buf breaking, ruff, mypy, tsc"
-	@echo "make bench    measure the service against a plain echo server"
+	@echo "make bench        measure the service against a plain echo server (BENCH_ARGS=...)"
+	@echo "make clean        remove the environments, caches and ./data"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from .settings import DATABASE_ENV, DEFAULT_ADDRESS, Settings
 
 _DEFAULTS = Settings()
+#: The address to listen on when --address is not given.
+ADDRESS_ENV = "STATEHOUSE_ADDRESS"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the server's options to ``parser``."""
     parser.add_argument(
         "--address",
-        default=DEFAULT_ADDRESS,
-        help=f"host:port to listen on (default {DEFAULT_ADDRESS}; port 0 picks a free one)",
+        default=os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS,
+        help=(
+            f"host:port to listen on (default ${ADDRESS_ENV}, else {DEFAULT_ADDRESS}; "
+            "port 0 picks a free one)"
+        ),
     )
     parser.add_argument(
         "--database",
