@@ -109,3 +109,19 @@ def test_the_wheel_without_extras_serves_on_sqlite(served: str) -> None:
                 break
         stream.cancel()
         assert states[-1] == st.STATE_RUNNING
+
+
+def test_the_wheels_command_line_needs_nothing_more(installed: Path, served: str) -> None:
+    """The CLI's status, YAML output and completion run from the wheel's base dependencies."""
+    env = {**os.environ, "STATEHOUSE_TARGET": served, "NO_COLOR": "1"}
+    cli = str(installed / "bin" / "statehouse")
+
+    def run(*argv: str) -> str:
+        done = subprocess.run([cli, *argv], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "health:     SERVING" in run("status")
+    eid = run("executions", "create", "--namespace", "demo", "--flow", "hello", "-q").strip()
+    assert f"id: {eid}" in run("executions", "get", eid, "-o", "yaml")
+    assert "_shtab_statehouse" in run("completion", "bash")
