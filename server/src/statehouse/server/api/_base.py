@@ -14,6 +14,7 @@ from ..clock import now_us
 from ..limits import MAX_PAYLOAD_BYTES
 from ..orchestration import JsonObject, RequestIdReused
 from ..storage import Store, Tx
+from . import convert
 from ._guard import Guard
 from ._pages import PageTokens
 from .validation import Checked
@@ -149,9 +150,7 @@ class Servicer:
                     raise RequestIdReused(request_id)
                 return response_type.FromString(stored.response)
             response = respond(work(tx))
-            tx.put_request(
-                caller, request_id, method, digest, response.SerializeToString(), now_us()
-            )
+            tx.put_request(caller, request_id, method, digest, convert.encode(response), now_us())
             return response
 
         return idempotent, _built

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
 from statehouse.v1 import event_pb2, execution_pb2, state_pb2
 
@@ -222,6 +223,13 @@ def repeated_message_field(number: int, encoded: list[bytes]) -> bytes:
     messages: a response can be assembled from messages encoded one by one."""
     tag = _varint(number << 3 | 2)
     return b"".join(tag + _varint(len(data)) + data for data in encoded)
+
+
+def encode(message: Message) -> bytes:
+    """A response's bytes: deterministic, so that the entries of every map (labels,
+    the fields of inputs and outputs) go out sorted by key, and one value is
+    always the same bytes, whichever process encodes it."""
+    return message.SerializeToString(deterministic=True)
 
 
 def payload_to_pb(value: Any, out: struct_pb2.Struct) -> None:

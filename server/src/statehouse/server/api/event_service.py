@@ -42,7 +42,7 @@ class EventServicer:
         else:
             response = pb.SubscribeResponse()
             convert.event_to_pb(event, response.event)
-            encoded = response.SerializeToString()
+            encoded = convert.encode(response)
             cache[event.sequence] = encoded
             if len(cache) > self._cache_size:
                 cache.popitem(last=False)
@@ -77,7 +77,7 @@ class EventServicer:
                 beat = pb.SubscribeResponse(
                     heartbeat=event_pb2.Heartbeat(sequence=item, time=_now_pb())
                 )
-                yield beat.SerializeToString()
+                yield convert.encode(beat)
             else:
                 yield self._encoded(item)
 

@@ -47,7 +47,7 @@ class ExecutionServicer(Servicer):
             namespace=request.namespace,
             flow_id=request.flow_id,
             flow_revision=request.flow_revision,
-            labels=dict(request.labels),
+            labels=dict(sorted(request.labels.items())),
             inputs=call.payload("inputs"),
             parent_execution_id=request.parent_execution_id,
         )
@@ -69,7 +69,7 @@ class ExecutionServicer(Servicer):
             response = pb.GetExecutionResponse(
                 execution=convert.execution_to_pb(execution, full=full)
             )
-            return response.SerializeToString()
+            return convert.encode(response)
 
         return await self.store.read(read)
 
@@ -106,7 +106,7 @@ class ExecutionServicer(Servicer):
                 error = item if isinstance(item, UnreadableRecord) else None
                 if isinstance(item, Execution):
                     try:
-                        data = convert.execution_to_pb(item, full=full).SerializeToString()
+                        data = convert.encode(convert.execution_to_pb(item, full=full))
                     except UnreadableRecord as failed:
                         error = failed
                     else:
@@ -123,7 +123,7 @@ class ExecutionServicer(Servicer):
             tail = pb.ListExecutionsResponse(unreadable_execution_ids=unreadable)
             if more and last is not None:
                 tail.next_page_token = self.tokens.encode("ListExecutions", flt, list(last))
-            return convert.repeated_message_field(1, encoded) + tail.SerializeToString()
+            return convert.repeated_message_field(1, encoded) + convert.encode(tail)
 
         # A full or long page may be large: read and encode it on the heavy lane.
         return await self.store.read(read, heavy=full or size > DEFAULT_PAGE_SIZE)

@@ -42,6 +42,7 @@ from .. import limits, priority
 from ..access import Principal
 from ..orchestration import InvalidArgument
 from ..storage import Store
+from . import convert
 from ._base import Call
 from ._guard import Guard
 from .errors import status_of
@@ -110,8 +111,8 @@ class GrpcTransport:
         if isinstance(response, bytes):
             return response
         if not heavy:
-            return response.SerializeToString()
-        return await self.run_heavy(response.SerializeToString)
+            return convert.encode(response)
+        return await self.run_heavy(convert.encode, response)
 
     def _principal(self, context: Context) -> Principal:
         """The caller. Only what can matter is asked of gRPC (each costs a call

@@ -113,7 +113,7 @@ class MetricServicer(Servicer):
             )
             # Built here, on the storage side: a large response is not built on
             # the event loop.
-            return _aggregate_response(series, starts, width).SerializeToString()
+            return convert.encode(_aggregate_response(series, starts, width))
 
         heavy = bool(request.group_by_tag) or len(starts) > HEAVY_BUCKETS
         return await self.store.read(read, heavy=heavy)

@@ -303,9 +303,13 @@ class _PayloadWalk:
             self.fail(path, f"is nested deeper than {L.MAX_PAYLOAD_DEPTH} levels")
             return {}
         out: JsonObject = {}
-        for key, value in s.fields.items():
+        fields = s.fields
+        # In key order: the document is stored, returned and checked (the first
+        # bad key is the one reported) the same way whatever order it arrived in.
+        for key in sorted(fields):
             if self.failed or not self.spend(path):
                 break
+            value = fields[key]
             at = f"{path}.{key[:_KEY_IN_PATH]}"
             if not key or len(key) > L.MAX_PAYLOAD_KEY or "\x00" in key:
                 self.fail(at, f"keys must be 1 to {L.MAX_PAYLOAD_KEY} characters, without NUL")

@@ -50,6 +50,13 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def dumps_document(value: Any) -> str:
+    """A client's document (inputs, outputs, labels) as stored: compact JSON with
+    the keys of every object sorted, so one value has one stored form and is
+    read back in one key order, whatever order it arrived in."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
 
@@ -108,9 +115,9 @@ def execution_row(ex: Execution) -> dict[str, Any]:
         "update_time_us": ex.update_time_us,
         "parent_execution_id": ex.parent_execution_id,
         "restart_count": ex.restart_count,
-        "labels": dumps(ex.labels),
-        "inputs": None if ex.inputs is None else dumps(ex.inputs),
-        "outputs": None if ex.outputs is None else dumps(ex.outputs),
+        "labels": dumps_document(ex.labels),
+        "inputs": None if ex.inputs is None else dumps_document(ex.inputs),
+        "outputs": None if ex.outputs is None else dumps_document(ex.outputs),
         "history": dumps(history_to_json(ex.history)),
     }
 
@@ -158,7 +165,7 @@ def task_run_row(tr: TaskRun) -> dict[str, Any]:
         "next_attempt_time_us": tr.next_attempt_time_us,
         "history": dumps(history_to_json(tr.history)),
         "attempts": attempts_to_json(tr.attempts),
-        "outputs": None if tr.outputs is None else dumps(tr.outputs),
+        "outputs": None if tr.outputs is None else dumps_document(tr.outputs),
         "retry_policy": None if tr.retry_policy is None else dumps(tr.retry_policy.to_json()),
     }
 

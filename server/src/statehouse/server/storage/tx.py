@@ -541,7 +541,7 @@ class Tx:
             "restart_count": ex.restart_count,
         }
         if full:
-            params["outputs"] = None if ex.outputs is None else codec.dumps(ex.outputs)
+            params["outputs"] = None if ex.outputs is None else codec.dumps_document(ex.outputs)
             params["history"] = codec.dumps(codec.history_to_json(ex.history))
         old = self._executions.get(ex.id)
         if old is None:  # not read through this transaction: write it whole
