@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import duration_pb2, struct_pb2
 
 from statehouse.v1 import (
     execution_service_pb2 as pb,
@@ -248,3 +248,55 @@ async def test_delete_only_terminal_executions(stubs: Stubs) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await get(stubs, ex.id)
     assert info.value.code() == Code.NOT_FOUND
+
+
+async def test_unknown_enum_values_are_invalid_on_their_field(stubs: Stubs) -> None:
+    """Over the wire: an enum value the contract does not define (proto3 keeps it)
+    is refused with INVALID_ARGUMENT and a field violation, never taken as a default."""
+    ex = await create(stubs)
+    calls = [
+        (stubs.executions.ListExecutions, pb.ListExecutionsRequest(view=7), "view"),  # type: ignore[arg-type]
+        (stubs.executions.ListExecutions, pb.ListExecutionsRequest(view=-1), "view"),  # type: ignore[arg-type]
+        (
+            stubs.executions.GetExecution,
+            pb.GetExecutionRequest(execution_id=ex.id, view=3),  # type: ignore[arg-type]
+            "view",
+        ),
+        (stubs.executions.ListExecutions, pb.ListExecutionsRequest(states=[2, 12]), "states[1]"),  # type: ignore[list-item]
+        (
+            stubs.executions.PauseExecution,
+            pb.PauseExecutionRequest(
+                execution_id=ex.id,
+                on_timeout=9,  # type: ignore[arg-type]
+                timeout=duration_pb2.Duration(seconds=60),
+            ),
+            "on_timeout",
+        ),
+        (
+            stubs.executions.CompleteExecution,
+            pb.CompleteExecutionRequest(execution_id=ex.id, state=40),  # type: ignore[arg-type]
+            "state",
+        ),
+    ]
+    for method, request, field in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await method(request)
+        assert info.value.code() == Code.INVALID_ARGUMENT, request
+        reason, _, fields = details(info.value)
+        assert (reason, fields) == ("INVALID_ARGUMENT", [field]), request
+    # A batch's item: that item's own error, naming its field.
+    tr = await task_run(stubs, ex.id)
+    batch = await stubs.executions.TransitionTaskRuns(
+        pb.TransitionTaskRunsRequest(
+            requests=[
+                pb.TransitionTaskRunRequest(task_run_id=tr.id, state=99),  # type: ignore[arg-type]
+                pb.TransitionTaskRunRequest(task_run_id=tr.id, state=st.STATE_RUNNING),
+            ]
+        )
+    )
+    bad, good = batch.results
+    assert bad.error.code == Code.INVALID_ARGUMENT.value[0]
+    assert "state: 99 is not a known value" in bad.error.message
+    assert good.response.task_run.state == st.STATE_RUNNING
+    # Nothing else was changed by the refused calls.
+    assert (await get(stubs, ex.id)).state == st.STATE_RUNNING

@@ -303,3 +303,81 @@ def test_many_violations_are_reported_up_to_a_bound() -> None:
     assert len(violations) == validation.MAX_REPORTED + 1
     assert violations[-1] == ("", f"and {len(ids) - validation.MAX_REPORTED} more violations")
     assert len(info.value.message) < 600
+
+
+def _enum_fields(descriptor: object, prefix: str = "") -> list[tuple[str, object]]:
+    """(path, field) of every enum field reachable from a request, through nested messages."""
+    found: list[tuple[str, object]] = []
+    for fd in descriptor.fields:  # type: ignore[attr-defined]
+        if fd.enum_type is not None:
+            found.append((prefix + fd.name, fd))
+        elif (
+            fd.message_type is not None
+            and not fd.message_type.GetOptions().map_entry
+            and not fd.message_type.full_name.startswith("google.")
+            and not fd.is_repeated
+        ):
+            found += _enum_fields(fd.message_type, f"{prefix}{fd.name}.")
+    return found
+
+
+ENUM_FIELDS = [
+    (request, path, fd)
+    for request in REQUESTS
+    if request.name != "TransitionTaskRunsRequest"  # its items are validated one by one
+    for path, fd in _enum_fields(request)
+]
+
+
+def test_every_enum_of_every_request_is_found() -> None:
+    names = {f"{request.name}.{path}" for request, path, _ in ENUM_FIELDS}
+    assert {
+        "GetExecutionRequest.view",
+        "ListExecutionsRequest.view",
+        "ListExecutionsRequest.states",
+        "TransitionExecutionRequest.state",
+        "TransitionTaskRunRequest.state",
+        "PauseExecutionRequest.on_timeout",
+        "CompleteExecutionRequest.state",
+        "SubscribeRequest.filter.states",
+        "AggregateMetricsRequest.type",
+        "AggregateMetricsRequest.bucket_width",
+        "CreateTokenRequest.role",
+    } <= names
+
+
+@pytest.mark.parametrize("bad", [99, -1, 1 << 30])
+@pytest.mark.parametrize(
+    ("request_type", "path", "fd"),
+    ENUM_FIELDS,
+    ids=[f"{request.name}.{path}" for request, path, _ in ENUM_FIELDS],
+)
+def test_an_enum_value_out_of_range_is_refused_on_its_field(
+    request_type: object, path: str, fd: FieldDescriptor, bad: int
+) -> None:
+    from google.protobuf import message_factory
+
+    message = message_factory.GetMessageClass(request_type)()  # type: ignore[arg-type]
+    target = message
+    *parents, name = path.split(".")
+    for parent in parents:
+        target = getattr(target, parent)
+    if fd.is_repeated:
+        getattr(target, name).append(bad)
+        expected = f"{path}[0]"
+    else:
+        setattr(target, name, bad)
+        expected = path
+    with pytest.raises(InvalidArgument) as info:
+        validation.validate(message)
+    assert (expected, f"{bad} is not a known value") in info.value.violations
+    # A known value passes that field's rule.
+    known = max(fd.enum_type.values_by_number)  # type: ignore[union-attr]
+    if fd.is_repeated:
+        getattr(target, name)[0] = known
+    else:
+        setattr(target, name, known)
+    try:
+        validation.validate(message)
+    except InvalidArgument as error:  # other rules may still apply (on_timeout needs a timeout)
+        assert not [f for f, text in error.violations if "known value" in text]
