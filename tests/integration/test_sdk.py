@@ -15,6 +15,7 @@ import pytest
 
 from statehouse.client import (
     AsyncClient,
+    CallRetry,
     Client,
     Execution,
     ExecutionPausedError,
@@ -25,7 +26,6 @@ from statehouse.client import (
     NotFoundError,
     PayloadTooLargeError,
     RequestIdReusedError,
-    RetryPolicy,
     RevisionMismatchError,
     SequenceCompactedError,
     State,
@@ -462,7 +462,7 @@ class Collector:
 @pytest.mark.parametrize("how", ["graceful", "crash"])
 def test_a_subscription_resumes_across_a_server_restart(server_process: object, how: str) -> None:
     proc = server_process
-    write_retry = RetryPolicy(max_attempts=60, initial_backoff=0.05, max_backoff=0.5)
+    write_retry = CallRetry(max_attempts=60, initial_backoff=0.05, max_backoff=0.5)
     with Client.connect(proc.target, retry=write_retry) as client:  # type: ignore[attr-defined]
         subscription = client.subscribe(after_sequence=0)
         collector = Collector(subscription)
@@ -515,7 +515,7 @@ async def test_a_subscription_behind_the_retained_log_raises_sequence_compacted(
     server_factory: Callable[..., Awaitable[Running]],
 ) -> None:
     first = await server_factory(retention_events=3)
-    fast = RetryPolicy(max_attempts=20, initial_backoff=0.01, max_backoff=0.1)
+    fast = CallRetry(max_attempts=20, initial_backoff=0.01, max_backoff=0.1)
     async with AsyncClient.connect(first.target, stream_retry=fast) as client:
         subscription = client.subscribe(after_sequence=0)
         for _ in range(2):

@@ -32,9 +32,9 @@ from grpc_status import rpc_status
 from statehouse.cli._main import main
 from statehouse.client import (
     AsyncClient,
+    CallRetry,
     Client,
     PermissionDeniedError,
-    RetryPolicy,
     Role,
     State,
     TlsConfig,
@@ -58,7 +58,7 @@ from .conftest import Running
 
 ADMIN = "sht_a1b2c3_admin-secret"
 READER = "sht_d4e5f6_reader-secret"
-NO_RETRY = RetryPolicy.disabled()
+NO_RETRY = CallRetry.disabled()
 
 Factory = Callable[..., Any]
 

@@ -15,6 +15,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from statehouse.client import (
     AbortedError,
     AlreadyExistsError,
+    CallRetry,
     Client,
     DeadlineExceededError,
     ExecutionPausedError,
@@ -26,7 +27,6 @@ from statehouse.client import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RequestIdReusedError,
-    RetryPolicy,
     RevisionMismatchError,
     SequenceCompactedError,
     State,
@@ -297,14 +297,14 @@ def test_corrupt_details_do_not_hide_the_error() -> None:
 
 
 def test_retry_policy_is_immutable_and_validated() -> None:
-    policy = RetryPolicy()
+    policy = CallRetry()
     with pytest.raises(AttributeError):
         policy.max_attempts = 3  # type: ignore[misc]
     with pytest.raises(ValueError):
-        RetryPolicy(max_attempts=0)
-    assert not RetryPolicy.disabled().allows(1)
-    assert RetryPolicy(max_attempts=None).allows(1_000)
-    no_jitter = RetryPolicy(initial_backoff=0.1, multiplier=2, max_backoff=0.3, jitter=0)
+        CallRetry(max_attempts=0)
+    assert not CallRetry.disabled().allows(1)
+    assert CallRetry(max_attempts=None).allows(1_000)
+    no_jitter = CallRetry(initial_backoff=0.1, multiplier=2, max_backoff=0.3, jitter=0)
     assert [no_jitter.backoff(n) for n in (1, 2, 3, 4)] == pytest.approx([0.1, 0.2, 0.3, 0.3])
 
 
@@ -374,7 +374,7 @@ def flaky() -> Iterator[tuple[FlakyExecutions, str]]:
         server.stop(None)
 
 
-FAST = RetryPolicy(max_attempts=5, initial_backoff=0.001, max_backoff=0.01)
+FAST = CallRetry(max_attempts=5, initial_backoff=0.001, max_backoff=0.01)
 
 
 def test_reads_are_retried_on_unavailable(flaky: tuple[FlakyExecutions, str]) -> None:
@@ -403,7 +403,7 @@ def test_mutations_with_request_id_are_retried(flaky: tuple[FlakyExecutions, str
 
 def test_retries_stop_at_max_attempts(flaky: tuple[FlakyExecutions, str]) -> None:
     servicer, target = flaky
-    policy = RetryPolicy(max_attempts=2, initial_backoff=0.001)
+    policy = CallRetry(max_attempts=2, initial_backoff=0.001)
     with Client.connect(target, retry=policy) as client, pytest.raises(UnavailableError):
         client.get_execution("e1")
     assert servicer.calls == 2
@@ -411,7 +411,7 @@ def test_retries_stop_at_max_attempts(flaky: tuple[FlakyExecutions, str]) -> Non
 
 def test_the_predicate_decides_what_is_transient(flaky: tuple[FlakyExecutions, str]) -> None:
     servicer, target = flaky
-    never = RetryPolicy(initial_backoff=0.001, predicate=lambda error: False)
+    never = CallRetry(initial_backoff=0.001, predicate=lambda error: False)
     with Client.connect(target, retry=never) as client, pytest.raises(UnavailableError):
         client.get_execution("e1")
     assert servicer.calls == 1

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 import statehouse.client
 from statehouse.client import State
 from statehouse.v1 import state_pb2
 
 EXPECTED = [
-    "DEFAULT_RETRY",
+    "DEFAULT_CALL_RETRY",
     "DEFAULT_STREAM_RETRY",
     "AbortedError",
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncSubscription",
     "Attempt",
+    "CallRetry",
     "Client",
     "DeadlineExceededError",
     "Execution",
@@ -33,7 +36,6 @@ EXPECTED = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RequestIdReusedError",
-    "RetryPolicy",
     "RevisionMismatchError",
     "Role",
     "SequenceCompactedError",
@@ -86,3 +88,12 @@ def test_state_members_are_the_proto_values_without_prefix() -> None:
         State.FAILED,
         State.KILLED,
     }
+
+
+def test_the_old_retry_names_say_what_replaced_them() -> None:
+    with pytest.raises(AttributeError, match=r"CallRetry.*TaskRetryPolicy"):
+        statehouse.client.RetryPolicy  # noqa: B018
+    with pytest.raises(AttributeError, match="DEFAULT_CALL_RETRY"):
+        statehouse.client.DEFAULT_RETRY  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        statehouse.client.nope  # noqa: B018

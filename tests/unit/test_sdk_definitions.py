@@ -20,9 +20,9 @@ import pytest
 
 from statehouse.client import (
     AsyncClient,
+    CallRetry,
     Client,
     NotFoundError,
-    RetryPolicy,
     State,
     StatehouseError,
     UnavailableError,
@@ -266,7 +266,7 @@ def test_a_batch_is_retried_only_when_every_item_has_a_request_id() -> None:
 
 
 def test_attempts_retry_transient_errors_of_idempotent_calls_up_to_the_limit() -> None:
-    policy = RetryPolicy(max_attempts=3, initial_backoff=0.5, multiplier=2, jitter=0)
+    policy = CallRetry(max_attempts=3, initial_backoff=0.5, multiplier=2, jitter=0)
     attempts = Attempts(policy, idempotent=True)
     assert attempts.retry_after(FakeRpcError(Code.UNAVAILABLE)) == 0.5
     assert attempts.retry_after(FakeRpcError(Code.UNAVAILABLE)) == 1.0
@@ -382,7 +382,7 @@ class FakeStream:
         return True
 
 
-NO_WAIT = RetryPolicy(max_attempts=3, initial_backoff=0, jitter=0)
+NO_WAIT = CallRetry(max_attempts=3, initial_backoff=0, jitter=0)
 
 
 async def call(
@@ -563,7 +563,7 @@ def test_the_follow_cursor_skips_revisions_seen_and_completes_when_settled() -> 
 
 
 def test_a_resumption_backs_off_while_transient_and_gives_up_at_the_limit() -> None:
-    policy = RetryPolicy(max_attempts=2, initial_backoff=0.25, jitter=0)
+    policy = CallRetry(max_attempts=2, initial_backoff=0.25, jitter=0)
     resumption = Resumption(rq.subscribe(), policy)
     assert resumption.open().after_sequence == 0
     assert resumption.reopen_after(FakeRpcError(Code.UNAVAILABLE)) == 0.25
@@ -572,7 +572,7 @@ def test_a_resumption_backs_off_while_transient_and_gives_up_at_the_limit() -> N
     assert resumption.reopen_after(None) == 0.25
     with pytest.raises(NotFoundError):
         resumption.reopen_after(FakeRpcError(Code.NOT_FOUND))
-    own = RetryPolicy(max_attempts=1)
+    own = CallRetry(max_attempts=1)
     assert Resumption(rq.subscribe(retry=own), policy).retry is own
 
 

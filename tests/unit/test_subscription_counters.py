@@ -12,12 +12,12 @@ import grpc
 import pytest
 from grpc_status import rpc_status
 
-from statehouse.client import AsyncClient, Client, RetryPolicy
+from statehouse.client import AsyncClient, CallRetry, Client
 from statehouse.v1 import event_pb2, event_service_pb2
 
 from .test_client_errors import rich_status
 
-FAST = RetryPolicy(max_attempts=5, initial_backoff=0.001, max_backoff=0.01)
+FAST = CallRetry(max_attempts=5, initial_backoff=0.001, max_backoff=0.01)
 
 
 class RepeatingEvents:

@@ -47,9 +47,16 @@ from ``STATEHOUSE_TOKEN`` and ``STATEHOUSE_TLS_CA`` / ``_CERT`` / ``_KEY``. No
 ``create_token``, ``list_tokens`` and ``revoke_token`` manage credentials
 (admin role); tokens come back as ``Token`` messages with a :class:`Role`.
 
-Retries: unary calls are retried per :class:`RetryPolicy` when the error is
-transient (UNAVAILABLE) and the call is safe to repeat: a read, or a mutation
-carrying a ``request_id``. Subscriptions resume after their last sequence.
+Two kinds of retry, two names. :class:`CallRetry` is the client's: unary
+calls are retried per ``connect(retry=CallRetry(...))`` (default
+``DEFAULT_CALL_RETRY``) when the error is transient (UNAVAILABLE) and the call
+is safe to repeat: a read, or a mutation carrying a ``request_id``;
+subscriptions reconnect per ``stream_retry`` (``DEFAULT_STREAM_RETRY``) and
+resume after their last sequence. :class:`TaskRetryPolicy` is a task run's,
+applied by the server when a worker reports it FAILED:
+``create_task_run(..., retry_policy=TaskRetryPolicy.constant(interval="2s",
+max_attempts=3))``, or a dict (``{"type": "constant", "interval": "2s",
+"max_attempts": 3}``), or the generated ``RetryPolicy`` message.
 
 Subscriptions count what happened on the way: ``reconnects`` (the stream
 opened again after a failure or its end) and ``duplicates_dropped`` (events at
@@ -59,7 +66,7 @@ delivers each event once).
 
 from statehouse.client._aio import AsyncClient, AsyncSubscription
 from statehouse.client._client import Client, Subscription
-from statehouse.client._config import DEFAULT_RETRY, DEFAULT_STREAM_RETRY, RetryPolicy
+from statehouse.client._config import DEFAULT_CALL_RETRY, DEFAULT_STREAM_RETRY, CallRetry
 from statehouse.client._convert import counter, timer, to_dict
 from statehouse.client._enums import (
     ExecutionView,
@@ -91,25 +98,21 @@ from statehouse.client._errors import (
     UnimplementedError,
 )
 from statehouse.client._security import TlsConfig
+from statehouse.client._task_retry import TaskRetryPolicy
 from statehouse.v1.admin_service_pb2 import Token
 from statehouse.v1.event_pb2 import Heartbeat, StateChangeEvent
-from statehouse.v1.execution_pb2 import (
-    Attempt,
-    Execution,
-    RetryPolicy as TaskRetryPolicy,
-    StateChange,
-    TaskRun,
-)
+from statehouse.v1.execution_pb2 import Attempt, Execution, StateChange, TaskRun
 from statehouse.v1.metric_pb2 import Metric, MetricEntry
 
 __all__ = [
-    "DEFAULT_RETRY",
+    "DEFAULT_CALL_RETRY",
     "DEFAULT_STREAM_RETRY",
     "AbortedError",
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncSubscription",
     "Attempt",
+    "CallRetry",
     "Client",
     "DeadlineExceededError",
     "Execution",
@@ -129,7 +132,6 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RequestIdReusedError",
-    "RetryPolicy",
     "RevisionMismatchError",
     "Role",
     "SequenceCompactedError",
@@ -150,3 +152,20 @@ __all__ = [
     "timer",
     "to_dict",
 ]
+
+
+# Names this SDK no longer has, and what replaced them.
+_RENAMED = {
+    "RetryPolicy": (
+        "statehouse.client.RetryPolicy no longer exists: the client's call retries are "
+        "CallRetry (connect(retry=..., stream_retry=...)), a task run's retry policy is "
+        "TaskRetryPolicy (create_task_run(retry_policy=...))"
+    ),
+    "DEFAULT_RETRY": "statehouse.client.DEFAULT_RETRY is now DEFAULT_CALL_RETRY (a CallRetry)",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _RENAMED:
+        raise AttributeError(_RENAMED[name], name=name, obj=None)
+    raise AttributeError(f"module 'statehouse.client' has no attribute {name!r}", name=name)

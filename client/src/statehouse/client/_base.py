@@ -41,10 +41,10 @@ from google.protobuf.message import Message
 
 from statehouse.client import _requests as rq
 from statehouse.client._config import (
-    DEFAULT_RETRY,
+    DEFAULT_CALL_RETRY,
     DEFAULT_STREAM_RETRY,
     DEFAULT_TIMEOUT,
-    RetryPolicy,
+    CallRetry,
 )
 from statehouse.client._errors import UnavailableError
 from statehouse.client._rpc import (
@@ -263,8 +263,8 @@ class BaseClient(Generic[ChannelT]):
         channel: ChannelT,
         *,
         timeout: float | timedelta | None = DEFAULT_TIMEOUT,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
+        retry: CallRetry = DEFAULT_CALL_RETRY,
+        stream_retry: CallRetry = DEFAULT_STREAM_RETRY,
         metadata: MetadataLike | None = None,
         token: str | None = None,
         owns_channel: bool = False,
@@ -295,8 +295,8 @@ class BaseClient(Generic[ChannelT]):
         target: str,
         *,
         timeout: float | timedelta | None = DEFAULT_TIMEOUT,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        stream_retry: RetryPolicy = DEFAULT_STREAM_RETRY,
+        retry: CallRetry = DEFAULT_CALL_RETRY,
+        stream_retry: CallRetry = DEFAULT_STREAM_RETRY,
         metadata: MetadataLike | None = None,
         token: str | None = None,
         tls: bool | TlsConfig | None = None,

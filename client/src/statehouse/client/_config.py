@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from statehouse.client._errors import StatehouseError, UnavailableError
 
 __all__ = [
-    "DEFAULT_RETRY",
+    "DEFAULT_CALL_RETRY",
     "DEFAULT_STREAM_RETRY",
     "DEFAULT_TIMEOUT",
-    "RetryPolicy",
+    "CallRetry",
     "is_unavailable",
 ]
 
@@ -26,8 +26,12 @@ def is_unavailable(error: StatehouseError) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """When and how often a failed call is tried again.
+class CallRetry:
+    """When and how often the client tries a failed call again.
+
+    This is the client's own setting (``connect(retry=..., stream_retry=...)``),
+    not the retry policy of a task run, which the server applies: that is
+    :class:`statehouse.client.TaskRetryPolicy`.
 
     A unary call is retried only when ``predicate`` says its error is transient
     (by default UNAVAILABLE only) and the call is safe to repeat: a read, or a
@@ -58,7 +62,7 @@ class RetryPolicy:
             raise ValueError("jitter must be between 0 and 1")
 
     @classmethod
-    def disabled(cls) -> RetryPolicy:
+    def disabled(cls) -> CallRetry:
         """A policy that never retries."""
         return cls(max_attempts=1)
 
@@ -79,8 +83,8 @@ class RetryPolicy:
 
 
 #: The default policy of unary calls: 5 attempts within about 1.5 s.
-DEFAULT_RETRY = RetryPolicy()
+DEFAULT_CALL_RETRY = CallRetry()
 
 #: The default policy of stream reconnections: up to 30 consecutive failed
 #: attempts, about a minute, long enough to ride out a server restart.
-DEFAULT_STREAM_RETRY = RetryPolicy(max_attempts=30, initial_backoff=0.05, max_backoff=2.0)
+DEFAULT_STREAM_RETRY = CallRetry(max_attempts=30, initial_backoff=0.05, max_backoff=2.0)

@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, TypeVar, overload
 
 from google.protobuf import struct_pb2
 
-from statehouse.client._config import RetryPolicy
+from statehouse.client._config import CallRetry
 from statehouse.client._convert import (
     StateLike,
     bucket_width_value,
@@ -43,6 +43,7 @@ from statehouse.client._enums import (
 )
 from statehouse.client._errors import StatehouseError, error_from_item_status
 from statehouse.client._rpc import always, by_request_id, never, paged, streamed, unary, whole
+from statehouse.client._task_retry import TaskRetryPolicyLike, to_retry_policy_pb
 from statehouse.v1 import (
     admin_service_pb2,
     event_pb2,
@@ -158,17 +159,24 @@ def create_task_run(
     task_id: str,
     parent_task_run_id: str = "",
     value: str = "",
-    retry_policy: execution_pb2.RetryPolicy | None = None,
+    retry_policy: TaskRetryPolicyLike | None = None,
     request_id: str = "",
     expected_revision: int | None = None,
 ) -> _es.CreateTaskRunRequest:
-    """Create a task run in CREATED; returns it with the execution's new revision."""
+    """Create a task run in CREATED; returns it with the execution's new revision.
+
+    ``retry_policy`` (how the server retries it when it fails) is a
+    :class:`TaskRetryPolicy` (``TaskRetryPolicy.constant(interval="2s",
+    max_attempts=3)``), a dict (``{"type": "constant", "interval": "2s",
+    "max_attempts": 3}``, or the proto's JSON shape) or the generated
+    ``RetryPolicy`` message.
+    """
     return _es.CreateTaskRunRequest(
         execution_id=execution_id,
         task_id=task_id,
         parent_task_run_id=parent_task_run_id,
         value=value,
-        retry_policy=retry_policy,
+        retry_policy=to_retry_policy_pb(retry_policy),
         request_id=request_id,
         expected_revision=expected_revision,
     )
@@ -509,7 +517,7 @@ class SubscriptionCursor:
         from_latest: bool,
         heartbeat_interval: timedelta | float | None,
         heartbeats: bool,
-        retry: RetryPolicy | None = None,
+        retry: CallRetry | None = None,
     ) -> None:
         if after_sequence < 0:
             raise ValueError("after_sequence must not be negative")
@@ -562,7 +570,7 @@ def subscribe(
     from_latest: bool = False,
     heartbeat_interval: timedelta | float | None = None,
     heartbeats: bool = False,
-    retry: RetryPolicy | None = None,
+    retry: CallRetry | None = None,
 ) -> SubscriptionCursor:
     """Subscribe to state-change events, resuming by itself after failures.
 
@@ -607,7 +615,7 @@ class Subscribe(Protocol[_EventsT, _ItemsT]):
         from_latest: bool = ...,
         heartbeat_interval: timedelta | float | None = ...,
         heartbeats: Literal[False] = ...,
-        retry: RetryPolicy | None = ...,
+        retry: CallRetry | None = ...,
     ) -> _EventsT: ...
 
     @overload
@@ -622,7 +630,7 @@ class Subscribe(Protocol[_EventsT, _ItemsT]):
         from_latest: bool = ...,
         heartbeat_interval: timedelta | float | None = ...,
         heartbeats: Literal[True],
-        retry: RetryPolicy | None = ...,
+        retry: CallRetry | None = ...,
     ) -> _ItemsT: ...
 
 
@@ -642,7 +650,7 @@ class FollowCursor:
     """The position of a follow: the last revision seen, so a snapshot seen
     before a reconnection is not handed over again."""
 
-    retry: RetryPolicy | None = None
+    retry: CallRetry | None = None
 
     def __init__(self, execution_id: str) -> None:
         self._request = event_service_pb2.FollowExecutionRequest(execution_id=execution_id)

@@ -27,7 +27,7 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeAlias, TypeVar
 import grpc
 from google.protobuf.descriptor import Descriptor, MethodDescriptor
 
-from statehouse.client._config import RetryPolicy
+from statehouse.client._config import CallRetry
 from statehouse.client._errors import StatehouseError, error_from_rpc
 
 __all__ = [
@@ -202,7 +202,7 @@ class StreamCursor(Protocol[ReqT_co, RespT_contra, ItemT_co]):
     """What a resumable stream remembers across reconnections."""
 
     #: The stream's own reconnection policy (None: the client's ``stream_retry``).
-    retry: RetryPolicy | None
+    retry: CallRetry | None
 
     def request(self) -> ReqT_co:
         """The request that opens (or resumes) the stream."""
@@ -273,7 +273,7 @@ class Attempts:
     """The retries of one unary call: after each failure, how long to wait
     before the next attempt, or the typed error to raise."""
 
-    def __init__(self, policy: RetryPolicy, *, idempotent: bool) -> None:
+    def __init__(self, policy: CallRetry, *, idempotent: bool) -> None:
         self.policy = policy
         self.idempotent = idempotent
         #: Failed attempts so far.
@@ -299,7 +299,7 @@ class Resumption(Generic[CursorT]):
     whether and after how long to open it again.
     """
 
-    def __init__(self, cursor: CursorT, default_retry: RetryPolicy) -> None:
+    def __init__(self, cursor: CursorT, default_retry: CallRetry) -> None:
         self.cursor = cursor
         self.retry = cursor.retry or default_retry
         #: How many times the stream was opened.
