@@ -355,3 +355,19 @@ def test_an_aggregate_without_values_has_no_chart() -> None:
     assert text.splitlines()[-1].startswith("no values of counter 'rows' in this range")
     assert "sum per" not in text
     assert render.SPARKS[0] not in text
+
+
+def test_maps_and_structs_print_with_sorted_keys_and_fields_in_proto_order() -> None:
+    execution = execution_pb2.Execution(id="e", namespace="n")
+    for key in ("zeta", "alpha", "mid"):
+        execution.labels[key] = key
+    execution.inputs.update({"b": {"z": 1, "a": [{"y": 1, "x": 2}]}, "a": 1})
+    execution.task_runs.add(id="t").outputs.update({"k2": 1, "k1": 2})
+    value = render.message_dict(execution)
+    assert list(value)[:2] == ["id", "namespace"]  # fields: the proto's order
+    assert list(value["labels"]) == ["alpha", "mid", "zeta"]
+    assert list(value["inputs"]) == ["a", "b"]
+    assert list(value["inputs"]["b"]) == ["a", "z"]
+    assert list(value["inputs"]["b"]["a"][0]) == ["x", "y"]
+    assert list(value["task_runs"][0]["outputs"]) == ["k1", "k2"]
+    assert render.struct_text(execution.inputs) == '{"a":1,"b":{"a":[{"x":2,"y":1}],"z":1}}'

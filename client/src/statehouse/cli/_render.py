@@ -26,12 +26,47 @@ from statehouse.v1 import (
 
 
 def message_dict(message: Message) -> dict[str, Any]:
-    """A message as a JSON-ready dict with proto field names and every field."""
-    return json_format.MessageToDict(
+    """A message as a JSON-ready dict with proto field names and every field.
+
+    Fields come in the proto's order; the keys of maps (labels, tags) and of
+    Struct values (inputs, outputs) sorted, at every depth: protobuf decodes a
+    map in an order that differs between processes, and one command run twice
+    prints the same text.
+    """
+    value = json_format.MessageToDict(
         message,
         preserving_proto_field_name=True,
         always_print_fields_with_no_presence=True,
     )
+    return _sort_maps(message.DESCRIPTOR, value)
+
+
+_JSON_VALUES = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+
+
+def sorted_keys(value: Any) -> Any:
+    """A JSON value with the keys of every object in it sorted."""
+    if isinstance(value, dict):
+        return {key: sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_keys(item) for item in value]
+    return value
+
+
+def _sort_maps(descriptor: Any, value: dict[str, Any]) -> dict[str, Any]:
+    for field in descriptor.fields:
+        kind = field.message_type
+        if kind is None or field.name not in value:
+            continue
+        if kind.GetOptions().map_entry or kind.full_name in _JSON_VALUES:
+            value[field.name] = sorted_keys(value[field.name])
+        elif kind.full_name.startswith("google.protobuf."):
+            continue  # Timestamp, Duration...: not objects in JSON
+        elif field.is_repeated:
+            value[field.name] = [_sort_maps(kind, item) for item in value[field.name]]
+        else:
+            value[field.name] = _sort_maps(kind, value[field.name])
+    return value
 
 
 def write_json(out: TextIO, value: Any, *, lines: bool = False) -> None:
@@ -147,7 +182,7 @@ def _plain_numbers(value: Any) -> Any:
 
 
 def struct_text(struct: struct_pb2.Struct) -> str:
-    value = _plain_numbers(json_format.MessageToDict(struct))
+    value = _plain_numbers(sorted_keys(json_format.MessageToDict(struct)))
     return json.dumps(value, separators=(",", ":")) if value else "-"
 
 
