@@ -58,6 +58,18 @@ applied by the server when a worker reports it FAILED:
 max_attempts=3))``, or a dict (``{"type": "constant", "interval": "2s",
 "max_attempts": 3}``), or the generated ``RetryPolicy`` message.
 
+Connection failures: when no connection can be made, the error is a
+:class:`ServerUnreachableError` (an ``UnavailableError``) that names the
+address and what to check (``cannot reach the Statehouse server at
+127.0.0.1:1 (connection refused): is it running there?``), with gRPC's own
+text in ``detail``.
+
+Subscriptions tell how their connection goes: ``subscribe(on_connect=...,
+on_reconnect=...)`` are called when the server accepts the stream
+(:class:`ConnectInfo`) and before each wait and reopening
+(:class:`ReconnectInfo`: attempt, error, delay, ``last_sequence``); the error
+that ends a subscription carries ``last_sequence``, the point to resume after.
+
 Subscriptions count what happened on the way: ``reconnects`` (the stream
 opened again after a failure or its end) and ``duplicates_dropped`` (events at
 or below ``last_sequence`` received again and dropped; 0 from a server that
@@ -91,12 +103,14 @@ from statehouse.client._errors import (
     RequestIdReusedError,
     RevisionMismatchError,
     SequenceCompactedError,
+    ServerUnreachableError,
     StatehouseError,
     TaskRunsActiveError,
     UnauthenticatedError,
     UnavailableError,
     UnimplementedError,
 )
+from statehouse.client._rpc import ConnectInfo, ReconnectInfo
 from statehouse.client._security import TlsConfig
 from statehouse.client._task_retry import TaskRetryPolicy
 from statehouse.v1.admin_service_pb2 import Token
@@ -114,6 +128,7 @@ __all__ = [
     "Attempt",
     "CallRetry",
     "Client",
+    "ConnectInfo",
     "DeadlineExceededError",
     "Execution",
     "ExecutionPausedError",
@@ -131,10 +146,12 @@ __all__ = [
     "PauseTimeoutAction",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ReconnectInfo",
     "RequestIdReusedError",
     "RevisionMismatchError",
     "Role",
     "SequenceCompactedError",
+    "ServerUnreachableError",
     "State",
     "StateChange",
     "StateChangeEvent",

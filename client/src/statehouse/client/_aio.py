@@ -45,6 +45,8 @@ class AsyncStream(StreamState, Generic[_T]):
                 self._call = self._method(self._resumption.open(), metadata=self._metadata)
             failure: grpc.RpcError | None = None
             try:
+                if self._resumption.waits_for_headers:
+                    await self._await_headers(self._call)
                 response = await self._call.read()
             except grpc.RpcError as exc:
                 if self._closed:
@@ -62,6 +64,16 @@ class AsyncStream(StreamState, Generic[_T]):
                 break
             await asyncio.sleep(delay)
         raise StopAsyncIteration
+
+    async def _await_headers(self, call: grpc.aio.UnaryStreamCall[Any, Any]) -> None:
+        """Wait for the stream's headers: the server accepted it (a call that
+        failed first is not; read() raises its error)."""
+        await call.initial_metadata()
+        if self._closed:
+            return
+        if call.done() and await call.code() != grpc.StatusCode.OK:
+            return
+        self._resumption.connected()
 
     async def close(self) -> None:
         """Stop the iteration."""

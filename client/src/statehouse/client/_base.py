@@ -46,7 +46,7 @@ from statehouse.client._config import (
     DEFAULT_TIMEOUT,
     CallRetry,
 )
-from statehouse.client._errors import UnavailableError
+from statehouse.client._errors import ServerUnreachableError, UnavailableError
 from statehouse.client._rpc import (
     AnyDefinition,
     AnyUnary,
@@ -344,10 +344,12 @@ class BaseClient(Generic[ChannelT]):
     def __repr__(self) -> str:
         return client_repr(type(self).__name__, self._target, self._secure, self._metadata)
 
-    @staticmethod
-    def _not_ready(timeout: float | None) -> UnavailableError:
-        return UnavailableError(
-            f"the server is not reachable within {timeout} s", code=grpc.StatusCode.UNAVAILABLE
+    def _not_ready(self, timeout: float | None) -> UnavailableError:
+        return ServerUnreachableError(
+            target=self._target or "the channel's address",
+            cause=f"not connected within {timeout} s",
+            detail="the channel did not become ready",
+            hint="is it running there?",
         )
 
     # What the runners share.
@@ -371,10 +373,10 @@ class BaseClient(Generic[ChannelT]):
         return found
 
     def _attempts(self, definition: AnyUnary, request: Any) -> Attempts:
-        return Attempts(self._retry, idempotent=definition.idempotent(request))
+        return Attempts(self._retry, idempotent=definition.idempotent(request), target=self._target)
 
     def _resumption(self, cursor: CursorT) -> Resumption[CursorT]:
-        return Resumption(cursor, self._stream_retry)
+        return Resumption(cursor, self._stream_retry, target=self._target)
 
     # The runners that need no I/O of their own; the driver supplies ``_unary``
     # (a coroutine function on AsyncClient), ``_pages`` (which sends the

@@ -59,6 +59,8 @@ class Stream(StreamState, Generic[_T]):
             call = self._open()
             failure: grpc.RpcError | None = None
             try:
+                if self._resumption.waits_for_headers:
+                    self._await_headers(call)
                 response = next(call)
             except StopIteration:
                 pass
@@ -77,6 +79,14 @@ class Stream(StreamState, Generic[_T]):
                 break
             self._closed.wait(delay)
         raise StopIteration
+
+    def _await_headers(self, call: Any) -> None:
+        """Wait for the stream's headers: the server accepted it (a call that
+        failed first is not; next() raises its error)."""
+        call.initial_metadata()
+        if self._closed.is_set() or (call.done() and call.code() != grpc.StatusCode.OK):
+            return
+        self._resumption.connected()
 
     def _open(self) -> grpc._CallIterator[Any]:
         with self._lock:

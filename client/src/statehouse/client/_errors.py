@@ -22,6 +22,7 @@ the original ``grpc.RpcError``::
     ├── UnauthenticatedError             UNAUTHENTICATED (no, an unknown, an expired or a revoked credential)
     ├── PermissionDeniedError            PERMISSION_DENIED (the credential's role or namespaces do not allow it)
     ├── UnavailableError                 UNAVAILABLE (any reason, e.g. SHUTTING_DOWN)
+    │   └── ServerUnreachableError       UNAVAILABLE: no connection (refused, no such host, TLS handshake)
     ├── DeadlineExceededError            DEADLINE_EXCEEDED
     └── UnimplementedError               UNIMPLEMENTED
 
@@ -29,11 +30,18 @@ Every error carries ``code`` (a ``grpc.StatusCode``), ``reason`` (the
 ErrorInfo reason or None), ``metadata`` (the ErrorInfo metadata),
 ``field_violations`` (``(field, description)`` pairs from a BadRequest),
 ``precondition_violations`` (``(type, subject, description)`` triples from a
-PreconditionFailure) and ``message``.
+PreconditionFailure), ``message`` and ``last_sequence`` (set on the error that
+ends a subscription: the sequence to resume after; None elsewhere).
+
+When the server cannot be reached, gRPC's own text (``failed to connect to
+all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: ...``) becomes a
+:class:`ServerUnreachableError` whose message says which address and what to
+check; gRPC's text stays in its ``detail``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -58,6 +66,7 @@ __all__ = [
     "RequestIdReusedError",
     "RevisionMismatchError",
     "SequenceCompactedError",
+    "ServerUnreachableError",
     "StatehouseError",
     "TaskRunsActiveError",
     "UnauthenticatedError",
@@ -80,6 +89,10 @@ class StatehouseError(Exception):
     field_violations: list[tuple[str, str]]
     precondition_violations: list[tuple[str, str, str]]
     message: str
+    #: On the error that ends a subscription: the last sequence it received
+    #: (resume with ``after_sequence=last_sequence``); None elsewhere, and when
+    #: a ``from_latest`` subscription received nothing yet.
+    last_sequence: int | None = None
 
     def __init__(
         self,
@@ -223,6 +236,105 @@ class UnavailableError(StatehouseError):
     """The server cannot be reached or is shutting down (UNAVAILABLE)."""
 
 
+class ServerUnreachableError(UnavailableError):
+    """No connection to the server could be made (UNAVAILABLE from the channel).
+
+    The message says where and what to check: ``cannot reach the Statehouse
+    server at 127.0.0.1:1 (connection refused): is it running there?``.
+    ``target`` is the address, ``cause`` the short reason (``connection
+    refused``, ``no such host``, ``TLS handshake failed:
+    CERTIFICATE_VERIFY_FAILED``), ``tls`` whether the TLS handshake failed,
+    and ``detail`` gRPC's own text. Transient like any UnavailableError:
+    calls are retried per ``CallRetry`` before it is raised.
+    """
+
+    target: str
+    cause: str
+    detail: str
+    tls: bool
+
+    def __init__(
+        self, *, target: str, cause: str, detail: str, tls: bool = False, hint: str = ""
+    ) -> None:
+        if tls:
+            message = f"TLS handshake with the Statehouse server at {target} failed ({cause})"
+        else:
+            message = f"cannot reach the Statehouse server at {target} ({cause})"
+        if hint:
+            message += f": {hint}"
+        super().__init__(message, code=grpc.StatusCode.UNAVAILABLE)
+        self.target = target
+        self.cause = cause
+        self.detail = detail
+        self.tls = tls
+
+
+# gRPC's texts of a channel that could not connect (the core's wording).
+_CONNECT_FAILED = re.compile(
+    r"failed to connect to all addresses|errors? resolving|DNS resolution failed"
+    r"|Name resolution failure|empty address list",
+    re.IGNORECASE,
+)
+_ADDRESS = re.compile(r"\b(?:ipv4:|ipv6:|unix:)(\[[^\]]+\]:\d+|[^\s:]+:\d+|[^\s:]+)")
+_RESOLVING = re.compile(
+    r"(?:resolving|resolution failed for|lookup failed for)\s+([^\s:,]+(?::\d+)?)"
+)
+_TLS_REASON = re.compile(r"OPENSSL_internal:([A-Z_]+)|(CERTIFICATE_VERIFY_FAILED)")
+_TLS_HINTS = {
+    "WRONG_VERSION_NUMBER": "does it serve TLS there? (a plaintext server needs tls=False)",
+    "CERTIFICATE_VERIFY_FAILED": (
+        "is its certificate signed by the CA you trust (TlsConfig(ca=...), STATEHOUSE_TLS_CA) "
+        "and issued for this host name?"
+    ),
+}
+_CAUSES = (
+    ("connection refused", "connection refused", "is it running there?"),
+    ("domain name not found", "no such host", "is the host name right?"),
+    ("name or service not known", "no such host", "is the host name right?"),
+    ("resolv", "the host name does not resolve", "is the host name right?"),
+    ("http1.x server", "an HTTP/1.x server answered, not gRPC", "is this the right port?"),
+    ("timed out", "connection timed out", "is it running there, and reachable?"),
+    ("timeout", "connection timed out", "is it running there, and reachable?"),
+    ("no route to host", "no route to host", "is the address right?"),
+    ("network is unreachable", "network unreachable", "is the address right?"),
+    (
+        "socket closed",
+        "the connection was closed",
+        "is it a Statehouse server, with TLS as configured?",
+    ),
+    (
+        "connection reset",
+        "the connection was reset",
+        "is it a Statehouse server, with TLS as configured?",
+    ),
+)
+
+
+def unreachable_error(message: str, target: str | None) -> ServerUnreachableError | None:
+    """The :class:`ServerUnreachableError` for gRPC's text of a channel that could
+    not connect (None when ``message`` is not one): ``target`` is the address
+    the client was given (else the one in the text)."""
+    if not _CONNECT_FAILED.search(message):
+        return None
+    if not target:
+        found = _ADDRESS.search(message) or _RESOLVING.search(message)
+        target = found.group(1) if found else "the configured address"
+    lowered = message.lower()
+    if "handshake" in lowered and ("tls" in lowered or "ssl" in lowered):
+        tls = _TLS_REASON.search(message)
+        reason = (tls.group(1) or tls.group(2)) if tls else ""
+        hint = _TLS_HINTS.get(reason, "check its certificate and your TLS settings")
+        return ServerUnreachableError(
+            target=target, cause=reason or "handshake failed", detail=message, tls=True, hint=hint
+        )
+    for needle, cause, hint in _CAUSES:
+        if needle in lowered:
+            return ServerUnreachableError(target=target, cause=cause, detail=message, hint=hint)
+    return ServerUnreachableError(
+        target=target, cause="no connection", detail=message, hint="is it running there?"
+    )
+
+
 class DeadlineExceededError(StatehouseError):
     """The call did not finish within its timeout (DEADLINE_EXCEEDED)."""
 
@@ -332,10 +444,12 @@ def error_from_status(
     )
 
 
-def error_from_rpc(error: grpc.RpcError) -> StatehouseError:
+def error_from_rpc(error: grpc.RpcError, target: str | None = None) -> StatehouseError:
     """Translate a ``grpc.RpcError`` (blocking or asyncio) into a typed error.
 
-    The caller raises the result ``from`` the original error.
+    ``target`` (the address the client connects to) names the server in a
+    :class:`ServerUnreachableError`. The caller raises the result ``from`` the
+    original error.
     """
     code_fn = getattr(error, "code", None)
     code = code_fn() if callable(code_fn) else grpc.StatusCode.UNKNOWN
@@ -345,7 +459,12 @@ def error_from_rpc(error: grpc.RpcError) -> StatehouseError:
     message = details_fn() if callable(details_fn) else None
     trailing_fn = getattr(error, "trailing_metadata", None)
     trailing = trailing_fn() if callable(trailing_fn) else None
-    return error_from_status(code, str(message or ""), _rich_status(trailing))
+    status = _rich_status(trailing)
+    if code == grpc.StatusCode.UNAVAILABLE and status is None and message:
+        unreachable = unreachable_error(str(message), target)
+        if unreachable is not None:
+            return unreachable
+    return error_from_status(code, str(message or ""), status)
 
 
 _STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}

@@ -11,7 +11,7 @@ Calling a definition builds the request (or the cursor), nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar, overload
 
@@ -42,7 +42,17 @@ from statehouse.client._enums import (
     State,
 )
 from statehouse.client._errors import StatehouseError, error_from_item_status
-from statehouse.client._rpc import always, by_request_id, never, paged, streamed, unary, whole
+from statehouse.client._rpc import (
+    ConnectInfo,
+    ReconnectInfo,
+    always,
+    by_request_id,
+    never,
+    paged,
+    streamed,
+    unary,
+    whole,
+)
 from statehouse.client._task_retry import TaskRetryPolicyLike, to_retry_policy_pb
 from statehouse.v1 import (
     admin_service_pb2,
@@ -518,6 +528,8 @@ class SubscriptionCursor:
         heartbeat_interval: timedelta | float | None,
         heartbeats: bool,
         retry: CallRetry | None = None,
+        on_connect: Callable[[ConnectInfo], object] | None = None,
+        on_reconnect: Callable[[ReconnectInfo], object] | None = None,
     ) -> None:
         if after_sequence < 0:
             raise ValueError("after_sequence must not be negative")
@@ -527,8 +539,15 @@ class SubscriptionCursor:
         self.heartbeat_interval = to_duration(heartbeat_interval)
         self.heartbeats = heartbeats
         self.retry = retry
+        self.on_connect = on_connect
+        self.on_reconnect = on_reconnect
         #: Events received at or below ``last_sequence`` and not handed over.
         self.duplicates_dropped = 0
+
+    @property
+    def resume_point(self) -> int | None:
+        """The sequence to resume after (None: ``from_latest`` and nothing received yet)."""
+        return self.last_sequence if self.known else None
 
     def request(self) -> event_service_pb2.SubscribeRequest:
         """The request that opens (or resumes) the stream."""
@@ -571,6 +590,8 @@ def subscribe(
     heartbeat_interval: timedelta | float | None = None,
     heartbeats: bool = False,
     retry: CallRetry | None = None,
+    on_connect: Callable[[ConnectInfo], object] | None = None,
+    on_reconnect: Callable[[ReconnectInfo], object] | None = None,
 ) -> SubscriptionCursor:
     """Subscribe to state-change events, resuming by itself after failures.
 
@@ -582,6 +603,14 @@ def subscribe(
     (sent every ``heartbeat_interval``). ``retry`` governs reconnection
     (default: the client's ``stream_retry``; its ``max_attempts`` bounds consecutive
     failed reconnections, the count restarting with each message).
+
+    ``on_connect(info)`` is called, in the iterating thread or task, each time
+    the server accepts the stream (``info.opens`` 1 the first time, ``info.reconnected``
+    after), before any event of that connection. ``on_reconnect(info)`` is
+    called before each wait and reopening, with the ``attempt`` number, the
+    ``error`` (None if the stream ended), the ``delay`` and ``last_sequence``.
+    When the subscription gives up, the error it raises carries
+    ``last_sequence``: resume with ``after_sequence=error.last_sequence``.
     """
     return SubscriptionCursor(
         event_filter=event_filter(
@@ -592,6 +621,8 @@ def subscribe(
         heartbeat_interval=heartbeat_interval,
         heartbeats=heartbeats,
         retry=retry,
+        on_connect=on_connect,
+        on_reconnect=on_reconnect,
     )
 
 
@@ -616,6 +647,8 @@ class Subscribe(Protocol[_EventsT, _ItemsT]):
         heartbeat_interval: timedelta | float | None = ...,
         heartbeats: Literal[False] = ...,
         retry: CallRetry | None = ...,
+        on_connect: Callable[[ConnectInfo], object] | None = ...,
+        on_reconnect: Callable[[ReconnectInfo], object] | None = ...,
     ) -> _EventsT: ...
 
     @overload
@@ -631,6 +664,8 @@ class Subscribe(Protocol[_EventsT, _ItemsT]):
         heartbeat_interval: timedelta | float | None = ...,
         heartbeats: Literal[True],
         retry: CallRetry | None = ...,
+        on_connect: Callable[[ConnectInfo], object] | None = ...,
+        on_reconnect: Callable[[ReconnectInfo], object] | None = ...,
     ) -> _ItemsT: ...
 
 

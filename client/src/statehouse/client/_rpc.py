@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, Protocol, TypeAlias, TypeVar
 
 import grpc
@@ -32,8 +33,10 @@ from statehouse.client._errors import StatehouseError, error_from_rpc
 
 __all__ = [
     "Attempts",
+    "ConnectInfo",
     "Paged",
     "Pages",
+    "ReconnectInfo",
     "Resumption",
     "StreamCursor",
     "Streamed",
@@ -273,9 +276,11 @@ class Attempts:
     """The retries of one unary call: after each failure, how long to wait
     before the next attempt, or the typed error to raise."""
 
-    def __init__(self, policy: CallRetry, *, idempotent: bool) -> None:
+    def __init__(self, policy: CallRetry, *, idempotent: bool, target: str | None = None) -> None:
         self.policy = policy
         self.idempotent = idempotent
+        #: The server's address, named in a ServerUnreachableError.
+        self.target = target
         #: Failed attempts so far.
         self.failures = 0
 
@@ -283,29 +288,89 @@ class Attempts:
         """The backoff before the next attempt; raises the typed error (from
         ``exc``) when the call is not to be repeated."""
         self.failures += 1
-        error = error_from_rpc(exc)
+        error = error_from_rpc(exc, self.target)
         policy = self.policy
         if self.idempotent and policy.is_transient(error) and policy.allows(self.failures):
             return policy.backoff(self.failures)
         raise error from exc
 
 
+@dataclass(frozen=True, slots=True)
+class ReconnectInfo:
+    """What ``on_reconnect`` is told before a stream is reopened."""
+
+    #: The consecutive failed (or ended) opening this is, 1-based; it restarts
+    #: with each message received.
+    attempt: int
+    #: The most attempts allowed in a row (``CallRetry.max_attempts``; None: no limit).
+    max_attempts: int | None
+    #: Why: the typed error (None when the stream ended without one).
+    error: StatehouseError | None
+    #: The wait before the stream is opened again, in seconds.
+    delay: float
+    #: Where the stream resumes: the last sequence received (None when a
+    #: ``from_latest`` subscription received nothing yet, or for a follow).
+    last_sequence: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectInfo:
+    """What ``on_connect`` is told when a stream is open: the server accepted it."""
+
+    #: How many times the stream was opened so far (1: the first connection).
+    opens: int
+    #: Where the stream resumes (see :attr:`ReconnectInfo.last_sequence`).
+    last_sequence: int | None
+
+    @property
+    def reconnected(self) -> bool:
+        """Whether this is a reconnection (not the first connection)."""
+        return self.opens > 1
+
+
 class Resumption(Generic[CursorT]):
     """The reconnections of one resumable stream.
 
-    ``open()`` gives the request of each (re)opening; ``receive()`` passes a
-    response through the cursor (and restarts the count of consecutive
-    failures); ``reopen_after()`` decides, when the stream failed or ended,
-    whether and after how long to open it again.
+    ``open()`` gives the request of each (re)opening; ``connected()`` says the
+    server accepted it (its headers, or its first message, arrived);
+    ``receive()`` passes a response through the cursor (and restarts the count
+    of consecutive failures); ``reopen_after()`` decides, when the stream
+    failed or ended, whether and after how long to open it again, or raises
+    the error (carrying ``last_sequence``). The cursor's optional
+    ``on_connect`` and ``on_reconnect`` callbacks are called from here.
     """
 
-    def __init__(self, cursor: CursorT, default_retry: CallRetry) -> None:
+    def __init__(
+        self, cursor: CursorT, default_retry: CallRetry, *, target: str | None = None
+    ) -> None:
         self.cursor = cursor
         self.retry = cursor.retry or default_retry
+        #: The server's address, named in a ServerUnreachableError.
+        self.target = target
         #: How many times the stream was opened.
         self.opens = 0
         #: Consecutive failed (or ended) streams since the last message.
         self.failures = 0
+        #: Whether the stream now open was accepted by the server.
+        self.is_connected = False
+        self._on_connect: Callable[[ConnectInfo], object] | None = getattr(
+            cursor, "on_connect", None
+        )
+        self._on_reconnect: Callable[[ReconnectInfo], object] | None = getattr(
+            cursor, "on_reconnect", None
+        )
+
+    @property
+    def waits_for_headers(self) -> bool:
+        """Whether the driver should tell when the stream is accepted before its
+        first message (someone listens, and it is not told yet)."""
+        return self._on_connect is not None and not self.is_connected
+
+    @property
+    def resume_point(self) -> int | None:
+        """The cursor's last sequence, when it has one."""
+        point = getattr(self.cursor, "resume_point", None)
+        return point if isinstance(point, int) else None
 
     @property
     def reconnects(self) -> int:
@@ -314,22 +379,46 @@ class Resumption(Generic[CursorT]):
 
     def open(self) -> Any:
         self.opens += 1
+        self.is_connected = False
         return self.cursor.request()
 
+    def connected(self) -> None:
+        """The stream now open was accepted (once per opening): tell ``on_connect``."""
+        if self.is_connected:
+            return
+        self.is_connected = True
+        if self._on_connect is not None:
+            self._on_connect(ConnectInfo(opens=self.opens, last_sequence=self.resume_point))
+
     def receive(self, response: Any) -> Any:
+        self.connected()
         self.failures = 0
         return self.cursor.accept(response)
 
     def reopen_after(self, exc: grpc.RpcError | None) -> float | None:
         """The stream failed with ``exc`` (None: it ended): the backoff before
-        reopening it, None when the iteration is over, or raises the typed error."""
-        error: StatehouseError | None = None if exc is None else error_from_rpc(exc)
+        reopening it (after telling ``on_reconnect``), None when the iteration
+        is over, or raises the typed error, its ``last_sequence`` set."""
+        error: StatehouseError | None = None if exc is None else error_from_rpc(exc, self.target)
+        self.is_connected = False
         if error is None and self.cursor.complete:
             return None
         self.failures += 1
         transient = error is None or self.retry.is_transient(error)
         if transient and self.retry.allows(self.failures):
-            return self.retry.backoff(self.failures)
+            delay = self.retry.backoff(self.failures)
+            if self._on_reconnect is not None:
+                self._on_reconnect(
+                    ReconnectInfo(
+                        attempt=self.failures,
+                        max_attempts=self.retry.max_attempts,
+                        error=error,
+                        delay=delay,
+                        last_sequence=self.resume_point,
+                    )
+                )
+            return delay
         if error is None:
             return None
+        error.last_sequence = self.resume_point
         raise error from exc

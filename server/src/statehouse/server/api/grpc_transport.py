@@ -185,6 +185,10 @@ class GrpcTransport:
         async def stream(raw: bytes, context: Context) -> AsyncIterator[bytes]:
             try:
                 request, call = await self._admit(name, request_type, raw, context, False)
+                # The stream is accepted: say so at once (the headers), so that a
+                # client knows it is connected before the first message, which
+                # may be long in coming (a live subscription with nothing new).
+                await context.send_initial_metadata(())
                 async for item in handler(request, call):
                     yield await self._encode(item, False)
                 return
