@@ -13,7 +13,7 @@ ADDRESS ?= 127.0.0.1:50051
 TEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
-.PHONY: help venv node node-client run test unit integration lint breaking format protos generate docs contract-snapshot bench clean
+.PHONY: help venv node node-client run test unit integration lint breaking format protos generate docs contract-snapshot bench console screenshots clean
 
 help:
 	@echo "make run          create the environment and serve on $(ADDRESS) (SQLite in ./data)"
@@ -31,6 +31,8 @@ help:
 	@echo "make docs         regenerate docs/api.md from the proto comments"
 	@echo "make contract-snapshot  accept the current protos as the contract buf breaking checks against"
 	@echo "make bench        measure the service against a plain echo server (BENCH_ARGS=...)"
+	@echo "make console      build the web console (console/) into server/src/statehouse/server/web/static"
+	@echo "make screenshots  the console's screenshots in docs/ (headless Chromium, a real server)"
 	@echo "make clean        remove the environments, caches and ./data"
 
 $(VENV)/.installed: pyproject.toml
@@ -61,6 +63,7 @@ lint: venv node breaking
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(TSC) -p client/ts
+	$(TSC) -p console
 
 # FILE-level compatibility with the committed contract; on a branch other than
 # main, with main's protos as well.
@@ -104,6 +107,14 @@ contract-snapshot: node
 
 bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The built console is committed (a test fails when it is stale): rebuild after editing console/.
+console: node
+	node console/build.mjs
+
+# Committed artifacts, so not part of make test: docs/console-list.png and docs/console-execution.png.
+screenshots: venv node
+	STATEHOUSE_SCREENSHOTS=docs $(BIN)/pytest tests/browser/test_console.py -k screenshots
 
 clean:
 	rm -rf $(VENV) node_modules client/node/node_modules .pytest_cache .mypy_cache .ruff_cache data
