@@ -1,6 +1,5 @@
 // The Gantt timeline of one execution: a row for the execution, one per task
-// run and, under a task run with more than one attempt (a retry, a restart),
-// one per attempt. Each row's bar is its history: one segment per state it was
+// run and, under a task run retried or restarted, one per attempt. Each row's bar is its history: one segment per state it was
 // in, coloured by the state the segment ended in (a run that succeeded is
 // green), CREATED drawn pale (waiting), PAUSED left as a gap, and the current
 // state of anything still active growing up to now.
@@ -65,7 +64,9 @@ export function timelineRows(execution: Execution, now: number): TimelineRow[] {
       segments: segments(taskRun.history, now),
       taskRun,
     });
-    if (taskRun.attempts.length > 1) {
+    // Attempts get rows of their own once there is more than one, or one
+    // failed and the task run waits for its retry (RESTARTED).
+    if (taskRun.attempts.length > 1 || (taskRun.state === State.RESTARTED && taskRun.attempts.length > 0)) {
       for (const attempt of taskRun.attempts) {
         rows.push({
           kind: "attempt",

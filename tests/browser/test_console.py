@@ -1,0 +1,382 @@
+"""The web console, in headless Chromium, against a real server: executions
+created over gRPC appear in the list live; the timeline draws task runs and
+their attempts; the kill button cascades; a refused move shows the server's
+message; a server restart is survived without a reload, a duplicate or a gap;
+1,000 task runs render in a measured time. ``STATEHOUSE_SCREENSHOTS=DIR``
+(``make screenshots``) also saves the screenshots committed in docs/."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from statehouse.client import Client, State, TaskRetryPolicy, counter, timer
+from tests.browser.conftest import ConsoleServer, wait_for
+
+# One browser, one worker: the tests run one after another.
+pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.timeout(180)]
+
+LIST_ROWS = """
+return [...document.querySelectorAll('#executions tbody tr[data-id]')]
+  .map(r => [r.dataset.id, r.dataset.state]);
+"""
+TIMELINE_ROWS = """
+return [...document.querySelectorAll('.timeline .trow')].map(r => ({
+  kind: r.dataset.kind, taskRun: r.dataset.taskRun || '', attempt: r.dataset.attempt || '',
+  state: r.querySelector('.label .state').dataset.state,
+  bars: [...r.querySelectorAll('.bar')].map(b => b.dataset.state),
+}));
+"""
+
+
+def stream_status(browser: Any) -> str:
+    return str(browser.execute_script("return document.body.dataset.stream || ''"))
+
+
+def open_page(browser: Any, url: str) -> None:
+    browser.get(url)
+    wait_for(lambda: stream_status(browser) == "live", 10, "the event stream to be live")
+
+
+def list_rows(browser: Any) -> dict[str, str]:
+    rows: list[list[str]] = browser.execute_script(LIST_ROWS)
+    ids = [row[0] for row in rows]
+    assert len(ids) == len(set(ids)), f"a row listed twice: {ids}"
+    return {row[0]: row[1] for row in rows}
+
+
+def timeline(browser: Any) -> list[dict[str, Any]]:
+    return list(browser.execute_script(TIMELINE_ROWS))
+
+
+def execution_state(browser: Any) -> str:
+    return str(
+        browser.execute_script(
+            "return document.querySelector('.execution-page')?.dataset.state || ''"
+        )
+    )
+
+
+def test_executions_created_over_grpc_appear_in_the_list_within_2_seconds(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    open_page(browser, console_server.url + "/")
+    started = time.monotonic()
+    ids = [client.create_execution(namespace="demo", flow_id="hello").id for _ in range(3)]
+    wait_for(lambda: set(ids) <= set(list_rows(browser)), 2.0, "the new rows")
+    appeared = time.monotonic() - started
+    print(f"3 executions created over gRPC listed after {appeared * 1000:.0f} ms")
+    assert list_rows(browser) == dict.fromkeys(ids, "CREATED")
+
+    # A state change moves the row and the counts.
+    run = client.create_task_run(execution_id=ids[0], task_id="t").task_run
+    client.transition_task_run(run.id, state=State.RUNNING, worker_id="w")
+    wait_for(lambda: list_rows(browser)[ids[0]] == "RUNNING", 2.0, "RUNNING in the list")
+    counts = "return Object.fromEntries([...document.querySelectorAll('#counts a[data-state]')].map(a => [a.dataset.state, a.querySelector('.number').textContent]))"
+    wait_for(lambda: browser.execute_script(counts).get("RUNNING") == "1", 2.0, "the counts")
+    assert browser.execute_script(counts)["CREATED"] == "2"
+
+    # Keyboard: a row takes the focus, Enter opens the execution.
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-id="{ids[0]}"]')
+    browser.execute_script("arguments[0].focus()", row)
+    assert browser.execute_script("return document.activeElement.dataset.id") == ids[0]
+    row.send_keys(Keys.ENTER)
+    wait_for(lambda: browser.current_url.endswith(f"/executions/{ids[0]}"), 5, "the execution page")
+    wait_for(lambda: execution_state(browser) == "RUNNING", 5, "the execution page drawn")
+
+
+def test_filters_are_in_the_url_and_survive_a_reload(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    prod = client.create_execution(namespace="a", flow_id="f", labels={"env": "prod"}).id
+    client.create_execution(namespace="a", flow_id="f", labels={"env": "dev"})
+    client.create_execution(namespace="b", flow_id="f", labels={"env": "prod"})
+    url = console_server.url + "/?namespace=a&label=env%3Dprod&state=CREATED"
+    open_page(browser, url)
+    wait_for(lambda: list_rows(browser) == {prod: "CREATED"}, 5, "the filtered rows")
+    browser.refresh()
+    wait_for(lambda: stream_status(browser) == "live", 10, "live after the reload")
+    wait_for(lambda: list_rows(browser) == {prod: "CREATED"}, 5, "the same rows after a reload")
+    values = browser.execute_script(
+        "return [...document.querySelectorAll('form.filters [name]')].map(e => e.value)"
+    )
+    assert values == ["a", "", "CREATED", "env=prod"]
+    # A later execution that matches shows up; one that does not, does not.
+    late = client.create_execution(namespace="a", flow_id="f", labels={"env": "prod"}).id
+    client.create_execution(namespace="a", flow_id="f", labels={"env": "dev"})
+    wait_for(lambda: list_rows(browser) == {late: "CREATED", prod: "CREATED"}, 2, "the late row")
+
+
+def test_the_timeline_draws_task_runs_their_attempts_and_metrics(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    execution = client.create_execution(
+        namespace="demo", flow_id="etl", inputs={"day": "2026-12-01"}
+    )
+    policy = TaskRetryPolicy.constant(interval="300ms", max_attempts=3)
+    extract = client.create_task_run(
+        execution_id=execution.id, task_id="extract", retry_policy=policy
+    ).task_run
+    load = client.create_task_run(execution_id=execution.id, task_id="load").task_run
+    open_page(browser, f"{console_server.url}/executions/{execution.id}")  # a deep link
+
+    def row(task_run: str, kind: str = "task-run", attempt: str = "") -> dict[str, Any] | None:
+        for entry in timeline(browser):
+            if (
+                entry["taskRun"] == task_run
+                and entry["kind"] == kind
+                and entry["attempt"] == attempt
+            ):
+                return entry
+        return None
+
+    client.transition_task_run(extract.id, state=State.RUNNING, worker_id="w1")
+    wait_for(lambda: (row(extract.id) or {}).get("state") == "RUNNING", 2, "extract RUNNING")
+    assert row(extract.id)["bars"][-1] == "RUNNING"  # type: ignore[index]
+    # A running bar grows with the clock.
+    width = "return document.querySelector('.trow[data-task-run=\"%s\"] .bar[data-state=RUNNING]').getBoundingClientRect().width"
+    first = browser.execute_script(width % extract.id)
+    wait_for(
+        lambda: browser.execute_script(width % extract.id) > first, 3, "the running bar to grow"
+    )
+
+    failed = client.transition_task_run(extract.id, state=State.FAILED, reason="timeout")
+    assert failed.retry.scheduled
+    wait_for(lambda: row(extract.id, "attempt", "1") is not None, 2, "attempt rows")
+    wait_for(
+        lambda: (row(extract.id, "attempt", "1") or {}).get("state") == "FAILED",
+        2,
+        "attempt 1 FAILED",
+    )
+    due = failed.task_run.next_attempt_time.ToDatetime().timestamp()
+    time.sleep(max(0.0, due - time.time()) + 0.05)  # the retry policy's interval, not a sync
+    client.transition_task_run(extract.id, state=State.RUNNING, worker_id="w2")
+    client.record_metrics(
+        extract.id,
+        metrics=[
+            counter("rows", 120),
+            counter("rows", 80),
+            timer("fetch", timedelta(milliseconds=350)),
+        ],
+    )
+    client.transition_task_run(extract.id, state=State.SUCCESS, outputs={"rows": 200})
+    wait_for(lambda: (row(extract.id) or {}).get("state") == "SUCCESS", 2, "extract SUCCESS")
+    attempts = [e for e in timeline(browser) if e["kind"] == "attempt"]
+    assert [(a["attempt"], a["state"]) for a in attempts] == [("1", "FAILED"), ("2", "SUCCESS")]
+    assert "FAILED" in row(extract.id)["bars"] and "RESTARTED" in row(extract.id)["bars"]  # type: ignore[index]
+
+    client.transition_task_run(load.id, state=State.RUNNING, worker_id="w1")
+    client.transition_task_run(load.id, state=State.SUCCESS)
+    client.complete_execution(execution.id)
+    wait_for(lambda: execution_state(browser) == "SUCCESS", 2, "the execution SUCCESS")
+    kinds = [e["kind"] for e in timeline(browser)]
+    assert kinds == ["execution", "task-run", "attempt", "attempt", "task-run"]
+
+    # History with actors and reasons, inputs and outputs, a chart per metric.
+    history = browser.execute_script(
+        "return [...document.querySelectorAll('.hrow')].map(r => r.querySelector('.reason').textContent)"
+    )
+    assert "timeout" in history
+    wait_for(
+        lambda: (
+            browser.execute_script(
+                "return [...document.querySelectorAll('#metrics figure')].map(f => f.dataset.metric)"
+            )
+            == ["fetch", "rows"]
+        ),
+        3,
+        "the metric charts",
+    )
+    assert "2026-12-01" in browser.find_element("css selector", ".payloads").text
+
+
+def test_the_kill_button_cascades_and_a_refused_move_shows_the_servers_message(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    execution = client.create_execution(namespace="demo", flow_id="long")
+    running = client.create_task_run(execution_id=execution.id, task_id="running").task_run
+    waiting = client.create_task_run(execution_id=execution.id, task_id="waiting").task_run
+    client.transition_task_run(running.id, state=State.RUNNING, worker_id="w")
+    open_page(browser, f"{console_server.url}/executions/{execution.id}")
+    wait_for(lambda: execution_state(browser) == "RUNNING", 5, "the page")
+
+    browser.find_element("css selector", 'button[data-move="kill"]').click()
+
+    def states() -> dict[str, str]:
+        return {e["taskRun"]: e["state"] for e in timeline(browser) if e["kind"] == "task-run"}
+
+    wait_for(lambda: execution_state(browser) == "KILLING", 2, "KILLING")
+    wait_for(lambda: states() == {running.id: "KILLING", waiting.id: "KILLED"}, 2, "the cascade")
+    client.transition_task_run(running.id, state=State.KILLED, reason="stopped")
+    wait_for(lambda: execution_state(browser) == "KILLED", 2, "KILLED")
+    assert states() == {running.id: "KILLED", waiting.id: "KILLED"}
+    actors = browser.execute_script(
+        "return [...document.querySelectorAll('.hrow')].map(r => r.querySelector('.reason').textContent)"
+    )
+    assert "from the web console" in actors
+
+    # Resuming a killed execution is refused: the server's message is shown.
+    browser.find_element("css selector", 'button[data-move="resume"]').click()
+    error = wait_for(
+        lambda: browser.find_element("css selector", "#action-error").text, 2, "the error"
+    )
+    assert "KILLED" in error or "not paused" in error.lower() or "(" in error, error
+    print(f"refused move shown as: {error}")
+
+
+def test_the_pages_resume_after_a_server_restart_without_a_reload_a_duplicate_or_a_gap(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    before = [client.create_execution(namespace="demo", flow_id="r").id for _ in range(2)]
+    open_page(browser, console_server.url + "/?namespace=demo")
+    wait_for(lambda: set(list_rows(browser)) == set(before), 2, "the rows")
+    browser.execute_script("window.__notReloaded = true")
+
+    console_server.stop()
+    wait_for(lambda: stream_status(browser) == "reconnecting", 10, "reconnecting")
+    assert browser.find_element("css selector", "#stream").text == "reconnecting…"
+    console_server.start()  # the same ports and database
+    # Changes made before the page reconnects come with the resumed stream.
+    with Client.connect(console_server.target) as again:
+        after = [again.create_execution(namespace="demo", flow_id="r").id for _ in range(3)]
+        run = again.create_task_run(execution_id=before[0], task_id="t").task_run
+        again.transition_task_run(run.id, state=State.RUNNING, worker_id="w")
+        wait_for(lambda: stream_status(browser) == "live", 15, "live again")
+        expected = {**dict.fromkeys(before + after, "CREATED"), before[0]: "RUNNING"}
+        wait_for(lambda: list_rows(browser) == expected, 3, "every row, once")
+        assert browser.execute_script("return window.__notReloaded") is True
+
+        # The execution page too.
+        execution = before[0]
+        browser.get(f"{console_server.url}/executions/{execution}")
+        wait_for(lambda: execution_state(browser) == "RUNNING", 5, "the execution page")
+        browser.execute_script("window.__notReloaded = true")
+    console_server.restart()
+    with Client.connect(console_server.target) as again:
+        second = again.create_task_run(execution_id=execution, task_id="u").task_run
+        again.transition_task_run(run.id, state=State.SUCCESS)
+        wait_for(lambda: stream_status(browser) == "live", 15, "live again")
+        wait_for(
+            lambda: (
+                [(e["kind"], e["taskRun"], e["state"]) for e in timeline(browser)]
+                == [
+                    ("execution", "", "RUNNING"),
+                    ("task-run", run.id, "SUCCESS"),
+                    ("task-run", second.id, "CREATED"),
+                ]
+            ),
+            3,
+            "the timeline, each task run once",
+        )
+    assert browser.execute_script("return window.__notReloaded") is True
+
+
+def test_one_thousand_task_runs_render_virtualized(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    execution = client.create_execution(namespace="demo", flow_id="wide")
+    ids = [
+        client.create_task_run(execution_id=execution.id, task_id=f"task-{i:04d}").task_run.id
+        for i in range(1000)
+    ]
+    for state in (State.RUNNING, State.SUCCESS):
+        for start in range(0, 1000, 500):
+            items = [
+                {"task_run_id": i, "state": state, "worker_id": "w"}
+                for i in ids[start : start + 500]
+            ]
+            if state == State.SUCCESS:
+                items = items[:400]  # 200 task runs stay RUNNING: their bars grow
+            client.transition_task_runs(items)
+    browser.get(f"{console_server.url}/executions/{execution.id}")
+    wait_for(
+        lambda: browser.execute_script("return document.body.dataset.renderMs"),
+        15,
+        "the first render",
+    )
+    shown_at = float(browser.execute_script("return document.body.dataset.shownAtMs"))
+    render_ms = float(browser.execute_script("return document.body.dataset.renderMs"))
+    drawn = browser.execute_script("return document.querySelectorAll('.timeline .trow').length")
+    assert 0 < drawn < 100, drawn  # only the visible rows are in the DOM
+    # Scrolling to the end draws the last task run.
+    browser.execute_script(
+        "const s = document.querySelector('.timeline-rows'); s.scrollTop = s.scrollHeight"
+    )
+    wait_for(lambda: ids[-1] in {e["taskRun"] for e in timeline(browser)}, 3, "the last row")
+    wait_for(
+        lambda: browser.execute_script("return document.body.dataset.frameMs"), 3, "a clock tick"
+    )
+    frame_ms = float(browser.execute_script("return document.body.dataset.frameMs"))
+    print(
+        f"1,000 task runs: drawn in {render_ms:.1f} ms, on screen {shown_at:.0f} ms after the "
+        f"navigation began; a clock tick redraws in {frame_ms:.1f} ms; {drawn} rows in the DOM"
+    )
+    assert render_ms < 1000 and frame_ms < 100 and shown_at < 5000
+
+
+@pytest.mark.skipif(not os.environ.get("STATEHOUSE_SCREENSHOTS"), reason="make screenshots")
+def test_screenshots(browser: Any, console_server: ConsoleServer, client: Client) -> None:
+    directory = Path(os.environ["STATEHOUSE_SCREENSHOTS"])
+    directory.mkdir(parents=True, exist_ok=True)
+    flows = [("etl", "nightly"), ("billing", "invoices"), ("etl", "hourly"), ("ml", "train")]
+    shown = ""
+    for number, (namespace, flow) in enumerate(flows * 2):
+        execution = client.create_execution(
+            namespace=namespace, flow_id=flow, labels={"env": "prod"}, inputs={"day": "2026-12-01"}
+        )
+        policy = TaskRetryPolicy.constant(interval="200ms", max_attempts=3)
+        runs = [
+            client.create_task_run(
+                execution_id=execution.id, task_id=task, retry_policy=policy
+            ).task_run
+            for task in ("extract", "transform", "load", "report")
+        ]
+        if number % 4 == 3:
+            continue  # CREATED
+        client.transition_task_run(runs[0].id, state=State.RUNNING, worker_id="worker-1")
+        if number == 0:
+            shown = execution.id
+            failed = client.transition_task_run(
+                runs[0].id, state=State.FAILED, reason="connection reset"
+            )
+            due = failed.task_run.next_attempt_time.ToDatetime().timestamp()
+            time.sleep(max(0.0, due - time.time()) + 0.05)
+            client.transition_task_run(runs[0].id, state=State.RUNNING, worker_id="worker-2")
+            client.record_metrics(
+                runs[0].id, metrics=[counter("rows", n) for n in (120, 80, 200, 150)]
+            )
+            time.sleep(0.3)
+        client.transition_task_run(runs[0].id, state=State.SUCCESS, outputs={"rows": 550})
+        client.transition_task_run(runs[1].id, state=State.RUNNING, worker_id="worker-1")
+        time.sleep(0.2)
+        if number % 4 == 1:
+            client.transition_task_run(runs[1].id, state=State.FAILED, reason="bad row 42")
+            continue
+        client.transition_task_run(runs[1].id, state=State.SUCCESS)
+        client.transition_task_run(runs[2].id, state=State.RUNNING, worker_id="worker-3")
+        if number % 4 == 2:
+            client.kill_execution(execution.id, reason="operator")
+            continue
+        client.record_metrics(
+            runs[2].id, metrics=[timer("load", timedelta(milliseconds=n)) for n in (300, 420, 380)]
+        )
+    open_page(browser, console_server.url + "/")
+    wait_for(lambda: len(list_rows(browser)) == len(flows) * 2, 5, "the rows")
+    browser.save_screenshot(str(directory / "console-list.png"))
+    open_page(browser, f"{console_server.url}/executions/{shown}")
+    wait_for(
+        lambda: browser.execute_script(
+            "return document.querySelectorAll('#metrics figure').length"
+        ),
+        5,
+        "metrics",
+    )
+    browser.save_screenshot(str(directory / "console-execution.png"))
