@@ -9,6 +9,8 @@ TSC := node_modules/.bin/tsc
 # The released contract: buf breaking (FILE) compares protos/ with it in make lint.
 CONTRACT := api/statehouse.v1.binpb
 ADDRESS ?= 127.0.0.1:50051
+# make run also serves HTTP here: Connect (JSON, binary) for curl and browsers, and the console.
+HTTP_ADDRESS ?= 127.0.0.1:8080
 # make test runs the tests in this many processes (pytest-xdist); 1: in this one.
 TEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
@@ -16,7 +18,7 @@ PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --d
 .PHONY: help venv node node-client run test unit integration lint breaking format protos generate docs contract-snapshot bench console screenshots clean
 
 help:
-	@echo "make run          create the environment and serve on $(ADDRESS) (SQLite in ./data)"
+	@echo "make run          create the environment and serve gRPC on $(ADDRESS), HTTP on $(HTTP_ADDRESS) (SQLite in ./data)"
 	@echo "make test         create the environments, lint, type-check and run every test"
 	@echo "make venv         create .venv and install the package with its dev tools"
 	@echo "make node         install the repository's Node tools (buf, tsc) in node_modules"
@@ -54,7 +56,7 @@ node: node_modules/.installed
 node-client: client/node/node_modules/.installed
 
 run: venv
-	$(BIN)/statehouse serve --address $(ADDRESS)
+	$(BIN)/statehouse serve --address $(ADDRESS) --http-address $(HTTP_ADDRESS)
 
 lint: venv node breaking
 	$(BUF) lint

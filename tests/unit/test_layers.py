@@ -20,7 +20,7 @@ CLIENT = ROOT / "client" / "src" / "statehouse"
 #: The server's units (a top-level module or a package) by layer, top first.
 LAYERS: list[set[str]] = [
     {"app"},
-    {"api", "scheduler", "tls", "options"},
+    {"api", "scheduler", "tls", "options", "web"},
     {"commands", "queries", "credentials"},
     {"access", "events"},
     {"storage"},
@@ -42,6 +42,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "events": WIRE | SQL,
     "scheduler": WIRE | SQL,
     "api": SQL,
+    "web": WIRE | SQL,
     "app": SQL,
 }
 

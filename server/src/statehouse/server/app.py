@@ -37,6 +37,7 @@ from statehouse.v1 import (
 from . import limits as L
 from .api import (
     AdminServicer,
+    ConnectTransport,
     EventServicer,
     ExecutionServicer,
     GrpcTransport,
@@ -54,6 +55,7 @@ from .scheduler import TimerScheduler
 from .settings import Settings
 from .storage import Store, StoreOptions, display_url
 from .tls import ServerTls, TlsConfigError, TlsFiles
+from .web import HttpApp, HttpServer, bind
 
 log = logging.getLogger("statehouse.server")
 
@@ -81,11 +83,14 @@ class Server:
         settings: Settings,
         transport: GrpcTransport,
         authenticator: Authenticator | None = None,
+        http: HttpServer | None = None,
     ) -> None:
         #: The credentials in force, when authentication is on.
         self.authenticator = authenticator
         self.grpc_server = grpc_server
         self.transport = transport
+        #: The HTTP port (Connect and the web console), when ``--http-address`` is given.
+        self.http = http
         #: The TLS credentials, when the port serves TLS (``tls.request_reload()``).
         self.tls: ServerTls | None = None
         self.store = store
@@ -95,8 +100,15 @@ class Server:
         self.settings = settings
         self._stopped = False
 
+    @property
+    def http_port(self) -> int | None:
+        """The bound HTTP port, None without ``--http-address``."""
+        return self.http.port if self.http is not None else None
+
     async def start(self) -> None:
         await self.grpc_server.start()
+        if self.http is not None:
+            await self.http.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -110,7 +122,11 @@ class Server:
         if self.authenticator is not None:
             await self.authenticator.close()
         await self.hub.close()
-        await self.grpc_server.stop(self.settings.shutdown_grace if grace is None else grace)
+        grace = self.settings.shutdown_grace if grace is None else grace
+        if self.http is None:
+            await self.grpc_server.stop(grace)
+        else:
+            await asyncio.gather(self.grpc_server.stop(grace), self.http.stop())
         await self.store.aclose()
 
     async def wait_for_termination(self) -> None:
@@ -130,6 +146,7 @@ async def create_server(
     # ConfigError on an exposed port without protection.
     tls = _server_tls(settings)
     _check_exposure(settings, tls)
+    _check_http(settings)
     jwt = _jwt_verifier(settings)
     store = Store(
         settings.resolved_database_url(),
@@ -186,16 +203,13 @@ async def create_server(
     transport = GrpcTransport(
         store, guard, max_payload_bytes=settings.max_payload_bytes, tls=tls is not None
     )
-    for service, impl in zip(
-        SERVICES,
-        (
-            ExecutionServicer(store, limits, tokens, scheduler.wake),
-            EventServicer(store, hub),
-            MetricServicer(store, limits, tokens),
-            AdminServicer(store, authenticator, info),
-        ),
-        strict=True,
-    ):
+    impls = (
+        ExecutionServicer(store, limits, tokens, scheduler.wake),
+        EventServicer(store, hub),
+        MetricServicer(store, limits, tokens),
+        AdminServicer(store, authenticator, info),
+    )
+    for service, impl in zip(SERVICES, impls, strict=True):
         transport.add_service(service, impl)
     grpc_server.add_generic_rpc_handlers(transport.handlers)
     for interceptor in interceptors:
@@ -210,20 +224,43 @@ async def create_server(
         ),
         grpc_server,
     )
+    http = None
     try:
         if tls is None:
             port = grpc_server.add_insecure_port(settings.address)
         else:
             port = grpc_server.add_secure_port(settings.address, tls.credentials)
-    except RuntimeError as exc:
+        if settings.http_address:
+            # The same handlers, guard and limits, over the Connect protocol.
+            connect = ConnectTransport(store, guard, max_payload_bytes=settings.max_payload_bytes)
+            for service, impl in zip(SERVICES, impls, strict=True):
+                connect.add_service(service, impl)
+            http = HttpServer(
+                HttpApp(connect),
+                bind(settings.http_address, reuse_port=settings.reuse_port),
+                tls_cert=settings.tls_cert,
+                tls_key=settings.tls_key,
+                shutdown_grace=settings.shutdown_grace,
+            )
+    except (RuntimeError, OSError) as exc:
         await scheduler.close()
         if authenticator is not None:
             await authenticator.close()
         await hub.close()
         store.close()
+        if isinstance(exc, OSError):
+            raise
         raise OSError(f"cannot listen on {settings.address}: {exc}") from exc
     server = Server(
-        grpc_server, store, hub, scheduler, health_servicer, settings, transport, authenticator
+        grpc_server,
+        store,
+        hub,
+        scheduler,
+        health_servicer,
+        settings,
+        transport,
+        authenticator,
+        http,
     )
     server.tls = tls
     return server, port
@@ -265,6 +302,30 @@ def _check_exposure(settings: Settings, tls: ServerTls | None) -> None:
         f"refusing to serve {settings.address} without {missing}: anyone who can reach "
         "it could read and change every execution. Give --tls-cert and --tls-key with "
         "--auth (or --tls-client-ca), or --insecure to serve it unprotected anyway."
+    )
+
+
+def _check_http(settings: Settings) -> None:
+    """The HTTP port: as protected as the gRPC port, or refused."""
+    if not settings.http_address:
+        return
+    if settings.tls_client_ca is not None:
+        # uvicorn does not hand the application the client's certificate, so a
+        # certificate's identity could be neither checked nor recorded over HTTP.
+        raise ConfigError(
+            "--http-address cannot be used with --tls-client-ca: client certificates "
+            "are not available to the HTTP port; use tokens or JWTs (--auth) with "
+            "--tls-cert and --tls-key instead"
+        )
+    if settings.insecure or _is_loopback(settings.http_address):
+        return
+    if settings.tls_cert is not None and settings.auth_enabled:
+        return
+    missing = "TLS and authentication" if settings.tls_cert is None else "authentication"
+    raise ConfigError(
+        f"refusing to serve {settings.http_address} (--http-address) without {missing}: "
+        "anyone who can reach it could read and change every execution. Give --tls-cert "
+        "and --tls-key with --auth, or --insecure to serve it unprotected anyway."
     )
 
 
@@ -348,16 +409,25 @@ async def serve(
             )
     elif settings.insecure and not _is_loopback(settings.address) and first:
         log.warning("serving %s without protection (--insecure)", settings.address)
+    http = _http_text(settings, server.http_port)
     if process is None:
         log.info(
-            "statehouse serving on %s:%d%s (database %s)",
+            "statehouse serving on %s:%d%s%s (database %s)",
             host,
             port,
+            http,
             transport,
             display_url(settings.resolved_database_url()),
         )
     else:
-        log.info("statehouse process %d of %d (pid %d) on %s:%d", *process, os.getpid(), host, port)
+        log.info(
+            "statehouse process %d of %d (pid %d) on %s:%d%s",
+            *process,
+            os.getpid(),
+            host,
+            port,
+            http,
+        )
     if on_ready is not None:
         on_ready(port)
     stop = asyncio.Event()
@@ -365,11 +435,28 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if server.tls is not None:
-        loop.add_signal_handler(signal.SIGHUP, server.tls.request_reload)
+        loop.add_signal_handler(signal.SIGHUP, lambda: _reload_tls(server))
     await stop.wait()
     log.info("statehouse shutting down (grace %.1fs)", settings.shutdown_grace)
     await server.stop()
     log.info("statehouse stopped")
+
+
+def _reload_tls(server: Server) -> None:
+    """SIGHUP: both ports read their certificates again (for new connections)."""
+    if server.tls is not None:
+        server.tls.request_reload()
+    if server.http is not None and server.tls is not None:
+        server.http.reload_tls(server.tls.files.cert, server.tls.files.key)
+
+
+def _http_text(settings: Settings, port: int | None) -> str:
+    """`` and http://127.0.0.1:8080``: where the HTTP port serves, if it does."""
+    if port is None or not settings.http_address:
+        return ""
+    host = settings.http_address.rsplit(":", 1)[0]
+    scheme = "https" if settings.tls_cert is not None else "http"
+    return f" and {scheme}://{host}:{port}"
 
 
 def _transport_text(settings: Settings, tls: bool) -> str:
@@ -417,8 +504,21 @@ def supervise(settings: Settings, log_level: str = "INFO") -> int:
     count = settings.processes
     tls = _server_tls(settings)
     _check_exposure(settings, tls)
+    _check_http(settings)
     _jwt_verifier(settings)
     reservation, port = _reserve_port(settings.address)
+    reservations = [reservation]
+    http_address = settings.http_address
+    if http_address:
+        # The HTTP port is shared the same way: uvicorn serves the socket each
+        # process binds with SO_REUSEPORT (web.bind).
+        try:
+            http_reservation, http_port = _reserve_port(http_address)
+        except OSError:
+            reservation.close()
+            raise
+        reservations.append(http_reservation)
+        http_address = f"{http_address.rsplit(':', 1)[0]}:{http_port}"
     host = settings.address.rsplit(":", 1)[0]
     children: list[multiprocessing.process.BaseProcess] = []
     stopping: list[int] = []
@@ -452,7 +552,12 @@ def supervise(settings: Settings, log_level: str = "INFO") -> int:
             finally:
                 store.close()
         child_settings = dataclasses.replace(
-            settings, address=f"{host}:{port}", migrate=False, processes=1, reuse_port=True
+            settings,
+            address=f"{host}:{port}",
+            http_address=http_address,
+            migrate=False,
+            processes=1,
+            reuse_port=True,
         )
         context = multiprocessing.get_context("spawn")
         waiting: dict[
@@ -470,10 +575,11 @@ def supervise(settings: Settings, log_level: str = "INFO") -> int:
             children.append(child)
             waiting[reader] = child
         return _watch_children(
-            children, waiting, reservation, stopping, settings, host, port, tls is not None
+            children, waiting, reservations, stopping, child_settings, host, port, tls is not None
         )
     finally:
-        reservation.close()
+        for held in reservations:
+            held.close()
         _stop_children(children, settings.shutdown_grace + 10.0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -482,7 +588,7 @@ def supervise(settings: Settings, log_level: str = "INFO") -> int:
 def _watch_children(
     children: list[multiprocessing.process.BaseProcess],
     waiting: dict[multiprocessing.connection.Connection, multiprocessing.process.BaseProcess],
-    reservation: socket.socket,
+    reservations: list[socket.socket],
     stopping: list[int],
     settings: Settings,
     host: str,
@@ -504,11 +610,16 @@ def _watch_children(
                     pass  # died before it served: its sentinel says so
                 item.close()
                 if ready_count == len(children):
-                    reservation.close()
+                    for held in reservations:
+                        held.close()
+                    http_port = None
+                    if settings.http_address:
+                        http_port = int(settings.http_address.rsplit(":", 1)[1])
                     log.info(
-                        "statehouse serving on %s:%d%s (database %s, %d processes: pids %s)",
+                        "statehouse serving on %s:%d%s%s (database %s, %d processes: pids %s)",
                         host,
                         port,
+                        _http_text(settings, http_port),
                         _transport_text(settings, tls),
                         display_url(settings.resolved_database_url()),
                         len(children),

@@ -24,6 +24,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
+        "--http-address",
+        default=None,
+        metavar="HOST:PORT",
+        help=(
+            "also serve HTTP here: every RPC over the Connect protocol (JSON or binary, "
+            "for browsers and curl) and the web console at / (default: off; port 0 picks one)"
+        ),
+    )
+    parser.add_argument(
         "--database",
         default=None,
         help=f"SQLAlchemy URL (default ${DATABASE_ENV}, else a SQLite file in --data-dir)",
@@ -106,6 +115,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from parsed options (options a caller did not define keep their defaults)."""
     return Settings(
         address=args.address,
+        http_address=getattr(args, "http_address", None),
         database_url=args.database,
         data_dir=Path(args.data_dir),
         retention_events=getattr(args, "retention_events", _DEFAULTS.retention_events),

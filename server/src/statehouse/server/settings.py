@@ -18,6 +18,8 @@ class Settings:
 
     #: host:port to listen on; port 0 picks a free port (see create_server's result).
     address: str = DEFAULT_ADDRESS
+    #: host:port of the HTTP port (the Connect protocol and the web console); None: off.
+    http_address: str | None = None
     #: A SQLAlchemy URL; unset means $STATEHOUSE_DATABASE_URL, else a SQLite file in data_dir.
     database_url: str | None = None
     #: Where the default SQLite database lives.

@@ -1,9 +1,10 @@
-"""The RPC handlers (protos in, domain calls, protos out) and their gRPC transport."""
+"""The RPC handlers (protos in, domain calls, protos out) and their transports, gRPC and Connect."""
 
 from ._base import Call, Limits
 from ._guard import Guard
 from ._pages import PageTokens
 from .admin_service import AdminServicer, ServerInfo
+from .connect_transport import ConnectTransport
 from .event_service import EventServicer
 from .execution_service import ExecutionServicer
 from .grpc_transport import GrpcTransport
@@ -12,6 +13,7 @@ from .metric_service import MetricServicer
 __all__ = [
     "AdminServicer",
     "Call",
+    "ConnectTransport",
     "EventServicer",
     "ExecutionServicer",
     "GrpcTransport",

@@ -28,46 +28,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from .. import limits, priority
 from ..access import Principal
-from ..orchestration import InvalidArgument
 from ..storage import Store
-from . import convert
+from ._admission import Admission
 from ._base import Call
 from ._guard import Guard
 from .errors import status_of
-from .validation import Checked, validate
 
 __all__ = ["GrpcTransport", "status_of"]
-
-log = logging.getLogger("statehouse.api")
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-class GrpcTransport:
+class GrpcTransport(Admission):
     """Generic gRPC handlers for services whose handlers are plain objects."""
 
     def __init__(
         self, store: Store, guard: Guard, *, max_payload_bytes: int, tls: bool = True
     ) -> None:
-        self.guard = guard
-        #: Whether calls may carry a verified client certificate (the server has TLS).
-        self.tls = tls
-        #: Large requests are decoded and large responses encoded on the store's
-        #: heavy lane (one thread): they wait for each other, not the event loop.
-        self.run_heavy = store.run_heavy
-        self.max_payload_bytes = max_payload_bytes
+        super().__init__(store, guard, max_payload_bytes=max_payload_bytes, tls=tls)
         self._handlers: list[grpc.GenericRpcHandler] = []
 
     @property
@@ -81,38 +70,6 @@ class GrpcTransport:
             self.guard.rule(f"{service.full_name}/{m.name}")
         methods = {m.name: self._method_handler(m, impl) for m in service.methods}
         self._handlers.append(grpc.method_handlers_generic_handler(service.full_name, methods))
-
-    # -- decoding -----------------------------------------------------------------
-
-    def _decode(self, request_type: type[Message], raw: bytes) -> tuple[Message, Checked]:
-        try:
-            request = request_type.FromString(raw)
-        except (DecodeError, RecursionError, ValueError) as exc:
-            name = request_type.DESCRIPTOR.full_name
-            log.warning("undecodable %s (%d bytes): %s", name, len(raw), exc)
-            raise InvalidArgument(
-                [("request", f"is not a valid encoding of {name}")], reason="MALFORMED_REQUEST"
-            ) from None
-        return request, validate(request, max_payload_bytes=self.max_payload_bytes)
-
-    async def _decode_async(
-        self, request_type: type[Message], raw: bytes
-    ) -> tuple[Message, Checked]:
-        if len(raw) <= limits.OFFLOAD_REQUEST_BYTES:
-            return self._decode(request_type, raw)
-        return await self.run_heavy(self._decode, request_type, raw)
-
-    async def _encode(self, response: Message | bytes, heavy: bool) -> bytes:
-        """The response's bytes: a heavy call's are encoded on the worker thread.
-
-        Handlers whose responses may be large whatever the request (reads) return
-        them already encoded, on the storage thread that read them.
-        """
-        if isinstance(response, bytes):
-            return response
-        if not heavy:
-            return convert.encode(response)
-        return await self.run_heavy(convert.encode, response)
 
     def _principal(self, context: Context) -> Principal:
         """The caller. Only what can matter is asked of gRPC (each costs a call
@@ -138,9 +95,7 @@ class GrpcTransport:
     ) -> tuple[Message, Call]:
         """Authenticate, decode, validate and authorize: the request and its call."""
         principal = self._principal(context)
-        request, checked = await self._decode_async(request_type, raw)
-        await self.guard.authorize(name, request, principal)
-        return request, Call(name, checked, heavy, principal, self.guard)
+        return await self.admit_principal(name, request_type, raw, principal, heavy)
 
     # -- handlers -----------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+"""What every transport does with a call, whatever its wire: the steps of
+``docs/design.md``, "The life of one request", between the bytes and the handler.
+
+A transport (``grpc_transport.py``, ``connect_transport.py``) finds the caller's
+credentials in its own way (gRPC metadata and auth context; HTTP headers), then
+hands the raw request bytes here: they are decoded (binary protobuf or proto3
+JSON), validated, and authorized the same way for both, and responses are
+encoded the same way (``convert.encode``, deterministic).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+from .. import limits
+from ..access import Principal
+from ..orchestration import InvalidArgument
+from ..storage import Store
+from . import convert
+from ._base import Call
+from ._guard import Guard
+from .validation import Checked, validate
+
+log = logging.getLogger("statehouse.api")
+
+#: Turns a request's bytes into its message (raising on bytes that are not one).
+Parse = Callable[[type[Message], bytes], Message]
+
+
+def parse_binary(request_type: type[Message], raw: bytes) -> Message:
+    return request_type.FromString(raw)
+
+
+def parse_json(request_type: type[Message], raw: bytes) -> Message:
+    """Proto3 JSON (camelCase or proto field names). Unknown fields are ignored,
+    as the binary encoding ignores unknown fields, so that an older server takes
+    a newer client's requests (connect-go does the same)."""
+    message = request_type()
+    json_format.Parse(raw, message, ignore_unknown_fields=True)
+    return message
+
+
+class Admission:
+    """Decoding, validation, authorization and encoding, shared by the transports."""
+
+    def __init__(
+        self, store: Store, guard: Guard, *, max_payload_bytes: int, tls: bool = True
+    ) -> None:
+        self.guard = guard
+        #: Whether calls may carry a verified client certificate (the server has TLS).
+        self.tls = tls
+        #: Large requests are decoded and large responses encoded on the store's
+        #: heavy lane (one thread): they wait for each other, not the event loop.
+        self.run_heavy = store.run_heavy
+        self.max_payload_bytes = max_payload_bytes
+
+    def _decode(
+        self, request_type: type[Message], raw: bytes, parse: Parse = parse_binary
+    ) -> tuple[Message, Checked]:
+        try:
+            request = parse(request_type, raw)
+        except (DecodeError, json_format.ParseError, RecursionError, ValueError) as exc:
+            name = request_type.DESCRIPTOR.full_name
+            log.warning("undecodable %s (%d bytes): %s", name, len(raw), exc)
+            raise InvalidArgument(
+                [("request", f"is not a valid encoding of {name}")], reason="MALFORMED_REQUEST"
+            ) from None
+        return request, validate(request, max_payload_bytes=self.max_payload_bytes)
+
+    async def _decode_async(
+        self, request_type: type[Message], raw: bytes, parse: Parse = parse_binary
+    ) -> tuple[Message, Checked]:
+        if len(raw) <= limits.OFFLOAD_REQUEST_BYTES:
+            return self._decode(request_type, raw, parse)
+        return await self.run_heavy(self._decode, request_type, raw, parse)
+
+    async def _encode(self, response: Message | bytes, heavy: bool) -> bytes:
+        """The response's bytes: a heavy call's are encoded on the worker thread.
+
+        Handlers whose responses may be large whatever the request (reads) return
+        them already encoded, on the storage thread that read them.
+        """
+        if isinstance(response, bytes):
+            return response
+        if not heavy:
+            return convert.encode(response)
+        return await self.run_heavy(convert.encode, response)
+
+    async def admit_principal(
+        self,
+        name: str,
+        request_type: type[Message],
+        raw: bytes,
+        principal: Principal,
+        heavy: bool,
+        parse: Parse = parse_binary,
+    ) -> tuple[Message, Call]:
+        """Decode, validate and authorize a request of an authenticated caller."""
+        request, checked = await self._decode_async(request_type, raw, parse)
+        await self.guard.authorize(name, request, principal)
+        return request, Call(name, checked, heavy, principal, self.guard)

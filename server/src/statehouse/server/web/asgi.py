@@ -1,0 +1,153 @@
+"""The ASGI application of the HTTP port: RPCs at ``/pkg.Service/Method``, the console at ``/``.
+
+- ``POST /statehouse.v1.<Service>/<Method>``: the Connect transport (any path of
+  the form ``/<package>.<Service>/<Method>`` goes there; an unknown one is 404).
+- ``GET``/``HEAD`` anything else: a file of ``static/`` (the web console's built
+  assets, with their content types); ``/`` and every ``/executions/...`` path
+  (the single-page app's deep links) answer ``index.html``. Without a built
+  console, ``/`` answers a short page saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Where the web console's build puts its files (index.html, assets/...).
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+_RPC = re.compile(r"/[A-Za-z_][\w.]*\.[A-Za-z_]\w*/[A-Za-z_]\w*")
+#: Paths of the single-page app that the browser may load directly.
+_APP_ROUTES = re.compile(r"/(executions(/.*)?)?")
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+    ".wasm": "application/wasm",
+    ".woff2": "font/woff2",
+}
+NOT_BUILT = (
+    b"<!doctype html><meta charset=utf-8><title>Statehouse</title>"
+    b"<p>The Statehouse web console is not built in this installation. "
+    b"The API is served here over the Connect protocol: "
+    b"<code>POST /statehouse.v1.ExecutionService/ListExecutions</code> "
+    b"with <code>Content-Type: application/json</code>.</p>\n"
+)
+
+
+class HttpApp:
+    """Routes RPC paths to ``rpc`` and the rest to the files of ``static_dir``."""
+
+    def __init__(self, rpc: App, static_dir: Path = STATIC_DIR) -> None:
+        self.rpc = rpc
+        self.static_dir = static_dir
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets: not served (uvicorn answers 403)
+        path: str = scope["path"]
+        if _RPC.fullmatch(path):
+            await self.rpc(scope, receive, send)
+        else:
+            await self.static(scope, send)
+
+    async def static(self, scope: Scope, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            headers = [(b"allow", b"GET, HEAD")]
+            await _answer(send, scope, 405, "text/plain; charset=utf-8", b"", headers)
+            return
+        # Files are read on a thread: the event loop serves RPCs meanwhile.
+        status, content_type, body, headers = await asyncio.to_thread(
+            lookup, self.static_dir, scope["path"]
+        )
+        await _answer(send, scope, status, content_type, body, headers)
+
+
+Found = tuple[int, str, bytes, list[tuple[bytes, bytes]]]
+
+
+def lookup(static_dir: Path, path: str) -> Found:
+    """What a GET of ``path`` answers: status, content type, body, headers."""
+    if _APP_ROUTES.fullmatch(path):
+        index = static_dir / "index.html"
+        if not index.is_file():
+            return 200, "text/html; charset=utf-8", NOT_BUILT, [(b"cache-control", b"no-cache")]
+        return _file(index)
+    target = _inside(static_dir, path)
+    if target is None or not target.is_file():
+        return _NOT_FOUND
+    return _file(target)
+
+
+_NOT_FOUND: Found = (404, "text/plain; charset=utf-8", b"not found\n", [])
+
+
+def _inside(root: Path, path: str) -> Path | None:
+    """The file ``path`` names under ``root``, or None if it would leave ``root``."""
+    parts = [p for p in path.split("/") if p]
+    if any(p in (".", "..") or "\\" in p or "\0" in p for p in parts):
+        return None
+    target = root.joinpath(*parts)
+    try:
+        target.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return None
+    return target
+
+
+def _file(path: Path) -> Found:
+    try:
+        body = path.read_bytes()
+    except OSError:
+        return _NOT_FOUND
+    content_type = _TYPES.get(path.suffix.lower()) or (
+        mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    )
+    # index.html is asked for again on every load; the assets it names change
+    # names when they change (the console's build hashes them).
+    cache = b"no-cache" if path.name == "index.html" else b"public, max-age=3600"
+    return 200, content_type, body, [(b"cache-control", cache)]
+
+
+async def _answer(
+    send: Send,
+    scope: Scope,
+    status: int,
+    content_type: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    out = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        *(headers or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
