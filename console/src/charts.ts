@@ -39,7 +39,7 @@ function card(group: Metric[]): HTMLElement {
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `${first.name}: ${values.length} values`);
-  const step = WIDTH / Math.max(values.length, 1);
+  const step = Math.min(WIDTH / Math.max(values.length, 1), 18);
   values.forEach((amount, index) => {
     const bar = document.createElementNS(SVG, "rect");
     const height = max > 0 ? Math.max(1, (amount / max) * (HEIGHT - 2)) : 1;

@@ -64,9 +64,9 @@ export class ExecutionPage implements Page {
       h("div", { class: "toolbar" }, this.actions, this.actionError),
       h("section", {}, h("h2", {}, "Timeline"), this.timeline.element),
       this.detail,
-      h("section", {}, h("h2", {}, "History"), this.historyRows.scroller),
-      this.payloads,
       h("section", {}, h("h2", {}, "Metrics"), this.metricsBox),
+      this.payloads,
+      h("section", {}, h("h2", {}, "History"), this.historyRows.scroller),
     );
     void this.start();
   }
@@ -135,7 +135,10 @@ export class ExecutionPage implements Page {
     const execution = this.execution;
     const active = execution && (!isTerminal(execution.state) || execution.taskRuns.some((t) => !isTerminal(t.state)));
     if (!execution || !active) return;
-    this.timeline.update(execution, Date.now());
+    const now = Date.now();
+    this.timeline.update(execution, now);
+    const took = this.header.querySelector("dd.duration");
+    if (took && !isTerminal(execution.state)) took.textContent = duration(now - ms(execution.createTime));
     document.body.dataset.frameMs = this.timeline.drawMs.toFixed(1);
   }
 
@@ -153,7 +156,7 @@ export class ExecutionPage implements Page {
         ...pair("id", execution.id),
         ...pair("labels", labelsText(execution.labels) || "—"),
         ...pair("created", isoTime(created)),
-        ...pair("duration", duration(end - created)),
+        ...pair("duration", duration(end - created), "duration"),
         ...pair("task runs", String(execution.taskRuns.length)),
         ...pair("revision", String(execution.revision)),
         ...pair("restarts", String(execution.restartCount)),
@@ -254,8 +257,8 @@ export class ExecutionPage implements Page {
   }
 }
 
-function pair(term: string, value: string): HTMLElement[] {
-  return [h("dt", {}, term), h("dd", {}, value)];
+function pair(term: string, value: string, className?: string): HTMLElement[] {
+  return [h("dt", {}, term), h("dd", { class: className }, value)];
 }
 
 function payload(title: string, value: unknown): HTMLElement {

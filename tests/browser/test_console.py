@@ -115,6 +115,53 @@ def test_filters_are_in_the_url_and_survive_a_reload(
     wait_for(lambda: list_rows(browser) == {late: "CREATED", prod: "CREATED"}, 2, "the late row")
 
 
+COLOURS = """
+const colour = (e, p) => getComputedStyle(e)[p].match(/[\\d.]+/g).slice(0, 3).map(Number);
+const body = document.body;
+return {
+  background: colour(body, 'backgroundColor'),
+  text: colour(body, 'color'),
+  states: [...document.querySelectorAll('#counts .state')].map(e => [e.dataset.state, colour(e, 'color')]),
+};
+"""
+
+
+def _contrast(a: list[float], b: list[float]) -> float:
+    """The WCAG contrast ratio of two sRGB colours."""
+
+    def luminance(rgb: list[float]) -> float:
+        linear = [
+            c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+            for c in rgb
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_light_and_dark_mode_are_readable(
+    browser: Any, console_server: ConsoleServer, client: Client, scheme: str
+) -> None:
+    client.create_execution(namespace="demo", flow_id="hello")
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
+    try:
+        open_page(browser, console_server.url + "/")
+        wait_for(lambda: list_rows(browser), 5, "a row")
+        colours = browser.execute_script(COLOURS)
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    background = colours["background"]
+    assert (sum(background) / 3 < 60) == (scheme == "dark"), background
+    assert _contrast(colours["text"], background) >= 7, colours
+    for state, colour in colours["states"]:
+        assert _contrast(colour, background) >= 3, (scheme, state, colour, background)
+
+
 def test_the_timeline_draws_task_runs_their_attempts_and_metrics(
     browser: Any, console_server: ConsoleServer, client: Client
 ) -> None:
@@ -322,61 +369,92 @@ def test_one_thousand_task_runs_render_virtualized(
     assert render_ms < 1000 and frame_ms < 100 and shown_at < 5000
 
 
+def _run(client: Client, task_run: str, end: State, pause: float = 0.15, **fields: Any) -> None:
+    client.transition_task_run(task_run, state=State.RUNNING, worker_id="worker-1")
+    time.sleep(pause)  # something to draw: the screenshots show durations
+    client.transition_task_run(task_run, state=end, **fields)
+
+
 @pytest.mark.skipif(not os.environ.get("STATEHOUSE_SCREENSHOTS"), reason="make screenshots")
 def test_screenshots(browser: Any, console_server: ConsoleServer, client: Client) -> None:
     directory = Path(os.environ["STATEHOUSE_SCREENSHOTS"])
     directory.mkdir(parents=True, exist_ok=True)
     flows = [("etl", "nightly"), ("billing", "invoices"), ("etl", "hourly"), ("ml", "train")]
-    shown = ""
-    for number, (namespace, flow) in enumerate(flows * 2):
+    outcomes = ["success", "failed", "killed", "running", "success", "success", "failed", "created"]
+    for number, outcome in enumerate(outcomes):
+        namespace, flow = flows[number % len(flows)]
         execution = client.create_execution(
-            namespace=namespace, flow_id=flow, labels={"env": "prod"}, inputs={"day": "2026-12-01"}
+            namespace=namespace, flow_id=flow, labels={"env": "prod", "team": namespace}
         )
-        policy = TaskRetryPolicy.constant(interval="200ms", max_attempts=3)
-        runs = [
-            client.create_task_run(
-                execution_id=execution.id, task_id=task, retry_policy=policy
-            ).task_run
-            for task in ("extract", "transform", "load", "report")
-        ]
-        if number % 4 == 3:
-            continue  # CREATED
-        client.transition_task_run(runs[0].id, state=State.RUNNING, worker_id="worker-1")
-        if number == 0:
-            shown = execution.id
-            failed = client.transition_task_run(
-                runs[0].id, state=State.FAILED, reason="connection reset"
-            )
-            due = failed.task_run.next_attempt_time.ToDatetime().timestamp()
-            time.sleep(max(0.0, due - time.time()) + 0.05)
-            client.transition_task_run(runs[0].id, state=State.RUNNING, worker_id="worker-2")
-            client.record_metrics(
-                runs[0].id, metrics=[counter("rows", n) for n in (120, 80, 200, 150)]
-            )
-            time.sleep(0.3)
-        client.transition_task_run(runs[0].id, state=State.SUCCESS, outputs={"rows": 550})
-        client.transition_task_run(runs[1].id, state=State.RUNNING, worker_id="worker-1")
-        time.sleep(0.2)
-        if number % 4 == 1:
-            client.transition_task_run(runs[1].id, state=State.FAILED, reason="bad row 42")
+        if outcome == "created":
             continue
-        client.transition_task_run(runs[1].id, state=State.SUCCESS)
-        client.transition_task_run(runs[2].id, state=State.RUNNING, worker_id="worker-3")
-        if number % 4 == 2:
+        extract, transform = (
+            client.create_task_run(execution_id=execution.id, task_id=task).task_run.id
+            for task in ("extract", "transform")
+        )
+        _run(client, extract, State.SUCCESS, outputs={"rows": 100 + number})
+        if outcome == "failed":
+            _run(client, transform, State.FAILED, reason="bad row 42")
+            client.complete_execution(execution.id)
+        elif outcome == "killed":
+            client.transition_task_run(transform, state=State.RUNNING, worker_id="worker-2")
             client.kill_execution(execution.id, reason="operator")
-            continue
-        client.record_metrics(
-            runs[2].id, metrics=[timer("load", timedelta(milliseconds=n)) for n in (300, 420, 380)]
-        )
-    open_page(browser, console_server.url + "/")
-    wait_for(lambda: len(list_rows(browser)) == len(flows) * 2, 5, "the rows")
-    browser.save_screenshot(str(directory / "console-list.png"))
-    open_page(browser, f"{console_server.url}/executions/{shown}")
-    wait_for(
-        lambda: browser.execute_script(
-            "return document.querySelectorAll('#metrics figure').length"
-        ),
-        5,
-        "metrics",
+            client.transition_task_run(transform, state=State.KILLED, reason="stopped")
+        elif outcome == "running":
+            client.transition_task_run(transform, state=State.RUNNING, worker_id="worker-2")
+        else:
+            _run(client, transform, State.SUCCESS)
+            client.complete_execution(execution.id)
+
+    # The execution shown: a retry, a pause, metrics, one task run still running.
+    shown = client.create_execution(
+        namespace="etl", flow_id="nightly", labels={"env": "prod"}, inputs={"day": "2026-12-01"}
+    ).id
+    policy = TaskRetryPolicy.constant(interval="300ms", max_attempts=3)
+    runs = [
+        client.create_task_run(execution_id=shown, task_id=task, retry_policy=policy).task_run.id
+        for task in ("extract", "validate", "transform", "load", "report")
+    ]
+    client.transition_task_run(runs[0], state=State.RUNNING, worker_id="worker-1")
+    time.sleep(0.2)
+    failed = client.transition_task_run(runs[0], state=State.FAILED, reason="connection reset")
+    time.sleep(
+        max(0.0, failed.task_run.next_attempt_time.ToDatetime().timestamp() - time.time()) + 0.05
     )
-    browser.save_screenshot(str(directory / "console-execution.png"))
+    client.transition_task_run(runs[0], state=State.RUNNING, worker_id="worker-2")
+    # A metric is one value per task run attempt, name and tags: a chart draws them all.
+    for table, rows in (("users", 120), ("orders", 480), ("items", 260), ("events", 900)):
+        client.record_metrics(
+            runs[0],
+            metrics=[counter("rows", rows, tags={"table": table}), timer("fetch", rows / 600)],
+        )
+    time.sleep(0.3)
+    client.transition_task_run(runs[0], state=State.SUCCESS, outputs={"rows": 640})
+    _run(client, runs[1], State.SUCCESS, pause=0.2)
+    client.transition_task_run(runs[2], state=State.RUNNING, worker_id="worker-1")
+    client.pause_execution(shown, reason="waiting for approval")
+    time.sleep(0.4)
+    client.resume_execution(shown, reason="approved")
+    for task_run, took in ((runs[1], 300), (runs[2], 520)):
+        client.record_metrics(task_run, metrics=[timer("batch", timedelta(milliseconds=took))])
+    time.sleep(0.2)
+    client.transition_task_run(runs[2], state=State.SUCCESS)
+    client.transition_task_run(runs[3], state=State.RUNNING, worker_id="worker-3")
+
+    open_page(browser, console_server.url + "/")
+    wait_for(lambda: len(list_rows(browser)) == len(outcomes) + 1, 5, "the rows")
+    browser.save_screenshot(str(directory / "console-list.png"))
+    browser.set_window_size(1400, 1300)
+    try:
+        open_page(browser, f"{console_server.url}/executions/{shown}")
+        wait_for(
+            lambda: browser.execute_script(
+                "return document.querySelectorAll('#metrics figure').length"
+            ),
+            5,
+            "the metrics",
+        )
+        time.sleep(1.0)  # the running bar grows for a second
+        browser.save_screenshot(str(directory / "console-execution.png"))
+    finally:
+        browser.set_window_size(1400, 1000)
