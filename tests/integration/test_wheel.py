@@ -125,3 +125,14 @@ def test_the_wheels_command_line_needs_nothing_more(installed: Path, served: str
     eid = run("executions", "create", "--namespace", "demo", "--flow", "hello", "-q").strip()
     assert f"id: {eid}" in run("executions", "get", eid, "-o", "yaml")
     assert "_shtab_statehouse" in run("completion", "bash")
+
+
+def test_the_wheel_carries_the_built_web_console(installed: Path) -> None:
+    """index.html and every asset it names are installed with the package."""
+    (site,) = (installed / "lib").glob("python3*/site-packages")
+    static = site / "statehouse" / "server" / "web" / "static"
+    index = (static / "index.html").read_text()
+    assets = re.findall(r'(?:src|href)="/(assets/[^"]+)"', index)
+    assert len(assets) == 2, index
+    for asset in assets:
+        assert (static / asset).is_file(), asset
