@@ -143,6 +143,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out phase")
     parser.add_argument("--no-hostile", action="store_true", help="skip the hostile-client phase")
     parser.add_argument(
+        "--no-http",
+        action="store_true",
+        help="skip the HTTP phase (Connect beside gRPC; gRPC with and without --http-address)",
+    )
+    parser.add_argument(
         "--no-security",
         action="store_true",
         help="skip the security phase (TLS + token checks against plaintext without them)",
@@ -331,6 +336,15 @@ def main(argv: list[str] | None = None) -> int:
                 concurrency=max(levels),
             )
             ok = ok and results["security"]["ok"]
+        if args.no_http:
+            results["http"] = {"skipped": "--no-http"}
+        else:
+            from . import connect_http
+
+            results["http"] = connect_http.run_phase(
+                connect_http.HttpSizes.quick() if args.quick else connect_http.HttpSizes(), tmp
+            )
+            ok = ok and results["http"]["ok"]
         if args.no_hostile:
             results["hostile"] = {"skipped": "--no-hostile"}
         else:
