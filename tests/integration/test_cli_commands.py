@@ -12,9 +12,13 @@ import importlib.metadata
 import json
 import os
 import pty
+import queue
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ from statehouse.v1 import (
     metric_service_pb2,
 )
 
-from .test_cli import Cli
+from .test_cli import DEADLINE, Cli
 
 ESC = "\x1b["
 
@@ -227,8 +231,7 @@ def test_metrics_record_counters_and_timers_with_tags(cli: Cli) -> None:
 
     metrics = cli.json("metrics", "list", "--task-run", run)["metrics"]
     values = {
-        m["name"]: m["timer"] if m["type"] == "METRIC_TYPE_TIMER" else m["counter"]
-        for m in metrics
+        m["name"]: m["timer"] if m["type"] == "METRIC_TYPE_TIMER" else m["counter"] for m in metrics
     }
     assert values["rows"] == 120
     assert values["bytes"] == 2500
@@ -399,3 +402,77 @@ def test_watch_against_no_server_prints_no_header(unused_target: str) -> None:
     assert result.returncode == 1
     assert result.stdout == ""  # not the table's header, as if connected
     assert unused_target in result.stderr
+
+
+class Lines:
+    """The lines of a process's pipe, read by a thread, taken with a bounded wait."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self.thread.start()
+
+    def _read(self, pipe: Any) -> None:
+        for line in pipe:
+            self.queue.put(line.rstrip("\n"))
+
+    def until(self, text: str, timeout: float = DEADLINE) -> list[str]:
+        """The lines up to the first that contains ``text``."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no line with {text!r} in {seen}"
+            try:
+                seen.append(self.queue.get(timeout=left))
+            except queue.Empty:
+                continue
+            if text in seen[-1]:
+                return seen
+
+
+def test_watch_says_when_it_reconnects_and_how_to_resume(server_process: Any, cli: Cli) -> None:
+    first = new_execution(cli)
+    patient = cli.popen("watch", "--reconnects", "0")  # never gives up
+    hasty = cli.popen("watch", "--reconnects", "2", "--namespace", "demo")
+    readers: list[Lines] = []
+    try:
+        patient_out, patient_err = Lines(patient.stdout), Lines(patient.stderr)
+        hasty_err = Lines(hasty.stderr)
+        readers += [patient_out, patient_err, hasty_err]
+        assert patient_out.until("TIME")[-1].split()[:2] == ["TIME", "SEQ"]
+        second = new_execution(cli)
+        patient_out.until(second[:8])
+
+        server_process.stop()
+        lost = patient_err.until("reconnecting in")[-1]
+        assert lost.startswith("watch: connection lost (")
+        # The hasty one gives up, and says how to go on from the last event it saw.
+        assert hasty.wait(timeout=60) == 1
+        said = "\n".join(hasty_err.until("to resume where it stopped"))
+        assert "watch: connection lost" in said
+        assert "(UNAVAILABLE)" in said
+        assert said.endswith(
+            f"statehouse watch --after 2 --target {cli.target} --namespace demo"
+        ), said
+
+        server_process.start()  # the same port and database
+        back = patient_err.until("reconnected")[-1]
+        assert back == f"watch: reconnected to {cli.target}, resuming after sequence 2"
+        third = new_execution(cli)
+        line = patient_out.until(third[:8])[-1]
+        assert line.split()[1] == "3"  # no event lost or repeated across the restart
+        assert first  # created before the watch: not shown (it starts at the head)
+        patient.send_signal(signal.SIGINT)
+        assert patient.wait(timeout=DEADLINE) == 0
+    finally:
+        for proc in (patient, hasty):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        for lines in readers:
+            lines.thread.join(DEADLINE)  # at the end of its pipe, now the process is gone
+        for proc in (patient, hasty):
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -20,11 +22,15 @@ from google.protobuf.message import Message
 
 from statehouse.cli import _render as render
 from statehouse.client import (
+    DEFAULT_STREAM_RETRY,
     Client,
+    ConnectInfo,
     MetricBucketWidth,
     MetricType,
     PauseTimeoutAction,
+    ReconnectInfo,
     Role,
+    ServerUnreachableError,
     State,
     StatehouseError,
     TlsConfig,
@@ -536,6 +542,16 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--after", type=_non_negative, metavar="N", help="resume after sequence N")
     start.add_argument("--from-start", action="store_true", help="replay the retained history")
     p.add_argument("--limit", type=_positive, default=None, help="stop after N events")
+    p.add_argument(
+        "--reconnects",
+        type=_non_negative,
+        default=DEFAULT_STREAM_RETRY.max_attempts,
+        metavar="N",
+        help=(
+            "when the connection is lost, try this many times in a row before giving up "
+            f"(default {DEFAULT_STREAM_RETRY.max_attempts}, about a minute; 0: never give up)"
+        ),
+    )
 
     # metrics
     metrics = commands.add_parser(
@@ -1151,10 +1167,48 @@ def cmd_complete(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _resume_command(args: argparse.Namespace, last_sequence: int) -> str:
+    """The ``statehouse watch`` that goes on after ``last_sequence``, with the same filters."""
+    words = ["statehouse", "watch", "--after", str(last_sequence)]
+    if args.target != DEFAULT_TARGET:
+        words += ["--target", args.target]
+    for option, values in (
+        ("--namespace", [args.namespace] if args.namespace else []),
+        ("--flow", [args.flow] if args.flow else []),
+        ("--execution", args.execution),
+        ("--state", [state.name for state in args.state]),
+    ):
+        for value in values:
+            words += [option, shlex.quote(value)]
+    if args.output != "text":
+        words += ["--output", args.output]
+    return " ".join(words)
+
+
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     from_latest = args.after is None and not args.from_start
+    err = sys.stderr
+
+    def connected(info: ConnectInfo) -> None:
+        if info.reconnected:
+            where = "" if info.last_sequence is None else f" after sequence {info.last_sequence}"
+            err.write(f"watch: reconnected to {args.target}, resuming{where}\n")
+            err.flush()
+        elif args.output == "text":  # the header once connected: not for a wrong address
+            out.write(render.watch_header() + "\n")
+            out.flush()
+
+    def reconnecting(info: ReconnectInfo) -> None:
+        why = info.error.message if info.error is not None else "the stream ended"
+        limit = f" of {info.max_attempts}" if info.max_attempts else ""
+        err.write(
+            f"watch: connection lost ({why}); reconnecting in {info.delay:.1f} s"
+            f" (attempt {info.attempt}{limit})\n"
+        )
+        err.flush()
+
     with _connect(args) as client:
-        # Connected before the header, so that a wrong address prints no table.
+        # A wrong address fails here, quickly, rather than after the stream's retries.
         client.wait_for_ready(timeout=min(args.call_timeout, CONNECT_TIMEOUT))
         subscription = client.subscribe(
             namespace=args.namespace,
@@ -1163,10 +1217,10 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             states=args.state,
             after_sequence=args.after or 0,
             from_latest=from_latest,
+            on_connect=connected,
+            on_reconnect=reconnecting,
+            retry=dataclasses.replace(DEFAULT_STREAM_RETRY, max_attempts=args.reconnects or None),
         )
-        if args.output == "text":
-            out.write(render.watch_header() + "\n")
-            out.flush()
         seen = 0
         # Ctrl-C closes the subscription, which ends the loop below, rather than
         # raising KeyboardInterrupt wherever the main thread is (inside gRPC's
@@ -1187,6 +1241,15 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
                     break
         except KeyboardInterrupt:
             pass
+        except StatehouseError as exc:
+            # Gave up: say so, and how to go on from the last event received.
+            _report(exc, err, colour=render.colour_wanted(args.color, err))
+            last = exc.last_sequence if exc.last_sequence is not None else args.after
+            if last is not None:
+                err.write(f"watch: to resume where it stopped: {_resume_command(args, last)}\n")
+            else:
+                err.write("watch: no event was received; run it again once the server is back\n")
+            return 1
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -1426,6 +1489,8 @@ def _report(error: StatehouseError, err: TextIO, *, colour: bool = False) -> Non
     label = error.reason or error.code.name
     prefix = render.paint_error("error:") if colour else "error:"
     err.write(f"{prefix} {error.message} ({label})\n")
+    if isinstance(error, ServerUnreachableError):
+        err.write(f"  the address is --target, else ${TARGET_ENV}, else {DEFAULT_TARGET}\n")
     for field, description in error.field_violations:
         line = f"{field}: {description}"
         if line != error.message:  # a single violation is often the message itself
