@@ -56,7 +56,8 @@ export function describeError(error: unknown): string {
   const e = ConnectError.from(error);
   const reason = errorReason(e);
   const message = e.rawMessage || Code[e.code];
-  return reason ? `${message} (${reason})` : message;
+  const text = reason ? `${message} (${reason})` : message;
+  return e.code === Code.Unauthenticated ? `${text}: set a bearer token with the token button` : text;
 }
 
 export function isPermissionDenied(error: unknown): boolean {

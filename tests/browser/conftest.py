@@ -29,9 +29,10 @@ T = TypeVar("T")
 class ConsoleServer:
     """`python -m statehouse.server.app` with --http-address, in a subprocess."""
 
-    def __init__(self, database_url: str, log_path: Path) -> None:
+    def __init__(self, database_url: str, log_path: Path, options: tuple[str, ...] = ()) -> None:
         self.database_url = database_url
         self.log_path = log_path
+        self.options = options
         self.port = 0
         self.http_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -59,6 +60,7 @@ class ConsoleServer:
                     f"127.0.0.1:{self.http_port}",
                     "--database",
                     self.database_url,
+                    *self.options,
                 ],
                 stdout=log,
                 stderr=log,

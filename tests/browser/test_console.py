@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from statehouse.client import Client, State, TaskRetryPolicy, counter, timer
+from statehouse.server.credentials import issue_offline
 from tests.browser.conftest import ConsoleServer, wait_for
 
 # One browser, one worker: the tests run one after another.
@@ -255,6 +256,14 @@ def test_the_kill_button_cascades_and_a_refused_move_shows_the_servers_message(
     open_page(browser, f"{console_server.url}/executions/{execution.id}")
     wait_for(lambda: execution_state(browser) == "RUNNING", 5, "the page")
 
+    # Pause and resume from the buttons: the pause is a gap in the execution's bar.
+    browser.find_element("css selector", 'button[data-move="pause"]').click()
+    wait_for(lambda: execution_state(browser) == "PAUSED", 2, "PAUSED")
+    browser.find_element("css selector", 'button[data-move="resume"]').click()
+    wait_for(lambda: execution_state(browser) == "RUNNING", 2, "RUNNING again")
+    gap = "return document.querySelectorAll('.trow.execution .bar.gap[data-state=PAUSED]').length"
+    assert browser.execute_script(gap) == 1
+
     browser.find_element("css selector", 'button[data-move="kill"]').click()
 
     def states() -> dict[str, str]:
@@ -277,6 +286,49 @@ def test_the_kill_button_cascades_and_a_refused_move_shows_the_servers_message(
     )
     assert "KILLED" in error or "not paused" in error.lower() or "(" in error, error
     print(f"refused move shown as: {error}")
+
+
+def test_with_authentication_the_token_is_sent_and_the_buttons_follow_the_role(
+    browser: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    ConsoleServer(url, tmp_path / "migrate.log").stop()  # the schema, for the offline tokens
+    _, admin = issue_offline(url, name="root", role="admin", namespaces=["*"])
+    _, reader = issue_offline(url, name="viewer", role="reader", namespaces=["*"])
+    server = ConsoleServer(url, tmp_path / "server.log", options=("--auth",))
+    try:
+        with Client.connect(server.target, token=admin) as sdk:
+            execution = sdk.create_execution(namespace="demo", flow_id="guarded").id
+        browser.get(server.url + "/")
+        browser.execute_script("localStorage.removeItem('statehouse.token')")
+        browser.refresh()
+        error = wait_for(
+            lambda: browser.find_element("css selector", ".list-page .error").text, 5, "an error"
+        )
+        assert "token" in error, error
+
+        browser.execute_script("localStorage.setItem('statehouse.token', arguments[0])", reader)
+        open_page(browser, f"{server.url}/executions/{execution}")
+        wait_for(lambda: execution_state(browser) == "CREATED", 5, "the page, as a reader")
+        browser.find_element("css selector", 'button[data-move="kill"]').click()
+        error = wait_for(
+            lambda: browser.find_element("css selector", "#action-error").text, 3, "refused"
+        )
+        assert "PERMISSION_DENIED" in error or "role" in error.lower(), error
+        hidden = "return [...document.querySelectorAll('.actions button')].map(b => b.hidden)"
+        assert browser.execute_script(hidden) == [True] * 4
+
+        browser.execute_script("localStorage.setItem('statehouse.token', arguments[0])", admin)
+        open_page(browser, f"{server.url}/executions/{execution}")
+        wait_for(lambda: execution_state(browser) == "CREATED", 5, "the page, as an admin")
+        assert browser.execute_script(hidden) == [False] * 4
+        browser.find_element("css selector", 'button[data-move="kill"]').click()
+        wait_for(lambda: execution_state(browser) == "KILLED", 3, "killed by the admin")
+        actors = "return [...document.querySelectorAll('.hrow .actor')].map(e => e.textContent)"
+        assert "root" in browser.execute_script(actors)
+    finally:
+        browser.execute_script("localStorage.removeItem('statehouse.token')")
+        server.stop()
 
 
 def test_the_pages_resume_after_a_server_restart_without_a_reload_a_duplicate_or_a_gap(
