@@ -4,14 +4,18 @@ every make target listed where the README and ``make help`` say.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from .conftest import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -113,3 +117,41 @@ def test_try_it_pasted_into_a_shell(tmp_path: Path) -> None:
 def test_no_npx_buf(title: str) -> None:
     """``npx buf`` fetches an unrelated package until ``make node`` has run."""
     assert "npx buf" not in "\n".join(code_blocks(section(title), "sh"))
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_curl_commands_of_http_and_curl(tmp_path: Path) -> None:
+    """The curl lines of "HTTP and curl", against a server's HTTP port (not 8080)."""
+    server = ServerProcess(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        tmp_path / "server.log",
+        options=("--http-address", "127.0.0.1:0"),
+    )
+    try:
+        match = re.search(r" and http://127\.0\.0\.1:(\d+)", server.logs())
+        assert match, server.logs()
+        base = f"http://127.0.0.1:{match.group(1)}"
+        unary, stream = code_blocks(section("HTTP and curl"), "sh")
+        created = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", unary.replace("http://127.0.0.1:8080", base)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert created.returncode == 0, created.stderr
+        first, listed = created.stdout.replace("}{", "}\n{").splitlines()
+        execution = json.loads(first)["execution"]
+        assert (execution["namespace"], execution["flowId"]) == ("demo", "hello")
+        assert [e["id"] for e in json.loads(listed)["executions"]] == [execution["id"]]
+        # The stream runs until stopped: three seconds of it.
+        command = stream.replace("http://127.0.0.1:8080", base).replace(
+            "curl -sN", "timeout 3 curl -sN"
+        )
+        streamed = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=60
+        )
+        frames = [json.loads(line) for line in streamed.stdout.splitlines() if line.startswith("{")]
+        assert frames[0]["event"]["executionId"] == execution["id"], streamed.stdout
+        assert frames[0]["event"]["sequence"] == "1"
+    finally:
+        server.kill()
