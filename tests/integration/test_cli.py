@@ -123,12 +123,12 @@ def test_create_get_and_list_as_json_and_tables(cli: Cli) -> None:
 
     listed = cli.json("executions", "list")["executions"]
     assert [e["id"] for e in listed] == [other["id"], execution_id]  # newest first
-    assert [e["id"] for e in cli.json("executions", "list", "--namespace", "company.team")["executions"]] == [
-        execution_id
-    ]
-    assert [e["id"] for e in cli.json("executions", "list", "--label", "env=prod")["executions"]] == [
-        execution_id
-    ]
+    assert [
+        e["id"] for e in cli.json("executions", "list", "--namespace", "company.team")["executions"]
+    ] == [execution_id]
+    assert [
+        e["id"] for e in cli.json("executions", "list", "--label", "env=prod")["executions"]
+    ] == [execution_id]
     assert len(cli.json("executions", "list", "--limit", "1")["executions"]) == 1
 
     table = cli.run("executions", "list").stdout.splitlines()
@@ -567,7 +567,9 @@ def test_restart_reopens_failed_task_runs_and_refuses_a_running_execution(cli: C
         "ok": "STATE_SUCCESS",
         "bad": "STATE_RESTARTED",
     }
-    assert cli.execution("restart", eid, "--reason", "fixed", "--request-id", "restart-1") == restarted
+    assert (
+        cli.execution("restart", eid, "--reason", "fixed", "--request-id", "restart-1") == restarted
+    )
     rerun = cli.json("transition", "--task-run", bad, "running")["task_run"]
     assert [a["number"] for a in rerun["attempts"]] == [1, 2]
 
