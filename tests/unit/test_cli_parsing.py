@@ -232,8 +232,10 @@ def test_an_unreachable_server_is_a_clean_error(capsys: pytest.CaptureFixture[st
     status = main(["--target", "127.0.0.1:1", "--call-timeout", "2", "executions", "get", "x"])
     captured = capsys.readouterr()
     assert status == 1
-    assert captured.err.startswith("error: ")
-    assert captured.err.rstrip().endswith("(UNAVAILABLE)")
+    first, hint = captured.err.splitlines()
+    assert first.startswith("error: cannot reach the Statehouse server at 127.0.0.1:1 ")
+    assert first.endswith("(UNAVAILABLE)")
+    assert hint == "  the address is --target, else $STATEHOUSE_TARGET, else 127.0.0.1:50051"
     assert "Traceback" not in captured.err
 
 
