@@ -36,7 +36,9 @@ from statehouse.v1 import (
 
 from . import limits as L
 from .api import (
+    HEALTH_SERVICE,
     AdminServicer,
+    ConnectHealth,
     ConnectTransport,
     EventServicer,
     ExecutionServicer,
@@ -93,6 +95,8 @@ class Server:
         self.http = http
         #: The TLS credentials, when the port serves TLS (``tls.request_reload()``).
         self.tls: ServerTls | None = None
+        #: Health over Connect, on the HTTP port.
+        self.connect_health: ConnectHealth | None = None
         self.store = store
         self.hub = hub
         self.scheduler = scheduler
@@ -118,6 +122,8 @@ class Server:
             return
         self._stopped = True
         await self.health.enter_graceful_shutdown()
+        if self.connect_health is not None:
+            self.connect_health.close()
         await self.scheduler.close()
         if self.authenticator is not None:
             await self.authenticator.close()
@@ -225,6 +231,7 @@ async def create_server(
         grpc_server,
     )
     http = None
+    connect_health = None
     try:
         if tls is None:
             port = grpc_server.add_insecure_port(settings.address)
@@ -235,8 +242,11 @@ async def create_server(
             connect = ConnectTransport(store, guard, max_payload_bytes=settings.max_payload_bytes)
             for service, impl in zip(SERVICES, impls, strict=True):
                 connect.add_service(service, impl)
+            # Health as on the gRPC port: the same servicer, open to anyone.
+            connect_health = ConnectHealth(health_servicer)
+            connect.add_service(HEALTH_SERVICE, connect_health, open=True)
             http = HttpServer(
-                HttpApp(connect),
+                HttpApp(connect, serving=connect_health.serving),
                 bind(settings.http_address, reuse_port=settings.reuse_port),
                 tls_cert=settings.tls_cert,
                 tls_key=settings.tls_key,
@@ -263,6 +273,7 @@ async def create_server(
         http,
     )
     server.tls = tls
+    server.connect_health = connect_health
     return server, port
 
 

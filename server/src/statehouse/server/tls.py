@@ -4,8 +4,9 @@ grpcio's dynamic server credentials ask :meth:`ServerTls.fetch` for the
 configuration at every new TLS handshake; it answers None (keep the current
 one) unless a reload was asked for, then reads the files again. Connections
 already open keep the certificates they were made with: rotation drops none.
-A reload that fails (a missing or mismatched file) is logged and the previous
-certificates stay in use.
+A reload that fails (a missing or unreadable file, or a key that is not the
+certificate's, as when the certificate was replaced and the key not yet) is
+logged and the previous certificates stay in use.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 log = logging.getLogger("statehouse.tls")
 
@@ -58,6 +61,7 @@ class ServerTls:
         for name, data in (("--tls-cert", cert), ("--tls-key", key), ("--tls-client-ca", ca)):
             if data is not None and b"-----BEGIN" not in data:
                 raise TlsConfigError(f"{name} is not a PEM file")
+        _check_pair(cert, key)
         return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca)
 
     def request_reload(self) -> None:
@@ -80,3 +84,19 @@ class ServerTls:
                 return None
         log.info("TLS certificates reloaded from %s", self.files.cert)
         return config
+
+
+def _check_pair(cert: bytes, key: bytes) -> None:
+    """Refuse a key that is not the one of the chain's first certificate.
+
+    grpcio would take the pair, fail every handshake's set-up with it and log
+    "Invalid private key" instead of keeping the previous certificates.
+    """
+    try:
+        leaf = x509.load_pem_x509_certificates(cert)[0]
+        private = serialization.load_pem_private_key(key, password=None)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise TlsConfigError(f"cannot load --tls-cert and --tls-key: {exc}") from exc
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if leaf.public_key().public_bytes(*spki) != private.public_key().public_bytes(*spki):
+        raise TlsConfigError("--tls-key is not the key of the certificate of --tls-cert")

@@ -8,11 +8,14 @@ from .connect_transport import ConnectTransport
 from .event_service import EventServicer
 from .execution_service import ExecutionServicer
 from .grpc_transport import GrpcTransport
+from .health import SERVICE as HEALTH_SERVICE, ConnectHealth
 from .metric_service import MetricServicer
 
 __all__ = [
+    "HEALTH_SERVICE",
     "AdminServicer",
     "Call",
+    "ConnectHealth",
     "ConnectTransport",
     "EventServicer",
     "ExecutionServicer",

@@ -53,13 +53,14 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from .. import limits, priority
-from ..access import Principal
-from ..orchestration import InvalidArgument
+from ..access import Principal, Role
+from ..orchestration import ANONYMOUS, InvalidArgument
 from ..storage import Store
 from ._admission import Admission, Parse, parse_binary, parse_json
 from ._base import Call
 from ._guard import Guard
 from .errors import status_of
+from .health import RpcStatus
 
 __all__ = ["ConnectTransport", "connect_error_json"]
 
@@ -177,6 +178,8 @@ class _Method:
     response_type: type[Message]
     handler: Callable[[Any, Call], Any]
     streaming: bool
+    #: Served without credentials and without an access rule (health).
+    open: bool = False
 
 
 class ConnectTransport(Admission):
@@ -201,17 +204,23 @@ class ConnectTransport(Admission):
         """``/statehouse.v1.ExecutionService/CreateExecution``, ... of every RPC served."""
         return sorted(self._methods)
 
-    def add_service(self, service: ServiceDescriptor, impl: object) -> None:
-        """Serve every RPC of ``service`` with the method of ``impl`` of the same name."""
+    def add_service(self, service: ServiceDescriptor, impl: object, *, open: bool = False) -> None:
+        """Serve every RPC of ``service`` with the method of ``impl`` of the same name.
+
+        ``open``: to anyone, without credentials or access rules (grpc.health.v1,
+        as on the gRPC port); the request is still bounded and validated.
+        """
         for m in service.methods:
             name = f"/{service.full_name}/{m.name}"
-            self.guard.rule(name)  # fail closed: an RPC without an access rule is not served
+            if not open:
+                self.guard.rule(name)  # fail closed: an RPC without an access rule is not served
             self._methods[name] = _Method(
                 name,
                 message_factory.GetMessageClass(m.input_type),
                 message_factory.GetMessageClass(m.output_type),
                 getattr(impl, m.name),
                 m.server_streaming,
+                open,
             )
 
     def serves(self, path: str) -> bool:
@@ -243,7 +252,9 @@ class ConnectTransport(Admission):
         else:
             await self._unary(method, codec, headers, scope, receive, send)
 
-    def _principal(self, headers: dict[bytes, bytes], scope: Scope) -> Principal:
+    def _principal(self, method: _Method, headers: dict[bytes, bytes], scope: Scope) -> Principal:
+        if method.open:
+            return _NOBODY
         if not self.guard.enabled:
             return self.guard.authenticate(None, None, "")
         value = headers.get(b"authorization")
@@ -298,6 +309,9 @@ class ConnectTransport(Admission):
         heavy: bool,
     ) -> tuple[Message, Call]:
         parse: Parse = parse_json if codec == "json" else parse_binary
+        if method.open:
+            request, checked = await self._decode_async(method.request_type, raw, parse)
+            return request, Call(method.name, checked, heavy, principal)
         return await self.admit_principal(
             method.name, method.request_type, raw, principal, heavy, parse
         )
@@ -343,7 +357,7 @@ class ConnectTransport(Admission):
     ) -> None:
         try:
             timeout = _timeout(headers)
-            principal = self._principal(headers, scope)
+            principal = self._principal(method, headers, scope)
             raw = self._inflate(
                 await self._body(headers, receive), headers.get(b"content-encoding")
             )
@@ -399,7 +413,7 @@ class ConnectTransport(Admission):
         end: dict[str, Any] = {}
         try:
             timeout = _timeout(headers)
-            principal = self._principal(headers, scope)
+            principal = self._principal(method, headers, scope)
             body = await self._body(headers, receive)
             raw = self._unenvelope(body, headers.get(b"connect-content-encoding"))
             async with asyncio.timeout(timeout):
@@ -471,6 +485,10 @@ class _Unimplemented(Exception):
     pass
 
 
+#: The caller of an open RPC (health): nobody in particular, allowed nothing else.
+_NOBODY = Principal(identity="", actor=ANONYMOUS, role=Role.READER, namespaces=())
+
+
 async def _one(response: Awaitable[Message | bytes]) -> AsyncIterator[Message | bytes]:
     yield await response
 
@@ -496,6 +514,8 @@ def _status(name: str, exc: Exception) -> status_pb2.Status:
         )
     if isinstance(exc, TimeoutError):
         return status_pb2.Status(code=code_pb2.DEADLINE_EXCEEDED, message="deadline exceeded")
+    if isinstance(exc, RpcStatus):
+        return exc.status
     if isinstance(exc, _Unimplemented):
         return status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message=str(exc))
     return status_of(name, exc)

@@ -2,6 +2,9 @@
 
 - ``POST /statehouse.v1.<Service>/<Method>``: the Connect transport (any path of
   the form ``/<package>.<Service>/<Method>`` goes there; an unknown one is 404).
+- ``GET``/``HEAD /healthz``: ``200 SERVING`` or ``503 NOT_SERVING`` (text), for
+  load balancers that cannot call ``grpc.health.v1.Health/Check`` (served over
+  Connect like every RPC); no credentials needed.
 - ``GET``/``HEAD`` anything else: a file of ``static/`` (the web console's built
   assets, with their content types); ``/`` and every ``/executions/...`` path
   (the single-page app's deep links) answer ``index.html``. Without a built
@@ -21,6 +24,8 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: Whether the server is serving now (``/healthz``).
+Serving = Callable[[], Awaitable[bool]]
 
 #: Where the web console's build puts its files (index.html, assets/...).
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -51,9 +56,12 @@ NOT_BUILT = (
 class HttpApp:
     """Routes RPC paths to ``rpc`` and the rest to the files of ``static_dir``."""
 
-    def __init__(self, rpc: App, static_dir: Path = STATIC_DIR) -> None:
+    def __init__(
+        self, rpc: App, static_dir: Path = STATIC_DIR, *, serving: Serving | None = None
+    ) -> None:
         self.rpc = rpc
         self.static_dir = static_dir
+        self.serving = serving
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -64,8 +72,26 @@ class HttpApp:
         path: str = scope["path"]
         if _RPC.fullmatch(path):
             await self.rpc(scope, receive, send)
+        elif path == "/healthz" and self.serving is not None:
+            await self.healthz(scope, send)
         else:
             await self.static(scope, send)
+
+    async def healthz(self, scope: Scope, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            headers = [(b"allow", b"GET, HEAD")]
+            await _answer(send, scope, 405, "text/plain; charset=utf-8", b"", headers)
+            return
+        assert self.serving is not None
+        up = await self.serving()
+        await _answer(
+            send,
+            scope,
+            200 if up else 503,
+            "text/plain; charset=utf-8",
+            b"SERVING\n" if up else b"NOT_SERVING\n",
+            [(b"cache-control", b"no-store")],
+        )
 
     async def static(self, scope: Scope, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
