@@ -511,3 +511,34 @@ def test_the_http_port_serves_the_console_files(wire: Wire, tmp_path: Path) -> N
     response.read()
     assert response.status == 404
     conn.close()
+
+
+#: A request each RPC refuses, where the empty request is a valid one.
+_REFUSED = {
+    "ListExecutions": lambda: epb.ListExecutionsRequest(namespace="Not A Namespace"),
+    "CountExecutions": lambda: epb.CountExecutionsRequest(namespace="Not A Namespace"),
+    "Subscribe": lambda: evpb.SubscribeRequest(after_sequence=-1),
+    # Items are refused one by one; the call as a whole only past its bound.
+    "TransitionTaskRuns": lambda: epb.TransitionTaskRunsRequest(
+        requests=[epb.TransitionTaskRunRequest()] * 1001
+    ),
+}
+
+
+def test_every_rpc_refuses_bad_input_with_the_same_details_over_all_wires(wire: Wire) -> None:
+    """For every RPC that takes input, a refused request gets the same code, message
+    and details (ErrorInfo, BadRequest field violations) over gRPC, Connect JSON and
+    Connect binary. GetServerInfo and ListTokens take nothing that can be wrong: their
+    refusals are the credential ones (test_authentication_and_permissions_over_connect)."""
+    checked = []
+    for path, method in METHODS.items():
+        request_type = message_factory.GetMessageClass(method.input_type)
+        if method.name in ("GetServerInfo", "ListTokens"):
+            continue
+        request = _REFUSED.get(method.name, request_type)()
+        status = wire.all(path, request)  # the same over the three wires, or it fails
+        assert isinstance(status, status_pb2.Status), (path, status)
+        assert status.code == code_pb2.INVALID_ARGUMENT, (path, status)
+        assert status.details and status.details[0].type_url.endswith("google.rpc.ErrorInfo")
+        checked.append(method.name)
+    assert len(checked) == len(METHODS) - 2  # all but GetServerInfo and ListTokens
