@@ -317,6 +317,12 @@ def test_health_over_http_is_open_and_ends_with_the_server(tmp_path: Path) -> No
                 health_pb2.HealthCheckRequest(), timeout=10
             )
             assert got.status == health_pb2.HealthCheckResponse.SERVING
+        # SIGHUP without TLS: nothing to re-read, and the process goes on
+        # (the signal's default would have ended it).
+        served.proc.send_signal(signal.SIGHUP)
+        served.wait_log("SIGHUP: no TLS certificates to re-read; still serving")
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read() == b"SERVING\n"
         # Watch: SERVING now; at SIGTERM NOT_SERVING, then the end of the stream.
         watch = http.client.HTTPConnection("127.0.0.1", served.http_port, timeout=10)
         watch.request(
@@ -478,5 +484,15 @@ def test_processes_share_the_http_port_and_deliver_each_others_events(
         assert flags == 0, (namespace, served[namespace], message)
         assert message["event"]["executionId"] == made[namespace]
         conn.close()
+    # SIGHUP (passed on to the processes; no TLS here) stops nothing.
+    supervised.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while supervised.logs().count("SIGHUP: no TLS certificates to re-read") < 2:
+        assert time.monotonic() < deadline and supervised.proc.poll() is None, supervised.logs()
+        time.sleep(0.02)
+    conn = _new_connection(supervised.http_port)
+    assert call(conn, "/grpc.health.v1.Health/Check", b"{}")[0] == 200
+    conn.close()
     supervised.proc.send_signal(signal.SIGTERM)
     assert supervised.proc.wait(30) == 0
+    assert supervised.logs().count("statehouse stopped") == 2

@@ -445,8 +445,9 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if server.tls is not None:
-        loop.add_signal_handler(signal.SIGHUP, lambda: _reload_tls(server))
+    # Always: SIGHUP's default would end the process at once (and, under
+    # --processes N, which passes it on, the whole service with status 1).
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_tls(server))
     await stop.wait()
     log.info("statehouse shutting down (grace %.1fs)", settings.shutdown_grace)
     await server.stop()
@@ -455,9 +456,11 @@ async def serve(
 
 def _reload_tls(server: Server) -> None:
     """SIGHUP: both ports read their certificates again (for new connections)."""
-    if server.tls is not None:
-        server.tls.request_reload()
-    if server.http is not None and server.tls is not None:
+    if server.tls is None:
+        log.info("SIGHUP: no TLS certificates to re-read; still serving")
+        return
+    server.tls.request_reload()
+    if server.http is not None:
         server.http.reload_tls(server.tls.files.cert, server.tls.files.key)
 
 
