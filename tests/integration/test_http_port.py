@@ -229,8 +229,13 @@ def _refused(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
             ("--http-address", "0.0.0.0:0", "--tls-cert", "{cert}", "--tls-key", "{key}"),
             "refusing to serve 0.0.0.0:0 (--http-address) without authentication",
         ),
+        (
+            ("--address", "127.0.0.1:1", "--http-address", "127.0.0.1:1", "--processes", "2"),
+            "--http-address 127.0.0.1:1 and --address 127.0.0.1:1 have the same port: give "
+            "the HTTP port another one (or 0 to pick one)",
+        ),
     ],
-    ids=["tls-client-ca", "exposed", "exposed-processes", "exposed-with-tls"],
+    ids=["tls-client-ca", "exposed", "exposed-processes", "exposed-with-tls", "same-port"],
 )
 def test_the_http_port_refuses_unsafe_options_at_start(
     tmp_path: Path, ca: Authority, options: tuple[str, ...], message: str

@@ -320,6 +320,14 @@ def _check_http(settings: Settings) -> None:
     """The HTTP port: as protected as the gRPC port, or refused."""
     if not settings.http_address:
         return
+    port = settings.http_address.rpartition(":")[2]
+    if port not in ("", "0") and port == settings.address.rpartition(":")[2]:
+        # One process would fail to bind it; the processes of --processes N, which
+        # bind both with SO_REUSEPORT, would split its connections between gRPC and HTTP.
+        raise ConfigError(
+            f"--http-address {settings.http_address} and --address {settings.address} "
+            "have the same port: give the HTTP port another one (or 0 to pick one)"
+        )
     if settings.tls_client_ca is not None:
         # uvicorn does not hand the application the client's certificate, so a
         # certificate's identity could be neither checked nor recorded over HTTP.
