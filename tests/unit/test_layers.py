@@ -20,7 +20,7 @@ CLIENT = ROOT / "client" / "src" / "statehouse"
 #: The server's units (a top-level module or a package) by layer, top first.
 LAYERS: list[set[str]] = [
     {"app"},
-    {"api", "scheduler", "tls", "options", "web"},
+    {"api", "scheduler", "tls", "options", "web", "health", "housekeeping"},
     {"commands", "queries", "credentials"},
     {"access", "events"},
     {"storage"},
@@ -41,6 +41,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "access": WIRE | SQL,
     "events": WIRE | SQL,
     "scheduler": WIRE | SQL,
+    "health": WIRE | SQL,
+    "housekeeping": WIRE | SQL,
     "api": SQL,
     "web": WIRE | SQL,
     "app": SQL,

@@ -51,6 +51,8 @@ from .api import (
 )
 from .credentials import Authenticator, JwtConfig, JwtVerifier
 from .events import EventHub, Retention
+from .health import HealthMonitor
+from .housekeeping import Housekeeper, HousekeepingPolicy
 from .options import add_serve_arguments, settings_from_args
 from .orchestration import Unauthenticated
 from .scheduler import TimerScheduler
@@ -103,6 +105,26 @@ class Server:
         self.health = health_servicer
         self.settings = settings
         self._stopped = False
+        #: What health reports, probed in the background; set by the gRPC health servicer.
+        self.monitor = HealthMonitor(
+            store,
+            hub,
+            SERVICE_NAMES,
+            self._publish_health,
+            interval=settings.health_interval,
+            timeout=settings.health_timeout,
+        )
+        #: Expired request ids and old terminal executions, deleted in small batches.
+        self.housekeeper = Housekeeper(
+            store,
+            HousekeepingPolicy(
+                request_id_ttl=settings.request_id_ttl,
+                retention_executions=settings.retention_executions,
+                interval=settings.housekeeping_interval,
+            ),
+            # Hook for statehouse_retention_deleted_total{kind}: on_deleted(kind, count).
+            on_deleted=None,
+        )
 
     @property
     def http_port(self) -> int | None:
@@ -113,18 +135,25 @@ class Server:
         await self.grpc_server.start()
         if self.http is not None:
             await self.http.start()
-        for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # Each service's status from the first probe on (docs/design.md, "Health and retention").
+        await self.monitor.start()
+        await self.housekeeper.start()
+
+    async def _publish_health(self, service: str, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse
+        await self.health.set(service, status.SERVING if serving else status.NOT_SERVING)
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop gracefully: streams end with UNAVAILABLE, unary calls may finish."""
         if self._stopped:
             return
         self._stopped = True
+        await self.monitor.close()
         await self.health.enter_graceful_shutdown()
         if self.connect_health is not None:
             self.connect_health.close()
         await self.scheduler.close()
+        await self.housekeeper.close()
         if self.authenticator is not None:
             await self.authenticator.close()
         await self.hub.close()
@@ -156,7 +185,10 @@ async def create_server(
     jwt = _jwt_verifier(settings)
     store = Store(
         settings.resolved_database_url(),
-        StoreOptions(sqlite_synchronous=settings.sqlite_synchronous),
+        StoreOptions(
+            sqlite_synchronous=settings.sqlite_synchronous,
+            request_id_ttl=settings.request_id_ttl,
+        ),
     )
     loop = asyncio.get_running_loop()
     if settings.migrate:

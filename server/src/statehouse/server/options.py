@@ -53,6 +53,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="delete events older than this (default 7 days; 0: no limit)",
     )
     parser.add_argument(
+        "--request-id-ttl",
+        type=duration,
+        default=_DEFAULTS.request_id_ttl,
+        metavar="DURATION",
+        help="remember request ids this long; a repeat after that is a new request "
+        "(default 7d; e.g. 36h, 90m, 3600; 0: forever)",
+    )
+    parser.add_argument(
+        "--retention-executions",
+        type=duration,
+        default=_DEFAULTS.retention_executions,
+        metavar="DURATION",
+        help="delete terminal executions, with their task runs and metrics, this long "
+        "after their last change (e.g. 30d; default 0: keep them; events stay)",
+    )
+    parser.add_argument(
         "--kill-deadline",
         type=float,
         default=_DEFAULTS.kill_deadline_seconds,
@@ -104,6 +120,24 @@ def _payload_bytes(text: str) -> int:
     return value
 
 
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def duration(text: str) -> float:
+    """``30d``, ``36h``, ``90m``, ``45s`` or plain seconds, as seconds (0 and up)."""
+    text = text.strip().lower()
+    unit = _UNITS.get(text[-1:], 0.0)
+    try:
+        value = float(text[:-1] if unit else text) * (unit or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (e.g. 7d, 36h, 90m, 45s, or seconds)"
+        ) from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _processes(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 256:
@@ -120,6 +154,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         data_dir=Path(args.data_dir),
         retention_events=getattr(args, "retention_events", _DEFAULTS.retention_events),
         retention_seconds=getattr(args, "retention_seconds", _DEFAULTS.retention_seconds),
+        request_id_ttl=getattr(args, "request_id_ttl", _DEFAULTS.request_id_ttl),
+        retention_executions=getattr(args, "retention_executions", _DEFAULTS.retention_executions),
         kill_deadline_seconds=getattr(args, "kill_deadline", _DEFAULTS.kill_deadline_seconds),
         max_payload_bytes=getattr(args, "max_payload_bytes", _DEFAULTS.max_payload_bytes),
         tls_cert=getattr(args, "tls_cert", None),

@@ -52,6 +52,18 @@ class Settings:
     retention_seconds: float = 7 * 24 * 3600.0
     #: How often the retention is applied (seconds).
     compaction_interval: float = 60.0
+    #: How long a request_id is remembered (seconds): a repeat after that is a new
+    #: request. Default: 7 days.
+    request_id_ttl: float = 7 * 24 * 3600.0
+    #: Delete terminal executions (with their task runs and metrics) this long after
+    #: their last change (seconds; 0: keep them).
+    retention_executions: float = 0.0
+    #: How often expired request ids and old executions are swept (seconds).
+    housekeeping_interval: float = 10.0
+    #: How often health probes the database and the event hub (seconds).
+    health_interval: float = 1.0
+    #: How long one probe may take before the database counts as unreachable.
+    health_timeout: float = 2.0
     #: How long running task runs of a killed execution have to report KILLED (seconds).
     kill_deadline_seconds: float = 60.0
     #: How often durable timers are looked for (seconds); local changes wake it at once.

@@ -132,7 +132,8 @@ class Servicer:
         With a request_id it is built inside instead, to be stored in the same
         transaction as the change: a repeat with the same content gets it back
         unchanged, a repeat with other content gets ALREADY_EXISTS
-        (REQUEST_ID_REUSED). Request ids are scoped to the caller: another
+        (REQUEST_ID_REUSED), until the record expires (``--request-id-ttl``,
+        7 days): a repeat after that is a new request. Request ids are scoped to the caller: another
         caller's id is another key, and a stored response goes back only to the
         caller that made it.
         """
@@ -142,9 +143,12 @@ class Servicer:
         method = call.name
         caller = call.principal.identity
         digest = fingerprint(method, request)
+        ttl_us = int(self.store.options.request_id_ttl * 1_000_000)
 
         def idempotent(tx: Tx) -> M:
-            stored = tx.get_request(caller, request_id)
+            # A record older than --request-id-ttl is expired: the call is new.
+            not_before = now_us() - ttl_us if ttl_us > 0 else 0
+            stored = tx.get_request(caller, request_id, not_before_us=not_before)
             if stored is not None:
                 if stored.method != method or stored.fingerprint != digest:
                     raise RequestIdReused(request_id)

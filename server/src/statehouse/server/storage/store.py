@@ -77,6 +77,9 @@ class StoreOptions:
     #: Batches in flight at once on a database server (SQLite has one writer).
     #: More than one can deadlock batches of one replica on shared executions.
     group_commit_concurrency: int = 1
+    #: How long a request_id is remembered (seconds): a repeat after that is a
+    #: new request (0: forever). The sweep (``housekeeping.py``) deletes expired records.
+    request_id_ttl: float = 7 * 24 * 3600.0
 
 
 class Backend(Protocol):
@@ -139,6 +142,7 @@ class Store:
         self.engine = self.backend.engine
         self._concurrency = max(1, concurrency)
         self._listeners: list[CommitListener] = []
+        self._unavailable_listeners: list[Callable[[], None]] = []
         self._closing = threading.Event()
         # Group commit (see the module docstring).
         self._queue: list[_Write] = []
@@ -172,10 +176,28 @@ class Store:
             command.upgrade(config, "head")
             conn.commit()
 
+    def schema_is_current(self) -> bool:
+        """Whether the database's schema is at the latest migration (readiness:
+        with ``migrate=False`` another process may still be migrating)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        location = resources.files("statehouse.server.storage") / "migrations"
+        config.set_main_option("script_location", str(location))
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        with self.engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == heads
+
     # -- transactions ---------------------------------------------------------
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
+
+    def add_unavailable_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (on the event loop) when a write finds the database
+        unreachable (health turns NOT_SERVING at once, not at the next probe)."""
+        self._unavailable_listeners.append(listener)
 
     async def write(
         self, fn: Callable[[Tx], T], *, heavy: bool = False, task_runs: Sequence[str] = ()
@@ -264,6 +286,9 @@ class Store:
         try:
             appended = await self._run(writes)
         except BaseException as exc:
+            if isinstance(exc, StorageUnavailable):
+                for on_unavailable in self._unavailable_listeners:
+                    on_unavailable()
             for write in writes:
                 if not write.future.done():
                     write.future.set_exception(exc)

@@ -61,6 +61,7 @@ class StoredRequest:
 EVENTS_CHANNEL = "statehouse_events"
 
 _ACTIVE = [s.value for s in State if s not in TERMINAL_STATES]
+_TERMINAL = [s.value for s in TERMINAL_STATES]
 
 # The statements of the hot paths, built once: building a statement costs more
 # than executing it once it is in SQLAlchemy's compiled cache.
@@ -125,7 +126,9 @@ _SELECT_TASK_RUNS_OF = (
     .where(task_runs.c.execution_id == sa.bindparam("execution_id"))
     .order_by(task_runs.c.position)
 )
-_SELECT_REQUEST = sa.select(requests.c.method, requests.c.fingerprint, requests.c.response).where(
+_SELECT_REQUEST = sa.select(
+    requests.c.method, requests.c.fingerprint, requests.c.response, requests.c.create_time_us
+).where(
     requests.c.caller == sa.bindparam("caller"),
     requests.c.request_id == sa.bindparam("request_id"),
 )
@@ -138,6 +141,11 @@ _SELECT_TASK_RUN_NAMESPACE = (
     .where(task_runs.c.id == sa.bindparam("id"))
 )
 _INSERT_REQUEST = sa.insert(requests)
+_DELETE_EXPIRED_REQUEST = sa.delete(requests).where(
+    requests.c.caller == sa.bindparam("c"),
+    requests.c.request_id == sa.bindparam("r"),
+    requests.c.create_time_us < sa.bindparam("t"),
+)
 _SELECT_ATTEMPT_METRICS = sa.select(
     metrics.c.id, metrics.c.name, metrics.c.type, metrics.c.tags
 ).where(
@@ -207,6 +215,8 @@ class Tx:
         #: ("delete", (execution_id, task_run_id, kind)) or ("insert", row), in order.
         self._timer_ops: list[tuple[str, Any]] = []
         self._new_requests: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Expired records seen by get_request: a put_request of one replaces it.
+        self._expired_requests: dict[tuple[str, str], int] = {}
         #: Whether several writes share this transaction (set by the store).
         self.shared = False
         self._journal: list[tuple[dict[Any, Any], Any, Any]] | None = None
@@ -319,12 +329,21 @@ class Tx:
         )
 
     def delete_execution(self, execution_id: str) -> None:
+        self.delete_executions([execution_id])
+
+    def delete_executions(self, execution_ids: Sequence[str]) -> None:
+        """Delete executions with everything that is theirs: task runs (their
+        attempts and outputs are columns of them), labels, timers, metrics and
+        their tags. Their events stay (the log's own retention deletes them)."""
         self._immediate()
         self._forget_rows()
+        ids = list(execution_ids)
+        if not ids:
+            return
         self.conn.execute(
             sa.delete(metric_tags).where(
                 metric_tags.c.metric_id.in_(
-                    sa.select(metrics.c.id).where(metrics.c.execution_id == execution_id)
+                    sa.select(metrics.c.id).where(metrics.c.execution_id.in_(ids))
                 )
             )
         )
@@ -335,7 +354,33 @@ class Tx:
             (task_runs, task_runs.c.execution_id),
             (executions, executions.c.id),
         ):
-            self.conn.execute(sa.delete(table).where(column == execution_id))
+            self.conn.execute(sa.delete(table).where(column.in_(ids)))
+
+    def delete_terminal_executions(self, *, changed_before_us: int, limit: int) -> list[str]:
+        """Delete up to ``limit`` terminal executions last changed before
+        ``changed_before_us`` (:meth:`delete_executions`); return their ids.
+
+        Found through the (state, create_time_us) index: an execution last changed
+        before the cutoff was created before it too. On PostgreSQL the rows are
+        locked, skipping any a concurrent write holds (it may be restarting one);
+        SQLite's write transaction holds the whole file.
+        """
+        self._immediate()
+        query = (
+            sa.select(executions.c.id)
+            .where(
+                executions.c.state.in_(_TERMINAL),
+                executions.c.create_time_us < changed_before_us,
+                executions.c.update_time_us < changed_before_us,
+            )
+            .order_by(executions.c.create_time_us)
+            .limit(limit)
+        )
+        if self.LOCKS_ROWS:
+            query = query.with_for_update(skip_locked=True)
+        ids = [str(i) for i in self.conn.execute(query).scalars()]
+        self.delete_executions(ids)
+        return ids
 
     def list_executions(
         self,
@@ -623,6 +668,15 @@ class Tx:
         if inserts:
             conn.execute(_INSERT_TIMERS, inserts)
         if new_requests:
+            expired = self._expired_requests
+            replaced = [
+                {"c": r["caller"], "r": r["request_id"], "t": expired[r["caller"], r["request_id"]]}
+                for r in new_requests
+                if (r["caller"], r["request_id"]) in expired
+            ]
+            if replaced:
+                # Only the expired record: never one another replica made meanwhile.
+                conn.execute(_DELETE_EXPIRED_REQUEST, replaced)
             conn.execute(_INSERT_REQUEST, new_requests)
 
     def _revision_mismatch(self, rows: list[dict[str, Any]]) -> None:
@@ -916,20 +970,51 @@ class Tx:
             self.conn.execute(sa.delete(events).where(events.c.sequence <= cutoff))
         return cutoff
 
+    def expire_requests(self, *, created_before_us: int, limit: int) -> int:
+        """Delete up to ``limit`` request-id records made before ``created_before_us``
+        (oldest first, by the index of migration 0007); return how many."""
+        self._immediate()
+        oldest = (
+            sa.select(requests.c.caller, requests.c.request_id)
+            .where(requests.c.create_time_us < created_before_us)
+            .order_by(requests.c.create_time_us)
+            .limit(limit)
+        )
+        keys = [tuple(row) for row in self.conn.execute(oldest)]
+        if not keys:
+            return 0
+        result = self.conn.execute(
+            sa.delete(requests).where(
+                sa.tuple_(requests.c.caller, requests.c.request_id).in_(keys),
+                requests.c.create_time_us < created_before_us,
+            )
+        )
+        return int(result.rowcount)
+
     def last_sequence(self) -> int:
         """The newest committed sequence (the counter: it survives compaction)."""
         return int(self.conn.execute(_SELECT_LAST_SEQUENCE).scalar_one())
 
     # -- idempotency ----------------------------------------------------------
 
-    def get_request(self, caller: str, request_id: str) -> StoredRequest | None:
+    def get_request(
+        self, caller: str, request_id: str, *, not_before_us: int = 0
+    ) -> StoredRequest | None:
+        """The record of ``request_id``; None if there is none, or if it was made
+        before ``not_before_us`` (expired: the sweep has not deleted it yet, and a
+        :meth:`put_request` of the same id replaces it)."""
         kept = self._new_requests.get((caller, request_id))
         if kept is not None:
             return StoredRequest(kept["method"], kept["fingerprint"], kept["response"])
         row = self.conn.execute(
             _SELECT_REQUEST, {"caller": caller, "request_id": request_id}
         ).first()
-        return None if row is None else StoredRequest(row[0], row[1], bytes(row[2]))
+        if row is None:
+            return None
+        if int(row[3]) < not_before_us:
+            self._expired_requests[(caller, request_id)] = not_before_us
+            return None
+        return StoredRequest(row[0], row[1], bytes(row[2]))
 
     def put_request(
         self,

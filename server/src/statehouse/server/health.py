@@ -1,0 +1,149 @@
+"""What health reports: whether this process can serve, service by service.
+
+A probe every ``interval`` seconds (off the request path) reads the event
+sequence through the store, a query as cheap as ``SELECT 1``, bounded by
+``timeout``. From it and from the event hub the monitor keeps three facts:
+
+- **database**: the last probe succeeded, and no write has found the database
+  unreachable since (a failing write turns it off at once, the next good probe
+  back on);
+- **migrated**: the schema is at the latest migration (checked until it is;
+  with ``--processes N`` the parent migrates before the processes start);
+- **caught up**: the hub's head has reached the sequence the previous probe
+  read, so the log tailer (PostgreSQL's NOTIFY listener, SQLite's
+  ``data_version`` watcher, the poll behind both) is following the log.
+
+*Ready* means all three. The whole server ("") and the EventService are
+SERVING when ready; the ExecutionService, MetricService and AdminService need
+the database and the schema only (their calls do not go through the hub). The
+status goes to ``publish(service, serving)`` only when it changes; the app
+hands it to the one grpc health servicer that both ports serve (gRPC Health,
+Connect Health and ``GET /healthz``). docs/design.md, "Health and retention".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from .events import EventHub
+from .storage import Store, Tx
+
+log = logging.getLogger("statehouse.health")
+
+#: The service whose calls read the event hub (its status needs the tailer too).
+EVENT_SERVICE = "statehouse.v1.EventService"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the last probe found."""
+
+    database: bool = False
+    migrated: bool = False
+    caught_up: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.database and self.migrated and self.caught_up
+
+    def serving(self, service: str) -> bool:
+        """Whether ``service`` ("" for the whole server) can serve."""
+        if service in ("", EVENT_SERVICE):
+            return self.ready
+        return self.database and self.migrated
+
+
+class HealthMonitor:
+    """Probes the database and the hub; publishes each service's status when it changes."""
+
+    def __init__(
+        self,
+        store: Store,
+        hub: EventHub,
+        services: Sequence[str],
+        publish: Callable[[str, bool], Awaitable[None]],
+        *,
+        interval: float = 1.0,
+        timeout: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.services = ("", *services)
+        self.publish = publish
+        self.interval = interval
+        self.timeout = timeout
+        self.facts = Facts()
+        self._published: dict[str, bool] = {}
+        self._target = 0
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup = asyncio.Event()
+        self._closed = False
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        store.add_unavailable_listener(self._write_failed)
+
+    async def start(self) -> None:
+        """Probe once and publish, then keep probing."""
+        await self.probe()
+        self._task = asyncio.create_task(self._run(), name="statehouse-health")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def probe(self) -> Facts:
+        """Look now: update the facts and publish what changed."""
+        database, migrated = False, self.facts.migrated
+        last = self._target
+        try:
+            async with asyncio.timeout(self.timeout):
+                last = await self.store.read(Tx.last_sequence)
+                if not migrated:
+                    loop = asyncio.get_running_loop()
+                    migrated = await loop.run_in_executor(None, self.store.schema_is_current)
+            database = True
+        except Exception as exc:  # unreachable, timed out, or anything else: not serving
+            if self.facts.database:
+                log.warning("database probe failed: %s", exc or type(exc).__name__)
+        caught_up = database and self.hub.head >= self._target and not self.hub.closed
+        if database and not self.facts.database and self._published:
+            log.info("database reachable again")
+        self._target = last
+        self.facts = Facts(database, migrated, caught_up)
+        await self._publish()
+        return self.facts
+
+    def _write_failed(self) -> None:
+        """A write found the database unreachable: NOT_SERVING now, then probe again."""
+        if self.facts.database and not self._closed:
+            self.facts = Facts(False, self.facts.migrated, False)
+            task = asyncio.get_running_loop().create_task(self._publish())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._wakeup.set()
+
+    async def _publish(self) -> None:
+        async with self._lock:
+            for service in self.services:
+                serving = self.facts.serving(service)
+                if self._published.get(service) != serving and not self._closed:
+                    self._published[service] = serving
+                    await self.publish(service, serving)
+
+    async def _run(self) -> None:
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                await self.probe()
+            except Exception:  # pragma: no cover - probe() catches the database's errors
+                log.exception("health probe failed")

@@ -1,0 +1,144 @@
+"""Bounded data: expired request ids and old terminal executions, deleted in small batches.
+
+Every ``interval`` seconds the housekeeper deletes, oldest first:
+
+- **request-id records** older than ``request_id_ttl`` (``--request-id-ttl``,
+  7 days). A repeat of an expired id is a new request whether or not its record
+  is deleted yet (``Tx.get_request`` ignores an expired record, ``put_request``
+  replaces it): the sweep only bounds the table.
+- **terminal executions** whose last change is older than
+  ``retention_executions`` (``--retention-executions``, off by default), with
+  their task runs (attempts and outputs are columns of them), labels, timers,
+  metrics and metric tags. Their events stay: the event log has its own
+  retention (``--retention-events``, ``--retention-seconds``).
+
+Each batch is one ordinary write through the store's group commit
+(``request_batch`` records, ``execution_batch`` executions), so a writer waits
+at most for one small batch, never for the whole sweep; the sweep goes on
+batch after batch while they come back full. Several processes or replicas
+may sweep at once: a record or execution is deleted by whichever gets it
+first (PostgreSQL skips rows another transaction holds).
+docs/design.md, "Health and retention".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import clock
+from .storage import Store, Tx
+
+log = logging.getLogger("statehouse.retention")
+
+#: ``on_deleted(kind, count)``: kind is "request_ids" or "executions".
+DeletedListener = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HousekeepingPolicy:
+    """What to delete, and how much per transaction."""
+
+    #: Seconds a request id is remembered (0: forever).
+    request_id_ttl: float = 7 * 24 * 3600.0
+    #: Seconds a terminal execution is kept after its last change (0: forever).
+    retention_executions: float = 0.0
+    #: How often to sweep (seconds).
+    interval: float = 10.0
+    #: Records, and executions, deleted per transaction.
+    request_batch: int = 500
+    execution_batch: int = 100
+
+
+class Housekeeper:
+    """Runs the sweeps of :class:`HousekeepingPolicy` in the background."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: HousekeepingPolicy,
+        on_deleted: DeletedListener | None = None,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.on_deleted = on_deleted or (lambda kind, count: None)
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        #: Deleted by this process so far, by kind (for tests and logs).
+        self.deleted = {"request_ids": 0, "executions": 0}
+        #: The longest one batch's transaction took (seconds).
+        self.longest_batch = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.policy.request_id_ttl > 0 or self.policy.retention_executions > 0
+
+    async def start(self) -> None:
+        if self.enabled:
+            self._task = asyncio.create_task(self._run(), name="statehouse-housekeeping")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._closed:
+            try:
+                await self.sweep()
+            except Exception as exc:  # the database is away: try again at the next sweep
+                log.warning("retention sweep failed: %s", exc or type(exc).__name__)
+            await asyncio.sleep(self.policy.interval)
+
+    async def sweep(self) -> dict[str, int]:
+        """Delete everything due now, batch by batch; return what was deleted, by kind."""
+        now = clock.now_us()
+        done = {"request_ids": 0, "executions": 0}
+        policy = self.policy
+        if policy.request_id_ttl > 0:
+            before = now - int(policy.request_id_ttl * 1_000_000)
+            fn = functools.partial(
+                Tx.expire_requests, created_before_us=before, limit=policy.request_batch
+            )
+            done["request_ids"] = await self._batches("request_ids", fn, policy.request_batch)
+        if policy.retention_executions > 0:
+            before = now - int(policy.retention_executions * 1_000_000)
+            ids = functools.partial(
+                Tx.delete_terminal_executions,
+                changed_before_us=before,
+                limit=policy.execution_batch,
+            )
+
+            def count(tx: Tx) -> int:
+                return len(ids(tx))
+
+            done["executions"] = await self._batches("executions", count, policy.execution_batch)
+        if any(done.values()):
+            log.info(
+                "retention: deleted %d expired request ids and %d terminal executions",
+                done["request_ids"],
+                done["executions"],
+            )
+        return done
+
+    async def _batches(self, kind: str, fn: Callable[[Tx], int], full: int) -> int:
+        total = 0
+        while not self._closed:
+            started = time.perf_counter()
+            deleted = await self.store.write(fn)
+            self.longest_batch = max(self.longest_batch, time.perf_counter() - started)
+            if deleted:
+                total += deleted
+                self.deleted[kind] += deleted
+                self.on_deleted(kind, deleted)
+            if deleted < full:
+                break
+            await asyncio.sleep(0)  # the writers queued meanwhile go first
+        return total
