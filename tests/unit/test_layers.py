@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"storage"},
     {"orchestration"},
     {"settings"},
-    {"limits", "priority", "clock"},
+    {"limits", "priority", "clock", "telemetry"},
 ]
 
 #: Libraries a unit may not import.
@@ -45,6 +45,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "housekeeping": WIRE | SQL,
     "api": SQL,
     "web": WIRE | SQL,
+    "telemetry": WIRE | SQL,
     "app": SQL,
 }
 

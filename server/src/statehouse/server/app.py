@@ -58,6 +58,7 @@ from .orchestration import Unauthenticated
 from .scheduler import TimerScheduler
 from .settings import Settings
 from .storage import Store, StoreOptions, display_url
+from .telemetry import MetricsListener, bind_metrics, configure_logging
 from .tls import ServerTls, TlsConfigError, TlsFiles
 from .web import HttpApp, HttpServer, bind
 
@@ -99,6 +100,8 @@ class Server:
         self.tls: ServerTls | None = None
         #: Health over Connect, on the HTTP port.
         self.connect_health: ConnectHealth | None = None
+        #: ``/metrics`` on a port of its own (``--metrics-address``).
+        self.metrics_listener: MetricsListener | None = None
         self.store = store
         self.hub = hub
         self.scheduler = scheduler
@@ -122,8 +125,8 @@ class Server:
                 retention_executions=settings.retention_executions,
                 interval=settings.housekeeping_interval,
             ),
-            # Hook for statehouse_retention_deleted_total{kind}: on_deleted(kind, count).
-            on_deleted=None,
+            # Counted in statehouse_retention_deleted_total{kind}.
+            on_deleted=store.metrics.deleted,
         )
 
     @property
@@ -135,6 +138,8 @@ class Server:
         await self.grpc_server.start()
         if self.http is not None:
             await self.http.start()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.start()
         # Each service's status from the first probe on (docs/design.md, "Health and retention").
         await self.monitor.start()
         await self.housekeeper.start()
@@ -148,6 +153,8 @@ class Server:
         if self._stopped:
             return
         self._stopped = True
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
         await self.monitor.close()
         await self.health.enter_graceful_shutdown()
         if self.connect_health is not None:
@@ -190,6 +197,9 @@ async def create_server(
             request_id_ttl=settings.request_id_ttl,
         ),
     )
+    if process is not None:
+        # Each process has its own registry: its samples say which one answered.
+        store.metrics.label_process(process[0])
     loop = asyncio.get_running_loop()
     if settings.migrate:
         await loop.run_in_executor(None, store.migrate)
@@ -264,6 +274,7 @@ async def create_server(
     )
     http = None
     connect_health = None
+    metrics_listener = None
     try:
         if tls is None:
             port = grpc_server.add_insecure_port(settings.address)
@@ -278,13 +289,20 @@ async def create_server(
             connect_health = ConnectHealth(health_servicer)
             connect.add_service(HEALTH_SERVICE, connect_health, open=True)
             http = HttpServer(
-                HttpApp(connect, serving=connect_health.serving),
+                HttpApp(connect, serving=connect_health.serving, metrics=store.metrics.scrape),
                 bind(settings.http_address, reuse_port=settings.reuse_port),
                 tls_cert=settings.tls_cert,
                 tls_key=settings.tls_key,
                 shutdown_grace=settings.shutdown_grace,
             )
+        if settings.metrics_address:
+            metrics_listener = MetricsListener(
+                store.metrics,
+                bind_metrics(settings.metrics_address, reuse_port=settings.reuse_port),
+            )
     except (RuntimeError, OSError) as exc:
+        if http is not None:
+            http.sock.close()
         await scheduler.close()
         if authenticator is not None:
             await authenticator.close()
@@ -306,6 +324,7 @@ async def create_server(
     )
     server.tls = tls
     server.connect_health = connect_health
+    server.metrics_listener = metrics_listener
     return server, port
 
 
@@ -461,6 +480,12 @@ async def serve(
     elif settings.insecure and not _is_loopback(settings.address) and first:
         log.warning("serving %s without protection (--insecure)", settings.address)
     http = _http_text(settings, server.http_port)
+    if server.metrics_listener is not None and first:
+        log.info(
+            "statehouse metrics on http://%s:%d/metrics",
+            (settings.metrics_address or "").rsplit(":", 1)[0],
+            server.metrics_listener.port,
+        )
     if process is None:
         log.info(
             "statehouse serving on %s:%d%s%s (database %s)",
@@ -522,15 +547,12 @@ def _transport_text(settings: Settings, tls: bool) -> str:
 
 def serve_from_args(args: argparse.Namespace) -> None:
     """Configure logging and run :func:`serve` (or :func:`supervise`) with the parsed options."""
-    logging.basicConfig(
-        level=str(args.log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_format = getattr(args, "log_format", "text")
+    configure_logging(str(args.log_level), log_format)
     settings = settings_from_args(args)
     try:
         if settings.processes > 1:
-            status = supervise(settings, str(args.log_level))
+            status = supervise(settings, str(args.log_level), log_format)
             if status:
                 raise SystemExit(status)
             return
@@ -543,7 +565,7 @@ def serve_from_args(args: argparse.Namespace) -> None:
 # -- several processes on one port ---------------------------------------------------
 
 
-def supervise(settings: Settings, log_level: str = "INFO") -> int:
+def supervise(settings: Settings, log_level: str = "INFO", log_format: str = "text") -> int:
     """Run ``settings.processes`` server processes on one port and supervise them.
 
     The options are checked and the schema migrated once, here; then each process
@@ -573,6 +595,17 @@ def supervise(settings: Settings, log_level: str = "INFO") -> int:
             raise
         reservations.append(http_reservation)
         http_address = f"{http_address.rsplit(':', 1)[0]}:{http_port}"
+    metrics_address = settings.metrics_address
+    if metrics_address:
+        # --metrics-address too: each process serves its own metrics there.
+        try:
+            metrics_reservation, metrics_port = _reserve_port(metrics_address)
+        except OSError:
+            for held in reservations:
+                held.close()
+            raise
+        reservations.append(metrics_reservation)
+        metrics_address = f"{metrics_address.rsplit(':', 1)[0]}:{metrics_port}"
     host = settings.address.rsplit(":", 1)[0]
     children: list[multiprocessing.process.BaseProcess] = []
     stopping: list[int] = []
@@ -609,6 +642,7 @@ def supervise(settings: Settings, log_level: str = "INFO") -> int:
             settings,
             address=f"{host}:{port}",
             http_address=http_address,
+            metrics_address=metrics_address,
             migrate=False,
             processes=1,
             reuse_port=True,
@@ -621,7 +655,7 @@ def supervise(settings: Settings, log_level: str = "INFO") -> int:
             reader, writer = context.Pipe(duplex=False)
             child = context.Process(
                 target=_child_main,
-                args=(child_settings, log_level, index, count, writer, os.getpid()),
+                args=(child_settings, log_level, log_format, index, count, writer, os.getpid()),
                 name=f"statehouse-{index}",
             )
             child.start()
@@ -734,6 +768,7 @@ def _reserve_port(address: str) -> tuple[socket.socket, int]:
 def _child_main(
     settings: Settings,
     log_level: str,
+    log_format: str,
     index: int,
     count: int,
     ready: multiprocessing.connection.Connection,
@@ -743,11 +778,7 @@ def _child_main(
     # Stopped by the parent (SIGTERM), not by a terminal's Ctrl-C to the group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(log_level, log_format, process=True)
 
     def on_ready(port: int) -> None:
         ready.send(port)

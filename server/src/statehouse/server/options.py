@@ -33,6 +33,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
+        "--metrics-address",
+        default=None,
+        metavar="HOST:PORT",
+        help=(
+            "serve the Prometheus metrics at /metrics on this port (default: off; the "
+            "HTTP port of --http-address serves /metrics too; port 0 picks one)"
+        ),
+    )
+    parser.add_argument(
         "--database",
         default=None,
         help=f"SQLAlchemy URL (default ${DATABASE_ENV}, else a SQLite file in --data-dir)",
@@ -110,7 +119,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="server processes sharing the port (SO_REUSEPORT), supervised by this one (default 1)",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log this level and above (default INFO; DEBUG: a line per request)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=("text", "json"),
+        help="text lines, or json: one JSON object per line (default text)",
+    )
 
 
 def _payload_bytes(text: str) -> int:
@@ -150,6 +171,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         address=args.address,
         http_address=getattr(args, "http_address", None),
+        metrics_address=getattr(args, "metrics_address", None),
         database_url=args.database,
         data_dir=Path(args.data_dir),
         retention_events=getattr(args, "retention_events", _DEFAULTS.retention_events),

@@ -15,6 +15,7 @@ import functools
 import logging
 
 from . import clock, commands
+from .orchestration import TimerKind
 from .storage import Store, Tx
 
 log = logging.getLogger("statehouse.timers")
@@ -32,6 +33,18 @@ class TimerScheduler:
         self._closed = False
         #: Timers fired by this process (for tests and logs).
         self.fired = 0
+        #: Timers waiting in the database by kind, counted when /metrics is scraped.
+        self._pending: dict[str, int] = {}
+        metrics = store.metrics
+        self._fired = {kind: metrics.timers_fired.labels(kind.value) for kind in TimerKind}
+        metrics.set_gauge(
+            "statehouse_timers_pending",
+            lambda: {(kind.value,): self._pending.get(kind.value, 0) for kind in TimerKind},
+        )
+        metrics.add_refresher(self._count_pending)
+
+    async def _count_pending(self) -> None:
+        self._pending = await self.store.read(Tx.count_timers)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="statehouse-timers")
@@ -74,6 +87,7 @@ class TimerScheduler:
                 )
                 if fired:
                     self.fired += 1
+                    self._fired[TimerKind(timer.kind)].inc()
                     log.info(
                         "timer %s fired: %s %s on execution %s",
                         timer.id,

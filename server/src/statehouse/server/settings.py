@@ -20,6 +20,9 @@ class Settings:
     address: str = DEFAULT_ADDRESS
     #: host:port of the HTTP port (the Connect protocol and the web console); None: off.
     http_address: str | None = None
+    #: host:port of a port serving only ``/metrics`` (Prometheus); None: off (the
+    #: HTTP port serves ``/metrics`` too).
+    metrics_address: str | None = None
     #: A SQLAlchemy URL; unset means $STATEHOUSE_DATABASE_URL, else a SQLite file in data_dir.
     database_url: str | None = None
     #: Where the default SQLite database lives.

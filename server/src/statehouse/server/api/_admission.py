@@ -5,12 +5,15 @@ A transport (``grpc_transport.py``, ``connect_transport.py``) finds the caller's
 credentials in its own way (gRPC metadata and auth context; HTTP headers), then
 hands the raw request bytes here: they are decoded (binary protobuf or proto3
 JSON), validated, and authorized the same way for both, and responses are
-encoded the same way (``convert.encode``, deterministic).
+encoded the same way (``convert.encode``, deterministic). When a call ends,
+the transport reports it here once (:meth:`Admission.finished`): the RPC
+metrics and the request log line (docs/design.md, "Observability").
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from google.protobuf import json_format
@@ -20,6 +23,7 @@ from .. import limits
 from ..access import Principal
 from ..orchestration import InvalidArgument
 from ..storage import Store
+from ..telemetry import code_name, log_request, request_logger
 from . import convert
 from ._base import Call
 from ._guard import Guard
@@ -44,8 +48,15 @@ def parse_json(request_type: type[Message], raw: bytes) -> Message:
     return message
 
 
+#: Codes that are no error of the server's or the caller's (the request log's level).
+_QUIET = (0, 1)  # OK, CANCELLED
+
+
 class Admission:
     """Decoding, validation, authorization and encoding, shared by the transports."""
+
+    #: The ``transport`` label of the RPC metrics and the request log.
+    transport = "grpc"
 
     def __init__(
         self, store: Store, guard: Guard, *, max_payload_bytes: int, tls: bool = True
@@ -57,6 +68,40 @@ class Admission:
         #: heavy lane (one thread): they wait for each other, not the event loop.
         self.run_heavy = store.run_heavy
         self.max_payload_bytes = max_payload_bytes
+        self.metrics = store.metrics
+
+    def finished(
+        self,
+        name: str,
+        started: float,
+        code: int,
+        request: Message | None,
+        call: Call | None,
+        *,
+        stream: bool = False,
+        message: str = "",
+    ) -> None:
+        """A call of ``name`` that began at ``started`` (``time.perf_counter()``) ended
+        with ``code`` (0: OK): count it, time it (unary calls), and log it (DEBUG;
+        WARNING for an error). ``request`` and ``call`` are None when it ended before
+        they were known (refused credentials, an undecodable request)."""
+        seconds = time.perf_counter() - started
+        self.metrics.rpc(self.transport, name, code, None if stream else seconds)
+        level = logging.DEBUG if code in _QUIET else logging.WARNING
+        if not request_logger.isEnabledFor(level):
+            return
+        log_request(
+            level,
+            transport=self.transport,
+            method=name,
+            code=code_name(code),
+            seconds=seconds,
+            execution_id=_field(request, "execution_id"),
+            task_run_id=_field(request, "task_run_id"),
+            actor=call.actor if call is not None else "",
+            request_id=_field(request, "request_id"),
+            error=message if code not in _QUIET else "",
+        )
 
     def _decode(
         self, request_type: type[Message], raw: bytes, parse: Parse = parse_binary
@@ -103,3 +148,11 @@ class Admission:
         request, checked = await self._decode_async(request_type, raw, parse)
         await self.guard.authorize(name, request, principal)
         return request, Call(name, checked, heavy, principal, self.guard)
+
+
+def _field(request: Message | None, name: str) -> str:
+    """The string field ``name`` of ``request``, "" when it has none (or it is unset)."""
+    if request is None or name not in request.DESCRIPTOR.fields_by_name:
+        return ""
+    value = getattr(request, name)
+    return value if isinstance(value, str) else ""

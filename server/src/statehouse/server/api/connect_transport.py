@@ -40,6 +40,7 @@ import contextlib
 import logging
 import re
 import struct
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
@@ -184,6 +185,8 @@ class _Method:
 
 class ConnectTransport(Admission):
     """An ASGI application serving the services added over the Connect protocol."""
+
+    transport = "connect"
 
     def __init__(
         self,
@@ -355,6 +358,9 @@ class ConnectTransport(Admission):
         receive: Receive,
         send: Send,
     ) -> None:
+        started = time.perf_counter()
+        request: Message | None = None
+        call: Call | None = None
         try:
             timeout = _timeout(headers)
             principal = self._principal(method, headers, scope)
@@ -368,11 +374,14 @@ class ConnectTransport(Admission):
                     response = await method.handler(request, call)
                     body = await self._respond(method, codec, response, heavy)
         except asyncio.CancelledError:
+            self.finished(method.name, started, code_pb2.CANCELLED, request, call)
             raise
         except _Disconnected:
+            self.finished(method.name, started, code_pb2.CANCELLED, request, call)
             return
         except Exception as exc:  # every error becomes a status, below
             status = _status(method.name, exc)
+            self.finished(method.name, started, status.code, request, call, message=status.message)
             await _send(
                 send,
                 HTTP_STATUS.get(status.code, 500),
@@ -380,6 +389,7 @@ class ConnectTransport(Admission):
                 connect_error_json(status),
             )
             return
+        self.finished(method.name, started, 0, request, call)
         await _send(send, 200, [(b"content-type", f"application/{codec}".encode())], body)
 
     # -- server streams ---------------------------------------------------------------
@@ -411,6 +421,10 @@ class ConnectTransport(Admission):
         disconnected = asyncio.Event()
         watcher: asyncio.Task[None] | None = None
         end: dict[str, Any] = {}
+        began = time.perf_counter()
+        request: Message | None = None
+        call: Call | None = None
+        code = 0
         try:
             timeout = _timeout(headers)
             principal = self._principal(method, headers, scope)
@@ -444,16 +458,29 @@ class ConnectTransport(Admission):
                     if aclose is not None:
                         await aclose()
         except asyncio.CancelledError:
+            code = code_pb2.CANCELLED
             if not disconnected.is_set():
                 raise
             return  # the client went away: nobody to tell
         except _Disconnected:
+            code = code_pb2.CANCELLED
             return
         except Exception as exc:  # every error becomes a status, in the end frame
-            end = {"error": connect_error(_status(method.name, exc))}
+            status = _status(method.name, exc)
+            code = status.code
+            end = {"error": connect_error(status)}
         finally:
             if watcher is not None:
                 watcher.cancel()
+            self.finished(
+                method.name,
+                began,
+                code,
+                request,
+                call,
+                stream=True,
+                message=end["error"]["message"] if end else "",
+            )
         await start()
         data = orjson.dumps(end)
         await send(

@@ -21,13 +21,16 @@ service descriptors, so the same steps hold for all of them:
    codes and details, a lost database to UNAVAILABLE, a shutdown to
    UNAVAILABLE (SHUTTING_DOWN), and anything unexpected to INTERNAL with an
    error id that is also in the server log, never with exception text, SQL or
-   parameters.
+   parameters;
+6. report the end of the call once (``Admission.finished``: the RPC metrics
+   and the request log), with its code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -48,6 +51,8 @@ from .errors import status_of
 __all__ = ["GrpcTransport", "status_of"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
+#: grpc.StatusCode.CANCELLED's number: the client cancelled, or went away.
+_CANCELLED = 1
 
 
 class GrpcTransport(Admission):
@@ -116,16 +121,24 @@ class GrpcTransport(Admission):
         handler: Callable[[Any, Call], Awaitable[Message | bytes]],
     ) -> Callable[[bytes, Context], Awaitable[bytes]]:
         async def unary(raw: bytes, context: Context) -> bytes:
+            started = time.perf_counter()
+            request: Message | None = None
+            call: Call | None = None
             try:
                 heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
                 with contextlib.nullcontext() if heavy else priority.small_call():
                     request, call = await self._admit(name, request_type, raw, context, heavy)
                     response = await handler(request, call)
-                    return await self._encode(response, heavy)
+                    body = await self._encode(response, heavy)
             except asyncio.CancelledError:
+                self.finished(name, started, _CANCELLED, request, call)
                 raise
             except Exception as exc:  # every error becomes a status, below
                 status = status_of(name, exc)
+            else:
+                self.finished(name, started, 0, request, call)
+                return body
+            self.finished(name, started, status.code, request, call, message=status.message)
             await context.abort_with_status(rpc_status.to_status(status))
             raise AssertionError("abort_with_status returned")  # pragma: no cover
 
@@ -138,6 +151,9 @@ class GrpcTransport(Admission):
         handler: Callable[[Any, Call], AsyncIterator[Message | bytes]],
     ) -> Callable[[bytes, Context], AsyncIterator[bytes]]:
         async def stream(raw: bytes, context: Context) -> AsyncIterator[bytes]:
+            started = time.perf_counter()
+            request: Message | None = None
+            call: Call | None = None
             try:
                 request, call = await self._admit(name, request_type, raw, context, False)
                 # The stream is accepted: say so at once (the headers), so that a
@@ -146,11 +162,18 @@ class GrpcTransport(Admission):
                 await context.send_initial_metadata(())
                 async for item in handler(request, call):
                     yield await self._encode(item, False)
-                return
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, GeneratorExit):
+                # The client went away (or gave up): grpc.aio cancels the stream.
+                self.finished(name, started, _CANCELLED, request, call, stream=True)
                 raise
             except Exception as exc:  # every error becomes a status, below
                 status = status_of(name, exc)
+            else:
+                self.finished(name, started, 0, request, call, stream=True)
+                return
+            self.finished(
+                name, started, status.code, request, call, stream=True, message=status.message
+            )
             await context.abort_with_status(rpc_status.to_status(status))
 
         return stream

@@ -290,6 +290,30 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._delivery: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
+        metrics = store.metrics
+        metrics.set_gauge("statehouse_log_head_sequence", lambda: {(): self.head})
+        metrics.set_gauge("statehouse_subscribers", self._subscriber_counts)
+        metrics.set_gauge("statehouse_subscriber_max_lag_events", self._subscriber_lags)
+        self._deleted = metrics.retention_deleted.labels("event")
+
+    # -- gauges, read at scrape time ----------------------------------------------
+
+    def _subscriber_counts(self) -> dict[tuple[str, ...], float]:
+        live = sum(1 for sub in self.subscriptions if sub.synced)
+        return {("live",): live, ("catching_up",): len(self.subscriptions) - live}
+
+    def _subscriber_lags(self) -> dict[tuple[str, ...], float]:
+        """The largest lag of a subscriber in each state: the head minus what was
+        considered for it (a live subscriber's lag is what waits in the hub's
+        pending batches and its buffer)."""
+        lags: dict[tuple[str, ...], float] = {("live",): 0.0, ("catching_up",): 0.0}
+        head = self.head
+        for sub in self.subscriptions:
+            key = ("live",) if sub.synced else ("catching_up",)
+            lag = max(0, head - sub.covered + len(sub.buffer))
+            if lag > lags[key]:
+                lags[key] = lag
+        return lags
 
     async def start(self) -> None:
         self.head = await self.store.read(lambda tx: tx.last_sequence())
@@ -419,11 +443,17 @@ class EventHub:
         older_than = None
         if self.retention.max_age_seconds > 0:
             older_than = int((time.time() - self.retention.max_age_seconds) * 1_000_000)
-        cutoff = await self.store.write(
-            functools.partial(
-                Tx.compact_events, keep_last=self.retention.max_events, older_than_us=older_than
-            )
-        )
+        keep_last = self.retention.max_events
+
+        def compact(tx: Tx) -> tuple[int, int]:
+            first = tx.first_available_sequence()
+            cutoff = tx.compact_events(keep_last=keep_last, older_than_us=older_than)
+            # Sequences have no gaps and only a prefix is deleted: the count follows.
+            return cutoff, max(0, cutoff - first + 1)
+
+        cutoff, deleted = await self.store.write(compact)
+        if deleted:
+            self._deleted.inc(deleted)
         if cutoff:
             log.info("event log compacted through sequence %d", cutoff)
         return cutoff

@@ -77,6 +77,13 @@ class PostgresBackend:
     def thread_pools(self) -> dict[str, tuple[ThreadPoolExecutor, int]]:
         return {}  # statements run on the event loop (psycopg's asyncio mode)
 
+    def connection_pools(self) -> dict[str, sa.Pool]:
+        # "postgresql": every transaction of the server; "postgresql_sync": migrations.
+        return {
+            "postgresql": self.async_engine.sync_engine.pool,
+            "postgresql_sync": self.engine.pool,
+        }
+
     @contextlib.contextmanager
     def migration_lock(self, conn: sa.Connection) -> Iterator[None]:
         """Replicas starting together take turns; whoever comes second finds nothing to do."""

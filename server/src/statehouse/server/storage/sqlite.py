@@ -100,6 +100,9 @@ class SqliteBackend:
     def thread_pools(self) -> dict[str, tuple[ThreadPoolExecutor, int]]:
         return {"writer": (self._writer, 1), "reader": (self._reader, self._readers)}
 
+    def connection_pools(self) -> dict[str, sa.Pool]:
+        return {"sqlite": self.engine.pool}
+
     @contextlib.contextmanager
     def migration_lock(self, conn: sa.Connection) -> Iterator[None]:
         """SQLite's own write lock serializes migrations of processes on one file."""

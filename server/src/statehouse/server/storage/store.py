@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import functools
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from alembic.config import Config
 
 from .. import priority
 from ..orchestration import Event
+from ..telemetry import Metrics
 from .errors import BatchConflict, StorageUnavailable, is_unreachable
 from .sequencer import CounterRowSequencer, Sequencer
 from .sqlite import SqliteBackend
@@ -94,6 +96,10 @@ class Backend(Protocol):
         """Its thread pools by name, each with its number of threads."""
         ...
 
+    def connection_pools(self) -> dict[str, sa.Pool]:
+        """Its connection pools by name (for the metrics)."""
+        ...
+
     def migration_lock(self, conn: sa.Connection) -> contextlib.AbstractContextManager[None]: ...
 
     def run_sync(self, fn: Callable[[Tx], T], *, write: bool) -> T: ...
@@ -112,8 +118,13 @@ class Backend(Protocol):
 class Store:
     """Transactions on one database (see the module docstring)."""
 
-    def __init__(self, url: str, options: StoreOptions | None = None) -> None:
+    def __init__(
+        self, url: str, options: StoreOptions | None = None, *, metrics: Metrics | None = None
+    ) -> None:
         self.options = options or StoreOptions()
+        #: The server's metrics: the store counts its transactions there, and the
+        #: parts built on the store (the hub, the timers, the transports) theirs.
+        self.metrics = metrics or Metrics()
         self.url = sa.make_url(url)
         self.sequencer: Sequencer = CounterRowSequencer()
         #: The heavy lane: one thread for the CPU-heavy work of large requests and
@@ -153,6 +164,10 @@ class Store:
         #: Batches run and the writes they carried (for the benchmark and tests).
         self.batches = 0
         self.batched_writes = 0
+        self.metrics.set_gauge("statehouse_db_connections", self._connections)
+        self.metrics.set_gauge("statehouse_db_connections_max", self._connections_max)
+        self.metrics.set_gauge("statehouse_thread_pool_threads", self._threads)
+        self.metrics.set_gauge("statehouse_thread_pool_queued", self._queued)
 
     def engines(self) -> list[sa.Engine]:
         """Every engine of the store (for instrumentation: the benchmark counts statements)."""
@@ -162,6 +177,32 @@ class Store:
         """Every thread pool of the store by name, with its number of threads (for
         instrumentation: the benchmark profiles each thread)."""
         return {"heavy": (self._heavy, 1), **self.backend.thread_pools()}
+
+    # -- gauges, read at scrape time ---------------------------------------------
+
+    def _connections(self) -> dict[tuple[str, ...], float]:
+        out: dict[tuple[str, ...], float] = {}
+        for name, pool in self.backend.connection_pools().items():
+            in_use = pool.checkedout() if isinstance(pool, sa.QueuePool) else 0
+            idle = pool.checkedin() if isinstance(pool, sa.QueuePool) else 0
+            out[(name, "in_use")] = in_use
+            out[(name, "idle")] = idle
+        return out
+
+    def _connections_max(self) -> dict[tuple[str, ...], float]:
+        return {
+            (name,): pool.size() + max(0, pool._max_overflow)
+            for name, pool in self.backend.connection_pools().items()
+            if isinstance(pool, sa.QueuePool)
+        }
+
+    def _threads(self) -> dict[tuple[str, ...], float]:
+        return {(name,): threads for name, (_, threads) in self.thread_pools().items()}
+
+    def _queued(self) -> dict[tuple[str, ...], float]:
+        return {
+            (name,): pool._work_queue.qsize() for name, (pool, _) in self.thread_pools().items()
+        }
 
     # -- migrations -----------------------------------------------------------
 
@@ -238,7 +279,11 @@ class Store:
 
     async def read(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
         """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
-        return await self.backend.transaction(fn, write=False, heavy=heavy)
+        started = time.perf_counter()
+        try:
+            return await self.backend.transaction(fn, write=False, heavy=heavy)
+        finally:
+            self.metrics.read(time.perf_counter() - started)
 
     async def run_heavy(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run CPU-heavy ``fn(*args)`` on the heavy lane (one thread, in order)."""
@@ -283,6 +328,7 @@ class Store:
         """Commit one batch, publish its events, then answer every write."""
         self.batches += 1
         self.batched_writes += len(writes)
+        started = time.perf_counter()
         try:
             appended = await self._run(writes)
         except BaseException as exc:
@@ -298,6 +344,11 @@ class Store:
         finally:
             assert self._slots is not None
             self._slots.release()
+        self.metrics.committed(
+            len(writes),
+            time.perf_counter() - started,
+            [(bool(e.task_run_id), e.state.value) for e in appended],
+        )
         if appended:
             for listener in self._listeners:
                 listener(appended)

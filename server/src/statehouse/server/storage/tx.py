@@ -864,6 +864,11 @@ class Tx:
         value = self.conn.execute(sa.select(sa.func.min(timers.c.due_time_us))).scalar_one()
         return None if value is None else int(value)
 
+    def count_timers(self) -> dict[str, int]:
+        """Timers waiting to fire, by kind (the metrics' scrape)."""
+        query = sa.select(timers.c.kind, sa.func.count()).group_by(timers.c.kind)
+        return {str(kind): int(count) for kind, count in self.conn.execute(query)}
+
     def take_timer(self, timer_id: str) -> bool:
         """Delete a timer that is about to fire; False if it is gone (cancelled, or
         fired by another process): the delete is what makes a timer fire once."""

@@ -5,6 +5,9 @@
 - ``GET``/``HEAD /healthz``: ``200 SERVING`` or ``503 NOT_SERVING`` (text), for
   load balancers that cannot call ``grpc.health.v1.Health/Check`` (served over
   Connect like every RPC); no credentials needed.
+- ``GET``/``HEAD /metrics``: the Prometheus metrics of this process (text
+  exposition), when given; no credentials needed (they name no namespace, id
+  or secret).
 - ``GET``/``HEAD`` anything else: a file of ``static/`` (the web console's built
   assets, with their content types); ``/`` and every ``/executions/...`` path
   (the single-page app's deep links) answer ``index.html``. Without a built
@@ -20,12 +23,16 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from ..telemetry import CONTENT_TYPE
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: Whether the server is serving now (``/healthz``).
 Serving = Callable[[], Awaitable[bool]]
+#: The metrics' text exposition (``/metrics``).
+Scrape = Callable[[], Awaitable[bytes]]
 
 #: Where the web console's build puts its files (index.html, assets/...).
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -57,11 +64,17 @@ class HttpApp:
     """Routes RPC paths to ``rpc`` and the rest to the files of ``static_dir``."""
 
     def __init__(
-        self, rpc: App, static_dir: Path = STATIC_DIR, *, serving: Serving | None = None
+        self,
+        rpc: App,
+        static_dir: Path = STATIC_DIR,
+        *,
+        serving: Serving | None = None,
+        metrics: Scrape | None = None,
     ) -> None:
         self.rpc = rpc
         self.static_dir = static_dir
         self.serving = serving
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -74,6 +87,8 @@ class HttpApp:
             await self.rpc(scope, receive, send)
         elif path == "/healthz" and self.serving is not None:
             await self.healthz(scope, send)
+        elif path == "/metrics" and self.metrics is not None:
+            await self.scrape(scope, send)
         else:
             await self.static(scope, send)
 
@@ -92,6 +107,15 @@ class HttpApp:
             b"SERVING\n" if up else b"NOT_SERVING\n",
             [(b"cache-control", b"no-store")],
         )
+
+    async def scrape(self, scope: Scope, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            headers = [(b"allow", b"GET, HEAD")]
+            await _answer(send, scope, 405, "text/plain; charset=utf-8", b"", headers)
+            return
+        assert self.metrics is not None
+        body = await self.metrics()
+        await _answer(send, scope, 200, CONTENT_TYPE, body, [(b"cache-control", b"no-store")])
 
     async def static(self, scope: Scope, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):

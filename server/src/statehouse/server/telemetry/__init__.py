@@ -1,0 +1,37 @@
+"""Telemetry: the server's Prometheus metrics and its logs.
+
+A leaf of the layers (docs/design.md, "Layers"): it imports nothing of the
+server, so that storage, the event hub and the API can all count into it.
+``_metrics.py`` is the registry of one server (what is counted where, what is
+read at scrape time), ``_http.py`` the listener of ``--metrics-address``, and
+``_logs.py`` the text and JSON log formats, the request log and the redaction
+of secrets. How it fits: docs/design.md, "Observability".
+"""
+
+from ._http import MetricsListener, bind_metrics
+from ._logs import (
+    LOG_FORMATS,
+    JsonFormatter,
+    RedactSecrets,
+    configure_logging,
+    log_request,
+    redact,
+    request_logger,
+)
+from ._metrics import CONTENT_TYPE, GAUGES, Metrics, code_name
+
+__all__ = [
+    "CONTENT_TYPE",
+    "GAUGES",
+    "LOG_FORMATS",
+    "JsonFormatter",
+    "Metrics",
+    "MetricsListener",
+    "RedactSecrets",
+    "bind_metrics",
+    "code_name",
+    "configure_logging",
+    "log_request",
+    "redact",
+    "request_logger",
+]
