@@ -141,6 +141,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL phase")
     parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out phase")
+    parser.add_argument(
+        "--no-sizing", action="store_true", help="skip the sizing phase (bytes per execution)"
+    )
     parser.add_argument("--no-hostile", action="store_true", help="skip the hostile-client phase")
     parser.add_argument(
         "--no-http",
@@ -312,6 +315,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["idle"] = asdict(summary)
             ok = ok and not summary.errors
+        if args.no_sizing:
+            results["sizing"] = {"skipped": "--no-sizing", "runs": [], "ok": True}
+        else:
+            from . import sizing
+
+            results["sizing"] = sizing.run_phase(
+                sizing.SizingSizes.quick() if args.quick else sizing.SizingSizes(),
+                tmp,
+                args.server_src,
+                postgres=not args.no_postgres,
+            )
+            ok = ok and results["sizing"]["ok"]
         if args.no_postgres:
             results["postgresql"] = {"skipped": "--no-postgres", "error": "", "runs": []}
         else:

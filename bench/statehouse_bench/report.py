@@ -415,6 +415,10 @@ def render(results: dict[str, Any]) -> str:
     parts.append(_postgres(results.get("postgresql")))
     if results.get("metrics"):
         parts.append(_metrics(results["metrics"]))
+    if results.get("sizing"):
+        from . import sizing
+
+        parts.append(sizing.render(results["sizing"]))
     if results.get("http"):
         from . import connect_http
 
