@@ -230,6 +230,13 @@ MATRIX: list[tuple[str, str, str, str, Callable[[World, int], Any]]] = [
     ),
     (
         "ExecutionService",
+        "GetTaskRun",
+        R,
+        "id",
+        lambda w, n: pb.GetTaskRunRequest(task_run_id=w.task_run_id),
+    ),
+    (
+        "ExecutionService",
         "TransitionExecution",
         W,
         "id",
@@ -476,6 +483,46 @@ async def test_access_errors_carry_their_reasons_and_say_nothing_of_existence(
         "ExecutionService", "GetExecution", pb.GetExecutionRequest(execution_id=world.execution_id)
     )
     assert got.execution.state == st.STATE_RUNNING
+
+
+async def test_a_task_run_of_another_namespace_is_not_found_as_an_unknown_one(
+    secured: Secured,
+) -> None:
+    s = secured
+    admin = s.caller(s.admin_token)
+    world = await make_world(s, admin, 0)  # team-a.app, its task run RUNNING (attempt 1)
+    reader = s.caller(await s.issue("r", apb.ROLE_READER, ["team-a.*"]))
+    got = await reader.call(
+        "ExecutionService", "GetTaskRun", pb.GetTaskRunRequest(task_run_id=world.task_run_id)
+    )
+    assert got.task_run.id == world.task_run_id
+    assert [a.number for a in got.task_run.attempts] == [1]
+    assert got.execution_state == st.STATE_RUNNING
+    # Another namespace's task run answers as one that never existed, for any role.
+    for outsider in (
+        s.caller(await s.issue("o", apb.ROLE_READER, ["team-b"])),
+        s.caller(await s.issue("oa", apb.ROLE_ADMIN, ["team-ab.*"])),
+    ):
+        answers = []
+        for task_run_id in (world.task_run_id, "no-such-task-run"):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await outsider.call(
+                    "ExecutionService",
+                    "GetTaskRun",
+                    pb.GetTaskRunRequest(task_run_id=task_run_id),
+                )
+            answers.append(
+                (
+                    info.value.code(),
+                    details(info.value)[0],
+                    info.value.details().replace(task_run_id, "ID"),
+                )
+            )
+        assert (
+            answers[0]
+            == answers[1]
+            == (C.NOT_FOUND, "TASK_RUN_NOT_FOUND", "task run 'ID' not found")
+        )
 
 
 async def test_a_batch_item_outside_the_callers_namespaces_fails_alone(secured: Secured) -> None:

@@ -162,20 +162,39 @@ def test_task_runs_list_and_get_with_a_retry_policy(cli: Cli) -> None:
         in cli.run("task-runs", "list", "--execution", eid, "--state", "killed").stdout
     )
 
-    got = cli.json("task-runs", "get", load, "--execution", eid)["task_run"]
+    # One GetTaskRun: --json prints its response, the execution's revision and state too.
+    response = cli.json("task-runs", "get", load)
+    assert sorted(response) == ["execution_revision", "execution_state", "task_run"]
+    assert response["execution_state"] == "STATE_RUNNING"
+    execution = cli.json("executions", "get", eid)["execution"]
+    assert response["execution_revision"] == execution["revision"]
+    got = response["task_run"]
+    assert got["id"] == load and got["execution_id"] == eid
     assert got["retry_policy"] == {
         "exponential": {"interval": "0.500s", "max_interval": "90s", "factor": 3.0},
         "max_attempts": 4,
         "max_duration": "3600s",
         "warning_on_retry": True,
     }
+    # --execution, when given, must be the task run's.
+    assert cli.json("task-runs", "get", load, "--execution", eid) == response
+    running = cli.json("task-runs", "get", extract)["task_run"]
+    assert [a["number"] for a in running["attempts"]] == [1]
     text = cli.run("task-runs", "get", load, "--execution", eid).stdout
     assert "retry policy:  exponential from 500ms, x3 up to 1m30s, at most 4 attempts" in text
     assert "WARNING after a retry" in text
+    assert text == cli.run("task-runs", "get", load).stdout
 
+    missing = cli.run("task-runs", "get", "nope", ok=False)
+    assert missing.returncode == 1
+    assert "task run 'nope' not found" in missing.stderr
     missing = cli.run("task-runs", "get", "nope", "--execution", eid, ok=False)
     assert missing.returncode == 1
-    assert "task run nope not found" in missing.stderr
+    assert "task run 'nope' not found" in missing.stderr
+    other = new_execution(cli)
+    elsewhere = cli.run("task-runs", "get", load, "--execution", other, ok=False)
+    assert elsewhere.returncode == 1
+    assert f"task run {load} not found in execution {other}" in elsewhere.stderr
 
 
 def test_a_constant_retry_policy_retries_the_failed_task_run(cli: Cli) -> None:
@@ -302,6 +321,7 @@ def test_every_json_output_is_its_response_message(cli: Cli) -> None:
     parses_as(made, es.CreateTaskRunResponse)
     run = made["task_run"]["id"]
     parses_as(cli.json("transition", "--task-run", run, "running"), es.TransitionTaskRunResponse)
+    parses_as(cli.json("task-runs", "get", run), es.GetTaskRunResponse)
     parses_as(
         cli.json("metrics", "record", "--task-run", run, "--counter", "n=1"),
         ms.RecordMetricsResponse,

@@ -62,6 +62,7 @@ UNARY = sorted(name for name, d in DEFINITIONS.items() if isinstance(d, Unary))
 SAMPLES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "create_execution": ((), {"namespace": "ns", "flow_id": "f"}),
     "get_execution": (("e1",), {}),
+    "get_task_run": (("r1",), {}),
     "list_executions": ((), {"namespace": "ns"}),
     "count_executions": ((), {"namespace": "ns", "labels": {"env": "prod"}}),
     "delete_execution": (("e1",), {}),
@@ -98,6 +99,7 @@ SAMPLES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
 #: read, or a change that repeating cannot alter), never, or with a request_id.
 RETRIED = {
     "get_execution": "always",
+    "get_task_run": "always",
     "aggregate_metrics": "always",
     "list_tokens": "always",
     "revoke_token": "always",

@@ -455,7 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(tr, "get", cmd_task_runs_get, "Show a task run, its attempts and its history.")
     p.add_argument("task_run_id", metavar="ID")
     p.add_argument(
-        "--execution", required=True, metavar="ID", help="the execution the task run is in"
+        "--execution",
+        default="",
+        metavar="ID",
+        help="the execution the task run must be in (not found if it is in another)",
     )
     p = command(tr, "create", cmd_task_runs_create, "Create a task run in an execution.")
     p.add_argument("--execution", required=True, metavar="ID")
@@ -1013,18 +1016,19 @@ def cmd_task_runs_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_task_runs_get(args: argparse.Namespace, out: TextIO) -> int:
-    execution, task_runs = _task_runs_of(args)
-    found = [t for t in task_runs if t.id == args.task_run_id]
-    if not found:
+    """One GetTaskRun; --execution, if given, must be the task run's execution."""
+    with _connect(args) as client:
+        response = client.get_task_run(args.task_run_id)
+    task_run = response.task_run
+    if args.execution and task_run.execution_id != args.execution:
         raise StatehouseError(
-            f"task run {args.task_run_id} not found in execution {execution.id}",
+            f"task run {args.task_run_id} not found in execution {args.execution}",
             reason="NOT_FOUND",
         )
-    task_run = found[0]
     _emit(
         args,
         out,
-        {"task_run": render.message_dict(task_run)},
+        response,
         lambda: render.task_run_report(task_run, datetime.now(UTC)),
     )
     return 0

@@ -416,6 +416,7 @@ class BaseClient(Generic[ChannelT]):
     # ExecutionService
     create_execution = unary_method(rq.create_execution)
     get_execution = unary_method(rq.get_execution)
+    get_task_run = unary_method(rq.get_task_run)
     list_executions = paged_method(rq.list_executions)
     count_executions = unary_method(rq.count_executions)
     delete_execution = unary_method(rq.delete_execution)

@@ -117,6 +117,13 @@ def get_execution(execution_id: str, *, view: ViewLike = None) -> _es.GetExecuti
     return _es.GetExecutionRequest(execution_id=execution_id, view=view_value(view))
 
 
+@unary(_es.GetTaskRunResponse, result=whole, idempotent=always)
+def get_task_run(task_run_id: str) -> _es.GetTaskRunRequest:
+    """Return one task run (``task_run``, with its attempts) and its execution's
+    ``execution_revision`` and ``execution_state``, read together."""
+    return _es.GetTaskRunRequest(task_run_id=task_run_id)
+
+
 @paged(_es.ListExecutionsResponse, items=lambda page: page.executions)
 def list_executions(
     *,

@@ -561,6 +561,62 @@ class CreateTaskRunResponse(_message.Message):
 Global___CreateTaskRunResponse: _TypeAlias = CreateTaskRunResponse  # noqa: Y015
 
 @_typing.final
+class GetTaskRunRequest(_message.Message):
+    """GetTaskRunRequest names a task run to read."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_RUN_ID_FIELD_NUMBER: _builtins.int
+    task_run_id: _builtins.str
+    """The task run's identifier. Required."""
+    def __init__(
+        self,
+        *,
+        task_run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_run_id", b"task_run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskRunRequest: _TypeAlias = GetTaskRunRequest  # noqa: Y015
+
+@_typing.final
+class GetTaskRunResponse(_message.Message):
+    """GetTaskRunResponse carries the task run and where its execution stands."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_RUN_FIELD_NUMBER: _builtins.int
+    EXECUTION_REVISION_FIELD_NUMBER: _builtins.int
+    EXECUTION_STATE_FIELD_NUMBER: _builtins.int
+    execution_revision: _builtins.int
+    """The execution's revision when the task run was read (what a change's
+    expected_revision compares with).
+    """
+    execution_state: _state_pb2.State.ValueType
+    """The execution's state when the task run was read."""
+    @_builtins.property
+    def task_run(self) -> _execution_pb2.TaskRun:
+        """The task run, with its attempts, its history and its retry policy."""
+
+    def __init__(
+        self,
+        *,
+        task_run: _execution_pb2.TaskRun | None = ...,
+        execution_revision: _builtins.int = ...,
+        execution_state: _state_pb2.State.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task_run", b"task_run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_revision", b"execution_revision", "execution_state", b"execution_state", "task_run", b"task_run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskRunResponse: _TypeAlias = GetTaskRunResponse  # noqa: Y015
+
+@_typing.final
 class TransitionExecutionRequest(_message.Message):
     """TransitionExecutionRequest moves an execution to a new state."""
 

@@ -67,6 +67,11 @@ class ExecutionServiceStub:
                 request_serializer=statehouse_dot_v1_dot_execution__service__pb2.CreateTaskRunRequest.SerializeToString,
                 response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.CreateTaskRunResponse.FromString,
                 _registered_method=True)
+        self.GetTaskRun = channel.unary_unary(
+                '/statehouse.v1.ExecutionService/GetTaskRun',
+                request_serializer=statehouse_dot_v1_dot_execution__service__pb2.GetTaskRunRequest.SerializeToString,
+                response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.GetTaskRunResponse.FromString,
+                _registered_method=True)
         self.TransitionExecution = channel.unary_unary(
                 '/statehouse.v1.ExecutionService/TransitionExecution',
                 request_serializer=statehouse_dot_v1_dot_execution__service__pb2.TransitionExecutionRequest.SerializeToString,
@@ -153,6 +158,15 @@ class ExecutionServiceServicer:
 
     def CreateTaskRun(self, request, context):
         """Creates a task run in CREATED within a non-terminal execution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTaskRun(self, request, context):
+        """Returns one task run, with its attempts and its history, and its
+        execution's revision and state, in one read. A task run in a namespace the
+        caller may not read is NOT_FOUND, as one that does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -253,6 +267,11 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     servicer.CreateTaskRun,
                     request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.CreateTaskRunRequest.FromString,
                     response_serializer=statehouse_dot_v1_dot_execution__service__pb2.CreateTaskRunResponse.SerializeToString,
+            ),
+            'GetTaskRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskRun,
+                    request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.GetTaskRunRequest.FromString,
+                    response_serializer=statehouse_dot_v1_dot_execution__service__pb2.GetTaskRunResponse.SerializeToString,
             ),
             'TransitionExecution': grpc.unary_unary_rpc_method_handler(
                     servicer.TransitionExecution,
@@ -460,6 +479,33 @@ class ExecutionService:
             '/statehouse.v1.ExecutionService/CreateTaskRun',
             statehouse_dot_v1_dot_execution__service__pb2.CreateTaskRunRequest.SerializeToString,
             statehouse_dot_v1_dot_execution__service__pb2.CreateTaskRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/statehouse.v1.ExecutionService/GetTaskRun',
+            statehouse_dot_v1_dot_execution__service__pb2.GetTaskRunRequest.SerializeToString,
+            statehouse_dot_v1_dot_execution__service__pb2.GetTaskRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

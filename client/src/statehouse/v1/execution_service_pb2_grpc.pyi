@@ -50,6 +50,11 @@ class ExecutionServiceStub:
     """Deletes a terminal execution with its task runs and metrics."""
     CreateTaskRun: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.CreateTaskRunRequest, _execution_service_pb2.CreateTaskRunResponse]
     """Creates a task run in CREATED within a non-terminal execution."""
+    GetTaskRun: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.GetTaskRunRequest, _execution_service_pb2.GetTaskRunResponse]
+    """Returns one task run, with its attempts and its history, and its
+    execution's revision and state, in one read. A task run in a namespace the
+    caller may not read is NOT_FOUND, as one that does not exist.
+    """
     TransitionExecution: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.TransitionExecutionRequest, _execution_service_pb2.TransitionExecutionResponse]
     """Moves an execution to a new state."""
     TransitionTaskRun: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.TransitionTaskRunRequest, _execution_service_pb2.TransitionTaskRunResponse]
@@ -98,6 +103,11 @@ class ExecutionServiceAsyncStub(ExecutionServiceStub):
     """Deletes a terminal execution with its task runs and metrics."""
     CreateTaskRun: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.CreateTaskRunRequest, _execution_service_pb2.CreateTaskRunResponse]  # type: ignore[assignment]
     """Creates a task run in CREATED within a non-terminal execution."""
+    GetTaskRun: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.GetTaskRunRequest, _execution_service_pb2.GetTaskRunResponse]  # type: ignore[assignment]
+    """Returns one task run, with its attempts and its history, and its
+    execution's revision and state, in one read. A task run in a namespace the
+    caller may not read is NOT_FOUND, as one that does not exist.
+    """
     TransitionExecution: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.TransitionExecutionRequest, _execution_service_pb2.TransitionExecutionResponse]  # type: ignore[assignment]
     """Moves an execution to a new state."""
     TransitionTaskRun: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.TransitionTaskRunRequest, _execution_service_pb2.TransitionTaskRunResponse]  # type: ignore[assignment]
@@ -179,6 +189,17 @@ class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_execution_service_pb2.CreateTaskRunResponse, _abc.Awaitable[_execution_service_pb2.CreateTaskRunResponse]]:
         """Creates a task run in CREATED within a non-terminal execution."""
+
+    @_abc_1.abstractmethod
+    def GetTaskRun(
+        self,
+        request: _execution_service_pb2.GetTaskRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_execution_service_pb2.GetTaskRunResponse, _abc.Awaitable[_execution_service_pb2.GetTaskRunResponse]]:
+        """Returns one task run, with its attempts and its history, and its
+        execution's revision and state, in one read. A task run in a namespace the
+        caller may not read is NOT_FOUND, as one that does not exist.
+        """
 
     @_abc_1.abstractmethod
     def TransitionExecution(

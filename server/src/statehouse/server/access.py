@@ -153,6 +153,7 @@ RULES: dict[str, Rule] = {
     "statehouse.v1.ExecutionService/CountExecutions": Rule(_R, namespace="namespace"),
     "statehouse.v1.ExecutionService/DeleteExecution": Rule(_A, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/CreateTaskRun": Rule(_W, executions=_EXECUTION),
+    "statehouse.v1.ExecutionService/GetTaskRun": Rule(_R, task_runs=_TASK_RUN),
     "statehouse.v1.ExecutionService/TransitionExecution": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/TransitionTaskRun": Rule(_W, task_runs=_TASK_RUN),
     # Each item is also authorized by the handler as a TransitionTaskRun.

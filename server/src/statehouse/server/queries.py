@@ -20,8 +20,8 @@ from .orchestration import (
     UnreadableRecord,
     metrics as m,
 )
-from .orchestration.filters import ExecutionFilter
-from .storage import Tx
+from .orchestration.filters import ExecutionFilter, matches
+from .storage import StoredTaskRun, Tx
 
 
 def get_execution(tx: Tx, execution_id: str, *, full: bool) -> Execution:
@@ -32,6 +32,16 @@ def get_execution(tx: Tx, execution_id: str, *, full: bool) -> Execution:
     if execution is None:
         raise NotFound("execution", execution_id)
     return execution
+
+
+def get_task_run(tx: Tx, task_run_id: str, *, scope: tuple[str, ...]) -> StoredTaskRun:
+    """The task run with its execution's revision and state, in one statement;
+    NotFound if there is none or its namespace lies outside ``scope`` (empty:
+    every namespace), the same answer, so an id says nothing of what exists."""
+    found = tx.read_task_run(task_run_id)
+    if found is None or (scope and not any(matches(p, found.namespace) for p in scope)):
+        raise NotFound("task run", task_run_id)
+    return found
 
 
 @dataclass(slots=True)

@@ -175,6 +175,22 @@ class ExecutionServicer(Servicer):
 
         return await self.mutate(call, request, pb.CreateTaskRunResponse, work, respond)
 
+    async def GetTaskRun(self, request: pb.GetTaskRunRequest, call: Call) -> bytes:
+        """One read (storage/tx.py), encoded on the storage thread: a task run's
+        outputs and attempts may be large. The guard has refused a task run outside
+        the caller's namespaces already; the query checks again on the row it read."""
+
+        def read(tx: Tx) -> bytes:
+            found = queries.get_task_run(tx, request.task_run_id, scope=call.principal.scope)
+            response = pb.GetTaskRunResponse(
+                task_run=convert.task_run_to_pb(found.task_run),
+                execution_revision=found.execution_revision,
+                execution_state=convert.state_to_pb(found.execution_state),
+            )
+            return convert.encode(response)
+
+        return await self.store.read(read)
+
     async def TransitionExecution(
         self, request: pb.TransitionExecutionRequest, call: Call
     ) -> pb.TransitionExecutionResponse:

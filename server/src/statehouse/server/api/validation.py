@@ -459,6 +459,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "GetExecutionRequest": ("execution_id",),
     "DeleteExecutionRequest": ("execution_id",),
     "CreateTaskRunRequest": ("execution_id", "task_id"),
+    "GetTaskRunRequest": ("task_run_id",),
     "TransitionExecutionRequest": ("execution_id", "state"),
     "TransitionTaskRunRequest": ("task_run_id", "state"),
     "PauseExecutionRequest": ("execution_id",),

@@ -57,6 +57,17 @@ class StoredRequest:
     response: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTaskRun:
+    """A task run as GetTaskRun reads it: with where its execution stands."""
+
+    task_run: TaskRun
+    #: The execution's namespace, revision and state, read with the task run.
+    namespace: str
+    execution_revision: int
+    execution_state: State
+
+
 #: The PostgreSQL channel on which commits of events are announced.
 EVENTS_CHANNEL = "statehouse_events"
 
@@ -69,6 +80,17 @@ _SELECT_EXECUTION = sa.select(executions).where(executions.c.id == sa.bindparam(
 _SELECT_EXECUTION_FOR_UPDATE = _SELECT_EXECUTION.with_for_update()
 _SELECT_TASK_RUN = sa.select(task_runs).where(task_runs.c.id == sa.bindparam("id"))
 _SELECT_TASK_RUN_FOR_UPDATE = _SELECT_TASK_RUN.with_for_update()
+#: A task run with its execution's namespace, revision and state (a read: no lock).
+_SELECT_TASK_RUN_WITH_EXECUTION = (
+    sa.select(
+        task_runs,
+        executions.c.namespace.label("e_namespace"),
+        executions.c.revision.label("e_revision"),
+        executions.c.state.label("e_state"),
+    )
+    .join_from(task_runs, executions, task_runs.c.execution_id == executions.c.id)
+    .where(task_runs.c.id == sa.bindparam("id"))
+)
 _SELECT_TASK_RUNS_AND_EXECUTIONS = (
     sa.select(
         *(c.label(f"t_{c.name}") for c in task_runs.c),
@@ -484,6 +506,21 @@ class Tx:
         if execution is None:  # pragma: no cover - a task run has its execution (a key)
             return None
         return task_run, execution
+
+    def read_task_run(self, task_run_id: str) -> StoredTaskRun | None:
+        """A task run (its attempts are columns of it) with its execution's
+        namespace, revision and state: one statement, no lock. None if there is none."""
+        self.flush()
+        query = _SELECT_TASK_RUN_WITH_EXECUTION
+        found = self.conn.execute(query, {"id": task_run_id}).mappings().first()
+        if found is None:
+            return None
+        return StoredTaskRun(
+            task_run=codec.task_run_from_row(found),
+            namespace=str(found["e_namespace"]),
+            execution_revision=int(found["e_revision"]),
+            execution_state=State(found["e_state"]),
+        )
 
     def list_task_runs(self, execution_id: str) -> list[TaskRun]:
         self.flush()
