@@ -12,7 +12,7 @@ from statehouse.server.events import EventHub
 from statehouse.server.events.hub import Subscription, _Index, _Pacer
 from statehouse.server.orchestration import Event, State
 from statehouse.server.orchestration.filters import EventFilter
-from statehouse.server.telemetry import Metrics
+from statehouse.server.telemetry import Metrics, Tracing
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:
@@ -31,6 +31,7 @@ class FakeStore:
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.url = None  # not SQLite: no file to watch
         self.metrics = Metrics()
+        self.tracing = Tracing()
 
     def add_commit_listener(self, fn: Callable[[list[Event]], None]) -> None:
         self.listeners.append(fn)

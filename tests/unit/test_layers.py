@@ -119,6 +119,28 @@ def test_the_sdk_does_not_import_the_server() -> None:
             assert name[:2] != ["statehouse", "server"], f"{path}:{line}"
 
 
+def test_only_telemetry_imports_opentelemetry() -> None:
+    """The spans are named and made in ``telemetry/_traces.py`` alone (docs/design.md,
+    "Observability"); the others call its hooks behind ``tracing.enabled``."""
+    for path, unit, package in _server_modules(SERVER):
+        for line, name in _imports(path, package):
+            if name[0] == "opentelemetry":
+                assert unit == "telemetry", f"{path.relative_to(SERVER)}:{line}"
+
+
+def test_the_sdk_imports_opentelemetry_only_where_it_is_used() -> None:
+    """The SDK works without OpenTelemetry: no module imports it at its top level."""
+    for path in sorted((CLIENT / "client").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] == "opentelemetry" for n in names), path
+
+
 @pytest.mark.parametrize(
     ("unit", "source", "expected"),
     [

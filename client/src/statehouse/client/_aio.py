@@ -19,6 +19,7 @@ import grpc.aio
 from statehouse.client._base import BaseClient, StreamState, SubscriptionCounters
 from statehouse.client._requests import SubscriptionCursor
 from statehouse.client._rpc import AnyUnary, Pages, Resumption, Unary
+from statehouse.client._tracing import with_trace_context
 
 __all__ = ["AsyncClient", "AsyncSubscription"]
 
@@ -42,7 +43,9 @@ class AsyncStream(StreamState, Generic[_T]):
     async def __anext__(self) -> _T:
         while not self._closed:
             if self._call is None:
-                self._call = self._method(self._resumption.open(), metadata=self._metadata)
+                self._call = self._method(
+                    self._resumption.open(), metadata=with_trace_context(self._metadata)
+                )
             failure: grpc.RpcError | None = None
             try:
                 if self._resumption.waits_for_headers:
@@ -149,7 +152,9 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         attempts = self._attempts(definition, request)
         while True:
             try:
-                return await method(request, timeout=self._timeout, metadata=self._metadata)
+                return await method(
+                    request, timeout=self._timeout, metadata=with_trace_context(self._metadata)
+                )
             except grpc.RpcError as exc:
                 delay = attempts.retry_after(exc)
             await asyncio.sleep(delay)

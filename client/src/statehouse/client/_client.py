@@ -23,6 +23,7 @@ from statehouse.client._base import (
 )
 from statehouse.client._requests import SubscriptionCursor, SubscriptionItem
 from statehouse.client._rpc import AnyUnary, Pages, Resumption, Unary
+from statehouse.client._tracing import with_trace_context
 
 __all__ = ["Client", "MetadataLike", "Subscription", "SubscriptionItem"]
 
@@ -91,7 +92,9 @@ class Stream(StreamState, Generic[_T]):
     def _open(self) -> grpc._CallIterator[Any]:
         with self._lock:
             if self._call is None:
-                self._call = self._method(self._resumption.open(), metadata=self._metadata)
+                self._call = self._method(
+                    self._resumption.open(), metadata=with_trace_context(self._metadata)
+                )
             return self._call
 
     def _drop(self, call: object) -> None:
@@ -179,7 +182,9 @@ class Client(BaseClient[grpc.Channel]):
         attempts = self._attempts(definition, request)
         while True:
             try:
-                return method(request, timeout=self._timeout, metadata=self._metadata)
+                return method(
+                    request, timeout=self._timeout, metadata=with_trace_context(self._metadata)
+                )
             except grpc.RpcError as exc:
                 delay = attempts.retry_after(exc)
             time.sleep(delay)

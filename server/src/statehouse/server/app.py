@@ -58,7 +58,14 @@ from .orchestration import Unauthenticated
 from .scheduler import TimerScheduler
 from .settings import Settings
 from .storage import Store, StoreOptions, display_url
-from .telemetry import MetricsListener, bind_metrics, configure_logging
+from .telemetry import (
+    MetricsListener,
+    Tracing,
+    TracingConfigError,
+    bind_metrics,
+    configure_logging,
+    trace_exporters,
+)
 from .tls import ServerTls, TlsConfigError, TlsFiles
 from .web import HttpApp, HttpServer, bind
 
@@ -170,17 +177,26 @@ class Server:
         else:
             await asyncio.gather(self.grpc_server.stop(grace), self.http.stop())
         await self.store.aclose()
+        # Traces on: the spans still pending are exported (bounded by OTEL_BSP_EXPORT_TIMEOUT).
+        if self.store.tracing.enabled:
+            await asyncio.get_running_loop().run_in_executor(None, self.store.tracing.shutdown)
 
     async def wait_for_termination(self) -> None:
         await self.grpc_server.wait_for_termination()
 
 
 async def create_server(
-    settings: Settings, *, process: tuple[int, int] | None = None
+    settings: Settings,
+    *,
+    process: tuple[int, int] | None = None,
+    tracing: Tracing | None = None,
 ) -> tuple[Server, int]:
     """Open the database (migrating it), start the event hub, bind the port.
 
     ``process`` is (index, count) for one of the processes of ``--processes N``.
+    ``tracing``: the server's traces (None: from the ``OTEL_*`` environment
+    variables, off unless ``OTEL_TRACES_EXPORTER`` names an exporter; the tests
+    pass a provider with an in-memory exporter).
     Returns the server, not yet started, and the bound port.
     """
     info = ServerInfo(processes=process[1] if process is not None else 1)
@@ -190,12 +206,15 @@ async def create_server(
     _check_exposure(settings, tls)
     _check_http(settings)
     jwt = _jwt_verifier(settings)
+    if tracing is None:
+        tracing = _tracing_from_environment()
     store = Store(
         settings.resolved_database_url(),
         StoreOptions(
             sqlite_synchronous=settings.sqlite_synchronous,
             request_id_ttl=settings.request_id_ttl,
         ),
+        tracing=tracing,
     )
     if process is not None:
         # Each process has its own registry: its samples say which one answered.
@@ -326,6 +345,14 @@ async def create_server(
     server.connect_health = connect_health
     server.metrics_listener = metrics_listener
     return server, port
+
+
+def _tracing_from_environment() -> Tracing:
+    """The traces the ``OTEL_*`` variables ask for (ConfigError: an exporter missing)."""
+    try:
+        return Tracing.from_environment()
+    except TracingConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _server_tls(settings: Settings) -> ServerTls | None:
@@ -551,6 +578,11 @@ def serve_from_args(args: argparse.Namespace) -> None:
     configure_logging(str(args.log_level), log_format)
     settings = settings_from_args(args)
     try:
+        # OTEL_TRACES_EXPORTER naming an exporter that is missing: refused before anything starts.
+        try:
+            trace_exporters()
+        except TracingConfigError as exc:
+            raise ConfigError(str(exc)) from None
         if settings.processes > 1:
             status = supervise(settings, str(args.log_level), log_format)
             if status:

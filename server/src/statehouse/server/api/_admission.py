@@ -7,14 +7,16 @@ hands the raw request bytes here: they are decoded (binary protobuf or proto3
 JSON), validated, and authorized the same way for both, and responses are
 encoded the same way (``convert.encode``, deterministic). When a call ends,
 the transport reports it here once (:meth:`Admission.finished`): the RPC
-metrics and the request log line (docs/design.md, "Observability").
+metrics, the request log line and, traces on, the end of the call's span,
+which the transport began with :meth:`Admission.begin_span` (docs/design.md,
+"Observability").
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -23,7 +25,7 @@ from .. import limits
 from ..access import Principal
 from ..orchestration import InvalidArgument
 from ..storage import Store
-from ..telemetry import code_name, log_request, request_logger
+from ..telemetry import RpcSpan, code_name, log_request, request_logger
 from . import convert
 from ._base import Call
 from ._guard import Guard
@@ -69,6 +71,22 @@ class Admission:
         self.run_heavy = store.run_heavy
         self.max_payload_bytes = max_payload_bytes
         self.metrics = store.metrics
+        #: The server's traces; off, ``tracing.enabled`` is the only cost of a call.
+        self.tracing = store.tracing
+
+    def begin_span(
+        self, name: str, headers: Iterable[tuple[str, str | bytes]], *, attach: bool
+    ) -> RpcSpan:
+        """The server span of a call of ``name`` (traces on: check ``tracing.enabled``
+        first), its parent the caller's trace context found in ``headers`` (gRPC
+        metadata, HTTP headers: W3C ``traceparent`` and ``tracestate``)."""
+        fields = self.tracing.fields
+        carrier = {
+            key: value if isinstance(value, str) else value.decode("latin-1")
+            for key, value in headers
+            if key in fields
+        }
+        return self.tracing.start_rpc(name, self.transport, carrier, attach=attach)
 
     def finished(
         self,
@@ -80,13 +98,27 @@ class Admission:
         *,
         stream: bool = False,
         message: str = "",
+        span: RpcSpan | None = None,
     ) -> None:
         """A call of ``name`` that began at ``started`` (``time.perf_counter()``) ended
-        with ``code`` (0: OK): count it, time it (unary calls), and log it (DEBUG;
-        WARNING for an error). ``request`` and ``call`` are None when it ended before
-        they were known (refused credentials, an undecodable request)."""
+        with ``code`` (0: OK): count it, time it (unary calls), log it (DEBUG;
+        WARNING for an error) and end its ``span``. ``request`` and ``call`` are None
+        when it ended before they were known (refused credentials, an undecodable
+        request)."""
         seconds = time.perf_counter() - started
         self.metrics.rpc(self.transport, name, code, None if stream else seconds)
+        if span is not None:
+            self.tracing.end_rpc(
+                span,
+                code,
+                message,
+                {
+                    "statehouse.execution_id": _field(request, "execution_id"),
+                    "statehouse.task_run_id": _field(request, "task_run_id"),
+                    "statehouse.request_id": _field(request, "request_id"),
+                    "statehouse.actor": call.actor if call is not None else "",
+                },
+            )
         level = logging.DEBUG if code in _QUIET else logging.WARNING
         if not request_logger.isEnabledFor(level):
             return

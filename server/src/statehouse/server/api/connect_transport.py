@@ -23,6 +23,9 @@ The steps are those of gRPC (``_admission.py``), in the same order:
    message, details: [{type, value (base64), debug}]}``, with the same code,
    ErrorInfo, BadRequest and PreconditionFailure as over gRPC.
 
+Traces on, a call's server span begins before step 0, its parent the
+``traceparent`` header (``Admission.begin_span``), and ends with the call.
+
 Why not connect-python's own ASGI application: it decodes the request with its
 codec before any application code runs, and encodes responses itself
 (``SerializeToString()``/``MessageToJson``). That would decode before
@@ -57,6 +60,7 @@ from .. import limits, priority
 from ..access import Principal, Role
 from ..orchestration import ANONYMOUS, InvalidArgument
 from ..storage import Store
+from ..telemetry import RpcSpan
 from ._admission import Admission, Parse, parse_binary, parse_json
 from ._base import Call
 from ._guard import Guard
@@ -266,6 +270,11 @@ class ConnectTransport(Admission):
         peer = f"http:{client[0]}:{client[1]}" if client else "http"
         return self.guard.authenticate(authorization, None, peer)
 
+    def _span(self, method: _Method, headers: dict[bytes, bytes], *, attach: bool) -> RpcSpan:
+        """The call's server span (traces on), its parent the ``traceparent`` header."""
+        items = ((key.decode("latin-1"), value) for key, value in headers.items())
+        return self.begin_span(method.name, items, attach=attach)
+
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         """The request's body, refused past the largest request accepted."""
         limit = self.max_request_bytes
@@ -361,6 +370,7 @@ class ConnectTransport(Admission):
         started = time.perf_counter()
         request: Message | None = None
         call: Call | None = None
+        span = self._span(method, headers, attach=True) if self.tracing.enabled else None
         try:
             timeout = _timeout(headers)
             principal = self._principal(method, headers, scope)
@@ -374,14 +384,16 @@ class ConnectTransport(Admission):
                     response = await method.handler(request, call)
                     body = await self._respond(method, codec, response, heavy)
         except asyncio.CancelledError:
-            self.finished(method.name, started, code_pb2.CANCELLED, request, call)
+            self.finished(method.name, started, code_pb2.CANCELLED, request, call, span=span)
             raise
         except _Disconnected:
-            self.finished(method.name, started, code_pb2.CANCELLED, request, call)
+            self.finished(method.name, started, code_pb2.CANCELLED, request, call, span=span)
             return
         except Exception as exc:  # every error becomes a status, below
             status = _status(method.name, exc)
-            self.finished(method.name, started, status.code, request, call, message=status.message)
+            self.finished(
+                method.name, started, status.code, request, call, message=status.message, span=span
+            )
             await _send(
                 send,
                 HTTP_STATUS.get(status.code, 500),
@@ -389,7 +401,7 @@ class ConnectTransport(Admission):
                 connect_error_json(status),
             )
             return
-        self.finished(method.name, started, 0, request, call)
+        self.finished(method.name, started, 0, request, call, span=span)
         await _send(send, 200, [(b"content-type", f"application/{codec}".encode())], body)
 
     # -- server streams ---------------------------------------------------------------
@@ -425,6 +437,7 @@ class ConnectTransport(Admission):
         request: Message | None = None
         call: Call | None = None
         code = 0
+        span = self._span(method, headers, attach=False) if self.tracing.enabled else None
         try:
             timeout = _timeout(headers)
             principal = self._principal(method, headers, scope)
@@ -480,6 +493,7 @@ class ConnectTransport(Admission):
                 call,
                 stream=True,
                 message=end["error"]["message"] if end else "",
+                span=span,
             )
         await start()
         data = orjson.dumps(end)

@@ -22,8 +22,11 @@ service descriptors, so the same steps hold for all of them:
    UNAVAILABLE (SHUTTING_DOWN), and anything unexpected to INTERNAL with an
    error id that is also in the server log, never with exception text, SQL or
    parameters;
-6. report the end of the call once (``Admission.finished``: the RPC metrics
-   and the request log), with its code.
+6. report the end of the call once (``Admission.finished``: the RPC metrics,
+   the request log and, traces on, the end of its span), with its code.
+
+Traces on, a call's server span begins before step 0, its parent the
+``traceparent`` of the call's metadata (``Admission.begin_span``).
 """
 
 from __future__ import annotations
@@ -124,6 +127,11 @@ class GrpcTransport(Admission):
             started = time.perf_counter()
             request: Message | None = None
             call: Call | None = None
+            span = (
+                self.begin_span(name, context.invocation_metadata() or (), attach=True)
+                if self.tracing.enabled
+                else None
+            )
             try:
                 heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
                 with contextlib.nullcontext() if heavy else priority.small_call():
@@ -131,14 +139,16 @@ class GrpcTransport(Admission):
                     response = await handler(request, call)
                     body = await self._encode(response, heavy)
             except asyncio.CancelledError:
-                self.finished(name, started, _CANCELLED, request, call)
+                self.finished(name, started, _CANCELLED, request, call, span=span)
                 raise
             except Exception as exc:  # every error becomes a status, below
                 status = status_of(name, exc)
             else:
-                self.finished(name, started, 0, request, call)
+                self.finished(name, started, 0, request, call, span=span)
                 return body
-            self.finished(name, started, status.code, request, call, message=status.message)
+            self.finished(
+                name, started, status.code, request, call, message=status.message, span=span
+            )
             await context.abort_with_status(rpc_status.to_status(status))
             raise AssertionError("abort_with_status returned")  # pragma: no cover
 
@@ -154,6 +164,11 @@ class GrpcTransport(Admission):
             started = time.perf_counter()
             request: Message | None = None
             call: Call | None = None
+            span = (
+                self.begin_span(name, context.invocation_metadata() or (), attach=False)
+                if self.tracing.enabled
+                else None
+            )
             try:
                 request, call = await self._admit(name, request_type, raw, context, False)
                 # The stream is accepted: say so at once (the headers), so that a
@@ -164,15 +179,22 @@ class GrpcTransport(Admission):
                     yield await self._encode(item, False)
             except (asyncio.CancelledError, GeneratorExit):
                 # The client went away (or gave up): grpc.aio cancels the stream.
-                self.finished(name, started, _CANCELLED, request, call, stream=True)
+                self.finished(name, started, _CANCELLED, request, call, stream=True, span=span)
                 raise
             except Exception as exc:  # every error becomes a status, below
                 status = status_of(name, exc)
             else:
-                self.finished(name, started, 0, request, call, stream=True)
+                self.finished(name, started, 0, request, call, stream=True, span=span)
                 return
             self.finished(
-                name, started, status.code, request, call, stream=True, message=status.message
+                name,
+                started,
+                status.code,
+                request,
+                call,
+                stream=True,
+                message=status.message,
+                span=span,
             )
             await context.abort_with_status(rpc_status.to_status(status))
 

@@ -58,6 +58,7 @@ from pathlib import Path
 from ..orchestration import Event, SequenceCompacted
 from ..orchestration.filters import EventFilter
 from ..storage import Store, Tx
+from ..telemetry import SpanLink
 
 log = logging.getLogger("statehouse.events")
 
@@ -295,6 +296,10 @@ class EventHub:
         metrics.set_gauge("statehouse_subscribers", self._subscriber_counts)
         metrics.set_gauge("statehouse_subscriber_max_lag_events", self._subscriber_lags)
         self._deleted = metrics.retention_deleted.labels("event")
+        self._tracing = store.tracing
+        #: Traces on: the span of the commit of each pending batch, by its last sequence
+        #: (its fan-out's span links to it; docs/design.md, "Observability").
+        self._commit_spans: dict[int, SpanLink] = {}
 
     # -- gauges, read at scrape time ----------------------------------------------
 
@@ -355,6 +360,10 @@ class EventHub:
         if not batch or batch[-1].sequence <= self.head:
             return
         if batch[0].sequence == self.head + 1:
+            if self._tracing.enabled:
+                link = self._tracing.current_span_context()
+                if link is not None:
+                    self._commit_spans[batch[-1].sequence] = link
             self._accept(batch)
         else:
             self._catch_up_needed.set()
@@ -372,11 +381,25 @@ class EventHub:
             while self.pending:
                 batch = self.pending.popleft()
                 try:
-                    await self._offer(batch)
+                    if self._commit_spans:
+                        await self._offer_traced(batch)
+                    else:
+                        await self._offer(batch)
                 finally:
                     self.delivered = batch[-1].sequence
 
-    async def _offer(self, batch: list[Event]) -> None:
+    async def _offer_traced(self, batch: list[Event]) -> None:
+        """Offer a batch, within a span linked to its commit's when it has one (a batch
+        committed for a traced request)."""
+        link = self._commit_spans.pop(batch[-1].sequence, None)
+        if link is None:
+            await self._offer(batch)
+            return
+        with self._tracing.fanout(link, len(batch)) as span:
+            span.set_attribute("statehouse.subscribers.offered", await self._offer(batch))
+
+    async def _offer(self, batch: list[Event]) -> int:
+        """Offer ``batch`` to its synced subscribers; return how many were offered it."""
         end = batch[-1].sequence
         chunk = self.chunk_size
         offered = 0
@@ -394,6 +417,7 @@ class EventHub:
                 offered += 1
                 if offered % chunk == 0:
                     await asyncio.sleep(0)
+        return offered
 
     async def _tail(self) -> None:
         while not self.closed:

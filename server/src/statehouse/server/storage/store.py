@@ -42,7 +42,7 @@ from alembic.config import Config
 
 from .. import priority
 from ..orchestration import Event
-from ..telemetry import Metrics
+from ..telemetry import Metrics, Tracing, WriteParent
 from .errors import BatchConflict, StorageUnavailable, is_unreachable
 from .sequencer import CounterRowSequencer, Sequencer
 from .sqlite import SqliteBackend
@@ -119,12 +119,20 @@ class Store:
     """Transactions on one database (see the module docstring)."""
 
     def __init__(
-        self, url: str, options: StoreOptions | None = None, *, metrics: Metrics | None = None
+        self,
+        url: str,
+        options: StoreOptions | None = None,
+        *,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.options = options or StoreOptions()
         #: The server's metrics: the store counts its transactions there, and the
         #: parts built on the store (the hub, the timers, the transports) theirs.
         self.metrics = metrics or Metrics()
+        #: The server's traces (off by default): the store's spans, the hub's and the
+        #: transports' (docs/design.md, "Observability").
+        self.tracing = tracing or Tracing()
         self.url = sa.make_url(url)
         self.sequencer: Sequencer = CounterRowSequencer()
         #: The heavy lane: one thread for the CPU-heavy work of large requests and
@@ -137,6 +145,7 @@ class Store:
         name = self.url.get_backend_name()
         #: The database backend: ``sqlite`` or ``postgresql``.
         self.database_backend = name
+        self.tracing.set_database(name)
         self.backend: Backend
         if name == "sqlite":
             self.backend = SqliteBackend(self.url, self.options, self.sequencer, self.run_heavy)
@@ -265,6 +274,8 @@ class Store:
             self._committer = asyncio.create_task(self._commit_loop(), name="statehouse-commit")
         assert self._wake is not None
         write = _Write(fn, asyncio.get_running_loop().create_future(), heavy, tuple(task_runs))
+        if self.tracing.enabled:
+            write.trace = self.tracing.write_parent()
         self._queue.append(write)
         self._wake.set()
         return write.future
@@ -280,10 +291,13 @@ class Store:
     async def read(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
         """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
         started = time.perf_counter()
+        span = self.tracing.start_read() if self.tracing.enabled else None
         try:
             return await self.backend.transaction(fn, write=False, heavy=heavy)
         finally:
             self.metrics.read(time.perf_counter() - started)
+            if span is not None:
+                span.end()
 
     async def run_heavy(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run CPU-heavy ``fn(*args)`` on the heavy lane (one thread, in order)."""
@@ -329,9 +343,17 @@ class Store:
         self.batches += 1
         self.batched_writes += len(writes)
         started = time.perf_counter()
+        # Traces on: a batch serving at least one traced request has its spans.
+        traced = (
+            self.tracing.start_batch([w.trace for w in writes])
+            if self.tracing.enabled and any(w.trace is not None for w in writes)
+            else None
+        )
         try:
             appended = await self._run(writes)
         except BaseException as exc:
+            if traced is not None:
+                traced.failed(exc)
             if isinstance(exc, StorageUnavailable):
                 for on_unavailable in self._unavailable_listeners:
                     on_unavailable()
@@ -349,10 +371,19 @@ class Store:
             time.perf_counter() - started,
             [(bool(e.task_run_id), e.state.value) for e in appended],
         )
-        if appended:
+        if traced is not None:
+            traced.committed(len(appended))
+            if appended:
+                # Listeners see the batch's span as current (the hub links its fan-out to it).
+                with traced.current():
+                    for listener in self._listeners:
+                        listener(appended)
+        elif appended:
             for listener in self._listeners:
                 listener(appended)
-        for write in writes:
+        for index, write in enumerate(writes):
+            if traced is not None:
+                traced.answered(index, write.error)
             if write.future.done():
                 continue  # the caller gave up (cancelled); the write stands
             if write.error is not None:
@@ -427,6 +458,8 @@ class _Write:
     task_runs: tuple[str, ...] = ()
     result: Any = None
     error: BaseException | None = None
+    #: Its request's trace context and when it was queued (traces on, a traced request).
+    trace: WriteParent | None = None
 
 
 def display_url(url: str) -> str:
