@@ -362,6 +362,39 @@ function bearerInterceptor(authorization) {
 }
 
 /**
+ * OpenTelemetry's API, when the application has it (it is never required): its
+ * propagation and context, or null.
+ */
+function openTelemetry() {
+  try {
+    return require('@opentelemetry/api');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends the caller's trace context (W3C `traceparent` with the application's
+ * propagator) on every call and stream started while a span is active, so the
+ * server's span of the call is a child of the caller's. Null without
+ * @opentelemetry/api: nothing is added.
+ */
+function traceInterceptor(api = openTelemetry()) {
+  if (!api) return null;
+  const setter = { set: (metadata, key, value) => metadata.set(key, String(value)) };
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        const active = api.context.active();
+        if (api.trace.getSpanContext(active)) {
+          api.propagation.inject(active, metadata, setter);
+        }
+        next(metadata, listener);
+      },
+    });
+}
+
+/**
  * Connects to a Statehouse server. Returns { executions, events, metrics,
  * admin, close }; each service has one method per RPC (createExecution,
  * subscribe, createToken, ...), and `raw`, its grpc-js client.
@@ -384,6 +417,9 @@ function bearerInterceptor(authorization) {
  *              machine (refused by default: anyone on the path could read it).
  *   timeoutMs  the deadline of each unary call (default 10 s).
  *   channelOptions  more grpc-js channel options.
+ *
+ * With @opentelemetry/api installed, every call and stream started while a span
+ * is active carries its context (W3C `traceparent`, by the global propagator).
  */
 function connect(target = process.env.STATEHOUSE_TARGET || '127.0.0.1:50051', options = {}) {
   const {
@@ -403,6 +439,8 @@ function connect(target = process.env.STATEHOUSE_TARGET || '127.0.0.1:50051', op
     ({ credentials, channelOptions } = tlsCredentials(tls));
   }
   const interceptors = [];
+  const tracing = traceInterceptor();
+  if (tracing) interceptors.push(tracing);
   if (token) {
     if (typeof token !== 'string' || /[^\x20-\x7e]/.test(token)) {
       throw new TypeError('statehouse: the token must be a string of printable ASCII characters');
@@ -474,5 +512,6 @@ module.exports = {
   toStruct,
   fromStruct,
   isLoopback,
+  traceInterceptor,
   grpc,
 };
