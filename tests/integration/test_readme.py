@@ -131,7 +131,7 @@ def test_the_curl_commands_of_http_and_curl(tmp_path: Path) -> None:
         match = re.search(r" and http://127\.0\.0\.1:(\d+)", server.logs())
         assert match, server.logs()
         base = f"http://127.0.0.1:{match.group(1)}"
-        unary, stream = code_blocks(section("HTTP and curl"), "sh")
+        unary, stream, *_ = code_blocks(section("HTTP and curl"), "sh")
         created = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", unary.replace("http://127.0.0.1:8080", base)],
             capture_output=True,
