@@ -190,6 +190,10 @@ async def test_retention_deletes_exactly_the_old_terminal_executions_while_write
         assert time.monotonic() - started < 30
         assert done["executions"] == len(old)
         assert running.server.housekeeper.deleted["executions"] == len(old)
+        # ... and counted where /metrics shows it.
+        scraped = (await running.server.store.metrics.scrape()).decode()
+        expected = f'statehouse_retention_deleted_total{{kind="execution"}} {float(len(old))}'
+        assert expected in scraped
 
         after = rows_of(database_url, old)
         assert {k: v for k, v in after.items() if k not in ("events", "metric_tags_total")} == {
