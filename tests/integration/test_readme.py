@@ -4,10 +4,12 @@ every make target listed where the README and ``make help`` say.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -73,14 +75,24 @@ def test_try_it_pasted_into_a_shell(tmp_path: Path) -> None:
         "NO_COLOR": "1",
         "COLUMNS": "120",
     }
-    done = subprocess.run(
+    # A session of its own: if the block hangs, the whole group (the server it
+    # started in the background included) is killed, not only bash.
+    shell = subprocess.Popen(
         ["bash", "-c", script],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=90,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = shell.communicate(timeout=90)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+        shell.communicate()
+    done = subprocess.CompletedProcess(shell.args, shell.returncode, stdout, stderr)
     log = (
         (tmp_path / "statehouse.log").read_text() if (tmp_path / "statehouse.log").exists() else ""
     )
