@@ -326,7 +326,10 @@ async def test_undecodable_requests_are_invalid_argument_with_one_log_line(
         reason, _, fields, _ = await refused(raw(body))
         assert (reason, fields) == ("MALFORMED_REQUEST", ["request"])
         lines = [r for r in caplog.records if r.name.startswith("statehouse")]
+        # One line: the request log's, naming the refusal (no traceback, no flood).
         assert len(lines) == 1 and lines[0].exc_info is None
+        assert lines[0].name == "statehouse.requests"
+        assert "code=INVALID_ARGUMENT" in lines[0].getMessage()
     stream = stubs.channel.unary_stream("/statehouse.v1.EventService/Subscribe")
     reason, _, _, _ = await refused(stream(b"\x0a\x05\x0a\x03\xff\xfe\xfd").read())
     assert reason == "MALFORMED_REQUEST"

@@ -142,7 +142,9 @@ class Admission:
             request = parse(request_type, raw)
         except (DecodeError, json_format.ParseError, RecursionError, ValueError) as exc:
             name = request_type.DESCRIPTOR.full_name
-            log.warning("undecodable %s (%d bytes): %s", name, len(raw), exc)
+            # The request log's WARNING line reports the refusal; the parser's
+            # own words are for debugging.
+            log.debug("undecodable %s (%d bytes): %s", name, len(raw), exc)
             raise InvalidArgument(
                 [("request", f"is not a valid encoding of {name}")], reason="MALFORMED_REQUEST"
             ) from None
