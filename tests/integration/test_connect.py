@@ -462,6 +462,23 @@ def test_subscribe_over_connect_is_live_and_resumes_after_a_sequence(wire: Wire)
     assert end["error"]["code"] == "deadline_exceeded"
 
 
+def test_subscribe_over_connect_sends_batches_to_a_client_that_asks(wire: Wire) -> None:
+    """The same messages over gRPC, Connect binary and Connect JSON: several events
+    each in ``events``, in order, for a client that set max_events_per_message."""
+    E = "/statehouse.v1.ExecutionService/"
+    for i in range(120):
+        wire.binary(
+            E + "CreateExecution", epb.CreateExecutionRequest(namespace="s", flow_id=f"f{i}")
+        )
+    messages = wire.first(evpb.SubscribeRequest(max_events_per_message=50), 3)
+    assert [[e.sequence for e in m.events] for m in messages] == [
+        list(range(1, 51)),
+        list(range(51, 101)),
+        list(range(101, 121)),
+    ]
+    assert not any(m.HasField("event") for m in messages)
+
+
 def test_authentication_and_permissions_over_connect(database_url: str, tmp_path: Path) -> None:
     proc = start(database_url, tmp_path, "--auth")
     try:

@@ -241,8 +241,8 @@ async def test_a_synced_subscriber_that_no_batch_concerns_gets_heartbeats_at_the
     await hub.close()
 
 
-async def test_the_pacer_starts_at_most_its_budget_of_sends_per_loop_turn_in_order() -> None:
-    pacer = _Pacer(3)
+async def _paced_sends(pacer: _Pacer, now: list[float], count: int) -> list[int]:
+    """Run ``count`` sends of 1 ms of loop time each; the turn each one ran in."""
     order: list[int] = []
     turn = 0
     turns: list[int] = []
@@ -253,11 +253,38 @@ async def test_the_pacer_starts_at_most_its_budget_of_sends_per_loop_turn_in_ord
             await waiter
         order.append(i)
         turns.append(turn)
+        now[0] += 0.001
 
-    tasks = [asyncio.create_task(send(i)) for i in range(10)]
+    tasks = [asyncio.create_task(send(i)) for i in range(count)]
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0)
         turn += 1
-    assert order == list(range(10))
-    assert max(turns.count(t) for t in set(turns)) <= 3
-    assert len(set(turns)) >= 4
+    assert order == list(range(count))  # first come, first served
+    return [turns.count(t) for t in sorted(set(turns))]
+
+
+async def test_the_pacer_grants_sends_within_its_budget_of_loop_time_in_order() -> None:
+    now = [0.0]
+    pacer = _Pacer(0.003, 0.001, busy=lambda: 0, clock=lambda: now[0], cost=0.001)
+    per_turn = await _paced_sends(pacer, now, 12)
+    assert per_turn == [3, 3, 3, 3]
+    assert abs(pacer.cost - 0.001) < 1e-9  # measured: 1 ms a send
+
+
+async def test_the_pacer_gives_sends_a_smaller_budget_while_requests_are_in_flight() -> None:
+    now = [0.0]
+    in_flight = [2]
+    pacer = _Pacer(0.003, 0.001, busy=lambda: in_flight[0], clock=lambda: now[0], cost=0.001)
+    assert await _paced_sends(pacer, now, 4) == [1, 1, 1, 1]
+    in_flight[0] = 0
+    assert await _paced_sends(pacer, now, 6) == [3, 3]
+
+
+async def test_the_pacer_learns_the_cost_of_a_send() -> None:
+    now = [0.0]
+    pacer = _Pacer(0.003, 0.001, busy=lambda: 0, clock=lambda: now[0], cost=50e-6)
+    per_turn = await _paced_sends(pacer, now, 60)
+    # The first estimate lets too many through; the measured cost brings it to the budget.
+    assert per_turn[0] == 3 and per_turn[1] > 3
+    assert per_turn[-2] <= 4
+    assert 0.0009 < pacer.cost < 0.0011

@@ -535,13 +535,14 @@ def heartbeat(sequence: int) -> event_service_pb2.SubscribeResponse:
 def test_the_subscription_cursor_resumes_after_the_last_sequence_and_drops_repeats() -> None:
     cursor = rq.subscribe(after_sequence=3)
     assert cursor.request().after_sequence == 3
-    assert cursor.accept(event(3)) is None  # at or below the cursor: dropped
-    assert cursor.accept(event(4)).sequence == 4  # type: ignore[union-attr]
-    assert cursor.accept(heartbeat(9)) is None  # advances, not handed over
+    assert cursor.accept(event(3)) == []  # at or below the cursor: dropped
+    assert [e.sequence for e in cursor.accept(event(4))] == [4]  # type: ignore[union-attr]
+    assert cursor.accept(heartbeat(9)) == ()  # advances, not handed over
     assert (cursor.request().after_sequence, cursor.duplicates_dropped) == (9, 1)
     latest = rq.subscribe(from_latest=True, heartbeats=True)
     assert latest.request().from_latest
-    assert isinstance(latest.accept(heartbeat(7)), event_pb2.Heartbeat)
+    (beat,) = latest.accept(heartbeat(7))
+    assert isinstance(beat, event_pb2.Heartbeat)
     assert not latest.request().from_latest and latest.request().after_sequence == 7
     assert not cursor.complete  # a subscription that ends is reopened
 
@@ -551,17 +552,34 @@ def test_the_follow_cursor_skips_revisions_seen_and_completes_when_settled() -> 
     assert cursor.request().execution_id == "e1"
     assert cursor.complete  # nothing received: an end is the end
     running = execution_pb2.Execution(id="e1", revision=2, state=State.RUNNING)
-    assert cursor.accept(event_service_pb2.FollowExecutionResponse(execution=running)) == running
+    assert cursor.accept(event_service_pb2.FollowExecutionResponse(execution=running)) == (running,)
     assert not cursor.complete
-    assert cursor.accept(event_service_pb2.FollowExecutionResponse(execution=running)) is None
+    assert cursor.accept(event_service_pb2.FollowExecutionResponse(execution=running)) == ()
     done = execution_pb2.Execution(
         id="e1",
         revision=3,
         state=State.SUCCESS,
         task_runs=[execution_pb2.TaskRun(state=State.FAILED)],
     )
-    assert cursor.accept(event_service_pb2.FollowExecutionResponse(execution=done)) == done
+    assert cursor.accept(event_service_pb2.FollowExecutionResponse(execution=done)) == (done,)
     assert cursor.complete
+
+
+def batch(*sequences: int) -> event_service_pb2.SubscribeResponse:
+    return event_service_pb2.SubscribeResponse(
+        events=[event_pb2.StateChangeEvent(sequence=s, execution_id=f"e{s}") for s in sequences]
+    )
+
+
+def test_the_subscription_cursor_asks_for_batches_and_hands_their_events_over_one_by_one() -> None:
+    cursor = rq.subscribe(after_sequence=3)
+    assert cursor.request().max_events_per_message == rq.MAX_EVENTS_PER_MESSAGE > 1
+    assert [e.sequence for e in cursor.accept(batch(2, 3, 4, 5))] == [4, 5]  # type: ignore[union-attr]
+    assert cursor.duplicates_dropped == 2
+    assert [e.sequence for e in cursor.accept(batch(5, 6))] == [6]  # type: ignore[union-attr]
+    assert cursor.accept(batch()) == []
+    # Resuming mid-batch: after the last event handed over, not after the message.
+    assert cursor.request().after_sequence == 6
 
 
 def test_a_resumption_backs_off_while_transient_and_gives_up_at_the_limit() -> None:

@@ -44,7 +44,6 @@ from statehouse.client._security import TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, T
 from statehouse.server.options import add_serve_arguments
 from statehouse.v1 import (
     admin_service_pb2 as _as,
-    event_service_pb2 as _evs,
     execution_pb2,
     execution_service_pb2 as _es,
     metric_service_pb2 as _ms,
@@ -1290,7 +1289,9 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
                 _emit_item(
                     args,
                     out,
-                    render.message_dict(_evs.SubscribeResponse(event=event)),
+                    # One event a line, as a SubscribeResponse of one event
+                    # (its empty ``events`` left out: the SDK hands events one by one).
+                    {"event": render.message_dict(event)},
                     render.watch_line(event),
                 )
                 seen += 1

@@ -42,6 +42,8 @@ class AsyncStream(StreamState, Generic[_T]):
 
     async def __anext__(self) -> _T:
         while not self._closed:
+            if self._ready:
+                return cast(_T, self._ready.popleft())
             if self._call is None:
                 self._call = self._method(
                     self._resumption.open(), metadata=with_trace_context(self._metadata)
@@ -57,9 +59,7 @@ class AsyncStream(StreamState, Generic[_T]):
                 failure = exc
             else:
                 if response is not grpc.aio.EOF:
-                    item = self._resumption.receive(response)
-                    if item is not None:
-                        return cast(_T, item)
+                    self._ready.extend(self._resumption.receive(response))
                     continue
             self._call = None
             delay = self._resumption.reopen_after(failure)

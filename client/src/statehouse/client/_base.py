@@ -18,6 +18,7 @@ return types.
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import (
@@ -232,6 +233,8 @@ class StreamState:
         self._resumption = resumption
         self._metadata = metadata
         self._call: Any = None
+        #: Items received and not yet handed over (a message may carry several).
+        self._ready: deque[Any] = deque()
 
 
 class SubscriptionCounters:

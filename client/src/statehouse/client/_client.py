@@ -57,6 +57,8 @@ class Stream(StreamState, Generic[_T]):
 
     def __next__(self) -> _T:
         while not self._closed.is_set():
+            if self._ready:
+                return cast(_T, self._ready.popleft())
             call = self._open()
             failure: grpc.RpcError | None = None
             try:
@@ -70,9 +72,7 @@ class Stream(StreamState, Generic[_T]):
                     break
                 failure = exc
             else:
-                item = self._resumption.receive(response)
-                if item is not None:
-                    return cast(_T, item)
+                self._ready.extend(self._resumption.receive(response))
                 continue
             self._drop(call)
             delay = self._resumption.reopen_after(failure)

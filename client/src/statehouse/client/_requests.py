@@ -11,7 +11,7 @@ Calling a definition builds the request (or the cursor), nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar, overload
 
@@ -514,6 +514,10 @@ def get_server_info() -> _as.GetServerInfoRequest:
 # EventService
 
 
+#: The most events a subscription asks for in one message (the server's own cap).
+MAX_EVENTS_PER_MESSAGE = 1000
+
+
 class SubscriptionCursor:
     """The resumable position of a subscription, shared by both clients.
 
@@ -557,32 +561,39 @@ class SubscriptionCursor:
         return self.last_sequence if self.known else None
 
     def request(self) -> event_service_pb2.SubscribeRequest:
-        """The request that opens (or resumes) the stream."""
+        """The request that opens (or resumes) the stream (several events per
+        message accepted: they are handed over one by one)."""
         return event_service_pb2.SubscribeRequest(
             filter=self.filter,
             after_sequence=self.last_sequence if self.known else 0,
             from_latest=not self.known,
             heartbeat_interval=self.heartbeat_interval,
+            max_events_per_message=MAX_EVENTS_PER_MESSAGE,
         )
 
-    def accept(self, response: event_service_pb2.SubscribeResponse) -> SubscriptionItem | None:
-        """Advance the cursor; return what to hand to the caller, if anything."""
+    def accept(self, response: event_service_pb2.SubscribeResponse) -> Sequence[SubscriptionItem]:
+        """Advance the cursor; return what to hand to the caller, in order."""
         kind = response.WhichOneof("payload")
         if kind == "event":
-            event = response.event
-            if self.known and event.sequence <= self.last_sequence:
-                self.duplicates_dropped += 1
-                return None
-            self.last_sequence = event.sequence
-            self.known = True
-            return event
+            return self._events((response.event,))
         if kind == "heartbeat":
             heartbeat = response.heartbeat
             if not self.known or heartbeat.sequence > self.last_sequence:
                 self.last_sequence = heartbeat.sequence
                 self.known = True
-            return heartbeat if self.heartbeats else None
-        return None
+            return (heartbeat,) if self.heartbeats else ()
+        return self._events(response.events)
+
+    def _events(self, events: Iterable[event_pb2.StateChangeEvent]) -> list[SubscriptionItem]:
+        fresh: list[SubscriptionItem] = []
+        for event in events:
+            if self.known and event.sequence <= self.last_sequence:
+                self.duplicates_dropped += 1
+                continue
+            self.last_sequence = event.sequence
+            self.known = True
+            fresh.append(event)
+        return fresh
 
 
 @streamed(event_service_pb2.SubscribeResponse)
@@ -704,13 +715,13 @@ class FollowCursor:
 
     def accept(
         self, response: event_service_pb2.FollowExecutionResponse
-    ) -> execution_pb2.Execution | None:
+    ) -> Sequence[execution_pb2.Execution]:
         execution = response.execution
         if execution.revision <= self.last_revision:
-            return None
+            return ()
         self.last_revision = execution.revision
         self.settled = execution_settled(execution)
-        return execution
+        return (execution,)
 
     @property
     def complete(self) -> bool:

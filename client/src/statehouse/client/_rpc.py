@@ -21,7 +21,7 @@ requests, waits, and sleeps.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, Protocol, TypeAlias, TypeVar
 
@@ -211,8 +211,9 @@ class StreamCursor(Protocol[ReqT_co, RespT_contra, ItemT_co]):
         """The request that opens (or resumes) the stream."""
         ...
 
-    def accept(self, response: RespT_contra) -> ItemT_co | None:
-        """Advance the cursor; return what to hand to the caller, if anything."""
+    def accept(self, response: RespT_contra) -> Sequence[ItemT_co]:
+        """Advance the cursor; return what to hand to the caller, in order (one
+        message may carry several items, or none)."""
         ...
 
     @property
@@ -390,7 +391,7 @@ class Resumption(Generic[CursorT]):
         if self._on_connect is not None:
             self._on_connect(ConnectInfo(opens=self.opens, last_sequence=self.resume_point))
 
-    def receive(self, response: Any) -> Any:
+    def receive(self, response: Any) -> Sequence[Any]:
         self.connected()
         self.failures = 0
         return self.cursor.accept(response)

@@ -27,7 +27,7 @@ from statehouse.v1 import event_pb2 as statehouse_dot_v1_dot_event__pb2
 from statehouse.v1 import execution_pb2 as statehouse_dot_v1_dot_execution__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!statehouse/v1/event_service.proto\x12\rstatehouse.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x19statehouse/v1/event.proto\x1a\x1dstatehouse/v1/execution.proto\"\xa2\x01\n\x10SubscribeRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.statehouse.v1.EventFilter\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x66rom_latest\x18\x04 \x01(\x08\"\x7f\n\x11SubscribeResponse\x12\x30\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1f.statehouse.v1.StateChangeEventH\x00\x12-\n\theartbeat\x18\x02 \x01(\x0b\x32\x18.statehouse.v1.HeartbeatH\x00\x42\t\n\x07payload\".\n\x16\x46ollowExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"F\n\x17\x46ollowExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution2\xc4\x01\n\x0c\x45ventService\x12P\n\tSubscribe\x12\x1f.statehouse.v1.SubscribeRequest\x1a .statehouse.v1.SubscribeResponse0\x01\x12\x62\n\x0f\x46ollowExecution\x12%.statehouse.v1.FollowExecutionRequest\x1a&.statehouse.v1.FollowExecutionResponse0\x01\x42X\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!statehouse/v1/event_service.proto\x12\rstatehouse.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x19statehouse/v1/event.proto\x1a\x1dstatehouse/v1/execution.proto\"\xc2\x01\n\x10SubscribeRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.statehouse.v1.EventFilter\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x66rom_latest\x18\x04 \x01(\x08\x12\x1e\n\x16max_events_per_message\x18\x05 \x01(\x05\"\xb0\x01\n\x11SubscribeResponse\x12\x30\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1f.statehouse.v1.StateChangeEventH\x00\x12-\n\theartbeat\x18\x02 \x01(\x0b\x32\x18.statehouse.v1.HeartbeatH\x00\x12/\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1f.statehouse.v1.StateChangeEventB\t\n\x07payload\".\n\x16\x46ollowExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"F\n\x17\x46ollowExecutionResponse\x12+\n\texecution\x18\x01 \x01(\x0b\x32\x18.statehouse.v1.Execution2\xc4\x01\n\x0c\x45ventService\x12P\n\tSubscribe\x12\x1f.statehouse.v1.SubscribeRequest\x1a .statehouse.v1.SubscribeResponse0\x01\x12\x62\n\x0f\x46ollowExecution\x12%.statehouse.v1.FollowExecutionRequest\x1a&.statehouse.v1.FollowExecutionResponse0\x01\x42X\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020io.statehouse.v1P\001ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1'
   _globals['_SUBSCRIBEREQUEST']._serialized_start=143
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=305
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=307
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=434
-  _globals['_FOLLOWEXECUTIONREQUEST']._serialized_start=436
-  _globals['_FOLLOWEXECUTIONREQUEST']._serialized_end=482
-  _globals['_FOLLOWEXECUTIONRESPONSE']._serialized_start=484
-  _globals['_FOLLOWEXECUTIONRESPONSE']._serialized_end=554
-  _globals['_EVENTSERVICE']._serialized_start=557
-  _globals['_EVENTSERVICE']._serialized_end=753
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=337
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=340
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=516
+  _globals['_FOLLOWEXECUTIONREQUEST']._serialized_start=518
+  _globals['_FOLLOWEXECUTIONREQUEST']._serialized_end=564
+  _globals['_FOLLOWEXECUTIONRESPONSE']._serialized_start=566
+  _globals['_FOLLOWEXECUTIONRESPONSE']._serialized_end=636
+  _globals['_EVENTSERVICE']._serialized_start=639
+  _globals['_EVENTSERVICE']._serialized_end=835
 # @@protoc_insertion_point(module_scope)

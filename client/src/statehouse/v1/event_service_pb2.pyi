@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from statehouse.v1 import event_pb2 as _event_pb2
 from statehouse.v1 import execution_pb2 as _execution_pb2
 import builtins as _builtins
@@ -29,6 +31,7 @@ class SubscribeRequest(_message.Message):
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
     FROM_LATEST_FIELD_NUMBER: _builtins.int
+    MAX_EVENTS_PER_MESSAGE_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
     """Send the events after this sequence: 0 replays all retained history,
     the last sequence received resumes. A sequence older than the retained
@@ -36,6 +39,14 @@ class SubscribeRequest(_message.Message):
     """
     from_latest: _builtins.bool
     """Start after the latest committed event, ignoring after_sequence."""
+    max_events_per_message: _builtins.int
+    """The most events the client accepts in one message. Unset or 0: one event
+    per message, in `event`. Above 1: the server may send several events
+    together in `events` (in sequence order, each once) to a subscriber that
+    is behind or that receives many events in a short time; a message then
+    carries at most this many. Clients that read `events` should ask for it:
+    under load it is what keeps a subscriber up with the writers.
+    """
     @_builtins.property
     def filter(self) -> _event_pb2.EventFilter:
         """Which events to send; empty sends all."""
@@ -53,10 +64,11 @@ class SubscribeRequest(_message.Message):
         after_sequence: _builtins.int = ...,
         heartbeat_interval: _duration_pb2.Duration | None = ...,
         from_latest: _builtins.bool = ...,
+        max_events_per_message: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "filter", b"filter", "from_latest", b"from_latest", "heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "filter", b"filter", "from_latest", b"from_latest", "heartbeat_interval", b"heartbeat_interval", "max_events_per_message", b"max_events_per_message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -64,12 +76,15 @@ Global___SubscribeRequest: _TypeAlias = SubscribeRequest  # noqa: Y015
 
 @_typing.final
 class SubscribeResponse(_message.Message):
-    """SubscribeResponse is one message of a subscription."""
+    """SubscribeResponse is one message of a subscription: one event, several
+    events, or a heartbeat.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> _event_pb2.StateChangeEvent:
         """A state change."""
@@ -78,15 +93,24 @@ class SubscribeResponse(_message.Message):
     def heartbeat(self) -> _event_pb2.Heartbeat:
         """Nothing new for this subscriber up to the heartbeat's sequence."""
 
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_event_pb2.StateChangeEvent]:
+        """Several state changes, in sequence order, sent instead of `event` to a
+        client that set max_events_per_message above 1 (never with `event` or
+        `heartbeat` in the same message). The last one's sequence is the cursor
+        to resume after.
+        """
+
     def __init__(
         self,
         *,
         event: _event_pb2.StateChangeEvent | None = ...,
         heartbeat: _event_pb2.Heartbeat | None = ...,
+        events: _abc.Iterable[_event_pb2.StateChangeEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["event", "heartbeat"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015

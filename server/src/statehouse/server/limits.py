@@ -92,6 +92,8 @@ MIN_TIMESTAMP_SECONDS: Final = 0
 MAX_TIMESTAMP_SECONDS: Final = 16_725_225_600
 #: The shortest heartbeat interval of a subscription, in seconds.
 MIN_HEARTBEAT_SECONDS: Final = 0.1
+#: The most events in one message of a subscription (larger requests are capped).
+MAX_EVENTS_PER_MESSAGE: Final = 1000
 
 #: (what, limit) rows of the README's limits table.
 DOCUMENTED: Final[list[tuple[str, str]]] = [
@@ -150,6 +152,11 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
     ("durations", "0 to 3,660 days (10 years)"),
     ("timestamps", "1970-01-01T00:00:00Z to 2500-01-01T00:00:00Z"),
     ("heartbeat_interval", "at least 100 ms"),
+    (
+        "max_events_per_message",
+        f"0 to {MAX_EVENTS_PER_MESSAGE:,} (larger values are capped); a message also stops "
+        "at about 1 MiB",
+    ),
     (
         "strings",
         "valid UTF-8, no control characters (reason and description may hold tab and newline)",

@@ -52,6 +52,11 @@ def small_call() -> Iterator[None]:
         _mark.reset(token)
 
 
+def small_calls() -> int:
+    """How many small calls are in flight (read on the event loop: deliveries yield to them)."""
+    return _small
+
+
 def going_heavy() -> None:
     """The current call hands work to the heavy lane: it no longer counts as small."""
     global _small

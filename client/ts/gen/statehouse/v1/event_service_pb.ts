@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file statehouse/v1/event_service.proto.
  */
 export const file_statehouse_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFzdGF0ZWhvdXNlL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SDXN0YXRlaG91c2UudjEiogEKEFN1YnNjcmliZVJlcXVlc3QSKgoGZmlsdGVyGAEgASgLMhouc3RhdGVob3VzZS52MS5FdmVudEZpbHRlchIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAxI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLZnJvbV9sYXRlc3QYBCABKAgifwoRU3Vic2NyaWJlUmVzcG9uc2USMAoFZXZlbnQYASABKAsyHy5zdGF0ZWhvdXNlLnYxLlN0YXRlQ2hhbmdlRXZlbnRIABItCgloZWFydGJlYXQYAiABKAsyGC5zdGF0ZWhvdXNlLnYxLkhlYXJ0YmVhdEgAQgkKB3BheWxvYWQiLgoWRm9sbG93RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkiRgoXRm9sbG93RXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24yxAEKDEV2ZW50U2VydmljZRJQCglTdWJzY3JpYmUSHy5zdGF0ZWhvdXNlLnYxLlN1YnNjcmliZVJlcXVlc3QaIC5zdGF0ZWhvdXNlLnYxLlN1YnNjcmliZVJlc3BvbnNlMAESYgoPRm9sbG93RXhlY3V0aW9uEiUuc3RhdGVob3VzZS52MS5Gb2xsb3dFeGVjdXRpb25SZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5Gb2xsb3dFeGVjdXRpb25SZXNwb25zZTABQlgKEGlvLnN0YXRlaG91c2UudjFQAVpCZ2l0aHViLmNvbS9zdGF0ZWhvdXNlL3N0YXRlaG91c2UvZ2VuL2dvL3N0YXRlaG91c2UvdjE7c3RhdGVob3VzZXYxYgZwcm90bzM", [file_google_protobuf_duration, file_statehouse_v1_event, file_statehouse_v1_execution]);
+  fileDesc("CiFzdGF0ZWhvdXNlL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SDXN0YXRlaG91c2UudjEiwgEKEFN1YnNjcmliZVJlcXVlc3QSKgoGZmlsdGVyGAEgASgLMhouc3RhdGVob3VzZS52MS5FdmVudEZpbHRlchIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAxI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLZnJvbV9sYXRlc3QYBCABKAgSHgoWbWF4X2V2ZW50c19wZXJfbWVzc2FnZRgFIAEoBSKwAQoRU3Vic2NyaWJlUmVzcG9uc2USMAoFZXZlbnQYASABKAsyHy5zdGF0ZWhvdXNlLnYxLlN0YXRlQ2hhbmdlRXZlbnRIABItCgloZWFydGJlYXQYAiABKAsyGC5zdGF0ZWhvdXNlLnYxLkhlYXJ0YmVhdEgAEi8KBmV2ZW50cxgDIAMoCzIfLnN0YXRlaG91c2UudjEuU3RhdGVDaGFuZ2VFdmVudEIJCgdwYXlsb2FkIi4KFkZvbGxvd0V4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkYKF0ZvbGxvd0V4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uMsQBCgxFdmVudFNlcnZpY2USUAoJU3Vic2NyaWJlEh8uc3RhdGVob3VzZS52MS5TdWJzY3JpYmVSZXF1ZXN0GiAuc3RhdGVob3VzZS52MS5TdWJzY3JpYmVSZXNwb25zZTABEmIKD0ZvbGxvd0V4ZWN1dGlvbhIlLnN0YXRlaG91c2UudjEuRm9sbG93RXhlY3V0aW9uUmVxdWVzdBomLnN0YXRlaG91c2UudjEuRm9sbG93RXhlY3V0aW9uUmVzcG9uc2UwAUJYChBpby5zdGF0ZWhvdXNlLnYxUAFaQmdpdGh1Yi5jb20vc3RhdGVob3VzZS9zdGF0ZWhvdXNlL2dlbi9nby9zdGF0ZWhvdXNlL3YxO3N0YXRlaG91c2V2MWIGcHJvdG8z", [file_google_protobuf_duration, file_statehouse_v1_event, file_statehouse_v1_execution]);
 
 /**
  * SubscribeRequest opens a stream of state-change events.
@@ -54,6 +54,18 @@ export type SubscribeRequest = Message<"statehouse.v1.SubscribeRequest"> & {
    * @generated from field: bool from_latest = 4;
    */
   fromLatest: boolean;
+
+  /**
+   * The most events the client accepts in one message. Unset or 0: one event
+   * per message, in `event`. Above 1: the server may send several events
+   * together in `events` (in sequence order, each once) to a subscriber that
+   * is behind or that receives many events in a short time; a message then
+   * carries at most this many. Clients that read `events` should ask for it:
+   * under load it is what keeps a subscriber up with the writers.
+   *
+   * @generated from field: int32 max_events_per_message = 5;
+   */
+  maxEventsPerMessage: number;
 };
 
 /**
@@ -64,7 +76,8 @@ export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*
   messageDesc(file_statehouse_v1_event_service, 0);
 
 /**
- * SubscribeResponse is one message of a subscription.
+ * SubscribeResponse is one message of a subscription: one event, several
+ * events, or a heartbeat.
  *
  * @generated from message statehouse.v1.SubscribeResponse
  */
@@ -91,6 +104,16 @@ export type SubscribeResponse = Message<"statehouse.v1.SubscribeResponse"> & {
     value: Heartbeat;
     case: "heartbeat";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Several state changes, in sequence order, sent instead of `event` to a
+   * client that set max_events_per_message above 1 (never with `event` or
+   * `heartbeat` in the same message). The last one's sequence is the cursor
+   * to resume after.
+   *
+   * @generated from field: repeated statehouse.v1.StateChangeEvent events = 3;
+   */
+  events: StateChangeEvent[];
 };
 
 /**

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from google.protobuf import timestamp_pb2
 
 from statehouse.v1 import event_pb2, event_service_pb2 as pb
 
+from .. import limits
 from ..clock import now_us
 from ..events import EventHub
 from ..orchestration import Event, Execution, NotFound
@@ -28,25 +28,54 @@ class EventServicer:
     def __init__(self, store: Store, hub: EventHub, *, cache_size: int = 4096) -> None:
         self.store = store
         self.hub = hub
-        # Each event is encoded once; the same bytes go to every subscriber. Least
-        # recently used first out: a subscriber replaying old events does not push
-        # out the live ones that every synced stream is about to send.
-        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        # Each event is encoded once; the same bytes go to every subscriber.
+        self._cache: dict[int, tuple[bytes, bytes]] = {}
         self._cache_size = cache_size
 
-    def _encoded(self, event: Event) -> bytes:
+    def _framed(self, event: Event) -> tuple[bytes, bytes]:
+        """The event as SubscribeResponse fields, encoded once for every stream: as
+        ``event`` (a whole message) and as one entry of ``events``.
+
+        A message is its fields' bytes one after the other, so a batch is the
+        ``events`` entries of its events joined."""
         cache = self._cache
-        encoded = cache.get(event.sequence)
-        if encoded is not None:
-            cache.move_to_end(event.sequence)
-        else:
-            response = pb.SubscribeResponse()
-            convert.event_to_pb(event, response.event)
-            encoded = convert.encode(response)
-            cache[event.sequence] = encoded
+        framed = cache.get(event.sequence)
+        if framed is None:
+            message = event_pb2.StateChangeEvent()
+            convert.event_to_pb(event, message)
+            encoded = convert.encode(message)
+            framed = cache[event.sequence] = (
+                _field(_EVENT_TAG, encoded),
+                _field(_EVENTS_TAG, encoded),
+            )
             if len(cache) > self._cache_size:
-                cache.popitem(last=False)
-        return encoded
+                # Oldest first out (sequences arrive in order, but for replays).
+                del cache[next(iter(cache))]
+        return framed
+
+    def _messages(self, events: list[Event], batched: bool) -> Iterator[bytes]:
+        """SubscribeResponse bytes for ``events``: one per event (``event``), or the
+        events together (``events``) in messages of at most about MAX_BATCH_BYTES."""
+        framed = self._framed
+        if not batched:
+            for event in events:
+                yield framed(event)[0]
+            return
+        parts = [framed(event)[1] for event in events]
+        if sum(map(len, parts)) <= MAX_BATCH_BYTES:
+            yield b"".join(parts)
+            return
+        message: list[bytes] = []
+        size = 0
+        for part in parts:
+            if message and size + len(part) > MAX_BATCH_BYTES:
+                yield b"".join(message)
+                message = []
+                size = 0
+            message.append(part)
+            size += len(part)
+        if message:
+            yield b"".join(message)
 
     async def Subscribe(self, request: pb.SubscribeRequest, call: Call) -> AsyncIterator[bytes]:
         f = request.filter
@@ -62,6 +91,8 @@ class EventServicer:
         if request.HasField("heartbeat_interval"):
             heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
         after = self.hub.latest() if request.from_latest else request.after_sequence
+        limit = min(max(request.max_events_per_message, 1), limits.MAX_EVENTS_PER_MESSAGE)
+        batched = limit > 1
         if log.isEnabledFor(logging.DEBUG):
             # Which process serves which stream (--processes N): tests read this.
             log.debug(
@@ -72,14 +103,15 @@ class EventServicer:
                 f.flow_id,
                 len(f.execution_ids),
             )
-        async for item in self.hub.subscribe(flt, after, heartbeat):
+        async for item in self.hub.subscribe_batches(flt, after, heartbeat, limit):
             if isinstance(item, int):
                 beat = pb.SubscribeResponse(
                     heartbeat=event_pb2.Heartbeat(sequence=item, time=_now_pb())
                 )
                 yield convert.encode(beat)
             else:
-                yield self._encoded(item)
+                for message in self._messages(item, batched):
+                    yield message
 
     async def FollowExecution(
         self, request: pb.FollowExecutionRequest, call: Call
@@ -101,8 +133,12 @@ class EventServicer:
             return
         revision = execution.revision
         flt = EventFilter(execution_ids=frozenset({execution_id}))
-        async for item in self.hub.subscribe(flt, cursor, None):
-            if isinstance(item, int) or item.execution_revision <= revision:
+        # Several changes that arrive together make one snapshot (the newest: it is
+        # read after them, so a stale one is never sent last).
+        async for item in self.hub.subscribe_batches(
+            flt, cursor, None, limits.MAX_EVENTS_PER_MESSAGE
+        ):
+            if isinstance(item, int) or item[-1].execution_revision <= revision:
                 continue
             execution = await self.store.read(read)
             if execution.revision <= revision:
@@ -111,6 +147,26 @@ class EventServicer:
             yield pb.FollowExecutionResponse(execution=convert.execution_to_pb(execution))
             if execution.state.is_terminal:
                 return
+
+
+#: The tags of SubscribeResponse's ``event`` (1) and ``events`` (3), length-delimited.
+_EVENT_TAG = b"\x0a"
+_EVENTS_TAG = b"\x1a"
+#: A batched message holds events up to about this many bytes (clients accept 4 MiB).
+MAX_BATCH_BYTES = 1 << 20
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: its tag, the payload's length (a varint), the payload."""
+    n = len(payload)
+    if n < 0x80:
+        return tag + bytes((n,)) + payload
+    head = bytearray(tag)
+    while n >= 0x80:
+        head.append((n & 0x7F) | 0x80)
+        n >>= 7
+    head.append(n)
+    return bytes(head) + payload
 
 
 def _now_pb() -> timestamp_pb2.Timestamp:

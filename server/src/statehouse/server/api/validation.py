@@ -424,6 +424,7 @@ FIELD_RULES: dict[str, Rule] = {
     "CountExecutionsRequest.labels": Pairs(L.MAX_LABEL_FILTERS, LABELS.key, LABELS.value),
     "EventFilter.execution_ids": Many(L.MAX_EXECUTION_ID_FILTERS, RESOURCE_ID),
     "SubscribeRequest.heartbeat_interval": Span(L.MIN_HEARTBEAT_SECONDS),
+    "SubscribeRequest.max_events_per_message": INT32,
     "RetryPolicy.max_attempts": Whole(1, L.MAX_RETRY_ATTEMPTS, "the first attempt counts"),
     "RetryPolicy.Exponential.factor": Real(L.MIN_RETRY_FACTOR, L.MAX_RETRY_FACTOR),
     "RecordMetricsRequest.metrics": Many(L.MAX_METRICS_PER_CALL),

@@ -3,33 +3,43 @@
 The log in the database is the truth; the hub tails it. Local writes hand
 their committed events over directly when they continue the hub's head
 (``head + 1``); anything else (a gap, another process's writes) makes the hub
-read the log from its head. A poll every ``poll_interval`` catches writes of
-other processes on the same database (on PostgreSQL a NOTIFY wakes it at once).
+read the log from its head. The store announces other processes' commits
+(NOTIFY on PostgreSQL, the file's change counter watched on a thread of the
+SQLite backend), and a poll every ``poll_interval`` catches anything missed.
 
-Delivery is off the request path. ``committed()`` only appends the batch to
-``pending``, advances ``head`` and wakes the delivery task: a writer's latency
-does not depend on how many subscribers are open. The delivery task takes the
-pending batches in order, finds the candidate subscribers through an index on
-their filters (by execution id, by namespace, the rest in a list), applies the
-full filter, and offers the events in chunks of ``chunk_size`` subscribers,
-yielding to the event loop between chunks so that requests keep being served
-during a large fan-out. ``delivered`` is the last sequence offered to every
-synced subscriber; ``delivered <= head``. Streams start at most
-``sends_per_turn`` sends per turn of the event loop (:class:`_Pacer`), so that
-a request arriving during a large fan-out waits for a few of them, not for all.
-Every event is serialized once by the EventService (the same bytes go to every
-stream).
+Requests come first. Writers never wait for subscribers, and the event loop's
+time for deliveries is bounded:
 
-Each subscriber has a bounded buffer. The hub never waits for a subscriber:
-when a buffer is full the subscriber is marked *unsynced* and stops receiving
-live events; it then reads the log from its own cursor until it reaches the
-hub's ``head`` and switches back to live delivery (etcd's unsynced watchers).
-The switch happens on the event loop with no await between the check and the
-flag, so nothing is lost or repeated across it:
+- ``committed()`` only appends the batch to ``pending`` and to the in-memory
+  tail of the log (``recent``), advances ``head`` and wakes the delivery task:
+  a writer's latency does not depend on how many subscribers are open.
+- The delivery task offers each pending batch to the candidate subscribers,
+  found through an index on their filters (by execution id, by namespace, the
+  rest in a list). An offer is O(1) per subscriber whose filter takes every
+  candidate event: the batch's list itself is appended to its buffer, shared
+  by every such subscriber. The task yields to the event loop whenever it has
+  used its slice of loop time (:class:`_Pacer`'s budget) or ``chunk_size``
+  subscribers.
+- Stream sends take turns from :class:`_Pacer`, which lets them use at most a
+  budget of event-loop time per turn of the loop, smaller while unary calls
+  are in flight (``priority.small_calls``). Sends beyond the budget wait, in
+  order, for the next turn. A subscriber that waits for its turn meanwhile
+  accumulates events; when its turn comes, everything it has (up to its
+  ``max_events`` per message) goes in one message. Under load, every
+  subscriber is behind, so the number of stream writes follows the loop's
+  spare time, not the number of events.
 
-- Replay reads the log up to ``head`` (the committed head, ahead of
-  ``delivered`` while batches are pending): the events still pending are read
-  from the log, which holds them already, and the live offers of those batches
+Each subscriber has a bounded buffer (``buffer_size`` events). The hub never
+waits for a subscriber: when a batch does not fit, the subscriber is marked
+*unsynced* and stops receiving live events; it then reads from its own cursor
+(from ``recent`` while its cursor is still in memory, else from the log) until
+it reaches the hub's ``head`` and switches back to live delivery (etcd's
+unsynced watchers). The switch happens on the event loop with no await between
+the check and the flag, so nothing is lost or repeated across it:
+
+- Replay reads up to ``head`` (the committed head, ahead of ``delivered``
+  while batches are pending): the events still pending are read from memory
+  or the log, which hold them already, and the live offers of those batches
   skip them (an offer ignores sequences at or below the subscriber's cursor).
 - Every batch that arrives after the switch ends above the subscriber's cursor,
   and is delivered to it because it is synced by then.
@@ -48,19 +58,25 @@ import asyncio
 import contextlib
 import functools
 import logging
-import sqlite3
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
+from .. import priority
 from ..orchestration import Event, SequenceCompacted
 from ..orchestration.filters import EventFilter
 from ..storage import Store, Tx
 from ..telemetry import SpanLink
 
 log = logging.getLogger("statehouse.events")
+
+#: Event-loop time (seconds) that deliveries may use per turn of the loop while
+#: unary calls are in flight, and while none are.
+BUSY_BUDGET = 0.0005
+IDLE_BUDGET = 0.002
+#: The most of the loop's wall time deliveries use while unary calls are in flight.
+BUSY_SHARE = 0.15
 
 
 class HubClosed(Exception):
@@ -73,53 +89,100 @@ class Subscription:
     __slots__ = (
         "buffer",
         "buffer_size",
+        "buffered",
         "closed",
         "covered",
         "delivered",
         "filter",
+        "idle",
+        "offset",
         "overflows",
+        "plain",
         "synced",
-        "wakeup",
     )
 
     def __init__(self, flt: EventFilter, cursor: int, buffer_size: int) -> None:
         self.filter = flt
+        #: Whether every candidate event of the index matches the filter (no check per event).
+        self.plain = _plain(flt)
         #: Everything up to this sequence was considered for this subscriber
         #: (delivered, buffered, or filtered out).
         self.covered = cursor
-        self.buffer: deque[Event] = deque()
+        #: Lists of events to send, in order (shared with other subscribers: never
+        #: changed in place); ``offset`` events of the first one are sent already.
+        self.buffer: deque[list[Event]] = deque()
+        self.offset = 0
+        #: Events in the buffer not sent yet.
+        self.buffered = 0
         self.buffer_size = buffer_size
         self.synced = False
         self.closed = False
-        self.wakeup = asyncio.Event()
+        #: While the subscriber waits for events: the future that wakes it (through the pacer).
+        self.idle: asyncio.Future[None] | None = None
         #: Whether any event was sent yet (a cursor of 0 then means "from the start").
         self.delivered = False
         #: How many times the buffer overflowed and the subscriber fell back to the log.
         self.overflows = 0
 
-    def offer(self, events: Iterable[Event], end: int) -> None:
-        """Take live ``events`` of a batch ending at ``end`` (the events of the batch
-        left out cannot match); become unsynced if they do not fit."""
+    def offer(self, events: list[Event], end: int) -> bool:
+        """Take the live ``events`` (matching, in order) of a batch ending at ``end``;
+        become unsynced if they do not fit. Whether the subscriber has news to act on."""
         if end <= self.covered:
-            return
-        flt = self.filter
-        buffer = self.buffer
-        added = False
-        for event in events:
-            if event.sequence <= self.covered:
-                continue
-            if flt.matches(event):
-                if len(buffer) >= self.buffer_size:
-                    self.synced = False
-                    self.overflows += 1
-                    self.wakeup.set()
-                    return
-                buffer.append(event)
-                added = True
-            self.covered = event.sequence
+            return False
+        if events and events[0].sequence <= self.covered:
+            covered = self.covered
+            events = [e for e in events if e.sequence > covered]
+        if events:
+            if self.buffered + len(events) > self.buffer_size:
+                self.synced = False
+                self.overflows += 1
+                return True
+            self.buffer.append(events)
+            self.buffered += len(events)
         self.covered = end
-        if added:
-            self.wakeup.set()
+        return bool(events)
+
+    def take(self, limit: int) -> list[Event]:
+        """Up to ``limit`` buffered events, in order."""
+        buffer = self.buffer
+        first = buffer[0]
+        if (
+            self.offset == 0
+            and len(first) <= limit
+            and (len(buffer) == 1 or len(first) + len(buffer[1]) > limit)
+        ):
+            buffer.popleft()
+            self.buffered -= len(first)
+            return first
+        out: list[Event] = []
+        while buffer and len(out) < limit:
+            chunk = buffer[0]
+            start = self.offset
+            stop = min(len(chunk), start + limit - len(out))
+            out.extend(chunk[start:stop])
+            if stop == len(chunk):
+                buffer.popleft()
+                self.offset = 0
+            else:
+                self.offset = stop
+        self.buffered -= len(out)
+        return out
+
+    def wake(self) -> asyncio.Future[None] | None:
+        """The future to resolve to wake the subscriber, if it is waiting (once)."""
+        idle = self.idle
+        if idle is None or idle.done():
+            return None
+        self.idle = None
+        return idle
+
+
+def _plain(flt: EventFilter) -> bool:
+    """Whether the index alone decides what ``flt`` selects (by execution ids, or by
+    namespace, or nothing at all), so that every candidate event matches."""
+    if flt.scope or flt.flow_id or flt.states:
+        return False
+    return not (flt.execution_ids and flt.namespace)
 
 
 class _Index:
@@ -153,77 +216,162 @@ class _Index:
             self.rest.pop(sub, None)
 
     def targets(self, batch: list[Event]) -> list[tuple[Subscription, list[Event]]]:
-        """The indexed candidates of ``batch``, each with its candidate events."""
-        found: dict[Subscription, list[Event]] = {}
-        by_execution = self.by_execution
-        by_namespace = self.by_namespace
+        """The indexed candidates of ``batch``, each with its candidate events (in
+        order; one list shared by the subscribers of one key)."""
+        by_namespace: dict[str, list[Event]] = {}
+        by_execution: dict[str, list[Event]] = {}
+        index_ns = self.by_namespace
+        index_ex = self.by_execution
         for event in batch:
-            for index, key in ((by_execution, event.execution_id), (by_namespace, event.namespace)):
-                subs = index.get(key)
-                if subs:
-                    for sub in subs:
-                        events = found.get(sub)
-                        if events is None:
-                            found[sub] = [event]
-                        elif events[-1] is not event:
-                            events.append(event)
-        return list(found.items())
+            if event.namespace in index_ns:
+                by_namespace.setdefault(event.namespace, []).append(event)
+            if event.execution_id in index_ex:
+                by_execution.setdefault(event.execution_id, []).append(event)
+        found: list[tuple[Subscription, list[Event]]] = []
+        for namespace, events in by_namespace.items():
+            found.extend((sub, events) for sub in index_ns[namespace])
+        if by_execution:
+            merged: dict[Subscription, list[Event]] = {}
+            mixed: set[Subscription] = set()
+            for execution_id, events in by_execution.items():
+                for sub in index_ex[execution_id]:
+                    have = merged.get(sub)
+                    if have is None:
+                        merged[sub] = events
+                    else:
+                        merged[sub] = have + events
+                        mixed.add(sub)
+            for sub in mixed:
+                merged[sub].sort(key=_sequence)
+            found.extend(merged.items())
+        return found
+
+
+def _sequence(event: Event) -> int:
+    return event.sequence
 
 
 class _Pacer:
-    """Lets at most ``per_turn`` stream sends start in one turn of the event loop.
+    """Stream sends under a budget of event-loop time: requests first.
 
     A send costs the event loop tens of microseconds; 5,000 streams woken by one
     event would otherwise all run in the same turn, and a request arriving then
-    waits for every one of them at each of its own steps. Sends beyond the
-    budget wait for the next turn, in order (FIFO), and the loop polls for I/O
-    in between. Without contention a send does not wait at all.
+    waits for every one of them at each of its own steps. So sends take turns:
+
+    - In one turn of the loop, sends are granted while the time since the
+      turn's first grant is within ``budget`` (``busy_budget`` while unary calls
+      are in flight); beyond it they wait, in order (FIFO), and the loop polls
+      for I/O in between. At each turn the pacer wakes as many waiters as the
+      budget holds at the measured cost of a send (a moving average).
+    - While unary calls are in flight, deliveries rest after each turn in
+      proportion to the time it took, so that they use at most ``busy_share``
+      of the loop's wall time: the loop thread then waits in its poll, the
+      GIL free for the writer thread, and requests' steps find the loop idle.
+    - Without contention a send does not wait at all.
     """
 
-    def __init__(self, per_turn: int) -> None:
-        self.per_turn = max(1, per_turn)
-        self.used = 0
+    def __init__(
+        self,
+        budget: float = IDLE_BUDGET,
+        busy_budget: float = BUSY_BUDGET,
+        *,
+        busy_share: float = BUSY_SHARE,
+        busy: Callable[[], int] = priority.small_calls,
+        clock: Callable[[], float] = time.perf_counter,
+        cost: float = 50e-6,
+    ) -> None:
+        self.budget = budget
+        self.busy_budget = busy_budget
+        #: Rest this many times the time used, while requests are in flight.
+        self._rest_ratio = (1.0 - busy_share) / busy_share if 0 < busy_share < 1 else 0.0
+        self._busy = busy
+        self._clock = clock
+        #: The measured event-loop time of one send (seconds), a moving average.
+        self.cost = cost
+        self._started: float | None = None
+        self._granted = 0
+        self._resting = False
+        self._ending = False
+        self._next_scheduled = False
         self.waiters: deque[asyncio.Future[None]] = deque()
-        self._scheduled = False
+
+    def allowance(self) -> float:
+        """The loop time deliveries may use in this turn."""
+        return self.busy_budget if self._busy() else self.budget
+
+    def rest(self, used: float) -> float:
+        """How long deliveries stay off the loop after using it for ``used`` seconds."""
+        return used * self._rest_ratio if self._busy() else 0.0
 
     def turn(self) -> asyncio.Future[None] | None:
         """None: go ahead; else a future to await (resolved in a later turn)."""
-        if self.used < self.per_turn and not self.waiters:
-            self.used += 1
-            self._schedule()
-            return None
+        if not self.waiters and not self._resting:
+            now = self._clock()
+            if self._started is None:
+                self._started = now
+                self._granted = 1
+                self._end_soon()
+                return None
+            if now - self._started < self.allowance():
+                self._granted += 1
+                return None
         waiter = asyncio.get_running_loop().create_future()
-        self.waiters.append(waiter)
-        self._schedule()
+        self.enqueue(waiter)
         return waiter
 
-    def _schedule(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
+    def enqueue(self, waiter: asyncio.Future[None]) -> None:
+        """Resolve ``waiter`` at its turn (a subscriber woken by new events)."""
+        self.waiters.append(waiter)
+        if not (self._resting or self._ending or self._next_scheduled):
+            self._next_scheduled = True
             asyncio.get_running_loop().call_soon(self._next_turn)
 
+    def _end_soon(self) -> None:
+        if not self._ending:
+            self._ending = True
+            asyncio.get_running_loop().call_soon(self._end_turn)
+
+    def _end_turn(self) -> None:
+        """After the turn's sends ran: learn their cost, then rest or go on."""
+        self._ending = False
+        now = self._clock()
+        used = 0.0
+        if self._started is not None and self._granted:
+            used = now - self._started
+            self.cost += 0.2 * (used / self._granted - self.cost)
+        self._started = None
+        self._granted = 0
+        rest = self.rest(used)
+        loop = asyncio.get_running_loop()
+        if rest > 0:
+            self._resting = True
+            self._next_scheduled = True
+            loop.call_later(rest, self._next_turn)
+        elif self.waiters and not self._next_scheduled:
+            self._next_scheduled = True
+            loop.call_soon(self._next_turn)
+
     def _next_turn(self) -> None:
-        self._scheduled = False
-        self.used = 0
+        """Wake as many waiters as the budget holds; their sends run in the next turn."""
+        self._next_scheduled = False
+        self._resting = False
         waiters = self.waiters
-        while waiters and self.used < self.per_turn:
+        if not waiters:
+            return
+        room = max(1, int(self.allowance() / max(self.cost, 1e-6)))
+        woken = 0
+        while waiters and woken < room:
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
-                self.used += 1
-        if self.used or waiters:
-            self._schedule()
-
-
-def _sqlite_uri(store: Store) -> str | None:
-    """A read-only URI of a SQLite store's file, None for other databases and in-memory ones."""
-    url = getattr(store, "url", None)
-    if url is None or url.get_backend_name() != "sqlite":
-        return None
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database).resolve().as_uri() + "?mode=ro"
+                woken += 1
+        if woken:
+            self._started = self._clock()
+            self._granted = woken
+            self._end_soon()
+        elif waiters:
+            self._next_scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
 
 
 def _discard(index: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
@@ -261,21 +409,25 @@ class EventHub:
         page_size: int = 500,
         poll_interval: float = 0.5,
         retention: Retention | None = None,
-        chunk_size: int = 64,
-        sends_per_turn: int = 16,
-        change_poll_interval: float = 0.0,
+        chunk_size: int = 256,
+        memory_events: int = 16_384,
+        budget: float = IDLE_BUDGET,
+        busy_budget: float = BUSY_BUDGET,
     ) -> None:
         self.store = store
         self.buffer_size = buffer_size
         self.page_size = page_size
         self.poll_interval = poll_interval
         self.retention = retention or Retention()
-        #: Subscribers offered a batch between two yields to the event loop.
+        #: At most this many subscribers offered a batch between two yields to the loop.
         self.chunk_size = max(1, chunk_size)
-        #: Stream sends started per turn of the event loop (see :class:`_Pacer`).
-        self._pacer = _Pacer(sends_per_turn)
-        #: SQLite: how often to look at the file's change counter (0: off).
-        self.change_poll_interval = change_poll_interval
+        #: Stream sends and offers under a budget of loop time (see :class:`_Pacer`).
+        self._pacer = _Pacer(budget, busy_budget)
+        #: The newest events, contiguous, ``recent[0]`` at ``recent_first``: catching up
+        #: from memory instead of the log (at most about 2 x ``memory_events``).
+        self.memory_events = max(1, memory_events)
+        self.recent: list[Event] = []
+        self.recent_first = 1
         self._next_compaction = 0.0
         #: The last sequence handed to the hub (committed; maybe not yet delivered).
         self.head = 0
@@ -290,7 +442,6 @@ class EventHub:
         self._deliver_needed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._delivery: asyncio.Task[None] | None = None
-        self._watch: asyncio.Task[None] | None = None
         metrics = store.metrics
         metrics.set_gauge("statehouse_log_head_sequence", lambda: {(): self.head})
         metrics.set_gauge("statehouse_subscribers", self._subscriber_counts)
@@ -315,7 +466,7 @@ class EventHub:
         head = self.head
         for sub in self.subscriptions:
             key = ("live",) if sub.synced else ("catching_up",)
-            lag = max(0, head - sub.covered + len(sub.buffer))
+            lag = max(0, head - sub.covered + sub.buffered)
             if lag > lags[key]:
                 lags[key] = lag
         return lags
@@ -323,16 +474,18 @@ class EventHub:
     async def start(self) -> None:
         self.head = await self.store.read(lambda tx: tx.last_sequence())
         self.delivered = self.head
+        self.recent_first = self.head + 1
         self.store.add_commit_listener(self.committed)
         loop = asyncio.get_running_loop()
-        self.store.listen_for_commits(
-            lambda sequence: loop.call_soon_threadsafe(self._notified, sequence)
-        )
+
+        def wake(sequence: int) -> None:
+            # On the store's thread: only news crosses to the loop (reading an int is safe).
+            if sequence == 0 or sequence > self.head:
+                loop.call_soon_threadsafe(self._notified, sequence)
+
+        self.store.listen_for_commits(wake)
         self._task = asyncio.create_task(self._tail(), name="statehouse-event-hub")
         self._delivery = asyncio.create_task(self._deliver(), name="statehouse-event-delivery")
-        uri = _sqlite_uri(self.store)
-        if uri is not None and self.change_poll_interval > 0:
-            self._watch = asyncio.create_task(self._watch_file(uri), name="statehouse-event-watch")
 
     def _notified(self, sequence: int) -> None:
         """Another commit was announced: read the log unless it is already dispatched."""
@@ -343,8 +496,10 @@ class EventHub:
         self.closed = True
         for sub in list(self.subscriptions):
             sub.closed = True
-            sub.wakeup.set()
-        for task in (self._task, self._delivery, self._watch):
+            idle = sub.wake()
+            if idle is not None:
+                idle.set_result(None)
+        for task in (self._task, self._delivery):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -370,6 +525,12 @@ class EventHub:
 
     def _accept(self, batch: list[Event]) -> None:
         self.head = batch[-1].sequence
+        recent = self.recent
+        recent.extend(batch)
+        if len(recent) > 2 * self.memory_events:
+            drop = len(recent) - self.memory_events
+            del recent[:drop]
+            self.recent_first += drop
         self.pending.append(batch)
         self._deliver_needed.set()
 
@@ -399,25 +560,53 @@ class EventHub:
             span.set_attribute("statehouse.subscribers.offered", await self._offer(batch))
 
     async def _offer(self, batch: list[Event]) -> int:
-        """Offer ``batch`` to its synced subscribers; return how many were offered it."""
+        """Offer ``batch`` to its synced subscribers; return how many were offered it.
+
+        Yields to the loop after ``chunk_size`` subscribers or the pacer's
+        allowance of loop time, whichever comes first."""
         end = batch[-1].sequence
         chunk = self.chunk_size
+        pacer = self._pacer
+        clock = time.perf_counter
         offered = 0
-        targets = self._index.targets(batch)
-        rest = list(self._index.rest) if self._index.rest else []
-        for sub, events in targets:
-            if sub.synced:
-                sub.offer(events, end)
-                offered += 1
-                if offered % chunk == 0:
-                    await asyncio.sleep(0)
-        for sub in rest:
-            if sub.synced:
-                sub.offer(batch, end)
-                offered += 1
-                if offered % chunk == 0:
-                    await asyncio.sleep(0)
+        since_yield = 0
+        started = clock()
+        for sub, events in self._targets(batch):
+            if sub.offer(events, end):
+                idle = sub.wake()
+                if idle is not None:
+                    pacer.enqueue(idle)
+            offered += 1
+            since_yield += 1
+            if since_yield >= chunk or clock() - started >= pacer.allowance():
+                await asyncio.sleep(pacer.rest(clock() - started))
+                since_yield = 0
+                started = clock()
         return offered
+
+    def _targets(self, batch: list[Event]) -> Iterator[tuple[Subscription, list[Event]]]:
+        """The synced subscribers ``batch`` concerns, each with its matching events
+        (one list shared by subscribers whose filters select the same)."""
+        for sub, events in self._index.targets(batch):
+            if sub.synced:
+                if not sub.plain:
+                    flt = sub.filter
+                    events = [e for e in events if flt.matches(e)]
+                yield sub, events
+        rest = self._index.rest
+        if rest:
+            filtered: dict[EventFilter, list[Event]] = {}
+            for sub in list(rest):
+                if not sub.synced:
+                    continue
+                if sub.plain:
+                    yield sub, batch
+                    continue
+                flt = sub.filter
+                selected = filtered.get(flt)
+                if selected is None:
+                    selected = filtered[flt] = [e for e in batch if flt.matches(e)]
+                yield sub, selected
 
     async def _tail(self) -> None:
         while not self.closed:
@@ -432,35 +621,6 @@ class EventHub:
                     await self.compact()
             except Exception:  # a database hiccup: try again at the next poll
                 log.exception("reading or compacting the event log failed")
-
-    async def _watch_file(self, uri: str) -> None:
-        """Read the log soon after any other connection commits to the SQLite file.
-
-        ``PRAGMA data_version`` changes when another connection (this process's
-        writer included) has committed; it costs a few microseconds, so it runs on
-        the event loop every ``change_poll_interval`` seconds. Another process's
-        events then arrive within about that delay instead of the full poll.
-        """
-        conn: sqlite3.Connection | None = None
-        last = None
-        try:
-            while not self.closed:
-                await asyncio.sleep(self.change_poll_interval)
-                try:
-                    if conn is None:
-                        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=0)
-                    version = conn.execute("PRAGMA data_version").fetchone()[0]
-                except sqlite3.Error:  # busy or gone for a moment: read the log anyway
-                    version = None
-                    if conn is not None:
-                        conn.close()
-                        conn = None
-                if version is None or version != last:
-                    last = version
-                    self._catch_up_needed.set()
-        finally:
-            if conn is not None:
-                conn.close()
 
     async def compact(self) -> int:
         """Apply the retention now; return the last deleted sequence (0 if none)."""
@@ -479,6 +639,11 @@ class EventHub:
         if deleted:
             self._deleted.inc(deleted)
         if cutoff:
+            # What the log no longer holds is not served from memory either.
+            drop = min(len(self.recent), max(0, cutoff + 1 - self.recent_first))
+            if drop:
+                del self.recent[:drop]
+                self.recent_first += drop
             log.info("event log compacted through sequence %d", cutoff)
         return cutoff
 
@@ -502,55 +667,75 @@ class EventHub:
     async def subscribe(
         self, flt: EventFilter, after: int, heartbeat_interval: float | None
     ) -> AsyncIterator[Event | int]:
-        """Yield the events after ``after`` matching ``flt``, then live ones, forever.
+        """:meth:`subscribe_batches` one event at a time."""
+        async for item in self.subscribe_batches(flt, after, heartbeat_interval, 1):
+            if isinstance(item, int):
+                yield item
+            else:
+                for event in item:
+                    yield event
+
+    async def subscribe_batches(
+        self, flt: EventFilter, after: int, heartbeat_interval: float | None, max_events: int
+    ) -> AsyncIterator[list[Event] | int]:
+        """Yield the events after ``after`` matching ``flt``, then live ones, forever,
+        in lists of at most ``max_events`` (each list is one stream send).
 
         Yields an ``int`` (the covered sequence) as a heartbeat when nothing was
         sent for ``heartbeat_interval`` seconds. Raises :class:`HubClosed` on
         shutdown.
         """
+        limit = max(1, max_events)
         sub = Subscription(flt, after, self.buffer_size)
         self.subscriptions.add(sub)
         self._index.add(sub)
-        buffer = sub.buffer
         pacer = self._pacer
+        loop = asyncio.get_running_loop()
+        granted = False
         try:
             while True:
                 if sub.closed or self.closed:
                     raise HubClosed()
-                if buffer:
-                    # Drain what is buffered without waiting for the hub between
-                    # events (only for the loop's turn when many streams send).
-                    waiter = pacer.turn()
-                    if waiter is not None:
-                        await waiter  # only this task takes from the buffer
-                        if sub.closed or self.closed:
-                            raise HubClosed()
+                if sub.buffered:
+                    if not granted:
+                        waiter = pacer.turn()
+                        if waiter is not None:
+                            await waiter  # only this task takes from the buffer
+                            if sub.closed or self.closed:
+                                raise HubClosed()
+                    granted = False
                     sub.delivered = True
-                    yield buffer.popleft()
+                    yield sub.take(limit)
                     continue
+                granted = False
                 if not sub.synced:
-                    async for event in self._replay(sub):
+                    async for page in self._replay(sub, limit):
                         sub.delivered = True
-                        yield event
+                        yield page
                     continue
-                sub.wakeup.clear()
+                idle = sub.idle = loop.create_future()
                 try:
                     async with asyncio.timeout(heartbeat_interval):
-                        await sub.wakeup.wait()
+                        await idle
+                    granted = True  # woken at its turn (or to close)
                 except TimeoutError:
                     # The timeout may fire in the same turn as a live batch that was
                     # just buffered: then ``covered`` includes undelivered events, and
                     # a heartbeat must wait until they are sent.
-                    if not buffer and sub.synced:
+                    if not sub.buffered and sub.synced:
                         # Batches this subscriber was no candidate for had nothing for it.
                         sub.covered = max(sub.covered, self.delivered)
                         yield sub.covered
+                finally:
+                    sub.idle = None
         finally:
             self.subscriptions.discard(sub)
             self._index.discard(sub)
 
-    async def _replay(self, sub: Subscription) -> AsyncIterator[Event]:
-        """Serve an unsynced subscriber from the log until it reaches the head."""
+    async def _replay(self, sub: Subscription, limit: int) -> AsyncIterator[list[Event]]:
+        """Serve an unsynced subscriber from memory or the log until it reaches the head,
+        in lists of at most ``limit`` events, each at its turn of the pacer."""
+        pacer = self._pacer
         while not sub.synced:
             if sub.closed or self.closed:
                 raise HubClosed()
@@ -562,25 +747,58 @@ class EventHub:
                 # the pending ones it covers already are skipped by ``offer``.
                 sub.synced = True
                 return
-            page, first = await self.store.read(
-                functools.partial(
-                    Tx.read_events_page,
-                    after=sub.covered,
-                    limit=self.page_size,
-                    upto=upto,
-                    flt=sub.filter,
-                )
+            if sub.covered + 1 >= self.recent_first and (sub.covered or sub.delivered):
+                page, covered = self._from_memory(sub.filter, sub.covered, upto, limit)
+            else:
+                page, covered = await self._from_log(sub, upto, limit)
+            for start in range(0, len(page), limit):
+                part = page[start : start + limit]
+                waiter = pacer.turn()
+                if waiter is not None:
+                    await waiter
+                if sub.closed or self.closed:
+                    raise HubClosed()
+                sub.covered = part[-1].sequence
+                yield part
+            if not page:
+                # A scan that matched nothing still takes its turn of the loop.
+                waiter = pacer.turn()
+                if waiter is not None:
+                    await waiter
+            sub.covered = max(sub.covered, covered)
+
+    def _from_memory(
+        self, flt: EventFilter, after: int, upto: int, limit: int
+    ) -> tuple[list[Event], int]:
+        """The events after ``after`` up to ``upto`` matching ``flt``, from ``recent``
+        (a window of a few pages at most), and the last sequence the window covers."""
+        first = self.recent_first
+        start = after + 1 - first
+        stop = min(upto + 1 - first, start + 4 * max(limit, self.page_size))
+        window = self.recent[start:stop]
+        if _selects_everything(flt):
+            return window, first + stop - 1
+        return [e for e in window if flt.matches(e)], first + stop - 1
+
+    async def _from_log(self, sub: Subscription, upto: int, limit: int) -> tuple[list[Event], int]:
+        """A page of the log after the subscriber's cursor up to ``upto`` matching its
+        filter, and the last sequence the page covers."""
+        size = max(limit, self.page_size)
+        page, first = await self.store.read(
+            functools.partial(
+                Tx.read_events_page, after=sub.covered, limit=size, upto=upto, flt=sub.filter
             )
-            if sub.covered + 1 < first:
-                contiguous = bool(page) and page[0].sequence == sub.covered + 1
-                if sub.covered == 0 and not sub.delivered:
-                    # after_sequence = 0 means "all retained history".
-                    page = [e for e in page if e.sequence >= first]
-                    sub.covered = first - 1
-                elif not contiguous:
-                    raise SequenceCompacted(sub.covered, first)
-            for event in page:
-                sub.covered = event.sequence
-                yield event
-            if len(page) < self.page_size:
-                sub.covered = max(sub.covered, upto)
+        )
+        covered = page[-1].sequence if len(page) >= size else upto
+        if sub.covered + 1 < first:
+            contiguous = bool(page) and page[0].sequence == sub.covered + 1
+            if sub.covered == 0 and not sub.delivered:
+                # after_sequence = 0 means "all retained history".
+                page = [e for e in page if e.sequence >= first]
+            elif not contiguous:
+                raise SequenceCompacted(sub.covered, first)
+        return page, covered
+
+
+def _selects_everything(flt: EventFilter) -> bool:
+    return not (flt.scope or flt.namespace or flt.flow_id or flt.execution_ids or flt.states)

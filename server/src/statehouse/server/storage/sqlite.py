@@ -6,14 +6,18 @@ and runs on a writer thread of its own, on a connection kept for it: while a
 batch commits (SQLite releases the GIL in its statements and its commit), the
 event loop goes on taking calls, which queue up for the next batch. A large
 (heavy) request's transaction runs on the heavy lane instead, and reads run on
-a small thread pool. Other processes' commits are found by the event hub's
-poll of the log (SQLite has no notifications).
+a small thread pool. SQLite has no notifications: other processes' commits
+are found by a thread that watches the file's change counter
+(``PRAGMA data_version``) and, when it moves, reads the event sequence, so
+that the event loop hears only of sequences it does not have.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +29,7 @@ from sqlalchemy.dialects import sqlite
 
 from .. import priority
 from .errors import unavailable_on_disconnect
+from .schema import EVENT_SEQUENCE
 from .sequencer import Sequencer
 from .tx import Tx
 
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     from .store import StoreOptions
 
 T = TypeVar("T")
+log = logging.getLogger("statehouse.storage")
 
 
 class SqliteTx(Tx):
@@ -69,6 +75,8 @@ class SqliteBackend:
         self._reader = ThreadPoolExecutor(self._readers, thread_name_prefix="statehouse-reader")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="statehouse-writer")
         self._write_conn: sa.Connection | None = None
+        self._path = path
+        self._watcher: threading.Thread | None = None
         self._install_hooks()
 
     def _install_hooks(self) -> None:
@@ -144,12 +152,59 @@ class SqliteBackend:
             return fn(SqliteTx(conn, self._sequencer))
 
     def listen_for_commits(self, wake: Callable[[int], object], closing: threading.Event) -> None:
-        """Nothing to listen to: the hub's poll finds other processes' commits."""
+        """Call ``wake(last_sequence)`` (from a thread) soon after any connection
+        commits to the file: every ``sqlite_change_poll_interval`` seconds the thread
+        reads ``PRAGMA data_version`` (a few microseconds), and the sequence when it
+        moved. Off the event loop; nothing for an in-memory database."""
+        interval = self._options.sqlite_change_poll_interval
+        if self._path is None or interval <= 0 or self._watcher is not None:
+            return
+        uri = self._path.resolve().as_uri() + "?mode=ro"
+        self._watcher = threading.Thread(
+            target=self._watch,
+            args=(uri, interval, wake, closing),
+            name="statehouse-sqlite-watch",
+            daemon=True,
+        )
+        self._watcher.start()
+
+    @staticmethod
+    def _watch(
+        uri: str, interval: float, wake: Callable[[int], object], closing: threading.Event
+    ) -> None:
+        conn: sqlite3.Connection | None = None
+        version = None
+        try:
+            while not closing.wait(interval):
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=0)
+                    now = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if now == version:
+                        continue
+                    version = now
+                    row = conn.execute(
+                        "SELECT value FROM counters WHERE name = ?", (EVENT_SEQUENCE,)
+                    ).fetchone()
+                except sqlite3.Error:  # busy or gone for a moment: look again (the poll goes on)
+                    version = None
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                    continue
+                wake(int(row[0]) if row else 0)
+        except Exception:  # pragma: no cover - the hub's poll still finds commits
+            log.exception("watching the SQLite file for commits failed")
+        finally:
+            if conn is not None:
+                conn.close()
 
     async def aclose(self) -> None:
         pass
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
         if self._write_conn is not None:
             self._write_conn.close()
         self._reader.shutdown(wait=True, cancel_futures=True)

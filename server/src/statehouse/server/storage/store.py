@@ -64,6 +64,9 @@ class StoreOptions:
     sqlite_synchronous: str = "NORMAL"
     #: How long a SQLite writer waits for another process's write lock.
     sqlite_busy_timeout_ms: int = 10_000
+    #: SQLite: how often (seconds) a thread looks at the file's change counter to find
+    #: other processes' commits (0: only the hub's poll finds them).
+    sqlite_change_poll_interval: float = 0.015
     #: Run SQLite's write transactions on a thread of their own rather than on
     #: the event loop: while one batch commits, the loop goes on taking calls,
     #: which queue up for the next batch.
