@@ -18,7 +18,11 @@ instruments the bench reads, installed by its ``on_server`` hook:
   ``.reader`` on SQLite); then logs ``profile written``.
 
 SIGTERM/SIGINT stop the server gracefully, like the real one. Every option of
-``statehouse serve`` is accepted.
+``statehouse serve`` is accepted, ``--processes N`` too: then this process is
+``app.supervise`` itself (the parent: no store, SIGUSR1 and SIGUSR2 ignored) and
+each server process it spawns runs ``app.serve`` with the instruments, its files
+suffixed with its number (``--counters-out X`` -> ``X.1`` .. ``X.N``): the bench
+signals each process named by the ready line (``pids ...``) and merges them.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ log = logging.getLogger("statehouse.bench.server")
 
 #: Commit times kept (the last sequence of each batch): about 200k batches.
 COMMIT_RING = 200_000
+#: Set by the parent of ``--processes N`` for its server processes: the files, as JSON.
+CHILD_ENV = "STATEHOUSE_BENCH_SERVER_FILES"
 WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 
 
@@ -242,8 +248,10 @@ class ThreadProfiles:
         log.info("profile written to %s (groups: %s)", path, ", ".join(self.profiles))
 
 
-def serve(settings: Any, counters_out: Path | None, profile_out: Path | None) -> None:
-    """``app.serve`` itself, with the instruments installed on the server it builds."""
+def instrumenter(
+    counters_out: Path | None, profile_out: Path | None
+) -> Callable[[app.Server], None]:
+    """``app.serve``'s ``on_server`` hook: counters on SIGUSR1, profiles on SIGUSR2."""
     counters = Counters()
 
     def instrument(server: app.Server) -> None:
@@ -272,7 +280,65 @@ def serve(settings: Any, counters_out: Path | None, profile_out: Path | None) ->
         loop.add_signal_handler(signal.SIGUSR1, dump)
         loop.add_signal_handler(signal.SIGUSR2, toggle_profile)
 
-    app.run(app.serve(settings, on_server=instrument))
+    return instrument
+
+
+def child_path(path: Path, index: int) -> Path:
+    """The file of server process ``index`` (1 to N) of ``--processes N``
+    (bench/statehouse_bench/common.py reads it there)."""
+    return path.with_name(f"{path.name}.{index}")
+
+
+def serve(
+    settings: Any,
+    counters_out: Path | None,
+    profile_out: Path | None,
+    log_level: str = "INFO",
+    log_format: str = "text",
+) -> int:
+    """``app.serve`` itself, with the instruments installed on the server it builds;
+    with ``--processes N``, ``app.supervise`` (each process instruments itself). The
+    exit status."""
+    if settings.processes > 1:
+        files = {"counters_out": counters_out, "profile_out": profile_out}
+        os.environ[CHILD_ENV] = json.dumps({k: str(v) if v else "" for k, v in files.items()})
+        # The parent has no store: the bench signals the server processes themselves.
+        # (Ignored here, the signals stay ignored in the processes until their loop
+        # installs the handlers: one sent early does not kill them.)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        return app.supervise(settings, log_level, log_format)
+    app.run(app.serve(settings, on_server=instrumenter(counters_out, profile_out)))
+    return 0
+
+
+def _instrument_server_processes() -> None:
+    """In a server process of ``--processes N`` (spawned: multiprocessing runs this
+    file again as ``__mp_main__`` before it calls ``app._child_main``, which calls
+    ``app.serve``): ``app.serve`` with the instruments, each process its own files."""
+    files = json.loads(os.environ[CHILD_ENV])
+    original = app.serve
+
+    async def serve_instrumented(
+        settings: Any,
+        *,
+        on_ready: Callable[[int], None] | None = None,
+        process: tuple[int, int] | None = None,
+        on_server: Callable[[app.Server], None] | None = None,
+    ) -> None:
+        index = process[0] if process is not None else 0
+        counters_out, profile_out = (
+            child_path(Path(files[k]), index) if files[k] else None
+            for k in ("counters_out", "profile_out")
+        )
+        await original(
+            settings,
+            on_ready=on_ready,
+            process=process,
+            on_server=on_server or instrumenter(counters_out, profile_out),
+        )
+
+    app.serve = serve_instrumented
 
 
 def main() -> None:
@@ -286,8 +352,19 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    serve(settings_from_args(args), args.counters_out, args.profile_out)
+    status = serve(
+        settings_from_args(args),
+        args.counters_out,
+        args.profile_out,
+        str(args.log_level),
+        getattr(args, "log_format", "text"),
+    )
+    if status:
+        raise SystemExit(status)
 
+
+if __name__ == "__mp_main__" and os.environ.get(CHILD_ENV):
+    _instrument_server_processes()
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):

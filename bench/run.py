@@ -5,7 +5,9 @@ entry point. Every server binds 127.0.0.1 and is started through
 ``bench/bench_server.py`` (the server as ``statehouse serve`` builds it, plus
 statement, commit and commit-time counters). Every loop is bounded in count and
 time. ``--quick`` is a short run (2-3 min), ``--json PATH`` writes every figure,
-``--chart PATH`` the sweep's PNG; ``--help`` for the rest.
+``--chart PATH`` the sweep's PNG, ``--only PHASES`` runs some phases alone (``--quick
+--only fanout --fanout-processes 1,2``: the fan-out phases and the writer's rate beside
+subscribers on 1 and 2 server processes, in about a minute); ``--help`` for the rest.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Shared by every phase: the server subprocesses (always through
-``bench/bench_server.py``, whose counters are read here), timing, percentiles,
-CPU and memory from /proc, tables, and the environment."""
+``bench/bench_server.py``, whose counters are read here; ``--processes N`` too),
+CPU quotas for client processes (cgroup v1), timing, percentiles, CPU and memory
+from /proc, tables, and the environment."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,17 @@ NAMESPACE = "bench"
 SENTINEL_FLOW = "bench-end"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATEHOUSE_READY = r"statehouse serving on 127\.0\.0\.1:(\d+)"
+#: The ready line of ``--processes N`` names the pids of the server processes.
+PROCESS_PIDS = re.compile(r"statehouse serving on \S+ .*\d+ processes: pids ([\d, ]+)\)")
+#: Counters summed over the processes of ``--processes N`` (one dump each).
+SUMMED_COUNTERS = (
+    "statements",
+    "executemany",
+    "commits",
+    "write_commits",
+    "events",
+    "commit_batches",
+)
 SQLITE_DURABILITY = "SQLite in WAL mode, synchronous=NORMAL (the server's default)"
 
 
@@ -63,7 +75,10 @@ class ServerProcess:
     """A server subprocess whose stderr goes to a log file; ready when a line appears.
 
     Started through ``bench/bench_server.py`` (``statehouse_server``), it also
-    answers ``counters()``: its statements, commits, events and commit times."""
+    answers ``counters()``: its statements, commits, events and commit times.
+    With ``--processes N`` the subprocess is the supervising parent: its ready
+    line names the server processes (``child_pids``), whose CPU time and counters
+    (each process dumps its own, ``<counters>.<i>``) are summed here."""
 
     def __init__(
         self,
@@ -83,6 +98,9 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self._dumps = 0
+        #: The server processes of ``--processes N`` (in their order, 1 to N); [] for one.
+        self.child_pids: list[int] = []
+        self._child_dumps: dict[int, int] = {}
 
     @property
     def target(self) -> str:
@@ -95,6 +113,8 @@ class ServerProcess:
                 x for x in (self.pythonpath, env.get("PYTHONPATH")) if x
             )
         self._dumps = 0
+        self.child_pids = []
+        self._child_dumps = {}
         with self.log_path.open("wb") as log:
             # A session of its own: Ctrl-C reaches only us, and we stop it cleanly.
             self.proc = subprocess.Popen(
@@ -108,6 +128,7 @@ class ServerProcess:
             )
         match = self.wait_for(self.ready, timeout)
         self.port = int(match.group(1))
+        self.child_pids = child_pids(self.log())
         return self.port
 
     def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
@@ -140,17 +161,24 @@ class ServerProcess:
         return self.proc.pid
 
     def cpu_seconds(self) -> float:
-        """user + system CPU time of the process so far (all its threads)."""
+        """user + system CPU time of the process so far (all its threads), and of the
+        server processes of ``--processes N``."""
         try:
-            fields = _proc_stat(self.pid)
+            ticks = 0
+            for pid in (self.pid, *self.child_pids):
+                fields = _proc_stat(pid)
+                ticks += int(fields[11]) + int(fields[12])
         except (OSError, AssertionError):
             return math.nan
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return ticks / CLK_TCK
 
     def counters(self, timeout: float = 10.0) -> dict[str, Any]:
-        """The bench server's counters now (SIGUSR1, then its JSON file); {} without."""
+        """The bench server's counters now (SIGUSR1, then its JSON file); {} without.
+        With ``--processes N``: every server process's, merged (``merge_counters``)."""
         if self.counters_path is None or self.proc is None or self.proc.poll() is not None:
             return {}
+        if self.child_pids:
+            return self._children_counters(self.counters_path, timeout)
         self._dumps += 1
         self.proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + timeout
@@ -163,6 +191,33 @@ class ServerProcess:
             time.sleep(0.01)
         progress(f"{self.name}: no counters in {timeout} s")
         return {}
+
+    def _children_counters(self, path: Path, timeout: float) -> dict[str, Any]:
+        """SIGUSR1 to each server process of ``--processes N`` (the parent has no store
+        and ignores it), then each one's file, ``<counters>.<i>``."""
+        wanted: dict[int, int] = {}
+        for pid in self.child_pids:
+            wanted[pid] = self._child_dumps.get(pid, 0) + 1
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+        dumps: dict[int, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout
+        while len(dumps) < len(wanted) and time.monotonic() < deadline:
+            for index, pid in enumerate(self.child_pids, 1):
+                if pid in dumps:
+                    continue
+                with contextlib.suppress(OSError, ValueError):
+                    data: dict[str, Any] = json.loads(child_path(path, index).read_text())
+                    if data.get("pid") == pid and data.get("dump", 0) >= wanted[pid]:
+                        self._child_dumps[pid] = data["dump"]
+                        dumps[pid] = data
+            time.sleep(0.01)
+        if len(dumps) < len(wanted):
+            progress(
+                f"{self.name}: counters of {len(dumps)} of {len(wanted)} processes in {timeout} s"
+            )
+            return {}
+        return merge_counters(list(dumps.values()))
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -178,6 +233,37 @@ class ServerProcess:
             progress(f"{self.name} did not stop in {timeout} s: killing it")
             self.proc.kill()
             self.proc.wait()
+
+
+def child_pids(log: str) -> list[int]:
+    """The server processes named by the ready line of ``--processes N`` ([] for one)."""
+    match = PROCESS_PIDS.search(log)
+    if match is None:
+        return []
+    return [int(x) for x in match.group(1).replace(",", " ").split()]
+
+
+def child_path(path: Path, index: int) -> Path:
+    """Where server process ``index`` (1 to N) of ``--processes N`` dumps its counters
+    (bench/bench_server.py writes there)."""
+    return path.with_name(f"{path.name}.{index}")
+
+
+def merge_counters(dumps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counters of several server processes as one: sums, statements by keyword
+    summed, commit times of all (sequences are global: each process records those
+    it committed)."""
+    merged: dict[str, Any] = {k: sum(int(d.get(k, 0)) for d in dumps) for k in SUMMED_COUNTERS}
+    keywords: dict[str, int] = {}
+    for d in dumps:
+        for k, v in d.get("by_keyword", {}).items():
+            keywords[k] = keywords.get(k, 0) + int(v)
+    merged["by_keyword"] = keywords
+    merged["commit_times"] = [pair for d in dumps for pair in d.get("commit_times", [])]
+    merged["engines"] = [e for d in dumps for e in d.get("engines", [])]
+    merged["pids"] = [d.get("pid") for d in dumps]
+    merged["processes"] = len(dumps)
+    return merged
 
 
 def statehouse_server(
@@ -316,6 +402,131 @@ class CommitTimes:
         return self.times[i]
 
 
+# -- CPU quotas (cgroup v1) ------------------------------------------------------------
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+CFS_PERIOD_US = 100_000
+
+
+def quota_us(cores: float, period_us: int = CFS_PERIOD_US) -> int:
+    """cpu.cfs_quota_us for ``cores`` of CPU per period (the kernel's least is 1 ms)."""
+    return max(1000, round(cores * period_us))
+
+
+def cgroup_of(proc_cgroup: str, controller: str = "cpu") -> str:
+    """The path of ``controller``'s group in the text of /proc/PID/cgroup (v1 lines
+    such as ``4:cpu,cpuacct:/a/b``); "/" when it has none."""
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and controller in parts[1].split(","):
+            return parts[2] or "/"
+    return "/"
+
+
+class CpuQuota:
+    """A cgroup v1 ``cpu`` group holding the processes added to it to ``cores`` of CPU
+    (``cpu.cfs_quota_us`` per ``cpu.cfs_period_us``): a context manager that creates
+    the group on entry, beside the bench's own, and removes it on exit (moving what
+    is still in it back first). A stand-in for a small machine: the process gets
+    that share of a core however idle the others are.
+
+    Where /sys/fs/cgroup/cpu is absent or not writable (not root, cgroup v2 only, a
+    container), or ``cores`` is 0, it holds nothing: ``applied`` is False and
+    ``note`` says why, for the report and the progress line."""
+
+    def __init__(self, name: str, cores: float, root: Path = CGROUP_CPU) -> None:
+        self.cores = cores
+        self.root = root
+        self.name = f"statehouse-bench-{os.getpid()}-{name}"
+        self.path: Path | None = None
+        self.parent = root
+        self.applied = False
+        self.note = ""
+        self.pids: list[int] = []
+
+    def __enter__(self) -> CpuQuota:
+        if self.cores <= 0:
+            self.note = "no CPU quota (none asked)"
+            return self
+        if not (self.root / "cgroup.procs").exists():
+            self.note = f"no CPU quota: {self.root} is absent (the cgroup v1 cpu controller)"
+            return self
+        try:
+            own = cgroup_of(Path("/proc/self/cgroup").read_text())
+        except OSError:
+            own = "/"
+        parent = self.root / own.lstrip("/")
+        self.parent = parent if parent.is_dir() else self.root
+        path = self.parent / self.name
+        try:
+            path.mkdir()
+        except OSError as exc:
+            self.note = f"no CPU quota: {self.root} is not writable ({exc.strerror or exc})"
+            return self
+        self.path = path
+        try:
+            (path / "cpu.cfs_period_us").write_text(f"{CFS_PERIOD_US}\n")
+            (path / "cpu.cfs_quota_us").write_text(f"{quota_us(self.cores)}\n")
+        except OSError as exc:
+            self._remove()
+            self.note = f"no CPU quota: cannot set it in {path} ({exc.strerror or exc})"
+            return self
+        self.applied = True
+        self.note = (
+            f"cgroup v1 cpu quota of {self.cores:.2f} core ({quota_us(self.cores)} us per "
+            f"{CFS_PERIOD_US} us)"
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._remove()
+
+    def add(self, pid: int) -> bool:
+        """Hold process ``pid`` (every thread of it) to the quota; False without one."""
+        if not self.applied or self.path is None:
+            return False
+        try:
+            (self.path / "cgroup.procs").write_text(f"{pid}\n")
+        except OSError as exc:
+            progress(f"CPU quota: cannot move process {pid} into {self.path}: {exc}")
+            return False
+        self.pids.append(pid)
+        return True
+
+    def throttled_seconds(self) -> float:
+        """How long the group's processes waited for the next period (cpu.stat)."""
+        if self.path is None:
+            return 0.0
+        try:
+            for line in (self.path / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "throttled_time":
+                    return int(value) / 1e9
+        except (OSError, ValueError):
+            pass
+        return 0.0
+
+    def _remove(self) -> None:
+        if self.path is None:
+            return
+        for _ in range(50):
+            with contextlib.suppress(OSError):
+                for pid in (self.path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        (self.parent / "cgroup.procs").write_text(f"{pid}\n")
+            try:
+                self.path.rmdir()
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+                continue
+            break
+        else:
+            progress(f"CPU quota: could not remove {self.path} (rmdir it when its tasks end)")
+        self.path = None
+
+
 # -- /proc -----------------------------------------------------------------------
 
 
@@ -389,6 +600,35 @@ def latency_summary(latencies: list[float]) -> dict[str, float]:
         "p90_ms": ms(pct(ordered, 0.90)),
         "p99_ms": ms(pct(ordered, 0.99)),
         "max_ms": ms(ordered[-1] if ordered else math.nan),
+    }
+
+
+def events_per_message(histogram: Mapping[int, int]) -> dict[str, float]:
+    """Messages that carried events, the events, and events per message (mean, p50,
+    p99, max) from ``{events in a message: how many such messages}``."""
+    messages = sum(histogram.values())
+    events = sum(size * n for size, n in histogram.items())
+    if not messages:
+        nan = math.nan
+        return {"messages": 0, "events": 0, "mean": nan, "p50": nan, "p99": nan, "max": nan}
+    ordered = sorted(histogram.items())
+
+    def quantile(q: float) -> float:
+        rank = min(messages, max(1, math.ceil(q * messages)))  # as pct(): the ceil-th value
+        seen = 0
+        for size, n in ordered:
+            seen += n
+            if seen >= rank:
+                return float(size)
+        return float(ordered[-1][0])
+
+    return {
+        "messages": messages,
+        "events": events,
+        "mean": round(events / messages, 2),
+        "p50": quantile(0.50),
+        "p99": quantile(0.99),
+        "max": float(ordered[-1][0]),
     }
 
 

@@ -60,6 +60,7 @@ class Sizes:
     idle_streams: int = 5_000
     idle_streams_per_channel: int = 50
     idle_writes: int = 300
+    writer_rate: fanout.WriterRateSizes = field(default_factory=fanout.WriterRateSizes)
     pg: postgres.PgSizes = field(default_factory=postgres.PgSizes)
     metrics: metrics.MetricsSizes = field(default_factory=metrics.MetricsSizes)
 
@@ -78,14 +79,64 @@ class Sizes:
             latency_events=200,
             idle_streams=2_000,
             idle_writes=150,
+            writer_rate=fanout.WriterRateSizes.quick(),
             pg=postgres.PgSizes.quick(),
             metrics=metrics.MetricsSizes.quick(),
         )
 
 
+#: The phases, in the order they run (``--only``, the ``--no-...`` options).
+PHASES = {
+    "sweep": "the echo baseline, the single-transition sweep, the SDK overhead, the batch RPC",
+    "fanout": "fan-out capacity and latency, and the writer's rate beside 100 and 1,000 "
+    "subscribers (--fanout-processes)",
+    "idle": "idle subscriptions: memory, and write latency with them open against none",
+    "sizing": "bytes per execution",
+    "postgres": "PostgreSQL, one and two replicas",
+    "metrics": "RecordMetrics and AggregateMetrics",
+    "security": "TLS and tokens against plaintext",
+    "http": "Connect over HTTP beside gRPC",
+    "hostile": "a normal client beside a hostile one",
+}
+
+
+def _phase_list(text: str) -> tuple[str, ...]:
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [x for x in names if x not in PHASES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown phase {', '.join(unknown) or '(none)'}: choose from {', '.join(PHASES)}"
+        )
+    return names
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"negative: {text!r}")
+    return values
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Statehouse against a protobuf echo server.")
+    parser = argparse.ArgumentParser(
+        description="Statehouse against a protobuf echo server.",
+        epilog="Phases (--only): "
+        + "; ".join(f"{name}: {what}" for name, what in PHASES.items())
+        + ". Example: the fan-out phases alone, in a few minutes: "
+        "bench/run.py --quick --only fanout --fanout-processes 1,2",
+    )
     parser.add_argument("--quick", action="store_true", help="a short run (about 2-3 min)")
+    parser.add_argument(
+        "--only",
+        type=_phase_list,
+        default=(),
+        metavar="PHASES",
+        help="run only these phases (comma-separated: " + ",".join(PHASES) + "); the "
+        "--no-... options still skip",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
     parser.add_argument(
         "--chart",
@@ -140,7 +191,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "SQLite file (default auto)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL phase")
-    parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out phase")
+    parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out phases")
+    parser.add_argument(
+        "--fanout-batches",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fan-out subscribers ask for up to "
+        f"{fanout.MAX_EVENTS_PER_MESSAGE} events per message (max_events_per_message; "
+        "default on); --no-fanout-batches: one event per message, to compare",
+    )
+    parser.add_argument(
+        "--fanout-processes",
+        type=_counts,
+        default=None,
+        metavar="N,...",
+        help="the writer-rate phase on a fresh server with --processes N for each N "
+        "(default 1; e.g. 1,2 to see which to pick on this machine's cores)",
+    )
+    parser.add_argument(
+        "--writer-rate-subscribers",
+        type=_counts,
+        default=None,
+        metavar="N,...",
+        help="subscriber counts of the writer-rate phase, after the writer alone "
+        "(default 100,1000; 0 skips the phase)",
+    )
+    parser.add_argument(
+        "--subscriber-quota",
+        type=float,
+        default=None,
+        metavar="CORES",
+        help="CPU of each writer-rate subscriber process, a cgroup v1 cpu quota (default "
+        "0.3; 0: none; without a writable /sys/fs/cgroup/cpu the run says it had none)",
+    )
     parser.add_argument(
         "--no-sizing", action="store_true", help="skip the sizing phase (bytes per execution)"
     )
@@ -167,6 +250,14 @@ def _sizes(args: argparse.Namespace) -> Sizes:
     if args.subscribers:
         counts = tuple(int(x) for x in args.subscribers.split(",") if x)
         sizes = replace(sizes, capacity_subscribers=counts)
+    rate = sizes.writer_rate
+    if args.fanout_processes:
+        rate = replace(rate, server_processes=tuple(n for n in args.fanout_processes if n > 0))
+    if args.writer_rate_subscribers is not None:
+        rate = replace(rate, subscribers=tuple(n for n in args.writer_rate_subscribers if n > 0))
+    if args.subscriber_quota is not None:
+        rate = replace(rate, quota_cores=max(0.0, args.subscriber_quota))
+    sizes = replace(sizes, writer_rate=rate)
     if args.levels:
         levels = tuple(int(x) for x in args.levels.split(",") if x)
         n = len(levels)
@@ -184,9 +275,21 @@ def _sizes(args: argparse.Namespace) -> Sizes:
     return sizes
 
 
+def _skipped(args: argparse.Namespace) -> dict[str, str]:
+    """The phases not to run, each with the option that says so."""
+    skipped = {name: f"--only {','.join(args.only)}" for name in PHASES if name not in args.only}
+    if not args.only:
+        skipped = {}
+    for name in ("fanout", "sizing", "postgres", "security", "http", "hostile"):
+        if getattr(args, f"no_{name}"):
+            skipped[name] = f"--no-{name}"
+    return skipped
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = _sizes(args)
+    skipped = _skipped(args)
     # SIGTERM stops everything like Ctrl-C: servers, client processes, the PostgreSQL cluster.
     signal.signal(signal.SIGTERM, terminated)
     tmp = Path(tempfile.mkdtemp(prefix="statehouse-bench-"))
@@ -226,63 +329,82 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         },
         "sizes": asdict(sizes),
+        "skipped": skipped,
     }
     ok = True
     profiler: Profiler | None = None
     try:
         progress(f"starting statehouse (temporary directory {tmp})")
         statehouse.start()
-        size = echo.capture_response(statehouse, tmp / "response.bin")
-        echoer = echo_server(tmp)
-        echoer.argv += ["--response", str(tmp / "response.bin")]
-        servers.append(echoer)
-        echoer.start()
-        results["echo_response_bytes"] = size
-        progress(
-            f"statehouse on {statehouse.target}, echo on {echoer.target} (TransitionTaskRun "
-            f"answered with a {size}-byte response captured from Statehouse)"
-        )
         levels = list(sizes.levels)
-        echoes = echo.run_echo_sweep(
-            echoer, levels, dict(zip(levels, sizes.echo_seconds, strict=True)), sizes.echo_calls
-        )
-        echoer.stop()
-        results["echo"] = [asdict(s) for s in echoes]
-        if profile_path is not None:
-            profiler = Profiler(statehouse, profile_path)
-        sweep = transitions.run_sweep(
-            statehouse,
-            levels,
-            dict(zip(levels, sizes.sweep_transitions, strict=True)),
-            dict(zip(levels, sizes.sweep_seconds, strict=True)),
-            profiler,
-        )
-        results["sweep"] = [asdict(s) for s in sweep]
-        results["ratios"] = [
-            {
-                "in_flight": n,
-                "echo_per_s": e.rate,
-                "transitions_per_s": t.rate,
-                "ratio": round(t.rate / e.rate, 3) if e.rate else math.nan,
-            }
-            for n, e, t in zip(levels, echoes, sweep, strict=True)
-        ]
-        sdk, raw = echo.run_sdk(statehouse, max(levels), sizes.sdk_transitions, sizes.sdk_seconds)
-        results["sdk"] = echo.sdk_overhead(sdk, raw)
-        batches = batch.run_batch(
-            statehouse,
-            list(sizes.batch_sizes),
-            sizes.batch_in_flight,
-            sizes.batch_transitions,
-            sizes.batch_seconds,
-        )
-        results["batch"] = [asdict(s) for s in batches]
-        ok = ok and not any(s.errors for s in (*echoes, *sweep, sdk, raw, *batches))
-        if args.no_fanout:
-            results["fanout"] = {"skipped": "--no-fanout"}
+        if "sweep" in skipped:
+            results["sweep_skipped"] = skipped["sweep"]
+            progress(f"statehouse on {statehouse.target}; sweep skipped ({skipped['sweep']})")
         else:
+            size = echo.capture_response(statehouse, tmp / "response.bin")
+            echoer = echo_server(tmp)
+            echoer.argv += ["--response", str(tmp / "response.bin")]
+            servers.append(echoer)
+            echoer.start()
+            results["echo_response_bytes"] = size
+            progress(
+                f"statehouse on {statehouse.target}, echo on {echoer.target} (TransitionTaskRun "
+                f"answered with a {size}-byte response captured from Statehouse)"
+            )
+            echoes = echo.run_echo_sweep(
+                echoer,
+                levels,
+                dict(zip(levels, sizes.echo_seconds, strict=True)),
+                sizes.echo_calls,
+            )
+            echoer.stop()
+            results["echo"] = [asdict(s) for s in echoes]
+            if profile_path is not None:
+                profiler = Profiler(statehouse, profile_path)
+            sweep = transitions.run_sweep(
+                statehouse,
+                levels,
+                dict(zip(levels, sizes.sweep_transitions, strict=True)),
+                dict(zip(levels, sizes.sweep_seconds, strict=True)),
+                profiler,
+            )
+            results["sweep"] = [asdict(s) for s in sweep]
+            results["ratios"] = [
+                {
+                    "in_flight": n,
+                    "echo_per_s": e.rate,
+                    "transitions_per_s": t.rate,
+                    "ratio": round(t.rate / e.rate, 3) if e.rate else math.nan,
+                }
+                for n, e, t in zip(levels, echoes, sweep, strict=True)
+            ]
+            sdk, raw = echo.run_sdk(
+                statehouse, max(levels), sizes.sdk_transitions, sizes.sdk_seconds
+            )
+            results["sdk"] = echo.sdk_overhead(sdk, raw)
+            batches = batch.run_batch(
+                statehouse,
+                list(sizes.batch_sizes),
+                sizes.batch_in_flight,
+                sizes.batch_transitions,
+                sizes.batch_seconds,
+            )
+            results["batch"] = [asdict(s) for s in batches]
+            ok = ok and not any(s.errors for s in (*echoes, *sweep, sdk, raw, *batches))
+        if "fanout" in skipped:
+            results["fanout"] = {"skipped": skipped["fanout"]}
+        else:
+            with_batches = args.fanout_batches
             capacity = [
-                fanout.run_fanout(statehouse, n, events, 0.0, sizes.capacity_seconds, "capacity")
+                fanout.run_fanout(
+                    statehouse,
+                    n,
+                    events,
+                    0.0,
+                    sizes.capacity_seconds,
+                    "capacity",
+                    batches=with_batches,
+                )
                 for n, events in (
                     (n, sizes.capacity_events[n > 100]) for n in sizes.capacity_subscribers
                 )
@@ -295,13 +417,27 @@ def main(argv: list[str] | None = None) -> int:
                 rate,
                 sizes.latency_events / rate + 20,
                 "latency",
+                batches=with_batches,
             )
             results["fanout"] = {
+                "batches": with_batches,
+                "max_events_per_message": fanout.MAX_EVENTS_PER_MESSAGE if with_batches else 0,
                 "capacity": [asdict(s) for s in capacity],
                 "latency": asdict(latency),
             }
             ok = ok and all(s.complete for s in (*capacity, latency))
-        if sizes.idle_streams > 0:
+            if sizes.writer_rate.subscribers and sizes.writer_rate.server_processes:
+                writer_rate = fanout.run_writer_rate_phase(
+                    tmp, args.server_src, sizes.writer_rate, with_batches
+                )
+                results["fanout"]["writer_rate"] = writer_rate
+                ok = ok and writer_rate["ok"]
+            else:
+                results["fanout"]["writer_rate"] = {
+                    "skipped": "no subscriber counts or server processes (--writer-rate-"
+                    "subscribers, --fanout-processes)"
+                }
+        if sizes.idle_streams > 0 and "idle" not in skipped:
             idle_server = statehouse_server(
                 "statehouse (idle streams)",
                 f"sqlite:///{tmp / 'idle.db'}",
@@ -315,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["idle"] = asdict(summary)
             ok = ok and not summary.errors
-        if args.no_sizing:
-            results["sizing"] = {"skipped": "--no-sizing", "runs": [], "ok": True}
+        if "sizing" in skipped:
+            results["sizing"] = {"skipped": skipped["sizing"], "runs": [], "ok": True}
         else:
             from . import sizing
 
@@ -324,21 +460,21 @@ def main(argv: list[str] | None = None) -> int:
                 sizing.SizingSizes.quick() if args.quick else sizing.SizingSizes(),
                 tmp,
                 args.server_src,
-                postgres=not args.no_postgres,
+                postgres="postgres" not in skipped,
             )
             ok = ok and results["sizing"]["ok"]
-        if args.no_postgres:
-            results["postgresql"] = {"skipped": "--no-postgres", "error": "", "runs": []}
+        if "postgres" in skipped:
+            results["postgresql"] = {"skipped": skipped["postgres"], "error": "", "runs": []}
         else:
             results["postgresql"] = postgres.run_postgres(args.server_src, tmp, sizes.pg)
             ok = ok and postgres.postgres_ok(results["postgresql"])
-        if sizes.metrics.metrics > 0:
+        if sizes.metrics.metrics > 0 and "metrics" not in skipped:
             results["metrics"], metrics_ok = metrics.run_metrics(
                 statehouse, database_path, sizes.metrics, args.metrics_load
             )
             ok = ok and metrics_ok
-        if args.no_security:
-            results["security"] = {"skipped": "--no-security"}
+        if "security" in skipped:
+            results["security"] = {"skipped": skipped["security"]}
         else:
             from . import security
 
@@ -351,8 +487,8 @@ def main(argv: list[str] | None = None) -> int:
                 concurrency=max(levels),
             )
             ok = ok and results["security"]["ok"]
-        if args.no_http:
-            results["http"] = {"skipped": "--no-http"}
+        if "http" in skipped:
+            results["http"] = {"skipped": skipped["http"]}
         else:
             from . import connect_http
 
@@ -360,8 +496,8 @@ def main(argv: list[str] | None = None) -> int:
                 connect_http.HttpSizes.quick() if args.quick else connect_http.HttpSizes(), tmp
             )
             ok = ok and results["http"]["ok"]
-        if args.no_hostile:
-            results["hostile"] = {"skipped": "--no-hostile"}
+        if "hostile" in skipped:
+            results["hostile"] = {"skipped": skipped["hostile"]}
         else:
             from . import hostile
 
@@ -378,9 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         results["chart"] = report.chart(results, chart)
         print(report.render(results))
         if profiler is not None:
-            profiled = sweep[-1]
             print("\nNOTE: the sweep's last level ran under cProfile (slower than real).")
-            print(profiler.report(profiled.ops))
+            print(profiler.report(results["sweep"][-1]["ops"]))
             results["profile"] = str(profiler.path)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -16,6 +16,9 @@ TARGETS = {
     "pg_commits_per_change": 0.1,
     "fanout_p99_ms": 10.0,
     "idle_ratio": 2.0,
+    #: Issue 24: the writer keeps this much of its rate alone beside 100 subscribers.
+    "writer_rate_ratio": 0.8,
+    "writer_rate_subscribers": 100,
 }
 
 
@@ -61,6 +64,9 @@ def _header(results: dict[str, Any]) -> str:
 
 
 def _unary(results: dict[str, Any]) -> str:
+    if not results.get("sweep"):
+        skipped = results.get("sweep_skipped")
+        return f"\nEcho baseline, sweep, SDK and batch RPC: skipped ({skipped})" if skipped else ""
     out = [
         f"\nEcho baseline and single-transition sweep (TransitionTaskRun; the echo server "
         f"answers the same\nmessage types with a {results.get('echo_response_bytes', '?')}-"
@@ -167,6 +173,29 @@ def _batch(results: dict[str, Any]) -> str:
     )
 
 
+def _per_message(per_message: dict[str, Any] | None) -> list[str]:
+    """Cells: messages, then events per message mean, p50, p99, max."""
+    m = per_message or {}
+    if not m.get("messages"):
+        return ["-"] * 5
+    return [
+        _f(m["messages"]),
+        _f(m["mean"], ",.1f"),
+        _f(m["p50"], ".0f"),
+        _f(m["p99"], ".0f"),
+        _f(m["max"], ".0f"),
+    ]
+
+
+def _batches_text(f: dict[str, Any]) -> str:
+    if f.get("batches", False):
+        return (
+            f"subscribers ask for up to {f.get('max_events_per_message', '?')} events per "
+            "message (max_events_per_message) and read both `event` and `events`"
+        )
+    return "subscribers ask for one event per message (--no-fanout-batches)"
+
+
 def _fanout(results: dict[str, Any]) -> str:
     f = results.get("fanout")
     if not f:
@@ -189,6 +218,7 @@ def _fanout(results: dict[str, Any]) -> str:
                 str(s["deliveries"]),
                 f"{s['seconds']:.1f}",
                 _f(s["deliveries_per_s"]),
+                *_per_message(s.get("events_per_message")),
                 _f(s["p50_ms"], ",.1f"),
                 _f(s["p99_ms"], ",.1f"),
                 _f(s["max_ms"], ",.1f"),
@@ -201,7 +231,8 @@ def _fanout(results: dict[str, Any]) -> str:
         "\nFan-out (raw Subscribe streams, from_latest, namespace filter; subscribers in "
         "processes of their own,\nthe writer in another; latency from the COMMIT of each "
         "event (the server's commit listener) to its\nreceipt, the same clock; every event "
-        "counted per subscriber):",
+        f"counted per subscriber; {_batches_text(f)};\nmsgs: messages that carried "
+        "events, ev/msg: events per message, mean and percentiles over the messages):",
         table(
             rows,
             [
@@ -212,6 +243,11 @@ def _fanout(results: dict[str, Any]) -> str:
                 "deliveries",
                 "secs",
                 "deliveries/s",
+                "msgs",
+                "ev/msg",
+                "p50",
+                "p99",
+                "max",
                 "p50 ms",
                 "p99 ms",
                 "max ms",
@@ -227,6 +263,114 @@ def _fanout(results: dict[str, Any]) -> str:
     for s in [*f["capacity"], f["latency"]]:
         for error in s["errors"][:5]:
             out.append(f"  ERROR ({s['mode']}, {s['subscribers']}): {error}")
+    writer_rate = _writer_rate(f.get("writer_rate"), results["environment"].get("cpus"))
+    if writer_rate:
+        out.append(writer_rate)
+    return "\n".join(out)
+
+
+def _writer_rate(w: dict[str, Any] | None, cpus: Any) -> str:
+    """The writer's rate alone and beside subscribers, for each --processes N."""
+    if not w:
+        return ""
+    if w.get("skipped"):
+        return f"\nWriter rate beside subscribers: skipped ({w['skipped']})"
+    runs = [r for server in w["servers"] for r in server["runs"]]
+    quota = w.get("quota") or "no CPU quota (none asked)"
+    out = [
+        "\nWriter rate beside live subscribers (issue 24: writers never wait for watchers): "
+        "TransitionTaskRun, raw stubs,\nunpaced, one writer process without a CPU quota (a "
+        "quota would make its rate alone the client's limit\nand hide a slower server); a "
+        "fresh SQLite server for each --processes N; subscribers in processes of their\n"
+        f"own, every one receiving every event in order; {_batches_text(w)};\nsubscriber "
+        f"processes: {quota}.\nratio: the writer's rate / its rate alone on the same server; "
+        "deliveries/s and secs from the writer's\nstart to the last receipt; commit-to-receipt "
+        "latency over a sample of subscribers; srv CPU during the\nwriter's transitions; "
+        "throttled: seconds the subscriber processes waited for their quota:",
+    ]
+    rows = []
+    for r in runs:
+        alone = not r["subscribers"]
+        rows.append(
+            [
+                str(r["server_processes"]),
+                str(r["subscribers"]) if not alone else "alone",
+                f"{r['events']:,}",
+                _f(r["writer_rate"]),
+                _f(r["ratio"], ".2f") if not alone else "1",
+                _f(r["writer_p99_ms"], ",.1f"),
+                f"{r['writer_cpu_pct']:.0f}%",
+                f"{r['server_cpu_pct']:.0f}%",
+                _f(r["deliveries_per_s"]) if not alone else "-",
+                f"{r['seconds']:.1f}" if not alone else "-",
+                *_per_message(r["events_per_message"]),
+                _f(r["p50_ms"], ",.1f"),
+                _f(r["p99_ms"], ",.1f"),
+                f"{r['subscriber_cpu_pct']:.0f}%" if not alone else "-",
+                f"{r['subscriber_throttled_s']:.1f}" if not alone else "-",
+                ("all, in order" if not alone else "ok")
+                if r["complete"]
+                else f"{len(r['errors'])} ERRORS",
+            ]
+        )
+    if rows:
+        out.append(
+            table(
+                rows,
+                [
+                    "srv procs",
+                    "subs",
+                    "events",
+                    "writer/s",
+                    "ratio",
+                    "writer p99 ms",
+                    "writer CPU",
+                    "srv CPU",
+                    "deliveries/s",
+                    "secs",
+                    "msgs",
+                    "ev/msg",
+                    "p50",
+                    "p99",
+                    "max",
+                    "p50 ms",
+                    "p99 ms",
+                    "subs CPU",
+                    "throttled s",
+                    "received",
+                ],
+            )
+        )
+    target, at = TARGETS["writer_rate_ratio"], TARGETS["writer_rate_subscribers"]
+    best: tuple[float, int] | None = None
+    for server in w["servers"]:
+        n = server["server_processes"]
+        name = f"--processes {n}"
+        if server.get("error"):
+            out.append(f"  {name}: FAILED: " + server["error"].strip().splitlines()[-1])
+        row = next((r for r in server["runs"] if r["subscribers"] == at), None)
+        if row is None:
+            continue
+        met = row["complete"] and row["ratio"] >= target
+        out.append(
+            f"  {name}: with {at} subscribers the writer keeps {_f(row['ratio'], '.2f')} of its "
+            f"rate alone ({row['writer_rate']:,.0f}/s) (target >= {target}: "
+            f"{'met' if met else 'NOT met'}"
+            + ("" if row["complete"] else ", and not every event reached every subscriber")
+            + ")"
+        )
+        if row["complete"] and (best is None or row["writer_rate"] > best[0]):
+            best = (row["writer_rate"], n)
+    if best is not None and len(w["servers"]) > 1:
+        out.append(
+            f"  the highest writer rate with {at} subscribers on this machine of {cpus} CPUs: "
+            f"--processes {best[1]} ({best[0]:,.0f}/s)"
+        )
+    for r in runs:
+        for error in r["errors"][:5]:
+            out.append(
+                f"  ERROR (--processes {r['server_processes']}, {r['subscribers']}): {error}"
+            )
     return "\n".join(out)
 
 
@@ -241,8 +385,11 @@ def _idle(idle: dict[str, Any] | None) -> str:
         f"in {idle['established_seconds']:.1f} s ({idle['marker_events']} marker events)\n"
         f"  write (CreateExecution, one at a time): none open p50 {none['p50_ms']:.2f} ms, "
         f"p99 {none['p99_ms']:.2f} ms; {idle['streams']:,} open p50 {opened['p50_ms']:.2f} ms,"
-        f" p99 {opened['p99_ms']:.2f} ms: {idle['write_p99_ratio']:.2f} x at p99 (target "
-        f"within {TARGETS['idle_ratio']:.0f} x)\n"
+        f" p99 {opened['p99_ms']:.2f} ms\n"
+        f"  write p99 with {idle['streams']:,} idle subscriptions / with none = "
+        f"{opened['p99_ms']:.2f} / {none['p99_ms']:.2f} ms = {_f(idle['write_p99_ratio'], '.2f')}"
+        f" x (target <= {TARGETS['idle_ratio']:.0f} x: "
+        f"{'met' if idle['write_p99_ratio'] <= TARGETS['idle_ratio'] else 'NOT met'})\n"
         f"  server RSS: {idle['rss_before_kb'] / 1024:,.1f} MB before, "
         f"{idle['rss_connected_kb'] / 1024:,.1f} MB with the connections, "
         f"{idle['rss_after_kb'] / 1024:,.1f} MB with the streams; per idle stream "
@@ -415,7 +562,10 @@ def render(results: dict[str, Any]) -> str:
     parts.append(_postgres(results.get("postgresql")))
     if results.get("metrics"):
         parts.append(_metrics(results["metrics"]))
-    if results.get("sizing"):
+    skipped = results.get("skipped") or {}
+    if skipped.get("sizing"):
+        parts.append(f"\nSizing: skipped ({skipped['sizing']})")
+    elif results.get("sizing"):
         from . import sizing
 
         parts.append(sizing.render(results["sizing"]))
@@ -447,6 +597,8 @@ def chart(results: dict[str, Any], path: Path) -> str:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         return f"not written ({exc}: pip install matplotlib)"
+    if not results.get("ratios"):
+        return "not written (no sweep)"
     levels = [r["in_flight"] for r in results["ratios"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     series = (

@@ -10,13 +10,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from statehouse_bench import postgres, report
+from statehouse_bench import main, postgres, report
 from statehouse_bench.common import (
     CommitTimes,
     Cost,
     CostMeter,
+    CpuQuota,
+    cgroup_of,
+    child_path,
+    child_pids,
+    events_per_message,
     latency_summary,
+    merge_counters,
     pct,
+    quota_us,
     table,
 )
 
@@ -114,3 +121,166 @@ def test_replica_bound_arithmetic() -> None:
 
 def test_postgres_report_says_fsync() -> None:
     assert "skipped" in report._postgres({"skipped": "--no-postgres", "error": "", "runs": []})
+
+
+def test_events_per_message_from_a_histogram() -> None:
+    # 98 messages of one event, one of 10, one of 1000.
+    summary = events_per_message({1: 98, 10: 1, 1000: 1})
+    assert summary["messages"] == 100
+    assert summary["events"] == 98 + 10 + 1000
+    assert summary["mean"] == pytest.approx(11.08)
+    assert summary["p50"] == 1
+    assert summary["p99"] == 10  # the 99th of 100, as pct() counts
+    assert summary["max"] == 1000
+    empty = events_per_message({})
+    assert empty["messages"] == 0 and math.isnan(empty["mean"])
+
+
+def test_cgroup_paths_and_quota() -> None:
+    text = "12:memory:/m\n4:cpu,cpuacct:/bench/a\n0::/unified\n"
+    assert cgroup_of(text) == "/bench/a"
+    assert cgroup_of("1:cpu:/\n") == "/"
+    assert cgroup_of("0::/only-v2\n") == "/"
+    assert quota_us(0.3) == 30_000
+    assert quota_us(2) == 200_000
+    assert quota_us(0.001) == 1000  # the kernel's least
+
+
+def test_cpu_quota_without_the_controller_holds_nothing(tmp_path: Path) -> None:
+    with CpuQuota("t", 0.3, root=tmp_path / "absent") as quota:
+        assert not quota.applied
+        assert "no CPU quota" in quota.note and "absent" in quota.note
+        assert quota.add(12345) is False
+        assert quota.throttled_seconds() == 0.0
+    with CpuQuota("t", 0.0, root=tmp_path) as quota:
+        assert not quota.applied and "none asked" in quota.note
+
+
+def test_processes_of_the_ready_line_and_their_counters() -> None:
+    log = (
+        "x INFO statehouse.server[7]: statehouse process 1 of 2 (pid 7) on 127.0.0.1:5\n"
+        "x INFO statehouse.server: statehouse serving on 127.0.0.1:5 (database "
+        "sqlite:///a.db, 2 processes: pids 7, 8)\n"
+    )
+    assert child_pids(log) == [7, 8]
+    assert child_pids("statehouse serving on 127.0.0.1:5 (database sqlite:///a.db)") == []
+    assert child_path(Path("/t/k.counters.json"), 2) == Path("/t/k.counters.json.2")
+    merged = merge_counters(
+        [
+            {
+                "pid": 7,
+                "events": 3,
+                "commits": 2,
+                "by_keyword": {"INSERT": 4},
+                "commit_times": [[3, 30]],
+            },
+            {
+                "pid": 8,
+                "events": 2,
+                "commits": 1,
+                "by_keyword": {"INSERT": 1, "SELECT": 2},
+                "commit_times": [[5, 50]],
+            },
+        ]
+    )
+    assert merged["events"] == 5 and merged["commits"] == 3
+    assert merged["by_keyword"] == {"INSERT": 5, "SELECT": 2}
+    assert merged["pids"] == [7, 8] and merged["processes"] == 2
+    # Sequences are global: the merged ring maps each to its own process's commit.
+    commits = CommitTimes(merged["commit_times"])
+    assert commits.at(4) == 50 and commits.at(1) == 30
+
+
+def test_only_and_the_skip_options() -> None:
+    args = main.parse_args(["--only", "fanout,idle", "--no-fanout"])
+    skipped = main._skipped(args)
+    assert "idle" not in skipped
+    assert skipped["fanout"] == "--no-fanout"
+    assert skipped["sweep"] == "--only fanout,idle"
+    assert main._skipped(main.parse_args([])) == {}
+    with pytest.raises(SystemExit):
+        main.parse_args(["--only", "nope"])
+    sizes = main._sizes(
+        main.parse_args(
+            [
+                "--quick",
+                "--fanout-processes",
+                "1,2",
+                "--subscriber-quota",
+                "0.5",
+                "--no-fanout-batches",
+            ]
+        )
+    )
+    assert sizes.writer_rate.server_processes == (1, 2)
+    assert sizes.writer_rate.quota_cores == 0.5
+
+
+def _rate_row(processes: int, subscribers: int, rate: float, ratio: float) -> dict[str, object]:
+    return {
+        "server_processes": processes,
+        "subscribers": subscribers,
+        "events": 1000,
+        "writer_rate": rate,
+        "ratio": ratio,
+        "writer_p99_ms": 30.0,
+        "writer_cpu_pct": 40.0,
+        "server_cpu_pct": 95.0,
+        "deliveries_per_s": rate * subscribers,
+        "seconds": 2.0,
+        "events_per_message": events_per_message({1: 10, 500: 2} if subscribers else {}),
+        "p50_ms": 5.0 if subscribers else math.nan,
+        "p99_ms": 50.0 if subscribers else math.nan,
+        "subscriber_cpu_pct": 30.0,
+        "subscriber_throttled_s": 1.5,
+        "complete": True,
+        "errors": [],
+    }
+
+
+def test_writer_rate_report_states_the_ratio_and_the_target() -> None:
+    w = {
+        "batches": True,
+        "max_events_per_message": 1000,
+        "quota": "each cgroup v1 cpu quota of 0.30 core (30000 us per 100000 us)",
+        "servers": [
+            {
+                "server_processes": n,
+                "error": "",
+                "runs": [
+                    _rate_row(n, 0, 1000.0 * n, 1.0),
+                    _rate_row(n, 100, 900.0 * n if n == 1 else 700.0 * n, 0.9 if n == 1 else 0.7),
+                ],
+            }
+            for n in (1, 2)
+        ],
+    }
+    text = report._writer_rate(w, 2)
+    assert "--processes 1: with 100 subscribers the writer keeps 0.90" in text
+    assert "(target >= 0.8: met)" in text
+    assert "--processes 2: with 100 subscribers the writer keeps 0.70" in text
+    assert "NOT met" in text
+    assert "--processes 2 (1,400/s)" in text
+    assert "each cgroup v1 cpu quota of 0.30 core" in text
+    assert "skipped (x)" in report._writer_rate({"skipped": "x"}, 2)
+
+
+def test_idle_report_states_the_write_p99_ratio() -> None:
+    idle = {
+        "streams": 5000,
+        "channels": 100,
+        "established_seconds": 3.0,
+        "marker_events": 4,
+        "write_latency_none": {"p50_ms": 1.0, "p99_ms": 2.0},
+        "write_latency_open": {"p50_ms": 1.5, "p99_ms": 5.0},
+        "write_p99_ratio": 2.5,
+        "rss_before_kb": 1024,
+        "rss_connected_kb": 2048,
+        "rss_after_kb": 4096,
+        "kb_per_stream": 0.6,
+        "kb_per_stream_without_connections": 0.4,
+        "errors": [],
+    }
+    text = report._idle(idle)
+    assert "write p99 with 5,000 idle subscriptions / with none = 5.00 / 2.00 ms = 2.50 x" in text
+    assert "(target <= 2 x: NOT met)" in text
