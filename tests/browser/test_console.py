@@ -1,5 +1,6 @@
 """The web console, in headless Chromium, against a real server: executions
-created over gRPC appear in the list live; the timeline draws task runs and
+created over gRPC appear in the list live; changes committed together reach
+the list in one message of several events; the timeline draws task runs and
 their attempts; the kill button cascades; a refused move shows the server's
 message; a server restart is survived without a reload, a duplicate or a gap;
 1,000 task runs render in a measured time. ``STATEHOUSE_SCREENSHOTS=DIR``
@@ -92,6 +93,78 @@ def test_executions_created_over_grpc_appear_in_the_list_within_2_seconds(
     row.send_keys(Keys.ENTER)
     wait_for(lambda: browser.current_url.endswith(f"/executions/{ids[0]}"), 5, "the execution page")
     wait_for(lambda: execution_state(browser) == "RUNNING", 5, "the execution page drawn")
+
+
+#: Installed before the page's scripts: counts the events of each message of the
+#: page's Subscribe streams (Connect envelopes; SubscribeResponse fields 1 and 3)
+#: into window.__subscribeEvents, the page reading a copy of the stream.
+COUNT_SUBSCRIBE_EVENTS = """
+window.__subscribeEvents = [];
+const pageFetch = window.fetch;
+function countEvents(bytes) {
+  let i = 0, count = 0;
+  const varint = () => { let v = 0, s = 0, b; do { b = bytes[i++]; v += (b & 0x7f) * 2 ** s; s += 7; } while (b & 0x80); return v; };
+  while (i < bytes.length) {
+    const tag = varint();
+    if ((tag & 7) === 2) { const size = varint(); i += size; }
+    else if ((tag & 7) === 0) varint();
+    else break;
+    if (tag >> 3 === 1 || tag >> 3 === 3) count++;
+  }
+  return count;
+}
+window.fetch = async (input, init) => {
+  const response = await pageFetch(input, init);
+  const url = typeof input === 'string' ? input : input.url;
+  if (!url.endsWith('/statehouse.v1.EventService/Subscribe') || !response.body) return response;
+  const [page, copy] = response.body.tee();
+  (async () => {
+    const reader = copy.getReader();
+    let buffer = new Uint8Array(0);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      const joined = new Uint8Array(buffer.length + value.length);
+      joined.set(buffer);
+      joined.set(value, buffer.length);
+      buffer = joined;
+      while (buffer.length >= 5) {
+        const size = new DataView(buffer.buffer, buffer.byteOffset).getUint32(1);
+        if (buffer.length < 5 + size) break;
+        if (buffer[0] === 0) window.__subscribeEvents.push(countEvents(buffer.subarray(5, 5 + size)));
+        buffer = buffer.slice(5 + size);
+      }
+    }
+  })().catch(() => {});
+  return new Response(page, response);
+};
+"""
+
+
+def test_rows_listed_before_changes_committed_together_move_together_from_one_message(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    ids = [client.create_execution(namespace="batch", flow_id="b").id for _ in range(20)]
+    runs = [client.create_task_run(execution_id=i, task_id="t").task_run.id for i in ids]
+    script = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_SUBSCRIBE_EVENTS}
+    )
+    try:
+        open_page(browser, console_server.url + "/?namespace=batch")
+        wait_for(lambda: list_rows(browser) == dict.fromkeys(ids, "CREATED"), 5, "the rows")
+        # One commit: 20 task-run events and 20 execution events, sent together
+        # (the console asks for several events per message).
+        client.transition_task_runs([{"task_run_id": run, "state": State.RUNNING} for run in runs])
+        wait_for(
+            lambda: list_rows(browser) == dict.fromkeys(ids, "RUNNING"), 3, "every row RUNNING"
+        )
+        counts: list[int] = browser.execute_script("return window.__subscribeEvents")
+        print(f"events per Subscribe message: {counts}")
+        assert max(counts) > 1, f"events per Subscribe message: {counts}"
+    finally:
+        browser.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
 
 
 def test_filters_are_in_the_url_and_survive_a_reload(

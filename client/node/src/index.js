@@ -290,6 +290,65 @@ function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStream
   return wrapped;
 }
 
+/** The most events a subscription asks for in one message (the server's own cap). */
+const MAX_EVENTS_PER_MESSAGE = 1000;
+
+/** The request's after_sequence as a BigInt, or null when it is not a sequence. */
+function sequenceOf(value) {
+  try {
+    return BigInt(String(value ?? 0));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Turns a Subscribe stream of the server's messages into one message per
+ * event, as when each event came alone: a message carrying several events
+ * (`events`, sent when the request set max_events_per_message above 1) is
+ * handed over as one { payload: 'event', event } message per event, in order.
+ * An event at or below the cursor (the request's after_sequence, then the last
+ * event or heartbeat received) is dropped. The stream counts
+ * `messagesReceived` (from the server: a batch once), `eventsReceived` (every
+ * event in them) and `duplicatesDropped`.
+ */
+function unbatchSubscription(call, request) {
+  let cursor = request.from_latest ? null : sequenceOf(request.after_sequence);
+  call.messagesReceived = 0;
+  call.eventsReceived = 0;
+  call.duplicatesDropped = 0;
+  const push = call.push.bind(call);
+  // grpc-js pushes each message it receives (null at the end).
+  call.push = (message) => {
+    if (message === null) return push(null);
+    call.messagesReceived += 1;
+    if (message.payload === 'heartbeat') {
+      const sequence = sequenceOf(message.heartbeat.sequence);
+      if (cursor === null || sequence > cursor) cursor = sequence;
+      return push(message);
+    }
+    const events = message.payload === 'event' ? [message.event] : message.events || [];
+    if (events.length === 0) return push(message);
+    let pushed = false;
+    let more = true;
+    for (const event of events) {
+      call.eventsReceived += 1;
+      const sequence = sequenceOf(event.sequence);
+      if (cursor !== null && sequence <= cursor) {
+        call.duplicatesDropped += 1;
+        continue;
+      }
+      cursor = sequence;
+      pushed = true;
+      more = push({ ...message, event, events: [], payload: 'event' });
+    }
+    // Nothing handed over: the stream still waits for a message, read the next.
+    if (!pushed) call._read();
+    return more;
+  };
+  return call;
+}
+
 /** A PEM given as a Buffer, as PEM text or as the path of a file. */
 function readPem(value, what) {
   if (value === undefined || value === null || value === '') return null;
@@ -401,6 +460,9 @@ function traceInterceptor(api = openTelemetry()) {
  * executions.transitionTaskRuns({ requests: [...] }) resolves to an array with
  * one entry per item, in order: its TransitionTaskRunResponse, or the
  * StatehouseError transitionTaskRun would have rejected with (not thrown).
+ * events.subscribe asks for several events per message (max_events_per_message
+ * 1000 unless the request sets it) and hands them over one message per event,
+ * as before (see unbatchSubscription).
  *
  * target: "host:port" (default $STATEHOUSE_TARGET, else 127.0.0.1:50051).
  * options:
@@ -476,6 +538,17 @@ function connect(target = process.env.STATEHOUSE_TARGET || '127.0.0.1:50051', op
   executions.transitionTaskRuns = async (request = {}, callOptions = {}) =>
     transitionResults(await transitionTaskRunsCall(request, callOptions));
   const events = wrap(api.EventService);
+  // Several events per message, unless the request says otherwise; handed over
+  // one by one (see unbatchSubscription).
+  const subscribeCall = events.subscribe;
+  events.subscribe = (request = {}, callOptions = {}) =>
+    unbatchSubscription(
+      subscribeCall(
+        { ...request, max_events_per_message: request.max_events_per_message ?? MAX_EVENTS_PER_MESSAGE },
+        callOptions,
+      ),
+      request,
+    );
   const metrics = wrap(api.MetricService);
   const admin = wrap(api.AdminService);
   return {

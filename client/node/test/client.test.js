@@ -196,6 +196,59 @@ test('creates an execution and task runs, drives the lifecycle, receives the eve
   );
 });
 
+test('a subscription behind the log gets several events per message, handed over one by one', async () => {
+  const flowId = uniqueFlow('batches');
+  const ids = [];
+  for (let i = 0; i < 300; i += 1) {
+    const { execution } = await sh.executions.createExecution({ namespace: 'node.test', flow_id: flowId });
+    ids.push(execution.id);
+  }
+  const filter = { namespace: 'node.test', flow_id: flowId };
+
+  // The replay from the start: every event once, in order, several to a message.
+  const replay = sh.events.subscribe({ filter, after_sequence: '0' });
+  const events = await collectEvents(replay, 300);
+  assert.deepEqual(
+    events.map((e) => e.execution_id),
+    ids,
+  );
+  const sequences = events.map((e) => BigInt(e.sequence));
+  for (let i = 1; i < sequences.length; i += 1) {
+    assert.ok(sequences[i] > sequences[i - 1], `sequence ${sequences[i]} after ${sequences[i - 1]}`);
+  }
+  assert.equal(replay.eventsReceived, 300);
+  assert.equal(replay.duplicatesDropped, 0);
+  assert.ok(replay.messagesReceived < 300, `${replay.messagesReceived} messages for 300 events`);
+
+  // Resuming after an event in the middle of a message: exactly the events after it.
+  const resumed = sh.events.subscribe({ filter, after_sequence: events[149].sequence });
+  const rest = await collectEvents(resumed, 150);
+  assert.deepEqual(
+    rest.map((e) => e.sequence),
+    events.slice(150).map((e) => e.sequence),
+  );
+  assert.ok(resumed.messagesReceived < 150, `${resumed.messagesReceived} messages for 150 events`);
+
+  // Leaving the loop in the middle of a message cancels the stream: no more events.
+  const left = sh.events.subscribe({ filter, after_sequence: '0' });
+  const seen = [];
+  for await (const message of left) {
+    seen.push(message.event.sequence);
+    if (seen.length === 10) break;
+  }
+  assert.deepEqual(
+    seen,
+    events.slice(0, 10).map((e) => e.sequence),
+  );
+  assert.ok(left.destroyed);
+  assert.ok(left.eventsReceived > 10, `${left.eventsReceived} events received: the break was not mid-message`);
+
+  // max_events_per_message 0 (or 1): one event per message, as servers before it.
+  const single = sh.events.subscribe({ filter, after_sequence: events[289].sequence, max_events_per_message: 0 });
+  assert.equal((await collectEvents(single, 10)).length, 10);
+  assert.equal(single.messagesReceived, 10);
+});
+
 test('an illegal transition fails with FAILED_PRECONDITION and an ErrorInfo INVALID_TRANSITION', async () => {
   const { execution } = await sh.executions.createExecution({
     namespace: 'node.test',

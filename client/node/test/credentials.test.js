@@ -47,6 +47,18 @@ function statusError(code, message, reason, metadata = {}) {
   return { code, details: message, metadata: trailers };
 }
 
+const event = (sequence) => ({ sequence: String(sequence), execution_id: `e${sequence}` });
+/** Subscribe messages with several events each, some again (at or below the cursor). */
+const BATCHES = [
+  { events: [event(1), event(2), event(3)] },
+  { events: [event(3), event(4)] },
+  { events: [event(2)] }, // nothing new: the client must read on
+  { event: event(2) },
+  { heartbeat: { sequence: '6' } },
+  { events: [event(5), event(7)] }, // 5 is at or below the heartbeat
+  { event: event(8) },
+];
+
 /**
  * A server of the Statehouse services that records every call as
  * { method, authorization } and answers by the request: execution_id
@@ -56,6 +68,7 @@ class RecordingServer {
   constructor() {
     this.calls = [];
     this.cancelled = [];
+    this.subscribeRequests = [];
     this.server = new grpc.Server();
     const api = loadApi();
     const record = (method, call) => {
@@ -82,13 +95,24 @@ class RecordingServer {
       },
     });
     this.server.addService(api.EventService.service, {
-      // One heartbeat at once, then open until the client cancels.
+      // One heartbeat at once, then open until the client cancels; namespace
+      // "batches": BATCHES, then the end; "open-batch": BATCHES[0], then open.
       subscribe: (call) => {
         record('Subscribe', call);
+        this.subscribeRequests.push(call.request);
         call.on('cancelled', () => this.cancelled.push('Subscribe'));
         const error = refusal(call.request.filter?.namespace);
         if (error) {
           call.emit('error', error);
+          return;
+        }
+        if (call.request.filter?.namespace === 'batches') {
+          for (const message of BATCHES) call.write(message);
+          call.end();
+          return;
+        }
+        if (call.request.filter?.namespace === 'open-batch') {
+          call.write(BATCHES[0]);
           return;
         }
         call.write({ heartbeat: { sequence: '7' } });
@@ -304,6 +328,68 @@ describe('streams', () => {
     assert.ok(error instanceof StatehouseError, String(error));
     assert.equal(error.codeName, 'CANCELLED');
     await eventually(() => fake.cancelled.length === 1);
+  });
+});
+
+describe('several events per message', () => {
+  let fake;
+  let target;
+  before(async () => {
+    fake = new RecordingServer();
+    target = await fake.start();
+  });
+  after(() => fake.stop());
+
+  /** What a subscription hands over: "sequence" per event, "heartbeat sequence" per heartbeat. */
+  async function received(stream) {
+    const items = [];
+    for await (const message of stream) {
+      items.push(message.payload === 'event' ? message.event.sequence : `heartbeat ${message.heartbeat.sequence}`);
+    }
+    return items;
+  }
+
+  test('are asked for and handed over one by one, in order, each once', TIMEOUT, async () => {
+    const sh = connect(target);
+    try {
+      fake.subscribeRequests = [];
+      const stream = sh.events.subscribe({ filter: { namespace: 'batches' }, after_sequence: '0' });
+      assert.deepEqual(await received(stream), ['1', '2', '3', '4', 'heartbeat 6', '7', '8']);
+      assert.equal(fake.subscribeRequests[0].max_events_per_message, 1000);
+      assert.deepEqual(
+        [stream.messagesReceived, stream.eventsReceived, stream.duplicatesDropped],
+        [BATCHES.length, 10, 4],
+      );
+
+      // A cursor in the middle of a message; the request's own max_events_per_message.
+      const resumed = sh.events.subscribe({
+        filter: { namespace: 'batches' },
+        after_sequence: '2',
+        max_events_per_message: 0,
+      });
+      assert.deepEqual(await received(resumed), ['3', '4', 'heartbeat 6', '7', '8']);
+      assert.equal(fake.subscribeRequests[1].max_events_per_message, 0);
+      assert.equal(resumed.duplicatesDropped, 6);
+    } finally {
+      sh.close();
+    }
+  });
+
+  test('breaking out in the middle of a message cancels the stream', TIMEOUT, async () => {
+    const sh = connect(target);
+    try {
+      fake.cancelled = [];
+      const stream = sh.events.subscribe({ filter: { namespace: 'open-batch' }, after_sequence: '0' });
+      for await (const message of stream) {
+        assert.equal(message.event.sequence, '1');
+        break;
+      }
+      assert.ok(stream.destroyed);
+      assert.equal(stream.eventsReceived, 3);
+      await eventually(() => fake.cancelled.length === 1);
+    } finally {
+      sh.close();
+    }
   });
 });
 
