@@ -248,12 +248,13 @@ async def _paced_sends(pacer: _Pacer, now: list[float], count: int) -> list[int]
     turns: list[int] = []
 
     async def send(i: int) -> None:
-        waiter = pacer.turn()
-        if waiter is not None:
-            await waiter
+        slot = pacer.turn()
+        if not isinstance(slot, int):
+            slot = await slot
         order.append(i)
         turns.append(turn)
         now[0] += 0.001
+        pacer.done(slot)
 
     tasks = [asyncio.create_task(send(i)) for i in range(count)]
     while not all(t.done() for t in tasks):
@@ -283,8 +284,53 @@ async def test_the_pacer_gives_sends_a_smaller_budget_while_requests_are_in_flig
 async def test_the_pacer_learns_the_cost_of_a_send() -> None:
     now = [0.0]
     pacer = _Pacer(0.003, 0.001, busy=lambda: 0, clock=lambda: now[0], cost=50e-6)
-    per_turn = await _paced_sends(pacer, now, 60)
+    per_turn = await _paced_sends(pacer, now, 120)
     # The first estimate lets too many through; the measured cost brings it to the budget.
-    assert per_turn[0] == 3 and per_turn[1] > 3
-    assert per_turn[-2] <= 4
-    assert 0.0009 < pacer.cost < 0.0011
+    assert per_turn[0] == 60
+    assert per_turn == sorted(per_turn, reverse=True)
+    assert per_turn[-2] == 3
+    assert 0.0009 < pacer.cost <= 0.001
+
+
+async def test_the_pacer_keeps_at_most_its_slots_of_sends_outstanding() -> None:
+    """Sends not yet written hold their slots: a request waits behind a few of them."""
+    in_flight = [0]
+    pacer = _Pacer(1.0, 1.0, max_in_flight=4, busy_in_flight=2, busy=lambda: in_flight[0])
+    slots = [pacer.turn() for _ in range(4)]
+    assert all(isinstance(s, int) for s in slots) and pacer.in_flight == 4
+    fifth = pacer.turn()
+    assert isinstance(fifth, asyncio.Future)
+    await asyncio.sleep(0.01)
+    assert not fifth.done()  # every slot is taken
+    pacer.done(slots[0])  # type: ignore[arg-type]
+    assert await asyncio.wait_for(fifth, 1) > 0
+    # While requests are in flight, fewer: two of the four are given back first.
+    in_flight[0] = 1
+    for slot in slots[1:3]:
+        pacer.done(slot)  # type: ignore[arg-type]
+    assert pacer.in_flight == 2
+    sixth = pacer.turn()
+    assert isinstance(sixth, asyncio.Future)
+    pacer.done(slots[3])  # type: ignore[arg-type]
+    assert await asyncio.wait_for(sixth, 1) > 0
+
+
+async def test_a_send_outstanding_too_long_gives_its_slot_up() -> None:
+    """A client that stopped reading holds its send for ever: not the others."""
+    pacer = _Pacer(1.0, 1.0, max_in_flight=1, busy=lambda: 0)
+    stuck = pacer.turn()
+    assert isinstance(stuck, int)
+    waiting = pacer.turn()
+    assert isinstance(waiting, asyncio.Future)
+    assert await asyncio.wait_for(waiting, 2) > 0
+    pacer.done(stuck)  # late: nothing changes
+    assert pacer.in_flight == 1
+
+
+def test_the_pacer_rests_deliveries_only_while_requests_are_in_flight() -> None:
+    in_flight = [0]
+    pacer = _Pacer(0.002, 0.0005, busy_share=0.2, busy=lambda: in_flight[0])
+    assert pacer.rest(0.001) == 0.0
+    in_flight[0] = 1
+    assert abs(pacer.rest(0.001) - 0.004) < 1e-12  # 20% of the time for deliveries
+    assert pacer.allowance() == 0.0005

@@ -77,6 +77,12 @@ BUSY_BUDGET = 0.0005
 IDLE_BUDGET = 0.002
 #: The most of the loop's wall time deliveries use while unary calls are in flight.
 BUSY_SHARE = 0.15
+#: Stream sends outstanding at once (written by grpc or not yet), and while unary
+#: calls are in flight.
+MAX_IN_FLIGHT = 8
+BUSY_IN_FLIGHT = 2
+#: A send outstanding this long (its client stopped reading) no longer holds a slot.
+STUCK_SECONDS = 0.05
 
 
 class HubClosed(Exception):
@@ -118,7 +124,7 @@ class Subscription:
         self.synced = False
         self.closed = False
         #: While the subscriber waits for events: the future that wakes it (through the pacer).
-        self.idle: asyncio.Future[None] | None = None
+        self.idle: asyncio.Future[int] | None = None
         #: Whether any event was sent yet (a cursor of 0 then means "from the start").
         self.delivered = False
         #: How many times the buffer overflowed and the subscriber fell back to the log.
@@ -168,7 +174,7 @@ class Subscription:
         self.buffered -= len(out)
         return out
 
-    def wake(self) -> asyncio.Future[None] | None:
+    def wake(self) -> asyncio.Future[int] | None:
         """The future to resolve to wake the subscriber, if it is waiting (once)."""
         idle = self.idle
         if idle is None or idle.done():
@@ -252,22 +258,34 @@ def _sequence(event: Event) -> int:
 
 
 class _Pacer:
-    """Stream sends under a budget of event-loop time: requests first.
+    """Stream sends under a budget of the event loop: requests first.
 
-    A send costs the event loop tens of microseconds; 5,000 streams woken by one
-    event would otherwise all run in the same turn, and a request arriving then
-    waits for every one of them at each of its own steps. So sends take turns:
+    A send costs the event loop tens of microseconds, most of it in grpc's C
+    core (the write, its completion) where no Python timer sees it; and grpc
+    handles the completions of every send started before a new request is
+    even read. 5,000 streams woken by one event would otherwise all send at
+    once, and a request arriving then waits for every one of them. So a send
+    takes a *slot* and gives it back when grpc has written it, and:
 
-    - In one turn of the loop, sends are granted while the time since the
-      turn's first grant is within ``budget`` (``busy_budget`` while unary calls
-      are in flight); beyond it they wait, in order (FIFO), and the loop polls
-      for I/O in between. At each turn the pacer wakes as many waiters as the
-      budget holds at the measured cost of a send (a moving average).
-    - While unary calls are in flight, deliveries rest after each turn in
-      proportion to the time it took, so that they use at most ``busy_share``
-      of the loop's wall time: the loop thread then waits in its poll, the
+    - At most ``max_in_flight`` sends are outstanding (``busy_in_flight``
+      while unary calls are in flight, as ``priority.small_calls`` counts
+      them): a request waits behind a few sends, never thousands. A slot held
+      longer than ``STUCK_SECONDS`` (a client that stopped reading) no longer
+      counts, so stalled streams cannot hold deliveries up.
+    - Sends go in cycles. At the start of each, the pacer measures the CPU
+      time the loop's thread used in the last one (``thread_time``: grpc's
+      share included, and the requests' too, which only makes deliveries more
+      modest) per send granted, a moving average (``cost``), and grants as
+      many sends as the cycle's budget holds at that cost (``budget``, or
+      ``busy_budget`` while calls are in flight). Sends beyond it wait, in
+      order (FIFO).
+    - While unary calls are in flight, the next cycle starts only after a rest
+      in proportion to the time the cycle's sends take, so that deliveries use
+      at most ``busy_share`` of the loop: the loop then waits in its poll, the
       GIL free for the writer thread, and requests' steps find the loop idle.
     - Without contention a send does not wait at all.
+
+    ``turn()`` gives a slot (an int) or a future of one; ``done(slot)`` gives it back.
     """
 
     def __init__(
@@ -276,102 +294,124 @@ class _Pacer:
         busy_budget: float = BUSY_BUDGET,
         *,
         busy_share: float = BUSY_SHARE,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        busy_in_flight: int = BUSY_IN_FLIGHT,
         busy: Callable[[], int] = priority.small_calls,
-        clock: Callable[[], float] = time.perf_counter,
+        clock: Callable[[], float] = time.thread_time,
         cost: float = 50e-6,
     ) -> None:
         self.budget = budget
         self.busy_budget = busy_budget
+        self.max_in_flight = max(1, max_in_flight)
+        self.busy_in_flight = max(1, busy_in_flight)
         #: Rest this many times the time used, while requests are in flight.
         self._rest_ratio = (1.0 - busy_share) / busy_share if 0 < busy_share < 1 else 0.0
         self._busy = busy
         self._clock = clock
-        #: The measured event-loop time of one send (seconds), a moving average.
+        #: The measured loop CPU time of one send (seconds), a moving average.
         self.cost = cost
-        self._started: float | None = None
+        #: The loop thread's CPU time when the current cycle opened (None: idle).
+        self._cycle_cpu: float | None = None
         self._granted = 0
+        self._room = 0
+        self._scheduled = False
         self._resting = False
-        self._ending = False
-        self._next_scheduled = False
-        self.waiters: deque[asyncio.Future[None]] = deque()
+        #: Outstanding sends: slot -> when it was given (monotonic), oldest first.
+        self._slots: dict[int, float] = {}
+        self._next_slot = 0
+        self.waiters: deque[asyncio.Future[int]] = deque()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._slots)
 
     def allowance(self) -> float:
-        """The loop time deliveries may use in this turn."""
+        """The loop time deliveries may use in one cycle."""
         return self.busy_budget if self._busy() else self.budget
 
     def rest(self, used: float) -> float:
         """How long deliveries stay off the loop after using it for ``used`` seconds."""
         return used * self._rest_ratio if self._busy() else 0.0
 
-    def turn(self) -> asyncio.Future[None] | None:
-        """None: go ahead; else a future to await (resolved in a later turn)."""
+    def _limit(self) -> int:
+        return self.busy_in_flight if self._busy() else self.max_in_flight
+
+    def turn(self) -> int | asyncio.Future[int]:
+        """A slot to send now, or a future of one (resolved at its turn)."""
         if not self.waiters and not self._resting:
-            now = self._clock()
-            if self._started is None:
-                self._started = now
-                self._granted = 1
-                self._end_soon()
-                return None
-            if now - self._started < self.allowance():
+            if self._cycle_cpu is None:
+                self._open_cycle()
+                self._schedule(0.0)
+            if self._granted < self._room and len(self._slots) < self._limit():
                 self._granted += 1
-                return None
-        waiter = asyncio.get_running_loop().create_future()
+                return self._take()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.enqueue(waiter)
         return waiter
 
-    def enqueue(self, waiter: asyncio.Future[None]) -> None:
-        """Resolve ``waiter`` at its turn (a subscriber woken by new events)."""
+    def enqueue(self, waiter: asyncio.Future[int]) -> None:
+        """Resolve ``waiter`` with a slot at its turn (a subscriber woken by new events)."""
         self.waiters.append(waiter)
-        if not (self._resting or self._ending or self._next_scheduled):
-            self._next_scheduled = True
-            asyncio.get_running_loop().call_soon(self._next_turn)
+        self._schedule(0.0)
 
-    def _end_soon(self) -> None:
-        if not self._ending:
-            self._ending = True
-            asyncio.get_running_loop().call_soon(self._end_turn)
+    def done(self, slot: int) -> None:
+        """A send is written (or abandoned): its slot is free."""
+        if self._slots.pop(slot, None) is not None and self.waiters:
+            self._schedule(0.0)
 
-    def _end_turn(self) -> None:
-        """After the turn's sends ran: learn their cost, then rest or go on."""
-        self._ending = False
-        now = self._clock()
-        used = 0.0
-        if self._started is not None and self._granted:
-            used = now - self._started
-            self.cost += 0.2 * (used / self._granted - self.cost)
-        self._started = None
-        self._granted = 0
-        rest = self.rest(used)
-        loop = asyncio.get_running_loop()
-        if rest > 0:
-            self._resting = True
-            self._next_scheduled = True
-            loop.call_later(rest, self._next_turn)
-        elif self.waiters and not self._next_scheduled:
-            self._next_scheduled = True
-            loop.call_soon(self._next_turn)
+    def _take(self) -> int:
+        self._next_slot += 1
+        self._slots[self._next_slot] = time.monotonic()
+        return self._next_slot
 
-    def _next_turn(self) -> None:
-        """Wake as many waiters as the budget holds; their sends run in the next turn."""
-        self._next_scheduled = False
-        self._resting = False
-        waiters = self.waiters
-        if not waiters:
+    def _schedule(self, delay: float) -> None:
+        if self._scheduled:
             return
-        room = max(1, int(self.allowance() / max(self.cost, 1e-6)))
-        woken = 0
-        while waiters and woken < room:
+        self._scheduled = True
+        loop = asyncio.get_running_loop()
+        if delay > 0:
+            self._resting = True
+            loop.call_later(delay, self._next_cycle)
+        else:
+            loop.call_soon(self._next_cycle)
+
+    def _open_cycle(self) -> None:
+        """Close the cycle that ran (learn the cost of its sends), open the next."""
+        cpu = self._clock()
+        if self._cycle_cpu is not None and self._granted:
+            used = max(0.0, cpu - self._cycle_cpu)
+            self.cost += 0.2 * (used / self._granted - self.cost)
+        self._cycle_cpu = cpu
+        self._granted = 0
+        self._room = max(1, int(self.allowance() / max(self.cost, 1e-6)))
+
+    def _next_cycle(self) -> None:
+        """A new cycle: wake as many waiters as it has room and slots for; schedule
+        the next one (which learns this one's cost), at once or after a rest."""
+        self._scheduled = False
+        self._resting = False
+        slots = self._slots
+        if slots:
+            stuck = time.monotonic() - STUCK_SECONDS
+            while slots and next(iter(slots.values())) < stuck:
+                del slots[next(iter(slots))]
+        if not self._granted and not self.waiters:
+            self._cycle_cpu = None  # idle: the next send opens a cycle afresh
+            return
+        self._open_cycle()
+        waiters = self.waiters
+        limit = self._limit()
+        while waiters and self._granted < self._room and len(slots) < limit:
             waiter = waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                woken += 1
-        if woken:
-            self._started = self._clock()
-            self._granted = woken
-            self._end_soon()
+                waiter.set_result(self._take())
+                self._granted += 1
+        if self._granted:
+            # Learn this cycle's cost at the next one, after a rest while requests wait.
+            self._schedule(self.rest(self._granted * self.cost))
         elif waiters:
-            self._next_scheduled = True
-            asyncio.get_running_loop().call_soon(self._next_turn)
+            # Every slot is taken: the next ``done`` (or the stuck check) goes on.
+            asyncio.get_running_loop().call_later(STUCK_SECONDS, self._schedule, 0.0)
 
 
 def _discard(index: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
@@ -498,7 +538,7 @@ class EventHub:
             sub.closed = True
             idle = sub.wake()
             if idle is not None:
-                idle.set_result(None)
+                idle.set_result(0)  # no slot: the stream ends
         for task in (self._task, self._delivery):
             if task is not None:
                 task.cancel()
@@ -691,23 +731,27 @@ class EventHub:
         self._index.add(sub)
         pacer = self._pacer
         loop = asyncio.get_running_loop()
-        granted = False
+        slot = 0  # a send's turn, taken before it and given back once grpc wrote it
         try:
             while True:
                 if sub.closed or self.closed:
                     raise HubClosed()
                 if sub.buffered:
-                    if not granted:
-                        waiter = pacer.turn()
-                        if waiter is not None:
-                            await waiter  # only this task takes from the buffer
-                            if sub.closed or self.closed:
-                                raise HubClosed()
-                    granted = False
+                    if not slot:
+                        turn = pacer.turn()
+                        slot = turn if isinstance(turn, int) else await turn
+                        if sub.closed or self.closed:
+                            raise HubClosed()
                     sub.delivered = True
-                    yield sub.take(limit)
+                    try:
+                        yield sub.take(limit)
+                    finally:
+                        pacer.done(slot)
+                        slot = 0
                     continue
-                granted = False
+                if slot:
+                    pacer.done(slot)
+                    slot = 0
                 if not sub.synced:
                     async for page in self._replay(sub, limit):
                         sub.delivered = True
@@ -716,8 +760,7 @@ class EventHub:
                 idle = sub.idle = loop.create_future()
                 try:
                     async with asyncio.timeout(heartbeat_interval):
-                        await idle
-                    granted = True  # woken at its turn (or to close)
+                        slot = await idle  # woken at its turn, with a slot (0: to close)
                 except TimeoutError:
                     # The timeout may fire in the same turn as a live batch that was
                     # just buffered: then ``covered`` includes undelivered events, and
@@ -729,6 +772,8 @@ class EventHub:
                 finally:
                     sub.idle = None
         finally:
+            if slot:
+                pacer.done(slot)
             self.subscriptions.discard(sub)
             self._index.discard(sub)
 
@@ -753,18 +798,17 @@ class EventHub:
                 page, covered = await self._from_log(sub, upto, limit)
             for start in range(0, len(page), limit):
                 part = page[start : start + limit]
-                waiter = pacer.turn()
-                if waiter is not None:
-                    await waiter
-                if sub.closed or self.closed:
-                    raise HubClosed()
-                sub.covered = part[-1].sequence
-                yield part
+                slot = await _slot(pacer)
+                try:
+                    if sub.closed or self.closed:
+                        raise HubClosed()
+                    sub.covered = part[-1].sequence
+                    yield part
+                finally:
+                    pacer.done(slot)
             if not page:
                 # A scan that matched nothing still takes its turn of the loop.
-                waiter = pacer.turn()
-                if waiter is not None:
-                    await waiter
+                pacer.done(await _slot(pacer))
             sub.covered = max(sub.covered, covered)
 
     def _from_memory(
@@ -798,6 +842,11 @@ class EventHub:
             elif not contiguous:
                 raise SequenceCompacted(sub.covered, first)
         return page, covered
+
+
+async def _slot(pacer: _Pacer) -> int:
+    turn = pacer.turn()
+    return turn if isinstance(turn, int) else await turn
 
 
 def _selects_everything(flt: EventFilter) -> bool:
