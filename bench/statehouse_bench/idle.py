@@ -1,19 +1,30 @@
 """Idle subscribers on a fresh server of their own: the server's memory per idle stream
 (``--idle-streams``, 5,000 unfiltered subscriptions, from_latest, no heartbeats, opened
 in a burst), and the latency of a write (CreateExecution, one at a time, raw stubs)
-with none open and with all of them open: the issue's target is within 2 x."""
+with none open and with all of them open: the issue's target is within 2 x.
+
+The subscriptions (SDK clients, 1,000 a process) live in processes of their own, held
+together to ``SUBSCRIBERS_QUOTA`` of a core (cgroup v1 cpu, where writable): each
+receives every event, and in the writer's process their work would stand in for the
+server's (the write's latency would be the client's event loop, busy with 5,000
+streams). The writer's process does nothing else."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import multiprocessing as mp
+import queue
 import re
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
 from .common import (
     NAMESPACE,
+    CpuQuota,
     Deadline,
     ServerProcess,
     add_counter,
@@ -27,6 +38,10 @@ from .common import (
 
 #: The issue's target: write p99 with the idle subscriptions open within 2 x that with none.
 TARGET_RATIO = 2.0
+#: Idle subscriptions per subscriber process.
+STREAMS_PER_PROCESS = 1000
+#: The CPU (cores) all subscriber processes share.
+SUBSCRIBERS_QUOTA = 0.5
 
 
 @dataclass
@@ -100,6 +115,133 @@ async def _write_latencies(target: str, writes: int, seconds: float) -> dict[str
     return out
 
 
+async def _subscribers_async(
+    target: str, first: int, count: int, per_channel: int, stop: Any, out: Any
+) -> None:
+    """``count`` idle subscriptions on SDK clients of their own: reports how many are
+    established and the sequences they have, until ``stop``; then their errors."""
+    from statehouse.client import AsyncClient
+
+    channels = max(1, math.ceil(count / per_channel))
+    clients = [AsyncClient.connect(target) for _ in range(channels)]
+    subs = [_IdleSubscriber(first + i) for i in range(count)]
+    tasks: list[asyncio.Task[None]] = []
+    errors: list[str] = []
+    try:
+        await asyncio.gather(*(c.wait_for_ready(30) for c in clients))
+        tasks = [asyncio.create_task(sub.run(clients[i % channels])) for i, sub in enumerate(subs)]
+        while not stop.is_set():
+            failed = [t for t in tasks if t.done()]
+            if failed:
+                errors.append(f"{len(failed)} idle streams ended, first: {failed[0].exception()!r}")
+                break
+            waiting = sum(not s.first for s in subs)
+            lasts = [s.last for s in subs]
+            out.put(("status", first, (waiting, min(lasts), max(lasts))))
+            await asyncio.sleep(0.1)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients:
+            await client.close()
+    duplicates: int | None = None
+    reconnects: int | None = None
+    for sub in subs:
+        errors.extend(sub.errors)
+        duplicates = add_counter(duplicates, sub.duplicates_dropped)
+        reconnects = add_counter(reconnects, sub.reconnects)
+    out.put(("done", first, (capped(errors), duplicates, reconnects)))
+
+
+def _subscribers_main(
+    target: str, first: int, count: int, per_channel: int, stop: Any, out: Any
+) -> None:
+    try:
+        run_loop(_subscribers_async(target, first, count, per_channel, stop, out))
+    except KeyboardInterrupt:
+        pass
+    except BaseException:
+        out.put(("error", first, traceback.format_exc()))
+
+
+class _Subscribers:
+    """The idle subscriptions, in spawned processes under one CPU quota."""
+
+    def __init__(self, target: str, streams: int, per_channel: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.out = ctx.Queue()
+        self.stop = ctx.Event()
+        self.procs = []
+        for first in range(0, streams, STREAMS_PER_PROCESS):
+            count = min(STREAMS_PER_PROCESS, streams - first)
+            self.procs.append(
+                ctx.Process(
+                    target=_subscribers_main,
+                    args=(target, first, count, per_channel, self.stop, self.out),
+                    name=f"bench-idle-{first}",
+                    daemon=True,
+                )
+            )
+        self.quota = CpuQuota("idle-subscribers", SUBSCRIBERS_QUOTA)
+        #: The latest (waiting, min last, max last) of each process.
+        self.status: dict[int, tuple[int, int, int]] = {}
+        self.final: dict[int, tuple[list[str], int | None, int | None]] = {}
+
+    def __enter__(self) -> _Subscribers:
+        self.quota.__enter__()
+        for proc in self.procs:
+            proc.start()
+            if proc.pid is not None:
+                self.quota.add(proc.pid)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        with contextlib.suppress(RuntimeError):
+            self.drain(lambda: len(self.final) == len(self.procs), 30)
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+        self.quota.__exit__(*exc_info)
+
+    def drain(self, until: Any, timeout: float) -> None:
+        """Read reports until ``until()`` or the timeout (RuntimeError)."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            try:
+                kind, first, body = self.out.get(timeout=0.2)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("idle subscriber processes: no report in time") from None
+                continue
+            if kind == "error":
+                raise RuntimeError(f"idle subscriber process {first} failed:\n{body}")
+            if kind == "status":
+                self.status[first] = body
+            else:
+                self.final[first] = body
+
+    def fresh(self) -> None:
+        """Take every report that has arrived (the status of each process, now)."""
+        self.status.clear()
+        self.drain(lambda: len(self.status) == len(self.procs), 30)
+
+    @property
+    def waiting(self) -> int:
+        return sum(w for w, _, _ in self.status.values())
+
+    @property
+    def lowest(self) -> int:
+        return min(low for _, low, _ in self.status.values())
+
+    @property
+    def highest(self) -> int:
+        return max(high for _, _, high in self.status.values())
+
+
 async def _idle_async(
     target: str, server: ServerProcess, streams: int, per_channel: int, writes: int
 ) -> IdleSummary:
@@ -107,10 +249,8 @@ async def _idle_async(
 
     writer = AsyncClient.connect(target)
     channels = max(1, math.ceil(streams / per_channel))
-    clients: list[Any] = []
-    subs = [_IdleSubscriber(i) for i in range(streams)]
-    tasks: list[asyncio.Task[None]] = []
     errors: list[str] = []
+    loop = asyncio.get_running_loop()
     try:
         await writer.wait_for_ready(10)
 
@@ -137,79 +277,69 @@ async def _idle_async(
         )
         await asyncio.sleep(0.5)
         before = rss_kb(server.pid)
-        clients = [AsyncClient.connect(target) for _ in range(channels)]
-        await asyncio.gather(*(c.wait_for_ready(30) for c in clients))
-        await asyncio.sleep(0.5)
-        connected = rss_kb(server.pid)
-        progress(
-            f"idle streams: server RSS {before / 1024:.1f} MB, {connected / 1024:.1f} MB with "
-            f"{channels} connections; opening {streams} streams in a burst"
-        )
         log_lines = len(server.log().splitlines())
-        t0 = time.monotonic()
-        tasks = [asyncio.create_task(sub.run(clients[i % channels])) for i, sub in enumerate(subs)]
-        # from_latest: a stream not yet open when an event is published misses it, so
-        # publish markers until every stream has received one: then all are established.
-        markers = 0
-        deadline = Deadline(90)
-        while True:
+        with _Subscribers(target, streams, per_channel) as subs:
+            progress(
+                f"idle streams: server RSS {before / 1024:.1f} MB; opening {streams} streams "
+                f"in a burst from {len(subs.procs)} processes ({subs.quota.note or 'no quota'})"
+            )
+            t0 = time.monotonic()
+            # from_latest: a stream not yet open when an event is published misses it, so
+            # publish markers until every stream has received one: then all are established.
+            markers = 0
+            deadline = Deadline(90)
+            while True:
+                await publish()
+                markers += 1
+                await asyncio.sleep(0.5)
+                await loop.run_in_executor(None, subs.fresh)
+                if not subs.waiting:
+                    break
+                if deadline.passed():
+                    raise RuntimeError(
+                        f"{subs.waiting} of {streams} idle streams not established in 90 s"
+                    )
+            established = time.monotonic() - t0
+            # Settle (every stream has the latest marker), then one more event that every
+            # stream must receive right after it.
+            deadline = Deadline(30)
+            while not deadline.passed():
+                await loop.run_in_executor(None, subs.fresh)
+                if subs.lowest == subs.highest:
+                    break
+                await asyncio.sleep(0.1)
+            settled = subs.highest
             await publish()
             markers += 1
-            await asyncio.sleep(0.5)
-            failed = [t for t in tasks if t.done()]
-            if failed:
-                raise RuntimeError(
-                    f"{len(failed)} idle streams ended, first: {failed[0].exception()!r}"
-                )
-            waiting = sum(not s.first for s in subs)
-            if not waiting:
-                break
-            if deadline.passed():
-                raise RuntimeError(f"{waiting} of {streams} idle streams not established in 90 s")
-        established = time.monotonic() - t0
-        # Settle (every stream has the latest marker), then one more event that every
-        # stream must receive right after it.
-        settled = 0
-        deadline = Deadline(30)
-        while not deadline.passed():
-            settled = max(s.last for s in subs)
-            if all(s.last == settled for s in subs):
-                break
-            await asyncio.sleep(0.1)
-        await publish()
-        markers += 1
-        deadline = Deadline(30)
-        while True:
-            if all(s.last > settled for s in subs):
-                break
-            if deadline.passed():
-                behind = sum(s.last <= settled for s in subs)
-                errors.append(f"{behind} idle streams did not receive the last event in 30 s")
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1.0)
-        after = rss_kb(server.pid)
-        opened = await _write_latencies(target, writes, 60)
-        progress(
-            f"idle streams: write latency with {streams} open p50 {opened['p50_ms']:.2f} ms, "
-            f"p99 {opened['p99_ms']:.2f} ms ({opened['writes']} writes)"
-        )
-        for task in tasks:
-            if task.done():
-                errors.append(f"idle stream ended: {task.exception()!r}")
+            deadline = Deadline(30)
+            while True:
+                await loop.run_in_executor(None, subs.fresh)
+                if subs.lowest > settled:
+                    break
+                if deadline.passed():
+                    errors.append("some idle streams did not receive the last event in 30 s")
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)
+            after = rss_kb(server.pid)
+            opened = await _write_latencies(target, writes, 60)
+            progress(
+                f"idle streams: write latency with {streams} open p50 {opened['p50_ms']:.2f} ms, "
+                f"p99 {opened['p99_ms']:.2f} ms ({opened['writes']} writes)"
+            )
+            subs.stop.set()
+            await loop.run_in_executor(
+                None, subs.drain, lambda: len(subs.final) == len(subs.procs), 60
+            )
+            finals = list(subs.final.values())
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for client in clients:
-            await client.close()
         await writer.close()
     duplicates: int | None = None
     reconnects: int | None = None
-    for sub in subs:
-        errors.extend(sub.errors)
-        duplicates = add_counter(duplicates, sub.duplicates_dropped)
-        reconnects = add_counter(reconnects, sub.reconnects)
+    for sub_errors, sub_duplicates, sub_reconnects in finals:
+        errors.extend(sub_errors)
+        duplicates = add_counter(duplicates, sub_duplicates)
+        reconnects = add_counter(reconnects, sub_reconnects)
     if duplicates:
         errors.append(f"the SDK dropped {duplicates} events as duplicates (at or below its cursor)")
     if reconnects:
@@ -224,11 +354,11 @@ async def _idle_async(
         streams=streams,
         channels=channels,
         rss_before_kb=before,
-        rss_connected_kb=connected,
+        rss_connected_kb=before,
         rss_after_kb=after,
         kb_per_stream=round((after - before) / streams, 1),
-        kb_per_stream_without_connections=round((after - connected) / streams, 1),
-        kb_per_connection=round((connected - before) / channels, 1),
+        kb_per_stream_without_connections=round((after - before) / streams, 1),
+        kb_per_connection=0.0,
         established_seconds=round(established, 2),
         marker_events=markers,
         duplicates_dropped=duplicates,
