@@ -121,7 +121,8 @@ def test_the_index_gives_each_event_its_candidates_only() -> None:
 async def test_a_commit_only_queues_its_batch_for_the_delivery_task() -> None:
     store = FakeStore()
     hub = await started(store, chunk_size=100)
-    subscribers = [asyncio.create_task(collect(hub, EventFilter(), 0, 1)) for _ in range(1000)]
+    flt = EventFilter(namespace="ns")  # buffered (a follower reads ``recent``: below)
+    subscribers = [asyncio.create_task(collect(hub, flt, 0, 1)) for _ in range(1000)]
     await wait_until(lambda: not (sum(s.synced for s in hub.subscriptions) < 1000))
     store.commit(event())
     # The writer's call returned: the head moved, nobody was offered anything yet.
@@ -135,6 +136,48 @@ async def test_a_commit_only_queues_its_batch_for_the_delivery_task() -> None:
     assert any(0 < p < 1000 for p in progress)
     assert all(b - a <= 100 for a, b in zip([0, *progress], progress, strict=False))
     assert [await s for s in subscribers] == [[1]] * 1000
+    await hub.close()
+
+
+async def test_followers_cost_a_batch_nothing_but_the_waking_of_idle_ones() -> None:
+    """Subscribers that select every event read the hub's memory from their cursor:
+    a commit wakes the idle ones, a chunk at a time, and touches nobody else."""
+    store = FakeStore()
+    hub = await started(store, chunk_size=100)
+    subscribers = [asyncio.create_task(collect(hub, EventFilter(), 0, 3)) for _ in range(1000)]
+    await wait_until(lambda: len(hub._idle_followers) == 1000)
+    assert all(s.follows and not s.buffer for s in hub.subscriptions)
+    store.commit(event())
+    assert len(hub._idle_followers) == 1000  # the writer's call did not wake anyone
+    progress = []
+    while hub.delivered < 1:
+        await asyncio.sleep(0)
+        progress.append(1000 - sum(s.idle is not None for s in hub.subscriptions))
+    assert any(0 < p < 1000 for p in progress)
+    store.commit(event(), event())
+    assert [await s for s in subscribers] == [[1, 2, 3]] * 1000
+    assert all(not s.buffer and s.overflows == 0 for s in hub.subscriptions)
+    await hub.close()
+
+
+async def test_a_follower_that_falls_behind_the_memory_reads_the_log() -> None:
+    store = FakeStore()
+    hub = await started(store, memory_events=10)
+    stream = hub.subscribe_batches(EventFilter(), 0, None, 5)
+    store.commit(event())
+    first = await anext(stream)
+    assert isinstance(first, list)
+    got = [e.sequence for e in first]
+    for _ in range(100):  # while it does not read
+        store.commit(event())
+    await settle(hub)
+    assert hub.recent_first > 50  # the memory holds the newest only
+    while got[-1] < 101:
+        item = await anext(stream)
+        assert isinstance(item, list) and 0 < len(item) <= 5
+        got.extend(e.sequence for e in item)
+    assert got == list(range(1, 102))
+    await stream.aclose()
     await hub.close()
 
 

@@ -100,6 +100,7 @@ class Subscription:
         "covered",
         "delivered",
         "filter",
+        "follows",
         "idle",
         "offset",
         "overflows",
@@ -111,6 +112,9 @@ class Subscription:
         self.filter = flt
         #: Whether every candidate event of the index matches the filter (no check per event).
         self.plain = _plain(flt)
+        #: Whether it selects every event: it then reads the hub's ``recent`` from its
+        #: cursor when it sends, and costs nothing per batch unless it is idle.
+        self.follows = _selects_everything(flt)
         #: Everything up to this sequence was considered for this subscriber
         #: (delivered, buffered, or filtered out).
         self.covered = cursor
@@ -127,7 +131,8 @@ class Subscription:
         self.idle: asyncio.Future[int] | None = None
         #: Whether any event was sent yet (a cursor of 0 then means "from the start").
         self.delivered = False
-        #: How many times the buffer overflowed and the subscriber fell back to the log.
+        #: How many times the subscriber fell back to the log (its buffer overflowed, or,
+        #: a follower, its cursor left the memory).
         self.overflows = 0
 
     def offer(self, events: list[Event], end: int) -> bool:
@@ -477,6 +482,8 @@ class EventHub:
         self.pending: deque[list[Event]] = deque()
         self.subscriptions: set[Subscription] = set()
         self._index = _Index()
+        #: Synced followers (filters that select everything) waiting for events.
+        self._idle_followers: dict[Subscription, None] = {}
         self.closed = False
         self._catch_up_needed = asyncio.Event()
         self._deliver_needed = asyncio.Event()
@@ -611,6 +618,19 @@ class EventHub:
         offered = 0
         since_yield = 0
         started = clock()
+        if self._idle_followers:
+            # Followers read ``recent`` themselves: only the idle ones need waking.
+            idle_followers, self._idle_followers = self._idle_followers, {}
+            for sub in idle_followers:
+                idle = sub.wake()
+                if idle is not None:
+                    pacer.enqueue(idle)
+                offered += 1
+                since_yield += 1
+                if since_yield >= chunk or clock() - started >= pacer.allowance():
+                    await asyncio.sleep(pacer.rest(clock() - started))
+                    since_yield = 0
+                    started = clock()
         for sub, events in self._targets(batch):
             if sub.offer(events, end):
                 idle = sub.wake()
@@ -728,7 +748,8 @@ class EventHub:
         limit = max(1, max_events)
         sub = Subscription(flt, after, self.buffer_size)
         self.subscriptions.add(sub)
-        self._index.add(sub)
+        if not sub.follows:
+            self._index.add(sub)
         pacer = self._pacer
         loop = asyncio.get_running_loop()
         slot = 0  # a send's turn, taken before it and given back once grpc wrote it
@@ -736,10 +757,31 @@ class EventHub:
             while True:
                 if sub.closed or self.closed:
                     raise HubClosed()
+                if sub.follows and sub.synced and sub.covered < self.head:
+                    if not slot:
+                        slot = await _slot(pacer)
+                        if sub.closed or self.closed:
+                            raise HubClosed()
+                    start = sub.covered + 1 - self.recent_first
+                    if start < 0:
+                        # Out of memory (perhaps while it waited): from the log.
+                        sub.synced = False
+                        sub.overflows += 1
+                        pacer.done(slot)
+                        slot = 0
+                        continue
+                    events = self.recent[start : start + min(limit, self.head - sub.covered)]
+                    sub.covered = events[-1].sequence
+                    sub.delivered = True
+                    try:
+                        yield events
+                    finally:
+                        pacer.done(slot)
+                        slot = 0
+                    continue
                 if sub.buffered:
                     if not slot:
-                        turn = pacer.turn()
-                        slot = turn if isinstance(turn, int) else await turn
+                        slot = await _slot(pacer)
                         if sub.closed or self.closed:
                             raise HubClosed()
                     sub.delivered = True
@@ -758,6 +800,8 @@ class EventHub:
                         yield page
                     continue
                 idle = sub.idle = loop.create_future()
+                if sub.follows:
+                    self._idle_followers[sub] = None
                 try:
                     async with asyncio.timeout(heartbeat_interval):
                         slot = await idle  # woken at its turn, with a slot (0: to close)
@@ -767,13 +811,16 @@ class EventHub:
                     # a heartbeat must wait until they are sent.
                     if not sub.buffered and sub.synced:
                         # Batches this subscriber was no candidate for had nothing for it.
-                        sub.covered = max(sub.covered, self.delivered)
+                        if not sub.follows:  # a follower's cursor is exact
+                            sub.covered = max(sub.covered, self.delivered)
                         yield sub.covered
                 finally:
                     sub.idle = None
+                    self._idle_followers.pop(sub, None)
         finally:
             if slot:
                 pacer.done(slot)
+            self._idle_followers.pop(sub, None)
             self.subscriptions.discard(sub)
             self._index.discard(sub)
 
