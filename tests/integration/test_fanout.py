@@ -255,9 +255,10 @@ async def test_subscribers_switching_from_replay_to_live_during_heavy_writes_see
     total = writers * per_writer * 2
     joined: list[tuple[int, asyncio.Task[list[int]]]] = []
     rng = random.Random(7)
+    cursors = random.Random(11)
 
     async def join_now() -> None:
-        after = rng.randint(0, hub.latest())
+        after = cursors.randint(0, hub.latest())
         out: list[int] = []
         call = stubs.events.Subscribe(epb.SubscribeRequest(after_sequence=after))
 
@@ -270,17 +271,16 @@ async def test_subscribers_switching_from_replay_to_live_during_heavy_writes_see
 
         joined.append((after, asyncio.create_task(run())))
 
-    async def joiner() -> None:
-        while hub.latest() < total and len(joined) < 25:
-            await join_now()
-            await asyncio.sleep(rng.random() * 0.05)
+    async def write_and_join(namespace: str) -> None:
+        # Joins between writes, by a seeded draw per write: as many whatever the
+        # machine's speed (a joiner on a timer joined fewer the faster the writes).
+        for _ in range(per_writer):
+            await write_executions(stubs, [namespace], 1)
+            if rng.random() < 0.25 and len(joined) < 25:
+                await join_now()
 
     try:
-        joining = asyncio.create_task(joiner())
-        await asyncio.gather(
-            *(write_executions(stubs, [f"w{w}"], per_writer) for w in range(writers))
-        )
-        await joining
+        await asyncio.gather(*(write_and_join(f"w{w}") for w in range(writers)))
         results = await asyncio.wait_for(asyncio.gather(*(t for _, t in joined)), DEADLINE)
     finally:
         for task in idle:

@@ -377,3 +377,44 @@ def test_the_pacer_rests_deliveries_only_while_requests_are_in_flight() -> None:
     in_flight[0] = 1
     assert abs(pacer.rest(0.001) - 0.004) < 1e-12  # 20% of the time for deliveries
     assert pacer.allowance() == 0.0005
+
+
+async def test_a_batching_subscriber_gets_a_burst_then_few_messages_for_many_events(
+    monkeypatch: Any,
+) -> None:
+    """Many events in a short time go together once the burst is spent: never more
+    messages than the token bucket allows in the time taken. One event per message
+    for a client that did not ask for batches."""
+    from statehouse.server.events import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "MESSAGE_BURST", 3)
+    monkeypatch.setattr(hub_module, "MESSAGES_PER_SECOND", 20.0)
+    store = FakeStore()
+    hub = await started(store)
+    messages: list[list[int]] = []
+    singles: list[int] = []
+
+    async def batched() -> None:
+        async for item in hub.subscribe_batches(EventFilter(), 0, None, 1000):
+            assert isinstance(item, list)
+            messages.append([e.sequence for e in item])
+            if item[-1].sequence >= 100:
+                return
+
+    tasks = [
+        asyncio.create_task(batched()),
+        asyncio.create_task(collect(hub, EventFilter(), 0, 100)),
+    ]
+    await wait_until(lambda: len(hub._idle_followers) == 2)
+    loop = asyncio.get_running_loop()
+    started_at = loop.time()
+    for _ in range(100):
+        store.commit(event())
+        await asyncio.sleep(0.001)
+    await asyncio.wait_for(tasks[0], 10)
+    elapsed = loop.time() - started_at
+    singles = await tasks[1]
+    assert [s for m in messages for s in m] == list(range(1, 101)) == singles
+    assert len(messages) <= 3 + elapsed * 20.0 + 1
+    assert len(messages) < 100
+    await hub.close()

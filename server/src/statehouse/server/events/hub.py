@@ -81,6 +81,12 @@ BUSY_SHARE = 0.15
 #: calls are in flight.
 MAX_IN_FLIGHT = 8
 BUSY_IN_FLIGHT = 2
+#: A subscriber that takes several events per message gets bursts of this many
+#: messages, then at most MESSAGES_PER_SECOND (what arrives meanwhile goes together).
+MESSAGE_BURST = 20
+MESSAGES_PER_SECOND = 200.0
+#: Pending batches are handed to subscribers together, up to about this many events.
+MERGE_EVENTS = 1000
 #: A send outstanding this long (its client stopped reading) no longer holds a slot.
 STUCK_SECONDS = 0.05
 
@@ -586,8 +592,14 @@ class EventHub:
         while True:
             await self._deliver_needed.wait()
             self._deliver_needed.clear()
-            while self.pending:
-                batch = self.pending.popleft()
+            pending = self.pending
+            while pending:
+                batch = pending.popleft()
+                if not self._commit_spans:
+                    # Batches that queued up while the last was handed over go
+                    # together: one offer per subscriber for all of them.
+                    while pending and len(batch) < MERGE_EVENTS:
+                        batch = batch + pending.popleft()
                 try:
                     if self._commit_spans:
                         await self._offer_traced(batch)
@@ -753,10 +765,24 @@ class EventHub:
         pacer = self._pacer
         loop = asyncio.get_running_loop()
         slot = 0  # a send's turn, taken before it and given back once grpc wrote it
+        # A client that takes batches gets bursts of up to MESSAGE_BURST messages, then
+        # at most MESSAGES_PER_SECOND (a token bucket): what arrives meanwhile goes in
+        # the next message, so a stream of many events in a short time costs its client
+        # (and the server) a few messages, while a quiet one is sent each event at once.
+        pace = limit > 1
+        tokens = float(MESSAGE_BURST)
+        refilled = loop.time()
         try:
             while True:
                 if sub.closed or self.closed:
                     raise HubClosed()
+                if pace and tokens < 1 and (sub.buffered or sub.covered < self.head):
+                    now = loop.time()
+                    tokens = min(MESSAGE_BURST, tokens + (now - refilled) * MESSAGES_PER_SECOND)
+                    refilled = now
+                    if tokens < 1:
+                        await asyncio.sleep((1 - tokens) / MESSAGES_PER_SECOND)
+                        continue
                 if sub.follows and sub.synced and sub.covered < self.head:
                     if not slot:
                         slot = await _slot(pacer)
@@ -773,6 +799,7 @@ class EventHub:
                     events = self.recent[start : start + min(limit, self.head - sub.covered)]
                     sub.covered = events[-1].sequence
                     sub.delivered = True
+                    tokens -= 1
                     try:
                         yield events
                     finally:
@@ -785,6 +812,7 @@ class EventHub:
                         if sub.closed or self.closed:
                             raise HubClosed()
                     sub.delivered = True
+                    tokens -= 1
                     try:
                         yield sub.take(limit)
                     finally:
