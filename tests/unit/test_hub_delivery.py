@@ -418,3 +418,24 @@ async def test_a_batching_subscriber_gets_a_burst_then_few_messages_for_many_eve
     assert len(messages) <= 3 + elapsed * 20.0 + 1
     assert len(messages) < 100
     await hub.close()
+
+
+async def test_what_runs_while_deliveries_rest_is_not_counted_as_their_cost() -> None:
+    """Requests use the loop while deliveries rest: their CPU time is theirs. (Counted
+    as the sends', it made each rest longer than the last until deliveries stopped.)"""
+    now = [0.0]
+    pacer = _Pacer(0.003, 0.001, busy=lambda: 1, clock=lambda: now[0], cost=0.001)
+
+    async def requests() -> None:
+        while True:
+            if pacer._resting:
+                now[0] += 0.01  # 10 ms of a request's CPU in each turn of the rest
+            await asyncio.sleep(0)
+
+    busy = asyncio.create_task(requests())
+    try:
+        per_turn = await asyncio.wait_for(_paced_sends(pacer, now, 20), 10)
+    finally:
+        busy.cancel()
+    assert sum(per_turn) == 20
+    assert pacer.cost < 0.0015

@@ -74,7 +74,8 @@ log = logging.getLogger("statehouse.server")
 
 SWITCH_INTERVAL = float(os.environ.get("STATEHOUSE_SWITCH_INTERVAL", "0.0005"))
 #: The collector's thresholds once serving (generation 0 allocations, then collections of
-#: the younger generation per older one); STATEHOUSE_GC=default keeps Python's own.
+#: the younger generation per older one); STATEHOUSE_GC=default keeps Python's own, and
+#: STATEHOUSE_GC=A,B,C sets others (for make bench's comparisons).
 GC_THRESHOLDS = (50_000, 20, 100)
 
 SERVICES = (
@@ -557,11 +558,13 @@ def _tune_gc() -> None:
     the young generation is collected every 50,000 allocations rather than 700 (a
     server allocates and frees short-lived objects by the million; cycles are rare).
     ``make bench``'s fan-out latency phases measure what this does to delivery p99."""
-    if os.environ.get("STATEHOUSE_GC") == "default":
+    choice = os.environ.get("STATEHOUSE_GC", "")
+    if choice == "default":
         return
+    thresholds = tuple(int(n) for n in choice.split(",")) if choice else GC_THRESHOLDS
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    gc.set_threshold(*thresholds)
 
 
 def _reload_tls(server: Server) -> None:

@@ -76,7 +76,7 @@ log = logging.getLogger("statehouse.events")
 BUSY_BUDGET = 0.0005
 IDLE_BUDGET = 0.002
 #: The most of the loop's wall time deliveries use while unary calls are in flight.
-BUSY_SHARE = 0.15
+BUSY_SHARE = 0.05
 #: Stream sends outstanding at once (written by grpc or not yet), and while unary
 #: calls are in flight.
 MAX_IN_FLIGHT = 8
@@ -87,6 +87,10 @@ MESSAGE_BURST = 20
 MESSAGES_PER_SECOND = 200.0
 #: Pending batches are handed to subscribers together, up to about this many events.
 MERGE_EVENTS = 1000
+#: Bounds of the measured cost of a send and of one rest (seconds): a cycle's CPU
+#: time includes whatever else ran in that turn of the loop.
+MAX_COST = 0.001
+MAX_REST = 0.02
 #: A send outstanding this long (its client stopped reading) no longer holds a slot.
 STUCK_SECONDS = 0.05
 
@@ -352,7 +356,7 @@ class _Pacer:
         if not self.waiters and not self._resting:
             if self._cycle_cpu is None:
                 self._open_cycle()
-                self._schedule(0.0)
+                asyncio.get_running_loop().call_soon(self._close_cycle)
             if self._granted < self._room and len(self._slots) < self._limit():
                 self._granted += 1
                 return self._take()
@@ -363,42 +367,57 @@ class _Pacer:
     def enqueue(self, waiter: asyncio.Future[int]) -> None:
         """Resolve ``waiter`` with a slot at its turn (a subscriber woken by new events)."""
         self.waiters.append(waiter)
-        self._schedule(0.0)
+        self._next_soon()
 
     def done(self, slot: int) -> None:
         """A send is written (or abandoned): its slot is free."""
         if self._slots.pop(slot, None) is not None and self.waiters:
-            self._schedule(0.0)
+            self._next_soon()
 
     def _take(self) -> int:
         self._next_slot += 1
         self._slots[self._next_slot] = time.monotonic()
         return self._next_slot
 
-    def _schedule(self, delay: float) -> None:
-        if self._scheduled:
-            return
-        self._scheduled = True
-        loop = asyncio.get_running_loop()
-        if delay > 0:
-            self._resting = True
-            loop.call_later(delay, self._next_cycle)
-        else:
-            loop.call_soon(self._next_cycle)
+    def _next_soon(self) -> None:
+        """The next cycle at the next turn of the loop, unless one is open, due, or resting."""
+        if self._cycle_cpu is None and not self._scheduled and not self._resting:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_cycle)
 
     def _open_cycle(self) -> None:
-        """Close the cycle that ran (learn the cost of its sends), open the next."""
-        cpu = self._clock()
-        if self._cycle_cpu is not None and self._granted:
-            used = max(0.0, cpu - self._cycle_cpu)
-            self.cost += 0.2 * (used / self._granted - self.cost)
-        self._cycle_cpu = cpu
+        """A cycle: its room at the measured cost. It closes at the next turn of the
+        loop, once the sends it granted ran their step (and grpc its write): callers
+        schedule the close after waking them."""
+        self._cycle_cpu = self._clock()
         self._granted = 0
         self._room = max(1, int(self.allowance() / max(self.cost, 1e-6)))
 
+    def _close_cycle(self) -> None:
+        """Learn the cost of the cycle's sends; start the next one, at once, after a
+        rest while requests are in flight, or when a slot is free again."""
+        used = max(0.0, self._clock() - (self._cycle_cpu or 0.0))
+        granted = self._granted
+        self._cycle_cpu = None
+        if granted:
+            self.cost += 0.2 * (min(used / granted, MAX_COST) - self.cost)
+        if not self.waiters:
+            return
+        loop = asyncio.get_running_loop()
+        if not granted and len(self._slots) >= self._limit():
+            # Every slot is taken: the next ``done`` goes on, or the stuck check.
+            loop.call_later(STUCK_SECONDS, self._next_soon)
+            return
+        rest = min(self.rest(used), MAX_REST)
+        if rest > 0:
+            self._resting = True
+            loop.call_later(rest, self._next_cycle)
+        else:
+            self._scheduled = True
+            loop.call_soon(self._next_cycle)
+
     def _next_cycle(self) -> None:
-        """A new cycle: wake as many waiters as it has room and slots for; schedule
-        the next one (which learns this one's cost), at once or after a rest."""
+        """A new cycle: wake as many waiters as it has room and slots for."""
         self._scheduled = False
         self._resting = False
         slots = self._slots
@@ -406,23 +425,17 @@ class _Pacer:
             stuck = time.monotonic() - STUCK_SECONDS
             while slots and next(iter(slots.values())) < stuck:
                 del slots[next(iter(slots))]
-        if not self._granted and not self.waiters:
-            self._cycle_cpu = None  # idle: the next send opens a cycle afresh
+        waiters = self.waiters
+        if not waiters or self._cycle_cpu is not None:
             return
         self._open_cycle()
-        waiters = self.waiters
         limit = self._limit()
         while waiters and self._granted < self._room and len(slots) < limit:
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(self._take())
                 self._granted += 1
-        if self._granted:
-            # Learn this cycle's cost at the next one, after a rest while requests wait.
-            self._schedule(self.rest(self._granted * self.cost))
-        elif waiters:
-            # Every slot is taken: the next ``done`` (or the stuck check) goes on.
-            asyncio.get_running_loop().call_later(STUCK_SECONDS, self._schedule, 0.0)
+        asyncio.get_running_loop().call_soon(self._close_cycle)
 
 
 def _discard(index: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
