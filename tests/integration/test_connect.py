@@ -479,6 +479,22 @@ def test_subscribe_over_connect_sends_batches_to_a_client_that_asks(wire: Wire) 
     assert not any(m.HasField("event") for m in messages)
 
 
+def test_a_connect_stream_says_where_it_starts_in_its_headers(wire: Wire) -> None:
+    E = "/statehouse.v1.ExecutionService/"
+    for i in range(3):
+        wire.binary(
+            E + "CreateExecution", epb.CreateExecutionRequest(namespace="s", flow_id=f"f{i}")
+        )
+    status, headers, _ = wire.post(
+        "/statehouse.v1.EventService/Subscribe",
+        envelope(b'{"fromLatest": true}'),
+        "application/connect+json",
+        {"connect-timeout-ms": "300"},
+    )
+    assert status == 200
+    assert headers["statehouse-start-sequence"] == "3"
+
+
 def test_authentication_and_permissions_over_connect(database_url: str, tmp_path: Path) -> None:
     proc = start(database_url, tmp_path, "--auth")
     try:

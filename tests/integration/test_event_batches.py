@@ -323,3 +323,19 @@ async def test_a_batch_stops_at_about_a_mebibyte(stubs: Stubs) -> None:
     sizes = [m.ByteSize() for m in messages]
     assert len(messages) >= 2
     assert max(sizes) <= (1 << 20) + 4096
+
+
+async def test_a_stream_says_where_it_starts_in_its_headers(stubs: Stubs) -> None:
+    """Issue 23: known from the moment the server accepts it, before any event."""
+    await create(stubs, 5)
+    for request, start in (
+        (epb.SubscribeRequest(from_latest=True), "5"),
+        (epb.SubscribeRequest(after_sequence=2), "2"),
+        (epb.SubscribeRequest(), "0"),
+    ):
+        call = stubs.events.Subscribe(request)
+        try:
+            headers = dict(await asyncio.wait_for(call.initial_metadata(), DEADLINE))
+        finally:
+            call.cancel()
+        assert headers["statehouse-start-sequence"] == start

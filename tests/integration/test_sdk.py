@@ -508,6 +508,48 @@ def test_a_subscription_resumes_across_a_server_restart(server_process: object, 
     assert collector.queue.empty()
 
 
+def test_a_subscription_from_the_latest_event_resumes_from_where_it_was_accepted(
+    server_process: object,
+) -> None:
+    """Issue 23: a from_latest subscription that had received nothing yet resumed
+    from the newest event after a reconnect, so what was committed while it
+    reconnected was never delivered. The server says where a stream starts in its
+    headers; the SDK resumes from there."""
+    proc = server_process
+    connected = threading.Event()
+    created = threading.Event()
+    reconnects: list[int | None] = []
+
+    def on_reconnect(info: Any) -> None:
+        reconnects.append(info.last_sequence)
+        created.wait(DEADLINE)  # reconnect only once the test has written, below
+
+    write_retry = CallRetry(max_attempts=60, initial_backoff=0.05, max_backoff=0.5)
+    with Client.connect(proc.target, retry=write_retry) as client:  # type: ignore[attr-defined]
+        first = client.create_execution(namespace="ns", flow_id="before")
+        subscription = client.subscribe(
+            from_latest=True,
+            on_connect=lambda info: connected.set(),
+            on_reconnect=on_reconnect,
+            retry=CallRetry(max_attempts=60, initial_backoff=0.05, max_backoff=0.5),
+        )
+        collector = Collector(subscription)
+        assert connected.wait(DEADLINE)
+        assert subscription.last_sequence == 1  # known at once: the newest event
+        proc.kill()  # type: ignore[attr-defined]
+        proc.start()  # type: ignore[attr-defined]
+        # Committed while the subscription is reconnecting.
+        between = client.create_execution(namespace="ns", flow_id="between")
+        created.set()
+        after = client.create_execution(namespace="ns", flow_id="after")
+        seen = collector.take(2)
+        subscription.close()
+    assert [e.execution_id for e in seen] == [between.id, after.id]
+    assert [e.sequence for e in seen] == [2, 3]
+    assert reconnects and reconnects[0] == 1
+    assert first.id not in [e.execution_id for e in seen]
+
+
 # Retention: a cursor older than the log
 
 

@@ -118,8 +118,9 @@ async def test_on_connect_comes_before_any_event(server_target: str) -> None:
             if connects:
                 break
             await asyncio.sleep(0.02)
-        # Connected though nothing happened yet: a live subscription with no event.
-        assert connects == [ConnectInfo(opens=1, last_sequence=None)]
+        # Connected though nothing happened yet: a live subscription with no event,
+        # whose position the server's headers told (the newest event: none yet).
+        assert connects == [ConnectInfo(opens=1, last_sequence=0)]
         created = await client.create_execution(namespace="ns", flow_id="f")
         event = await asyncio.wait_for(pending, DEADLINE)
         assert event.execution_id == created.id

@@ -166,7 +166,19 @@ def test_a_from_latest_subscription_that_received_nothing_has_no_resume_point() 
     cursor = subscribe(from_latest=True)
     resumption = Resumption(cursor, CallRetry(max_attempts=1))
     resumption.open()
-    assert not resumption.waits_for_headers  # nobody listens
+    assert resumption.waits_for_headers  # they say where it starts
     with pytest.raises(ServerUnreachableError) as raised:
         resumption.reopen_after(FakeRpcError(grpc.StatusCode.UNAVAILABLE, REFUSED))
-    assert raised.value.last_sequence is None
+    assert raised.value.last_sequence is None  # refused before its headers
+
+
+def test_a_from_latest_subscription_knows_its_start_from_the_headers() -> None:
+    cursor = subscribe(from_latest=True)
+    resumption = Resumption(cursor, CallRetry(max_attempts=3))
+    assert resumption.open().from_latest
+    resumption.accepted((("statehouse-start-sequence", "41"), ("other", "x")))
+    assert resumption.is_connected and resumption.resume_point == 41
+    again = resumption.open()
+    assert (again.from_latest, again.after_sequence) == (False, 41)
+    resumption.accepted((("statehouse-start-sequence", "99"),))  # known: kept
+    assert resumption.resume_point == 41

@@ -379,6 +379,19 @@ class FakeStream:
         except StopIteration:
             return grpc.aio.EOF
 
+    def initial_metadata(self) -> Any:
+        """No headers (a subscription then learns its start from its first message)."""
+        if self.aio:
+
+            async def headers() -> tuple[()]:
+                return ()
+
+            return headers()
+        return ()
+
+    def done(self) -> bool:
+        return False
+
     def cancel(self) -> bool:
         self.cancelled = True
         return True

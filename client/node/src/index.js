@@ -302,6 +302,9 @@ function sequenceOf(value) {
   }
 }
 
+/** The response header of a Subscribe stream that says where it starts. */
+const START_SEQUENCE_HEADER = 'statehouse-start-sequence';
+
 /**
  * Turns a Subscribe stream of the server's messages into one message per
  * event, as when each event came alone: a message carrying several events
@@ -311,12 +314,34 @@ function sequenceOf(value) {
  * event or heartbeat received) is dropped. The stream counts
  * `messagesReceived` (from the server: a batch once), `eventsReceived` (every
  * event in them) and `duplicatesDropped`.
+ *
+ * Where the stream starts: the server sends `statehouse-start-sequence` in the
+ * stream's headers as soon as it accepts it (the 'metadata' event, before any
+ * message), the sequence after which its events come (with from_latest, the
+ * newest event at that moment). The stream keeps it as `startSequence`, and a
+ * from_latest stream takes it as its cursor, so `lastSequence` (the cursor: the
+ * sequence to resume after, a string, or null while unknown) is known from then
+ * on, even before any event. Both are null with a server that sends no such header.
  */
 function unbatchSubscription(call, request) {
   let cursor = request.from_latest ? null : sequenceOf(request.after_sequence);
   call.messagesReceived = 0;
   call.eventsReceived = 0;
   call.duplicatesDropped = 0;
+  call.startSequence = null;
+  Object.defineProperty(call, 'lastSequence', {
+    enumerable: true,
+    get: () => (cursor === null ? null : String(cursor)),
+  });
+  // Registered first: the stream knows where it starts before any other
+  // 'metadata' listener runs, and before its first message.
+  call.on('metadata', (metadata) => {
+    const values = metadata.get(START_SEQUENCE_HEADER);
+    const start = values.length > 0 ? sequenceOf(values[0]) : null;
+    if (start === null || start < 0n) return;
+    call.startSequence = String(start);
+    if (cursor === null) cursor = start;
+  });
   const push = call.push.bind(call);
   // grpc-js pushes each message it receives (null at the end).
   call.push = (message) => {
@@ -462,7 +487,9 @@ function traceInterceptor(api = openTelemetry()) {
  * StatehouseError transitionTaskRun would have rejected with (not thrown).
  * events.subscribe asks for several events per message (max_events_per_message
  * 1000 unless the request sets it) and hands them over one message per event,
- * as before (see unbatchSubscription).
+ * as before; its stream has `startSequence` (from the stream's headers) and
+ * `lastSequence`, the sequence to resume after with after_sequence when
+ * subscribing again (see unbatchSubscription).
  *
  * target: "host:port" (default $STATEHOUSE_TARGET, else 127.0.0.1:50051).
  * options:

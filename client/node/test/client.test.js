@@ -458,3 +458,47 @@ test('transitionTaskRuns answers each item with its response or its StatehouseEr
     return true;
   });
 });
+
+test('a from_latest stream knows where it starts from its headers, before any event, and resumes from there', async () => {
+  const { head_sequence: head } = await sh.admin.getServerInfo({});
+  const flowId = uniqueFlow('start');
+  for (let i = 0; i < 3; i += 1) {
+    await sh.executions.createExecution({ namespace: 'node.test', flow_id: flowId });
+  }
+
+  // Accepted: the headers say where it starts (every event written before it), nothing received yet.
+  const stream = sh.events.subscribe({ from_latest: true });
+  assert.equal(stream.startSequence, null);
+  assert.equal(stream.lastSequence, null);
+  await new Promise((resolve, reject) => {
+    stream.once('metadata', resolve);
+    stream.once('error', reject);
+  });
+  const start = String(BigInt(head) + 3n);
+  assert.equal(stream.startSequence, start);
+  assert.equal(stream.lastSequence, start);
+  assert.equal(stream.messagesReceived, 0);
+  assert.equal(stream.eventsReceived, 0);
+  // The stream is lost before any event; meanwhile more is written.
+  stream.destroy();
+  assert.equal(stream.lastSequence, start);
+  const after = [];
+  for (let i = 0; i < 2; i += 1) {
+    const { execution } = await sh.executions.createExecution({ namespace: 'node.test', flow_id: flowId });
+    after.push(execution.id);
+  }
+
+  // Subscribing again after its last sequence: exactly the events written since.
+  const resumed = sh.events.subscribe({ after_sequence: stream.lastSequence });
+  const events = await collectEvents(resumed, 2);
+  assert.equal(resumed.startSequence, start);
+  assert.deepEqual(
+    events.map((e) => [e.sequence, e.execution_id, e.state]),
+    [
+      [String(BigInt(start) + 1n), after[0], 'STATE_CREATED'],
+      [String(BigInt(start) + 2n), after[1], 'STATE_CREATED'],
+    ],
+  );
+  assert.equal(resumed.duplicatesDropped, 0);
+  assert.equal(resumed.lastSequence, events[1].sequence);
+});

@@ -71,12 +71,12 @@ class AsyncStream(StreamState, Generic[_T]):
     async def _await_headers(self, call: grpc.aio.UnaryStreamCall[Any, Any]) -> None:
         """Wait for the stream's headers: the server accepted it (a call that
         failed first is not; read() raises its error)."""
-        await call.initial_metadata()
+        metadata = await call.initial_metadata()
         if self._closed:
             return
         if call.done() and await call.code() != grpc.StatusCode.OK:
             return
-        self._resumption.connected()
+        self._resumption.accepted(metadata)
 
     async def close(self) -> None:
         """Stop the iteration."""

@@ -84,10 +84,10 @@ class Stream(StreamState, Generic[_T]):
     def _await_headers(self, call: Any) -> None:
         """Wait for the stream's headers: the server accepted it (a call that
         failed first is not; next() raises its error)."""
-        call.initial_metadata()
+        metadata = call.initial_metadata()
         if self._closed.is_set() or (call.done() and call.code() != grpc.StatusCode.OK):
             return
-        self._resumption.connected()
+        self._resumption.accepted(metadata)
 
     def _open(self) -> grpc._CallIterator[Any]:
         with self._lock:

@@ -516,6 +516,8 @@ def get_server_info() -> _as.GetServerInfoRequest:
 
 #: The most events a subscription asks for in one message (the server's own cap).
 MAX_EVENTS_PER_MESSAGE = 1000
+#: The response header in which the server says where a subscription starts.
+START_HEADER = "statehouse-start-sequence"
 
 
 class SubscriptionCursor:
@@ -570,6 +572,15 @@ class SubscriptionCursor:
             heartbeat_interval=self.heartbeat_interval,
             max_events_per_message=MAX_EVENTS_PER_MESSAGE,
         )
+
+    def headers(self, headers: Mapping[str, str]) -> None:
+        """The stream was accepted: the server says where it starts. A cursor that
+        asked for the latest event knows its position from now on, so a reconnect
+        before any event resumes from it (nothing committed in between is missed)."""
+        start = headers.get(START_HEADER)
+        if not self.known and start is not None and start.isdigit():
+            self.last_sequence = int(start)
+            self.known = True
 
     def accept(self, response: event_service_pb2.SubscribeResponse) -> Sequence[SubscriptionItem]:
         """Advance the cursor; return what to hand to the caller, in order."""

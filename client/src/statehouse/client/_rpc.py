@@ -363,9 +363,20 @@ class Resumption(Generic[CursorT]):
 
     @property
     def waits_for_headers(self) -> bool:
-        """Whether the driver should tell when the stream is accepted before its
-        first message (someone listens, and it is not told yet)."""
-        return self._on_connect is not None and not self.is_connected
+        """Whether the driver should read the stream's headers before its first
+        message: someone listens for the connection and is not told yet, or the
+        cursor learns its position from them (``headers``)."""
+        if self.is_connected:
+            return False
+        return self._on_connect is not None or hasattr(self.cursor, "headers")
+
+    def accepted(self, metadata: Any) -> None:
+        """The stream's headers arrived (it is accepted): the cursor reads them
+        (where a subscription starts), then ``connected()``."""
+        read = getattr(self.cursor, "headers", None)
+        if read is not None and metadata is not None:
+            read({k: v for k, v in metadata if isinstance(v, str)})
+        self.connected()
 
     @property
     def resume_point(self) -> int | None:

@@ -55,6 +55,10 @@ class EventServiceServicer:
 
     def Subscribe(self, request, context):
         """Streams the events after a sequence, then live events as they commit.
+        The response headers say where the stream starts, as soon as it is
+        accepted: `statehouse-start-sequence` is the sequence after which its
+        events come (with from_latest, the newest event then), the cursor to
+        resume from before any event or heartbeat has arrived.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

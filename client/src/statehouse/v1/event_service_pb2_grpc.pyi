@@ -36,7 +36,12 @@ class EventServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> EventServiceAsyncStub: ...
     Subscribe: _grpc.UnaryStreamMultiCallable[_event_service_pb2.SubscribeRequest, _event_service_pb2.SubscribeResponse]
-    """Streams the events after a sequence, then live events as they commit."""
+    """Streams the events after a sequence, then live events as they commit.
+    The response headers say where the stream starts, as soon as it is
+    accepted: `statehouse-start-sequence` is the sequence after which its
+    events come (with from_latest, the newest event then), the cursor to
+    resume from before any event or heartbeat has arrived.
+    """
     FollowExecution: _grpc.UnaryStreamMultiCallable[_event_service_pb2.FollowExecutionRequest, _event_service_pb2.FollowExecutionResponse]
     """Streams snapshots of one execution: one at once, one after each change,
     ending when the execution and all its task runs are terminal.
@@ -50,7 +55,12 @@ class EventServiceAsyncStub(EventServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Subscribe: _aio.UnaryStreamMultiCallable[_event_service_pb2.SubscribeRequest, _event_service_pb2.SubscribeResponse]  # type: ignore[assignment]
-    """Streams the events after a sequence, then live events as they commit."""
+    """Streams the events after a sequence, then live events as they commit.
+    The response headers say where the stream starts, as soon as it is
+    accepted: `statehouse-start-sequence` is the sequence after which its
+    events come (with from_latest, the newest event then), the cursor to
+    resume from before any event or heartbeat has arrived.
+    """
     FollowExecution: _aio.UnaryStreamMultiCallable[_event_service_pb2.FollowExecutionRequest, _event_service_pb2.FollowExecutionResponse]  # type: ignore[assignment]
     """Streams snapshots of one execution: one at once, one after each change,
     ending when the execution and all its task runs are terminal.
@@ -67,7 +77,12 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _event_service_pb2.SubscribeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_event_service_pb2.SubscribeResponse], _abc.AsyncIterator[_event_service_pb2.SubscribeResponse]]:
-        """Streams the events after a sequence, then live events as they commit."""
+        """Streams the events after a sequence, then live events as they commit.
+        The response headers say where the stream starts, as soon as it is
+        accepted: `statehouse-start-sequence` is the sequence after which its
+        events come (with from_latest, the newest event then), the cursor to
+        resume from before any event or heartbeat has arrived.
+        """
 
     @_abc_1.abstractmethod
     def FollowExecution(

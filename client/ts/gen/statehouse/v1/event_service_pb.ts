@@ -174,6 +174,10 @@ export const FollowExecutionResponseSchema: GenMessage<FollowExecutionResponse> 
 export const EventService: GenService<{
   /**
    * Streams the events after a sequence, then live events as they commit.
+   * The response headers say where the stream starts, as soon as it is
+   * accepted: `statehouse-start-sequence` is the sequence after which its
+   * events come (with from_latest, the newest event then), the cursor to
+   * resume from before any event or heartbeat has arrived.
    *
    * @generated from rpc statehouse.v1.EventService.Subscribe
    */

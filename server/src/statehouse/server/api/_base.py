@@ -39,6 +39,10 @@ class Call:
     #: The guard that admitted the call: a handler that carries several requests
     #: (a batch) authorizes each of them with it (:meth:`authorize`).
     guard: Guard | None = None
+    #: Response headers of a stream, sent when it is accepted: a streaming handler
+    #: that is a plain function (not an async generator) sets them before it returns
+    #: its iterator (EventService.Subscribe: where the stream starts).
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:

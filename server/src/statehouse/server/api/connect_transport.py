@@ -417,16 +417,19 @@ class ConnectTransport(Admission):
     ) -> None:
         started = False
 
-        async def start() -> None:
+        async def start(extra: dict[str, str] | None = None) -> None:
             nonlocal started
             if not started:
                 started = True
                 content_type = f"application/connect+{codec}".encode()
+                response_headers = [(b"content-type", content_type)]
+                for key, value in (extra or {}).items():
+                    response_headers.append((key.encode("latin-1"), value.encode("latin-1")))
                 await send(
                     {
                         "type": "http.response.start",
                         "status": 200,
-                        "headers": [(b"content-type", content_type)],
+                        "headers": response_headers,
                     }
                 )
 
@@ -445,14 +448,15 @@ class ConnectTransport(Admission):
             raw = self._unenvelope(body, headers.get(b"connect-content-encoding"))
             async with asyncio.timeout(timeout):
                 request, call = await self._admit(method, codec, principal, raw, False)
-                # The stream is accepted: send the headers at once, so that a client
-                # knows it is connected before the first message (gRPC does the same).
-                await start()
-                watcher = asyncio.create_task(_watch(receive, disconnected, asyncio.current_task()))
                 if method.streaming:
                     items: AsyncIterator[Message | bytes] = method.handler(request, call)
                 else:
                     items = _one(method.handler(request, call))
+                # The stream is accepted: send the headers at once (with any the
+                # handler set), so that a client knows it is connected before the
+                # first message (gRPC does the same).
+                await start(call.headers)
+                watcher = asyncio.create_task(_watch(receive, disconnected, asyncio.current_task()))
                 try:
                     async for item in items:
                         if codec == "proto":

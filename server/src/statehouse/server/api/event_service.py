@@ -77,7 +77,11 @@ class EventServicer:
         if message:
             yield b"".join(message)
 
-    async def Subscribe(self, request: pb.SubscribeRequest, call: Call) -> AsyncIterator[bytes]:
+    def Subscribe(self, request: pb.SubscribeRequest, call: Call) -> AsyncIterator[bytes]:
+        """Where the stream starts is fixed here, as it is accepted, and sent in its
+        headers (``START_HEADER``): a client that asked ``from_latest`` knows its
+        position before any event, and resumes from it (a reconnect then misses
+        nothing committed in between)."""
         f = request.filter
         flt = EventFilter(
             namespace=f.namespace,
@@ -91,8 +95,8 @@ class EventServicer:
         if request.HasField("heartbeat_interval"):
             heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
         after = self.hub.latest() if request.from_latest else request.after_sequence
+        call.headers[START_HEADER] = str(after)
         limit = min(max(request.max_events_per_message, 1), limits.MAX_EVENTS_PER_MESSAGE)
-        batched = limit > 1
         if log.isEnabledFor(logging.DEBUG):
             # Which process serves which stream (--processes N): tests read this.
             log.debug(
@@ -103,6 +107,12 @@ class EventServicer:
                 f.flow_id,
                 len(f.execution_ids),
             )
+        return self._stream(flt, after, heartbeat, limit)
+
+    async def _stream(
+        self, flt: EventFilter, after: int, heartbeat: float | None, limit: int
+    ) -> AsyncIterator[bytes]:
+        batched = limit > 1
         async for item in self.hub.subscribe_batches(flt, after, heartbeat, limit):
             if isinstance(item, int):
                 beat = pb.SubscribeResponse(
@@ -148,6 +158,10 @@ class EventServicer:
             if execution.state.is_terminal:
                 return
 
+
+#: The response header of a Subscribe stream that says where it starts: the sequence
+#: after which its events come (``from_latest``: the newest when it was accepted).
+START_HEADER = "statehouse-start-sequence"
 
 #: The tags of SubscribeResponse's ``event`` (1) and ``events`` (3), length-delimited.
 _EVENT_TAG = b"\x0a"

@@ -171,11 +171,12 @@ class GrpcTransport(Admission):
             )
             try:
                 request, call = await self._admit(name, request_type, raw, context, False)
-                # The stream is accepted: say so at once (the headers), so that a
-                # client knows it is connected before the first message, which
-                # may be long in coming (a live subscription with nothing new).
-                await context.send_initial_metadata(())
-                async for item in handler(request, call):
+                items = handler(request, call)
+                # The stream is accepted: say so at once (the headers, with any the
+                # handler set), so that a client knows it is connected before the
+                # first message, which may be long in coming (a live subscription).
+                await context.send_initial_metadata(tuple(call.headers.items()))
+                async for item in items:
                     yield await self._encode(item, False)
             except (asyncio.CancelledError, GeneratorExit):
                 # The client went away (or gave up): grpc.aio cancels the stream.
