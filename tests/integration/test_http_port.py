@@ -354,6 +354,27 @@ def test_health_over_http_is_open_and_ends_with_the_server(tmp_path: Path) -> No
             served.proc.kill()
 
 
+@pytest.mark.parametrize("options", [(), ("--auth",)], ids=["open", "auth"])
+def test_a_path_segment_too_long_for_the_file_system_is_not_found(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    """Issue 23: 256 bytes in one segment answered 500 with a traceback in the log
+    (ENAMETOOLONG from the static files' lookup), without credentials too."""
+    served = Served(tmp_path, *options)
+    try:
+        long = "a" * 256
+        for path in (f"/{long}", f"/assets/{long}", f"/assets/{long}.js", f"/{'b' * 5000}"):
+            conn = http.client.HTTPConnection("127.0.0.1", served.http_port, timeout=10)
+            with contextlib.closing(conn):
+                conn.request("GET", path)
+                response = conn.getresponse()
+                assert (response.status, response.read()) == (404, b"not found\n"), path
+    finally:
+        served.stop()
+    assert "Traceback" not in served.logs()
+    assert "File name too long" not in served.logs()
+
+
 async def test_healthz_answers_503_when_not_serving(tmp_path: Path) -> None:
     from statehouse.server.app import create_server
 

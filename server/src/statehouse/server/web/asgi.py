@@ -136,13 +136,22 @@ def lookup(static_dir: Path, path: str) -> Found:
     """What a GET of ``path`` answers: status, content type, body, headers."""
     if _APP_ROUTES.fullmatch(path):
         index = static_dir / "index.html"
-        if not index.is_file():
+        if not _is_file(index):
             return 200, "text/html; charset=utf-8", NOT_BUILT, [(b"cache-control", b"no-cache")]
         return _file(index)
     target = _inside(static_dir, path)
-    if target is None or not target.is_file():
+    if target is None or not _is_file(target):
         return _NOT_FOUND
     return _file(target)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for a name the file system refuses (a path
+    segment of 256 bytes or more: ENAMETOOLONG, which ``Path.is_file`` raises)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 _NOT_FOUND: Found = (404, "text/plain; charset=utf-8", b"not found\n", [])
