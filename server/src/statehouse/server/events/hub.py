@@ -643,21 +643,9 @@ class EventHub:
         offered = 0
         since_yield = 0
         started = clock()
-        if self._idle_followers:
-            # Followers read ``recent`` themselves: only the idle ones need waking.
-            idle_followers, self._idle_followers = self._idle_followers, {}
-            for sub in idle_followers:
-                idle = sub.wake()
-                if idle is not None:
-                    pacer.enqueue(idle)
-                offered += 1
-                since_yield += 1
-                if since_yield >= chunk or clock() - started >= pacer.allowance():
-                    await asyncio.sleep(pacer.rest(clock() - started))
-                    since_yield = 0
-                    started = clock()
         for sub, events in self._targets(batch):
-            if sub.offer(events, end):
+            # A follower (None) reads ``recent`` itself: it only needs waking.
+            if events is None or sub.offer(events, end):
                 idle = sub.wake()
                 if idle is not None:
                     pacer.enqueue(idle)
@@ -669,9 +657,14 @@ class EventHub:
                 started = clock()
         return offered
 
-    def _targets(self, batch: list[Event]) -> Iterator[tuple[Subscription, list[Event]]]:
+    def _targets(self, batch: list[Event]) -> Iterator[tuple[Subscription, list[Event] | None]]:
         """The synced subscribers ``batch`` concerns, each with its matching events
-        (one list shared by subscribers whose filters select the same)."""
+        (one list shared by subscribers whose filters select the same); first the
+        idle followers, with None (they read ``recent`` themselves)."""
+        if self._idle_followers:
+            idle_followers, self._idle_followers = self._idle_followers, {}
+            for sub in idle_followers:
+                yield sub, None
         for sub, events in self._index.targets(batch):
             if sub.synced:
                 if not sub.plain:
