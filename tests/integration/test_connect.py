@@ -495,6 +495,22 @@ def test_a_connect_stream_says_where_it_starts_in_its_headers(wire: Wire) -> Non
     assert headers["statehouse-start-sequence"] == "3"
 
 
+def test_max_events_per_message_out_of_range_over_connect_json(wire: Wire) -> None:
+    """A negative count is INVALID_ARGUMENT naming the field. (One beyond int32 is
+    INVALID_ARGUMENT too, but names only the request: issue 23, item 3.)"""
+    for body in (b'{"maxEventsPerMessage": -1}',):
+        status, _, data = wire.post(
+            "/statehouse.v1.EventService/Subscribe",
+            envelope(body),
+            "application/connect+json",
+            {"connect-timeout-ms": "2000"},
+        )
+        assert status == 200
+        _, end = frames(data)
+        assert end["error"]["code"] == "invalid_argument", end
+        assert "max" in json.dumps(end).lower(), end
+
+
 def test_authentication_and_permissions_over_connect(database_url: str, tmp_path: Path) -> None:
     proc = start(database_url, tmp_path, "--auth")
     try:

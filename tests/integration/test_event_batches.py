@@ -339,3 +339,23 @@ async def test_a_stream_says_where_it_starts_in_its_headers(stubs: Stubs) -> Non
         finally:
             call.cancel()
         assert headers["statehouse-start-sequence"] == start
+
+
+async def test_max_events_per_message_refuses_a_negative_value_and_caps_a_huge_one(
+    stubs: Stubs,
+) -> None:
+    call = stubs.events.Subscribe(epb.SubscribeRequest(max_events_per_message=-1))
+    try:
+        await asyncio.wait_for(call.read(), DEADLINE)
+        raise AssertionError("accepted")
+    except grpc.aio.AioRpcError as err:
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "max_events_per_message" in (err.details() or "")
+    await create(stubs, 1200)
+    messages: list[epb.SubscribeResponse] = []
+    call = stubs.events.Subscribe(epb.SubscribeRequest(max_events_per_message=2**31 - 1))
+    try:
+        assert await read_until(call, 1200, messages) == list(range(1, 1201))
+    finally:
+        call.cancel()
+    assert max(len(m.events) for m in messages) == 1000  # the server's cap
