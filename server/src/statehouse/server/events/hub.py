@@ -782,45 +782,37 @@ class EventHub:
             while True:
                 if sub.closed or self.closed:
                     raise HubClosed()
-                if pace and tokens < 1 and (sub.buffered or sub.covered < self.head):
+                # Something to send: buffered, or (a follower) in ``recent``.
+                pending = sub.buffered or (sub.follows and sub.synced and sub.covered < self.head)
+                if pending and pace and tokens < 1:
                     now = loop.time()
                     tokens = min(MESSAGE_BURST, tokens + (now - refilled) * MESSAGES_PER_SECOND)
                     refilled = now
                     if tokens < 1:
                         await asyncio.sleep((1 - tokens) / MESSAGES_PER_SECOND)
                         continue
-                if sub.follows and sub.synced and sub.covered < self.head:
+                if pending:
                     if not slot:
                         slot = await _slot(pacer)
                         if sub.closed or self.closed:
                             raise HubClosed()
-                    start = sub.covered + 1 - self.recent_first
-                    if start < 0:
-                        # Out of memory (perhaps while it waited): from the log.
-                        sub.synced = False
-                        sub.overflows += 1
-                        pacer.done(slot)
-                        slot = 0
-                        continue
-                    events = self.recent[start : start + min(limit, self.head - sub.covered)]
-                    sub.covered = events[-1].sequence
+                    if sub.buffered:
+                        events = sub.take(limit)
+                    else:
+                        start = sub.covered + 1 - self.recent_first
+                        if start < 0:
+                            # Out of memory (perhaps while it waited): from the log.
+                            sub.synced = False
+                            sub.overflows += 1
+                            pacer.done(slot)
+                            slot = 0
+                            continue
+                        events = self.recent[start : start + min(limit, self.head - sub.covered)]
+                        sub.covered = events[-1].sequence
                     sub.delivered = True
                     tokens -= 1
                     try:
                         yield events
-                    finally:
-                        pacer.done(slot)
-                        slot = 0
-                    continue
-                if sub.buffered:
-                    if not slot:
-                        slot = await _slot(pacer)
-                        if sub.closed or self.closed:
-                            raise HubClosed()
-                    sub.delivered = True
-                    tokens -= 1
-                    try:
-                        yield sub.take(limit)
                     finally:
                         pacer.done(slot)
                         slot = 0
