@@ -79,6 +79,9 @@ class Principal:
     role: Role
     #: Namespace patterns it holds ``role`` in.
     namespaces: tuple[str, ...]
+    #: When its credential expires (microseconds since the epoch), if ever: its
+    #: open streams end then (``credentials.Authenticator.watch``).
+    expires_us: int | None = None
 
     def may_read(self, namespace: str) -> bool:
         return any(matches(p, namespace) for p in self.namespaces)

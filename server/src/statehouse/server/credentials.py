@@ -27,13 +27,14 @@ import concurrent.futures
 import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,11 @@ class Credential:
                 self.certificate_subject,
                 self.role,
                 self.namespaces,
+                self.expire_time_us,
             )
-        return Principal(f"token:{self.name}", self.name, self.role, self.namespaces)
+        return Principal(
+            f"token:{self.name}", self.name, self.role, self.namespaces, self.expire_time_us
+        )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Credential:
@@ -243,7 +247,8 @@ class JwtVerifier:
             raise Unauthenticated()
         subject = str(claims["sub"])
         issuer = str(claims.get("iss", ""))
-        return Principal(f"jwt:{issuer}|{subject}", subject, role, namespaces)
+        expires_us = int(claims["exp"]) * 1_000_000
+        return Principal(f"jwt:{issuer}|{subject}", subject, role, namespaces, expires_us)
 
 
 def _jwk_of_pem(data: bytes) -> dict[str, Any]:
@@ -291,6 +296,11 @@ class Authenticator:
         self.refresh_interval = refresh_interval
         self._by_key: dict[str, Credential] = {}
         self._by_subject: dict[str, Credential] = {}
+        self._by_name: dict[str, Credential] = {}
+        #: The open streams' callers, and what to call when one's credential goes.
+        self._watched: dict[Principal, dict[int, Callable[[], None]]] = {}
+        self._expiries: dict[Principal, asyncio.TimerHandle] = {}
+        self._watch_ids = itertools.count()
         self._task: asyncio.Task[None] | None = None
         #: Failed authentications per peer address (without the port).
         self.failures: Counter[str] = Counter()
@@ -309,13 +319,16 @@ class Authenticator:
         rows = await self._read_rows()
         by_key: dict[str, Credential] = {}
         by_subject: dict[str, Credential] = {}
+        by_name: dict[str, Credential] = {}
         for row in rows:
             credential = Credential.from_row(row)
+            by_name[credential.name] = credential
             if credential.key_id:
                 by_key[credential.key_id] = credential
             if credential.certificate_subject:
                 by_subject[credential.certificate_subject] = credential
-        self._by_key, self._by_subject = by_key, by_subject
+        self._by_key, self._by_subject, self._by_name = by_key, by_subject, by_name
+        self._check_watched()
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -334,6 +347,65 @@ class Authenticator:
         """Drop a credential at once on this replica (revoked here)."""
         self._by_key = {k: c for k, c in self._by_key.items() if c.name != name}
         self._by_subject = {s: c for s, c in self._by_subject.items() if c.name != name}
+        self._by_name.pop(name, None)
+        self._check_watched()
+
+    # -- open streams: they end when their credential does ---------------------------
+
+    def watch(self, principal: Principal, lost: Callable[[], None]) -> Callable[[], None]:
+        """Call ``lost`` once when ``principal`` stops authenticating: its token or
+        certificate grant revoked (here at once, on another replica within
+        ``refresh_interval``), expired, or changed; a JWT at its ``exp``. Returns
+        what stops watching. An open stream uses it to end with UNAUTHENTICATED
+        within the bound that a new call with the same credential is refused."""
+        watchers = self._watched.get(principal)
+        if watchers is None:
+            watchers = self._watched[principal] = {}
+            if principal.expires_us is not None:
+                delay = max(0.0, (principal.expires_us - _now_us()) / 1e6)
+                loop = asyncio.get_running_loop()
+                self._expiries[principal] = loop.call_later(delay + 0.001, self._check_watched)
+        key = next(self._watch_ids)
+        watchers[key] = lost
+
+        def stop() -> None:
+            found = self._watched.get(principal)
+            if found is not None and found.pop(key, None) is not None and not found:
+                del self._watched[principal]
+                timer = self._expiries.pop(principal, None)
+                if timer is not None:
+                    timer.cancel()
+
+        return stop
+
+    def _check_watched(self) -> None:
+        if not self._watched:
+            return
+        now = _now_us()
+        for principal in [p for p in self._watched if not self._holds(p, now)]:
+            watchers = self._watched.pop(principal)
+            timer = self._expiries.pop(principal, None)
+            if timer is not None:
+                timer.cancel()
+            for lost in watchers.values():
+                lost()
+
+    def _holds(self, principal: Principal, now_us: int) -> bool:
+        """Whether ``principal`` would still be admitted (its credential unchanged)."""
+        if principal.expires_us is not None and now_us >= principal.expires_us:
+            return False
+        kind, _, name = principal.identity.partition(":")
+        if kind == "token":
+            credential = self._by_name.get(name)
+        elif kind == "cert":
+            credential = self._by_subject.get(name)
+        else:
+            return True  # a JWT: signed, valid until its exp
+        return (
+            credential is not None
+            and credential.active(now_us)
+            and credential.principal() == principal
+        )
 
     def authenticate(self, authorization: str | None, subject: str | None, peer: str) -> Principal:
         """The caller of a call with this ``authorization`` metadata and verified

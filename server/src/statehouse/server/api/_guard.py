@@ -18,6 +18,7 @@ every RPC:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.message import Message
@@ -44,6 +45,14 @@ class Guard:
     @property
     def enabled(self) -> bool:
         return self.authenticator is not None
+
+    def watch(self, principal: Principal, lost: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``lost`` when ``principal``'s credential stops authenticating
+        (``Authenticator.watch``); None when there is nothing that could end
+        (authentication off). Returns what stops watching."""
+        if self.authenticator is None or not principal.identity:
+            return None
+        return self.authenticator.watch(principal, lost)
 
     @staticmethod
     def rule(method: str) -> Rule:

@@ -201,8 +201,8 @@ class Unauthenticated(DomainError):
 
     reason = "UNAUTHENTICATED"
 
-    def __init__(self) -> None:
-        super().__init__("valid credentials are required")
+    def __init__(self, message: str = "valid credentials are required") -> None:
+        super().__init__(message)
 
 
 class PermissionDenied(DomainError):
