@@ -415,7 +415,10 @@ def test_cli_errors_for_refused_credentials(
     wrong = "sht_ffffff_wrong-secret"
     assert main(["--target", recording.target, "--token", wrong, "executions", "get", "e1"]) == 1
     err = capsys.readouterr().err
-    assert err == "error: no valid credential (UNAUTHENTICATED)\n"
+    assert err == (
+        "error: no valid credential (UNAUTHENTICATED)\n"
+        "  the token of --token (else $STATEHOUSE_TOKEN) was refused: unknown, expired or revoked\n"
+    )
 
 
 def test_cli_shows_the_actor_of_each_change(
@@ -653,4 +656,7 @@ async def test_tokens_end_to_end_over_tls_with_auth(
     assert capsys.readouterr().out == "revoked token ci\n"
     assert await asyncio.to_thread(main, [*cli, "--token", writer, "executions", "list"]) == 1
     err = capsys.readouterr().err
-    assert err.rstrip().endswith("(UNAUTHENTICATED)") and writer not in err
+    assert err.splitlines()[0].endswith("(UNAUTHENTICATED)") and writer not in err
+    assert err.splitlines()[1].startswith(
+        "  the token of --token (else $STATEHOUSE_TOKEN) was refused"
+    )

@@ -15,7 +15,7 @@ from statehouse.client import (
     ServerUnreachableError,
     UnavailableError,
 )
-from statehouse.client._errors import error_from_rpc, unreachable_error
+from statehouse.client._errors import TLS_HINTS, error_from_rpc, unreachable_error
 from statehouse.client._requests import subscribe
 from statehouse.client._rpc import Resumption
 from statehouse.v1 import event_pb2, event_service_pb2
@@ -37,6 +37,10 @@ TLS_CA = (
     "failed to connect to all addresses; last error: UNKNOWN: ipv6:%5B::1%5D:443: Ssl "
     "handshake failed: SSL_ERROR_SSL: error:1000007d:SSL routines:"
     "OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"
+)
+TLS_HOSTNAME = (
+    "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:57123: Custom "
+    "verification check failed with error: UNAUTHENTICATED: Hostname Verification Check failed."
 )
 HTTP1 = (
     "failed to connect to all addresses; last error: INTERNAL: ipv4:127.0.0.1:8080: Failed "
@@ -106,6 +110,26 @@ def test_a_certificate_that_does_not_verify() -> None:
     assert error.cause == "CERTIFICATE_VERIFY_FAILED"
     assert "TLS handshake with the Statehouse server at statehouse.example:443 failed" in str(error)
     assert "STATEHOUSE_TLS_CA" in str(error)
+
+
+def test_a_certificate_for_another_host_name() -> None:
+    error = unreachable_error(TLS_HOSTNAME, "10.0.0.5:50051")
+    assert error is not None and error.tls
+    assert error.cause == "HOSTNAME_MISMATCH"
+    assert str(error) == (
+        "TLS handshake with the Statehouse server at 10.0.0.5:50051 failed (HOSTNAME_MISMATCH): "
+        "is its certificate issued for this host name? (else name the one it is issued for: "
+        "TlsConfig(server_name=...))"
+    )
+
+
+def test_the_cli_says_every_tls_hint_in_its_own_words() -> None:
+    """The SDK's hints name TlsConfig's arguments; the CLI's, for the same reasons, its flags."""
+    from statehouse.cli import _main
+
+    assert set(_main.TLS_HINTS) == set(TLS_HINTS)
+    for hint in _main.TLS_HINTS.values():
+        assert "TlsConfig" not in hint and "tls=" not in hint
 
 
 def test_other_unavailable_errors_are_left_alone() -> None:

@@ -36,6 +36,7 @@ from statehouse.client import (
     StatehouseError,
     TlsConfig,
     Token,
+    UnauthenticatedError,
     counter,
     timer,
 )
@@ -1255,7 +1256,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
     def reconnecting(info: ReconnectInfo) -> None:
-        why = info.error.message if info.error is not None else "the stream ended"
+        why = _message(info.error) if info.error is not None else "the stream ended"
         limit = f" of {info.max_attempts}" if info.max_attempts else ""
         err.write(
             f"watch: connection lost ({why}); reconnecting in {info.delay:.1f} s"
@@ -1301,7 +1302,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             pass
         except StatehouseError as exc:
             # Gave up: say so, and how to go on from the last event received.
-            _report(exc, err, colour=render.colour_wanted(args.color, err))
+            _report(exc, err, args)
             last = exc.last_sequence if exc.last_sequence is not None else args.after
             if last is not None:
                 err.write(f"watch: to resume where it stopped: {_resume_command(args, last)}\n")
@@ -1543,15 +1544,61 @@ def cmd_tokens_revoke(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _report(error: StatehouseError, err: TextIO, *, colour: bool = False) -> None:
+#: What to check after a failed TLS handshake, by its reason: the SDK's hints
+#: (``statehouse.client._errors.TLS_HINTS``, which name ``TlsConfig``'s
+#: arguments) in the command line's words, its flags.
+TLS_HINTS = {
+    "WRONG_VERSION_NUMBER": (
+        "does it serve TLS there? (for a plaintext server, leave out --tls, "
+        f"the --tls-* options and ${TLS_CA_ENV})"
+    ),
+    "CERTIFICATE_VERIFY_FAILED": (
+        f"is its certificate signed by the CA you trust (--tls-ca, ${TLS_CA_ENV}) "
+        "and issued for this host name?"
+    ),
+    "HOSTNAME_MISMATCH": (
+        "is its certificate issued for this host name? (else name the one it is issued for: "
+        "--tls-server-name)"
+    ),
+}
+
+
+def _message(error: StatehouseError) -> str:
+    """The error's message, its advice in the command line's words."""
+    if isinstance(error, ServerUnreachableError) and error.tls and error.cause in TLS_HINTS:
+        return ServerUnreachableError(
+            target=error.target,
+            cause=error.cause,
+            detail=error.detail,
+            tls=True,
+            hint=TLS_HINTS[error.cause],
+        ).message
+    return error.message
+
+
+def _credentials_hint(args: argparse.Namespace) -> str:
+    """How to give credentials, after the server refused the ones given (or none)."""
+    if getattr(args, "client_token", None) or os.environ.get(TOKEN_ENV):
+        return f"the token of --token (else ${TOKEN_ENV}) was refused: unknown, expired or revoked"
+    return (
+        f"no token was given: pass one with --token TOKEN or in ${TOKEN_ENV} "
+        "(an admin issues one with `statehouse tokens create`)"
+    )
+
+
+def _report(error: StatehouseError, err: TextIO, args: argparse.Namespace) -> None:
     label = error.reason or error.code.name
+    colour = render.colour_wanted(args.color, err)
     prefix = render.paint_error("error:") if colour else "error:"
-    err.write(f"{prefix} {error.message} ({label})\n")
+    message = _message(error)
+    err.write(f"{prefix} {message} ({label})\n")
     if isinstance(error, ServerUnreachableError):
         err.write(f"  the address is --target, else ${TARGET_ENV}, else {DEFAULT_TARGET}\n")
+    if isinstance(error, UnauthenticatedError):
+        err.write(f"  {_credentials_hint(args)}\n")
     for field, description in error.field_violations:
         line = f"{field}: {description}"
-        if line != error.message:  # a single violation is often the message itself
+        if line != message:  # a single violation is often the message itself
             err.write(f"  {line}\n")
 
 
@@ -1567,7 +1614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         parser.error(str(exc))
     except StatehouseError as exc:
-        _report(exc, sys.stderr, colour=render.colour_wanted(args.color, sys.stderr))
+        _report(exc, sys.stderr, args)
         return 1
     except KeyboardInterrupt:
         return 130

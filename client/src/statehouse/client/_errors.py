@@ -242,10 +242,11 @@ class ServerUnreachableError(UnavailableError):
     The message says where and what to check: ``cannot reach the Statehouse
     server at 127.0.0.1:1 (connection refused): is it running there?``.
     ``target`` is the address, ``cause`` the short reason (``connection
-    refused``, ``no such host``, ``TLS handshake failed:
-    CERTIFICATE_VERIFY_FAILED``), ``tls`` whether the TLS handshake failed,
-    and ``detail`` gRPC's own text. Transient like any UnavailableError:
-    calls are retried per ``CallRetry`` before it is raised.
+    refused``, ``no such host``; after a failed TLS handshake its reason:
+    ``CERTIFICATE_VERIFY_FAILED``, ``WRONG_VERSION_NUMBER``,
+    ``HOSTNAME_MISMATCH``), ``tls`` whether the TLS handshake failed, and
+    ``detail`` gRPC's own text. Transient like any UnavailableError: calls are
+    retried per ``CallRetry`` before it is raised.
     """
 
     target: str
@@ -280,11 +281,20 @@ _RESOLVING = re.compile(
     r"(?:resolving|resolution failed for|lookup failed for)\s+([^\s:,]+(?::\d+)?)"
 )
 _TLS_REASON = re.compile(r"OPENSSL_internal:([A-Z_]+)|(CERTIFICATE_VERIFY_FAILED)")
-_TLS_HINTS = {
+# gRPC's own check, after OpenSSL accepted the chain: the certificate names
+# another host than the one connected to (or TlsConfig.server_name).
+_HOSTNAME_FAILED = "hostname verification check failed"
+#: What to check after a failed TLS handshake, by its reason (the CLI keeps the
+#: same table in its own words: its flags).
+TLS_HINTS = {
     "WRONG_VERSION_NUMBER": "does it serve TLS there? (a plaintext server needs tls=False)",
     "CERTIFICATE_VERIFY_FAILED": (
         "is its certificate signed by the CA you trust (TlsConfig(ca=...), STATEHOUSE_TLS_CA) "
         "and issued for this host name?"
+    ),
+    "HOSTNAME_MISMATCH": (
+        "is its certificate issued for this host name? (else name the one it is issued for: "
+        "TlsConfig(server_name=...))"
     ),
 }
 _CAUSES = (
@@ -320,10 +330,11 @@ def unreachable_error(message: str, target: str | None) -> ServerUnreachableErro
         found = _ADDRESS.search(message) or _RESOLVING.search(message)
         target = found.group(1) if found else "the configured address"
     lowered = message.lower()
-    if "handshake" in lowered and ("tls" in lowered or "ssl" in lowered):
+    hostname = _HOSTNAME_FAILED in lowered
+    if hostname or ("handshake" in lowered and ("tls" in lowered or "ssl" in lowered)):
         tls = _TLS_REASON.search(message)
-        reason = (tls.group(1) or tls.group(2)) if tls else ""
-        hint = _TLS_HINTS.get(reason, "check its certificate and your TLS settings")
+        reason = "HOSTNAME_MISMATCH" if hostname else (tls.group(1) or tls.group(2)) if tls else ""
+        hint = TLS_HINTS.get(reason, "check its certificate and your TLS settings")
         return ServerUnreachableError(
             target=target, cause=reason or "handshake failed", detail=message, tls=True, hint=hint
         )
