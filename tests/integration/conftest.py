@@ -17,6 +17,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
+from statehouse.server import clock
 from statehouse.server.app import Server, create_server
 from statehouse.server.settings import Settings
 from statehouse.server.storage import Store
@@ -100,6 +101,29 @@ async def running_server(database_url: str) -> AsyncIterator[Running]:
         yield Running(server, port, settings)
     finally:
         await server.stop(0)
+
+
+class ManualClock:
+    """The in-process server's clock (``statehouse.server.clock.now_us``), moved
+    only by the test: timers fall due when the test says, whatever the load.
+    Each reading is a microsecond after the last, so that times still order."""
+
+    def __init__(self) -> None:
+        self.now = time.time_ns() // 1_000
+
+    def __call__(self) -> int:
+        self.now += 1
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1_000_000)
+
+
+@pytest.fixture
+def manual_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    manual = ManualClock()
+    monkeypatch.setattr(clock, "now_us", manual)
+    return manual
 
 
 @pytest.fixture

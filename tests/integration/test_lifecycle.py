@@ -18,7 +18,7 @@ from statehouse.v1 import (
     state_pb2 as st,
 )
 
-from .conftest import Running, ServerProcess, Stubs
+from .conftest import ManualClock, Running, ServerProcess, Stubs
 from .helpers import create, details, get, move, recorded_events, task_run, wait_for_state
 
 Code = grpc.StatusCode
@@ -188,7 +188,7 @@ async def started(stubs: Stubs, *tasks: str) -> tuple[str, list[str]]:
     return execution_id, ids
 
 
-async def test_pause_with_delay_resumes_by_itself(stubs: Stubs) -> None:
+async def test_pause_with_delay_resumes_by_itself(stubs: Stubs, manual_clock: ManualClock) -> None:
     execution_id, (tr, later) = await started(stubs, "a", "b")
     paused = await pause(stubs, execution_id, delay=ms(300))
     assert paused.execution.state == st.STATE_PAUSED
@@ -197,17 +197,20 @@ async def test_pause_with_delay_resumes_by_itself(stubs: Stubs) -> None:
         await move(stubs, later, st.STATE_RUNNING)
     assert details(info.value)[0] == "EXECUTION_PAUSED"
     await move(stubs, tr, st.STATE_SUCCESS)  # a running task run may finish
+    manual_clock.advance(0.3)  # the delay passes: the scheduler resumes it by itself
     resumed = await wait_for_state(stubs, execution_id, st.STATE_RUNNING)
     assert resumed.history[-1].reason == "pause delay elapsed"
     await move(stubs, later, st.STATE_RUNNING)
 
 
-async def test_manual_resume_cancels_the_timer(running_server: Running, stubs: Stubs) -> None:
+async def test_manual_resume_cancels_the_timer(
+    running_server: Running, stubs: Stubs, manual_clock: ManualClock
+) -> None:
     execution_id, _ = await started(stubs, "a")
-    due = (await pause(stubs, execution_id, delay=ms(300))).resume_time.ToMicroseconds()
+    await pause(stubs, execution_id, delay=ms(300))
     await stubs.executions.ResumeExecution(pb.ResumeExecutionRequest(execution_id=execution_id))
     await pause(stubs, execution_id)  # paused again, by hand, with no timer
-    await asyncio.sleep(max(0.0, due / 1e6 - time.time()) + 0.05)  # the timer's time passes
+    manual_clock.advance(1.0)  # the timer's time passes
     await running_server.server.scheduler.fire_due()
     after = await get(stubs, execution_id)
     assert after.state == st.STATE_PAUSED

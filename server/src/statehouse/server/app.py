@@ -475,7 +475,23 @@ class _ReflectionGuard(grpc.aio.ServerInterceptor):
 
 
 async def _refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    # Read what the client sends, up to its half-close (a few messages, a second at
+    # most), before the refusal: a status that overtook the client's own send
+    # would fail that send, and the client would see INTERNAL ("Failed
+    # execute_batch: SendMessageOperation") instead of UNAUTHENTICATED.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(_REFUSE_READ_SECONDS):
+            read = 0
+            async for _ in requests:
+                read += 1
+                if read >= _REFUSE_READ_MESSAGES:
+                    break
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, "valid credentials are required")
+
+
+#: How much of a refused reflection call's requests is read before the refusal.
+_REFUSE_READ_SECONDS = 1.0
+_REFUSE_READ_MESSAGES = 16
 
 
 async def serve(
