@@ -136,3 +136,13 @@ def test_the_wheel_carries_the_built_web_console(installed: Path) -> None:
     assert len(assets) == 2, index
     for asset in assets:
         assert (static / asset).is_file(), asset
+
+
+def test_the_wheel_carries_the_license(installed: Path) -> None:
+    """pyproject.toml's Apache-2.0, with its text: LICENSE in the installed dist-info."""
+    (site,) = (installed / "lib").glob("python3*/site-packages")
+    (dist_info,) = site.glob("statehouse-*.dist-info")
+    assert (dist_info / "licenses" / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+    metadata = (dist_info / "METADATA").read_text()
+    assert "License-Expression: Apache-2.0\n" in metadata
+    assert "License-File: LICENSE\n" in metadata
