@@ -29,6 +29,7 @@ from ..telemetry import RpcSpan, code_name, log_request, request_logger
 from . import convert
 from ._base import Call
 from ._guard import Guard
+from .errors import DeadlineExceeded
 from .validation import Checked, validate
 
 log = logging.getLogger("statehouse.api")
@@ -177,11 +178,33 @@ class Admission:
         principal: Principal,
         heavy: bool,
         parse: Parse = parse_binary,
+        remaining: Remaining | None = None,
     ) -> tuple[Message, Call]:
-        """Decode, validate and authorize a request of an authenticated caller."""
+        """Decode, validate and authorize a request of an authenticated caller,
+        then admit it only if its deadline has not passed (``remaining``)."""
         request, checked = await self._decode_async(request_type, raw, parse)
         await self.guard.authorize(name, request, principal)
+        check_deadline(remaining)
         return request, Call(name, checked, heavy, principal, self.guard)
+
+
+#: How long a call has left, in seconds (None: it has no deadline).
+Remaining = Callable[[], float | None]
+
+
+def check_deadline(remaining: Remaining | None) -> None:
+    """Refuse a call whose deadline has passed, before its handler does any of
+    its work: the last step of admission on every transport.
+
+    A call's deadline is checked here only: a deadline that passes later, while
+    its write waits for or is in its transaction, may leave the write committed
+    and the client told DEADLINE_EXCEEDED (the README, "Deadlines").
+    """
+    if remaining is None:
+        return
+    left = remaining()
+    if left is not None and left <= 0:
+        raise DeadlineExceeded()
 
 
 def _field(request: Message | None, name: str) -> str:

@@ -15,7 +15,8 @@ The steps are those of gRPC (``_admission.py``), in the same order:
    undecodable one is INVALID_ARGUMENT, reason MALFORMED_REQUEST), on the heavy
    lane when large;
 2. validate and authorize it;
-3. call the handler, within ``Connect-Timeout-Ms`` when given (DEADLINE_EXCEEDED);
+3. call the handler, within ``Connect-Timeout-Ms`` when given (DEADLINE_EXCEEDED;
+   a call whose deadline passed before it was admitted is refused, undone);
 4. encode the response: binary with ``convert.encode`` (deterministic; the bytes
    handlers return are sent as they are), JSON from that message with every
    object's keys sorted, so one value is one text in every process;
@@ -61,7 +62,14 @@ from ..access import Principal, Role
 from ..orchestration import ANONYMOUS, InvalidArgument
 from ..storage import Store
 from ..telemetry import RpcSpan
-from ._admission import Admission, Parse, parse_binary, parse_json
+from ._admission import (
+    Admission,
+    Parse,
+    Remaining,
+    check_deadline,
+    parse_binary,
+    parse_json,
+)
 from ._base import Call
 from ._guard import Guard
 from .errors import status_of
@@ -319,13 +327,15 @@ class ConnectTransport(Admission):
         principal: Principal,
         raw: bytes,
         heavy: bool,
+        remaining: Remaining | None,
     ) -> tuple[Message, Call]:
         parse: Parse = parse_json if codec == "json" else parse_binary
         if method.open:
             request, checked = await self._decode_async(method.request_type, raw, parse)
+            check_deadline(remaining)
             return request, Call(method.name, checked, heavy, principal)
         return await self.admit_principal(
-            method.name, method.request_type, raw, principal, heavy, parse
+            method.name, method.request_type, raw, principal, heavy, parse, remaining
         )
 
     async def _respond(
@@ -373,6 +383,7 @@ class ConnectTransport(Admission):
         span = self._span(method, headers, attach=True) if self.tracing.enabled else None
         try:
             timeout = _timeout(headers)
+            remaining = _remaining(timeout)
             principal = self._principal(method, headers, scope)
             raw = self._inflate(
                 await self._body(headers, receive), headers.get(b"content-encoding")
@@ -380,7 +391,9 @@ class ConnectTransport(Admission):
             heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
             async with asyncio.timeout(timeout):
                 with contextlib.nullcontext() if heavy else priority.small_call():
-                    request, call = await self._admit(method, codec, principal, raw, heavy)
+                    request, call = await self._admit(
+                        method, codec, principal, raw, heavy, remaining
+                    )
                     response = await method.handler(request, call)
                     body = await self._respond(method, codec, response, heavy)
         except asyncio.CancelledError:
@@ -443,11 +456,12 @@ class ConnectTransport(Admission):
         span = self._span(method, headers, attach=False) if self.tracing.enabled else None
         try:
             timeout = _timeout(headers)
+            remaining = _remaining(timeout)
             principal = self._principal(method, headers, scope)
             body = await self._body(headers, receive)
             raw = self._unenvelope(body, headers.get(b"connect-content-encoding"))
             async with asyncio.timeout(timeout):
-                request, call = await self._admit(method, codec, principal, raw, False)
+                request, call = await self._admit(method, codec, principal, raw, False, remaining)
                 if method.streaming:
                     items: AsyncIterator[Message | bytes] = method.handler(request, call)
                 else:
@@ -574,6 +588,15 @@ def _timeout(headers: dict[bytes, bytes]) -> float | None:
     if not _TIMEOUT.fullmatch(text):
         raise InvalidArgument([("Connect-Timeout-Ms", "must be at most 10 digits")])
     return int(text) / 1000
+
+
+def _remaining(timeout: float | None) -> Remaining | None:
+    """How long a call with this ``Connect-Timeout-Ms`` has left, counted from now."""
+    if timeout is None:
+        return None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    return lambda: deadline - loop.time()
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

@@ -130,6 +130,13 @@ REASONS: tuple[Reason, ...] = (
         "(see [Limits](#limits))",
     ),
     Reason(
+        "DEADLINE_EXCEEDED",
+        None,
+        "the call's deadline passed, no `ErrorInfo`: before it was admitted nothing was "
+        "done; later, a write may have committed (see "
+        "[Choices](#choices-where-the-design-is-silent), Deadlines)",
+    ),
+    Reason(
         "DATA_LOSS",
         "UNREADABLE_RECORD",
         "metadata `resource_type`, `id`, `execution_id`: a stored record cannot be decoded; only "
@@ -199,6 +206,10 @@ def database_unavailable() -> status_pb2.Status:
     )
 
 
+class DeadlineExceeded(Exception):
+    """The call's deadline passed before it was admitted: nothing was done."""
+
+
 def status_of(method: str, error: BaseException) -> status_pb2.Status:
     """The status a client gets for ``error`` raised while serving ``method``.
 
@@ -208,6 +219,8 @@ def status_of(method: str, error: BaseException) -> status_pb2.Status:
     """
     if isinstance(error, DomainError):
         return status_for(error)
+    if isinstance(error, DeadlineExceeded):
+        return status_pb2.Status(code=code_pb2.DEADLINE_EXCEEDED, message="deadline exceeded")
     if isinstance(error, StorageUnavailable):
         log.warning("%s: the database is unavailable: %s", method, error)
         return database_unavailable()

@@ -11,7 +11,8 @@ service descriptors, so the same steps hold for all of them:
    thread, so that the event loop keeps serving other calls (and so are large
    responses encoded, and the transactions of large requests run);
 2. validate it completely (``validation.validate``): nothing runs on bad input;
-   then authorize it (the role and namespaces of ``access.RULES``);
+   then authorize it (the role and namespaces of ``access.RULES``), and refuse
+   it with DEADLINE_EXCEEDED, undone, if the call's deadline has passed;
 3. call the handler, ``async def Method(request, call) -> response`` (or an
    async iterator of responses for a server stream), which knows nothing of
    gRPC: it returns a message or raises a domain error;
@@ -101,9 +102,12 @@ class GrpcTransport(Admission):
     async def _admit(
         self, name: str, request_type: type[Message], raw: bytes, context: Context, heavy: bool
     ) -> tuple[Message, Call]:
-        """Authenticate, decode, validate and authorize: the request and its call."""
+        """Authenticate, decode, validate, authorize and check the deadline: the
+        request and its call."""
         principal = self._principal(context)
-        return await self.admit_principal(name, request_type, raw, principal, heavy)
+        return await self.admit_principal(
+            name, request_type, raw, principal, heavy, remaining=context.time_remaining
+        )
 
     # -- handlers -----------------------------------------------------------------
 
