@@ -1081,6 +1081,26 @@ async def test_reflection_needs_a_token_and_health_stays_open(secured: Secured) 
     assert "statehouse.v1.AdminService" in listed
 
 
+async def test_failed_logins_through_reflection_count_under_the_clients_address(
+    secured: Secured,
+) -> None:
+    """Issue 23: they were counted under the peer ``reflection``."""
+    s = secured
+    stub = reflection_pb2_grpc.ServerReflectionStub(s.channel)
+    for metadata in ((), (("authorization", "Bearer sht_garbage"),)):
+        call = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+            metadata=metadata,
+            timeout=10,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            async for _ in call:
+                pass
+        assert info.value.code() == C.UNAUTHENTICATED
+    assert s.server.authenticator is not None
+    assert dict(s.server.authenticator.failures) == {"ipv4:127.0.0.1": 2}
+
+
 async def test_certificate_subjects_are_identities_under_mtls(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -461,17 +461,32 @@ class _ReflectionGuard(grpc.aio.ServerInterceptor):
         continuation: Any,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
+        handler = await continuation(handler_call_details)
         method = handler_call_details.method or ""
-        if method.startswith("/grpc.reflection.") and self.guard is not None:
+        if handler is None or self.guard is None or not method.startswith("/grpc.reflection."):
+            return handler
+        # The caller is authenticated in the call, where its peer is known (a
+        # failure is counted under the client's address, as on every RPC).
+        guard, inner = self.guard, handler.stream_stream
+
+        async def guarded(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             authorization = None
-            for key, value in handler_call_details.invocation_metadata or ():
+            for key, value in context.invocation_metadata() or ():
                 if key == "authorization":
                     authorization = value if isinstance(value, str) else value.decode("latin-1")
             try:
-                self.guard.authenticate(authorization, None, "reflection")
+                guard.authenticate(authorization, None, context.peer())
             except Unauthenticated:
-                return grpc.stream_stream_rpc_method_handler(_refuse)
-        return await continuation(handler_call_details)
+                await _refuse(requests, context)
+                return
+            async for response in inner(requests, context):
+                yield response
+
+        return grpc.stream_stream_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 async def _refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
