@@ -33,7 +33,7 @@ help:
 	@echo "make docs         regenerate docs/api.md from the proto comments"
 	@echo "make contract-snapshot  accept the current protos as the contract buf breaking checks against"
 	@echo "make bench        measure the service against a plain echo server (BENCH_ARGS=...)"
-	@echo "make console      build the web console (console/) into server/src/statehouse/server/web/static"
+	@echo "make console      generate console/src/rules.gen.ts and build the web console into server/src/statehouse/server/web/static"
 	@echo "make screenshots  the console's screenshots in docs/ (headless Chromium, a real server)"
 	@echo "make clean        remove the environments, caches and ./data"
 
@@ -111,7 +111,9 @@ bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 # The built console is committed (a test fails when it is stale): rebuild after editing console/.
-console: node
+# console/src/rules.gen.ts comes from the server's lifecycle rules (the buttons a state offers).
+console: venv node
+	$(PY) tools/gen_console_rules.py
 	node console/build.mjs
 
 # Committed artifacts, so not part of make test: docs/console-list.png and docs/console-execution.png.

@@ -60,6 +60,10 @@ export function describeError(error: unknown): string {
   return e.code === Code.Unauthenticated ? `${text}: set a bearer token with the token button` : text;
 }
 
+export function isNotFound(error: unknown): boolean {
+  return ConnectError.from(error).code === Code.NotFound;
+}
+
 export function isPermissionDenied(error: unknown): boolean {
   return ConnectError.from(error).code === Code.PermissionDenied;
 }

@@ -1,15 +1,19 @@
 // The page of one execution (/executions/ID): its timeline, history, inputs
 // and outputs, metrics and the lifecycle buttons, kept live by a subscription
 // to the execution's events: each batch of events refetches the execution.
+// The buttons are the requests the server accepts in the execution's state
+// (rules.gen.ts, generated from the server's rules); an id that names no
+// execution gets a page that says so.
 import type { Execution, StateChange } from "../../client/ts/gen/statehouse/v1/execution_pb.js";
 import { ExecutionView } from "../../client/ts/gen/statehouse/v1/execution_pb.js";
 import type { Metric } from "../../client/ts/gen/statehouse/v1/metric_pb.js";
-import { admin, describeError, executions, isPermissionDenied, metrics } from "./api.js";
+import { admin, describeError, executions, isNotFound, isPermissionDenied, metrics } from "./api.js";
 import { metricCards } from "./charts.js";
 import { batched, h, stateBadge } from "./dom.js";
 import { duration, isTerminal, isoTime, labelsText, ms, stateName } from "./format.js";
 import { LiveSubscription, type StreamStatus } from "./live.js";
 import type { Page } from "./main.js";
+import { EXECUTION_MOVES, MOVES, type Move } from "./rules.gen.js";
 import { Timeline, type TimelineRow } from "./timeline.js";
 import { VirtualRows } from "./virtual.js";
 
@@ -20,15 +24,14 @@ interface HistoryLine {
   change: StateChange;
 }
 
-type Move = "kill" | "restart" | "pause" | "resume";
-const MOVES: Move[] = ["pause", "resume", "kill", "restart"];
-
 export class ExecutionPage implements Page {
   readonly element: HTMLElement;
   private execution: Execution | undefined;
   private subscription: LiveSubscription | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** False once the server said the caller's role may not move executions. */
+  private mayMove = true;
   private readonly header = h("header", { class: "execution-header" });
   private readonly actions = h("div", { class: "actions", role: "group", "aria-label": "lifecycle" });
   private readonly actionError = h("p", { class: "error", role: "alert", id: "action-error" });
@@ -43,7 +46,9 @@ export class ExecutionPage implements Page {
   );
   private readonly payloads = h("div", { class: "payloads" });
   private readonly metricsBox = h("div", { id: "metrics" });
-  private readonly refetch = batched<string>(120, () => this.load());
+  private readonly refetch = batched<string>(120, async () => {
+    await this.load();
+  });
   private readonly refetchMetrics = batched<string>(1000, () => this.loadMetrics());
 
   constructor(
@@ -51,7 +56,9 @@ export class ExecutionPage implements Page {
     private readonly setStatus: (status: StreamStatus, detail: string) => void,
   ) {
     for (const move of MOVES) {
-      const button = h("button", { type: "button", "data-move": move }, move[0].toUpperCase() + move.slice(1));
+      // Hidden until the execution's state says which moves it accepts.
+      const label = move[0].toUpperCase() + move.slice(1);
+      const button = h("button", { type: "button", "data-move": move, hidden: true }, label);
       button.addEventListener("click", () => void this.move(move));
       this.actions.append(button);
     }
@@ -81,8 +88,7 @@ export class ExecutionPage implements Page {
     try {
       // The head first, then the state: every event after the head is seen.
       const info = await admin.getServerInfo({});
-      await this.load();
-      if (this.closed) return;
+      if (!(await this.load())) return;
       this.subscription = new LiveSubscription({
         executionIds: [this.id],
         afterSequence: info.headSequence,
@@ -108,15 +114,45 @@ export class ExecutionPage implements Page {
     }
   }
 
-  private async load(): Promise<void> {
-    const response = await executions.getExecution({ executionId: this.id, view: ExecutionView.FULL });
-    if (this.closed || !response.execution) return;
+  /** Fetch and draw the execution; false when the page is closed or the execution missing. */
+  private async load(): Promise<boolean> {
+    let response;
+    try {
+      response = await executions.getExecution({ executionId: this.id, view: ExecutionView.FULL });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      if (!this.closed) this.showMissing(error);
+      return false;
+    }
+    if (this.closed || !response.execution) return false;
     const started = performance.now();
     this.render(response.execution);
     // For the tests' measures: the drawing alone, and since the navigation began
     // (the script, the server's head, the execution's download and decoding).
     document.body.dataset.renderMs = (performance.now() - started).toFixed(1);
     document.body.dataset.shownAtMs ??= performance.now().toFixed(0);
+    return true;
+  }
+
+  /** No execution has this id (never, or no longer: deleted, or past retention). */
+  private showMissing(error: unknown): void {
+    this.subscription?.close();
+    clearInterval(this.ticker);
+    document.title = "Execution not found · Statehouse";
+    this.element.dataset.missing = "";
+    delete this.element.dataset.state;
+    this.element.replaceChildren(
+      h("nav", {}, h("a", { href: "/", "data-link": "" }, "← executions")),
+      h("h1", {}, "Execution not found"),
+      h(
+        "p",
+        { class: "missing" },
+        "No execution has the id ",
+        h("code", {}, this.id),
+        ": it was never created, or it was deleted.",
+      ),
+      h("p", { class: "error", role: "alert" }, describeError(error)),
+    );
   }
 
   private async loadMetrics(): Promise<void> {
@@ -164,6 +200,7 @@ export class ExecutionPage implements Page {
       ),
     );
     this.element.dataset.state = stateName(execution.state);
+    this.showMoves(execution);
     this.timeline.update(execution, now);
     this.renderHistory(execution);
     this.payloads.replaceChildren(
@@ -174,6 +211,14 @@ export class ExecutionPage implements Page {
     if (selected) {
       const row = execution.taskRuns.find((t) => t.id === selected);
       if (row) this.showDetail({ kind: "task-run", label: row.taskId, state: row.state, segments: [], taskRun: row });
+    }
+  }
+
+  /** Only the buttons of the requests the server accepts in the execution's state. */
+  private showMoves(execution: Execution): void {
+    const allowed = EXECUTION_MOVES[execution.state] ?? [];
+    for (const button of this.actions.querySelectorAll("button")) {
+      button.hidden = !this.mayMove || !allowed.includes(button.dataset.move as Move);
     }
   }
 
@@ -251,6 +296,7 @@ export class ExecutionPage implements Page {
       this.actionError.textContent = describeError(error);
       if (isPermissionDenied(error)) {
         // The caller's role cannot move executions: no buttons that only fail.
+        this.mayMove = false;
         for (const button of this.actions.querySelectorAll("button")) button.hidden = true;
       }
     }

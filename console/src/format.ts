@@ -1,6 +1,7 @@
 // Names, times and durations as the CLI prints them.
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { State } from "../../client/ts/gen/statehouse/v1/state_pb.js";
+import { TERMINAL_STATES } from "./rules.gen.js";
 
 export const STATES: State[] = [
   State.CREATED,
@@ -14,8 +15,6 @@ export const STATES: State[] = [
   State.RESTARTED,
 ];
 
-const TERMINAL = new Set([State.SUCCESS, State.WARNING, State.FAILED, State.KILLED]);
-
 export function stateName(state: State): string {
   return State[state] ?? String(state);
 }
@@ -26,7 +25,7 @@ export function parseState(name: string): State | undefined {
 }
 
 export function isTerminal(state: State): boolean {
-  return TERMINAL.has(state);
+  return TERMINAL_STATES.has(state);
 }
 
 export function ms(timestamp: Timestamp | undefined): number {

@@ -1,8 +1,10 @@
 """The web console, in headless Chromium, against a real server: executions
 created over gRPC appear in the list live; changes committed together reach
 the list in one message of several events; the timeline draws task runs and
-their attempts; the kill button cascades; a refused move shows the server's
-message; a server restart is survived without a reload, a duplicate or a gap;
+their attempts; the page shows only the moves its state allows, and says when
+the execution does not exist; the kill button cascades; a refused move shows
+the server's message; a server restart is survived without a reload, a
+duplicate or a gap;
 1,000 task runs render in a measured time. ``STATEHOUSE_SCREENSHOTS=DIR``
 (``make screenshots``) also saves the screenshots committed in docs/."""
 
@@ -54,6 +56,12 @@ def list_rows(browser: Any) -> dict[str, str]:
 
 def timeline(browser: Any) -> list[dict[str, Any]]:
     return list(browser.execute_script(TIMELINE_ROWS))
+
+
+def shown_moves(browser: Any) -> list[str]:
+    """The lifecycle buttons the execution's page shows (hidden ones left out)."""
+    buttons = browser.find_elements("css selector", ".actions button")
+    return [b.get_attribute("data-move") for b in buttons if b.is_displayed()]
 
 
 def execution_state(browser: Any) -> str:
@@ -319,7 +327,7 @@ def test_the_timeline_draws_task_runs_their_attempts_and_metrics(
     assert "2026-12-01" in browser.find_element("css selector", ".payloads").text
 
 
-def test_the_kill_button_cascades_and_a_refused_move_shows_the_servers_message(
+def test_the_buttons_follow_the_state_and_the_kill_button_cascades(
     browser: Any, console_server: ConsoleServer, client: Client
 ) -> None:
     execution = client.create_execution(namespace="demo", flow_id="long")
@@ -328,12 +336,15 @@ def test_the_kill_button_cascades_and_a_refused_move_shows_the_servers_message(
     client.transition_task_run(running.id, state=State.RUNNING, worker_id="w")
     open_page(browser, f"{console_server.url}/executions/{execution.id}")
     wait_for(lambda: execution_state(browser) == "RUNNING", 5, "the page")
+    assert shown_moves(browser) == ["pause", "kill"]  # no Resume of what runs
 
     # Pause and resume from the buttons: the pause is a gap in the execution's bar.
     browser.find_element("css selector", 'button[data-move="pause"]').click()
     wait_for(lambda: execution_state(browser) == "PAUSED", 2, "PAUSED")
+    assert shown_moves(browser) == ["resume", "kill"]
     browser.find_element("css selector", 'button[data-move="resume"]').click()
     wait_for(lambda: execution_state(browser) == "RUNNING", 2, "RUNNING again")
+    assert shown_moves(browser) == ["pause", "kill"]
     gap = "return document.querySelectorAll('.trow.execution .bar.gap[data-state=PAUSED]').length"
     assert browser.execute_script(gap) == 1
 
@@ -344,6 +355,7 @@ def test_the_kill_button_cascades_and_a_refused_move_shows_the_servers_message(
 
     wait_for(lambda: execution_state(browser) == "KILLING", 2, "KILLING")
     wait_for(lambda: states() == {running.id: "KILLING", waiting.id: "KILLED"}, 2, "the cascade")
+    assert shown_moves(browser) == []  # being killed: nothing to ask until it ends
     client.transition_task_run(running.id, state=State.KILLED, reason="stopped")
     wait_for(lambda: execution_state(browser) == "KILLED", 2, "KILLED")
     assert states() == {running.id: "KILLED", waiting.id: "KILLED"}
@@ -351,14 +363,39 @@ def test_the_kill_button_cascades_and_a_refused_move_shows_the_servers_message(
         "return [...document.querySelectorAll('.hrow')].map(r => r.querySelector('.reason').textContent)"
     )
     assert "from the web console" in actors
+    assert shown_moves(browser) == ["restart"]
 
-    # Resuming a killed execution is refused: the server's message is shown.
-    browser.find_element("css selector", 'button[data-move="resume"]').click()
-    error = wait_for(
-        lambda: browser.find_element("css selector", "#action-error").text, 2, "the error"
+    # Restarted, it may be killed again; once it succeeds, nothing is offered.
+    browser.find_element("css selector", 'button[data-move="restart"]').click()
+    wait_for(lambda: execution_state(browser) == "RESTARTED", 2, "RESTARTED")
+    assert shown_moves(browser) == ["kill"]
+    client.transition_task_run(running.id, state=State.RUNNING, worker_id="w")
+    client.transition_task_run(running.id, state=State.SUCCESS)
+    client.transition_task_run(waiting.id, state=State.RUNNING, worker_id="w")
+    client.transition_task_run(waiting.id, state=State.SUCCESS)
+    client.complete_execution(execution.id)
+    wait_for(lambda: execution_state(browser) == "SUCCESS", 2, "SUCCESS")
+    assert shown_moves(browser) == []
+    assert browser.find_element("css selector", "#action-error").text == ""
+
+
+def test_a_missing_execution_s_page_says_it_is_missing(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    browser.get(f"{console_server.url}/executions/no-such-execution")
+    heading = wait_for(
+        lambda: browser.find_element("css selector", ".execution-page h1").text, 5, "a heading"
     )
-    assert "KILLED" in error or "not paused" in error.lower() or "(" in error, error
-    print(f"refused move shown as: {error}")
+    assert heading == "Execution not found"
+    page = browser.find_element("css selector", ".execution-page")
+    assert "no-such-execution" in page.text and "EXECUTION_NOT_FOUND" in page.text, page.text
+    # Nothing of an execution's page: no buttons, no empty timeline, history or metrics.
+    assert browser.find_elements("css selector", ".execution-page button") == []
+    assert [e.text for e in browser.find_elements("css selector", ".execution-page h2")] == []
+    assert browser.title == "Execution not found · Statehouse"
+    # The link back to the list still works.
+    browser.find_element("css selector", ".execution-page nav a").click()
+    wait_for(lambda: browser.find_elements("css selector", ".list-page"), 5, "the list")
 
 
 def test_with_authentication_the_token_is_sent_and_the_buttons_follow_the_role(
@@ -388,13 +425,12 @@ def test_with_authentication_the_token_is_sent_and_the_buttons_follow_the_role(
             lambda: browser.find_element("css selector", "#action-error").text, 3, "refused"
         )
         assert "PERMISSION_DENIED" in error or "role" in error.lower(), error
-        hidden = "return [...document.querySelectorAll('.actions button')].map(b => b.hidden)"
-        assert browser.execute_script(hidden) == [True] * 4
+        assert shown_moves(browser) == []
 
         browser.execute_script("localStorage.setItem('statehouse.token', arguments[0])", admin)
         open_page(browser, f"{server.url}/executions/{execution}")
         wait_for(lambda: execution_state(browser) == "CREATED", 5, "the page, as an admin")
-        assert browser.execute_script(hidden) == [False] * 4
+        assert shown_moves(browser) == ["kill"]  # what a CREATED execution accepts
         browser.find_element("css selector", 'button[data-move="kill"]').click()
         wait_for(lambda: execution_state(browser) == "KILLED", 3, "killed by the admin")
         actors = "return [...document.querySelectorAll('.hrow .actor')].map(e => e.textContent)"

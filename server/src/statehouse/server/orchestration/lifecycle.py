@@ -13,10 +13,13 @@ store the resulting change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from . import retry
 from .changes import ChangeSet
+from .errors import DomainError
 from .guards import Move, Proposal, apply_guards, task_run_move
-from .model import JsonObject, PauseAction, StateChange, TaskRun, Timer, TimerKind
+from .model import Execution, JsonObject, PauseAction, StateChange, TaskRun, Timer, TimerKind
 from .states import STARTABLE_STATES, State
 from .transitions import Kind, is_allowed
 
@@ -360,6 +363,34 @@ def resume(changes: ChangeSet, task_run: TaskRun | None, *, reason: str) -> None
         changes.cancel_timers(task_run_id="", kind=TimerKind.PAUSE)
     else:
         move_task_run(changes, task_run, State.RUNNING, reason=reason, move=Move.RESUME_TASK_RUN)
+
+
+#: The requests an operator makes of a whole execution (PauseExecution,
+#: ResumeExecution, KillExecution, RestartExecution; the procedures above), and
+#: the state each asks for.
+EXECUTION_REQUESTS: Mapping[Move, State] = {
+    Move.PAUSE_EXECUTION: State.PAUSED,
+    Move.RESUME_EXECUTION: State.RUNNING,
+    Move.KILL_EXECUTION: State.KILLING,
+    Move.RESTART_EXECUTION: State.RESTARTED,
+}
+
+
+def execution_requests(state: State) -> tuple[Move, ...]:
+    """The requests of :data:`EXECUTION_REQUESTS` that move an execution in
+    ``state``, by the guards of each (the transition table; only what is PAUSED
+    resumes): the buttons the web console offers. A kill of an execution being
+    killed or ended changes nothing, so it is not among them. The console's copy
+    is generated from this (``tools/gen_console_moves.py``)."""
+    probe = Execution("", "", "", state, [], 0, 0, 0)
+    allowed = []
+    for move, requested in EXECUTION_REQUESTS.items():
+        try:
+            apply_guards(move, Proposal(probe, requested))
+        except DomainError:
+            continue
+        allowed.append(move)
+    return tuple(allowed)
 
 
 #: Where a pause timer's action takes what it paused.
