@@ -28,6 +28,13 @@
  * and the google.rpc details the server sent in the grpc-status-details-bin
  * trailer: the ErrorInfo (reason, domain, metadata), field violations
  * (BadRequest) and precondition failures (PreconditionFailure).
+ *
+ * A request is checked against the protos before it is sent: a field name the
+ * message does not have (a typo, or camelCase where the names are snake_case)
+ * or an enum name its enum does not have is refused with an INVALID_ARGUMENT
+ * StatehouseError (reason MALFORMED_REQUEST, a field violation naming each, for
+ * an enum its names), as the server refuses them over JSON. protobufjs would
+ * otherwise drop both silently, and the server would see the field unset.
  */
 
 const fs = require('node:fs');
@@ -109,6 +116,115 @@ function rpcTypes() {
 }
 
 const TO_OBJECT = { longs: String, enums: String, defaults: true, arrays: true, objects: true };
+
+let cachedContract;
+
+/**
+ * The service protos as protobufjs reflection, with the names proto-loader
+ * encodes requests with (keepCase), for checking requests before they are sent.
+ */
+function contract() {
+  if (!cachedContract) {
+    const includeDirs = [protosDirectory(), THIRD_PARTY];
+    const root = new protobuf.Root();
+    // google/protobuf/*.proto: protobufjs' own copies, as proto-loader uses.
+    root.resolvePath = (_origin, target) =>
+      includeDirs.map((dir) => path.join(dir, target)).find((full) => fs.existsSync(full)) ?? target;
+    root.loadSync(SERVICE_FILES, { keepCase: true });
+    root.resolveAll();
+    cachedContract = root;
+  }
+  return cachedContract;
+}
+
+/** The request type of the RPC at `rpcPath` ("/statehouse.v1.ExecutionService/GetExecution"). */
+function requestTypeOf(rpcPath) {
+  const [, service, method] = rpcPath.split('/');
+  return contract().lookupService(service).methods[method].resolvedRequestType;
+}
+
+function has(object, key) {
+  return Object.prototype.hasOwnProperty.call(object, key);
+}
+
+/** "is not a field of X: did you mean task_run_id?", or X's fields when none is close. */
+function unknownField(type, key) {
+  const fold = (name) => name.toLowerCase().replace(/[_-]/g, '');
+  const names = Object.keys(type.fields);
+  const close = names.find((name) => fold(name) === fold(key));
+  const text = `is not a field of ${type.name}`;
+  return close ? `${text}: did you mean ${close}?` : `${text} (its fields: ${names.join(', ') || 'none'})`;
+}
+
+/** One value of `field` (an item of a list, a map's value): an enum name, or a message's fields. */
+function checkValue(field, value, at, out) {
+  if (value === null || value === undefined) return;
+  const type = field.resolvedType;
+  if (type instanceof protobuf.Enum) {
+    // A number goes as it is (the server refuses one its enum does not define).
+    if (typeof value === 'number' || (typeof value === 'string' && has(type.values, value))) return;
+    const names = Object.entries(type.values)
+      .filter(([, number]) => number !== 0)
+      .map(([name]) => name);
+    out.push({
+      field: at,
+      description: `${JSON.stringify(value)} is not a known value of ${type.name}; expected one of ${names.join(', ')}`,
+    });
+  } else if (type instanceof protobuf.Type) {
+    checkMessage(type, value, `${at}.`, out);
+  }
+}
+
+/** The field violations of a request object for `type`: unknown fields and enum names. */
+function checkMessage(type, object, prefix, out) {
+  if (typeof object !== 'object' || Array.isArray(object) || Buffer.isBuffer(object)) {
+    out.push({ field: prefix.slice(0, -1) || 'request', description: `must be an object (${type.name})` });
+    return;
+  }
+  if (object.$type !== undefined) return; // a protobufjs message, not a plain object
+  for (const [key, value] of Object.entries(object)) {
+    const at = `${prefix}${key}`;
+    if (!has(type.fields, key)) {
+      // A oneof's name (`oneofs: true` adds it to the objects received) is ignored.
+      if (!(type.oneofs && has(type.oneofs, key))) out.push({ field: at, description: unknownField(type, key) });
+      continue;
+    }
+    if (value === null || value === undefined) continue;
+    const field = type.fields[key];
+    if (field.map) {
+      if (typeof value === 'object' && !Array.isArray(value)) {
+        for (const [k, item] of Object.entries(value)) checkValue(field, item, `${at}['${k}']`, out);
+      }
+    } else if (field.repeated) {
+      if (Array.isArray(value)) value.forEach((item, i) => checkValue(field, item, `${at}[${i}]`, out));
+    } else {
+      checkValue(field, value, at, out);
+    }
+  }
+}
+
+/**
+ * The StatehouseError a request is refused with before it is sent (unknown
+ * fields, unknown enum names), or null when it may go.
+ */
+function refusal(type, request) {
+  const violations = [];
+  checkMessage(type, request ?? {}, '', violations);
+  if (violations.length === 0) return null;
+  const message = `${violations.map((v) => `${v.field}: ${v.description}`).join('; ')} (refused before sending)`;
+  const code = grpc.status.INVALID_ARGUMENT;
+  return new StatehouseError(
+    { code, details: message, message },
+    {
+      code,
+      message,
+      details: [
+        { type: 'google.rpc.ErrorInfo', reason: 'MALFORMED_REQUEST', domain: 'statehouse', metadata: {} },
+        { type: 'google.rpc.BadRequest', field_violations: violations },
+      ],
+    },
+  );
+}
 
 /**
  * Decodes the google.rpc.Status of a failed call, or returns null when the
@@ -250,8 +366,12 @@ function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStream
   for (const [name, method] of Object.entries(ServiceClient.service)) {
     const fn = raw[name].bind(raw);
     const key = lowerFirst(name);
+    const requestType = requestTypeOf(method.path);
     if (method.responseStream) {
+      // A refused request throws at once: there is no stream to fail.
       wrapped[key] = (request = {}, options = {}) => {
+        const refused = refusal(requestType, request);
+        if (refused) throw refused;
         const call = fn(request, options);
         let ended = false;
         let left = false;
@@ -280,6 +400,11 @@ function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStream
     } else {
       wrapped[key] = (request = {}, options = {}) =>
         new Promise((resolve, reject) => {
+          const refused = refusal(requestType, request);
+          if (refused) {
+            reject(refused);
+            return;
+          }
           const deadline = options.deadline ?? new Date(Date.now() + timeoutMs);
           fn(request, { ...options, deadline }, (error, response) =>
             error ? reject(new StatehouseError(error)) : resolve(response),

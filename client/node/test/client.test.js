@@ -287,6 +287,63 @@ test('a malformed request fails with INVALID_ARGUMENT naming every bad field', a
   assert.deepEqual(fields, ['flow_id', 'namespace']);
 });
 
+test('an unknown enum name or field is refused before sending, naming it (never sent as unset)', async () => {
+  const { execution } = await sh.executions.createExecution({ namespace: 'node.test', flow_id: uniqueFlow('enum') });
+  const { task_run: taskRun } = await sh.executions.createTaskRun({ execution_id: execution.id, task_id: 't' });
+  const refusal = (promise) =>
+    promise.then(
+      () => assert.fail('the request was sent'),
+      (e) => e,
+    );
+  for (const state of ['STATE_SUCESS', 'SUCCESS']) {
+    const error = await refusal(sh.executions.transitionTaskRun({ task_run_id: taskRun.id, state }));
+    assert.ok(error instanceof StatehouseError);
+    assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(error.reason, 'MALFORMED_REQUEST');
+    assert.deepEqual(
+      error.fieldViolations.map((v) => v.field),
+      ['state'],
+    );
+    assert.match(error.message, new RegExp(`state: "${state}" is not a known value of State; expected one of STATE_CREATED, STATE_RUNNING`));
+  }
+  // A misspelled (or camelCase) field: named, with the field meant.
+  const misspelled = await refusal(sh.executions.transitionTaskRun({ taskRunId: taskRun.id, state: 'STATE_RUNNING' }));
+  assert.equal(misspelled.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(misspelled.message, /taskRunId: is not a field of TransitionTaskRunRequest: did you mean task_run_id\?/);
+  // A filter is never widened: an unknown state is refused, in a list and in a stream's filter.
+  const filter = await refusal(sh.executions.listExecutions({ states: ['STATE_RUNNING', 'STATE_BOGUS'] }));
+  assert.deepEqual(
+    filter.fieldViolations.map((v) => v.field),
+    ['states[1]'],
+  );
+  assert.throws(
+    () => sh.events.subscribe({ filter: { states: ['STATE_BOGUS'] } }),
+    (e) => e instanceof StatehouseError && e.code === grpc.status.INVALID_ARGUMENT && /filter\.states\[0\]/.test(e.message),
+  );
+  // Inside a batch's items too; and nothing moved.
+  const batch = await refusal(
+    sh.executions.transitionTaskRuns({ requests: [{ task_run_id: taskRun.id, state: 'RUNNING' }] }),
+  );
+  assert.deepEqual(
+    batch.fieldViolations.map((v) => v.field),
+    ['requests[0].state'],
+  );
+  const { task_run: still } = await sh.executions.getTaskRun({ task_run_id: taskRun.id });
+  assert.equal(still.state, 'STATE_CREATED');
+  // A number the enum lacks goes to the server, which refuses it by name.
+  const number = await refusal(sh.executions.listExecutions({ states: [99] }));
+  assert.equal(number.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(number.message, /states\[0\]: 99 is not a known value of State/);
+  // What the client receives can be sent back (oneof names, Struct values).
+  const { task_run: withPolicy } = await sh.executions.createTaskRun({
+    execution_id: execution.id,
+    task_id: 'retried',
+    retry_policy: { max_attempts: 2, constant: { interval: { seconds: 1 } } },
+  });
+  const again = await sh.executions.createTaskRun({ execution_id: execution.id, task_id: 'copy', retry_policy: withPolicy.retry_policy });
+  assert.equal(again.task_run.retry_policy.max_attempts, 2);
+});
+
 test('a stream error is a StatehouseError with its details', async () => {
   const call = sh.events.followExecution({ execution_id: randomUUID() });
   const error = await (async () => {

@@ -42,15 +42,6 @@ def parse_binary(request_type: type[Message], raw: bytes) -> Message:
     return request_type.FromString(raw)
 
 
-def parse_json(request_type: type[Message], raw: bytes) -> Message:
-    """Proto3 JSON (camelCase or proto field names). Unknown fields are ignored,
-    as the binary encoding ignores unknown fields, so that an older server takes
-    a newer client's requests (connect-go does the same)."""
-    message = request_type()
-    json_format.Parse(raw, message, ignore_unknown_fields=True)
-    return message
-
-
 #: Codes that are no error of the server's or the caller's (the request log's level).
 _QUIET = (0, 1)  # OK, CANCELLED
 

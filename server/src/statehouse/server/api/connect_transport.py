@@ -12,14 +12,16 @@ The steps are those of gRPC (``_admission.py``), in the same order:
 0. authenticate from the ``Authorization`` header, before the body is read;
 1. read the body up to the largest request accepted (RESOURCE_EXHAUSTED past it;
    gzip request bodies are inflated, within the same bound), decode it (an
-   undecodable one is INVALID_ARGUMENT, reason MALFORMED_REQUEST), on the heavy
-   lane when large;
+   undecodable one is INVALID_ARGUMENT, reason MALFORMED_REQUEST; JSON strictly,
+   an unknown field or enum name refused with its path: ``_json.py``), on the
+   heavy lane when large;
 2. validate and authorize it;
 3. call the handler, within ``Connect-Timeout-Ms`` when given (DEADLINE_EXCEEDED;
    a call whose deadline passed before it was admitted is refused, undone);
 4. encode the response: binary with ``convert.encode`` (deterministic; the bytes
    handlers return are sent as they are), JSON from that message with every
-   object's keys sorted, so one value is one text in every process;
+   field (0 and empty ones too) and every object's keys sorted, so one value is
+   one text in every process (``_json.to_json``);
 5. map errors with ``errors.status_of`` to Connect's error JSON, ``{code,
    message, details: [{type, value (base64), debug}]}``, with the same code,
    ErrorInfo, BadRequest and PreconditionFailure as over gRPC.
@@ -68,10 +70,10 @@ from ._admission import (
     Remaining,
     check_deadline,
     parse_binary,
-    parse_json,
 )
 from ._base import Call
 from ._guard import Guard
+from ._json import parse_json, to_json
 from .errors import status_of
 from .health import RpcStatus
 
@@ -160,11 +162,6 @@ def _debug(type_name: str, value: bytes) -> Any:
     if message_type is None:
         return None
     return json_format.MessageToDict(message_type.FromString(value))
-
-
-def to_json(message: Message) -> bytes:
-    """Proto3 JSON with the keys of every object sorted (maps iterate in hash order)."""
-    return orjson.dumps(json_format.MessageToDict(message), option=orjson.OPT_SORT_KEYS)
 
 
 class _ProtocolError(Exception):

@@ -85,7 +85,8 @@ REASONS: tuple[Reason, ...] = (
     Reason(
         "INVALID_ARGUMENT",
         "MALFORMED_REQUEST",
-        "the bytes are not a valid encoding of the request message",
+        "the bytes are not a valid encoding of the request message; over JSON also an unknown "
+        "field or enum name, or a value of the wrong type, with a field violation naming it",
     ),
     Reason(
         "FAILED_PRECONDITION",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from .. import limits as L, priority
@@ -142,9 +142,22 @@ class Real(Rule):
             v.add(path, f"must be between {self.low:g} and {self.high:g}")
 
 
+def enum_choice(enum: EnumDescriptor) -> str:
+    """What an unknown value of ``enum`` is told: ``is not a known value of State;
+    expected one of STATE_CREATED, ...`` (its names but the zero one, which is unset)."""
+    names = ", ".join(value.name for value in enum.values if value.number != 0)
+    return f"is not a known value of {enum.name}; expected one of {names}"
+
+
 @dataclass(frozen=True, slots=True)
 class Known(Rule):
-    """An enum value the contract defines; ``unset`` allows its zero value."""
+    """An enum value the contract defines; ``unset`` allows its zero value.
+
+    A number the enum does not define is refused (proto3 enums are open: the
+    runtime keeps it), never taken as unset: a filter is not widened by a value
+    the server does not understand. Over JSON an unknown name never gets here
+    (``_json.py`` refuses it).
+    """
 
     unset: bool = True
 
@@ -152,8 +165,9 @@ class Known(Rule):
         if value == 0:
             if not self.unset:
                 v.add(path, "is required")
-        elif value not in ctx.enum_values:
-            v.add(path, f"{value} is not a known value")
+        elif ctx.enum is None or value not in ctx.enum.values_by_number:
+            choice = enum_choice(ctx.enum) if ctx.enum is not None else "is not a known value"
+            v.add(path, f"{value} {choice}")
 
 
 _DURATION_LIMIT = 315_576_000_000
@@ -578,7 +592,8 @@ def _default_rule(fd: FieldDescriptor) -> Rule | None:
 class _Context:
     checked: Checked
     max_payload_bytes: int
-    enum_values: frozenset[int] = frozenset()
+    #: The enum of the field (of its items, of its map's values), when it has one.
+    enum: EnumDescriptor | None = None
     item_rule: Rule = field(default_factory=lambda: Text(256))
 
 
@@ -589,7 +604,7 @@ class _FieldPlan:
     required: bool
     #: "scalar", "message" (checked only when present), "repeated" or "map".
     shape: str
-    enum_values: frozenset[int]
+    enum: EnumDescriptor | None
     item_rule: Rule | None
 
 
@@ -616,19 +631,18 @@ def _plan(d: Descriptor) -> _MessagePlan:
     fields = []
     for fd in d.fields:
         rule = FIELD_RULES.get(f"{short}.{fd.name}") or FIELD_RULES.get(fd.name)
-        enum_values: frozenset[int] = frozenset()
+        enum = fd.enum_type
         item_rule: Rule | None = None
         is_map = fd.message_type is not None and fd.message_type.GetOptions().map_entry
         if is_map:
             shape = "map"
+            value_fd = fd.message_type.fields_by_name["value"]  # type: ignore[union-attr]
+            enum = value_fd.enum_type
             if rule is None:
-                value_fd = fd.message_type.fields_by_name["value"]  # type: ignore[union-attr]
                 rule = Pairs(100, Text(256), _default_rule(value_fd) or Text(256))
         elif fd.is_repeated:
             shape = "repeated"
             element = _default_rule(fd)
-            if fd.enum_type is not None:
-                enum_values = frozenset(fd.enum_type.values_by_number)
             if rule is None:
                 rule = Many(100)
             item_rule = element
@@ -636,11 +650,9 @@ def _plan(d: Descriptor) -> _MessagePlan:
             shape = "message" if fd.message_type is not None else "scalar"
             if rule is None:
                 rule = _default_rule(fd)
-            if fd.enum_type is not None:
-                enum_values = frozenset(fd.enum_type.values_by_number)
-                if fd.name in required and isinstance(rule, Known):
-                    rule = Known(unset=False)
-        fields.append(_FieldPlan(fd.name, rule, fd.name in required, shape, enum_values, item_rule))
+            if enum is not None and fd.name in required and isinstance(rule, Known):
+                rule = Known(unset=False)
+        fields.append(_FieldPlan(fd.name, rule, fd.name in required, shape, enum, item_rule))
     plan = _MessagePlan(tuple(fields), MESSAGE_CHECKS.get(short))
     _PLANS[d.full_name] = plan
     return plan
@@ -668,7 +680,7 @@ def _validate_message(
                 continue
         if f.rule is None:
             continue
-        ctx = _Context(checked, max_payload_bytes, f.enum_values)
+        ctx = _Context(checked, max_payload_bytes, f.enum)
         if f.item_rule is not None:
             ctx.item_rule = f.item_rule
         f.rule.check(value, path, v, ctx)
