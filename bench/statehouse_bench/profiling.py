@@ -7,6 +7,7 @@ import pstats
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 from .common import ServerProcess
 
@@ -44,12 +45,14 @@ class Profiler:
             file=out,
         )
         groups = {}
+        layers: dict[str, dict[str, float]] = {}
         for group in ("loop", "writer", "reader"):
             path = Path(f"{self.path}.{group}")
             if not path.exists():
                 continue
             stats = pstats.Stats(str(path), stream=out)
             categories = _categories(stats)
+            layers[group] = layer_budget(stats)
             stats.strip_dirs()
             idle = 0.0
             for key in list(stats.stats):  # type: ignore[attr-defined]
@@ -69,6 +72,7 @@ class Profiler:
                     if seconds / n >= 5e-6
                 )
                 print(f"    own time by package, us per transition: {own}", file=out)
+        print(_layer_table(layers, n), file=out)
         for group in ("loop", "writer"):
             if group not in groups or groups[group][1] / n < 20e-6:
                 continue
@@ -80,6 +84,97 @@ class Profiler:
             print(f"\n=== {title}: top {top} by total (own) time ===", file=out)
             stats.sort_stats("tottime").print_stats(top)
         return out.getvalue()
+
+
+#: The layers of one state change (docs/design.md, "The life of one request"), by the
+#: server file a function lives in; the first match wins.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "transport and admission",
+        (
+            "/api/grpc_transport.py",
+            "/api/_admission.py",
+            "/api/connect_transport.py",
+            "/priority.py",
+            "/telemetry/",
+        ),
+    ),
+    ("validation", ("/api/validation.py",)),
+    ("authorization", ("/api/_guard.py", "/access.py", "/credentials.py")),
+    ("rules", ("/orchestration/", "/commands.py")),
+    ("storage", ("/storage/",)),
+    ("encoding (responses)", ("/api/convert.py",)),
+    ("fan-out hand-off", ("/events/", "/api/event_service.py")),
+    ("handlers", ("/api/",)),
+    ("other server code", ("/statehouse/server/",)),
+)
+#: Time spent outside any server function's call (the event loop itself, grpc's
+#: own callbacks, idle pool machinery).
+RUNTIME = "runtime (asyncio, grpc, threads)"
+
+
+def _layer_of_file(filename: str) -> str | None:
+    if "/statehouse/server/" not in filename:
+        return None
+    for layer, parts in LAYERS:
+        if any(part in filename for part in parts):
+            return layer
+    return None
+
+
+def layer_budget(stats: pstats.Stats) -> dict[str, float]:
+    """Seconds per layer: each function's own time goes to its layer; a library
+    function's (SQLAlchemy, sqlite3, protobuf, asyncio...) to the layers of the
+    server functions that called it, in proportion to the time of each call
+    path, so that SQLAlchemy under ``storage/`` counts as storage and
+    protobuf under ``api/convert.py`` as encoding. Idle waits are left out."""
+    table = stats.stats  # type: ignore[attr-defined]
+    shares: dict[Any, dict[str, float]] = {}
+
+    def share(func: Any, seen: frozenset[Any]) -> dict[str, float]:
+        if func in shares:
+            return shares[func]
+        layer = _layer_of_file(func[0])
+        if layer is not None:
+            result = {layer: 1.0}
+        else:
+            callers = table[func][4] if func in table else {}
+            weights = {c: edge[3] for c, edge in callers.items() if c not in seen}
+            total = sum(weights.values())
+            if not weights or total <= 0:
+                result = {RUNTIME: 1.0}
+            else:
+                result = {}
+                for caller, weight in weights.items():
+                    for name, part in share(caller, seen | {func}).items():
+                        result[name] = result.get(name, 0.0) + part * weight / total
+        shares[func] = result
+        return result
+
+    totals: dict[str, float] = {}
+    for func, row in table.items():
+        if func[2] in IDLE_FUNCTIONS:
+            continue
+        for name, part in share(func, frozenset()).items():
+            totals[name] = totals.get(name, 0.0) + row[2] * part
+    return totals
+
+
+def _layer_table(layers: dict[str, dict[str, float]], n: int) -> str:
+    """µs per transition by layer and thread group (the budget of issue 25)."""
+    names = [name for name, _ in LAYERS] + [RUNTIME]
+    groups = [g for g in ("loop", "writer", "reader") if g in layers]
+    lines = [
+        "\nBudget per layer, us per transition (library time counted in the layer that called it):",
+        f"  {'layer':<34}" + "".join(f"{g:>9}" for g in groups) + f"{'total':>9}",
+    ]
+    for name in names:
+        row = [1e6 * layers[g].get(name, 0.0) / n for g in groups]
+        if sum(row) >= 0.5:
+            lines.append(f"  {name:<34}" + "".join(f"{v:>9.0f}" for v in row) + f"{sum(row):>9.0f}")
+    sums = [1e6 * sum(layers[g].values()) / n for g in groups]
+    lines.append(f"  {'all':<34}" + "".join(f"{v:>9.0f}" for v in sums) + f"{sum(sums):>9.0f}")
+    return "\n".join(lines)
 
 
 def _categories(stats: pstats.Stats) -> dict[str, float]:
