@@ -460,7 +460,9 @@ class ConnectTransport(Admission):
             async with asyncio.timeout(timeout):
                 request, call = await self._admit(method, codec, principal, raw, False, remaining)
                 if method.streaming:
-                    items: AsyncIterator[Message | bytes] = method.handler(request, call)
+                    items: AsyncIterator[Message | bytes] = self.until_revoked(
+                        call, method.handler(request, call)
+                    )
                 else:
                     items = _one(method.handler(request, call))
                 # The stream is accepted: send the headers at once (with any the

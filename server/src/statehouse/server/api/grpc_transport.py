@@ -175,7 +175,7 @@ class GrpcTransport(Admission):
             )
             try:
                 request, call = await self._admit(name, request_type, raw, context, False)
-                items = handler(request, call)
+                items = self.until_revoked(call, handler(request, call))
                 # The stream is accepted: say so at once (the headers, with any the
                 # handler set), so that a client knows it is connected before the
                 # first message, which may be long in coming (a live subscription).
