@@ -310,7 +310,7 @@ def test_the_postgresql_deployment_as_written(
             assert time.monotonic() < deadline, log_path.read_text(errors="replace")
             time.sleep(0.05)
         grpc_port, http_port = match.groups()
-        (secret,) = re.findall(r"\bsht_\w+", log_path.read_text())
+        (secret,) = re.findall(r"\bsht_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", log_path.read_text())
         tls = TlsConfig(ca=clone / "ca.pem")
         with Client.connect(f"127.0.0.1:{grpc_port}", token=secret, tls=tls) as client:
             execution = client.create_execution(namespace="deployed", flow_id="hello")
