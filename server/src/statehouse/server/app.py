@@ -16,6 +16,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -69,6 +70,7 @@ from .telemetry import (
 )
 from .tls import ServerTls, TlsConfigError, TlsFiles
 from .web import HttpApp, HttpServer, bind
+from .web.protocol import Bounds
 
 log = logging.getLogger("statehouse.server")
 
@@ -242,6 +244,7 @@ async def create_server(
     candidate = secrets.token_hex(32)
     secret = await store.write(lambda tx: tx.server_secret("page_tokens", candidate))
     tokens = PageTokens(bytes.fromhex(secret))
+    max_connections = _connection_bound(settings.max_connections)
     options = [
         ("grpc.max_receive_message_length", L.max_request_bytes(settings.max_payload_bytes)),
         ("grpc.max_send_message_length", L.MAX_RESPONSE_BYTES),
@@ -252,6 +255,13 @@ async def create_server(
         ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        # The bounds of the HTTP port (web/protocol.py), as grpc has them: metadata
+        # (soft and hard limits alike, so the refusal does not depend on chance), a
+        # connection's TLS and HTTP/2 handshake, connections open at once.
+        ("grpc.max_metadata_size", L.MAX_HEADER_BYTES),
+        ("grpc.absolute_max_metadata_size", L.MAX_HEADER_BYTES),
+        ("grpc.server_handshake_timeout_ms", int(settings.header_timeout * 1000)),
+        ("grpc.max_allowed_incoming_connections", max_connections),
     ]
     interceptors = [] if not settings.auth_enabled else [_ReflectionGuard()]
     grpc_server = grpc.aio.server(options=options, interceptors=interceptors)
@@ -315,6 +325,7 @@ async def create_server(
             http = HttpServer(
                 HttpApp(connect, serving=connect_health.serving, metrics=store.metrics.scrape),
                 bind(settings.http_address, reuse_port=settings.reuse_port),
+                bounds=Bounds(max_connections, settings.header_timeout),
                 tls_cert=settings.tls_cert,
                 tls_key=settings.tls_key,
                 shutdown_grace=settings.shutdown_grace,
@@ -526,6 +537,7 @@ async def serve(
     # Worker threads (large requests, reads, SQLite's writer) hand the GIL back to the loop
     # after at most this long, instead of 5 ms: small calls wait less behind them.
     sys.setswitchinterval(SWITCH_INTERVAL)
+    raise_descriptor_limit()
     server, port = await create_server(settings, process=process)
     if on_server is not None:
         on_server(server)
@@ -581,6 +593,43 @@ async def serve(
     log.info("statehouse shutting down (grace %.1fs)", settings.shutdown_grace)
     await server.stop()
     log.info("statehouse stopped")
+
+
+#: File descriptors kept for what is not a client connection (the database, files,
+#: grpc's own), beside the connections of the two ports.
+_SPARE_DESCRIPTORS = 256
+
+
+def raise_descriptor_limit() -> int:
+    """Raise this process's file-descriptor soft limit to its hard limit (as Go
+    programs do; systemd's default soft limit is 1,024, its hard limit 524,288);
+    return the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _connection_bound(wanted: int) -> int:
+    """``--max-connections``, lowered so that both ports full leave descriptors
+    to spare (a flood of connections must not stop the database or the other port)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    fits = max(1, (soft - _SPARE_DESCRIPTORS) // 2)
+    if wanted > fits:
+        log.warning(
+            "the file-descriptor limit (%d) allows %d connections per port, not %d "
+            "(--max-connections): raise it to at least %d (LimitNOFILE= in a systemd unit)",
+            soft,
+            fits,
+            wanted,
+            2 * wanted + _SPARE_DESCRIPTORS,
+        )
+        return fits
+    return wanted
 
 
 def _tune_gc() -> None:

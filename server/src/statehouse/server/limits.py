@@ -39,6 +39,12 @@ MAX_RESPONSE_BYTES: Final = 64 << 20
 #: A page of a list stops before its encoded size would pass this; the rest
 #: comes with the next page token.
 MAX_PAGE_BYTES: Final = 4 << 20
+#: A request's head on the HTTP port (the request line and its headers), and
+#: its metadata on the gRPC port (grpc's measure: names, values and 32 bytes
+#: an entry).
+MAX_HEADER_BYTES: Final = 32 << 10
+#: Header fields of one request on the HTTP port.
+MAX_HEADER_FIELDS: Final = 100
 
 # -- strings, in characters ----------------------------------------------------------
 MAX_NAMESPACE: Final = 150
@@ -102,6 +108,11 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
         "4 x the payload limit + 64 KiB (4.06 MiB by default): `RESOURCE_EXHAUSTED` beyond",
     ),
     ("response size", "64 MiB"),
+    (
+        "request headers",
+        f"HTTP: {MAX_HEADER_FIELDS} fields and {MAX_HEADER_BYTES >> 10} KiB with the request "
+        f"line (`431` beyond); gRPC: {MAX_HEADER_BYTES >> 10} KiB of metadata",
+    ),
     ("a list page", f"at most `page_size` items and about {MAX_PAGE_BYTES >> 20} MiB"),
     (
         "inputs, outputs (each)",

@@ -114,6 +114,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve a non-loopback address without TLS and authentication (not recommended)",
     )
     parser.add_argument(
+        "--max-connections",
+        type=_max_connections,
+        default=_DEFAULTS.max_connections,
+        help="connections each port keeps open at once; more are refused (default "
+        f"{_DEFAULTS.max_connections:,}, lowered to what the file-descriptor limit allows)",
+    )
+    parser.add_argument(
         "--processes",
         type=_processes,
         default=1,
@@ -159,6 +166,13 @@ def duration(text: str) -> float:
     return value
 
 
+def _max_connections(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000000")
+    return value
+
+
 def _processes(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 256:
@@ -190,4 +204,5 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         jwt_audience=getattr(args, "jwt_audience", None),
         insecure=getattr(args, "insecure", False),
         processes=getattr(args, "processes", 1),
+        max_connections=getattr(args, "max_connections", _DEFAULTS.max_connections),
     )

@@ -46,6 +46,12 @@ class Settings:
     reuse_port: bool = False
     #: How long in-flight calls may finish on shutdown (seconds).
     shutdown_grace: float = 5.0
+    #: Connections each port (gRPC, HTTP) keeps open at once; more are refused.
+    #: Lowered at start to what the file-descriptor limit allows (``app.py``).
+    max_connections: int = 4096
+    #: Seconds for a request head to arrive whole on the HTTP port (and for its
+    #: body not to stall), and for a new connection's handshake on the gRPC port.
+    header_timeout: float = 10.0
     #: Streams and calls grpc may queue before the application picks them up; grpc's
     #: default (1,000) cancels subscriptions opened in a burst.
     max_pending_requests: int = 100_000

@@ -12,6 +12,7 @@
   assets, with their content types); ``/`` and every ``/executions/...`` path
   (the single-page app's deep links) answer ``index.html``. Without a built
   console, ``/`` answers a short page saying so.
+- A WebSocket upgrade, on any path: ``400`` (no WebSockets are served).
 """
 
 from __future__ import annotations
@@ -81,9 +82,15 @@ class HttpApp:
             await _lifespan(receive, send)
             return
         if scope["type"] != "http":
-            return  # websockets: not served (uvicorn answers 403)
+            # A WebSocket (uvicorn runs without them: ``ws="none"``): closed
+            # before it is accepted, which uvicorn answers 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
         path: str = scope["path"]
-        if _RPC.fullmatch(path):
+        if _wants_websocket(scope):
+            body = b"WebSockets are not served here\n"
+            await _answer(send, scope, 400, "text/plain; charset=utf-8", body)
+        elif _RPC.fullmatch(path):
             await self.rpc(scope, receive, send)
         elif path == "/healthz" and self.serving is not None:
             await self.healthz(scope, send)
@@ -127,6 +134,14 @@ class HttpApp:
             lookup, self.static_dir, scope["path"]
         )
         await _answer(send, scope, status, content_type, body, headers)
+
+
+def _wants_websocket(scope: Scope) -> bool:
+    """Whether the request asks to upgrade to a WebSocket (served as plain HTTP)."""
+    return any(
+        key == b"upgrade" and value.strip().lower() == b"websocket"
+        for key, value in scope.get("headers", ())
+    )
 
 
 Found = tuple[int, str, bytes, list[tuple[bytes, bytes]]]

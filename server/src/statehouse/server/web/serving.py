@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from .asgi import App
+from .protocol import Bounds, protocol
 
 log = logging.getLogger("statehouse.http")
 
@@ -78,6 +79,7 @@ class HttpServer:
         app: App,
         sock: socket.socket,
         *,
+        bounds: Bounds,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         shutdown_grace: float = 5.0,
@@ -98,6 +100,11 @@ class HttpServer:
             access_log=False,
             # The server's loop is already running (uvloop where installed).
             loop="none",
+            # HTTP/1.1 with the port's bounds (protocol.py), and no WebSockets,
+            # whatever WebSocket library is installed.
+            http=protocol(bounds),
+            ws="none",
+            h11_max_incomplete_event_size=bounds.max_header_bytes,
             timeout_graceful_shutdown=max(1, int(shutdown_grace)),
             timeout_keep_alive=30,
         )
