@@ -31,6 +31,7 @@ from ..orchestration.filters import EventFilter, ExecutionFilter
 from ..orchestration.metrics import FIXED_US, Metric, MetricEntry
 from . import codec
 from .errors import BatchConflict, is_unreachable
+from .hot import Hot
 from .schema import (
     EVENT_SEQUENCE,
     counters,
@@ -123,6 +124,16 @@ _UPDATE_EXECUTION = (
     .values({name: sa.bindparam(name) for name in _EXECUTION_FULL[2:]})
 )
 _INSERT_TIMERS = sa.insert(timers)
+#: What every state change runs, on the driver's cursor (``hot.py``).
+_HOT_TASK_RUNS_AND_EXECUTIONS = Hot(_SELECT_TASK_RUNS_AND_EXECUTIONS, expanding="ids")
+_HOT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE = Hot(
+    _SELECT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE, expanding="ids"
+)
+_TASK_RUN_COLUMNS = tuple(c.name for c in task_runs.c)
+_EXECUTION_COLUMNS = tuple(c.name for c in executions.c)
+_HOT_UPDATE_EXECUTION_LIGHT = Hot(_UPDATE_EXECUTION_LIGHT)
+_HOT_UPDATE_EXECUTION = Hot(_UPDATE_EXECUTION)
+_HOT_INSERT_EVENTS = Hot(_INSERT_EVENTS)
 _TASK_RUN_MUTABLE = (
     "state",
     "update_time_us",
@@ -137,6 +148,7 @@ _UPDATE_TASK_RUN = (
     .where(task_runs.c.id == sa.bindparam("_id"))
     .values({name: sa.bindparam(name) for name in _TASK_RUN_MUTABLE})
 )
+_HOT_UPDATE_TASK_RUN = Hot(_UPDATE_TASK_RUN)
 _NEXT_POSITION = sa.select(sa.func.coalesce(sa.func.max(task_runs.c.position), -1) + 1).where(
     task_runs.c.execution_id == sa.bindparam("execution_id")
 )
@@ -474,18 +486,19 @@ class Tx:
 
     def _read_task_runs_with_executions(self, ids: list[str]) -> None:
         query = (
-            _SELECT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE
+            _HOT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE
             if self.LOCKS_ROWS
-            else (_SELECT_TASK_RUNS_AND_EXECUTIONS)
+            else _HOT_TASK_RUNS_AND_EXECUTIONS
         )
-        for found in self.conn.execute(query, {"ids": ids}).mappings():
-            task_run = {k[2:]: v for k, v in found.items() if k[0] == "t"}
+        split = len(_TASK_RUN_COLUMNS)
+        for found in query.rows(self.conn, ids):
+            task_run = dict(zip(_TASK_RUN_COLUMNS, found[:split], strict=True))
             if task_run["id"] not in self._task_run_updates:
                 self._task_runs[task_run["id"]] = task_run
                 self._locked.add(task_run["id"])
             execution_id = task_run["execution_id"]
             if execution_id not in self._execution_updates:
-                execution = {k[2:]: v for k, v in found.items() if k[0] == "e"}
+                execution = dict(zip(_EXECUTION_COLUMNS, found[split:], strict=True))
                 self._executions[execution_id] = execution
                 self._history_len.pop(execution_id, None)
                 self._locked.add(execution_id)
@@ -684,15 +697,18 @@ class Tx:
             conn.execute(_INSERT_LABELS, labels)
         light = [{k: u[k] for k in _EXECUTION_LIGHT} for u in updates if not u["_full"]]
         full = [{k: u[k] for k in _EXECUTION_FULL} for u in updates if u["_full"]]
-        for statement, rows in ((_UPDATE_EXECUTION_LIGHT, light), (_UPDATE_EXECUTION, full)):
+        for statement, rows in (
+            (_HOT_UPDATE_EXECUTION_LIGHT, light),
+            (_HOT_UPDATE_EXECUTION, full),
+        ):
             if rows:
-                result = conn.execute(statement, rows)
-                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+                changed = statement.many(conn, rows)
+                if conn.dialect.supports_sane_multi_rowcount and changed != len(rows):
                     self._revision_mismatch(rows)
         if new_task_runs:
             conn.execute(_INSERT_TASK_RUNS, new_task_runs)
         if task_run_updates:
-            conn.execute(_UPDATE_TASK_RUN, task_run_updates)
+            _HOT_UPDATE_TASK_RUN.many(conn, task_run_updates)
         inserts: list[dict[str, Any]] = []
         for op, value in timer_ops:
             if op == "insert":
@@ -928,7 +944,7 @@ class Tx:
         first = self._sequencer.allocate(self.conn, len(new_events))
         for offset, event in enumerate(new_events):
             event.sequence = first + offset
-        self.conn.execute(_INSERT_EVENTS, [codec.event_row(e) for e in new_events])
+        _HOT_INSERT_EVENTS.many(self.conn, [codec.event_row(e) for e in new_events])
         self._announce(new_events[-1].sequence)
         self.appended.extend(new_events)
         return new_events

@@ -1,0 +1,82 @@
+"""Hot statements: compiled once per database, run on the driver's own cursor.
+
+SQLAlchemy keeps the schema, the migrations and every cold query. The few
+statements that every state change runs (read the task runs and executions a
+batch moves, update them, insert their events) go through :class:`Hot`
+instead: the statement is compiled once per dialect (and, for an ``IN`` list,
+once per list length), and each execution hands the driver (sqlite3, psycopg)
+the SQL text and the parameters as they are, without SQLAlchemy's per-call
+work (compiling the cache key, processing parameters, building result rows).
+The columns these statements touch are plain integers and text, which the
+drivers convert themselves.
+
+The engine's ``before_cursor_execute`` listeners still hear each statement
+(the benchmark counts statements with one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.expression import Executable
+
+
+class Hot:
+    """One statement, compiled once per dialect (and ``IN`` list length)."""
+
+    __slots__ = ("_compiled", "expanding", "statement")
+
+    def __init__(self, statement: Executable, *, expanding: str | None = None) -> None:
+        self.statement = statement
+        #: The name of an ``IN`` list's expanding bind parameter, if it has one.
+        self.expanding = expanding
+        self._compiled: dict[tuple[str, int], tuple[str, tuple[str, ...] | None]] = {}
+
+    def _compile(self, dialect: Dialect, size: int = 0) -> tuple[str, tuple[str, ...] | None]:
+        key = (dialect.name, size)
+        found = self._compiled.get(key)
+        if found is None:
+            statement: Any = self.statement
+            kwargs: dict[str, Any] = {}
+            if self.expanding is not None:
+                statement = statement.params({self.expanding: [""] * size})
+                kwargs = {"compile_kwargs": {"render_postcompile": True}}
+            compiled = statement.compile(dialect=dialect, **kwargs)
+            names = tuple(compiled.positiontup) if dialect.positional else None
+            found = self._compiled[key] = (str(compiled), names)
+        return found
+
+    def _cursor(self, conn: Connection, sql: str, params: Any, many: bool) -> Any:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        listeners = conn.dispatch.before_cursor_execute
+        if listeners:
+            for listener in listeners:
+                listener(conn, cursor, sql, params, None, many)
+        return cursor
+
+    def rows(self, conn: Connection, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run a SELECT whose only parameter is the ``IN`` list ``values``."""
+        sql, names = self._compile(conn.dialect, len(values))
+        if names is None:  # named parameters: expanding_1, expanding_2, ...
+            params: Any = {f"{self.expanding}_{i}": v for i, v in enumerate(values, 1)}
+        else:
+            params = tuple(values)
+        cursor = self._cursor(conn, sql, params, False)
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run the statement once per row (``executemany``); the rows it changed."""
+        sql, names = self._compile(conn.dialect)
+        params: Any = [tuple(r[n] for n in names) for r in rows] if names is not None else rows
+        cursor = self._cursor(conn, sql, params, True)
+        try:
+            cursor.executemany(sql, params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
