@@ -339,14 +339,14 @@ def test_health_over_http_is_open_and_ends_with_the_server(tmp_path: Path) -> No
         response = watch.getresponse()
         assert response.status == 200
         assert _read_frame(response) == (0, {"status": "SERVING"})
-        stopping = time.monotonic()
         served.proc.send_signal(signal.SIGTERM)
         assert _read_frame(response) == (0, {"status": "NOT_SERVING"})
         flags, end = _read_frame(response)
         assert flags == 2 and end["error"]["code"] == "unavailable"
         assert served.proc.wait(30) == 0
-        # Not held by the open Watch until the HTTP server's grace (5 s) runs out.
-        assert time.monotonic() - stopping < 4.5
+        # Not held by the open Watch until the HTTP server's grace ran out (uvicorn
+        # says so when it has to cancel what is still running): the Watch ended.
+        assert "timeout graceful shutdown exceeded" not in served.logs()
         conn.close()
         watch.close()
     finally:
