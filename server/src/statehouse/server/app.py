@@ -59,7 +59,7 @@ from .options import add_serve_arguments, settings_from_args
 from .orchestration import Unauthenticated
 from .scheduler import TimerScheduler
 from .settings import Settings
-from .storage import Store, StoreOptions, display_url
+from .storage import DatabaseUrlError, StorageUnavailable, Store, StoreOptions, display_url
 from .telemetry import (
     MetricsListener,
     Tracing,
@@ -221,6 +221,7 @@ async def create_server(
             sqlite_synchronous=settings.sqlite_synchronous,
             request_id_ttl=settings.request_id_ttl,
             sqlite_change_poll_interval=settings.change_poll_interval,
+            commit_timeout=settings.commit_timeout,
         ),
         tracing=tracing,
     )
@@ -690,9 +691,17 @@ def serve_from_args(args: argparse.Namespace) -> None:
                 raise SystemExit(status)
             return
         run(serve(settings))
-    except (OSError, TlsConfigError, ConfigError) as exc:
-        log.error("%s", exc)
+    except (OSError, TlsConfigError, ConfigError, DatabaseUrlError, StorageUnavailable) as exc:
+        log.error("%s", _one_line(exc))
         raise SystemExit(1) from exc
+
+
+def _one_line(error: BaseException) -> str:
+    """What stops the server from starting, on one line (a driver's message has several)."""
+    text = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, StorageUnavailable):
+        return f"cannot use the database: {text}"
+    return text
 
 
 # -- several processes on one port ---------------------------------------------------
@@ -919,8 +928,8 @@ def _child_main(
 
     try:
         run(serve(settings, on_ready=on_ready, process=(index, count)))
-    except (OSError, TlsConfigError, ConfigError) as exc:
-        log.error("%s", exc)
+    except (OSError, TlsConfigError, ConfigError, DatabaseUrlError, StorageUnavailable) as exc:
+        log.error("%s", _one_line(exc))
         raise SystemExit(1) from exc
 
 

@@ -42,6 +42,7 @@ from typing import Any
 from .access import Principal, Role, validate_pattern
 from .limits import CREDENTIAL_NAME_RE, MAX_CERTIFICATE_SUBJECT, MAX_CREDENTIAL_NAMESPACES
 from .orchestration import AlreadyExists, InvalidArgument, Unauthenticated
+from .storage import StorageUnavailable
 
 log = logging.getLogger("statehouse.auth")
 
@@ -335,7 +336,9 @@ class Authenticator:
             await asyncio.sleep(self.refresh_interval)
             try:
                 await self.refresh()
-            except Exception:  # the database may be away: keep the last known set
+            except StorageUnavailable:  # in the store's outage log: keep the last known set
+                pass
+            except Exception:
                 log.warning("cannot reload credentials; keeping the last ones", exc_info=True)
 
     @property

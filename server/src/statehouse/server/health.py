@@ -4,9 +4,11 @@ A probe every ``interval`` seconds (off the request path) reads the event
 sequence through the store, a query as cheap as ``SELECT 1``, bounded by
 ``timeout``. From it and from the event hub the monitor keeps three facts:
 
-- **database**: the last probe succeeded, and no write has found the database
-  unreachable since (a failing write turns it off at once, the next good probe
-  back on);
+- **database**: the last probe succeeded, and writes commit: a write that
+  found the database unreachable, or no commit within ``--commit-timeout`` (a
+  primary waiting for a synchronous standby that is gone), turns it off at
+  once, and only a write probe that commits (``Store.probe_write``, tried
+  every ``interval`` from then on) turns it back on, with the next good read;
 - **migrated**: the schema is at the latest migration (checked until it is;
   with ``--processes N`` the parent migrates before the processes start);
 - **caught up**: the hub's head has reached the sequence the previous probe
@@ -30,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from .events import EventHub
-from .storage import Store, Tx
+from .storage import StorageUnavailable, Store, Tx
 
 log = logging.getLogger("statehouse.health")
 
@@ -84,6 +86,9 @@ class HealthMonitor:
         self._closed = False
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: False from a failed write until a write probe commits.
+        self.writes_commit = True
+        self._write_probe: asyncio.Task[None] | None = None
         store.add_unavailable_listener(self._write_failed)
 
     async def start(self) -> None:
@@ -93,10 +98,11 @@ class HealthMonitor:
 
     async def close(self) -> None:
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._write_probe):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def probe(self) -> Facts:
         """Look now: update the facts and publish what changed."""
@@ -109,25 +115,51 @@ class HealthMonitor:
                     loop = asyncio.get_running_loop()
                     migrated = await loop.run_in_executor(None, self.store.schema_is_current)
             database = True
-        except Exception as exc:  # unreachable, timed out, or anything else: not serving
-            if self.facts.database:
-                log.warning("database probe failed: %s", exc or type(exc).__name__)
+            self.store.outage.ok("health probe")
+        except StorageUnavailable:  # in the store's outage log already
+            pass
+        except TimeoutError:
+            self.store.outage.failed("health probe", f"no answer within {self.timeout:g} s")
+        except Exception as exc:  # anything else: not serving
+            self.store.outage.failed("health probe", exc)
+        database = database and self.writes_commit
         caught_up = database and self.hub.head >= self._target and not self.hub.closed
-        if database and not self.facts.database and self._published:
-            log.info("database reachable again")
         self._target = last
         self.facts = Facts(database, migrated, caught_up)
         await self._publish()
         return self.facts
 
     def _write_failed(self) -> None:
-        """A write found the database unreachable: NOT_SERVING now, then probe again."""
-        if self.facts.database and not self._closed:
+        """A write found the database unreachable, or did not commit in time:
+        NOT_SERVING now, until a write probe commits."""
+        if self._closed:
+            return
+        self.writes_commit = False
+        if self.facts.database:
             self.facts = Facts(False, self.facts.migrated, False)
             task = asyncio.get_running_loop().create_task(self._publish())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        self._wakeup.set()
+        if self._write_probe is None or self._write_probe.done():
+            self._write_probe = asyncio.get_running_loop().create_task(
+                self._probe_writes(), name="statehouse-health-writes"
+            )
+
+    async def _probe_writes(self) -> None:
+        """Write until a write commits (each bounded like every write), then probe."""
+        while not self._closed:
+            try:
+                await self.store.probe_write()
+            except StorageUnavailable:  # in the store's outage log
+                await asyncio.sleep(self.interval)
+                continue
+            except Exception:
+                log.exception("health's write probe failed")
+                await asyncio.sleep(self.interval)
+                continue
+            self.writes_commit = True
+            self._wakeup.set()
+            return
 
     async def _publish(self) -> None:
         async with self._lock:

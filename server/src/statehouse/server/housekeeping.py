@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import clock
-from .storage import Store, Tx
+from .storage import StorageUnavailable, Store, Tx
 
 log = logging.getLogger("statehouse.retention")
 
@@ -93,7 +93,9 @@ class Housekeeper:
         while not self._closed:
             try:
                 await self.sweep()
-            except Exception as exc:  # the database is away: try again at the next sweep
+            except StorageUnavailable:  # in the store's outage log: again at the next sweep
+                pass
+            except Exception as exc:
                 log.warning("retention sweep failed: %s", exc or type(exc).__name__)
             await asyncio.sleep(self.policy.interval)
 

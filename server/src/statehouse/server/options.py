@@ -50,6 +50,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, default=Path("data"), help="where the default SQLite file lives"
     )
     parser.add_argument(
+        "--commit-timeout",
+        type=duration,
+        default=_DEFAULTS.commit_timeout,
+        metavar="DURATION",
+        help="PostgreSQL: answer a write UNAVAILABLE, and turn health NOT_SERVING, when its "
+        "commit takes longer than this (default 10s; 0: wait as long as the database does)",
+    )
+    parser.add_argument(
         "--retention-events",
         type=int,
         default=_DEFAULTS.retention_events,
@@ -188,6 +196,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         metrics_address=getattr(args, "metrics_address", None),
         database_url=args.database,
         data_dir=Path(args.data_dir),
+        commit_timeout=getattr(args, "commit_timeout", _DEFAULTS.commit_timeout),
         retention_events=getattr(args, "retention_events", _DEFAULTS.retention_events),
         retention_seconds=getattr(args, "retention_seconds", _DEFAULTS.retention_seconds),
         request_id_ttl=getattr(args, "request_id_ttl", _DEFAULTS.request_id_ttl),

@@ -16,7 +16,7 @@ import logging
 
 from . import clock, commands
 from .orchestration import TimerKind
-from .storage import Store, Tx
+from .storage import StorageUnavailable, Store, Tx
 
 log = logging.getLogger("statehouse.timers")
 
@@ -64,7 +64,9 @@ class TimerScheduler:
         while not self._closed:
             try:
                 wait = await self.fire_due()
-            except Exception:  # a database hiccup: try again soon
+            except StorageUnavailable:  # in the store's outage log: try again soon
+                wait = self.poll_interval
+            except Exception:
                 log.exception("firing timers failed")
                 wait = self.poll_interval
             self._wakeup.clear()

@@ -73,6 +73,9 @@ class Settings:
     health_interval: float = 1.0
     #: How long one probe may take before the database counts as unreachable.
     health_timeout: float = 2.0
+    #: PostgreSQL: how long a write may take from its arrival to its commit before
+    #: it is answered UNAVAILABLE and health turns NOT_SERVING (seconds; 0: no bound).
+    commit_timeout: float = 10.0
     #: How long running task runs of a killed execution have to report KILLED (seconds).
     kill_deadline_seconds: float = 60.0
     #: How often durable timers are looked for (seconds); local changes wake it at once.

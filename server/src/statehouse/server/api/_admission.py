@@ -48,6 +48,9 @@ def parse_binary(request_type: type[Message], raw: bytes) -> Message:
 
 #: Codes that are no error of the server's or the caller's (the request log's level).
 _QUIET = (0, 1)  # OK, CANCELLED
+#: UNAVAILABLE: an outage of the database answers every request so; the store's
+#: outage log (telemetry.OutageLog) has its start and its end, once.
+_UNAVAILABLE = 14
 
 
 class Admission:
@@ -123,7 +126,7 @@ class Admission:
                     "statehouse.actor": call.actor if call is not None else "",
                 },
             )
-        level = logging.DEBUG if code in _QUIET else logging.WARNING
+        level = logging.DEBUG if code in _QUIET or code == _UNAVAILABLE else logging.WARNING
         if not request_logger.isEnabledFor(level):
             return
         log_request(

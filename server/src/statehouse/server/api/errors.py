@@ -29,7 +29,7 @@ from ..orchestration import (
     Unauthenticated,
     UnreadableRecord,
 )
-from ..storage import StorageUnavailable
+from ..storage import CommitOutcomeUnknown, StorageUnavailable
 
 DOMAIN = "statehouse"
 log = logging.getLogger("statehouse.api")
@@ -145,7 +145,19 @@ REASONS: tuple[Reason, ...] = (
         "`DeleteExecution` removes it in any state",
     ),
     Reason("UNAVAILABLE", "SHUTTING_DOWN", "resume the stream elsewhere"),
-    Reason("UNAVAILABLE", "DATABASE_UNAVAILABLE", "the database cannot be reached: retry"),
+    Reason(
+        "UNAVAILABLE",
+        "DATABASE_UNAVAILABLE",
+        "the database cannot be reached, or a write found no commit within `--commit-timeout`; "
+        "nothing was done: retry",
+    ),
+    Reason(
+        "UNAVAILABLE",
+        "COMMIT_OUTCOME_UNKNOWN",
+        "the connection to the database was lost during the commit, or the commit did not "
+        "finish within `--commit-timeout`: the change may or may not have been made; a retry "
+        "with the same `request_id` returns the stored outcome",
+    ),
     Reason(
         "INTERNAL",
         "INTERNAL",
@@ -222,8 +234,18 @@ def status_of(method: str, error: BaseException) -> status_pb2.Status:
         return status_for(error)
     if isinstance(error, DeadlineExceeded):
         return status_pb2.Status(code=code_pb2.DEADLINE_EXCEEDED, message="deadline exceeded")
+    if isinstance(error, CommitOutcomeUnknown):
+        # Logged once per outage by the store (telemetry.OutageLog), not per call.
+        log.debug("%s: the commit's outcome is unknown: %s", method, error)
+        return plain_status(
+            code_pb2.UNAVAILABLE,
+            "COMMIT_OUTCOME_UNKNOWN",
+            "the commit's outcome is unknown (the database connection was lost or the commit "
+            "timed out): the change may or may not have been made; retry with the same "
+            "request_id to learn which",
+        )
     if isinstance(error, StorageUnavailable):
-        log.warning("%s: the database is unavailable: %s", method, error)
+        log.debug("%s: the database is unavailable: %s", method, error)
         return database_unavailable()
     if isinstance(error, HubClosed):
         return plain_status(

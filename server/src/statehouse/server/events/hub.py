@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from .. import priority
 from ..orchestration import Event, SequenceCompacted
 from ..orchestration.filters import EventFilter
-from ..storage import Store, Tx
+from ..storage import StorageUnavailable, Store, Tx
 from ..telemetry import SpanLink
 
 log = logging.getLogger("statehouse.events")
@@ -697,7 +697,9 @@ class EventHub:
                 if self.retention.enabled and time.monotonic() >= self._next_compaction:
                     self._next_compaction = time.monotonic() + self.retention.interval
                     await self.compact()
-            except Exception:  # a database hiccup: try again at the next poll
+            except StorageUnavailable:  # in the store's outage log: again at the next poll
+                pass
+            except Exception:
                 log.exception("reading or compacting the event log failed")
 
     async def compact(self) -> int:

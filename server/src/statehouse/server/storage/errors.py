@@ -12,6 +12,16 @@ class StorageUnavailable(Exception):
     """The database cannot be reached (restarting, network): retry later."""
 
 
+class CommitOutcomeUnknown(StorageUnavailable):
+    """The connection was lost, or the commit's time ran out, after COMMIT was
+    sent: the change may or may not be stored. A retry with the same request_id
+    returns the stored outcome (or does the change, if it was not made)."""
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL Statehouse cannot use (said in one line, the password hidden)."""
+
+
 class BatchConflict(Exception):
     """The writes of a group commit cannot share their transaction (a deadlock
     with another replica, a conflict found when the kept changes were written):
@@ -23,9 +33,16 @@ class BatchConflict(Exception):
 _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "full")
 
 
+#: SQLSTATEs that say the server cannot take writes for now, not that a statement
+#: is wrong: a read-only transaction (a standby, or a primary being demoted).
+_PG_UNAVAILABLE = {"25006"}
+
+
 def is_unreachable(exc: sa.exc.DBAPIError) -> bool:
     """Whether ``exc`` says the database cannot be used for now (not a bad statement)."""
     if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return True
+    if getattr(exc.orig, "sqlstate", None) in _PG_UNAVAILABLE:
         return True
     if not isinstance(exc, sa.exc.OperationalError):
         return False

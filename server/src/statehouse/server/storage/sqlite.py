@@ -131,7 +131,11 @@ class SqliteBackend:
     def _run_heavy_read(self, fn: Callable[[Tx], T]) -> T:
         return self.run_sync(fn, write=False)
 
-    async def transaction(self, fn: Callable[[Tx], T], *, write: bool, heavy: bool) -> T:
+    async def transaction(
+        self, fn: Callable[[Tx], T], *, write: bool, heavy: bool, bound: float | None = None
+    ) -> T:
+        # ``bound``: none here (a SQLite commit waits only for another process's
+        # write lock, itself bounded by busy_timeout).
         if heavy:
             work = self._run_heavy_write if write else self._run_heavy_read
             result: T = await self._run_heavy(work, fn)

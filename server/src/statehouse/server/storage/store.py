@@ -19,7 +19,17 @@ writes of a batch cannot share their transaction (a deadlock with another
 replica, a request id that another replica took meanwhile), they run again one
 per transaction; a lone write that lost a request-id race runs once more and
 then sees the winner's row. After a batch commits, its events are handed to the
-commit listeners (the event hub) on the event loop. The whole path of a write:
+commit listeners (the event hub) on the event loop.
+
+**Bounded writes** (on PostgreSQL). A write is answered within about
+``StoreOptions.commit_timeout`` of its arrival: one that waited that long in
+the queue is answered UNAVAILABLE without running, and a batch's transaction
+has what is left of its oldest write's time (at least a quarter of the bound).
+A transaction cut short before COMMIT stored nothing; after COMMIT was sent
+(or with the connection lost during COMMIT) its outcome is unknown, and its
+writes are answered :class:`~.errors.CommitOutcomeUnknown`. Failures of the
+store's transactions are reported to the one outage log
+(``telemetry.OutageLog``), not logged one by one. The whole path of a write:
 docs/design.md, "The life of one request"; the seam: docs/design.md, "Storage".
 """
 
@@ -28,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,17 +53,21 @@ from alembic.config import Config
 
 from .. import priority
 from ..orchestration import Event
-from ..telemetry import Metrics, Tracing, WriteParent
-from .errors import BatchConflict, StorageUnavailable, is_unreachable
+from ..telemetry import Metrics, OutageLog, Tracing, WriteParent
+from .errors import BatchConflict, StorageUnavailable, is_unreachable, unavailable_on_disconnect
+from .schema import EVENT_SEQUENCE, counters
 from .sequencer import CounterRowSequencer, Sequencer
 from .sqlite import SqliteBackend
 from .tx import Tx
+from .url import parse_database_url
 
 T = TypeVar("T")
 R = TypeVar("R")
 P = ParamSpec("P")
 
 CommitListener = Callable[[list[Event]], None]
+
+log = logging.getLogger("statehouse.storage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +100,9 @@ class StoreOptions:
     #: How long a request_id is remembered (seconds): a repeat after that is a
     #: new request (0: forever). The sweep (``housekeeping.py``) deletes expired records.
     request_id_ttl: float = 7 * 24 * 3600.0
+    #: PostgreSQL: how long a write may take from its arrival to its commit
+    #: (seconds; 0: no bound). See "Bounded writes" in the module docstring.
+    commit_timeout: float = 10.0
 
 
 class Backend(Protocol):
@@ -107,7 +125,11 @@ class Backend(Protocol):
 
     def run_sync(self, fn: Callable[[Tx], T], *, write: bool) -> T: ...
 
-    async def transaction(self, fn: Callable[[Tx], T], *, write: bool, heavy: bool) -> T: ...
+    async def transaction(
+        self, fn: Callable[[Tx], T], *, write: bool, heavy: bool, bound: float | None = None
+    ) -> T:
+        """``fn`` in a transaction; ``bound``: a write's time limit, seconds (where the backend has one)."""
+        ...
 
     def listen_for_commits(
         self, wake: Callable[[int], object], closing: threading.Event
@@ -136,7 +158,11 @@ class Store:
         #: The server's traces (off by default): the store's spans, the hub's and the
         #: transports' (docs/design.md, "Observability").
         self.tracing = tracing or Tracing()
-        self.url = sa.make_url(url)
+        #: DatabaseUrlError (one line) for a URL that cannot be used.
+        self.url = parse_database_url(url)
+        #: The one log of the database's outages (``telemetry.OutageLog``): the
+        #: store's transactions, the hub, the timers, the sweeps, the listener.
+        self.outage = OutageLog(log)
         self.sequencer: Sequencer = CounterRowSequencer()
         #: The heavy lane: one thread for the CPU-heavy work of large requests and
         #: responses (decoding, validating, their transactions, encoding), so that
@@ -150,20 +176,22 @@ class Store:
         self.database_backend = name
         self.tracing.set_database(name)
         self.backend: Backend
+        #: A write's bound (seconds; None: none): PostgreSQL's commit_timeout.
+        bound = 0.0
         if name == "sqlite":
             self.backend = SqliteBackend(self.url, self.options, self.sequencer, self.run_heavy)
             concurrency = 1
         elif name == "postgresql":
             from .postgres import PostgresBackend
 
-            self.backend = PostgresBackend(self.url, self.options, self.sequencer)
+            self.backend = PostgresBackend(self.url, self.options, self.sequencer, self.outage)
             concurrency = self.options.group_commit_concurrency
-        else:
-            raise ValueError(
-                f"unsupported database {name!r}: Statehouse stores on SQLite or PostgreSQL"
-            )
+            bound = self.options.commit_timeout
+        else:  # pragma: no cover - parse_database_url refuses anything else
+            raise ValueError(f"unsupported database {name!r}")
         self.engine = self.backend.engine
         self._concurrency = max(1, concurrency)
+        self._bound = bound if bound > 0 else None
         self._listeners: list[CommitListener] = []
         self._unavailable_listeners: list[Callable[[], None]] = []
         self._closing = threading.Event()
@@ -221,7 +249,11 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to the latest migration (safe to call on every start,
         and from several processes at once)."""
-        with self.engine.connect() as conn, self.backend.migration_lock(conn):
+        with (
+            unavailable_on_disconnect(),
+            self.engine.connect() as conn,
+            self.backend.migration_lock(conn),
+        ):
             config = Config()
             location = resources.files("statehouse.server.storage") / "migrations"
             config.set_main_option("script_location", str(location))
@@ -276,7 +308,10 @@ class Store:
             self._slots = asyncio.Semaphore(self._concurrency)
             self._committer = asyncio.create_task(self._commit_loop(), name="statehouse-commit")
         assert self._wake is not None
-        write = _Write(fn, asyncio.get_running_loop().create_future(), heavy, tuple(task_runs))
+        loop = asyncio.get_running_loop()
+        write = _Write(fn, loop.create_future(), heavy, tuple(task_runs))
+        if self._bound is not None:
+            write.deadline = loop.time() + self._bound
         if self.tracing.enabled:
             write.trace = self.tracing.write_parent()
         self._queue.append(write)
@@ -296,7 +331,13 @@ class Store:
         started = time.perf_counter()
         span = self.tracing.start_read() if self.tracing.enabled else None
         try:
-            return await self.backend.transaction(fn, write=False, heavy=heavy)
+            result = await self.backend.transaction(fn, write=False, heavy=heavy)
+        except StorageUnavailable as exc:
+            self.outage.failed("reads", exc)
+            raise
+        else:
+            self.outage.ok("reads")
+            return result
         finally:
             self.metrics.read(time.perf_counter() - started)
             if span is not None:
@@ -322,13 +363,61 @@ class Store:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                await self._slots.acquire()
+                if not await self._acquire_slot():
+                    continue
                 if window > 0 and len(self._queue) < most:
                     await asyncio.sleep(window)
+                self._expire()
+                if not self._queue:
+                    self._slots.release()
+                    break
                 batch = self._take(most)
                 task = asyncio.create_task(self._commit(batch))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
+
+    async def _acquire_slot(self) -> bool:
+        """A slot for the next batch; False if the queue's oldest write ran out of
+        time meanwhile (it is answered: see :meth:`_expire`)."""
+        assert self._slots is not None
+        deadline = self._queue[0].deadline
+        if deadline is None or not self._slots.locked():
+            await self._slots.acquire()
+            return True
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError:
+            self._expire()
+            return False
+        return True
+
+    def _expire(self) -> None:
+        """Answer the queued writes whose time ran out: UNAVAILABLE, nothing done."""
+        queue = self._queue
+        if not queue or queue[0].deadline is None:
+            return
+        now = asyncio.get_running_loop().time()
+        count = 0
+        while count < len(queue) and (queue[count].deadline or now) < now:
+            count += 1
+        if not count:
+            return
+        expired = queue[:count]
+        del queue[:count]
+        error = StorageUnavailable(
+            f"no commit within {self._bound:.1f} s (--commit-timeout): the write waited in "
+            "the queue and was not run"
+        )
+        self.outage.failed("writes", error)
+        self._tell_unavailable()
+        for write in expired:
+            if not write.future.done():
+                write.future.set_exception(error)
+
+    def _tell_unavailable(self) -> None:
+        for on_unavailable in self._unavailable_listeners:
+            on_unavailable()
 
     def _take(self, most: int) -> list[_Write]:
         """The next batch: up to ``most`` writes in arrival order; a heavy one alone."""
@@ -358,8 +447,8 @@ class Store:
             if traced is not None:
                 traced.failed(exc)
             if isinstance(exc, StorageUnavailable):
-                for on_unavailable in self._unavailable_listeners:
-                    on_unavailable()
+                self.outage.failed("writes", exc)
+                self._tell_unavailable()
             for write in writes:
                 if not write.future.done():
                     write.future.set_exception(exc)
@@ -369,6 +458,10 @@ class Store:
         finally:
             assert self._slots is not None
             self._slots.release()
+        if appended or writes[0].fn is _touch_counter:
+            # A commit that wrote (a batch of repeats writes nothing, and commits
+            # even while the database cannot make a change durable).
+            self.outage.ok("writes")
         self.metrics.committed(
             len(writes),
             time.perf_counter() - started,
@@ -398,14 +491,19 @@ class Store:
         """One transaction for ``writes``; if they cannot share it, one each."""
         run = functools.partial(run_batch, writes=writes)
         heavy = writes[0].heavy
+        timeout = self._timeout(writes)
         try:
-            return await self.backend.transaction(run, write=True, heavy=heavy)
+            return await self.backend.transaction(run, write=True, heavy=heavy, bound=timeout)
         except BatchConflict:
             appended: list[Event] = []
             for write in writes:
                 write.result = write.error = None
                 try:
                     appended += await self._run([write])
+                except StorageUnavailable as error:  # this write's, but the database's too
+                    write.error = error
+                    self.outage.failed("writes", error)
+                    self._tell_unavailable()
                 except Exception as error:  # this write's own error
                     write.error = error
             return appended
@@ -415,7 +513,23 @@ class Store:
             # A request id that another replica stored meanwhile: once more, and
             # the write then sees the winner's row and answers as a repeat.
             writes[0].result = None
-            return await self.backend.transaction(run, write=True, heavy=heavy)
+            return await self.backend.transaction(
+                run, write=True, heavy=heavy, bound=self._timeout(writes)
+            )
+
+    def _timeout(self, writes: list[_Write]) -> float | None:
+        """A batch's bound: what is left of its oldest write's, at least a quarter."""
+        if self._bound is None:
+            return None
+        deadline = min(w.deadline or 0.0 for w in writes)
+        left = deadline - asyncio.get_running_loop().time()
+        return max(left, self._bound / 4)
+
+    async def probe_write(self) -> None:
+        """A write that must reach the disk and, on PostgreSQL with a synchronous
+        standby, the standby (health's write probe): it rewrites the event
+        counter's row as it is, through the queue and the bound of every write."""
+        await self.write(_touch_counter)
 
     # -- notifications and shutdown ---------------------------------------------
 
@@ -463,11 +577,19 @@ class _Write:
     error: BaseException | None = None
     #: Its request's trace context and when it was queued (traces on, a traced request).
     trace: WriteParent | None = None
+    #: When it must be answered by (the event loop's clock; None: no bound).
+    deadline: float | None = None
 
 
 def display_url(url: str) -> str:
-    """``url`` fit for a log line: its password hidden."""
-    return sa.make_url(url).render_as_string(hide_password=True)
+    """``url`` fit for a log line: its password hidden (as the server uses it)."""
+    return parse_database_url(url).render_as_string(hide_password=True)
+
+
+def _touch_counter(tx: Tx) -> None:
+    tx.conn.execute(
+        sa.update(counters).where(counters.c.name == EVENT_SEQUENCE).values(value=counters.c.value)
+    )
 
 
 def run_batch(tx: Tx, writes: list[_Write]) -> list[Event]:

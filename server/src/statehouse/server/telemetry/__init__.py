@@ -5,7 +5,8 @@ server, so that storage, the event hub and the API can all count into it.
 ``_metrics.py`` is the registry of one server (what is counted where, what is
 read at scrape time), ``_http.py`` the listener of ``--metrics-address``,
 ``_logs.py`` the text and JSON log formats, the request log and the redaction
-of secrets, ``_traces.py`` the OpenTelemetry spans (off unless the ``OTEL_*``
+of secrets, ``_outage.py`` the one log of the database's outages (a line when
+one starts, a line when it ends), ``_traces.py`` the OpenTelemetry spans (off unless the ``OTEL_*``
 variables turn them on). How it fits: docs/design.md, "Observability".
 """
 
@@ -20,6 +21,7 @@ from ._logs import (
     request_logger,
 )
 from ._metrics import CONTENT_TYPE, GAUGES, Metrics, code_name
+from ._outage import OutageLog
 from ._traces import (
     BatchTrace,
     RpcSpan,
@@ -38,6 +40,7 @@ __all__ = [
     "JsonFormatter",
     "Metrics",
     "MetricsListener",
+    "OutageLog",
     "RedactSecrets",
     "RpcSpan",
     "SpanLink",

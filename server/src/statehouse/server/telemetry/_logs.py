@@ -11,8 +11,9 @@
   ``exception`` (the traceback) when there is one.
 
 **Requests** (:func:`log_request`, logger ``statehouse.requests``): one line
-per RPC at DEBUG, and one at WARNING for an error (any code but OK and
-CANCELLED), with the method, code, duration, execution id and task run id (when the
+per RPC at DEBUG, and one at WARNING for an error (any code but OK, CANCELLED
+and UNAVAILABLE: an outage of the database answers every call UNAVAILABLE, and
+the outage log, ``_outage.py``, has its start and end once), with the method, code, duration, execution id and task run id (when the
 request names them), actor, request id and transport, in the message (text) and as
 fields (JSON). Nothing of a request's headers or body is logged beyond those ids.
 
