@@ -17,7 +17,7 @@ The engine's ``before_cursor_execute`` listeners still hear each statement
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.expression import Executable
@@ -67,6 +67,8 @@ class Hot:
         try:
             cursor.execute(sql, params)
             return list(cursor.fetchall())
+        except Exception as exc:
+            _raise(conn, exc, sql, params, cursor)
         finally:
             cursor.close()
 
@@ -78,5 +80,14 @@ class Hot:
         try:
             cursor.executemany(sql, params)
             return int(cursor.rowcount)
+        except Exception as exc:
+            _raise(conn, exc, sql, params, cursor)
         finally:
             cursor.close()
+
+
+def _raise(conn: Connection, exc: Exception, sql: str, params: Any, cursor: Any) -> NoReturn:
+    """The driver's error as SQLAlchemy's, as ``conn.execute`` would raise it: a
+    lost connection is invalidated and says so (``storage/errors.py`` tells it
+    from a bad statement), a deadlock is a DBAPIError the batch retries."""
+    conn._handle_dbapi_exception(exc, sql, params, cursor, None)
