@@ -185,3 +185,38 @@ async def test_a_large_call_runs_its_items_in_order_too(stubs: Stubs) -> None:
 
 async def test_an_empty_call_returns_no_results(stubs: Stubs) -> None:
     assert await batch(stubs) == []
+
+
+async def test_a_batch_decodes_each_execution_once(
+    stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moving many task runs of one execution reads and decodes the execution once
+    for the whole batch (its rows are decoded again only when replaced), and each
+    item still sees the execution as the items before it left it."""
+    from statehouse.server.storage import codec
+
+    ex = await create(stubs)
+    runs = [(await task_run(stubs, ex.id, f"t{i}")).id for i in range(20)]
+    decoded: list[str] = []
+    original = codec.execution_from_row
+
+    def counting(row: object) -> object:
+        decoded.append(row["id"])  # type: ignore[index]
+        return original(row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(codec, "execution_from_row", counting)
+    response = await stubs.executions.TransitionTaskRuns(
+        pb.TransitionTaskRunsRequest(
+            requests=[
+                pb.TransitionTaskRunRequest(task_run_id=r, state=st.STATE_RUNNING) for r in runs
+            ]
+        )
+    )
+    assert all(r.HasField("response") for r in response.results)
+    assert decoded == [ex.id]
+    # The first move started the execution; the revision grew with each item.
+    revisions = [r.response.execution_revision for r in response.results]
+    assert revisions == sorted(revisions) and len(set(revisions)) == len(runs)
+    after = await get(stubs, ex.id)
+    assert after.state == st.STATE_RUNNING
+    assert [h.state for h in after.history] == [st.STATE_CREATED, st.STATE_RUNNING]

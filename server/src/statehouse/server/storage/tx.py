@@ -199,6 +199,27 @@ _SELECT_LAST_SEQUENCE = sa.select(counters.c.value).where(counters.c.name == EVE
 _ABSENT = object()
 
 
+def _copy_execution(ex: Execution) -> Execution:
+    """A copy the rules may change (they append to histories) without changing
+    the original: its lists and labels are its own; entries are never changed."""
+    return Execution(
+        id=ex.id,
+        namespace=ex.namespace,
+        flow_id=ex.flow_id,
+        state=ex.state,
+        history=list(ex.history),
+        revision=ex.revision,
+        create_time_us=ex.create_time_us,
+        update_time_us=ex.update_time_us,
+        flow_revision=ex.flow_revision,
+        labels=dict(ex.labels),
+        inputs=ex.inputs,
+        outputs=ex.outputs,
+        parent_execution_id=ex.parent_execution_id,
+        restart_count=ex.restart_count,
+    )
+
+
 class Tx:
     """Queries and writes within one database transaction.
 
@@ -240,6 +261,10 @@ class Tx:
         self._locked: set[str] = set()
         #: History lengths of executions as read, to update only what changed.
         self._history_len: dict[str, int] = {}
+        #: Each execution's latest row with what it decodes to: a batch that moves
+        #: many task runs of one execution decodes it once (keyed by the row
+        #: object itself, so a row replaced or restored is decoded again).
+        self._decoded: dict[str, tuple[Any, Execution]] = {}
         # Kept changes, written by flush().
         self._new_executions: dict[str, dict[str, Any]] = {}
         self._new_labels: list[dict[str, Any]] = []
@@ -299,6 +324,7 @@ class Tx:
 
     def _forget_rows(self) -> None:
         self._executions.clear()
+        self._decoded.clear()
         self._task_runs.clear()
         self._history_len.clear()
         self._locked.clear()
@@ -313,7 +339,12 @@ class Tx:
     # -- executions ---------------------------------------------------------
 
     def _remember_execution(self, row: Any, locked: bool) -> Execution:
-        execution = codec.execution_from_row(row)
+        cached = self._decoded.get(row["id"])
+        if cached is not None and cached[0] is row:
+            execution = _copy_execution(cached[1])
+        else:
+            execution = codec.execution_from_row(row)
+            self._decoded[execution.id] = (row, _copy_execution(execution))
         self._executions[execution.id] = row
         self._history_len[execution.id] = len(execution.history)
         if locked:
@@ -653,8 +684,10 @@ class Tx:
                 merged["history"] = old["history"]
                 merged["outputs"] = old["outputs"]
             self._set(self._execution_updates, ex.id, merged)
-        self._set(self._executions, ex.id, {**old, **params})
+        row = {**old, **params}
+        self._set(self._executions, ex.id, row)
         self._set(self._history_len, ex.id, len(ex.history))
+        self._decoded[ex.id] = (row, _copy_execution(ex))
 
     def flush(self) -> None:
         """Write the kept changes, one statement per kind of row.
