@@ -458,7 +458,7 @@ class Store:
         finally:
             assert self._slots is not None
             self._slots.release()
-        if appended or writes[0].fn is _touch_counter:
+        if appended or any(w.fn is _touch_counter for w in writes):
             # A commit that wrote (a batch of repeats writes nothing, and commits
             # even while the database cannot make a change durable).
             self.outage.ok("writes")
