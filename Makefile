@@ -15,7 +15,15 @@ HTTP_ADDRESS ?= 127.0.0.1:8080
 TEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
-.PHONY: help venv node node-client run test unit integration lint breaking format protos generate docs contract-snapshot bench console screenshots clean
+# Go in GOPATH mode with Debian's packages (no module proxy): .gopath links this checkout
+# as github.com/statehouse/statehouse; GO_ENV is what a Go program of yours needs too.
+GOPATH_DIR := .gopath
+GO_ENV := GO111MODULE=off GOPATH=$(CURDIR)/$(GOPATH_DIR):/usr/share/gocode
+GO_PACKAGES := github.com/statehouse/statehouse/gen/go/statehouse/v1 \
+	github.com/statehouse/statehouse/client/go/statehouse \
+	github.com/statehouse/statehouse/client/go/examples/hello
+
+.PHONY: help venv node node-client go go-protos run test unit integration lint breaking format protos generate docs contract-snapshot bench console screenshots clean
 
 help:
 	@echo "make run          create the environment and serve gRPC on $(ADDRESS), HTTP on $(HTTP_ADDRESS) (SQLite in ./data)"
@@ -23,6 +31,8 @@ help:
 	@echo "make venv         create .venv and install the package with its dev tools"
 	@echo "make node         install the repository's Node tools (buf, tsc) in node_modules"
 	@echo "make node-client  install the Node.js client's packages (client/node/node_modules)"
+	@echo "make go           build and vet the Go client (client/go; Debian's golang-go, see client/go/README.md)"
+	@echo "make go-protos    regenerate the Go package gen/go/statehouse/v1 from protos/"
 	@echo "make unit         the unit tests only"
 	@echo "make integration  the integration tests only (real servers, PostgreSQL, Node)"
 	@echo "make lint         buf lint, buf format, buf breaking, ruff, mypy, tsc"
@@ -54,6 +64,14 @@ client/node/node_modules/.installed: client/node/package.json client/node/packag
 venv: $(VENV)/.installed
 node: node_modules/.installed
 node-client: client/node/node_modules/.installed
+
+go:
+	$(PYTHON) tools/gen_go_protos.py --gopath $(GOPATH_DIR)
+	$(GO_ENV) go build $(GO_PACKAGES)
+	$(GO_ENV) go vet $(GO_PACKAGES)
+
+go-protos:
+	$(PYTHON) tools/gen_go_protos.py
 
 run: venv
 	$(BIN)/statehouse serve --address $(ADDRESS) --http-address $(HTTP_ADDRESS)
@@ -121,4 +139,4 @@ screenshots: venv node
 	STATEHOUSE_SCREENSHOTS=docs $(BIN)/pytest tests/browser/test_console.py -k screenshots
 
 clean:
-	rm -rf $(VENV) node_modules client/node/node_modules .pytest_cache .mypy_cache .ruff_cache data
+	rm -rf $(VENV) node_modules client/node/node_modules .pytest_cache .mypy_cache .ruff_cache data $(GOPATH_DIR)
