@@ -270,7 +270,11 @@ async def _idle_async(
             task.cancel()
         await asyncio.gather(*warm_tasks, return_exceptions=True)
         await asyncio.sleep(1.0)
+        cpu0 = server.cpu_seconds()
         none = await _write_latencies(target, writes, 30)
+        none["server_cpu_ms_per_write"] = round(
+            1000 * (server.cpu_seconds() - cpu0) / max(1, none["writes"] + 10), 3
+        )
         progress(
             f"idle streams: write latency with none open p50 {none['p50_ms']:.2f} ms, "
             f"p99 {none['p99_ms']:.2f} ms ({none['writes']} writes)"
@@ -322,10 +326,18 @@ async def _idle_async(
                 await asyncio.sleep(0.1)
             await asyncio.sleep(1.0)
             after = rss_kb(server.pid)
+            cpu0 = server.cpu_seconds()
             opened = await _write_latencies(target, writes, 60)
+            # What the server spent per write with the streams open: the write and
+            # its deliveries (to every stream, as they receive every event).
+            opened["server_cpu_ms_per_write"] = round(
+                1000 * (server.cpu_seconds() - cpu0) / max(1, opened["writes"] + 10), 3
+            )
             progress(
                 f"idle streams: write latency with {streams} open p50 {opened['p50_ms']:.2f} ms, "
-                f"p99 {opened['p99_ms']:.2f} ms ({opened['writes']} writes)"
+                f"p99 {opened['p99_ms']:.2f} ms ({opened['writes']} writes); server CPU per "
+                f"write {opened['server_cpu_ms_per_write']:.2f} ms, "
+                f"{none['server_cpu_ms_per_write']:.2f} ms with none open"
             )
             subs.stop.set()
             await loop.run_in_executor(

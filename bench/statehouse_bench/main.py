@@ -59,7 +59,7 @@ class Sizes:
     latency_events: int = 1_000
     idle_streams: int = 5_000
     idle_streams_per_channel: int = 50
-    idle_writes: int = 300
+    idle_writes: int = 2000
     writer_rate: fanout.WriterRateSizes = field(default_factory=fanout.WriterRateSizes)
     pg: postgres.PgSizes = field(default_factory=postgres.PgSizes)
     metrics: metrics.MetricsSizes = field(default_factory=metrics.MetricsSizes)
@@ -78,7 +78,7 @@ class Sizes:
             capacity_seconds=15.0,
             latency_events=200,
             idle_streams=2_000,
-            idle_writes=150,
+            idle_writes=300,
             writer_rate=fanout.WriterRateSizes.quick(),
             pg=postgres.PgSizes.quick(),
             metrics=metrics.MetricsSizes.quick(),

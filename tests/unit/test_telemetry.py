@@ -200,3 +200,27 @@ def test_secrets_are_redacted_from_log_lines(secret: str) -> None:
     finally:
         logging.getLogger().removeHandler(handler)
     assert secret not in out.getvalue() and "[REDACTED]" in out.getvalue()
+
+
+def test_a_send_to_a_client_that_has_gone_is_not_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """grpc's own ERROR (with a traceback) for a stream send that failed because
+    the client had gone is kept at DEBUG; grpc's other errors stay errors."""
+    import logging
+
+    import statehouse.server.api.grpc_transport  # noqa: F401 (installs the filter)
+
+    grpc_log = logging.getLogger("grpc._cython.cygrpc")
+    with caplog.at_level(logging.INFO):
+        try:
+            raise RuntimeError("Failed execute_batch")
+        except RuntimeError:
+            grpc_log.exception(
+                "ExecuteBatchError raised in core by servicer method [%s]",
+                "/statehouse.v1.EventService/Subscribe",
+            )
+        grpc_log.error("some other failure")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "some other failure")
+    ]

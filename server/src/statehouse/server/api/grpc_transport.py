@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -55,6 +56,26 @@ from .errors import status_of
 __all__ = ["GrpcTransport", "status_of"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class _ClientGone(logging.Filter):
+    """grpc logs a send that failed because the call's client had already gone
+    (it closed the stream or its connection while a message was on its way: a
+    stream's next batch, the end of a cancelled call) as an ERROR with a
+    traceback. No error of the server's, and nothing lost that anyone awaits:
+    it is kept at DEBUG."""
+
+    PREFIX = "ExecuteBatchError raised in core by servicer method"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(self.PREFIX):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info, record.exc_text = None, None
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("grpc._cython.cygrpc").addFilter(_ClientGone())
 #: grpc.StatusCode.CANCELLED's number: the client cancelled, or went away.
 _CANCELLED = 1
 
