@@ -23,7 +23,7 @@ GO_PACKAGES := github.com/statehouse/statehouse/gen/go/statehouse/v1 \
 	github.com/statehouse/statehouse/client/go/statehouse \
 	github.com/statehouse/statehouse/client/go/examples/hello
 
-.PHONY: help venv node node-client go go-protos run test unit integration lint breaking format protos generate docs contract-snapshot bench console screenshots clean
+.PHONY: help venv node node-client go go-protos run test unit integration lint breaking format protos java-protos java generate docs contract-snapshot bench console screenshots clean
 
 help:
 	@echo "make run          create the environment and serve gRPC on $(ADDRESS), HTTP on $(HTTP_ADDRESS) (SQLite in ./data)"
@@ -39,6 +39,8 @@ help:
 	@echo "make breaking     buf breaking against the contract snapshot (and main, on a branch)"
 	@echo "make format       apply buf format and ruff's fixes and format"
 	@echo "make protos       regenerate client/src/statehouse/v1 from protos/"
+	@echo "make java-protos  regenerate client/java/gen from protos/ (Debian's protoc and grpc-java plugin)"
+	@echo "make java         compile the Java client and its tests with javac into client/java/build"
 	@echo "make generate     buf generate: the Python stubs and the TypeScript client (client/ts/gen)"
 	@echo "make docs         regenerate docs/api.md from the proto comments"
 	@echo "make contract-snapshot  accept the current protos as the contract buf breaking checks against"
@@ -111,6 +113,14 @@ integration: venv node node-client
 
 protos: venv
 	$(PY) tools/gen_protos.py
+
+# The Java classes: Debian's protoc (the release of its protobuf-java jar) and grpc-java plugin.
+java-protos: venv
+	$(PY) tools/gen_java.py
+
+# The Java client: javac against the jars Debian installs (client/java/README.md), no Maven.
+java:
+	bash client/java/build.sh
 
 # Every SDK of buf.gen.yaml: the Python stubs (identical to make protos) and TypeScript.
 generate: venv node
