@@ -56,13 +56,23 @@ class Hot:
                 listener(conn, cursor, sql, params, None, many)
         return cursor
 
+    def prepared_rows(self, dialect: Dialect, values: Sequence[Any]) -> tuple[str, Any]:
+        """The SQL and the parameters of :meth:`rows`, for a driver to run itself."""
+        sql, names = self._compile(dialect, len(values))
+        if names is None:  # named parameters: expanding_1, expanding_2, ...
+            return sql, {f"{self.expanding}_{i}": v for i, v in enumerate(values, 1)}
+        return sql, tuple(values)
+
+    def prepared_many(self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> tuple[str, Any]:
+        """The SQL and the parameters of :meth:`many`, for a driver to run itself."""
+        sql, names = self._compile(dialect)
+        if names is None:
+            return sql, rows
+        return sql, [tuple(r[n] for n in names) for r in rows]
+
     def rows(self, conn: Connection, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run a SELECT whose only parameter is the ``IN`` list ``values``."""
-        sql, names = self._compile(conn.dialect, len(values))
-        if names is None:  # named parameters: expanding_1, expanding_2, ...
-            params: Any = {f"{self.expanding}_{i}": v for i, v in enumerate(values, 1)}
-        else:
-            params = tuple(values)
+        sql, params = self.prepared_rows(conn.dialect, values)
         cursor = self._cursor(conn, sql, params, False)
         try:
             cursor.execute(sql, params)
@@ -74,8 +84,7 @@ class Hot:
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run the statement once per row (``executemany``); the rows it changed."""
-        sql, names = self._compile(conn.dialect)
-        params: Any = [tuple(r[n] for n in names) for r in rows] if names is not None else rows
+        sql, params = self.prepared_many(conn.dialect, rows)
         cursor = self._cursor(conn, sql, params, True)
         try:
             cursor.executemany(sql, params)

@@ -26,7 +26,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,13 +34,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ..orchestration import Event
 from ..telemetry import OutageLog
+from . import codec
 from .errors import (
+    BatchConflict,
     CommitOutcomeUnknown,
     StorageUnavailable,
     is_unreachable,
     unavailable_on_disconnect,
 )
+from .hot import Hot
+from .schema import EVENT_SEQUENCE, counters, events
 from .sequencer import Sequencer
 from .tx import EVENTS_CHANNEL, Tx
 
@@ -55,10 +60,83 @@ log = logging.getLogger("statehouse.storage")
 MIGRATION_LOCK = 0x5747_4845
 
 
+def _append_events_sql() -> str:
+    """One statement that takes the next sequences from the counter row, inserts
+    the events with them and announces the last one (NOTIFY at commit).
+
+    The sequences are computed by the server, so the counter row is locked only
+    from this statement to the COMMIT sent right behind it, never while the
+    client thinks (docs/design.md, "Storage")."""
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    columns = [c for c in events.c if c.name != "sequence"]
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    arrays = ", ".join(f"%({c.name})s::{c.type.compile(dialect=dialect)}[]" for c in columns)
+    return (
+        f"WITH counter AS (UPDATE {counters.name} SET value = value + %(count)s::bigint "
+        "WHERE name = %(counter)s RETURNING value), "
+        f"appended AS (INSERT INTO {events.name} (sequence, {names}) "
+        f"SELECT counter.value - %(count)s::bigint + e.ordinality, {names} "
+        f"FROM counter, unnest({arrays}) WITH ORDINALITY AS e({names}, ordinality)) "
+        "SELECT value, pg_notify(%(channel)s, value::text) FROM counter"
+    )
+
+
+_APPEND_EVENTS = _append_events_sql()
+_EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "sequence")
+
+
 class PostgresTx(Tx):
-    """A PostgreSQL transaction: reads for update lock their rows."""
+    """A PostgreSQL transaction: reads for update lock their rows.
+
+    **Sent with the COMMIT.** Where the backend sets :attr:`deferred`,
+    :meth:`finish` runs no statement of its own: the updates of rows this
+    transaction has locked (their revision cannot have moved since they were
+    read, so no row count needs checking) and the events (:data:`_APPEND_EVENTS`)
+    are kept, and the backend sends them and the COMMIT in one pipeline. Anything
+    else that is kept (inserts, timers, request ids) is written at once, as usual.
+    """
 
     LOCKS_ROWS = True
+
+    def __init__(self, conn: sa.Connection, sequencer: Sequencer) -> None:
+        super().__init__(conn, sequencer)
+        #: (SQL, a list of parameter sets) to send with the COMMIT; None: run at once.
+        self.deferred: list[tuple[str, Any]] | None = None
+        #: The events sent with the COMMIT, waiting for their sequences.
+        self.unsequenced: list[Event] = []
+        self._deferring = False
+
+    def finish(self) -> list[Event]:
+        if self.deferred is None:
+            return super().finish()
+        self._deferring = all(u["_id"] in self._locked for u in self._execution_updates.values())
+        try:
+            self.flush()
+        finally:
+            self._deferring = False
+        self.unsequenced, self.pending = self.pending, []
+        return self.appended
+
+    def _many(self, statement: Hot, rows: list[dict[str, Any]]) -> int:
+        if self._deferring and self.deferred is not None:
+            self.deferred.append(statement.prepared_many(self.conn.dialect, rows))
+            return len(rows)
+        return super()._many(statement, rows)
+
+    def events_parameters(self) -> dict[str, Any]:
+        """The parameters of :data:`_APPEND_EVENTS` for :attr:`unsequenced`."""
+        rows = [codec.event_row(e) for e in self.unsequenced]
+        params: dict[str, Any] = {name: [r[name] for r in rows] for name in _EVENT_COLUMNS}
+        params.update(count=len(rows), counter=EVENT_SEQUENCE, channel=EVENTS_CHANNEL)
+        return params
+
+    def sequenced(self, last: int) -> None:
+        """The events sent with the COMMIT committed with sequences up to ``last``."""
+        first = last - len(self.unsequenced) + 1
+        for offset, event in enumerate(self.unsequenced):
+            event.sequence = first + offset
+        self.appended.extend(self.unsequenced)
+        self.unsequenced = []
 
     def _announce(self, last_sequence: int) -> None:
         # Delivered at commit to every replica's listener: the log is the truth,
@@ -73,6 +151,46 @@ class PostgresTx(Tx):
 
 def _run(conn: sa.Connection, sequencer: Sequencer, fn: Callable[[Tx], T]) -> T:
     return fn(PostgresTx(conn, sequencer))
+
+
+def _run_deferring(
+    conn: sa.Connection, sequencer: Sequencer, fn: Callable[[Tx], T], rows: Any
+) -> tuple[T, PostgresTx]:
+    """``fn`` on a Tx that keeps its last statements for the COMMIT's pipeline,
+    with the rows the backend prefetched."""
+    tx = PostgresTx(conn, sequencer)
+    tx.deferred = []
+    if rows:
+        tx.keep_task_runs_with_executions(rows)
+    return fn(tx), tx
+
+
+def _heard(conn: sa.Connection, sql: str, params: Any, many: bool) -> None:
+    """Tell the engine's ``before_cursor_execute`` listeners of a statement run on
+    the driver's connection (the bench counts statements with one)."""
+    listeners = conn.dispatch.before_cursor_execute
+    if listeners:
+        for listener in listeners:
+            listener(conn, None, sql, params, None, many)
+
+
+def _as_sqlalchemy(exc: Exception, sql: str, params: Any, driver: Any) -> sa.exc.DBAPIError:
+    """The driver's error as SQLAlchemy's (``storage/errors.py`` tells a lost
+    connection from a refused statement)."""
+    import psycopg
+
+    lost = bool(driver.closed or driver.broken)
+    error = sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost)
+    assert isinstance(error, sa.exc.DBAPIError)  # exc is the driver's: never a StatementError
+    return error
+
+
+class _Refused(Exception):
+    """The server refused a statement of the COMMIT's pipeline: the COMMIT did not run."""
+
+    def __init__(self, error: sa.exc.DBAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _shut(conn: Any) -> None:
@@ -139,16 +257,34 @@ class PostgresBackend:
             return _run(conn, self._sequencer, fn)
 
     async def transaction(
-        self, fn: Callable[[Tx], T], *, write: bool, heavy: bool, bound: float | None = None
+        self,
+        fn: Callable[[Tx], T],
+        *,
+        write: bool,
+        heavy: bool,
+        bound: float | None = None,
+        prefetch: Sequence[str] = (),
+        shared: bool = False,
     ) -> T:
-        if bound is None:
+        if not write:
             with unavailable_on_disconnect():
                 async with self.async_engine.connect() as conn, conn.begin():
                     return await conn.run_sync(_run, self._sequencer, fn)
-        return await self._bounded(fn, bound)
+        return await self._write(fn, bound, prefetch, shared)
 
-    async def _bounded(self, fn: Callable[[Tx], T], bound: float) -> T:
-        """``fn`` in a transaction that has ``bound`` seconds to commit.
+    async def _write(
+        self, fn: Callable[[Tx], T], bound: float | None, prefetch: Sequence[str], shared: bool
+    ) -> T:
+        """``fn`` in a transaction that has ``bound`` seconds to commit (None: no bound).
+
+        **The hot path on psycopg's own connection.** The batch's task runs and
+        executions are read and locked first (``prefetch``: BEGIN and the SELECT in
+        one round trip, psycopg's pipeline mode), then ``fn`` runs (in SQLAlchemy's
+        greenlet, which finds what it reads already there and so makes no round
+        trip), and the statements its :meth:`PostgresTx.finish` kept go out with
+        the COMMIT in one pipeline (:meth:`_send`). A batch of transitions is two
+        round trips, and the event counter's row is locked only from its statement,
+        already at the server, to the COMMIT right behind it.
 
         Cut short before COMMIT was sent, its statement is cancelled and nothing
         is stored (StorageUnavailable). Once COMMIT is sent it is never
@@ -160,23 +296,27 @@ class PostgresBackend:
         own bound with nothing stored.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + bound
+        deadline = None if bound is None else loop.time() + bound
         conn = None
         try:
             async with asyncio.timeout_at(deadline):
                 conn = await self.async_engine.connect()
                 trans = await conn.begin()
-                result = await conn.run_sync(_run, self._sequencer, fn)
+                driver = (await conn.get_raw_connection()).driver_connection
+                rows = await self._prefetch(conn, driver, prefetch) if prefetch else None
+                result, tx = await conn.run_sync(_run_deferring, self._sequencer, fn, rows)
         except TimeoutError:
             await _discard(conn)
             raise StorageUnavailable(
-                f"the transaction did not finish within {bound:.1f} s (--commit-timeout); "
+                f"the transaction did not finish within {bound or 0:.1f} s (--commit-timeout); "
                 "nothing was stored"
             ) from None
         except sa.exc.DBAPIError as exc:
             if not is_unreachable(exc):
                 if conn is not None:
                     await conn.close()
+                if shared:
+                    raise BatchConflict(str(exc)) from exc
                 raise
             await _discard(conn)
             raise StorageUnavailable(str(exc.orig)) from exc
@@ -184,20 +324,35 @@ class PostgresBackend:
             if conn is not None:
                 await conn.close()
             raise
-        commit = asyncio.ensure_future(trans.commit())
+        commit: asyncio.Future[None]
+        if tx.deferred or tx.unsequenced:
+            commit = asyncio.ensure_future(self._send(conn, trans, driver, tx, deadline))
+        else:
+            commit = asyncio.ensure_future(trans.commit())
         try:
-            done, _ = await asyncio.wait({commit}, timeout=max(0.0, deadline - loop.time()))
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            done, _ = await asyncio.wait({commit}, timeout=timeout)
         except BaseException:  # cancelled while committing (a shutdown)
             self._leave(commit, conn)
             raise
         if not done:
             self._leave(commit, conn)
             raise CommitOutcomeUnknown(
-                f"the commit did not finish within {bound:.1f} s (--commit-timeout): "
+                f"the commit did not finish within {bound or 0:.1f} s (--commit-timeout): "
                 "it may or may not be stored"
             )
         try:
             commit.result()
+        except _Refused as refused:
+            # A statement before the COMMIT failed, so the pipeline stopped there:
+            # nothing is stored, and the connection is fine (rolled back on close).
+            await conn.close()
+            error = refused.error
+            if is_unreachable(error):  # a lock wait past the bound, a read-only server
+                raise StorageUnavailable(f"{error.orig} (nothing was stored)") from error
+            if shared:
+                raise BatchConflict(str(error)) from error
+            raise error from None
         except sa.exc.DBAPIError as exc:
             await _discard(conn)
             if is_unreachable(exc):
@@ -211,6 +366,73 @@ class PostgresBackend:
             raise
         await conn.close()
         return result
+
+    async def _prefetch(self, conn: Any, driver: Any, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The task runs ``ids`` with their executions, locked: BEGIN and the SELECT
+        in one round trip, on psycopg's connection."""
+        import psycopg
+
+        sql, params = PostgresTx.task_runs_query().prepared_rows(conn.dialect, ids)
+        _heard(conn.sync_connection, sql, params, False)
+        try:
+            async with driver.pipeline():
+                cursor = driver.cursor()
+                await cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = await cursor.fetchall()
+        except psycopg.Error as exc:
+            raise _as_sqlalchemy(exc, sql, params, driver) from exc
+        return rows
+
+    async def _send(
+        self, conn: Any, trans: Any, driver: Any, tx: PostgresTx, deadline: float | None
+    ) -> None:
+        """``tx``'s kept statements, its events and the COMMIT, in one pipeline.
+
+        Lock waits are bounded by the write's deadline (``lock_timeout``, set for
+        the transaction: a wait past it is refused, and nothing is stored), never
+        the COMMIT (see :meth:`_write`). A statement the server refuses stops the
+        pipeline before the COMMIT (:class:`_Refused`); a connection lost meanwhile
+        leaves the outcome unknown (the caller says so).
+        """
+        import psycopg
+
+        sync = conn.sync_connection
+        statements: list[tuple[str, Any, bool]] = [(sql, p, True) for sql, p in tx.deferred or ()]
+        if deadline is not None:
+            left = deadline - asyncio.get_running_loop().time()
+            # Refused a little before the deadline, so that only a COMMIT can outlast it.
+            timeout = f"{max(1, int(left * 800))}ms"
+            statements.insert(0, ("SELECT set_config('lock_timeout', %s, true)", (timeout,), False))
+        if tx.unsequenced:
+            statements.append((_APPEND_EVENTS, tx.events_parameters(), False))
+        appended = None
+        sql, params = "", None
+        try:
+            async with driver.pipeline():
+                cursor = driver.cursor()
+                for sql, params, many in statements:
+                    _heard(sync, sql, params, many)
+                    if many:
+                        await cursor.executemany(sql, params)
+                    elif sql is _APPEND_EVENTS:
+                        appended = driver.cursor()
+                        await appended.execute(sql, params)
+                    else:
+                        await cursor.execute(sql, params)
+                sql, params = "COMMIT", None
+                await cursor.execute(sql)
+        except psycopg.Error as exc:
+            error = _as_sqlalchemy(exc, sql, params, driver)
+            if error.connection_invalidated:
+                raise error from exc  # lost: the outcome is unknown
+            raise _Refused(error) from exc
+        if appended is not None:
+            row = await appended.fetchone()
+            if row is None:  # pragma: no cover - the counter row is made by a migration
+                raise RuntimeError("the event counter row is missing")
+            tx.sequenced(int(row[0]))
+        # SQLAlchemy's bookkeeping (its commit event); psycopg has nothing left to send.
+        await trans.commit()
 
     def _leave(self, commit: asyncio.Future[None], conn: Any) -> None:
         """Let a commit past its bound finish by itself, then close its connection."""

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -132,10 +132,18 @@ class SqliteBackend:
         return self.run_sync(fn, write=False)
 
     async def transaction(
-        self, fn: Callable[[Tx], T], *, write: bool, heavy: bool, bound: float | None = None
+        self,
+        fn: Callable[[Tx], T],
+        *,
+        write: bool,
+        heavy: bool,
+        bound: float | None = None,
+        prefetch: Sequence[str] = (),
+        shared: bool = False,
     ) -> T:
         # ``bound``: none here (a SQLite commit waits only for another process's
-        # write lock, itself bounded by busy_timeout).
+        # write lock, itself bounded by busy_timeout). ``prefetch``: the batch reads
+        # its task runs itself (run_batch), on the writer thread.
         if heavy:
             work = self._run_heavy_write if write else self._run_heavy_read
             result: T = await self._run_heavy(work, fn)

@@ -126,9 +126,20 @@ class Backend(Protocol):
     def run_sync(self, fn: Callable[[Tx], T], *, write: bool) -> T: ...
 
     async def transaction(
-        self, fn: Callable[[Tx], T], *, write: bool, heavy: bool, bound: float | None = None
+        self,
+        fn: Callable[[Tx], T],
+        *,
+        write: bool,
+        heavy: bool,
+        bound: float | None = None,
+        prefetch: Sequence[str] = (),
+        shared: bool = False,
     ) -> T:
-        """``fn`` in a transaction; ``bound``: a write's time limit, seconds (where the backend has one)."""
+        """``fn`` in a transaction; ``bound``: a write's time limit, seconds (where
+        the backend has one). ``prefetch``: task runs ``fn`` will lock, which the
+        backend may read (and lock) before it runs ``fn`` (``Tx.prefetch_task_runs``);
+        ``shared``: ``fn`` is a batch of several writes (an error of the database
+        that is no write's own is then a :class:`BatchConflict`)."""
         ...
 
     def listen_for_commits(
@@ -492,8 +503,16 @@ class Store:
         run = functools.partial(run_batch, writes=writes)
         heavy = writes[0].heavy
         timeout = self._timeout(writes)
+        prefetch = list(dict.fromkeys(i for write in writes for i in write.task_runs))
         try:
-            return await self.backend.transaction(run, write=True, heavy=heavy, bound=timeout)
+            return await self.backend.transaction(
+                run,
+                write=True,
+                heavy=heavy,
+                bound=timeout,
+                prefetch=prefetch,
+                shared=len(writes) > 1,
+            )
         except BatchConflict:
             appended: list[Event] = []
             for write in writes:
@@ -629,6 +648,4 @@ def run_batch(tx: Tx, writes: list[_Write]) -> list[Event]:
                 write.error = exc
             else:
                 tx.end_write(True)
-    tx.flush()
-    tx.flush_events()
-    return tx.appended
+    return tx.finish()

@@ -516,13 +516,21 @@ class Tx:
             self._read_task_runs_with_executions(wanted)
 
     def _read_task_runs_with_executions(self, ids: list[str]) -> None:
-        query = (
-            _HOT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE
-            if self.LOCKS_ROWS
-            else _HOT_TASK_RUNS_AND_EXECUTIONS
-        )
+        self.keep_task_runs_with_executions(self.task_runs_query().rows(self.conn, ids))
+
+    @classmethod
+    def task_runs_query(cls) -> Hot:
+        """What :meth:`prefetch_task_runs` runs: task runs with their executions,
+        locked where rows are locked (a backend may run it itself, then hand the
+        rows to :meth:`keep_task_runs_with_executions`)."""
+        if cls.LOCKS_ROWS:
+            return _HOT_TASK_RUNS_AND_EXECUTIONS_FOR_UPDATE
+        return _HOT_TASK_RUNS_AND_EXECUTIONS
+
+    def keep_task_runs_with_executions(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Keep the rows of :meth:`task_runs_query` (read in this transaction)."""
         split = len(_TASK_RUN_COLUMNS)
-        for found in query.rows(self.conn, ids):
+        for found in rows:
             task_run = dict(zip(_TASK_RUN_COLUMNS, found[:split], strict=True))
             if task_run["id"] not in self._task_run_updates:
                 self._task_runs[task_run["id"]] = task_run
@@ -735,13 +743,13 @@ class Tx:
             (_HOT_UPDATE_EXECUTION, full),
         ):
             if rows:
-                changed = statement.many(conn, rows)
+                changed = self._many(statement, rows)
                 if conn.dialect.supports_sane_multi_rowcount and changed != len(rows):
                     self._revision_mismatch(rows)
         if new_task_runs:
             conn.execute(_INSERT_TASK_RUNS, new_task_runs)
         if task_run_updates:
-            _HOT_UPDATE_TASK_RUN.many(conn, task_run_updates)
+            self._many(_HOT_UPDATE_TASK_RUN, task_run_updates)
         inserts: list[dict[str, Any]] = []
         for op, value in timer_ops:
             if op == "insert":
@@ -764,6 +772,10 @@ class Tx:
                 # Only the expired record: never one another replica made meanwhile.
                 conn.execute(_DELETE_EXPIRED_REQUEST, replaced)
             conn.execute(_INSERT_REQUEST, new_requests)
+
+    def _many(self, statement: Hot, rows: list[dict[str, Any]]) -> int:
+        """Run a hot statement once per row; the rows it changed."""
+        return statement.many(self.conn, rows)
 
     def _revision_mismatch(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -967,6 +979,16 @@ class Tx:
         gives every event of the transaction its sequence at once."""
         self.pending.extend(new_events)
         return new_events
+
+    def finish(self) -> list[Event]:
+        """The end of a write transaction: write what is kept, then the events
+        (:meth:`flush_events`); return the transaction's events, in the list
+        :attr:`appended`. A backend may send these statements with its COMMIT
+        instead (PostgreSQL's pipeline: ``postgres.py``); the events then get their
+        sequences, in the same list, once it has committed."""
+        self.flush()
+        self.flush_events()
+        return self.appended
 
     def flush_events(self) -> list[Event]:
         """Give the queued events their sequences and store them (last thing
