@@ -93,6 +93,7 @@ PHASES = {
     "idle": "idle subscriptions: memory, and write latency with them open against none",
     "sizing": "bytes per execution",
     "postgres": "PostgreSQL, one and two replicas",
+    "replicas": "PostgreSQL, 1, 2 and 3 replicas each in the same CPU quota (--replica-cpu)",
     "metrics": "RecordMetrics and AggregateMetrics",
     "security": "TLS and tokens against plaintext",
     "http": "Connect over HTTP beside gRPC",
@@ -191,6 +192,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "SQLite file (default auto)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL phase")
+    parser.add_argument(
+        "--replica-cpu",
+        type=float,
+        default=0.35,
+        metavar="CORES",
+        help="the CPU quota of each replica in the replicas phase (cgroup v1; default 0.35)",
+    )
     parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out phases")
     parser.add_argument(
         "--fanout-batches",
@@ -468,6 +476,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results["postgresql"] = postgres.run_postgres(args.server_src, tmp, sizes.pg)
             ok = ok and postgres.postgres_ok(results["postgresql"])
+        if "replicas" in skipped or args.no_postgres:
+            results["replicas"] = {
+                "skipped": skipped.get("replicas") or "--no-postgres",
+                "error": "",
+                "runs": [],
+            }
+        else:
+            from . import replicas
+
+            replica_sizes = replicas.ReplicaSizes.quick() if args.quick else replicas.ReplicaSizes()
+            replica_sizes = replace(replica_sizes, cores=args.replica_cpu)
+            results["replicas"] = replicas.run_replicas(args.server_src, tmp, replica_sizes)
+            ok = ok and replicas.replicas_ok(results["replicas"])
         if sizes.metrics.metrics > 0 and "metrics" not in skipped:
             results["metrics"], metrics_ok = metrics.run_metrics(
                 statehouse, database_path, sizes.metrics, args.metrics_load

@@ -563,6 +563,10 @@ def render(results: dict[str, Any]) -> str:
     parts = [_header(results), _unary(results), _batch(results), _fanout(results)]
     parts.append(_idle(results.get("idle")))
     parts.append(_postgres(results.get("postgresql")))
+    if results.get("replicas"):
+        from . import replicas
+
+        parts.append(replicas.render(results["replicas"]))
     if results.get("metrics"):
         parts.append(_metrics(results["metrics"]))
     skipped = results.get("skipped") or {}

@@ -179,7 +179,10 @@ def _as_sqlalchemy(exc: Exception, sql: str, params: Any, driver: Any) -> sa.exc
     connection from a refused statement)."""
     import psycopg
 
-    lost = bool(driver.closed or driver.broken)
+    # The session ended (a FATAL: a connection exception, or the server shutting
+    # it down): whatever of the pipeline ran, the COMMIT may have been among it.
+    state = getattr(exc, "sqlstate", None) or ""
+    lost = bool(driver.closed or driver.broken or state.startswith(("08", "57P")))
     error = sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost)
     assert isinstance(error, sa.exc.DBAPIError)  # exc is the driver's: never a StatementError
     return error

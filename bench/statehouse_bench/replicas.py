@@ -1,0 +1,210 @@
+"""Replicas that add throughput: 1, 2 and 3 Statehouse replicas on one PostgreSQL
+(``fsync=on``, ``full_page_writes=on``), each held to the same CPU quota (the cgroup v1
+cpu controller, ``CpuQuota``: a stand-in for one small machine per replica), raw-stub
+clients at 64 in flight split over the replicas, a subscriber on every replica that
+must receive every event of the log once, in log order, the same on every replica
+(``postgres.run_pg_workload``). Each run has a fresh database and fresh replicas.
+
+Reported: transitions/s of each run and its scaling efficiency, N replicas' rate over
+N x one replica's (issue 26's targets: 2 replicas >= 1.6 x, 3 >= 2.4 x), with what the
+quota throttled. The database and the clients have no quota: they share the machine's
+other CPU (other processes on the machine skew every figure; compare within a run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    CpuQuota,
+    ProcessTreeCPU,
+    ServerProcess,
+    progress,
+    statehouse_server,
+    table,
+)
+from .postgres import (
+    PgSizes,
+    _load_pgcluster,
+    _pg_version,
+    run_pg_workload,
+    set_durability,
+    start_pg_cluster,
+)
+
+#: What N replicas should reach, as a multiple of one replica's rate (issue 26).
+TARGETS = {2: 1.6, 3: 2.4}
+
+
+@dataclass(frozen=True)
+class ReplicaSizes:
+    counts: tuple[int, ...] = (1, 2, 3)
+    #: The CPU quota of each replica, in cores (0: none).
+    cores: float = 0.35
+    concurrency: int = 64
+    #: Transitions per replica of a run (a bound: ``seconds`` ends it first if slower).
+    transitions_per_replica: int = 6_000
+    seconds: float = 12.0
+
+    @classmethod
+    def quick(cls) -> ReplicaSizes:
+        return cls(transitions_per_replica=1_500, seconds=4.0)
+
+
+def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dict[str, Any]:
+    """1, 2 and 3 replicas (``sizes.counts``), each in a CPU quota of its own."""
+    result: dict[str, Any] = {"skipped": "", "error": "", "runs": [], "cores": sizes.cores}
+    try:
+        import psycopg  # noqa: F401
+
+        pgcluster = _load_pgcluster()
+    except ImportError as exc:
+        result["skipped"] = f"{exc} (pip install 'statehouse[postgres]'; tests/pgcluster.py)"
+    else:
+        if pgcluster.find_bin_dir() is None:
+            result["skipped"] = "PostgreSQL binaries not found (apt-get install -y postgresql-15)"
+    if result["skipped"]:
+        progress(f"replicas: SKIPPED: {result['skipped']}")
+        return result
+    cluster: Any = None
+    replicas: list[ServerProcess] = []
+    try:
+        progress("replicas: starting a throwaway PostgreSQL cluster")
+        cluster = start_pg_cluster(pgcluster)
+        postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+        database_cpu = ProcessTreeCPU(postmaster)
+        settings = set_durability(cluster, True)
+        result["settings"] = settings
+        for count in sizes.counts:
+            url = cluster.create_database()
+            result["version"] = _pg_version(url)
+            with contextlib.ExitStack() as quotas:
+                held = []
+                for number in range(1, count + 1):
+                    replica = statehouse_server(
+                        f"statehouse (replicas {count}, replica {number})",
+                        url,
+                        tmp,
+                        key=f"replicas-{count}-{number}",
+                        server_src=server_src,
+                    )
+                    replicas.append(replica)
+                    replica.start(60)
+                    quota = quotas.enter_context(
+                        CpuQuota(f"replicas-{count}-{number}", sizes.cores)
+                    )
+                    if replica.proc is not None:
+                        quota.add(replica.proc.pid)
+                    held.append(quota)
+                result["quota"] = (
+                    f"each replica: {held[0].note}"
+                    if all(q.applied for q in held)
+                    else held[0].note
+                )
+                progress(f"replicas: {count}, {result['quota']}")
+                pg_sizes = PgSizes(concurrency=sizes.concurrency, seconds=sizes.seconds)
+                run = run_pg_workload(
+                    replicas,
+                    url,
+                    database_cpu,
+                    pg_sizes,
+                    sizes.transitions_per_replica * count,
+                    f"quota {sizes.cores:g}",
+                )
+                run["throttled_s"] = round(sum(q.throttled_seconds() for q in held), 2)
+                result["runs"].append(run)
+                for replica in replicas:
+                    replica.stop()
+                replicas = []
+        one = next((r for r in result["runs"] if r["replicas"] == 1), None)
+        if one and one["transitions_per_s"]:
+            for run in result["runs"]:
+                run["scaling"] = round(run["transitions_per_s"] / one["transitions_per_s"], 2)
+                run["efficiency"] = round(run["scaling"] / run["replicas"], 2)
+    except Exception:
+        result["error"] = traceback.format_exc()
+        progress("replicas phase failed:\n" + result["error"])
+        for replica in replicas:
+            progress(f"last lines of the {replica.name} log:\n{replica.tail()}")
+    finally:
+        for replica in replicas:
+            with contextlib.suppress(Exception):
+                replica.stop()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.stop()
+    return result
+
+
+def replicas_ok(result: dict[str, Any] | None) -> bool:
+    if not result or result["skipped"]:
+        return True
+    if result["error"]:
+        return False
+    return all(
+        not run["transition"]["errors"] and not run["create"]["errors"] and run["order"]["agreed"]
+        for run in result["runs"]
+    )
+
+
+def render(result: dict[str, Any] | None) -> str:
+    if not result:
+        return ""
+    if result.get("skipped"):
+        return f"\nReplicas: skipped ({result['skipped']})"
+    out = [
+        f"\nReplicas that add throughput: {result.get('version', 'PostgreSQL')}, fsync on, one "
+        f"database; {result.get('quota', '')};\nraw-stub clients at 64 in flight split over the "
+        "replicas (no quota for them nor the database); scaling = N replicas / one:"
+    ]
+    rows = []
+    for run in result["runs"]:
+        t = run["transition"]
+        cost = t.get("cost") or {}
+        target = TARGETS.get(run["replicas"])
+        rows.append(
+            [
+                str(run["replicas"]),
+                f"{t['rate']:,.0f}",
+                f"{run.get('scaling', 0):.2f} x"
+                + (f" (target >= {target:g} x)" if target is not None else ""),
+                f"{run.get('efficiency', 0):.2f}",
+                f"{t['p50_ms']:.1f}",
+                f"{cost.get('commits_per_change', 0):.3f}",
+                f"{cost.get('server_cpu_us_per_change', 0):.0f}",
+                f"{cost.get('database_cpu_us_per_change', 0):.0f}",
+                f"{run.get('throttled_s', 0):.1f}",
+                str(t["errors"] + run["create"]["errors"]),
+                (
+                    f"{run['order']['subscribers']} agree on {run['order']['events_logged']}"
+                    if run["order"]["agreed"]
+                    else f"{len(run['order']['errors'])} ERRORS"
+                ),
+            ]
+        )
+    if rows:
+        out.append(
+            table(
+                rows,
+                [
+                    "replicas",
+                    "transitions/s",
+                    "scaling",
+                    "efficiency",
+                    "p50 ms",
+                    "commits/chg",
+                    "srv CPU us/chg",
+                    "db CPU us/chg",
+                    "throttled s",
+                    "errors",
+                    "subscribers",
+                ],
+            )
+        )
+    if result.get("error"):
+        out.append("  ERROR: the phase failed: " + result["error"].strip().splitlines()[-1])
+    return "\n".join(out)
