@@ -266,6 +266,25 @@ MATRIX: list[tuple[str, str, str, str, Callable[[World, int], Any]]] = [
     ),
     (
         "ExecutionService",
+        "ClaimTaskRuns",
+        W,
+        "ns",
+        lambda w, n: pb.ClaimTaskRunsRequest(
+            filter=pb.TaskRunFilter(namespace="team-a.app"), worker_id="w"
+        ),
+    ),
+    # As TransitionTaskRuns: each item is authorized alone.
+    (
+        "ExecutionService",
+        "Heartbeat",
+        W,
+        "",
+        lambda w, n: pb.HeartbeatRequest(
+            attempts=[pb.HeartbeatItem(task_run_id=w.task_run_id, attempt=1)]
+        ),
+    ),
+    (
+        "ExecutionService",
         "PauseExecution",
         W,
         "id",
@@ -578,6 +597,56 @@ async def test_a_batch_item_outside_the_callers_namespaces_fails_alone(secured: 
         )
     assert info.value.code() == C.PERMISSION_DENIED
     assert details(info.value)[1] == {"role_needed": "writer"}
+
+
+async def test_claims_and_heartbeats_reach_only_the_callers_namespaces(secured: Secured) -> None:
+    """A claim without a namespace takes task runs of the caller's namespaces only;
+    a heartbeat item for another namespace's attempt is that item's NOT_FOUND."""
+    s = secured
+    admin = s.caller(s.admin_token)
+    made = {}
+    for namespace in ("team-b", "team-a.app"):
+        created = await admin.call(
+            "ExecutionService",
+            "CreateExecution",
+            pb.CreateExecutionRequest(namespace=namespace, flow_id="f"),
+        )
+        run = await admin.call(
+            "ExecutionService",
+            "CreateTaskRun",
+            pb.CreateTaskRunRequest(execution_id=created.execution.id, task_id="t"),
+        )
+        made[namespace] = run.task_run.id
+    writer = s.caller(await s.issue("w", apb.ROLE_WRITER, ["team-a.*"]))
+    got = await writer.call(
+        "ExecutionService",
+        "ClaimTaskRuns",
+        pb.ClaimTaskRunsRequest(
+            worker_id="w", max_task_runs=10, lease_duration=duration_pb2.Duration(seconds=60)
+        ),
+    )
+    assert [c.task_run.id for c in got.task_runs] == [made["team-a.app"]]
+    assert got.task_runs[0].task_run.attempts[0].history[-1].actor == "w"
+    theirs = await admin.call(
+        "ExecutionService",
+        "ClaimTaskRuns",
+        pb.ClaimTaskRunsRequest(worker_id="x", lease_duration=duration_pb2.Duration(seconds=60)),
+    )
+    assert [c.task_run.id for c in theirs.task_runs] == [made["team-b"]]
+    beat = await writer.call(
+        "ExecutionService",
+        "Heartbeat",
+        pb.HeartbeatRequest(
+            attempts=[
+                pb.HeartbeatItem(task_run_id=made["team-b"], attempt=1),
+                pb.HeartbeatItem(task_run_id=made["team-a.app"], attempt=1),
+            ]
+        ),
+    )
+    outside, mine = beat.results
+    assert outside.error.code == C.NOT_FOUND.value[0]
+    assert outside.error.message == f"task run {made['team-b']!r} not found"
+    assert not mine.HasField("error") and mine.HasField("lease_expire_time")
 
 
 async def test_lists_and_metrics_return_only_the_callers_namespaces(secured: Secured) -> None:

@@ -110,7 +110,11 @@ STREAM_WAIT = 0.1
 UNARY_TIMEOUT = 5.0
 #: A batch of up to 1,000 writes takes longer than one write (seconds on
 #: PostgreSQL while each write of a group commit is still its own statements).
-UNARY_TIMEOUTS = {"ExecutionService.TransitionTaskRuns": 60.0}
+UNARY_TIMEOUTS = {
+    "ExecutionService.TransitionTaskRuns": 60.0,
+    # A valid claim may wait up to 60 s for work.
+    "ExecutionService.ClaimTaskRuns": 70.0,
+}
 
 
 #: The server accepts requests up to this size; beyond it RESOURCE_EXHAUSTED is the answer.

@@ -135,7 +135,7 @@ def test_the_server_draws_them_in_clock() -> None:
 
 
 def test_timer_kinds_and_pause_actions_keep_their_stored_strings() -> None:
-    assert [k.value for k in TimerKind] == ["PAUSE", "KILL_DEADLINE"]
+    assert [k.value for k in TimerKind] == ["PAUSE", "KILL_DEADLINE", "LEASE"]
     assert [a.value for a in PauseAction] == ["DELAY", "RESUME", "WARN", "FAIL", "KILL"]
     # As the storage reads a timer back: the strings become the enums.
     read = Timer("t", "ex", "PAUSE", 5, action="WARN")  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ def fields_of(message: object) -> list[str]:
 
 
 def test_every_request_of_the_contract_is_covered() -> None:
-    assert len(REQUESTS) == 24
+    assert len(REQUESTS) == 26
     seen: set[str] = set()
 
     def walk(descriptor: object) -> None:

@@ -153,7 +153,9 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         while True:
             try:
                 return await method(
-                    request, timeout=self._timeout, metadata=with_trace_context(self._metadata)
+                    request,
+                    timeout=self._deadline(definition, request),
+                    metadata=with_trace_context(self._metadata),
                 )
             except grpc.RpcError as exc:
                 delay = attempts.retry_after(exc)

@@ -375,6 +375,14 @@ class BaseClient(Generic[ChannelT]):
             self._callables[definition.path] = found
         return found
 
+    def _deadline(self, definition: AnyUnary, request: Any) -> float | None:
+        """The timeout of one call: the client's, plus what the request asks the
+        server to wait (a claim's ``wait``)."""
+        waits = getattr(definition, "waits", None)
+        if self._timeout is None or waits is None:
+            return self._timeout
+        return self._timeout + float(waits(request))
+
     def _attempts(self, definition: AnyUnary, request: Any) -> Attempts:
         return Attempts(self._retry, idempotent=definition.idempotent(request), target=self._target)
 
@@ -427,6 +435,8 @@ class BaseClient(Generic[ChannelT]):
     transition_execution = unary_method(rq.transition_execution)
     transition_task_run = unary_method(rq.transition_task_run)
     transition_task_runs = unary_method(rq.transition_task_runs)
+    claim_task_runs = unary_method(rq.claim_task_runs)
+    heartbeat = unary_method(rq.heartbeat)
     pause_execution = unary_method(rq.pause_execution)
     resume_execution = unary_method(rq.resume_execution)
     kill_execution = unary_method(rq.kill_execution)

@@ -183,7 +183,9 @@ class Client(BaseClient[grpc.Channel]):
         while True:
             try:
                 return method(
-                    request, timeout=self._timeout, metadata=with_trace_context(self._metadata)
+                    request,
+                    timeout=self._deadline(definition, request),
+                    metadata=with_trace_context(self._metadata),
                 )
             except grpc.RpcError as exc:
                 delay = attempts.retry_after(exc)

@@ -230,9 +230,15 @@ def transition_task_run(
     worker_id: str = "",
     request_id: str = "",
     expected_revision: int | None = None,
+    attempt: int = 0,
+    lease_duration: timedelta | float | None = None,
 ) -> _es.TransitionTaskRunRequest:
     """Move a task run to ``state``; returns the task run, the execution's
-    revision and state, and the retry decision."""
+    revision and state, and the retry decision. ``attempt`` names the attempt
+    reported on (a worker sends the number its claim gave it: a report on an
+    attempt that is no longer open, its lease lost, raises
+    :class:`FailedPreconditionError` with reason ``ATTEMPT_NOT_OPEN``);
+    ``lease_duration`` gives the attempt a move to RUNNING opens a lease."""
     return _es.TransitionTaskRunRequest(
         task_run_id=task_run_id,
         state=state_value(state),
@@ -241,6 +247,8 @@ def transition_task_run(
         worker_id=worker_id,
         request_id=request_id,
         expected_revision=expected_revision,
+        attempt=attempt,
+        lease_duration=to_duration(lease_duration),
     )
 
 
@@ -293,6 +301,78 @@ def transition_task_runs(items: Iterable[TransitionItem]) -> _es.TransitionTaskR
             raise TypeError(f"item {len(requests)}: a task_run_id (str) is required")
         requests.append(transition_task_run(task_run_id, **fields))
     return _es.TransitionTaskRunsRequest(requests=requests)
+
+
+def claimed_task_runs(response: _es.ClaimTaskRunsResponse) -> list[_es.ClaimedTaskRun]:
+    return list(response.task_runs)
+
+
+def claim_wait(request: _es.ClaimTaskRunsRequest) -> float:
+    return float(request.wait.ToTimedelta().total_seconds())
+
+
+@unary(_es.ClaimTaskRunsResponse, result=claimed_task_runs, idempotent=never, waits=claim_wait)
+def claim_task_runs(
+    *,
+    worker_id: str,
+    namespace: str = "",
+    flow_id: str = "",
+    task_ids: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+    max_task_runs: int = 1,
+    lease_duration: timedelta | float | None = None,
+    wait: timedelta | float | None = None,
+    reason: str = "",
+) -> _es.ClaimTaskRunsRequest:
+    """Claim up to ``max_task_runs`` ready task runs for ``worker_id``, oldest
+    ready first: each is RUNNING with a new attempt when this returns (a list
+    of ``ClaimedTaskRun``: the task run, its execution without task runs, the
+    attempt number, the lease's expiry). With ``wait`` (at most 60 s) and
+    nothing ready, the server holds the call until work appears or ``wait``
+    passes (the call's timeout grows by it); an empty list then. With
+    ``lease_duration``, each attempt must be reported or heartbeat
+    (:meth:`heartbeat`) within it, or it ends FAILED. Not retried after a
+    transient error: a claim that committed would be repeated."""
+    return _es.ClaimTaskRunsRequest(
+        filter=_es.TaskRunFilter(
+            namespace=namespace, flow_id=flow_id, task_ids=list(task_ids), labels=to_labels(labels)
+        ),
+        worker_id=worker_id,
+        max_task_runs=max_task_runs,
+        lease_duration=to_duration(lease_duration),
+        wait=to_duration(wait),
+        reason=reason,
+    )
+
+
+#: One result of ``heartbeat``: the item's result (its ``lease_expire_time``
+#: and ``task_run_state``), or the error that refused it (its attempt is not
+#: open, has no lease, or its lease expired).
+HeartbeatOutcome = _es.HeartbeatResult | StatehouseError
+
+
+def heartbeat_results(response: _es.HeartbeatResponse) -> list[HeartbeatOutcome]:
+    return [
+        error_from_item_status(result.error) if result.HasField("error") else result
+        for result in response.results
+    ]
+
+
+@unary(_es.HeartbeatResponse, result=heartbeat_results, idempotent=always)
+def heartbeat(attempts: Iterable[tuple[str, int]]) -> _es.HeartbeatRequest:
+    """Extend the leases of the attempts a worker holds, given as (task run
+    id, attempt number) pairs (at most 1,000), in one call. Returns one entry
+    per pair, in order: the ``HeartbeatResult`` (the lease's new expiry, and
+    the task run's state: KILLING means stop and report KILLED) or the
+    :class:`StatehouseError` that refused that item (``ATTEMPT_NOT_OPEN``,
+    ``NO_LEASE``, ``LEASE_EXPIRED``: the attempt is lost, stop working on it),
+    returned, not raised."""
+    return _es.HeartbeatRequest(
+        attempts=[
+            _es.HeartbeatItem(task_run_id=task_run_id, attempt=attempt)
+            for task_run_id, attempt in attempts
+        ]
+    )
 
 
 @unary(_es.PauseExecutionResponse, result=whole, idempotent=by_request_id)

@@ -156,10 +156,14 @@ class Unary(_Definition[P, ReqT], Generic[P, ReqT, RespT, OutT]):
         response: type[RespT],
         result: Callable[[RespT], OutT],
         idempotent: Callable[[Any], bool],
+        waits: Callable[[Any], float] | None = None,
     ) -> None:
         super().__init__(build, response=response)
         self.result = result
         self.idempotent = idempotent
+        #: How long the server may hold this request by design (a claim's
+        #: ``wait``), added to the client's timeout for it.
+        self.waits = waits
 
 
 class Paged(_Definition[P, PageReqT], Generic[P, PageReqT, PageRespT, ItemT]):
@@ -240,13 +244,17 @@ AnyUnary: TypeAlias = "Unary[Any, Any, Any, Any] | Paged[Any, Any, Any, Any]"
 
 
 def unary(
-    response: type[RespT], *, result: Callable[[RespT], OutT], idempotent: Callable[[Any], bool]
+    response: type[RespT],
+    *,
+    result: Callable[[RespT], OutT],
+    idempotent: Callable[[Any], bool],
+    waits: Callable[[Any], float] | None = None,
 ) -> Callable[[Callable[P, ReqT]], Unary[P, ReqT, RespT, OutT]]:
     """Define the unary RPC that returns ``response`` by its request builder
     (see :class:`Unary`)."""
 
     def define(build: Callable[P, ReqT]) -> Unary[P, ReqT, RespT, OutT]:
-        return Unary(build, response=response, result=result, idempotent=idempotent)
+        return Unary(build, response=response, result=result, idempotent=idempotent, waits=waits)
 
     return define
 

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from statehouse.v1 import state_pb2 as statehouse_dot_v1_dot_state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dstatehouse/v1/execution.proto\x12\rstatehouse.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19statehouse/v1/state.proto\"{\n\x0bStateChange\x12#\n\x05state\x18\x01 \x01(\x0e\x32\x14.statehouse.v1.State\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\"~\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x07history\x18\x03 \x03(\x0b\x32\x1a.statehouse.v1.StateChange\x12\x11\n\tworker_id\x18\x04 \x01(\t\"\xc9\x04\n\x0bRetryPolicy\x12\x37\n\x08\x63onstant\x18\x01 \x01(\x0b\x32#.statehouse.v1.RetryPolicy.ConstantH\x00\x12=\n\x0b\x65xponential\x18\x02 \x01(\x0b\x32&.statehouse.v1.RetryPolicy.ExponentialH\x00\x12\x33\n\x06random\x18\x03 \x01(\x0b\x32!.statehouse.v1.RetryPolicy.RandomH\x00\x12\x14\n\x0cmax_attempts\x18\x04 \x01(\x05\x12/\n\x0cmax_duration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10warning_on_retry\x18\x06 \x01(\x08\x1a\x37\n\x08\x43onstant\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a{\n\x0b\x45xponential\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x1aj\n\x06Random\x12/\n\x0cmin_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\n\n\x08interval\"\xd8\x03\n\x07TaskRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x1a\n\x12parent_task_run_id\x18\x04 \x01(\t\x12\r\n\x05value\x18\x05 \x01(\t\x12#\n\x05state\x18\x06 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x07history\x18\x07 \x03(\x0b\x32\x1a.statehouse.v1.StateChange\x12(\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32\x16.statehouse.v1.Attempt\x12(\n\x07outputs\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0cretry_policy\x18\n \x01(\x0b\x32\x1a.statehouse.v1.RetryPolicy\x12\x35\n\x11next_attempt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaf\x04\n\tExecution\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\t\x12\x15\n\rflow_revision\x18\x04 \x01(\x05\x12\x34\n\x06labels\x18\x05 \x03(\x0b\x32$.statehouse.v1.Execution.LabelsEntry\x12\'\n\x06inputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07outputs\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12#\n\x05state\x18\x08 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x07history\x18\t \x03(\x0b\x32\x1a.statehouse.v1.StateChange\x12)\n\ttask_runs\x18\n \x03(\x0b\x32\x16.statehouse.v1.TaskRun\x12\x10\n\x08revision\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13parent_execution_id\x18\x0e \x01(\t\x12\x15\n\rrestart_count\x18\x0f \x01(\x05\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*b\n\rExecutionView\x12\x1e\n\x1a\x45XECUTION_VIEW_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45XECUTION_VIEW_BASIC\x10\x01\x12\x17\n\x13\x45XECUTION_VIEW_FULL\x10\x02\x42X\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dstatehouse/v1/execution.proto\x12\rstatehouse.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19statehouse/v1/state.proto\"{\n\x0bStateChange\x12#\n\x05state\x18\x01 \x01(\x0e\x32\x14.statehouse.v1.State\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\"\xb1\x01\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x07history\x18\x03 \x03(\x0b\x32\x1a.statehouse.v1.StateChange\x12\x11\n\tworker_id\x18\x04 \x01(\t\x12\x31\n\x0elease_duration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xc9\x04\n\x0bRetryPolicy\x12\x37\n\x08\x63onstant\x18\x01 \x01(\x0b\x32#.statehouse.v1.RetryPolicy.ConstantH\x00\x12=\n\x0b\x65xponential\x18\x02 \x01(\x0b\x32&.statehouse.v1.RetryPolicy.ExponentialH\x00\x12\x33\n\x06random\x18\x03 \x01(\x0b\x32!.statehouse.v1.RetryPolicy.RandomH\x00\x12\x14\n\x0cmax_attempts\x18\x04 \x01(\x05\x12/\n\x0cmax_duration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10warning_on_retry\x18\x06 \x01(\x08\x1a\x37\n\x08\x43onstant\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a{\n\x0b\x45xponential\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x1aj\n\x06Random\x12/\n\x0cmin_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\n\n\x08interval\"\xd8\x03\n\x07TaskRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x1a\n\x12parent_task_run_id\x18\x04 \x01(\t\x12\r\n\x05value\x18\x05 \x01(\t\x12#\n\x05state\x18\x06 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x07history\x18\x07 \x03(\x0b\x32\x1a.statehouse.v1.StateChange\x12(\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32\x16.statehouse.v1.Attempt\x12(\n\x07outputs\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0cretry_policy\x18\n \x01(\x0b\x32\x1a.statehouse.v1.RetryPolicy\x12\x35\n\x11next_attempt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaf\x04\n\tExecution\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0f\n\x07\x66low_id\x18\x03 \x01(\t\x12\x15\n\rflow_revision\x18\x04 \x01(\x05\x12\x34\n\x06labels\x18\x05 \x03(\x0b\x32$.statehouse.v1.Execution.LabelsEntry\x12\'\n\x06inputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07outputs\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12#\n\x05state\x18\x08 \x01(\x0e\x32\x14.statehouse.v1.State\x12+\n\x07history\x18\t \x03(\x0b\x32\x1a.statehouse.v1.StateChange\x12)\n\ttask_runs\x18\n \x03(\x0b\x32\x16.statehouse.v1.TaskRun\x12\x10\n\x08revision\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13parent_execution_id\x18\x0e \x01(\t\x12\x15\n\rrestart_count\x18\x0f \x01(\x05\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*b\n\rExecutionView\x12\x1e\n\x1a\x45XECUTION_VIEW_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45XECUTION_VIEW_BASIC\x10\x01\x12\x17\n\x13\x45XECUTION_VIEW_FULL\x10\x02\x42X\n\x10io.statehouse.v1P\x01ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,24 +38,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\020io.statehouse.v1P\001ZBgithub.com/statehouse/statehouse/gen/go/statehouse/v1;statehousev1'
   _globals['_EXECUTION_LABELSENTRY']._loaded_options = None
   _globals['_EXECUTION_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_EXECUTIONVIEW']._serialized_start=2048
-  _globals['_EXECUTIONVIEW']._serialized_end=2146
+  _globals['_EXECUTIONVIEW']._serialized_start=2100
+  _globals['_EXECUTIONVIEW']._serialized_end=2198
   _globals['_STATECHANGE']._serialized_start=170
   _globals['_STATECHANGE']._serialized_end=293
-  _globals['_ATTEMPT']._serialized_start=295
-  _globals['_ATTEMPT']._serialized_end=421
-  _globals['_RETRYPOLICY']._serialized_start=424
-  _globals['_RETRYPOLICY']._serialized_end=1009
-  _globals['_RETRYPOLICY_CONSTANT']._serialized_start=709
-  _globals['_RETRYPOLICY_CONSTANT']._serialized_end=764
-  _globals['_RETRYPOLICY_EXPONENTIAL']._serialized_start=766
-  _globals['_RETRYPOLICY_EXPONENTIAL']._serialized_end=889
-  _globals['_RETRYPOLICY_RANDOM']._serialized_start=891
-  _globals['_RETRYPOLICY_RANDOM']._serialized_end=997
-  _globals['_TASKRUN']._serialized_start=1012
-  _globals['_TASKRUN']._serialized_end=1484
-  _globals['_EXECUTION']._serialized_start=1487
-  _globals['_EXECUTION']._serialized_end=2046
-  _globals['_EXECUTION_LABELSENTRY']._serialized_start=2001
-  _globals['_EXECUTION_LABELSENTRY']._serialized_end=2046
+  _globals['_ATTEMPT']._serialized_start=296
+  _globals['_ATTEMPT']._serialized_end=473
+  _globals['_RETRYPOLICY']._serialized_start=476
+  _globals['_RETRYPOLICY']._serialized_end=1061
+  _globals['_RETRYPOLICY_CONSTANT']._serialized_start=761
+  _globals['_RETRYPOLICY_CONSTANT']._serialized_end=816
+  _globals['_RETRYPOLICY_EXPONENTIAL']._serialized_start=818
+  _globals['_RETRYPOLICY_EXPONENTIAL']._serialized_end=941
+  _globals['_RETRYPOLICY_RANDOM']._serialized_start=943
+  _globals['_RETRYPOLICY_RANDOM']._serialized_end=1049
+  _globals['_TASKRUN']._serialized_start=1064
+  _globals['_TASKRUN']._serialized_end=1536
+  _globals['_EXECUTION']._serialized_start=1539
+  _globals['_EXECUTION']._serialized_end=2098
+  _globals['_EXECUTION_LABELSENTRY']._serialized_start=2053
+  _globals['_EXECUTION_LABELSENTRY']._serialized_end=2098
 # @@protoc_insertion_point(module_scope)

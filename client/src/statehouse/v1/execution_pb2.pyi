@@ -102,6 +102,7 @@ class Attempt(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     WORKER_ID_FIELD_NUMBER: _builtins.int
+    LEASE_DURATION_FIELD_NUMBER: _builtins.int
     number: _builtins.int
     """The attempt's number, starting at 1."""
     state: _state_pb2.State.ValueType
@@ -112,6 +113,13 @@ class Attempt(_message.Message):
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___StateChange]:
         """Every state the attempt went through, oldest first."""
 
+    @_builtins.property
+    def lease_duration(self) -> _duration_pb2.Duration:
+        """The attempt's lease, when it was started with one (by a claim, or by a
+        TransitionTaskRun carrying lease_duration): the worker must report or
+        heartbeat within it, or the attempt ends FAILED with actor `system`.
+        """
+
     def __init__(
         self,
         *,
@@ -119,10 +127,11 @@ class Attempt(_message.Message):
         state: _state_pb2.State.ValueType = ...,
         history: _abc.Iterable[Global___StateChange] | None = ...,
         worker_id: _builtins.str = ...,
+        lease_duration: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "number", b"number", "state", b"state", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "lease_duration", b"lease_duration", "number", b"number", "state", b"state", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -701,6 +701,8 @@ class TransitionTaskRunRequest(_message.Message):
     WORKER_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     EXPECTED_REVISION_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    LEASE_DURATION_FIELD_NUMBER: _builtins.int
     task_run_id: _builtins.str
     """The task run's identifier. Required."""
     state: _state_pb2.State.ValueType
@@ -715,9 +717,22 @@ class TransitionTaskRunRequest(_message.Message):
     """When set, the call fails with ABORTED unless the execution's revision
     equals it.
     """
+    attempt: _builtins.int
+    """The attempt this report is for (0: not checked). A report on an attempt
+    that is no longer the task run's open attempt (it ended, for example
+    when its lease expired, and another may have started) is refused with
+    FAILED_PRECONDITION, reason ATTEMPT_NOT_OPEN. For a move to RUNNING that
+    opens an attempt, it must be 0 or the number of the attempt it opens.
+    """
     @_builtins.property
     def outputs(self) -> _struct_pb2.Struct:
         """The task run's outputs, accepted with a terminal state only."""
+
+    @_builtins.property
+    def lease_duration(self) -> _duration_pb2.Duration:
+        """For a move to RUNNING that opens an attempt: the attempt's lease, as a
+        claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+        """
 
     def __init__(
         self,
@@ -729,10 +744,12 @@ class TransitionTaskRunRequest(_message.Message):
         worker_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
         expected_revision: _builtins.int | None = ...,
+        attempt: _builtins.int = ...,
+        lease_duration: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "expected_revision", b"expected_revision", "outputs", b"outputs"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "expected_revision", b"expected_revision", "lease_duration", b"lease_duration", "outputs", b"outputs"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "expected_revision", b"expected_revision", "outputs", b"outputs", "reason", b"reason", "request_id", b"request_id", "state", b"state", "task_run_id", b"task_run_id", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "attempt", b"attempt", "expected_revision", b"expected_revision", "lease_duration", b"lease_duration", "outputs", b"outputs", "reason", b"reason", "request_id", b"request_id", "state", b"state", "task_run_id", b"task_run_id", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_revision: _TypeAlias = _typing.Literal["expected_revision"]  # noqa: Y015
     _WhichOneofArgType__expected_revision: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision"]  # noqa: Y015
@@ -1292,3 +1309,313 @@ class CompleteExecutionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompleteExecutionResponse: _TypeAlias = CompleteExecutionResponse  # noqa: Y015
+
+@_typing.final
+class TaskRunFilter(_message.Message):
+    """TaskRunFilter selects the task runs a worker takes. Every field set must
+    match; an unset field matches everything.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    FLOW_ID_FIELD_NUMBER: _builtins.int
+    TASK_IDS_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    namespace: _builtins.str
+    """Only task runs of executions in this namespace."""
+    flow_id: _builtins.str
+    """Only task runs of executions of this flow."""
+    @_builtins.property
+    def task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only task runs of these tasks (at most 100)."""
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Only task runs of executions carrying all of these labels with these
+        values (at most 16).
+        """
+
+    def __init__(
+        self,
+        *,
+        namespace: _builtins.str = ...,
+        flow_id: _builtins.str = ...,
+        task_ids: _abc.Iterable[_builtins.str] | None = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flow_id", b"flow_id", "labels", b"labels", "namespace", b"namespace", "task_ids", b"task_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskRunFilter: _TypeAlias = TaskRunFilter  # noqa: Y015
+
+@_typing.final
+class ClaimTaskRunsRequest(_message.Message):
+    """ClaimTaskRunsRequest asks for ready task runs for one worker."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILTER_FIELD_NUMBER: _builtins.int
+    MAX_TASK_RUNS_FIELD_NUMBER: _builtins.int
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    WAIT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    max_task_runs: _builtins.int
+    """The largest number of task runs to claim (default 1, at most 100)."""
+    worker_id: _builtins.str
+    """The worker claiming, recorded on each attempt opened. Required."""
+    reason: _builtins.str
+    """Why, recorded in the histories and the events (default "claimed by
+    <worker_id>").
+    """
+    @_builtins.property
+    def filter(self) -> Global___TaskRunFilter:
+        """Which task runs the worker takes. With authentication on, a claim without
+        a namespace takes task runs of the namespaces the caller may write only.
+        """
+
+    @_builtins.property
+    def lease_duration(self) -> _duration_pb2.Duration:
+        """The lease of each attempt opened: the worker must report or heartbeat
+        within it, or the attempt ends FAILED (its retry policy then decides, as
+        for a reported failure). At least 1 second, at most 1 hour. Unset: no
+        lease.
+        """
+
+    @_builtins.property
+    def wait(self) -> _duration_pb2.Duration:
+        """How long to wait for work when none is ready (at most 60 seconds; unset
+        or zero: answer at once). A client's deadline should exceed it.
+        """
+
+    def __init__(
+        self,
+        *,
+        filter: Global___TaskRunFilter | None = ...,
+        max_task_runs: _builtins.int = ...,
+        worker_id: _builtins.str = ...,
+        lease_duration: _duration_pb2.Duration | None = ...,
+        wait: _duration_pb2.Duration | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "lease_duration", b"lease_duration", "wait", b"wait"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "lease_duration", b"lease_duration", "max_task_runs", b"max_task_runs", "reason", b"reason", "wait", b"wait", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimTaskRunsRequest: _TypeAlias = ClaimTaskRunsRequest  # noqa: Y015
+
+@_typing.final
+class ClaimedTaskRun(_message.Message):
+    """ClaimedTaskRun is one task run a claim started."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_RUN_FIELD_NUMBER: _builtins.int
+    EXECUTION_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    attempt: _builtins.int
+    """The number of the attempt the claim opened: what the worker names in its
+    reports (TransitionTaskRunRequest.attempt) and heartbeats.
+    """
+    @_builtins.property
+    def task_run(self) -> _execution_pb2.TaskRun:
+        """The task run, in RUNNING, with the attempt the claim opened last."""
+
+    @_builtins.property
+    def execution(self) -> _execution_pb2.Execution:
+        """The execution it belongs to, without its task runs (BASIC view): its
+        namespace, flow, labels, inputs and revision after the claim.
+        """
+
+    @_builtins.property
+    def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the attempt's lease expires unless extended; unset without a lease."""
+
+    def __init__(
+        self,
+        *,
+        task_run: _execution_pb2.TaskRun | None = ...,
+        execution: _execution_pb2.Execution | None = ...,
+        attempt: _builtins.int = ...,
+        lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["execution", b"execution", "lease_expire_time", b"lease_expire_time", "task_run", b"task_run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "execution", b"execution", "lease_expire_time", b"lease_expire_time", "task_run", b"task_run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimedTaskRun: _TypeAlias = ClaimedTaskRun  # noqa: Y015
+
+@_typing.final
+class ClaimTaskRunsResponse(_message.Message):
+    """ClaimTaskRunsResponse carries what was claimed, oldest ready first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_RUNS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def task_runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClaimedTaskRun]:
+        """The task runs claimed; empty when none was ready within wait."""
+
+    def __init__(
+        self,
+        *,
+        task_runs: _abc.Iterable[Global___ClaimedTaskRun] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_runs", b"task_runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimTaskRunsResponse: _TypeAlias = ClaimTaskRunsResponse  # noqa: Y015
+
+@_typing.final
+class HeartbeatRequest(_message.Message):
+    """HeartbeatRequest extends the leases of the attempts a worker holds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeartbeatItem]:
+        """The attempts, at most 1,000, each extended on its own."""
+
+    def __init__(
+        self,
+        *,
+        attempts: _abc.Iterable[Global___HeartbeatItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeartbeatRequest: _TypeAlias = HeartbeatRequest  # noqa: Y015
+
+@_typing.final
+class HeartbeatItem(_message.Message):
+    """HeartbeatItem names one attempt whose lease to extend."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_RUN_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    task_run_id: _builtins.str
+    """The task run's identifier. Required."""
+    attempt: _builtins.int
+    """The attempt's number, as the claim gave it. Required."""
+    def __init__(
+        self,
+        *,
+        task_run_id: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "task_run_id", b"task_run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeartbeatItem: _TypeAlias = HeartbeatItem  # noqa: Y015
+
+@_typing.final
+class HeartbeatResult(_message.Message):
+    """HeartbeatResult is the outcome of one item of a Heartbeat call."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_RUN_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    TASK_RUN_STATE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    task_run_id: _builtins.str
+    """The task run's identifier, as in the item."""
+    attempt: _builtins.int
+    """The attempt's number, as in the item."""
+    task_run_state: _state_pb2.State.ValueType
+    """The task run's state: KILLING tells the worker to stop and report KILLED."""
+    @_builtins.property
+    def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """The lease's new expiry (now plus the attempt's lease duration); unset
+        when the item was refused.
+        """
+
+    @_builtins.property
+    def error(self) -> Global___ItemStatus:
+        """Set when the item was refused, with the status it was refused with
+        (FAILED_PRECONDITION with reason ATTEMPT_NOT_OPEN, NO_LEASE or
+        LEASE_EXPIRED; NOT_FOUND for a task run that does not exist or that the
+        caller may not write).
+        """
+
+    def __init__(
+        self,
+        *,
+        task_run_id: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
+        task_run_state: _state_pb2.State.ValueType = ...,
+        error: Global___ItemStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "lease_expire_time", b"lease_expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "error", b"error", "lease_expire_time", b"lease_expire_time", "task_run_id", b"task_run_id", "task_run_state", b"task_run_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeartbeatResult: _TypeAlias = HeartbeatResult  # noqa: Y015
+
+@_typing.final
+class HeartbeatResponse(_message.Message):
+    """HeartbeatResponse carries one result per item of the request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeartbeatResult]:
+        """The results, in the order of the request's items."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___HeartbeatResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeartbeatResponse: _TypeAlias = HeartbeatResponse  # noqa: Y015

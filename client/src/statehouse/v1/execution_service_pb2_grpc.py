@@ -112,6 +112,16 @@ class ExecutionServiceStub:
                 request_serializer=statehouse_dot_v1_dot_execution__service__pb2.CompleteExecutionRequest.SerializeToString,
                 response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.CompleteExecutionResponse.FromString,
                 _registered_method=True)
+        self.ClaimTaskRuns = channel.unary_unary(
+                '/statehouse.v1.ExecutionService/ClaimTaskRuns',
+                request_serializer=statehouse_dot_v1_dot_execution__service__pb2.ClaimTaskRunsRequest.SerializeToString,
+                response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.ClaimTaskRunsResponse.FromString,
+                _registered_method=True)
+        self.Heartbeat = channel.unary_unary(
+                '/statehouse.v1.ExecutionService/Heartbeat',
+                request_serializer=statehouse_dot_v1_dot_execution__service__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=statehouse_dot_v1_dot_execution__service__pb2.HeartbeatResponse.FromString,
+                _registered_method=True)
 
 
 class ExecutionServiceServicer:
@@ -235,6 +245,33 @@ class ExecutionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClaimTaskRuns(self, request, context):
+        """Claims up to max_task_runs task runs that are ready to start, for one
+        worker, atomically: each is moved to RUNNING with a new attempt that
+        records the worker, in one transaction, and no task run is ever given to
+        two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+        in an execution that lets a task run start (not PAUSED, not being killed,
+        not ended): exactly what TransitionTaskRun to RUNNING would accept.
+        Oldest ready first: by the time each became ready (its creation, its
+        restart, or its next_attempt_time for a retry), then by id. With wait set
+        and nothing ready, the call waits for work (woken by the commits that make
+        work ready, on any replica) and answers with nothing at the end of wait.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heartbeat(self, request, context):
+        """Extends the leases of many attempts in one call (a worker sends one for
+        every attempt it holds). Each item succeeds or fails on its own: an
+        attempt that is no longer its task run's open attempt, that has no lease,
+        or whose lease has already expired is refused (FAILED_PRECONDITION,
+        reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExecutionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -312,6 +349,16 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     servicer.CompleteExecution,
                     request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.CompleteExecutionRequest.FromString,
                     response_serializer=statehouse_dot_v1_dot_execution__service__pb2.CompleteExecutionResponse.SerializeToString,
+            ),
+            'ClaimTaskRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimTaskRuns,
+                    request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.ClaimTaskRunsRequest.FromString,
+                    response_serializer=statehouse_dot_v1_dot_execution__service__pb2.ClaimTaskRunsResponse.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=statehouse_dot_v1_dot_execution__service__pb2.HeartbeatRequest.FromString,
+                    response_serializer=statehouse_dot_v1_dot_execution__service__pb2.HeartbeatResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -722,6 +769,60 @@ class ExecutionService:
             '/statehouse.v1.ExecutionService/CompleteExecution',
             statehouse_dot_v1_dot_execution__service__pb2.CompleteExecutionRequest.SerializeToString,
             statehouse_dot_v1_dot_execution__service__pb2.CompleteExecutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimTaskRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/statehouse.v1.ExecutionService/ClaimTaskRuns',
+            statehouse_dot_v1_dot_execution__service__pb2.ClaimTaskRunsRequest.SerializeToString,
+            statehouse_dot_v1_dot_execution__service__pb2.ClaimTaskRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/statehouse.v1.ExecutionService/Heartbeat',
+            statehouse_dot_v1_dot_execution__service__pb2.HeartbeatRequest.SerializeToString,
+            statehouse_dot_v1_dot_execution__service__pb2.HeartbeatResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,6 +80,25 @@ class ExecutionServiceStub:
     """Restarts a FAILED or KILLED execution and its failed or killed task runs."""
     CompleteExecution: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.CompleteExecutionRequest, _execution_service_pb2.CompleteExecutionResponse]
     """Completes an execution with an explicit or derived terminal state."""
+    ClaimTaskRuns: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.ClaimTaskRunsRequest, _execution_service_pb2.ClaimTaskRunsResponse]
+    """Claims up to max_task_runs task runs that are ready to start, for one
+    worker, atomically: each is moved to RUNNING with a new attempt that
+    records the worker, in one transaction, and no task run is ever given to
+    two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+    in an execution that lets a task run start (not PAUSED, not being killed,
+    not ended): exactly what TransitionTaskRun to RUNNING would accept.
+    Oldest ready first: by the time each became ready (its creation, its
+    restart, or its next_attempt_time for a retry), then by id. With wait set
+    and nothing ready, the call waits for work (woken by the commits that make
+    work ready, on any replica) and answers with nothing at the end of wait.
+    """
+    Heartbeat: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.HeartbeatRequest, _execution_service_pb2.HeartbeatResponse]
+    """Extends the leases of many attempts in one call (a worker sends one for
+    every attempt it holds). Each item succeeds or fails on its own: an
+    attempt that is no longer its task run's open attempt, that has no lease,
+    or whose lease has already expired is refused (FAILED_PRECONDITION,
+    reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+    """
 
 @_typing.type_check_only
 class ExecutionServiceAsyncStub(ExecutionServiceStub):
@@ -133,6 +152,25 @@ class ExecutionServiceAsyncStub(ExecutionServiceStub):
     """Restarts a FAILED or KILLED execution and its failed or killed task runs."""
     CompleteExecution: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.CompleteExecutionRequest, _execution_service_pb2.CompleteExecutionResponse]  # type: ignore[assignment]
     """Completes an execution with an explicit or derived terminal state."""
+    ClaimTaskRuns: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.ClaimTaskRunsRequest, _execution_service_pb2.ClaimTaskRunsResponse]  # type: ignore[assignment]
+    """Claims up to max_task_runs task runs that are ready to start, for one
+    worker, atomically: each is moved to RUNNING with a new attempt that
+    records the worker, in one transaction, and no task run is ever given to
+    two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+    in an execution that lets a task run start (not PAUSED, not being killed,
+    not ended): exactly what TransitionTaskRun to RUNNING would accept.
+    Oldest ready first: by the time each became ready (its creation, its
+    restart, or its next_attempt_time for a retry), then by id. With wait set
+    and nothing ready, the call waits for work (woken by the commits that make
+    work ready, on any replica) and answers with nothing at the end of wait.
+    """
+    Heartbeat: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.HeartbeatRequest, _execution_service_pb2.HeartbeatResponse]  # type: ignore[assignment]
+    """Extends the leases of many attempts in one call (a worker sends one for
+    every attempt it holds). Each item succeeds or fails on its own: an
+    attempt that is no longer its task run's open attempt, that has no lease,
+    or whose lease has already expired is refused (FAILED_PRECONDITION,
+    reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+    """
 
 class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
     """ExecutionService creates executions and task runs and moves them through
@@ -273,5 +311,36 @@ class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_execution_service_pb2.CompleteExecutionResponse, _abc.Awaitable[_execution_service_pb2.CompleteExecutionResponse]]:
         """Completes an execution with an explicit or derived terminal state."""
+
+    @_abc_1.abstractmethod
+    def ClaimTaskRuns(
+        self,
+        request: _execution_service_pb2.ClaimTaskRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_execution_service_pb2.ClaimTaskRunsResponse, _abc.Awaitable[_execution_service_pb2.ClaimTaskRunsResponse]]:
+        """Claims up to max_task_runs task runs that are ready to start, for one
+        worker, atomically: each is moved to RUNNING with a new attempt that
+        records the worker, in one transaction, and no task run is ever given to
+        two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+        in an execution that lets a task run start (not PAUSED, not being killed,
+        not ended): exactly what TransitionTaskRun to RUNNING would accept.
+        Oldest ready first: by the time each became ready (its creation, its
+        restart, or its next_attempt_time for a retry), then by id. With wait set
+        and nothing ready, the call waits for work (woken by the commits that make
+        work ready, on any replica) and answers with nothing at the end of wait.
+        """
+
+    @_abc_1.abstractmethod
+    def Heartbeat(
+        self,
+        request: _execution_service_pb2.HeartbeatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_execution_service_pb2.HeartbeatResponse, _abc.Awaitable[_execution_service_pb2.HeartbeatResponse]]:
+        """Extends the leases of many attempts in one call (a worker sends one for
+        every attempt it holds). Each item succeeds or fails on its own: an
+        attempt that is no longer its task run's open attempt, that has no lease,
+        or whose lease has already expired is refused (FAILED_PRECONDITION,
+        reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+        """
 
 def add_ExecutionServiceServicer_to_server(servicer: ExecutionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

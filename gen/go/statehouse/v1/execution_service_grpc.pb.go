@@ -57,6 +57,23 @@ type ExecutionServiceClient interface {
 	RestartExecution(ctx context.Context, in *RestartExecutionRequest, opts ...grpc.CallOption) (*RestartExecutionResponse, error)
 	// Completes an execution with an explicit or derived terminal state.
 	CompleteExecution(ctx context.Context, in *CompleteExecutionRequest, opts ...grpc.CallOption) (*CompleteExecutionResponse, error)
+	// Claims up to max_task_runs task runs that are ready to start, for one
+	// worker, atomically: each is moved to RUNNING with a new attempt that
+	// records the worker, in one transaction, and no task run is ever given to
+	// two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+	// in an execution that lets a task run start (not PAUSED, not being killed,
+	// not ended): exactly what TransitionTaskRun to RUNNING would accept.
+	// Oldest ready first: by the time each became ready (its creation, its
+	// restart, or its next_attempt_time for a retry), then by id. With wait set
+	// and nothing ready, the call waits for work (woken by the commits that make
+	// work ready, on any replica) and answers with nothing at the end of wait.
+	ClaimTaskRuns(ctx context.Context, in *ClaimTaskRunsRequest, opts ...grpc.CallOption) (*ClaimTaskRunsResponse, error)
+	// Extends the leases of many attempts in one call (a worker sends one for
+	// every attempt it holds). Each item succeeds or fails on its own: an
+	// attempt that is no longer its task run's open attempt, that has no lease,
+	// or whose lease has already expired is refused (FAILED_PRECONDITION,
+	// reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 }
 
 type executionServiceClient struct {
@@ -202,6 +219,24 @@ func (c *executionServiceClient) CompleteExecution(ctx context.Context, in *Comp
 	return out, nil
 }
 
+func (c *executionServiceClient) ClaimTaskRuns(ctx context.Context, in *ClaimTaskRunsRequest, opts ...grpc.CallOption) (*ClaimTaskRunsResponse, error) {
+	out := new(ClaimTaskRunsResponse)
+	err := c.cc.Invoke(ctx, "/statehouse.v1.ExecutionService/ClaimTaskRuns", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *executionServiceClient) Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error) {
+	out := new(HeartbeatResponse)
+	err := c.cc.Invoke(ctx, "/statehouse.v1.ExecutionService/Heartbeat", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ExecutionServiceServer is the server API for ExecutionService service.
 // All implementations must embed UnimplementedExecutionServiceServer
 // for forward compatibility
@@ -246,6 +281,23 @@ type ExecutionServiceServer interface {
 	RestartExecution(context.Context, *RestartExecutionRequest) (*RestartExecutionResponse, error)
 	// Completes an execution with an explicit or derived terminal state.
 	CompleteExecution(context.Context, *CompleteExecutionRequest) (*CompleteExecutionResponse, error)
+	// Claims up to max_task_runs task runs that are ready to start, for one
+	// worker, atomically: each is moved to RUNNING with a new attempt that
+	// records the worker, in one transaction, and no task run is ever given to
+	// two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+	// in an execution that lets a task run start (not PAUSED, not being killed,
+	// not ended): exactly what TransitionTaskRun to RUNNING would accept.
+	// Oldest ready first: by the time each became ready (its creation, its
+	// restart, or its next_attempt_time for a retry), then by id. With wait set
+	// and nothing ready, the call waits for work (woken by the commits that make
+	// work ready, on any replica) and answers with nothing at the end of wait.
+	ClaimTaskRuns(context.Context, *ClaimTaskRunsRequest) (*ClaimTaskRunsResponse, error)
+	// Extends the leases of many attempts in one call (a worker sends one for
+	// every attempt it holds). Each item succeeds or fails on its own: an
+	// attempt that is no longer its task run's open attempt, that has no lease,
+	// or whose lease has already expired is refused (FAILED_PRECONDITION,
+	// reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	mustEmbedUnimplementedExecutionServiceServer()
 }
 
@@ -297,6 +349,12 @@ func (UnimplementedExecutionServiceServer) RestartExecution(context.Context, *Re
 }
 func (UnimplementedExecutionServiceServer) CompleteExecution(context.Context, *CompleteExecutionRequest) (*CompleteExecutionResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CompleteExecution not implemented")
+}
+func (UnimplementedExecutionServiceServer) ClaimTaskRuns(context.Context, *ClaimTaskRunsRequest) (*ClaimTaskRunsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ClaimTaskRuns not implemented")
+}
+func (UnimplementedExecutionServiceServer) Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Heartbeat not implemented")
 }
 func (UnimplementedExecutionServiceServer) mustEmbedUnimplementedExecutionServiceServer() {}
 
@@ -581,6 +639,42 @@ func _ExecutionService_CompleteExecution_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ExecutionService_ClaimTaskRuns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimTaskRunsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExecutionServiceServer).ClaimTaskRuns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/statehouse.v1.ExecutionService/ClaimTaskRuns",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExecutionServiceServer).ClaimTaskRuns(ctx, req.(*ClaimTaskRunsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ExecutionService_Heartbeat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HeartbeatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExecutionServiceServer).Heartbeat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/statehouse.v1.ExecutionService/Heartbeat",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExecutionServiceServer).Heartbeat(ctx, req.(*HeartbeatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _ExecutionService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "statehouse.v1.ExecutionService",
 	HandlerType: (*ExecutionServiceServer)(nil),
@@ -644,6 +738,14 @@ var _ExecutionService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompleteExecution",
 			Handler:    _ExecutionService_CompleteExecution_Handler,
+		},
+		{
+			MethodName: "ClaimTaskRuns",
+			Handler:    _ExecutionService_ClaimTaskRuns_Handler,
+		},
+		{
+			MethodName: "Heartbeat",
+			Handler:    _ExecutionService_Heartbeat_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

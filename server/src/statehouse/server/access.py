@@ -166,6 +166,10 @@ RULES: dict[str, Rule] = {
     "statehouse.v1.ExecutionService/KillExecution": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/RestartExecution": Rule(_W, executions=_EXECUTION),
     "statehouse.v1.ExecutionService/CompleteExecution": Rule(_W, executions=_EXECUTION),
+    # A claim without a namespace takes task runs of the caller's namespaces only.
+    "statehouse.v1.ExecutionService/ClaimTaskRuns": Rule(_W, namespace="filter.namespace"),
+    # Each item is also authorized by the handler as a TransitionTaskRun.
+    "statehouse.v1.ExecutionService/Heartbeat": Rule(_W),
     "statehouse.v1.EventService/Subscribe": Rule(_R, namespace="filter.namespace"),
     "statehouse.v1.EventService/FollowExecution": Rule(_R, executions=_EXECUTION),
     "statehouse.v1.MetricService/RecordMetrics": Rule(_W, task_runs=_TASK_RUN),

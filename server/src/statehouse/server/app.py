@@ -53,6 +53,7 @@ from .api import (
 )
 from .credentials import Authenticator, JwtConfig, JwtVerifier
 from .events import EventHub, Retention
+from .events.work import WorkWaiters
 from .health import HealthMonitor
 from .housekeeping import Housekeeper, HousekeepingPolicy
 from .options import add_serve_arguments, settings_from_args
@@ -241,6 +242,9 @@ async def create_server(
             interval=settings.compaction_interval,
         ),
     )
+    # Claims waiting for work wake on the batches the hub accepts (any replica's).
+    work = WorkWaiters()
+    hub.batch_listeners.append(work.offer)
     await hub.start()
     candidate = secrets.token_hex(32)
     secret = await store.write(lambda tx: tx.server_secret("page_tokens", candidate))
@@ -287,7 +291,7 @@ async def create_server(
         store, guard, max_payload_bytes=settings.max_payload_bytes, tls=tls is not None
     )
     impls = (
-        ExecutionServicer(store, limits, tokens, scheduler.wake),
+        ExecutionServicer(store, limits, tokens, scheduler.wake, work=work),
         EventServicer(store, hub),
         MetricServicer(store, limits, tokens),
         AdminServicer(store, authenticator, info),

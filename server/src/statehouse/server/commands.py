@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import clock
 from .orchestration import (
+    STARTABLE_STATES,
     SYSTEM,
     ChangeSet,
     DomainError,
@@ -34,9 +35,11 @@ from .orchestration import (
     UnreadableRecord,
     execution_subject,
     guards,
+    leases,
     lifecycle,
     task_run_subject,
 )
+from .orchestration.filters import TaskRunFilter
 from .orchestration.metrics import MetricEntry, combine
 from .storage import Tx
 
@@ -184,12 +187,16 @@ def transition_task_run(
     outputs: JsonObject | None,
     expected_revision: int | None,
     actor: str = SYSTEM,
+    attempt: int = 0,
+    lease_us: int | None = None,
 ) -> tuple[TaskRun, Execution, RetryDecision | None]:
     both = tx.lock_task_run(task_run_id)
     if both is None:
         raise NotFound("task run", task_run_id)
     task_run, execution = both
     guards.check_expected_revision(execution, expected_revision)
+    leases.check_reported_attempt(task_run, state, attempt)
+    starting = state is State.RUNNING and task_run.state in STARTABLE_STATES
     changes = _changes(execution, actor)
     others = None
     if execution.state is State.KILLING and state.is_terminal:
@@ -203,8 +210,138 @@ def transition_task_run(
         outputs=outputs,
         other_active_task_runs=others,
     )
+    if starting and lease_us is not None:
+        leases.grant_lease(changes, task_run, lease_us)
     _save(tx, changes)
     return task_run, execution, decision
+
+
+# -- workers: claims and heartbeats -------------------------------------------------
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A task run a claim started, with its execution after the change."""
+
+    task_run: TaskRun
+    execution: Execution
+    attempt: int
+    lease_expire_time_us: int | None
+
+
+@dataclass(slots=True)
+class ClaimResult:
+    claimed: list[Claimed]
+    #: With nothing claimed: when a task run of the filter becomes ready by the
+    #: clock alone (a retry's next attempt), if one will.
+    next_ready_us: int | None = None
+
+
+def claim_task_runs(
+    tx: Tx,
+    flt: TaskRunFilter,
+    *,
+    limit: int,
+    worker_id: str,
+    lease_us: int | None,
+    reason: str,
+    actor: str = SYSTEM,
+) -> ClaimResult:
+    """Start up to ``limit`` ready task runs for ``worker_id``, oldest ready first.
+
+    The storage finds (and on PostgreSQL locks, skipping what others hold) the
+    candidates; each is then started exactly as TransitionTaskRun to RUNNING
+    would start it (``lifecycle.move_task_run``: the same guards, the execution
+    started with its first task run), and one that its guards refuse is left
+    alone. Each start is its own change set (its own revision), all in this
+    one transaction.
+    """
+    now = clock.now_us()
+    ids = tx.ready_task_runs(flt, now_us=now, limit=limit)
+    tx.prefetch_task_runs(ids)
+    claimed: list[Claimed] = []
+    for task_run_id in ids:
+        both = tx.lock_task_run(task_run_id)
+        if both is None:  # pragma: no cover - locked rows do not vanish
+            continue
+        task_run, execution = both
+        changes = _changes(execution, actor)
+        try:
+            lifecycle.move_task_run(
+                changes, task_run, State.RUNNING, reason=reason, worker_id=worker_id
+            )
+        except DomainError:
+            continue
+        due = leases.grant_lease(changes, task_run, lease_us) if lease_us is not None else None
+        _save(tx, changes)
+        number = task_run.attempts[-1].number
+        claimed.append(Claimed(task_run, execution, number, due))
+    if claimed:
+        return ClaimResult(claimed)
+    return ClaimResult([], tx.next_ready_time(flt, now_us=now))
+
+
+@dataclass(slots=True)
+class Beat:
+    """The outcome of one heartbeat item: the new expiry, or why it was refused."""
+
+    task_run_state: State | None = None
+    lease_expire_time_us: int | None = None
+    error: DomainError | None = None
+
+
+def heartbeat(tx: Tx, items: list[tuple[str, int]]) -> list[Beat]:
+    """Extend the leases of the attempts ``items`` names ((task run id, attempt)).
+
+    One read of the task runs, then one statement per distinct lease duration
+    moving the timers (only those not yet expired: a lease that expired is lost
+    even before the scheduler acts on it). Each item is refused on its own.
+    """
+    now = clock.now_us()
+    found = tx.task_runs_by_id([task_run_id for task_run_id, _ in items])
+    beats: list[Beat] = []
+    wanted: dict[int, list[str]] = {}
+    for task_run_id, number in items:
+        task_run = found.get(task_run_id)
+        if task_run is None:
+            beats.append(Beat(error=NotFound("task run", task_run_id)))
+            continue
+        try:
+            attempt = leases.open_attempt_named(task_run, number)
+        except DomainError as error:
+            beats.append(Beat(task_run.state, error=error))
+            continue
+        if attempt.lease_us is None:
+            beats.append(Beat(task_run.state, error=_lease_refused(task_run, number, "NO_LEASE")))
+            continue
+        wanted.setdefault(attempt.lease_us, []).append(leases.lease_timer_id(task_run_id, number))
+        beats.append(Beat(task_run.state, now + attempt.lease_us))
+    extended: set[str] = set()
+    for lease_us, timer_ids in wanted.items():
+        extended |= tx.extend_leases(timer_ids, due_us=now + lease_us, now_us=now)
+    for beat, (task_run_id, number) in zip(beats, items, strict=True):
+        if beat.error is None and leases.lease_timer_id(task_run_id, number) not in extended:
+            beat.lease_expire_time_us = None
+            beat.error = _lease_refused(found[task_run_id], number, "LEASE_EXPIRED")
+    return beats
+
+
+def _lease_refused(task_run: TaskRun, attempt: int, reason: str) -> FailedPrecondition:
+    subject, metadata = task_run_subject(task_run.id), {"attempt": str(attempt)}
+    what = f"attempt {attempt} of task run {task_run.id}"
+    if reason == "NO_LEASE":
+        return FailedPrecondition(
+            "NO_LEASE",
+            f"{what} was started without a lease",
+            subject=subject,
+            metadata=metadata,
+        )
+    return FailedPrecondition(
+        "LEASE_EXPIRED",
+        f"{what}: its lease has expired, the attempt is lost",
+        subject=subject,
+        metadata=metadata,
+    )
 
 
 # -- lifecycle -------------------------------------------------------------------
@@ -329,12 +466,24 @@ def complete_execution(
 
 def fire_timer(tx: Tx, timer: Timer, *, kill_deadline_us: int) -> bool:
     """Fire a due timer once: its deletion and its effect commit together."""
-    if not tx.take_timer(timer.id):
+    lease = timer.kind is TimerKind.LEASE
+    # A lease's timer fires only if no heartbeat moved it since it was read.
+    if not tx.take_timer(timer.id, due_by_us=clock.now_us() if lease else None):
         return False
     execution = load_full(tx, timer.execution_id)
     changes = _changes(execution)
     try:
-        if timer.kind is TimerKind.KILL_DEADLINE:
+        if lease:
+            task_run = _task_run_of(execution, timer.task_run_id)
+            assert task_run is not None
+            active = sum(1 for t in execution.task_runs if t.state.is_active)
+            leases.expire_lease(
+                changes,
+                task_run,
+                leases.lease_attempt(timer),
+                other_active_task_runs=active - (1 if task_run.state.is_active else 0),
+            )
+        elif timer.kind is TimerKind.KILL_DEADLINE:
             lifecycle.force_kill_at_deadline(changes, execution.task_runs)
         else:
             lifecycle.fire_pause_timer(

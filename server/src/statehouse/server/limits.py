@@ -80,6 +80,11 @@ MAX_METRICS_PER_CALL: Final = 1000
 #: Items of one TransitionTaskRuns call.
 MAX_TRANSITIONS_PER_CALL: Final = 1000
 MAX_TAGS: Final = 20
+#: Task runs one ClaimTaskRuns call may claim, and task ids its filter may name.
+MAX_CLAIM_TASK_RUNS: Final = 100
+MAX_CLAIM_TASK_IDS: Final = 100
+#: Attempts one Heartbeat call may extend.
+MAX_HEARTBEATS_PER_CALL: Final = 1000
 MAX_BUCKETS: Final = 2000
 #: Series x buckets of one AggregateMetrics response (grouping by a tag).
 MAX_AGGREGATE_POINTS: Final = 20_000
@@ -96,6 +101,11 @@ MAX_DURATION_SECONDS: Final = 10 * 366 * 86_400
 #: Timestamps: from the epoch up to (not including) 2500-01-01T00:00:00Z.
 MIN_TIMESTAMP_SECONDS: Final = 0
 MAX_TIMESTAMP_SECONDS: Final = 16_725_225_600
+#: The longest a ClaimTaskRuns call waits for work, in seconds.
+MAX_CLAIM_WAIT_SECONDS: Final = 60
+#: An attempt's lease, in seconds.
+MIN_LEASE_SECONDS: Final = 1
+MAX_LEASE_SECONDS: Final = 3600
 #: The shortest heartbeat interval of a subscription, in seconds.
 MIN_HEARTBEAT_SECONDS: Final = 0.1
 #: The most events in one message of a subscription (larger requests are capped).
@@ -145,6 +155,16 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
         "items per TransitionTaskRuns call",
         f"{MAX_TRANSITIONS_PER_CALL:,} (`INVALID_ARGUMENT` for the whole call beyond)",
     ),
+    (
+        "ClaimTaskRuns",
+        f"max_task_runs {MAX_CLAIM_TASK_RUNS}; {MAX_CLAIM_TASK_IDS} task_ids; "
+        f"wait at most {MAX_CLAIM_WAIT_SECONDS} s",
+    ),
+    (
+        "lease_duration",
+        f"{MIN_LEASE_SECONDS} s to {MAX_LEASE_SECONDS // 60} minutes",
+    ),
+    ("attempts per Heartbeat call", f"{MAX_HEARTBEATS_PER_CALL:,}"),
     (
         "metric name, tag key, tag value",
         f"{MAX_METRIC_NAME}, {MAX_TAG_KEY}, {MAX_TAG_VALUE} characters",

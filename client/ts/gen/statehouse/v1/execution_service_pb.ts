@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file statehouse/v1/execution_service.proto.
  */
 export const file_statehouse_v1_execution_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIp8CChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24iVwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKgoEdmlldxgCIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldyJDChRHZXRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKlAgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEiQKBnN0YXRlcxgDIAMoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSQAoGbGFiZWxzGAQgAygLMjAuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSKgoEdmlldxgHIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEBChZMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEiwKCmV4ZWN1dGlvbnMYASADKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSIAoYdW5yZWFkYWJsZV9leGVjdXRpb25faWRzGAMgAygJIq4BChZDb3VudEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEkEKBmxhYmVscxgDIAMoCzIxLnN0YXRlaG91c2UudjEuQ291bnRFeGVjdXRpb25zUmVxdWVzdC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKF0NvdW50RXhlY3V0aW9uc1Jlc3BvbnNlEikKBmNvdW50cxgBIAMoCzIZLnN0YXRlaG91c2UudjEuU3RhdGVDb3VudBINCgV0b3RhbBgCIAEoAyJACgpTdGF0ZUNvdW50EiMKBXN0YXRlGAEgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRINCgVjb3VudBgCIAEoAyJkChZEZWxldGVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgCIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiIZChdEZWxldGVFeGVjdXRpb25SZXNwb25zZSLkAQoUQ3JlYXRlVGFza1J1blJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSGgoScGFyZW50X3Rhc2tfcnVuX2lkGAMgASgJEg0KBXZhbHVlGAQgASgJEjAKDHJldHJ5X3BvbGljeRgFIAEoCzIaLnN0YXRlaG91c2UudjEuUmV0cnlQb2xpY3kSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJdChVDcmVhdGVUYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDIigKEUdldFRhc2tSdW5SZXF1ZXN0EhMKC3Rhc2tfcnVuX2lkGAEgASgJIokBChJHZXRUYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDEi0KD2V4ZWN1dGlvbl9zdGF0ZRgDIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUi2wEKGlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDgoGcmVhc29uGAMgASgJEigKB291dHB1dHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSgobVHJhbnNpdGlvbkV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIusBChhUcmFuc2l0aW9uVGFza1J1blJlcXVlc3QSEwoLdGFza19ydW5faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEg4KBnJlYXNvbhgDIAEoCRIoCgdvdXRwdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl3b3JrZXJfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJvCg1SZXRyeURlY2lzaW9uEhEKCXNjaGVkdWxlZBgBIAEoCBI1ChFuZXh0X2F0dGVtcHRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMbmV4dF9hdHRlbXB0GAMgASgFIr0BChlUcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEigKCHRhc2tfcnVuGAEgASgLMhYuc3RhdGVob3VzZS52MS5UYXNrUnVuEhoKEmV4ZWN1dGlvbl9yZXZpc2lvbhgCIAEoAxItCg9leGVjdXRpb25fc3RhdGUYAyABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEisKBXJldHJ5GAQgASgLMhwuc3RhdGVob3VzZS52MS5SZXRyeURlY2lzaW9uIlYKGVRyYW5zaXRpb25UYXNrUnVuc1JlcXVlc3QSOQoIcmVxdWVzdHMYASADKAsyJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVxdWVzdCJWChpUcmFuc2l0aW9uVGFza1J1bnNSZXNwb25zZRI4CgdyZXN1bHRzGAEgAygLMicuc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1bnNSZXN1bHQijgEKGFRyYW5zaXRpb25UYXNrUnVuc1Jlc3VsdBI8CghyZXNwb25zZRgBIAEoCzIoLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZUgAEioKBWVycm9yGAIgASgLMhkuc3RhdGVob3VzZS52MS5JdGVtU3RhdHVzSABCCAoGcmVzdWx0IlIKCkl0ZW1TdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55IqkCChVQYXVzZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhMKC3Rhc2tfcnVuX2lkGAIgASgJEigKBWRlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKB3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoKb25fdGltZW91dBgFIAEoDjIhLnN0YXRlaG91c2UudjEuUGF1c2VUaW1lb3V0QWN0aW9uEg4KBnJlYXNvbhgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAggASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uInYKFlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SLwoLcmVzdW1lX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BChZSZXN1bWVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRITCgt0YXNrX3J1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJGChdSZXN1bWVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKGAQoUS2lsbEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIlUKFUtpbGxFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIPCgdjaGFuZ2VkGAIgASgIIokBChdSZXN0YXJ0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iRwoYUmVzdGFydEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uItkBChhDb21wbGV0ZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIoCgdvdXRwdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZyZWFzb24YBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgGIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJIChlDb21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uKrgBChJQYXVzZVRpbWVvdXRBY3Rpb24SJAogUEFVU0VfVElNRU9VVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIfChtQQVVTRV9USU1FT1VUX0FDVElPTl9SRVNVTUUQARIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9XQVJOEAISHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fRkFJTBADEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX0tJTEwQBDLKCwoQRXhlY3V0aW9uU2VydmljZRJgCg9DcmVhdGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5zdGF0ZWhvdXNlLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJgCg9Db3VudEV4ZWN1dGlvbnMSJS5zdGF0ZWhvdXNlLnYxLkNvdW50RXhlY3V0aW9uc1JlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNvdW50RXhlY3V0aW9uc1Jlc3BvbnNlEmAKD0RlbGV0ZUV4ZWN1dGlvbhIlLnN0YXRlaG91c2UudjEuRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBomLnN0YXRlaG91c2UudjEuRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2USWgoNQ3JlYXRlVGFza1J1bhIjLnN0YXRlaG91c2UudjEuQ3JlYXRlVGFza1J1blJlcXVlc3QaJC5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRhc2tSdW5SZXNwb25zZRJRCgpHZXRUYXNrUnVuEiAuc3RhdGVob3VzZS52MS5HZXRUYXNrUnVuUmVxdWVzdBohLnN0YXRlaG91c2UudjEuR2V0VGFza1J1blJlc3BvbnNlEmwKE1RyYW5zaXRpb25FeGVjdXRpb24SKS5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0Giouc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uRXhlY3V0aW9uUmVzcG9uc2USZgoRVHJhbnNpdGlvblRhc2tSdW4SJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVxdWVzdBooLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZRJpChJUcmFuc2l0aW9uVGFza1J1bnMSKC5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1JlcXVlc3QaKS5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1Jlc3BvbnNlEl0KDlBhdXNlRXhlY3V0aW9uEiQuc3RhdGVob3VzZS52MS5QYXVzZUV4ZWN1dGlvblJlcXVlc3QaJS5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USYAoPUmVzdW1lRXhlY3V0aW9uEiUuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXNwb25zZRJaCg1LaWxsRXhlY3V0aW9uEiMuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVxdWVzdBokLnN0YXRlaG91c2UudjEuS2lsbEV4ZWN1dGlvblJlc3BvbnNlEmMKEFJlc3RhcnRFeGVjdXRpb24SJi5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXF1ZXN0Gicuc3RhdGVob3VzZS52MS5SZXN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USZgoRQ29tcGxldGVFeGVjdXRpb24SJy5zdGF0ZWhvdXNlLnYxLkNvbXBsZXRlRXhlY3V0aW9uUmVxdWVzdBooLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXNwb25zZUJYChBpby5zdGF0ZWhvdXNlLnYxUAFaQmdpdGh1Yi5jb20vc3RhdGVob3VzZS9zdGF0ZWhvdXNlL2dlbi9nby9zdGF0ZWhvdXNlL3YxO3N0YXRlaG91c2V2MWIGcHJvdG8z", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
+  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIp8CChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24iVwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKgoEdmlldxgCIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldyJDChRHZXRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKlAgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEiQKBnN0YXRlcxgDIAMoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSQAoGbGFiZWxzGAQgAygLMjAuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSKgoEdmlldxgHIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEBChZMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEiwKCmV4ZWN1dGlvbnMYASADKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSIAoYdW5yZWFkYWJsZV9leGVjdXRpb25faWRzGAMgAygJIq4BChZDb3VudEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEkEKBmxhYmVscxgDIAMoCzIxLnN0YXRlaG91c2UudjEuQ291bnRFeGVjdXRpb25zUmVxdWVzdC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKF0NvdW50RXhlY3V0aW9uc1Jlc3BvbnNlEikKBmNvdW50cxgBIAMoCzIZLnN0YXRlaG91c2UudjEuU3RhdGVDb3VudBINCgV0b3RhbBgCIAEoAyJACgpTdGF0ZUNvdW50EiMKBXN0YXRlGAEgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRINCgVjb3VudBgCIAEoAyJkChZEZWxldGVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgCIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiIZChdEZWxldGVFeGVjdXRpb25SZXNwb25zZSLkAQoUQ3JlYXRlVGFza1J1blJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSGgoScGFyZW50X3Rhc2tfcnVuX2lkGAMgASgJEg0KBXZhbHVlGAQgASgJEjAKDHJldHJ5X3BvbGljeRgFIAEoCzIaLnN0YXRlaG91c2UudjEuUmV0cnlQb2xpY3kSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJdChVDcmVhdGVUYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDIigKEUdldFRhc2tSdW5SZXF1ZXN0EhMKC3Rhc2tfcnVuX2lkGAEgASgJIokBChJHZXRUYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDEi0KD2V4ZWN1dGlvbl9zdGF0ZRgDIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUi2wEKGlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDgoGcmVhc29uGAMgASgJEigKB291dHB1dHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSgobVHJhbnNpdGlvbkV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIq8CChhUcmFuc2l0aW9uVGFza1J1blJlcXVlc3QSEwoLdGFza19ydW5faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEg4KBnJlYXNvbhgDIAEoCRIoCgdvdXRwdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl3b3JrZXJfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBEg8KB2F0dGVtcHQYCCABKAUSMQoObGVhc2VfZHVyYXRpb24YCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CFAoSX2V4cGVjdGVkX3JldmlzaW9uIm8KDVJldHJ5RGVjaXNpb24SEQoJc2NoZWR1bGVkGAEgASgIEjUKEW5leHRfYXR0ZW1wdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxuZXh0X2F0dGVtcHQYAyABKAUivQEKGVRyYW5zaXRpb25UYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDEi0KD2V4ZWN1dGlvbl9zdGF0ZRgDIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSKwoFcmV0cnkYBCABKAsyHC5zdGF0ZWhvdXNlLnYxLlJldHJ5RGVjaXNpb24iVgoZVHJhbnNpdGlvblRhc2tSdW5zUmVxdWVzdBI5CghyZXF1ZXN0cxgBIAMoCzInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0IlYKGlRyYW5zaXRpb25UYXNrUnVuc1Jlc3BvbnNlEjgKB3Jlc3VsdHMYASADKAsyJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1Jlc3VsdCKOAQoYVHJhbnNpdGlvblRhc2tSdW5zUmVzdWx0EjwKCHJlc3BvbnNlGAEgASgLMiguc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlSAASKgoFZXJyb3IYAiABKAsyGS5zdGF0ZWhvdXNlLnYxLkl0ZW1TdGF0dXNIAEIICgZyZXN1bHQiUgoKSXRlbVN0YXR1cxIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSJQoHZGV0YWlscxgDIAMoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkiqQIKFVBhdXNlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEwoLdGFza19ydW5faWQYAiABKAkSKAoFZGVsYXkYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI1Cgpvbl90aW1lb3V0GAUgASgOMiEuc3RhdGVob3VzZS52MS5QYXVzZVRpbWVvdXRBY3Rpb24SDgoGcmVhc29uGAYgASgJEhIKCnJlcXVlc3RfaWQYByABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24idgoWUGF1c2VFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIvCgtyZXN1bWVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKFlJlc3VtZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhMKC3Rhc2tfcnVuX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkYKF1Jlc3VtZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIoYBChRLaWxsRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iVQoVS2lsbEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uEg8KB2NoYW5nZWQYAiABKAgiiQEKF1Jlc3RhcnRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgEIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJHChhSZXN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24i2QEKGENvbXBsZXRlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEigKB291dHB1dHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnJlYXNvbhgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAYgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkgKGUNvbXBsZXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24irgEKDVRhc2tSdW5GaWx0ZXISEQoJbmFtZXNwYWNlGAEgASgJEg8KB2Zsb3dfaWQYAiABKAkSEAoIdGFza19pZHMYAyADKAkSOAoGbGFiZWxzGAQgAygLMiguc3RhdGVob3VzZS52MS5UYXNrUnVuRmlsdGVyLkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi2gEKFENsYWltVGFza1J1bnNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLnN0YXRlaG91c2UudjEuVGFza1J1bkZpbHRlchIVCg1tYXhfdGFza19ydW5zGAIgASgFEhEKCXdvcmtlcl9pZBgDIAEoCRIxCg5sZWFzZV9kdXJhdGlvbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgR3YWl0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnJlYXNvbhgGIAEoCSKvAQoOQ2xhaW1lZFRhc2tSdW4SKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SKwoJZXhlY3V0aW9uGAIgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SDwoHYXR0ZW1wdBgDIAEoBRI1ChFsZWFzZV9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoVQ2xhaW1UYXNrUnVuc1Jlc3BvbnNlEjAKCXRhc2tfcnVucxgBIAMoCzIdLnN0YXRlaG91c2UudjEuQ2xhaW1lZFRhc2tSdW4iQgoQSGVhcnRiZWF0UmVxdWVzdBIuCghhdHRlbXB0cxgBIAMoCzIcLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0SXRlbSI1Cg1IZWFydGJlYXRJdGVtEhMKC3Rhc2tfcnVuX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUixgEKD0hlYXJ0YmVhdFJlc3VsdBITCgt0YXNrX3J1bl9pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCg50YXNrX3J1bl9zdGF0ZRgEIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSKAoFZXJyb3IYBSABKAsyGS5zdGF0ZWhvdXNlLnYxLkl0ZW1TdGF0dXMiRAoRSGVhcnRiZWF0UmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0UmVzdWx0KrgBChJQYXVzZVRpbWVvdXRBY3Rpb24SJAogUEFVU0VfVElNRU9VVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIfChtQQVVTRV9USU1FT1VUX0FDVElPTl9SRVNVTUUQARIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9XQVJOEAISHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fRkFJTBADEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX0tJTEwQBDL2DAoQRXhlY3V0aW9uU2VydmljZRJgCg9DcmVhdGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5zdGF0ZWhvdXNlLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJgCg9Db3VudEV4ZWN1dGlvbnMSJS5zdGF0ZWhvdXNlLnYxLkNvdW50RXhlY3V0aW9uc1JlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNvdW50RXhlY3V0aW9uc1Jlc3BvbnNlEmAKD0RlbGV0ZUV4ZWN1dGlvbhIlLnN0YXRlaG91c2UudjEuRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBomLnN0YXRlaG91c2UudjEuRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2USWgoNQ3JlYXRlVGFza1J1bhIjLnN0YXRlaG91c2UudjEuQ3JlYXRlVGFza1J1blJlcXVlc3QaJC5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRhc2tSdW5SZXNwb25zZRJRCgpHZXRUYXNrUnVuEiAuc3RhdGVob3VzZS52MS5HZXRUYXNrUnVuUmVxdWVzdBohLnN0YXRlaG91c2UudjEuR2V0VGFza1J1blJlc3BvbnNlEmwKE1RyYW5zaXRpb25FeGVjdXRpb24SKS5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0Giouc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uRXhlY3V0aW9uUmVzcG9uc2USZgoRVHJhbnNpdGlvblRhc2tSdW4SJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVxdWVzdBooLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZRJpChJUcmFuc2l0aW9uVGFza1J1bnMSKC5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1JlcXVlc3QaKS5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1Jlc3BvbnNlEl0KDlBhdXNlRXhlY3V0aW9uEiQuc3RhdGVob3VzZS52MS5QYXVzZUV4ZWN1dGlvblJlcXVlc3QaJS5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USYAoPUmVzdW1lRXhlY3V0aW9uEiUuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXNwb25zZRJaCg1LaWxsRXhlY3V0aW9uEiMuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVxdWVzdBokLnN0YXRlaG91c2UudjEuS2lsbEV4ZWN1dGlvblJlc3BvbnNlEmMKEFJlc3RhcnRFeGVjdXRpb24SJi5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXF1ZXN0Gicuc3RhdGVob3VzZS52MS5SZXN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USZgoRQ29tcGxldGVFeGVjdXRpb24SJy5zdGF0ZWhvdXNlLnYxLkNvbXBsZXRlRXhlY3V0aW9uUmVxdWVzdBooLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXNwb25zZRJaCg1DbGFpbVRhc2tSdW5zEiMuc3RhdGVob3VzZS52MS5DbGFpbVRhc2tSdW5zUmVxdWVzdBokLnN0YXRlaG91c2UudjEuQ2xhaW1UYXNrUnVuc1Jlc3BvbnNlEk4KCUhlYXJ0YmVhdBIfLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0UmVxdWVzdBogLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0UmVzcG9uc2VCWAoQaW8uc3RhdGVob3VzZS52MVABWkJnaXRodWIuY29tL3N0YXRlaG91c2Uvc3RhdGVob3VzZS9nZW4vZ28vc3RhdGVob3VzZS92MTtzdGF0ZWhvdXNldjFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
 
 /**
  * CreateExecutionRequest asks for a new execution of a flow.
@@ -679,6 +679,25 @@ export type TransitionTaskRunRequest = Message<"statehouse.v1.TransitionTaskRunR
    * @generated from field: optional int64 expected_revision = 7;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * The attempt this report is for (0: not checked). A report on an attempt
+   * that is no longer the task run's open attempt (it ended, for example
+   * when its lease expired, and another may have started) is refused with
+   * FAILED_PRECONDITION, reason ATTEMPT_NOT_OPEN. For a move to RUNNING that
+   * opens an attempt, it must be 0 or the number of the attempt it opens.
+   *
+   * @generated from field: int32 attempt = 8;
+   */
+  attempt: number;
+
+  /**
+   * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+   * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+   *
+   * @generated from field: google.protobuf.Duration lease_duration = 9;
+   */
+  leaseDuration?: Duration | undefined;
 };
 
 /**
@@ -1274,6 +1293,300 @@ export const CompleteExecutionResponseSchema: GenMessage<CompleteExecutionRespon
   messageDesc(file_statehouse_v1_execution_service, 33);
 
 /**
+ * TaskRunFilter selects the task runs a worker takes. Every field set must
+ * match; an unset field matches everything.
+ *
+ * @generated from message statehouse.v1.TaskRunFilter
+ */
+export type TaskRunFilter = Message<"statehouse.v1.TaskRunFilter"> & {
+  /**
+   * Only task runs of executions in this namespace.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * Only task runs of executions of this flow.
+   *
+   * @generated from field: string flow_id = 2;
+   */
+  flowId: string;
+
+  /**
+   * Only task runs of these tasks (at most 100).
+   *
+   * @generated from field: repeated string task_ids = 3;
+   */
+  taskIds: string[];
+
+  /**
+   * Only task runs of executions carrying all of these labels with these
+   * values (at most 16).
+   *
+   * @generated from field: map<string, string> labels = 4;
+   */
+  labels: { [key: string]: string };
+};
+
+/**
+ * Describes the message statehouse.v1.TaskRunFilter.
+ * Use `create(TaskRunFilterSchema)` to create a new message.
+ */
+export const TaskRunFilterSchema: GenMessage<TaskRunFilter> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 34);
+
+/**
+ * ClaimTaskRunsRequest asks for ready task runs for one worker.
+ *
+ * @generated from message statehouse.v1.ClaimTaskRunsRequest
+ */
+export type ClaimTaskRunsRequest = Message<"statehouse.v1.ClaimTaskRunsRequest"> & {
+  /**
+   * Which task runs the worker takes. With authentication on, a claim without
+   * a namespace takes task runs of the namespaces the caller may write only.
+   *
+   * @generated from field: statehouse.v1.TaskRunFilter filter = 1;
+   */
+  filter?: TaskRunFilter | undefined;
+
+  /**
+   * The largest number of task runs to claim (default 1, at most 100).
+   *
+   * @generated from field: int32 max_task_runs = 2;
+   */
+  maxTaskRuns: number;
+
+  /**
+   * The worker claiming, recorded on each attempt opened. Required.
+   *
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * The lease of each attempt opened: the worker must report or heartbeat
+   * within it, or the attempt ends FAILED (its retry policy then decides, as
+   * for a reported failure). At least 1 second, at most 1 hour. Unset: no
+   * lease.
+   *
+   * @generated from field: google.protobuf.Duration lease_duration = 4;
+   */
+  leaseDuration?: Duration | undefined;
+
+  /**
+   * How long to wait for work when none is ready (at most 60 seconds; unset
+   * or zero: answer at once). A client's deadline should exceed it.
+   *
+   * @generated from field: google.protobuf.Duration wait = 5;
+   */
+  wait?: Duration | undefined;
+
+  /**
+   * Why, recorded in the histories and the events (default "claimed by
+   * <worker_id>").
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message statehouse.v1.ClaimTaskRunsRequest.
+ * Use `create(ClaimTaskRunsRequestSchema)` to create a new message.
+ */
+export const ClaimTaskRunsRequestSchema: GenMessage<ClaimTaskRunsRequest> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 35);
+
+/**
+ * ClaimedTaskRun is one task run a claim started.
+ *
+ * @generated from message statehouse.v1.ClaimedTaskRun
+ */
+export type ClaimedTaskRun = Message<"statehouse.v1.ClaimedTaskRun"> & {
+  /**
+   * The task run, in RUNNING, with the attempt the claim opened last.
+   *
+   * @generated from field: statehouse.v1.TaskRun task_run = 1;
+   */
+  taskRun?: TaskRun | undefined;
+
+  /**
+   * The execution it belongs to, without its task runs (BASIC view): its
+   * namespace, flow, labels, inputs and revision after the claim.
+   *
+   * @generated from field: statehouse.v1.Execution execution = 2;
+   */
+  execution?: Execution | undefined;
+
+  /**
+   * The number of the attempt the claim opened: what the worker names in its
+   * reports (TransitionTaskRunRequest.attempt) and heartbeats.
+   *
+   * @generated from field: int32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * When the attempt's lease expires unless extended; unset without a lease.
+   *
+   * @generated from field: google.protobuf.Timestamp lease_expire_time = 4;
+   */
+  leaseExpireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message statehouse.v1.ClaimedTaskRun.
+ * Use `create(ClaimedTaskRunSchema)` to create a new message.
+ */
+export const ClaimedTaskRunSchema: GenMessage<ClaimedTaskRun> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 36);
+
+/**
+ * ClaimTaskRunsResponse carries what was claimed, oldest ready first.
+ *
+ * @generated from message statehouse.v1.ClaimTaskRunsResponse
+ */
+export type ClaimTaskRunsResponse = Message<"statehouse.v1.ClaimTaskRunsResponse"> & {
+  /**
+   * The task runs claimed; empty when none was ready within wait.
+   *
+   * @generated from field: repeated statehouse.v1.ClaimedTaskRun task_runs = 1;
+   */
+  taskRuns: ClaimedTaskRun[];
+};
+
+/**
+ * Describes the message statehouse.v1.ClaimTaskRunsResponse.
+ * Use `create(ClaimTaskRunsResponseSchema)` to create a new message.
+ */
+export const ClaimTaskRunsResponseSchema: GenMessage<ClaimTaskRunsResponse> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 37);
+
+/**
+ * HeartbeatRequest extends the leases of the attempts a worker holds.
+ *
+ * @generated from message statehouse.v1.HeartbeatRequest
+ */
+export type HeartbeatRequest = Message<"statehouse.v1.HeartbeatRequest"> & {
+  /**
+   * The attempts, at most 1,000, each extended on its own.
+   *
+   * @generated from field: repeated statehouse.v1.HeartbeatItem attempts = 1;
+   */
+  attempts: HeartbeatItem[];
+};
+
+/**
+ * Describes the message statehouse.v1.HeartbeatRequest.
+ * Use `create(HeartbeatRequestSchema)` to create a new message.
+ */
+export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 38);
+
+/**
+ * HeartbeatItem names one attempt whose lease to extend.
+ *
+ * @generated from message statehouse.v1.HeartbeatItem
+ */
+export type HeartbeatItem = Message<"statehouse.v1.HeartbeatItem"> & {
+  /**
+   * The task run's identifier. Required.
+   *
+   * @generated from field: string task_run_id = 1;
+   */
+  taskRunId: string;
+
+  /**
+   * The attempt's number, as the claim gave it. Required.
+   *
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+};
+
+/**
+ * Describes the message statehouse.v1.HeartbeatItem.
+ * Use `create(HeartbeatItemSchema)` to create a new message.
+ */
+export const HeartbeatItemSchema: GenMessage<HeartbeatItem> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 39);
+
+/**
+ * HeartbeatResult is the outcome of one item of a Heartbeat call.
+ *
+ * @generated from message statehouse.v1.HeartbeatResult
+ */
+export type HeartbeatResult = Message<"statehouse.v1.HeartbeatResult"> & {
+  /**
+   * The task run's identifier, as in the item.
+   *
+   * @generated from field: string task_run_id = 1;
+   */
+  taskRunId: string;
+
+  /**
+   * The attempt's number, as in the item.
+   *
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * The lease's new expiry (now plus the attempt's lease duration); unset
+   * when the item was refused.
+   *
+   * @generated from field: google.protobuf.Timestamp lease_expire_time = 3;
+   */
+  leaseExpireTime?: Timestamp | undefined;
+
+  /**
+   * The task run's state: KILLING tells the worker to stop and report KILLED.
+   *
+   * @generated from field: statehouse.v1.State task_run_state = 4;
+   */
+  taskRunState: State;
+
+  /**
+   * Set when the item was refused, with the status it was refused with
+   * (FAILED_PRECONDITION with reason ATTEMPT_NOT_OPEN, NO_LEASE or
+   * LEASE_EXPIRED; NOT_FOUND for a task run that does not exist or that the
+   * caller may not write).
+   *
+   * @generated from field: statehouse.v1.ItemStatus error = 5;
+   */
+  error?: ItemStatus | undefined;
+};
+
+/**
+ * Describes the message statehouse.v1.HeartbeatResult.
+ * Use `create(HeartbeatResultSchema)` to create a new message.
+ */
+export const HeartbeatResultSchema: GenMessage<HeartbeatResult> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 40);
+
+/**
+ * HeartbeatResponse carries one result per item of the request.
+ *
+ * @generated from message statehouse.v1.HeartbeatResponse
+ */
+export type HeartbeatResponse = Message<"statehouse.v1.HeartbeatResponse"> & {
+  /**
+   * The results, in the order of the request's items.
+   *
+   * @generated from field: repeated statehouse.v1.HeartbeatResult results = 1;
+   */
+  results: HeartbeatResult[];
+};
+
+/**
+ * Describes the message statehouse.v1.HeartbeatResponse.
+ * Use `create(HeartbeatResponseSchema)` to create a new message.
+ */
+export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 41);
+
+/**
  * PauseTimeoutAction is what happens when a pause's timeout expires.
  *
  * @generated from enum statehouse.v1.PauseTimeoutAction
@@ -1488,6 +1801,39 @@ export const ExecutionService: GenService<{
     methodKind: "unary";
     input: typeof CompleteExecutionRequestSchema;
     output: typeof CompleteExecutionResponseSchema;
+  },
+  /**
+   * Claims up to max_task_runs task runs that are ready to start, for one
+   * worker, atomically: each is moved to RUNNING with a new attempt that
+   * records the worker, in one transaction, and no task run is ever given to
+   * two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+   * in an execution that lets a task run start (not PAUSED, not being killed,
+   * not ended): exactly what TransitionTaskRun to RUNNING would accept.
+   * Oldest ready first: by the time each became ready (its creation, its
+   * restart, or its next_attempt_time for a retry), then by id. With wait set
+   * and nothing ready, the call waits for work (woken by the commits that make
+   * work ready, on any replica) and answers with nothing at the end of wait.
+   *
+   * @generated from rpc statehouse.v1.ExecutionService.ClaimTaskRuns
+   */
+  claimTaskRuns: {
+    methodKind: "unary";
+    input: typeof ClaimTaskRunsRequestSchema;
+    output: typeof ClaimTaskRunsResponseSchema;
+  },
+  /**
+   * Extends the leases of many attempts in one call (a worker sends one for
+   * every attempt it holds). Each item succeeds or fails on its own: an
+   * attempt that is no longer its task run's open attempt, that has no lease,
+   * or whose lease has already expired is refused (FAILED_PRECONDITION,
+   * reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+   *
+   * @generated from rpc statehouse.v1.ExecutionService.Heartbeat
+   */
+  heartbeat: {
+    methodKind: "unary";
+    input: typeof HeartbeatRequestSchema;
+    output: typeof HeartbeatResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_statehouse_v1_execution_service, 0);

@@ -63,6 +63,8 @@ def _attempt_to_pb(attempt: Attempt, out: execution_pb2.Attempt) -> None:
     out.state = _STATE_TO_PB[attempt.state]
     out.worker_id = attempt.worker_id
     _history_to_pb(attempt.history, out.history)
+    if attempt.lease_us is not None:
+        _duration_to_pb(attempt.lease_us, out.lease_duration)
 
 
 def task_run_to_pb(tr: TaskRun, out: execution_pb2.TaskRun | None = None) -> execution_pb2.TaskRun:

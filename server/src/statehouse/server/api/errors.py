@@ -120,6 +120,22 @@ REASONS: tuple[Reason, ...] = (
         "NO_ATTEMPT",
         "the task run has not run yet: metrics belong to an attempt; metadata `task_run_state`",
     ),
+    Reason(
+        "FAILED_PRECONDITION",
+        "ATTEMPT_NOT_OPEN",
+        "a report or heartbeat names an attempt that ended (its lease expired, say) or is not "
+        "the open one; metadata `attempt`, `open_attempt`, `task_run_state`",
+    ),
+    Reason(
+        "FAILED_PRECONDITION",
+        "NO_LEASE",
+        "a heartbeat for an attempt started without a lease; metadata `attempt`",
+    ),
+    Reason(
+        "FAILED_PRECONDITION",
+        "LEASE_EXPIRED",
+        "a heartbeat after the lease expired: the attempt is lost; metadata `attempt`",
+    ),
     Reason("ABORTED", "REVISION_MISMATCH", "metadata `expected_revision`, `current_revision`"),
     Reason("ALREADY_EXISTS", "REQUEST_ID_REUSED", "the same request id with other content"),
     Reason("ALREADY_EXISTS", "CREDENTIAL_EXISTS"),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 
-from .. import commands, limits, priority, queries
+from .. import clock, commands, limits, priority, queries
+from ..events.work import WorkWaiters
 from ..orchestration import (
     DomainError,
     Execution,
@@ -18,7 +21,7 @@ from ..orchestration import (
     TaskRun,
     UnreadableRecord,
 )
-from ..orchestration.filters import ExecutionFilter
+from ..orchestration.filters import ExecutionFilter, TaskRunFilter
 from ..orchestration.retry import RetryDecision
 from ..storage import Tx
 from . import convert
@@ -39,6 +42,11 @@ class ExecutionServicer(Servicer):
 
     Requests arrive validated (api/validation.py): the handlers convert and act.
     """
+
+    def __init__(self, *args: Any, work: WorkWaiters | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Claims waiting for work on this process (woken by the event hub).
+        self.work = work if work is not None else WorkWaiters()
 
     async def CreateExecution(
         self, request: pb.CreateExecutionRequest, call: Call
@@ -221,7 +229,7 @@ class ExecutionServicer(Servicer):
         self, request: pb.TransitionTaskRunRequest, call: Call
     ) -> pb.TransitionTaskRunResponse:
         work, respond = self._transition_task_run(request, call)
-        return await self.mutate(
+        response = await self.mutate(
             call,
             request,
             pb.TransitionTaskRunResponse,
@@ -229,6 +237,9 @@ class ExecutionServicer(Servicer):
             respond,
             task_runs=(request.task_run_id,),
         )
+        if request.HasField("lease_duration"):
+            self.on_timers_changed()
+        return response
 
     def _transition_task_run(
         self, request: pb.TransitionTaskRunRequest, call: Call
@@ -239,6 +250,7 @@ class ExecutionServicer(Servicer):
         """The work and the response of one TransitionTaskRun (or item of TransitionTaskRuns)."""
         state = convert.state_from_pb(request.state, "state")
         outputs = call.payload("outputs")
+        lease_us = convert.duration_us(request, "lease_duration")
 
         def work(tx: Tx) -> Moved:
             return commands.transition_task_run(
@@ -250,6 +262,8 @@ class ExecutionServicer(Servicer):
                 outputs=outputs,
                 expected_revision=_expected(request),
                 actor=call.actor,
+                attempt=request.attempt,
+                lease_us=lease_us,
             )
 
         def respond(done: Moved) -> pb.TransitionTaskRunResponse:
@@ -465,6 +479,100 @@ class ExecutionServicer(Servicer):
             return pb.CompleteExecutionResponse(execution=convert.execution_to_pb(execution))
 
         return await self.mutate(call, request, pb.CompleteExecutionResponse, work, respond)
+
+    # -- workers ---------------------------------------------------------------------
+
+    async def ClaimTaskRuns(
+        self, request: pb.ClaimTaskRunsRequest, call: Call
+    ) -> pb.ClaimTaskRunsResponse:
+        """Claim in a write transaction; with nothing ready and a wait, sleep until
+        a commit may have made work ready (``events/work.py``), a retry falls due,
+        or the bound, and claim again. Never a busy loop: each claim after the
+        first follows a wake-up."""
+        f = request.filter
+        flt = TaskRunFilter(
+            namespace=f.namespace,
+            flow_id=f.flow_id,
+            task_ids=tuple(sorted(set(f.task_ids))),
+            labels=tuple(sorted(f.labels.items())),
+            scope=call.principal.scope,
+        )
+        lease_us = convert.duration_us(request, "lease_duration")
+        work = functools.partial(
+            commands.claim_task_runs,
+            flt=flt,
+            limit=request.max_task_runs or 1,
+            worker_id=request.worker_id,
+            lease_us=lease_us,
+            reason=request.reason or f"claimed by {request.worker_id}",
+            actor=call.actor,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (convert.duration_us(request, "wait") or 0) / 1e6
+        while True:
+            with self.work.waiting(flt) as woken:
+                result = await self.store.write(work)
+                remaining = deadline - loop.time()
+                if result.claimed or remaining <= 0:
+                    break
+                if result.next_ready_us is not None:
+                    due = (result.next_ready_us - clock.now_us()) / 1e6
+                    remaining = min(remaining, max(due, 0.0) + 0.001)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await woken
+        if result.claimed and lease_us is not None:
+            self.on_timers_changed()
+        response = pb.ClaimTaskRunsResponse()
+        for claimed in result.claimed:
+            item = response.task_runs.add(attempt=claimed.attempt)
+            convert.task_run_to_pb(claimed.task_run, item.task_run)
+            item.execution.CopyFrom(convert.execution_to_pb(claimed.execution, full=False))
+            if claimed.lease_expire_time_us is not None:
+                convert.time_to_pb(claimed.lease_expire_time_us, item.lease_expire_time)
+        return response
+
+    async def Heartbeat(self, request: pb.HeartbeatRequest, call: Call) -> pb.HeartbeatResponse:
+        """Each item authorized as a TransitionTaskRun of its task run would be (a
+        task run outside the caller's namespaces is NOT_FOUND, for that item
+        alone), then all extended in one write transaction."""
+        single = call.method.rsplit("/", 1)[0] + "/TransitionTaskRun"
+        items = list(request.attempts)
+        refused: dict[int, Exception] = {}
+
+        async def admit(i: int) -> None:
+            try:
+                await call.authorize(single, items[i])
+            except Exception as error:  # that item's answer
+                refused[i] = error
+
+        if not call.principal.unrestricted:
+            await asyncio.gather(*(admit(i) for i in range(len(items))))
+        admitted = [
+            (item.task_run_id, item.attempt) for i, item in enumerate(items) if i not in refused
+        ]
+        beats = iter(
+            await self.store.write(functools.partial(commands.heartbeat, items=admitted))
+            if admitted
+            else []
+        )
+        response = pb.HeartbeatResponse()
+        for i, item in enumerate(items):
+            result = response.results.add(task_run_id=item.task_run_id, attempt=item.attempt)
+            problem = refused.get(i)
+            if problem is None:
+                beat = next(beats)
+                if beat.task_run_state is not None:
+                    result.task_run_state = convert.state_to_pb(beat.task_run_state)
+                if beat.lease_expire_time_us is not None:
+                    convert.time_to_pb(beat.lease_expire_time_us, result.lease_expire_time)
+                problem = beat.error
+            if problem is not None:
+                status = status_of(f"{call.method} item {i}", problem)
+                result.error.code = status.code
+                result.error.message = status.message
+                result.error.details.extend(status.details)
+        return response
 
 
 #: What a task run's move returns: the task run, its execution, a retry decision.

@@ -445,6 +445,13 @@ FIELD_RULES: dict[str, Rule] = {
     # Only the count: each item is validated alone by the handler, so that a bad
     # item fails by itself while the others are applied.
     "TransitionTaskRunsRequest.requests": Many(L.MAX_TRANSITIONS_PER_CALL, Unchecked()),
+    "TaskRunFilter.labels": Pairs(L.MAX_LABEL_FILTERS, LABELS.key, LABELS.value),
+    "TaskRunFilter.task_ids": Many(L.MAX_CLAIM_TASK_IDS, IDENTIFIER),
+    "ClaimTaskRunsRequest.max_task_runs": Whole(0, L.MAX_CLAIM_TASK_RUNS),
+    "ClaimTaskRunsRequest.wait": Span(0, L.MAX_CLAIM_WAIT_SECONDS),
+    "lease_duration": Span(L.MIN_LEASE_SECONDS, L.MAX_LEASE_SECONDS),
+    "HeartbeatRequest.attempts": Many(L.MAX_HEARTBEATS_PER_CALL),
+    "HeartbeatItem.attempt": Whole(1, (1 << 31) - 1),
     "MetricEntry.name": METRIC_NAME,
     "MetricEntry.description": Text(L.MAX_METRIC_DESCRIPTION, multiline=True),
     "MetricEntry.tags": Pairs(L.MAX_TAGS, TAG_KEY, Text(L.MAX_TAG_VALUE)),
@@ -484,6 +491,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "CompleteExecutionRequest": ("execution_id",),
     "FollowExecutionRequest": ("execution_id",),
     "RecordMetricsRequest": ("task_run_id", "metrics"),
+    "ClaimTaskRunsRequest": ("worker_id",),
+    "HeartbeatRequest": ("attempts",),
+    "HeartbeatItem": ("task_run_id", "attempt"),
     "MetricEntry": ("name",),
     "AggregateMetricsRequest": ("namespace", "name", "type", "start_time", "end_time"),
     "RetryPolicy.Constant": ("interval",),

@@ -487,6 +487,9 @@ class EventHub:
         self.chunk_size = max(1, chunk_size)
         #: Stream sends and offers under a budget of loop time (see :class:`_Pacer`).
         self._pacer = _Pacer(budget, busy_budget)
+        #: Called on the loop with each batch the hub accepts, local or from the log
+        #: (``events/work.py``: claims waiting for work).
+        self.batch_listeners: list[Callable[[list[Event]], None]] = []
         #: The newest events, contiguous, ``recent[0]`` at ``recent_first``: catching up
         #: from memory instead of the log (at most about 2 x ``memory_events``).
         self.memory_events = max(1, memory_events)
@@ -599,6 +602,8 @@ class EventHub:
             self.recent_first += drop
         self.pending.append(batch)
         self._deliver_needed.set()
+        for listener in self.batch_listeners:
+            listener(batch)
 
     async def _deliver(self) -> None:
         """Offer the pending batches, in order, to the synced subscribers they match."""

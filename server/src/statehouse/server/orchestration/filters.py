@@ -67,3 +67,39 @@ class EventFilter:
             and (not self.execution_ids or event.execution_id in self.execution_ids)
             and (not self.states or event.state in self.states)
         )
+
+
+#: What a task run's event may make ready: it was created or restarted.
+_READY_STATES = frozenset({State.CREATED, State.RESTARTED})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRunFilter:
+    """What a claim selects (ClaimTaskRuns); empty fields match everything."""
+
+    namespace: str = ""
+    flow_id: str = ""
+    task_ids: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    #: The caller's namespace patterns (access.py); empty: every namespace.
+    scope: tuple[str, ...] = ()
+
+    def may_make_ready(self, event: Event) -> bool:
+        """Whether ``event`` may have made a task run this filter selects ready:
+        a task run created or restarted, or an execution resumed or restarted
+        (labels are not in events: a claim woken in vain finds nothing)."""
+        if event.task_run_id:
+            if event.state not in _READY_STATES:
+                return False
+            if self.task_ids and event.task_id not in self.task_ids:
+                return False
+        elif not (
+            event.state is State.RESTARTED
+            or (event.state is State.RUNNING and event.previous_state is State.PAUSED)
+        ):
+            return False
+        return (
+            (not self.scope or any(matches(p, event.namespace) for p in self.scope))
+            and (not self.namespace or event.namespace == self.namespace)
+            and (not self.flow_id or event.flow_id == self.flow_id)
+        )

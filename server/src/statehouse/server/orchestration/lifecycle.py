@@ -68,6 +68,9 @@ def attempt_follows_task_run(
     else:
         follows = requested is not State.KILLING
         changes.move_task_run(task_run, requested, reason, last, attempt_follows=follows)
+        if follows and requested.is_terminal and last.lease_us is not None:
+            # An ended attempt holds no lease: its timer must never fire.
+            changes.cancel_timers(task_run_id=task_run.id, kind=TimerKind.LEASE)
 
 
 def retry_failed_attempt(changes: ChangeSet, task_run: TaskRun) -> retry.RetryDecision:

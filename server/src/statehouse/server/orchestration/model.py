@@ -41,6 +41,9 @@ class Attempt:
     state: State
     history: list[StateChange] = field(default_factory=list)
     worker_id: str = ""
+    #: The lease the attempt was started with (microseconds), None without one:
+    #: its expiry is the due time of its ``LEASE`` timer (``leases.py``).
+    lease_us: int | None = None
 
 
 @dataclass(slots=True)
@@ -113,6 +116,9 @@ class TimerKind(enum.StrEnum):
     PAUSE = "PAUSE"
     #: The end of a kill's grace period: active task runs are forced to KILLED.
     KILL_DEADLINE = "KILL_DEADLINE"
+    #: The expiry of an attempt's lease (moved later by heartbeats): the attempt
+    #: ends FAILED unless it ended first (``leases.py``).
+    LEASE = "LEASE"
 
 
 class PauseAction(enum.StrEnum):

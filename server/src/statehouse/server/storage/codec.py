@@ -77,18 +77,20 @@ def history_from_json(items: list[list[Any]]) -> list[StateChange]:
     ]
 
 
+def _attempt_to_json(a: Attempt) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "n": a.number,
+        "s": a.state.value,
+        "h": history_to_json(a.history),
+        "w": a.worker_id,
+    }
+    if a.lease_us is not None:
+        item["l"] = a.lease_us
+    return item
+
+
 def attempts_to_json(attempts: list[Attempt]) -> str:
-    return dumps(
-        [
-            {
-                "n": a.number,
-                "s": a.state.value,
-                "h": history_to_json(a.history),
-                "w": a.worker_id,
-            }
-            for a in attempts
-        ]
-    )
+    return dumps([_attempt_to_json(a) for a in attempts])
 
 
 def attempts_from_json(text: str) -> list[Attempt]:
@@ -98,6 +100,7 @@ def attempts_from_json(text: str) -> list[Attempt]:
             state=State(a["s"]),
             history=history_from_json(a["h"]),
             worker_id=str(a["w"]),
+            lease_us=None if a.get("l") is None else int(a["l"]),
         )
         for a in loads(text)
     ]

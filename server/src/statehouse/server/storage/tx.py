@@ -27,9 +27,9 @@ from ..orchestration import (
     Timer,
     UnreadableRecord,
 )
-from ..orchestration.filters import EventFilter, ExecutionFilter
+from ..orchestration.filters import EventFilter, ExecutionFilter, TaskRunFilter
 from ..orchestration.metrics import FIXED_US, Metric, MetricEntry
-from . import codec
+from . import codec, work
 from .errors import BatchConflict, is_unreachable
 from .hot import Hot
 from .schema import (
@@ -967,12 +967,46 @@ class Tx:
         query = sa.select(timers.c.kind, sa.func.count()).group_by(timers.c.kind)
         return {str(kind): int(count) for kind, count in self.conn.execute(query)}
 
-    def take_timer(self, timer_id: str) -> bool:
+    def take_timer(self, timer_id: str, *, due_by_us: int | None = None) -> bool:
         """Delete a timer that is about to fire; False if it is gone (cancelled, or
-        fired by another process): the delete is what makes a timer fire once."""
+        fired by another process): the delete is what makes a timer fire once.
+        With ``due_by_us``, only if it is still due by then (a heartbeat may have
+        moved a lease's timer later since it was read)."""
         self._immediate()
-        result = self.conn.execute(sa.delete(timers).where(timers.c.id == timer_id))
+        query = sa.delete(timers).where(timers.c.id == timer_id)
+        if due_by_us is not None:
+            query = query.where(timers.c.due_time_us <= due_by_us)
+        result = self.conn.execute(query)
         return result.rowcount == 1
+
+    # -- workers: claims and leases (the statements are storage/work.py's) ------
+
+    def ready_task_runs(self, flt: TaskRunFilter, *, now_us: int, limit: int) -> list[str]:
+        """Ids of up to ``limit`` ready task runs, oldest ready first; on
+        PostgreSQL locked with their executions, skipping rows others hold."""
+        self._immediate()
+        query = work.ready_query(flt, now_us=now_us, limit=limit, lock=self.LOCKS_ROWS)
+        return [str(i) for i in self.conn.execute(query).scalars()]
+
+    def next_ready_time(self, flt: TaskRunFilter, *, now_us: int) -> int | None:
+        """When a task run ``flt`` selects next becomes ready by the clock (a retry)."""
+        value = self.conn.execute(work.next_ready_query(flt, now_us=now_us)).scalar()
+        return None if value is None else int(value)
+
+    def task_runs_by_id(self, task_run_ids: Sequence[str]) -> dict[str, TaskRun]:
+        """Task runs by id, in one statement and without a lock (absent ones left out)."""
+        self._immediate()
+        ids = sorted(set(task_run_ids))
+        rows = self.conn.execute(sa.select(task_runs).where(task_runs.c.id.in_(ids))).mappings()
+        return {str(r["id"]): codec.task_run_from_row(r) for r in rows}
+
+    def extend_leases(self, timer_ids: Sequence[str], *, due_us: int, now_us: int) -> set[str]:
+        """Move lease timers not yet expired at ``now_us`` to ``due_us``; the ids moved."""
+        self._immediate()
+        if not timer_ids:
+            return set()
+        statement = work.extend_leases_statement(list(timer_ids), due_us=due_us, now_us=now_us)
+        return {str(i) for i in self.conn.execute(statement).scalars()}
 
     def append_events(self, new_events: list[Event]) -> list[Event]:
         """Queue events for the log: :meth:`flush_events`, just before commit,
