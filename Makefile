@@ -49,10 +49,14 @@ help:
 	@echo "make screenshots  the console's screenshots in docs/ (headless Chromium, a real server)"
 	@echo "make clean        remove the environments, caches and ./data"
 
-$(VENV)/.installed: pyproject.toml
+# Both distributions, editable (client/ and server/), with the development group of
+# ./pyproject.toml. (Before they were split, this checkout was one distribution,
+# "statehouse": an environment made then drops it first.)
+$(VENV)/.installed: pyproject.toml client/pyproject.toml server/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(PY) -m pip uninstall --quiet --yes statehouse 2>/dev/null || true
+	$(PY) -m pip install --quiet -e ./client -e './server[postgres]' --group dev
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

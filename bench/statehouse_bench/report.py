@@ -385,7 +385,7 @@ def _idle(idle: dict[str, Any] | None) -> str:
         f"in {idle['established_seconds']:.1f} s ({idle['marker_events']} marker events)\n"
         f"  write (CreateExecution, one at a time): none open p50 {none['p50_ms']:.2f} ms, "
         f"p99 {none['p99_ms']:.2f} ms; {idle['streams']:,} open p50 {opened['p50_ms']:.2f} ms,"
-        f" p99 {opened['p99_ms']:.2f} ms ({opened['writes']:,} writes each)\n"
+        f" p99 {opened['p99_ms']:.2f} ms ({opened.get('writes', 0):,} writes each)\n"
         f"  server CPU per write (the write and its deliveries): "
         f"{opened.get('server_cpu_ms_per_write', math.nan):.2f} ms with the streams open, "
         f"{none.get('server_cpu_ms_per_write', math.nan):.2f} ms with none\n"

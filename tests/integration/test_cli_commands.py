@@ -65,7 +65,7 @@ def parses_as(value: Any, message_type: type[Message]) -> Message:
 
 def test_version_is_the_installed_package(cli: Cli) -> None:
     result = cli.run("--version")
-    assert result.stdout.strip() == f"statehouse {importlib.metadata.version('statehouse')}"
+    assert result.stdout.strip() == f"statehouse {importlib.metadata.version('statehouse-client')}"
 
 
 def test_status_reports_the_server_its_log_and_counts_by_state(cli: Cli) -> None:
@@ -79,7 +79,7 @@ def test_status_reports_the_server_its_log_and_counts_by_state(cli: Cli) -> None
     assert status["target"] == cli.target
     server = parses_as(status["server"], admin_service_pb2.GetServerInfoResponse)
     assert isinstance(server, admin_service_pb2.GetServerInfoResponse)
-    assert server.version == importlib.metadata.version("statehouse")
+    assert server.version == importlib.metadata.version("statehouse-server")
     assert server.database_backend in ("sqlite", "postgresql")
     # 2 executions and a task run created, a task run and its execution started
     assert server.head_sequence == 5

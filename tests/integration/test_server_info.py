@@ -58,7 +58,7 @@ async def test_server_info_tells_version_backend_and_the_log(
 ) -> None:
     before = time.time()
     info = await admin.GetServerInfo(apb.GetServerInfoRequest())
-    assert info.version == importlib.metadata.version("statehouse")
+    assert info.version == importlib.metadata.version("statehouse-server")
     backend = sa.make_url(running_server.settings.resolved_database_url()).get_backend_name()
     assert info.database_backend == backend
     assert info.database_backend in ("sqlite", "postgresql")
@@ -197,7 +197,7 @@ async def test_both_sdk_clients_have_server_info_and_counts(
             return client.get_server_info(), client.count_executions(namespace="team-a.app")
 
     info, counted = await asyncio.to_thread(blocking)
-    assert info.version == importlib.metadata.version("statehouse")
+    assert info.version == importlib.metadata.version("statehouse-server")
     assert counted.total == 7
     assert by_state(counted)[st.STATE_CREATED] == 3
 

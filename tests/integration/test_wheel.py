@@ -1,5 +1,7 @@
-"""Installed as a user installs it: the built wheel, no extras, in a new virtualenv,
-serves on the embedded SQLite database (health, a transition, its event)."""
+"""Installed as a user installs it: the wheels built from this tree, in new
+virtualenvs. statehouse-server (with statehouse-client, no extras) serves on the
+embedded SQLite database (health, a transition, its event); statehouse-client
+alone has nothing of the server and its command drives a server."""
 
 from __future__ import annotations
 
@@ -31,23 +33,51 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel built from this tree, installed without extras into a fresh venv."""
-    work = tmp_path_factory.mktemp("wheel")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The two wheels built from this tree: statehouse-client and statehouse-server."""
+    work = tmp_path_factory.mktemp("wheels")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(work), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(work),
+            str(ROOT / "client"),
+            str(ROOT / "server"),
+        ],
         check=True,
         timeout=600,
     )
-    (wheel,) = work.glob("statehouse-*.whl")
-    env_dir = work / "venv"
-    venv.create(env_dir, with_pip=True)
+    (client,) = work.glob("statehouse_client-*.whl")
+    (server,) = work.glob("statehouse_server-*.whl")
+    return {"client": client, "server": server}
+
+
+def _venv(where: Path, *wheels: Path) -> Path:
+    """A new virtualenv with these wheels (and their dependencies) installed."""
+    venv.create(where, with_pip=True)
     subprocess.run(
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        [str(where / "bin" / "python"), "-m", "pip", "install", "--quiet", *map(str, wheels)],
         check=True,
         timeout=600,
     )
-    return env_dir
+    return where
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Path:
+    """statehouse-server, and the statehouse-client it depends on, without extras."""
+    return _venv(tmp_path_factory.mktemp("server") / "venv", wheels["client"], wheels["server"])
+
+
+@pytest.fixture(scope="module")
+def client_only(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Path:
+    """statehouse-client alone, as a worker image installs it."""
+    return _venv(tmp_path_factory.mktemp("client") / "venv", wheels["client"])
 
 
 @pytest.fixture
@@ -138,11 +168,79 @@ def test_the_wheel_carries_the_built_web_console(installed: Path) -> None:
         assert (static / asset).is_file(), asset
 
 
-def test_the_wheel_carries_the_license(installed: Path) -> None:
-    """pyproject.toml's Apache-2.0, with its text: LICENSE in the installed dist-info."""
+def test_the_wheels_carry_the_license(installed: Path) -> None:
+    """Apache-2.0, with its text: LICENSE in each installed dist-info."""
     (site,) = (installed / "lib").glob("python3*/site-packages")
-    (dist_info,) = site.glob("statehouse-*.dist-info")
-    assert (dist_info / "licenses" / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
-    metadata = (dist_info / "METADATA").read_text()
-    assert "License-Expression: Apache-2.0\n" in metadata
-    assert "License-File: LICENSE\n" in metadata
+    for name in ("statehouse_client", "statehouse_server"):
+        (dist_info,) = site.glob(f"{name}-*.dist-info")
+        assert (dist_info / "licenses" / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+        metadata = (dist_info / "METADATA").read_text()
+        assert "License-Expression: Apache-2.0\n" in metadata
+        assert "License-File: LICENSE\n" in metadata
+
+
+#: What a client never needs: the server's own dependencies.
+SERVER_ONLY = (
+    "sqlalchemy",
+    "alembic",
+    "uvicorn",
+    "prometheus-client",
+    "opentelemetry-sdk",
+    "pyjwt",
+)
+
+
+def test_the_client_wheel_alone_has_nothing_of_the_server(
+    client_only: Path, served: str, tmp_path: Path
+) -> None:
+    """Installed alone it brings no server dependency; its SDK and its command's
+    client commands drive a server; serve and backup say what to install."""
+    listed = subprocess.run(
+        [str(client_only / "bin" / "python"), "-m", "pip", "list", "--format", "freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.lower()
+    installed_names = {line.split("==")[0] for line in listed.splitlines()}
+    assert "statehouse-client" in installed_names
+    assert not installed_names & {"statehouse-server", *SERVER_ONLY}, installed_names
+    program = (
+        "from statehouse.client import Client\n"
+        "import importlib.util, sys\n"
+        "assert importlib.util.find_spec('statehouse.server') is None\n"
+        f"with Client.connect({served!r}) as client:\n"
+        "    ex = client.create_execution(namespace='demo', flow_id='from-the-client-wheel')\n"
+        "    print(client.get_execution(ex.id).flow_id)\n"
+    )
+    done = subprocess.run(
+        [str(client_only / "bin" / "python"), "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "from-the-client-wheel"
+    env = {**os.environ, "STATEHOUSE_TARGET": served, "NO_COLOR": "1"}
+    cli = str(client_only / "bin" / "statehouse")
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [cli, *argv], capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path
+        )
+
+    assert "health:     SERVING" in run("status").stdout
+    made = run("executions", "create", "--namespace", "demo", "--flow", "cli", "-q")
+    assert made.returncode == 0, made.stderr
+    assert (
+        f"id: {made.stdout.strip()}"
+        in run("executions", "get", made.stdout.strip(), "-o", "yaml").stdout
+    )
+    for argv in (("serve",), ("backup", "--to", str(tmp_path / "copy.db"))):
+        refused = run(*argv)
+        assert refused.returncode == 2, refused
+        assert "needs the server, which is not installed here: install statehouse-server" in (
+            refused.stderr
+        )
+        assert "Traceback" not in refused.stderr

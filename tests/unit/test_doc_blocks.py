@@ -120,12 +120,16 @@ def test_commands_are_spelled_as_make_venv_installs_them() -> None:
 
 
 def test_the_license_is_there_and_packaged() -> None:
-    """pyproject.toml says Apache-2.0: the text is in LICENSE, and the wheel and sdist carry it."""
+    """Both distributions (client/, server/) say Apache-2.0: the text is in LICENSE
+    (each project's LICENSE is the repository's), and their wheels and sdists carry it."""
     license_text = (ROOT / "LICENSE").read_text()
     assert license_text.split()[:3] == ["Apache", "License", "Version"]
     assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in license_text
     assert "END OF TERMS AND CONDITIONS" in license_text
-    for pyproject in [ROOT / "pyproject.toml", *Path(ROOT).glob("*/pyproject.toml")]:
+    projects = [ROOT / "client" / "pyproject.toml", ROOT / "server" / "pyproject.toml"]
+    assert sorted(Path(ROOT).glob("*/pyproject.toml")) == sorted(projects)
+    for pyproject in projects:
+        assert (pyproject.parent / "LICENSE").read_text() == license_text
         project = tomllib.loads(pyproject.read_text())
         assert project["project"]["license"] == "Apache-2.0", pyproject
         assert project["project"]["license-files"] == ["LICENSE"], pyproject

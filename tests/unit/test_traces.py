@@ -59,7 +59,7 @@ def test_otlp_without_its_extra_says_what_to_install() -> None:
     )
     if points:
         pytest.skip("the OTLP exporter is installed here")
-    with pytest.raises(TracingConfigError, match=r"pip install 'statehouse\[otlp\]'"):
+    with pytest.raises(TracingConfigError, match=r"pip install 'statehouse-server\[otlp\]'"):
         trace_exporters({"OTEL_TRACES_EXPORTER": "otlp"})
 
 

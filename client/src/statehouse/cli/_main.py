@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -42,7 +43,6 @@ from statehouse.client import (
 )
 from statehouse.client._errors import error_from_rpc
 from statehouse.client._security import TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_ENV
-from statehouse.server.options import add_serve_arguments
 from statehouse.v1 import (
     admin_service_pb2 as _as,
     execution_pb2,
@@ -364,10 +364,20 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    # serve: the options are the server's own (shared with python -m statehouse.server.app)
-    serve = commands.add_parser("serve", help="run the server", description="Run the server.")
+    # serve: the options are the server's own (shared with python -m statehouse.server.app);
+    # with statehouse-client alone, serve says what to install.
+    add_serve_arguments = _server_options()
+    if add_serve_arguments is not None:
+        serve = commands.add_parser("serve", help="run the server", description="Run the server.")
+        add_serve_arguments(serve)
+    else:
+        serve = commands.add_parser(
+            "serve",
+            help=f"run the server (needs {SERVER_DISTRIBUTION})",
+            description=f"Run the server: needs {SERVER_DISTRIBUTION}, which is not installed.",
+        )
+        serve.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
-    add_serve_arguments(serve)
 
     # backup: a copy of the SQLite database, online (server code, imported lazily)
     p = commands.add_parser(
@@ -774,7 +784,7 @@ def _connect(args: argparse.Namespace) -> Client:
 def version() -> str:
     """The installed package's version."""
     try:
-        return importlib.metadata.version("statehouse")
+        return importlib.metadata.version("statehouse-client")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
 
@@ -807,7 +817,32 @@ def _emit_item(args: argparse.Namespace, out: TextIO, value: dict[str, Any], tex
         render.write_value(out, value, fmt=args.output, lines=True)
 
 
+#: The distribution of ``statehouse serve`` and of the commands that open the database.
+SERVER_DISTRIBUTION = "statehouse-server"
+
+
+def _server_options() -> Callable[[argparse.ArgumentParser], None] | None:
+    """The server's ``serve`` options, or None where only statehouse-client is installed."""
+    try:
+        from statehouse.server.options import add_serve_arguments
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.startswith("statehouse.server"):
+            return None
+        raise
+    return add_serve_arguments
+
+
+def _needs_server(what: str) -> None:
+    """Refuse ``what`` in one line where the server is not installed."""
+    if importlib.util.find_spec("statehouse.server") is None:
+        raise UsageError(
+            f"{what} needs the server, which is not installed here: install "
+            f"{SERVER_DISTRIBUTION} (it includes this client)"
+        )
+
+
 def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    _needs_server("statehouse backup")
     from statehouse.server.settings import Settings
     from statehouse.server.storage.backup import BackupError, backup_sqlite
 
@@ -834,6 +869,7 @@ def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    _needs_server("statehouse serve")
     from statehouse.server.app import serve_from_args
 
     serve_from_args(args)
@@ -1471,6 +1507,7 @@ def _offline_error(exc: Exception) -> StatehouseError:
 
 def _offline_call(work: Callable[[Any], Any]) -> Any:
     """Run ``work(statehouse.server.credentials)``, reporting its errors as the server would."""
+    _needs_server("--database (the credentials on the database itself)")
     from statehouse.server import credentials
     from statehouse.server.orchestration import DomainError
 

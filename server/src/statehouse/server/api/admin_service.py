@@ -46,9 +46,9 @@ def token_to_pb(credential: Credential) -> pb.Token:
 
 
 def package_version() -> str:
-    """The version of the installed statehouse package (``unknown`` when it is not installed)."""
+    """The version of the installed statehouse-server (``unknown`` when it is not installed)."""
     try:
-        return importlib.metadata.version("statehouse")
+        return importlib.metadata.version("statehouse-server")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare tree
         return "unknown"
 

@@ -126,12 +126,12 @@ def trace_exporters(
             if name.startswith("otlp"):
                 raise TracingConfigError(
                     f"OTEL_TRACES_EXPORTER={name} needs the OTLP exporter, which is not "
-                    "installed: pip install 'statehouse[otlp]' (opentelemetry-exporter-otlp)"
+                    "installed: pip install 'statehouse-server[otlp]' (opentelemetry-exporter-otlp)"
                 )
             known = sorted(p.name for p in importlib.metadata.entry_points(group=EXPORTER_GROUP))
             raise TracingConfigError(
                 f"OTEL_TRACES_EXPORTER={name}: no such span exporter is installed "
-                f"(installed: {', '.join([*known, 'otlp (statehouse[otlp])', 'none'])})"
+                f"(installed: {', '.join([*known, 'otlp (statehouse-server[otlp])', 'none'])})"
             )
         found.append(next(iter(points)))
     return found
@@ -139,7 +139,7 @@ def trace_exporters(
 
 def _version() -> str:
     try:
-        return importlib.metadata.version("statehouse")
+        return importlib.metadata.version("statehouse-server")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
         return "0"
 
