@@ -201,6 +201,50 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int LEASE_DURATION_FIELD_NUMBER = 5;
+  private com.google.protobuf.Duration leaseDuration_;
+  /**
+   * <pre>
+   * The attempt's lease, when it was started with one (by a claim, or by a
+   * TransitionTaskRun carrying lease_duration): the worker must report or
+   * heartbeat within it, or the attempt ends FAILED with actor `system`.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 5;</code>
+   * @return Whether the leaseDuration field is set.
+   */
+  @java.lang.Override
+  public boolean hasLeaseDuration() {
+    return leaseDuration_ != null;
+  }
+  /**
+   * <pre>
+   * The attempt's lease, when it was started with one (by a claim, or by a
+   * TransitionTaskRun carrying lease_duration): the worker must report or
+   * heartbeat within it, or the attempt ends FAILED with actor `system`.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 5;</code>
+   * @return The leaseDuration.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getLeaseDuration() {
+    return leaseDuration_ == null ? com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+  }
+  /**
+   * <pre>
+   * The attempt's lease, when it was started with one (by a claim, or by a
+   * TransitionTaskRun carrying lease_duration): the worker must report or
+   * heartbeat within it, or the attempt ends FAILED with actor `system`.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 5;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getLeaseDurationOrBuilder() {
+    return leaseDuration_ == null ? com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -227,6 +271,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(workerId_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 4, workerId_);
     }
+    if (leaseDuration_ != null) {
+      output.writeMessage(5, getLeaseDuration());
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -251,6 +298,10 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(workerId_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(4, workerId_);
     }
+    if (leaseDuration_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, getLeaseDuration());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -273,6 +324,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getHistoryList())) return false;
     if (!getWorkerId()
         .equals(other.getWorkerId())) return false;
+    if (hasLeaseDuration() != other.hasLeaseDuration()) return false;
+    if (hasLeaseDuration()) {
+      if (!getLeaseDuration()
+          .equals(other.getLeaseDuration())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -294,6 +350,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + WORKER_ID_FIELD_NUMBER;
     hash = (53 * hash) + getWorkerId().hashCode();
+    if (hasLeaseDuration()) {
+      hash = (37 * hash) + LEASE_DURATION_FIELD_NUMBER;
+      hash = (53 * hash) + getLeaseDuration().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -439,6 +499,11 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000004);
       workerId_ = "";
+      leaseDuration_ = null;
+      if (leaseDurationBuilder_ != null) {
+        leaseDurationBuilder_.dispose();
+        leaseDurationBuilder_ = null;
+      }
       return this;
     }
 
@@ -493,6 +558,11 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.workerId_ = workerId_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.leaseDuration_ = leaseDurationBuilder_ == null
+            ? leaseDuration_
+            : leaseDurationBuilder_.build();
       }
     }
 
@@ -577,6 +647,9 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000008;
         onChanged();
       }
+      if (other.hasLeaseDuration()) {
+        mergeLeaseDuration(other.getLeaseDuration());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -631,6 +704,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 42: {
+              input.readMessage(
+                  getLeaseDurationFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1167,6 +1247,179 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000008;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.Duration leaseDuration_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> leaseDurationBuilder_;
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     * @return Whether the leaseDuration field is set.
+     */
+    public boolean hasLeaseDuration() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     * @return The leaseDuration.
+     */
+    public com.google.protobuf.Duration getLeaseDuration() {
+      if (leaseDurationBuilder_ == null) {
+        return leaseDuration_ == null ? com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+      } else {
+        return leaseDurationBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     */
+    public Builder setLeaseDuration(com.google.protobuf.Duration value) {
+      if (leaseDurationBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        leaseDuration_ = value;
+      } else {
+        leaseDurationBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     */
+    public Builder setLeaseDuration(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (leaseDurationBuilder_ == null) {
+        leaseDuration_ = builderForValue.build();
+      } else {
+        leaseDurationBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     */
+    public Builder mergeLeaseDuration(com.google.protobuf.Duration value) {
+      if (leaseDurationBuilder_ == null) {
+        if (((bitField0_ & 0x00000010) != 0) &&
+          leaseDuration_ != null &&
+          leaseDuration_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getLeaseDurationBuilder().mergeFrom(value);
+        } else {
+          leaseDuration_ = value;
+        }
+      } else {
+        leaseDurationBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     */
+    public Builder clearLeaseDuration() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      leaseDuration_ = null;
+      if (leaseDurationBuilder_ != null) {
+        leaseDurationBuilder_.dispose();
+        leaseDurationBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     */
+    public com.google.protobuf.Duration.Builder getLeaseDurationBuilder() {
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return getLeaseDurationFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getLeaseDurationOrBuilder() {
+      if (leaseDurationBuilder_ != null) {
+        return leaseDurationBuilder_.getMessageOrBuilder();
+      } else {
+        return leaseDuration_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+      }
+    }
+    /**
+     * <pre>
+     * The attempt's lease, when it was started with one (by a claim, or by a
+     * TransitionTaskRun carrying lease_duration): the worker must report or
+     * heartbeat within it, or the attempt ends FAILED with actor `system`.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 5;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        getLeaseDurationFieldBuilder() {
+      if (leaseDurationBuilder_ == null) {
+        leaseDurationBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getLeaseDuration(),
+                getParentForChildren(),
+                isClean());
+        leaseDuration_ = null;
+      }
+      return leaseDurationBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -99,4 +99,37 @@ public interface AttemptOrBuilder extends
    */
   com.google.protobuf.ByteString
       getWorkerIdBytes();
+
+  /**
+   * <pre>
+   * The attempt's lease, when it was started with one (by a claim, or by a
+   * TransitionTaskRun carrying lease_duration): the worker must report or
+   * heartbeat within it, or the attempt ends FAILED with actor `system`.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 5;</code>
+   * @return Whether the leaseDuration field is set.
+   */
+  boolean hasLeaseDuration();
+  /**
+   * <pre>
+   * The attempt's lease, when it was started with one (by a claim, or by a
+   * TransitionTaskRun carrying lease_duration): the worker must report or
+   * heartbeat within it, or the attempt ends FAILED with actor `system`.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 5;</code>
+   * @return The leaseDuration.
+   */
+  com.google.protobuf.Duration getLeaseDuration();
+  /**
+   * <pre>
+   * The attempt's lease, when it was started with one (by a claim, or by a
+   * TransitionTaskRun carrying lease_duration): the worker must report or
+   * heartbeat within it, or the attempt ends FAILED with actor `system`.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 5;</code>
+   */
+  com.google.protobuf.DurationOrBuilder getLeaseDurationOrBuilder();
 }

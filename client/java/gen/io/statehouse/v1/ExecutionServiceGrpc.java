@@ -485,6 +485,68 @@ public final class ExecutionServiceGrpc {
     return getCompleteExecutionMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<io.statehouse.v1.ClaimTaskRunsRequest,
+      io.statehouse.v1.ClaimTaskRunsResponse> getClaimTaskRunsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ClaimTaskRuns",
+      requestType = io.statehouse.v1.ClaimTaskRunsRequest.class,
+      responseType = io.statehouse.v1.ClaimTaskRunsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<io.statehouse.v1.ClaimTaskRunsRequest,
+      io.statehouse.v1.ClaimTaskRunsResponse> getClaimTaskRunsMethod() {
+    io.grpc.MethodDescriptor<io.statehouse.v1.ClaimTaskRunsRequest, io.statehouse.v1.ClaimTaskRunsResponse> getClaimTaskRunsMethod;
+    if ((getClaimTaskRunsMethod = ExecutionServiceGrpc.getClaimTaskRunsMethod) == null) {
+      synchronized (ExecutionServiceGrpc.class) {
+        if ((getClaimTaskRunsMethod = ExecutionServiceGrpc.getClaimTaskRunsMethod) == null) {
+          ExecutionServiceGrpc.getClaimTaskRunsMethod = getClaimTaskRunsMethod =
+              io.grpc.MethodDescriptor.<io.statehouse.v1.ClaimTaskRunsRequest, io.statehouse.v1.ClaimTaskRunsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ClaimTaskRuns"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.statehouse.v1.ClaimTaskRunsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.statehouse.v1.ClaimTaskRunsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new ExecutionServiceMethodDescriptorSupplier("ClaimTaskRuns"))
+              .build();
+        }
+      }
+    }
+    return getClaimTaskRunsMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<io.statehouse.v1.HeartbeatRequest,
+      io.statehouse.v1.HeartbeatResponse> getHeartbeatMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "Heartbeat",
+      requestType = io.statehouse.v1.HeartbeatRequest.class,
+      responseType = io.statehouse.v1.HeartbeatResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<io.statehouse.v1.HeartbeatRequest,
+      io.statehouse.v1.HeartbeatResponse> getHeartbeatMethod() {
+    io.grpc.MethodDescriptor<io.statehouse.v1.HeartbeatRequest, io.statehouse.v1.HeartbeatResponse> getHeartbeatMethod;
+    if ((getHeartbeatMethod = ExecutionServiceGrpc.getHeartbeatMethod) == null) {
+      synchronized (ExecutionServiceGrpc.class) {
+        if ((getHeartbeatMethod = ExecutionServiceGrpc.getHeartbeatMethod) == null) {
+          ExecutionServiceGrpc.getHeartbeatMethod = getHeartbeatMethod =
+              io.grpc.MethodDescriptor.<io.statehouse.v1.HeartbeatRequest, io.statehouse.v1.HeartbeatResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "Heartbeat"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.statehouse.v1.HeartbeatRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.statehouse.v1.HeartbeatResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new ExecutionServiceMethodDescriptorSupplier("Heartbeat"))
+              .build();
+        }
+      }
+    }
+    return getHeartbeatMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -698,6 +760,39 @@ public final class ExecutionServiceGrpc {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getCompleteExecutionMethod(), responseObserver);
     }
 
+    /**
+     * <pre>
+     * Claims up to max_task_runs task runs that are ready to start, for one
+     * worker, atomically: each is moved to RUNNING with a new attempt that
+     * records the worker, in one transaction, and no task run is ever given to
+     * two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+     * in an execution that lets a task run start (not PAUSED, not being killed,
+     * not ended): exactly what TransitionTaskRun to RUNNING would accept.
+     * Oldest ready first: by the time each became ready (its creation, its
+     * restart, or its next_attempt_time for a retry), then by id. With wait set
+     * and nothing ready, the call waits for work (woken by the commits that make
+     * work ready, on any replica) and answers with nothing at the end of wait.
+     * </pre>
+     */
+    public void claimTaskRuns(io.statehouse.v1.ClaimTaskRunsRequest request,
+        io.grpc.stub.StreamObserver<io.statehouse.v1.ClaimTaskRunsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getClaimTaskRunsMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Extends the leases of many attempts in one call (a worker sends one for
+     * every attempt it holds). Each item succeeds or fails on its own: an
+     * attempt that is no longer its task run's open attempt, that has no lease,
+     * or whose lease has already expired is refused (FAILED_PRECONDITION,
+     * reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+     * </pre>
+     */
+    public void heartbeat(io.statehouse.v1.HeartbeatRequest request,
+        io.grpc.stub.StreamObserver<io.statehouse.v1.HeartbeatResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getHeartbeatMethod(), responseObserver);
+    }
+
     @java.lang.Override public final io.grpc.ServerServiceDefinition bindService() {
       return io.grpc.ServerServiceDefinition.builder(getServiceDescriptor())
           .addMethod(
@@ -805,6 +900,20 @@ public final class ExecutionServiceGrpc {
                 io.statehouse.v1.CompleteExecutionRequest,
                 io.statehouse.v1.CompleteExecutionResponse>(
                   this, METHODID_COMPLETE_EXECUTION)))
+          .addMethod(
+            getClaimTaskRunsMethod(),
+            io.grpc.stub.ServerCalls.asyncUnaryCall(
+              new MethodHandlers<
+                io.statehouse.v1.ClaimTaskRunsRequest,
+                io.statehouse.v1.ClaimTaskRunsResponse>(
+                  this, METHODID_CLAIM_TASK_RUNS)))
+          .addMethod(
+            getHeartbeatMethod(),
+            io.grpc.stub.ServerCalls.asyncUnaryCall(
+              new MethodHandlers<
+                io.statehouse.v1.HeartbeatRequest,
+                io.statehouse.v1.HeartbeatResponse>(
+                  this, METHODID_HEARTBEAT)))
           .build();
     }
   }
@@ -1002,6 +1111,41 @@ public final class ExecutionServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getCompleteExecutionMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Claims up to max_task_runs task runs that are ready to start, for one
+     * worker, atomically: each is moved to RUNNING with a new attempt that
+     * records the worker, in one transaction, and no task run is ever given to
+     * two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+     * in an execution that lets a task run start (not PAUSED, not being killed,
+     * not ended): exactly what TransitionTaskRun to RUNNING would accept.
+     * Oldest ready first: by the time each became ready (its creation, its
+     * restart, or its next_attempt_time for a retry), then by id. With wait set
+     * and nothing ready, the call waits for work (woken by the commits that make
+     * work ready, on any replica) and answers with nothing at the end of wait.
+     * </pre>
+     */
+    public void claimTaskRuns(io.statehouse.v1.ClaimTaskRunsRequest request,
+        io.grpc.stub.StreamObserver<io.statehouse.v1.ClaimTaskRunsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getClaimTaskRunsMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Extends the leases of many attempts in one call (a worker sends one for
+     * every attempt it holds). Each item succeeds or fails on its own: an
+     * attempt that is no longer its task run's open attempt, that has no lease,
+     * or whose lease has already expired is refused (FAILED_PRECONDITION,
+     * reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+     * </pre>
+     */
+    public void heartbeat(io.statehouse.v1.HeartbeatRequest request,
+        io.grpc.stub.StreamObserver<io.statehouse.v1.HeartbeatResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getHeartbeatMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -1181,6 +1325,39 @@ public final class ExecutionServiceGrpc {
     public io.statehouse.v1.CompleteExecutionResponse completeExecution(io.statehouse.v1.CompleteExecutionRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getCompleteExecutionMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Claims up to max_task_runs task runs that are ready to start, for one
+     * worker, atomically: each is moved to RUNNING with a new attempt that
+     * records the worker, in one transaction, and no task run is ever given to
+     * two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+     * in an execution that lets a task run start (not PAUSED, not being killed,
+     * not ended): exactly what TransitionTaskRun to RUNNING would accept.
+     * Oldest ready first: by the time each became ready (its creation, its
+     * restart, or its next_attempt_time for a retry), then by id. With wait set
+     * and nothing ready, the call waits for work (woken by the commits that make
+     * work ready, on any replica) and answers with nothing at the end of wait.
+     * </pre>
+     */
+    public io.statehouse.v1.ClaimTaskRunsResponse claimTaskRuns(io.statehouse.v1.ClaimTaskRunsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getClaimTaskRunsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Extends the leases of many attempts in one call (a worker sends one for
+     * every attempt it holds). Each item succeeds or fails on its own: an
+     * attempt that is no longer its task run's open attempt, that has no lease,
+     * or whose lease has already expired is refused (FAILED_PRECONDITION,
+     * reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+     * </pre>
+     */
+    public io.statehouse.v1.HeartbeatResponse heartbeat(io.statehouse.v1.HeartbeatRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getHeartbeatMethod(), getCallOptions(), request);
     }
   }
 
@@ -1377,6 +1554,41 @@ public final class ExecutionServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getCompleteExecutionMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Claims up to max_task_runs task runs that are ready to start, for one
+     * worker, atomically: each is moved to RUNNING with a new attempt that
+     * records the worker, in one transaction, and no task run is ever given to
+     * two claims. Ready means CREATED, or RESTARTED with its next attempt due,
+     * in an execution that lets a task run start (not PAUSED, not being killed,
+     * not ended): exactly what TransitionTaskRun to RUNNING would accept.
+     * Oldest ready first: by the time each became ready (its creation, its
+     * restart, or its next_attempt_time for a retry), then by id. With wait set
+     * and nothing ready, the call waits for work (woken by the commits that make
+     * work ready, on any replica) and answers with nothing at the end of wait.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<io.statehouse.v1.ClaimTaskRunsResponse> claimTaskRuns(
+        io.statehouse.v1.ClaimTaskRunsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getClaimTaskRunsMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Extends the leases of many attempts in one call (a worker sends one for
+     * every attempt it holds). Each item succeeds or fails on its own: an
+     * attempt that is no longer its task run's open attempt, that has no lease,
+     * or whose lease has already expired is refused (FAILED_PRECONDITION,
+     * reason ATTEMPT_NOT_OPEN, NO_LEASE or LEASE_EXPIRED).
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<io.statehouse.v1.HeartbeatResponse> heartbeat(
+        io.statehouse.v1.HeartbeatRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getHeartbeatMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_EXECUTION = 0;
@@ -1394,6 +1606,8 @@ public final class ExecutionServiceGrpc {
   private static final int METHODID_KILL_EXECUTION = 12;
   private static final int METHODID_RESTART_EXECUTION = 13;
   private static final int METHODID_COMPLETE_EXECUTION = 14;
+  private static final int METHODID_CLAIM_TASK_RUNS = 15;
+  private static final int METHODID_HEARTBEAT = 16;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1472,6 +1686,14 @@ public final class ExecutionServiceGrpc {
           serviceImpl.completeExecution((io.statehouse.v1.CompleteExecutionRequest) request,
               (io.grpc.stub.StreamObserver<io.statehouse.v1.CompleteExecutionResponse>) responseObserver);
           break;
+        case METHODID_CLAIM_TASK_RUNS:
+          serviceImpl.claimTaskRuns((io.statehouse.v1.ClaimTaskRunsRequest) request,
+              (io.grpc.stub.StreamObserver<io.statehouse.v1.ClaimTaskRunsResponse>) responseObserver);
+          break;
+        case METHODID_HEARTBEAT:
+          serviceImpl.heartbeat((io.statehouse.v1.HeartbeatRequest) request,
+              (io.grpc.stub.StreamObserver<io.statehouse.v1.HeartbeatResponse>) responseObserver);
+          break;
         default:
           throw new AssertionError();
       }
@@ -1548,6 +1770,8 @@ public final class ExecutionServiceGrpc {
               .addMethod(getKillExecutionMethod())
               .addMethod(getRestartExecutionMethod())
               .addMethod(getCompleteExecutionMethod())
+              .addMethod(getClaimTaskRunsMethod())
+              .addMethod(getHeartbeatMethod())
               .build();
         }
       }

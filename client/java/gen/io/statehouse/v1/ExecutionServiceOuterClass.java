@@ -199,6 +199,51 @@ public final class ExecutionServiceOuterClass {
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_statehouse_v1_CompleteExecutionResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_TaskRunFilter_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_TaskRunFilter_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_TaskRunFilter_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_TaskRunFilter_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_ClaimTaskRunsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_ClaimTaskRunsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_ClaimedTaskRun_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_ClaimedTaskRun_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_ClaimTaskRunsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_ClaimTaskRunsResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_HeartbeatRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_HeartbeatRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_HeartbeatItem_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_HeartbeatItem_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_HeartbeatResult_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_HeartbeatResult_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_HeartbeatResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_HeartbeatResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -269,109 +314,141 @@ public final class ExecutionServiceOuterClass {
       "xpected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_expected" +
       "_revision\"J\n\033TransitionExecutionResponse" +
       "\022+\n\texecution\030\001 \001(\0132\030.statehouse.v1.Exec" +
-      "ution\"\353\001\n\030TransitionTaskRunRequest\022\023\n\013ta" +
+      "ution\"\257\002\n\030TransitionTaskRunRequest\022\023\n\013ta" +
       "sk_run_id\030\001 \001(\t\022#\n\005state\030\002 \001(\0162\024.stateho" +
       "use.v1.State\022\016\n\006reason\030\003 \001(\t\022(\n\007outputs\030" +
       "\004 \001(\0132\027.google.protobuf.Struct\022\021\n\tworker" +
       "_id\030\005 \001(\t\022\022\n\nrequest_id\030\006 \001(\t\022\036\n\021expecte" +
-      "d_revision\030\007 \001(\003H\000\210\001\001B\024\n\022_expected_revis" +
-      "ion\"o\n\rRetryDecision\022\021\n\tscheduled\030\001 \001(\010\022" +
-      "5\n\021next_attempt_time\030\002 \001(\0132\032.google.prot" +
-      "obuf.Timestamp\022\024\n\014next_attempt\030\003 \001(\005\"\275\001\n" +
-      "\031TransitionTaskRunResponse\022(\n\010task_run\030\001" +
-      " \001(\0132\026.statehouse.v1.TaskRun\022\032\n\022executio" +
-      "n_revision\030\002 \001(\003\022-\n\017execution_state\030\003 \001(" +
-      "\0162\024.statehouse.v1.State\022+\n\005retry\030\004 \001(\0132\034" +
-      ".statehouse.v1.RetryDecision\"V\n\031Transiti" +
-      "onTaskRunsRequest\0229\n\010requests\030\001 \003(\0132\'.st" +
-      "atehouse.v1.TransitionTaskRunRequest\"V\n\032" +
-      "TransitionTaskRunsResponse\0228\n\007results\030\001 " +
-      "\003(\0132\'.statehouse.v1.TransitionTaskRunsRe" +
-      "sult\"\216\001\n\030TransitionTaskRunsResult\022<\n\010res" +
-      "ponse\030\001 \001(\0132(.statehouse.v1.TransitionTa" +
-      "skRunResponseH\000\022*\n\005error\030\002 \001(\0132\031.stateho" +
-      "use.v1.ItemStatusH\000B\010\n\006result\"R\n\nItemSta" +
-      "tus\022\014\n\004code\030\001 \001(\005\022\017\n\007message\030\002 \001(\t\022%\n\007de" +
-      "tails\030\003 \003(\0132\024.google.protobuf.Any\"\251\002\n\025Pa" +
-      "useExecutionRequest\022\024\n\014execution_id\030\001 \001(" +
-      "\t\022\023\n\013task_run_id\030\002 \001(\t\022(\n\005delay\030\003 \001(\0132\031." +
-      "google.protobuf.Duration\022*\n\007timeout\030\004 \001(" +
-      "\0132\031.google.protobuf.Duration\0225\n\non_timeo" +
-      "ut\030\005 \001(\0162!.statehouse.v1.PauseTimeoutAct" +
-      "ion\022\016\n\006reason\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022" +
-      "\036\n\021expected_revision\030\010 \001(\003H\000\210\001\001B\024\n\022_expe" +
-      "cted_revision\"v\n\026PauseExecutionResponse\022" +
+      "d_revision\030\007 \001(\003H\000\210\001\001\022\017\n\007attempt\030\010 \001(\005\0221" +
+      "\n\016lease_duration\030\t \001(\0132\031.google.protobuf" +
+      ".DurationB\024\n\022_expected_revision\"o\n\rRetry" +
+      "Decision\022\021\n\tscheduled\030\001 \001(\010\0225\n\021next_atte" +
+      "mpt_time\030\002 \001(\0132\032.google.protobuf.Timesta" +
+      "mp\022\024\n\014next_attempt\030\003 \001(\005\"\275\001\n\031TransitionT" +
+      "askRunResponse\022(\n\010task_run\030\001 \001(\0132\026.state" +
+      "house.v1.TaskRun\022\032\n\022execution_revision\030\002" +
+      " \001(\003\022-\n\017execution_state\030\003 \001(\0162\024.statehou" +
+      "se.v1.State\022+\n\005retry\030\004 \001(\0132\034.statehouse." +
+      "v1.RetryDecision\"V\n\031TransitionTaskRunsRe" +
+      "quest\0229\n\010requests\030\001 \003(\0132\'.statehouse.v1." +
+      "TransitionTaskRunRequest\"V\n\032TransitionTa" +
+      "skRunsResponse\0228\n\007results\030\001 \003(\0132\'.stateh" +
+      "ouse.v1.TransitionTaskRunsResult\"\216\001\n\030Tra" +
+      "nsitionTaskRunsResult\022<\n\010response\030\001 \001(\0132" +
+      "(.statehouse.v1.TransitionTaskRunRespons" +
+      "eH\000\022*\n\005error\030\002 \001(\0132\031.statehouse.v1.ItemS" +
+      "tatusH\000B\010\n\006result\"R\n\nItemStatus\022\014\n\004code\030" +
+      "\001 \001(\005\022\017\n\007message\030\002 \001(\t\022%\n\007details\030\003 \003(\0132" +
+      "\024.google.protobuf.Any\"\251\002\n\025PauseExecution" +
+      "Request\022\024\n\014execution_id\030\001 \001(\t\022\023\n\013task_ru" +
+      "n_id\030\002 \001(\t\022(\n\005delay\030\003 \001(\0132\031.google.proto" +
+      "buf.Duration\022*\n\007timeout\030\004 \001(\0132\031.google.p" +
+      "rotobuf.Duration\0225\n\non_timeout\030\005 \001(\0162!.s" +
+      "tatehouse.v1.PauseTimeoutAction\022\016\n\006reaso" +
+      "n\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\036\n\021expected_" +
+      "revision\030\010 \001(\003H\000\210\001\001B\024\n\022_expected_revisio" +
+      "n\"v\n\026PauseExecutionResponse\022+\n\texecution" +
+      "\030\001 \001(\0132\030.statehouse.v1.Execution\022/\n\013resu" +
+      "me_time\030\002 \001(\0132\032.google.protobuf.Timestam" +
+      "p\"\235\001\n\026ResumeExecutionRequest\022\024\n\014executio" +
+      "n_id\030\001 \001(\t\022\023\n\013task_run_id\030\002 \001(\t\022\016\n\006reaso" +
+      "n\030\003 \001(\t\022\022\n\nrequest_id\030\004 \001(\t\022\036\n\021expected_" +
+      "revision\030\005 \001(\003H\000\210\001\001B\024\n\022_expected_revisio" +
+      "n\"F\n\027ResumeExecutionResponse\022+\n\texecutio" +
+      "n\030\001 \001(\0132\030.statehouse.v1.Execution\"\206\001\n\024Ki" +
+      "llExecutionRequest\022\024\n\014execution_id\030\001 \001(\t" +
+      "\022\016\n\006reason\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021" +
+      "expected_revision\030\004 \001(\003H\000\210\001\001B\024\n\022_expecte" +
+      "d_revision\"U\n\025KillExecutionResponse\022+\n\te" +
+      "xecution\030\001 \001(\0132\030.statehouse.v1.Execution" +
+      "\022\017\n\007changed\030\002 \001(\010\"\211\001\n\027RestartExecutionRe" +
+      "quest\022\024\n\014execution_id\030\001 \001(\t\022\016\n\006reason\030\002 " +
+      "\001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021expected_revi" +
+      "sion\030\004 \001(\003H\000\210\001\001B\024\n\022_expected_revision\"G\n" +
+      "\030RestartExecutionResponse\022+\n\texecution\030\001" +
+      " \001(\0132\030.statehouse.v1.Execution\"\331\001\n\030Compl" +
+      "eteExecutionRequest\022\024\n\014execution_id\030\001 \001(" +
+      "\t\022#\n\005state\030\002 \001(\0162\024.statehouse.v1.State\022(" +
+      "\n\007outputs\030\003 \001(\0132\027.google.protobuf.Struct" +
+      "\022\016\n\006reason\030\004 \001(\t\022\022\n\nrequest_id\030\005 \001(\t\022\036\n\021" +
+      "expected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_expecte" +
+      "d_revision\"H\n\031CompleteExecutionResponse\022" +
       "+\n\texecution\030\001 \001(\0132\030.statehouse.v1.Execu" +
-      "tion\022/\n\013resume_time\030\002 \001(\0132\032.google.proto" +
-      "buf.Timestamp\"\235\001\n\026ResumeExecutionRequest" +
-      "\022\024\n\014execution_id\030\001 \001(\t\022\023\n\013task_run_id\030\002 " +
-      "\001(\t\022\016\n\006reason\030\003 \001(\t\022\022\n\nrequest_id\030\004 \001(\t\022" +
-      "\036\n\021expected_revision\030\005 \001(\003H\000\210\001\001B\024\n\022_expe" +
-      "cted_revision\"F\n\027ResumeExecutionResponse" +
-      "\022+\n\texecution\030\001 \001(\0132\030.statehouse.v1.Exec" +
-      "ution\"\206\001\n\024KillExecutionRequest\022\024\n\014execut" +
-      "ion_id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\022\022\n\nrequest_" +
-      "id\030\003 \001(\t\022\036\n\021expected_revision\030\004 \001(\003H\000\210\001\001" +
-      "B\024\n\022_expected_revision\"U\n\025KillExecutionR" +
-      "esponse\022+\n\texecution\030\001 \001(\0132\030.statehouse." +
-      "v1.Execution\022\017\n\007changed\030\002 \001(\010\"\211\001\n\027Restar" +
-      "tExecutionRequest\022\024\n\014execution_id\030\001 \001(\t\022" +
-      "\016\n\006reason\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021e" +
-      "xpected_revision\030\004 \001(\003H\000\210\001\001B\024\n\022_expected" +
-      "_revision\"G\n\030RestartExecutionResponse\022+\n" +
-      "\texecution\030\001 \001(\0132\030.statehouse.v1.Executi" +
-      "on\"\331\001\n\030CompleteExecutionRequest\022\024\n\014execu" +
-      "tion_id\030\001 \001(\t\022#\n\005state\030\002 \001(\0162\024.statehous" +
-      "e.v1.State\022(\n\007outputs\030\003 \001(\0132\027.google.pro" +
-      "tobuf.Struct\022\016\n\006reason\030\004 \001(\t\022\022\n\nrequest_" +
-      "id\030\005 \001(\t\022\036\n\021expected_revision\030\006 \001(\003H\000\210\001\001" +
-      "B\024\n\022_expected_revision\"H\n\031CompleteExecut" +
-      "ionResponse\022+\n\texecution\030\001 \001(\0132\030.stateho" +
-      "use.v1.Execution*\270\001\n\022PauseTimeoutAction\022" +
-      "$\n PAUSE_TIMEOUT_ACTION_UNSPECIFIED\020\000\022\037\n" +
-      "\033PAUSE_TIMEOUT_ACTION_RESUME\020\001\022\035\n\031PAUSE_" +
-      "TIMEOUT_ACTION_WARN\020\002\022\035\n\031PAUSE_TIMEOUT_A" +
-      "CTION_FAIL\020\003\022\035\n\031PAUSE_TIMEOUT_ACTION_KIL" +
-      "L\020\0042\312\013\n\020ExecutionService\022`\n\017CreateExecut" +
-      "ion\022%.statehouse.v1.CreateExecutionReque" +
-      "st\032&.statehouse.v1.CreateExecutionRespon" +
-      "se\022W\n\014GetExecution\022\".statehouse.v1.GetEx" +
-      "ecutionRequest\032#.statehouse.v1.GetExecut" +
-      "ionResponse\022]\n\016ListExecutions\022$.statehou" +
-      "se.v1.ListExecutionsRequest\032%.statehouse" +
-      ".v1.ListExecutionsResponse\022`\n\017CountExecu" +
-      "tions\022%.statehouse.v1.CountExecutionsReq" +
-      "uest\032&.statehouse.v1.CountExecutionsResp" +
-      "onse\022`\n\017DeleteExecution\022%.statehouse.v1." +
-      "DeleteExecutionRequest\032&.statehouse.v1.D" +
-      "eleteExecutionResponse\022Z\n\rCreateTaskRun\022" +
-      "#.statehouse.v1.CreateTaskRunRequest\032$.s" +
-      "tatehouse.v1.CreateTaskRunResponse\022Q\n\nGe" +
-      "tTaskRun\022 .statehouse.v1.GetTaskRunReque" +
-      "st\032!.statehouse.v1.GetTaskRunResponse\022l\n" +
-      "\023TransitionExecution\022).statehouse.v1.Tra" +
-      "nsitionExecutionRequest\032*.statehouse.v1." +
-      "TransitionExecutionResponse\022f\n\021Transitio" +
-      "nTaskRun\022\'.statehouse.v1.TransitionTaskR" +
-      "unRequest\032(.statehouse.v1.TransitionTask" +
-      "RunResponse\022i\n\022TransitionTaskRuns\022(.stat" +
-      "ehouse.v1.TransitionTaskRunsRequest\032).st" +
-      "atehouse.v1.TransitionTaskRunsResponse\022]" +
-      "\n\016PauseExecution\022$.statehouse.v1.PauseEx" +
-      "ecutionRequest\032%.statehouse.v1.PauseExec" +
-      "utionResponse\022`\n\017ResumeExecution\022%.state" +
-      "house.v1.ResumeExecutionRequest\032&.stateh" +
-      "ouse.v1.ResumeExecutionResponse\022Z\n\rKillE" +
-      "xecution\022#.statehouse.v1.KillExecutionRe" +
-      "quest\032$.statehouse.v1.KillExecutionRespo" +
-      "nse\022c\n\020RestartExecution\022&.statehouse.v1." +
-      "RestartExecutionRequest\032\'.statehouse.v1." +
-      "RestartExecutionResponse\022f\n\021CompleteExec" +
-      "ution\022\'.statehouse.v1.CompleteExecutionR" +
-      "equest\032(.statehouse.v1.CompleteExecution" +
-      "ResponseBX\n\020io.statehouse.v1P\001ZBgithub.c" +
-      "om/statehouse/statehouse/gen/go/statehou" +
-      "se/v1;statehousev1b\006proto3"
+      "tion\"\256\001\n\rTaskRunFilter\022\021\n\tnamespace\030\001 \001(" +
+      "\t\022\017\n\007flow_id\030\002 \001(\t\022\020\n\010task_ids\030\003 \003(\t\0228\n\006" +
+      "labels\030\004 \003(\0132(.statehouse.v1.TaskRunFilt" +
+      "er.LabelsEntry\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001" +
+      "(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\332\001\n\024ClaimTaskRunsR" +
+      "equest\022,\n\006filter\030\001 \001(\0132\034.statehouse.v1.T" +
+      "askRunFilter\022\025\n\rmax_task_runs\030\002 \001(\005\022\021\n\tw" +
+      "orker_id\030\003 \001(\t\0221\n\016lease_duration\030\004 \001(\0132\031" +
+      ".google.protobuf.Duration\022\'\n\004wait\030\005 \001(\0132" +
+      "\031.google.protobuf.Duration\022\016\n\006reason\030\006 \001" +
+      "(\t\"\257\001\n\016ClaimedTaskRun\022(\n\010task_run\030\001 \001(\0132" +
+      "\026.statehouse.v1.TaskRun\022+\n\texecution\030\002 \001" +
+      "(\0132\030.statehouse.v1.Execution\022\017\n\007attempt\030" +
+      "\003 \001(\005\0225\n\021lease_expire_time\030\004 \001(\0132\032.googl" +
+      "e.protobuf.Timestamp\"I\n\025ClaimTaskRunsRes" +
+      "ponse\0220\n\ttask_runs\030\001 \003(\0132\035.statehouse.v1" +
+      ".ClaimedTaskRun\"B\n\020HeartbeatRequest\022.\n\010a" +
+      "ttempts\030\001 \003(\0132\034.statehouse.v1.HeartbeatI" +
+      "tem\"5\n\rHeartbeatItem\022\023\n\013task_run_id\030\001 \001(" +
+      "\t\022\017\n\007attempt\030\002 \001(\005\"\306\001\n\017HeartbeatResult\022\023" +
+      "\n\013task_run_id\030\001 \001(\t\022\017\n\007attempt\030\002 \001(\005\0225\n\021" +
+      "lease_expire_time\030\003 \001(\0132\032.google.protobu" +
+      "f.Timestamp\022,\n\016task_run_state\030\004 \001(\0162\024.st" +
+      "atehouse.v1.State\022(\n\005error\030\005 \001(\0132\031.state" +
+      "house.v1.ItemStatus\"D\n\021HeartbeatResponse" +
+      "\022/\n\007results\030\001 \003(\0132\036.statehouse.v1.Heartb" +
+      "eatResult*\270\001\n\022PauseTimeoutAction\022$\n PAUS" +
+      "E_TIMEOUT_ACTION_UNSPECIFIED\020\000\022\037\n\033PAUSE_" +
+      "TIMEOUT_ACTION_RESUME\020\001\022\035\n\031PAUSE_TIMEOUT" +
+      "_ACTION_WARN\020\002\022\035\n\031PAUSE_TIMEOUT_ACTION_F" +
+      "AIL\020\003\022\035\n\031PAUSE_TIMEOUT_ACTION_KILL\020\0042\366\014\n" +
+      "\020ExecutionService\022`\n\017CreateExecution\022%.s" +
+      "tatehouse.v1.CreateExecutionRequest\032&.st" +
+      "atehouse.v1.CreateExecutionResponse\022W\n\014G" +
+      "etExecution\022\".statehouse.v1.GetExecution" +
+      "Request\032#.statehouse.v1.GetExecutionResp" +
+      "onse\022]\n\016ListExecutions\022$.statehouse.v1.L" +
+      "istExecutionsRequest\032%.statehouse.v1.Lis" +
+      "tExecutionsResponse\022`\n\017CountExecutions\022%" +
+      ".statehouse.v1.CountExecutionsRequest\032&." +
+      "statehouse.v1.CountExecutionsResponse\022`\n" +
+      "\017DeleteExecution\022%.statehouse.v1.DeleteE" +
+      "xecutionRequest\032&.statehouse.v1.DeleteEx" +
+      "ecutionResponse\022Z\n\rCreateTaskRun\022#.state" +
+      "house.v1.CreateTaskRunRequest\032$.statehou" +
+      "se.v1.CreateTaskRunResponse\022Q\n\nGetTaskRu" +
+      "n\022 .statehouse.v1.GetTaskRunRequest\032!.st" +
+      "atehouse.v1.GetTaskRunResponse\022l\n\023Transi" +
+      "tionExecution\022).statehouse.v1.Transition" +
+      "ExecutionRequest\032*.statehouse.v1.Transit" +
+      "ionExecutionResponse\022f\n\021TransitionTaskRu" +
+      "n\022\'.statehouse.v1.TransitionTaskRunReque" +
+      "st\032(.statehouse.v1.TransitionTaskRunResp" +
+      "onse\022i\n\022TransitionTaskRuns\022(.statehouse." +
+      "v1.TransitionTaskRunsRequest\032).statehous" +
+      "e.v1.TransitionTaskRunsResponse\022]\n\016Pause" +
+      "Execution\022$.statehouse.v1.PauseExecution" +
+      "Request\032%.statehouse.v1.PauseExecutionRe" +
+      "sponse\022`\n\017ResumeExecution\022%.statehouse.v" +
+      "1.ResumeExecutionRequest\032&.statehouse.v1" +
+      ".ResumeExecutionResponse\022Z\n\rKillExecutio" +
+      "n\022#.statehouse.v1.KillExecutionRequest\032$" +
+      ".statehouse.v1.KillExecutionResponse\022c\n\020" +
+      "RestartExecution\022&.statehouse.v1.Restart" +
+      "ExecutionRequest\032\'.statehouse.v1.Restart" +
+      "ExecutionResponse\022f\n\021CompleteExecution\022\'" +
+      ".statehouse.v1.CompleteExecutionRequest\032" +
+      "(.statehouse.v1.CompleteExecutionRespons" +
+      "e\022Z\n\rClaimTaskRuns\022#.statehouse.v1.Claim" +
+      "TaskRunsRequest\032$.statehouse.v1.ClaimTas" +
+      "kRunsResponse\022N\n\tHeartbeat\022\037.statehouse." +
+      "v1.HeartbeatRequest\032 .statehouse.v1.Hear" +
+      "tbeatResponseBX\n\020io.statehouse.v1P\001ZBgit" +
+      "hub.com/statehouse/statehouse/gen/go/sta" +
+      "tehouse/v1;statehousev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -508,7 +585,7 @@ public final class ExecutionServiceOuterClass {
     internal_static_statehouse_v1_TransitionTaskRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionTaskRunRequest_descriptor,
-        new java.lang.String[] { "TaskRunId", "State", "Reason", "Outputs", "WorkerId", "RequestId", "ExpectedRevision", "ExpectedRevision", });
+        new java.lang.String[] { "TaskRunId", "State", "Reason", "Outputs", "WorkerId", "RequestId", "ExpectedRevision", "Attempt", "LeaseDuration", "ExpectedRevision", });
     internal_static_statehouse_v1_RetryDecision_descriptor =
       getDescriptor().getMessageTypes().get(18);
     internal_static_statehouse_v1_RetryDecision_fieldAccessorTable = new
@@ -605,6 +682,60 @@ public final class ExecutionServiceOuterClass {
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CompleteExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", });
+    internal_static_statehouse_v1_TaskRunFilter_descriptor =
+      getDescriptor().getMessageTypes().get(34);
+    internal_static_statehouse_v1_TaskRunFilter_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_TaskRunFilter_descriptor,
+        new java.lang.String[] { "Namespace", "FlowId", "TaskIds", "Labels", });
+    internal_static_statehouse_v1_TaskRunFilter_LabelsEntry_descriptor =
+      internal_static_statehouse_v1_TaskRunFilter_descriptor.getNestedTypes().get(0);
+    internal_static_statehouse_v1_TaskRunFilter_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_TaskRunFilter_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
+    internal_static_statehouse_v1_ClaimTaskRunsRequest_descriptor =
+      getDescriptor().getMessageTypes().get(35);
+    internal_static_statehouse_v1_ClaimTaskRunsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_ClaimTaskRunsRequest_descriptor,
+        new java.lang.String[] { "Filter", "MaxTaskRuns", "WorkerId", "LeaseDuration", "Wait", "Reason", });
+    internal_static_statehouse_v1_ClaimedTaskRun_descriptor =
+      getDescriptor().getMessageTypes().get(36);
+    internal_static_statehouse_v1_ClaimedTaskRun_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_ClaimedTaskRun_descriptor,
+        new java.lang.String[] { "TaskRun", "Execution", "Attempt", "LeaseExpireTime", });
+    internal_static_statehouse_v1_ClaimTaskRunsResponse_descriptor =
+      getDescriptor().getMessageTypes().get(37);
+    internal_static_statehouse_v1_ClaimTaskRunsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_ClaimTaskRunsResponse_descriptor,
+        new java.lang.String[] { "TaskRuns", });
+    internal_static_statehouse_v1_HeartbeatRequest_descriptor =
+      getDescriptor().getMessageTypes().get(38);
+    internal_static_statehouse_v1_HeartbeatRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_HeartbeatRequest_descriptor,
+        new java.lang.String[] { "Attempts", });
+    internal_static_statehouse_v1_HeartbeatItem_descriptor =
+      getDescriptor().getMessageTypes().get(39);
+    internal_static_statehouse_v1_HeartbeatItem_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_HeartbeatItem_descriptor,
+        new java.lang.String[] { "TaskRunId", "Attempt", });
+    internal_static_statehouse_v1_HeartbeatResult_descriptor =
+      getDescriptor().getMessageTypes().get(40);
+    internal_static_statehouse_v1_HeartbeatResult_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_HeartbeatResult_descriptor,
+        new java.lang.String[] { "TaskRunId", "Attempt", "LeaseExpireTime", "TaskRunState", "Error", });
+    internal_static_statehouse_v1_HeartbeatResponse_descriptor =
+      getDescriptor().getMessageTypes().get(41);
+    internal_static_statehouse_v1_HeartbeatResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_HeartbeatResponse_descriptor,
+        new java.lang.String[] { "Results", });
     com.google.protobuf.AnyProto.getDescriptor();
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.StructProto.getDescriptor();

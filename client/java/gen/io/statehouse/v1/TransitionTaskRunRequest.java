@@ -334,6 +334,66 @@ private static final long serialVersionUID = 0L;
     return expectedRevision_;
   }
 
+  public static final int ATTEMPT_FIELD_NUMBER = 8;
+  private int attempt_ = 0;
+  /**
+   * <pre>
+   * The attempt this report is for (0: not checked). A report on an attempt
+   * that is no longer the task run's open attempt (it ended, for example
+   * when its lease expired, and another may have started) is refused with
+   * FAILED_PRECONDITION, reason ATTEMPT_NOT_OPEN. For a move to RUNNING that
+   * opens an attempt, it must be 0 or the number of the attempt it opens.
+   * </pre>
+   *
+   * <code>int32 attempt = 8;</code>
+   * @return The attempt.
+   */
+  @java.lang.Override
+  public int getAttempt() {
+    return attempt_;
+  }
+
+  public static final int LEASE_DURATION_FIELD_NUMBER = 9;
+  private com.google.protobuf.Duration leaseDuration_;
+  /**
+   * <pre>
+   * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+   * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 9;</code>
+   * @return Whether the leaseDuration field is set.
+   */
+  @java.lang.Override
+  public boolean hasLeaseDuration() {
+    return leaseDuration_ != null;
+  }
+  /**
+   * <pre>
+   * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+   * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 9;</code>
+   * @return The leaseDuration.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getLeaseDuration() {
+    return leaseDuration_ == null ? com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+  }
+  /**
+   * <pre>
+   * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+   * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 9;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getLeaseDurationOrBuilder() {
+    return leaseDuration_ == null ? com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -369,6 +429,12 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeInt64(7, expectedRevision_);
     }
+    if (attempt_ != 0) {
+      output.writeInt32(8, attempt_);
+    }
+    if (leaseDuration_ != null) {
+      output.writeMessage(9, getLeaseDuration());
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -401,6 +467,14 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(7, expectedRevision_);
+    }
+    if (attempt_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(8, attempt_);
+    }
+    if (leaseDuration_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, getLeaseDuration());
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -436,6 +510,13 @@ private static final long serialVersionUID = 0L;
       if (getExpectedRevision()
           != other.getExpectedRevision()) return false;
     }
+    if (getAttempt()
+        != other.getAttempt()) return false;
+    if (hasLeaseDuration() != other.hasLeaseDuration()) return false;
+    if (hasLeaseDuration()) {
+      if (!getLeaseDuration()
+          .equals(other.getLeaseDuration())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -465,6 +546,12 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + EXPECTED_REVISION_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getExpectedRevision());
+    }
+    hash = (37 * hash) + ATTEMPT_FIELD_NUMBER;
+    hash = (53 * hash) + getAttempt();
+    if (hasLeaseDuration()) {
+      hash = (37 * hash) + LEASE_DURATION_FIELD_NUMBER;
+      hash = (53 * hash) + getLeaseDuration().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -610,6 +697,12 @@ private static final long serialVersionUID = 0L;
       workerId_ = "";
       requestId_ = "";
       expectedRevision_ = 0L;
+      attempt_ = 0;
+      leaseDuration_ = null;
+      if (leaseDurationBuilder_ != null) {
+        leaseDurationBuilder_.dispose();
+        leaseDurationBuilder_ = null;
+      }
       return this;
     }
 
@@ -667,6 +760,14 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000040) != 0)) {
         result.expectedRevision_ = expectedRevision_;
         to_bitField0_ |= 0x00000001;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.attempt_ = attempt_;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.leaseDuration_ = leaseDurationBuilder_ == null
+            ? leaseDuration_
+            : leaseDurationBuilder_.build();
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -744,6 +845,12 @@ private static final long serialVersionUID = 0L;
       if (other.hasExpectedRevision()) {
         setExpectedRevision(other.getExpectedRevision());
       }
+      if (other.getAttempt() != 0) {
+        setAttempt(other.getAttempt());
+      }
+      if (other.hasLeaseDuration()) {
+        mergeLeaseDuration(other.getLeaseDuration());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -807,6 +914,18 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000040;
               break;
             } // case 56
+            case 64: {
+              attempt_ = input.readInt32();
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 64
+            case 74: {
+              input.readMessage(
+                  getLeaseDurationFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1478,6 +1597,226 @@ private static final long serialVersionUID = 0L;
       expectedRevision_ = 0L;
       onChanged();
       return this;
+    }
+
+    private int attempt_ ;
+    /**
+     * <pre>
+     * The attempt this report is for (0: not checked). A report on an attempt
+     * that is no longer the task run's open attempt (it ended, for example
+     * when its lease expired, and another may have started) is refused with
+     * FAILED_PRECONDITION, reason ATTEMPT_NOT_OPEN. For a move to RUNNING that
+     * opens an attempt, it must be 0 or the number of the attempt it opens.
+     * </pre>
+     *
+     * <code>int32 attempt = 8;</code>
+     * @return The attempt.
+     */
+    @java.lang.Override
+    public int getAttempt() {
+      return attempt_;
+    }
+    /**
+     * <pre>
+     * The attempt this report is for (0: not checked). A report on an attempt
+     * that is no longer the task run's open attempt (it ended, for example
+     * when its lease expired, and another may have started) is refused with
+     * FAILED_PRECONDITION, reason ATTEMPT_NOT_OPEN. For a move to RUNNING that
+     * opens an attempt, it must be 0 or the number of the attempt it opens.
+     * </pre>
+     *
+     * <code>int32 attempt = 8;</code>
+     * @param value The attempt to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAttempt(int value) {
+      
+      attempt_ = value;
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The attempt this report is for (0: not checked). A report on an attempt
+     * that is no longer the task run's open attempt (it ended, for example
+     * when its lease expired, and another may have started) is refused with
+     * FAILED_PRECONDITION, reason ATTEMPT_NOT_OPEN. For a move to RUNNING that
+     * opens an attempt, it must be 0 or the number of the attempt it opens.
+     * </pre>
+     *
+     * <code>int32 attempt = 8;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearAttempt() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      attempt_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Duration leaseDuration_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> leaseDurationBuilder_;
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     * @return Whether the leaseDuration field is set.
+     */
+    public boolean hasLeaseDuration() {
+      return ((bitField0_ & 0x00000100) != 0);
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     * @return The leaseDuration.
+     */
+    public com.google.protobuf.Duration getLeaseDuration() {
+      if (leaseDurationBuilder_ == null) {
+        return leaseDuration_ == null ? com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+      } else {
+        return leaseDurationBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     */
+    public Builder setLeaseDuration(com.google.protobuf.Duration value) {
+      if (leaseDurationBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        leaseDuration_ = value;
+      } else {
+        leaseDurationBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     */
+    public Builder setLeaseDuration(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (leaseDurationBuilder_ == null) {
+        leaseDuration_ = builderForValue.build();
+      } else {
+        leaseDurationBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     */
+    public Builder mergeLeaseDuration(com.google.protobuf.Duration value) {
+      if (leaseDurationBuilder_ == null) {
+        if (((bitField0_ & 0x00000100) != 0) &&
+          leaseDuration_ != null &&
+          leaseDuration_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getLeaseDurationBuilder().mergeFrom(value);
+        } else {
+          leaseDuration_ = value;
+        }
+      } else {
+        leaseDurationBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     */
+    public Builder clearLeaseDuration() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      leaseDuration_ = null;
+      if (leaseDurationBuilder_ != null) {
+        leaseDurationBuilder_.dispose();
+        leaseDurationBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     */
+    public com.google.protobuf.Duration.Builder getLeaseDurationBuilder() {
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return getLeaseDurationFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getLeaseDurationOrBuilder() {
+      if (leaseDurationBuilder_ != null) {
+        return leaseDurationBuilder_.getMessageOrBuilder();
+      } else {
+        return leaseDuration_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
+      }
+    }
+    /**
+     * <pre>
+     * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+     * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration lease_duration = 9;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        getLeaseDurationFieldBuilder() {
+      if (leaseDurationBuilder_ == null) {
+        leaseDurationBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getLeaseDuration(),
+                getParentForChildren(),
+                isClean());
+        leaseDuration_ = null;
+      }
+      return leaseDurationBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -153,4 +153,48 @@ public interface TransitionTaskRunRequestOrBuilder extends
    * @return The expectedRevision.
    */
   long getExpectedRevision();
+
+  /**
+   * <pre>
+   * The attempt this report is for (0: not checked). A report on an attempt
+   * that is no longer the task run's open attempt (it ended, for example
+   * when its lease expired, and another may have started) is refused with
+   * FAILED_PRECONDITION, reason ATTEMPT_NOT_OPEN. For a move to RUNNING that
+   * opens an attempt, it must be 0 or the number of the attempt it opens.
+   * </pre>
+   *
+   * <code>int32 attempt = 8;</code>
+   * @return The attempt.
+   */
+  int getAttempt();
+
+  /**
+   * <pre>
+   * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+   * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 9;</code>
+   * @return Whether the leaseDuration field is set.
+   */
+  boolean hasLeaseDuration();
+  /**
+   * <pre>
+   * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+   * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 9;</code>
+   * @return The leaseDuration.
+   */
+  com.google.protobuf.Duration getLeaseDuration();
+  /**
+   * <pre>
+   * For a move to RUNNING that opens an attempt: the attempt's lease, as a
+   * claim gives it (at least 1 second, at most 1 hour). Unset: no lease.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration lease_duration = 9;</code>
+   */
+  com.google.protobuf.DurationOrBuilder getLeaseDurationOrBuilder();
 }
