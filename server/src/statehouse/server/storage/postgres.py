@@ -84,6 +84,32 @@ def _append_events_sql() -> str:
 _APPEND_EVENTS = _append_events_sql()
 _EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "sequence")
 
+#: The key columns of the hot updates' rows (``tx.py``): ``_id`` the row, ``_rev``
+#: the revision it must still have; every other key is a column set.
+_KEYS = {"_id": "id", "_rev": "revision"}
+_UPDATES: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _update_from_arrays(table: sa.Table, keys: tuple[str, ...]) -> str:
+    """One UPDATE for many rows, each a position in arrays (``unnest``): the
+    server runs one statement instead of one per row, and psycopg sends one."""
+    found = _UPDATES.get((table.name, keys))
+    if found is None:
+        dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+
+        def array(key: str) -> str:
+            column = table.c[_KEYS.get(key, key)]
+            return f"%({key})s::{column.type.compile(dialect=dialect)}[]"
+
+        names = ", ".join(f'"{k}"' for k in keys)
+        sets = ", ".join(f'"{k}" = v."{k}"' for k in keys if k not in _KEYS)
+        where = " AND ".join(f't."{_KEYS[k]}" = v."{k}"' for k in keys if k in _KEYS)
+        found = _UPDATES[(table.name, keys)] = (
+            f"UPDATE {table.name} AS t SET {sets} "
+            f"FROM unnest({', '.join(array(k) for k in keys)}) AS v({names}) WHERE {where}"
+        )
+    return found
+
 
 class PostgresTx(Tx):
     """A PostgreSQL transaction: reads for update lock their rows.
@@ -119,7 +145,10 @@ class PostgresTx(Tx):
 
     def _many(self, statement: Hot, rows: list[dict[str, Any]]) -> int:
         if self._deferring and self.deferred is not None:
-            self.deferred.append(statement.prepared_many(self.conn.dialect, rows))
+            table = statement.statement.table  # type: ignore[attr-defined]
+            keys = tuple(rows[0])
+            sql = _update_from_arrays(table, keys)
+            self.deferred.append((sql, {k: [r[k] for r in rows] for k in keys}))
             return len(rows)
         return super()._many(statement, rows)
 
@@ -400,7 +429,7 @@ class PostgresBackend:
         import psycopg
 
         sync = conn.sync_connection
-        statements: list[tuple[str, Any, bool]] = [(sql, p, True) for sql, p in tx.deferred or ()]
+        statements: list[tuple[str, Any, bool]] = [(sql, p, False) for sql, p in tx.deferred or ()]
         if deadline is not None:
             left = deadline - asyncio.get_running_loop().time()
             # Refused a little before the deadline, so that only a COMMIT can outlast it.
