@@ -12,6 +12,10 @@ Every ``interval`` seconds the housekeeper deletes, oldest first:
   metrics and metric tags. Their events stay: the event log has its own
   retention (``--retention-events``, ``--retention-seconds``).
 
+On PostgreSQL it also keeps the event log's partitions ahead of the head at
+each sweep (``storage/partitions.py``), whatever the policy, in a transaction of
+its own: one replica at a time, and nothing to do most of the time.
+
 Each batch is one ordinary write through the store's group commit
 (``request_batch`` records, ``execution_batch`` executions), so a writer waits
 at most for one small batch, never for the whole sweep; the sweep goes on
@@ -32,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import clock
-from .storage import StorageUnavailable, Store, Tx
+from .storage import StorageUnavailable, Store, Tx, partitions
 
 log = logging.getLogger("statehouse.retention")
 
@@ -78,8 +82,13 @@ class Housekeeper:
     def enabled(self) -> bool:
         return self.policy.request_id_ttl > 0 or self.policy.retention_executions > 0
 
+    @property
+    def partitioned(self) -> bool:
+        """Whether there are partitions to keep ahead (PostgreSQL's event log)."""
+        return self.store.database_backend == "postgresql"
+
     async def start(self) -> None:
-        if self.enabled:
+        if self.enabled or self.partitioned:
             self._task = asyncio.create_task(self._run(), name="statehouse-housekeeping")
 
     async def close(self) -> None:
@@ -92,12 +101,27 @@ class Housekeeper:
     async def _run(self) -> None:
         while not self._closed:
             try:
-                await self.sweep()
+                if self.partitioned:
+                    await self.make_room()
+                if self.enabled:
+                    await self.sweep()
             except StorageUnavailable:  # in the store's outage log: again at the next sweep
                 pass
             except Exception as exc:
                 log.warning("retention sweep failed: %s", exc or type(exc).__name__)
             await asyncio.sleep(self.policy.interval)
+
+    async def make_room(self, *, wait: bool = False) -> partitions.Room:
+        """The event log's partitions ahead of the head (PostgreSQL; elsewhere nothing).
+        ``wait``: for another replica doing it, and for the locks (tests)."""
+        room = await partitions.make_room_for_events(self.store, wait=wait)
+        if room.created:
+            log.info(
+                "event log: %d partitions made ahead of the head%s",
+                room.created,
+                f" ({room.spilled} events were in the tail)" if room.spilled else "",
+            )
+        return room
 
     async def sweep(self) -> dict[str, int]:
         """Delete everything due now, batch by batch; return what was deleted, by kind."""

@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from .. import priority
 from ..orchestration import Event, SequenceCompacted
 from ..orchestration.filters import EventFilter
-from ..storage import StorageUnavailable, Store, Tx
+from ..storage import StorageUnavailable, Store, Tx, partitions
 from ..telemetry import SpanLink
 
 log = logging.getLogger("statehouse.events")
@@ -713,6 +713,15 @@ class EventHub:
         if self.retention.max_age_seconds > 0:
             older_than = int((time.time() - self.retention.max_age_seconds) * 1_000_000)
         keep_last = self.retention.max_events
+        # PostgreSQL: the partitions the retention empties entirely are dropped first,
+        # in a transaction of their own; the rows left are the boundary partition's.
+        # (The log too busy to drop them now: all of it waits for the next round.)
+        dropped = await partitions.drop_expired_partitions(
+            self.store, keep_last=keep_last, older_than_us=older_than
+        )
+        if dropped is None:
+            return 0
+        dropped_through, dropped_count = dropped
 
         def compact(tx: Tx) -> tuple[int, int]:
             first = tx.first_available_sequence()
@@ -721,6 +730,7 @@ class EventHub:
             return cutoff, max(0, cutoff - first + 1)
 
         cutoff, deleted = await self.store.write(compact)
+        cutoff, deleted = max(cutoff, dropped_through), deleted + dropped_count
         if deleted:
             self._deleted.inc(deleted)
         if cutoff:

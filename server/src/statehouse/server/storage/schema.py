@@ -97,6 +97,8 @@ events = sa.Table(
     sa.Column("execution_revision", sa.BigInteger, nullable=False),
     sa.Column("actor", sa.String(256), nullable=False, server_default=""),
     sa.Index(None, "execution_id", "sequence"),
+    # On PostgreSQL, partitioned by range of sequence (migration 0008, partitions.py).
+    postgresql_partition_by="RANGE (sequence)",
 )
 
 counters = sa.Table(

@@ -194,6 +194,7 @@ _ADD_TO_METRIC = (
 _INSERT_METRIC_RETURNING = sa.insert(metrics).returning(metrics.c.id, sort_by_parameter_order=True)
 _INSERT_METRIC_TAGS = sa.insert(metric_tags)
 _SELECT_LAST_SEQUENCE = sa.select(counters.c.value).where(counters.c.name == EVENT_SEQUENCE)
+_SELECT_NEWEST_EVENT = sa.select(sa.func.max(events.c.sequence))
 
 
 _ABSENT = object()
@@ -1101,21 +1102,46 @@ class Tx:
 
         Only a prefix of the log is ever deleted (by sequence), so retention by age
         cannot leave holes where commit times and sequences disagree slightly.
+        On PostgreSQL the partitions below the cutoff are dropped before, in a
+        transaction of their own (``partitions.drop_expired``): what is left to
+        delete here is the boundary partition's rows.
         """
         self._immediate()
+        cutoff = self.compaction_cutoff(keep_last=keep_last, older_than_us=older_than_us)
+        if cutoff > 0:
+            self.conn.execute(sa.delete(events).where(events.c.sequence <= cutoff))
+        return cutoff
+
+    def compaction_cutoff(self, *, keep_last: int, older_than_us: int | None) -> int:
+        """The last sequence the retention deletes (0: none): all but the newest
+        ``keep_last``, and the longest prefix of events older than ``older_than_us``.
+
+        The prefix ends before the oldest event that is not old: found from the
+        oldest event on, it reads what is to be deleted, not the whole log kept,
+        and never deletes an event younger than the limit (commit times of two
+        replicas may disagree slightly with the order of their sequences).
+        """
         last = self.last_sequence()
         cutoff = 0
         if keep_last > 0:
             cutoff = max(cutoff, last - keep_last)
-        if older_than_us is not None:
-            by_age = self.conn.execute(
-                sa.select(sa.func.max(events.c.sequence)).where(events.c.time_us < older_than_us)
-            ).scalar_one()
-            cutoff = max(cutoff, int(by_age or 0))
-        cutoff = min(cutoff, last)
-        if cutoff > 0:
-            self.conn.execute(sa.delete(events).where(events.c.sequence <= cutoff))
-        return cutoff
+        oldest = None if older_than_us is None else self._oldest_sequence()
+        if oldest is not None:
+            young = self.conn.execute(
+                sa.select(events.c.sequence)
+                .where(events.c.time_us >= older_than_us)
+                .order_by(events.c.sequence)
+                .limit(1)
+            ).scalar()
+            if young is None:  # every event is old
+                young = int(self.conn.execute(_SELECT_NEWEST_EVENT).scalar_one()) + 1
+            if young > oldest:
+                cutoff = max(cutoff, int(young) - 1)
+        return min(cutoff, last)
+
+    def _oldest_sequence(self) -> int | None:
+        oldest = self.conn.execute(sa.select(sa.func.min(events.c.sequence))).scalar()
+        return None if oldest is None else int(oldest)
 
     def expire_requests(self, *, created_before_us: int, limit: int) -> int:
         """Delete up to ``limit`` request-id records made before ``created_before_us``
