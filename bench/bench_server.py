@@ -11,7 +11,8 @@ instruments the bench reads, installed by its ``on_server`` hook:
   batch (a bounded ring): the fan-out latency is measured from there;
 - SIGUSR1 writes all of it as JSON to ``--counters-out`` (atomically; ``dump``
   counts the writes, so a reader waits for the number it asked for);
-- SIGUSR2 starts cProfile on the loop thread and on every thread of the store's
+- SIGUSR2 starts cProfile (each thread's own CPU time, not the wall clock: waits and
+  other processes do not count) on the loop thread and on every thread of the store's
   pools, the next SIGUSR2 stops it and writes the profiles (pstats) to
   ``--profile-out`` (all threads merged) and ``--profile-out`` plus ``.loop`` and
   the name of each of the store's thread pools (``.heavy``; ``.writer`` and
@@ -185,7 +186,7 @@ class ThreadProfiles:
 
     def _enabler(self, group: str) -> Callable[[], None]:
         def enable_here() -> None:
-            profile = cProfile.Profile()
+            profile = cProfile.Profile(time.thread_time)
             self._local.profile = profile
             with self._lock:
                 self.profiles.setdefault(group, []).append(profile)
@@ -213,7 +214,7 @@ class ThreadProfiles:
             for job in self._each_thread(pool, self._enabler(name))
         ]
         await asyncio.gather(*jobs)
-        self._main = cProfile.Profile()
+        self._main = cProfile.Profile(time.thread_time)
         self.profiles["loop"] = [self._main]
         self._main.enable()
         log.info("profiling started (%d threads)", sum(map(len, self.profiles.values())))

@@ -297,9 +297,20 @@ def statehouse_server(
         argv,
         ready,
         work / f"{key}.log",
-        pythonpath=str(server_src.resolve()) if server_src else None,
+        pythonpath=_source_path(server_src),
         counters_path=counters,
     )
+
+
+def _source_path(server_src: Path | None) -> str | None:
+    """PYTHONPATH for another commit's server: its ``server/src`` and, where the
+    export has one beside it, its ``client/src`` (the stubs the server was built
+    with: a newer contract's RPCs would have no rules in an older server)."""
+    if server_src is None:
+        return None
+    root = server_src.resolve()
+    client = root.parent.parent / "client" / "src"
+    return os.pathsep.join(str(p) for p in (root, client) if p.is_dir())
 
 
 def echo_server(work: Path) -> ServerProcess:

@@ -40,7 +40,7 @@ class Profiler:
         out = io.StringIO()
         n = max(transitions, 1)
         print(
-            f"\nServer profile (cProfile, overhead included) of the transitions phase: "
+            f"\nServer profile (cProfile on each thread's CPU time, its overhead included) of the transitions phase: "
             f"{transitions} transitions. Idle waits of pool threads are left out.",
             file=out,
         )
