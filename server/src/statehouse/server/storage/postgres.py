@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -60,29 +61,38 @@ log = logging.getLogger("statehouse.storage")
 MIGRATION_LOCK = 0x5747_4845
 
 
+def _columns(table: sa.Table, names: Sequence[str], renamed: dict[str, str]) -> str:
+    """A column definition list for ``json_to_recordset``: each name with its type."""
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    return ", ".join(
+        f'"{n}" {table.c[renamed.get(n, n)].type.compile(dialect=dialect)}' for n in names
+    )
+
+
 def _append_events_sql() -> str:
     """One statement that takes the next sequences from the counter row, inserts
     the events with them and announces the last one (NOTIFY at commit).
 
-    The sequences are computed by the server, so the counter row is locked only
-    from this statement to the COMMIT sent right behind it, never while the
-    client thinks (docs/design.md, "Storage")."""
-    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-    columns = [c for c in events.c if c.name != "sequence"]
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    arrays = ", ".join(f"%({c.name})s::{c.type.compile(dialect=dialect)}[]" for c in columns)
+    The events come as one JSON array (``json_to_recordset``; ``k`` is each one's
+    place in the transaction), so the client dumps one parameter with the
+    standard library's C encoder instead of one per value. The sequences are
+    computed by the server, so the counter row is locked only from this
+    statement to the COMMIT sent right behind it, never while the client thinks
+    (docs/design.md, "Storage")."""
+    names = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
+    definitions = _columns(events, _EVENT_COLUMNS, {}) + ', "k" bigint'
     return (
         f"WITH counter AS (UPDATE {counters.name} SET value = value + %(count)s::bigint "
         "WHERE name = %(counter)s RETURNING value), "
         f"appended AS (INSERT INTO {events.name} (sequence, {names}) "
-        f"SELECT counter.value - %(count)s::bigint + e.ordinality, {names} "
-        f"FROM counter, unnest({arrays}) WITH ORDINALITY AS e({names}, ordinality)) "
+        f"SELECT counter.value - %(count)s::bigint + 1 + e.k, {names} "
+        f"FROM counter, json_to_recordset(%(rows)s::json) AS e({definitions})) "
         "SELECT value, pg_notify(%(channel)s, value::text) FROM counter"
     )
 
 
-_APPEND_EVENTS = _append_events_sql()
 _EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "sequence")
+_APPEND_EVENTS = _append_events_sql()
 
 #: The key columns of the hot updates' rows (``tx.py``): ``_id`` the row, ``_rev``
 #: the revision it must still have; every other key is a column set.
@@ -90,25 +100,23 @@ _KEYS = {"_id": "id", "_rev": "revision"}
 _UPDATES: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
-def _update_from_arrays(table: sa.Table, keys: tuple[str, ...]) -> str:
-    """One UPDATE for many rows, each a position in arrays (``unnest``): the
-    server runs one statement instead of one per row, and psycopg sends one."""
+def _update_from_json(table: sa.Table, keys: tuple[str, ...]) -> str:
+    """One UPDATE for many rows, given as one JSON array (``json_to_recordset``):
+    the server runs one statement instead of one per row, and the client dumps
+    one parameter."""
     found = _UPDATES.get((table.name, keys))
     if found is None:
-        dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-
-        def array(key: str) -> str:
-            column = table.c[_KEYS.get(key, key)]
-            return f"%({key})s::{column.type.compile(dialect=dialect)}[]"
-
-        names = ", ".join(f'"{k}"' for k in keys)
         sets = ", ".join(f'"{k}" = v."{k}"' for k in keys if k not in _KEYS)
         where = " AND ".join(f't."{_KEYS[k]}" = v."{k}"' for k in keys if k in _KEYS)
         found = _UPDATES[(table.name, keys)] = (
-            f"UPDATE {table.name} AS t SET {sets} "
-            f"FROM unnest({', '.join(array(k) for k in keys)}) AS v({names}) WHERE {where}"
+            f"UPDATE {table.name} AS t SET {sets} FROM json_to_recordset(%(rows)s::json) "
+            f"AS v({_columns(table, keys, _KEYS)}) WHERE {where}"
         )
     return found
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
 
 
 class PostgresTx(Tx):
@@ -146,18 +154,24 @@ class PostgresTx(Tx):
     def _many(self, statement: Hot, rows: list[dict[str, Any]]) -> int:
         if self._deferring and self.deferred is not None:
             table = statement.statement.table  # type: ignore[attr-defined]
-            keys = tuple(rows[0])
-            sql = _update_from_arrays(table, keys)
-            self.deferred.append((sql, {k: [r[k] for r in rows] for k in keys}))
+            sql = _update_from_json(table, tuple(rows[0]))
+            self.deferred.append((sql, {"rows": _json(rows)}))
             return len(rows)
         return super()._many(statement, rows)
 
     def events_parameters(self) -> dict[str, Any]:
         """The parameters of :data:`_APPEND_EVENTS` for :attr:`unsequenced`."""
-        rows = [codec.event_row(e) for e in self.unsequenced]
-        params: dict[str, Any] = {name: [r[name] for r in rows] for name in _EVENT_COLUMNS}
-        params.update(count=len(rows), counter=EVENT_SEQUENCE, channel=EVENTS_CHANNEL)
-        return params
+        rows = []
+        for k, event in enumerate(self.unsequenced):
+            row = codec.event_row(event)
+            row["k"] = k
+            rows.append(row)
+        return {
+            "rows": _json(rows),
+            "count": len(rows),
+            "counter": EVENT_SEQUENCE,
+            "channel": EVENTS_CHANNEL,
+        }
 
     def sequenced(self, last: int) -> None:
         """The events sent with the COMMIT committed with sequences up to ``last``."""
