@@ -14,6 +14,7 @@ import pytest
 from statehouse.server import clock
 from statehouse.server.orchestration import (
     ChangeSet,
+    DeadlineAction,
     Execution,
     PauseAction,
     RetryKind,
@@ -135,8 +136,19 @@ def test_the_server_draws_them_in_clock() -> None:
 
 
 def test_timer_kinds_and_pause_actions_keep_their_stored_strings() -> None:
-    assert [k.value for k in TimerKind] == ["PAUSE", "KILL_DEADLINE", "LEASE"]
+    assert [k.value for k in TimerKind] == [
+        "PAUSE",
+        "KILL_DEADLINE",
+        "LEASE",
+        "ATTEMPT_TIMEOUT",
+        "MAX_DURATION",
+        "MAX_CREATED_DURATION",
+    ]
     assert [a.value for a in PauseAction] == ["DELAY", "RESUME", "WARN", "FAIL", "KILL"]
+    assert [a.value for a in DeadlineAction] == ["FAIL", "KILL", "MARK"]
+    # A deadline's action is a DeadlineAction, read back from its string.
+    marked = Timer("t", "ex", "MAX_DURATION", 5, action="MARK")  # type: ignore[arg-type]
+    assert marked.action is DeadlineAction.MARK
     # As the storage reads a timer back: the strings become the enums.
     read = Timer("t", "ex", "PAUSE", 5, action="WARN")  # type: ignore[arg-type]
     assert (read.kind, read.action) == (TimerKind.PAUSE, PauseAction.WARN)

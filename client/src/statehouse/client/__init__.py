@@ -29,7 +29,7 @@ without the ``STATE_`` prefix: ``State.RUNNING == statehouse.v1.state_pb2.STATE_
 Compare message fields with it directly (``execution.state == State.RUNNING``)
 or convert (``State(execution.state)``, whose ``str()`` is ``"RUNNING"``).
 Wherever a method takes a state it also accepts the proto number or a name
-(``"running"``). ``ExecutionView``, ``PauseTimeoutAction``, ``MetricType`` and
+(``"running"``). ``ExecutionView``, ``PauseTimeoutAction``, ``DeadlineAction``, ``MetricType`` and
 ``MetricBucketWidth`` follow the same rule.
 
 Errors: every failed call raises a :class:`StatehouseError` subclass chosen
@@ -81,6 +81,7 @@ from statehouse.client._client import Client, Subscription
 from statehouse.client._config import DEFAULT_CALL_RETRY, DEFAULT_STREAM_RETRY, CallRetry
 from statehouse.client._convert import counter, timer, to_dict
 from statehouse.client._enums import (
+    DeadlineAction,
     ExecutionView,
     MetricBucketWidth,
     MetricType,
@@ -113,6 +114,7 @@ from statehouse.client._errors import (
 from statehouse.client._rpc import ConnectInfo, ReconnectInfo
 from statehouse.client._security import TlsConfig
 from statehouse.client._task_retry import TaskRetryPolicy
+from statehouse.client._worker import AsyncWorker, Job, Outcome, Worker
 from statehouse.v1.admin_service_pb2 import Token
 from statehouse.v1.event_pb2 import Heartbeat, StateChangeEvent
 from statehouse.v1.execution_pb2 import Attempt, Execution, StateChange, TaskRun
@@ -125,10 +127,12 @@ __all__ = [
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncSubscription",
+    "AsyncWorker",
     "Attempt",
     "CallRetry",
     "Client",
     "ConnectInfo",
+    "DeadlineAction",
     "DeadlineExceededError",
     "Execution",
     "ExecutionPausedError",
@@ -137,12 +141,14 @@ __all__ = [
     "Heartbeat",
     "InvalidArgumentError",
     "InvalidTransitionError",
+    "Job",
     "Metric",
     "MetricBucketWidth",
     "MetricEntry",
     "MetricType",
     "NotFoundError",
     "OutOfRangeError",
+    "Outcome",
     "PauseTimeoutAction",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -165,6 +171,7 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
+    "Worker",
     "counter",
     "timer",
     "to_dict",

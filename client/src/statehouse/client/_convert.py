@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from statehouse.client._enums import (
+    DeadlineAction,
     ExecutionView,
     MetricBucketWidth,
     MetricType,
@@ -60,6 +61,29 @@ def timeout_action_value(
 ) -> execution_service_pb2.PauseTimeoutAction.ValueType:
     member = PauseTimeoutAction.UNSPECIFIED if action is None else PauseTimeoutAction.parse(action)
     return cast(execution_service_pb2.PauseTimeoutAction.ValueType, int(member))
+
+
+#: An execution's deadline: a duration (its action FAIL), a (duration, action)
+#: pair such as ``("1h", "kill")``... or the generated message.
+DeadlineLike = (
+    timedelta
+    | float
+    | tuple[timedelta | float, DeadlineAction | int | str]
+    | execution_service_pb2.ExecutionDeadline
+)
+
+
+def to_deadline(value: DeadlineLike | None) -> execution_service_pb2.ExecutionDeadline | None:
+    """An ``ExecutionDeadline`` from a duration or a (duration, action) pair."""
+    if value is None or isinstance(value, execution_service_pb2.ExecutionDeadline):
+        return value
+    timeout, action = value if isinstance(value, tuple) else (value, DeadlineAction.FAIL)
+    return execution_service_pb2.ExecutionDeadline(
+        timeout=to_duration(timeout),
+        action=cast(
+            execution_service_pb2.DeadlineAction.ValueType, int(DeadlineAction.parse(action))
+        ),
+    )
 
 
 def metric_type_value(kind: MetricType | int | str) -> metric_pb2.MetricType.ValueType:

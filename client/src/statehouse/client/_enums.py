@@ -104,6 +104,19 @@ class PauseTimeoutAction(_ProtoEnum):
         return "PAUSE_TIMEOUT_ACTION_"
 
 
+class DeadlineAction(_ProtoEnum):
+    """What an execution's deadline does when it passes (FAIL by default)."""
+
+    UNSPECIFIED = execution_service_pb2.DEADLINE_ACTION_UNSPECIFIED
+    FAIL = execution_service_pb2.DEADLINE_ACTION_FAIL
+    KILL = execution_service_pb2.DEADLINE_ACTION_KILL
+    MARK = execution_service_pb2.DEADLINE_ACTION_MARK
+
+    @classmethod
+    def _prefix(cls) -> str:
+        return "DEADLINE_ACTION_"
+
+
 class MetricType(_ProtoEnum):
     """A counter or a timer."""
 

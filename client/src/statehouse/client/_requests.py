@@ -19,6 +19,7 @@ from google.protobuf import struct_pb2
 
 from statehouse.client._config import CallRetry
 from statehouse.client._convert import (
+    DeadlineLike,
     StateLike,
     bucket_width_value,
     event_filter,
@@ -27,6 +28,7 @@ from statehouse.client._convert import (
     state_value,
     state_values,
     timeout_action_value,
+    to_deadline,
     to_duration,
     to_labels,
     to_struct,
@@ -98,8 +100,15 @@ def create_execution(
     inputs: JSONLike | None = None,
     parent_execution_id: str = "",
     request_id: str = "",
+    max_duration: DeadlineLike | None = None,
+    max_created_duration: DeadlineLike | None = None,
 ) -> _es.CreateExecutionRequest:
-    """Create an execution in CREATED; idempotent by ``request_id``."""
+    """Create an execution in CREATED; idempotent by ``request_id``.
+
+    ``max_duration`` bounds its time from creation to end, ``max_created_duration``
+    its time in CREATED: a duration (the execution FAILs when it passes) or a
+    (duration, action) pair, the action ``"fail"``, ``"kill"`` or ``"mark"``
+    (a ``deadline-missed/<name>`` label, and it goes on)."""
     return _es.CreateExecutionRequest(
         namespace=namespace,
         flow_id=flow_id,
@@ -108,6 +117,8 @@ def create_execution(
         inputs=to_struct(inputs),
         parent_execution_id=parent_execution_id,
         request_id=request_id,
+        max_duration=to_deadline(max_duration),
+        max_created_duration=to_deadline(max_created_duration),
     )
 
 
@@ -179,6 +190,7 @@ def create_task_run(
     retry_policy: TaskRetryPolicyLike | None = None,
     request_id: str = "",
     expected_revision: int | None = None,
+    attempt_timeout: timedelta | float | None = None,
 ) -> _es.CreateTaskRunRequest:
     """Create a task run in CREATED; returns it with the execution's new revision.
 
@@ -186,7 +198,8 @@ def create_task_run(
     :class:`TaskRetryPolicy` (``TaskRetryPolicy.constant(interval="2s",
     max_attempts=3)``), a dict (``{"type": "constant", "interval": "2s",
     "max_attempts": 3}``, or the proto's JSON shape) or the generated
-    ``RetryPolicy`` message.
+    ``RetryPolicy`` message. ``attempt_timeout`` bounds each attempt from its
+    start to its end: past it the attempt ends FAILED as if its lease was lost.
     """
     return _es.CreateTaskRunRequest(
         execution_id=execution_id,
@@ -196,6 +209,7 @@ def create_task_run(
         retry_policy=to_retry_policy_pb(retry_policy),
         request_id=request_id,
         expected_revision=expected_revision,
+        attempt_timeout=to_duration(attempt_timeout),
     )
 
 

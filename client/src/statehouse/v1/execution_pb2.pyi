@@ -296,6 +296,7 @@ class TaskRun(_message.Message):
     NEXT_ATTEMPT_TIME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ATTEMPT_TIMEOUT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The task run's identifier, chosen by the server."""
     execution_id: _builtins.str
@@ -342,6 +343,12 @@ class TaskRun(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the task run last changed."""
 
+    @_builtins.property
+    def attempt_timeout(self) -> _duration_pb2.Duration:
+        """The longest each attempt may run from its start to its end, if the task
+        run was created with one (CreateTaskRunRequest.attempt_timeout).
+        """
+
     def __init__(
         self,
         *,
@@ -358,10 +365,11 @@ class TaskRun(_message.Message):
         next_attempt_time: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        attempt_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "next_attempt_time", b"next_attempt_time", "outputs", b"outputs", "retry_policy", b"retry_policy", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "create_time", b"create_time", "next_attempt_time", b"next_attempt_time", "outputs", b"outputs", "retry_policy", b"retry_policy", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "create_time", b"create_time", "execution_id", b"execution_id", "history", b"history", "id", b"id", "next_attempt_time", b"next_attempt_time", "outputs", b"outputs", "parent_task_run_id", b"parent_task_run_id", "retry_policy", b"retry_policy", "state", b"state", "task_id", b"task_id", "update_time", b"update_time", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "attempts", b"attempts", "create_time", b"create_time", "execution_id", b"execution_id", "history", b"history", "id", b"id", "next_attempt_time", b"next_attempt_time", "outputs", b"outputs", "parent_task_run_id", b"parent_task_run_id", "retry_policy", b"retry_policy", "state", b"state", "task_id", b"task_id", "update_time", b"update_time", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,6 +25,50 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _DeadlineAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DeadlineActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeadlineAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DEADLINE_ACTION_UNSPECIFIED: _DeadlineAction.ValueType  # 0
+    """The default: FAIL."""
+    DEADLINE_ACTION_FAIL: _DeadlineAction.ValueType  # 1
+    """End the execution FAILED: its active task runs end FAILED (KILLED where
+    the transition table allows nothing else); a late report of their
+    attempts is refused (ATTEMPT_NOT_OPEN).
+    """
+    DEADLINE_ACTION_KILL: _DeadlineAction.ValueType  # 2
+    """Kill the execution, as KillExecution does: task runs not running end
+    KILLED, running ones go KILLING until reported or the kill deadline.
+    """
+    DEADLINE_ACTION_MARK: _DeadlineAction.ValueType  # 3
+    """Keep going: the execution gets the label `deadline-missed/<deadline>`
+    (`deadline-missed/max_duration` or `deadline-missed/max_created_duration`)
+    whose value is the deadline's timeout in seconds, for example `3600s`.
+    """
+
+class DeadlineAction(_DeadlineAction, metaclass=_DeadlineActionEnumTypeWrapper):
+    """DeadlineAction is what the server does when an execution's deadline passes."""
+
+DEADLINE_ACTION_UNSPECIFIED: DeadlineAction.ValueType  # 0
+"""The default: FAIL."""
+DEADLINE_ACTION_FAIL: DeadlineAction.ValueType  # 1
+"""End the execution FAILED: its active task runs end FAILED (KILLED where
+the transition table allows nothing else); a late report of their
+attempts is refused (ATTEMPT_NOT_OPEN).
+"""
+DEADLINE_ACTION_KILL: DeadlineAction.ValueType  # 2
+"""Kill the execution, as KillExecution does: task runs not running end
+KILLED, running ones go KILLING until reported or the kill deadline.
+"""
+DEADLINE_ACTION_MARK: DeadlineAction.ValueType  # 3
+"""Keep going: the execution gets the label `deadline-missed/<deadline>`
+(`deadline-missed/max_duration` or `deadline-missed/max_created_duration`)
+whose value is the deadline's timeout in seconds, for example `3600s`.
+"""
+Global___DeadlineAction: _TypeAlias = DeadlineAction  # noqa: Y015
+
 class _PauseTimeoutAction:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -90,6 +134,8 @@ class CreateExecutionRequest(_message.Message):
     INPUTS_FIELD_NUMBER: _builtins.int
     PARENT_EXECUTION_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MAX_DURATION_FIELD_NUMBER: _builtins.int
+    MAX_CREATED_DURATION_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
     """The namespace of the flow: lowercase letters, digits, '.', '_' and '-',
     starting with a letter or digit, at most 150 characters. Required.
@@ -117,6 +163,20 @@ class CreateExecutionRequest(_message.Message):
     def inputs(self) -> _struct_pb2.Struct:
         """The inputs, bounded in size like outputs."""
 
+    @_builtins.property
+    def max_duration(self) -> Global___ExecutionDeadline:
+        """The longest the execution may take, from its creation to its end. When it
+        passes first, the server applies the deadline's action, with actor
+        `system` and a reason naming the deadline. Unset: no limit.
+        """
+
+    @_builtins.property
+    def max_created_duration(self) -> Global___ExecutionDeadline:
+        """The longest the execution may stay in CREATED (no task run started, not
+        moved by hand). When it passes while the execution is still CREATED, the
+        server applies the deadline's action. Unset: no limit.
+        """
+
     def __init__(
         self,
         *,
@@ -127,14 +187,46 @@ class CreateExecutionRequest(_message.Message):
         inputs: _struct_pb2.Struct | None = ...,
         parent_execution_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        max_duration: Global___ExecutionDeadline | None = ...,
+        max_created_duration: Global___ExecutionDeadline | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "max_created_duration", b"max_created_duration", "max_duration", b"max_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["flow_id", b"flow_id", "flow_revision", b"flow_revision", "inputs", b"inputs", "labels", b"labels", "namespace", b"namespace", "parent_execution_id", b"parent_execution_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flow_id", b"flow_id", "flow_revision", b"flow_revision", "inputs", b"inputs", "labels", b"labels", "max_created_duration", b"max_created_duration", "max_duration", b"max_duration", "namespace", b"namespace", "parent_execution_id", b"parent_execution_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateExecutionRequest: _TypeAlias = CreateExecutionRequest  # noqa: Y015
+
+@_typing.final
+class ExecutionDeadline(_message.Message):
+    """ExecutionDeadline bounds a span of an execution's life, on a durable timer:
+    it fires after a server restart, once, and never after the execution ended.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIMEOUT_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    action: Global___DeadlineAction.ValueType
+    """What happens when it passes (FAIL when unset)."""
+    @_builtins.property
+    def timeout(self) -> _duration_pb2.Duration:
+        """How long the span may last (1 s to 10 years). Required."""
+
+    def __init__(
+        self,
+        *,
+        timeout: _duration_pb2.Duration | None = ...,
+        action: Global___DeadlineAction.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["timeout", b"timeout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "timeout", b"timeout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExecutionDeadline: _TypeAlias = ExecutionDeadline  # noqa: Y015
 
 @_typing.final
 class CreateExecutionResponse(_message.Message):
@@ -493,6 +585,7 @@ class CreateTaskRunRequest(_message.Message):
     RETRY_POLICY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     EXPECTED_REVISION_FIELD_NUMBER: _builtins.int
+    ATTEMPT_TIMEOUT_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution to add the task run to; it must not be terminal. Required."""
     task_id: _builtins.str
@@ -511,6 +604,14 @@ class CreateTaskRunRequest(_message.Message):
     def retry_policy(self) -> _execution_pb2.RetryPolicy:
         """The retry policy the server applies when an attempt fails."""
 
+    @_builtins.property
+    def attempt_timeout(self) -> _duration_pb2.Duration:
+        """The longest each attempt may run, from its start to its end (1 s to 10
+        years). An attempt still open when it passes ends as one whose lease was
+        lost: FAILED with actor `system` and a reason naming the timeout, and the
+        retry policy decides what follows. Unset: no limit.
+        """
+
     def __init__(
         self,
         *,
@@ -521,10 +622,11 @@ class CreateTaskRunRequest(_message.Message):
         retry_policy: _execution_pb2.RetryPolicy | None = ...,
         request_id: _builtins.str = ...,
         expected_revision: _builtins.int | None = ...,
+        attempt_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "expected_revision", b"expected_revision", "retry_policy", b"retry_policy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "attempt_timeout", b"attempt_timeout", "expected_revision", b"expected_revision", "retry_policy", b"retry_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "execution_id", b"execution_id", "expected_revision", b"expected_revision", "parent_task_run_id", b"parent_task_run_id", "request_id", b"request_id", "retry_policy", b"retry_policy", "task_id", b"task_id", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision", "attempt_timeout", b"attempt_timeout", "execution_id", b"execution_id", "expected_revision", b"expected_revision", "parent_task_run_id", b"parent_task_run_id", "request_id", b"request_id", "retry_policy", b"retry_policy", "task_id", b"task_id", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_revision: _TypeAlias = _typing.Literal["expected_revision"]  # noqa: Y015
     _WhichOneofArgType__expected_revision: _TypeAlias = _typing.Literal["_expected_revision", b"_expected_revision"]  # noqa: Y015

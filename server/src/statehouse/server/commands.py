@@ -33,6 +33,7 @@ from .orchestration import (
     Timer,
     TimerKind,
     UnreadableRecord,
+    deadlines,
     execution_subject,
     guards,
     leases,
@@ -41,6 +42,7 @@ from .orchestration import (
 )
 from .orchestration.filters import TaskRunFilter
 from .orchestration.metrics import MetricEntry, combine
+from .orchestration.model import DEADLINE_KINDS
 from .storage import Tx
 
 
@@ -64,6 +66,8 @@ class NewExecution:
     labels: dict[str, str] = field(default_factory=dict)
     inputs: JsonObject | None = None
     parent_execution_id: str = ""
+    max_duration: deadlines.Deadline | None = None
+    max_created_duration: deadlines.Deadline | None = None
 
 
 def create_execution(tx: Tx, spec: NewExecution, *, actor: str = SYSTEM) -> Execution:
@@ -86,6 +90,9 @@ def create_execution(tx: Tx, spec: NewExecution, *, actor: str = SYSTEM) -> Exec
     )
     changes = ChangeSet(execution, t, actor)
     changes.created_execution()
+    deadlines.set_execution_deadlines(
+        changes, max_duration=spec.max_duration, max_created_duration=spec.max_created_duration
+    )
     changes.seal()
     tx.save(changes, new_execution=True)
     return execution
@@ -120,6 +127,7 @@ class NewTaskRun:
     parent_task_run_id: str = ""
     value: str = ""
     retry_policy: RetryPolicy | None = None
+    attempt_timeout_us: int | None = None
 
 
 def create_task_run(
@@ -140,6 +148,7 @@ def create_task_run(
         parent_task_run_id=spec.parent_task_run_id,
         value=spec.value,
         retry_policy=spec.retry_policy,
+        attempt_timeout_us=spec.attempt_timeout_us,
         state=State.CREATED,
         history=[StateChange(State.CREATED, t, "created", actor)],
         create_time_us=changes.now_us,
@@ -472,19 +481,29 @@ def fire_timer(tx: Tx, timer: Timer, *, kill_deadline_us: int) -> bool:
         return False
     execution = load_full(tx, timer.execution_id)
     changes = _changes(execution)
+    labels: dict[str, str] = {}
     try:
-        if lease:
+        if lease or timer.kind is TimerKind.ATTEMPT_TIMEOUT:
             task_run = _task_run_of(execution, timer.task_run_id)
             assert task_run is not None
             active = sum(1 for t in execution.task_runs if t.state.is_active)
-            leases.expire_lease(
-                changes,
-                task_run,
-                leases.lease_attempt(timer),
-                other_active_task_runs=active - (1 if task_run.state.is_active else 0),
-            )
+            others = active - (1 if task_run.state.is_active else 0)
+            number = int(timer.id.rsplit(":", 1)[1])
+            if lease:
+                leases.expire_lease(changes, task_run, number, other_active_task_runs=others)
+            else:
+                deadlines.expire_attempt_timeout(
+                    changes, task_run, number, other_active_task_runs=others
+                )
         elif timer.kind is TimerKind.KILL_DEADLINE:
             lifecycle.force_kill_at_deadline(changes, execution.task_runs)
+        elif timer.kind in DEADLINE_KINDS:
+            labels = deadlines.fire_execution_deadline(
+                changes,
+                timer,
+                execution.task_runs,
+                kill_deadline_us=changes.now_us + kill_deadline_us,
+            )
         else:
             lifecycle.fire_pause_timer(
                 changes,
@@ -495,6 +514,12 @@ def fire_timer(tx: Tx, timer: Timer, *, kill_deadline_us: int) -> bool:
     except DomainError:
         # The execution moved on in a way the timer cannot apply to: the timer is
         # spent (its deletion commits), nothing else changes.
+        return True
+    if labels:
+        # A marked deadline changes no state: a new revision, no event.
+        tx.add_execution_labels(execution.id, labels)
+        changes.seal()
+        tx.save(changes)
         return True
     _save(tx, changes)
     return True

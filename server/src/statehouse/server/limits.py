@@ -106,6 +106,9 @@ MAX_CLAIM_WAIT_SECONDS: Final = 60
 #: An attempt's lease, in seconds.
 MIN_LEASE_SECONDS: Final = 1
 MAX_LEASE_SECONDS: Final = 3600
+#: The shortest deadline of an execution (max_duration, max_created_duration)
+#: and attempt timeout of a task run, in seconds.
+MIN_DEADLINE_SECONDS: Final = 1
 #: The shortest heartbeat interval of a subscription, in seconds.
 MIN_HEARTBEAT_SECONDS: Final = 0.1
 #: The most events in one message of a subscription (larger requests are capped).
@@ -165,6 +168,10 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
         f"{MIN_LEASE_SECONDS} s to {MAX_LEASE_SECONDS // 60} minutes",
     ),
     ("attempts per Heartbeat call", f"{MAX_HEARTBEATS_PER_CALL:,}"),
+    (
+        "execution deadlines, attempt_timeout",
+        f"{MIN_DEADLINE_SECONDS} s to 10 years",
+    ),
     (
         "metric name, tag key, tag value",
         f"{MAX_METRIC_NAME}, {MAX_TAG_KEY}, {MAX_TAG_VALUE} characters",

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file statehouse/v1/execution_service.proto.
  */
 export const file_statehouse_v1_execution_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIp8CChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRgoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24iVwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKgoEdmlldxgCIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldyJDChRHZXRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKlAgoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEiQKBnN0YXRlcxgDIAMoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSQAoGbGFiZWxzGAQgAygLMjAuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSKgoEdmlldxgHIAEoDjIcLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uVmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoEBChZMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEiwKCmV4ZWN1dGlvbnMYASADKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSIAoYdW5yZWFkYWJsZV9leGVjdXRpb25faWRzGAMgAygJIq4BChZDb3VudEV4ZWN1dGlvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEkEKBmxhYmVscxgDIAMoCzIxLnN0YXRlaG91c2UudjEuQ291bnRFeGVjdXRpb25zUmVxdWVzdC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKF0NvdW50RXhlY3V0aW9uc1Jlc3BvbnNlEikKBmNvdW50cxgBIAMoCzIZLnN0YXRlaG91c2UudjEuU3RhdGVDb3VudBINCgV0b3RhbBgCIAEoAyJACgpTdGF0ZUNvdW50EiMKBXN0YXRlGAEgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRINCgVjb3VudBgCIAEoAyJkChZEZWxldGVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgCIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiIZChdEZWxldGVFeGVjdXRpb25SZXNwb25zZSLkAQoUQ3JlYXRlVGFza1J1blJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSGgoScGFyZW50X3Rhc2tfcnVuX2lkGAMgASgJEg0KBXZhbHVlGAQgASgJEjAKDHJldHJ5X3BvbGljeRgFIAEoCzIaLnN0YXRlaG91c2UudjEuUmV0cnlQb2xpY3kSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJdChVDcmVhdGVUYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDIigKEUdldFRhc2tSdW5SZXF1ZXN0EhMKC3Rhc2tfcnVuX2lkGAEgASgJIokBChJHZXRUYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDEi0KD2V4ZWN1dGlvbl9zdGF0ZRgDIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUi2wEKGlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDgoGcmVhc29uGAMgASgJEigKB291dHB1dHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSgobVHJhbnNpdGlvbkV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIq8CChhUcmFuc2l0aW9uVGFza1J1blJlcXVlc3QSEwoLdGFza19ydW5faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEg4KBnJlYXNvbhgDIAEoCRIoCgdvdXRwdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl3b3JrZXJfaWQYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gAiAEBEg8KB2F0dGVtcHQYCCABKAUSMQoObGVhc2VfZHVyYXRpb24YCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CFAoSX2V4cGVjdGVkX3JldmlzaW9uIm8KDVJldHJ5RGVjaXNpb24SEQoJc2NoZWR1bGVkGAEgASgIEjUKEW5leHRfYXR0ZW1wdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxuZXh0X2F0dGVtcHQYAyABKAUivQEKGVRyYW5zaXRpb25UYXNrUnVuUmVzcG9uc2USKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SGgoSZXhlY3V0aW9uX3JldmlzaW9uGAIgASgDEi0KD2V4ZWN1dGlvbl9zdGF0ZRgDIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSKwoFcmV0cnkYBCABKAsyHC5zdGF0ZWhvdXNlLnYxLlJldHJ5RGVjaXNpb24iVgoZVHJhbnNpdGlvblRhc2tSdW5zUmVxdWVzdBI5CghyZXF1ZXN0cxgBIAMoCzInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0IlYKGlRyYW5zaXRpb25UYXNrUnVuc1Jlc3BvbnNlEjgKB3Jlc3VsdHMYASADKAsyJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1Jlc3VsdCKOAQoYVHJhbnNpdGlvblRhc2tSdW5zUmVzdWx0EjwKCHJlc3BvbnNlGAEgASgLMiguc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlSAASKgoFZXJyb3IYAiABKAsyGS5zdGF0ZWhvdXNlLnYxLkl0ZW1TdGF0dXNIAEIICgZyZXN1bHQiUgoKSXRlbVN0YXR1cxIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSJQoHZGV0YWlscxgDIAMoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkiqQIKFVBhdXNlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEwoLdGFza19ydW5faWQYAiABKAkSKAoFZGVsYXkYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI1Cgpvbl90aW1lb3V0GAUgASgOMiEuc3RhdGVob3VzZS52MS5QYXVzZVRpbWVvdXRBY3Rpb24SDgoGcmVhc29uGAYgASgJEhIKCnJlcXVlc3RfaWQYByABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24idgoWUGF1c2VFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIvCgtyZXN1bWVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKFlJlc3VtZUV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhMKC3Rhc2tfcnVuX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkYKF1Jlc3VtZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIoYBChRLaWxsRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iVQoVS2lsbEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uEg8KB2NoYW5nZWQYAiABKAgiiQEKF1Jlc3RhcnRFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgEIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJHChhSZXN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24i2QEKGENvbXBsZXRlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEigKB291dHB1dHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnJlYXNvbhgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAYgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkgKGUNvbXBsZXRlRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24irgEKDVRhc2tSdW5GaWx0ZXISEQoJbmFtZXNwYWNlGAEgASgJEg8KB2Zsb3dfaWQYAiABKAkSEAoIdGFza19pZHMYAyADKAkSOAoGbGFiZWxzGAQgAygLMiguc3RhdGVob3VzZS52MS5UYXNrUnVuRmlsdGVyLkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi2gEKFENsYWltVGFza1J1bnNSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLnN0YXRlaG91c2UudjEuVGFza1J1bkZpbHRlchIVCg1tYXhfdGFza19ydW5zGAIgASgFEhEKCXdvcmtlcl9pZBgDIAEoCRIxCg5sZWFzZV9kdXJhdGlvbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgR3YWl0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnJlYXNvbhgGIAEoCSKvAQoOQ2xhaW1lZFRhc2tSdW4SKAoIdGFza19ydW4YASABKAsyFi5zdGF0ZWhvdXNlLnYxLlRhc2tSdW4SKwoJZXhlY3V0aW9uGAIgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SDwoHYXR0ZW1wdBgDIAEoBRI1ChFsZWFzZV9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoVQ2xhaW1UYXNrUnVuc1Jlc3BvbnNlEjAKCXRhc2tfcnVucxgBIAMoCzIdLnN0YXRlaG91c2UudjEuQ2xhaW1lZFRhc2tSdW4iQgoQSGVhcnRiZWF0UmVxdWVzdBIuCghhdHRlbXB0cxgBIAMoCzIcLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0SXRlbSI1Cg1IZWFydGJlYXRJdGVtEhMKC3Rhc2tfcnVuX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUixgEKD0hlYXJ0YmVhdFJlc3VsdBITCgt0YXNrX3J1bl9pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEjUKEWxlYXNlX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCg50YXNrX3J1bl9zdGF0ZRgEIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSKAoFZXJyb3IYBSABKAsyGS5zdGF0ZWhvdXNlLnYxLkl0ZW1TdGF0dXMiRAoRSGVhcnRiZWF0UmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0UmVzdWx0KrgBChJQYXVzZVRpbWVvdXRBY3Rpb24SJAogUEFVU0VfVElNRU9VVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIfChtQQVVTRV9USU1FT1VUX0FDVElPTl9SRVNVTUUQARIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9XQVJOEAISHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fRkFJTBADEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX0tJTEwQBDL2DAoQRXhlY3V0aW9uU2VydmljZRJgCg9DcmVhdGVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLnN0YXRlaG91c2UudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5zdGF0ZWhvdXNlLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJgCg9Db3VudEV4ZWN1dGlvbnMSJS5zdGF0ZWhvdXNlLnYxLkNvdW50RXhlY3V0aW9uc1JlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLkNvdW50RXhlY3V0aW9uc1Jlc3BvbnNlEmAKD0RlbGV0ZUV4ZWN1dGlvbhIlLnN0YXRlaG91c2UudjEuRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBomLnN0YXRlaG91c2UudjEuRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2USWgoNQ3JlYXRlVGFza1J1bhIjLnN0YXRlaG91c2UudjEuQ3JlYXRlVGFza1J1blJlcXVlc3QaJC5zdGF0ZWhvdXNlLnYxLkNyZWF0ZVRhc2tSdW5SZXNwb25zZRJRCgpHZXRUYXNrUnVuEiAuc3RhdGVob3VzZS52MS5HZXRUYXNrUnVuUmVxdWVzdBohLnN0YXRlaG91c2UudjEuR2V0VGFza1J1blJlc3BvbnNlEmwKE1RyYW5zaXRpb25FeGVjdXRpb24SKS5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXF1ZXN0Giouc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uRXhlY3V0aW9uUmVzcG9uc2USZgoRVHJhbnNpdGlvblRhc2tSdW4SJy5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVxdWVzdBooLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZRJpChJUcmFuc2l0aW9uVGFza1J1bnMSKC5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1JlcXVlc3QaKS5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuc1Jlc3BvbnNlEl0KDlBhdXNlRXhlY3V0aW9uEiQuc3RhdGVob3VzZS52MS5QYXVzZUV4ZWN1dGlvblJlcXVlc3QaJS5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVzcG9uc2USYAoPUmVzdW1lRXhlY3V0aW9uEiUuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5SZXN1bWVFeGVjdXRpb25SZXNwb25zZRJaCg1LaWxsRXhlY3V0aW9uEiMuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVxdWVzdBokLnN0YXRlaG91c2UudjEuS2lsbEV4ZWN1dGlvblJlc3BvbnNlEmMKEFJlc3RhcnRFeGVjdXRpb24SJi5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXF1ZXN0Gicuc3RhdGVob3VzZS52MS5SZXN0YXJ0RXhlY3V0aW9uUmVzcG9uc2USZgoRQ29tcGxldGVFeGVjdXRpb24SJy5zdGF0ZWhvdXNlLnYxLkNvbXBsZXRlRXhlY3V0aW9uUmVxdWVzdBooLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXNwb25zZRJaCg1DbGFpbVRhc2tSdW5zEiMuc3RhdGVob3VzZS52MS5DbGFpbVRhc2tSdW5zUmVxdWVzdBokLnN0YXRlaG91c2UudjEuQ2xhaW1UYXNrUnVuc1Jlc3BvbnNlEk4KCUhlYXJ0YmVhdBIfLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0UmVxdWVzdBogLnN0YXRlaG91c2UudjEuSGVhcnRiZWF0UmVzcG9uc2VCWAoQaW8uc3RhdGVob3VzZS52MVABWkJnaXRodWIuY29tL3N0YXRlaG91c2Uvc3RhdGVob3VzZS9nZW4vZ28vc3RhdGVob3VzZS92MTtzdGF0ZWhvdXNldjFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
+  fileDesc("CiVzdGF0ZWhvdXNlL3YxL2V4ZWN1dGlvbl9zZXJ2aWNlLnByb3RvEg1zdGF0ZWhvdXNlLnYxIpcDChZDcmVhdGVFeGVjdXRpb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdmbG93X2lkGAIgASgJEhUKDWZsb3dfcmV2aXNpb24YAyABKAUSQQoGbGFiZWxzGAQgAygLMjEuc3RhdGVob3VzZS52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0LkxhYmVsc0VudHJ5EicKBmlucHV0cxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGwoTcGFyZW50X2V4ZWN1dGlvbl9pZBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEjYKDG1heF9kdXJhdGlvbhgIIAEoCzIgLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uRGVhZGxpbmUSPgoUbWF4X2NyZWF0ZWRfZHVyYXRpb24YCSABKAsyIC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbkRlYWRsaW5lGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEibgoRRXhlY3V0aW9uRGVhZGxpbmUSKgoHdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhItCgZhY3Rpb24YAiABKA4yHS5zdGF0ZWhvdXNlLnYxLkRlYWRsaW5lQWN0aW9uIkYKF0NyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uIlcKE0dldEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEioKBHZpZXcYAiABKA4yHC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvblZpZXciQwoUR2V0RXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24ipQIKFUxpc3RFeGVjdXRpb25zUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDwoHZmxvd19pZBgCIAEoCRIkCgZzdGF0ZXMYAyADKA4yFC5zdGF0ZWhvdXNlLnYxLlN0YXRlEkAKBmxhYmVscxgEIAMoCzIwLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJEioKBHZpZXcYByABKA4yHC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvblZpZXcaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKBAQoWTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRIsCgpleGVjdXRpb25zGAEgAygLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEiAKGHVucmVhZGFibGVfZXhlY3V0aW9uX2lkcxgDIAMoCSKuAQoWQ291bnRFeGVjdXRpb25zUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDwoHZmxvd19pZBgCIAEoCRJBCgZsYWJlbHMYAyADKAsyMS5zdGF0ZWhvdXNlLnYxLkNvdW50RXhlY3V0aW9uc1JlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJTChdDb3VudEV4ZWN1dGlvbnNSZXNwb25zZRIpCgZjb3VudHMYASADKAsyGS5zdGF0ZWhvdXNlLnYxLlN0YXRlQ291bnQSDQoFdG90YWwYAiABKAMiQAoKU3RhdGVDb3VudBIjCgVzdGF0ZRgBIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDQoFY291bnQYAiABKAMiZAoWRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YAiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iGQoXRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2UimAIKFENyZWF0ZVRhc2tSdW5SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEhoKEnBhcmVudF90YXNrX3J1bl9pZBgDIAEoCRINCgV2YWx1ZRgEIAEoCRIwCgxyZXRyeV9wb2xpY3kYBSABKAsyGi5zdGF0ZWhvdXNlLnYxLlJldHJ5UG9saWN5EhIKCnJlcXVlc3RfaWQYBiABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YByABKANIAIgBARIyCg9hdHRlbXB0X3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CFAoSX2V4cGVjdGVkX3JldmlzaW9uIl0KFUNyZWF0ZVRhc2tSdW5SZXNwb25zZRIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIaChJleGVjdXRpb25fcmV2aXNpb24YAiABKAMiKAoRR2V0VGFza1J1blJlcXVlc3QSEwoLdGFza19ydW5faWQYASABKAkiiQEKEkdldFRhc2tSdW5SZXNwb25zZRIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIaChJleGVjdXRpb25fcmV2aXNpb24YAiABKAMSLQoPZXhlY3V0aW9uX3N0YXRlGAMgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZSLbAQoaVHJhbnNpdGlvbkV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIOCgZyZWFzb24YAyABKAkSKAoHb3V0cHV0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgFIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgGIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJKChtUcmFuc2l0aW9uRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24irwIKGFRyYW5zaXRpb25UYXNrUnVuUmVxdWVzdBITCgt0YXNrX3J1bl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSDgoGcmVhc29uGAMgASgJEigKB291dHB1dHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhEKCXdvcmtlcl9pZBgFIAEoCRISCgpyZXF1ZXN0X2lkGAYgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAcgASgDSACIAQESDwoHYXR0ZW1wdBgIIAEoBRIxCg5sZWFzZV9kdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIUChJfZXhwZWN0ZWRfcmV2aXNpb24ibwoNUmV0cnlEZWNpc2lvbhIRCglzY2hlZHVsZWQYASABKAgSNQoRbmV4dF9hdHRlbXB0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDG5leHRfYXR0ZW1wdBgDIAEoBSK9AQoZVHJhbnNpdGlvblRhc2tSdW5SZXNwb25zZRIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIaChJleGVjdXRpb25fcmV2aXNpb24YAiABKAMSLQoPZXhlY3V0aW9uX3N0YXRlGAMgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIrCgVyZXRyeRgEIAEoCzIcLnN0YXRlaG91c2UudjEuUmV0cnlEZWNpc2lvbiJWChlUcmFuc2l0aW9uVGFza1J1bnNSZXF1ZXN0EjkKCHJlcXVlc3RzGAEgAygLMicuc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlcXVlc3QiVgoaVHJhbnNpdGlvblRhc2tSdW5zUmVzcG9uc2USOAoHcmVzdWx0cxgBIAMoCzInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVzdWx0Io4BChhUcmFuc2l0aW9uVGFza1J1bnNSZXN1bHQSPAoIcmVzcG9uc2UYASABKAsyKC5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25UYXNrUnVuUmVzcG9uc2VIABIqCgVlcnJvchgCIAEoCzIZLnN0YXRlaG91c2UudjEuSXRlbVN0YXR1c0gAQggKBnJlc3VsdCJSCgpJdGVtU3RhdHVzEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIlCgdkZXRhaWxzGAMgAygLMhQuZ29vZ2xlLnByb3RvYnVmLkFueSKpAgoVUGF1c2VFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRITCgt0YXNrX3J1bl9pZBgCIAEoCRIoCgVkZWxheRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKCm9uX3RpbWVvdXQYBSABKA4yIS5zdGF0ZWhvdXNlLnYxLlBhdXNlVGltZW91dEFjdGlvbhIOCgZyZWFzb24YBiABKAkSEgoKcmVxdWVzdF9pZBgHIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgIIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJ2ChZQYXVzZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLnN0YXRlaG91c2UudjEuRXhlY3V0aW9uEi8KC3Jlc3VtZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoWUmVzdW1lRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEwoLdGFza19ydW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJEhIKCnJlcXVlc3RfaWQYBCABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBSABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iRgoXUmVzdW1lRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24ihgEKFEtpbGxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgEIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJVChVLaWxsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguc3RhdGVob3VzZS52MS5FeGVjdXRpb24SDwoHY2hhbmdlZBgCIAEoCCKJAQoXUmVzdGFydEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkcKGFJlc3RhcnRFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiLZAQoYQ29tcGxldGVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULnN0YXRlaG91c2UudjEuU3RhdGUSKAoHb3V0cHV0cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGcmVhc29uGAQgASgJEhIKCnJlcXVlc3RfaWQYBSABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iSAoZQ29tcGxldGVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbiKuAQoNVGFza1J1bkZpbHRlchIRCgluYW1lc3BhY2UYASABKAkSDwoHZmxvd19pZBgCIAEoCRIQCgh0YXNrX2lkcxgDIAMoCRI4CgZsYWJlbHMYBCADKAsyKC5zdGF0ZWhvdXNlLnYxLlRhc2tSdW5GaWx0ZXIuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLaAQoUQ2xhaW1UYXNrUnVuc1JlcXVlc3QSLAoGZmlsdGVyGAEgASgLMhwuc3RhdGVob3VzZS52MS5UYXNrUnVuRmlsdGVyEhUKDW1heF90YXNrX3J1bnMYAiABKAUSEQoJd29ya2VyX2lkGAMgASgJEjEKDmxlYXNlX2R1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKBHdhaXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGcmVhc29uGAYgASgJIq8BCg5DbGFpbWVkVGFza1J1bhIoCgh0YXNrX3J1bhgBIAEoCzIWLnN0YXRlaG91c2UudjEuVGFza1J1bhIrCglleGVjdXRpb24YAiABKAsyGC5zdGF0ZWhvdXNlLnYxLkV4ZWN1dGlvbhIPCgdhdHRlbXB0GAMgASgFEjUKEWxlYXNlX2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJChVDbGFpbVRhc2tSdW5zUmVzcG9uc2USMAoJdGFza19ydW5zGAEgAygLMh0uc3RhdGVob3VzZS52MS5DbGFpbWVkVGFza1J1biJCChBIZWFydGJlYXRSZXF1ZXN0Ei4KCGF0dGVtcHRzGAEgAygLMhwuc3RhdGVob3VzZS52MS5IZWFydGJlYXRJdGVtIjUKDUhlYXJ0YmVhdEl0ZW0SEwoLdGFza19ydW5faWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBSLGAQoPSGVhcnRiZWF0UmVzdWx0EhMKC3Rhc2tfcnVuX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSNQoRbGVhc2VfZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKDnRhc2tfcnVuX3N0YXRlGAQgASgOMhQuc3RhdGVob3VzZS52MS5TdGF0ZRIoCgVlcnJvchgFIAEoCzIZLnN0YXRlaG91c2UudjEuSXRlbVN0YXR1cyJEChFIZWFydGJlYXRSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4uc3RhdGVob3VzZS52MS5IZWFydGJlYXRSZXN1bHQqfwoORGVhZGxpbmVBY3Rpb24SHwobREVBRExJTkVfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGAoUREVBRExJTkVfQUNUSU9OX0ZBSUwQARIYChRERUFETElORV9BQ1RJT05fS0lMTBACEhgKFERFQURMSU5FX0FDVElPTl9NQVJLEAMquAEKElBhdXNlVGltZW91dEFjdGlvbhIkCiBQQVVTRV9USU1FT1VUX0FDVElPTl9VTlNQRUNJRklFRBAAEh8KG1BBVVNFX1RJTUVPVVRfQUNUSU9OX1JFU1VNRRABEh0KGVBBVVNFX1RJTUVPVVRfQUNUSU9OX1dBUk4QAhIdChlQQVVTRV9USU1FT1VUX0FDVElPTl9GQUlMEAMSHQoZUEFVU0VfVElNRU9VVF9BQ1RJT05fS0lMTBAEMvYMChBFeGVjdXRpb25TZXJ2aWNlEmAKD0NyZWF0ZUV4ZWN1dGlvbhIlLnN0YXRlaG91c2UudjEuQ3JlYXRlRXhlY3V0aW9uUmVxdWVzdBomLnN0YXRlaG91c2UudjEuQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USVwoMR2V0RXhlY3V0aW9uEiIuc3RhdGVob3VzZS52MS5HZXRFeGVjdXRpb25SZXF1ZXN0GiMuc3RhdGVob3VzZS52MS5HZXRFeGVjdXRpb25SZXNwb25zZRJdCg5MaXN0RXhlY3V0aW9ucxIkLnN0YXRlaG91c2UudjEuTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0GiUuc3RhdGVob3VzZS52MS5MaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEmAKD0NvdW50RXhlY3V0aW9ucxIlLnN0YXRlaG91c2UudjEuQ291bnRFeGVjdXRpb25zUmVxdWVzdBomLnN0YXRlaG91c2UudjEuQ291bnRFeGVjdXRpb25zUmVzcG9uc2USYAoPRGVsZXRlRXhlY3V0aW9uEiUuc3RhdGVob3VzZS52MS5EZWxldGVFeGVjdXRpb25SZXF1ZXN0GiYuc3RhdGVob3VzZS52MS5EZWxldGVFeGVjdXRpb25SZXNwb25zZRJaCg1DcmVhdGVUYXNrUnVuEiMuc3RhdGVob3VzZS52MS5DcmVhdGVUYXNrUnVuUmVxdWVzdBokLnN0YXRlaG91c2UudjEuQ3JlYXRlVGFza1J1blJlc3BvbnNlElEKCkdldFRhc2tSdW4SIC5zdGF0ZWhvdXNlLnYxLkdldFRhc2tSdW5SZXF1ZXN0GiEuc3RhdGVob3VzZS52MS5HZXRUYXNrUnVuUmVzcG9uc2USbAoTVHJhbnNpdGlvbkV4ZWN1dGlvbhIpLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvbkV4ZWN1dGlvblJlcXVlc3QaKi5zdGF0ZWhvdXNlLnYxLlRyYW5zaXRpb25FeGVjdXRpb25SZXNwb25zZRJmChFUcmFuc2l0aW9uVGFza1J1bhInLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5UcmFuc2l0aW9uVGFza1J1blJlc3BvbnNlEmkKElRyYW5zaXRpb25UYXNrUnVucxIoLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVxdWVzdBopLnN0YXRlaG91c2UudjEuVHJhbnNpdGlvblRhc2tSdW5zUmVzcG9uc2USXQoOUGF1c2VFeGVjdXRpb24SJC5zdGF0ZWhvdXNlLnYxLlBhdXNlRXhlY3V0aW9uUmVxdWVzdBolLnN0YXRlaG91c2UudjEuUGF1c2VFeGVjdXRpb25SZXNwb25zZRJgCg9SZXN1bWVFeGVjdXRpb24SJS5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlcXVlc3QaJi5zdGF0ZWhvdXNlLnYxLlJlc3VtZUV4ZWN1dGlvblJlc3BvbnNlEloKDUtpbGxFeGVjdXRpb24SIy5zdGF0ZWhvdXNlLnYxLktpbGxFeGVjdXRpb25SZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5LaWxsRXhlY3V0aW9uUmVzcG9uc2USYwoQUmVzdGFydEV4ZWN1dGlvbhImLnN0YXRlaG91c2UudjEuUmVzdGFydEV4ZWN1dGlvblJlcXVlc3QaJy5zdGF0ZWhvdXNlLnYxLlJlc3RhcnRFeGVjdXRpb25SZXNwb25zZRJmChFDb21wbGV0ZUV4ZWN1dGlvbhInLnN0YXRlaG91c2UudjEuQ29tcGxldGVFeGVjdXRpb25SZXF1ZXN0Giguc3RhdGVob3VzZS52MS5Db21wbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEloKDUNsYWltVGFza1J1bnMSIy5zdGF0ZWhvdXNlLnYxLkNsYWltVGFza1J1bnNSZXF1ZXN0GiQuc3RhdGVob3VzZS52MS5DbGFpbVRhc2tSdW5zUmVzcG9uc2USTgoJSGVhcnRiZWF0Eh8uc3RhdGVob3VzZS52MS5IZWFydGJlYXRSZXF1ZXN0GiAuc3RhdGVob3VzZS52MS5IZWFydGJlYXRSZXNwb25zZUJYChBpby5zdGF0ZWhvdXNlLnYxUAFaQmdpdGh1Yi5jb20vc3RhdGVob3VzZS9zdGF0ZWhvdXNlL2dlbi9nby9zdGF0ZWhvdXNlL3YxO3N0YXRlaG91c2V2MWIGcHJvdG8z", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_statehouse_v1_execution, file_statehouse_v1_state]);
 
 /**
  * CreateExecutionRequest asks for a new execution of a flow.
@@ -77,6 +77,24 @@ export type CreateExecutionRequest = Message<"statehouse.v1.CreateExecutionReque
    * @generated from field: string request_id = 7;
    */
   requestId: string;
+
+  /**
+   * The longest the execution may take, from its creation to its end. When it
+   * passes first, the server applies the deadline's action, with actor
+   * `system` and a reason naming the deadline. Unset: no limit.
+   *
+   * @generated from field: statehouse.v1.ExecutionDeadline max_duration = 8;
+   */
+  maxDuration?: ExecutionDeadline | undefined;
+
+  /**
+   * The longest the execution may stay in CREATED (no task run started, not
+   * moved by hand). When it passes while the execution is still CREATED, the
+   * server applies the deadline's action. Unset: no limit.
+   *
+   * @generated from field: statehouse.v1.ExecutionDeadline max_created_duration = 9;
+   */
+  maxCreatedDuration?: ExecutionDeadline | undefined;
 };
 
 /**
@@ -85,6 +103,35 @@ export type CreateExecutionRequest = Message<"statehouse.v1.CreateExecutionReque
  */
 export const CreateExecutionRequestSchema: GenMessage<CreateExecutionRequest> = /*@__PURE__*/
   messageDesc(file_statehouse_v1_execution_service, 0);
+
+/**
+ * ExecutionDeadline bounds a span of an execution's life, on a durable timer:
+ * it fires after a server restart, once, and never after the execution ended.
+ *
+ * @generated from message statehouse.v1.ExecutionDeadline
+ */
+export type ExecutionDeadline = Message<"statehouse.v1.ExecutionDeadline"> & {
+  /**
+   * How long the span may last (1 s to 10 years). Required.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 1;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * What happens when it passes (FAIL when unset).
+   *
+   * @generated from field: statehouse.v1.DeadlineAction action = 2;
+   */
+  action: DeadlineAction;
+};
+
+/**
+ * Describes the message statehouse.v1.ExecutionDeadline.
+ * Use `create(ExecutionDeadlineSchema)` to create a new message.
+ */
+export const ExecutionDeadlineSchema: GenMessage<ExecutionDeadline> = /*@__PURE__*/
+  messageDesc(file_statehouse_v1_execution_service, 1);
 
 /**
  * CreateExecutionResponse carries the created execution.
@@ -105,7 +152,7 @@ export type CreateExecutionResponse = Message<"statehouse.v1.CreateExecutionResp
  * Use `create(CreateExecutionResponseSchema)` to create a new message.
  */
 export const CreateExecutionResponseSchema: GenMessage<CreateExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 1);
+  messageDesc(file_statehouse_v1_execution_service, 2);
 
 /**
  * GetExecutionRequest names an execution to read.
@@ -133,7 +180,7 @@ export type GetExecutionRequest = Message<"statehouse.v1.GetExecutionRequest"> &
  * Use `create(GetExecutionRequestSchema)` to create a new message.
  */
 export const GetExecutionRequestSchema: GenMessage<GetExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 2);
+  messageDesc(file_statehouse_v1_execution_service, 3);
 
 /**
  * GetExecutionResponse carries the execution.
@@ -154,7 +201,7 @@ export type GetExecutionResponse = Message<"statehouse.v1.GetExecutionResponse">
  * Use `create(GetExecutionResponseSchema)` to create a new message.
  */
 export const GetExecutionResponseSchema: GenMessage<GetExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 3);
+  messageDesc(file_statehouse_v1_execution_service, 4);
 
 /**
  * ListExecutionsRequest filters and pages through executions.
@@ -217,7 +264,7 @@ export type ListExecutionsRequest = Message<"statehouse.v1.ListExecutionsRequest
  * Use `create(ListExecutionsRequestSchema)` to create a new message.
  */
 export const ListExecutionsRequestSchema: GenMessage<ListExecutionsRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 4);
+  messageDesc(file_statehouse_v1_execution_service, 5);
 
 /**
  * ListExecutionsResponse carries one page of executions.
@@ -256,7 +303,7 @@ export type ListExecutionsResponse = Message<"statehouse.v1.ListExecutionsRespon
  * Use `create(ListExecutionsResponseSchema)` to create a new message.
  */
 export const ListExecutionsResponseSchema: GenMessage<ListExecutionsResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 5);
+  messageDesc(file_statehouse_v1_execution_service, 6);
 
 /**
  * CountExecutionsRequest selects the executions to count.
@@ -294,7 +341,7 @@ export type CountExecutionsRequest = Message<"statehouse.v1.CountExecutionsReque
  * Use `create(CountExecutionsRequestSchema)` to create a new message.
  */
 export const CountExecutionsRequestSchema: GenMessage<CountExecutionsRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 6);
+  messageDesc(file_statehouse_v1_execution_service, 7);
 
 /**
  * CountExecutionsResponse holds the number of matching executions per state.
@@ -323,7 +370,7 @@ export type CountExecutionsResponse = Message<"statehouse.v1.CountExecutionsResp
  * Use `create(CountExecutionsResponseSchema)` to create a new message.
  */
 export const CountExecutionsResponseSchema: GenMessage<CountExecutionsResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 7);
+  messageDesc(file_statehouse_v1_execution_service, 8);
 
 /**
  * StateCount is the number of executions in one state.
@@ -351,7 +398,7 @@ export type StateCount = Message<"statehouse.v1.StateCount"> & {
  * Use `create(StateCountSchema)` to create a new message.
  */
 export const StateCountSchema: GenMessage<StateCount> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 8);
+  messageDesc(file_statehouse_v1_execution_service, 9);
 
 /**
  * DeleteExecutionRequest names a terminal execution to delete.
@@ -380,7 +427,7 @@ export type DeleteExecutionRequest = Message<"statehouse.v1.DeleteExecutionReque
  * Use `create(DeleteExecutionRequestSchema)` to create a new message.
  */
 export const DeleteExecutionRequestSchema: GenMessage<DeleteExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 9);
+  messageDesc(file_statehouse_v1_execution_service, 10);
 
 /**
  * DeleteExecutionResponse confirms a deletion.
@@ -395,7 +442,7 @@ export type DeleteExecutionResponse = Message<"statehouse.v1.DeleteExecutionResp
  * Use `create(DeleteExecutionResponseSchema)` to create a new message.
  */
 export const DeleteExecutionResponseSchema: GenMessage<DeleteExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 10);
+  messageDesc(file_statehouse_v1_execution_service, 11);
 
 /**
  * CreateTaskRunRequest asks for a new task run within an execution.
@@ -452,6 +499,16 @@ export type CreateTaskRunRequest = Message<"statehouse.v1.CreateTaskRunRequest">
    * @generated from field: optional int64 expected_revision = 7;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * The longest each attempt may run, from its start to its end (1 s to 10
+   * years). An attempt still open when it passes ends as one whose lease was
+   * lost: FAILED with actor `system` and a reason naming the timeout, and the
+   * retry policy decides what follows. Unset: no limit.
+   *
+   * @generated from field: google.protobuf.Duration attempt_timeout = 8;
+   */
+  attemptTimeout?: Duration | undefined;
 };
 
 /**
@@ -459,7 +516,7 @@ export type CreateTaskRunRequest = Message<"statehouse.v1.CreateTaskRunRequest">
  * Use `create(CreateTaskRunRequestSchema)` to create a new message.
  */
 export const CreateTaskRunRequestSchema: GenMessage<CreateTaskRunRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 11);
+  messageDesc(file_statehouse_v1_execution_service, 12);
 
 /**
  * CreateTaskRunResponse carries the created task run.
@@ -487,7 +544,7 @@ export type CreateTaskRunResponse = Message<"statehouse.v1.CreateTaskRunResponse
  * Use `create(CreateTaskRunResponseSchema)` to create a new message.
  */
 export const CreateTaskRunResponseSchema: GenMessage<CreateTaskRunResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 12);
+  messageDesc(file_statehouse_v1_execution_service, 13);
 
 /**
  * GetTaskRunRequest names a task run to read.
@@ -508,7 +565,7 @@ export type GetTaskRunRequest = Message<"statehouse.v1.GetTaskRunRequest"> & {
  * Use `create(GetTaskRunRequestSchema)` to create a new message.
  */
 export const GetTaskRunRequestSchema: GenMessage<GetTaskRunRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 13);
+  messageDesc(file_statehouse_v1_execution_service, 14);
 
 /**
  * GetTaskRunResponse carries the task run and where its execution stands.
@@ -544,7 +601,7 @@ export type GetTaskRunResponse = Message<"statehouse.v1.GetTaskRunResponse"> & {
  * Use `create(GetTaskRunResponseSchema)` to create a new message.
  */
 export const GetTaskRunResponseSchema: GenMessage<GetTaskRunResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 14);
+  messageDesc(file_statehouse_v1_execution_service, 15);
 
 /**
  * TransitionExecutionRequest moves an execution to a new state.
@@ -601,7 +658,7 @@ export type TransitionExecutionRequest = Message<"statehouse.v1.TransitionExecut
  * Use `create(TransitionExecutionRequestSchema)` to create a new message.
  */
 export const TransitionExecutionRequestSchema: GenMessage<TransitionExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 15);
+  messageDesc(file_statehouse_v1_execution_service, 16);
 
 /**
  * TransitionExecutionResponse carries the execution after the change.
@@ -622,7 +679,7 @@ export type TransitionExecutionResponse = Message<"statehouse.v1.TransitionExecu
  * Use `create(TransitionExecutionResponseSchema)` to create a new message.
  */
 export const TransitionExecutionResponseSchema: GenMessage<TransitionExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 16);
+  messageDesc(file_statehouse_v1_execution_service, 17);
 
 /**
  * TransitionTaskRunRequest moves a task run to a new state.
@@ -705,7 +762,7 @@ export type TransitionTaskRunRequest = Message<"statehouse.v1.TransitionTaskRunR
  * Use `create(TransitionTaskRunRequestSchema)` to create a new message.
  */
 export const TransitionTaskRunRequestSchema: GenMessage<TransitionTaskRunRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 17);
+  messageDesc(file_statehouse_v1_execution_service, 18);
 
 /**
  * RetryDecision tells a worker that reported FAILED what the server decided.
@@ -740,7 +797,7 @@ export type RetryDecision = Message<"statehouse.v1.RetryDecision"> & {
  * Use `create(RetryDecisionSchema)` to create a new message.
  */
 export const RetryDecisionSchema: GenMessage<RetryDecision> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 18);
+  messageDesc(file_statehouse_v1_execution_service, 19);
 
 /**
  * TransitionTaskRunResponse carries the task run after the change.
@@ -782,7 +839,7 @@ export type TransitionTaskRunResponse = Message<"statehouse.v1.TransitionTaskRun
  * Use `create(TransitionTaskRunResponseSchema)` to create a new message.
  */
 export const TransitionTaskRunResponseSchema: GenMessage<TransitionTaskRunResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 19);
+  messageDesc(file_statehouse_v1_execution_service, 20);
 
 /**
  * TransitionTaskRunsRequest moves several task runs, one item each.
@@ -806,7 +863,7 @@ export type TransitionTaskRunsRequest = Message<"statehouse.v1.TransitionTaskRun
  * Use `create(TransitionTaskRunsRequestSchema)` to create a new message.
  */
 export const TransitionTaskRunsRequestSchema: GenMessage<TransitionTaskRunsRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 20);
+  messageDesc(file_statehouse_v1_execution_service, 21);
 
 /**
  * TransitionTaskRunsResponse carries one result per item of the request.
@@ -827,7 +884,7 @@ export type TransitionTaskRunsResponse = Message<"statehouse.v1.TransitionTaskRu
  * Use `create(TransitionTaskRunsResponseSchema)` to create a new message.
  */
 export const TransitionTaskRunsResponseSchema: GenMessage<TransitionTaskRunsResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 21);
+  messageDesc(file_statehouse_v1_execution_service, 22);
 
 /**
  * TransitionTaskRunsResult is the outcome of one item of a TransitionTaskRuns call.
@@ -866,7 +923,7 @@ export type TransitionTaskRunsResult = Message<"statehouse.v1.TransitionTaskRuns
  * Use `create(TransitionTaskRunsResultSchema)` to create a new message.
  */
 export const TransitionTaskRunsResultSchema: GenMessage<TransitionTaskRunsResult> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 22);
+  messageDesc(file_statehouse_v1_execution_service, 23);
 
 /**
  * ItemStatus is the error of one item of a batch. It has the same fields and
@@ -905,7 +962,7 @@ export type ItemStatus = Message<"statehouse.v1.ItemStatus"> & {
  * Use `create(ItemStatusSchema)` to create a new message.
  */
 export const ItemStatusSchema: GenMessage<ItemStatus> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 23);
+  messageDesc(file_statehouse_v1_execution_service, 24);
 
 /**
  * PauseExecutionRequest pauses a running execution or one of its task runs.
@@ -976,7 +1033,7 @@ export type PauseExecutionRequest = Message<"statehouse.v1.PauseExecutionRequest
  * Use `create(PauseExecutionRequestSchema)` to create a new message.
  */
 export const PauseExecutionRequestSchema: GenMessage<PauseExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 24);
+  messageDesc(file_statehouse_v1_execution_service, 25);
 
 /**
  * PauseExecutionResponse carries the paused execution.
@@ -1004,7 +1061,7 @@ export type PauseExecutionResponse = Message<"statehouse.v1.PauseExecutionRespon
  * Use `create(PauseExecutionResponseSchema)` to create a new message.
  */
 export const PauseExecutionResponseSchema: GenMessage<PauseExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 25);
+  messageDesc(file_statehouse_v1_execution_service, 26);
 
 /**
  * ResumeExecutionRequest resumes a paused execution or task run.
@@ -1054,7 +1111,7 @@ export type ResumeExecutionRequest = Message<"statehouse.v1.ResumeExecutionReque
  * Use `create(ResumeExecutionRequestSchema)` to create a new message.
  */
 export const ResumeExecutionRequestSchema: GenMessage<ResumeExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 26);
+  messageDesc(file_statehouse_v1_execution_service, 27);
 
 /**
  * ResumeExecutionResponse carries the resumed execution.
@@ -1075,7 +1132,7 @@ export type ResumeExecutionResponse = Message<"statehouse.v1.ResumeExecutionResp
  * Use `create(ResumeExecutionResponseSchema)` to create a new message.
  */
 export const ResumeExecutionResponseSchema: GenMessage<ResumeExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 27);
+  messageDesc(file_statehouse_v1_execution_service, 28);
 
 /**
  * KillExecutionRequest asks to kill an execution.
@@ -1118,7 +1175,7 @@ export type KillExecutionRequest = Message<"statehouse.v1.KillExecutionRequest">
  * Use `create(KillExecutionRequestSchema)` to create a new message.
  */
 export const KillExecutionRequestSchema: GenMessage<KillExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 28);
+  messageDesc(file_statehouse_v1_execution_service, 29);
 
 /**
  * KillExecutionResponse carries the execution after the kill was recorded.
@@ -1147,7 +1204,7 @@ export type KillExecutionResponse = Message<"statehouse.v1.KillExecutionResponse
  * Use `create(KillExecutionResponseSchema)` to create a new message.
  */
 export const KillExecutionResponseSchema: GenMessage<KillExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 29);
+  messageDesc(file_statehouse_v1_execution_service, 30);
 
 /**
  * RestartExecutionRequest restarts a FAILED or KILLED execution.
@@ -1190,7 +1247,7 @@ export type RestartExecutionRequest = Message<"statehouse.v1.RestartExecutionReq
  * Use `create(RestartExecutionRequestSchema)` to create a new message.
  */
 export const RestartExecutionRequestSchema: GenMessage<RestartExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 30);
+  messageDesc(file_statehouse_v1_execution_service, 31);
 
 /**
  * RestartExecutionResponse carries the restarted execution.
@@ -1211,7 +1268,7 @@ export type RestartExecutionResponse = Message<"statehouse.v1.RestartExecutionRe
  * Use `create(RestartExecutionResponseSchema)` to create a new message.
  */
 export const RestartExecutionResponseSchema: GenMessage<RestartExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 31);
+  messageDesc(file_statehouse_v1_execution_service, 32);
 
 /**
  * CompleteExecutionRequest ends an execution whose task runs are all done.
@@ -1269,7 +1326,7 @@ export type CompleteExecutionRequest = Message<"statehouse.v1.CompleteExecutionR
  * Use `create(CompleteExecutionRequestSchema)` to create a new message.
  */
 export const CompleteExecutionRequestSchema: GenMessage<CompleteExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 32);
+  messageDesc(file_statehouse_v1_execution_service, 33);
 
 /**
  * CompleteExecutionResponse carries the completed execution.
@@ -1290,7 +1347,7 @@ export type CompleteExecutionResponse = Message<"statehouse.v1.CompleteExecution
  * Use `create(CompleteExecutionResponseSchema)` to create a new message.
  */
 export const CompleteExecutionResponseSchema: GenMessage<CompleteExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 33);
+  messageDesc(file_statehouse_v1_execution_service, 34);
 
 /**
  * TaskRunFilter selects the task runs a worker takes. Every field set must
@@ -1334,7 +1391,7 @@ export type TaskRunFilter = Message<"statehouse.v1.TaskRunFilter"> & {
  * Use `create(TaskRunFilterSchema)` to create a new message.
  */
 export const TaskRunFilterSchema: GenMessage<TaskRunFilter> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 34);
+  messageDesc(file_statehouse_v1_execution_service, 35);
 
 /**
  * ClaimTaskRunsRequest asks for ready task runs for one worker.
@@ -1396,7 +1453,7 @@ export type ClaimTaskRunsRequest = Message<"statehouse.v1.ClaimTaskRunsRequest">
  * Use `create(ClaimTaskRunsRequestSchema)` to create a new message.
  */
 export const ClaimTaskRunsRequestSchema: GenMessage<ClaimTaskRunsRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 35);
+  messageDesc(file_statehouse_v1_execution_service, 36);
 
 /**
  * ClaimedTaskRun is one task run a claim started.
@@ -1440,7 +1497,7 @@ export type ClaimedTaskRun = Message<"statehouse.v1.ClaimedTaskRun"> & {
  * Use `create(ClaimedTaskRunSchema)` to create a new message.
  */
 export const ClaimedTaskRunSchema: GenMessage<ClaimedTaskRun> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 36);
+  messageDesc(file_statehouse_v1_execution_service, 37);
 
 /**
  * ClaimTaskRunsResponse carries what was claimed, oldest ready first.
@@ -1461,7 +1518,7 @@ export type ClaimTaskRunsResponse = Message<"statehouse.v1.ClaimTaskRunsResponse
  * Use `create(ClaimTaskRunsResponseSchema)` to create a new message.
  */
 export const ClaimTaskRunsResponseSchema: GenMessage<ClaimTaskRunsResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 37);
+  messageDesc(file_statehouse_v1_execution_service, 38);
 
 /**
  * HeartbeatRequest extends the leases of the attempts a worker holds.
@@ -1482,7 +1539,7 @@ export type HeartbeatRequest = Message<"statehouse.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 38);
+  messageDesc(file_statehouse_v1_execution_service, 39);
 
 /**
  * HeartbeatItem names one attempt whose lease to extend.
@@ -1510,7 +1567,7 @@ export type HeartbeatItem = Message<"statehouse.v1.HeartbeatItem"> & {
  * Use `create(HeartbeatItemSchema)` to create a new message.
  */
 export const HeartbeatItemSchema: GenMessage<HeartbeatItem> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 39);
+  messageDesc(file_statehouse_v1_execution_service, 40);
 
 /**
  * HeartbeatResult is the outcome of one item of a Heartbeat call.
@@ -1563,7 +1620,7 @@ export type HeartbeatResult = Message<"statehouse.v1.HeartbeatResult"> & {
  * Use `create(HeartbeatResultSchema)` to create a new message.
  */
 export const HeartbeatResultSchema: GenMessage<HeartbeatResult> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 40);
+  messageDesc(file_statehouse_v1_execution_service, 41);
 
 /**
  * HeartbeatResponse carries one result per item of the request.
@@ -1584,7 +1641,53 @@ export type HeartbeatResponse = Message<"statehouse.v1.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_statehouse_v1_execution_service, 41);
+  messageDesc(file_statehouse_v1_execution_service, 42);
+
+/**
+ * DeadlineAction is what the server does when an execution's deadline passes.
+ *
+ * @generated from enum statehouse.v1.DeadlineAction
+ */
+export enum DeadlineAction {
+  /**
+   * The default: FAIL.
+   *
+   * @generated from enum value: DEADLINE_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * End the execution FAILED: its active task runs end FAILED (KILLED where
+   * the transition table allows nothing else); a late report of their
+   * attempts is refused (ATTEMPT_NOT_OPEN).
+   *
+   * @generated from enum value: DEADLINE_ACTION_FAIL = 1;
+   */
+  FAIL = 1,
+
+  /**
+   * Kill the execution, as KillExecution does: task runs not running end
+   * KILLED, running ones go KILLING until reported or the kill deadline.
+   *
+   * @generated from enum value: DEADLINE_ACTION_KILL = 2;
+   */
+  KILL = 2,
+
+  /**
+   * Keep going: the execution gets the label `deadline-missed/<deadline>`
+   * (`deadline-missed/max_duration` or `deadline-missed/max_created_duration`)
+   * whose value is the deadline's timeout in seconds, for example `3600s`.
+   *
+   * @generated from enum value: DEADLINE_ACTION_MARK = 3;
+   */
+  MARK = 3,
+}
+
+/**
+ * Describes the enum statehouse.v1.DeadlineAction.
+ */
+export const DeadlineActionSchema: GenEnum<DeadlineAction> = /*@__PURE__*/
+  enumDesc(file_statehouse_v1_execution_service, 0);
 
 /**
  * PauseTimeoutAction is what happens when a pause's timeout expires.
@@ -1632,7 +1735,7 @@ export enum PauseTimeoutAction {
  * Describes the enum statehouse.v1.PauseTimeoutAction.
  */
 export const PauseTimeoutActionSchema: GenEnum<PauseTimeoutAction> = /*@__PURE__*/
-  enumDesc(file_statehouse_v1_execution_service, 0);
+  enumDesc(file_statehouse_v1_execution_service, 1);
 
 /**
  * ExecutionService creates executions and task runs and moves them through

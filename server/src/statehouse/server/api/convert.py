@@ -93,6 +93,8 @@ def _task_run_to_pb(tr: TaskRun, pb: execution_pb2.TaskRun) -> None:
         retry_policy_to_pb(tr.retry_policy, pb.retry_policy)
     if tr.next_attempt_time_us is not None:
         time_to_pb(tr.next_attempt_time_us, pb.next_attempt_time)
+    if tr.attempt_timeout_us is not None:
+        _duration_to_pb(tr.attempt_timeout_us, pb.attempt_timeout)
     time_to_pb(tr.create_time_us, pb.create_time)
     time_to_pb(tr.update_time_us, pb.update_time)
 

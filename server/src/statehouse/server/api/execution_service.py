@@ -14,6 +14,7 @@ from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 from .. import clock, commands, limits, priority, queries
 from ..events.work import WorkWaiters
 from ..orchestration import (
+    DeadlineAction,
     DomainError,
     Execution,
     PauseAction,
@@ -21,6 +22,7 @@ from ..orchestration import (
     TaskRun,
     UnreadableRecord,
 )
+from ..orchestration.deadlines import Deadline
 from ..orchestration.filters import ExecutionFilter, TaskRunFilter
 from ..orchestration.retry import RetryDecision
 from ..storage import Tx
@@ -58,6 +60,8 @@ class ExecutionServicer(Servicer):
             labels=dict(sorted(request.labels.items())),
             inputs=call.payload("inputs"),
             parent_execution_id=request.parent_execution_id,
+            max_duration=_deadline(request, "max_duration"),
+            max_created_duration=_deadline(request, "max_created_duration"),
         )
 
         def work(tx: Tx) -> Execution:
@@ -170,6 +174,7 @@ class ExecutionServicer(Servicer):
             parent_task_run_id=request.parent_task_run_id,
             value=request.value,
             retry_policy=convert.retry_policy_from_pb(request),
+            attempt_timeout_us=convert.duration_us(request, "attempt_timeout"),
         )
 
         def work(tx: Tx) -> tuple[TaskRun, Execution]:
@@ -585,3 +590,21 @@ _PAUSE_ACTIONS = {
     pb.PAUSE_TIMEOUT_ACTION_FAIL: PauseAction.FAIL,
     pb.PAUSE_TIMEOUT_ACTION_KILL: PauseAction.KILL,
 }
+
+
+_DEADLINE_ACTIONS = {
+    pb.DEADLINE_ACTION_UNSPECIFIED: DeadlineAction.FAIL,
+    pb.DEADLINE_ACTION_FAIL: DeadlineAction.FAIL,
+    pb.DEADLINE_ACTION_KILL: DeadlineAction.KILL,
+    pb.DEADLINE_ACTION_MARK: DeadlineAction.MARK,
+}
+
+
+def _deadline(request: Any, field: str) -> Deadline | None:
+    """A (validated) ExecutionDeadline of the request, None when unset."""
+    if not request.HasField(field):
+        return None
+    message = getattr(request, field)
+    timeout_us = convert.duration_us(message, "timeout")
+    assert timeout_us is not None
+    return Deadline(timeout_us, _DEADLINE_ACTIONS[message.action])

@@ -113,7 +113,30 @@ def expire_lease(
     other_active_task_runs: int,
 ) -> RetryDecision | None:
     """An attempt's lease expired: its worker neither reported nor heartbeat in
-    time. A RUNNING attempt ends FAILED, and the retry policy decides as for a
+    time. See :func:`end_lost_attempt`."""
+    last = task_run.last_attempt
+    if last is None or last.number != attempt:
+        return None
+    worker = f" by worker {last.worker_id}" if last.worker_id else ""
+    seconds = (last.lease_us or 0) / 1_000_000
+    reason = (
+        f"lease lost: attempt {attempt}{worker} was not reported or heartbeat within {seconds:g} s"
+    )
+    return end_lost_attempt(
+        changes, task_run, attempt, reason=reason, other_active_task_runs=other_active_task_runs
+    )
+
+
+def end_lost_attempt(
+    changes: ChangeSet,
+    task_run: TaskRun,
+    attempt: int,
+    *,
+    reason: str,
+    other_active_task_runs: int,
+) -> RetryDecision | None:
+    """An attempt nobody will report (its lease expired, or its timeout passed).
+    A RUNNING attempt ends FAILED, and the retry policy decides as for a
     reported failure; one being killed ends KILLED (nobody is left to report
     it), which may end the kill. An attempt that ended (or a task run that
     paused) meanwhile is left alone: the timer is spent."""
@@ -122,11 +145,6 @@ def expire_lease(
         return None
     if task_run.state not in (State.RUNNING, State.KILLING):
         return None
-    worker = f" by worker {last.worker_id}" if last.worker_id else ""
-    seconds = (last.lease_us or 0) / 1_000_000
-    reason = (
-        f"lease lost: attempt {attempt}{worker} was not reported or heartbeat within {seconds:g} s"
-    )
     target = State.FAILED if task_run.state is State.RUNNING else State.KILLED
     with changes.by_system():
         return move_task_run(

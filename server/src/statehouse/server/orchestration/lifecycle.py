@@ -61,6 +61,8 @@ def attempt_follows_task_run(
         opened = changes.open_attempt(task_run, worker_id)
         task_run.next_attempt_time_us = None
         changes.move_task_run(task_run, requested, reason, opened)
+        if task_run.attempt_timeout_us is not None:
+            time_attempt(changes, task_run, opened.number)
         return
     last = task_run.last_attempt
     if last is None or not last.state.is_active:
@@ -71,6 +73,28 @@ def attempt_follows_task_run(
         if follows and requested.is_terminal and last.lease_us is not None:
             # An ended attempt holds no lease: its timer must never fire.
             changes.cancel_timers(task_run_id=task_run.id, kind=TimerKind.LEASE)
+        if follows and requested.is_terminal and task_run.attempt_timeout_us is not None:
+            changes.cancel_timers(task_run_id=task_run.id, kind=TimerKind.ATTEMPT_TIMEOUT)
+
+
+def attempt_timeout_timer_id(task_run_id: str, attempt: int) -> str:
+    """The id of the timeout timer of one attempt (``deadlines.py``)."""
+    return f"timeout:{task_run_id}:{attempt}"
+
+
+def time_attempt(changes: ChangeSet, task_run: TaskRun, attempt: int) -> None:
+    """The attempt just opened must end within its task run's attempt timeout:
+    a timer, cancelled when the attempt ends (``deadlines.expire_attempt_timeout``)."""
+    assert task_run.attempt_timeout_us is not None
+    changes.schedule(
+        Timer(
+            attempt_timeout_timer_id(task_run.id, attempt),
+            changes.execution.id,
+            TimerKind.ATTEMPT_TIMEOUT,
+            changes.now_us + task_run.attempt_timeout_us,
+            task_run_id=task_run.id,
+        )
+    )
 
 
 def retry_failed_attempt(changes: ChangeSet, task_run: TaskRun) -> retry.RetryDecision:

@@ -63,6 +63,9 @@ class TaskRun:
     outputs: JsonObject | None = None
     retry_policy: RetryPolicy | None = None
     next_attempt_time_us: int | None = None
+    #: The longest each attempt may run (microseconds), None for no limit: its
+    #: end is the due time of the attempt's ``ATTEMPT_TIMEOUT`` timer (``deadlines.py``).
+    attempt_timeout_us: int | None = None
 
     @property
     def last_attempt(self) -> Attempt | None:
@@ -119,6 +122,18 @@ class TimerKind(enum.StrEnum):
     #: The expiry of an attempt's lease (moved later by heartbeats): the attempt
     #: ends FAILED unless it ended first (``leases.py``).
     LEASE = "LEASE"
+    #: The end of an attempt's start-to-end timeout: the attempt ends as for a
+    #: lost lease (``deadlines.py``).
+    ATTEMPT_TIMEOUT = "ATTEMPT_TIMEOUT"
+    #: An execution's ``max_duration`` from its creation; ``action`` is a
+    #: :class:`DeadlineAction` (``deadlines.py``).
+    MAX_DURATION = "MAX_DURATION"
+    #: An execution's ``max_created_duration``: applies only while it is CREATED.
+    MAX_CREATED_DURATION = "MAX_CREATED_DURATION"
+
+
+#: The timers of an execution's deadlines, whose action is a DeadlineAction.
+DEADLINE_KINDS = frozenset({TimerKind.MAX_DURATION, TimerKind.MAX_CREATED_DURATION})
 
 
 class PauseAction(enum.StrEnum):
@@ -132,22 +147,37 @@ class PauseAction(enum.StrEnum):
     KILL = "KILL"
 
 
+class DeadlineAction(enum.StrEnum):
+    """What an execution's deadline does when it passes (the stored string)."""
+
+    FAIL = "FAIL"
+    KILL = "KILL"
+    #: Keep going, with a label saying the deadline was missed.
+    MARK = "MARK"
+
+
 @dataclass(slots=True)
 class Timer:
     """A durable timer: stored with the change that sets it, fired once.
 
     ``kind`` and ``action`` may be given as their stored strings (a timer read
     back from the database): they are turned into the enums here. A kill
-    deadline has no action (stored as ``""``).
+    deadline, a lease and an attempt timeout have no action (stored as ``""``);
+    an execution's deadline has a :class:`DeadlineAction`.
     """
 
     id: str
     execution_id: str
     kind: TimerKind
     due_time_us: int
-    action: PauseAction | Literal[""] = ""
+    action: PauseAction | DeadlineAction | Literal[""] = ""
     task_run_id: str = ""
 
     def __post_init__(self) -> None:
         self.kind = TimerKind(self.kind)
-        self.action = PauseAction(self.action) if self.action else ""
+        if not self.action:
+            self.action = ""
+        elif self.kind in DEADLINE_KINDS:
+            self.action = DeadlineAction(self.action)
+        else:
+            self.action = PauseAction(self.action)

@@ -169,12 +169,36 @@ def task_run_row(tr: TaskRun) -> dict[str, Any]:
         "history": dumps(history_to_json(tr.history)),
         "attempts": attempts_to_json(tr.attempts),
         "outputs": None if tr.outputs is None else dumps_document(tr.outputs),
-        "retry_policy": None if tr.retry_policy is None else dumps(tr.retry_policy.to_json()),
+        "retry_policy": _policies_to_json(tr),
     }
+
+
+#: The key of the attempt timeout in the ``retry_policy`` column, which holds
+#: the task run's policies: the retry policy's keys (none without one) and this.
+_ATTEMPT_TIMEOUT = "attempt_timeout_us"
+
+
+def _policies_to_json(tr: TaskRun) -> str | None:
+    if tr.attempt_timeout_us is None:
+        return None if tr.retry_policy is None else dumps(tr.retry_policy.to_json())
+    stored = {} if tr.retry_policy is None else tr.retry_policy.to_json()
+    stored[_ATTEMPT_TIMEOUT] = tr.attempt_timeout_us
+    return dumps(stored)
+
+
+def _policies_from_json(text: str | None) -> tuple[retry.RetryPolicy | None, int | None]:
+    stored = loads_optional(text)
+    if isinstance(stored, dict) and _ATTEMPT_TIMEOUT in stored:
+        timeout = stored.pop(_ATTEMPT_TIMEOUT)
+        if type(timeout) is not int or timeout <= 0:
+            raise ValueError("an attempt timeout that is not a positive integer")
+        return retry.policy_from_json(stored or None), timeout
+    return retry.policy_from_json(stored), None
 
 
 @_readable("task run")
 def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
+    policy, attempt_timeout_us = _policies_from_json(row["retry_policy"])
     return TaskRun(
         id=row["id"],
         execution_id=row["execution_id"],
@@ -188,7 +212,8 @@ def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
         history=history_from_json(loads(row["history"])),
         attempts=attempts_from_json(row["attempts"]),
         outputs=loads_optional(row["outputs"]),
-        retry_policy=retry.policy_from_json(loads_optional(row["retry_policy"])),
+        retry_policy=policy,
+        attempt_timeout_us=attempt_timeout_us,
     )
 
 

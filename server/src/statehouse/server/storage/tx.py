@@ -968,6 +968,33 @@ class Tx:
         query = sa.select(timers.c.kind, sa.func.count()).group_by(timers.c.kind)
         return {str(kind): int(count) for kind, count in self.conn.execute(query)}
 
+    def add_execution_labels(self, execution_id: str, labels: dict[str, str]) -> None:
+        """Add (or overwrite) labels of a stored execution, written at once: an
+        expired deadline's mark (``orchestration/deadlines.py``). The caller has
+        the execution locked and set the labels on it."""
+        self._immediate()
+        row = self.conn.execute(
+            sa.select(executions.c.labels).where(executions.c.id == execution_id)
+        ).scalar_one()
+        merged = {**codec.loads(row), **labels}
+        text = codec.dumps_document(merged)
+        self.conn.execute(
+            sa.update(executions).where(executions.c.id == execution_id).values(labels=text)
+        )
+        self.conn.execute(
+            sa.delete(execution_labels).where(
+                execution_labels.c.execution_id == execution_id,
+                execution_labels.c.key.in_(sorted(labels)),
+            )
+        )
+        self.conn.execute(
+            _INSERT_LABELS,
+            [{"execution_id": execution_id, "key": k, "value": v} for k, v in labels.items()],
+        )
+        old = self._executions.get(execution_id)
+        if old is not None:
+            self._set(self._executions, execution_id, {**old, "labels": text})
+
     def take_timer(self, timer_id: str, *, due_by_us: int | None = None) -> bool:
         """Delete a timer that is about to fire; False if it is gone (cancelled, or
         fired by another process): the delete is what makes a timer fire once.

@@ -411,6 +411,94 @@ java.lang.String defaultValue) {
     }
   }
 
+  public static final int MAX_DURATION_FIELD_NUMBER = 8;
+  private io.statehouse.v1.ExecutionDeadline maxDuration_;
+  /**
+   * <pre>
+   * The longest the execution may take, from its creation to its end. When it
+   * passes first, the server applies the deadline's action, with actor
+   * `system` and a reason naming the deadline. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+   * @return Whether the maxDuration field is set.
+   */
+  @java.lang.Override
+  public boolean hasMaxDuration() {
+    return maxDuration_ != null;
+  }
+  /**
+   * <pre>
+   * The longest the execution may take, from its creation to its end. When it
+   * passes first, the server applies the deadline's action, with actor
+   * `system` and a reason naming the deadline. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+   * @return The maxDuration.
+   */
+  @java.lang.Override
+  public io.statehouse.v1.ExecutionDeadline getMaxDuration() {
+    return maxDuration_ == null ? io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxDuration_;
+  }
+  /**
+   * <pre>
+   * The longest the execution may take, from its creation to its end. When it
+   * passes first, the server applies the deadline's action, with actor
+   * `system` and a reason naming the deadline. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+   */
+  @java.lang.Override
+  public io.statehouse.v1.ExecutionDeadlineOrBuilder getMaxDurationOrBuilder() {
+    return maxDuration_ == null ? io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxDuration_;
+  }
+
+  public static final int MAX_CREATED_DURATION_FIELD_NUMBER = 9;
+  private io.statehouse.v1.ExecutionDeadline maxCreatedDuration_;
+  /**
+   * <pre>
+   * The longest the execution may stay in CREATED (no task run started, not
+   * moved by hand). When it passes while the execution is still CREATED, the
+   * server applies the deadline's action. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+   * @return Whether the maxCreatedDuration field is set.
+   */
+  @java.lang.Override
+  public boolean hasMaxCreatedDuration() {
+    return maxCreatedDuration_ != null;
+  }
+  /**
+   * <pre>
+   * The longest the execution may stay in CREATED (no task run started, not
+   * moved by hand). When it passes while the execution is still CREATED, the
+   * server applies the deadline's action. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+   * @return The maxCreatedDuration.
+   */
+  @java.lang.Override
+  public io.statehouse.v1.ExecutionDeadline getMaxCreatedDuration() {
+    return maxCreatedDuration_ == null ? io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxCreatedDuration_;
+  }
+  /**
+   * <pre>
+   * The longest the execution may stay in CREATED (no task run started, not
+   * moved by hand). When it passes while the execution is still CREATED, the
+   * server applies the deadline's action. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+   */
+  @java.lang.Override
+  public io.statehouse.v1.ExecutionDeadlineOrBuilder getMaxCreatedDurationOrBuilder() {
+    return maxCreatedDuration_ == null ? io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxCreatedDuration_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -448,6 +536,12 @@ java.lang.String defaultValue) {
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(requestId_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 7, requestId_);
+    }
+    if (maxDuration_ != null) {
+      output.writeMessage(8, getMaxDuration());
+    }
+    if (maxCreatedDuration_ != null) {
+      output.writeMessage(9, getMaxCreatedDuration());
     }
     getUnknownFields().writeTo(output);
   }
@@ -488,6 +582,14 @@ java.lang.String defaultValue) {
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(requestId_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(7, requestId_);
     }
+    if (maxDuration_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, getMaxDuration());
+    }
+    if (maxCreatedDuration_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, getMaxCreatedDuration());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -520,6 +622,16 @@ java.lang.String defaultValue) {
         .equals(other.getParentExecutionId())) return false;
     if (!getRequestId()
         .equals(other.getRequestId())) return false;
+    if (hasMaxDuration() != other.hasMaxDuration()) return false;
+    if (hasMaxDuration()) {
+      if (!getMaxDuration()
+          .equals(other.getMaxDuration())) return false;
+    }
+    if (hasMaxCreatedDuration() != other.hasMaxCreatedDuration()) return false;
+    if (hasMaxCreatedDuration()) {
+      if (!getMaxCreatedDuration()
+          .equals(other.getMaxCreatedDuration())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -549,6 +661,14 @@ java.lang.String defaultValue) {
     hash = (53 * hash) + getParentExecutionId().hashCode();
     hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
     hash = (53 * hash) + getRequestId().hashCode();
+    if (hasMaxDuration()) {
+      hash = (37 * hash) + MAX_DURATION_FIELD_NUMBER;
+      hash = (53 * hash) + getMaxDuration().hashCode();
+    }
+    if (hasMaxCreatedDuration()) {
+      hash = (37 * hash) + MAX_CREATED_DURATION_FIELD_NUMBER;
+      hash = (53 * hash) + getMaxCreatedDuration().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -715,6 +835,16 @@ java.lang.String defaultValue) {
       }
       parentExecutionId_ = "";
       requestId_ = "";
+      maxDuration_ = null;
+      if (maxDurationBuilder_ != null) {
+        maxDurationBuilder_.dispose();
+        maxDurationBuilder_ = null;
+      }
+      maxCreatedDuration_ = null;
+      if (maxCreatedDurationBuilder_ != null) {
+        maxCreatedDurationBuilder_.dispose();
+        maxCreatedDurationBuilder_ = null;
+      }
       return this;
     }
 
@@ -771,6 +901,16 @@ java.lang.String defaultValue) {
       }
       if (((from_bitField0_ & 0x00000040) != 0)) {
         result.requestId_ = requestId_;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.maxDuration_ = maxDurationBuilder_ == null
+            ? maxDuration_
+            : maxDurationBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.maxCreatedDuration_ = maxCreatedDurationBuilder_ == null
+            ? maxCreatedDuration_
+            : maxCreatedDurationBuilder_.build();
       }
     }
 
@@ -847,6 +987,12 @@ java.lang.String defaultValue) {
         bitField0_ |= 0x00000040;
         onChanged();
       }
+      if (other.hasMaxDuration()) {
+        mergeMaxDuration(other.getMaxDuration());
+      }
+      if (other.hasMaxCreatedDuration()) {
+        mergeMaxCreatedDuration(other.getMaxCreatedDuration());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -914,6 +1060,20 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00000040;
               break;
             } // case 58
+            case 66: {
+              input.readMessage(
+                  getMaxDurationFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
+            case 74: {
+              input.readMessage(
+                  getMaxCreatedDurationFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1678,6 +1838,352 @@ java.lang.String defaultValue) {
       bitField0_ |= 0x00000040;
       onChanged();
       return this;
+    }
+
+    private io.statehouse.v1.ExecutionDeadline maxDuration_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.statehouse.v1.ExecutionDeadline, io.statehouse.v1.ExecutionDeadline.Builder, io.statehouse.v1.ExecutionDeadlineOrBuilder> maxDurationBuilder_;
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     * @return Whether the maxDuration field is set.
+     */
+    public boolean hasMaxDuration() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     * @return The maxDuration.
+     */
+    public io.statehouse.v1.ExecutionDeadline getMaxDuration() {
+      if (maxDurationBuilder_ == null) {
+        return maxDuration_ == null ? io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxDuration_;
+      } else {
+        return maxDurationBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     */
+    public Builder setMaxDuration(io.statehouse.v1.ExecutionDeadline value) {
+      if (maxDurationBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        maxDuration_ = value;
+      } else {
+        maxDurationBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     */
+    public Builder setMaxDuration(
+        io.statehouse.v1.ExecutionDeadline.Builder builderForValue) {
+      if (maxDurationBuilder_ == null) {
+        maxDuration_ = builderForValue.build();
+      } else {
+        maxDurationBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     */
+    public Builder mergeMaxDuration(io.statehouse.v1.ExecutionDeadline value) {
+      if (maxDurationBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          maxDuration_ != null &&
+          maxDuration_ != io.statehouse.v1.ExecutionDeadline.getDefaultInstance()) {
+          getMaxDurationBuilder().mergeFrom(value);
+        } else {
+          maxDuration_ = value;
+        }
+      } else {
+        maxDurationBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     */
+    public Builder clearMaxDuration() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      maxDuration_ = null;
+      if (maxDurationBuilder_ != null) {
+        maxDurationBuilder_.dispose();
+        maxDurationBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     */
+    public io.statehouse.v1.ExecutionDeadline.Builder getMaxDurationBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return getMaxDurationFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     */
+    public io.statehouse.v1.ExecutionDeadlineOrBuilder getMaxDurationOrBuilder() {
+      if (maxDurationBuilder_ != null) {
+        return maxDurationBuilder_.getMessageOrBuilder();
+      } else {
+        return maxDuration_ == null ?
+            io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxDuration_;
+      }
+    }
+    /**
+     * <pre>
+     * The longest the execution may take, from its creation to its end. When it
+     * passes first, the server applies the deadline's action, with actor
+     * `system` and a reason naming the deadline. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.statehouse.v1.ExecutionDeadline, io.statehouse.v1.ExecutionDeadline.Builder, io.statehouse.v1.ExecutionDeadlineOrBuilder> 
+        getMaxDurationFieldBuilder() {
+      if (maxDurationBuilder_ == null) {
+        maxDurationBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.statehouse.v1.ExecutionDeadline, io.statehouse.v1.ExecutionDeadline.Builder, io.statehouse.v1.ExecutionDeadlineOrBuilder>(
+                getMaxDuration(),
+                getParentForChildren(),
+                isClean());
+        maxDuration_ = null;
+      }
+      return maxDurationBuilder_;
+    }
+
+    private io.statehouse.v1.ExecutionDeadline maxCreatedDuration_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.statehouse.v1.ExecutionDeadline, io.statehouse.v1.ExecutionDeadline.Builder, io.statehouse.v1.ExecutionDeadlineOrBuilder> maxCreatedDurationBuilder_;
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     * @return Whether the maxCreatedDuration field is set.
+     */
+    public boolean hasMaxCreatedDuration() {
+      return ((bitField0_ & 0x00000100) != 0);
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     * @return The maxCreatedDuration.
+     */
+    public io.statehouse.v1.ExecutionDeadline getMaxCreatedDuration() {
+      if (maxCreatedDurationBuilder_ == null) {
+        return maxCreatedDuration_ == null ? io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxCreatedDuration_;
+      } else {
+        return maxCreatedDurationBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     */
+    public Builder setMaxCreatedDuration(io.statehouse.v1.ExecutionDeadline value) {
+      if (maxCreatedDurationBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        maxCreatedDuration_ = value;
+      } else {
+        maxCreatedDurationBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     */
+    public Builder setMaxCreatedDuration(
+        io.statehouse.v1.ExecutionDeadline.Builder builderForValue) {
+      if (maxCreatedDurationBuilder_ == null) {
+        maxCreatedDuration_ = builderForValue.build();
+      } else {
+        maxCreatedDurationBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     */
+    public Builder mergeMaxCreatedDuration(io.statehouse.v1.ExecutionDeadline value) {
+      if (maxCreatedDurationBuilder_ == null) {
+        if (((bitField0_ & 0x00000100) != 0) &&
+          maxCreatedDuration_ != null &&
+          maxCreatedDuration_ != io.statehouse.v1.ExecutionDeadline.getDefaultInstance()) {
+          getMaxCreatedDurationBuilder().mergeFrom(value);
+        } else {
+          maxCreatedDuration_ = value;
+        }
+      } else {
+        maxCreatedDurationBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     */
+    public Builder clearMaxCreatedDuration() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      maxCreatedDuration_ = null;
+      if (maxCreatedDurationBuilder_ != null) {
+        maxCreatedDurationBuilder_.dispose();
+        maxCreatedDurationBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     */
+    public io.statehouse.v1.ExecutionDeadline.Builder getMaxCreatedDurationBuilder() {
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return getMaxCreatedDurationFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     */
+    public io.statehouse.v1.ExecutionDeadlineOrBuilder getMaxCreatedDurationOrBuilder() {
+      if (maxCreatedDurationBuilder_ != null) {
+        return maxCreatedDurationBuilder_.getMessageOrBuilder();
+      } else {
+        return maxCreatedDuration_ == null ?
+            io.statehouse.v1.ExecutionDeadline.getDefaultInstance() : maxCreatedDuration_;
+      }
+    }
+    /**
+     * <pre>
+     * The longest the execution may stay in CREATED (no task run started, not
+     * moved by hand). When it passes while the execution is still CREATED, the
+     * server applies the deadline's action. Unset: no limit.
+     * </pre>
+     *
+     * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.statehouse.v1.ExecutionDeadline, io.statehouse.v1.ExecutionDeadline.Builder, io.statehouse.v1.ExecutionDeadlineOrBuilder> 
+        getMaxCreatedDurationFieldBuilder() {
+      if (maxCreatedDurationBuilder_ == null) {
+        maxCreatedDurationBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.statehouse.v1.ExecutionDeadline, io.statehouse.v1.ExecutionDeadline.Builder, io.statehouse.v1.ExecutionDeadlineOrBuilder>(
+                getMaxCreatedDuration(),
+                getParentForChildren(),
+                isClean());
+        maxCreatedDuration_ = null;
+      }
+      return maxCreatedDurationBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -190,4 +190,70 @@ java.lang.String defaultValue);
    */
   com.google.protobuf.ByteString
       getRequestIdBytes();
+
+  /**
+   * <pre>
+   * The longest the execution may take, from its creation to its end. When it
+   * passes first, the server applies the deadline's action, with actor
+   * `system` and a reason naming the deadline. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+   * @return Whether the maxDuration field is set.
+   */
+  boolean hasMaxDuration();
+  /**
+   * <pre>
+   * The longest the execution may take, from its creation to its end. When it
+   * passes first, the server applies the deadline's action, with actor
+   * `system` and a reason naming the deadline. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+   * @return The maxDuration.
+   */
+  io.statehouse.v1.ExecutionDeadline getMaxDuration();
+  /**
+   * <pre>
+   * The longest the execution may take, from its creation to its end. When it
+   * passes first, the server applies the deadline's action, with actor
+   * `system` and a reason naming the deadline. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_duration = 8;</code>
+   */
+  io.statehouse.v1.ExecutionDeadlineOrBuilder getMaxDurationOrBuilder();
+
+  /**
+   * <pre>
+   * The longest the execution may stay in CREATED (no task run started, not
+   * moved by hand). When it passes while the execution is still CREATED, the
+   * server applies the deadline's action. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+   * @return Whether the maxCreatedDuration field is set.
+   */
+  boolean hasMaxCreatedDuration();
+  /**
+   * <pre>
+   * The longest the execution may stay in CREATED (no task run started, not
+   * moved by hand). When it passes while the execution is still CREATED, the
+   * server applies the deadline's action. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+   * @return The maxCreatedDuration.
+   */
+  io.statehouse.v1.ExecutionDeadline getMaxCreatedDuration();
+  /**
+   * <pre>
+   * The longest the execution may stay in CREATED (no task run started, not
+   * moved by hand). When it passes while the execution is still CREATED, the
+   * server applies the deadline's action. Unset: no limit.
+   * </pre>
+   *
+   * <code>.statehouse.v1.ExecutionDeadline max_created_duration = 9;</code>
+   */
+  io.statehouse.v1.ExecutionDeadlineOrBuilder getMaxCreatedDurationOrBuilder();
 }

@@ -355,6 +355,53 @@ private static final long serialVersionUID = 0L;
     return expectedRevision_;
   }
 
+  public static final int ATTEMPT_TIMEOUT_FIELD_NUMBER = 8;
+  private com.google.protobuf.Duration attemptTimeout_;
+  /**
+   * <pre>
+   * The longest each attempt may run, from its start to its end (1 s to 10
+   * years). An attempt still open when it passes ends as one whose lease was
+   * lost: FAILED with actor `system` and a reason naming the timeout, and the
+   * retry policy decides what follows. Unset: no limit.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+   * @return Whether the attemptTimeout field is set.
+   */
+  @java.lang.Override
+  public boolean hasAttemptTimeout() {
+    return attemptTimeout_ != null;
+  }
+  /**
+   * <pre>
+   * The longest each attempt may run, from its start to its end (1 s to 10
+   * years). An attempt still open when it passes ends as one whose lease was
+   * lost: FAILED with actor `system` and a reason naming the timeout, and the
+   * retry policy decides what follows. Unset: no limit.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+   * @return The attemptTimeout.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getAttemptTimeout() {
+    return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+  }
+  /**
+   * <pre>
+   * The longest each attempt may run, from its start to its end (1 s to 10
+   * years). An attempt still open when it passes ends as one whose lease was
+   * lost: FAILED with actor `system` and a reason naming the timeout, and the
+   * retry policy decides what follows. Unset: no limit.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder() {
+    return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -390,6 +437,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeInt64(7, expectedRevision_);
     }
+    if (attemptTimeout_ != null) {
+      output.writeMessage(8, getAttemptTimeout());
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -421,6 +471,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(7, expectedRevision_);
+    }
+    if (attemptTimeout_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, getAttemptTimeout());
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -457,6 +511,11 @@ private static final long serialVersionUID = 0L;
       if (getExpectedRevision()
           != other.getExpectedRevision()) return false;
     }
+    if (hasAttemptTimeout() != other.hasAttemptTimeout()) return false;
+    if (hasAttemptTimeout()) {
+      if (!getAttemptTimeout()
+          .equals(other.getAttemptTimeout())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -486,6 +545,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + EXPECTED_REVISION_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getExpectedRevision());
+    }
+    if (hasAttemptTimeout()) {
+      hash = (37 * hash) + ATTEMPT_TIMEOUT_FIELD_NUMBER;
+      hash = (53 * hash) + getAttemptTimeout().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -631,6 +694,11 @@ private static final long serialVersionUID = 0L;
       }
       requestId_ = "";
       expectedRevision_ = 0L;
+      attemptTimeout_ = null;
+      if (attemptTimeoutBuilder_ != null) {
+        attemptTimeoutBuilder_.dispose();
+        attemptTimeoutBuilder_ = null;
+      }
       return this;
     }
 
@@ -688,6 +756,11 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000040) != 0)) {
         result.expectedRevision_ = expectedRevision_;
         to_bitField0_ |= 0x00000001;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.attemptTimeout_ = attemptTimeoutBuilder_ == null
+            ? attemptTimeout_
+            : attemptTimeoutBuilder_.build();
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -767,6 +840,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasExpectedRevision()) {
         setExpectedRevision(other.getExpectedRevision());
       }
+      if (other.hasAttemptTimeout()) {
+        mergeAttemptTimeout(other.getAttemptTimeout());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -830,6 +906,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000040;
               break;
             } // case 56
+            case 66: {
+              input.readMessage(
+                  getAttemptTimeoutFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1520,6 +1603,188 @@ private static final long serialVersionUID = 0L;
       expectedRevision_ = 0L;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.Duration attemptTimeout_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> attemptTimeoutBuilder_;
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     * @return Whether the attemptTimeout field is set.
+     */
+    public boolean hasAttemptTimeout() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     * @return The attemptTimeout.
+     */
+    public com.google.protobuf.Duration getAttemptTimeout() {
+      if (attemptTimeoutBuilder_ == null) {
+        return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+      } else {
+        return attemptTimeoutBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     */
+    public Builder setAttemptTimeout(com.google.protobuf.Duration value) {
+      if (attemptTimeoutBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        attemptTimeout_ = value;
+      } else {
+        attemptTimeoutBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     */
+    public Builder setAttemptTimeout(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (attemptTimeoutBuilder_ == null) {
+        attemptTimeout_ = builderForValue.build();
+      } else {
+        attemptTimeoutBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     */
+    public Builder mergeAttemptTimeout(com.google.protobuf.Duration value) {
+      if (attemptTimeoutBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          attemptTimeout_ != null &&
+          attemptTimeout_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getAttemptTimeoutBuilder().mergeFrom(value);
+        } else {
+          attemptTimeout_ = value;
+        }
+      } else {
+        attemptTimeoutBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     */
+    public Builder clearAttemptTimeout() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      attemptTimeout_ = null;
+      if (attemptTimeoutBuilder_ != null) {
+        attemptTimeoutBuilder_.dispose();
+        attemptTimeoutBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     */
+    public com.google.protobuf.Duration.Builder getAttemptTimeoutBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return getAttemptTimeoutFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder() {
+      if (attemptTimeoutBuilder_ != null) {
+        return attemptTimeoutBuilder_.getMessageOrBuilder();
+      } else {
+        return attemptTimeout_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+      }
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run, from its start to its end (1 s to 10
+     * years). An attempt still open when it passes ends as one whose lease was
+     * lost: FAILED with actor `system` and a reason naming the timeout, and the
+     * retry policy decides what follows. Unset: no limit.
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        getAttemptTimeoutFieldBuilder() {
+      if (attemptTimeoutBuilder_ == null) {
+        attemptTimeoutBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getAttemptTimeout(),
+                getParentForChildren(),
+                isClean());
+        attemptTimeout_ = null;
+      }
+      return attemptTimeoutBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

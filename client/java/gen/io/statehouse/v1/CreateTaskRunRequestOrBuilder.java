@@ -154,4 +154,40 @@ public interface CreateTaskRunRequestOrBuilder extends
    * @return The expectedRevision.
    */
   long getExpectedRevision();
+
+  /**
+   * <pre>
+   * The longest each attempt may run, from its start to its end (1 s to 10
+   * years). An attempt still open when it passes ends as one whose lease was
+   * lost: FAILED with actor `system` and a reason naming the timeout, and the
+   * retry policy decides what follows. Unset: no limit.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+   * @return Whether the attemptTimeout field is set.
+   */
+  boolean hasAttemptTimeout();
+  /**
+   * <pre>
+   * The longest each attempt may run, from its start to its end (1 s to 10
+   * years). An attempt still open when it passes ends as one whose lease was
+   * lost: FAILED with actor `system` and a reason naming the timeout, and the
+   * retry policy decides what follows. Unset: no limit.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+   * @return The attemptTimeout.
+   */
+  com.google.protobuf.Duration getAttemptTimeout();
+  /**
+   * <pre>
+   * The longest each attempt may run, from its start to its end (1 s to 10
+   * years). An attempt still open when it passes ends as one whose lease was
+   * lost: FAILED with actor `system` and a reason naming the timeout, and the
+   * retry policy decides what follows. Unset: no limit.
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 8;</code>
+   */
+  com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder();
 }

@@ -94,7 +94,7 @@ public final class ExecutionOuterClass {
       "ation\022\016\n\006factor\030\003 \001(\001\032j\n\006Random\022/\n\014min_i" +
       "nterval\030\001 \001(\0132\031.google.protobuf.Duration" +
       "\022/\n\014max_interval\030\002 \001(\0132\031.google.protobuf" +
-      ".DurationB\n\n\010interval\"\330\003\n\007TaskRun\022\n\n\002id\030" +
+      ".DurationB\n\n\010interval\"\214\004\n\007TaskRun\022\n\n\002id\030" +
       "\001 \001(\t\022\024\n\014execution_id\030\002 \001(\t\022\017\n\007task_id\030\003" +
       " \001(\t\022\032\n\022parent_task_run_id\030\004 \001(\t\022\r\n\005valu" +
       "e\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.statehouse.v1.S" +
@@ -106,26 +106,27 @@ public final class ExecutionOuterClass {
       "time\030\013 \001(\0132\032.google.protobuf.Timestamp\022/" +
       "\n\013create_time\030\014 \001(\0132\032.google.protobuf.Ti" +
       "mestamp\022/\n\013update_time\030\r \001(\0132\032.google.pr" +
-      "otobuf.Timestamp\"\257\004\n\tExecution\022\n\n\002id\030\001 \001" +
-      "(\t\022\021\n\tnamespace\030\002 \001(\t\022\017\n\007flow_id\030\003 \001(\t\022\025" +
-      "\n\rflow_revision\030\004 \001(\005\0224\n\006labels\030\005 \003(\0132$." +
-      "statehouse.v1.Execution.LabelsEntry\022\'\n\006i" +
-      "nputs\030\006 \001(\0132\027.google.protobuf.Struct\022(\n\007" +
-      "outputs\030\007 \001(\0132\027.google.protobuf.Struct\022#" +
-      "\n\005state\030\010 \001(\0162\024.statehouse.v1.State\022+\n\007h" +
-      "istory\030\t \003(\0132\032.statehouse.v1.StateChange" +
-      "\022)\n\ttask_runs\030\n \003(\0132\026.statehouse.v1.Task" +
-      "Run\022\020\n\010revision\030\013 \001(\003\022/\n\013create_time\030\014 \001" +
-      "(\0132\032.google.protobuf.Timestamp\022/\n\013update" +
-      "_time\030\r \001(\0132\032.google.protobuf.Timestamp\022" +
-      "\033\n\023parent_execution_id\030\016 \001(\t\022\025\n\rrestart_" +
-      "count\030\017 \001(\005\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022" +
-      "\r\n\005value\030\002 \001(\t:\0028\001*b\n\rExecutionView\022\036\n\032E" +
-      "XECUTION_VIEW_UNSPECIFIED\020\000\022\030\n\024EXECUTION" +
-      "_VIEW_BASIC\020\001\022\027\n\023EXECUTION_VIEW_FULL\020\002BX" +
-      "\n\020io.statehouse.v1P\001ZBgithub.com/stateho" +
-      "use/statehouse/gen/go/statehouse/v1;stat" +
-      "ehousev1b\006proto3"
+      "otobuf.Timestamp\0222\n\017attempt_timeout\030\016 \001(" +
+      "\0132\031.google.protobuf.Duration\"\257\004\n\tExecuti" +
+      "on\022\n\n\002id\030\001 \001(\t\022\021\n\tnamespace\030\002 \001(\t\022\017\n\007flo" +
+      "w_id\030\003 \001(\t\022\025\n\rflow_revision\030\004 \001(\005\0224\n\006lab" +
+      "els\030\005 \003(\0132$.statehouse.v1.Execution.Labe" +
+      "lsEntry\022\'\n\006inputs\030\006 \001(\0132\027.google.protobu" +
+      "f.Struct\022(\n\007outputs\030\007 \001(\0132\027.google.proto" +
+      "buf.Struct\022#\n\005state\030\010 \001(\0162\024.statehouse.v" +
+      "1.State\022+\n\007history\030\t \003(\0132\032.statehouse.v1" +
+      ".StateChange\022)\n\ttask_runs\030\n \003(\0132\026.stateh" +
+      "ouse.v1.TaskRun\022\020\n\010revision\030\013 \001(\003\022/\n\013cre" +
+      "ate_time\030\014 \001(\0132\032.google.protobuf.Timesta" +
+      "mp\022/\n\013update_time\030\r \001(\0132\032.google.protobu" +
+      "f.Timestamp\022\033\n\023parent_execution_id\030\016 \001(\t" +
+      "\022\025\n\rrestart_count\030\017 \001(\005\032-\n\013LabelsEntry\022\013" +
+      "\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001*b\n\rExecut" +
+      "ionView\022\036\n\032EXECUTION_VIEW_UNSPECIFIED\020\000\022" +
+      "\030\n\024EXECUTION_VIEW_BASIC\020\001\022\027\n\023EXECUTION_V" +
+      "IEW_FULL\020\002BX\n\020io.statehouse.v1P\001ZBgithub" +
+      ".com/statehouse/statehouse/gen/go/stateh" +
+      "ouse/v1;statehousev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -176,7 +177,7 @@ public final class ExecutionOuterClass {
     internal_static_statehouse_v1_TaskRun_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TaskRun_descriptor,
-        new java.lang.String[] { "Id", "ExecutionId", "TaskId", "ParentTaskRunId", "Value", "State", "History", "Attempts", "Outputs", "RetryPolicy", "NextAttemptTime", "CreateTime", "UpdateTime", });
+        new java.lang.String[] { "Id", "ExecutionId", "TaskId", "ParentTaskRunId", "Value", "State", "History", "Attempts", "Outputs", "RetryPolicy", "NextAttemptTime", "CreateTime", "UpdateTime", "AttemptTimeout", });
     internal_static_statehouse_v1_Execution_descriptor =
       getDescriptor().getMessageTypes().get(4);
     internal_static_statehouse_v1_Execution_fieldAccessorTable = new

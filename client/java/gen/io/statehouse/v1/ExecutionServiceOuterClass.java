@@ -25,6 +25,11 @@ public final class ExecutionServiceOuterClass {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_statehouse_v1_CreateExecutionRequest_LabelsEntry_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_statehouse_v1_ExecutionDeadline_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_statehouse_v1_ExecutionDeadline_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_statehouse_v1_CreateExecutionResponse_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -258,197 +263,208 @@ public final class ExecutionServiceOuterClass {
       "o\032\036google/protobuf/duration.proto\032\034googl" +
       "e/protobuf/struct.proto\032\037google/protobuf" +
       "/timestamp.proto\032\035statehouse/v1/executio" +
-      "n.proto\032\031statehouse/v1/state.proto\"\237\002\n\026C" +
+      "n.proto\032\031statehouse/v1/state.proto\"\227\003\n\026C" +
       "reateExecutionRequest\022\021\n\tnamespace\030\001 \001(\t" +
       "\022\017\n\007flow_id\030\002 \001(\t\022\025\n\rflow_revision\030\003 \001(\005" +
       "\022A\n\006labels\030\004 \003(\01321.statehouse.v1.CreateE" +
       "xecutionRequest.LabelsEntry\022\'\n\006inputs\030\005 " +
       "\001(\0132\027.google.protobuf.Struct\022\033\n\023parent_e" +
-      "xecution_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\032-\n" +
+      "xecution_id\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\0226\n" +
+      "\014max_duration\030\010 \001(\0132 .statehouse.v1.Exec" +
+      "utionDeadline\022>\n\024max_created_duration\030\t " +
+      "\001(\0132 .statehouse.v1.ExecutionDeadline\032-\n" +
       "\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t" +
-      ":\0028\001\"F\n\027CreateExecutionResponse\022+\n\texecu" +
-      "tion\030\001 \001(\0132\030.statehouse.v1.Execution\"W\n\023" +
-      "GetExecutionRequest\022\024\n\014execution_id\030\001 \001(" +
-      "\t\022*\n\004view\030\002 \001(\0162\034.statehouse.v1.Executio" +
-      "nView\"C\n\024GetExecutionResponse\022+\n\texecuti" +
-      "on\030\001 \001(\0132\030.statehouse.v1.Execution\"\245\002\n\025L" +
-      "istExecutionsRequest\022\021\n\tnamespace\030\001 \001(\t\022" +
-      "\017\n\007flow_id\030\002 \001(\t\022$\n\006states\030\003 \003(\0162\024.state" +
-      "house.v1.State\022@\n\006labels\030\004 \003(\01320.stateho" +
-      "use.v1.ListExecutionsRequest.LabelsEntry" +
-      "\022\021\n\tpage_size\030\005 \001(\005\022\022\n\npage_token\030\006 \001(\t\022" +
-      "*\n\004view\030\007 \001(\0162\034.statehouse.v1.ExecutionV" +
-      "iew\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value" +
-      "\030\002 \001(\t:\0028\001\"\201\001\n\026ListExecutionsResponse\022,\n" +
-      "\nexecutions\030\001 \003(\0132\030.statehouse.v1.Execut" +
-      "ion\022\027\n\017next_page_token\030\002 \001(\t\022 \n\030unreadab" +
-      "le_execution_ids\030\003 \003(\t\"\256\001\n\026CountExecutio" +
-      "nsRequest\022\021\n\tnamespace\030\001 \001(\t\022\017\n\007flow_id\030" +
-      "\002 \001(\t\022A\n\006labels\030\003 \003(\01321.statehouse.v1.Co" +
-      "untExecutionsRequest.LabelsEntry\032-\n\013Labe" +
-      "lsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"" +
-      "S\n\027CountExecutionsResponse\022)\n\006counts\030\001 \003" +
-      "(\0132\031.statehouse.v1.StateCount\022\r\n\005total\030\002" +
-      " \001(\003\"@\n\nStateCount\022#\n\005state\030\001 \001(\0162\024.stat" +
-      "ehouse.v1.State\022\r\n\005count\030\002 \001(\003\"d\n\026Delete" +
-      "ExecutionRequest\022\024\n\014execution_id\030\001 \001(\t\022\036" +
-      "\n\021expected_revision\030\002 \001(\003H\000\210\001\001B\024\n\022_expec" +
-      "ted_revision\"\031\n\027DeleteExecutionResponse\"" +
-      "\344\001\n\024CreateTaskRunRequest\022\024\n\014execution_id" +
-      "\030\001 \001(\t\022\017\n\007task_id\030\002 \001(\t\022\032\n\022parent_task_r" +
-      "un_id\030\003 \001(\t\022\r\n\005value\030\004 \001(\t\0220\n\014retry_poli" +
-      "cy\030\005 \001(\0132\032.statehouse.v1.RetryPolicy\022\022\n\n" +
-      "request_id\030\006 \001(\t\022\036\n\021expected_revision\030\007 " +
-      "\001(\003H\000\210\001\001B\024\n\022_expected_revision\"]\n\025Create" +
-      "TaskRunResponse\022(\n\010task_run\030\001 \001(\0132\026.stat" +
-      "ehouse.v1.TaskRun\022\032\n\022execution_revision\030" +
-      "\002 \001(\003\"(\n\021GetTaskRunRequest\022\023\n\013task_run_i" +
-      "d\030\001 \001(\t\"\211\001\n\022GetTaskRunResponse\022(\n\010task_r" +
-      "un\030\001 \001(\0132\026.statehouse.v1.TaskRun\022\032\n\022exec" +
-      "ution_revision\030\002 \001(\003\022-\n\017execution_state\030" +
-      "\003 \001(\0162\024.statehouse.v1.State\"\333\001\n\032Transiti" +
-      "onExecutionRequest\022\024\n\014execution_id\030\001 \001(\t" +
-      "\022#\n\005state\030\002 \001(\0162\024.statehouse.v1.State\022\016\n" +
-      "\006reason\030\003 \001(\t\022(\n\007outputs\030\004 \001(\0132\027.google." +
-      "protobuf.Struct\022\022\n\nrequest_id\030\005 \001(\t\022\036\n\021e" +
-      "xpected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_expected" +
-      "_revision\"J\n\033TransitionExecutionResponse" +
-      "\022+\n\texecution\030\001 \001(\0132\030.statehouse.v1.Exec" +
-      "ution\"\257\002\n\030TransitionTaskRunRequest\022\023\n\013ta" +
-      "sk_run_id\030\001 \001(\t\022#\n\005state\030\002 \001(\0162\024.stateho" +
-      "use.v1.State\022\016\n\006reason\030\003 \001(\t\022(\n\007outputs\030" +
-      "\004 \001(\0132\027.google.protobuf.Struct\022\021\n\tworker" +
-      "_id\030\005 \001(\t\022\022\n\nrequest_id\030\006 \001(\t\022\036\n\021expecte" +
-      "d_revision\030\007 \001(\003H\000\210\001\001\022\017\n\007attempt\030\010 \001(\005\0221" +
-      "\n\016lease_duration\030\t \001(\0132\031.google.protobuf" +
-      ".DurationB\024\n\022_expected_revision\"o\n\rRetry" +
-      "Decision\022\021\n\tscheduled\030\001 \001(\010\0225\n\021next_atte" +
-      "mpt_time\030\002 \001(\0132\032.google.protobuf.Timesta" +
-      "mp\022\024\n\014next_attempt\030\003 \001(\005\"\275\001\n\031TransitionT" +
-      "askRunResponse\022(\n\010task_run\030\001 \001(\0132\026.state" +
-      "house.v1.TaskRun\022\032\n\022execution_revision\030\002" +
-      " \001(\003\022-\n\017execution_state\030\003 \001(\0162\024.statehou" +
-      "se.v1.State\022+\n\005retry\030\004 \001(\0132\034.statehouse." +
-      "v1.RetryDecision\"V\n\031TransitionTaskRunsRe" +
-      "quest\0229\n\010requests\030\001 \003(\0132\'.statehouse.v1." +
-      "TransitionTaskRunRequest\"V\n\032TransitionTa" +
-      "skRunsResponse\0228\n\007results\030\001 \003(\0132\'.stateh" +
-      "ouse.v1.TransitionTaskRunsResult\"\216\001\n\030Tra" +
-      "nsitionTaskRunsResult\022<\n\010response\030\001 \001(\0132" +
-      "(.statehouse.v1.TransitionTaskRunRespons" +
-      "eH\000\022*\n\005error\030\002 \001(\0132\031.statehouse.v1.ItemS" +
-      "tatusH\000B\010\n\006result\"R\n\nItemStatus\022\014\n\004code\030" +
-      "\001 \001(\005\022\017\n\007message\030\002 \001(\t\022%\n\007details\030\003 \003(\0132" +
-      "\024.google.protobuf.Any\"\251\002\n\025PauseExecution" +
-      "Request\022\024\n\014execution_id\030\001 \001(\t\022\023\n\013task_ru" +
-      "n_id\030\002 \001(\t\022(\n\005delay\030\003 \001(\0132\031.google.proto" +
-      "buf.Duration\022*\n\007timeout\030\004 \001(\0132\031.google.p" +
-      "rotobuf.Duration\0225\n\non_timeout\030\005 \001(\0162!.s" +
-      "tatehouse.v1.PauseTimeoutAction\022\016\n\006reaso" +
-      "n\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\036\n\021expected_" +
-      "revision\030\010 \001(\003H\000\210\001\001B\024\n\022_expected_revisio" +
-      "n\"v\n\026PauseExecutionResponse\022+\n\texecution" +
-      "\030\001 \001(\0132\030.statehouse.v1.Execution\022/\n\013resu" +
-      "me_time\030\002 \001(\0132\032.google.protobuf.Timestam" +
-      "p\"\235\001\n\026ResumeExecutionRequest\022\024\n\014executio" +
-      "n_id\030\001 \001(\t\022\023\n\013task_run_id\030\002 \001(\t\022\016\n\006reaso" +
-      "n\030\003 \001(\t\022\022\n\nrequest_id\030\004 \001(\t\022\036\n\021expected_" +
-      "revision\030\005 \001(\003H\000\210\001\001B\024\n\022_expected_revisio" +
-      "n\"F\n\027ResumeExecutionResponse\022+\n\texecutio" +
-      "n\030\001 \001(\0132\030.statehouse.v1.Execution\"\206\001\n\024Ki" +
-      "llExecutionRequest\022\024\n\014execution_id\030\001 \001(\t" +
-      "\022\016\n\006reason\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021" +
-      "expected_revision\030\004 \001(\003H\000\210\001\001B\024\n\022_expecte" +
-      "d_revision\"U\n\025KillExecutionResponse\022+\n\te" +
-      "xecution\030\001 \001(\0132\030.statehouse.v1.Execution" +
-      "\022\017\n\007changed\030\002 \001(\010\"\211\001\n\027RestartExecutionRe" +
-      "quest\022\024\n\014execution_id\030\001 \001(\t\022\016\n\006reason\030\002 " +
-      "\001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021expected_revi" +
-      "sion\030\004 \001(\003H\000\210\001\001B\024\n\022_expected_revision\"G\n" +
-      "\030RestartExecutionResponse\022+\n\texecution\030\001" +
-      " \001(\0132\030.statehouse.v1.Execution\"\331\001\n\030Compl" +
-      "eteExecutionRequest\022\024\n\014execution_id\030\001 \001(" +
-      "\t\022#\n\005state\030\002 \001(\0162\024.statehouse.v1.State\022(" +
-      "\n\007outputs\030\003 \001(\0132\027.google.protobuf.Struct" +
-      "\022\016\n\006reason\030\004 \001(\t\022\022\n\nrequest_id\030\005 \001(\t\022\036\n\021" +
-      "expected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_expecte" +
-      "d_revision\"H\n\031CompleteExecutionResponse\022" +
+      ":\0028\001\"n\n\021ExecutionDeadline\022*\n\007timeout\030\001 \001" +
+      "(\0132\031.google.protobuf.Duration\022-\n\006action\030" +
+      "\002 \001(\0162\035.statehouse.v1.DeadlineAction\"F\n\027" +
+      "CreateExecutionResponse\022+\n\texecution\030\001 \001" +
+      "(\0132\030.statehouse.v1.Execution\"W\n\023GetExecu" +
+      "tionRequest\022\024\n\014execution_id\030\001 \001(\t\022*\n\004vie" +
+      "w\030\002 \001(\0162\034.statehouse.v1.ExecutionView\"C\n" +
+      "\024GetExecutionResponse\022+\n\texecution\030\001 \001(\013" +
+      "2\030.statehouse.v1.Execution\"\245\002\n\025ListExecu" +
+      "tionsRequest\022\021\n\tnamespace\030\001 \001(\t\022\017\n\007flow_" +
+      "id\030\002 \001(\t\022$\n\006states\030\003 \003(\0162\024.statehouse.v1" +
+      ".State\022@\n\006labels\030\004 \003(\01320.statehouse.v1.L" +
+      "istExecutionsRequest.LabelsEntry\022\021\n\tpage" +
+      "_size\030\005 \001(\005\022\022\n\npage_token\030\006 \001(\t\022*\n\004view\030" +
+      "\007 \001(\0162\034.statehouse.v1.ExecutionView\032-\n\013L" +
+      "abelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\002" +
+      "8\001\"\201\001\n\026ListExecutionsResponse\022,\n\nexecuti" +
+      "ons\030\001 \003(\0132\030.statehouse.v1.Execution\022\027\n\017n" +
+      "ext_page_token\030\002 \001(\t\022 \n\030unreadable_execu" +
+      "tion_ids\030\003 \003(\t\"\256\001\n\026CountExecutionsReques" +
+      "t\022\021\n\tnamespace\030\001 \001(\t\022\017\n\007flow_id\030\002 \001(\t\022A\n" +
+      "\006labels\030\003 \003(\01321.statehouse.v1.CountExecu" +
+      "tionsRequest.LabelsEntry\032-\n\013LabelsEntry\022" +
+      "\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"S\n\027Count" +
+      "ExecutionsResponse\022)\n\006counts\030\001 \003(\0132\031.sta" +
+      "tehouse.v1.StateCount\022\r\n\005total\030\002 \001(\003\"@\n\n" +
+      "StateCount\022#\n\005state\030\001 \001(\0162\024.statehouse.v" +
+      "1.State\022\r\n\005count\030\002 \001(\003\"d\n\026DeleteExecutio" +
+      "nRequest\022\024\n\014execution_id\030\001 \001(\t\022\036\n\021expect" +
+      "ed_revision\030\002 \001(\003H\000\210\001\001B\024\n\022_expected_revi" +
+      "sion\"\031\n\027DeleteExecutionResponse\"\230\002\n\024Crea" +
+      "teTaskRunRequest\022\024\n\014execution_id\030\001 \001(\t\022\017" +
+      "\n\007task_id\030\002 \001(\t\022\032\n\022parent_task_run_id\030\003 " +
+      "\001(\t\022\r\n\005value\030\004 \001(\t\0220\n\014retry_policy\030\005 \001(\013" +
+      "2\032.statehouse.v1.RetryPolicy\022\022\n\nrequest_" +
+      "id\030\006 \001(\t\022\036\n\021expected_revision\030\007 \001(\003H\000\210\001\001" +
+      "\0222\n\017attempt_timeout\030\010 \001(\0132\031.google.proto" +
+      "buf.DurationB\024\n\022_expected_revision\"]\n\025Cr" +
+      "eateTaskRunResponse\022(\n\010task_run\030\001 \001(\0132\026." +
+      "statehouse.v1.TaskRun\022\032\n\022execution_revis" +
+      "ion\030\002 \001(\003\"(\n\021GetTaskRunRequest\022\023\n\013task_r" +
+      "un_id\030\001 \001(\t\"\211\001\n\022GetTaskRunResponse\022(\n\010ta" +
+      "sk_run\030\001 \001(\0132\026.statehouse.v1.TaskRun\022\032\n\022" +
+      "execution_revision\030\002 \001(\003\022-\n\017execution_st" +
+      "ate\030\003 \001(\0162\024.statehouse.v1.State\"\333\001\n\032Tran" +
+      "sitionExecutionRequest\022\024\n\014execution_id\030\001" +
+      " \001(\t\022#\n\005state\030\002 \001(\0162\024.statehouse.v1.Stat" +
+      "e\022\016\n\006reason\030\003 \001(\t\022(\n\007outputs\030\004 \001(\0132\027.goo" +
+      "gle.protobuf.Struct\022\022\n\nrequest_id\030\005 \001(\t\022" +
+      "\036\n\021expected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_expe" +
+      "cted_revision\"J\n\033TransitionExecutionResp" +
+      "onse\022+\n\texecution\030\001 \001(\0132\030.statehouse.v1." +
+      "Execution\"\257\002\n\030TransitionTaskRunRequest\022\023" +
+      "\n\013task_run_id\030\001 \001(\t\022#\n\005state\030\002 \001(\0162\024.sta" +
+      "tehouse.v1.State\022\016\n\006reason\030\003 \001(\t\022(\n\007outp" +
+      "uts\030\004 \001(\0132\027.google.protobuf.Struct\022\021\n\two" +
+      "rker_id\030\005 \001(\t\022\022\n\nrequest_id\030\006 \001(\t\022\036\n\021exp" +
+      "ected_revision\030\007 \001(\003H\000\210\001\001\022\017\n\007attempt\030\010 \001" +
+      "(\005\0221\n\016lease_duration\030\t \001(\0132\031.google.prot" +
+      "obuf.DurationB\024\n\022_expected_revision\"o\n\rR" +
+      "etryDecision\022\021\n\tscheduled\030\001 \001(\010\0225\n\021next_" +
+      "attempt_time\030\002 \001(\0132\032.google.protobuf.Tim" +
+      "estamp\022\024\n\014next_attempt\030\003 \001(\005\"\275\001\n\031Transit" +
+      "ionTaskRunResponse\022(\n\010task_run\030\001 \001(\0132\026.s" +
+      "tatehouse.v1.TaskRun\022\032\n\022execution_revisi" +
+      "on\030\002 \001(\003\022-\n\017execution_state\030\003 \001(\0162\024.stat" +
+      "ehouse.v1.State\022+\n\005retry\030\004 \001(\0132\034.stateho" +
+      "use.v1.RetryDecision\"V\n\031TransitionTaskRu" +
+      "nsRequest\0229\n\010requests\030\001 \003(\0132\'.statehouse" +
+      ".v1.TransitionTaskRunRequest\"V\n\032Transiti" +
+      "onTaskRunsResponse\0228\n\007results\030\001 \003(\0132\'.st" +
+      "atehouse.v1.TransitionTaskRunsResult\"\216\001\n" +
+      "\030TransitionTaskRunsResult\022<\n\010response\030\001 " +
+      "\001(\0132(.statehouse.v1.TransitionTaskRunRes" +
+      "ponseH\000\022*\n\005error\030\002 \001(\0132\031.statehouse.v1.I" +
+      "temStatusH\000B\010\n\006result\"R\n\nItemStatus\022\014\n\004c" +
+      "ode\030\001 \001(\005\022\017\n\007message\030\002 \001(\t\022%\n\007details\030\003 " +
+      "\003(\0132\024.google.protobuf.Any\"\251\002\n\025PauseExecu" +
+      "tionRequest\022\024\n\014execution_id\030\001 \001(\t\022\023\n\013tas" +
+      "k_run_id\030\002 \001(\t\022(\n\005delay\030\003 \001(\0132\031.google.p" +
+      "rotobuf.Duration\022*\n\007timeout\030\004 \001(\0132\031.goog" +
+      "le.protobuf.Duration\0225\n\non_timeout\030\005 \001(\016" +
+      "2!.statehouse.v1.PauseTimeoutAction\022\016\n\006r" +
+      "eason\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\036\n\021expec" +
+      "ted_revision\030\010 \001(\003H\000\210\001\001B\024\n\022_expected_rev" +
+      "ision\"v\n\026PauseExecutionResponse\022+\n\texecu" +
+      "tion\030\001 \001(\0132\030.statehouse.v1.Execution\022/\n\013" +
+      "resume_time\030\002 \001(\0132\032.google.protobuf.Time" +
+      "stamp\"\235\001\n\026ResumeExecutionRequest\022\024\n\014exec" +
+      "ution_id\030\001 \001(\t\022\023\n\013task_run_id\030\002 \001(\t\022\016\n\006r" +
+      "eason\030\003 \001(\t\022\022\n\nrequest_id\030\004 \001(\t\022\036\n\021expec" +
+      "ted_revision\030\005 \001(\003H\000\210\001\001B\024\n\022_expected_rev" +
+      "ision\"F\n\027ResumeExecutionResponse\022+\n\texec" +
+      "ution\030\001 \001(\0132\030.statehouse.v1.Execution\"\206\001" +
+      "\n\024KillExecutionRequest\022\024\n\014execution_id\030\001" +
+      " \001(\t\022\016\n\006reason\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t" +
+      "\022\036\n\021expected_revision\030\004 \001(\003H\000\210\001\001B\024\n\022_exp" +
+      "ected_revision\"U\n\025KillExecutionResponse\022" +
       "+\n\texecution\030\001 \001(\0132\030.statehouse.v1.Execu" +
-      "tion\"\256\001\n\rTaskRunFilter\022\021\n\tnamespace\030\001 \001(" +
-      "\t\022\017\n\007flow_id\030\002 \001(\t\022\020\n\010task_ids\030\003 \003(\t\0228\n\006" +
-      "labels\030\004 \003(\0132(.statehouse.v1.TaskRunFilt" +
-      "er.LabelsEntry\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001" +
-      "(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\332\001\n\024ClaimTaskRunsR" +
-      "equest\022,\n\006filter\030\001 \001(\0132\034.statehouse.v1.T" +
-      "askRunFilter\022\025\n\rmax_task_runs\030\002 \001(\005\022\021\n\tw" +
-      "orker_id\030\003 \001(\t\0221\n\016lease_duration\030\004 \001(\0132\031" +
-      ".google.protobuf.Duration\022\'\n\004wait\030\005 \001(\0132" +
-      "\031.google.protobuf.Duration\022\016\n\006reason\030\006 \001" +
-      "(\t\"\257\001\n\016ClaimedTaskRun\022(\n\010task_run\030\001 \001(\0132" +
-      "\026.statehouse.v1.TaskRun\022+\n\texecution\030\002 \001" +
-      "(\0132\030.statehouse.v1.Execution\022\017\n\007attempt\030" +
-      "\003 \001(\005\0225\n\021lease_expire_time\030\004 \001(\0132\032.googl" +
-      "e.protobuf.Timestamp\"I\n\025ClaimTaskRunsRes" +
-      "ponse\0220\n\ttask_runs\030\001 \003(\0132\035.statehouse.v1" +
-      ".ClaimedTaskRun\"B\n\020HeartbeatRequest\022.\n\010a" +
-      "ttempts\030\001 \003(\0132\034.statehouse.v1.HeartbeatI" +
-      "tem\"5\n\rHeartbeatItem\022\023\n\013task_run_id\030\001 \001(" +
-      "\t\022\017\n\007attempt\030\002 \001(\005\"\306\001\n\017HeartbeatResult\022\023" +
-      "\n\013task_run_id\030\001 \001(\t\022\017\n\007attempt\030\002 \001(\005\0225\n\021" +
-      "lease_expire_time\030\003 \001(\0132\032.google.protobu" +
-      "f.Timestamp\022,\n\016task_run_state\030\004 \001(\0162\024.st" +
-      "atehouse.v1.State\022(\n\005error\030\005 \001(\0132\031.state" +
-      "house.v1.ItemStatus\"D\n\021HeartbeatResponse" +
-      "\022/\n\007results\030\001 \003(\0132\036.statehouse.v1.Heartb" +
-      "eatResult*\270\001\n\022PauseTimeoutAction\022$\n PAUS" +
-      "E_TIMEOUT_ACTION_UNSPECIFIED\020\000\022\037\n\033PAUSE_" +
-      "TIMEOUT_ACTION_RESUME\020\001\022\035\n\031PAUSE_TIMEOUT" +
-      "_ACTION_WARN\020\002\022\035\n\031PAUSE_TIMEOUT_ACTION_F" +
-      "AIL\020\003\022\035\n\031PAUSE_TIMEOUT_ACTION_KILL\020\0042\366\014\n" +
-      "\020ExecutionService\022`\n\017CreateExecution\022%.s" +
-      "tatehouse.v1.CreateExecutionRequest\032&.st" +
-      "atehouse.v1.CreateExecutionResponse\022W\n\014G" +
-      "etExecution\022\".statehouse.v1.GetExecution" +
-      "Request\032#.statehouse.v1.GetExecutionResp" +
-      "onse\022]\n\016ListExecutions\022$.statehouse.v1.L" +
-      "istExecutionsRequest\032%.statehouse.v1.Lis" +
-      "tExecutionsResponse\022`\n\017CountExecutions\022%" +
-      ".statehouse.v1.CountExecutionsRequest\032&." +
-      "statehouse.v1.CountExecutionsResponse\022`\n" +
-      "\017DeleteExecution\022%.statehouse.v1.DeleteE" +
-      "xecutionRequest\032&.statehouse.v1.DeleteEx" +
-      "ecutionResponse\022Z\n\rCreateTaskRun\022#.state" +
-      "house.v1.CreateTaskRunRequest\032$.statehou" +
-      "se.v1.CreateTaskRunResponse\022Q\n\nGetTaskRu" +
-      "n\022 .statehouse.v1.GetTaskRunRequest\032!.st" +
-      "atehouse.v1.GetTaskRunResponse\022l\n\023Transi" +
-      "tionExecution\022).statehouse.v1.Transition" +
-      "ExecutionRequest\032*.statehouse.v1.Transit" +
-      "ionExecutionResponse\022f\n\021TransitionTaskRu" +
-      "n\022\'.statehouse.v1.TransitionTaskRunReque" +
-      "st\032(.statehouse.v1.TransitionTaskRunResp" +
-      "onse\022i\n\022TransitionTaskRuns\022(.statehouse." +
-      "v1.TransitionTaskRunsRequest\032).statehous" +
-      "e.v1.TransitionTaskRunsResponse\022]\n\016Pause" +
-      "Execution\022$.statehouse.v1.PauseExecution" +
-      "Request\032%.statehouse.v1.PauseExecutionRe" +
-      "sponse\022`\n\017ResumeExecution\022%.statehouse.v" +
-      "1.ResumeExecutionRequest\032&.statehouse.v1" +
-      ".ResumeExecutionResponse\022Z\n\rKillExecutio" +
-      "n\022#.statehouse.v1.KillExecutionRequest\032$" +
-      ".statehouse.v1.KillExecutionResponse\022c\n\020" +
-      "RestartExecution\022&.statehouse.v1.Restart" +
-      "ExecutionRequest\032\'.statehouse.v1.Restart" +
-      "ExecutionResponse\022f\n\021CompleteExecution\022\'" +
-      ".statehouse.v1.CompleteExecutionRequest\032" +
-      "(.statehouse.v1.CompleteExecutionRespons" +
-      "e\022Z\n\rClaimTaskRuns\022#.statehouse.v1.Claim" +
-      "TaskRunsRequest\032$.statehouse.v1.ClaimTas" +
-      "kRunsResponse\022N\n\tHeartbeat\022\037.statehouse." +
-      "v1.HeartbeatRequest\032 .statehouse.v1.Hear" +
-      "tbeatResponseBX\n\020io.statehouse.v1P\001ZBgit" +
-      "hub.com/statehouse/statehouse/gen/go/sta" +
-      "tehouse/v1;statehousev1b\006proto3"
+      "tion\022\017\n\007changed\030\002 \001(\010\"\211\001\n\027RestartExecuti" +
+      "onRequest\022\024\n\014execution_id\030\001 \001(\t\022\016\n\006reaso" +
+      "n\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021expected_" +
+      "revision\030\004 \001(\003H\000\210\001\001B\024\n\022_expected_revisio" +
+      "n\"G\n\030RestartExecutionResponse\022+\n\texecuti" +
+      "on\030\001 \001(\0132\030.statehouse.v1.Execution\"\331\001\n\030C" +
+      "ompleteExecutionRequest\022\024\n\014execution_id\030" +
+      "\001 \001(\t\022#\n\005state\030\002 \001(\0162\024.statehouse.v1.Sta" +
+      "te\022(\n\007outputs\030\003 \001(\0132\027.google.protobuf.St" +
+      "ruct\022\016\n\006reason\030\004 \001(\t\022\022\n\nrequest_id\030\005 \001(\t" +
+      "\022\036\n\021expected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_exp" +
+      "ected_revision\"H\n\031CompleteExecutionRespo" +
+      "nse\022+\n\texecution\030\001 \001(\0132\030.statehouse.v1.E" +
+      "xecution\"\256\001\n\rTaskRunFilter\022\021\n\tnamespace\030" +
+      "\001 \001(\t\022\017\n\007flow_id\030\002 \001(\t\022\020\n\010task_ids\030\003 \003(\t" +
+      "\0228\n\006labels\030\004 \003(\0132(.statehouse.v1.TaskRun" +
+      "Filter.LabelsEntry\032-\n\013LabelsEntry\022\013\n\003key" +
+      "\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\332\001\n\024ClaimTaskR" +
+      "unsRequest\022,\n\006filter\030\001 \001(\0132\034.statehouse." +
+      "v1.TaskRunFilter\022\025\n\rmax_task_runs\030\002 \001(\005\022" +
+      "\021\n\tworker_id\030\003 \001(\t\0221\n\016lease_duration\030\004 \001" +
+      "(\0132\031.google.protobuf.Duration\022\'\n\004wait\030\005 " +
+      "\001(\0132\031.google.protobuf.Duration\022\016\n\006reason" +
+      "\030\006 \001(\t\"\257\001\n\016ClaimedTaskRun\022(\n\010task_run\030\001 " +
+      "\001(\0132\026.statehouse.v1.TaskRun\022+\n\texecution" +
+      "\030\002 \001(\0132\030.statehouse.v1.Execution\022\017\n\007atte" +
+      "mpt\030\003 \001(\005\0225\n\021lease_expire_time\030\004 \001(\0132\032.g" +
+      "oogle.protobuf.Timestamp\"I\n\025ClaimTaskRun" +
+      "sResponse\0220\n\ttask_runs\030\001 \003(\0132\035.statehous" +
+      "e.v1.ClaimedTaskRun\"B\n\020HeartbeatRequest\022" +
+      ".\n\010attempts\030\001 \003(\0132\034.statehouse.v1.Heartb" +
+      "eatItem\"5\n\rHeartbeatItem\022\023\n\013task_run_id\030" +
+      "\001 \001(\t\022\017\n\007attempt\030\002 \001(\005\"\306\001\n\017HeartbeatResu" +
+      "lt\022\023\n\013task_run_id\030\001 \001(\t\022\017\n\007attempt\030\002 \001(\005" +
+      "\0225\n\021lease_expire_time\030\003 \001(\0132\032.google.pro" +
+      "tobuf.Timestamp\022,\n\016task_run_state\030\004 \001(\0162" +
+      "\024.statehouse.v1.State\022(\n\005error\030\005 \001(\0132\031.s" +
+      "tatehouse.v1.ItemStatus\"D\n\021HeartbeatResp" +
+      "onse\022/\n\007results\030\001 \003(\0132\036.statehouse.v1.He" +
+      "artbeatResult*\177\n\016DeadlineAction\022\037\n\033DEADL" +
+      "INE_ACTION_UNSPECIFIED\020\000\022\030\n\024DEADLINE_ACT" +
+      "ION_FAIL\020\001\022\030\n\024DEADLINE_ACTION_KILL\020\002\022\030\n\024" +
+      "DEADLINE_ACTION_MARK\020\003*\270\001\n\022PauseTimeoutA" +
+      "ction\022$\n PAUSE_TIMEOUT_ACTION_UNSPECIFIE" +
+      "D\020\000\022\037\n\033PAUSE_TIMEOUT_ACTION_RESUME\020\001\022\035\n\031" +
+      "PAUSE_TIMEOUT_ACTION_WARN\020\002\022\035\n\031PAUSE_TIM" +
+      "EOUT_ACTION_FAIL\020\003\022\035\n\031PAUSE_TIMEOUT_ACTI" +
+      "ON_KILL\020\0042\366\014\n\020ExecutionService\022`\n\017Create" +
+      "Execution\022%.statehouse.v1.CreateExecutio" +
+      "nRequest\032&.statehouse.v1.CreateExecution" +
+      "Response\022W\n\014GetExecution\022\".statehouse.v1" +
+      ".GetExecutionRequest\032#.statehouse.v1.Get" +
+      "ExecutionResponse\022]\n\016ListExecutions\022$.st" +
+      "atehouse.v1.ListExecutionsRequest\032%.stat" +
+      "ehouse.v1.ListExecutionsResponse\022`\n\017Coun" +
+      "tExecutions\022%.statehouse.v1.CountExecuti" +
+      "onsRequest\032&.statehouse.v1.CountExecutio" +
+      "nsResponse\022`\n\017DeleteExecution\022%.statehou" +
+      "se.v1.DeleteExecutionRequest\032&.statehous" +
+      "e.v1.DeleteExecutionResponse\022Z\n\rCreateTa" +
+      "skRun\022#.statehouse.v1.CreateTaskRunReque" +
+      "st\032$.statehouse.v1.CreateTaskRunResponse" +
+      "\022Q\n\nGetTaskRun\022 .statehouse.v1.GetTaskRu" +
+      "nRequest\032!.statehouse.v1.GetTaskRunRespo" +
+      "nse\022l\n\023TransitionExecution\022).statehouse." +
+      "v1.TransitionExecutionRequest\032*.statehou" +
+      "se.v1.TransitionExecutionResponse\022f\n\021Tra" +
+      "nsitionTaskRun\022\'.statehouse.v1.Transitio" +
+      "nTaskRunRequest\032(.statehouse.v1.Transiti" +
+      "onTaskRunResponse\022i\n\022TransitionTaskRuns\022" +
+      "(.statehouse.v1.TransitionTaskRunsReques" +
+      "t\032).statehouse.v1.TransitionTaskRunsResp" +
+      "onse\022]\n\016PauseExecution\022$.statehouse.v1.P" +
+      "auseExecutionRequest\032%.statehouse.v1.Pau" +
+      "seExecutionResponse\022`\n\017ResumeExecution\022%" +
+      ".statehouse.v1.ResumeExecutionRequest\032&." +
+      "statehouse.v1.ResumeExecutionResponse\022Z\n" +
+      "\rKillExecution\022#.statehouse.v1.KillExecu" +
+      "tionRequest\032$.statehouse.v1.KillExecutio" +
+      "nResponse\022c\n\020RestartExecution\022&.statehou" +
+      "se.v1.RestartExecutionRequest\032\'.statehou" +
+      "se.v1.RestartExecutionResponse\022f\n\021Comple" +
+      "teExecution\022\'.statehouse.v1.CompleteExec" +
+      "utionRequest\032(.statehouse.v1.CompleteExe" +
+      "cutionResponse\022Z\n\rClaimTaskRuns\022#.stateh" +
+      "ouse.v1.ClaimTaskRunsRequest\032$.statehous" +
+      "e.v1.ClaimTaskRunsResponse\022N\n\tHeartbeat\022" +
+      "\037.statehouse.v1.HeartbeatRequest\032 .state" +
+      "house.v1.HeartbeatResponseBX\n\020io.stateho" +
+      "use.v1P\001ZBgithub.com/statehouse/statehou" +
+      "se/gen/go/statehouse/v1;statehousev1b\006pr" +
+      "oto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -465,33 +481,39 @@ public final class ExecutionServiceOuterClass {
     internal_static_statehouse_v1_CreateExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CreateExecutionRequest_descriptor,
-        new java.lang.String[] { "Namespace", "FlowId", "FlowRevision", "Labels", "Inputs", "ParentExecutionId", "RequestId", });
+        new java.lang.String[] { "Namespace", "FlowId", "FlowRevision", "Labels", "Inputs", "ParentExecutionId", "RequestId", "MaxDuration", "MaxCreatedDuration", });
     internal_static_statehouse_v1_CreateExecutionRequest_LabelsEntry_descriptor =
       internal_static_statehouse_v1_CreateExecutionRequest_descriptor.getNestedTypes().get(0);
     internal_static_statehouse_v1_CreateExecutionRequest_LabelsEntry_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CreateExecutionRequest_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
-    internal_static_statehouse_v1_CreateExecutionResponse_descriptor =
+    internal_static_statehouse_v1_ExecutionDeadline_descriptor =
       getDescriptor().getMessageTypes().get(1);
+    internal_static_statehouse_v1_ExecutionDeadline_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_statehouse_v1_ExecutionDeadline_descriptor,
+        new java.lang.String[] { "Timeout", "Action", });
+    internal_static_statehouse_v1_CreateExecutionResponse_descriptor =
+      getDescriptor().getMessageTypes().get(2);
     internal_static_statehouse_v1_CreateExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CreateExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", });
     internal_static_statehouse_v1_GetExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(2);
+      getDescriptor().getMessageTypes().get(3);
     internal_static_statehouse_v1_GetExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_GetExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "View", });
     internal_static_statehouse_v1_GetExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(3);
+      getDescriptor().getMessageTypes().get(4);
     internal_static_statehouse_v1_GetExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_GetExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", });
     internal_static_statehouse_v1_ListExecutionsRequest_descriptor =
-      getDescriptor().getMessageTypes().get(4);
+      getDescriptor().getMessageTypes().get(5);
     internal_static_statehouse_v1_ListExecutionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ListExecutionsRequest_descriptor,
@@ -503,13 +525,13 @@ public final class ExecutionServiceOuterClass {
         internal_static_statehouse_v1_ListExecutionsRequest_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_statehouse_v1_ListExecutionsResponse_descriptor =
-      getDescriptor().getMessageTypes().get(5);
+      getDescriptor().getMessageTypes().get(6);
     internal_static_statehouse_v1_ListExecutionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ListExecutionsResponse_descriptor,
         new java.lang.String[] { "Executions", "NextPageToken", "UnreadableExecutionIds", });
     internal_static_statehouse_v1_CountExecutionsRequest_descriptor =
-      getDescriptor().getMessageTypes().get(6);
+      getDescriptor().getMessageTypes().get(7);
     internal_static_statehouse_v1_CountExecutionsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CountExecutionsRequest_descriptor,
@@ -521,169 +543,169 @@ public final class ExecutionServiceOuterClass {
         internal_static_statehouse_v1_CountExecutionsRequest_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_statehouse_v1_CountExecutionsResponse_descriptor =
-      getDescriptor().getMessageTypes().get(7);
+      getDescriptor().getMessageTypes().get(8);
     internal_static_statehouse_v1_CountExecutionsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CountExecutionsResponse_descriptor,
         new java.lang.String[] { "Counts", "Total", });
     internal_static_statehouse_v1_StateCount_descriptor =
-      getDescriptor().getMessageTypes().get(8);
+      getDescriptor().getMessageTypes().get(9);
     internal_static_statehouse_v1_StateCount_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_StateCount_descriptor,
         new java.lang.String[] { "State", "Count", });
     internal_static_statehouse_v1_DeleteExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(9);
+      getDescriptor().getMessageTypes().get(10);
     internal_static_statehouse_v1_DeleteExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_DeleteExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "ExpectedRevision", "ExpectedRevision", });
     internal_static_statehouse_v1_DeleteExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(10);
+      getDescriptor().getMessageTypes().get(11);
     internal_static_statehouse_v1_DeleteExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_DeleteExecutionResponse_descriptor,
         new java.lang.String[] { });
     internal_static_statehouse_v1_CreateTaskRunRequest_descriptor =
-      getDescriptor().getMessageTypes().get(11);
+      getDescriptor().getMessageTypes().get(12);
     internal_static_statehouse_v1_CreateTaskRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CreateTaskRunRequest_descriptor,
-        new java.lang.String[] { "ExecutionId", "TaskId", "ParentTaskRunId", "Value", "RetryPolicy", "RequestId", "ExpectedRevision", "ExpectedRevision", });
+        new java.lang.String[] { "ExecutionId", "TaskId", "ParentTaskRunId", "Value", "RetryPolicy", "RequestId", "ExpectedRevision", "AttemptTimeout", "ExpectedRevision", });
     internal_static_statehouse_v1_CreateTaskRunResponse_descriptor =
-      getDescriptor().getMessageTypes().get(12);
+      getDescriptor().getMessageTypes().get(13);
     internal_static_statehouse_v1_CreateTaskRunResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CreateTaskRunResponse_descriptor,
         new java.lang.String[] { "TaskRun", "ExecutionRevision", });
     internal_static_statehouse_v1_GetTaskRunRequest_descriptor =
-      getDescriptor().getMessageTypes().get(13);
+      getDescriptor().getMessageTypes().get(14);
     internal_static_statehouse_v1_GetTaskRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_GetTaskRunRequest_descriptor,
         new java.lang.String[] { "TaskRunId", });
     internal_static_statehouse_v1_GetTaskRunResponse_descriptor =
-      getDescriptor().getMessageTypes().get(14);
+      getDescriptor().getMessageTypes().get(15);
     internal_static_statehouse_v1_GetTaskRunResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_GetTaskRunResponse_descriptor,
         new java.lang.String[] { "TaskRun", "ExecutionRevision", "ExecutionState", });
     internal_static_statehouse_v1_TransitionExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(15);
+      getDescriptor().getMessageTypes().get(16);
     internal_static_statehouse_v1_TransitionExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "State", "Reason", "Outputs", "RequestId", "ExpectedRevision", "ExpectedRevision", });
     internal_static_statehouse_v1_TransitionExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(16);
+      getDescriptor().getMessageTypes().get(17);
     internal_static_statehouse_v1_TransitionExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", });
     internal_static_statehouse_v1_TransitionTaskRunRequest_descriptor =
-      getDescriptor().getMessageTypes().get(17);
+      getDescriptor().getMessageTypes().get(18);
     internal_static_statehouse_v1_TransitionTaskRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionTaskRunRequest_descriptor,
         new java.lang.String[] { "TaskRunId", "State", "Reason", "Outputs", "WorkerId", "RequestId", "ExpectedRevision", "Attempt", "LeaseDuration", "ExpectedRevision", });
     internal_static_statehouse_v1_RetryDecision_descriptor =
-      getDescriptor().getMessageTypes().get(18);
+      getDescriptor().getMessageTypes().get(19);
     internal_static_statehouse_v1_RetryDecision_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_RetryDecision_descriptor,
         new java.lang.String[] { "Scheduled", "NextAttemptTime", "NextAttempt", });
     internal_static_statehouse_v1_TransitionTaskRunResponse_descriptor =
-      getDescriptor().getMessageTypes().get(19);
+      getDescriptor().getMessageTypes().get(20);
     internal_static_statehouse_v1_TransitionTaskRunResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionTaskRunResponse_descriptor,
         new java.lang.String[] { "TaskRun", "ExecutionRevision", "ExecutionState", "Retry", });
     internal_static_statehouse_v1_TransitionTaskRunsRequest_descriptor =
-      getDescriptor().getMessageTypes().get(20);
+      getDescriptor().getMessageTypes().get(21);
     internal_static_statehouse_v1_TransitionTaskRunsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionTaskRunsRequest_descriptor,
         new java.lang.String[] { "Requests", });
     internal_static_statehouse_v1_TransitionTaskRunsResponse_descriptor =
-      getDescriptor().getMessageTypes().get(21);
+      getDescriptor().getMessageTypes().get(22);
     internal_static_statehouse_v1_TransitionTaskRunsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionTaskRunsResponse_descriptor,
         new java.lang.String[] { "Results", });
     internal_static_statehouse_v1_TransitionTaskRunsResult_descriptor =
-      getDescriptor().getMessageTypes().get(22);
+      getDescriptor().getMessageTypes().get(23);
     internal_static_statehouse_v1_TransitionTaskRunsResult_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionTaskRunsResult_descriptor,
         new java.lang.String[] { "Response", "Error", "Result", });
     internal_static_statehouse_v1_ItemStatus_descriptor =
-      getDescriptor().getMessageTypes().get(23);
+      getDescriptor().getMessageTypes().get(24);
     internal_static_statehouse_v1_ItemStatus_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ItemStatus_descriptor,
         new java.lang.String[] { "Code", "Message", "Details", });
     internal_static_statehouse_v1_PauseExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(24);
+      getDescriptor().getMessageTypes().get(25);
     internal_static_statehouse_v1_PauseExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_PauseExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "TaskRunId", "Delay", "Timeout", "OnTimeout", "Reason", "RequestId", "ExpectedRevision", "ExpectedRevision", });
     internal_static_statehouse_v1_PauseExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(25);
+      getDescriptor().getMessageTypes().get(26);
     internal_static_statehouse_v1_PauseExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_PauseExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", "ResumeTime", });
     internal_static_statehouse_v1_ResumeExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(26);
+      getDescriptor().getMessageTypes().get(27);
     internal_static_statehouse_v1_ResumeExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ResumeExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "TaskRunId", "Reason", "RequestId", "ExpectedRevision", "ExpectedRevision", });
     internal_static_statehouse_v1_ResumeExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(27);
+      getDescriptor().getMessageTypes().get(28);
     internal_static_statehouse_v1_ResumeExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ResumeExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", });
     internal_static_statehouse_v1_KillExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(28);
+      getDescriptor().getMessageTypes().get(29);
     internal_static_statehouse_v1_KillExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_KillExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "Reason", "RequestId", "ExpectedRevision", "ExpectedRevision", });
     internal_static_statehouse_v1_KillExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(29);
+      getDescriptor().getMessageTypes().get(30);
     internal_static_statehouse_v1_KillExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_KillExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", "Changed", });
     internal_static_statehouse_v1_RestartExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(30);
+      getDescriptor().getMessageTypes().get(31);
     internal_static_statehouse_v1_RestartExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_RestartExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "Reason", "RequestId", "ExpectedRevision", "ExpectedRevision", });
     internal_static_statehouse_v1_RestartExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(31);
+      getDescriptor().getMessageTypes().get(32);
     internal_static_statehouse_v1_RestartExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_RestartExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", });
     internal_static_statehouse_v1_CompleteExecutionRequest_descriptor =
-      getDescriptor().getMessageTypes().get(32);
+      getDescriptor().getMessageTypes().get(33);
     internal_static_statehouse_v1_CompleteExecutionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CompleteExecutionRequest_descriptor,
         new java.lang.String[] { "ExecutionId", "State", "Outputs", "Reason", "RequestId", "ExpectedRevision", "ExpectedRevision", });
     internal_static_statehouse_v1_CompleteExecutionResponse_descriptor =
-      getDescriptor().getMessageTypes().get(33);
+      getDescriptor().getMessageTypes().get(34);
     internal_static_statehouse_v1_CompleteExecutionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_CompleteExecutionResponse_descriptor,
         new java.lang.String[] { "Execution", });
     internal_static_statehouse_v1_TaskRunFilter_descriptor =
-      getDescriptor().getMessageTypes().get(34);
+      getDescriptor().getMessageTypes().get(35);
     internal_static_statehouse_v1_TaskRunFilter_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TaskRunFilter_descriptor,
@@ -695,43 +717,43 @@ public final class ExecutionServiceOuterClass {
         internal_static_statehouse_v1_TaskRunFilter_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_statehouse_v1_ClaimTaskRunsRequest_descriptor =
-      getDescriptor().getMessageTypes().get(35);
+      getDescriptor().getMessageTypes().get(36);
     internal_static_statehouse_v1_ClaimTaskRunsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ClaimTaskRunsRequest_descriptor,
         new java.lang.String[] { "Filter", "MaxTaskRuns", "WorkerId", "LeaseDuration", "Wait", "Reason", });
     internal_static_statehouse_v1_ClaimedTaskRun_descriptor =
-      getDescriptor().getMessageTypes().get(36);
+      getDescriptor().getMessageTypes().get(37);
     internal_static_statehouse_v1_ClaimedTaskRun_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ClaimedTaskRun_descriptor,
         new java.lang.String[] { "TaskRun", "Execution", "Attempt", "LeaseExpireTime", });
     internal_static_statehouse_v1_ClaimTaskRunsResponse_descriptor =
-      getDescriptor().getMessageTypes().get(37);
+      getDescriptor().getMessageTypes().get(38);
     internal_static_statehouse_v1_ClaimTaskRunsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_ClaimTaskRunsResponse_descriptor,
         new java.lang.String[] { "TaskRuns", });
     internal_static_statehouse_v1_HeartbeatRequest_descriptor =
-      getDescriptor().getMessageTypes().get(38);
+      getDescriptor().getMessageTypes().get(39);
     internal_static_statehouse_v1_HeartbeatRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_HeartbeatRequest_descriptor,
         new java.lang.String[] { "Attempts", });
     internal_static_statehouse_v1_HeartbeatItem_descriptor =
-      getDescriptor().getMessageTypes().get(39);
+      getDescriptor().getMessageTypes().get(40);
     internal_static_statehouse_v1_HeartbeatItem_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_HeartbeatItem_descriptor,
         new java.lang.String[] { "TaskRunId", "Attempt", });
     internal_static_statehouse_v1_HeartbeatResult_descriptor =
-      getDescriptor().getMessageTypes().get(40);
+      getDescriptor().getMessageTypes().get(41);
     internal_static_statehouse_v1_HeartbeatResult_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_HeartbeatResult_descriptor,
         new java.lang.String[] { "TaskRunId", "Attempt", "LeaseExpireTime", "TaskRunState", "Error", });
     internal_static_statehouse_v1_HeartbeatResponse_descriptor =
-      getDescriptor().getMessageTypes().get(41);
+      getDescriptor().getMessageTypes().get(42);
     internal_static_statehouse_v1_HeartbeatResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_HeartbeatResponse_descriptor,

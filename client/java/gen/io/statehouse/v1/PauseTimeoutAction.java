@@ -156,7 +156,7 @@ public enum PauseTimeoutAction
   }
   public static final com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return io.statehouse.v1.ExecutionServiceOuterClass.getDescriptor().getEnumTypes().get(0);
+    return io.statehouse.v1.ExecutionServiceOuterClass.getDescriptor().getEnumTypes().get(1);
   }
 
   private static final PauseTimeoutAction[] VALUES = values();

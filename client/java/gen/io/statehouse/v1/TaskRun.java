@@ -635,6 +635,47 @@ private static final long serialVersionUID = 0L;
     return updateTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : updateTime_;
   }
 
+  public static final int ATTEMPT_TIMEOUT_FIELD_NUMBER = 14;
+  private com.google.protobuf.Duration attemptTimeout_;
+  /**
+   * <pre>
+   * The longest each attempt may run from its start to its end, if the task
+   * run was created with one (CreateTaskRunRequest.attempt_timeout).
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+   * @return Whether the attemptTimeout field is set.
+   */
+  @java.lang.Override
+  public boolean hasAttemptTimeout() {
+    return attemptTimeout_ != null;
+  }
+  /**
+   * <pre>
+   * The longest each attempt may run from its start to its end, if the task
+   * run was created with one (CreateTaskRunRequest.attempt_timeout).
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+   * @return The attemptTimeout.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Duration getAttemptTimeout() {
+    return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+  }
+  /**
+   * <pre>
+   * The longest each attempt may run from its start to its end, if the task
+   * run was created with one (CreateTaskRunRequest.attempt_timeout).
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder() {
+    return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -687,6 +728,9 @@ private static final long serialVersionUID = 0L;
     }
     if (updateTime_ != null) {
       output.writeMessage(13, getUpdateTime());
+    }
+    if (attemptTimeout_ != null) {
+      output.writeMessage(14, getAttemptTimeout());
     }
     getUnknownFields().writeTo(output);
   }
@@ -744,6 +788,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(13, getUpdateTime());
     }
+    if (attemptTimeout_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(14, getAttemptTimeout());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -799,6 +847,11 @@ private static final long serialVersionUID = 0L;
       if (!getUpdateTime()
           .equals(other.getUpdateTime())) return false;
     }
+    if (hasAttemptTimeout() != other.hasAttemptTimeout()) return false;
+    if (hasAttemptTimeout()) {
+      if (!getAttemptTimeout()
+          .equals(other.getAttemptTimeout())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -849,6 +902,10 @@ private static final long serialVersionUID = 0L;
     if (hasUpdateTime()) {
       hash = (37 * hash) + UPDATE_TIME_FIELD_NUMBER;
       hash = (53 * hash) + getUpdateTime().hashCode();
+    }
+    if (hasAttemptTimeout()) {
+      hash = (37 * hash) + ATTEMPT_TIMEOUT_FIELD_NUMBER;
+      hash = (53 * hash) + getAttemptTimeout().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -1028,6 +1085,11 @@ private static final long serialVersionUID = 0L;
         updateTimeBuilder_.dispose();
         updateTimeBuilder_ = null;
       }
+      attemptTimeout_ = null;
+      if (attemptTimeoutBuilder_ != null) {
+        attemptTimeoutBuilder_.dispose();
+        attemptTimeoutBuilder_ = null;
+      }
       return this;
     }
 
@@ -1125,6 +1187,11 @@ private static final long serialVersionUID = 0L;
         result.updateTime_ = updateTimeBuilder_ == null
             ? updateTime_
             : updateTimeBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x00002000) != 0)) {
+        result.attemptTimeout_ = attemptTimeoutBuilder_ == null
+            ? attemptTimeout_
+            : attemptTimeoutBuilder_.build();
       }
     }
 
@@ -1267,6 +1334,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasUpdateTime()) {
         mergeUpdateTime(other.getUpdateTime());
       }
+      if (other.hasAttemptTimeout()) {
+        mergeAttemptTimeout(other.getAttemptTimeout());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1384,6 +1454,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00001000;
               break;
             } // case 106
+            case 114: {
+              input.readMessage(
+                  getAttemptTimeoutFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00002000;
+              break;
+            } // case 114
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3350,6 +3427,170 @@ private static final long serialVersionUID = 0L;
         updateTime_ = null;
       }
       return updateTimeBuilder_;
+    }
+
+    private com.google.protobuf.Duration attemptTimeout_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> attemptTimeoutBuilder_;
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     * @return Whether the attemptTimeout field is set.
+     */
+    public boolean hasAttemptTimeout() {
+      return ((bitField0_ & 0x00002000) != 0);
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     * @return The attemptTimeout.
+     */
+    public com.google.protobuf.Duration getAttemptTimeout() {
+      if (attemptTimeoutBuilder_ == null) {
+        return attemptTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+      } else {
+        return attemptTimeoutBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     */
+    public Builder setAttemptTimeout(com.google.protobuf.Duration value) {
+      if (attemptTimeoutBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        attemptTimeout_ = value;
+      } else {
+        attemptTimeoutBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     */
+    public Builder setAttemptTimeout(
+        com.google.protobuf.Duration.Builder builderForValue) {
+      if (attemptTimeoutBuilder_ == null) {
+        attemptTimeout_ = builderForValue.build();
+      } else {
+        attemptTimeoutBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     */
+    public Builder mergeAttemptTimeout(com.google.protobuf.Duration value) {
+      if (attemptTimeoutBuilder_ == null) {
+        if (((bitField0_ & 0x00002000) != 0) &&
+          attemptTimeout_ != null &&
+          attemptTimeout_ != com.google.protobuf.Duration.getDefaultInstance()) {
+          getAttemptTimeoutBuilder().mergeFrom(value);
+        } else {
+          attemptTimeout_ = value;
+        }
+      } else {
+        attemptTimeoutBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     */
+    public Builder clearAttemptTimeout() {
+      bitField0_ = (bitField0_ & ~0x00002000);
+      attemptTimeout_ = null;
+      if (attemptTimeoutBuilder_ != null) {
+        attemptTimeoutBuilder_.dispose();
+        attemptTimeoutBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     */
+    public com.google.protobuf.Duration.Builder getAttemptTimeoutBuilder() {
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return getAttemptTimeoutFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     */
+    public com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder() {
+      if (attemptTimeoutBuilder_ != null) {
+        return attemptTimeoutBuilder_.getMessageOrBuilder();
+      } else {
+        return attemptTimeout_ == null ?
+            com.google.protobuf.Duration.getDefaultInstance() : attemptTimeout_;
+      }
+    }
+    /**
+     * <pre>
+     * The longest each attempt may run from its start to its end, if the task
+     * run was created with one (CreateTaskRunRequest.attempt_timeout).
+     * </pre>
+     *
+     * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> 
+        getAttemptTimeoutFieldBuilder() {
+      if (attemptTimeoutBuilder_ == null) {
+        attemptTimeoutBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder>(
+                getAttemptTimeout(),
+                getParentForChildren(),
+                isClean());
+        attemptTimeout_ = null;
+      }
+      return attemptTimeoutBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

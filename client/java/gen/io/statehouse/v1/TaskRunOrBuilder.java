@@ -355,4 +355,34 @@ public interface TaskRunOrBuilder extends
    * <code>.google.protobuf.Timestamp update_time = 13;</code>
    */
   com.google.protobuf.TimestampOrBuilder getUpdateTimeOrBuilder();
+
+  /**
+   * <pre>
+   * The longest each attempt may run from its start to its end, if the task
+   * run was created with one (CreateTaskRunRequest.attempt_timeout).
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+   * @return Whether the attemptTimeout field is set.
+   */
+  boolean hasAttemptTimeout();
+  /**
+   * <pre>
+   * The longest each attempt may run from its start to its end, if the task
+   * run was created with one (CreateTaskRunRequest.attempt_timeout).
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+   * @return The attemptTimeout.
+   */
+  com.google.protobuf.Duration getAttemptTimeout();
+  /**
+   * <pre>
+   * The longest each attempt may run from its start to its end, if the task
+   * run was created with one (CreateTaskRunRequest.attempt_timeout).
+   * </pre>
+   *
+   * <code>.google.protobuf.Duration attempt_timeout = 14;</code>
+   */
+  com.google.protobuf.DurationOrBuilder getAttemptTimeoutOrBuilder();
 }
