@@ -512,10 +512,12 @@ def test_max_events_per_message_out_of_range_over_connect_json(wire: Wire) -> No
 
 
 def test_authentication_and_permissions_over_connect(database_url: str, tmp_path: Path) -> None:
+    # Both tokens before the server starts: it loads them together (issued while it
+    # ran, the second could come a reload after the first).
+    _, admin = issue_offline(database_url, name="root", role="admin", namespaces=["*"])
+    _, reader = issue_offline(database_url, name="reader", role="reader", namespaces=["*"])
     proc = start(database_url, tmp_path, "--auth")
     try:
-        _, admin = issue_offline(database_url, name="root", role="admin", namespaces=["*"])
-        _, reader = issue_offline(database_url, name="reader", role="reader", namespaces=["*"])
         w = Wire(proc, admin)
         E = "/statehouse.v1.ExecutionService/"
         deadline = time.monotonic() + 10
