@@ -445,8 +445,14 @@ class CpuQuota:
     container), or ``cores`` is 0, it holds nothing: ``applied`` is False and
     ``note`` says why, for the report and the progress line."""
 
-    def __init__(self, name: str, cores: float, root: Path = CGROUP_CPU) -> None:
+    def __init__(
+        self, name: str, cores: float, root: Path = CGROUP_CPU, *, shares: int = 0
+    ) -> None:
         self.cores = cores
+        #: cpu.shares (0: the kernel's 1024): the group's weight against its siblings,
+        #: every process of the parent group among them. A group that must get its
+        #: quota on a machine others load too needs more than one process's weight.
+        self.shares = shares
         self.root = root
         self.name = f"statehouse-bench-{os.getpid()}-{name}"
         self.path: Path | None = None
@@ -478,6 +484,8 @@ class CpuQuota:
         try:
             (path / "cpu.cfs_period_us").write_text(f"{CFS_PERIOD_US}\n")
             (path / "cpu.cfs_quota_us").write_text(f"{quota_us(self.cores)}\n")
+            if self.shares:
+                (path / "cpu.shares").write_text(f"{self.shares}\n")
         except OSError as exc:
             self._remove()
             self.note = f"no CPU quota: cannot set it in {path} ({exc.strerror or exc})"

@@ -1,6 +1,8 @@
 """Replicas that add throughput: 1, 2 and 3 Statehouse replicas on one PostgreSQL
 (``fsync=on``, ``full_page_writes=on``), each held to the same CPU quota (the cgroup v1
-cpu controller, ``CpuQuota``: a stand-in for one small machine per replica), raw-stub
+cpu controller, ``CpuQuota``: a stand-in for one small machine per replica, with
+the weight of several processes, ``SHARES``, so that it gets its quota on a machine
+other work loads too; the database has such a weight and no quota), raw-stub
 clients at 64 in flight split over the replicas, a subscriber on every replica that
 must receive every event of the log once, in log order, the same on every replica
 (``postgres.run_pg_workload``). Each run has a fresh database and fresh replicas.
@@ -14,6 +16,7 @@ other CPU (other processes on the machine skew every figure; compare within a ru
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,22 @@ from .postgres import (
 
 #: What N replicas should reach, as a multiple of one replica's rate (issue 26).
 TARGETS = {2: 1.6, 3: 2.4}
+#: cpu.shares of each replica's group and of the database's: eight processes'
+#: weight, so that on a machine other work loads too each replica still gets its
+#: quota, and the database what it needs (the quota is the only limit measured).
+SHARES = 8192
+
+
+def _children(pid: int) -> list[int]:
+    """``pid`` and its children (the postmaster and the processes it has forked)."""
+    found = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 @dataclass(frozen=True)
@@ -72,11 +91,19 @@ def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dic
         return result
     cluster: Any = None
     replicas: list[ServerProcess] = []
+    stack = contextlib.ExitStack()
     try:
         progress("replicas: starting a throwaway PostgreSQL cluster")
         cluster = start_pg_cluster(pgcluster)
         postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
         database_cpu = ProcessTreeCPU(postmaster)
+        # No quota for the database (all the machine's cores), but a weight of its own:
+        # the backends it forks from now on start in its group.
+        database = stack.enter_context(
+            CpuQuota("database", float(os.cpu_count() or 2), shares=SHARES)
+        )
+        for pid in _children(postmaster):
+            database.add(pid)
         settings = set_durability(cluster, True)
         result["settings"] = settings
         for count in sizes.counts:
@@ -95,7 +122,7 @@ def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dic
                     replicas.append(replica)
                     replica.start(60)
                     quota = quotas.enter_context(
-                        CpuQuota(f"replicas-{count}-{number}", sizes.cores)
+                        CpuQuota(f"replicas-{count}-{number}", sizes.cores, shares=SHARES)
                     )
                     if replica.proc is not None:
                         quota.add(replica.proc.pid)
@@ -137,6 +164,7 @@ def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dic
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.stop()
+        stack.close()
     return result
 
 
