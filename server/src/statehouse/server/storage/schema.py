@@ -79,6 +79,16 @@ task_runs = sa.Table(
     sa.Index(None, "execution_id", "position", unique=True),
 )
 
+# The task runs a claim may start, in the order claims take them (migration
+# 0009; storage/work.py).
+sa.Index(
+    "ix_task_runs_ready",
+    sa.func.coalesce(task_runs.c.next_attempt_time_us, task_runs.c.update_time_us),
+    task_runs.c.id,
+    sqlite_where=task_runs.c.state.in_(["CREATED", "RESTARTED"]),
+    postgresql_where=task_runs.c.state.in_(["CREATED", "RESTARTED"]),
+)
+
 events = sa.Table(
     "events",
     metadata,
