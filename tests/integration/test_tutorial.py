@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from statehouse.client import Client, State, TaskRetryPolicy
@@ -99,7 +101,7 @@ def test_the_tutorial_runs_as_written(server_process: ServerProcess, tmp_path: P
     for run in runs:
         for change in (
             "CREATED -> RUNNING",
-            "RUNNING -> FAILED (simulated failure)",
+            "RUNNING -> FAILED (RuntimeError: simulated failure)",
             "FAILED -> RESTARTED (retry: attempt 2 scheduled)",
             "RESTARTED -> RUNNING",
             "RUNNING -> SUCCESS",
@@ -118,3 +120,41 @@ def test_the_tutorial_runs_as_written(server_process: ServerProcess, tmp_path: P
     again = finish(start("watcher.py", target, "--cursor", str(cursor), "--exit-when-idle", "2"))
     assert again.splitlines()[0] == f"connected, resuming after sequence {cursor.read_text()}"
     assert not re.search(r"^\s+\d+  ", again, re.M), again
+
+
+def test_a_killed_worker_s_work_is_finished_by_another(
+    server_process: ServerProcess, tmp_path: Path
+) -> None:
+    """A worker killed with SIGKILL mid-task stops heartbeating: its lease
+    expires, the server fails the attempt (actor `system`, the lost lease named)
+    and retries it per its policy, and a second worker claims attempt 2 and
+    finishes it."""
+    target = server_process.target
+    produced = finish(start("producer.py", target, "--count", "1"))
+    [run] = re.findall(r"with task run (\S+):", produced)
+
+    doomed = start("worker.py", target, "--worker-id", "doomed", "--lease", "2", "--sleep", "60")
+    assert doomed.stdout is not None
+    line = doomed.stdout.readline()
+    while not line.startswith("claimed "):
+        assert line, "the first worker stopped before claiming"
+        line = doomed.stdout.readline()
+    assert line.strip() == f"claimed {run} (count-words, attempt 1)"
+    time.sleep(3)  # past one lease: only its heartbeats keep the attempt
+    with Client.connect(target) as client:
+        kept = client.get_task_run(run).task_run
+        assert State(kept.state) is State.RUNNING and len(kept.attempts) == 1
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.communicate(timeout=TIMEOUT)
+
+    rescuer = finish(start("worker.py", target, "--worker-id", "rescuer", "--exit-when-idle", "8"))
+    assert f"claimed {run} (count-words, attempt 2)" in rescuer, rescuer
+    assert re.search(rf"^succeeded {run} attempt 2: ", rescuer, re.M), rescuer
+    with Client.connect(target) as client:
+        done = client.get_task_run(run).task_run
+        assert State(done.state) is State.SUCCESS
+        first, second = done.attempts
+        assert (first.worker_id, second.worker_id) == ("doomed", "rescuer")
+        assert State(first.state) is State.FAILED
+        assert first.history[-1].actor == "system"
+        assert "lease lost" in first.history[-1].reason
