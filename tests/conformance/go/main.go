@@ -303,9 +303,15 @@ func subscriptionResume(c *statehouse.Client) (observed, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Retried by the client while the channel reconnects: it carries a request id.
-	after, err := statehouse.Idempotent(ctx, c.Executions.CreateExecution,
-		&statehousev1.CreateExecutionRequest{Namespace: ns, FlowId: "after"})
+	// The channel may still be reconnecting: the same request, same id, until it is taken.
+	request := &statehousev1.CreateExecutionRequest{Namespace: ns, FlowId: "after"}
+	statehouse.EnsureRequestID(request)
+	deadline := time.Now().Add(wait)
+	after, err := c.Executions.CreateExecution(ctx, request)
+	for err != nil && statehouse.Code(err) == codes.Unavailable && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		after, err = c.Executions.CreateExecution(ctx, request)
+	}
 	if err != nil {
 		return nil, err
 	}

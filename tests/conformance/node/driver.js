@@ -191,8 +191,11 @@ const scenarios = {
           if (message.payload === 'event') items.push(message.event);
           wake();
         });
+        let over = false;
         const ended = () => {
-          if (closed || current !== stream) return;
+          // 'error' and 'end' may both come: reopen once.
+          if (closed || over) return;
+          over = true;
           // Failed (UNAVAILABLE while the server restarts) or ended: again after
           // the last sequence, after a pause.
           setTimeout(() => !closed && open(current.lastSequence ?? after), 200);
