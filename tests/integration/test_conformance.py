@@ -51,7 +51,7 @@ BUILD_TIMEOUT = 300
 #: Executions the suite commits while a driver's subscription is reconnecting.
 COMMITTED_DURING_RESTART = 3
 
-pytestmark = [pytest.mark.xdist_group("conformance"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.xdist_group("conformance"), pytest.mark.timeout(600)]
 
 #: Every client's outcome per scenario, as the tests of this module find them.
 OUTCOMES: dict[tuple[str, str], str] = {}
