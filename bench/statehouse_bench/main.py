@@ -98,6 +98,7 @@ PHASES = {
     "security": "TLS and tokens against plaintext",
     "http": "Connect over HTTP beside gRPC",
     "hostile": "a normal client beside a hostile one",
+    "workers": "claims/s with 16 workers in batches, heartbeat cost, lease expiry latency",
 }
 
 
@@ -489,6 +490,15 @@ def main(argv: list[str] | None = None) -> int:
             replica_sizes = replace(replica_sizes, cores=args.replica_cpu)
             results["replicas"] = replicas.run_replicas(args.server_src, tmp, replica_sizes)
             ok = ok and replicas.replicas_ok(results["replicas"])
+        if "workers" in skipped:
+            results["workers"] = {"skipped": skipped["workers"]}
+        else:
+            from . import workers
+
+            results["workers"] = workers.run_phase(
+                statehouse, workers.WorkerSizes.quick() if args.quick else workers.WorkerSizes()
+            )
+            ok = ok and results["workers"]["ok"]
         if sizes.metrics.metrics > 0 and "metrics" not in skipped:
             results["metrics"], metrics_ok = metrics.run_metrics(
                 statehouse, database_path, sizes.metrics, args.metrics_load
