@@ -27,6 +27,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,6 +60,8 @@ log = logging.getLogger("statehouse.storage")
 
 #: The advisory lock key that serializes migrations of replicas.
 MIGRATION_LOCK = 0x5747_4845
+#: A pooled connection idle this long (seconds) is pinged before it is used.
+PING_IDLE = 1.0
 
 
 def _columns(table: sa.Table, names: Sequence[str], renamed: dict[str, str]) -> str:
@@ -266,12 +269,51 @@ class PostgresBackend:
         #: For migrations and the offline tools.
         self.engine = sa.create_engine(url, pool_size=2, pool_pre_ping=True)
         size = options.writers + options.readers
-        self.async_engine = create_async_engine(
-            url, pool_size=size, max_overflow=size, pool_pre_ping=True
-        )
+        # No pre-ping of every checkout (a round trip per transaction): a
+        # connection idle for PING_IDLE is pinged before use (:meth:`_checkout`),
+        # one in use goes on; a lost one fails its transaction (UNAVAILABLE) and
+        # SQLAlchemy then replaces every connection the pool had before it.
+        self.async_engine = create_async_engine(url, pool_size=size, max_overflow=size)
         self._listener: threading.Thread | None = None
+        #: The server process ids of this replica's own connections: their NOTIFYs
+        #: are of commits the store hands to the hub itself (see :meth:`_listen`).
+        #: Replaced whole, never changed in place (the listener's thread reads it).
+        self._own_pids: frozenset[int] = frozenset()
+        pool_events = self.async_engine.sync_engine
+        sa.event.listen(pool_events, "connect", self._connected)
+        sa.event.listen(pool_events, "close", self._gone)
+        sa.event.listen(pool_events, "invalidate", self._gone)
+        sa.event.listen(pool_events, "checkout", self._checkout)
+        sa.event.listen(pool_events, "checkin", self._checkin)
         #: Commits past their bound, finishing by themselves, with their connections.
         self._late: dict[asyncio.Task[None], Any] = {}
+
+    def _connected(self, dbapi_connection: Any, record: Any) -> None:
+        with contextlib.suppress(Exception):
+            pid = int(dbapi_connection.driver_connection.info.backend_pid)
+            record.info["statehouse_pid"] = pid
+            self._own_pids = self._own_pids | {pid}
+
+    def _gone(self, dbapi_connection: Any, record: Any, *_: Any) -> None:
+        pid = record.info.pop("statehouse_pid", None)
+        if pid is not None:
+            self._own_pids = self._own_pids - {pid}
+
+    def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        """Ping a connection that has been idle a while (the pool's pre-ping, but
+        not for the connections of a busy server, used again within PING_IDLE)."""
+        if time.monotonic() - record.info.get("statehouse_used", 0.0) < PING_IDLE:
+            return
+        try:
+            alive = self.async_engine.sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        if not alive:  # pragma: no cover - psycopg's ping raises instead
+            raise sa.exc.DisconnectionError("the connection did not answer a ping")
+
+    def _checkin(self, dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["statehouse_used"] = time.monotonic()
 
     def engines(self) -> list[sa.Engine]:
         return [self.engine, self.async_engine.sync_engine]
@@ -519,7 +561,14 @@ class PostgresBackend:
                     wake(0)  # anything committed while we were not listening
                     while not closing.is_set():
                         for notify in conn.notifies(timeout=0.5, stop_after=1):
-                            wake(int(notify.payload or 0))
+                            # A commit of this replica's own is handed to the hub by
+                            # the store once it has committed (its commit listeners):
+                            # woken for it, the hub, often still short of it, would
+                            # read it back from the log. (One that ends without an
+                            # answer, its outcome unknown, is found by the hub's poll
+                            # or at the next gap.)
+                            if notify.pid not in self._own_pids:
+                                wake(int(notify.payload or 0))
             except Exception as exc:  # the database went away: try again shortly
                 self._outage.failed("event listener", exc)
                 if closing.wait(retry):
