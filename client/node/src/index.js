@@ -346,6 +346,22 @@ function isCallStatusError(error) {
   return Boolean(error) && typeof error.code === 'number' && error.metadata instanceof grpc.Metadata;
 }
 
+/** A google.protobuf.Duration as given in a request ({ seconds, nanos }), in milliseconds; 0 when unset. */
+function durationMs(duration) {
+  if (!duration) return 0;
+  const ms = Number(duration.seconds ?? 0) * 1000 + Number(duration.nanos ?? 0) / 1e6;
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+/**
+ * How long the server may hold a call before it answers, by RPC path: added to
+ * the call's deadline (as the Python SDK does), so a long poll is not cut short
+ * by the client's own timeout.
+ */
+const SERVER_WAITS = {
+  '/statehouse.v1.ExecutionService/ClaimTaskRuns': (request) => durationMs(request.wait),
+};
+
 /**
  * Wraps one grpc-js service client: unary methods return promises, server
  * streams are returned as grpc-js streams (async-iterable) whose errors are
@@ -405,7 +421,8 @@ function wrapService(ServiceClient, channel, interceptors, timeoutMs, openStream
             reject(refused);
             return;
           }
-          const deadline = options.deadline ?? new Date(Date.now() + timeoutMs);
+          const waits = SERVER_WAITS[method.path];
+          const deadline = options.deadline ?? new Date(Date.now() + timeoutMs + (waits ? waits(request) : 0));
           fn(request, { ...options, deadline }, (error, response) =>
             error ? reject(new StatehouseError(error)) : resolve(response),
           );
@@ -610,6 +627,10 @@ function traceInterceptor(api = openTelemetry()) {
  * executions.transitionTaskRuns({ requests: [...] }) resolves to an array with
  * one entry per item, in order: its TransitionTaskRunResponse, or the
  * StatehouseError transitionTaskRun would have rejected with (not thrown).
+ * executions.claimTaskRuns's deadline is the client's timeout plus the
+ * request's `wait` (the long poll); executions.heartbeat resolves to the
+ * HeartbeatResponse, one result per item (StatehouseError.fromItemStatus turns
+ * a refused item's `error` into a StatehouseError).
  * events.subscribe asks for several events per message (max_events_per_message
  * 1000 unless the request sets it) and hands them over one message per event,
  * as before; its stream has `startSequence` (from the stream's headers) and
@@ -629,7 +650,8 @@ function traceInterceptor(api = openTelemetry()) {
  *   credentials  grpc-js ChannelCredentials, instead of tls.
  *   allowPlaintextToken  send a token without TLS to a host that is not this
  *              machine (refused by default: anyone on the path could read it).
- *   timeoutMs  the deadline of each unary call (default 10 s).
+ *   timeoutMs  the deadline of each unary call (default 10 s; a claim adds
+ *              its wait).
  *   channelOptions  more grpc-js channel options.
  *
  * With @opentelemetry/api installed, every call and stream started while a span

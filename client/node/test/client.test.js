@@ -559,3 +559,79 @@ test('a from_latest stream knows where it starts from its headers, before any ev
   assert.equal(resumed.duplicatesDropped, 0);
   assert.equal(resumed.lastSequence, events[1].sequence);
 });
+
+test('claims ready task runs with a lease, heartbeats them, and a heartbeat on an ended attempt is refused', async () => {
+  const flowId = uniqueFlow('claims');
+  const { execution } = await sh.executions.createExecution({ namespace: 'node.test', flow_id: flowId });
+  const ids = [];
+  for (const taskId of ['extract', 'load']) {
+    ids.push((await sh.executions.createTaskRun({ execution_id: execution.id, task_id: taskId })).task_run.id);
+  }
+
+  const claimed = await sh.executions.claimTaskRuns({
+    filter: { namespace: 'node.test', flow_id: flowId },
+    max_task_runs: 5,
+    worker_id: 'node-worker-7',
+    lease_duration: { seconds: 30 },
+  });
+  assert.equal(claimed.task_runs.length, 2);
+  // Oldest ready first: in the order they were created.
+  assert.deepEqual(
+    claimed.task_runs.map((item) => item.task_run.id),
+    ids,
+  );
+  for (const item of claimed.task_runs) {
+    assert.equal(item.task_run.state, 'STATE_RUNNING');
+    assert.equal(item.attempt, 1);
+    assert.equal(item.execution.id, execution.id);
+    const attempt = item.task_run.attempts.at(-1);
+    assert.equal(attempt.worker_id, 'node-worker-7');
+    assert.equal(attempt.lease_duration.seconds, '30');
+    assert.ok(BigInt(item.lease_expire_time.seconds) * 1000n > BigInt(Date.now()));
+  }
+
+  const beats = await sh.executions.heartbeat({
+    attempts: claimed.task_runs.map((item) => ({ task_run_id: item.task_run.id, attempt: item.attempt })),
+  });
+  assert.deepEqual(
+    beats.results.map((result) => [result.task_run_id, result.attempt, result.task_run_state, result.error]),
+    ids.map((id) => [id, 1, 'STATE_RUNNING', null]),
+  );
+  for (const result of beats.results) assert.ok(result.lease_expire_time);
+
+  // The first ends; a heartbeat for it is refused, the other's goes on.
+  await sh.executions.transitionTaskRun({ task_run_id: ids[0], state: 'STATE_SUCCESS', attempt: 1 });
+  const after = await sh.executions.heartbeat({
+    attempts: ids.map((id) => ({ task_run_id: id, attempt: 1 })),
+  });
+  const [ended, held] = after.results;
+  assert.equal(ended.lease_expire_time, null);
+  assert.equal(ended.task_run_state, 'STATE_SUCCESS');
+  const refused = StatehouseError.fromItemStatus(ended.error);
+  assert.equal(refused.codeName, 'FAILED_PRECONDITION');
+  assert.equal(refused.reason, 'ATTEMPT_NOT_OPEN');
+  assert.equal(held.error, null);
+  assert.equal(held.task_run_state, 'STATE_RUNNING');
+
+  // Nothing left to claim.
+  const none = await sh.executions.claimTaskRuns({ filter: { flow_id: flowId }, worker_id: 'node-worker-7' });
+  assert.deepEqual(none.task_runs, []);
+});
+
+test("a claim's long poll adds its wait to the call's deadline", async () => {
+  // A 300 ms timeout, a 1 s wait with nothing to claim: the server answers at
+  // the end of the wait, empty, before the call's deadline.
+  const short = connect(TARGET, { timeoutMs: 300 });
+  try {
+    const begun = Date.now();
+    const { task_runs } = await short.executions.claimTaskRuns({
+      filter: { namespace: 'node.test', flow_id: uniqueFlow('nothing') },
+      worker_id: 'node-worker-8',
+      wait: { seconds: 1 },
+    });
+    assert.deepEqual(task_runs, []);
+    assert.ok(Date.now() - begun >= 900, `answered after ${Date.now() - begun} ms`);
+  } finally {
+    short.close();
+  }
+});
