@@ -223,7 +223,7 @@ def test_a_constant_retry_policy_retries_the_failed_task_run(cli: Cli) -> None:
             ["--retry", "constant", "--retry-interval", "1s", "--retry-factor", "2"],
             "--retry constant takes no --retry-factor",
         ),
-        (["--retry", "constant", "--retry-interval", "soon"], "expected seconds (2.5) or a"),
+        (["--retry", "constant", "--retry-interval", "soon"], "cannot read 'soon' as a duration"),
         (["--retry", "sometimes"], "invalid choice: 'sometimes'"),
     ],
 )

@@ -43,9 +43,10 @@ def test_durations_as_numbers_timedeltas_and_messages() -> None:
     assert parse_duration(duration_pb2.Duration(seconds=3)) == timedelta(seconds=3)
 
 
-@pytest.mark.parametrize("bad", ["2", "2 s", "s", "", "P", "PT", "2sec", "1d", "-2s", "abc"])
+@pytest.mark.parametrize("bad", ["2 s", "s", "", "P", "PT", "2sec", "-2s", "abc"])
 def test_unreadable_duration_strings_say_how_to_write_one(bad: str) -> None:
-    with pytest.raises(ValueError, match=r"interval: cannot read .* as a duration .*'2s'"):
+    """The grammar is ``statehouse.client.durations`` (tests/unit/test_durations.py)."""
+    with pytest.raises(ValueError, match=r"interval: cannot read .* as a duration \(e\.g\. 1\.5"):
         parse_duration(bad, "interval")
 
 

@@ -8,7 +8,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -39,6 +38,7 @@ from statehouse.client import (
     Token,
     UnauthenticatedError,
     counter,
+    durations,
     timer,
 )
 from statehouse.client._errors import error_from_rpc
@@ -134,19 +134,8 @@ def _positive(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
-    """A positive duration: a number of seconds (2.5), or a span such as 500ms, 90s, 1m30s."""
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            return _span(text).total_seconds()
-        except argparse.ArgumentTypeError:
-            raise argparse.ArgumentTypeError(
-                f"expected seconds (2.5) or a duration such as 500ms, 90s or 1m30s, got {text!r}"
-            ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
-    return value
+    """A positive duration in seconds, in the one grammar of ``statehouse.client.durations``."""
+    return durations.positive_argument(text)
 
 
 def _input_value(text: str) -> Any:
@@ -184,22 +173,9 @@ def _bucket_width(text: str) -> MetricBucketWidth:
     return value
 
 
-_SPAN_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_SPAN_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|[smhdw])")
-
-
 def _span(text: str) -> timedelta:
-    """A duration such as 30d, 12h, 90m, 45s, 500ms, 2w or 1d12h."""
-    compact = text.strip().lower()
-    parts = _SPAN_RE.findall(compact)
-    if not parts or "".join(n + u for n, u in parts) != compact:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration such as 30d, 12h, 90m, 45s, 500ms or 1d12h, got {text!r}"
-        )
-    seconds = sum(float(n) * _SPAN_UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
-    return timedelta(seconds=seconds)
+    """A positive duration (``durations``: 30d, 12h, 90m, 1d12h, ...) as a ``timedelta``."""
+    return timedelta(seconds=durations.positive_argument(text))
 
 
 def _metric_value(text: str) -> tuple[str, float]:
@@ -212,18 +188,12 @@ def _metric_value(text: str) -> tuple[str, float]:
 
 
 def _metric_duration(text: str) -> tuple[str, float]:
+    """NAME=DURATION: a timer's value, 0 or more (``durations``: 2.5, 2.5s, 1m30s)."""
     name, value = _key_value(text)
     try:
-        return name, _seconds(value)
-    except argparse.ArgumentTypeError:
-        try:
-            if float(value) == 0:  # a timer may be 0; a pause or an interval may not
-                return name, 0.0
-        except ValueError:
-            pass
-        raise argparse.ArgumentTypeError(
-            f"expected NAME=DURATION such as load=2.5s, got {text!r}"
-        ) from None
+        return name, durations.argument(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"expected NAME=DURATION; {name}: {exc}") from None
 
 
 def _role(text: str) -> Role:
@@ -284,8 +254,8 @@ def _add_client_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--call-timeout",
         type=_seconds,
         default=30.0 if top else suppress,
-        metavar="SECONDS",
-        help="deadline of each call, in seconds (default 30)",
+        metavar="DURATION",
+        help="deadline of each call (default 30s)",
     )
     # Security. The dests differ from serve's own --tls-cert and --tls-key.
     # Unset, each falls back to its environment variable (in _connect).
@@ -544,12 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("execution_id", metavar="ID")
     p.add_argument("--task-run", default="", metavar="ID", help="pause only this task run")
     timer = p.add_mutually_exclusive_group()
-    timer.add_argument("--delay", type=_seconds, metavar="SECONDS", help="resume after this")
+    timer.add_argument("--delay", type=_seconds, metavar="DURATION", help="resume after this")
     timer.add_argument(
         "--timeout",
         dest="pause_timeout",
         type=_seconds,
-        metavar="SECONDS",
+        metavar="DURATION",
         help="apply --on-timeout after this",
     )
     p.add_argument(
@@ -677,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--wait",
         type=_seconds,
-        metavar="SECONDS",
+        metavar="DURATION",
         help="wait up to this long for the server to answer (while it starts, say)",
     )
     p.add_argument("--namespace", default="", help="count only the executions of this namespace")
@@ -726,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeatable: a namespace, a prefix pattern such as 'acme.*', or '*'",
     )
     p.add_argument(
-        "--expires", type=_span, metavar="SPAN", help="e.g. 30d, 12h, 90m (default: never)"
+        "--expires", type=_span, metavar="DURATION", help="e.g. 30d, 12h, 90m (default: never)"
     )
     p.add_argument(
         "--certificate-subject",

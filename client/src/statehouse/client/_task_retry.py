@@ -22,11 +22,11 @@ server moves it to RESTARTED with a ``next_attempt_time``.
   camelCase keys);
 - the generated message ``statehouse.v1.execution_pb2.RetryPolicy``.
 
-Durations are a ``timedelta``, a number of seconds, or a string: ``"2s"``,
-``"500ms"``, ``"1m30s"``, ``"1.5h"`` (units ``h``, ``m``, ``s``, ``ms``,
-``us``) or ISO 8601 (``"PT2S"``, ``"PT1M30S"``, ``"P1DT2H"``). A key that is
-not one of these raises ``ValueError`` naming it; a value of the wrong type
-``TypeError``.
+Durations are a ``timedelta``, a number of seconds, or a string in the
+grammar of :mod:`statehouse.client.durations`, the same as the command line's
+and the server's options: ``"1.5"``, ``"500ms"``, ``"1m30s"``, ``"2h"``,
+``"1d12h"``, ``"PT2S"``. A key that is not one of these raises ``ValueError``
+naming it; a value of the wrong type ``TypeError``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from typing import Any, Literal, TypeAlias, cast
 from google.protobuf import duration_pb2
 
 from statehouse.v1 import execution_pb2
+
+from . import durations
 
 __all__ = [
     "DurationLike",
@@ -66,19 +68,11 @@ _INTERVAL_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _COMMON = ("max_attempts", "max_duration", "warning_on_retry")
 _DURATION_FIELDS = ("interval", "max_interval", "min_interval", "max_duration")
 
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|us|µs|m|s)")
-_SHORT = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:h|ms|us|µs|m|s))+")
-_ISO = re.compile(
-    r"P(?:(?P<d>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
-    re.IGNORECASE,
-)
-
 
 def parse_duration(value: object, key: str = "duration") -> timedelta:
-    """A ``timedelta`` from a timedelta, seconds, a string ("2s", "500ms",
-    "1m30s", "PT2S") or a ``Duration``; ``key`` names the value in errors."""
+    """A ``timedelta`` from a timedelta, seconds, a string (``durations.parse``:
+    "2s", "500ms", "1m30s", "1d12h", "PT2S") or a ``Duration``; ``key`` names
+    the value in errors."""
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, duration_pb2.Duration):
@@ -90,7 +84,10 @@ def parse_duration(value: object, key: str = "duration") -> timedelta:
             raise ValueError(f"{key}: not a finite duration: {value!r}")
         result = timedelta(seconds=value)
     elif isinstance(value, str):
-        result = _parse_duration_text(value.strip(), key)
+        try:
+            result = durations.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
     else:
         raise TypeError(
             f"{key}: a duration is a timedelta, seconds or a string like '2s', "
@@ -99,20 +96,6 @@ def parse_duration(value: object, key: str = "duration") -> timedelta:
     if result < timedelta(0):
         raise ValueError(f"{key}: a duration must not be negative, got {value!r}")
     return result
-
-
-def _parse_duration_text(text: str, key: str) -> timedelta:
-    if text and _SHORT.fullmatch(text):
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
-        return timedelta(seconds=seconds)
-    iso = _ISO.fullmatch(text)
-    if iso and text.upper() not in ("P", "PT") and any(iso.groupdict().values()):
-        parts = {name: float(found or 0) for name, found in iso.groupdict().items()}
-        return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
-    raise ValueError(
-        f"{key}: cannot read {text!r} as a duration "
-        "(write e.g. '2s', '500ms', '1m30s', '1h' or ISO 8601 'PT2S')"
-    )
 
 
 def _format_duration(value: timedelta) -> str:

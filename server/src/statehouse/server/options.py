@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from statehouse.client import durations
+
 from .settings import DATABASE_ENV, DEFAULT_ADDRESS, Settings
 
 _DEFAULTS = Settings()
@@ -51,7 +53,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--commit-timeout",
-        type=duration,
+        type=durations.argument,
         default=_DEFAULTS.commit_timeout,
         metavar="DURATION",
         help="PostgreSQL: answer a write UNAVAILABLE, and turn health NOT_SERVING, when its "
@@ -65,13 +67,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retention-seconds",
-        type=float,
+        type=durations.argument,
         default=_DEFAULTS.retention_seconds,
-        help="delete events older than this (default 7 days; 0: no limit)",
+        metavar="DURATION",
+        help="delete events older than this (default 7d; 0: no limit)",
     )
     parser.add_argument(
         "--request-id-ttl",
-        type=duration,
+        type=durations.argument,
         default=_DEFAULTS.request_id_ttl,
         metavar="DURATION",
         help="remember request ids this long; a repeat after that is a new request "
@@ -79,7 +82,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retention-executions",
-        type=duration,
+        type=durations.argument,
         default=_DEFAULTS.retention_executions,
         metavar="DURATION",
         help="delete terminal executions, with their task runs and metrics, this long "
@@ -87,9 +90,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--kill-deadline",
-        type=float,
+        type=durations.argument,
         default=_DEFAULTS.kill_deadline_seconds,
-        help="seconds a killed execution's running task runs have to report KILLED (default 60)",
+        metavar="DURATION",
+        help="how long a killed execution's running task runs have to report KILLED (default 60s)",
     )
     parser.add_argument(
         "--max-payload-bytes",
@@ -153,24 +157,6 @@ def _payload_bytes(text: str) -> int:
     value = int(text)
     if not 1 << 10 <= value <= 64 << 20:
         raise argparse.ArgumentTypeError("must be between 1024 and 67108864")
-    return value
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def duration(text: str) -> float:
-    """``30d``, ``36h``, ``90m``, ``45s`` or plain seconds, as seconds (0 and up)."""
-    text = text.strip().lower()
-    unit = _UNITS.get(text[-1:], 0.0)
-    try:
-        value = float(text[:-1] if unit else text) * (unit or 1.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration (e.g. 7d, 36h, 90m, 45s, or seconds)"
-        ) from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError("must be 0 or more")
     return value
 
 
