@@ -355,9 +355,11 @@ def run_pg_workload(
     sizes: PgSizes,
     transitions: int,
     label: str,
+    subscribed: int | None = None,
 ) -> dict[str, Any]:
     """Raw-stub transitions, the workers split over the replicas, with a subscriber on
-    every replica from before the create phase to an end marker."""
+    every replica (``subscribed``: on the first ones only) from before the create phase
+    to an end marker."""
     targets = tuple(r.target for r in replicas)
     n = len(replicas)
     spec = ClientSpec(
@@ -369,7 +371,8 @@ def run_pg_workload(
         ),
         tag=f"pg-{label.replace(' ', '-')}-{n}",
     )
-    with ClientGroup(spec) as group, OrderCheck(list(targets)) as check:
+    watched = list(targets[: subscribed or len(targets)])
+    with ClientGroup(spec) as group, OrderCheck(watched) as check:
         check.get("ready", 60)
         creates = group.run_phase(f"postgresql {label}, {n} replica(s): creates", replicas)
         meter = CostMeter(replicas, database_cpu)
