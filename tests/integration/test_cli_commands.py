@@ -27,6 +27,7 @@ import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from statehouse.client import Client
 from statehouse.v1 import (
     admin_service_pb2,
     event_service_pb2,
@@ -34,7 +35,7 @@ from statehouse.v1 import (
     metric_service_pb2,
 )
 
-from .test_cli import DEADLINE, Cli
+from .test_cli import DEADLINE, Cli, columns
 
 ESC = "\x1b["
 
@@ -195,6 +196,42 @@ def test_task_runs_list_and_get_with_a_retry_policy(cli: Cli) -> None:
     elsewhere = cli.run("task-runs", "get", load, "--execution", other, ok=False)
     assert elsewhere.returncode == 1
     assert f"task run {load} not found in execution {other}" in elsewhere.stderr
+
+
+def test_task_runs_show_the_worker_and_the_lease_of_the_attempt_under_way(cli: Cli) -> None:
+    eid = new_execution(cli, flow="leased")
+    leased, bare, waiting = (new_task_run(cli, eid, task) for task in ("a", "b", "c"))
+    with Client.connect(cli.target) as client:
+        claimed = client.claim_task_runs(
+            worker_id="worker-7", flow_id="leased", task_ids=["a"], lease_duration=30
+        )
+    assert [c.task_run.id for c in claimed] == [leased]
+    cli.run("transition", "--task-run", bare, "running", "--worker-id", "worker-8")
+
+    def fields(task_run_id: str) -> dict[str, str]:
+        """The ``key: value`` lines of ``task-runs get``, before its tables."""
+        text = cli.run("task-runs", "get", task_run_id).stdout
+        head = text.split("\n\n")[0].splitlines()
+        return {k: v.strip() for k, v in (line.split(":", 1) for line in head)}
+
+    got = fields(leased)
+    assert (got["worker"], got["lease"]) == ("worker-7", "30.0s, extended by each heartbeat")
+    got = fields(bare)
+    assert (got["worker"], got["lease"]) == ("worker-8", "none")
+    assert "worker" not in fields(waiting) and "lease" not in fields(waiting)
+    # --json is the response as it is: the attempt's lease as a duration.
+    attempt = cli.json("task-runs", "get", leased)["task_run"]["attempts"][0]
+    assert (attempt["worker_id"], attempt["lease_duration"]) == ("worker-7", "30s")
+
+    def workers() -> dict[str, str]:
+        header, *rows = cli.run("task-runs", "list", "--execution", eid).stdout.splitlines()
+        return {row["ID"]: row["WORKER"] for row in (columns(header, line) for line in rows)}
+
+    assert workers() == {leased: "worker-7", bare: "worker-8", waiting: "-"}
+    # An attempt that ended has no worker under way.
+    cli.run("transition", "--task-run", leased, "success")
+    assert workers() == {leased: "-", bare: "worker-8", waiting: "-"}
+    assert "worker" not in fields(leased)
 
 
 def test_a_constant_retry_policy_retries_the_failed_task_run(cli: Cli) -> None:

@@ -217,19 +217,41 @@ def history_table(history: Iterable[execution_pb2.StateChange]) -> str:
     return table(["TIME", "STATE", "ACTOR", "REASON"], rows)
 
 
+def open_attempt(t: execution_pb2.TaskRun) -> execution_pb2.Attempt | None:
+    """The task run's attempt still under way (its last, not ended), if any."""
+    if t.attempts and not _is_terminal(t.attempts[-1].state):
+        return t.attempts[-1]
+    return None
+
+
+def lease_text(a: execution_pb2.Attempt) -> str:
+    """An open attempt's lease: ``30s, extended by each heartbeat``, or ``none``.
+
+    Its expiry is not in the task run (a heartbeat moves the lease's timer
+    only, never the task run): a claim's or a heartbeat's answer gives it."""
+    if not a.HasField("lease_duration"):
+        return "none"
+    return f"{duration_text(a.lease_duration.ToMicroseconds())}, extended by each heartbeat"
+
+
 def task_runs_table(task_runs: Iterable[execution_pb2.TaskRun]) -> str:
-    rows = [
-        [
-            t.id,
-            t.task_id,
-            t.value or "-",
-            state_name(t.state),
-            str(len(t.attempts)),
-            time_text(t.update_time),
-        ]
-        for t in task_runs
-    ]
-    return table(["ID", "TASK", "VALUE", "STATE", "ATTEMPTS", "UPDATED"], rows, right=[4])
+    """One row per task run; WORKER is the worker of the attempt under way."""
+    rows = []
+    for t in task_runs:
+        running = open_attempt(t)
+        rows.append(
+            [
+                t.id,
+                t.task_id,
+                t.value or "-",
+                state_name(t.state),
+                str(len(t.attempts)),
+                (running.worker_id or "-") if running else "-",
+                time_text(t.update_time),
+            ]
+        )
+    headers = ["ID", "TASK", "VALUE", "STATE", "ATTEMPTS", "WORKER", "UPDATED"]
+    return table(headers, rows, right=[4])
 
 
 def _indent(text: str) -> str:
@@ -399,6 +421,10 @@ def task_run_detail(t: execution_pb2.TaskRun) -> str:
         ("attempts", str(len(t.attempts))),
         ("outputs", struct_text(t.outputs)),
     ]
+    running = open_attempt(t)
+    if running is not None:
+        pairs.append(("worker", running.worker_id or "-"))
+        pairs.append(("lease", lease_text(running)))
     if t.HasField("next_attempt_time"):
         pairs.append(("next attempt", time_text(t.next_attempt_time, millis=True)))
     return "\n".join([_fields(pairs), "", "history:", _indent(history_table(t.history))])
