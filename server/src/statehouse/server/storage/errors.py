@@ -56,8 +56,9 @@ def is_unreachable(exc: sa.exc.DBAPIError) -> bool:
 def unavailable_on_disconnect() -> Iterator[None]:
     """Turn a lost or refused database connection into :class:`StorageUnavailable`.
 
-    The pool's pre-ping replaces dead connections, so the next call after the
-    database is back works without a restart of the server.
+    The pool replaces dead connections (PostgreSQL: a ping of an idle one, and
+    all of them once one is found lost), so the next call after the database is
+    back works without a restart of the server.
     """
     try:
         yield
