@@ -56,9 +56,9 @@ def is_unreachable(exc: sa.exc.DBAPIError) -> bool:
 def unavailable_on_disconnect() -> Iterator[None]:
     """Turn a lost or refused database connection into :class:`StorageUnavailable`.
 
-    The pool replaces dead connections (PostgreSQL: a ping of an idle one, and
-    all of them once one is found lost), so the next call after the database is
-    back works without a restart of the server.
+    The pool replaces dead connections (PostgreSQL: one idle for a second is
+    pinged first; one found lost is replaced), so the calls after the database
+    is back work without a restart of the server.
     """
     try:
         yield

@@ -272,7 +272,7 @@ class PostgresBackend:
         # No pre-ping of every checkout (a round trip per transaction): a
         # connection idle for PING_IDLE is pinged before use (:meth:`_checkout`),
         # one in use goes on; a lost one fails its transaction (UNAVAILABLE) and
-        # SQLAlchemy then replaces every connection the pool had before it.
+        # is replaced.
         self.async_engine = create_async_engine(url, pool_size=size, max_overflow=size)
         self._listener: threading.Thread | None = None
         #: The server process ids of this replica's own connections: their NOTIFYs
