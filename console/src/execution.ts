@@ -4,7 +4,7 @@
 // The buttons are the requests the server accepts in the execution's state
 // (rules.gen.ts, generated from the server's rules); an id that names no
 // execution gets a page that says so.
-import type { Execution, StateChange } from "../../client/ts/gen/statehouse/v1/execution_pb.js";
+import type { Attempt, Execution, StateChange } from "../../client/ts/gen/statehouse/v1/execution_pb.js";
 import { ExecutionView } from "../../client/ts/gen/statehouse/v1/execution_pb.js";
 import type { Metric } from "../../client/ts/gen/statehouse/v1/metric_pb.js";
 import { admin, describeError, executions, isNotFound, isPermissionDenied, metrics } from "./api.js";
@@ -264,6 +264,10 @@ export class ExecutionPage implements Page {
         ` (${attempt.history.map((c) => stateName(c.state)).join(" → ")})`,
       ),
     );
+    // The attempt under way: its worker and its lease (the duration; the
+    // expiry is not in the task run, a heartbeat moves only the lease's timer).
+    const last = taskRun.attempts.at(-1);
+    const running = last && !isTerminal(last.state) ? last : undefined;
     this.detail.replaceChildren(
       h("h2", {}, `Task run ${taskRun.taskId} `, stateBadge(taskRun.state)),
       h(
@@ -271,6 +275,8 @@ export class ExecutionPage implements Page {
         { class: "meta" },
         ...pair("id", taskRun.id),
         ...(taskRun.value ? pair("value", taskRun.value) : []),
+        ...(running ? pair("worker", running.workerId || "—", "worker") : []),
+        ...(running ? pair("lease", leaseText(running), "lease") : []),
         ...(taskRun.nextAttemptTime ? pair("next attempt", isoTime(ms(taskRun.nextAttemptTime))) : []),
         ...(taskRun.retryPolicy ? pair("retry", `up to ${taskRun.retryPolicy.maxAttempts} attempts`) : []),
       ),
@@ -301,6 +307,13 @@ export class ExecutionPage implements Page {
       }
     }
   }
+}
+
+/** An open attempt's lease: "30.0s, extended by each heartbeat", or "none". */
+function leaseText(attempt: Attempt): string {
+  const lease = attempt.leaseDuration;
+  if (!lease) return "none";
+  return `${duration(Number(lease.seconds) * 1000 + lease.nanos / 1e6)}, extended by each heartbeat`;
 }
 
 function pair(term: string, value: string, className?: string): HTMLElement[] {

@@ -327,6 +327,49 @@ def test_the_timeline_draws_task_runs_their_attempts_and_metrics(
     assert "2026-12-01" in browser.find_element("css selector", ".payloads").text
 
 
+DETAIL = """
+const d = document.querySelector('#detail');
+return {
+  taskRun: d.dataset.taskRun || '',
+  worker: d.querySelector('dd.worker')?.textContent ?? null,
+  lease: d.querySelector('dd.lease')?.textContent ?? null,
+};
+"""
+
+
+def test_the_detail_of_a_running_task_run_shows_its_worker_and_lease(
+    browser: Any, console_server: ConsoleServer, client: Client
+) -> None:
+    execution = client.create_execution(namespace="demo", flow_id="leases")
+    leased = client.create_task_run(execution_id=execution.id, task_id="leased").task_run
+    plain = client.create_task_run(execution_id=execution.id, task_id="plain").task_run
+    claimed = client.claim_task_runs(
+        worker_id="w-leased", flow_id="leases", task_ids=["leased"], lease_duration=30
+    )
+    assert [c.task_run.id for c in claimed] == [leased.id]
+    client.transition_task_run(plain.id, state=State.RUNNING, worker_id="w-plain")
+    open_page(browser, f"{console_server.url}/executions/{execution.id}")
+
+    def detail_of(task_run_id: str) -> dict[str, Any]:
+        row = f'.trow[data-kind="task-run"][data-task-run="{task_run_id}"]'
+        # Clicked in the page: the rows are redrawn as the clock moves.
+        click = f"const r = document.querySelector('{row}'); if (r) r.click(); return !!r;"
+        wait_for(lambda: bool(browser.execute_script(click)), 3, f"the row of {task_run_id}")
+        wait_for(lambda: browser.execute_script(DETAIL)["taskRun"] == task_run_id, 3, "the detail")
+        return dict(browser.execute_script(DETAIL))
+
+    shown = detail_of(leased.id)
+    assert (shown["worker"], shown["lease"]) == ("w-leased", "30.0s, extended by each heartbeat")
+    shown = detail_of(plain.id)
+    assert (shown["worker"], shown["lease"]) == ("w-plain", "none")
+
+    # The detail follows the task run: once its attempt ends, no worker holds it.
+    detail_of(leased.id)
+    client.transition_task_run(leased.id, state=State.SUCCESS, attempt=claimed[0].attempt)
+    wait_for(lambda: browser.execute_script(DETAIL)["worker"] is None, 3, "the worker to be gone")
+    assert browser.execute_script(DETAIL)["lease"] is None
+
+
 def test_the_buttons_follow_the_state_and_the_kill_button_cascades(
     browser: Any, console_server: ConsoleServer, client: Client
 ) -> None:
