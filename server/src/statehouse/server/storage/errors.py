@@ -57,8 +57,8 @@ def unavailable_on_disconnect() -> Iterator[None]:
     """Turn a lost or refused database connection into :class:`StorageUnavailable`.
 
     The pool replaces dead connections (PostgreSQL: one idle for a second is
-    pinged first; one found lost is replaced), so the calls after the database
-    is back work without a restart of the server.
+    pinged first, and all of them once one is found lost), so the calls after
+    the database is back work without a restart of the server.
     """
     try:
         yield

@@ -271,8 +271,8 @@ class PostgresBackend:
         size = options.writers + options.readers
         # No pre-ping of every checkout (a round trip per transaction): a
         # connection idle for PING_IDLE is pinged before use (:meth:`_checkout`),
-        # one in use goes on; a lost one fails its transaction (UNAVAILABLE) and
-        # is replaced.
+        # one in use goes on; a lost one fails its transaction (UNAVAILABLE), and
+        # every connection returned before then is pinged at its next checkout.
         self.async_engine = create_async_engine(url, pool_size=size, max_overflow=size)
         self._listener: threading.Thread | None = None
         #: The server process ids of this replica's own connections: their NOTIFYs
@@ -284,6 +284,8 @@ class PostgresBackend:
         sa.event.listen(pool_events, "close", self._gone)
         sa.event.listen(pool_events, "invalidate", self._gone)
         sa.event.listen(pool_events, "checkout", self._checkout)
+        #: When a connection was last found lost (:meth:`_lost`).
+        self._lost_at = 0.0
         sa.event.listen(pool_events, "checkin", self._checkin)
         #: Commits past their bound, finishing by themselves, with their connections.
         self._late: dict[asyncio.Task[None], Any] = {}
@@ -302,7 +304,8 @@ class PostgresBackend:
     def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         """Ping a connection that has been idle a while (the pool's pre-ping, but
         not for the connections of a busy server, used again within PING_IDLE)."""
-        if time.monotonic() - record.info.get("statehouse_used", 0.0) < PING_IDLE:
+        used = record.info.get("statehouse_used", 0.0)
+        if used > self._lost_at and time.monotonic() - used < PING_IDLE:
             return
         try:
             alive = self.async_engine.sync_engine.dialect.do_ping(dbapi_connection)
@@ -310,6 +313,12 @@ class PostgresBackend:
             raise sa.exc.DisconnectionError(str(exc)) from exc
         if not alive:  # pragma: no cover - psycopg's ping raises instead
             raise sa.exc.DisconnectionError("the connection did not answer a ping")
+
+    def _lost(self) -> None:
+        """A connection was found lost on psycopg's own path (SQLAlchemy's own
+        statements invalidate the whole pool themselves): every connection
+        returned before now is pinged at its next checkout."""
+        self._lost_at = time.monotonic()
 
     def _checkin(self, dbapi_connection: Any, record: Any) -> None:
         if record is not None:
@@ -406,6 +415,7 @@ class PostgresBackend:
                 if shared:
                     raise BatchConflict(str(exc)) from exc
                 raise
+            self._lost()
             await _discard(conn)
             raise StorageUnavailable(str(exc.orig)) from exc
         except BaseException:
@@ -444,6 +454,7 @@ class PostgresBackend:
         except sa.exc.DBAPIError as exc:
             await _discard(conn)
             if is_unreachable(exc):
+                self._lost()
                 raise CommitOutcomeUnknown(
                     f"the connection was lost during the commit ({exc.orig}): "
                     "it may or may not be stored"
