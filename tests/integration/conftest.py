@@ -173,7 +173,10 @@ class ServerProcess:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 90.0) -> None:
+        # A bound for a server that cannot start, not a measure of how fast it
+        # starts: on a machine loaded by other work, starting (migrations
+        # included) has taken over 30 s.
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
