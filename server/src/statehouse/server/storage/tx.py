@@ -10,6 +10,7 @@ transaction (the transactional outbox: docs/design.md, "Invariants").
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -202,23 +203,13 @@ _ABSENT = object()
 
 def _copy_execution(ex: Execution) -> Execution:
     """A copy the rules may change (they append to histories) without changing
-    the original: its lists and labels are its own; entries are never changed."""
-    return Execution(
-        id=ex.id,
-        namespace=ex.namespace,
-        flow_id=ex.flow_id,
-        state=ex.state,
-        history=list(ex.history),
-        revision=ex.revision,
-        create_time_us=ex.create_time_us,
-        update_time_us=ex.update_time_us,
-        flow_revision=ex.flow_revision,
-        labels=dict(ex.labels),
-        inputs=ex.inputs,
-        outputs=ex.outputs,
-        parent_execution_id=ex.parent_execution_id,
-        restart_count=ex.restart_count,
-    )
+    the original: its lists and labels are its own; entries are never changed.
+    Every other field is carried over as it is, a field added later included."""
+    copied = copy.copy(ex)
+    copied.history = list(ex.history)
+    copied.labels = dict(ex.labels)
+    copied.task_runs = []
+    return copied
 
 
 class Tx:
