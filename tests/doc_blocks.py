@@ -1,5 +1,7 @@
-"""The fenced code blocks of the user's documents (README.md, docs/*.md), with
-the marker that says what becomes of each shell block.
+"""The fenced code blocks of the user's documents (README.md, CHANGELOG.md,
+CONTRIBUTING.md, docs/*.md), with the marker that says what becomes of each
+shell block, and :func:`section`, the text under one heading of a document,
+which the tests that check a document's tables and commands read.
 
 A user pastes shell blocks, so each one either runs in a test or says that it
 is not meant to run as written. The marker is an HTML comment on the line just
@@ -23,11 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+DOCUMENTS = (
+    ROOT / "README.md",
+    ROOT / "CHANGELOG.md",
+    ROOT / "CONTRIBUTING.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+)
 SHELLS = frozenset({"sh", "bash", "shell", "console", "zsh"})
 
 _FENCE = re.compile(r"^```(\S*)\s*$")
 _MARKER = re.compile(r"^<!-- (tested: (?P<test>\w+)|excerpt(: .+)?) -->$")
+_HEADING = re.compile(r"^(?P<level>#{1,6}) (?P<title>.+?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,28 @@ def blocks_tested_by(test_name: str) -> list[Block]:
     found = [block for block in all_blocks() if block.tested_by == test_name]
     assert found, f"no block of the documents is marked <!-- tested: {test_name} -->"
     return found
+
+
+def headings(path: Path) -> list[tuple[int, int, str]]:
+    """``(line index, level, title)`` of every heading of ``path``, outside code blocks."""
+    found = []
+    fenced = False
+    for i, line in enumerate(path.read_text().splitlines()):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (match := _HEADING.match(line)):
+            found.append((i, len(match.group("level")), match.group("title")))
+    return found
+
+
+def section(path: Path, title: str) -> str:
+    """The text under the heading ``title`` of ``path`` (at any level), up to the
+    next heading of its level or above: exactly one such heading must exist, so
+    a test that reads a section fails when the section moves or is renamed."""
+    lines = path.read_text().splitlines()
+    found = headings(path)
+    matching = [(i, level) for i, level, text in found if text == title]
+    assert len(matching) == 1, f"{path.relative_to(ROOT)} has {len(matching)} headings {title!r}"
+    ((start, level),) = matching
+    end = next((i for i, lv, _ in found if i > start and lv <= level), len(lines))
+    return "".join(f"{line}\n" for line in lines[start + 1 : end])

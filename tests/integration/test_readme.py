@@ -1,7 +1,7 @@
-"""The README as a new user reads it: its shell blocks pasted into a shell (each
-one marked ``<!-- tested: test_name -->`` is taken here by that name, see
-tests/doc_blocks.py), and every make target listed where the README and
-``make help`` say.
+"""The README and the documents of docs/ as a new user reads them: their shell
+blocks pasted into a shell (each one marked ``<!-- tested: test_name -->`` is
+taken here by that name, see tests/doc_blocks.py), and every make target
+listed where CONTRIBUTING.md and ``make help`` say.
 """
 
 from __future__ import annotations
@@ -25,20 +25,14 @@ from pathlib import Path
 import pytest
 
 from statehouse.client import Client, TlsConfig
-from tests.doc_blocks import blocks_tested_by
+from tests.doc_blocks import blocks_tested_by, section
 from tests.pgcluster import PostgresCluster
 
 from .conftest import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-
-
-def section(title: str) -> str:
-    """The text of the README's ``## title`` section."""
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.S | re.M)
-    assert match, title
-    return match.group(1)
+README = ROOT / "README.md"
+CONTRIBUTING = ROOT / "CONTRIBUTING.md"
 
 
 def code_blocks(text: str, language: str) -> list[str]:
@@ -87,7 +81,7 @@ def paste(
     return subprocess.CompletedProcess(shell.args, shell.returncode, stdout, stderr)
 
 
-def test_make_help_and_the_readme_list_every_target() -> None:
+def test_make_help_and_contributing_list_every_target() -> None:
     makefile = (ROOT / "Makefile").read_text()
     phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M)
     assert phony
@@ -97,10 +91,10 @@ def test_make_help_and_the_readme_list_every_target() -> None:
     )
     assert helped.returncode == 0, helped.stderr
     listed_in_help = {line.split()[1] for line in helped.stdout.splitlines() if line.strip()}
-    table = section("Make targets")
-    listed_in_readme = set(re.findall(r"^\| `make ([\w-]+)`", table, re.M))
+    table = section(CONTRIBUTING, "Make targets")
+    listed_in_contributing = set(re.findall(r"^\| `make ([\w-]+)`", table, re.M))
     assert set(targets) - {"help"} <= listed_in_help, set(targets) - listed_in_help
-    assert set(targets) <= listed_in_readme, set(targets) - listed_in_readme
+    assert set(targets) <= listed_in_contributing, set(targets) - listed_in_contributing
 
 
 def test_try_it_pasted_into_a_shell(tmp_path: Path) -> None:
@@ -123,7 +117,7 @@ def test_try_it_pasted_into_a_shell(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr + log
 
     # status, as the README shows it: the same labels, in the same order.
-    (shown, *_) = code_blocks(section("Try it"), "text")
+    (shown, *_) = code_blocks(section(README, "Try it"), "text")
     labels = [line.split(":")[0] for line in shown.splitlines() if re.match(r"^[a-z ]+:", line)]
     assert labels == ["server", "health", "database", "started", "event log", "executions"]
     printed = [line.split(":")[0] for line in out.splitlines() if re.match(r"^[a-z ]+:", line)]
@@ -147,10 +141,12 @@ def test_try_it_pasted_into_a_shell(tmp_path: Path) -> None:
     assert (tmp_path / "data").is_dir()
 
 
-@pytest.mark.parametrize("title", ["Try it", "Explore with buf curl"])
-def test_no_npx_buf(title: str) -> None:
+@pytest.mark.parametrize(
+    ("document", "title"), [("README.md", "Try it"), ("README.md", "Explore with buf curl")]
+)
+def test_no_npx_buf(document: str, title: str) -> None:
     """``npx buf`` fetches an unrelated package until ``make node`` has run."""
-    assert "npx buf" not in "\n".join(code_blocks(section(title), "sh"))
+    assert "npx buf" not in "\n".join(code_blocks(section(ROOT / document, title), "sh"))
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -336,7 +332,8 @@ def test_the_systemd_unit_runs_the_tested_replica_command(tmp_path: Path) -> Non
     """The unit of "Deployment on PostgreSQL" starts the command the test above
     runs (the certificates in /etc/statehouse), from the venv in its working
     directory, and systemd accepts it."""
-    (unit_text,) = code_blocks(section("Deployment on PostgreSQL (several replicas)"), "ini")
+    deployment = section(README, "Deployment on PostgreSQL (several replicas)")
+    (unit_text,) = code_blocks(deployment, "ini")
     unit = configparser.ConfigParser(interpolation=None, strict=True)
     unit.optionxform = str  # type: ignore[assignment,method-assign]  # keys as written
     unit.read_string(unit_text)
