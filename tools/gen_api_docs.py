@@ -162,7 +162,8 @@ class Renderer:
             "protos/statehouse/v1. Do not edit: a test fails when this file is stale. -->",
             "",
             f"Package `{PACKAGE}`. Errors are `google.rpc.Status` with an `ErrorInfo` "
-            "(domain `statehouse`); the codes and reasons are listed in the README.",
+            "(domain `statehouse`); the codes and reasons are listed in "
+            "[concepts.md](concepts.md#errors).",
             "",
             "## Contents",
             "",

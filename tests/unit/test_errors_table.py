@@ -1,6 +1,6 @@
 """The errors table is generated from the code's reasons, so it cannot go stale.
 
-``api.errors.REASONS`` lists every ErrorInfo reason with its code; the README's
+``api.errors.REASONS`` lists every ErrorInfo reason with its code; docs/concepts.md's errors
 table is made from it. These tests read the server's source for every reason it
 can raise (a ``reason`` set on an error, the first argument of an error that
 takes its reason, a ``NotFound`` resource, a plain status) and find each in the
@@ -16,6 +16,7 @@ from google.rpc import code_pb2
 
 from statehouse.server import orchestration
 from statehouse.server.api import errors
+from tests.doc_blocks import section
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "server" / "src" / "statehouse" / "server"
@@ -140,7 +141,7 @@ def test_every_code_a_domain_error_maps_to_has_a_row() -> None:
     assert {code_pb2.Code.Name(c) for _, c in errors._CODES} <= codes
 
 
-def test_the_readme_errors_table_is_generated_from_the_list() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_documented_errors_table_is_generated_from_the_list() -> None:
+    documented = section(ROOT / "docs" / "concepts.md", "Errors")
     table = errors.errors_table()
-    assert table in readme, f"README's errors table is stale; it must read:\n{table}"
+    assert table in documented, f"docs/concepts.md's errors table is stale; it must read:\n{table}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +14,7 @@ from statehouse.server.orchestration import (
     is_allowed,
 )
 from statehouse.server.orchestration.transitions import markdown_table
+from tests.doc_blocks import ROOT, section
 
 S = State
 
@@ -86,9 +86,9 @@ def test_terminal_states_have_no_exit_but_restart() -> None:
             assert [o for o in State if is_allowed(kind, state, o)] == [S.RESTARTED]
 
 
-def test_readme_table_is_generated_from_the_data() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert markdown_table() in readme, (
-        "README's transition table is stale: paste the output of "
+def test_the_documented_table_is_generated_from_the_data() -> None:
+    documented = section(ROOT / "docs" / "concepts.md", "States and transitions")
+    assert markdown_table() in documented, (
+        "docs/concepts.md's transition table is stale: paste the output of "
         "`python -m statehouse.server.orchestration.transitions`"
     )

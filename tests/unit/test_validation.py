@@ -4,7 +4,6 @@ a rule, and each rule refuses what it should and names the field."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -23,6 +22,7 @@ from statehouse.v1 import (
     metric_service_pb2 as mpb,
     state_pb2 as st,
 )
+from tests.doc_blocks import ROOT, section
 
 REQUESTS = [m.input_type for s in SERVICES for m in s.methods]
 
@@ -84,10 +84,11 @@ def test_every_named_rule_and_requirement_names_a_real_field() -> None:
         assert message in messages, message
 
 
-def test_the_readme_limits_table_is_generated_from_the_limits() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert limits.markdown_table() in readme, (
-        "README's limits table is stale: paste the output of `python -m statehouse.server.limits`"
+def test_the_documented_limits_table_is_generated_from_the_limits() -> None:
+    documented = section(ROOT / "docs" / "concepts.md", "Limits")
+    assert limits.markdown_table() in documented, (
+        "docs/concepts.md's limits table is stale: paste the output of "
+        "`python -m statehouse.server.limits`"
     )
 
 

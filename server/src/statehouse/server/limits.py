@@ -1,7 +1,7 @@
 """Every bound on what one request may ask of the server, in one table.
 
 The validation boundary (``api/validation.py``) enforces them, the gRPC server
-takes its message sizes from them, and the README's limits table is generated
+takes its message sizes from them, and the limits table of docs/concepts.md is generated
 from :data:`DOCUMENTED` (a test keeps it in step).
 """
 
@@ -114,7 +114,7 @@ MIN_HEARTBEAT_SECONDS: Final = 0.1
 #: The most events in one message of a subscription (larger requests are capped).
 MAX_EVENTS_PER_MESSAGE: Final = 1000
 
-#: (what, limit) rows of the README's limits table.
+#: (what, limit) rows of the limits table of docs/concepts.md.
 DOCUMENTED: Final[list[tuple[str, str]]] = [
     (
         "request size on the wire",
@@ -203,7 +203,7 @@ DOCUMENTED: Final[list[tuple[str, str]]] = [
 
 
 def markdown_table() -> str:
-    """The README's limits table."""
+    """The limits table of docs/concepts.md."""
     rows = ["| what | limit |", "|---|---|"]
     rows += [f"| {what} | {limit} |" for what, limit in DOCUMENTED]
     return "\n".join(rows) + "\n"

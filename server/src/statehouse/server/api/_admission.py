@@ -204,7 +204,8 @@ def check_deadline(remaining: Remaining | None) -> None:
 
     A call's deadline is checked here only: a deadline that passes later, while
     its write waits for or is in its transaction, may leave the write committed
-    and the client told DEADLINE_EXCEEDED (the README, "Deadlines").
+    and the client told DEADLINE_EXCEEDED (docs/concepts.md, "Choices where the
+    design is silent", Deadlines).
     """
     if remaining is None:
         return

@@ -1,9 +1,9 @@
 """Domain errors to google.rpc.Status with ErrorInfo, BadRequest and PreconditionFailure.
 
 :data:`REASONS` lists every ``ErrorInfo`` reason a client can get, by code; the
-README's errors table is generated from it (:func:`errors_table`; a test
-fails when the README's is stale), and a test finds every reason the server's
-code raises in it, with the code it is sent with.
+errors table of docs/concepts.md is generated from it (:func:`errors_table`; a
+test fails when the documented one is stale), and a test finds every reason the
+server's code raises in it, with the code it is sent with.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ REASONS: tuple[Reason, ...] = (
 
 
 def errors_table() -> str:
-    """The README's errors table, one row per code, from :data:`REASONS`."""
+    """The errors table of docs/concepts.md, one row per code, from :data:`REASONS`."""
     rows: dict[str, list[str]] = {}
     for r in REASONS:
         item = f"`{r.reason}`" if r.reason else ""

@@ -1,7 +1,7 @@
 """Domain errors: what went wrong, in the domain's words.
 
 The API layer maps each class to a gRPC status code and each ``reason`` to the
-``ErrorInfo`` reason of the response (the README's errors table is generated from them)::
+``ErrorInfo`` reason of the response (docs/concepts.md's errors table is generated from them)::
 
     DomainError
     ├── NotFound               NOT_FOUND            EXECUTION_NOT_FOUND, TASK_RUN_NOT_FOUND

@@ -1,7 +1,7 @@
 """The transition table: which state may follow which, as data.
 
 This module is the single source of the legal moves (docs/design.md, "Invariants"). The
-README's table is generated from it (``python -m statehouse.server.orchestration.transitions``)
+table of docs/concepts.md is generated from it (``python -m statehouse.server.orchestration.transitions``)
 and the unit tests check every pair of states against it.
 """
 
@@ -66,7 +66,7 @@ def check_transition(kind: Kind, current: State, requested: State, *, subject: s
 
 
 def markdown_table() -> str:
-    """The README's table of allowed transitions, generated from the data above."""
+    """docs/concepts.md's table of allowed transitions, generated from the data above."""
     order = [S.CREATED, S.RUNNING, S.PAUSED, S.KILLING, S.FAILED, S.KILLED, S.RESTARTED]
     lines = [
         "| from | execution may go to | task run may go to |",
