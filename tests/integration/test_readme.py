@@ -142,7 +142,7 @@ def test_try_it_pasted_into_a_shell(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("document", "title"), [("README.md", "Try it"), ("README.md", "Explore with buf curl")]
+    ("document", "title"), [("README.md", "Try it"), ("docs/http.md", "Explore with buf curl")]
 )
 def test_no_npx_buf(document: str, title: str) -> None:
     """``npx buf`` fetches an unrelated package until ``make node`` has run."""
@@ -151,7 +151,7 @@ def test_no_npx_buf(document: str, title: str) -> None:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_curl_commands_of_http_and_curl(tmp_path: Path) -> None:
-    """The curl blocks of "HTTP and curl", against a server's HTTP port (not 8080)."""
+    """The curl blocks of docs/http.md, against a server's HTTP port (not 8080)."""
     server = ServerProcess(
         f"sqlite:///{tmp_path / 'db.sqlite'}",
         tmp_path / "server.log",
