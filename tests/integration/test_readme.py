@@ -258,7 +258,7 @@ def test_the_certificate_recipe_serves_tls_and_mtls(tmp_path: Path) -> None:
 def test_the_postgresql_deployment_as_written(
     private_pg_cluster: PostgresCluster, tmp_path: Path
 ) -> None:
-    """The "Deployment on PostgreSQL" section: psql creates the role and the database, the
+    """docs/deployment.md, "Several replicas on one database": psql creates the role and the database, the
     first admin token is made on it, and the replica's command, on a non-loopback
     address with TLS and --auth, starts and answers that token over TLS (the
     database at the test's cluster, free ports in place of 50051 and 8080)."""
@@ -329,10 +329,10 @@ def test_the_postgresql_deployment_as_written(
 
 
 def test_the_systemd_unit_runs_the_tested_replica_command(tmp_path: Path) -> None:
-    """The unit of "Deployment on PostgreSQL" starts the command the test above
+    """The unit of docs/deployment.md starts the command the test above
     runs (the certificates in /etc/statehouse), from the venv in its working
     directory, and systemd accepts it."""
-    deployment = section(README, "Deployment on PostgreSQL (several replicas)")
+    deployment = section(ROOT / "docs" / "deployment.md", "Several replicas on one database")
     (unit_text,) = code_blocks(deployment, "ini")
     unit = configparser.ConfigParser(interpolation=None, strict=True)
     unit.optionxform = str  # type: ignore[assignment,method-assign]  # keys as written

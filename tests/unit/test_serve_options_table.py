@@ -1,6 +1,6 @@
-"""The README's table of ``serve`` options (section "Server") is checked against
-the parser: every option of ``add_serve_arguments`` has a row, every row names
-only real options, and each row's default is the parser's.
+"""The table of ``serve`` options (docs/operations.md, "Running the server") is
+checked against the parser: every option of ``add_serve_arguments`` has a row,
+every row names only real options, and each row's default is the parser's.
 
 The default column is read as follows: ``$NAME`` is an environment variable
 the option falls back to (its help must name it too); the other code-quoted
@@ -13,25 +13,25 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
 import pytest
 
 from statehouse.server.options import ADDRESS_ENV, add_serve_arguments
+from tests.doc_blocks import ROOT, section
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+OPERATIONS = ROOT / "docs" / "operations.md"
 
 #: Defaults the server resolves at start rather than in the parser, and why the
-#: README shows the resolved value.
+#: table shows the resolved value.
 RESOLVED_AT_START = {
     "--database": "None: $STATEHOUSE_DATABASE_URL, else a SQLite file in --data-dir",
 }
 
 
 def _table() -> dict[str, str]:
-    """Option -> the default cell of its row, from the README's serve-options table."""
-    section = README.read_text().split("\n## Server\n", 1)[1].split("\n## ", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("|")]
+    """Option -> the default cell of its row, from the documented serve-options table."""
+    documented = section(OPERATIONS, "Running the server")
+    lines = [line for line in documented.splitlines() if line.startswith("|")]
     assert lines[0] == "| option | default | meaning |", "the serve-options table moved"
     rows: dict[str, str] = {}
     for line in lines[2:]:
@@ -60,8 +60,8 @@ def test_every_option_has_a_row_and_every_row_is_an_option(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     table, actions = _table(), _actions(monkeypatch)
-    assert sorted(set(actions) - set(table)) == [], "options missing from the README's table"
-    assert sorted(set(table) - set(actions)) == [], "README rows that are no serve option"
+    assert sorted(set(actions) - set(table)) == [], "options missing from the documented table"
+    assert sorted(set(table) - set(actions)) == [], "documented rows that are no serve option"
 
 
 def test_every_row_shows_the_parsers_default(monkeypatch: pytest.MonkeyPatch) -> None:
