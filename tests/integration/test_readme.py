@@ -142,7 +142,12 @@ def test_try_it_pasted_into_a_shell(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("document", "title"), [("README.md", "Try it"), ("docs/http.md", "Explore with buf curl")]
+    ("document", "title"),
+    [
+        ("README.md", "Try it"),
+        ("docs/cli.md", "Any gRPC tool"),
+        ("docs/http.md", "Explore with buf curl"),
+    ],
 )
 def test_no_npx_buf(document: str, title: str) -> None:
     """``npx buf`` fetches an unrelated package until ``make node`` has run."""
