@@ -37,8 +37,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ..orchestration import Event
+from ..orchestration.filters import TaskRunFilter
 from ..telemetry import OutageLog
-from . import codec
+from . import codec, work
 from .errors import (
     BatchConflict,
     CommitOutcomeUnknown,
@@ -193,6 +194,16 @@ class PostgresTx(Tx):
 
     def _insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> Any:
         return postgresql.insert(table).values(**values).on_conflict_do_nothing()
+
+    def ready_task_runs(self, flt: TaskRunFilter, *, now_us: int, limit: int) -> list[str]:
+        # The claim walks the partial index of ready task runs in its order
+        # whatever the statistics say (storage/work.py): sorts are off for that
+        # one statement, in this transaction only.
+        self._immediate()
+        self.conn.exec_driver_sql(work.NO_SORT)
+        found = super().ready_task_runs(flt, now_us=now_us, limit=limit)
+        self.conn.exec_driver_sql(work.SORT_AGAIN)
+        return found
 
 
 def _run(conn: sa.Connection, sequencer: Sequencer, fn: Callable[[Tx], T]) -> T:
