@@ -23,14 +23,14 @@ GO_PACKAGES := github.com/statehouse/statehouse/gen/go/statehouse/v1 \
 	github.com/statehouse/statehouse/client/go/statehouse \
 	github.com/statehouse/statehouse/client/go/examples/hello
 
-.PHONY: help venv node node-client go go-protos run test unit integration lint breaking format protos java-protos java generate docs contract-snapshot bench console screenshots clean
+.PHONY: help venv node js-client go go-protos run test unit integration lint breaking format protos java-protos java generate docs contract-snapshot bench console screenshots clean
 
 help:
 	@echo "make run          create the environment and serve gRPC on $(ADDRESS), HTTP on $(HTTP_ADDRESS) (SQLite in ./data)"
 	@echo "make test         create the environments, lint, type-check and run every test"
 	@echo "make venv         create .venv and install the package with its dev tools"
 	@echo "make node         install the repository's Node tools (buf, tsc) in node_modules"
-	@echo "make node-client  install the Node.js client's packages (client/node/node_modules)"
+	@echo "make js-client    compile the JavaScript client (client/ts/src, gen) into client/ts/lib, committed"
 	@echo "make go           build and vet the Go client (client/go; Debian's golang-go, see client/go/README.md)"
 	@echo "make go-protos    regenerate the Go package gen/go/statehouse/v1 from protos/"
 	@echo "make unit         the unit tests only"
@@ -41,7 +41,7 @@ help:
 	@echo "make protos       regenerate client/src/statehouse/v1 from protos/"
 	@echo "make java-protos  regenerate client/java/gen from protos/ (Debian's protoc and grpc-java plugin)"
 	@echo "make java         compile the Java client and its tests with javac into client/java/build"
-	@echo "make generate     buf generate: the Python stubs and the TypeScript client (client/ts/gen)"
+	@echo "make generate     buf generate: the Python stubs and the TypeScript types (client/ts/gen), then make js-client"
 	@echo "make docs         regenerate docs/api.md from the proto comments"
 	@echo "make contract-snapshot  accept the current protos as the contract buf breaking checks against"
 	@echo "make bench        measure the service against a plain echo server (BENCH_ARGS=...)"
@@ -63,13 +63,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-client/node/node_modules/.installed: client/node/package.json client/node/package-lock.json
-	npm ci --prefix client/node --no-audit --no-fund --loglevel=error
-	@touch $@
-
 venv: $(VENV)/.installed
 node: node_modules/.installed
-node-client: client/node/node_modules/.installed
+
+# The JavaScript client as Node runs it: lib/ is committed (a test compiles it
+# again and compares), so nobody who uses the client has a build step. Its
+# packages are the root's (make node), which it finds from client/ts.
+js-client: node
+	rm -rf client/ts/lib
+	$(TSC) -p client/ts/tsconfig.build.json
 
 go:
 	$(PYTHON) tools/gen_go_protos.py --gopath $(GOPATH_DIR)
@@ -106,13 +108,13 @@ format: venv node
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint node-client
+test: lint
 	$(PYTEST)
 
 unit: venv node
 	$(PYTEST) tests/unit
 
-integration: venv node node-client
+integration: venv node
 	$(PYTEST) tests/integration
 
 protos: venv
@@ -131,6 +133,7 @@ generate: venv node
 	rm -f client/src/statehouse/v1/*_pb2*
 	rm -rf client/ts/gen
 	$(BUF) generate
+	$(MAKE) js-client
 
 docs: venv
 	$(PY) tools/gen_api_docs.py
@@ -153,4 +156,4 @@ screenshots: venv node
 	STATEHOUSE_SCREENSHOTS=docs $(BIN)/pytest tests/browser/test_console.py -k screenshots
 
 clean:
-	rm -rf $(VENV) node_modules client/node/node_modules .pytest_cache .mypy_cache .ruff_cache data $(GOPATH_DIR)
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache data $(GOPATH_DIR)

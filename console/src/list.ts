@@ -6,8 +6,7 @@
 import type { Execution } from "../../client/ts/gen/statehouse/v1/execution_pb.js";
 import { ExecutionView } from "../../client/ts/gen/statehouse/v1/execution_pb.js";
 import type { State } from "../../client/ts/gen/statehouse/v1/state_pb.js";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { admin, describeError, executions } from "./api.js";
+import { admin, describeError, executions, isNotFound } from "./api.js";
 import { batched, h, stateBadge } from "./dom.js";
 import { duration, isTerminal, isoTime, labelsText, ms, parseState, STATES, stateName } from "./format.js";
 import { LiveSubscription, type StreamStatus } from "./live.js";
@@ -212,7 +211,7 @@ export class ListPage implements Page {
           if (execution && matches(execution, this.filters)) this.rows.set(id, execution);
           else this.rows.delete(id);
         } catch (error) {
-          if (ConnectError.from(error).code === Code.NotFound) this.rows.delete(id);
+          if (isNotFound(error)) this.rows.delete(id);
           else throw error;
         }
       }),

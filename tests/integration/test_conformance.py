@@ -232,8 +232,8 @@ def python_command(client: str) -> list[str]:
 
 def node_command() -> list[str]:
     _require("node")
-    if not (ROOT / "client" / "node" / "node_modules" / "@grpc" / "grpc-js").exists():
-        pytest.fail("client/node has no node_modules: run `make node-client`")
+    if not (ROOT / "node_modules" / "@connectrpc" / "connect-node").exists():
+        pytest.fail("node_modules has no @connectrpc/connect-node: run `make node`")
     return ["node", str(ROOT / SUITE.client("node").driver)]
 
 

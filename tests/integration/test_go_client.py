@@ -40,7 +40,7 @@ from tests.certs import Authority
 from tests.doc_blocks import blocks_tested_by
 
 from .conftest import ServerProcess
-from .test_node_client import STATEHOUSE, serve
+from .test_js_client import STATEHOUSE, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = "github.com/statehouse/statehouse/client/go/statehouse"

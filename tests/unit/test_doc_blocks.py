@@ -15,8 +15,8 @@ import pytest
 
 from tests.doc_blocks import DOCUMENTS, ROOT, all_blocks
 
-#: Every line of these is checked for installs; the Node client's README too.
-INSTALL_DOCUMENTS = (*DOCUMENTS, ROOT / "client" / "node" / "README.md")
+#: Every line of these is checked for installs; the JavaScript client's README too.
+INSTALL_DOCUMENTS = (*DOCUMENTS, ROOT / "client" / "ts" / "README.md")
 
 # A command that fetches its arguments from a package index, and what follows it.
 _INSTALLER = re.compile(
@@ -54,15 +54,15 @@ def index_fetches(line: str) -> list[str]:
         ("python -m pip install -U statehouse==0.1.0", ["statehouse==0.1.0"]),
         ("uv add statehouse", ["statehouse"]),
         ("poetry add statehouse-client", ["statehouse-client"]),
-        ("npm install statehouse-node-client", ["statehouse-node-client"]),
+        ("npm install statehouse-client", ["statehouse-client"]),
         ("npx statehouse", ["statehouse"]),
         ("pip install './[postgres]'", []),
         ("pip install '.[otlp]'", []),
         (".venv/bin/pip install 'dist/statehouse-0.1.0-py3-none-any.whl[postgres]'", []),
         ("pip install statehouse-0.1.0-py3-none-any.whl", []),
-        ("npm install /path/to/statehouse-node-client-0.1.0.tgz", []),
-        ("npm install @grpc/grpc-js @grpc/proto-loader", []),
-        ("require('statehouse-node-client')", []),
+        ("npm install /tmp/statehouse-client-0.1.0.tgz", []),
+        ("npm install @connectrpc/connect-node", []),
+        ("import { connect } from 'statehouse-client'", []),
     ],
 )
 def test_what_counts_as_an_install_from_an_index(line: str, fetched: list[str]) -> None:

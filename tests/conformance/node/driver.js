@@ -1,4 +1,5 @@
-// The conformance driver of the Node.js client (client/node, grpc-js).
+// The conformance driver of the JavaScript client on Node (client/ts,
+// "statehouse-client": Connect-ES over gRPC).
 //
 // Usage, from the repository's root, with the suite's variables set
 // (tests/conformance/README.md): node tests/conformance/node/driver.js SCENARIO...
@@ -9,7 +10,11 @@
 const crypto = require('node:crypto');
 const path = require('node:path');
 const readline = require('node:readline');
-const { connect, StatehouseError } = require(path.join(__dirname, '..', '..', '..', 'client', 'node'));
+const { pathToFileURL } = require('node:url');
+
+const ENTRY = pathToFileURL(path.join(__dirname, '..', '..', '..', 'client', 'ts', 'lib', 'src', 'node.js'));
+/** The client's module (ESM), loaded by main(). */
+let connect, State, StatehouseError, withRequestId;
 
 /** How long the driver waits for any one event (a restart included), in ms. */
 const WAIT_MS = 30000;
@@ -61,38 +66,41 @@ async function withClient(fn, target = env.target, token = '') {
 }
 
 async function started(ex, scenario, ...tasks) {
-  const { execution } = await ex.createExecution({ namespace: namespace(scenario), flow_id: 'etl' });
+  const { execution } = await ex.createExecution({ namespace: namespace(scenario), flowId: 'etl' });
   const runs = [];
-  for (const task_id of tasks) {
-    runs.push((await ex.createTaskRun({ execution_id: execution.id, task_id })).task_run);
+  for (const taskId of tasks) {
+    runs.push((await ex.createTaskRun({ executionId: execution.id, taskId })).taskRun);
   }
   return [execution, ...runs];
 }
+
+/** A state as the suite spells it ("STATE_RUNNING"). */
+const stateName = (state) => `STATE_${State[state]}`;
 
 const scenarios = {
   lifecycle: () =>
     withClient(async (ex) => {
       const [execution, run] = await started(ex, 'lifecycle', 'extract');
-      const start = await ex.transitionTaskRun({ task_run_id: run.id, state: 'STATE_RUNNING' });
-      const done = await ex.transitionTaskRun({ task_run_id: run.id, state: 'STATE_SUCCESS' });
-      await ex.transitionExecution({ execution_id: execution.id, state: 'STATE_SUCCESS' });
-      const final = (await ex.getExecution({ execution_id: execution.id })).execution;
+      const start = await ex.transitionTaskRun({ taskRunId: run.id, state: State.RUNNING });
+      const done = await ex.transitionTaskRun({ taskRunId: run.id, state: State.SUCCESS });
+      await ex.transitionExecution({ executionId: execution.id, state: State.SUCCESS });
+      const final = (await ex.getExecution({ executionId: execution.id })).execution;
       return {
-        execution_created: execution.state,
-        task_run_created: run.state,
-        execution_after_task_run_started: start.execution_state,
-        task_run_final: done.task_run.state,
-        execution_final: final.state,
-        execution_history: final.history.map((h) => h.state).join(' '),
+        execution_created: stateName(execution.state),
+        task_run_created: stateName(run.state),
+        execution_after_task_run_started: stateName(start.executionState),
+        task_run_final: stateName(done.taskRun.state),
+        execution_final: stateName(final.state),
+        execution_history: final.history.map((h) => stateName(h.state)).join(' '),
       };
     }),
 
   illegal_move: () =>
     withClient(async (ex) => {
       const [, run] = await started(ex, 'illegal_move', 'extract');
-      await ex.transitionTaskRun({ task_run_id: run.id, state: 'STATE_RUNNING' });
+      await ex.transitionTaskRun({ taskRunId: run.id, state: State.RUNNING });
       const error = await refused(
-        () => ex.transitionTaskRun({ task_run_id: run.id, state: 'STATE_CREATED' }),
+        () => ex.transitionTaskRun({ taskRunId: run.id, state: State.CREATED }),
         'the illegal move',
       );
       return {
@@ -102,17 +110,15 @@ const scenarios = {
       };
     }),
 
+  // withRequestId gives the request an id, so the client may send it again.
   request_id_retry: () =>
     withClient(async (ex) => {
       const ns = namespace('request_id_retry');
-      const request = { namespace: ns, flow_id: 'etl', request_id: `conformance-${crypto.randomUUID()}` };
+      const request = withRequestId({ namespace: ns, flowId: 'etl' });
       const first = (await ex.createExecution(request)).execution;
       const again = (await ex.createExecution(request)).execution;
       const count = await ex.countExecutions({ namespace: ns });
-      const error = await refused(
-        () => ex.createExecution({ ...request, flow_id: 'other' }),
-        'the reused request id',
-      );
+      const error = await refused(() => ex.createExecution({ ...request, flowId: 'other' }), 'the reused request id');
       return {
         same_execution: String(first.id === again.id),
         executions_created: String(count.total),
@@ -123,14 +129,14 @@ const scenarios = {
   revision_conflict: () =>
     withClient(async (ex) => {
       const [execution] = await started(ex, 'revision_conflict');
-      const request = { execution_id: execution.id, expected_revision: execution.revision };
-      const moved = await ex.transitionExecution({ ...request, state: 'STATE_RUNNING' });
+      const request = { executionId: execution.id, expectedRevision: execution.revision };
+      const moved = await ex.transitionExecution({ ...request, state: State.RUNNING });
       const error = await refused(
-        () => ex.transitionExecution({ ...request, state: 'STATE_SUCCESS' }),
+        () => ex.transitionExecution({ ...request, state: State.SUCCESS }),
         'the stale expected_revision',
       );
       return {
-        first_move: moved.execution.state,
+        first_move: stateName(moved.execution.state),
         ...refusal(error),
         current_revision: error.metadata.current_revision,
         expected_revision: error.metadata.expected_revision,
@@ -140,87 +146,67 @@ const scenarios = {
   pause_resume: () =>
     withClient(async (ex) => {
       const [execution, a, b] = await started(ex, 'pause_resume', 'a', 'b');
-      await ex.transitionTaskRun({ task_run_id: a.id, state: 'STATE_RUNNING' });
-      const paused = (await ex.pauseExecution({ execution_id: execution.id })).execution;
+      await ex.transitionTaskRun({ taskRunId: a.id, state: State.RUNNING });
+      const paused = (await ex.pauseExecution({ executionId: execution.id })).execution;
       const error = await refused(
-        () => ex.transitionTaskRun({ task_run_id: b.id, state: 'STATE_RUNNING' }),
+        () => ex.transitionTaskRun({ taskRunId: b.id, state: State.RUNNING }),
         'a start in a paused execution',
       );
-      const resumed = (await ex.resumeExecution({ execution_id: execution.id })).execution;
-      const start = await ex.transitionTaskRun({ task_run_id: b.id, state: 'STATE_RUNNING' });
+      const resumed = (await ex.resumeExecution({ executionId: execution.id })).execution;
+      const start = await ex.transitionTaskRun({ taskRunId: b.id, state: State.RUNNING });
       return {
-        paused: paused.state,
+        paused: stateName(paused.state),
         ...refusal(error, 'start_while_paused_'),
-        resumed: resumed.state,
-        started_after_resume: start.task_run.state,
+        resumed: stateName(resumed.state),
+        started_after_resume: stateName(start.taskRun.state),
       };
     }),
 
   kill_cascade: () =>
     withClient(async (ex) => {
       const [execution, a, b] = await started(ex, 'kill_cascade', 'a', 'b');
-      await ex.transitionTaskRun({ task_run_id: a.id, state: 'STATE_RUNNING' });
-      const killed = (await ex.killExecution({ execution_id: execution.id })).execution;
-      const byId = Object.fromEntries(killed.task_runs.map((t) => [t.id, t]));
-      const reported = await ex.transitionTaskRun({ task_run_id: a.id, state: 'STATE_KILLED' });
-      const final = (await ex.getExecution({ execution_id: execution.id })).execution;
+      await ex.transitionTaskRun({ taskRunId: a.id, state: State.RUNNING });
+      const killed = (await ex.killExecution({ executionId: execution.id })).execution;
+      const byId = Object.fromEntries(killed.taskRuns.map((t) => [t.id, t]));
+      const reported = await ex.transitionTaskRun({ taskRunId: a.id, state: State.KILLED });
+      const final = (await ex.getExecution({ executionId: execution.id })).execution;
       return {
-        execution_after_kill: killed.state,
-        running_task_run_after_kill: byId[a.id].state,
-        created_task_run_after_kill: byId[b.id].state,
-        execution_after_report: reported.execution_state,
-        execution_final: final.state,
+        execution_after_kill: stateName(killed.state),
+        running_task_run_after_kill: stateName(byId[a.id].state),
+        created_task_run_after_kill: stateName(byId[b.id].state),
+        execution_after_report: stateName(reported.executionState),
+        execution_final: stateName(final.state),
       };
     }),
 
-  // The Node client does not reconnect by itself: its stream keeps
-  // `lastSequence`, and this opens it again after it, as client/node's README says.
+  // The subscription reconnects by itself (UNAVAILABLE while the server
+  // restarts) after its last sequence; the driver only reads it.
   subscription_resume: () =>
     withClient(async (ex, sh) => {
       const ns = namespace('subscription_resume');
-      const items = [];
-      let wake = () => {};
-      let opens = 0;
-      let stream = null;
-      let closed = false;
-      const open = (after) => {
-        opens += 1;
-        stream = sh.events.subscribe({ filter: { namespace: ns }, after_sequence: after });
-        const current = stream;
-        current.on('data', (message) => {
-          if (message.payload === 'event') items.push(message.event);
-          wake();
-        });
-        let over = false;
-        const ended = () => {
-          // 'error' and 'end' may both come: reopen once.
-          if (closed || over) return;
-          over = true;
-          // Failed (UNAVAILABLE while the server restarts) or ended: again after
-          // the last sequence, after a pause.
-          setTimeout(() => !closed && open(current.lastSequence ?? after), 200);
-        };
-        current.on('error', ended);
-        current.on('end', ended);
-      };
+      const subscription = sh.events.subscribe({ filter: { namespace: ns }, afterSequence: 0n });
+      const events = subscription[Symbol.asyncIterator]();
       const next = async () => {
-        const deadline = Date.now() + WAIT_MS;
-        while (items.length === 0) {
-          if (Date.now() > deadline) throw new Error(`no event in ${WAIT_MS} ms`);
-          await new Promise((resolve) => {
-            wake = resolve;
-            setTimeout(resolve, 100);
-          });
+        let timer;
+        const late = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no event in ${WAIT_MS} ms`)), WAIT_MS);
+        });
+        try {
+          for (;;) {
+            const { value, done } = await Promise.race([events.next(), late]);
+            if (done) throw new Error('the subscription ended');
+            if (value.payload.case === 'event') return value.payload.value;
+          }
+        } finally {
+          clearTimeout(timer);
         }
-        return items.shift();
       };
-      open('0');
       try {
-        const before = (await ex.createExecution({ namespace: ns, flow_id: 'before' })).execution;
+        const before = (await ex.createExecution({ namespace: ns, flowId: 'before' })).execution;
         const received = [await next()];
         const created = await askRestart(ns);
-        // The channel may still be reconnecting: the same request, same id, until taken.
-        const request = { namespace: ns, flow_id: 'after', request_id: `conformance-${crypto.randomUUID()}` };
+        // A change with a request id: the client sends it again while the server comes back.
+        const request = withRequestId({ namespace: ns, flowId: 'after' });
         const deadline = Date.now() + WAIT_MS;
         let after;
         for (;;) {
@@ -229,13 +215,12 @@ const scenarios = {
             break;
           } catch (error) {
             if (error.codeName !== 'UNAVAILABLE' || Date.now() > deadline) throw error;
-            await new Promise((resolve) => setTimeout(resolve, 200));
           }
         }
         const expected = [...created, after.id];
-        while (received[received.length - 1].execution_id !== after.id) received.push(await next());
-        const ids = received.map((e) => e.execution_id);
-        const sequences = received.map((e) => BigInt(e.sequence));
+        while (received[received.length - 1].executionId !== after.id) received.push(await next());
+        const ids = received.map((e) => e.executionId);
+        const sequences = received.map((e) => e.sequence);
         const ordered = sequences.every((s, i) => i === 0 || sequences[i - 1] < s);
         return {
           before_restart: String(ids.filter((id) => id === before.id).length),
@@ -243,11 +228,10 @@ const scenarios = {
           missing: String(expected.filter((id) => !ids.includes(id)).length),
           duplicates: String(ids.length - new Set(ids).size),
           in_order: String(ordered && JSON.stringify(ids.slice(1)) === JSON.stringify(expected)),
-          reopened: String(opens > 1),
+          reopened: String(subscription.opens > 1),
         };
       } finally {
-        closed = true;
-        stream.cancel();
+        await events.return();
       }
     }),
 
@@ -256,10 +240,7 @@ const scenarios = {
       async (ex) => {
         const ns = namespace('permission_denied');
         await ex.countExecutions({ namespace: ns });
-        const error = await refused(
-          () => ex.createExecution({ namespace: ns, flow_id: 'etl' }),
-          'a create by a reader',
-        );
+        const error = await refused(() => ex.createExecution({ namespace: ns, flowId: 'etl' }), 'a create by a reader');
         return { read_allowed: 'true', ...refusal(error), role_needed: error.metadata.role_needed };
       },
       env.authTarget,
@@ -268,6 +249,7 @@ const scenarios = {
 };
 
 async function main() {
+  ({ connect, State, StatehouseError, withRequestId } = await import(ENTRY));
   for (const name of process.argv.slice(2)) {
     const scenario = scenarios[name];
     if (!scenario) {
