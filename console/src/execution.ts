@@ -264,8 +264,8 @@ export class ExecutionPage implements Page {
         ` (${attempt.history.map((c) => stateName(c.state)).join(" → ")})`,
       ),
     );
-    // The attempt under way: its worker and its lease (the duration; the
-    // expiry is not in the task run, a heartbeat moves only the lease's timer).
+    // The attempt under way: its worker, its lease and until when the lease
+    // runs (as of the last read: a heartbeat moves it without a new snapshot).
     const last = taskRun.attempts.at(-1);
     const running = last && !isTerminal(last.state) ? last : undefined;
     this.detail.replaceChildren(
@@ -277,6 +277,9 @@ export class ExecutionPage implements Page {
         ...(taskRun.value ? pair("value", taskRun.value) : []),
         ...(running ? pair("worker", running.workerId || "—", "worker") : []),
         ...(running ? pair("lease", leaseText(running), "lease") : []),
+        ...(running?.leaseExpireTime
+          ? pair("lease until", isoTime(ms(running.leaseExpireTime)), "lease-until")
+          : []),
         ...(taskRun.nextAttemptTime ? pair("next attempt", isoTime(ms(taskRun.nextAttemptTime))) : []),
         ...(taskRun.retryPolicy ? pair("retry", `up to ${taskRun.retryPolicy.maxAttempts} attempts`) : []),
       ),

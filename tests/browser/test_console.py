@@ -333,6 +333,7 @@ return {
   taskRun: d.dataset.taskRun || '',
   worker: d.querySelector('dd.worker')?.textContent ?? null,
   lease: d.querySelector('dd.lease')?.textContent ?? null,
+  leaseUntil: d.querySelector('dd.lease-until')?.textContent ?? null,
 };
 """
 
@@ -360,14 +361,17 @@ def test_the_detail_of_a_running_task_run_shows_its_worker_and_lease(
 
     shown = detail_of(leased.id)
     assert (shown["worker"], shown["lease"]) == ("w-leased", "30.0s, extended by each heartbeat")
+    until = claimed[0].lease_expire_time.ToDatetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert shown["leaseUntil"] == until
     shown = detail_of(plain.id)
-    assert (shown["worker"], shown["lease"]) == ("w-plain", "none")
+    assert (shown["worker"], shown["lease"], shown["leaseUntil"]) == ("w-plain", "none", None)
 
     # The detail follows the task run: once its attempt ends, no worker holds it.
     detail_of(leased.id)
     client.transition_task_run(leased.id, state=State.SUCCESS, attempt=claimed[0].attempt)
     wait_for(lambda: browser.execute_script(DETAIL)["worker"] is None, 3, "the worker to be gone")
     assert browser.execute_script(DETAIL)["lease"] is None
+    assert browser.execute_script(DETAIL)["leaseUntil"] is None
 
 
 def test_the_buttons_follow_the_state_and_the_kill_button_cascades(

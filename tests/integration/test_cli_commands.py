@@ -27,6 +27,7 @@ import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from statehouse.cli._render import time_text
 from statehouse.client import Client
 from statehouse.v1 import (
     admin_service_pb2,
@@ -216,22 +217,40 @@ def test_task_runs_show_the_worker_and_the_lease_of_the_attempt_under_way(cli: C
 
     got = fields(leased)
     assert (got["worker"], got["lease"]) == ("worker-7", "30.0s, extended by each heartbeat")
+    expiry = claimed[0].lease_expire_time
+    assert got["lease until"] == time_text(expiry, millis=True)  # "...T12:00:00.123Z"
     got = fields(bare)
     assert (got["worker"], got["lease"]) == ("worker-8", "none")
+    assert "lease until" not in got
     assert "worker" not in fields(waiting) and "lease" not in fields(waiting)
-    # --json is the response as it is: the attempt's lease as a duration.
+    # --json is the response as it is: the attempt's lease as a duration, its expiry.
     attempt = cli.json("task-runs", "get", leased)["task_run"]["attempts"][0]
     assert (attempt["worker_id"], attempt["lease_duration"]) == ("worker-7", "30s")
+    assert attempt["lease_expire_time"] == expiry.ToJsonString()
 
-    def workers() -> dict[str, str]:
+    def workers() -> dict[str, tuple[str, str]]:
         header, *rows = cli.run("task-runs", "list", "--execution", eid).stdout.splitlines()
-        return {row["ID"]: row["WORKER"] for row in (columns(header, line) for line in rows)}
+        found = (columns(header, line) for line in rows)
+        return {row["ID"]: (row["WORKER"], row["LEASE"]) for row in found}
 
-    assert workers() == {leased: "worker-7", bare: "worker-8", waiting: "-"}
-    # An attempt that ended has no worker under way.
+    assert workers() == {
+        leased: ("worker-7", f"until {time_text(expiry)}"),
+        bare: ("worker-8", "-"),
+        waiting: ("-", "-"),
+    }
+    # A heartbeat moves the expiry the reads show.
+    with Client.connect(cli.target) as client:
+        [beat] = client.heartbeat([(leased, claimed[0].attempt)])
+    assert not isinstance(beat, Exception)
+    moved = beat.lease_expire_time
+    assert moved.ToMicroseconds() > expiry.ToMicroseconds()
+    assert fields(leased)["lease until"] == time_text(moved, millis=True)
+    # An attempt that ended has no worker under way, and no lease.
     cli.run("transition", "--task-run", leased, "success")
-    assert workers() == {leased: "-", bare: "worker-8", waiting: "-"}
-    assert "worker" not in fields(leased)
+    assert workers() == {leased: ("-", "-"), bare: ("worker-8", "-"), waiting: ("-", "-")}
+    assert "worker" not in fields(leased) and "lease until" not in fields(leased)
+    attempt = cli.json("task-runs", "get", leased)["task_run"]["attempts"][0]
+    assert "lease_expire_time" not in attempt
 
 
 def test_a_constant_retry_policy_retries_the_failed_task_run(cli: Cli) -> None:

@@ -364,6 +364,121 @@ async def test_a_report_ends_the_lease(running_server: Running, manual_clock: Ma
         await stubs.channel.close()
 
 
+async def test_reads_carry_the_lease_expiry_that_heartbeats_move(
+    running_server: Running, manual_clock: ManualClock
+) -> None:
+    """GetTaskRun, GetExecution and ListExecutions (FULL) say until when an open
+    attempt's lease runs: the claim's expiry, then each heartbeat's; none once
+    the attempt ended (here by the lease's own expiry)."""
+    stubs = Stubs(running_server.target)
+    try:
+        execution = await create(stubs, flow_id="expiry")
+        made = (
+            await stubs.executions.CreateTaskRun(
+                pb.CreateTaskRunRequest(
+                    execution_id=execution.id, task_id="t", retry_policy=retry_policy(2)
+                )
+            )
+        ).task_run
+
+        async def read_expiries() -> list[int]:
+            """The last attempt's lease expiry as each read gives it (0: unset)."""
+            one = await get_task_run(stubs, made.id)
+            full = (
+                await stubs.executions.GetExecution(
+                    pb.GetExecutionRequest(
+                        execution_id=execution.id, view=execution_pb2.EXECUTION_VIEW_FULL
+                    )
+                )
+            ).execution.task_runs[0]
+            listed = (
+                (
+                    await stubs.executions.ListExecutions(
+                        pb.ListExecutionsRequest(
+                            namespace=NS, flow_id="expiry", view=execution_pb2.EXECUTION_VIEW_FULL
+                        )
+                    )
+                )
+                .executions[0]
+                .task_runs[0]
+            )
+            found = []
+            for tr in (one, full, listed):
+                last = tr.attempts[-1]
+                has = last.HasField("lease_expire_time")
+                found.append(last.lease_expire_time.ToMicroseconds() if has else 0)
+            return found
+
+        [c] = (await claim(stubs, "w", lease_duration=seconds(10))).task_runs
+        claimed = c.lease_expire_time.ToMicroseconds()
+        assert c.task_run.attempts[0].lease_expire_time.ToMicroseconds() == claimed
+        assert await read_expiries() == [claimed] * 3
+
+        manual_clock.advance(6)
+        beat = await stubs.executions.Heartbeat(
+            pb.HeartbeatRequest(attempts=[pb.HeartbeatItem(task_run_id=made.id, attempt=1)])
+        )
+        moved = beat.results[0].lease_expire_time.ToMicroseconds()
+        assert moved > claimed + 5_000_000
+        assert await read_expiries() == [moved] * 3
+
+        # The lease runs out: the attempt ends FAILED, and with it the expiry.
+        manual_clock.advance(11)
+        await running_server.server.scheduler.fire_due()
+        after = await get_task_run(stubs, made.id)
+        assert after.attempts[0].state == st.STATE_FAILED
+        assert after.state == st.STATE_RESTARTED
+        assert await read_expiries() == [0] * 3
+        # The next attempt starts without a lease: none to show either.
+        manual_clock.advance(2)
+        await stubs.executions.TransitionTaskRun(
+            pb.TransitionTaskRunRequest(task_run_id=made.id, state=st.STATE_RUNNING, attempt=2)
+        )
+        assert await read_expiries() == [0] * 3
+    finally:
+        await stubs.channel.close()
+
+
+@pytest.mark.timeout(180)
+def test_the_lease_expiry_read_survives_a_restart(
+    server_process: ServerProcess, tmp_path: Path
+) -> None:
+    """The expiry a heartbeat set is what GetTaskRun returns after the server was
+    killed (SIGKILL) and started again; a report then clears it."""
+
+    async def scenario() -> None:
+        stubs = Stubs(server_process.target)
+        try:
+            execution = await create(stubs)
+            made = await task_run(stubs, execution.id)
+            [c] = (await claim(stubs, "holds", lease_duration=seconds(300))).task_runs
+            beat = await stubs.executions.Heartbeat(
+                pb.HeartbeatRequest(attempts=[pb.HeartbeatItem(task_run_id=made.id, attempt=1)])
+            )
+            moved = beat.results[0].lease_expire_time
+            assert moved.ToMicroseconds() > c.lease_expire_time.ToMicroseconds()
+        finally:
+            await stubs.channel.close()
+        server_process.kill()
+        server_process.start()
+        stubs = Stubs(server_process.target)
+        try:
+            [attempt] = (await get_task_run(stubs, made.id)).attempts
+            assert attempt.lease_expire_time == moved
+            assert attempt.worker_id == "holds"
+            await stubs.executions.TransitionTaskRun(
+                pb.TransitionTaskRunRequest(
+                    task_run_id=made.id, state=st.STATE_SUCCESS, attempt=c.attempt
+                )
+            )
+            [attempt] = (await get_task_run(stubs, made.id)).attempts
+            assert not attempt.HasField("lease_expire_time")
+        finally:
+            await stubs.channel.close()
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.timeout(180)
 def test_a_lease_expires_through_a_restart(server_process: ServerProcess, tmp_path: Path) -> None:
     """A worker claims with a lease and the server is killed (SIGKILL); after the

@@ -41,6 +41,7 @@ def started(
     assert (timer.kind, timer.task_run_id, timer.due_time_us) == (TimerKind.LEASE, "tr", due)
     assert leases.lease_attempt(timer) == 1
     assert tr.attempts[0].lease_us == lease_us
+    assert tr.attempts[0].lease_expire_time_us == due
     return tr, changes
 
 
@@ -62,6 +63,7 @@ def test_a_lease_of_an_attempt_that_ended_does_nothing() -> None:
     lifecycle.move_task_run(changes, tr, S.SUCCESS, reason="done")
     # The end cancels the lease's timer with the change.
     assert (tr.id, TimerKind.LEASE) in changes.cancelled_timers
+    assert tr.attempts[0].lease_expire_time_us is None  # an ended attempt holds none
     later = ChangeSet(execution(), 9_000_000)
     assert leases.expire_lease(later, tr, 1, other_active_task_runs=0) is None
     assert not later.changed and tr.state is S.SUCCESS

@@ -225,17 +225,28 @@ def open_attempt(t: execution_pb2.TaskRun) -> execution_pb2.Attempt | None:
 
 
 def lease_text(a: execution_pb2.Attempt) -> str:
-    """An open attempt's lease: ``30s, extended by each heartbeat``, or ``none``.
-
-    Its expiry is not in the task run (a heartbeat moves the lease's timer
-    only, never the task run): a claim's or a heartbeat's answer gives it."""
+    """An open attempt's lease: ``30s, extended by each heartbeat``, or ``none``
+    (its expiry is :func:`lease_until_text`)."""
     if not a.HasField("lease_duration"):
         return "none"
     return f"{duration_text(a.lease_duration.ToMicroseconds())}, extended by each heartbeat"
 
 
+def lease_until_text(a: execution_pb2.Attempt | None, *, millis: bool = False) -> str:
+    """When an open attempt's lease expires (``Attempt.lease_expire_time``, as of
+    the read: each heartbeat moves it later), or "-" without one."""
+    if a is None or not a.HasField("lease_expire_time"):
+        return "-"
+    return time_text(a.lease_expire_time, millis=millis)
+
+
+def _until(text: str) -> str:
+    return "-" if text == "-" else f"until {text}"
+
+
 def task_runs_table(task_runs: Iterable[execution_pb2.TaskRun]) -> str:
-    """One row per task run; WORKER is the worker of the attempt under way."""
+    """One row per task run; WORKER is the worker of the attempt under way and
+    LEASE when its lease expires (``until <time>``)."""
     rows = []
     for t in task_runs:
         running = open_attempt(t)
@@ -247,10 +258,11 @@ def task_runs_table(task_runs: Iterable[execution_pb2.TaskRun]) -> str:
                 state_name(t.state),
                 str(len(t.attempts)),
                 (running.worker_id or "-") if running else "-",
+                _until(lease_until_text(running)),
                 time_text(t.update_time),
             ]
         )
-    headers = ["ID", "TASK", "VALUE", "STATE", "ATTEMPTS", "WORKER", "UPDATED"]
+    headers = ["ID", "TASK", "VALUE", "STATE", "ATTEMPTS", "WORKER", "LEASE", "UPDATED"]
     return table(headers, rows, right=[4])
 
 
@@ -425,6 +437,8 @@ def task_run_detail(t: execution_pb2.TaskRun) -> str:
     if running is not None:
         pairs.append(("worker", running.worker_id or "-"))
         pairs.append(("lease", lease_text(running)))
+        if running.HasField("lease_expire_time"):
+            pairs.append(("lease until", lease_until_text(running, millis=True)))
     if t.HasField("next_attempt_time"):
         pairs.append(("next attempt", time_text(t.next_attempt_time, millis=True)))
     return "\n".join([_fields(pairs), "", "history:", _indent(history_table(t.history))])

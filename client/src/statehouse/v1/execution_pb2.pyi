@@ -103,6 +103,7 @@ class Attempt(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     WORKER_ID_FIELD_NUMBER: _builtins.int
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     number: _builtins.int
     """The attempt's number, starting at 1."""
     state: _state_pb2.State.ValueType
@@ -120,6 +121,14 @@ class Attempt(_message.Message):
         heartbeat within it, or the attempt ends FAILED with actor `system`.
         """
 
+    @_builtins.property
+    def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the attempt's lease expires unless a heartbeat extends it: set while
+        the attempt is open and holds a lease, moved later by each Heartbeat,
+        unset once the attempt ended (and without a lease). A time in the past is
+        a lease lost that the server has not acted on yet.
+        """
+
     def __init__(
         self,
         *,
@@ -128,10 +137,11 @@ class Attempt(_message.Message):
         history: _abc.Iterable[Global___StateChange] | None = ...,
         worker_id: _builtins.str = ...,
         lease_duration: _duration_pb2.Duration | None = ...,
+        lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration", "lease_expire_time", b"lease_expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "lease_duration", b"lease_duration", "number", b"number", "state", b"state", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "lease_duration", b"lease_duration", "lease_expire_time", b"lease_expire_time", "number", b"number", "state", b"state", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

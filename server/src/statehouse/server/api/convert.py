@@ -65,6 +65,8 @@ def _attempt_to_pb(attempt: Attempt, out: execution_pb2.Attempt) -> None:
     _history_to_pb(attempt.history, out.history)
     if attempt.lease_us is not None:
         _duration_to_pb(attempt.lease_us, out.lease_duration)
+    if attempt.lease_expire_time_us is not None and attempt.state.is_active:
+        time_to_pb(attempt.lease_expire_time_us, out.lease_expire_time)
 
 
 def task_run_to_pb(tr: TaskRun, out: execution_pb2.TaskRun | None = None) -> execution_pb2.TaskRun:

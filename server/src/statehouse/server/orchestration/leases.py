@@ -43,6 +43,7 @@ def grant_lease(changes: ChangeSet, task_run: TaskRun, lease_us: int) -> int:
     assert attempt is not None and attempt.state is State.RUNNING
     attempt.lease_us = lease_us
     due = changes.now_us + lease_us
+    attempt.lease_expire_time_us = due
     changes.schedule(
         Timer(
             lease_timer_id(task_run.id, attempt.number),

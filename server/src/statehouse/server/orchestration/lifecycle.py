@@ -73,6 +73,7 @@ def attempt_follows_task_run(
         if follows and requested.is_terminal and last.lease_us is not None:
             # An ended attempt holds no lease: its timer must never fire.
             changes.cancel_timers(task_run_id=task_run.id, kind=TimerKind.LEASE)
+            last.lease_expire_time_us = None
         if follows and requested.is_terminal and task_run.attempt_timeout_us is not None:
             changes.cancel_timers(task_run_id=task_run.id, kind=TimerKind.ATTEMPT_TIMEOUT)
 

@@ -44,6 +44,10 @@ class Attempt:
     #: The lease the attempt was started with (microseconds), None without one:
     #: its expiry is the due time of its ``LEASE`` timer (``leases.py``).
     lease_us: int | None = None
+    #: That expiry, while the attempt is open: not stored with the attempt (a
+    #: heartbeat moves the timer alone), set by ``leases.grant_lease`` and by
+    #: the reads from the timer (``Tx.fill_lease_expiry``), None once it ended.
+    lease_expire_time_us: int | None = None
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from ..orchestration import (
     TERMINAL_STATES,
+    Attempt,
     ChangeSet,
     Event,
     Execution,
@@ -29,6 +30,7 @@ from ..orchestration import (
     UnreadableRecord,
 )
 from ..orchestration.filters import EventFilter, ExecutionFilter, TaskRunFilter
+from ..orchestration.leases import lease_timer_id
 from ..orchestration.metrics import FIXED_US, Metric, MetricEntry
 from . import codec, work
 from .errors import BatchConflict, is_unreachable
@@ -48,6 +50,9 @@ from .schema import (
     timers,
 )
 from .sequencer import Sequencer
+
+#: Lease timers read in one statement by :meth:`Tx.fill_lease_expiry`.
+_LEASES_PER_READ = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +377,7 @@ class Tx:
         execution = self.get_execution(execution_id, for_update=for_update)
         if execution is not None:
             execution.task_runs = self.list_task_runs(execution_id)
+            self.fill_lease_expiry(execution.task_runs)
         return execution
 
     def _insert_execution(self, execution: Execution) -> None:
@@ -559,12 +565,32 @@ class Tx:
         found = self.conn.execute(query, {"id": task_run_id}).mappings().first()
         if found is None:
             return None
+        task_run = codec.task_run_from_row(found)
+        self.fill_lease_expiry([task_run])
         return StoredTaskRun(
-            task_run=codec.task_run_from_row(found),
+            task_run=task_run,
             namespace=str(found["e_namespace"]),
             execution_revision=int(found["e_revision"]),
             execution_state=State(found["e_state"]),
         )
+
+    def fill_lease_expiry(self, task_runs: Sequence[TaskRun]) -> None:
+        """Set the lease expiry of each open attempt that holds a lease: the due
+        time of its ``LEASE`` timer, the one place it is kept (a heartbeat moves
+        the timer, never the task run; design.md, "Workers"). One statement per
+        500 such attempts; none without any."""
+        wanted: dict[str, Attempt] = {}
+        for task_run in task_runs:
+            last = task_run.last_attempt
+            if last is not None and last.state.is_active and last.lease_us is not None:
+                wanted[lease_timer_id(task_run.id, last.number)] = last
+        ids = sorted(wanted)
+        for start in range(0, len(ids), _LEASES_PER_READ):
+            query = sa.select(timers.c.id, timers.c.due_time_us).where(
+                timers.c.id.in_(ids[start : start + _LEASES_PER_READ])
+            )
+            for timer_id, due_us in self.conn.execute(query):
+                wanted[str(timer_id)].lease_expire_time_us = int(due_us)
 
     def list_task_runs(self, execution_id: str) -> list[TaskRun]:
         self.flush()
@@ -594,6 +620,9 @@ class Tx:
                     found.append(codec.task_run_from_row(row))
                 except UnreadableRecord as error:
                     result[row["execution_id"]] = error
+        self.fill_lease_expiry(
+            [t for runs in result.values() if isinstance(runs, list) for t in runs]
+        )
         return result
 
     def count_active_task_runs(self, execution_id: str) -> int:

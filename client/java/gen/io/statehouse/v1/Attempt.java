@@ -245,6 +245,53 @@ private static final long serialVersionUID = 0L;
     return leaseDuration_ == null ? com.google.protobuf.Duration.getDefaultInstance() : leaseDuration_;
   }
 
+  public static final int LEASE_EXPIRE_TIME_FIELD_NUMBER = 6;
+  private com.google.protobuf.Timestamp leaseExpireTime_;
+  /**
+   * <pre>
+   * When the attempt's lease expires unless a heartbeat extends it: set while
+   * the attempt is open and holds a lease, moved later by each Heartbeat,
+   * unset once the attempt ended (and without a lease). A time in the past is
+   * a lease lost that the server has not acted on yet.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+   * @return Whether the leaseExpireTime field is set.
+   */
+  @java.lang.Override
+  public boolean hasLeaseExpireTime() {
+    return leaseExpireTime_ != null;
+  }
+  /**
+   * <pre>
+   * When the attempt's lease expires unless a heartbeat extends it: set while
+   * the attempt is open and holds a lease, moved later by each Heartbeat,
+   * unset once the attempt ended (and without a lease). A time in the past is
+   * a lease lost that the server has not acted on yet.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+   * @return The leaseExpireTime.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Timestamp getLeaseExpireTime() {
+    return leaseExpireTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : leaseExpireTime_;
+  }
+  /**
+   * <pre>
+   * When the attempt's lease expires unless a heartbeat extends it: set while
+   * the attempt is open and holds a lease, moved later by each Heartbeat,
+   * unset once the attempt ended (and without a lease). A time in the past is
+   * a lease lost that the server has not acted on yet.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.TimestampOrBuilder getLeaseExpireTimeOrBuilder() {
+    return leaseExpireTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : leaseExpireTime_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -274,6 +321,9 @@ private static final long serialVersionUID = 0L;
     if (leaseDuration_ != null) {
       output.writeMessage(5, getLeaseDuration());
     }
+    if (leaseExpireTime_ != null) {
+      output.writeMessage(6, getLeaseExpireTime());
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -302,6 +352,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(5, getLeaseDuration());
     }
+    if (leaseExpireTime_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(6, getLeaseExpireTime());
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -329,6 +383,11 @@ private static final long serialVersionUID = 0L;
       if (!getLeaseDuration()
           .equals(other.getLeaseDuration())) return false;
     }
+    if (hasLeaseExpireTime() != other.hasLeaseExpireTime()) return false;
+    if (hasLeaseExpireTime()) {
+      if (!getLeaseExpireTime()
+          .equals(other.getLeaseExpireTime())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -353,6 +412,10 @@ private static final long serialVersionUID = 0L;
     if (hasLeaseDuration()) {
       hash = (37 * hash) + LEASE_DURATION_FIELD_NUMBER;
       hash = (53 * hash) + getLeaseDuration().hashCode();
+    }
+    if (hasLeaseExpireTime()) {
+      hash = (37 * hash) + LEASE_EXPIRE_TIME_FIELD_NUMBER;
+      hash = (53 * hash) + getLeaseExpireTime().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -504,6 +567,11 @@ private static final long serialVersionUID = 0L;
         leaseDurationBuilder_.dispose();
         leaseDurationBuilder_ = null;
       }
+      leaseExpireTime_ = null;
+      if (leaseExpireTimeBuilder_ != null) {
+        leaseExpireTimeBuilder_.dispose();
+        leaseExpireTimeBuilder_ = null;
+      }
       return this;
     }
 
@@ -563,6 +631,11 @@ private static final long serialVersionUID = 0L;
         result.leaseDuration_ = leaseDurationBuilder_ == null
             ? leaseDuration_
             : leaseDurationBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.leaseExpireTime_ = leaseExpireTimeBuilder_ == null
+            ? leaseExpireTime_
+            : leaseExpireTimeBuilder_.build();
       }
     }
 
@@ -650,6 +723,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasLeaseDuration()) {
         mergeLeaseDuration(other.getLeaseDuration());
       }
+      if (other.hasLeaseExpireTime()) {
+        mergeLeaseExpireTime(other.getLeaseExpireTime());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -711,6 +787,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 50: {
+              input.readMessage(
+                  getLeaseExpireTimeFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1420,6 +1503,188 @@ private static final long serialVersionUID = 0L;
         leaseDuration_ = null;
       }
       return leaseDurationBuilder_;
+    }
+
+    private com.google.protobuf.Timestamp leaseExpireTime_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> leaseExpireTimeBuilder_;
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     * @return Whether the leaseExpireTime field is set.
+     */
+    public boolean hasLeaseExpireTime() {
+      return ((bitField0_ & 0x00000020) != 0);
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     * @return The leaseExpireTime.
+     */
+    public com.google.protobuf.Timestamp getLeaseExpireTime() {
+      if (leaseExpireTimeBuilder_ == null) {
+        return leaseExpireTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : leaseExpireTime_;
+      } else {
+        return leaseExpireTimeBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     */
+    public Builder setLeaseExpireTime(com.google.protobuf.Timestamp value) {
+      if (leaseExpireTimeBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        leaseExpireTime_ = value;
+      } else {
+        leaseExpireTimeBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     */
+    public Builder setLeaseExpireTime(
+        com.google.protobuf.Timestamp.Builder builderForValue) {
+      if (leaseExpireTimeBuilder_ == null) {
+        leaseExpireTime_ = builderForValue.build();
+      } else {
+        leaseExpireTimeBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     */
+    public Builder mergeLeaseExpireTime(com.google.protobuf.Timestamp value) {
+      if (leaseExpireTimeBuilder_ == null) {
+        if (((bitField0_ & 0x00000020) != 0) &&
+          leaseExpireTime_ != null &&
+          leaseExpireTime_ != com.google.protobuf.Timestamp.getDefaultInstance()) {
+          getLeaseExpireTimeBuilder().mergeFrom(value);
+        } else {
+          leaseExpireTime_ = value;
+        }
+      } else {
+        leaseExpireTimeBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     */
+    public Builder clearLeaseExpireTime() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      leaseExpireTime_ = null;
+      if (leaseExpireTimeBuilder_ != null) {
+        leaseExpireTimeBuilder_.dispose();
+        leaseExpireTimeBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     */
+    public com.google.protobuf.Timestamp.Builder getLeaseExpireTimeBuilder() {
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return getLeaseExpireTimeFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     */
+    public com.google.protobuf.TimestampOrBuilder getLeaseExpireTimeOrBuilder() {
+      if (leaseExpireTimeBuilder_ != null) {
+        return leaseExpireTimeBuilder_.getMessageOrBuilder();
+      } else {
+        return leaseExpireTime_ == null ?
+            com.google.protobuf.Timestamp.getDefaultInstance() : leaseExpireTime_;
+      }
+    }
+    /**
+     * <pre>
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> 
+        getLeaseExpireTimeFieldBuilder() {
+      if (leaseExpireTimeBuilder_ == null) {
+        leaseExpireTimeBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder>(
+                getLeaseExpireTime(),
+                getParentForChildren(),
+                isClean());
+        leaseExpireTime_ = null;
+      }
+      return leaseExpireTimeBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -132,4 +132,40 @@ public interface AttemptOrBuilder extends
    * <code>.google.protobuf.Duration lease_duration = 5;</code>
    */
   com.google.protobuf.DurationOrBuilder getLeaseDurationOrBuilder();
+
+  /**
+   * <pre>
+   * When the attempt's lease expires unless a heartbeat extends it: set while
+   * the attempt is open and holds a lease, moved later by each Heartbeat,
+   * unset once the attempt ended (and without a lease). A time in the past is
+   * a lease lost that the server has not acted on yet.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+   * @return Whether the leaseExpireTime field is set.
+   */
+  boolean hasLeaseExpireTime();
+  /**
+   * <pre>
+   * When the attempt's lease expires unless a heartbeat extends it: set while
+   * the attempt is open and holds a lease, moved later by each Heartbeat,
+   * unset once the attempt ended (and without a lease). A time in the past is
+   * a lease lost that the server has not acted on yet.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+   * @return The leaseExpireTime.
+   */
+  com.google.protobuf.Timestamp getLeaseExpireTime();
+  /**
+   * <pre>
+   * When the attempt's lease expires unless a heartbeat extends it: set while
+   * the attempt is open and holds a lease, moved later by each Heartbeat,
+   * unset once the attempt ended (and without a lease). A time in the past is
+   * a lease lost that the server has not acted on yet.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp lease_expire_time = 6;</code>
+   */
+  com.google.protobuf.TimestampOrBuilder getLeaseExpireTimeOrBuilder();
 }

@@ -75,58 +75,60 @@ public final class ExecutionOuterClass {
       "te.proto\"{\n\013StateChange\022#\n\005state\030\001 \001(\0162\024" +
       ".statehouse.v1.State\022(\n\004time\030\002 \001(\0132\032.goo" +
       "gle.protobuf.Timestamp\022\016\n\006reason\030\003 \001(\t\022\r" +
-      "\n\005actor\030\004 \001(\t\"\261\001\n\007Attempt\022\016\n\006number\030\001 \001(" +
+      "\n\005actor\030\004 \001(\t\"\350\001\n\007Attempt\022\016\n\006number\030\001 \001(" +
       "\005\022#\n\005state\030\002 \001(\0162\024.statehouse.v1.State\022+" +
       "\n\007history\030\003 \003(\0132\032.statehouse.v1.StateCha" +
       "nge\022\021\n\tworker_id\030\004 \001(\t\0221\n\016lease_duration" +
-      "\030\005 \001(\0132\031.google.protobuf.Duration\"\311\004\n\013Re" +
-      "tryPolicy\0227\n\010constant\030\001 \001(\0132#.statehouse" +
-      ".v1.RetryPolicy.ConstantH\000\022=\n\013exponentia" +
-      "l\030\002 \001(\0132&.statehouse.v1.RetryPolicy.Expo" +
-      "nentialH\000\0223\n\006random\030\003 \001(\0132!.statehouse.v" +
-      "1.RetryPolicy.RandomH\000\022\024\n\014max_attempts\030\004" +
-      " \001(\005\022/\n\014max_duration\030\005 \001(\0132\031.google.prot" +
-      "obuf.Duration\022\030\n\020warning_on_retry\030\006 \001(\010\032" +
-      "7\n\010Constant\022+\n\010interval\030\001 \001(\0132\031.google.p" +
-      "rotobuf.Duration\032{\n\013Exponential\022+\n\010inter" +
-      "val\030\001 \001(\0132\031.google.protobuf.Duration\022/\n\014" +
-      "max_interval\030\002 \001(\0132\031.google.protobuf.Dur" +
-      "ation\022\016\n\006factor\030\003 \001(\001\032j\n\006Random\022/\n\014min_i" +
-      "nterval\030\001 \001(\0132\031.google.protobuf.Duration" +
-      "\022/\n\014max_interval\030\002 \001(\0132\031.google.protobuf" +
-      ".DurationB\n\n\010interval\"\214\004\n\007TaskRun\022\n\n\002id\030" +
-      "\001 \001(\t\022\024\n\014execution_id\030\002 \001(\t\022\017\n\007task_id\030\003" +
-      " \001(\t\022\032\n\022parent_task_run_id\030\004 \001(\t\022\r\n\005valu" +
-      "e\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024.statehouse.v1.S" +
-      "tate\022+\n\007history\030\007 \003(\0132\032.statehouse.v1.St" +
-      "ateChange\022(\n\010attempts\030\010 \003(\0132\026.statehouse" +
-      ".v1.Attempt\022(\n\007outputs\030\t \001(\0132\027.google.pr" +
-      "otobuf.Struct\0220\n\014retry_policy\030\n \001(\0132\032.st" +
-      "atehouse.v1.RetryPolicy\0225\n\021next_attempt_" +
-      "time\030\013 \001(\0132\032.google.protobuf.Timestamp\022/" +
-      "\n\013create_time\030\014 \001(\0132\032.google.protobuf.Ti" +
-      "mestamp\022/\n\013update_time\030\r \001(\0132\032.google.pr" +
-      "otobuf.Timestamp\0222\n\017attempt_timeout\030\016 \001(" +
-      "\0132\031.google.protobuf.Duration\"\257\004\n\tExecuti" +
-      "on\022\n\n\002id\030\001 \001(\t\022\021\n\tnamespace\030\002 \001(\t\022\017\n\007flo" +
-      "w_id\030\003 \001(\t\022\025\n\rflow_revision\030\004 \001(\005\0224\n\006lab" +
-      "els\030\005 \003(\0132$.statehouse.v1.Execution.Labe" +
-      "lsEntry\022\'\n\006inputs\030\006 \001(\0132\027.google.protobu" +
-      "f.Struct\022(\n\007outputs\030\007 \001(\0132\027.google.proto" +
-      "buf.Struct\022#\n\005state\030\010 \001(\0162\024.statehouse.v" +
-      "1.State\022+\n\007history\030\t \003(\0132\032.statehouse.v1" +
-      ".StateChange\022)\n\ttask_runs\030\n \003(\0132\026.stateh" +
-      "ouse.v1.TaskRun\022\020\n\010revision\030\013 \001(\003\022/\n\013cre" +
-      "ate_time\030\014 \001(\0132\032.google.protobuf.Timesta" +
-      "mp\022/\n\013update_time\030\r \001(\0132\032.google.protobu" +
-      "f.Timestamp\022\033\n\023parent_execution_id\030\016 \001(\t" +
-      "\022\025\n\rrestart_count\030\017 \001(\005\032-\n\013LabelsEntry\022\013" +
-      "\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001*b\n\rExecut" +
-      "ionView\022\036\n\032EXECUTION_VIEW_UNSPECIFIED\020\000\022" +
-      "\030\n\024EXECUTION_VIEW_BASIC\020\001\022\027\n\023EXECUTION_V" +
-      "IEW_FULL\020\002BX\n\020io.statehouse.v1P\001ZBgithub" +
-      ".com/statehouse/statehouse/gen/go/stateh" +
-      "ouse/v1;statehousev1b\006proto3"
+      "\030\005 \001(\0132\031.google.protobuf.Duration\0225\n\021lea" +
+      "se_expire_time\030\006 \001(\0132\032.google.protobuf.T" +
+      "imestamp\"\311\004\n\013RetryPolicy\0227\n\010constant\030\001 \001" +
+      "(\0132#.statehouse.v1.RetryPolicy.ConstantH" +
+      "\000\022=\n\013exponential\030\002 \001(\0132&.statehouse.v1.R" +
+      "etryPolicy.ExponentialH\000\0223\n\006random\030\003 \001(\013" +
+      "2!.statehouse.v1.RetryPolicy.RandomH\000\022\024\n" +
+      "\014max_attempts\030\004 \001(\005\022/\n\014max_duration\030\005 \001(" +
+      "\0132\031.google.protobuf.Duration\022\030\n\020warning_" +
+      "on_retry\030\006 \001(\010\0327\n\010Constant\022+\n\010interval\030\001" +
+      " \001(\0132\031.google.protobuf.Duration\032{\n\013Expon" +
+      "ential\022+\n\010interval\030\001 \001(\0132\031.google.protob" +
+      "uf.Duration\022/\n\014max_interval\030\002 \001(\0132\031.goog" +
+      "le.protobuf.Duration\022\016\n\006factor\030\003 \001(\001\032j\n\006" +
+      "Random\022/\n\014min_interval\030\001 \001(\0132\031.google.pr" +
+      "otobuf.Duration\022/\n\014max_interval\030\002 \001(\0132\031." +
+      "google.protobuf.DurationB\n\n\010interval\"\214\004\n" +
+      "\007TaskRun\022\n\n\002id\030\001 \001(\t\022\024\n\014execution_id\030\002 \001" +
+      "(\t\022\017\n\007task_id\030\003 \001(\t\022\032\n\022parent_task_run_i" +
+      "d\030\004 \001(\t\022\r\n\005value\030\005 \001(\t\022#\n\005state\030\006 \001(\0162\024." +
+      "statehouse.v1.State\022+\n\007history\030\007 \003(\0132\032.s" +
+      "tatehouse.v1.StateChange\022(\n\010attempts\030\010 \003" +
+      "(\0132\026.statehouse.v1.Attempt\022(\n\007outputs\030\t " +
+      "\001(\0132\027.google.protobuf.Struct\0220\n\014retry_po" +
+      "licy\030\n \001(\0132\032.statehouse.v1.RetryPolicy\0225" +
+      "\n\021next_attempt_time\030\013 \001(\0132\032.google.proto" +
+      "buf.Timestamp\022/\n\013create_time\030\014 \001(\0132\032.goo" +
+      "gle.protobuf.Timestamp\022/\n\013update_time\030\r " +
+      "\001(\0132\032.google.protobuf.Timestamp\0222\n\017attem" +
+      "pt_timeout\030\016 \001(\0132\031.google.protobuf.Durat" +
+      "ion\"\257\004\n\tExecution\022\n\n\002id\030\001 \001(\t\022\021\n\tnamespa" +
+      "ce\030\002 \001(\t\022\017\n\007flow_id\030\003 \001(\t\022\025\n\rflow_revisi" +
+      "on\030\004 \001(\005\0224\n\006labels\030\005 \003(\0132$.statehouse.v1" +
+      ".Execution.LabelsEntry\022\'\n\006inputs\030\006 \001(\0132\027" +
+      ".google.protobuf.Struct\022(\n\007outputs\030\007 \001(\013" +
+      "2\027.google.protobuf.Struct\022#\n\005state\030\010 \001(\016" +
+      "2\024.statehouse.v1.State\022+\n\007history\030\t \003(\0132" +
+      "\032.statehouse.v1.StateChange\022)\n\ttask_runs" +
+      "\030\n \003(\0132\026.statehouse.v1.TaskRun\022\020\n\010revisi" +
+      "on\030\013 \001(\003\022/\n\013create_time\030\014 \001(\0132\032.google.p" +
+      "rotobuf.Timestamp\022/\n\013update_time\030\r \001(\0132\032" +
+      ".google.protobuf.Timestamp\022\033\n\023parent_exe" +
+      "cution_id\030\016 \001(\t\022\025\n\rrestart_count\030\017 \001(\005\032-" +
+      "\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(" +
+      "\t:\0028\001*b\n\rExecutionView\022\036\n\032EXECUTION_VIEW" +
+      "_UNSPECIFIED\020\000\022\030\n\024EXECUTION_VIEW_BASIC\020\001" +
+      "\022\027\n\023EXECUTION_VIEW_FULL\020\002BX\n\020io.statehou" +
+      "se.v1P\001ZBgithub.com/statehouse/statehous" +
+      "e/gen/go/statehouse/v1;statehousev1b\006pro" +
+      "to3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -147,7 +149,7 @@ public final class ExecutionOuterClass {
     internal_static_statehouse_v1_Attempt_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_Attempt_descriptor,
-        new java.lang.String[] { "Number", "State", "History", "WorkerId", "LeaseDuration", });
+        new java.lang.String[] { "Number", "State", "History", "WorkerId", "LeaseDuration", "LeaseExpireTime", });
     internal_static_statehouse_v1_RetryPolicy_descriptor =
       getDescriptor().getMessageTypes().get(2);
     internal_static_statehouse_v1_RetryPolicy_fieldAccessorTable = new
