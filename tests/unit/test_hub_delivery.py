@@ -307,9 +307,13 @@ async def _paced_sends(pacer: _Pacer, now: list[float], count: int) -> list[int]
     return [turns.count(t) for t in sorted(set(turns))]
 
 
+#: Budget tests: slots enough that only the budget of loop time holds sends back.
+_MANY_SLOTS: dict[str, Any] = {"max_in_flight": 1000, "busy_in_flight": 1000}
+
+
 async def test_the_pacer_grants_sends_within_its_budget_of_loop_time_in_order() -> None:
     now = [0.0]
-    pacer = _Pacer(0.003, 0.001, busy=lambda: 0, clock=lambda: now[0], cost=0.001)
+    pacer = _Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 0, clock=lambda: now[0], cost=0.001)
     per_turn = await _paced_sends(pacer, now, 12)
     assert per_turn == [3, 3, 3, 3]
     assert abs(pacer.cost - 0.001) < 1e-9  # measured: 1 ms a send
@@ -318,7 +322,9 @@ async def test_the_pacer_grants_sends_within_its_budget_of_loop_time_in_order() 
 async def test_the_pacer_gives_sends_a_smaller_budget_while_requests_are_in_flight() -> None:
     now = [0.0]
     in_flight = [2]
-    pacer = _Pacer(0.003, 0.001, busy=lambda: in_flight[0], clock=lambda: now[0], cost=0.001)
+    pacer = _Pacer(
+        0.003, 0.001, **_MANY_SLOTS, busy=lambda: in_flight[0], clock=lambda: now[0], cost=0.001
+    )
     assert await _paced_sends(pacer, now, 4) == [1, 1, 1, 1]
     in_flight[0] = 0
     assert await _paced_sends(pacer, now, 6) == [3, 3]
@@ -326,7 +332,7 @@ async def test_the_pacer_gives_sends_a_smaller_budget_while_requests_are_in_flig
 
 async def test_the_pacer_learns_the_cost_of_a_send() -> None:
     now = [0.0]
-    pacer = _Pacer(0.003, 0.001, busy=lambda: 0, clock=lambda: now[0], cost=50e-6)
+    pacer = _Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 0, clock=lambda: now[0], cost=50e-6)
     per_turn = await _paced_sends(pacer, now, 120)
     # The first estimate lets too many through; the measured cost brings it to the budget.
     assert per_turn[0] == 60
@@ -428,7 +434,7 @@ async def test_what_runs_while_deliveries_rest_is_not_counted_as_their_cost() ->
     """Requests use the loop while deliveries rest: their CPU time is theirs. (Counted
     as the sends', it made each rest longer than the last until deliveries stopped.)"""
     now = [0.0]
-    pacer = _Pacer(0.003, 0.001, busy=lambda: 1, clock=lambda: now[0], cost=0.001)
+    pacer = _Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 1, clock=lambda: now[0], cost=0.001)
 
     async def requests() -> None:
         while True:
