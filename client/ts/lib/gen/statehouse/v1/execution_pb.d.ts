@@ -86,6 +86,15 @@ export type Attempt = Message<"statehouse.v1.Attempt"> & {
      * @generated from field: google.protobuf.Duration lease_duration = 5;
      */
     leaseDuration?: Duration | undefined;
+    /**
+     * When the attempt's lease expires unless a heartbeat extends it: set while
+     * the attempt is open and holds a lease, moved later by each Heartbeat,
+     * unset once the attempt ended (and without a lease). A time in the past is
+     * a lease lost that the server has not acted on yet.
+     *
+     * @generated from field: google.protobuf.Timestamp lease_expire_time = 6;
+     */
+    leaseExpireTime?: Timestamp | undefined;
 };
 /**
  * Describes the message statehouse.v1.Attempt.
