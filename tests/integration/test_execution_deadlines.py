@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.protobuf import duration_pb2
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, state_pb2 as st
@@ -291,15 +292,59 @@ async def test_a_bad_attempt_timeout_is_refused(stubs: Stubs) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_a_deadline_fires_through_a_restart(server_process: ServerProcess, tmp_path: Path) -> None:
-    """The server is killed (SIGKILL) with a deadline pending: after the restart
-    it fires, once."""
+def test_deadlines_and_attempt_timeouts_fire_through_a_restart(
+    server_process: ServerProcess, tmp_path: Path
+) -> None:
+    """Deadlines and attempt timeouts are durable timers, like leases: the server
+    is killed (SIGKILL) with them pending, and after the restart each fires,
+    once; a deadline of an execution that ended before the crash never does."""
+    timeout = 4.0
 
     async def scenario() -> None:
         stubs = Stubs(server_process.target)
         try:
-            execution = await create(stubs, max_duration=deadline(2, pb.DEADLINE_ACTION_FAIL))
-            await task_run(stubs, execution.id)
+            armed = time.monotonic()
+            failing = await create(
+                stubs, flow_id="fails", max_duration=deadline(timeout, pb.DEADLINE_ACTION_FAIL)
+            )
+            await task_run(stubs, failing.id)
+            ended = await create(
+                stubs, flow_id="ends", max_duration=deadline(timeout, pb.DEADLINE_ACTION_KILL)
+            )
+            done = await task_run(stubs, ended.id)
+            slow_execution = await create(stubs, flow_id="slow")
+            slow = (
+                await stubs.executions.CreateTaskRun(
+                    pb.CreateTaskRunRequest(
+                        execution_id=slow_execution.id,
+                        task_id="t",
+                        attempt_timeout=seconds(timeout),
+                        retry_policy=execution_pb2.RetryPolicy(
+                            constant=execution_pb2.RetryPolicy.Constant(interval=seconds(1)),
+                            max_attempts=2,
+                        ),
+                    )
+                )
+            ).task_run
+            for flow in ("ends", "slow"):
+                [_claimed] = (
+                    await stubs.executions.ClaimTaskRuns(
+                        pb.ClaimTaskRunsRequest(
+                            worker_id="w", filter=pb.TaskRunFilter(namespace=NS, flow_id=flow)
+                        )
+                    )
+                ).task_runs
+            await stubs.executions.TransitionTaskRun(
+                pb.TransitionTaskRunRequest(task_run_id=done.id, state=st.STATE_SUCCESS)
+            )
+            await stubs.executions.CompleteExecution(
+                pb.CompleteExecutionRequest(execution_id=ended.id)
+            )
+            finished = await get(stubs, ended.id)
+            assert finished.state == st.STATE_SUCCESS
+            # Nothing has fired yet: the crash comes first.
+            assert time.monotonic() - armed < timeout, "too slow to crash before the deadlines"
+            assert (await get(stubs, failing.id)).state == st.STATE_CREATED
         finally:
             await stubs.channel.close()
         server_process.kill()
@@ -307,12 +352,33 @@ def test_a_deadline_fires_through_a_restart(server_process: ServerProcess, tmp_p
         stubs = Stubs(server_process.target)
         try:
             limit = time.monotonic() + 60
-            while (after := await get(stubs, execution.id)).state != st.STATE_FAILED:
-                assert time.monotonic() < limit, "the deadline never fired"
+            while True:
+                after = await get(stubs, failing.id)
+                slow_after = (await get(stubs, slow_execution.id)).task_runs[0]
+                if after.state == st.STATE_FAILED and slow_after.attempts[0].state != (
+                    st.STATE_RUNNING
+                ):
+                    break
+                assert time.monotonic() < limit, "a deadline never fired after the restart"
                 await asyncio.sleep(0.1)
             assert [h.state for h in after.history] == [st.STATE_CREATED, st.STATE_FAILED]
             assert after.history[-1].actor == "system"
             assert after.task_runs[0].state == st.STATE_FAILED
+            ended_attempt = slow_after.attempts[0].history[-1]
+            assert (ended_attempt.state, ended_attempt.actor) == (st.STATE_FAILED, "system")
+            assert ended_attempt.reason == "attempt timeout: attempt 1 ran longer than 4s"
+            assert slow_after.id == slow.id and slow_after.state == st.STATE_RESTARTED
+            # The execution that ended before the crash kept its end.
+            assert await get(stubs, ended.id) == finished
+            # Once: each timer went with its firing, none is left behind.
+            engine = sa.create_engine(server_process.database_url)
+            try:
+                with engine.connect() as conn:
+                    left = conn.execute(sa.text("SELECT id FROM timers")).scalars().all()
+            finally:
+                engine.dispose()
+            assert left == []
+            assert (await get(stubs, failing.id)).revision == after.revision
         finally:
             await stubs.channel.close()
 
