@@ -115,7 +115,11 @@ export class Stream<T> implements AsyncIterable<T> {
     signal: AbortSignal | undefined,
     private readonly onDone: (s: Stream<T>) => void,
   ) {
-    signal?.addEventListener("abort", () => this.stopped.abort());
+    if (signal) {
+      const stop = () => this.stopped.abort();
+      signal.addEventListener("abort", stop, { once: true });
+      this.stopped.signal.addEventListener("abort", () => signal.removeEventListener("abort", stop), { once: true });
+    }
   }
 
   get done(): boolean {
@@ -175,15 +179,24 @@ const SERVER_WAITS: Record<string, (request: Record<string, unknown>) => number>
     durationMs(request.wait as Parameters<typeof durationMs>[0]),
 };
 
-/** Combines signals: aborted when any is. */
-function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
+/** Combines signals: aborted when any is; release() removes its listeners (call it when done). */
+function anySignal(signals: (AbortSignal | undefined)[]): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
+  const listening: [AbortSignal, () => void][] = [];
   for (const signal of signals) {
     if (!signal) continue;
-    if (signal.aborted) controller.abort(signal.reason);
-    else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      continue;
+    }
+    const abort = () => controller.abort(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    listening.push([signal, abort]);
   }
-  return controller.signal;
+  const release = () => {
+    for (const [signal, abort] of listening) signal.removeEventListener("abort", abort);
+  };
+  return { signal: controller.signal, release };
 }
 
 interface Shared {
@@ -206,22 +219,26 @@ function wrapUnary(method: DescMethod, call: Function, shared: Shared) {
     const policy = options.retry ?? shared.retry;
     const retryable = isIdempotent(method.name, request);
     const deadline = Date.now() + (options.timeoutMs ?? shared.timeoutMs + (wait ? wait(request) : 0));
-    const signal = anySignal([options.signal, shared.closing]);
-    for (let failures = 1; ; failures++) {
-      try {
-        return await call(request, {
-          timeoutMs: Math.max(1, deadline - Date.now()),
-          signal,
-          headers: options.headers,
-        });
-      } catch (caught) {
-        const error = shared.closing.aborted ? closedError() : StatehouseError.from(caught);
-        if (!retryable || !isTransient(policy, error) || !allowsRetry(policy, failures)) throw error;
-        const delay = backoffMs(policy, failures);
-        if (Date.now() + delay >= deadline) throw error;
-        await sleep(delay, signal);
-        if (signal.aborted) throw error;
+    const { signal, release } = anySignal([options.signal, shared.closing]);
+    try {
+      for (let failures = 1; ; failures++) {
+        try {
+          return await call(request, {
+            timeoutMs: Math.max(1, deadline - Date.now()),
+            signal,
+            headers: options.headers,
+          });
+        } catch (caught) {
+          const error = shared.closing.aborted ? closedError() : StatehouseError.from(caught);
+          if (!retryable || !isTransient(policy, error) || !allowsRetry(policy, failures)) throw error;
+          const delay = backoffMs(policy, failures);
+          if (Date.now() + delay >= deadline) throw error;
+          await sleep(delay, signal);
+          if (signal.aborted) throw error;
+        }
       }
+    } finally {
+      release();
     }
   };
 }

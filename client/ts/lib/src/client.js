@@ -24,7 +24,11 @@ export class Stream {
     constructor(open, signal, onDone) {
         this.open = open;
         this.onDone = onDone;
-        signal?.addEventListener("abort", () => this.stopped.abort());
+        if (signal) {
+            const stop = () => this.stopped.abort();
+            signal.addEventListener("abort", stop, { once: true });
+            this.stopped.signal.addEventListener("abort", () => signal.removeEventListener("abort", stop), { once: true });
+        }
     }
     get done() {
         return this.finished;
@@ -85,18 +89,26 @@ function durationMs(duration) {
 const SERVER_WAITS = {
     "statehouse.v1.ExecutionService.ClaimTaskRuns": (request) => durationMs(request.wait),
 };
-/** Combines signals: aborted when any is. */
+/** Combines signals: aborted when any is; release() removes its listeners (call it when done). */
 function anySignal(signals) {
     const controller = new AbortController();
+    const listening = [];
     for (const signal of signals) {
         if (!signal)
             continue;
-        if (signal.aborted)
+        if (signal.aborted) {
             controller.abort(signal.reason);
-        else
-            signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+            continue;
+        }
+        const abort = () => controller.abort(signal.reason);
+        signal.addEventListener("abort", abort, { once: true });
+        listening.push([signal, abort]);
     }
-    return controller.signal;
+    const release = () => {
+        for (const [signal, abort] of listening)
+            signal.removeEventListener("abort", abort);
+    };
+    return { signal: controller.signal, release };
 }
 function closedError() {
     return new StatehouseError(Code.Canceled, "the client was closed");
@@ -112,26 +124,31 @@ function wrapUnary(method, call, shared) {
         const policy = options.retry ?? shared.retry;
         const retryable = isIdempotent(method.name, request);
         const deadline = Date.now() + (options.timeoutMs ?? shared.timeoutMs + (wait ? wait(request) : 0));
-        const signal = anySignal([options.signal, shared.closing]);
-        for (let failures = 1;; failures++) {
-            try {
-                return await call(request, {
-                    timeoutMs: Math.max(1, deadline - Date.now()),
-                    signal,
-                    headers: options.headers,
-                });
+        const { signal, release } = anySignal([options.signal, shared.closing]);
+        try {
+            for (let failures = 1;; failures++) {
+                try {
+                    return await call(request, {
+                        timeoutMs: Math.max(1, deadline - Date.now()),
+                        signal,
+                        headers: options.headers,
+                    });
+                }
+                catch (caught) {
+                    const error = shared.closing.aborted ? closedError() : StatehouseError.from(caught);
+                    if (!retryable || !isTransient(policy, error) || !allowsRetry(policy, failures))
+                        throw error;
+                    const delay = backoffMs(policy, failures);
+                    if (Date.now() + delay >= deadline)
+                        throw error;
+                    await sleep(delay, signal);
+                    if (signal.aborted)
+                        throw error;
+                }
             }
-            catch (caught) {
-                const error = shared.closing.aborted ? closedError() : StatehouseError.from(caught);
-                if (!retryable || !isTransient(policy, error) || !allowsRetry(policy, failures))
-                    throw error;
-                const delay = backoffMs(policy, failures);
-                if (Date.now() + delay >= deadline)
-                    throw error;
-                await sleep(delay, signal);
-                if (signal.aborted)
-                    throw error;
-            }
+        }
+        finally {
+            release();
         }
     };
 }

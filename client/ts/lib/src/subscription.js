@@ -113,7 +113,12 @@ export class Subscription {
         });
         promise.catch(() => { });
         this.accepted = { promise, resolve, reject };
-        options.signal?.addEventListener("abort", () => this.stopped.abort());
+        const signal = options.signal;
+        if (signal) {
+            const stop = () => this.stopped.abort();
+            signal.addEventListener("abort", stop, { once: true });
+            this.stopped.signal.addEventListener("abort", () => signal.removeEventListener("abort", stop), { once: true });
+        }
     }
     /** The sequence to resume after: see SubscriptionCursor. */
     get lastSequence() {
