@@ -7,7 +7,8 @@ certificates in the environment:
   task runs, a lifecycle, the event stream in order and resumed, google.rpc
   error details, requests refused before sending, and child processes that
   leave a stream each way must exit by themselves;
-- ``credentials.test.js``, ``tls.test.js`` and ``tracing.test.js`` with
+- ``cursor.test.js`` (the subscription cursor, retry rules, request checks:
+  no server), ``credentials.test.js``, ``tls.test.js`` and ``tracing.test.js`` with
   certificates made here and a server serving TLS: the bearer token sent on
   every call and stream (recorded by a Connect server in the Node process),
   TLS with the CA succeeding and without it failing, mTLS, a subscription that
@@ -189,7 +190,12 @@ def test_js_client_credentials_tls_and_tracing(tmp_path: Path, tls_dir: Path) ->
     ) as port:  # fmt: skip
         target = f"127.0.0.1:{port}"
         output = run_node_tests(
-            ["test/credentials.test.js", "test/tls.test.js", "test/tracing.test.js"],
+            [
+                "test/cursor.test.js",
+                "test/credentials.test.js",
+                "test/tls.test.js",
+                "test/tracing.test.js",
+            ],
             {"STATEHOUSE_TLS_TARGET": target, "STATEHOUSE_TEST_TLS_DIR": str(tls_dir)},
             f"server log:\n{log.read_text()}",
         )
