@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -17,7 +14,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
-from statehouse.server import clock
+from statehouse.server import clock, testing as launcher
 from statehouse.server.app import Server, create_server
 from statehouse.server.settings import Settings
 from statehouse.server.storage import Store
@@ -150,86 +147,21 @@ async def stubs(server_target: str) -> AsyncIterator[Stubs]:
         await s.channel.close()
 
 
-class ServerProcess:
-    """``python -m statehouse.server.app`` (or ``program``) in a subprocess,
-    restartable on the same port."""
+class ServerProcess(launcher.ServerProcess):
+    """``statehouse serve`` (or ``program``) on ``database_url`` in a subprocess,
+    started at once, restartable on the same port: the one launcher
+    (``statehouse.server.testing``) with this suite's defaults."""
 
     def __init__(
         self,
         database_url: str,
         log_path: Path,
-        program: tuple[str, ...] = ("-m", "statehouse.server.app"),
+        program: tuple[str, ...] = launcher.SERVE,
         options: tuple[str, ...] = (),
     ) -> None:
+        super().__init__(("--database", database_url, *options), log_path=log_path, program=program)
         self.database_url = database_url
-        self.log_path = log_path
-        self.program = program
-        self.options = options
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
         self.start()
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90.0) -> None:
-        # A bound for a server that cannot start, not a measure of how fast it
-        # starts: on a machine loaded by other work, starting (migrations
-        # included) has taken over 30 s.
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = self.log_path.open("ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                *self.program,
-                "--address",
-                f"127.0.0.1:{self.port}",
-                "--database",
-                self.database_url,
-                *self.options,
-            ],
-            stdout=log,
-            stderr=log,
-            env=env,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
-            match = READY.search(text)
-            if match:
-                self.port = int(match.group(1))
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{text}")
-            time.sleep(0.02)
-        self.kill()
-        raise RuntimeError("server did not become ready:\n" + self.log_path.read_text())
-
-    def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM and wait: a graceful shutdown."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: a crash."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(15)
-
-    def restart(self) -> None:
-        """A new process on the same database and port (stop it first, or kill it)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.stop()
-        self.start()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture

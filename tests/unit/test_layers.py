@@ -19,7 +19,7 @@ CLIENT = ROOT / "client" / "src" / "statehouse"
 
 #: The server's units (a top-level module or a package) by layer, top first.
 LAYERS: list[set[str]] = [
-    {"app"},
+    {"app", "testing"},
     {"api", "scheduler", "tls", "options", "web", "health", "housekeeping"},
     {"commands", "queries", "credentials"},
     {"access", "events"},
@@ -47,6 +47,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "web": WIRE | SQL,
     "telemetry": WIRE | SQL,
     "app": SQL,
+    "testing": WIRE | SQL,
 }
 
 

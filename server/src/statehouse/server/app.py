@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import gc
 import ipaddress
+import json
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -23,6 +24,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -585,6 +587,14 @@ async def serve(
             port,
             http,
         )
+    if process is None and settings.ready_file is not None:
+        write_ready_file(
+            settings.ready_file,
+            grpc_port=port,
+            http_port=server.http_port if settings.http_address else None,
+            metrics_port=server.metrics_listener.port if server.metrics_listener else None,
+            pids=[os.getpid()],
+        )
     if on_ready is not None:
         on_ready(port)
     stop = asyncio.Event()
@@ -660,6 +670,28 @@ def _reload_tls(server: Server) -> None:
     server.tls.request_reload()
     if server.http is not None:
         server.http.reload_tls(server.tls.files.cert, server.tls.files.key)
+
+
+def write_ready_file(
+    path: Path,
+    *,
+    grpc_port: int,
+    http_port: int | None,
+    metrics_port: int | None,
+    pids: list[int],
+) -> None:
+    """``serve --ready-file``: the bound ports and the serving processes' pids, as one
+    JSON object, written whole (a reader never sees half of it) once serving."""
+    body = json.dumps(
+        {"grpc_port": grpc_port, "http_port": http_port, "metrics_port": metrics_port, "pids": pids}
+    )
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(body + "\n")
+    os.replace(partial, path)
+
+
+def _port_of(address: str | None) -> int | None:
+    return int(address.rsplit(":", 1)[1]) if address else None
 
 
 def _http_text(settings: Settings, port: int | None) -> str:
@@ -786,6 +818,7 @@ def supervise(settings: Settings, log_level: str = "INFO", log_format: str = "te
                 store.close()
         child_settings = dataclasses.replace(
             settings,
+            ready_file=None,  # the supervisor writes it, once every process serves
             address=f"{host}:{port}",
             http_address=http_address,
             metrics_address=metrics_address,
@@ -809,7 +842,15 @@ def supervise(settings: Settings, log_level: str = "INFO", log_format: str = "te
             children.append(child)
             waiting[reader] = child
         return _watch_children(
-            children, waiting, reservations, stopping, child_settings, host, port, tls is not None
+            children,
+            waiting,
+            reservations,
+            stopping,
+            child_settings,
+            host,
+            port,
+            tls is not None,
+            settings.ready_file,
         )
     finally:
         for held in reservations:
@@ -828,8 +869,10 @@ def _watch_children(
     host: str,
     port: int,
     tls: bool,
+    ready_file: Path | None = None,
 ) -> int:
-    """Wait for a signal (status 0) or for a process to die (status 1)."""
+    """Wait for a signal (status 0) or for a process to die (status 1); ``ready_file``
+    is written once every process serves."""
     sentinels = {child.sentinel: child for child in children}
     ready_count = 0
     while not stopping:
@@ -859,6 +902,14 @@ def _watch_children(
                         len(children),
                         ", ".join(str(c.pid) for c in children),
                     )
+                    if ready_file is not None:
+                        write_ready_file(
+                            ready_file,
+                            grpc_port=port,
+                            http_port=http_port,
+                            metrics_port=_port_of(settings.metrics_address),
+                            pids=[c.pid for c in children if c.pid is not None],
+                        )
             elif isinstance(item, int) and not stopping:
                 child = sentinels[item]
                 child.join()

@@ -139,6 +139,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="server processes sharing the port (SO_REUSEPORT), supervised by this one (default 1)",
     )
     parser.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help=(
+            "once serving, write the bound ports here as JSON (grpc_port, http_port, "
+            "metrics_port, pids), for whatever started the server with port 0"
+        ),
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -200,4 +209,5 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         insecure=getattr(args, "insecure", False),
         processes=getattr(args, "processes", 1),
         max_connections=getattr(args, "max_connections", _DEFAULTS.max_connections),
+        ready_file=getattr(args, "ready_file", None),
     )

@@ -100,6 +100,9 @@ class Settings:
     auth_refresh_interval: float = 1.0
     #: Serve a non-loopback address without TLS and authentication anyway.
     insecure: bool = False
+    #: Once serving, write the bound ports here as JSON (``app.write_ready_file``), for
+    #: a supervisor or a test that asked for port 0; None: nothing written.
+    ready_file: Path | None = None
 
     @property
     def auth_enabled(self) -> bool:

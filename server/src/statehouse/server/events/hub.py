@@ -83,7 +83,7 @@ BUSY_SHARE = 0.05
 #: meanwhile gathers what arrives into its next message: with 5,000 streams open,
 #: one write at a time, this cut the server's CPU per write by a fifth and the
 #: write p99 from 2.0 to 2.4 x that with none open to 1.5 x (bench/run.py --only
-#: idle, alternating rounds against 8 and 2; docs/design.md, "Slots").
+#: idle, alternating rounds against 8 and 2; docs/design.md, "The event stream").
 MAX_IN_FLIGHT = 1
 BUSY_IN_FLIGHT = 1
 #: A subscriber that takes several events per message gets bursts of this many

@@ -1,0 +1,217 @@
+"""A real Statehouse server in a subprocess, for tests and benchmarks: yours and ours.
+
+:class:`ServerProcess` runs ``statehouse serve`` (``python -m statehouse.server.app``,
+or another program that takes its options) on 127.0.0.1, port 0 unless told,
+and knows it is serving when the server writes its ``--ready-file``: the bound
+ports and the serving processes' pids, read once, no log line parsed. It can be
+stopped gracefully (SIGTERM), killed (SIGKILL, a crash) and restarted on the
+same ports and database::
+
+    with ServerProcess(["--database", "sqlite:///tmp/x.db"], log_path=Path("x.log")) as server:
+        client = Client.connect(server.target)
+        ...
+
+Every test of this repository and ``make bench`` start their servers with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+#: ``python -m statehouse.server.app``: the server's own entry point (``statehouse serve``).
+SERVE = ("-m", "statehouse.server.app")
+
+
+class ServerExited(RuntimeError):
+    """The server process ended (or never served) before it was ready."""
+
+
+class ServerProcess:
+    """``program`` (a server taking ``statehouse serve``'s options) in a subprocess.
+
+    ``options`` are passed as they are, after ``--address HOST:PORT`` (the bound
+    port on a restart, so clients reconnect to the same one) and ``--ready-file``;
+    with ``http``, ``--http-address HOST:PORT`` too (port 0 first, the bound one on
+    a restart). stdout and stderr go to ``log_path`` (appended: a restart's lines
+    follow the last run's). ``start`` returns once the server serves, or raises
+    :class:`ServerExited` with the log's end if it exits or does not serve within
+    its timeout (a bound for a server that cannot start, not a measure of how fast
+    it starts: on a loaded machine, starting with migrations has taken over 30 s).
+    """
+
+    def __init__(
+        self,
+        options: Sequence[str] = (),
+        *,
+        log_path: Path,
+        program: Sequence[str] = SERVE,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        http: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        new_session: bool = False,
+        python: str = sys.executable,
+    ) -> None:
+        self.options = list(options)
+        self.log_path = log_path
+        self.program = list(program)
+        self.host = host
+        self.port = port
+        self.http = http
+        self.http_port: int | None = None
+        self.metrics_port: int | None = None
+        #: The serving processes (one, or those of ``--processes N``; not their parent).
+        self.pids: list[int] = []
+        self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        self.new_session = new_session
+        self.python = python
+        self.ready_path = log_path.with_name(f"{log_path.name}.ready.json")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # -- where it serves ---------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        """host:port of the gRPC port, for a client."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """http://host:port of the HTTP port (``http=True``, or --http-address in options)."""
+        if self.http_port is None:
+            raise RuntimeError("this server has no HTTP port")
+        scheme = "https" if "--tls-cert" in self.options else "http"
+        return f"{scheme}://{self.host}:{self.http_port}"
+
+    @property
+    def pid(self) -> int:
+        """The process started (under --processes N: the supervising parent)."""
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    # -- its life ----------------------------------------------------------------
+
+    def argv(self) -> list[str]:
+        argv = [self.python, *self.program, "--address", f"{self.host}:{self.port}"]
+        if self.http:
+            argv += ["--http-address", f"{self.host}:{self.http_port or 0}"]
+        return [*argv, "--ready-file", str(self.ready_path), *self.options]
+
+    def start(self, timeout: float = 90.0) -> ServerProcess:
+        """Start it and wait until it serves."""
+        if self.running:
+            raise RuntimeError("already running")
+        with contextlib.suppress(FileNotFoundError):
+            self.ready_path.unlink()
+        env = dict(os.environ if self.env is None else self.env, PYTHONUNBUFFERED="1")
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.cwd,
+                # A session of its own: a Ctrl-C reaches only the launcher, which stops it.
+                start_new_session=self.new_session,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = self._read_ready()
+            if ready is not None:
+                break
+            if self.proc.poll() is not None:
+                raise ServerExited(
+                    f"the server exited with status {self.proc.returncode} before serving:\n"
+                    + self.tail()
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                raise ServerExited(f"the server did not serve within {timeout} s:\n" + self.tail())
+            time.sleep(0.02)
+        self.port = int(ready["grpc_port"])
+        self.http_port = ready.get("http_port")
+        self.metrics_port = ready.get("metrics_port")
+        self.pids = [int(p) for p in ready.get("pids") or []]
+        return self
+
+    def _read_ready(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.ready_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, and wait: a graceful shutdown. Returns the exit status."""
+        assert self.proc is not None, "not started"
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL: a crash (under --processes N, of the parent and of its processes)."""
+        assert self.proc is not None, "not started"
+        for pid in self.pids if self.pids != [self.proc.pid] else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(15)
+
+    def restart(self, timeout: float = 90.0) -> ServerProcess:
+        """A new process on the same ports and options (stopped first if it runs)."""
+        if self.running:
+            self.stop()
+        return self.start(timeout)
+
+    def close(self) -> None:
+        """Stop it if it runs; kill it if it does not stop in time."""
+        if self.running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.stop(15)  # killed by stop() if it takes longer
+
+    def __enter__(self) -> ServerProcess:
+        if not self.running:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- what it said --------------------------------------------------------------
+
+    def logs(self) -> str:
+        """Everything it logged (every run of it)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.logs().splitlines()[-lines:])
