@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import pytest
 
 from statehouse.client import Client
+from tests.eventually import TIMEOUT, eventually
 
 READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+) and http://127\.0\.0\.1:(\d+)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -139,15 +140,14 @@ def browser() -> Iterator[Any]:
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
-    """Poll `check` until it returns something truthy (no sleeps as synchronisation)."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # a stale element between two drawings: try again
-            last = exc
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: {last}")
+    """:func:`tests.eventually.eventually` for the page: an element gone stale between
+    two drawings is tried again. ``timeout`` stops a test that would hang, nothing more:
+    on a loaded machine it is at least the suite's default bound."""
+    value: T = eventually(
+        check,
+        what or str(check),
+        within=max(timeout, TIMEOUT),
+        step=0.05,
+        retry=(Exception,),
+    )
+    return value

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import grpc
 import pytest
 
 from statehouse.v1 import execution_service_pb2 as pb, execution_service_pb2_grpc
+from tests.eventually import TIMEOUT, eventually
 
 from .conftest import ServerProcess
 
@@ -23,10 +23,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def _wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    eventually(condition, what, within=max(timeout, TIMEOUT), step=0.05)
 
 
 def test_the_bench_server_counts_and_profiles_the_real_server(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from statehouse.server.app import create_server
 from statehouse.server.storage import Store
 from statehouse.v1 import event_service_pb2 as epb, execution_service_pb2 as pb
+from tests.eventually import eventually_async
 from tests.pgcluster import PostgresCluster, ReplicatedCluster
 
 from .conftest import BACKENDS, Running, Stubs, make_settings
@@ -85,15 +86,8 @@ async def start(started: list[Running], url: str, **overrides: object) -> Runnin
 async def eventually(
     predicate: Callable[[], bool | Awaitable[bool]], limit: float, step: float = 0.01
 ) -> None:
-    """Until ``predicate()`` holds (TimeoutError after ``limit`` seconds)."""
-    async with asyncio.timeout(limit):
-        while True:
-            held = predicate()
-            if not isinstance(held, bool):
-                held = await held
-            if held:
-                return
-            await asyncio.sleep(step)
+    """Until ``predicate()`` holds (NeverHeld after ``limit`` seconds)."""
+    await eventually_async(predicate, str(predicate), within=limit, step=step)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from statehouse.v1 import (
     execution_service_pb2 as pb,
     state_pb2 as st,
 )
+from tests.eventually import eventually_async
 
 from .conftest import Running, Stubs
 from .test_events import stored_events
@@ -30,10 +31,7 @@ DEADLINE = 120.0
 
 async def wait_until(condition: Callable[[], bool]) -> None:
     """Poll (the hub has no event for these conditions)."""
-    while True:
-        if condition():
-            return
-        await asyncio.sleep(0.02)
+    await eventually_async(condition, str(condition), step=0.02)
 
 
 async def write_executions(stubs: Stubs, namespaces: list[str], per_namespace: int) -> list[str]:

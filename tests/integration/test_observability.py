@@ -13,7 +13,6 @@ import http.client
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from statehouse.v1 import (
     execution_service_pb2_grpc,
     state_pb2,
 )
+from tests.eventually import TIMEOUT, eventually
 from tests.integration.conftest import ServerProcess
 
 HTTP_READY = re.compile(r" and http://127\.0\.0\.1:(\d+)")
@@ -69,10 +69,7 @@ def value(
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    eventually(condition, str(condition), within=max(timeout, TIMEOUT), step=0.05)
 
 
 @pytest.fixture

@@ -13,14 +13,12 @@ from statehouse.server.events.hub import Subscription, _Index, _Pacer
 from statehouse.server.orchestration import Event, State
 from statehouse.server.orchestration.filters import EventFilter
 from statehouse.server.telemetry import Metrics, Tracing
+from tests.eventually import eventually_async
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:
-    """Poll (the hub has no event for these conditions)."""
-    while True:
-        if condition():
-            return
-        await asyncio.sleep(0)
+    """Poll at every turn of the loop (the hub has no event for these conditions)."""
+    await eventually_async(condition, str(condition), step=0)
 
 
 class FakeStore:
