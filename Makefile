@@ -23,11 +23,12 @@ GO_PACKAGES := github.com/statehouse/statehouse/gen/go/statehouse/v1 \
 	github.com/statehouse/statehouse/client/go/statehouse \
 	github.com/statehouse/statehouse/client/go/examples/hello
 
-.PHONY: help venv node js-client go go-protos run test unit integration lint breaking format protos java-protos java generate docs contract-snapshot bench console screenshots clean
+.PHONY: help venv node js-client go go-protos run test test-fast unit integration lint breaking format protos java-protos java generate docs contract-snapshot bench console screenshots clean
 
 help:
 	@echo "make run          create the environment and serve gRPC on $(ADDRESS), HTTP on $(HTTP_ADDRESS) (SQLite in ./data)"
 	@echo "make test         create the environments, lint, type-check and run every test"
+	@echo "make test-fast    the inner loop: no slow, PostgreSQL or browser tests, no lint (SQLite only)"
 	@echo "make venv         create .venv and install the package with its dev tools"
 	@echo "make node         install the repository's Node tools (buf, tsc) in node_modules"
 	@echo "make js-client    compile the JavaScript client (client/ts/src, gen) into client/ts/lib, committed"
@@ -110,6 +111,10 @@ format: venv node
 
 test: lint
 	$(PYTEST)
+
+# The inner loop: everything but the slow tests, PostgreSQL and the browser (SQLite only).
+test-fast: venv node
+	$(PYTEST) -m "not slow and not postgres and not browser"
 
 unit: venv node
 	$(PYTEST) tests/unit

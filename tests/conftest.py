@@ -36,5 +36,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+#: Fixtures that start or use PostgreSQL: a test asking for one is marked ``postgres``.
+_POSTGRES_FIXTURES = {"pg_cluster", "private_pg_cluster", "pg_template"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what ``make test-fast`` leaves out: ``browser`` (tests/browser), ``postgres``
+    (a PostgreSQL backend parameter or fixture; modules that are PostgreSQL's alone say
+    so with ``pytestmark``). ``slow`` is marked by hand."""
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and "postgresql" in map(str, callspec.params.values())
+        if on_postgres or _POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
 def shared_directory() -> Path:
     return Path(os.environ[SHARED])

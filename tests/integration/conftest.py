@@ -158,8 +158,12 @@ class ServerProcess(launcher.ServerProcess):
         log_path: Path,
         program: tuple[str, ...] = launcher.SERVE,
         options: tuple[str, ...] = (),
+        *,
+        http: bool = False,
     ) -> None:
-        super().__init__(("--database", database_url, *options), log_path=log_path, program=program)
+        super().__init__(
+            ("--database", database_url, *options), log_path=log_path, program=program, http=http
+        )
         self.database_url = database_url
         self.start()
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +42,6 @@ from .conftest import ServerProcess
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT / "tests" / "conformance"
 SUITE = conformance.load()
-HTTP_READY = re.compile(r" and http://127\.0\.0\.1:(\d+)")
 #: The bound of one driver's whole run (its builds aside).
 DRIVER_TIMEOUT = 150
 #: Room for a first build of grpc-go, or of the Java client, on a small machine.
@@ -51,7 +49,7 @@ BUILD_TIMEOUT = 300
 #: Executions the suite commits while a driver's subscription is reconnecting.
 COMMITTED_DURING_RESTART = 3
 
-pytestmark = [pytest.mark.xdist_group("conformance"), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("conformance"), pytest.mark.timeout(600)]
 
 #: Every client's outcome per scenario, as the tests of this module find them.
 OUTCOMES: dict[tuple[str, str], str] = {}
@@ -61,19 +59,11 @@ class HttpServer(ServerProcess):
     """A server process serving HTTP too; restarted on the same two ports."""
 
     def __init__(self, database_url: str, log_path: Path, *options: str) -> None:
-        super().__init__(
-            database_url, log_path, options=("--http-address", "127.0.0.1:0", *options)
-        )
-        matches = HTTP_READY.findall(self.logs())
-        assert matches, self.logs()
-        self.http_port = int(matches[-1])
-        pinned = list(self.options)
-        pinned[pinned.index("127.0.0.1:0")] = f"127.0.0.1:{self.http_port}"
-        self.options = tuple(pinned)
+        super().__init__(database_url, log_path, options=options, http=True)
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return self.http_url
 
 
 @dataclass

@@ -41,9 +41,13 @@ from tests.pgcluster import PostgresCluster
 from .conftest import BACKENDS, ManualClock, Running, Stubs, make_settings
 from .helpers import create, details, move, task_run
 
-pytestmark = pytest.mark.skipif(
-    "postgresql" not in BACKENDS, reason="partitions are PostgreSQL's (STATEHOUSE_TEST_BACKENDS)"
-)
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        "postgresql" not in BACKENDS,
+        reason="partitions are PostgreSQL's (STATEHOUSE_TEST_BACKENDS)",
+    ),
+]
 
 Factory = Callable[..., Awaitable[Running]]
 HOUR = 3600.0

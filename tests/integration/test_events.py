@@ -335,6 +335,7 @@ async def test_retention_by_age_deletes_only_a_prefix(
     assert [e.sequence for e in await collect(stubs, 9, after_sequence=9)] == list(range(10, 19))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", BEHIND)
 async def test_a_subscriber_that_stops_reading_during_10000_events_then_gets_them_all(
     running_server: Running, stubs: Stubs, kind: str

@@ -40,9 +40,12 @@ from tests.pgcluster import PostgresCluster, ReplicatedCluster
 from .conftest import BACKENDS, Running, Stubs, make_settings
 from .helpers import details
 
-pytestmark = pytest.mark.skipif(
-    "postgresql" not in BACKENDS, reason="failover is PostgreSQL's (STATEHOUSE_TEST_BACKENDS)"
-)
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        "postgresql" not in BACKENDS, reason="failover is PostgreSQL's (STATEHOUSE_TEST_BACKENDS)"
+    ),
+]
 
 
 @pytest.fixture

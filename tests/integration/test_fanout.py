@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 
 import grpc
+import pytest
 from google.protobuf import duration_pb2
 
 from statehouse.server.orchestration import State
@@ -184,6 +185,7 @@ def _covers(pattern: str, namespace: str) -> bool:
     return pattern in ("*", namespace)
 
 
+@pytest.mark.slow
 async def test_thousands_of_subscribers_with_events_pending_lose_and_repeat_nothing(
     running_server: Running, stubs: Stubs
 ) -> None:

@@ -63,7 +63,11 @@ RESTART_TEST = "^TestASubscriptionResumesAcrossARestart$"
 #: Room for a first build of grpc-go on a small, busy machine.
 BUILD_TIMEOUT = 240
 
-pytestmark = [pytest.mark.xdist_group("go"), pytest.mark.timeout(2 * BUILD_TIMEOUT)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("go"),
+    pytest.mark.timeout(2 * BUILD_TIMEOUT),
+]
 
 
 def _tool() -> ModuleType:

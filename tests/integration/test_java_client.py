@@ -89,6 +89,7 @@ def _missing_toolchain() -> str | None:
 
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.xdist_group("java"),
     pytest.mark.skipif(_missing_toolchain() is not None, reason=str(_missing_toolchain())),
 ]

@@ -47,6 +47,9 @@ from tests.doc_blocks import blocks_tested_by
 
 from .conftest import READY, ServerProcess
 
+#: Other languages' toolchains and whole programs: make test runs them, make test-fast not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client" / "ts"
 #: The CLI of this environment (``tokens create``, ``serve --help``).

@@ -29,6 +29,7 @@ from .conftest import BACKENDS, Running, Stubs, make_settings
 from .helpers import create, details, get, move, task_run
 
 pytestmark = [
+    pytest.mark.postgres,
     pytest.mark.timeout(120),
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL's write path"),
 ]

@@ -127,6 +127,7 @@ async def test_on_connect_comes_before_any_event(server_target: str) -> None:
         await subscription.close()
 
 
+@pytest.mark.slow
 def test_a_subscription_tells_its_reconnections_and_where_to_resume(
     server_process: ServerProcess,
 ) -> None:

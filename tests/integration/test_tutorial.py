@@ -13,9 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from statehouse.client import Client, State, TaskRetryPolicy
 
 from .conftest import ServerProcess
+
+#: Whole programs and workers: make test runs them, make test-fast not.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "tutorial"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from statehouse.client import (
     AsyncClient,
     AsyncWorker,
@@ -18,6 +20,9 @@ from statehouse.client import (
 )
 
 from .conftest import Running
+
+#: Workers running handlers against a server: make test runs them, make test-fast not.
+pytestmark = pytest.mark.slow
 
 NS = "workers.helper"
 

@@ -8,6 +8,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from statehouse.server.events import EventHub
 from statehouse.server.events.hub import Subscription, _Index, _Pacer
 from statehouse.server.orchestration import Event, State
@@ -179,6 +181,7 @@ async def test_a_follower_that_falls_behind_the_memory_reads_the_log() -> None:
     await hub.close()
 
 
+@pytest.mark.slow
 async def test_thousands_of_subscribers_get_every_pending_batch_once_in_order() -> None:
     store = FakeStore()
     hub = await started(store, chunk_size=200)

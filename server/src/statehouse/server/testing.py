@@ -68,7 +68,7 @@ class ServerProcess:
         self.program = list(program)
         self.host = host
         self.port = port
-        self.http = http
+        self._http = http
         self.http_port: int | None = None
         self.metrics_port: int | None = None
         #: The serving processes (one, or those of ``--processes N``; not their parent).
@@ -105,7 +105,7 @@ class ServerProcess:
 
     def argv(self) -> list[str]:
         argv = [self.python, *self.program, "--address", f"{self.host}:{self.port}"]
-        if self.http:
+        if self._http:
             argv += ["--http-address", f"{self.host}:{self.http_port or 0}"]
         return [*argv, "--ready-file", str(self.ready_path), *self.options]
 
