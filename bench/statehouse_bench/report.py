@@ -588,6 +588,10 @@ def render(results: dict[str, Any]) -> str:
         from . import hostile
 
         parts.append(hostile.render(results["hostile"]))
+    if results.get("workers"):
+        from . import workers
+
+        parts.append(workers.render(results["workers"]))
     if results.get("chart"):
         parts.append(f"\nChart of the sweep: {results['chart']}")
     parts.append("\nresult: " + ("ok" if results.get("ok") else "ERRORS (see above)"))

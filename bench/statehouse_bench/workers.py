@@ -191,3 +191,26 @@ def run_phase(statehouse: ServerProcess, sizes: WorkerSizes) -> dict[str, Any]:
         progress(f"workers: failed: {error!r}")
         return {"ok": False, "error": repr(error)}
     return {"ok": result["lease_expiry"]["acted_on"] == result["lease_expiry"]["leases"], **result}
+
+
+def render(workers: dict[str, Any]) -> str:
+    """The workers phase as the report prints it."""
+    if workers.get("skipped"):
+        return f"\nWorkers: skipped ({workers['skipped']})"
+    if "claims" not in workers:
+        return f"\nWorkers: FAILED ({workers.get('error', 'no result')})"
+    c, h, e = workers["claims"], workers["heartbeats"], workers["lease_expiry"]
+    lines = [
+        "\nWorkers (ClaimTaskRuns, Heartbeat, lease expiry; raw stubs, SQLite):",
+        f"  claims: {c['claims_per_s']:,.0f} claims/s by {c.get('workers', '?')} workers claiming "
+        f"batches of {c.get('batch', '?')} over {c.get('task_runs', 0):,} ready task runs, "
+        f"each claimed once; claim call p50 {c['call_p50_ms']:.1f} ms, p99 {c['call_p99_ms']:.1f} ms",
+        f"  heartbeat: {h['us_per_attempt']:.0f} us per held attempt ({h['attempts_per_s']:,.0f} "
+        f"attempts/s, {h['items_per_call']:,} a call, {h['held']:,} held)",
+    ]
+    if e.get("p50_ms") is not None:
+        lines.append(
+            f"  an expired lease acted on (expiry to FAILED as recorded): p50 {e['p50_ms']:,.0f} ms,"
+            f" p99 {e['p99_ms']:,.0f} ms ({e['acted_on']:,} of {e['leases']:,} leases of 1 s)"
+        )
+    return "\n".join(lines)

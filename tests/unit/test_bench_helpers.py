@@ -284,3 +284,38 @@ def test_idle_report_states_the_write_p99_ratio() -> None:
     text = report._idle(idle)
     assert "write p99 with 5,000 idle subscriptions / with none = 5.00 / 2.00 ms = 2.50 x" in text
     assert "(target <= 2 x: NOT met)" in text
+
+
+def test_the_workers_phase_is_printed_with_its_figures() -> None:
+    from statehouse_bench import workers
+
+    result = {
+        "ok": True,
+        "claims": {
+            "task_runs": 20_000,
+            "workers": 16,
+            "batch": 10,
+            "seconds": 10.0,
+            "claims_per_s": 2_000.0,
+            "call_p50_ms": 50.0,
+            "call_p99_ms": 90.0,
+        },
+        "heartbeats": {
+            "held": 20_000,
+            "items_per_call": 1000,
+            "us_per_attempt": 21.0,
+            "attempts_per_s": 47_000.0,
+        },
+        "lease_expiry": {
+            "leases": 1000,
+            "acted_on": 1000,
+            "p50_ms": 800.0,
+            "p99_ms": 1100.0,
+            "mean_ms": 810.0,
+        },
+    }
+    text = workers.render(result)
+    assert "2,000 claims/s by 16 workers claiming batches of 10 over 20,000 ready" in text
+    assert "21 us per held attempt" in text
+    assert "p50 800 ms, p99 1,100 ms (1,000 of 1,000 leases of 1 s)" in text
+    assert "Workers: skipped (--only idle)" in workers.render({"skipped": "--only idle"})
