@@ -24,6 +24,7 @@ from statehouse.v1 import (
     metric_service_pb2_grpc,
 )
 from tests.conftest import shared_directory
+from tests.eventually import eventually
 from tests.pgcluster import PostgresCluster
 
 READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+)")
@@ -166,6 +167,17 @@ class ServerProcess(launcher.ServerProcess):
         )
         self.database_url = database_url
         self.start()
+
+
+def logged(server: launcher.ServerProcess, text: str, count: int = 1) -> None:
+    """Wait until ``server`` has logged ``text`` (``count`` times): an event it says
+    it handled (a reload, a signal), never whether it serves (its ready file)."""
+
+    def seen() -> bool:
+        assert server.running, f"the server exited:\n{server.tail()}"
+        return server.logs().count(text) >= count
+
+    eventually(seen, f"{text!r} logged {count} time(s)")
 
 
 @pytest.fixture

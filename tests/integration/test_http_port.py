@@ -16,9 +16,6 @@ import re
 import signal
 import ssl
 import struct
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,66 +24,23 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from statehouse.server import testing as launcher
 from statehouse.server.app import ConfigError, _check_http
 from statehouse.server.settings import Settings
 from statehouse.v1 import execution_service_pb2 as pb, execution_service_pb2_grpc
 from tests.certs import Authority
+from tests.eventually import eventually
 
+from .conftest import ServerProcess, logged
 from .test_connect import envelope, frames
 
-HTTP_READY = re.compile(
-    r"statehouse serving on 127\.0\.0\.1:(\d+) and (https?)://127\.0\.0\.1:(\d+)"
-)
 E = "/statehouse.v1.ExecutionService/"
 
 
-class Served:
-    """``python -m statehouse.server.app --http-address 127.0.0.1:0 ...`` on a fresh SQLite file."""
-
-    def __init__(self, tmp_path: Path, *options: str, name: str = "server") -> None:
-        self.log_path = tmp_path / f"{name}.log"
-        database = f"sqlite:///{tmp_path / f'{name}.db'}"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "statehouse.server.app",
-                    "--address", "127.0.0.1:0", "--database", database,
-                    "--http-address", "127.0.0.1:0", *options,
-                ],
-                stdout=log,
-                stderr=log,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not (match := HTTP_READY.search(self.logs())):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"not ready (status {self.proc.poll()}):\n{self.logs()}")
-            time.sleep(0.05)
-        self.port, self.scheme, self.http_port = int(match[1]), match[2], int(match[3])
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_log(self, text: str, count: int = 1, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while self.logs().count(text) < count:
-            assert time.monotonic() < deadline, f"{text!r} not logged:\n{self.logs()}"
-            assert self.proc.poll() is None, self.logs()
-            time.sleep(0.02)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
+def serve(tmp_path: Path, *options: str, name: str = "server") -> ServerProcess:
+    """``statehouse serve --http-address 127.0.0.1:0 ...`` on a fresh SQLite file."""
+    database = f"sqlite:///{tmp_path / f'{name}.db'}"
+    return ServerProcess(database, tmp_path / f"{name}.log", options=options, http=True)
 
 
 @pytest.fixture
@@ -141,9 +95,9 @@ def test_https_serves_connect_refuses_strangers_and_rotates_on_sighup(
     tmp_path: Path, ca: Authority
 ) -> None:
     pair = ca.issue("server", server=True)
-    served = Served(tmp_path, "--tls-cert", str(pair.cert), "--tls-key", str(pair.key))
+    served = serve(tmp_path, "--tls-cert", str(pair.cert), "--tls-key", str(pair.key))
     try:
-        assert served.scheme == "https" and " over TLS" in served.logs()
+        assert served.http_url.startswith("https://") and " over TLS" in served.logs()
         # A unary call and a stream, JSON, over HTTPS trusting the test CA.
         kept = https(served.http_port, ca)
         made = create(kept)
@@ -172,15 +126,15 @@ def test_https_serves_connect_refuses_strangers_and_rotates_on_sighup(
         fresh = rotated.issue("server-2", server=True)
         pair.cert.write_bytes(fresh.cert.read_bytes())
         served.proc.send_signal(signal.SIGHUP)
-        served.wait_log("HTTPS certificate reload failed, keeping the previous one")
+        logged(served, "HTTPS certificate reload failed, keeping the previous one")
         assert once(served.http_port, ca)[0] == 200
         grpc_create(served.target, ca)
-        served.wait_log("TLS reload failed, keeping the previous certificates")
+        logged(served, "TLS reload failed, keeping the previous certificates")
 
         # The key too, and SIGHUP: new connections get the new certificate.
         pair.key.write_bytes(fresh.key.read_bytes())
         served.proc.send_signal(signal.SIGHUP)
-        served.wait_log("HTTPS certificates reloaded from")
+        logged(served, "HTTPS certificates reloaded from")
         assert once(served.http_port, rotated)[0] == 200
         with pytest.raises(ssl.SSLCertVerificationError):
             once(served.http_port, ca)
@@ -194,16 +148,16 @@ def test_https_serves_connect_refuses_strangers_and_rotates_on_sighup(
             served.proc.kill()
 
 
-def _refused(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable, "-m", "statehouse.server.app", "--address", "127.0.0.1:0",
-            "--database", f"sqlite:///{tmp_path / 'refused.db'}", *options,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )  # fmt: skip
+def _refused(tmp_path: Path, *options: str) -> tuple[int | None, str]:
+    """The exit status and the log of a server that must refuse to start."""
+    server = launcher.ServerProcess(
+        ["--database", f"sqlite:///{tmp_path / 'refused.db'}", *options],
+        log_path=tmp_path / "refused.log",
+    )
+    with pytest.raises(launcher.ServerExited):
+        server.start()
+    assert server.proc is not None
+    return server.proc.returncode, server.logs()
 
 
 @pytest.mark.parametrize(
@@ -250,10 +204,10 @@ def test_the_http_port_refuses_unsafe_options_at_start(
     argv = [o.format(**with_files) for o in options]
     if "--tls-client-ca" in options:
         argv += tls
-    result = _refused(tmp_path, *argv)
-    assert result.returncode == 1, result.stderr
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    status, log = _refused(tmp_path, *argv)
+    assert status == 1, log
+    assert message in log
+    assert "Traceback" not in log
     assert not (tmp_path / "refused.db").exists()  # refused before anything is opened
 
 
@@ -282,7 +236,7 @@ def _read_frame(response: http.client.HTTPResponse) -> tuple[int, Any]:
 
 
 def test_health_over_http_is_open_and_ends_with_the_server(tmp_path: Path) -> None:
-    served = Served(tmp_path, "--auth")
+    served = serve(tmp_path, "--auth")
     try:
         H = "/grpc.health.v1.Health/"
         conn = http.client.HTTPConnection("127.0.0.1", served.http_port, timeout=10)
@@ -325,7 +279,7 @@ def test_health_over_http_is_open_and_ends_with_the_server(tmp_path: Path) -> No
         # SIGHUP without TLS: nothing to re-read, and the process goes on
         # (the signal's default would have ended it).
         served.proc.send_signal(signal.SIGHUP)
-        served.wait_log("SIGHUP: no TLS certificates to re-read; still serving")
+        logged(served, "SIGHUP: no TLS certificates to re-read; still serving")
         conn.request("GET", "/healthz")
         assert conn.getresponse().read() == b"SERVING\n"
         # Watch: SERVING now; at SIGTERM NOT_SERVING, then the end of the stream.
@@ -360,7 +314,7 @@ def test_a_path_segment_too_long_for_the_file_system_is_not_found(
 ) -> None:
     """Issue 23: 256 bytes in one segment answered 500 with a traceback in the log
     (ENAMETOOLONG from the static files' lookup), without credentials too."""
-    served = Served(tmp_path, *options)
+    served = serve(tmp_path, *options)
     try:
         long = "a" * 256
         for path in (f"/{long}", f"/assets/{long}", f"/assets/{long}.js", f"/{'b' * 5000}"):
@@ -405,52 +359,22 @@ async def test_healthz_answers_503_when_not_serving(tmp_path: Path) -> None:
 
 # -- --processes N -------------------------------------------------------------------
 
-PROCESSES_READY = re.compile(
-    r"statehouse serving on 127\.0\.0\.1:(\d+) and http://127\.0\.0\.1:(\d+) .*"
-    r"2 processes: pids (\d+), (\d+)"
-)
 SUBSCRIBED = re.compile(r"subscribe in process (\d+): after \d+, namespace '(ch\d+)'")
 
 
-class Supervised:
-    def __init__(self, tmp_path: Path) -> None:
-        self.log_path = tmp_path / "server.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "statehouse.server.app",
-                    "--address", "127.0.0.1:0", "--database", f"sqlite:///{tmp_path / 'p.db'}",
-                    "--http-address", "127.0.0.1:0", "--processes", "2", "--log-level", "DEBUG",
-                ],
-                stdout=log,
-                stderr=log,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not (match := PROCESSES_READY.search(self.logs())):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"not ready (status {self.proc.poll()}):\n{self.logs()}")
-            time.sleep(0.05)
-        self.port, self.http_port = int(match[1]), int(match[2])
-        self.pids = {int(match[3]), int(match[4])}
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
-def supervised(tmp_path: Path) -> Iterator[Supervised]:
-    sup = Supervised(tmp_path)
+def supervised(tmp_path: Path) -> Iterator[ServerProcess]:
+    """``--processes 2`` sharing both ports: ``pids`` are the two processes."""
+    sup = ServerProcess(
+        f"sqlite:///{tmp_path / 'p.db'}",
+        tmp_path / "server.log",
+        options=("--processes", "2", "--log-level", "DEBUG"),
+        http=True,
+    )
     try:
         yield sup
     finally:
-        if sup.proc.poll() is None:
-            sup.proc.send_signal(signal.SIGTERM)
-            try:
-                sup.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                sup.proc.kill()
+        sup.close()
         for pid in sup.pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -461,7 +385,7 @@ def _new_connection(port: int) -> http.client.HTTPConnection:
 
 
 def test_processes_share_the_http_port_and_deliver_each_others_events(
-    supervised: Supervised,
+    supervised: ServerProcess,
 ) -> None:
     # Calls on new connections are answered by both processes (each has its start time).
     started: set[str] = set()
@@ -481,7 +405,7 @@ def test_processes_share_the_http_port_and_deliver_each_others_events(
     # log says which process serves which (each has its own namespace filter).
     streams: list[tuple[str, http.client.HTTPConnection, http.client.HTTPResponse]] = []
     served: dict[str, int] = {}
-    while set(served.values()) != supervised.pids:
+    while set(served.values()) != set(supervised.pids):
         assert len(streams) < 30, f"every stream on one process: {served}"
         namespace = f"ch{len(streams)}"
         conn = _new_connection(supervised.http_port)
@@ -494,11 +418,12 @@ def test_processes_share_the_http_port_and_deliver_each_others_events(
         response = conn.getresponse()  # the headers come once the stream is admitted
         assert response.status == 200
         streams.append((namespace, conn, response))
-        deadline = time.monotonic() + 10
-        while namespace not in served:
-            assert time.monotonic() < deadline, supervised.logs()
-            served = {ns: int(pid) for pid, ns in SUBSCRIBED.findall(supervised.logs())}
-            time.sleep(0.02)
+
+        def subscribed(namespace: str = namespace) -> dict[str, int] | None:
+            found = {ns: int(pid) for pid, ns in SUBSCRIBED.findall(supervised.logs())}
+            return found if namespace in found else None
+
+        served = eventually(subscribed, f"the subscription of {namespace} logged")
 
     # Every write through one connection (one process) reaches its stream, in
     # whichever process that stream is: some are in the other one.
@@ -512,10 +437,7 @@ def test_processes_share_the_http_port_and_deliver_each_others_events(
         conn.close()
     # SIGHUP (passed on to the processes; no TLS here) stops nothing.
     supervised.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 15
-    while supervised.logs().count("SIGHUP: no TLS certificates to re-read") < 2:
-        assert time.monotonic() < deadline and supervised.proc.poll() is None, supervised.logs()
-        time.sleep(0.02)
+    logged(supervised, "SIGHUP: no TLS certificates to re-read", count=2)
     conn = _new_connection(supervised.http_port)
     assert call(conn, "/grpc.health.v1.Health/Check", b"{}")[0] == 200
     conn.close()

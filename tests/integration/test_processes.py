@@ -7,16 +7,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
+from statehouse.server import testing as launcher
 from statehouse.v1 import (
     event_pb2,
     event_service_pb2 as epb,
@@ -24,54 +22,12 @@ from statehouse.v1 import (
     execution_service_pb2 as pb,
     execution_service_pb2_grpc,
 )
+from tests.eventually import eventually
 
-READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+) .*2 processes: pids (\d+), (\d+)")
+from .conftest import ServerProcess
+
 SUBSCRIBED = re.compile(r"subscribe in process (\d+): after \d+, namespace '(ch\d+)'")
 CHANNELS = 12
-
-
-class Supervisor:
-    """``python -m statehouse.server.app --processes 2`` on port 0."""
-
-    def __init__(self, database_url: str, log_path: Path) -> None:
-        self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "statehouse.server.app",
-                    "--address",
-                    "127.0.0.1:0",
-                    "--database",
-                    database_url,
-                    "--processes",
-                    "2",
-                    "--log-level",
-                    "DEBUG",
-                ],
-                stdout=log,
-                stderr=log,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            match = READY.search(self.logs())
-            if match:
-                self.port = int(match.group(1))
-                self.pids = {int(match.group(2)), int(match.group(3))}
-                return
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"not ready (status {self.proc.poll()}):\n{self.logs()}")
-            time.sleep(0.05)
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def alive(pid: int) -> bool:
@@ -82,33 +38,26 @@ def alive(pid: int) -> bool:
     return True
 
 
-def wait_gone(pids: set[int], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(alive(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
+def gone(pids: set[int]) -> bool:
+    return not any(alive(p) for p in pids)
 
 
 @pytest.fixture
-def supervisor(database_url: str, tmp_path: Path) -> Iterator[Supervisor]:
-    sup = Supervisor(database_url, tmp_path / "server.log")
+def supervisor(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    """``statehouse serve --processes 2`` on port 0: ``pids`` are its two processes."""
+    sup = ServerProcess(
+        database_url, tmp_path / "server.log", options=("--processes", "2", "--log-level", "DEBUG")
+    )
     try:
         yield sup
     finally:
-        if sup.proc.poll() is None:
-            sup.proc.send_signal(signal.SIGTERM)
-            try:
-                sup.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                sup.proc.kill()
+        sup.close()
         for pid in sup.pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_two_processes_share_the_port_and_see_each_others_writes(supervisor: Supervisor) -> None:
+def test_two_processes_share_the_port_and_see_each_others_writes(supervisor: ServerProcess) -> None:
     # One connection per channel, spread over the processes by the kernel.
     channels = [
         grpc.insecure_channel(supervisor.target, options=[("grpc.use_local_subchannel_pool", 1)])
@@ -127,13 +76,15 @@ def test_two_processes_share_the_port_and_see_each_others_writes(supervisor: Sup
                 )
             )
             streams.append(events.Subscribe(epb.SubscribeRequest(after_sequence=0), timeout=60))
-        deadline = time.monotonic() + 30
-        served: dict[str, int] = {}
-        while len(served) < CHANNELS and time.monotonic() < deadline:
-            served = {ns: int(pid) for pid, ns in SUBSCRIBED.findall(supervisor.logs())}
-            time.sleep(0.05)
-        assert len(served) == CHANNELS
-        assert set(served.values()) == supervisor.pids, "the kernel put every connection on one"
+
+        def subscribed() -> dict[str, int] | None:
+            found = {ns: int(pid) for pid, ns in SUBSCRIBED.findall(supervisor.logs())}
+            return found if len(found) == CHANNELS else None
+
+        served = eventually(subscribed, "every channel's subscription logged")
+        assert set(served.values()) == set(supervisor.pids), (
+            "the kernel put every connection on one"
+        )
         for i, channel in enumerate(channels):
             execution_service_pb2_grpc.ExecutionServiceStub(channel).CreateExecution(
                 pb.CreateExecutionRequest(namespace=f"ch{i}", flow_id="f")
@@ -165,17 +116,17 @@ def test_two_processes_share_the_port_and_see_each_others_writes(supervisor: Sup
     # SIGTERM to the parent stops both processes gracefully.
     supervisor.proc.send_signal(signal.SIGTERM)
     assert supervisor.proc.wait(30) == 0
-    assert wait_gone(supervisor.pids)
+    eventually(lambda: gone(set(supervisor.pids)), "both processes gone")
     assert supervisor.logs().count("statehouse stopped") == 2
 
 
 def test_a_process_killed_makes_the_parent_stop_the_other_and_fail(
-    supervisor: Supervisor,
+    supervisor: ServerProcess,
 ) -> None:
     victim, other = sorted(supervisor.pids)
     os.kill(victim, signal.SIGKILL)
     assert supervisor.proc.wait(30) != 0
-    assert wait_gone({other})
+    eventually(lambda: gone({other}), "the other process gone")
     assert f"(pid {victim}) exited with status -9: stopping the others" in supervisor.logs()
 
 
@@ -186,21 +137,12 @@ def test_processes_refuse_a_port_in_use(database_url: str, tmp_path: Path) -> No
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "statehouse.server.app",
-                "--address",
-                f"127.0.0.1:{port}",
-                "--database",
-                database_url,
-                "--processes",
-                "2",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        server = launcher.ServerProcess(
+            ["--database", database_url, "--processes", "2"],
+            log_path=tmp_path / "server.log",
+            port=port,
         )
-    assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+        with pytest.raises(launcher.ServerExited):
+            server.start()
+    assert server.proc is not None and server.proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in server.logs()
