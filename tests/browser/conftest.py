@@ -5,13 +5,7 @@ client, HTTP for the page), restartable on the same ports and database."""
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,78 +13,25 @@ from typing import Any, TypeVar
 import pytest
 
 from statehouse.client import Client
+from statehouse.server import testing as launcher
 from tests.eventually import TIMEOUT, eventually
 
-READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+) and http://127\.0\.0\.1:(\d+)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 T = TypeVar("T")
 
 
-class ConsoleServer:
-    """`python -m statehouse.server.app` with --http-address, in a subprocess."""
+class ConsoleServer(launcher.ServerProcess):
+    """``statehouse serve`` with both ports (the launcher's ``http=True``), started at once."""
 
     def __init__(self, database_url: str, log_path: Path, options: tuple[str, ...] = ()) -> None:
+        super().__init__(("--database", database_url, *options), log_path=log_path, http=True)
         self.database_url = database_url
-        self.log_path = log_path
-        self.options = options
-        self.port = 0
-        self.http_port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
         self.start()
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "statehouse.server.app",
-                    "--address",
-                    f"127.0.0.1:{self.port}",
-                    "--http-address",
-                    f"127.0.0.1:{self.http_port}",
-                    "--database",
-                    self.database_url,
-                    *self.options,
-                ],
-                stdout=log,
-                stderr=log,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
-            match = READY.search(text)
-            if match:
-                self.port, self.http_port = int(match.group(1)), int(match.group(2))
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{text}")
-            time.sleep(0.02)
-        self.proc.kill()
-        raise RuntimeError("server did not become ready:\n" + self.log_path.read_text())
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM and wait: a graceful shutdown."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout)
-
-    def restart(self) -> None:
-        """A new process on the same ports and database."""
-        self.stop()
-        self.start()
+        return self.http_url
 
 
 @pytest.fixture
@@ -99,9 +40,8 @@ def console_server(tmp_path: Path) -> Iterator[ConsoleServer]:
     try:
         yield server
     finally:
-        if server.proc is not None and server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(15)
+        if server.running:
+            server.kill()
 
 
 @pytest.fixture
