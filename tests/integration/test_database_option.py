@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
+
+from statehouse.server import testing as launcher
 
 
 @pytest.mark.parametrize(
@@ -18,22 +19,13 @@ import pytest
         ("postgresql+psycopg://app@127.0.0.1:1/statehouse", "cannot use the database"),
     ],
 )
-def test_a_database_that_cannot_be_used_is_one_line(database: str, says: str) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "statehouse.server.app",
-            "--address",
-            "127.0.0.1:0",
-            "--database",
-            database,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 1
-    assert len(lines) == 1, done.stderr
+def test_a_database_that_cannot_be_used_is_one_line(
+    database: str, says: str, tmp_path: Path
+) -> None:
+    server = launcher.ServerProcess(["--database", database], log_path=tmp_path / "server.log")
+    with pytest.raises(launcher.ServerExited):
+        server.start()
+    lines = server.logs().strip().splitlines()
+    assert server.proc is not None and server.proc.returncode == 1
+    assert len(lines) == 1, server.logs()
     assert says in lines[0] and "secret" not in lines[0]

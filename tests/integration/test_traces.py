@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -28,8 +25,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from statehouse.client import AsyncClient, NotFoundError
+from statehouse.server import testing as launcher
 from statehouse.server.app import Server, create_server
 from statehouse.server.telemetry import Tracing
+from tests.eventually import eventually_async
 from tests.integration.conftest import make_settings
 
 EXECUTION = "statehouse.v1.ExecutionService"
@@ -53,14 +52,11 @@ class Traced:
     async def wait_for(
         self, name: str, where: Callable[[ReadableSpan], bool] = lambda s: True
     ) -> ReadableSpan:
-        """The first finished span named ``name`` that ``where`` accepts (5 s at most)."""
-        deadline = time.monotonic() + 5
-        while True:
-            found = [s for s in self.spans(name) if where(s)]
-            if found:
-                return found[0]
-            assert time.monotonic() < deadline, (name, [s.name for s in self.spans(name)])
-            await asyncio.sleep(0.01)
+        """The first finished span named ``name`` that ``where`` accepts."""
+        found: list[ReadableSpan] = await eventually_async(
+            lambda: [s for s in self.spans(name) if where(s)], f"a finished span {name!r}"
+        )
+        return found[0]
 
 
 @pytest.fixture
@@ -227,14 +223,13 @@ async def test_traces_are_off_by_default(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_an_exporter_that_is_not_installed_is_refused_at_start(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "statehouse.server.app", "--data-dir", str(tmp_path)],
+    server = launcher.ServerProcess(
+        ["--data-dir", str(tmp_path)],
+        log_path=tmp_path / "server.log",
         env={"PATH": "/usr/bin:/bin", "OTEL_TRACES_EXPORTER": "nosuchexporter"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
     )
-    assert done.returncode == 1, done.stderr
-    assert "OTEL_TRACES_EXPORTER=nosuchexporter: no such span exporter" in done.stderr
+    with pytest.raises(launcher.ServerExited):
+        server.start()
+    assert server.proc is not None and server.proc.returncode == 1, server.logs()
+    assert "OTEL_TRACES_EXPORTER=nosuchexporter: no such span exporter" in server.logs()
     assert not (tmp_path / "statehouse.db").exists()

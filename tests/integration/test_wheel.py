@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from statehouse.server import testing as launcher
 from statehouse.v1 import (
     event_service_pb2 as epb,
     event_service_pb2_grpc,
@@ -27,7 +27,6 @@ from statehouse.v1 import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+)")
 
 pytestmark = pytest.mark.slow
 
@@ -82,36 +81,17 @@ def client_only(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path
 
 @pytest.fixture
 def served(installed: Path, tmp_path: Path) -> Iterator[str]:
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(installed / "bin" / "statehouse"),
-                "serve",
-                "--address",
-                "127.0.0.1:0",
-                "--data-dir",
-                str(tmp_path / "data"),
-            ],
-            stdout=log,
-            stderr=log,
-            cwd=tmp_path,
-            env={k: v for k, v in os.environ.items() if k != "STATEHOUSE_DATABASE_URL"},
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            match = READY.search(log_path.read_text(errors="replace"))
-            if match:
-                yield f"127.0.0.1:{match.group(1)}"
-                break
-            assert proc.poll() is None, log_path.read_text(errors="replace")
-            time.sleep(0.05)
-        else:
-            raise AssertionError("not ready:\n" + log_path.read_text(errors="replace"))
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    """The wheel's own ``statehouse serve`` on the launcher (its ready file)."""
+    server = launcher.ServerProcess(
+        ["--data-dir", str(tmp_path / "data")],
+        log_path=tmp_path / "server.log",
+        python=str(installed / "bin" / "statehouse"),
+        program=["serve"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "STATEHOUSE_DATABASE_URL"},
+    )
+    with server:
+        yield server.target
 
 
 def test_the_wheel_without_extras_serves_on_sqlite(served: str) -> None:
