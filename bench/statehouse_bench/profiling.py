@@ -100,7 +100,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("validation", ("/api/validation.py",)),
-    ("authorization", ("/api/_guard.py", "/access.py", "/credentials.py")),
+    ("authorization", ("/security/guard.py", "/security/access.py", "/security/credentials.py")),
     ("rules", ("/orchestration/", "/commands.py")),
     ("storage", ("/storage/",)),
     ("encoding (responses)", ("/api/convert.py",)),

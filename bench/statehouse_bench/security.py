@@ -179,7 +179,7 @@ def make_certificates(directory: Path) -> Certificates:
 
 _ISSUE = """
 import json, sys
-from statehouse.server.credentials import issue_offline
+from statehouse.server.security.credentials import issue_offline
 info, secret = issue_offline(sys.argv[1], name="bench", role=sys.argv[2],
                              namespaces=json.loads(sys.argv[3]))
 json.dump({"secret": secret, "info": info}, sys.stdout, default=str)

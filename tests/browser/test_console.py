@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from statehouse.client import Client, State, TaskRetryPolicy, counter, timer
-from statehouse.server.credentials import issue_offline
+from statehouse.server.security.credentials import issue_offline
 from tests.browser.conftest import ConsoleServer, wait_for
 
 # One browser, one worker: the tests run one after another.

@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from statehouse.server.app import SERVICES, ConfigError, Server, create_server
-from statehouse.server.credentials import issue_offline, list_offline, revoke_offline
+from statehouse.server.security.credentials import issue_offline, list_offline, revoke_offline
 from statehouse.v1 import (
     admin_service_pb2 as apb,
     admin_service_pb2_grpc,

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from statehouse.client import Client
-from statehouse.server.credentials import issue_offline
+from statehouse.server.security.credentials import issue_offline
 from tests.conformance import suite as conformance
 
 from .conftest import ServerProcess

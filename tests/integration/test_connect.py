@@ -31,7 +31,7 @@ from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
 from statehouse.server.app import SERVICES
-from statehouse.server.credentials import issue_offline
+from statehouse.server.security.credentials import issue_offline
 from statehouse.v1 import (
     admin_service_pb2 as apb,
     event_service_pb2 as evpb,

@@ -20,7 +20,7 @@ import grpc
 import pytest
 from google.protobuf import duration_pb2
 
-from statehouse.server.credentials import issue_offline
+from statehouse.server.security.credentials import issue_offline
 from statehouse.v1 import (
     event_service_pb2 as evpb,
     event_service_pb2_grpc,

@@ -575,7 +575,7 @@ async def test_the_cli_presents_a_client_certificate(
 def test_cli_tokens_on_the_database_directly(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("statehouse.server.credentials")
+    pytest.importorskip("statehouse.server.security.credentials")
     db = ["--database", database_url]
     assert main(["tokens", "create", *db, "--name", "root", "--role", "admin",
                  "--namespace", "*"]) == 0  # fmt: skip
@@ -619,7 +619,7 @@ async def test_tokens_end_to_end_over_tls_with_auth(
     database_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pytest.importorskip("statehouse.server.credentials")
+    pytest.importorskip("statehouse.server.security.credentials")
     assert main(["--json", "tokens", "create", "--database", database_url, "--name", "root",
                  "--role", "admin", "--namespace", "*"]) == 0  # fmt: skip
     root = json.loads(capsys.readouterr().out)["secret"]

@@ -21,7 +21,7 @@ import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from statehouse.server.credentials import issue_offline
+from statehouse.server.security.credentials import issue_offline
 from statehouse.v1 import (
     admin_service_pb2 as apb,
     event_service_pb2 as evpb,

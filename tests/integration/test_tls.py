@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from statehouse.server.app import create_server
-from statehouse.server.tls import TlsConfigError
+from statehouse.server.security.tls import TlsConfigError
 from statehouse.v1 import execution_service_pb2 as pb, execution_service_pb2_grpc
 from tests.certs import Authority, Pair
 

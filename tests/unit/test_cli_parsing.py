@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import statehouse.server
+import statehouse.server.security
 from statehouse.cli import _main
 from statehouse.cli._main import _tls, build_parser, main
 from statehouse.client import PauseTimeoutAction, Role, State, TlsConfig
@@ -337,7 +337,7 @@ def test_tokens_list_and_revoke() -> None:
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
-    """A stand-in for statehouse.server.credentials that records its calls."""
+    """A stand-in for statehouse.server.security.credentials that records its calls."""
     calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
     described = {
         "name": "root",
@@ -362,12 +362,12 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...],
             raise LookupError(f"no credential named {args[1]!r}")
         return {**described, "revoke_time_us": 1_738_324_900_000_000}
 
-    fake = types.ModuleType("statehouse.server.credentials")
+    fake = types.ModuleType("statehouse.server.security.credentials")
     fake.issue_offline = issue_offline  # type: ignore[attr-defined]
     fake.list_offline = list_offline  # type: ignore[attr-defined]
     fake.revoke_offline = revoke_offline  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "statehouse.server.credentials", fake)
-    monkeypatch.setattr(statehouse.server, "credentials", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "statehouse.server.security.credentials", fake)
+    monkeypatch.setattr(statehouse.server.security, "credentials", fake, raising=False)
     return calls
 
 

@@ -18,16 +18,23 @@ SERVER = ROOT / "server" / "src" / "statehouse" / "server"
 CLIENT = ROOT / "client" / "src" / "statehouse"
 
 #: The server's units (a top-level module or a package) by layer, top first.
+#: The modules of a package named in SPLIT are units of their own
+#: (``security.guard``), each at its layer: the package gathers a concern, its
+#: modules sit where their imports put them.
 LAYERS: list[set[str]] = [
     {"app", "testing"},
-    {"api", "scheduler", "tls", "options", "web", "health", "housekeeping"},
-    {"commands", "queries", "credentials"},
-    {"access", "events"},
-    {"storage"},
+    {"api", "security.reflection", "scheduler", "options", "web", "health", "housekeeping"},
+    {"commands", "queries", "security.guard", "security.tls"},
+    {"security.credentials", "events"},
+    {"security.jwts", "storage"},
+    {"security.access"},
     {"orchestration"},
     {"settings"},
     {"limits", "priority", "clock", "telemetry"},
 ]
+
+#: Packages whose modules are units of their own (see LAYERS).
+SPLIT = {"security"}
 
 #: Libraries a unit may not import.
 WIRE = {"grpc", "grpc_status", "grpc_health", "grpc_reflection", "google", "statehouse.v1"}
@@ -37,8 +44,12 @@ FORBIDDEN: dict[str, set[str]] = {
     "storage": WIRE,
     "commands": WIRE | SQL,
     "queries": WIRE | SQL,
-    "credentials": WIRE | SQL,
-    "access": WIRE | SQL,
+    "security.credentials": WIRE | SQL,
+    "security.access": WIRE | SQL,
+    "security.jwts": WIRE | SQL,
+    "security.guard": SQL,
+    "security.reflection": SQL,
+    "security.tls": SQL,
     "events": WIRE | SQL,
     "scheduler": WIRE | SQL,
     "health": WIRE | SQL,
@@ -77,12 +88,19 @@ def _imports(path: Path, package: list[str]) -> list[tuple[int, list[str]]]:
     return found
 
 
+def _unit(parts: list[str]) -> str:
+    """The unit of the module at ``parts`` (its path under the server, no suffix)."""
+    if parts[0] in SPLIT and len(parts) > 1:
+        return f"{parts[0]}.{parts[1]}"
+    return parts[0]
+
+
 def _server_modules(server: Path) -> list[tuple[Path, str, list[str]]]:
     """(path, unit, package) of every module of the server."""
     modules = []
     for path in sorted(server.rglob("*.py")):
         parts = list(path.relative_to(server).with_suffix("").parts)
-        unit = parts[0]
+        unit = _unit(parts)
         package = ["statehouse", "server", *parts[:-1]]
         if parts[-1] == "__init__":
             unit = parts[0] if len(parts) > 1 else "__init__"
@@ -93,14 +111,23 @@ def _server_modules(server: Path) -> list[tuple[Path, str, list[str]]]:
 def _violations(server: Path = SERVER) -> list[str]:
     violations = []
     for path, unit, package in _server_modules(server):
+        where = path.relative_to(server)
+        if unit in SPLIT:
+            # Its __init__ re-exports nothing: importing one module imports no other.
+            names = _imports(path, package)
+            violations += [f"{where}:{line}: {unit}/__init__ imports {n}" for line, n in names]
+            continue
         if unit == "__init__":
             continue
         rank = _rank(unit)
-        where = path.relative_to(server)
         for line, name in _imports(path, package):
-            inner = name[:2] == ["statehouse", "server"] and len(name) > 2 and name[2] != unit
-            if inner and _rank(name[2]) <= rank:
-                violations.append(f"{where}:{line}: {unit} imports {name[2]} (not below it)")
+            if name[:2] == ["statehouse", "server"] and len(name) > 2:
+                if name[2] in SPLIT and len(name) == 3:
+                    violations.append(f"{where}:{line}: {unit} imports {name[2]}: name a module")
+                    continue
+                other = _unit(name[2:])
+                if other != unit and _rank(other) <= rank:
+                    violations.append(f"{where}:{line}: {unit} imports {other} (not below it)")
             library = ".".join(name[:2]) if name[0] == "statehouse" else name[0]
             if library in FORBIDDEN.get(unit, set()):
                 violations.append(f"{where}:{line}: {unit} imports {library}")
@@ -159,6 +186,35 @@ def test_the_check_finds_what_it_must(
     """The check itself, on a made-up tree: it is not vacuous."""
     (tmp_path / unit).mkdir()
     (tmp_path / unit / "bad.py").write_text(source)
+    found = _violations(tmp_path)
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "expected"),
+    [
+        ("security/access.py", "import grpc\n", "security.access imports grpc"),
+        ("security/tls.py", "import sqlalchemy\n", "security.tls imports sqlalchemy"),
+        (
+            "security/credentials.py",
+            "from .guard import Guard\n",
+            "security.credentials imports security.guard (not below it)",
+        ),
+        ("security/guard.py", "from .credentials import Authenticator\n", None),
+        ("security/__init__.py", "from .guard import Guard\n", "security/__init__ imports"),
+        ("storage/bad.py", "from ..security.guard import Guard\n", "(not below it)"),
+        ("storage/bad.py", "from .. import security\n", "storage imports security: name a"),
+    ],
+)
+def test_the_modules_of_a_split_package_are_units(
+    path: str, source: str, expected: str | None, tmp_path: Path
+) -> None:
+    """``security``'s modules, each at its own layer, are checked one by one."""
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / path).write_text(source)
     found = _violations(tmp_path)
     if expected is None:
         assert found == []

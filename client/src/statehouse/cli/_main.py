@@ -1476,10 +1476,10 @@ def _offline_error(exc: Exception) -> StatehouseError:
 
 
 def _offline_call(work: Callable[[Any], Any]) -> Any:
-    """Run ``work(statehouse.server.credentials)``, reporting its errors as the server would."""
+    """Run ``work(statehouse.server.security.credentials)``, reporting errors as the server would."""
     _needs_server("--database (the credentials on the database itself)")
-    from statehouse.server import credentials
     from statehouse.server.orchestration import DomainError
+    from statehouse.server.security import credentials
 
     try:
         return work(credentials)

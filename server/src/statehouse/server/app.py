@@ -47,20 +47,22 @@ from .api import (
     EventServicer,
     ExecutionServicer,
     GrpcTransport,
-    Guard,
     Limits,
     MetricServicer,
     PageTokens,
     ServerInfo,
 )
-from .credentials import Authenticator, JwtConfig, JwtVerifier
 from .events import EventHub, Retention
 from .events.work import WorkWaiters
 from .health import HealthMonitor
 from .housekeeping import Housekeeper, HousekeepingPolicy
 from .options import add_serve_arguments, settings_from_args
-from .orchestration import Unauthenticated
 from .scheduler import TimerScheduler
+from .security.credentials import Authenticator
+from .security.guard import Guard
+from .security.jwts import JwtConfig, JwtVerifier
+from .security.reflection import ReflectionGuard
+from .security.tls import ServerTls, TlsConfigError, TlsFiles
 from .settings import Settings
 from .storage import DatabaseUrlError, StorageUnavailable, Store, StoreOptions, display_url
 from .telemetry import (
@@ -71,7 +73,6 @@ from .telemetry import (
     configure_logging,
     trace_exporters,
 )
-from .tls import ServerTls, TlsConfigError, TlsFiles
 from .web import HttpApp, HttpServer, bind
 from .web.protocol import Bounds
 
@@ -270,8 +271,6 @@ async def create_server(
         ("grpc.server_handshake_timeout_ms", int(settings.header_timeout * 1000)),
         ("grpc.max_allowed_incoming_connections", max_connections),
     ]
-    interceptors = [] if not settings.auth_enabled else [_ReflectionGuard()]
-    grpc_server = grpc.aio.server(options=options, interceptors=interceptors)
     kill_deadline_us = int(settings.kill_deadline_seconds * 1_000_000)
     limits = Limits(max_payload_bytes=settings.max_payload_bytes, kill_deadline_us=kill_deadline_us)
     scheduler = TimerScheduler(
@@ -289,6 +288,8 @@ async def create_server(
     guard = Guard(store, authenticator)
     if authenticator is not None:
         store.add_commit_listener(guard.learn)
+    interceptors = [] if authenticator is None else [ReflectionGuard(guard)]
+    grpc_server = grpc.aio.server(options=options, interceptors=interceptors)
     transport = GrpcTransport(
         store, guard, max_payload_bytes=settings.max_payload_bytes, tls=tls is not None
     )
@@ -301,8 +302,6 @@ async def create_server(
     for service, impl in zip(SERVICES, impls, strict=True):
         transport.add_service(service, impl)
     grpc_server.add_generic_rpc_handlers(transport.handlers)
-    for interceptor in interceptors:
-        interceptor.guard = guard
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection(
@@ -467,64 +466,6 @@ def _jwt_verifier(settings: Settings) -> JwtVerifier | None:
         raise ConfigError(f"cannot use the JWT key: {exc}") from exc
     except Exception as exc:  # PyJWT's own errors on a malformed key or JWKS
         raise ConfigError(f"cannot use the JWT key: {exc}") from exc
-
-
-class _ReflectionGuard(grpc.aio.ServerInterceptor):
-    """With authentication on, reflection needs a valid credential (health stays open)."""
-
-    guard: Guard | None = None
-
-    async def intercept_service(
-        self,
-        continuation: Any,
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method or ""
-        if handler is None or self.guard is None or not method.startswith("/grpc.reflection."):
-            return handler
-        # The caller is authenticated in the call, where its peer is known (a
-        # failure is counted under the client's address, as on every RPC).
-        guard, inner = self.guard, handler.stream_stream
-
-        async def guarded(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            authorization = None
-            for key, value in context.invocation_metadata() or ():
-                if key == "authorization":
-                    authorization = value if isinstance(value, str) else value.decode("latin-1")
-            try:
-                guard.authenticate(authorization, None, context.peer())
-            except Unauthenticated:
-                await _refuse(requests, context)
-                return
-            async for response in inner(requests, context):
-                yield response
-
-        return grpc.stream_stream_rpc_method_handler(
-            guarded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-
-
-async def _refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-    # Read what the client sends, up to its half-close (a few messages, a second at
-    # most), before the refusal: a status that overtook the client's own send
-    # would fail that send, and the client would see INTERNAL ("Failed
-    # execute_batch: SendMessageOperation") instead of UNAUTHENTICATED.
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(_REFUSE_READ_SECONDS):
-            read = 0
-            async for _ in requests:
-                read += 1
-                if read >= _REFUSE_READ_MESSAGES:
-                    break
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "valid credentials are required")
-
-
-#: How much of a refused reflection call's requests is read before the refusal.
-_REFUSE_READ_SECONDS = 1.0
-_REFUSE_READ_MESSAGES = 16
 
 
 async def serve(

@@ -1,7 +1,6 @@
 """The RPC handlers (protos in, domain calls, protos out) and their transports, gRPC and Connect."""
 
 from ._base import Call, Limits
-from ._guard import Guard
 from ._pages import PageTokens
 from .admin_service import AdminServicer, ServerInfo
 from .connect_transport import ConnectTransport
@@ -20,7 +19,6 @@ __all__ = [
     "EventServicer",
     "ExecutionServicer",
     "GrpcTransport",
-    "Guard",
     "Limits",
     "MetricServicer",
     "PageTokens",

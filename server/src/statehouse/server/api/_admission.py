@@ -14,23 +14,22 @@ which the transport began with :meth:`Admission.begin_span` (docs/design.md,
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from .. import limits
-from ..access import Principal
-from ..orchestration import InvalidArgument, Unauthenticated
+from ..orchestration import InvalidArgument
+from ..security.access import Principal
+from ..security.guard import Guard
 from ..storage import Store
 from ..telemetry import RpcSpan, code_name, log_request, request_logger
 from . import convert
 from ._base import Call
-from ._guard import Guard
 from .errors import DeadlineExceeded
 from .validation import Checked, validate
 
@@ -77,9 +76,7 @@ class Admission:
         """A stream's ``items``, ended with UNAUTHENTICATED once its caller's
         credential stops authenticating (revoked, expired, changed): an open
         stream keeps no right that a new call would not have."""
-        if not self.guard.enabled or not call.principal.identity:
-            return items
-        return _until_revoked(self.guard, call, items)
+        return self.guard.until_revoked(call.principal, items)
 
     def begin_span(
         self, name: str, headers: Iterable[tuple[str, str | bytes]], *, attach: bool
@@ -220,51 +217,3 @@ def _field(request: Message | None, name: str) -> str:
         return ""
     value = getattr(request, name)
     return value if isinstance(value, str) else ""
-
-
-class _Revocation:
-    """What a stream's credential watch did: fired, and whether to cancel now."""
-
-    __slots__ = ("armed", "fired", "task")
-
-    def __init__(self, task: asyncio.Task[Any] | None) -> None:
-        self.task = task
-        self.armed = False
-        self.fired = False
-
-    def lost(self) -> None:
-        self.fired = True
-        if self.armed and self.task is not None:
-            self.task.cancel()  # waiting for the next item: wake it
-
-
-async def _until_revoked(guard: Guard, call: Call, items: AsyncIterator[M]) -> AsyncIterator[M]:
-    # The task that reads this stream is cancelled only while it waits for the
-    # stream's next item (a live subscription may wait long): a cancellation
-    # that landed while the transport writes would end the call as CANCELLED.
-    state = _Revocation(asyncio.current_task())
-    stop = guard.watch(call.principal, state.lost)
-    ended = Unauthenticated("the credentials of this stream were revoked or have expired")
-    try:
-        while True:
-            if state.fired:
-                raise ended
-            state.armed = True
-            try:
-                item = await anext(items)
-            except StopAsyncIteration:
-                return
-            except asyncio.CancelledError:
-                if state.fired and state.task is not None:
-                    state.task.uncancel()
-                    raise ended from None
-                raise
-            finally:
-                state.armed = False
-            yield item
-    finally:
-        if stop is not None:
-            stop()
-        aclose = getattr(items, "aclose", None)
-        if aclose is not None:
-            await aclose()

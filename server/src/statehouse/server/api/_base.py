@@ -9,13 +9,13 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from ..access import OPEN, Principal
 from ..clock import now_us
 from ..limits import MAX_PAYLOAD_BYTES
 from ..orchestration import JsonObject, RequestIdReused
+from ..security.access import OPEN, Principal
+from ..security.guard import Guard
 from ..storage import Store, Tx
 from . import convert
-from ._guard import Guard
 from ._pages import PageTokens
 from .validation import Checked
 

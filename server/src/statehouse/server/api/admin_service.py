@@ -17,10 +17,10 @@ from typing import Any
 from statehouse.v1 import admin_service_pb2 as pb
 
 from .. import queries
-from ..access import Role
 from ..clock import now_us
-from ..credentials import Authenticator, Credential, new_credential
 from ..orchestration import AlreadyExists, InvalidArgument, NotFound
+from ..security.access import Role
+from ..security.credentials import Authenticator, Credential, new_credential
 from ..storage import Store, Tx
 from . import convert
 from ._base import Call

@@ -60,8 +60,9 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from .. import limits, priority
-from ..access import Principal, Role
 from ..orchestration import ANONYMOUS, InvalidArgument
+from ..security.access import Principal, Role
+from ..security.guard import Guard
 from ..storage import Store
 from ..telemetry import RpcSpan
 from ._admission import (
@@ -72,7 +73,6 @@ from ._admission import (
     parse_binary,
 )
 from ._base import Call
-from ._guard import Guard
 from ._json import parse_json, to_json
 from .errors import status_of
 from .health import RpcStatus

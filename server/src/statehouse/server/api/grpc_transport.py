@@ -46,11 +46,11 @@ from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from .. import limits, priority
-from ..access import Principal
+from ..security.access import Principal
+from ..security.guard import Guard
 from ..storage import Store
 from ._admission import Admission
 from ._base import Call
-from ._guard import Guard
 from .errors import status_of
 
 __all__ = ["GrpcTransport", "status_of"]

@@ -21,9 +21,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .limits import NAMESPACE_RE
-from .orchestration import ANONYMOUS, InvalidArgument, PermissionDenied
-from .orchestration.filters import covers, matches
+from ..limits import NAMESPACE_RE
+from ..orchestration import ANONYMOUS, InvalidArgument, PermissionDenied
+from ..orchestration.filters import covers, matches
 
 __all__ = [
     "EVERYWHERE",

@@ -17,16 +17,19 @@ every RPC:
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from ..access import OPEN, RULES, Principal, Rule
-from ..credentials import Authenticator
-from ..orchestration import Event, NotFound
+from ..orchestration import Event, NotFound, Unauthenticated
 from ..storage import Store
+from .access import OPEN, RULES, Principal, Rule
+from .credentials import Authenticator
+
+M = TypeVar("M")
 
 _KINDS = {"executions": "execution", "task_runs": "task run"}
 
@@ -53,6 +56,14 @@ class Guard:
         if self.authenticator is None or not principal.identity:
             return None
         return self.authenticator.watch(principal, lost)
+
+    def until_revoked(self, principal: Principal, items: AsyncIterator[M]) -> AsyncIterator[M]:
+        """A stream's ``items``, ended with UNAUTHENTICATED once its caller's
+        credential stops authenticating (revoked, expired, changed): an open
+        stream keeps no right that a new call would not have."""
+        if not self.enabled or not principal.identity:
+            return items
+        return _until_revoked(self, principal, items)
 
     @staticmethod
     def rule(method: str) -> Rule:
@@ -111,3 +122,53 @@ def _field(message: Any, path: str) -> str:
     for part in path.split("."):
         message = getattr(message, part)
     return str(message)
+
+
+class _Revocation:
+    """What a stream's credential watch did: fired, and whether to cancel now."""
+
+    __slots__ = ("armed", "fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        self.task = task
+        self.armed = False
+        self.fired = False
+
+    def lost(self) -> None:
+        self.fired = True
+        if self.armed and self.task is not None:
+            self.task.cancel()  # waiting for the next item: wake it
+
+
+async def _until_revoked(
+    guard: Guard, principal: Principal, items: AsyncIterator[M]
+) -> AsyncIterator[M]:
+    # The task that reads this stream is cancelled only while it waits for the
+    # stream's next item (a live subscription may wait long): a cancellation
+    # that landed while the transport writes would end the call as CANCELLED.
+    state = _Revocation(asyncio.current_task())
+    stop = guard.watch(principal, state.lost)
+    ended = Unauthenticated("the credentials of this stream were revoked or have expired")
+    try:
+        while True:
+            if state.fired:
+                raise ended
+            state.armed = True
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if state.fired and state.task is not None:
+                    state.task.uncancel()
+                    raise ended from None
+                raise
+            finally:
+                state.armed = False
+            yield item
+    finally:
+        if stop is not None:
+            stop()
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
