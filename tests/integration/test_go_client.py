@@ -29,7 +29,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +37,7 @@ import pytest
 
 from tests.certs import Authority
 from tests.doc_blocks import blocks_tested_by
+from tests.eventually import eventually
 
 from .conftest import ServerProcess
 from .test_js_client import STATEHOUSE, serve
@@ -154,12 +154,14 @@ def test_go_subscription_resumes_across_a_server_restart(
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + BUILD_TIMEOUT
-        while not (signals / "subscribed").exists():
+
+        def subscribed() -> bool:
             if proc.poll() is not None:
                 pytest.fail(f"go test ended before subscribing:\n{proc.communicate()[0]}")
-            assert time.monotonic() < deadline, "the Go side never subscribed"
-            time.sleep(0.05)
+            return (signals / "subscribed").exists()
+
+        # The bound includes building the test binary.
+        eventually(subscribed, "the Go side subscribed", within=BUILD_TIMEOUT, step=0.05)
         server_process.restart()
         (signals / "restarted").touch()
         output, _ = proc.communicate(timeout=120)

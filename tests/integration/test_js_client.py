@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -45,7 +44,7 @@ import pytest
 from tests.certs import Authority
 from tests.doc_blocks import blocks_tested_by
 
-from .conftest import READY, ServerProcess
+from .conftest import ServerProcess
 
 #: Other languages' toolchains and whole programs: make test runs them, make test-fast not.
 pytestmark = pytest.mark.slow
@@ -139,29 +138,9 @@ def assert_none_skipped(output: str) -> None:
 
 @contextmanager
 def serve(log: Path, database_url: str, *args: str) -> Iterator[int]:
-    """``python -m statehouse.server.app`` on a free port with ``args``; yields the port."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "statehouse.server.app", "--address", "127.0.0.1:0",
-             "--database", database_url, *args],
-            stdout=out,
-            stderr=out,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while (match := READY.search(log.read_text(errors="replace"))) is None:
-            assert proc.poll() is None, f"the server exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"the server did not start:\n{log.read_text()}"
-            time.sleep(0.02)
-        yield int(match.group(1))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    """``statehouse serve`` on a free port with ``args`` (the launcher); yields the port."""
+    with ServerProcess(database_url, log, options=args) as server:
+        yield server.port
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pytest
 
 from statehouse.client import Client, TlsConfig
 from tests.doc_blocks import blocks_tested_by, section
+from tests.eventually import eventually
 from tests.pgcluster import PostgresCluster
 
 from .conftest import ServerProcess
@@ -289,6 +289,9 @@ def test_the_postgresql_deployment_as_written(
         .replace("0.0.0.0:8080", "0.0.0.0:0")
     )
     assert script != serve.text
+    # Serving is known from its ready file (the launcher's way); the log line is checked below.
+    ready_path = tmp_path / "replica.ready.json"
+    script = script.rstrip() + f" --ready-file {ready_path}\n"
     log_path = tmp_path / "replica.log"
     with log_path.open("w") as log:
         replica = subprocess.Popen(
@@ -305,12 +308,16 @@ def test_the_postgresql_deployment_as_written(
             r"statehouse serving on 0\.0\.0\.0:(\d+) and https://0\.0\.0\.0:(\d+) "
             r"over TLS with authentication \(database postgresql\+psycopg://statehouse:\*+@"
         )
-        deadline = time.monotonic() + 60
-        while not (match := ready.search(log_path.read_text(errors="replace"))):
+
+        def served() -> bool:
             assert replica.poll() is None, log_path.read_text(errors="replace")
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")
-            time.sleep(0.05)
+            return ready_path.exists()
+
+        eventually(served, "the replica's ready file", within=60)
+        match = ready.search(log_path.read_text(errors="replace"))
+        assert match, log_path.read_text(errors="replace")
         grpc_port, http_port = match.groups()
+        assert json.loads(ready_path.read_text())["grpc_port"] == int(grpc_port)
         (secret,) = re.findall(r"\bsht_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", log_path.read_text())
         tls = TlsConfig(ca=clone / "ca.pem")
         with Client.connect(f"127.0.0.1:{grpc_port}", token=secret, tls=tls) as client:
