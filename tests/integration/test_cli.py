@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from google.protobuf import timestamp_pb2
 
 from statehouse.cli import _render as render
 from statehouse.client import Client, counter, timer
+from tests.eventually import eventually
 
 DEADLINE = 20.0
 
@@ -337,18 +337,18 @@ def test_watch_streams_live_events_and_exits_cleanly_on_ctrl_c(cli: Cli) -> None
     watcher = cli.popen("--json", "watch", "--namespace", "live")
     try:
         lines, pump = _reader(watcher.stdout)
+
         # The watch starts from the latest event: probe until it sees one, so
         # that it is surely subscribed before the events under test.
-        deadline = time.monotonic() + DEADLINE
-        probe = None
-        while probe is None:
-            assert time.monotonic() < deadline, "watch never showed an event"
+        def probed() -> dict[str, Any] | None:
             cli.execution("executions", "create", "--namespace", "live", "--flow", "probe")
             try:
-                probe = event_of(lines.get(timeout=0.5))
+                return event_of(lines.get(timeout=0.5))
             except queue.Empty:
-                continue
-        # Drain probes that arrived late.
+                return None
+
+        eventually(probed, "an event shown by watch", within=DEADLINE, step=0)
+        # Drain probes that arrived late (reading until quiet, not a wait for a condition).
         while True:
             try:
                 lines.get(timeout=0.3)

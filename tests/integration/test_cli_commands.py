@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from statehouse.v1 import (
     execution_service_pb2,
     metric_service_pb2,
 )
+from tests.eventually import NeverHeld, eventually
 
 from .test_cli import DEADLINE, Cli, columns
 
@@ -495,16 +495,18 @@ class Lines:
     def until(self, text: str, timeout: float = DEADLINE) -> list[str]:
         """The lines up to the first that contains ``text``."""
         seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no line with {text!r} in {seen}"
+
+        def reached() -> list[str] | None:
             try:
-                seen.append(self.queue.get(timeout=left))
+                seen.append(self.queue.get(timeout=0.1))
             except queue.Empty:
-                continue
-            if text in seen[-1]:
-                return seen
+                return None
+            return seen if text in seen[-1] else None
+
+        try:
+            return eventually(reached, f"a line with {text!r}", within=timeout, step=0)
+        except NeverHeld as exc:
+            raise AssertionError(f"{exc} in {seen}") from None
 
 
 def test_watch_says_when_it_reconnects_and_how_to_resume(server_process: Any, cli: Cli) -> None:
