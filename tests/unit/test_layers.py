@@ -38,7 +38,8 @@ SPLIT = {"security"}
 
 #: Libraries a unit may not import.
 WIRE = {"grpc", "grpc_status", "grpc_health", "grpc_reflection", "google", "statehouse.v1"}
-SQL = {"sqlalchemy", "alembic", "psycopg"}
+#: SQL, the standard library's sqlite3 included: only storage speaks to a database.
+SQL = {"sqlalchemy", "alembic", "psycopg", "sqlite3"}
 FORBIDDEN: dict[str, set[str]] = {
     "orchestration": WIRE | SQL,
     "storage": WIRE,
@@ -147,6 +148,44 @@ def test_the_sdk_does_not_import_the_server() -> None:
             assert name[:2] != ["statehouse", "server"], f"{path}:{line}"
 
 
+def test_only_storage_imports_sqlite3() -> None:
+    """sqlite3 is SQL like SQLAlchemy: the SQLite backend, its commit watcher
+    and ``statehouse backup`` are storage's, and no other unit opens the file."""
+    for path, unit, package in _server_modules(SERVER):
+        for line, name in _imports(path, package):
+            if name[0] == "sqlite3":
+                assert unit == "storage", f"{path.relative_to(SERVER)}:{line}"
+
+
+#: The modules of storage the Tx is made of: they know nothing of the
+#: backends (which subclass the Tx) nor of the store that runs them.
+TX_MAY_NOT_IMPORT = {"store", "sqlite", "postgres", "backup", "partitions"}
+
+
+def _tx_violations(server: Path = SERVER) -> list[str]:
+    violations = []
+    for path in sorted((server / "storage" / "tx").rglob("*.py")):
+        package = ["statehouse", "server", "storage", "tx"]
+        for line, name in _imports(path, package):
+            inner = name[:3] == ["statehouse", "server", "storage"] and len(name) > 3
+            if inner and name[3] in TX_MAY_NOT_IMPORT:
+                where = path.relative_to(server)
+                violations.append(f"{where}:{line}: the Tx imports storage.{name[3]}")
+    return violations
+
+
+def test_the_tx_does_not_import_the_backends_or_the_store() -> None:
+    assert _tx_violations() == []
+
+
+def test_the_tx_check_finds_what_it_must(tmp_path: Path) -> None:
+    (tmp_path / "storage" / "tx").mkdir(parents=True)
+    (tmp_path / "storage" / "tx" / "bad.py").write_text("from ..sqlite import SqliteTx\n")
+    (tmp_path / "storage" / "tx" / "good.py").write_text("from ..schema import events\n")
+    found = _tx_violations(tmp_path)
+    assert len(found) == 1 and "the Tx imports storage.sqlite" in found[0], found
+
+
 def test_only_telemetry_imports_opentelemetry() -> None:
     """The spans are named and made in ``telemetry/_traces.py`` alone (docs/design.md,
     "Observability"); the others call its hooks behind ``tracing.enabled``."""
@@ -176,6 +215,7 @@ def test_the_sdk_imports_opentelemetry_only_where_it_is_used() -> None:
         ("orchestration", "from sqlalchemy import select\n", "orchestration imports sqlalchemy"),
         ("orchestration", "from statehouse.v1 import state_pb2\n", "imports statehouse.v1"),
         ("storage", "from .. import commands\n", "storage imports commands (not below it)"),
+        ("orchestration", "import sqlite3\n", "orchestration imports sqlite3"),
         ("commands", "from ..api import convert\n", "commands imports api (not below it)"),
         ("events", "from ..events import hub\n", None),  # its own unit
     ],

@@ -20,7 +20,8 @@ from statehouse.server.orchestration import (
     TimerKind,
     lifecycle,
 )
-from statehouse.server.orchestration.retry import RetryKind, RetryPolicy, decide_retry, interval_us
+from statehouse.server.orchestration.lifecycle import decide_retry
+from statehouse.server.orchestration.retry import RetryKind, RetryPolicy, interval_us
 
 S = State
 

@@ -1,8 +1,9 @@
 """The queries: what the servicers read, below them and beside the commands.
 
-Each function runs inside one read transaction (a :class:`Tx`) and speaks the
-domain's types: pages of executions with their task runs, pages of metrics,
-metric series with their buckets filled. The servicers encode the results
+Each function runs inside one read transaction (a :class:`~.storage.ReadTx`,
+which has no method that writes) and speaks the domain's types: pages of
+executions with their task runs, pages of metrics, metric series with their
+buckets filled. The servicers encode the results
 (inside the same read, so that a large page is encoded on the storage side,
 not on the event loop).
 """
@@ -21,10 +22,10 @@ from .orchestration import (
     metrics as m,
 )
 from .orchestration.filters import ExecutionFilter, matches
-from .storage import StoredTaskRun, Tx
+from .storage import ReadTx, StoredTaskRun
 
 
-def get_execution(tx: Tx, execution_id: str, *, full: bool) -> Execution:
+def get_execution(tx: ReadTx, execution_id: str, *, full: bool) -> Execution:
     """The execution (with its task runs when ``full``); NotFound if there is none."""
     execution = (
         tx.get_execution_with_task_runs(execution_id) if full else tx.get_execution(execution_id)
@@ -34,7 +35,7 @@ def get_execution(tx: Tx, execution_id: str, *, full: bool) -> Execution:
     return execution
 
 
-def get_task_run(tx: Tx, task_run_id: str, *, scope: tuple[str, ...]) -> StoredTaskRun:
+def get_task_run(tx: ReadTx, task_run_id: str, *, scope: tuple[str, ...]) -> StoredTaskRun:
     """The task run with its execution's revision and state, in one statement;
     NotFound if there is none or its namespace lies outside ``scope`` (empty:
     every namespace), the same answer, so an id says nothing of what exists."""
@@ -54,7 +55,7 @@ class ExecutionPage:
 
 
 def list_executions(
-    tx: Tx,
+    tx: ReadTx,
     flt: ExecutionFilter,
     *,
     size: int,
@@ -78,7 +79,7 @@ def list_executions(
     return ExecutionPage(page, more)
 
 
-def count_executions(tx: Tx, flt: ExecutionFilter) -> dict[State, int]:
+def count_executions(tx: ReadTx, flt: ExecutionFilter) -> dict[State, int]:
     """How many executions ``flt`` selects in each state, every state present (0 included)."""
     found = tx.count_executions(flt)
     return {state: found.get(state, 0) for state in State}
@@ -92,14 +93,14 @@ class LogExtent:
     first_available_sequence: int
 
 
-def log_extent(tx: Tx) -> LogExtent:
+def log_extent(tx: ReadTx) -> LogExtent:
     """Where the event log starts and ends."""
     head = tx.last_sequence()
     return LogExtent(head, tx.first_available_sequence())
 
 
 def list_metrics(
-    tx: Tx, *, execution_id: str, task_run_id: str, task_id: str, after_id: int, size: int
+    tx: ReadTx, *, execution_id: str, task_run_id: str, task_id: str, after_id: int, size: int
 ) -> tuple[list[m.Metric], bool]:
     """A page of metrics in id order after ``after_id``, and whether more follow."""
     found = tx.list_metrics(
@@ -117,7 +118,7 @@ Bucket = tuple[float, float, float, int]
 
 
 def aggregate_metrics(
-    tx: Tx,
+    tx: ReadTx,
     *,
     namespace: str,
     name: str,

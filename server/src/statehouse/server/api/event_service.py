@@ -15,7 +15,7 @@ from ..clock import now_us
 from ..events import EventHub
 from ..orchestration import Event, Execution, NotFound
 from ..orchestration.filters import EventFilter
-from ..storage import Store, Tx
+from ..storage import ReadTx, Store
 from . import convert
 from ._base import Call
 
@@ -128,7 +128,7 @@ class EventServicer:
     ) -> AsyncIterator[pb.FollowExecutionResponse]:
         execution_id = request.execution_id
 
-        def read(tx: Tx) -> Execution:
+        def read(tx: ReadTx) -> Execution:
             execution = tx.get_execution_with_task_runs(execution_id)
             if execution is None:
                 raise NotFound("execution", execution_id)

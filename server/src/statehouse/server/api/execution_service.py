@@ -24,8 +24,8 @@ from ..orchestration import (
 )
 from ..orchestration.deadlines import Deadline
 from ..orchestration.filters import ExecutionFilter, TaskRunFilter
-from ..orchestration.retry import RetryDecision
-from ..storage import Tx
+from ..orchestration.lifecycle import RetryDecision
+from ..storage import ReadTx, Tx
 from . import convert
 from ._base import Call, Servicer
 from .errors import status_of
@@ -76,7 +76,7 @@ class ExecutionServicer(Servicer):
         """Encoded on the storage thread: an execution may be large."""
         full = request.view != execution_pb2.EXECUTION_VIEW_BASIC
 
-        def read(tx: Tx) -> bytes:
+        def read(tx: ReadTx) -> bytes:
             execution = queries.get_execution(tx, request.execution_id, full=full)
             response = pb.GetExecutionResponse(
                 execution=convert.execution_to_pb(execution, full=full)
@@ -103,7 +103,7 @@ class ExecutionServicer(Servicer):
         size = min(request.page_size or DEFAULT_PAGE_SIZE, limits.MAX_PAGE_SIZE)
         full = request.view == execution_pb2.EXECUTION_VIEW_FULL
 
-        def read(tx: Tx) -> bytes:
+        def read(tx: ReadTx) -> bytes:
             found = queries.list_executions(tx, flt, size=size, before=before, full=full)
             page, more = found.items, found.more
             # Each execution is encoded once, and the page is assembled from the
@@ -143,7 +143,7 @@ class ExecutionServicer(Servicer):
     async def CountExecutions(
         self, request: pb.CountExecutionsRequest, call: Call
     ) -> pb.CountExecutionsResponse:
-        """One GROUP BY in the database (storage/tx.py), narrowed to the caller's namespaces."""
+        """One GROUP BY in the database (storage/tx/executions.py), narrowed to the caller's namespaces."""
         flt = ExecutionFilter(
             namespace=request.namespace,
             flow_id=request.flow_id,
@@ -189,11 +189,11 @@ class ExecutionServicer(Servicer):
         return await self.mutate(call, request, pb.CreateTaskRunResponse, work, respond)
 
     async def GetTaskRun(self, request: pb.GetTaskRunRequest, call: Call) -> bytes:
-        """One read (storage/tx.py), encoded on the storage thread: a task run's
+        """One read (storage/tx/executions.py), encoded on the storage thread: a task run's
         outputs and attempts may be large. The guard has refused a task run outside
         the caller's namespaces already; the query checks again on the row it read."""
 
-        def read(tx: Tx) -> bytes:
+        def read(tx: ReadTx) -> bytes:
             found = queries.get_task_run(tx, request.task_run_id, scope=call.principal.scope)
             response = pb.GetTaskRunResponse(
                 task_run=convert.task_run_to_pb(found.task_run),

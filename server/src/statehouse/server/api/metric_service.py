@@ -10,7 +10,7 @@ from statehouse.v1 import metric_pb2, metric_service_pb2 as pb
 
 from .. import commands, limits, priority, queries
 from ..orchestration import metrics as m
-from ..storage import Tx
+from ..storage import ReadTx, Tx
 from . import convert
 from ._base import Call, Servicer
 
@@ -73,7 +73,7 @@ class MetricServicer(Servicer):
             (after,) = self.tokens.decode("ListMetrics", filters, request.page_token, (int,))
         size = min(request.page_size or DEFAULT_PAGE_SIZE, limits.MAX_PAGE_SIZE)
 
-        def read(tx: Tx) -> pb.ListMetricsResponse:
+        def read(tx: ReadTx) -> pb.ListMetricsResponse:
             page, more = queries.list_metrics(
                 tx,
                 execution_id=request.execution_id,
@@ -98,7 +98,7 @@ class MetricServicer(Servicer):
         width = _WIDTHS.get(request.bucket_width) or m.choose_width(start, end)
         starts = m.bucket_starts(start, end, width)
 
-        def read(tx: Tx) -> bytes:
+        def read(tx: ReadTx) -> bytes:
             series = queries.aggregate_metrics(
                 tx,
                 namespace=request.namespace,

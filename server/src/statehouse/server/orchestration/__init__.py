@@ -17,6 +17,7 @@ from .errors import (
     execution_subject,
     task_run_subject,
 )
+from .lifecycle import RetryDecision
 from .model import (
     ANONYMOUS,
     SYSTEM,
@@ -31,7 +32,7 @@ from .model import (
     Timer,
     TimerKind,
 )
-from .retry import RetryDecision, RetryKind, RetryPolicy
+from .retry import RetryKind, RetryPolicy
 from .states import STARTABLE_STATES, TERMINAL_STATES, State
 from .transitions import (
     EXECUTION_TRANSITIONS,

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 
 from .changes import ChangeSet
 from .leases import end_lost_attempt
-from .lifecycle import end_task_run, start_kill
+from .lifecycle import RetryDecision, end_task_run, start_kill
 from .model import DeadlineAction, TaskRun, Timer, TimerKind
-from .retry import RetryDecision
 from .states import State
 
 #: The name of each execution deadline, as the API spells it.

@@ -1,7 +1,7 @@
 """What lists and streams select: namespace patterns and the two filters.
 
 Domain rules, pure like the rest of orchestration: storage turns a filter into
-SQL (``storage/tx.py``) and the event hub tests events against it in memory
+SQL (``storage/scope.py``, ``storage/tx/``) and the event hub tests events in memory
 (``events/hub.py``); both follow the definitions here (docs/design.md,
 "The event stream").
 

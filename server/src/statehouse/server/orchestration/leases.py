@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from .changes import ChangeSet
 from .errors import FailedPrecondition, InvalidArgument, task_run_subject
-from .lifecycle import move_task_run
+from .lifecycle import RetryDecision, move_task_run
 from .model import Attempt, TaskRun, Timer, TimerKind
-from .retry import RetryDecision
 from .states import STARTABLE_STATES, State
 
 _PREFIX = "lease:"

@@ -13,13 +13,15 @@ store the resulting change.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from . import retry
 from .changes import ChangeSet
 from .errors import DomainError
 from .guards import Move, Proposal, apply_guards, task_run_move
 from .model import Execution, JsonObject, PauseAction, StateChange, TaskRun, Timer, TimerKind
+from .retry import interval_us
 from .states import STARTABLE_STATES, State
 from .transitions import Kind, is_allowed
 
@@ -98,14 +100,57 @@ def time_attempt(changes: ChangeSet, task_run: TaskRun, attempt: int) -> None:
     )
 
 
-def retry_failed_attempt(changes: ChangeSet, task_run: TaskRun) -> retry.RetryDecision:
+# -- retries: what follows a failed attempt, given its task run's policy ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What the server decided for a failed attempt."""
+
+    scheduled: bool
+    next_attempt: int = 0
+    next_attempt_time_us: int = 0
+
+
+def decide_retry(task_run: TaskRun, now_us: int, rng: random.Random) -> RetryDecision:
+    """Whether the task run's latest failed attempt gets another one, and when.
+
+    No retry past ``max_attempts`` attempts, nor when the next attempt would
+    start more than ``max_duration`` after the first one started.
+    """
+    policy = task_run.retry_policy
+    if policy is None or not task_run.attempts:
+        return RetryDecision(False)
+    done = len(task_run.attempts)
+    if done >= policy.max_attempts:
+        return RetryDecision(False)
+    due = now_us + interval_us(policy, done, rng)
+    limit = policy.max_duration_us
+    first_start = task_run.attempts[0].history[0].time_us
+    if limit and due - first_start > limit:
+        return RetryDecision(False)
+    return RetryDecision(True, done + 1, due)
+
+
+def succeeded_after_retries(task_run: TaskRun, requested: State) -> bool:
+    """A success after one or more retries ends in WARNING if the policy says so."""
+    policy = task_run.retry_policy
+    return (
+        requested is State.SUCCESS
+        and policy is not None
+        and policy.warning_on_retry
+        and len(task_run.attempts) > 1
+    )
+
+
+def retry_failed_attempt(changes: ChangeSet, task_run: TaskRun) -> RetryDecision:
     """A failed attempt with a retry policy that allows another one: the task run
     goes FAILED then RESTARTED with its next_attempt_time, in the same change.
 
     A kill never meets a retry: a task run of a KILLING execution is KILLING or
     ended, and neither may go to FAILED (the transition table refuses it first).
     """
-    decision = retry.decide_retry(task_run, changes.now_us, changes.rng)
+    decision = decide_retry(task_run, changes.now_us, changes.rng)
     if decision.scheduled:
         task_run.next_attempt_time_us = decision.next_attempt_time_us
         with changes.by_system():
@@ -125,7 +170,7 @@ def move_task_run(
     outputs: JsonObject | None = None,
     other_active_task_runs: int | None = None,
     move: Move | None = None,
-) -> retry.RetryDecision | None:
+) -> RetryDecision | None:
     """Move a task run by request, with its attempt and, if it starts, its execution.
 
     ``move`` names whose guards apply (default: :func:`task_run_move` tells);
@@ -136,7 +181,7 @@ def move_task_run(
     proposal = Proposal(changes.execution, requested, task_run, outputs, now_us=changes.now_us)
     apply_guards(move or task_run_move(task_run, requested), proposal)
     starting = requested is State.RUNNING and task_run.state in STARTABLE_STATES
-    if retry.succeeded_after_retries(task_run, requested):
+    if succeeded_after_retries(task_run, requested):
         requested = State.WARNING
         reason = reason or f"succeeded after {len(task_run.attempts)} attempts"
     if outputs is not None:

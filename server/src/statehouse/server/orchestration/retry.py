@@ -1,4 +1,6 @@
-"""Retry policies: the server decides whether a failed attempt gets another one, and when.
+"""Retry policies: what a task run's policy says, and how the wait between attempts
+grows. What follows a failed attempt given its policy (another attempt, and
+when) is decided in ``lifecycle.py`` (``decide_retry``).
 
 A policy is a frozen :class:`RetryPolicy`, parsed once where it comes in
 (from the request's proto in ``api/convert.py``, from the stored JSON in
@@ -15,12 +17,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from .states import State
-
-if TYPE_CHECKING:
-    from .model import TaskRun
+from typing import Any
 
 
 class RetryKind(enum.StrEnum):
@@ -122,43 +119,3 @@ def interval_us(policy: RetryPolicy, failed_attempts: int, rng: random.Random) -
         wait = policy.interval_us * policy.factor ** (failed_attempts - 1)
         return int(min(wait, policy.max_interval_us))
     return rng.randint(policy.min_interval_us, policy.max_interval_us)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryDecision:
-    """What the server decided for a failed attempt."""
-
-    scheduled: bool
-    next_attempt: int = 0
-    next_attempt_time_us: int = 0
-
-
-def decide_retry(task_run: TaskRun, now_us: int, rng: random.Random) -> RetryDecision:
-    """Whether the task run's latest failed attempt gets another one, and when.
-
-    No retry past ``max_attempts`` attempts, nor when the next attempt would
-    start more than ``max_duration`` after the first one started.
-    """
-    policy = task_run.retry_policy
-    if policy is None or not task_run.attempts:
-        return RetryDecision(False)
-    done = len(task_run.attempts)
-    if done >= policy.max_attempts:
-        return RetryDecision(False)
-    due = now_us + interval_us(policy, done, rng)
-    limit = policy.max_duration_us
-    first_start = task_run.attempts[0].history[0].time_us
-    if limit and due - first_start > limit:
-        return RetryDecision(False)
-    return RetryDecision(True, done + 1, due)
-
-
-def succeeded_after_retries(task_run: TaskRun, requested: State) -> bool:
-    """A success after one or more retries ends in WARNING if the policy says so."""
-    policy = task_run.retry_policy
-    return (
-        requested is State.SUCCESS
-        and policy is not None
-        and policy.warning_on_retry
-        and len(task_run.attempts) > 1
-    )

@@ -15,7 +15,10 @@ is cut short, or its connection lost, after COMMIT was sent, its outcome is
 unknown and it says so (:class:`CommitOutcomeUnknown`).
 
 This module is the only one that imports SQLAlchemy's asyncio engine (it needs
-greenlet, which the embedded SQLite default does without).
+greenlet, which the embedded SQLite default does without). Why one file of
+about 600 lines: the backend, its Tx and the pipelines that send a write's
+last statements with its COMMIT are one protocol on one connection (what the
+Tx keeps is what the pipeline sends); the listener is the rest.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -48,12 +51,10 @@ from .errors import (
     unavailable_on_disconnect,
 )
 from .hot import Hot
+from .options import StoreOptions
 from .schema import EVENT_SEQUENCE, counters, events
 from .sequencer import Sequencer
 from .tx import EVENTS_CHANNEL, Tx
-
-if TYPE_CHECKING:
-    from .store import StoreOptions
 
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ def _append_events_sql() -> str:
 _EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "sequence")
 _APPEND_EVENTS = _append_events_sql()
 
-#: The key columns of the hot updates' rows (``tx.py``): ``_id`` the row, ``_rev``
+#: The key columns of the hot updates' rows (``tx/core.py``): ``_id`` the row, ``_rev``
 #: the revision it must still have; every other key is a column set.
 _KEYS = {"_id": "id", "_rev": "revision"}
 _UPDATES: dict[tuple[str, tuple[str, ...]], str] = {}

@@ -22,19 +22,17 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from .. import priority
 from .errors import unavailable_on_disconnect
+from .options import StoreOptions
 from .schema import EVENT_SEQUENCE
 from .sequencer import Sequencer
 from .tx import Tx
-
-if TYPE_CHECKING:
-    from .store import StoreOptions
 
 T = TypeVar("T")
 log = logging.getLogger("statehouse.storage")

@@ -31,6 +31,11 @@ writes are answered :class:`~.errors.CommitOutcomeUnknown`. Failures of the
 store's transactions are reported to the one outage log
 (``telemetry.OutageLog``), not logged one by one. The whole path of a write:
 docs/design.md, "The life of one request"; the seam: docs/design.md, "Storage".
+
+Why one file of about 600 lines: the queue, the committer, its batches and
+their retries are one mechanism, each part reading the others' state (the
+queue's deadlines, the batches in flight, the bound); the backends, the Tx,
+the options and the sequencer are modules of their own.
 """
 
 from __future__ import annotations
@@ -55,10 +60,11 @@ from .. import priority
 from ..orchestration import Event
 from ..telemetry import Metrics, OutageLog, Tracing, WriteParent
 from .errors import BatchConflict, StorageUnavailable, is_unreachable, unavailable_on_disconnect
+from .options import StoreOptions
 from .schema import EVENT_SEQUENCE, counters
 from .sequencer import CounterRowSequencer, Sequencer
 from .sqlite import SqliteBackend
-from .tx import Tx
+from .tx import ReadTx, Tx
 from .url import parse_database_url
 
 T = TypeVar("T")
@@ -68,41 +74,6 @@ P = ParamSpec("P")
 CommitListener = Callable[[list[Event]], None]
 
 log = logging.getLogger("statehouse.storage")
-
-
-@dataclass(frozen=True, slots=True)
-class StoreOptions:
-    """Tuning of the storage; the defaults suit the embedded SQLite file."""
-
-    #: SQLite's synchronous pragma. NORMAL in WAL mode survives a crash of the
-    #: process (kill -9); FULL also survives a power loss, at an fsync per commit.
-    sqlite_synchronous: str = "NORMAL"
-    #: How long a SQLite writer waits for another process's write lock.
-    sqlite_busy_timeout_ms: int = 10_000
-    #: SQLite: how often (seconds) a thread looks at the file's change counter to find
-    #: other processes' commits (0: only the hub's poll finds them).
-    sqlite_change_poll_interval: float = 0.015
-    #: Run SQLite's write transactions on a thread of their own rather than on
-    #: the event loop: while one batch commits, the loop goes on taking calls,
-    #: which queue up for the next batch.
-    sqlite_write_thread: bool = True
-    #: Connections for writes and for reads (PostgreSQL's pool; SQLite's reader threads).
-    writers: int = 4
-    readers: int = 4
-    #: Group commit: the most writes one transaction carries.
-    group_commit_max: int = 100
-    #: How long the committer waits for more writes before a batch that is not
-    #: full (seconds; 0: take what has queued up, the batches grow with the load).
-    group_commit_window: float = 0.0
-    #: Batches in flight at once on a database server (SQLite has one writer).
-    #: More than one can deadlock batches of one replica on shared executions.
-    group_commit_concurrency: int = 1
-    #: How long a request_id is remembered (seconds): a repeat after that is a
-    #: new request (0: forever). The sweep (``housekeeping.py``) deletes expired records.
-    request_id_ttl: float = 7 * 24 * 3600.0
-    #: PostgreSQL: how long a write may take from its arrival to its commit
-    #: (seconds; 0: no bound). See "Bounded writes" in the module docstring.
-    commit_timeout: float = 10.0
 
 
 class Backend(Protocol):
@@ -337,7 +308,7 @@ class Store:
         futures = [self._enqueue(fn, heavy, task_runs) for fn, task_runs in writes]
         return await asyncio.gather(*futures, return_exceptions=True)
 
-    async def read(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
+    async def read(self, fn: Callable[[ReadTx], T], *, heavy: bool = False) -> T:
         """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
         started = time.perf_counter()
         span = self.tracing.start_read() if self.tracing.enabled else None

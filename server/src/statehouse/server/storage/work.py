@@ -33,6 +33,7 @@ from sqlalchemy.sql.selectable import Join
 from ..orchestration import State
 from ..orchestration.filters import TaskRunFilter
 from .schema import execution_labels, executions, task_runs, timers
+from .scope import in_scope
 
 #: Task run states a claim may start (the partial index holds these rows).
 READY_TASK_RUN_STATES = (State.CREATED.value, State.RESTARTED.value)
@@ -72,8 +73,6 @@ READY_TIME = sa.func.coalesce(task_runs.c.next_attempt_time_us, task_runs.c.upda
 
 
 def _selected(query: Any, flt: TaskRunFilter) -> Any:
-    from .tx import in_scope  # one definition of a scope in SQL
-
     query = query.select_from(
         _ReadyFirst(task_runs, executions, task_runs.c.execution_id == executions.c.id)
     )
