@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -26,8 +25,6 @@ from statehouse.v1 import (
 from tests.conftest import shared_directory
 from tests.eventually import eventually
 from tests.pgcluster import PostgresCluster
-
-READY = re.compile(r"statehouse serving on 127\.0\.0\.1:(\d+)")
 
 #: The backends every integration test runs on (STATEHOUSE_TEST_BACKENDS=sqlite to narrow).
 BACKENDS = [

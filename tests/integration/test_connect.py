@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import re
 import struct
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,9 +38,9 @@ from statehouse.v1 import (
     metric_service_pb2 as mpb,
     state_pb2,
 )
+from tests.eventually import eventually
 from tests.integration.conftest import ServerProcess
 
-HTTP_READY = re.compile(r" and http://127\.0\.0\.1:(\d+)")
 METHODS: dict[str, MethodDescriptor] = {
     f"/{s.full_name}/{m.name}": m for s in SERVICES for m in s.methods
 }
@@ -52,10 +50,8 @@ class Wire:
     """One server, called three ways: gRPC, Connect JSON (http.client), Connect binary."""
 
     def __init__(self, proc: ServerProcess, token: str | None = None) -> None:
-        text = proc.logs()
-        match = HTTP_READY.search(text)
-        assert match, text
-        self.http_port = int(match.group(1))
+        assert proc.http_port is not None, "started without --http-address"
+        self.http_port = proc.http_port
         self.channel = grpc.insecure_channel(proc.target)
         self.token = token
         self.connect = ConnectClientSync(f"http://127.0.0.1:{self.http_port}")
@@ -520,12 +516,15 @@ def test_authentication_and_permissions_over_connect(database_url: str, tmp_path
     try:
         w = Wire(proc, admin)
         E = "/statehouse.v1.ExecutionService/"
-        deadline = time.monotonic() + 10
-        while isinstance(
-            w.grpc(E + "CountExecutions", epb.CountExecutionsRequest()), status_pb2.Status
-        ):
-            assert time.monotonic() < deadline, "the tokens were never loaded"
-            time.sleep(0.1)
+        eventually(
+            lambda: (
+                not isinstance(
+                    w.grpc(E + "CountExecutions", epb.CountExecutionsRequest()), status_pb2.Status
+                )
+            ),
+            "the tokens loaded",
+            step=0.1,
+        )
         made = w.all(
             E + "CreateExecution",
             epb.CreateExecutionRequest(namespace="a", flow_id="f", request_id="x"),

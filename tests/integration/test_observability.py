@@ -32,7 +32,6 @@ from tests.eventually import TIMEOUT, eventually
 from tests.integration.conftest import ServerProcess
 
 HTTP_READY = re.compile(r" and http://127\.0\.0\.1:(\d+)")
-METRICS_READY = re.compile(r"statehouse metrics on http://127\.0\.0\.1:(\d+)/metrics")
 SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
 EXECUTION = "statehouse.v1.ExecutionService"
 
@@ -284,9 +283,9 @@ def test_metrics_address_alone_serves_metrics(tmp_path: Path) -> None:
         options=("--metrics-address", "127.0.0.1:0"),
     )
     try:
-        match = METRICS_READY.search(proc.logs())
-        assert match, proc.logs()
-        port = int(match.group(1))
+        port = proc.metrics_port
+        assert port is not None
+        assert f"statehouse metrics on http://127.0.0.1:{port}/metrics" in proc.logs()
         with grpc.insecure_channel(proc.target) as channel:
             execution_service_pb2_grpc.ExecutionServiceStub(channel).CreateExecution(
                 epb.CreateExecutionRequest(namespace="obs", flow_id="f")

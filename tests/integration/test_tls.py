@@ -6,8 +6,6 @@ connections."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from statehouse.server.security.tls import TlsConfigError
 from statehouse.v1 import execution_service_pb2 as pb, execution_service_pb2_grpc
 from tests.certs import Authority, Pair
 
-from .conftest import READY, make_settings
+from .conftest import ServerProcess, logged, make_settings
 
 #: Every TLS channel names the server as the certificate does.
 OVERRIDE = [("grpc.ssl_target_name_override", "localhost")]
@@ -141,34 +139,18 @@ def test_sighup_rereads_the_certificates_of_a_serving_process(
     database_url: str, ca: Authority, tmp_path: Path
 ) -> None:
     pair = ca.issue("server", server=True)
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "statehouse.server.app",
-                "--address", "127.0.0.1:0", "--database", database_url,
-                "--tls-cert", str(pair.cert), "--tls-key", str(pair.key),
-            ],
-            stdout=out,
-            stderr=out,
-        )  # fmt: skip
+    server = ServerProcess(
+        database_url,
+        tmp_path / "server.log",
+        options=("--tls-cert", str(pair.cert), "--tls-key", str(pair.key)),
+    )
     try:
-        import time
-
-        deadline = time.monotonic() + 30
-        while not READY.search(log.read_text()) and time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.05)
-        assert "over TLS" in log.read_text()
-        proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while "re-read" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "TLS certificates will be re-read" in log.read_text()
-        assert proc.poll() is None
+        assert "over TLS" in server.logs()
+        server.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+        logged(server, "TLS certificates will be re-read")
+        assert server.running
     finally:
-        proc.terminate()
-        proc.wait(30)
+        server.close()
 
 
 async def test_the_sdk_connects_over_mtls(
