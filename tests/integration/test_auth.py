@@ -41,7 +41,7 @@ from statehouse.v1 import (
 )
 from tests.certs import Authority
 
-from .conftest import make_settings
+from .conftest import ManualClock, make_settings
 from .helpers import details
 
 C = grpc.StatusCode
@@ -911,7 +911,7 @@ async def test_request_ids_belong_to_their_caller(secured: Secured) -> None:
     assert replay.execution.id != fresh.execution.id
 
 
-async def test_every_change_names_its_actor(secured: Secured) -> None:
+async def test_every_change_names_its_actor(secured: Secured, manual_clock: ManualClock) -> None:
     s = secured
     worker = s.caller(await s.issue("worker", apb.ROLE_WRITER, ["team-a.*"]))
     ops = s.caller(await s.issue("ops", apb.ROLE_WRITER, ["team-a.*"]))
@@ -949,14 +949,8 @@ async def test_every_change_names_its_actor(secured: Secured) -> None:
             execution_id=execution_id, delay=duration_pb2.Duration(nanos=200_000_000)
         ),
     )
-    deadline = time.monotonic() + 10
-    while True:
-        got = await ops.call(
-            "ExecutionService", "GetExecution", pb.GetExecutionRequest(execution_id=execution_id)
-        )
-        if got.execution.state == st.STATE_RUNNING or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
+    manual_clock.advance(1)  # past the pause's delay: its timer is due
+    await s.server.scheduler.fire_due()
     await ops.call(
         "ExecutionService", "KillExecution", pb.KillExecutionRequest(execution_id=execution_id)
     )
