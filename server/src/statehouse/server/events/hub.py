@@ -495,6 +495,8 @@ class EventHub:
         #: Called on the loop with each batch the hub accepts, local or from the log
         #: (``events/work.py``: claims waiting for work).
         self.batch_listeners: list[Callable[[list[Event]], None]] = []
+        #: Events taken from other processes' announcements (NOTIFY), not the log.
+        self.announced = 0
         #: The newest events, contiguous, ``recent[0]`` at ``recent_first``: catching up
         #: from memory instead of the log (at most about 2 x ``memory_events``).
         self.memory_events = max(1, memory_events)
@@ -552,19 +554,26 @@ class EventHub:
         self.store.add_commit_listener(self.committed)
         loop = asyncio.get_running_loop()
 
-        def wake(sequence: int) -> None:
+        def wake(sequence: int, events: list[Event] | None = None) -> None:
             # On the store's thread: only news crosses to the loop (reading an int is safe).
             if sequence == 0 or sequence > self.head:
-                loop.call_soon_threadsafe(self._notified, sequence)
+                loop.call_soon_threadsafe(self._notified, sequence, events)
 
         self.store.listen_for_commits(wake)
         self._task = asyncio.create_task(self._tail(), name="statehouse-event-hub")
         self._delivery = asyncio.create_task(self._deliver(), name="statehouse-event-delivery")
 
-    def _notified(self, sequence: int) -> None:
-        """Another commit was announced: read the log unless it is already dispatched."""
-        if sequence == 0 or sequence > self.head:
-            self._catch_up_needed.set()
+    def _notified(self, sequence: int, events: list[Event] | None = None) -> None:
+        """Another commit was announced: taken as announced when the announcement
+        carried its events and they continue the head, else read from the log
+        (unless already dispatched)."""
+        if sequence and sequence <= self.head:
+            return
+        if events and events[0].sequence == self.head + 1 and events[-1].sequence == sequence:
+            self._accept(events)
+            self.announced += len(events)
+            return
+        self._catch_up_needed.set()
 
     async def close(self) -> None:
         self.closed = True

@@ -92,8 +92,37 @@ def _append_events_sql() -> str:
         f"appended AS (INSERT INTO {events.name} (sequence, {names}) "
         f"SELECT counter.value - %(count)s::bigint + 1 + e.k, {names} "
         f"FROM counter, json_to_recordset(%(rows)s::json) AS e({definitions})) "
-        "SELECT value, pg_notify(%(channel)s, value::text) FROM counter"
+        "SELECT value, pg_notify(%(channel)s, value::text || %(announce)s) FROM counter"
     )
+
+
+#: The longest NOTIFY payload PostgreSQL takes is 8,000 bytes: a commit's events go in
+#: theirs up to this many bytes of JSON (with the last sequence before them).
+ANNOUNCED_BYTES = 7_900
+
+
+def announced_events(payload: str) -> tuple[int, list[Event] | None]:
+    """A NOTIFY of the events channel: the last sequence of the commit it announces,
+    and that commit's events if it carried them (``"LAST ROWS"``: the rows of
+    :data:`_APPEND_EVENTS`, each with its place ``k``), else None. A payload that
+    cannot be read carries nothing (the hub then reads the log)."""
+    last_text, _, body = payload.partition(" ")
+    try:
+        last = int(last_text or 0)
+    except ValueError:
+        return 0, None
+    if not body:
+        return last, None
+    try:
+        rows = json.loads(body)
+        first = last - len(rows) + 1
+        announced = []
+        for row in rows:
+            row["sequence"] = first + row.pop("k")
+            announced.append(codec.event_from_row(row))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return last, None
+    return last, announced
 
 
 _EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "sequence")
@@ -171,8 +200,13 @@ class PostgresTx(Tx):
             row = codec.event_row(event)
             row["k"] = k
             rows.append(row)
+        encoded = _json(rows)
+        # The events ride in the NOTIFY when they fit: the other replicas then need
+        # not read them back from the log (and the database not serve that read).
+        fits = len(encoded) <= ANNOUNCED_BYTES and len(encoded.encode()) <= ANNOUNCED_BYTES
         return {
-            "rows": _json(rows),
+            "rows": encoded,
+            "announce": f" {encoded}" if fits else "",
             "count": len(rows),
             "counter": EVENT_SEQUENCE,
             "channel": EVENTS_CHANNEL,
@@ -557,9 +591,12 @@ class PostgresBackend:
         self._late[task] = conn
         task.add_done_callback(lambda t: self._late.pop(t, None))
 
-    def listen_for_commits(self, wake: Callable[[int], object], closing: threading.Event) -> None:
-        """Call ``wake(last_sequence)`` (from a thread) on every NOTIFY of any
-        replica, ``wake(0)`` after a reconnect (what was committed is unknown)."""
+    def listen_for_commits(
+        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
+    ) -> None:
+        """Call ``wake(last_sequence, events)`` (from a thread) on every NOTIFY of
+        any other replica (``events``: the commit's, when they fit in its payload),
+        ``wake(0, None)`` after a reconnect (what was committed is unknown)."""
         if self._listener is not None:
             return
         self._listener = threading.Thread(
@@ -567,7 +604,9 @@ class PostgresBackend:
         )
         self._listener.start()
 
-    def _listen(self, wake: Callable[[int], object], closing: threading.Event) -> None:
+    def _listen(
+        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
+    ) -> None:
         import psycopg
 
         # The arguments the engine's own connections get: every host of the URL,
@@ -581,7 +620,7 @@ class PostgresBackend:
                     conn.execute(f"LISTEN {EVENTS_CHANNEL}")
                     self._outage.ok("event listener")
                     retry = 0.2
-                    wake(0)  # anything committed while we were not listening
+                    wake(0, None)  # anything committed while we were not listening
                     while not closing.is_set():
                         for notify in conn.notifies(timeout=0.5, stop_after=1):
                             # A commit of this replica's own is handed to the hub by
@@ -591,7 +630,7 @@ class PostgresBackend:
                             # answer, its outcome unknown, is found by the hub's poll
                             # or at the next gap.)
                             if notify.pid not in self._own_pids:
-                                wake(int(notify.payload or 0))
+                                wake(*announced_events(notify.payload or "0"))
             except Exception as exc:  # the database went away: try again shortly
                 self._outage.failed("event listener", exc)
                 if closing.wait(retry):

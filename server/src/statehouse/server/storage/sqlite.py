@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from .. import priority
+from ..orchestration import Event
 from .errors import unavailable_on_disconnect
 from .options import StoreOptions
 from .schema import EVENT_SEQUENCE
@@ -161,8 +162,10 @@ class SqliteBackend:
         with unavailable_on_disconnect(), conn.begin():
             return fn(SqliteTx(conn, self._sequencer))
 
-    def listen_for_commits(self, wake: Callable[[int], object], closing: threading.Event) -> None:
-        """Call ``wake(last_sequence)`` (from a thread) soon after any connection
+    def listen_for_commits(
+        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
+    ) -> None:
+        """Call ``wake(last_sequence, None)`` (from a thread) soon after any connection
         commits to the file: every ``sqlite_change_poll_interval`` seconds the thread
         reads ``PRAGMA data_version`` (a few microseconds), and the sequence when it
         moved. Off the event loop; nothing for an in-memory database."""
@@ -180,7 +183,10 @@ class SqliteBackend:
 
     @staticmethod
     def _watch(
-        uri: str, interval: float, wake: Callable[[int], object], closing: threading.Event
+        uri: str,
+        interval: float,
+        wake: Callable[[int, list[Event] | None], object],
+        closing: threading.Event,
     ) -> None:
         conn: sqlite3.Connection | None = None
         version = None
@@ -202,7 +208,7 @@ class SqliteBackend:
                         conn.close()
                         conn = None
                     continue
-                wake(int(row[0]) if row else 0)
+                wake(int(row[0]) if row else 0, None)
         except Exception:  # pragma: no cover - the hub's poll still finds commits
             log.exception("watching the SQLite file for commits failed")
         finally:

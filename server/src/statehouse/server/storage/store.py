@@ -114,7 +114,7 @@ class Backend(Protocol):
         ...
 
     def listen_for_commits(
-        self, wake: Callable[[int], object], closing: threading.Event
+        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
     ) -> None: ...
 
     async def aclose(self) -> None: ...
@@ -523,9 +523,12 @@ class Store:
 
     # -- notifications and shutdown ---------------------------------------------
 
-    def listen_for_commits(self, wake: Callable[[int], object]) -> None:
-        """Call ``wake(last_sequence)`` (from a thread) whenever any process commits
-        events; ``wake(0)`` when what was committed is unknown (after a reconnect).
+    def listen_for_commits(self, wake: Callable[[int, list[Event] | None], object]) -> None:
+        """Call ``wake(last_sequence, events)`` (from a thread) whenever any process
+        commits events: ``events`` are those events when the announcement carried
+        them (PostgreSQL, a commit's events that fit in its NOTIFY), else None (they
+        are in the log); ``wake(0, None)`` when what was committed is unknown (after
+        a reconnect).
 
         Where the database can announce commits (PostgreSQL's LISTEN/NOTIFY);
         elsewhere the hub's poll finds other processes' writes.
