@@ -10,9 +10,10 @@ behind it. It runs on the same kind of event loop as the Statehouse server
 (uvloop where installed) and with the channel options that matter for
 throughput, so the difference between the two is the service's own work.
 
-Usage: ``python bench/echo_server.py [--address 127.0.0.1:0] [--response FILE]``;
-it logs ``echo serving on HOST:PORT`` on stderr when ready and stops on
-SIGTERM/SIGINT.
+Usage: ``python bench/echo_server.py [--address 127.0.0.1:0] [--response FILE]
+[--ready-file PATH]``; when ready it logs ``echo serving on HOST:PORT`` on stderr and
+writes ``--ready-file`` as ``statehouse serve`` does (the bench starts both servers
+with one launcher, ``statehouse.server.testing``); it stops on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -61,7 +64,17 @@ def default_template() -> es.TransitionTaskRunResponse:
     return response
 
 
-async def serve(address: str, template: es.TransitionTaskRunResponse) -> None:
+def write_ready_file(path: Path, port: int) -> None:
+    """What ``statehouse serve --ready-file`` writes, whole (a reader never sees half)."""
+    body = {"grpc_port": port, "http_port": None, "metrics_port": None, "pids": [os.getpid()]}
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(body) + "\n")
+    os.replace(partial, path)
+
+
+async def serve(
+    address: str, template: es.TransitionTaskRunResponse, ready_file: Path | None = None
+) -> None:
     server = grpc.aio.server(
         options=[
             ("grpc.so_reuseport", 0),
@@ -78,6 +91,8 @@ async def serve(address: str, template: es.TransitionTaskRunResponse) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if ready_file is not None:
+        write_ready_file(ready_file, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -90,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="127.0.0.1:0")
     parser.add_argument("--response", type=Path, help="a serialized TransitionTaskRunResponse")
+    parser.add_argument("--ready-file", type=Path, help="once serving, write the port here")
     args = parser.parse_args()
     if args.response is not None:
         template = es.TransitionTaskRunResponse.FromString(args.response.read_bytes())
@@ -98,9 +114,9 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:  # the same fallback as the Statehouse server
-        asyncio.run(serve(args.address, template))
+        asyncio.run(serve(args.address, template, args.ready_file))
     else:
-        uvloop.run(serve(args.address, template))
+        uvloop.run(serve(args.address, template, args.ready_file))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Shared by every phase: the server subprocesses (always through
-``bench/bench_server.py``, whose counters are read here; ``--processes N`` too),
+"""Shared by every phase: the server subprocesses (on the one launcher,
+``statehouse.server.testing``; Statehouse always through ``bench/bench_server.py``,
+whose counters are read here; ``--processes N`` too),
 CPU quotas for client processes (cgroup v1), timing, percentiles, CPU and memory
 from /proc, tables, and the environment."""
 
@@ -22,15 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from statehouse.server import testing as launcher
+
 BENCH = Path(__file__).resolve().parent.parent
 ROOT = BENCH.parent
 ECHO_METHOD = "/bench.Echo/Echo"
 NAMESPACE = "bench"
 SENTINEL_FLOW = "bench-end"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: What a Statehouse server's log says once it serves (checked, never waited for).
 STATEHOUSE_READY = r"statehouse serving on 127\.0\.0\.1:(\d+)"
-#: The ready line of ``--processes N`` names the pids of the server processes.
-PROCESS_PIDS = re.compile(r"statehouse serving on \S+ .*\d+ processes: pids ([\d, ]+)\)")
 #: Counters summed over the processes of ``--processes N`` (one dump each).
 SUMMED_COUNTERS = (
     "statements",
@@ -71,71 +73,69 @@ def _proc_stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-class ServerProcess:
-    """A server subprocess whose stderr goes to a log file; ready when a line appears.
+class ServerProcess(launcher.ServerProcess):
+    """A server subprocess on the one launcher (``statehouse.server.testing``: ready
+    when it writes its ``--ready-file``), its output in a log file, and the bench's
+    extras on top: CPU seconds, and the counters of ``bench/bench_server.py``.
 
     Started through ``bench/bench_server.py`` (``statehouse_server``), it also
     answers ``counters()``: its statements, commits, events and commit times.
-    With ``--processes N`` the subprocess is the supervising parent: its ready
-    line names the server processes (``child_pids``), whose CPU time and counters
+    With ``--processes N`` the subprocess is the supervising parent: the ready file
+    names the server processes (``child_pids``), whose CPU time and counters
     (each process dumps its own, ``<counters>.<i>``) are summed here."""
 
     def __init__(
         self,
         name: str,
-        argv: list[str],
-        ready: str,
+        program: list[str],
         log_path: Path,
+        options: list[str] | None = None,
+        *,
         pythonpath: str | None = None,
         counters_path: Path | None = None,
+        ready_line: str | None = None,
     ) -> None:
-        self.pythonpath = pythonpath
+        env = None
+        if pythonpath:
+            path = os.pathsep.join(x for x in (pythonpath, os.environ.get("PYTHONPATH")) if x)
+            env = dict(os.environ, PYTHONPATH=path)
+        # A session of its own: Ctrl-C reaches only us, and we stop it cleanly.
+        super().__init__(
+            options or [], log_path=log_path, program=program, env=env, cwd=ROOT, new_session=True
+        )
         self.name = name
-        self.argv = argv
-        self.ready = re.compile(ready)
-        self.log_path = log_path
         self.counters_path = counters_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
+        #: The text its log must show once it serves (a check of the line, not the wait).
+        self.ready_line = re.compile(ready_line) if ready_line else None
         self._dumps = 0
         #: The server processes of ``--processes N`` (in their order, 1 to N); [] for one.
         self.child_pids: list[int] = []
         self._child_dumps: dict[int, int] = {}
 
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> int:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        if self.pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join(
-                x for x in (self.pythonpath, env.get("PYTHONPATH")) if x
-            )
+    def start(self, timeout: float = 30.0) -> int:  # type: ignore[override]
+        """Start it (a new log) and wait until it serves; its gRPC port."""
         self._dumps = 0
         self.child_pids = []
         self._child_dumps = {}
-        with self.log_path.open("wb") as log:
-            # A session of its own: Ctrl-C reaches only us, and we stop it cleanly.
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        match = self.wait_for(self.ready, timeout)
-        self.port = int(match.group(1))
-        self.child_pids = child_pids(self.log())
+        self.log_path.write_bytes(b"")
+        try:
+            super().start(timeout)
+        except launcher.ServerExited as exc:
+            raise RuntimeError(f"{self.name}: {exc}") from None
+        assert self.proc is not None
+        if self.pids != [self.proc.pid]:
+            self.child_pids = self.pids
+        if self.ready_line is not None and not self.ready_line.search(self.logs()):
+            self.kill()
+            raise RuntimeError(f"{self.name}: no {self.ready_line.pattern!r}:\n{self.tail()}")
         return self.port
 
     def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
+        """The first match of ``pattern`` in its log (something it logs while serving)."""
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while True:
-            match = pattern.search(self.log())
+            match = pattern.search(self.logs())
             if match:
                 return match
             if self.proc.poll() is not None:
@@ -147,18 +147,7 @@ class ServerProcess:
             time.sleep(0.02)
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log().splitlines()[-lines:])
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        return self.logs()
 
     def cpu_seconds(self) -> float:
         """user + system CPU time of the process so far (all its threads), and of the
@@ -223,24 +212,15 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
+    def stop(self, timeout: float = 10.0) -> int | None:  # type: ignore[override]
+        """SIGTERM and wait; killed (and said so) if it takes longer than ``timeout``."""
+        if not self.running:
+            return None
         try:
-            self.proc.wait(timeout)
+            return super().stop(timeout)
         except subprocess.TimeoutExpired:
-            progress(f"{self.name} did not stop in {timeout} s: killing it")
-            self.proc.kill()
-            self.proc.wait()
-
-
-def child_pids(log: str) -> list[int]:
-    """The server processes named by the ready line of ``--processes N`` ([] for one)."""
-    match = PROCESS_PIDS.search(log)
-    if match is None:
-        return []
-    return [int(x) for x in match.group(1).replace(",", " ").split()]
+            progress(f"{self.name} did not stop in {timeout} s: killed")
+            return None
 
 
 def child_path(path: Path, index: int) -> Path:
@@ -279,26 +259,17 @@ def statehouse_server(
 ) -> ServerProcess:
     """A Statehouse server through bench/bench_server.py (counters on SIGUSR1)."""
     counters = work / f"{key}.counters.json"
-    argv = [
-        sys.executable,
-        str(BENCH / "bench_server.py"),
-        "--address",
-        "127.0.0.1:0",
-        "--database",
-        database,
-        "--counters-out",
-        str(counters),
-        *(extra or []),
-    ]
+    options = ["--database", database, "--counters-out", str(counters), *(extra or [])]
     if profile_out is not None:
-        argv += ["--profile-out", str(profile_out.resolve())]
+        options += ["--profile-out", str(profile_out.resolve())]
     return ServerProcess(
         name,
-        argv,
-        ready,
+        [str(BENCH / "bench_server.py")],
         work / f"{key}.log",
+        options,
         pythonpath=_source_path(server_src),
         counters_path=counters,
+        ready_line=ready,
     )
 
 
@@ -314,12 +285,7 @@ def _source_path(server_src: Path | None) -> str | None:
 
 
 def echo_server(work: Path) -> ServerProcess:
-    return ServerProcess(
-        "echo server",
-        [sys.executable, str(BENCH / "echo_server.py"), "--address", "127.0.0.1:0"],
-        r"echo serving on 127\.0\.0\.1:(\d+)",
-        work / "echo.log",
-    )
+    return ServerProcess("echo server", [str(BENCH / "echo_server.py")], work / "echo.log")
 
 
 @dataclass

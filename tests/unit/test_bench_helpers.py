@@ -18,7 +18,6 @@ from statehouse_bench.common import (
     CpuQuota,
     cgroup_of,
     child_path,
-    child_pids,
     events_per_message,
     latency_summary,
     merge_counters,
@@ -156,14 +155,7 @@ def test_cpu_quota_without_the_controller_holds_nothing(tmp_path: Path) -> None:
         assert not quota.applied and "none asked" in quota.note
 
 
-def test_processes_of_the_ready_line_and_their_counters() -> None:
-    log = (
-        "x INFO statehouse.server[7]: statehouse process 1 of 2 (pid 7) on 127.0.0.1:5\n"
-        "x INFO statehouse.server: statehouse serving on 127.0.0.1:5 (database "
-        "sqlite:///a.db, 2 processes: pids 7, 8)\n"
-    )
-    assert child_pids(log) == [7, 8]
-    assert child_pids("statehouse serving on 127.0.0.1:5 (database sqlite:///a.db)") == []
+def test_the_files_and_counters_of_server_processes() -> None:
     assert child_path(Path("/t/k.counters.json"), 2) == Path("/t/k.counters.json.2")
     merged = merge_counters(
         [
