@@ -315,7 +315,7 @@ def serve(
 
 def _instrument_server_processes() -> None:
     """In a server process of ``--processes N`` (spawned: multiprocessing runs this
-    file again as ``__mp_main__`` before it calls ``app._child_main``, which calls
+    file again as ``__mp_main__`` before it calls ``app.supervisor._child_main``, which calls
     ``app.serve``): ``app.serve`` with the instruments, each process its own files."""
     files = json.loads(os.environ[CHILD_ENV])
     original = app.serve

@@ -25,7 +25,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from statehouse.server import testing as launcher
-from statehouse.server.app import ConfigError, _check_http
+from statehouse.server.app import ConfigError
 from statehouse.server.settings import Settings
 from statehouse.v1 import execution_service_pb2 as pb, execution_service_pb2_grpc
 from tests.certs import Authority
@@ -212,22 +212,21 @@ def test_the_http_port_refuses_unsafe_options_at_start(
 
 
 def test_insecure_or_tls_with_auth_allow_an_exposed_http_port(tmp_path: Path) -> None:
-    """The other side of the refusals above, on the check itself (nothing is bound)."""
+    """The other side of the refusals above, on the check itself (``Settings.check``:
+    nothing is bound)."""
     exposed = Settings(address="127.0.0.1:0", http_address="0.0.0.0:8080")
     with pytest.raises(ConfigError):
-        _check_http(exposed)
-    _check_http(Settings(address="127.0.0.1:0", http_address="0.0.0.0:8080", insecure=True))
-    _check_http(
-        Settings(
-            address="127.0.0.1:0",
-            http_address="0.0.0.0:8080",
-            tls_cert=tmp_path / "c",
-            tls_key=tmp_path / "k",
-            auth=True,
-        )
-    )
+        exposed.check()
+    Settings(address="127.0.0.1:0", http_address="0.0.0.0:8080", insecure=True).check()
+    Settings(
+        address="127.0.0.1:0",
+        http_address="0.0.0.0:8080",
+        tls_cert=tmp_path / "c",
+        tls_key=tmp_path / "k",
+        auth=True,
+    ).check()
     for loopback in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080"):
-        _check_http(Settings(address="127.0.0.1:0", http_address=loopback))
+        Settings(address="127.0.0.1:0", http_address=loopback).check()
 
 
 def _read_frame(response: http.client.HTTPResponse) -> tuple[int, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,25 @@ from .limits import MAX_PAYLOAD_BYTES
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DATABASE_ENV = "STATEHOUSE_DATABASE_URL"
+
+
+class ConfigError(Exception):
+    """Options that would make the server unsafe or cannot work together."""
+
+
+class TlsConfigError(ConfigError, ValueError):
+    """The TLS options do not make a usable configuration."""
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``host:port`` is reachable from this machine only."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +67,7 @@ class Settings:
     #: How long in-flight calls may finish on shutdown (seconds).
     shutdown_grace: float = 5.0
     #: Connections each port (gRPC, HTTP) keeps open at once; more are refused.
-    #: Lowered at start to what the file-descriptor limit allows (``app.py``).
+    #: Lowered at start to what the file-descriptor limit allows (``app/server.py``).
     max_connections: int = 4096
     #: Seconds for a request head to arrive whole on the HTTP port (and for its
     #: body not to stall), and for a new connection's handshake on the gRPC port.
@@ -116,3 +136,70 @@ class Settings:
         if from_env:
             return from_env
         return f"sqlite:///{(self.data_dir / 'statehouse.db').resolve()}"
+
+    def check(self) -> None:
+        """Refuse, before anything is opened, options that cannot work together or
+        would serve a reachable port unprotected: TlsConfigError for incomplete TLS
+        options, ConfigError for the others. (Whether the files named can be used is
+        found when they are read: the TLS pair and the JWT key, in ``app``.)"""
+        self._check_tls()
+        self._check_exposure()
+        self._check_http()
+        if self.jwt_public_key is not None and self.jwt_jwks is not None:
+            raise ConfigError("--jwt-public-key and --jwt-jwks: give one")
+
+    @property
+    def tls(self) -> bool:
+        """The ports serve TLS (``--tls-cert`` and ``--tls-key``)."""
+        return self.tls_cert is not None and self.tls_key is not None
+
+    def _check_tls(self) -> None:
+        if self.tls_cert is None and self.tls_key is None:
+            if self.tls_client_ca is not None:
+                raise TlsConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+        elif self.tls_cert is None or self.tls_key is None:
+            raise TlsConfigError("--tls-cert and --tls-key go together")
+
+    def _check_exposure(self) -> None:
+        """Refuse to serve a reachable address to anyone who can reach it."""
+        if self.insecure or is_loopback(self.address):
+            return
+        if self.tls and (self.auth_enabled or self.tls_client_ca is not None):
+            return
+        missing = "TLS and authentication" if not self.tls else "authentication"
+        raise ConfigError(
+            f"refusing to serve {self.address} without {missing}: anyone who can reach "
+            "it could read and change every execution. Give --tls-cert and --tls-key with "
+            "--auth (or --tls-client-ca), or --insecure to serve it unprotected anyway."
+        )
+
+    def _check_http(self) -> None:
+        """The HTTP port: as protected as the gRPC port, or refused."""
+        if not self.http_address:
+            return
+        port = self.http_address.rpartition(":")[2]
+        if port not in ("", "0") and port == self.address.rpartition(":")[2]:
+            # One process would fail to bind it; the processes of --processes N, which
+            # bind both with SO_REUSEPORT, would split its connections between gRPC and HTTP.
+            raise ConfigError(
+                f"--http-address {self.http_address} and --address {self.address} "
+                "have the same port: give the HTTP port another one (or 0 to pick one)"
+            )
+        if self.tls_client_ca is not None:
+            # uvicorn does not hand the application the client's certificate, so a
+            # certificate's identity could be neither checked nor recorded over HTTP.
+            raise ConfigError(
+                "--http-address cannot be used with --tls-client-ca: client certificates "
+                "are not available to the HTTP port; use tokens or JWTs (--auth) with "
+                "--tls-cert and --tls-key instead"
+            )
+        if self.insecure or is_loopback(self.http_address):
+            return
+        if self.tls_cert is not None and self.auth_enabled:
+            return
+        missing = "TLS and authentication" if self.tls_cert is None else "authentication"
+        raise ConfigError(
+            f"refusing to serve {self.http_address} (--http-address) without {missing}: "
+            "anyone who can reach it could read and change every execution. Give --tls-cert "
+            "and --tls-key with --auth, or --insecure to serve it unprotected anyway."
+        )

@@ -36,6 +36,10 @@ authenticating, decode large requests on the event loop, answer a malformed body
 with UNKNOWN and the parser's text, encode maps in hash order, and re-decode
 the bytes our reads and the event fan-out encode once. The protocol is small;
 connect-python's client is what the tests check this one against.
+
+One file of about 600 lines: the protocol's wire (envelopes, the error JSON,
+timeouts, compression) is one concept, read in the order of a call; what it
+shares with gRPC is ``_admission.py``'s already.
 """
 
 from __future__ import annotations
@@ -205,7 +209,7 @@ class ConnectTransport(Admission):
         max_payload_bytes: int,
         max_request_bytes: int | None = None,
     ) -> None:
-        # No client certificates over HTTP (app.py refuses --tls-client-ca with it).
+        # No client certificates over HTTP (Settings.check refuses --tls-client-ca with it).
         super().__init__(store, guard, max_payload_bytes=max_payload_bytes, tls=False)
         self.max_request_bytes = max_request_bytes or limits.max_request_bytes(max_payload_bytes)
         self._methods: dict[str, _Method] = {}

@@ -20,11 +20,9 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ..settings import TlsConfigError as TlsConfigError
+
 log = logging.getLogger("statehouse.tls")
-
-
-class TlsConfigError(ValueError):
-    """The TLS options do not make a usable configuration."""
 
 
 @dataclass(frozen=True, slots=True)
