@@ -44,7 +44,7 @@ class ExecutionFilter:
     flow_id: str = ""
     states: tuple[State, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
-    #: The caller's namespace patterns (access.py); empty: every namespace.
+    #: The caller's namespace patterns (security/access.py); empty: every namespace.
     scope: tuple[str, ...] = ()
 
 
@@ -56,7 +56,7 @@ class EventFilter:
     flow_id: str = ""
     execution_ids: frozenset[str] = field(default_factory=frozenset)
     states: frozenset[State] = field(default_factory=frozenset)
-    #: The subscriber's namespace patterns (access.py); empty: every namespace.
+    #: The subscriber's namespace patterns (security/access.py); empty: every namespace.
     scope: tuple[str, ...] = ()
 
     def matches(self, event: Event) -> bool:
@@ -81,7 +81,7 @@ class TaskRunFilter:
     flow_id: str = ""
     task_ids: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
-    #: The caller's namespace patterns (access.py); empty: every namespace.
+    #: The caller's namespace patterns (security/access.py); empty: every namespace.
     scope: tuple[str, ...] = ()
 
     def may_make_ready(self, event: Event) -> bool:
