@@ -2,6 +2,7 @@
 
 - ``access.py``: roles, namespace patterns and the rule of every RPC (data);
 - ``credentials.py``: tokens, certificate grants and JWTs -> the caller (a ``Principal``);
+- ``jwts.py``: JWTs from an identity provider, checked against a key or a JWKS;
 - ``guard.py``: what every call of both transports passes (authentication,
   authorization, and a stream ended once its credential is revoked);
 - ``reflection.py``: gRPC reflection behind a valid credential when authentication is on;
