@@ -19,6 +19,7 @@ from statehouse.v1 import (
     execution_service_pb2 as pb,
     state_pb2 as st,
 )
+from tests.eventually import eventually_async
 
 from .conftest import Running, Stubs
 from .helpers import details
@@ -408,14 +409,11 @@ async def test_a_burst_of_1000_subscribers_all_get_the_next_event(
     ]
     hub = running_server.server.hub
 
-    async def all_registered() -> None:
-        while True:  # polled with a deadline: the hub has no event for "n streams open"
-            if len(hub.subscriptions) >= 1000:
-                return
-            await asyncio.sleep(0.02)
-
     try:
-        await asyncio.wait_for(all_registered(), 60)
+        # Polled: the hub has no event for "n streams open".
+        await eventually_async(
+            lambda: len(hub.subscriptions) >= 1000, "1000 streams registered", within=60
+        )
         stubs = Stubs(running_server.target)
         await _write_one(stubs)
         responses = await asyncio.wait_for(asyncio.gather(*(c.read() for c in calls)), 60)

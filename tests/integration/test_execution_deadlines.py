@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from google.protobuf import duration_pb2
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, state_pb2 as st
+from tests.eventually import eventually_async
 
 from .conftest import ManualClock, Running, ServerProcess, Stubs
 from .helpers import create, details, task_run
@@ -351,16 +352,17 @@ def test_deadlines_and_attempt_timeouts_fire_through_a_restart(
         server_process.start()
         stubs = Stubs(server_process.target)
         try:
-            limit = time.monotonic() + 60
-            while True:
+
+            async def both_fired() -> tuple[execution_pb2.Execution, execution_pb2.TaskRun] | None:
                 after = await get(stubs, failing.id)
                 slow_after = (await get(stubs, slow_execution.id)).task_runs[0]
-                if after.state == st.STATE_FAILED and slow_after.attempts[0].state != (
-                    st.STATE_RUNNING
-                ):
-                    break
-                assert time.monotonic() < limit, "a deadline never fired after the restart"
-                await asyncio.sleep(0.1)
+                fired = after.state == st.STATE_FAILED
+                fired &= slow_after.attempts[0].state != st.STATE_RUNNING
+                return (after, slow_after) if fired else None
+
+            after, slow_after = await eventually_async(
+                both_fired, "both deadlines fired after the restart", within=60, step=0.1
+            )
             assert [h.state for h in after.history] == [st.STATE_CREATED, st.STATE_FAILED]
             assert after.history[-1].actor == "system"
             assert after.task_runs[0].state == st.STATE_FAILED

@@ -20,7 +20,7 @@ from statehouse.v1 import (
     state_pb2 as st,
 )
 
-from .conftest import Running, Stubs
+from .conftest import ManualClock, Running, Stubs
 from .helpers import create, details, get, move, task_run
 
 Code = grpc.StatusCode
@@ -45,7 +45,9 @@ async def test_a_new_task_run_with_its_executions_revision_and_state(stubs: Stub
     assert [got.task_run] == list((await get(stubs, ex.id)).task_runs)
 
 
-async def test_revision_state_and_attempts_follow_each_transition(stubs: Stubs) -> None:
+async def test_revision_state_and_attempts_follow_each_transition(
+    stubs: Stubs, manual_clock: ManualClock
+) -> None:
     ex = await create(stubs)
     policy = execution_pb2.RetryPolicy(
         constant=execution_pb2.RetryPolicy.Constant(
@@ -83,7 +85,7 @@ async def test_revision_state_and_attempts_follow_each_transition(stubs: Stubs) 
     assert got.task_run.HasField("next_attempt_time")
     assert [(a.number, a.state) for a in got.task_run.attempts] == [(1, st.STATE_FAILED)]
 
-    await asyncio.sleep(0.05)
+    manual_clock.advance(1)  # past the retry interval
     again = await move(stubs, tr.id, st.STATE_RUNNING, worker_id="w-2")
     done = await move(stubs, tr.id, st.STATE_SUCCESS)
     got = await get_task_run(stubs, tr.id)

@@ -17,6 +17,7 @@ from statehouse.v1 import (
     execution_service_pb2_grpc as pb_grpc,
     state_pb2 as st,
 )
+from tests.eventually import eventually, eventually_async
 
 from .conftest import ManualClock, Running, ServerProcess, Stubs
 from .helpers import create, details, get, move, recorded_events, task_run, wait_for_state
@@ -228,10 +229,17 @@ async def test_manual_resume_cancels_the_timer(
     ids=["RESUME", "WARN", "FAIL", "KILL"],
 )
 async def test_execution_pause_timeout_actions(
-    stubs: Stubs, action: int, final: int, task_state: int
+    running_server: Running,
+    stubs: Stubs,
+    manual_clock: ManualClock,
+    action: int,
+    final: int,
+    task_state: int,
 ) -> None:
     execution_id, _ = await started(stubs, "a", "b")
     await pause(stubs, execution_id, timeout=ms(200), on_timeout=action)
+    manual_clock.advance(1.0)  # past the pause's timeout: its timer is due
+    await running_server.server.scheduler.fire_due()
     ended = await wait_for_state(stubs, execution_id, final)
     by_task = {t.task_id: t for t in ended.task_runs}
     assert by_task["a"].state == task_state
@@ -252,20 +260,21 @@ async def test_execution_pause_timeout_actions(
     ],
     ids=["RESUME", "WARN", "FAIL", "KILL"],
 )
-async def test_task_run_pause_timeout_actions(stubs: Stubs, action: int, task_state: int) -> None:
+async def test_task_run_pause_timeout_actions(
+    running_server: Running, stubs: Stubs, manual_clock: ManualClock, action: int, task_state: int
+) -> None:
     execution_id, (tr,) = await started(stubs, "approval")
     paused = await pause(stubs, execution_id, task_run_id=tr, timeout=ms(200), on_timeout=action)
     assert paused.execution.state == st.STATE_RUNNING
     assert paused.execution.task_runs[0].state == st.STATE_PAUSED
+    manual_clock.advance(1.0)  # past the pause's timeout: its timer is due
+    await running_server.server.scheduler.fire_due()
 
-    async def reached() -> execution_pb2.TaskRun:
-        while True:
-            current = (await get(stubs, execution_id)).task_runs[0]
-            if current.state != st.STATE_PAUSED:
-                return current
-            await asyncio.sleep(0.05)
+    async def ended_pause() -> execution_pb2.TaskRun | None:
+        current = (await get(stubs, execution_id)).task_runs[0]
+        return current if current.state != st.STATE_PAUSED else None
 
-    ended = await asyncio.wait_for(reached(), 20)
+    ended = await eventually_async(ended_pause, "the task run's pause ended", step=0.05)
     assert ended.state == task_state
     assert [a.number for a in ended.attempts] == [1]
     assert ended.attempts[0].state == task_state
@@ -289,13 +298,12 @@ def test_pause_with_delay_fires_after_a_server_restart(server_process: ServerPro
     server_process.start()
     channel = grpc.insecure_channel(server_process.target)
     executions = pb_grpc.ExecutionServiceStub(channel)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def unpaused() -> int | None:
         state = executions.GetExecution(pb.GetExecutionRequest(execution_id=ex.id)).execution.state
-        if state != st.STATE_PAUSED:
-            break
-        time.sleep(0.05)
-    assert state == st.STATE_RUNNING
+        return state if state != st.STATE_PAUSED else None
+
+    assert eventually(unpaused, "the pause ended", step=0.05) == st.STATE_RUNNING
     channel.close()
 
 

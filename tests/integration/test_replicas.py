@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from statehouse.v1 import execution_service_pb2 as pb, state_pb2 as st
+from tests.eventually import eventually_async
 
 from .conftest import Running, Stubs
 from .helpers import create, details, get, move, task_run
@@ -86,14 +87,11 @@ async def test_timers_fire_once_with_two_replicas_up(server_factory: Factory) ->
         due = max(due, paused.resume_time.ToMicroseconds())
         ids.append(ex.id)
 
-    async def all_resumed() -> None:
-        while True:
-            states = [(await get(a, i)).state for i in ids]
-            if all(s == st.STATE_RUNNING for s in states):
-                return
-            await asyncio.sleep(0.05)
+    async def all_resumed() -> bool:
+        states = [(await get(a, i)).state for i in ids]
+        return all(state == st.STATE_RUNNING for state in states)
 
-    await asyncio.wait_for(all_resumed(), 20)
+    await eventually_async(all_resumed, "every execution resumed", step=0.05)
     # Let both schedulers look again after every timer was due: still nothing twice.
     await asyncio.sleep(max(0.0, due / 1e6 - time.time()) + 0.2)
     for r in replicas:

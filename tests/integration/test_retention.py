@@ -26,7 +26,7 @@ from statehouse.v1 import (
     state_pb2 as st,
 )
 
-from .conftest import Running, Stubs
+from .conftest import ManualClock, Running, Stubs
 from .helpers import create, move, task_run
 
 Factory = Callable[..., Awaitable[Running]]
@@ -83,7 +83,7 @@ def rows_of(url: str, execution_ids: set[str]) -> dict[str, int]:
 
 
 async def test_an_expired_request_id_is_new_and_an_unexpired_one_replays(
-    server_factory: Factory,
+    server_factory: Factory, manual_clock: ManualClock
 ) -> None:
     ttl = 1.0
     running = await server_factory(request_id_ttl=ttl, housekeeping_interval=HOUR)
@@ -92,8 +92,8 @@ async def test_an_expired_request_id_is_new_and_an_unexpired_one_replays(
         old = await create(stubs, request_id="old")
         swept = await create(stubs, request_id="swept")
         assert (await create(stubs, request_id="old")).id == old.id  # replayed
-        # The TTL passes (the clock is what is tested here, not a synchronization).
-        await asyncio.sleep(ttl + 0.2)
+        # The TTL passes: the server's clock is moved past it.
+        manual_clock.advance(ttl + 0.2)
         fresh = await create(stubs, request_id="fresh")
         assert (await create(stubs, request_id="fresh")).id == fresh.id
         # Expired, its record not swept yet: a new request, whose record replaces it.
@@ -127,7 +127,7 @@ async def test_a_request_id_is_remembered_until_its_ttl(server_factory: Factory)
 
 
 async def test_retention_deletes_exactly_the_old_terminal_executions_while_writers_run(
-    server_factory: Factory, database_url: str
+    server_factory: Factory, database_url: str, manual_clock: ManualClock
 ) -> None:
     keep = 1.5
     running = await server_factory(retention_executions=keep, housekeeping_interval=HOUR)
@@ -157,7 +157,7 @@ async def test_retention_deletes_exactly_the_old_terminal_executions_while_write
         before = rows_of(database_url, old)
         assert before["executions"] == len(old) and before["task_runs"] == 16 * 3
         assert before["metrics"] == 16 * 3 and before["labels"] == 16
-        await asyncio.sleep(keep + 0.3)
+        manual_clock.advance(keep + 0.3)  # past the retention window of those ended so far
         await move(stubs, late_tr.id, st.STATE_SUCCESS)
         await stubs.executions.CompleteExecution(pb.CompleteExecutionRequest(execution_id=late.id))
 

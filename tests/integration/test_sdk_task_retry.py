@@ -5,7 +5,6 @@ and the server retries as the policy says."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,8 @@ from statehouse.client import (
     TaskRetryPolicy,
 )
 
+from .conftest import ManualClock
+
 FORMS: dict[str, Any] = {
     "typed": TaskRetryPolicy.constant(interval="300ms", max_attempts=3),
     "flat dict": {"type": "constant", "interval": "300ms", "max_attempts": 3},
@@ -29,14 +30,17 @@ EXPECTED = TaskRetryPolicy.constant(interval=timedelta(milliseconds=300), max_at
 
 
 @pytest.mark.parametrize("form", FORMS)
-async def test_each_form_is_stored_and_retried_as_it_says(server_target: str, form: str) -> None:
+async def test_each_form_is_stored_and_retried_as_it_says(
+    server_target: str, manual_clock: ManualClock, form: str
+) -> None:
     # The blocking client, in a thread: the in-process server runs on this loop.
     await asyncio.wait_for(
-        asyncio.to_thread(_retry_twice_then_succeed, server_target, FORMS[form]), 60
+        asyncio.to_thread(_retry_twice_then_succeed, server_target, FORMS[form], manual_clock),
+        60,
     )
 
 
-def _retry_twice_then_succeed(target: str, policy: Any) -> None:
+def _retry_twice_then_succeed(target: str, policy: Any, manual_clock: ManualClock) -> None:
     with Client.connect(target) as client:
         execution = client.create_execution(namespace="ns", flow_id="retry")
         run = client.create_task_run(
@@ -57,7 +61,8 @@ def _retry_twice_then_succeed(target: str, policy: Any) -> None:
             with pytest.raises(FailedPreconditionError) as early:
                 client.transition_task_run(run.id, state=State.RUNNING, worker_id="w")
             assert early.value.reason == "RETRY_NOT_DUE"
-            time.sleep(max(0.0, due - time.time()) + 0.05)
+            manual_clock.advance(1)  # past the interval (0.3 s): the server's clock moves
+            assert manual_clock.now / 1e6 > due
         client.transition_task_run(run.id, state=State.RUNNING, worker_id="w")
         # The third failure is the last attempt: no retry.
         last = client.transition_task_run(run.id, state=State.FAILED, reason="boom")

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from ..clock import now_us
+from .. import clock
 from ..limits import MAX_PAYLOAD_BYTES
 from ..orchestration import JsonObject, RequestIdReused
 from ..security.access import OPEN, Principal
@@ -151,14 +151,16 @@ class Servicer:
 
         def idempotent(tx: Tx) -> M:
             # A record older than --request-id-ttl is expired: the call is new.
-            not_before = now_us() - ttl_us if ttl_us > 0 else 0
+            not_before = clock.now_us() - ttl_us if ttl_us > 0 else 0
             stored = tx.get_request(caller, request_id, not_before_us=not_before)
             if stored is not None:
                 if stored.method != method or stored.fingerprint != digest:
                     raise RequestIdReused(request_id)
                 return response_type.FromString(stored.response)
             response = respond(work(tx))
-            tx.put_request(caller, request_id, method, digest, convert.encode(response), now_us())
+            tx.put_request(
+                caller, request_id, method, digest, convert.encode(response), clock.now_us()
+            )
             return response
 
         return idempotent, _built
