@@ -23,7 +23,7 @@ SIGTERM/SIGINT stop the server gracefully, like the real one. Every option of
 ``app.supervise`` itself (the parent: no store, SIGUSR1 and SIGUSR2 ignored) and
 each server process it spawns runs ``app.serve`` with the instruments, its files
 suffixed with its number (``--counters-out X`` -> ``X.1`` .. ``X.N``): the bench
-signals each process named by the ready line (``pids ...``) and merges them.
+signals each process named by the ready file (``pids``) and merges them.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import pstats
+import re
 import signal
 import sys
 import threading
@@ -290,16 +291,42 @@ def child_path(path: Path, index: int) -> Path:
     return path.with_name(f"{path.name}.{index}")
 
 
+def write_ready_file(path: Path, port: int, pids: list[int]) -> None:
+    """What ``serve --ready-file`` writes, whole: for a server from before that option."""
+    body = {"grpc_port": port, "http_port": None, "metrics_port": None, "pids": pids}
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(body) + "\n")
+    os.replace(partial, path)
+
+
+class _ReadyFromSupervisor(logging.Handler):
+    """``--ready-file`` for the supervisor of a server from before that option (an
+    older commit's ``--server-src``), whose ready line alone names its processes."""
+
+    LINE = re.compile(r"statehouse serving on \S+?:(\d+) .*processes: pids ([\d, ]+)\)")
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.LINE.search(record.getMessage())
+        if match:
+            pids = [int(p) for p in match[2].replace(",", " ").split()]
+            write_ready_file(self.path, int(match[1]), pids)
+
+
 def serve(
     settings: Any,
     counters_out: Path | None,
     profile_out: Path | None,
     log_level: str = "INFO",
     log_format: str = "text",
+    ready_file: Path | None = None,
 ) -> int:
     """``app.serve`` itself, with the instruments installed on the server it builds;
     with ``--processes N``, ``app.supervise`` (each process instruments itself). The
-    exit status."""
+    exit status. ``ready_file``: written here, for a server without ``--ready-file``."""
     if settings.processes > 1:
         files = {"counters_out": counters_out, "profile_out": profile_out}
         os.environ[CHILD_ENV] = json.dumps({k: str(v) if v else "" for k, v in files.items()})
@@ -308,8 +335,19 @@ def serve(
         # installs the handlers: one sent early does not kill them.)
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        if ready_file is not None:
+            logging.getLogger().addHandler(_ReadyFromSupervisor(ready_file))
         return app.supervise(settings, log_level, log_format)
-    app.run(app.serve(settings, on_server=instrumenter(counters_out, profile_out)))
+    on_ready = None
+    if ready_file is not None:
+        path = ready_file
+
+        def on_ready(port: int) -> None:
+            write_ready_file(path, port, [os.getpid()])
+
+    app.run(
+        app.serve(settings, on_ready=on_ready, on_server=instrumenter(counters_out, profile_out))
+    )
     return 0
 
 
@@ -345,6 +383,11 @@ def _instrument_server_processes() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_serve_arguments(parser)
+    # A server from before `serve --ready-file` (--server-src of an older commit): the
+    # file is written here, so that the bench starts every server the same way.
+    own_ready_file = not any(action.dest == "ready_file" for action in parser._actions)
+    if own_ready_file:
+        parser.add_argument("--ready-file", type=Path, help="once serving, the ports as JSON")
     parser.add_argument("--counters-out", type=Path, help="SIGUSR1 writes the counters here")
     parser.add_argument("--profile-out", type=Path, help="SIGUSR2 profiles into this file")
     args = parser.parse_args()
@@ -359,6 +402,7 @@ def main() -> None:
         args.profile_out,
         str(args.log_level),
         getattr(args, "log_format", "text"),
+        args.ready_file if own_ready_file else None,
     )
     if status:
         raise SystemExit(status)
