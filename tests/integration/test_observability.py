@@ -31,7 +31,6 @@ from statehouse.v1 import (
 from tests.eventually import TIMEOUT, eventually
 from tests.integration.conftest import ServerProcess
 
-HTTP_READY = re.compile(r" and http://127\.0\.0\.1:(\d+)")
 SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
 EXECUTION = "statehouse.v1.ExecutionService"
 
@@ -90,9 +89,8 @@ def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
 
 
 def http_port(proc: ServerProcess) -> int:
-    match = HTTP_READY.search(proc.logs())
-    assert match, proc.logs()
-    return int(match.group(1))
+    assert proc.http_port is not None, "started without --http-address"
+    return proc.http_port
 
 
 def test_calls_move_the_counters_and_the_logs_carry_their_fields(
