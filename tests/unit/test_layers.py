@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"security.access"},
     {"orchestration"},
     {"settings"},
-    {"limits", "priority", "clock", "telemetry"},
+    {"limits", "priority", "clock", "telemetry", "loops"},
 ]
 
 #: Packages whose modules are units of their own (see LAYERS).
@@ -59,6 +59,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "web": WIRE | SQL,
     "telemetry": WIRE | SQL,
     "app": SQL,
+    "loops": WIRE | SQL,
     "testing": WIRE | SQL,
 }
 

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from .events import EventHub
+from .loops import Every
 from .storage import StorageUnavailable, Store, Tx
 
 log = logging.getLogger("statehouse.health")
@@ -81,8 +82,13 @@ class HealthMonitor:
         self.facts = Facts()
         self._published: dict[str, bool] = {}
         self._target = 0
-        self._task: asyncio.Task[None] | None = None
-        self._wakeup = asyncio.Event()
+        self._loop = Every(
+            "statehouse-health",
+            self._probe_step,
+            interval,
+            what="the health probe",
+            wait_first=True,
+        )
         self._closed = False
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -94,15 +100,15 @@ class HealthMonitor:
     async def start(self) -> None:
         """Probe once and publish, then keep probing."""
         await self.probe()
-        self._task = asyncio.create_task(self._run(), name="statehouse-health")
+        self._loop.start()
 
     async def close(self) -> None:
         self._closed = True
-        for task in (self._task, self._write_probe):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._loop.close()
+        if self._write_probe is not None:
+            self._write_probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._write_probe
 
     async def probe(self) -> Facts:
         """Look now: update the facts and publish what changed."""
@@ -158,7 +164,7 @@ class HealthMonitor:
                 await asyncio.sleep(self.interval)
                 continue
             self.writes_commit = True
-            self._wakeup.set()
+            self._loop.wake()
             return
 
     async def _publish(self) -> None:
@@ -169,13 +175,5 @@ class HealthMonitor:
                     self._published[service] = serving
                     await self.publish(service, serving)
 
-    async def _run(self) -> None:
-        while not self._closed:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
-                    await self._wakeup.wait()
-            self._wakeup.clear()
-            try:
-                await self.probe()
-            except Exception:  # pragma: no cover - probe() catches the database's errors
-                log.exception("health probe failed")
+    async def _probe_step(self) -> None:
+        await self.probe()

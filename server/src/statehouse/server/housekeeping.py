@@ -28,7 +28,6 @@ docs/design.md, "Health and retention".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -36,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import clock
+from .loops import Every
 from .storage import StorageUnavailable, Store, Tx, partitions
 
 log = logging.getLogger("statehouse.retention")
@@ -71,8 +71,13 @@ class Housekeeper:
         self.store = store
         self.policy = policy
         self.on_deleted = on_deleted or (lambda kind, count: None)
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
+        self._loop = Every(
+            "statehouse-housekeeping",
+            self._sweeps,
+            policy.interval,
+            what="the retention sweep",
+            quiet=(StorageUnavailable,),  # in the store's outage log: again at the next sweep
+        )
         #: Deleted by this process so far, by kind (for tests and logs).
         self.deleted = {"request_ids": 0, "executions": 0}
         #: The longest one batch's transaction took (seconds).
@@ -89,27 +94,16 @@ class Housekeeper:
 
     async def start(self) -> None:
         if self.enabled or self.partitioned:
-            self._task = asyncio.create_task(self._run(), name="statehouse-housekeeping")
+            self._loop.start()
 
     async def close(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.close()
 
-    async def _run(self) -> None:
-        while not self._closed:
-            try:
-                if self.partitioned:
-                    await self.make_room()
-                if self.enabled:
-                    await self.sweep()
-            except StorageUnavailable:  # in the store's outage log: again at the next sweep
-                pass
-            except Exception as exc:
-                log.warning("retention sweep failed: %s", exc or type(exc).__name__)
-            await asyncio.sleep(self.policy.interval)
+    async def _sweeps(self) -> None:
+        if self.partitioned:
+            await self.make_room()
+        if self.enabled:
+            await self.sweep()
 
     async def make_room(self, *, wait: bool = False) -> partitions.Room:
         """The event log's partitions ahead of the head (PostgreSQL; elsewhere nothing).
@@ -156,7 +150,7 @@ class Housekeeper:
 
     async def _batches(self, kind: str, fn: Callable[[Tx], int], full: int) -> int:
         total = 0
-        while not self._closed:
+        while not self._loop.closed:
             started = time.perf_counter()
             deleted = await self.store.write(fn)
             self.longest_batch = max(self.longest_batch, time.perf_counter() - started)

@@ -9,12 +9,11 @@ the one whose delete succeeds applies it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 
 from . import clock, commands
+from .loops import Every
 from .orchestration import TimerKind
 from .storage import StorageUnavailable, Store, Tx
 
@@ -28,9 +27,13 @@ class TimerScheduler:
         self.store = store
         self.kill_deadline_us = kill_deadline_us
         self.poll_interval = poll_interval
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
+        self._loop = Every(
+            "statehouse-timers",
+            self.fire_due,
+            poll_interval,
+            what="firing timers",
+            quiet=(StorageUnavailable,),  # in the store's outage log: again soon
+        )
         #: Timers fired by this process (for tests and logs).
         self.fired = 0
         #: Timers waiting in the database by kind, counted when /metrics is scraped.
@@ -47,34 +50,14 @@ class TimerScheduler:
         self._pending = await self.store.read(Tx.count_timers)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="statehouse-timers")
+        self._loop.start()
 
     def wake(self) -> None:
         """A local change set a timer: look again now."""
-        self._wakeup.set()
+        self._loop.wake()
 
     async def close(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while not self._closed:
-            try:
-                wait = await self.fire_due()
-            except StorageUnavailable:  # in the store's outage log: try again soon
-                wait = self.poll_interval
-            except Exception:
-                log.exception("firing timers failed")
-                wait = self.poll_interval
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
-                # the cancellation that close() sends, and the loop would go on.
-                async with asyncio.timeout(wait):
-                    await self._wakeup.wait()
+        await self._loop.close()
 
     async def fire_due(self) -> float:
         """Fire every due timer; return how long to sleep before looking again."""

@@ -64,6 +64,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from .. import priority
+from ..loops import Every
 from ..orchestration import Event, SequenceCompacted
 from ..orchestration.filters import EventFilter
 from ..storage import StorageUnavailable, Store, Tx, partitions
@@ -514,9 +515,17 @@ class EventHub:
         #: Synced followers (filters that select everything) waiting for events.
         self._idle_followers: dict[Subscription, None] = {}
         self.closed = False
-        self._catch_up_needed = asyncio.Event()
         self._deliver_needed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        #: Reads the log from the head (woken by a gap or another process's commit,
+        #: else every ``poll_interval``) and applies the retention.
+        self._tailing = Every(
+            "statehouse-event-hub",
+            self._tail,
+            poll_interval,
+            what="reading or compacting the event log",
+            wait_first=True,
+            quiet=(StorageUnavailable,),  # in the store's outage log: again at the next poll
+        )
         self._delivery: asyncio.Task[None] | None = None
         metrics = store.metrics
         metrics.set_gauge("statehouse_log_head_sequence", lambda: {(): self.head})
@@ -560,7 +569,7 @@ class EventHub:
                 loop.call_soon_threadsafe(self._notified, sequence, events)
 
         self.store.listen_for_commits(wake)
-        self._task = asyncio.create_task(self._tail(), name="statehouse-event-hub")
+        self._tailing.start()
         self._delivery = asyncio.create_task(self._deliver(), name="statehouse-event-delivery")
 
     def _notified(self, sequence: int, events: list[Event] | None = None) -> None:
@@ -573,7 +582,7 @@ class EventHub:
             self._accept(events)
             self.announced += len(events)
             return
-        self._catch_up_needed.set()
+        self._tailing.wake()
 
     async def close(self) -> None:
         self.closed = True
@@ -582,11 +591,11 @@ class EventHub:
             idle = sub.wake()
             if idle is not None:
                 idle.set_result(0)  # no slot: the stream ends
-        for task in (self._task, self._delivery):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._tailing.close()
+        if self._delivery is not None:
+            self._delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery
 
     # -- input ----------------------------------------------------------------
 
@@ -604,7 +613,7 @@ class EventHub:
                     self._commit_spans[batch[-1].sequence] = link
             self._accept(batch)
         else:
-            self._catch_up_needed.set()
+            self._tailing.wake()
 
     def _accept(self, batch: list[Event]) -> None:
         self.head = batch[-1].sequence
@@ -706,20 +715,10 @@ class EventHub:
                 yield sub, selected
 
     async def _tail(self) -> None:
-        while not self.closed:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
-                    await self._catch_up_needed.wait()
-            self._catch_up_needed.clear()
-            try:
-                await self._read_from_log()
-                if self.retention.enabled and time.monotonic() >= self._next_compaction:
-                    self._next_compaction = time.monotonic() + self.retention.interval
-                    await self.compact()
-            except StorageUnavailable:  # in the store's outage log: again at the next poll
-                pass
-            except Exception:
-                log.exception("reading or compacting the event log failed")
+        await self._read_from_log()
+        if self.retention.enabled and time.monotonic() >= self._next_compaction:
+            self._next_compaction = time.monotonic() + self.retention.interval
+            await self.compact()
 
     async def compact(self) -> int:
         """Apply the retention now; return the last deleted sequence (0 if none)."""
