@@ -16,7 +16,7 @@ import pytest
 
 from statehouse.server import testing as launcher
 from statehouse.server.app import create_server
-from statehouse.server.scheduler import TimerScheduler
+from statehouse.server.background.timers import TimerScheduler
 from tests.integration.conftest import make_settings
 
 

@@ -1,4 +1,4 @@
-"""What health reports (``statehouse.server.health``), without a database: the
+"""What health reports (``statehouse.server.background.health``), without a database: the
 store and the hub are stand-ins whose answers the test sets."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from statehouse.server.health import EVENT_SERVICE, Facts, HealthMonitor
+from statehouse.server.background.health import EVENT_SERVICE, Facts, HealthMonitor
 from statehouse.server.storage import StorageUnavailable
 from statehouse.server.telemetry import OutageLog
 

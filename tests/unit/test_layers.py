@@ -23,7 +23,7 @@ CLIENT = ROOT / "client" / "src" / "statehouse"
 #: modules sit where their imports put them.
 LAYERS: list[set[str]] = [
     {"app", "testing"},
-    {"api", "security.reflection", "scheduler", "options", "web", "health", "housekeeping"},
+    {"api", "security.reflection", "background", "options", "web"},
     {"commands", "queries", "security.guard", "security.tls"},
     {"security.credentials", "events"},
     {"security.jwts", "storage"},
@@ -52,9 +52,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "security.reflection": SQL,
     "security.tls": SQL,
     "events": WIRE | SQL,
-    "scheduler": WIRE | SQL,
-    "health": WIRE | SQL,
-    "housekeeping": WIRE | SQL,
+    "background": WIRE | SQL,
     "api": SQL,
     "web": WIRE | SQL,
     "telemetry": WIRE | SQL,

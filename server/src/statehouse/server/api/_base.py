@@ -96,12 +96,10 @@ class Servicer:
         store: Store,
         limits: Limits,
         tokens: PageTokens,
-        on_timers_changed: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
         self.tokens = tokens
-        self.on_timers_changed = on_timers_changed or (lambda: None)
 
     async def mutate(
         self,

@@ -18,7 +18,6 @@ from ..orchestration import (
     DomainError,
     Execution,
     PauseAction,
-    State,
     TaskRun,
     UnreadableRecord,
 )
@@ -225,10 +224,7 @@ class ExecutionServicer(Servicer):
         def respond(execution: Execution) -> pb.TransitionExecutionResponse:
             return pb.TransitionExecutionResponse(execution=convert.execution_to_pb(execution))
 
-        response = await self.mutate(call, request, pb.TransitionExecutionResponse, work, respond)
-        if state is State.KILLING:
-            self.on_timers_changed()
-        return response
+        return await self.mutate(call, request, pb.TransitionExecutionResponse, work, respond)
 
     async def TransitionTaskRun(
         self, request: pb.TransitionTaskRunRequest, call: Call
@@ -242,8 +238,6 @@ class ExecutionServicer(Servicer):
             respond,
             task_runs=(request.task_run_id,),
         )
-        if request.HasField("lease_duration"):
-            self.on_timers_changed()
         return response
 
     def _transition_task_run(
@@ -401,9 +395,7 @@ class ExecutionServicer(Servicer):
                 convert.time_to_pb(due, response.resume_time)
             return response
 
-        response = await self.mutate(call, request, pb.PauseExecutionResponse, work, respond)
-        self.on_timers_changed()
-        return response
+        return await self.mutate(call, request, pb.PauseExecutionResponse, work, respond)
 
     async def ResumeExecution(
         self, request: pb.ResumeExecutionRequest, call: Call
@@ -442,9 +434,7 @@ class ExecutionServicer(Servicer):
                 execution=convert.execution_to_pb(execution), changed=changed
             )
 
-        response = await self.mutate(call, request, pb.KillExecutionResponse, work, respond)
-        self.on_timers_changed()
-        return response
+        return await self.mutate(call, request, pb.KillExecutionResponse, work, respond)
 
     async def RestartExecution(
         self, request: pb.RestartExecutionRequest, call: Call
@@ -526,8 +516,6 @@ class ExecutionServicer(Servicer):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(remaining):
                         await woken
-        if result.claimed and lease_us is not None:
-            self.on_timers_changed()
         response = pb.ClaimTaskRunsResponse()
         for claimed in result.claimed:
             item = response.task_runs.add(attempt=claimed.attempt)

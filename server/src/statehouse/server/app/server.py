@@ -44,11 +44,11 @@ from ..api import (
     PageTokens,
     ServerInfo,
 )
+from ..background.health import HealthMonitor
+from ..background.housekeeping import Housekeeper, HousekeepingPolicy
+from ..background.timers import TimerScheduler
 from ..events import EventHub, Retention
 from ..events.work import WorkWaiters
-from ..health import HealthMonitor
-from ..housekeeping import Housekeeper, HousekeepingPolicy
-from ..scheduler import TimerScheduler
 from ..security.credentials import Authenticator
 from ..security.guard import Guard
 from ..security.jwts import JwtConfig, JwtVerifier
@@ -265,6 +265,8 @@ async def _assemble(
     scheduler = TimerScheduler(
         store, kill_deadline_us=kill_deadline_us, poll_interval=settings.timer_poll_interval
     )
+    # A commit that set a timer wakes it: the timer may fall due before it looks again.
+    store.add_timer_listener(scheduler.wake)
     authenticator = None
     if settings.auth_enabled:
         authenticator = Authenticator(
@@ -282,7 +284,7 @@ async def _assemble(
     limits = Limits(max_payload_bytes=settings.max_payload_bytes, kill_deadline_us=kill_deadline_us)
     info = ServerInfo(processes=process[1] if process is not None else 1)
     impls = (
-        ExecutionServicer(store, limits, tokens, scheduler.wake, work=work),
+        ExecutionServicer(store, limits, tokens, work=work),
         EventServicer(store, hub),
         MetricServicer(store, limits, tokens),
         AdminServicer(store, authenticator, info),

@@ -35,7 +35,7 @@ class StoreOptions:
     #: More than one can deadlock batches of one replica on shared executions.
     group_commit_concurrency: int = 1
     #: How long a request_id is remembered (seconds): a repeat after that is a
-    #: new request (0: forever). The sweep (``housekeeping.py``) deletes expired records.
+    #: new request (0: forever). The sweep (``background/housekeeping.py``) deletes expired records.
     request_id_ttl: float = 7 * 24 * 3600.0
     #: PostgreSQL: how long a write may take from its arrival to its commit
     #: (seconds; 0: no bound). See "Bounded writes" in the module docstring.

@@ -175,6 +175,8 @@ class Store:
         self._concurrency = max(1, concurrency)
         self._bound = bound if bound > 0 else None
         self._listeners: list[CommitListener] = []
+        #: Called on the loop after a commit that set a timer (the scheduler's wake).
+        self._timer_listeners: list[Callable[[], None]] = []
         self._unavailable_listeners: list[Callable[[], None]] = []
         self._closing = threading.Event()
         # Group commit (see the module docstring).
@@ -260,6 +262,10 @@ class Store:
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
+
+    def add_timer_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` on the loop after each commit that set a timer."""
+        self._timer_listeners.append(listener)
 
     def add_unavailable_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (on the event loop) when a write finds the database
@@ -423,8 +429,9 @@ class Store:
             if self.tracing.enabled and any(w.trace is not None for w in writes)
             else None
         )
+        armed = [False]  # set when a transaction of the batch set a timer
         try:
-            appended = await self._run(writes)
+            appended = await self._run(writes, armed)
         except BaseException as exc:
             if traced is not None:
                 traced.failed(exc)
@@ -459,6 +466,9 @@ class Store:
         elif appended:
             for listener in self._listeners:
                 listener(appended)
+        if armed[0]:
+            for on_timer in self._timer_listeners:
+                on_timer()
         for index, write in enumerate(writes):
             if traced is not None:
                 traced.answered(index, write.error)
@@ -469,9 +479,10 @@ class Store:
             else:
                 write.future.set_result(write.result)
 
-    async def _run(self, writes: list[_Write]) -> list[Event]:
-        """One transaction for ``writes``; if they cannot share it, one each."""
-        run = functools.partial(run_batch, writes=writes)
+    async def _run(self, writes: list[_Write], armed: list[bool]) -> list[Event]:
+        """One transaction for ``writes``; if they cannot share it, one each.
+        ``armed[0]`` becomes True when one of them set a timer."""
+        run = functools.partial(run_batch, writes=writes, armed=armed)
         heavy = writes[0].heavy
         timeout = self._timeout(writes)
         prefetch = list(dict.fromkeys(i for write in writes for i in write.task_runs))
@@ -489,7 +500,7 @@ class Store:
             for write in writes:
                 write.result = write.error = None
                 try:
-                    appended += await self._run([write])
+                    appended += await self._run([write], armed)
                 except StorageUnavailable as error:  # this write's, but the database's too
                     write.error = error
                     self.outage.failed("writes", error)
@@ -585,8 +596,9 @@ def _touch_counter(tx: Tx) -> None:
     )
 
 
-def run_batch(tx: Tx, writes: list[_Write]) -> list[Event]:
-    """Run ``writes`` in the transaction of ``tx``; return the events to commit.
+def run_batch(tx: Tx, writes: list[_Write], armed: list[bool] | None = None) -> list[Event]:
+    """Run ``writes`` in the transaction of ``tx``; return the events to commit
+    (and set ``armed[0]`` when the transaction set a timer).
 
     A lone write runs as is: its error rolls the transaction back. In a batch,
     each write's error (a domain error, a constraint) undoes that write alone and
@@ -622,4 +634,7 @@ def run_batch(tx: Tx, writes: list[_Write]) -> list[Event]:
                 write.error = exc
             else:
                 tx.end_write(True)
-    return tx.finish()
+    appended = tx.finish()
+    if armed is not None and tx.timers_armed:
+        armed[0] = True
+    return appended

@@ -119,6 +119,9 @@ class TxCore:
         self._task_run_updates: dict[str, dict[str, Any]] = {}
         #: ("delete", (execution_id, task_run_id, kind)) or ("insert", row), in order.
         self._timer_ops: list[tuple[str, Any]] = []
+        #: Whether this transaction set a timer (the store then wakes the scheduler
+        #: once it has committed: the new timer may be due before it looks again).
+        self.timers_armed = False
         self._new_requests: dict[tuple[str, str], dict[str, Any]] = {}
         #: Expired records seen by get_request: a put_request of one replaces it.
         self._expired_requests: dict[tuple[str, str], int] = {}
@@ -224,6 +227,8 @@ class TxCore:
         new_task_runs, self._new_task_runs = list(self._new_task_runs.values()), {}
         task_run_updates, self._task_run_updates = list(self._task_run_updates.values()), {}
         timer_ops, self._timer_ops = self._timer_ops, []
+        if not self.timers_armed:
+            self.timers_armed = any(op == "insert" for op, _ in timer_ops)
         new_requests, self._new_requests = list(self._new_requests.values()), {}
         if new_executions:
             conn.execute(_INSERT_EXECUTION, new_executions)

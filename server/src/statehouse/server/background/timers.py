@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import logging
 
-from . import clock, commands
-from .loops import Every
-from .orchestration import TimerKind
-from .storage import StorageUnavailable, Store, Tx
+from .. import clock, commands
+from ..loops import Every
+from ..orchestration import TimerKind
+from ..storage import StorageUnavailable, Store, Tx
 
 log = logging.getLogger("statehouse.timers")
 

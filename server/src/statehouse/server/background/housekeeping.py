@@ -34,9 +34,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import clock
-from .loops import Every
-from .storage import StorageUnavailable, Store, Tx, partitions
+from .. import clock
+from ..loops import Every
+from ..storage import StorageUnavailable, Store, Tx, partitions
 
 log = logging.getLogger("statehouse.retention")
 

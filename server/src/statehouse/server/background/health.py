@@ -31,9 +31,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from .events import EventHub
-from .loops import Every
-from .storage import StorageUnavailable, Store, Tx
+from ..events import EventHub
+from ..loops import Every
+from ..storage import StorageUnavailable, Store, Tx
 
 log = logging.getLogger("statehouse.health")
 
