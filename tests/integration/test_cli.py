@@ -23,6 +23,11 @@ from tests.eventually import eventually
 
 DEADLINE = 20.0
 
+# Every command is a new Python process (its start is most of each test's time):
+# make test runs these; make test-fast keeps the CLI's in-process unit tests
+# (tests/unit/test_cli_parsing.py, test_cli_render.py) and test_cli_errors.py.
+pytestmark = pytest.mark.slow
+
 
 class Cli:
     def __init__(self, target: str) -> None:

@@ -38,6 +38,9 @@ from tests.eventually import NeverHeld, eventually
 
 from .test_cli import DEADLINE, Cli, columns
 
+# A new Python process per command, as in test_cli.py: make test runs these, not test-fast.
+pytestmark = pytest.mark.slow
+
 ESC = "\x1b["
 
 

@@ -36,6 +36,7 @@ from statehouse.v1 import (
     event_service_pb2 as epb,
     state_pb2 as st,
 )
+from tests.eventually import eventually_async
 from tests.pgcluster import PostgresCluster
 
 from .conftest import BACKENDS, ManualClock, Running, Stubs, make_settings
@@ -295,7 +296,8 @@ async def test_retention_drops_whole_partitions_and_deletes_only_the_boundary_ro
         await grow(running, stubs, 95)
         before = await log_of(stubs, 0, 95)
         live = asyncio.create_task(log_of(stubs, 95, 100))
-        await asyncio.sleep(0.2)  # subscribed: from here it is live
+        # Subscribed (registered with the hub): from here it is live.
+        await eventually_async(lambda: hub.subscriptions, "the live stream subscribed")
         cutoff = 95 - keep  # 70: [0, 10) .. [60, 70) whole, row 70 alone; 69: no row
         hub.retention = Retention(max_events=keep)
         with statements(running) as seen:

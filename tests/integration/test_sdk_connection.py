@@ -24,6 +24,7 @@ from statehouse.client import (
     TlsConfig,
 )
 from tests.certs import Authority
+from tests.eventually import eventually_async
 
 from .conftest import Running, ServerProcess
 
@@ -114,10 +115,7 @@ async def test_on_connect_comes_before_any_event(server_target: str) -> None:
     async with AsyncClient.connect(server_target) as client:
         subscription = client.subscribe(from_latest=True, on_connect=connects.append)
         pending = asyncio.ensure_future(anext(subscription))
-        for _ in range(200):
-            if connects:
-                break
-            await asyncio.sleep(0.02)
+        await eventually_async(lambda: connects, "on_connect called", step=0.02)
         # Connected though nothing happened yet: a live subscription with no event,
         # whose position the server's headers told (the newest event: none yet).
         assert connects == [ConnectInfo(opens=1, last_sequence=0)]
