@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             size = echo.capture_response(statehouse, tmp / "response.bin")
             echoer = echo_server(tmp)
-            echoer.argv += ["--response", str(tmp / "response.bin")]
+            echoer.options += ["--response", str(tmp / "response.bin")]
             servers.append(echoer)
             echoer.start()
             results["echo_response_bytes"] = size
