@@ -224,3 +224,34 @@ async def test_retention_deletes_exactly_the_old_terminal_executions_while_write
         assert states == {st.STATE_RUNNING, st.STATE_PAUSED}
     finally:
         await stubs.channel.close()
+
+
+async def test_the_sweeper_applies_the_event_log_s_retention_by_itself(
+    server_factory: Factory,
+) -> None:
+    """One sweeper bounds the stored data: the housekeeper's loop also compacts the
+    event log (``--retention-events``), at its compaction interval."""
+    from tests.eventually import eventually_async
+
+    running = await server_factory(
+        retention_events=5, housekeeping_interval=0.02, compaction_interval=0.02
+    )
+    stubs = Stubs(running.target)
+    try:
+        for _ in range(12):
+            await create(stubs)
+        url = running.settings.resolved_database_url()
+
+        def stored() -> list[int]:
+            engine = sa.create_engine(url, poolclass=sa.NullPool)
+            try:
+                with engine.connect() as db:
+                    rows = db.exec_driver_sql("SELECT sequence FROM events ORDER BY sequence")
+                    return [row[0] for row in rows]
+            finally:
+                engine.dispose()
+
+        await eventually_async(lambda: len(stored()) <= 5, "the log compacted to 5 events")
+        assert stored() == list(range(8, 13))  # the newest five kept
+    finally:
+        await stubs.channel.close()

@@ -125,9 +125,11 @@ class Server:
                 request_id_ttl=settings.request_id_ttl,
                 retention_executions=settings.retention_executions,
                 interval=settings.housekeeping_interval,
+                compaction_interval=settings.compaction_interval,
             ),
             # Counted in statehouse_retention_deleted_total{kind}.
             on_deleted=store.metrics.deleted,
+            compact_log=hub.compact if hub.retention.enabled else None,
         )
         #: What closes everything opened so far, in reverse order (see the module docstring).
         self._stack = stack
@@ -255,7 +257,6 @@ async def _assemble(
         retention=Retention(
             max_events=settings.retention_events,
             max_age_seconds=settings.retention_seconds,
-            interval=settings.compaction_interval,
         ),
     )
     # Claims waiting for work wake on the batches the hub accepts (any replica's).

@@ -14,7 +14,11 @@ Every ``interval`` seconds the housekeeper deletes, oldest first:
 
 On PostgreSQL it also keeps the event log's partitions ahead of the head at
 each sweep (``storage/partitions.py``), whatever the policy, in a transaction of
-its own: one replica at a time, and nothing to do most of the time.
+its own: one replica at a time, and nothing to do most of the time. And every
+``compaction_interval`` seconds it applies the event log's retention
+(``compact_log``: the hub's ``compact``, which knows the log's retention and
+drops or deletes what it no longer keeps). One sweeper for everything that
+bounds the stored data.
 
 Each batch is one ordinary write through the store's group commit
 (``request_batch`` records, ``execution_batch`` executions), so a writer waits
@@ -31,7 +35,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .. import clock
@@ -54,6 +58,8 @@ class HousekeepingPolicy:
     retention_executions: float = 0.0
     #: How often to sweep (seconds).
     interval: float = 10.0
+    #: How often the event log's retention is applied (seconds), when it has one.
+    compaction_interval: float = 60.0
     #: Records, and executions, deleted per transaction.
     request_batch: int = 500
     execution_batch: int = 100
@@ -67,9 +73,13 @@ class Housekeeper:
         store: Store,
         policy: HousekeepingPolicy,
         on_deleted: DeletedListener | None = None,
+        compact_log: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
+        #: Applies the event log's retention (None: the log keeps everything).
+        self.compact_log = compact_log
+        self._next_compaction = 0.0
         self.on_deleted = on_deleted or (lambda kind, count: None)
         self._loop = Every(
             "statehouse-housekeeping",
@@ -93,7 +103,7 @@ class Housekeeper:
         return self.store.database_backend == "postgresql"
 
     async def start(self) -> None:
-        if self.enabled or self.partitioned:
+        if self.enabled or self.partitioned or self.compact_log is not None:
             self._loop.start()
 
     async def close(self) -> None:
@@ -104,6 +114,9 @@ class Housekeeper:
             await self.make_room()
         if self.enabled:
             await self.sweep()
+        if self.compact_log is not None and time.monotonic() >= self._next_compaction:
+            self._next_compaction = time.monotonic() + self.policy.compaction_interval
+            await self.compact_log()
 
     async def make_room(self, *, wait: bool = False) -> partitions.Room:
         """The event log's partitions ahead of the head (PostgreSQL; elsewhere nothing).

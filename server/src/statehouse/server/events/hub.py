@@ -460,8 +460,6 @@ class Retention:
     max_events: int = 0
     #: Delete events older than this many seconds.
     max_age_seconds: float = 0.0
-    #: How often to compact the log (seconds).
-    interval: float = 60.0
 
     @property
     def enabled(self) -> bool:
@@ -503,7 +501,6 @@ class EventHub:
         self.memory_events = max(1, memory_events)
         self.recent: list[Event] = []
         self.recent_first = 1
-        self._next_compaction = 0.0
         #: The last sequence handed to the hub (committed; maybe not yet delivered).
         self.head = 0
         #: The last sequence offered to every synced subscriber.
@@ -517,12 +514,13 @@ class EventHub:
         self.closed = False
         self._deliver_needed = asyncio.Event()
         #: Reads the log from the head (woken by a gap or another process's commit,
-        #: else every ``poll_interval``) and applies the retention.
+        #: else every ``poll_interval``). The retention (``compact``) is applied by
+        #: the housekeeper's sweep.
         self._tailing = Every(
             "statehouse-event-hub",
             self._tail,
             poll_interval,
-            what="reading or compacting the event log",
+            what="reading the event log",
             wait_first=True,
             quiet=(StorageUnavailable,),  # in the store's outage log: again at the next poll
         )
@@ -716,9 +714,6 @@ class EventHub:
 
     async def _tail(self) -> None:
         await self._read_from_log()
-        if self.retention.enabled and time.monotonic() >= self._next_compaction:
-            self._next_compaction = time.monotonic() + self.retention.interval
-            await self.compact()
 
     async def compact(self) -> int:
         """Apply the retention now; return the last deleted sequence (0 if none)."""
