@@ -3,7 +3,6 @@ driven as whole scenarios through a real server."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -312,7 +311,12 @@ def policy(**kwargs: object) -> execution_pb2.RetryPolicy:
 
 
 async def fail_until(
-    stubs: Stubs, retry_policy: execution_pb2.RetryPolicy, failures: int, *, succeed: bool
+    stubs: Stubs,
+    retry_policy: execution_pb2.RetryPolicy,
+    failures: int,
+    *,
+    succeed: bool,
+    clock: ManualClock,
 ) -> tuple[list[pb.TransitionTaskRunResponse], execution_pb2.TaskRun]:
     ex = await create(stubs)
     tr = (
@@ -322,23 +326,22 @@ async def fail_until(
     ).task_run
     responses = []
     for _ in range(failures):
-        await wait_until_due(stubs, ex.id)
+        await wait_until_due(stubs, ex.id, clock)
         await move(stubs, tr.id, st.STATE_RUNNING)
         responses.append(await move(stubs, tr.id, st.STATE_FAILED))
     if succeed:
-        await wait_until_due(stubs, ex.id)
+        await wait_until_due(stubs, ex.id, clock)
         await move(stubs, tr.id, st.STATE_RUNNING)
         responses.append(await move(stubs, tr.id, st.STATE_SUCCESS))
     return responses, (await get(stubs, ex.id)).task_runs[0]
 
 
-async def wait_until_due(stubs: Stubs, execution_id: str) -> None:
-    """A worker waits for next_attempt_time before starting the next attempt."""
+async def wait_until_due(stubs: Stubs, execution_id: str, clock: ManualClock) -> None:
+    """A worker waits for next_attempt_time before starting the next attempt: here
+    the server's clock is moved there (and a millisecond past)."""
     current = (await get(stubs, execution_id)).task_runs[0]
     if current.HasField("next_attempt_time"):
-        await asyncio.sleep(
-            max(0.0, current.next_attempt_time.ToMicroseconds() / 1e6 - time.time())
-        )
+        clock.advance(max(0, current.next_attempt_time.ToMicroseconds() - clock.now) / 1e6 + 0.001)
 
 
 @pytest.mark.parametrize(
@@ -354,8 +357,12 @@ async def wait_until_due(stubs: Stubs, execution_id: str) -> None:
     ],
     ids=["constant", "exponential", "random"],
 )
-async def test_retries_until_exhausted(stubs: Stubs, interval: dict[str, object]) -> None:
-    responses, final = await fail_until(stubs, policy(max_attempts=3, **interval), 3, succeed=False)
+async def test_retries_until_exhausted(
+    stubs: Stubs, manual_clock: ManualClock, interval: dict[str, object]
+) -> None:
+    responses, final = await fail_until(
+        stubs, policy(max_attempts=3, **interval), 3, succeed=False, clock=manual_clock
+    )
     scheduled = [(r.retry.scheduled, r.retry.next_attempt) for r in responses]
     assert scheduled == [(True, 2), (True, 3), (False, 0)]
     assert final.state == st.STATE_FAILED
@@ -389,8 +396,12 @@ async def test_retries_until_exhausted(stubs: Stubs, interval: dict[str, object]
     ],
     ids=["constant", "exponential", "random"],
 )
-async def test_retries_then_success(stubs: Stubs, interval: dict[str, object]) -> None:
-    responses, final = await fail_until(stubs, policy(max_attempts=4, **interval), 2, succeed=True)
+async def test_retries_then_success(
+    stubs: Stubs, manual_clock: ManualClock, interval: dict[str, object]
+) -> None:
+    responses, final = await fail_until(
+        stubs, policy(max_attempts=4, **interval), 2, succeed=True, clock=manual_clock
+    )
     assert [(r.retry.scheduled, r.retry.next_attempt) for r in responses[:2]] == [
         (True, 2),
         (True, 3),
@@ -404,10 +415,12 @@ async def test_retries_then_success(stubs: Stubs, interval: dict[str, object]) -
     ]
 
 
-async def test_retry_then_success_with_warning_on_retry(stubs: Stubs) -> None:
+async def test_retry_then_success_with_warning_on_retry(
+    stubs: Stubs, manual_clock: ManualClock
+) -> None:
     constant = execution_pb2.RetryPolicy.Constant(interval=ms(30))
     p = policy(max_attempts=3, constant=constant, warning_on_retry=True)
-    _, final = await fail_until(stubs, p, 1, succeed=True)
+    _, final = await fail_until(stubs, p, 1, succeed=True, clock=manual_clock)
     assert final.state == st.STATE_WARNING
     assert [(a.number, a.state) for a in final.attempts] == [
         (1, st.STATE_FAILED),
@@ -442,10 +455,10 @@ async def test_a_retry_cannot_start_before_it_is_due(stubs: Stubs) -> None:
     )
 
 
-async def test_retry_max_duration_stops_retries(stubs: Stubs) -> None:
+async def test_retry_max_duration_stops_retries(stubs: Stubs, manual_clock: ManualClock) -> None:
     constant = execution_pb2.RetryPolicy.Constant(interval=ms(500))
     p = policy(max_attempts=5, constant=constant, max_duration=ms(100))
-    responses, final = await fail_until(stubs, p, 1, succeed=False)
+    responses, final = await fail_until(stubs, p, 1, succeed=False, clock=manual_clock)
     assert not responses[0].retry.scheduled
     assert final.state == st.STATE_FAILED
 
