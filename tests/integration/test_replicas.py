@@ -4,7 +4,6 @@ once, and (on PostgreSQL) a database restart is survived."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -13,7 +12,7 @@ import pytest
 from statehouse.v1 import execution_service_pb2 as pb, state_pb2 as st
 from tests.eventually import eventually_async
 
-from .conftest import Running, Stubs
+from .conftest import ManualClock, Running, Stubs
 from .helpers import create, details, get, move, task_run
 
 Factory = Callable[..., Awaitable[Running]]
@@ -71,7 +70,9 @@ async def test_the_same_expected_revision_on_two_replicas_has_one_winner(
         await s.channel.close()
 
 
-async def test_timers_fire_once_with_two_replicas_up(server_factory: Factory) -> None:
+async def test_timers_fire_once_with_two_replicas_up(
+    server_factory: Factory, manual_clock: ManualClock
+) -> None:
     replicas = [await server_factory(timer_poll_interval=0.05) for _ in range(2)]
     a, b = Stubs(replicas[0].target), Stubs(replicas[1].target)
     ids = []
@@ -87,13 +88,15 @@ async def test_timers_fire_once_with_two_replicas_up(server_factory: Factory) ->
         due = max(due, paused.resume_time.ToMicroseconds())
         ids.append(ex.id)
 
+    # Every delay passes at once (both replicas read the one clock): their schedulers race.
+    manual_clock.advance(max(0, due - manual_clock.now) / 1e6 + 0.001)
+
     async def all_resumed() -> bool:
         states = [(await get(a, i)).state for i in ids]
         return all(state == st.STATE_RUNNING for state in states)
 
     await eventually_async(all_resumed, "every execution resumed", step=0.05)
-    # Let both schedulers look again after every timer was due: still nothing twice.
-    await asyncio.sleep(max(0.0, due / 1e6 - time.time()) + 0.2)
+    # Both schedulers look again after every timer was due: still nothing twice.
     for r in replicas:
         await r.server.scheduler.fire_due()
     for execution_id in ids:
