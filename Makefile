@@ -142,6 +142,7 @@ generate: venv node
 
 docs: venv
 	$(PY) tools/gen_api_docs.py
+	$(PY) tools/gen_serve_options.py
 
 # Run deliberately, after review: a change that buf breaking rejects breaks clients.
 contract-snapshot: node

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import json
+import subprocess
 import sys
 import types
 from datetime import timedelta
@@ -161,10 +163,27 @@ def test_serve_accepts_exactly_what_python_m_statehouse_server_app_accepts() -> 
 
     (commands,) = (a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     serve = commands.choices["serve"]
+    serve.parse_known_args([])  # the server's options come when serve is parsed
     app = argparse.ArgumentParser()
     add_serve_arguments(app)
     assert option_strings(serve) == option_strings(app)
     assert {"--retention-events", "--retention-seconds", "--kill-deadline"} <= option_strings(serve)
+
+
+def test_the_command_line_imports_the_servers_options_only_for_serve() -> None:
+    def loaded(argv: list[str]) -> list[str]:
+        program = (
+            "import sys; from statehouse.cli._main import build_parser; "
+            f"build_parser().parse_args({argv!r}); "
+            "print(sorted(m for m in sys.modules if m.startswith('statehouse.server.')))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, check=True
+        )
+        return list(ast.literal_eval(done.stdout))
+
+    assert loaded(["executions", "list"]) == []
+    assert "statehouse.server.options" in loaded(["serve"])
 
 
 @pytest.mark.parametrize(

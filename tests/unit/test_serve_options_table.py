@@ -1,4 +1,6 @@
 """The table of ``serve`` options (docs/operations.md, "Running the server") is
+generated from the options' one declaration (the Settings fields) by
+tools/gen_serve_options.py, and is exactly what the tool writes. It is also
 checked against the parser: every option of ``add_serve_arguments`` has a row,
 every row names only real options, and each row's default is the parser's.
 
@@ -12,11 +14,16 @@ value is an option that is off, or unset, by default.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from statehouse.server.options import ADDRESS_ENV, add_serve_arguments
+from statehouse.server.options import ADDRESS_ENV, add_serve_arguments, settings_from_args
+from statehouse.server.settings import Settings
 from tests.doc_blocks import ROOT, section
 
 OPERATIONS = ROOT / "docs" / "operations.md"
@@ -26,6 +33,116 @@ OPERATIONS = ROOT / "docs" / "operations.md"
 RESOLVED_AT_START = {
     "--database": "None: $STATEHOUSE_DATABASE_URL, else a SQLite file in --data-dir",
 }
+
+
+#: Every option and its default as the hand-written parser had them before the
+#: options were declared on Settings (issue 29): the declaration changes no option.
+BEFORE: dict[str, object] = {
+    "--address": "127.0.0.1:50051",
+    "--http-address": None,
+    "--metrics-address": None,
+    "--database": None,
+    "--data-dir": Path("data"),
+    "--commit-timeout": 10.0,
+    "--retention-events": 0,
+    "--retention-seconds": 604800.0,
+    "--request-id-ttl": 604800.0,
+    "--retention-executions": 0.0,
+    "--kill-deadline": 60.0,
+    "--max-payload-bytes": 1048576,
+    "--tls-cert": None,
+    "--tls-key": None,
+    "--tls-client-ca": None,
+    "--auth": False,
+    "--jwt-public-key": None,
+    "--jwt-jwks": None,
+    "--jwt-issuer": None,
+    "--jwt-audience": None,
+    "--insecure": False,
+    "--max-connections": 4096,
+    "--processes": 1,
+    "--ready-file": None,
+    "--log-level": "INFO",
+    "--log-format": "text",
+}
+
+
+def gen_serve_options() -> ModuleType:
+    path = ROOT / "tools" / "gen_serve_options.py"
+    spec = importlib.util.spec_from_file_location("gen_serve_options", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_serve_options"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_table_is_what_the_tool_writes() -> None:
+    tool = gen_serve_options()
+    text = OPERATIONS.read_text()
+    assert tool.render(text) == text, "stale: run python tools/gen_serve_options.py (make docs)"
+    assert tool.main(["--check"]) == 0
+
+
+def test_the_options_and_their_defaults_are_those_of_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    actions = _actions(monkeypatch)
+    assert list(actions) == list(BEFORE)
+    assert {option: action.default for option, action in actions.items()} == BEFORE
+
+
+def test_the_defaults_parse_to_the_default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ADDRESS_ENV, raising=False)
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    assert settings_from_args(parser.parse_args([])) == Settings()
+    monkeypatch.setenv(ADDRESS_ENV, "127.0.0.1:7")
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    assert settings_from_args(parser.parse_args([])).address == "127.0.0.1:7"
+    every = settings_from_args(
+        parser.parse_args(
+            [
+                "--kill-deadline",
+                "1m30s",
+                "--database",
+                "sqlite:///x.db",
+                "--auth",
+                "--log-level",
+                "debug",
+                "--max-payload-bytes",
+                "2048",
+                "--tls-key",
+                "k.pem",
+            ]
+        )
+    )
+    assert (every.kill_deadline_seconds, every.database_url, every.auth) == (
+        90.0,
+        "sqlite:///x.db",
+        True,
+    )
+    assert (every.log_level, every.max_payload_bytes, every.tls_key) == (
+        "DEBUG",
+        2048,
+        Path("k.pem"),
+    )
+
+
+def test_a_value_out_of_bounds_is_refused_with_the_bounds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    for argv, message in (
+        (["--processes", "0"], "must be between 1 and 256"),
+        (["--max-payload-bytes", "x"], "invalid int value: 'x'"),
+        (["--request-id-ttl", "1 day"], "cannot read '1 day' as a duration"),
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+        assert message in capsys.readouterr().err
 
 
 def _table() -> dict[str, str]:

@@ -324,7 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_client_options(parser, top=True)
     common = argparse.ArgumentParser(add_help=False)
     _add_client_options(common, top=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Its commands' parsers are _CommandParser: ArgumentParser, and lazy for serve.
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
+    )
 
     def command(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         short = help_text[0].lower() + help_text[1:].rstrip(".")
@@ -334,12 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    # serve: the options are the server's own (shared with python -m statehouse.server.app);
-    # with statehouse-client alone, serve says what to install.
-    add_serve_arguments = _server_options()
-    if add_serve_arguments is not None:
-        serve = commands.add_parser("serve", help="run the server", description="Run the server.")
-        add_serve_arguments(serve)
+    # serve: the options are the server's own (shared with python -m statehouse.server.app),
+    # imported only when serve is parsed (_CommandParser); with statehouse-client alone,
+    # serve says what to install.
+    if importlib.util.find_spec("statehouse.server") is not None:
+        serve = commands.add_parser(
+            "serve", help="run the server", description="Run the server.", lazy=True
+        )
     else:
         serve = commands.add_parser(
             "serve",
@@ -791,15 +795,28 @@ def _emit_item(args: argparse.Namespace, out: TextIO, value: dict[str, Any], tex
 SERVER_DISTRIBUTION = "statehouse-server"
 
 
-def _server_options() -> Callable[[argparse.ArgumentParser], None] | None:
-    """The server's ``serve`` options, or None where only statehouse-client is installed."""
-    try:
-        from statehouse.server.options import add_serve_arguments
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and exc.name.startswith("statehouse.server"):
-            return None
-        raise
-    return add_serve_arguments
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser; with ``lazy=True`` (``serve``), the server's options are
+    added only when the command is parsed (its ``--help`` included), so that the
+    other commands import nothing of the server."""
+
+    def __init__(self, *args: Any, lazy: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy
+
+    def load(self) -> None:
+        """Add the server's options now, if they are still to come."""
+        if self._lazy:
+            self._lazy = False
+            from statehouse.server.options import add_serve_arguments
+
+            add_serve_arguments(self)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self.load()
+        return super().parse_known_args(args, namespace)
 
 
 def _needs_server(what: str) -> None:

@@ -20,9 +20,8 @@ def serve_from_args(args: argparse.Namespace) -> None:
     # Looked up on the package when called: what the bench installs there runs.
     from . import serve, supervise
 
-    log_format = getattr(args, "log_format", "text")
-    configure_logging(str(args.log_level), log_format)
     settings = settings_from_args(args)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         # OTEL_TRACES_EXPORTER naming an exporter that is missing: refused before anything starts.
         try:
@@ -30,7 +29,7 @@ def serve_from_args(args: argparse.Namespace) -> None:
         except TracingConfigError as exc:
             raise ConfigError(str(exc)) from None
         if settings.processes > 1:
-            status = supervise(settings, str(args.log_level), log_format)
+            status = supervise(settings, settings.log_level, settings.log_format)
             if status:
                 raise SystemExit(status)
             return

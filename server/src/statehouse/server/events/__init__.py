@@ -1,7 +1,5 @@
-"""The event stream: tailing the log (``hub``) and fanning it out to subscribers
-(``subscriptions``), their sends paced so that requests come first (``pacing``)."""
+"""The event stream: tailing the log and fanning it out to subscribers."""
 
-from .hub import EventHub, HubClosed, Retention
-from .subscriptions import Subscription
+from .hub import EventHub, HubClosed, Retention, Subscription
 
 __all__ = ["EventHub", "HubClosed", "Retention", "Subscription"]
