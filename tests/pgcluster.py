@@ -24,9 +24,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
+
+from tests.eventually import NeverHeld, eventually
 
 BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"))]
 
@@ -174,9 +175,8 @@ class PostgresCluster:
         for each in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(each, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
-            time.sleep(0.01)
+        with contextlib.suppress(NeverHeld):  # as before: gone or not, go on after 10 s
+            eventually(lambda: not any(_alive(p) for p in pids), "gone", within=10, step=0.01)
 
     def promote(self) -> None:
         """A standby becomes the primary (what an operator, or pg_auto_failover, does)."""
@@ -245,16 +245,15 @@ class ReplicatedCluster:
         """Until the primary sees its standby streaming, synchronously."""
         import psycopg
 
-        deadline = time.monotonic() + timeout
         with psycopg.connect(self.primary.url().replace("+psycopg", ""), autocommit=True) as conn:
-            while time.monotonic() < deadline:
+
+            def synchronous() -> bool:
                 row = conn.execute(
                     "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby'"
                 ).fetchone()
-                if row is not None and row[0] == "sync":
-                    return
-                time.sleep(0.05)
-        raise RuntimeError("the standby did not become synchronous")
+                return row is not None and row[0] == "sync"
+
+            eventually(synchronous, "the standby synchronous", within=timeout, step=0.05)
 
     def create_database(self) -> str:
         """A database on the primary (replicated); its single-host URL."""

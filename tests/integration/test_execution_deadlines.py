@@ -11,7 +11,6 @@ ended, and through a server restart. Time is moved by the test (the
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import grpc
@@ -304,7 +303,6 @@ def test_deadlines_and_attempt_timeouts_fire_through_a_restart(
     async def scenario() -> None:
         stubs = Stubs(server_process.target)
         try:
-            armed = time.monotonic()
             failing = await create(
                 stubs, flow_id="fails", max_duration=deadline(timeout, pb.DEADLINE_ACTION_FAIL)
             )
@@ -343,8 +341,8 @@ def test_deadlines_and_attempt_timeouts_fire_through_a_restart(
             )
             finished = await get(stubs, ended.id)
             assert finished.state == st.STATE_SUCCESS
-            # Nothing has fired yet: the crash comes first.
-            assert time.monotonic() - armed < timeout, "too slow to crash before the deadlines"
+            # Nothing has fired yet: the crash comes first (the state says so; how long
+            # the steps above took on a loaded machine is not asserted).
             assert (await get(stubs, failing.id)).state == st.STATE_CREATED
         finally:
             await stubs.channel.close()

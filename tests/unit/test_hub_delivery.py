@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from statehouse.server.events import EventHub
-from statehouse.server.events.hub import Subscription, _Index, _Pacer
+from statehouse.server.events.pacing import Pacer
+from statehouse.server.events.subscriptions import SubscriberIndex, Subscription
 from statehouse.server.orchestration import Event, State
 from statehouse.server.orchestration.filters import EventFilter
 from statehouse.server.telemetry import Metrics, Tracing
@@ -102,7 +103,7 @@ async def settle(hub: EventHub) -> None:
 
 
 def test_the_index_gives_each_event_its_candidates_only() -> None:
-    index = _Index()
+    index = SubscriberIndex()
     by_ex = Subscription(EventFilter(execution_ids=frozenset({"e1", "e2"})), 0, 10)
     by_ns = Subscription(EventFilter(namespace="a"), 0, 10)
     scoped = Subscription(EventFilter(scope=("a.*",)), 0, 10)
@@ -285,7 +286,7 @@ async def test_a_synced_subscriber_that_no_batch_concerns_gets_heartbeats_at_the
     await hub.close()
 
 
-async def _paced_sends(pacer: _Pacer, now: list[float], count: int) -> list[int]:
+async def _paced_sends(pacer: Pacer, now: list[float], count: int) -> list[int]:
     """Run ``count`` sends of 1 ms of loop time each; the turn each one ran in."""
     order: list[int] = []
     turn = 0
@@ -314,7 +315,7 @@ _MANY_SLOTS: dict[str, Any] = {"max_in_flight": 1000, "busy_in_flight": 1000}
 
 async def test_the_pacer_grants_sends_within_its_budget_of_loop_time_in_order() -> None:
     now = [0.0]
-    pacer = _Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 0, clock=lambda: now[0], cost=0.001)
+    pacer = Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 0, clock=lambda: now[0], cost=0.001)
     per_turn = await _paced_sends(pacer, now, 12)
     assert per_turn == [3, 3, 3, 3]
     assert abs(pacer.cost - 0.001) < 1e-9  # measured: 1 ms a send
@@ -323,7 +324,7 @@ async def test_the_pacer_grants_sends_within_its_budget_of_loop_time_in_order() 
 async def test_the_pacer_gives_sends_a_smaller_budget_while_requests_are_in_flight() -> None:
     now = [0.0]
     in_flight = [2]
-    pacer = _Pacer(
+    pacer = Pacer(
         0.003, 0.001, **_MANY_SLOTS, busy=lambda: in_flight[0], clock=lambda: now[0], cost=0.001
     )
     assert await _paced_sends(pacer, now, 4) == [1, 1, 1, 1]
@@ -333,7 +334,7 @@ async def test_the_pacer_gives_sends_a_smaller_budget_while_requests_are_in_flig
 
 async def test_the_pacer_learns_the_cost_of_a_send() -> None:
     now = [0.0]
-    pacer = _Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 0, clock=lambda: now[0], cost=50e-6)
+    pacer = Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 0, clock=lambda: now[0], cost=50e-6)
     per_turn = await _paced_sends(pacer, now, 120)
     # The first estimate lets too many through; the measured cost brings it to the budget.
     assert per_turn[0] == 60
@@ -345,11 +346,11 @@ async def test_the_pacer_learns_the_cost_of_a_send() -> None:
 async def test_the_pacer_keeps_at_most_its_slots_of_sends_outstanding(monkeypatch: Any) -> None:
     """Sends not yet written hold their slots: a request waits behind a few of them.
     (None is outstanding long enough to count as stuck, however loaded the machine.)"""
-    from statehouse.server.events import hub as hub_module
+    from statehouse.server.events import pacing
 
-    monkeypatch.setattr(hub_module, "STUCK_SECONDS", 3600.0)
+    monkeypatch.setattr(pacing, "STUCK_SECONDS", 3600.0)
     in_flight = [0]
-    pacer = _Pacer(1.0, 1.0, max_in_flight=4, busy_in_flight=2, busy=lambda: in_flight[0])
+    pacer = Pacer(1.0, 1.0, max_in_flight=4, busy_in_flight=2, busy=lambda: in_flight[0])
     slots = [pacer.turn() for _ in range(4)]
     assert all(isinstance(s, int) for s in slots) and pacer.in_flight == 4
     fifth = pacer.turn()
@@ -371,7 +372,7 @@ async def test_the_pacer_keeps_at_most_its_slots_of_sends_outstanding(monkeypatc
 
 async def test_a_send_outstanding_too_long_gives_its_slot_up() -> None:
     """A client that stopped reading holds its send for ever: not the others."""
-    pacer = _Pacer(1.0, 1.0, max_in_flight=1, busy=lambda: 0)
+    pacer = Pacer(1.0, 1.0, max_in_flight=1, busy=lambda: 0)
     stuck = pacer.turn()
     assert isinstance(stuck, int)
     waiting = pacer.turn()
@@ -383,7 +384,7 @@ async def test_a_send_outstanding_too_long_gives_its_slot_up() -> None:
 
 def test_the_pacer_rests_deliveries_only_while_requests_are_in_flight() -> None:
     in_flight = [0]
-    pacer = _Pacer(0.002, 0.0005, busy_share=0.2, busy=lambda: in_flight[0])
+    pacer = Pacer(0.002, 0.0005, busy_share=0.2, busy=lambda: in_flight[0])
     assert pacer.rest(0.001) == 0.0
     in_flight[0] = 1
     assert abs(pacer.rest(0.001) - 0.004) < 1e-12  # 20% of the time for deliveries
@@ -435,7 +436,7 @@ async def test_what_runs_while_deliveries_rest_is_not_counted_as_their_cost() ->
     """Requests use the loop while deliveries rest: their CPU time is theirs. (Counted
     as the sends', it made each rest longer than the last until deliveries stopped.)"""
     now = [0.0]
-    pacer = _Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 1, clock=lambda: now[0], cost=0.001)
+    pacer = Pacer(0.003, 0.001, **_MANY_SLOTS, busy=lambda: 1, clock=lambda: now[0], cost=0.001)
 
     async def requests() -> None:
         while True:

@@ -1,5 +1,7 @@
-"""The event stream: tailing the log and fanning it out to subscribers."""
+"""The event stream: tailing the log (``hub``) and fanning it out to subscribers
+(``subscriptions``), their sends paced so that requests come first (``pacing``)."""
 
-from .hub import EventHub, HubClosed, Retention, Subscription
+from .hub import EventHub, HubClosed, Retention
+from .subscriptions import Subscription
 
 __all__ = ["EventHub", "HubClosed", "Retention", "Subscription"]

@@ -18,9 +18,9 @@ time for deliveries is bounded:
   rest in a list). An offer is O(1) per subscriber whose filter takes every
   candidate event: the batch's list itself is appended to its buffer, shared
   by every such subscriber. The task yields to the event loop whenever it has
-  used its slice of loop time (:class:`_Pacer`'s budget) or ``chunk_size``
+  used its slice of loop time (:class:`.pacing.Pacer`'s budget) or ``chunk_size``
   subscribers.
-- Stream sends take turns from :class:`_Pacer`, which lets them use at most a
+- Stream sends take turns from :class:`.pacing.Pacer`, which lets them use at most a
   budget of event-loop time per turn of the loop, smaller while unary calls
   are in flight (``priority.small_calls``). Sends beyond the budget wait, in
   order, for the next turn. A subscriber that waits for its turn meanwhile
@@ -63,393 +63,27 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-from .. import priority
 from ..loops import Every
 from ..orchestration import Event, SequenceCompacted
 from ..orchestration.filters import EventFilter
 from ..storage import StorageUnavailable, Store, Tx, partitions
 from ..telemetry import SpanLink
+from . import pacing
+from .pacing import Pacer, slot_of
+from .subscriptions import SubscriberIndex, Subscription, selects_everything
 
 log = logging.getLogger("statehouse.events")
 
-#: Event-loop time (seconds) that deliveries may use per turn of the loop while
-#: unary calls are in flight, and while none are.
-BUSY_BUDGET = 0.0005
-IDLE_BUDGET = 0.002
-#: The most of the loop's wall time deliveries use while unary calls are in flight.
-BUSY_SHARE = 0.05
-#: Stream sends outstanding at once (written by grpc or not yet), and while unary
-#: calls are in flight: one. Sends go one after the other, so a request that arrives
-#: waits behind one send at most, and every subscriber waiting for its turn
-#: meanwhile gathers what arrives into its next message: with 5,000 streams open,
-#: one write at a time, this cut the server's CPU per write by a fifth and the
-#: write p99 from 2.0 to 2.4 x that with none open to 1.5 x (bench/run.py --only
-#: idle, alternating rounds against 8 and 2; docs/design.md, "The event stream").
-MAX_IN_FLIGHT = 1
-BUSY_IN_FLIGHT = 1
 #: A subscriber that takes several events per message gets bursts of this many
 #: messages, then at most MESSAGES_PER_SECOND (what arrives meanwhile goes together).
 MESSAGE_BURST = 20
 MESSAGES_PER_SECOND = 200.0
 #: Pending batches are handed to subscribers together, up to about this many events.
 MERGE_EVENTS = 1000
-#: Bounds of the measured cost of a send and of one rest (seconds): a cycle's CPU
-#: time includes whatever else ran in that turn of the loop.
-MAX_COST = 0.001
-MAX_REST = 0.02
-#: A send outstanding this long (its client stopped reading) no longer holds a slot.
-STUCK_SECONDS = 0.05
 
 
 class HubClosed(Exception):
     """The hub is shutting down; streams end with UNAVAILABLE."""
-
-
-class Subscription:
-    """One subscriber's cursor, buffer and sync state."""
-
-    __slots__ = (
-        "buffer",
-        "buffer_size",
-        "buffered",
-        "closed",
-        "covered",
-        "delivered",
-        "filter",
-        "follows",
-        "idle",
-        "offset",
-        "overflows",
-        "plain",
-        "synced",
-    )
-
-    def __init__(self, flt: EventFilter, cursor: int, buffer_size: int) -> None:
-        self.filter = flt
-        #: Whether every candidate event of the index matches the filter (no check per event).
-        self.plain = _plain(flt)
-        #: Whether it selects every event: it then reads the hub's ``recent`` from its
-        #: cursor when it sends, and costs nothing per batch unless it is idle.
-        self.follows = _selects_everything(flt)
-        #: Everything up to this sequence was considered for this subscriber
-        #: (delivered, buffered, or filtered out).
-        self.covered = cursor
-        #: Lists of events to send, in order (shared with other subscribers: never
-        #: changed in place); ``offset`` events of the first one are sent already.
-        self.buffer: deque[list[Event]] = deque()
-        self.offset = 0
-        #: Events in the buffer not sent yet.
-        self.buffered = 0
-        self.buffer_size = buffer_size
-        self.synced = False
-        self.closed = False
-        #: While the subscriber waits for events: the future that wakes it (through the pacer).
-        self.idle: asyncio.Future[int] | None = None
-        #: Whether any event was sent yet (a cursor of 0 then means "from the start").
-        self.delivered = False
-        #: How many times the subscriber fell back to the log (its buffer overflowed, or,
-        #: a follower, its cursor left the memory).
-        self.overflows = 0
-
-    def offer(self, events: list[Event], end: int) -> bool:
-        """Take the live ``events`` (matching, in order) of a batch ending at ``end``;
-        become unsynced if they do not fit. Whether the subscriber has news to act on."""
-        if end <= self.covered:
-            return False
-        if events and events[0].sequence <= self.covered:
-            covered = self.covered
-            events = [e for e in events if e.sequence > covered]
-        if events:
-            if self.buffered + len(events) > self.buffer_size:
-                self.synced = False
-                self.overflows += 1
-                return True
-            self.buffer.append(events)
-            self.buffered += len(events)
-        self.covered = end
-        return bool(events)
-
-    def take(self, limit: int) -> list[Event]:
-        """Up to ``limit`` buffered events, in order."""
-        buffer = self.buffer
-        first = buffer[0]
-        if (
-            self.offset == 0
-            and len(first) <= limit
-            and (len(buffer) == 1 or len(first) + len(buffer[1]) > limit)
-        ):
-            buffer.popleft()
-            self.buffered -= len(first)
-            return first
-        out: list[Event] = []
-        while buffer and len(out) < limit:
-            chunk = buffer[0]
-            start = self.offset
-            stop = min(len(chunk), start + limit - len(out))
-            out.extend(chunk[start:stop])
-            if stop == len(chunk):
-                buffer.popleft()
-                self.offset = 0
-            else:
-                self.offset = stop
-        self.buffered -= len(out)
-        return out
-
-    def wake(self) -> asyncio.Future[int] | None:
-        """The future to resolve to wake the subscriber, if it is waiting (once)."""
-        idle = self.idle
-        if idle is None or idle.done():
-            return None
-        self.idle = None
-        return idle
-
-
-def _plain(flt: EventFilter) -> bool:
-    """Whether the index alone decides what ``flt`` selects (by execution ids, or by
-    namespace, or nothing at all), so that every candidate event matches."""
-    if flt.scope or flt.flow_id or flt.states:
-        return False
-    return not (flt.execution_ids and flt.namespace)
-
-
-class _Index:
-    """Subscriptions by what their filters select: an event's candidates are the
-    subscriptions on its execution id, those on its namespace, and the rest."""
-
-    def __init__(self) -> None:
-        self.by_execution: dict[str, set[Subscription]] = {}
-        self.by_namespace: dict[str, set[Subscription]] = {}
-        #: Neither an execution nor a namespace filter (scope patterns at most).
-        self.rest: dict[Subscription, None] = {}
-
-    def add(self, sub: Subscription) -> None:
-        flt = sub.filter
-        if flt.execution_ids:
-            for execution_id in flt.execution_ids:
-                self.by_execution.setdefault(execution_id, set()).add(sub)
-        elif flt.namespace:
-            self.by_namespace.setdefault(flt.namespace, set()).add(sub)
-        else:
-            self.rest[sub] = None
-
-    def discard(self, sub: Subscription) -> None:
-        flt = sub.filter
-        if flt.execution_ids:
-            for execution_id in flt.execution_ids:
-                _discard(self.by_execution, execution_id, sub)
-        elif flt.namespace:
-            _discard(self.by_namespace, flt.namespace, sub)
-        else:
-            self.rest.pop(sub, None)
-
-    def targets(self, batch: list[Event]) -> list[tuple[Subscription, list[Event]]]:
-        """The indexed candidates of ``batch``, each with its candidate events (in
-        order; one list shared by the subscribers of one key)."""
-        by_namespace: dict[str, list[Event]] = {}
-        by_execution: dict[str, list[Event]] = {}
-        index_ns = self.by_namespace
-        index_ex = self.by_execution
-        for event in batch:
-            if event.namespace in index_ns:
-                by_namespace.setdefault(event.namespace, []).append(event)
-            if event.execution_id in index_ex:
-                by_execution.setdefault(event.execution_id, []).append(event)
-        found: list[tuple[Subscription, list[Event]]] = []
-        for namespace, events in by_namespace.items():
-            found.extend((sub, events) for sub in index_ns[namespace])
-        if by_execution:
-            merged: dict[Subscription, list[Event]] = {}
-            mixed: set[Subscription] = set()
-            for execution_id, events in by_execution.items():
-                for sub in index_ex[execution_id]:
-                    have = merged.get(sub)
-                    if have is None:
-                        merged[sub] = events
-                    else:
-                        merged[sub] = have + events
-                        mixed.add(sub)
-            for sub in mixed:
-                merged[sub].sort(key=_sequence)
-            found.extend(merged.items())
-        return found
-
-
-def _sequence(event: Event) -> int:
-    return event.sequence
-
-
-class _Pacer:
-    """Stream sends under a budget of the event loop: requests first.
-
-    A send costs the event loop tens of microseconds, most of it in grpc's C
-    core (the write, its completion) where no Python timer sees it; and grpc
-    handles the completions of every send started before a new request is
-    even read. 5,000 streams woken by one event would otherwise all send at
-    once, and a request arriving then waits for every one of them. So a send
-    takes a *slot* and gives it back when grpc has written it, and:
-
-    - At most ``max_in_flight`` sends are outstanding (``busy_in_flight``
-      while unary calls are in flight, as ``priority.small_calls`` counts
-      them): a request waits behind a few sends, never thousands. A slot held
-      longer than ``STUCK_SECONDS`` (a client that stopped reading) no longer
-      counts, so stalled streams cannot hold deliveries up.
-    - Sends go in cycles. At the start of each, the pacer measures the CPU
-      time the loop's thread used in the last one (``thread_time``: grpc's
-      share included, and the requests' too, which only makes deliveries more
-      modest) per send granted, a moving average (``cost``), and grants as
-      many sends as the cycle's budget holds at that cost (``budget``, or
-      ``busy_budget`` while calls are in flight). Sends beyond it wait, in
-      order (FIFO).
-    - While unary calls are in flight, the next cycle starts only after a rest
-      in proportion to the time the cycle's sends take, so that deliveries use
-      at most ``busy_share`` of the loop: the loop then waits in its poll, the
-      GIL free for the writer thread, and requests' steps find the loop idle.
-    - Without contention a send does not wait at all.
-
-    ``turn()`` gives a slot (an int) or a future of one; ``done(slot)`` gives it back.
-    """
-
-    def __init__(
-        self,
-        budget: float = IDLE_BUDGET,
-        busy_budget: float = BUSY_BUDGET,
-        *,
-        busy_share: float = BUSY_SHARE,
-        max_in_flight: int = MAX_IN_FLIGHT,
-        busy_in_flight: int = BUSY_IN_FLIGHT,
-        busy: Callable[[], int] = priority.small_calls,
-        clock: Callable[[], float] = time.thread_time,
-        cost: float = 50e-6,
-    ) -> None:
-        self.budget = budget
-        self.busy_budget = busy_budget
-        self.max_in_flight = max(1, max_in_flight)
-        self.busy_in_flight = max(1, busy_in_flight)
-        #: Rest this many times the time used, while requests are in flight.
-        self._rest_ratio = (1.0 - busy_share) / busy_share if 0 < busy_share < 1 else 0.0
-        self._busy = busy
-        self._clock = clock
-        #: The measured loop CPU time of one send (seconds), a moving average.
-        self.cost = cost
-        #: The loop thread's CPU time when the current cycle opened (None: idle).
-        self._cycle_cpu: float | None = None
-        self._granted = 0
-        self._room = 0
-        self._scheduled = False
-        self._resting = False
-        #: Outstanding sends: slot -> when it was given (monotonic), oldest first.
-        self._slots: dict[int, float] = {}
-        self._next_slot = 0
-        self.waiters: deque[asyncio.Future[int]] = deque()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._slots)
-
-    def allowance(self) -> float:
-        """The loop time deliveries may use in one cycle."""
-        return self.busy_budget if self._busy() else self.budget
-
-    def rest(self, used: float) -> float:
-        """How long deliveries stay off the loop after using it for ``used`` seconds."""
-        return used * self._rest_ratio if self._busy() else 0.0
-
-    def _limit(self) -> int:
-        return self.busy_in_flight if self._busy() else self.max_in_flight
-
-    def turn(self) -> int | asyncio.Future[int]:
-        """A slot to send now, or a future of one (resolved at its turn)."""
-        if not self.waiters and not self._resting:
-            if self._cycle_cpu is None:
-                self._open_cycle()
-                asyncio.get_running_loop().call_soon(self._close_cycle)
-            if self._granted < self._room and len(self._slots) < self._limit():
-                self._granted += 1
-                return self._take()
-        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.enqueue(waiter)
-        return waiter
-
-    def enqueue(self, waiter: asyncio.Future[int]) -> None:
-        """Resolve ``waiter`` with a slot at its turn (a subscriber woken by new events)."""
-        self.waiters.append(waiter)
-        self._next_soon()
-
-    def done(self, slot: int) -> None:
-        """A send is written (or abandoned): its slot is free."""
-        if self._slots.pop(slot, None) is not None and self.waiters:
-            self._next_soon()
-
-    def _take(self) -> int:
-        self._next_slot += 1
-        self._slots[self._next_slot] = time.monotonic()
-        return self._next_slot
-
-    def _next_soon(self) -> None:
-        """The next cycle at the next turn of the loop, unless one is open, due, or resting."""
-        if self._cycle_cpu is None and not self._scheduled and not self._resting:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._next_cycle)
-
-    def _open_cycle(self) -> None:
-        """A cycle: its room at the measured cost. It closes at the next turn of the
-        loop, once the sends it granted ran their step (and grpc its write): callers
-        schedule the close after waking them."""
-        self._cycle_cpu = self._clock()
-        self._granted = 0
-        self._room = max(1, int(self.allowance() / max(self.cost, 1e-6)))
-
-    def _close_cycle(self) -> None:
-        """Learn the cost of the cycle's sends; start the next one, at once, after a
-        rest while requests are in flight, or when a slot is free again."""
-        used = max(0.0, self._clock() - (self._cycle_cpu or 0.0))
-        granted = self._granted
-        self._cycle_cpu = None
-        if granted:
-            self.cost += 0.2 * (min(used / granted, MAX_COST) - self.cost)
-        if not self.waiters:
-            return
-        loop = asyncio.get_running_loop()
-        if not granted and len(self._slots) >= self._limit():
-            # Every slot is taken: the next ``done`` goes on, or the stuck check.
-            loop.call_later(STUCK_SECONDS, self._next_soon)
-            return
-        rest = min(self.rest(used), MAX_REST)
-        if rest > 0:
-            self._resting = True
-            loop.call_later(rest, self._next_cycle)
-        else:
-            self._scheduled = True
-            loop.call_soon(self._next_cycle)
-
-    def _next_cycle(self) -> None:
-        """A new cycle: wake as many waiters as it has room and slots for."""
-        self._scheduled = False
-        self._resting = False
-        slots = self._slots
-        if slots:
-            stuck = time.monotonic() - STUCK_SECONDS
-            while slots and next(iter(slots.values())) < stuck:
-                del slots[next(iter(slots))]
-        waiters = self.waiters
-        if not waiters or self._cycle_cpu is not None:
-            return
-        self._open_cycle()
-        limit = self._limit()
-        while waiters and self._granted < self._room and len(slots) < limit:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(self._take())
-                self._granted += 1
-        asyncio.get_running_loop().call_soon(self._close_cycle)
-
-
-def _discard(index: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
-    subs = index.get(key)
-    if subs is not None:
-        subs.discard(sub)
-        if not subs:
-            del index[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,8 +113,8 @@ class EventHub:
         retention: Retention | None = None,
         chunk_size: int = 256,
         memory_events: int = 16_384,
-        budget: float = IDLE_BUDGET,
-        busy_budget: float = BUSY_BUDGET,
+        budget: float = pacing.IDLE_BUDGET,
+        busy_budget: float = pacing.BUSY_BUDGET,
     ) -> None:
         self.store = store
         self.buffer_size = buffer_size
@@ -489,8 +123,8 @@ class EventHub:
         self.retention = retention or Retention()
         #: At most this many subscribers offered a batch between two yields to the loop.
         self.chunk_size = max(1, chunk_size)
-        #: Stream sends and offers under a budget of loop time (see :class:`_Pacer`).
-        self._pacer = _Pacer(budget, busy_budget)
+        #: Stream sends and offers under a budget of loop time (see :class:`.pacing.Pacer`).
+        self._pacer = Pacer(budget, busy_budget)
         #: Called on the loop with each batch the hub accepts, local or from the log
         #: (``events/work.py``: claims waiting for work).
         self.batch_listeners: list[Callable[[list[Event]], None]] = []
@@ -508,7 +142,7 @@ class EventHub:
         #: Batches accepted (``head`` covers them) and not yet delivered, in order.
         self.pending: deque[list[Event]] = deque()
         self.subscriptions: set[Subscription] = set()
-        self._index = _Index()
+        self._index = SubscriberIndex()
         #: Synced followers (filters that select everything) waiting for events.
         self._idle_followers: dict[Subscription, None] = {}
         self.closed = False
@@ -818,7 +452,7 @@ class EventHub:
                         continue
                 if pending:
                     if not slot:
-                        slot = await _slot(pacer)
+                        slot = await slot_of(pacer)
                         if sub.closed or self.closed:
                             raise HubClosed()
                     if sub.buffered:
@@ -896,7 +530,7 @@ class EventHub:
                 page, covered = await self._from_log(sub, upto, limit)
             for start in range(0, len(page), limit):
                 part = page[start : start + limit]
-                slot = await _slot(pacer)
+                slot = await slot_of(pacer)
                 try:
                     if sub.closed or self.closed:
                         raise HubClosed()
@@ -906,7 +540,7 @@ class EventHub:
                     pacer.done(slot)
             if not page:
                 # A scan that matched nothing still takes its turn of the loop.
-                pacer.done(await _slot(pacer))
+                pacer.done(await slot_of(pacer))
             sub.covered = max(sub.covered, covered)
 
     def _from_memory(
@@ -918,7 +552,7 @@ class EventHub:
         start = after + 1 - first
         stop = min(upto + 1 - first, start + 4 * max(limit, self.page_size))
         window = self.recent[start:stop]
-        if _selects_everything(flt):
+        if selects_everything(flt):
             return window, first + stop - 1
         return [e for e in window if flt.matches(e)], first + stop - 1
 
@@ -940,12 +574,3 @@ class EventHub:
             elif not contiguous:
                 raise SequenceCompacted(sub.covered, first)
         return page, covered
-
-
-async def _slot(pacer: _Pacer) -> int:
-    turn = pacer.turn()
-    return turn if isinstance(turn, int) else await turn
-
-
-def _selects_everything(flt: EventFilter) -> bool:
-    return not (flt.scope or flt.namespace or flt.flow_id or flt.execution_ids or flt.states)
