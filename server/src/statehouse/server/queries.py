@@ -21,7 +21,8 @@ from .orchestration import (
     UnreadableRecord,
     metrics as m,
 )
-from .orchestration.filters import ExecutionFilter, matches
+from .orchestration.filters import ExecutionFilter
+from .orchestration.patterns import matches
 from .storage import ReadTx, StoredTaskRun
 
 

@@ -30,7 +30,7 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from google.protobuf.message import Message
 
 from .. import limits as L, priority
-from ..orchestration import InvalidArgument, JsonObject
+from ..orchestration import InvalidArgument, JsonObject, patterns
 
 # -- the violations of one request ------------------------------------------------------
 
@@ -108,6 +108,21 @@ class Text(Rule):
         elif (_CONTROL_MULTILINE if self.multiline else _CONTROL).search(value):
             allowed = " (tab and newline are allowed)" if self.multiline else ""
             v.add(path, f"must not contain control characters{allowed}")
+
+
+@dataclass(frozen=True, slots=True)
+class NamespacePattern(Rule):
+    """A namespace pattern, by the one grammar (``orchestration/patterns.py``)."""
+
+    max_len: int
+
+    def check(self, value: Any, path: str, v: Violations, ctx: _Context) -> None:
+        if not value:
+            return
+        if len(value) > self.max_len:
+            v.add(path, f"is longer than {self.max_len} characters")
+        elif why := patterns.problem(value):
+            v.add(path, why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +381,6 @@ class _PayloadWalk:
 # -- the rules, as data ----------------------------------------------------------------------
 
 NAMESPACE_RE = L.NAMESPACE_RE
-NAMESPACE_PATTERN_RE = re.compile(rf"\*\Z|[a-z0-9][a-z0-9._-]{{0,{L.MAX_NAMESPACE - 1}}}(\.\*)?\Z")
 IDENTIFIER_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{L.MAX_IDENTIFIER - 1}}}\Z")
 LABEL_KEY_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{L.MAX_LABEL_KEY - 1}}}\Z")
 METRIC_NAME_RE = re.compile(rf"[A-Za-z][A-Za-z0-9._-]{{0,{L.MAX_METRIC_NAME - 1}}}\Z")
@@ -468,11 +482,7 @@ FIELD_RULES: dict[str, Rule] = {
     ),
     "CreateTokenRequest.namespaces": Many(
         L.MAX_CREDENTIAL_NAMESPACES,
-        Text(
-            L.MAX_NAMESPACE + 2,
-            NAMESPACE_PATTERN_RE,
-            "must be a namespace, a prefix pattern such as acme.*, or *",
-        ),
+        NamespacePattern(L.MAX_NAMESPACE + 2),
     ),
     "CreateTokenRequest.certificate_subject": Text(L.MAX_CERTIFICATE_SUBJECT),
 }

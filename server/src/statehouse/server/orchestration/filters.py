@@ -5,8 +5,8 @@ SQL (``storage/scope.py``, ``storage/tx/``) and the event hub tests events in me
 (``events/hub.py``); both follow the definitions here (docs/design.md,
 "The event stream").
 
-Patterns: ``acme`` is that namespace only, ``acme.*`` is ``acme`` and every
-namespace under ``acme.``, ``*`` is every namespace.
+Patterns (``acme``, ``acme.*``, ``*``): their grammar and matcher are
+``patterns.py``'s.
 """
 
 from __future__ import annotations
@@ -14,26 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import Event
+from .patterns import matches
 from .states import State
-
-
-def matches(pattern: str, namespace: str) -> bool:
-    """Whether ``pattern`` (``ns``, ``ns.*`` or ``*``) covers ``namespace``."""
-    if pattern == "*":
-        return True
-    if pattern.endswith(".*"):
-        prefix = pattern[:-2]
-        return namespace == prefix or namespace.startswith(prefix + ".")
-    return namespace == pattern
-
-
-def covers(outer: str, inner: str) -> bool:
-    """Whether every namespace ``inner`` covers is also covered by ``outer``."""
-    if outer == "*":
-        return True
-    if inner == "*":
-        return False
-    return matches(outer, inner[:-2] if inner.endswith(".*") else inner)
 
 
 @dataclass(frozen=True, slots=True)

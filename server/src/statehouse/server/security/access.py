@@ -11,9 +11,8 @@ existence). Lists and streams are narrowed to the caller's namespaces by their
 handlers (``Principal.scope``). The transport refuses to serve an RPC that has
 no rule here (docs/design.md, "Security").
 
-Patterns (``matches`` and ``covers``, in orchestration/filters.py): ``acme``
-is that namespace only, ``acme.*`` is ``acme`` and every namespace under
-``acme.``, ``*`` is every namespace.
+Patterns (``acme``, ``acme.*``, ``*``): their grammar, parser and matcher
+are ``orchestration/patterns.py``'s.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..limits import NAMESPACE_RE
 from ..orchestration import ANONYMOUS, InvalidArgument, PermissionDenied
-from ..orchestration.filters import covers, matches
+from ..orchestration.patterns import EVERY, covers, matches, problem
 
 __all__ = [
     "EVERYWHERE",
@@ -34,7 +32,6 @@ __all__ = [
     "Rule",
     "covers",
     "matches",
-    "validate_pattern",
 ]
 
 
@@ -55,16 +52,6 @@ class Role(enum.IntEnum):
             return cls[text.upper()]
         except KeyError:
             raise ValueError(f"unknown role {text!r}: reader, writer or admin") from None
-
-
-def validate_pattern(pattern: str) -> str | None:
-    """Why ``pattern`` is not a namespace pattern, or None."""
-    if pattern == "*":
-        return None
-    name = pattern[:-2] if pattern.endswith(".*") else pattern
-    if not NAMESPACE_RE.match(name):
-        return "must be a namespace, a prefix pattern such as acme.*, or *"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +76,12 @@ class Principal:
     @property
     def scope(self) -> tuple[str, ...]:
         """The patterns that narrow lists and streams; empty: no narrowing."""
-        return () if "*" in self.namespaces else self.namespaces
+        return () if EVERY in self.namespaces else self.namespaces
 
     @property
     def unrestricted(self) -> bool:
         """An admin of every namespace: no access rule can refuse it anything."""
-        return self.role == Role.ADMIN and "*" in self.namespaces
+        return self.role == Role.ADMIN and EVERY in self.namespaces
 
     def check_role(self, needed: Role, what: str) -> None:
         if self.role < needed:
@@ -109,9 +96,7 @@ class Principal:
 
     def check_patterns(self, patterns: list[str], field: str) -> None:
         """Refuse patterns that reach beyond this caller's own."""
-        errors = [
-            (f"{field}[{i}]", why) for i, p in enumerate(patterns) if (why := validate_pattern(p))
-        ]
+        errors = [(f"{field}[{i}]", why) for i, p in enumerate(patterns) if (why := problem(p))]
         if errors:
             raise InvalidArgument(errors)
         for pattern in patterns:
@@ -126,7 +111,7 @@ class Principal:
 
 
 #: Authentication off: every caller may do everything.
-EVERYWHERE = ("*",)
+EVERYWHERE = (EVERY,)
 OPEN = Principal(identity="", actor=ANONYMOUS, role=Role.ADMIN, namespaces=EVERYWHERE)
 
 

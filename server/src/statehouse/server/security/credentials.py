@@ -40,8 +40,9 @@ from typing import Any
 
 from ..limits import CREDENTIAL_NAME_RE, MAX_CERTIFICATE_SUBJECT, MAX_CREDENTIAL_NAMESPACES
 from ..orchestration import AlreadyExists, InvalidArgument, Unauthenticated
+from ..orchestration.patterns import problem
 from ..storage import StorageUnavailable
-from .access import Principal, Role, validate_pattern
+from .access import Principal, Role
 from .jwts import JwtVerifier
 
 log = logging.getLogger("statehouse.auth")
@@ -146,7 +147,7 @@ def new_credential(
     if len(namespaces) > MAX_CREDENTIAL_NAMESPACES:
         errors.append(("namespaces", f"at most {MAX_CREDENTIAL_NAMESPACES}"))
     for i, pattern in enumerate(namespaces):
-        why = validate_pattern(pattern)
+        why = problem(pattern)
         if why:
             errors.append((f"namespaces[{i}]", why))
     if ttl_seconds is not None and not 1 <= ttl_seconds <= 10 * 366 * 86400:

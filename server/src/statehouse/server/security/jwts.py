@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..orchestration import Unauthenticated
-from .access import Principal, Role, validate_pattern
+from ..orchestration.patterns import problem
+from .access import Principal, Role
 
 ROLE_CLAIM = "statehouse_role"
 NAMESPACES_CLAIM = "statehouse_namespaces"
@@ -78,7 +79,7 @@ class JwtVerifier:
             raise Unauthenticated() from None
         raw = claims.get(NAMESPACES_CLAIM, [])
         namespaces = (raw,) if isinstance(raw, str) else tuple(str(n) for n in raw)
-        if not namespaces or any(validate_pattern(n) for n in namespaces):
+        if not namespaces or any(problem(n) for n in namespaces):
             raise Unauthenticated()
         subject = str(claims["sub"])
         issuer = str(claims.get("iss", ""))

@@ -1,6 +1,6 @@
-"""A namespace scope in SQL: the one translation of the patterns of
-``orchestration/filters.py`` (``matches``) into a WHERE clause, for the event
-log, the lists of executions and the claims of workers."""
+"""A namespace scope in SQL: the one rendering of the patterns of
+``orchestration/patterns.py`` (``split``, ``matches``) as a WHERE clause, for
+the event log, the lists of executions and the claims of workers."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..orchestration.patterns import EVERY, split
+
 
 def in_scope(column: Any, patterns: tuple[str, ...]) -> Any:
-    """SQL for "``column`` is covered by one of ``patterns``" (orchestration/filters.py ``matches``)."""
+    """SQL for "``column`` is covered by one of ``patterns``" (``patterns.matches``)."""
     clauses = []
     for pattern in patterns:
-        if pattern == "*":
+        if pattern == EVERY:
             return sa.true()
-        if pattern.endswith(".*"):
-            prefix = pattern[:-2]
-            clauses.append(column == prefix)
-            clauses.append(column.startswith(prefix + ".", autoescape=True))
-        else:
-            clauses.append(column == pattern)
+        name, subtree = split(pattern)
+        clauses.append(column == name)
+        if subtree:
+            clauses.append(column.startswith(name + ".", autoescape=True))
     return sa.or_(*clauses) if clauses else sa.false()
