@@ -144,6 +144,8 @@ def run_driver(command: Sequence[str], servers: Servers, client: str) -> str:
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
+    # Not a poll (eventually() does not fit): each line of the driver is read as it
+    # comes and may ask for a restart; the bound is on the whole run.
     deadline = time.monotonic() + DRIVER_TIMEOUT
     try:
         while True:

@@ -190,6 +190,7 @@ def test_java_subscriptions_resume_across_a_server_restart(
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
     try:
+        # Not a poll: the runner's lines are read as they come, within one bound.
         deadline = time.monotonic() + 60
         namespace = None
         while namespace is None:
