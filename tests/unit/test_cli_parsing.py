@@ -142,7 +142,7 @@ def test_serve_options_are_the_servers_own(monkeypatch: pytest.MonkeyPatch) -> N
         "--retention-events", "5", "--retention-seconds", "60", "--kill-deadline", "2.5",
     )  # fmt: skip
     settings = settings_from_args(args)
-    assert (settings.address, settings.data_dir, settings.database_url) == (
+    assert (str(settings.address), settings.data_dir, settings.database_url) == (
         "0.0.0.0:9",
         Path("/tmp/d"),
         None,

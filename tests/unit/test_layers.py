@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"orchestration"},
     {"settings"},
     {"limits", "priority", "clock", "telemetry", "loops"},
+    {"net"},
 ]
 
 #: Packages whose modules are units of their own (see LAYERS).
@@ -58,6 +59,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "telemetry": WIRE | SQL,
     "app": SQL,
     "loops": WIRE | SQL,
+    "net": WIRE | SQL,
     "testing": WIRE | SQL,
 }
 

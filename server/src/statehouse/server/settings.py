@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 from statehouse.client import durations
 
 from .limits import MAX_PAYLOAD_BYTES
+from .net import Address, AddressError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DATABASE_ENV = "STATEHOUSE_DATABASE_URL"
@@ -42,17 +42,6 @@ class ConfigError(Exception):
 
 class TlsConfigError(ConfigError, ValueError):
     """The TLS options do not make a usable configuration."""
-
-
-def is_loopback(address: str) -> bool:
-    """Whether ``host:port`` is reachable from this machine only."""
-    host = address.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +93,20 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
     return read
 
 
+def _address(text: str) -> Address:
+    """An argparse type: ``host:port`` (argparse names the option in its message)."""
+    try:
+        return Address.parse(text)
+    except AddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+#: The address fields, with their options (a str given in code is read as the flag's value).
+_ADDRESSES = {
+    "address": "--address",
+    "http_address": "--http-address",
+    "metrics_address": "--metrics-address",
+}
 _DURATION = {"parse": durations.argument, "metavar": "DURATION"}
 
 
@@ -113,8 +116,8 @@ class Settings:
     order of ``--help``, then tuning without a flag."""
 
     #: host:port to listen on; port 0 picks a free port (see create_server's result).
-    address: str = field(
-        default=DEFAULT_ADDRESS,
+    address: Address = field(
+        default=Address.parse(DEFAULT_ADDRESS),
         metadata=option(
             "--address",
             f"host:port to listen on (default ${ADDRESS_ENV}, else {DEFAULT_ADDRESS}; "
@@ -122,10 +125,11 @@ class Settings:
             f"`${ADDRESS_ENV}`, else `{DEFAULT_ADDRESS}`",
             doc="host:port to listen on (port 0 picks a free port; the ready line says which)",
             env=ADDRESS_ENV,
+            parse=_address,
         ),
     )
     #: host:port of the HTTP port (the Connect protocol and the web console); None: off.
-    http_address: str | None = field(
+    http_address: Address | None = field(
         default=None,
         metadata=option(
             "--http-address",
@@ -140,11 +144,12 @@ class Settings:
             "`--address`, and on a non-loopback address without TLS and `--auth` (unless "
             "`--insecure`); shared by `--processes N`",
             metavar="HOST:PORT",
+            parse=_address,
         ),
     )
     #: host:port of a port serving only ``/metrics`` (Prometheus); None: off (the
     #: HTTP port serves ``/metrics`` too).
-    metrics_address: str | None = field(
+    metrics_address: Address | None = field(
         default=None,
         metadata=option(
             "--metrics-address",
@@ -154,6 +159,7 @@ class Settings:
             doc="serve `/metrics` on host:port (port 0 picks one; logged as `statehouse metrics "
             "on http://HOST:PORT/metrics`); the HTTP port serves `/metrics` too",
             metavar="HOST:PORT",
+            parse=_address,
         ),
     )
     #: A SQLAlchemy URL; unset means $STATEHOUSE_DATABASE_URL, else a SQLite file in data_dir.
@@ -457,6 +463,15 @@ class Settings:
     #: How often every replica reloads the credentials (a revocation's delay), seconds.
     auth_refresh_interval: float = 1.0
 
+    def __post_init__(self) -> None:
+        """Addresses given as text in code (``Settings(address="127.0.0.1:0")``) are
+        read here, once, and refused naming their option; "" is no address."""
+        for name, flag in _ADDRESSES.items():
+            value = getattr(self, name)
+            if isinstance(value, str):
+                given = Address.parse(value, flag) if value or name == "address" else None
+                object.__setattr__(self, name, given)
+
     @property
     def auth_enabled(self) -> bool:
         """Authentication is on with --auth, or as soon as JWTs are configured."""
@@ -495,7 +510,7 @@ class Settings:
 
     def _check_exposure(self) -> None:
         """Refuse to serve a reachable address to anyone who can reach it."""
-        if self.insecure or is_loopback(self.address):
+        if self.insecure or self.address.is_loopback:
             return
         if self.tls and (self.auth_enabled or self.tls_client_ca is not None):
             return
@@ -510,8 +525,8 @@ class Settings:
         """The HTTP port: as protected as the gRPC port, or refused."""
         if not self.http_address:
             return
-        port = self.http_address.rpartition(":")[2]
-        if port not in ("", "0") and port == self.address.rpartition(":")[2]:
+        port = self.http_address.port
+        if port != 0 and port == self.address.port:
             # One process would fail to bind it; the processes of --processes N, which
             # bind both with SO_REUSEPORT, would split its connections between gRPC and HTTP.
             raise ConfigError(
@@ -526,7 +541,7 @@ class Settings:
                 "are not available to the HTTP port; use tokens or JWTs (--auth) with "
                 "--tls-cert and --tls-key instead"
             )
-        if self.insecure or is_loopback(self.http_address):
+        if self.insecure or self.http_address.is_loopback:
             return
         if self.tls_cert is not None and self.auth_enabled:
             return

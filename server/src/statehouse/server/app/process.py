@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..settings import ConfigError, Settings, is_loopback
+from ..settings import ConfigError, Settings
 from ..storage import DatabaseUrlError, StorageUnavailable, display_url
 from .server import Server, create_server
 
@@ -70,7 +70,7 @@ async def serve(
         write_ready_file(
             settings.ready_file,
             grpc_port=port,
-            http_port=server.http_port if settings.http_address else None,
+            http_port=server.http_port if settings.http_address is not None else None,
             metrics_port=server.metrics_listener.port if server.metrics_listener else None,
             pids=[os.getpid()],
         )
@@ -91,7 +91,7 @@ async def serve(
 
 def _log_serving(server: Server, port: int, process: tuple[int, int] | None) -> None:
     settings = server.settings
-    host = settings.address.rsplit(":", 1)[0]
+    bound = settings.address.with_port(port)
     first = process is None or process[0] == 1
     if server.authenticator is not None:
         if server.authenticator.empty and first:
@@ -100,31 +100,28 @@ def _log_serving(server: Server, port: int, process: tuple[int, int] | None) -> 
                 "token with `statehouse tokens create --database URL --name root --role admin "
                 "--namespace '*'`"
             )
-    elif settings.insecure and not is_loopback(settings.address) and first:
+    elif settings.insecure and not settings.address.is_loopback and first:
         log.warning("serving %s without protection (--insecure)", settings.address)
     http = http_text(settings, server.http_port)
-    if server.metrics_listener is not None and first:
+    if server.metrics_listener is not None and settings.metrics_address is not None and first:
         log.info(
-            "statehouse metrics on http://%s:%d/metrics",
-            (settings.metrics_address or "").rsplit(":", 1)[0],
-            server.metrics_listener.port,
+            "statehouse metrics on http://%s/metrics",
+            settings.metrics_address.with_port(server.metrics_listener.port),
         )
     if process is None:
         log.info(
-            "statehouse serving on %s:%d%s%s (database %s)",
-            host,
-            port,
+            "statehouse serving on %s%s%s (database %s)",
+            bound,
             http,
             transport_text(settings, server.tls is not None),
             display_url(settings.resolved_database_url()),
         )
     else:
         log.info(
-            "statehouse process %d of %d (pid %d) on %s:%d%s",
+            "statehouse process %d of %d (pid %d) on %s%s",
             *process,
             os.getpid(),
-            host,
-            port,
+            bound,
             http,
         )
 
@@ -186,11 +183,10 @@ def write_ready_file(
 
 def http_text(settings: Settings, port: int | None) -> str:
     """`` and http://127.0.0.1:8080``: where the HTTP port serves, if it does."""
-    if port is None or not settings.http_address:
+    if port is None or settings.http_address is None:
         return ""
-    host = settings.http_address.rsplit(":", 1)[0]
     scheme = "https" if settings.tls_cert is not None else "http"
-    return f" and {scheme}://{host}:{port}"
+    return f" and {scheme}://{settings.http_address.with_port(port)}"
 
 
 def transport_text(settings: Settings, tls: bool) -> str:

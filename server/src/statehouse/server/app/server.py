@@ -49,6 +49,7 @@ from ..background.housekeeping import Housekeeper, HousekeepingPolicy
 from ..background.timers import TimerScheduler
 from ..events import EventHub, Retention
 from ..events.work import WorkWaiters
+from ..net import Address, listen
 from ..security.credentials import Authenticator
 from ..security.guard import Guard
 from ..security.jwts import JwtConfig, JwtVerifier
@@ -56,11 +57,14 @@ from ..security.reflection import ReflectionGuard
 from ..security.tls import ServerTls, TlsFiles
 from ..settings import ConfigError, Settings
 from ..storage import Store, StoreOptions
-from ..telemetry import MetricsListener, Tracing, TracingConfigError, bind_metrics
-from ..web import HttpApp, HttpServer, bind
+from ..telemetry import MetricsListener, Tracing, TracingConfigError
+from ..web import HttpApp, HttpServer
 from ..web.protocol import Bounds
 
 log = logging.getLogger("statehouse.server")
+
+#: Connections the HTTP port's kernel queue holds before uvicorn accepts them.
+HTTP_BACKLOG = 2048
 
 SERVICES = (
     execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
@@ -297,7 +301,7 @@ async def _assemble(
     # The ports, bound (not yet serving): the HTTP and metrics sockets first, closed
     # as they are; then the gRPC server, whose stop is registered as it is made.
     http = connect_health = None
-    if settings.http_address:
+    if settings.http_address is not None:
         # The same handlers, guard and limits, over the Connect protocol.
         connect = ConnectTransport(store, guard, max_payload_bytes=settings.max_payload_bytes)
         for service, impl in zip(SERVICES, impls, strict=True):
@@ -305,7 +309,12 @@ async def _assemble(
         # Health as on the gRPC port: the same servicer, open to anyone.
         connect_health = ConnectHealth(health_servicer)
         connect.add_service(HEALTH_SERVICE, connect_health, open=True)
-        sock = bind(settings.http_address, reuse_port=settings.reuse_port)
+        sock = listen(
+            settings.http_address,
+            option="--http-address",
+            reuse_port=settings.reuse_port,
+            backlog=HTTP_BACKLOG,
+        )
         stack.callback(sock.close)
         http = HttpServer(
             HttpApp(connect, serving=connect_health.serving, metrics=store.metrics.scrape),
@@ -316,8 +325,10 @@ async def _assemble(
             shutdown_grace=settings.shutdown_grace,
         )
     metrics_listener = None
-    if settings.metrics_address:
-        metrics_sock = bind_metrics(settings.metrics_address, reuse_port=settings.reuse_port)
+    if settings.metrics_address is not None:
+        metrics_sock = listen(
+            settings.metrics_address, option="--metrics-address", reuse_port=settings.reuse_port
+        )
         stack.callback(metrics_sock.close)
         metrics_listener = MetricsListener(store.metrics, metrics_sock)
         stack.push_async_callback(metrics_listener.stop)
@@ -406,13 +417,15 @@ def _tracing_from_environment() -> Tracing:
         raise ConfigError(str(exc)) from None
 
 
-def _bind_grpc(grpc_server: grpc.aio.Server, address: str, tls: ServerTls | None) -> int:
+def _bind_grpc(grpc_server: grpc.aio.Server, address: Address, tls: ServerTls | None) -> int:
+    """The gRPC port, bound by grpc itself (grpc.aio serves no socket bound by
+    another, so not by ``net.listen``), from the address's one text form."""
     try:
         if tls is None:
-            return grpc_server.add_insecure_port(address)
-        return grpc_server.add_secure_port(address, tls.credentials)
+            return grpc_server.add_insecure_port(str(address))
+        return grpc_server.add_secure_port(str(address), tls.credentials)
     except RuntimeError as exc:
-        raise OSError(f"cannot listen on {address}: {exc}") from exc
+        raise OSError(f"cannot listen on {address} (--address): {exc}") from exc
 
 
 def _grpc_options(settings: Settings, max_connections: int) -> list[tuple[str, Any]]:

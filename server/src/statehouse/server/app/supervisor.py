@@ -21,6 +21,7 @@ import socket
 import time
 from pathlib import Path
 
+from ..net import Address, reserve
 from ..settings import Settings
 from ..storage import Store, StoreOptions, display_url
 from ..telemetry import configure_logging
@@ -46,31 +47,19 @@ def supervise(settings: Settings, log_level: str = "INFO", log_format: str = "te
     settings.check()
     tls = server_tls(settings)
     jwt_verifier(settings)
-    reservation, port = _reserve_port(settings.address)
-    reservations = [reservation]
-    http_address = settings.http_address
-    if http_address:
-        # The HTTP port is shared the same way: uvicorn serves the socket each
-        # process binds with SO_REUSEPORT (web.bind).
-        try:
-            http_reservation, http_port = _reserve_port(http_address)
-        except OSError:
-            reservation.close()
-            raise
-        reservations.append(http_reservation)
-        http_address = f"{http_address.rsplit(':', 1)[0]}:{http_port}"
-    metrics_address = settings.metrics_address
-    if metrics_address:
-        # --metrics-address too: each process serves its own metrics there.
-        try:
-            metrics_reservation, metrics_port = _reserve_port(metrics_address)
-        except OSError:
-            for held in reservations:
-                held.close()
-            raise
-        reservations.append(metrics_reservation)
-        metrics_address = f"{metrics_address.rsplit(':', 1)[0]}:{metrics_port}"
-    host = settings.address.rsplit(":", 1)[0]
+    # Each port held, its number picked if 0: the HTTP port is shared the same way
+    # (uvicorn serves the socket each process binds with SO_REUSEPORT, net.listen),
+    # and --metrics-address too (each process serves its own metrics there).
+    reservations: list[socket.socket] = []
+    try:
+        address = _reserve(settings.address, "--address", reservations)
+        http_address = _reserve(settings.http_address, "--http-address", reservations)
+        metrics_address = _reserve(settings.metrics_address, "--metrics-address", reservations)
+    except OSError:
+        for held in reservations:
+            held.close()
+        raise
+    assert address is not None
     children: list[multiprocessing.process.BaseProcess] = []
     stopping: list[int] = []
 
@@ -105,7 +94,7 @@ def supervise(settings: Settings, log_level: str = "INFO", log_format: str = "te
         child_settings = dataclasses.replace(
             settings,
             ready_file=None,  # the supervisor writes it, once every process serves
-            address=f"{host}:{port}",
+            address=address,
             http_address=http_address,
             metrics_address=metrics_address,
             migrate=False,
@@ -133,8 +122,6 @@ def supervise(settings: Settings, log_level: str = "INFO", log_format: str = "te
             reservations,
             stopping,
             child_settings,
-            host,
-            port,
             tls is not None,
             settings.ready_file,
         )
@@ -152,13 +139,12 @@ def _watch_children(
     reservations: list[socket.socket],
     stopping: list[int],
     settings: Settings,
-    host: str,
-    port: int,
     tls: bool,
     ready_file: Path | None = None,
 ) -> int:
     """Wait for a signal (status 0) or for a process to die (status 1); ``ready_file``
-    is written once every process serves."""
+    is written once every process serves. ``settings`` are the processes' (their
+    addresses carry the ports bound)."""
     sentinels = {child.sentinel: child for child in children}
     ready_count = 0
     while not stopping:
@@ -175,13 +161,10 @@ def _watch_children(
                 if ready_count == len(children):
                     for held in reservations:
                         held.close()
-                    http_port = None
-                    if settings.http_address:
-                        http_port = int(settings.http_address.rsplit(":", 1)[1])
+                    http_port = settings.http_address.port if settings.http_address else None
                     log.info(
-                        "statehouse serving on %s:%d%s%s (database %s, %d processes: pids %s)",
-                        host,
-                        port,
+                        "statehouse serving on %s%s%s (database %s, %d processes: pids %s)",
+                        settings.address,
                         http_text(settings, http_port),
                         transport_text(settings, tls),
                         display_url(settings.resolved_database_url()),
@@ -191,9 +174,11 @@ def _watch_children(
                     if ready_file is not None:
                         write_ready_file(
                             ready_file,
-                            grpc_port=port,
+                            grpc_port=settings.address.port,
                             http_port=http_port,
-                            metrics_port=_port_of(settings.metrics_address),
+                            metrics_port=(
+                                settings.metrics_address.port if settings.metrics_address else None
+                            ),
                             pids=[c.pid for c in children if c.pid is not None],
                         )
             elif isinstance(item, int) and not stopping:
@@ -226,26 +211,14 @@ def _stop_children(children: list[multiprocessing.process.BaseProcess], timeout:
     return all(child.exitcode == 0 for child in children)
 
 
-def _reserve_port(address: str) -> tuple[socket.socket, int]:
-    """Check that nothing listens on ``address``, pick its port if it is 0, and hold
-    the port (bound with SO_REUSEPORT, not listening) until the processes have it."""
-    host, _, port_text = address.rpartition(":")
-    host = host.strip("[]")
-    try:
-        infos = socket.getaddrinfo(host or None, int(port_text), type=socket.SOCK_STREAM)
-        family, _, _, _, sockaddr = infos[0]
-        # Without SO_REUSEPORT first: a port in use by anyone is an error, not shared.
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(sockaddr)
-            port = probe.getsockname()[1]
-        reservation = socket.socket(family, socket.SOCK_STREAM)
-        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        reservation.bind((sockaddr[0], port, *sockaddr[2:]))
-    except (OSError, ValueError) as exc:
-        raise OSError(f"cannot listen on {address}: {exc}") from exc
-    return reservation, port
+def _reserve(address: Address | None, option: str, held: list[socket.socket]) -> Address | None:
+    """``address`` held for the processes (``net.reserve``, added to ``held``), with
+    the port picked for port 0; None stays None."""
+    if address is None:
+        return None
+    reservation = reserve(address, option=option)
+    held.append(reservation)
+    return address.with_port(reservation.getsockname()[1])
 
 
 def _child_main(
@@ -289,7 +262,3 @@ def _die_with(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before prctl
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _port_of(address: str | None) -> int | None:
-    return int(address.rsplit(":", 1)[1]) if address else None

@@ -10,7 +10,7 @@ one starts, a line when it ends), ``_traces.py`` the OpenTelemetry spans (off un
 variables turn them on). How it fits: docs/design.md, "Observability".
 """
 
-from ._http import MetricsListener, bind_metrics
+from ._http import MetricsListener
 from ._logs import (
     LOG_FORMATS,
     JsonFormatter,
@@ -47,7 +47,6 @@ __all__ = [
     "Tracing",
     "TracingConfigError",
     "WriteParent",
-    "bind_metrics",
     "code_name",
     "configure_logging",
     "log_request",

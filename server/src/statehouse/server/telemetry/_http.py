@@ -18,36 +18,12 @@ import socket
 
 from ._metrics import CONTENT_TYPE, Metrics
 
-__all__ = ["MetricsListener", "bind_metrics"]
+__all__ = ["MetricsListener"]
 
 log = logging.getLogger("statehouse.metrics")
 
 _MAX_HEAD = 8192
 _READ_TIMEOUT = 10.0
-
-
-def bind_metrics(address: str, *, reuse_port: bool = False) -> socket.socket:
-    """A listening socket on ``address`` (``host:port``; port 0 picks one)."""
-    host, _, port_text = address.rpartition(":")
-    host = host.strip("[]")
-    try:
-        family, _, _, _, sockaddr = socket.getaddrinfo(
-            host or None, int(port_text), type=socket.SOCK_STREAM
-        )[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if reuse_port:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(sockaddr)
-            sock.listen(128)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-    except (OSError, ValueError) as exc:
-        raise OSError(f"cannot listen on {address} (--metrics-address): {exc}") from exc
-    return sock
 
 
 class MetricsListener:

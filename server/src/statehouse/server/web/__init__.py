@@ -6,6 +6,6 @@ server's event loop, beside grpc.aio.
 """
 
 from .asgi import STATIC_DIR, HttpApp
-from .serving import HttpServer, bind
+from .serving import HttpServer
 
-__all__ = ["STATIC_DIR", "HttpApp", "HttpServer", "bind"]
+__all__ = ["STATIC_DIR", "HttpApp", "HttpServer"]

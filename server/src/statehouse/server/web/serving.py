@@ -27,34 +27,6 @@ from .protocol import Bounds, protocol
 log = logging.getLogger("statehouse.http")
 
 
-def bind(address: str, *, reuse_port: bool = False) -> socket.socket:
-    """A listening socket on ``address`` (``host:port``; port 0 picks one).
-
-    Bound here rather than by uvicorn, so that the port is known at once and the
-    processes of ``--processes N`` can share it (SO_REUSEPORT).
-    """
-    host, _, port_text = address.rpartition(":")
-    host = host.strip("[]")
-    try:
-        family, _, _, _, sockaddr = socket.getaddrinfo(
-            host or None, int(port_text), type=socket.SOCK_STREAM
-        )[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if reuse_port:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(sockaddr)
-            sock.listen(2048)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-    except (OSError, ValueError) as exc:
-        raise OSError(f"cannot listen on {address} (--http-address): {exc}") from exc
-    return sock
-
-
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     """A server context for the certificate chain ``cert`` and its ``key`` (PEM files)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
