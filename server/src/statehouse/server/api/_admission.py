@@ -5,24 +5,33 @@ A transport (``grpc_transport.py``, ``connect_transport.py``) finds the caller's
 credentials in its own way (gRPC metadata and auth context; HTTP headers), then
 hands the raw request bytes here: they are decoded (binary protobuf or proto3
 JSON), validated, and authorized the same way for both, and responses are
-encoded the same way (``convert.encode``, deterministic). When a call ends,
-the transport reports it here once (:meth:`Admission.finished`): the RPC
-metrics, the request log line and, traces on, the end of the call's span,
-which the transport began with :meth:`Admission.begin_span` (docs/design.md,
-"Observability").
+encoded the same way (``convert.encode``, deterministic).
+
+The per-call bookkeeping is here too, so no transport writes it by hand: a
+transport opens a :class:`CallRecord` when a call arrives
+(:meth:`Admission.record`: its start time and, traces on, its server span),
+runs a unary call through :meth:`Admission.run_unary` (the small-call
+priority mark, admission with its deadline check, the handler, the encoding),
+and ends the record once with the call's code (:meth:`CallRecord.end`, or
+:meth:`CallRecord.fail` with the status an error was mapped to): the RPC
+metrics, the request log line and the end of the span (docs/design.md,
+"Observability"). Only the wire differs: where the credentials, the deadline
+and the trace context are found, and how a status is sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
+from google.rpc import status_pb2
 
-from .. import limits
+from .. import limits, priority
 from ..orchestration import InvalidArgument
 from ..security.access import Principal
 from ..security.guard import Guard
@@ -39,14 +48,18 @@ M = TypeVar("M")
 
 #: Turns a request's bytes into its message (raising on bytes that are not one).
 Parse = Callable[[type[Message], bytes], Message]
+#: The headers of a call (gRPC metadata, HTTP headers), asked for only when needed.
+Headers = Callable[[], Iterable[tuple[str, str | bytes]]]
 
 
 def parse_binary(request_type: type[Message], raw: bytes) -> Message:
     return request_type.FromString(raw)
 
 
+#: CANCELLED's number: the client cancelled, or went away.
+_CANCELLED = 1
 #: Codes that are no error of the server's or the caller's (the request log's level).
-_QUIET = (0, 1)  # OK, CANCELLED
+_QUIET = (0, _CANCELLED)  # OK, CANCELLED
 #: UNAVAILABLE: an outage of the database answers every request so; the store's
 #: outage log (telemetry.OutageLog) has its start and its end, once.
 _UNAVAILABLE = 14
@@ -78,6 +91,32 @@ class Admission:
         stream keeps no right that a new call would not have."""
         return self.guard.until_revoked(call.principal, items)
 
+    def record(self, name: str, headers: Headers, *, stream: bool) -> CallRecord:
+        """The bookkeeping of a call of ``name`` that arrives now: its start and,
+        traces on, its server span (a unary call's attached to the context, a
+        stream's not), its parent the trace context of ``headers``."""
+        started = time.perf_counter()
+        span = self.begin_span(name, headers(), attach=not stream) if self.tracing.enabled else None
+        return CallRecord(self, name, started, stream, span)
+
+    async def run_unary(
+        self,
+        record: CallRecord,
+        raw: bytes,
+        admit: Callable[[bool], Awaitable[tuple[Message, Call]]],
+        handler: Callable[[Any, Call], Awaitable[Message | bytes]],
+        encode: Callable[[Message | bytes, bool], Awaitable[bytes]],
+    ) -> bytes:
+        """A unary call's response bytes: ``admit`` it (``heavy`` or not), call its
+        ``handler``, ``encode`` the response. A small call is marked as one while
+        it runs (``priority.small_call``: the heavy lane's long loops yield to it);
+        the record learns the request and the call once admitted."""
+        heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
+        with contextlib.nullcontext() if heavy else priority.small_call():
+            record.request, record.call = await admit(heavy)
+            response = await handler(record.request, record.call)
+            return await encode(response, heavy)
+
     def begin_span(
         self, name: str, headers: Iterable[tuple[str, str | bytes]], *, attach: bool
     ) -> RpcSpan:
@@ -91,53 +130,6 @@ class Admission:
             if key in fields
         }
         return self.tracing.start_rpc(name, self.transport, carrier, attach=attach)
-
-    def finished(
-        self,
-        name: str,
-        started: float,
-        code: int,
-        request: Message | None,
-        call: Call | None,
-        *,
-        stream: bool = False,
-        message: str = "",
-        span: RpcSpan | None = None,
-    ) -> None:
-        """A call of ``name`` that began at ``started`` (``time.perf_counter()``) ended
-        with ``code`` (0: OK): count it, time it (unary calls), log it (DEBUG;
-        WARNING for an error) and end its ``span``. ``request`` and ``call`` are None
-        when it ended before they were known (refused credentials, an undecodable
-        request)."""
-        seconds = time.perf_counter() - started
-        self.metrics.rpc(self.transport, name, code, None if stream else seconds)
-        if span is not None:
-            self.tracing.end_rpc(
-                span,
-                code,
-                message,
-                {
-                    "statehouse.execution_id": _field(request, "execution_id"),
-                    "statehouse.task_run_id": _field(request, "task_run_id"),
-                    "statehouse.request_id": _field(request, "request_id"),
-                    "statehouse.actor": call.actor if call is not None else "",
-                },
-            )
-        level = logging.DEBUG if code in _QUIET or code == _UNAVAILABLE else logging.WARNING
-        if not request_logger.isEnabledFor(level):
-            return
-        log_request(
-            level,
-            transport=self.transport,
-            method=name,
-            code=code_name(code),
-            seconds=seconds,
-            execution_id=_field(request, "execution_id"),
-            task_run_id=_field(request, "task_run_id"),
-            actor=call.actor if call is not None else "",
-            request_id=_field(request, "request_id"),
-            error=message if code not in _QUIET else "",
-        )
 
     def _decode(
         self, request_type: type[Message], raw: bytes, parse: Parse = parse_binary
@@ -173,7 +165,7 @@ class Admission:
             return convert.encode(response)
         return await self.run_heavy(convert.encode, response)
 
-    async def admit_principal(
+    async def admit(
         self,
         name: str,
         request_type: type[Message],
@@ -182,13 +174,89 @@ class Admission:
         heavy: bool,
         parse: Parse = parse_binary,
         remaining: Remaining | None = None,
+        *,
+        open: bool = False,
     ) -> tuple[Message, Call]:
-        """Decode, validate and authorize a request of an authenticated caller,
+        """Decode, validate and authorize a request of an authenticated caller
+        (``open``: an RPC without access rules, health's, is not authorized),
         then admit it only if its deadline has not passed (``remaining``)."""
         request, checked = await self._decode_async(request_type, raw, parse)
+        if open:
+            check_deadline(remaining)
+            return request, Call(name, checked, heavy, principal)
         await self.guard.authorize(name, request, principal)
         check_deadline(remaining)
         return request, Call(name, checked, heavy, principal, self.guard)
+
+
+class CallRecord:
+    """One call's bookkeeping, from its arrival (:meth:`Admission.record`) to
+    its end, reported once: the RPC metrics, the request log line and the end
+    of its span. ``request`` and ``call`` stay None when the call ended before
+    they were known (refused credentials, an undecodable request)."""
+
+    __slots__ = ("_admission", "call", "name", "request", "span", "started", "stream")
+
+    def __init__(
+        self,
+        admission: Admission,
+        name: str,
+        started: float,
+        stream: bool,
+        span: RpcSpan | None,
+    ) -> None:
+        self._admission = admission
+        self.name = name
+        self.started = started
+        self.stream = stream
+        self.span = span
+        self.request: Message | None = None
+        self.call: Call | None = None
+
+    def end(self, code: int, message: str = "") -> None:
+        """The call ended with ``code`` (0: OK; ``message``: its error's): count
+        it, time it (unary calls), log it (DEBUG; WARNING for an error) and end
+        its span."""
+        admission, request, call = self._admission, self.request, self.call
+        seconds = time.perf_counter() - self.started
+        admission.metrics.rpc(
+            admission.transport, self.name, code, None if self.stream else seconds
+        )
+        if self.span is not None:
+            admission.tracing.end_rpc(
+                self.span,
+                code,
+                message,
+                {
+                    "statehouse.execution_id": _field(request, "execution_id"),
+                    "statehouse.task_run_id": _field(request, "task_run_id"),
+                    "statehouse.request_id": _field(request, "request_id"),
+                    "statehouse.actor": call.actor if call is not None else "",
+                },
+            )
+        level = logging.DEBUG if code in _QUIET or code == _UNAVAILABLE else logging.WARNING
+        if not request_logger.isEnabledFor(level):
+            return
+        log_request(
+            level,
+            transport=admission.transport,
+            method=self.name,
+            code=code_name(code),
+            seconds=seconds,
+            execution_id=_field(request, "execution_id"),
+            task_run_id=_field(request, "task_run_id"),
+            actor=call.actor if call is not None else "",
+            request_id=_field(request, "request_id"),
+            error=message if code not in _QUIET else "",
+        )
+
+    def cancelled(self) -> None:
+        """The call ended CANCELLED: its client cancelled it, or went away."""
+        self.end(_CANCELLED)
+
+    def fail(self, status: status_pb2.Status) -> None:
+        """The call ended with the error ``status`` (what it raised, mapped)."""
+        self.end(status.code, status.message)
 
 
 #: How long a call has left, in seconds (None: it has no deadline).

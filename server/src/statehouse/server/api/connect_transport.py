@@ -27,7 +27,9 @@ The steps are those of gRPC (``_admission.py``), in the same order:
    ErrorInfo, BadRequest and PreconditionFailure as over gRPC.
 
 Traces on, a call's server span begins before step 0, its parent the
-``traceparent`` header (``Admission.begin_span``), and ends with the call.
+``traceparent`` header (``Admission.record``), and ends with the call. The
+per-call bookkeeping (the record of the call, the small-call priority mark,
+admission and its deadline check) is ``_admission.py``'s, shared with gRPC.
 
 Why not connect-python's own ASGI application: it decodes the request with its
 codec before any application code runs, and encodes responses itself
@@ -37,20 +39,18 @@ with UNKNOWN and the parser's text, encode maps in hash order, and re-decode
 the bytes our reads and the event fan-out encode once. The protocol is small;
 connect-python's client is what the tests check this one against.
 
-One file of about 600 lines: the protocol's wire (envelopes, the error JSON,
-timeouts, compression) is one concept, read in the order of a call; what it
-shares with gRPC is ``_admission.py``'s already.
+One file of about 500 lines: the protocol's wire (envelopes, timeouts,
+compression, the media types) is one mechanism, read in the order of a call;
+Connect's error JSON is ``_connect_errors.py``'s, and what the transport shares
+with gRPC (admission, the per-call bookkeeping) is ``_admission.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import logging
 import re
 import struct
-import time
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
@@ -58,25 +58,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from google.protobuf import json_format, message_factory
+from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import code_pb2, status_pb2
 
-from .. import limits, priority
+from .. import limits
 from ..orchestration import ANONYMOUS, InvalidArgument
 from ..security.access import Principal, Role
 from ..security.guard import Guard
 from ..storage import Store
-from ..telemetry import RpcSpan
-from ._admission import (
-    Admission,
-    Parse,
-    Remaining,
-    check_deadline,
-    parse_binary,
-)
+from ._admission import Admission, Parse, Remaining, parse_binary
 from ._base import Call
+from ._connect_errors import HTTP_STATUS, connect_error, connect_error_json
 from ._json import parse_json, to_json
 from .errors import status_of
 from .health import RpcStatus
@@ -89,25 +83,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-#: Connect's HTTP status for each code of an error of a unary call.
-HTTP_STATUS: dict[int, int] = {
-    code_pb2.CANCELLED: 499,
-    code_pb2.UNKNOWN: 500,
-    code_pb2.INVALID_ARGUMENT: 400,
-    code_pb2.DEADLINE_EXCEEDED: 504,
-    code_pb2.NOT_FOUND: 404,
-    code_pb2.ALREADY_EXISTS: 409,
-    code_pb2.PERMISSION_DENIED: 403,
-    code_pb2.RESOURCE_EXHAUSTED: 429,
-    code_pb2.FAILED_PRECONDITION: 400,
-    code_pb2.ABORTED: 409,
-    code_pb2.OUT_OF_RANGE: 400,
-    code_pb2.UNIMPLEMENTED: 501,
-    code_pb2.INTERNAL: 500,
-    code_pb2.UNAVAILABLE: 503,
-    code_pb2.DATA_LOSS: 500,
-    code_pb2.UNAUTHENTICATED: 401,
-}
 _UNARY_TYPES = {"application/json": "json", "application/proto": "proto"}
 _STREAM_TYPES = {"application/connect+json": "json", "application/connect+proto": "proto"}
 _ACCEPT_POST = (
@@ -120,52 +95,6 @@ _TIMEOUT = re.compile(r"[0-9]{1,10}")
 #: one per subscriber (the bytes are the event servicer's cached ones, whose
 #: hash Python keeps).
 _JSON_CACHE_SIZE = 4096
-
-
-def connect_code(code: int) -> str:
-    """``not_found`` for NOT_FOUND: Connect's names are gRPC's, in lower case."""
-    name = code_pb2.Code.Name(code) if code in code_pb2.Code.values() else "UNKNOWN"
-    return "canceled" if name == "CANCELLED" else name.lower()
-
-
-def connect_error(status: status_pb2.Status) -> dict[str, Any]:
-    """Connect's error object for a google.rpc.Status: the same code and details."""
-    error: dict[str, Any] = {"code": connect_code(status.code), "message": status.message}
-    details = []
-    for detail in status.details:
-        type_name = detail.type_url.rsplit("/", 1)[-1]
-        item: dict[str, Any] = {
-            "type": type_name,
-            "value": base64.b64encode(detail.value).decode().rstrip("="),
-        }
-        debug = _debug(type_name, detail.value)
-        if debug is not None:
-            item["debug"] = debug
-        details.append(item)
-    if details:
-        error["details"] = details
-    return error
-
-
-def connect_error_json(status: status_pb2.Status) -> bytes:
-    return orjson.dumps(connect_error(status))
-
-
-_DETAIL_TYPES: dict[str, type[Message]] = {
-    t.DESCRIPTOR.full_name: t
-    for t in (
-        error_details_pb2.ErrorInfo,
-        error_details_pb2.BadRequest,
-        error_details_pb2.PreconditionFailure,
-    )
-}
-
-
-def _debug(type_name: str, value: bytes) -> Any:
-    message_type = _DETAIL_TYPES.get(type_name)
-    if message_type is None:
-        return None
-    return json_format.MessageToDict(message_type.FromString(value))
 
 
 class _ProtocolError(Exception):
@@ -279,11 +208,6 @@ class ConnectTransport(Admission):
         peer = f"http:{client[0]}:{client[1]}" if client else "http"
         return self.guard.authenticate(authorization, None, peer)
 
-    def _span(self, method: _Method, headers: dict[bytes, bytes], *, attach: bool) -> RpcSpan:
-        """The call's server span (traces on), its parent the ``traceparent`` header."""
-        items = ((key.decode("latin-1"), value) for key, value in headers.items())
-        return self.begin_span(method.name, items, attach=attach)
-
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         """The request's body, refused past the largest request accepted."""
         limit = self.max_request_bytes
@@ -331,12 +255,15 @@ class ConnectTransport(Admission):
         remaining: Remaining | None,
     ) -> tuple[Message, Call]:
         parse: Parse = parse_json if codec == "json" else parse_binary
-        if method.open:
-            request, checked = await self._decode_async(method.request_type, raw, parse)
-            check_deadline(remaining)
-            return request, Call(method.name, checked, heavy, principal)
-        return await self.admit_principal(
-            method.name, method.request_type, raw, principal, heavy, parse, remaining
+        return await self.admit(
+            method.name,
+            method.request_type,
+            raw,
+            principal,
+            heavy,
+            parse,
+            remaining,
+            open=method.open,
         )
 
     async def _respond(
@@ -378,10 +305,7 @@ class ConnectTransport(Admission):
         receive: Receive,
         send: Send,
     ) -> None:
-        started = time.perf_counter()
-        request: Message | None = None
-        call: Call | None = None
-        span = self._span(method, headers, attach=True) if self.tracing.enabled else None
+        record = self.record(method.name, lambda: _items(headers), stream=False)
         try:
             timeout = _timeout(headers)
             remaining = _remaining(timeout)
@@ -389,25 +313,24 @@ class ConnectTransport(Admission):
             raw = self._inflate(
                 await self._body(headers, receive), headers.get(b"content-encoding")
             )
-            heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
+
+            def admit(heavy: bool) -> Awaitable[tuple[Message, Call]]:
+                return self._admit(method, codec, principal, raw, heavy, remaining)
+
+            def encode(response: Message | bytes, heavy: bool) -> Awaitable[bytes]:
+                return self._respond(method, codec, response, heavy)
+
             async with asyncio.timeout(timeout):
-                with contextlib.nullcontext() if heavy else priority.small_call():
-                    request, call = await self._admit(
-                        method, codec, principal, raw, heavy, remaining
-                    )
-                    response = await method.handler(request, call)
-                    body = await self._respond(method, codec, response, heavy)
+                body = await self.run_unary(record, raw, admit, method.handler, encode)
         except asyncio.CancelledError:
-            self.finished(method.name, started, code_pb2.CANCELLED, request, call, span=span)
+            record.cancelled()
             raise
         except _Disconnected:
-            self.finished(method.name, started, code_pb2.CANCELLED, request, call, span=span)
+            record.cancelled()
             return
         except Exception as exc:  # every error becomes a status, below
-            status = _status(method.name, exc)
-            self.finished(
-                method.name, started, status.code, request, call, message=status.message, span=span
-            )
+            status = _status_of(method.name, exc)
+            record.fail(status)
             await _send(
                 send,
                 HTTP_STATUS.get(status.code, 500),
@@ -415,7 +338,7 @@ class ConnectTransport(Admission):
                 connect_error_json(status),
             )
             return
-        self.finished(method.name, started, 0, request, call, span=span)
+        record.end(0)
         await _send(send, 200, [(b"content-type", f"application/{codec}".encode())], body)
 
     # -- server streams ---------------------------------------------------------------
@@ -429,12 +352,12 @@ class ConnectTransport(Admission):
         receive: Receive,
         send: Send,
     ) -> None:
-        started = False
+        headers_sent = False
 
-        async def start(extra: dict[str, str] | None = None) -> None:
-            nonlocal started
-            if not started:
-                started = True
+        async def send_headers(extra: dict[str, str] | None = None) -> None:
+            nonlocal headers_sent
+            if not headers_sent:
+                headers_sent = True
                 content_type = f"application/connect+{codec}".encode()
                 response_headers = [(b"content-type", content_type)]
                 for key, value in (extra or {}).items():
@@ -450,11 +373,8 @@ class ConnectTransport(Admission):
         disconnected = asyncio.Event()
         watcher: asyncio.Task[None] | None = None
         end: dict[str, Any] = {}
-        began = time.perf_counter()
-        request: Message | None = None
-        call: Call | None = None
         code = 0
-        span = self._span(method, headers, attach=False) if self.tracing.enabled else None
+        record = self.record(method.name, lambda: _items(headers), stream=True)
         try:
             timeout = _timeout(headers)
             remaining = _remaining(timeout)
@@ -463,6 +383,7 @@ class ConnectTransport(Admission):
             raw = self._unenvelope(body, headers.get(b"connect-content-encoding"))
             async with asyncio.timeout(timeout):
                 request, call = await self._admit(method, codec, principal, raw, False, remaining)
+                record.request, record.call = request, call
                 if method.streaming:
                     items: AsyncIterator[Message | bytes] = self.until_revoked(
                         call, method.handler(request, call)
@@ -472,7 +393,7 @@ class ConnectTransport(Admission):
                 # The stream is accepted: send the headers at once (with any the
                 # handler set), so that a client knows it is connected before the
                 # first message (gRPC does the same).
-                await start(call.headers)
+                await send_headers(call.headers)
                 watcher = asyncio.create_task(_watch(receive, disconnected, asyncio.current_task()))
                 try:
                     async for item in items:
@@ -500,23 +421,14 @@ class ConnectTransport(Admission):
             code = code_pb2.CANCELLED
             return
         except Exception as exc:  # every error becomes a status, in the end frame
-            status = _status(method.name, exc)
+            status = _status_of(method.name, exc)
             code = status.code
             end = {"error": connect_error(status)}
         finally:
             if watcher is not None:
                 watcher.cancel()
-            self.finished(
-                method.name,
-                began,
-                code,
-                request,
-                call,
-                stream=True,
-                message=end["error"]["message"] if end else "",
-                span=span,
-            )
-        await start()
+            record.end(code, end["error"]["message"] if end else "")
+        await send_headers()
         data = orjson.dumps(end)
         await send(
             {
@@ -568,7 +480,8 @@ async def _watch(
             return
 
 
-def _status(name: str, exc: Exception) -> status_pb2.Status:
+def _status_of(name: str, exc: Exception) -> status_pb2.Status:
+    """``errors.status_of``, and the errors of this transport's own wire."""
     if isinstance(exc, _TooLarge):
         return status_pb2.Status(
             code=code_pb2.RESOURCE_EXHAUSTED,
@@ -600,6 +513,11 @@ def _remaining(timeout: float | None) -> Remaining | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     return lambda: deadline - loop.time()
+
+
+def _items(headers: dict[bytes, bytes]) -> Iterable[tuple[str, bytes]]:
+    """The headers as ``Admission.record`` reads them (where the trace context is)."""
+    return ((key.decode("latin-1"), value) for key, value in headers.items())
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

@@ -23,19 +23,19 @@ service descriptors, so the same steps hold for all of them:
    UNAVAILABLE (SHUTTING_DOWN), and anything unexpected to INTERNAL with an
    error id that is also in the server log, never with exception text, SQL or
    parameters;
-6. report the end of the call once (``Admission.finished``: the RPC metrics,
+6. report the end of the call once (``CallRecord.end``: the RPC metrics,
    the request log and, traces on, the end of its span), with its code.
 
 Traces on, a call's server span begins before step 0, its parent the
-``traceparent`` of the call's metadata (``Admission.begin_span``).
+``traceparent`` of the call's metadata (``Admission.record``). Steps 1 to 4
+of a unary call, with the small-call priority mark, are
+``Admission.run_unary``, the same for both transports.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -45,7 +45,6 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from grpc_status import rpc_status
 
-from .. import limits, priority
 from ..security.access import Principal
 from ..security.guard import Guard
 from ..storage import Store
@@ -76,8 +75,6 @@ class _ClientGone(logging.Filter):
 
 
 logging.getLogger("grpc._cython.cygrpc").addFilter(_ClientGone())
-#: grpc.StatusCode.CANCELLED's number: the client cancelled, or went away.
-_CANCELLED = 1
 
 
 class GrpcTransport(Admission):
@@ -126,7 +123,7 @@ class GrpcTransport(Admission):
         """Authenticate, decode, validate, authorize and check the deadline: the
         request and its call."""
         principal = self._principal(context)
-        return await self.admit_principal(
+        return await self.admit(
             name, request_type, raw, principal, heavy, remaining=context.time_remaining
         )
 
@@ -149,31 +146,22 @@ class GrpcTransport(Admission):
         handler: Callable[[Any, Call], Awaitable[Message | bytes]],
     ) -> Callable[[bytes, Context], Awaitable[bytes]]:
         async def unary(raw: bytes, context: Context) -> bytes:
-            started = time.perf_counter()
-            request: Message | None = None
-            call: Call | None = None
-            span = (
-                self.begin_span(name, context.invocation_metadata() or (), attach=True)
-                if self.tracing.enabled
-                else None
-            )
+            record = self.record(name, lambda: context.invocation_metadata() or (), stream=False)
+
+            def admit(heavy: bool) -> Awaitable[tuple[Message, Call]]:
+                return self._admit(name, request_type, raw, context, heavy)
+
             try:
-                heavy = len(raw) > limits.OFFLOAD_REQUEST_BYTES
-                with contextlib.nullcontext() if heavy else priority.small_call():
-                    request, call = await self._admit(name, request_type, raw, context, heavy)
-                    response = await handler(request, call)
-                    body = await self._encode(response, heavy)
+                body = await self.run_unary(record, raw, admit, handler, self._encode)
             except asyncio.CancelledError:
-                self.finished(name, started, _CANCELLED, request, call, span=span)
+                record.cancelled()
                 raise
             except Exception as exc:  # every error becomes a status, below
                 status = status_of(name, exc)
             else:
-                self.finished(name, started, 0, request, call, span=span)
+                record.end(0)
                 return body
-            self.finished(
-                name, started, status.code, request, call, message=status.message, span=span
-            )
+            record.fail(status)
             await context.abort_with_status(rpc_status.to_status(status))
             raise AssertionError("abort_with_status returned")  # pragma: no cover
 
@@ -186,16 +174,10 @@ class GrpcTransport(Admission):
         handler: Callable[[Any, Call], AsyncIterator[Message | bytes]],
     ) -> Callable[[bytes, Context], AsyncIterator[bytes]]:
         async def stream(raw: bytes, context: Context) -> AsyncIterator[bytes]:
-            started = time.perf_counter()
-            request: Message | None = None
-            call: Call | None = None
-            span = (
-                self.begin_span(name, context.invocation_metadata() or (), attach=False)
-                if self.tracing.enabled
-                else None
-            )
+            record = self.record(name, lambda: context.invocation_metadata() or (), stream=True)
             try:
                 request, call = await self._admit(name, request_type, raw, context, False)
+                record.request, record.call = request, call
                 items = self.until_revoked(call, handler(request, call))
                 # The stream is accepted: say so at once (the headers, with any the
                 # handler set), so that a client knows it is connected before the
@@ -205,23 +187,14 @@ class GrpcTransport(Admission):
                     yield await self._encode(item, False)
             except (asyncio.CancelledError, GeneratorExit):
                 # The client went away (or gave up): grpc.aio cancels the stream.
-                self.finished(name, started, _CANCELLED, request, call, stream=True, span=span)
+                record.cancelled()
                 raise
             except Exception as exc:  # every error becomes a status, below
                 status = status_of(name, exc)
             else:
-                self.finished(name, started, 0, request, call, stream=True, span=span)
+                record.end(0)
                 return
-            self.finished(
-                name,
-                started,
-                status.code,
-                request,
-                call,
-                stream=True,
-                message=status.message,
-                span=span,
-            )
+            record.fail(status)
             await context.abort_with_status(rpc_status.to_status(status))
 
         return stream
