@@ -21,14 +21,12 @@ Skipped only when the ``go`` command is missing (``.ci/run`` installs it).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +36,7 @@ import pytest
 from tests.certs import Authority
 from tests.doc_blocks import blocks_tested_by
 from tests.eventually import eventually
+from tests.tools import load_tool
 
 from .conftest import ServerProcess
 from .test_js_client import STATEHOUSE, serve
@@ -71,14 +70,7 @@ pytestmark = [
 
 
 def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_go_protos", ROOT / "tools" / "gen_go_protos.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_go_protos"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_go_protos")
 
 
 @pytest.fixture

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
+
+from tests.tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def gen_api_docs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_api_docs", ROOT / "tools" / "gen_api_docs.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_api_docs"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_api_docs")
 
 
 def test_api_reference_is_not_stale() -> None:

@@ -5,8 +5,6 @@ console's copy, console/src/rules.gen.ts, is generated from them and fresh."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -23,18 +21,13 @@ from statehouse.server.orchestration import (
     lifecycle,
 )
 from statehouse.server.orchestration.guards import Move
+from tests.tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def gen_console_rules() -> ModuleType:
-    path = ROOT / "tools" / "gen_console_rules.py"
-    spec = importlib.util.spec_from_file_location("gen_console_rules", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_console_rules"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_console_rules")
 
 
 #: Each request as its procedure makes it (no task runs, no timers).

@@ -5,25 +5,20 @@ runtime jars). Skipped only where that toolchain is not installed."""
 from __future__ import annotations
 
 import filecmp
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "client" / "java" / "gen" / "io" / "statehouse" / "v1"
 
 
 def _gen_java() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_java", ROOT / "tools" / "gen_java.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_java"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_java")
 
 
 @pytest.mark.skipif(

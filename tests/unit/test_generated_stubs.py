@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import filecmp
-import importlib.util
-import sys
 from pathlib import Path
+
+from tests.tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_stubs_are_not_stale(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("gen_protos", ROOT / "tools" / "gen_protos.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_protos"] = module
-    spec.loader.exec_module(module)
+    module = load_tool("gen_protos")
     fresh = {p.name for p in module.generate(tmp_path)}
     committed_dir = ROOT / "client" / "src" / "statehouse" / "v1"
     committed = {p.name for p in committed_dir.glob("*_pb2*")}

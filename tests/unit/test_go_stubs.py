@@ -6,12 +6,12 @@ the Go toolchain is missing (.ci/run installs it)."""
 from __future__ import annotations
 
 import filecmp
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,13 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_committed_go_package_is_not_stale(tmp_path: Path) -> None:
     if shutil.which("go") is None:
         pytest.skip("the Go toolchain is not installed (.ci/run installs Debian's golang-go)")
-    spec = importlib.util.spec_from_file_location(
-        "gen_go_protos", ROOT / "tools" / "gen_go_protos.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_go_protos"] = module
-    spec.loader.exec_module(module)
+    module = load_tool("gen_go_protos")
     missing = module.missing_tools()
     assert not missing, f"missing {missing}: apt-get install {' '.join(module.DEBIAN_PACKAGES)}"
     fresh = {p.name for p in module.generate(tmp_path)}

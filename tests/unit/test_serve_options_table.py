@@ -14,9 +14,7 @@ value is an option that is off, or unset, by default.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -26,6 +24,7 @@ from statehouse.server.net import Address
 from statehouse.server.options import ADDRESS_ENV, add_serve_arguments, settings_from_args
 from statehouse.server.settings import Settings
 from tests.doc_blocks import ROOT, section
+from tests.tools import load_tool
 
 OPERATIONS = ROOT / "docs" / "operations.md"
 
@@ -69,13 +68,7 @@ BEFORE: dict[str, object] = {
 
 
 def gen_serve_options() -> ModuleType:
-    path = ROOT / "tools" / "gen_serve_options.py"
-    spec = importlib.util.spec_from_file_location("gen_serve_options", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_serve_options"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_serve_options")
 
 
 def test_the_table_is_what_the_tool_writes() -> None:
