@@ -31,14 +31,27 @@ class FakeStore:
         self.events: list[Event] = []
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.url = None  # not SQLite: no file to watch
+        self.log_reads = 0
         self.metrics = Metrics()
         self.tracing = Tracing()
 
     def add_commit_listener(self, fn: Callable[[list[Event]], None]) -> None:
         self.listeners.append(fn)
 
-    def listen_for_commits(self, wake: Callable[[int], object]) -> None:
-        pass
+    def listen_for_commits(
+        self, wake: Callable[[int, list[Event] | None], object], wants_events: Any = None
+    ) -> None:
+        self.wake = wake
+        self.wants_events = wants_events
+
+    def commit_elsewhere(self, count: int) -> int:
+        """``count`` events committed by another process: in the log, announced by
+        their last sequence alone (as a commit too large for its NOTIFY)."""
+        for _ in range(count):
+            e = event()
+            e.sequence = self.last_sequence() + 1
+            self.events.append(e)
+        return self.last_sequence()
 
     def last_sequence(self) -> int:
         return self.events[-1].sequence if self.events else 0
@@ -55,6 +68,7 @@ class FakeStore:
                 if kw["after"] < e.sequence <= upto and (flt is None or flt.matches(e))
             ][: kw["limit"]]
             if fn.func.__name__ == "read_events":
+                self.log_reads += 1
                 return selected
             assert fn.func.__name__ == "read_events_page"
             return selected, self.events[0].sequence if self.events else 1
@@ -451,3 +465,37 @@ async def test_what_runs_while_deliveries_rest_is_not_counted_as_their_cost() ->
         busy.cancel()
     assert sum(per_turn) == 20
     assert pacer.cost < 0.0015
+
+
+async def test_with_nobody_to_deliver_to_other_processes_events_are_passed_unread() -> None:
+    """No subscription, no claim waiting: an announced commit moves the head past its
+    events without reading them (nor decoding an announcement's); a subscriber that
+    comes later reads them from the log; with a subscriber, they are read again."""
+    store = FakeStore()
+    hub = await started(store, poll_interval=3600)
+    try:
+        assert store.wants_events() is False
+        last = store.commit_elsewhere(5)
+        store.wake(last, None)
+        await wait_until(lambda: hub.head == 5)
+        assert store.log_reads == 0 and hub.skipped == 5
+        # A local commit after a gap nobody needs: accepted, the gap passed unread.
+        store.commit_elsewhere(2)
+        store.commit(event())
+        assert hub.head == 8 and hub.skipped == 7 and store.log_reads == 0
+        # A subscriber from the start: the skipped events come from the log, in order.
+        got = asyncio.create_task(collect(hub, EventFilter(), 0, 12))
+        await wait_until(lambda: bool(hub.subscriptions))
+        assert store.wants_events() is True
+        last = store.commit_elsewhere(4)
+        store.wake(last, None)  # now read: someone needs them
+        assert await asyncio.wait_for(got, 30) == list(range(1, 13))
+        assert hub.skipped == 7 and store.log_reads > 0
+        # An interest (claims waiting) counts as someone, too.
+        hub.interest.append(lambda: True)
+        reads = store.log_reads
+        store.wake(store.commit_elsewhere(1), None)
+        await wait_until(lambda: hub.head == 13)
+        assert store.log_reads > reads and hub.skipped == 7
+    finally:
+        await hub.close()

@@ -266,6 +266,7 @@ async def _assemble(
     # Claims waiting for work wake on the batches the hub accepts (any replica's).
     work = WorkWaiters()
     hub.batch_listeners.append(work.offer)
+    hub.interest.append(work.any_waiting)  # they need other replicas' events
     kill_deadline_us = int(settings.kill_deadline_seconds * 1_000_000)
     scheduler = TimerScheduler(
         store, kill_deadline_us=kill_deadline_us, poll_interval=settings.timer_poll_interval

@@ -130,6 +130,12 @@ class EventHub:
         self.batch_listeners: list[Callable[[list[Event]], None]] = []
         #: Events taken from other processes' announcements (NOTIFY), not the log.
         self.announced = 0
+        #: Whoever needs other processes' events besides the subscriptions (claims
+        #: waiting for work): while neither does, the hub moves its head past them
+        #: unread (:meth:`_skip_to`).
+        self.interest: list[Callable[[], bool]] = []
+        #: Sequences moved past unread, for lack of anyone to deliver them to.
+        self.skipped = 0
         #: The newest events, contiguous, ``recent[0]`` at ``recent_first``: catching up
         #: from memory instead of the log (at most about 2 x ``memory_events``).
         self.memory_events = max(1, memory_events)
@@ -200,7 +206,7 @@ class EventHub:
             if sequence == 0 or sequence > self.head:
                 loop.call_soon_threadsafe(self._notified, sequence, events)
 
-        self.store.listen_for_commits(wake)
+        self.store.listen_for_commits(wake, self.wants_events)
         self._tailing.start()
         self._delivery = asyncio.create_task(self._deliver(), name="statehouse-event-delivery")
 
@@ -210,11 +216,34 @@ class EventHub:
         (unless already dispatched)."""
         if sequence and sequence <= self.head:
             return
+        if sequence and self._idle():
+            self._skip_to(sequence)
+            return
         if events and events[0].sequence == self.head + 1 and events[-1].sequence == sequence:
             self._accept(events)
             self.announced += len(events)
             return
         self._tailing.wake()
+
+    def wants_events(self) -> bool:
+        """Whether anyone here needs the events themselves: a subscription (a
+        stream, a follower), or an interest (claims waiting). Read from the
+        store's listener thread too (a decoding it may skip)."""
+        return bool(self.subscriptions) or any(wanted() for wanted in self.interest)
+
+    def _idle(self) -> bool:
+        """Nobody needs other processes' events, and nothing is on its way to
+        anyone: the head may move past events without reading them."""
+        return self.delivered == self.head and not self.pending and not self.wants_events()
+
+    def _skip_to(self, sequence: int) -> None:
+        """Move the head to ``sequence``, past events nobody here needs, unread.
+        The memory of recent events starts after it: a subscriber that comes later
+        and asks for older events reads them from the log."""
+        self.skipped += sequence - self.head
+        self.head = self.delivered = sequence
+        self.recent.clear()
+        self.recent_first = sequence + 1
 
     async def close(self) -> None:
         self.closed = True
@@ -238,6 +267,9 @@ class EventHub:
         """
         if not batch or batch[-1].sequence <= self.head:
             return
+        if batch[0].sequence > self.head + 1 and self._idle():
+            # Another process's events in between, which nobody here needs.
+            self._skip_to(batch[0].sequence - 1)
         if batch[0].sequence == self.head + 1:
             if self._tracing.enabled:
                 link = self._tracing.current_span_context()
@@ -385,6 +417,12 @@ class EventHub:
         return cutoff
 
     async def _read_from_log(self) -> None:
+        if self._idle():
+            # Nobody needs the events: where the log ends is enough.
+            last = await self.store.read(Tx.last_sequence)
+            if last > self.head and self._idle():
+                self._skip_to(last)
+            return
         while True:
             batch = await self.store.read(
                 functools.partial(Tx.read_events, after=self.head, limit=self.page_size)

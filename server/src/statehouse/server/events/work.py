@@ -31,6 +31,10 @@ class WorkWaiters:
     def __len__(self) -> int:
         return len(self._waiting)
 
+    def any_waiting(self) -> bool:
+        """Whether a claim waits here (the hub then needs other processes' events)."""
+        return bool(self._waiting)
+
     def offer(self, batch: list[Event]) -> None:
         """A batch of committed events (on the loop): wake the claims it may serve."""
         if not self._waiting:

@@ -592,7 +592,10 @@ class PostgresBackend:
         task.add_done_callback(lambda t: self._late.pop(t, None))
 
     def listen_for_commits(
-        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
+        self,
+        wake: Callable[[int, list[Event] | None], object],
+        closing: threading.Event,
+        wants_events: Callable[[], bool],
     ) -> None:
         """Call ``wake(last_sequence, events)`` (from a thread) on every NOTIFY of
         any other replica (``events``: the commit's, when they fit in its payload),
@@ -600,12 +603,18 @@ class PostgresBackend:
         if self._listener is not None:
             return
         self._listener = threading.Thread(
-            target=self._listen, args=(wake, closing), name="statehouse-listen", daemon=True
+            target=self._listen,
+            args=(wake, closing, wants_events),
+            name="statehouse-listen",
+            daemon=True,
         )
         self._listener.start()
 
     def _listen(
-        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
+        self,
+        wake: Callable[[int, list[Event] | None], object],
+        closing: threading.Event,
+        wants_events: Callable[[], bool],
     ) -> None:
         import psycopg
 
@@ -630,7 +639,11 @@ class PostgresBackend:
                             # answer, its outcome unknown, is found by the hub's poll
                             # or at the next gap.)
                             if notify.pid not in self._own_pids:
-                                wake(*announced_events(notify.payload or "0"))
+                                payload = notify.payload or "0"
+                                if wants_events():
+                                    wake(*announced_events(payload))
+                                else:  # nobody to give them to: the sequence is enough
+                                    wake(announced_events(payload.partition(" ")[0])[0], None)
             except Exception as exc:  # the database went away: try again shortly
                 self._outage.failed("event listener", exc)
                 if closing.wait(retry):

@@ -163,7 +163,10 @@ class SqliteBackend:
             return fn(SqliteTx(conn, self._sequencer))
 
     def listen_for_commits(
-        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
+        self,
+        wake: Callable[[int, list[Event] | None], object],
+        closing: threading.Event,
+        wants_events: Callable[[], bool],
     ) -> None:
         """Call ``wake(last_sequence, None)`` (from a thread) soon after any connection
         commits to the file: every ``sqlite_change_poll_interval`` seconds the thread

@@ -114,7 +114,10 @@ class Backend(Protocol):
         ...
 
     def listen_for_commits(
-        self, wake: Callable[[int, list[Event] | None], object], closing: threading.Event
+        self,
+        wake: Callable[[int, list[Event] | None], object],
+        closing: threading.Event,
+        wants_events: Callable[[], bool],
     ) -> None: ...
 
     async def aclose(self) -> None: ...
@@ -534,17 +537,22 @@ class Store:
 
     # -- notifications and shutdown ---------------------------------------------
 
-    def listen_for_commits(self, wake: Callable[[int, list[Event] | None], object]) -> None:
+    def listen_for_commits(
+        self,
+        wake: Callable[[int, list[Event] | None], object],
+        wants_events: Callable[[], bool] = lambda: True,
+    ) -> None:
         """Call ``wake(last_sequence, events)`` (from a thread) whenever any process
         commits events: ``events`` are those events when the announcement carried
         them (PostgreSQL, a commit's events that fit in its NOTIFY), else None (they
         are in the log); ``wake(0, None)`` when what was committed is unknown (after
-        a reconnect).
+        a reconnect). While ``wants_events()`` is False an announcement's events are
+        not decoded (``wake`` gets None).
 
         Where the database can announce commits (PostgreSQL's LISTEN/NOTIFY);
         elsewhere the hub's poll finds other processes' writes.
         """
-        self.backend.listen_for_commits(wake, self._closing)
+        self.backend.listen_for_commits(wake, self._closing, wants_events)
 
     async def aclose(self) -> None:
         """Close everything, the asyncio pool included (call on the event loop)."""
