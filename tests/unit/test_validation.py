@@ -286,7 +286,7 @@ def test_a_valid_request_passes() -> None:
         request_id="r-1",
         expected_revision=3,
     )
-    assert validation.validate(request).payloads == {}
+    assert validation.validate(request).by_path == {}
     validation.validate(
         execution_pb2.RetryPolicy(
             max_attempts=1,

@@ -40,7 +40,7 @@ from ..telemetry import RpcSpan, code_name, log_request, request_logger
 from . import convert
 from ._base import Call
 from .errors import DeadlineExceeded
-from .validation import Checked, validate
+from .validation import Payloads, validate
 
 log = logging.getLogger("statehouse.api")
 
@@ -133,7 +133,7 @@ class Admission:
 
     def _decode(
         self, request_type: type[Message], raw: bytes, parse: Parse = parse_binary
-    ) -> tuple[Message, Checked]:
+    ) -> tuple[Message, Payloads]:
         try:
             request = parse(request_type, raw)
         except (DecodeError, json_format.ParseError, RecursionError, ValueError) as exc:
@@ -148,7 +148,7 @@ class Admission:
 
     async def _decode_async(
         self, request_type: type[Message], raw: bytes, parse: Parse = parse_binary
-    ) -> tuple[Message, Checked]:
+    ) -> tuple[Message, Payloads]:
         if len(raw) <= limits.OFFLOAD_REQUEST_BYTES:
             return self._decode(request_type, raw, parse)
         return await self.run_heavy(self._decode, request_type, raw, parse)
@@ -180,13 +180,13 @@ class Admission:
         """Decode, validate and authorize a request of an authenticated caller
         (``open``: an RPC without access rules, health's, is not authorized),
         then admit it only if its deadline has not passed (``remaining``)."""
-        request, checked = await self._decode_async(request_type, raw, parse)
+        request, payloads = await self._decode_async(request_type, raw, parse)
         if open:
             check_deadline(remaining)
-            return request, Call(name, checked, heavy, principal)
+            return request, Call(name, payloads, heavy, principal)
         await self.guard.authorize(name, request, principal)
         check_deadline(remaining)
-        return request, Call(name, checked, heavy, principal, self.guard)
+        return request, Call(name, payloads, heavy, principal, self.guard)
 
 
 class CallRecord:

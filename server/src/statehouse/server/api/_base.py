@@ -17,7 +17,7 @@ from ..security.guard import Guard
 from ..storage import Store, Tx
 from . import convert
 from ._pages import PageTokens
-from .validation import Checked
+from .validation import Payloads
 
 M = TypeVar("M", bound=Message)
 D = TypeVar("D")
@@ -29,8 +29,8 @@ class Call:
 
     #: ``/statehouse.v1.ExecutionService/GetExecution``.
     method: str
-    #: What validation found: the request's inputs or outputs as JSON.
-    checked: Checked = field(default_factory=Checked)
+    #: What validation found: the request's payloads (inputs or outputs) as JSON.
+    payloads: Payloads = field(default_factory=Payloads)
     #: A large request (``limits.OFFLOAD_REQUEST_BYTES``): its CPU-heavy work runs
     #: on the heavy lane (a worker thread), so that the event loop keeps serving other calls.
     heavy: bool = False
@@ -56,7 +56,7 @@ class Call:
 
     def payload(self, name: str) -> JsonObject | None:
         """The request's Struct field ``name`` as JSON, None when unset."""
-        return self.checked.payload(name)
+        return self.payloads.payload(name)
 
     async def authorize(self, method: str, request: Message) -> None:
         """Authorize ``request`` for this caller as a call of ``method`` would be."""

@@ -4,7 +4,7 @@ mechanism of ``validation.py``, whose table names the rule of every field.
 A :class:`Rule` checks one value (a field's, one item of a repeated field or
 map) and adds what is wrong to the request's :class:`Violations`, with its
 field path; :class:`Payload` also turns a ``google.protobuf.Struct`` into
-plain JSON, into :class:`Checked`. The bounds come from
+plain JSON, into :class:`Payloads`. The bounds come from
 :mod:`statehouse.server.limits`; a namespace pattern's grammar is
 ``orchestration/patterns.py``'s.
 """
@@ -52,13 +52,15 @@ class Violations:
 
 
 @dataclass(slots=True)
-class Checked:
-    """What validation learned of a request that handlers use: its payloads as JSON."""
+class Payloads:
+    """What validation learned of a request that handlers use: its payloads
+    (Struct fields) as JSON, by field path."""
 
-    payloads: dict[str, JsonObject] = field(default_factory=dict)
+    #: Each Struct field's JSON, by its field path.
+    by_path: dict[str, JsonObject] = field(default_factory=dict)
 
     def payload(self, name: str) -> JsonObject | None:
-        return self.payloads.get(name)
+        return self.by_path.get(name)
 
 
 # -- rules for one field's value ---------------------------------------------------------
@@ -284,7 +286,7 @@ class Payload(Rule):
             v.reason = "PAYLOAD_TOO_LARGE"
             v.metadata.update(limit_bytes=str(limit), size_bytes=str(size), field=path)
             return
-        ctx.checked.payloads[path] = document
+        ctx.payloads.by_path[path] = document
 
 
 class _PayloadWalk:
@@ -368,7 +370,7 @@ class Context:
     """What a rule knows besides the value: where payloads go, the payload limit,
     the field's enum and the rule of its items."""
 
-    checked: Checked
+    payloads: Payloads
     max_payload_bytes: int
     #: The enum of the field (of its items, of its map's values), when it has one.
     enum: EnumDescriptor | None = None

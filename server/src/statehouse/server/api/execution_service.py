@@ -1,4 +1,13 @@
-"""ExecutionService: protos in, commands run, protos out."""
+"""ExecutionService: protos in, commands run, protos out.
+
+One file of about 600 lines, kept whole: it is one mechanism, the servicer of
+one service of the contract (``execution_service.proto``), one method per
+RPC, each the same three steps (the request to domain arguments, a command or
+a query, the response). A reader finds an RPC by its name; the batch RPC
+(``TransitionTaskRuns``) reuses the single one's steps here. What is not per RPC lives elsewhere: idempotency and the
+write path in ``_base.py``, admission in ``_admission.py``, conversions in
+``convert.py``.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +37,7 @@ from ..storage import ReadTx, Tx
 from . import convert
 from ._base import Call, Servicer
 from .errors import status_of
-from .validation import Checked, validate
+from .validation import Payloads, validate
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -302,8 +311,8 @@ class ExecutionServicer(Servicer):
         failed: dict[int, Exception] = {}
         max_payload = self.limits.max_payload_bytes
 
-        def check_all() -> list[Checked | None]:
-            out: list[Checked | None] = []
+        def check_all() -> list[Payloads | None]:
+            out: list[Payloads | None] = []
             for i, item in enumerate(items):
                 priority.step_aside()
                 try:
@@ -313,7 +322,7 @@ class ExecutionServicer(Servicer):
                     out.append(None)
             return out
 
-        checked = await self.store.run_heavy(check_all) if call.heavy else check_all()
+        payloads = await self.store.run_heavy(check_all) if call.heavy else check_all()
 
         async def admit(i: int) -> None:
             try:
@@ -336,7 +345,9 @@ class ExecutionServicer(Servicer):
         for i in range(len(items)):
             if i in failed:
                 continue
-            item_call = replace(call, method=single, checked=checked[i] or Checked(), heavy=heavy)
+            item_call = replace(
+                call, method=single, payloads=payloads[i] or Payloads(), heavy=heavy
+            )
             try:
                 work, respond = self._transition_task_run(items[i], item_call)
             except DomainError as error:  # that item's answer

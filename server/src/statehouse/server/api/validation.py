@@ -11,12 +11,12 @@ and a request with any is refused with INVALID_ARGUMENT and a BadRequest
 listing them all, before anything is read or written.
 
 Inputs and outputs (``google.protobuf.Struct``) are checked and turned into
-plain JSON values in the same walk; :class:`Checked` carries them to the
+plain JSON values in the same walk; :class:`Payloads` carries them to the
 handler, so no handler walks a Struct again.
 
 The bounds come from :mod:`statehouse.server.limits`. The kinds of rule
 (``Text``, ``Whole``, ``Payload``...) and what a check collects
-(``Violations``, ``Checked``) are ``_rules.py``'s; this module is the table
+(``Violations``, ``Payloads``) are ``_rules.py``'s; this module is the table
 and the walk over a message.
 """
 
@@ -33,7 +33,6 @@ from google.protobuf.message import Message
 from .. import limits as L
 from ._rules import (
     MAX_REPORTED,
-    Checked,
     Context,
     Instant,
     Known,
@@ -41,6 +40,7 @@ from ._rules import (
     NamespacePattern,
     Pairs,
     Payload,
+    Payloads,
     Real,
     Rule,
     Span,
@@ -56,8 +56,8 @@ __all__ = [
     "MAX_REPORTED",
     "MESSAGE_CHECKS",
     "REQUIRED",
-    "Checked",
     "Known",
+    "Payloads",
     "Violations",
     "enum_choice",
     "validate",
@@ -72,7 +72,7 @@ class Nested(Rule):
     """A message field: validated by its own message's rules."""
 
     def check(self, value: Any, path: str, v: Violations, ctx: Context) -> None:
-        _validate_message(value, path + ".", v, ctx.checked, ctx.max_payload_bytes)
+        _validate_message(value, path + ".", v, ctx.payloads, ctx.max_payload_bytes)
 
 
 # -- the rules, as data ----------------------------------------------------------------------
@@ -370,7 +370,7 @@ def _plan(d: Descriptor) -> _MessagePlan:
 
 
 def _validate_message(
-    message: Message, prefix: str, v: Violations, checked: Checked, max_payload_bytes: int
+    message: Message, prefix: str, v: Violations, payloads: Payloads, max_payload_bytes: int
 ) -> None:
     plan = _plan(message.DESCRIPTOR)  # type: ignore[arg-type]
     for f in plan.fields:
@@ -391,7 +391,7 @@ def _validate_message(
                 continue
         if f.rule is None:
             continue
-        ctx = Context(checked, max_payload_bytes, f.enum)
+        ctx = Context(payloads, max_payload_bytes, f.enum)
         if f.item_rule is not None:
             ctx.item_rule = f.item_rule
         f.rule.check(value, path, v, ctx)
@@ -399,13 +399,13 @@ def _validate_message(
         plan.check(message, prefix, v)
 
 
-def validate(message: Message, *, max_payload_bytes: int = L.MAX_PAYLOAD_BYTES) -> Checked:
+def validate(message: Message, *, max_payload_bytes: int = L.MAX_PAYLOAD_BYTES) -> Payloads:
     """Check ``message`` completely; INVALID_ARGUMENT naming every bad field.
 
-    Returns its inputs or outputs as plain JSON values (:class:`Checked`).
+    Returns its inputs or outputs as plain JSON values (:class:`Payloads`).
     """
-    checked = Checked()
+    payloads = Payloads()
     v = Violations()
-    _validate_message(message, "", v, checked, max_payload_bytes)
+    _validate_message(message, "", v, payloads, max_payload_bytes)
     v.raise_if_any()
-    return checked
+    return payloads
