@@ -1371,3 +1371,24 @@ async def test_with_authentication_off_the_actor_is_the_certificate_or_anonymous
     finally:
         await server.stop(0)
         await plain.stop(0)
+
+
+async def test_an_admin_of_one_namespace_cannot_grant_its_subtree(secured: Secured) -> None:
+    """`acme` is one namespace; `acme.*` is acme and everything under it: an admin
+    holding the first may not create a token for the second (nor for a child)."""
+    s = secured
+    exact = s.caller(await s.issue("acme-only", apb.ROLE_ADMIN, ["acme"]))
+    made = await exact.call(
+        "AdminService",
+        "CreateToken",
+        apb.CreateTokenRequest(name="same", role=apb.ROLE_READER, namespaces=["acme"]),
+    )
+    assert made.secret.startswith("sht_")
+    for namespaces in (["acme.*"], ["acme.prod"], ["acme.prod.*"]):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await exact.call(
+                "AdminService",
+                "CreateToken",
+                apb.CreateTokenRequest(name="wider", role=apb.ROLE_READER, namespaces=namespaces),
+            )
+        assert info.value.code() == C.PERMISSION_DENIED, namespaces

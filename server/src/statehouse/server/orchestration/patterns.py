@@ -65,4 +65,7 @@ def covers(outer: str, inner: str) -> bool:
         return True
     if inner == EVERY:
         return False
-    return matches(outer, split(inner)[0])
+    name, subtree = split(inner)
+    if subtree and not split(outer)[1]:
+        return False  # an exact name never covers a subtree: `acme` is not `acme.*`
+    return matches(outer, name)
