@@ -384,6 +384,25 @@ async def test_the_pacer_keeps_at_most_its_slots_of_sends_outstanding(monkeypatc
     assert await asyncio.wait_for(sixth, 1) > 0
 
 
+async def test_with_a_crowd_waiting_sends_go_one_at_a_time(monkeypatch: Any) -> None:
+    """Few subscribers waiting: several sends overlap (an event reaches them
+    quickly). More than CROWD waiting: one at a time (each gathers more per message)."""
+    from statehouse.server.events import pacing
+
+    monkeypatch.setattr(pacing, "STUCK_SECONDS", 3600.0)
+    monkeypatch.setattr(pacing, "CROWD", 3)
+    pacer = Pacer(1.0, 1.0, max_in_flight=4, busy_in_flight=1, busy=lambda: 0)
+    first = [pacer.turn() for _ in range(4)]  # few waiting: four at once
+    assert all(isinstance(s, int) for s in first) and pacer.in_flight == 4
+    crowd = [pacer.turn() for _ in range(5)]  # then 5 waiting, more than CROWD
+    assert all(isinstance(w, asyncio.Future) for w in crowd)
+    for slot in first:
+        pacer.done(slot)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    # The crowd goes one at a time: one slot given, the others still waiting.
+    assert sum(w.done() for w in crowd) == 1 and pacer.in_flight == 1  # type: ignore[union-attr]
+
+
 async def test_a_send_outstanding_too_long_gives_its_slot_up() -> None:
     """A client that stopped reading holds its send for ever: not the others."""
     pacer = Pacer(1.0, 1.0, max_in_flight=1, busy=lambda: 0)

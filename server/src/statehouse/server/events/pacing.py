@@ -21,15 +21,18 @@ BUSY_BUDGET = 0.0005
 IDLE_BUDGET = 0.002
 #: The most of the loop's wall time deliveries use while unary calls are in flight.
 BUSY_SHARE = 0.05
-#: Stream sends outstanding at once (written by grpc or not yet), and while unary
-#: calls are in flight: one. Sends go one after the other, so a request that arrives
-#: waits behind one send at most, and every subscriber waiting for its turn
-#: meanwhile gathers what arrives into its next message: with 5,000 streams open,
-#: one write at a time, this cut the server's CPU per write by a fifth and the
-#: write p99 from 2.0 to 2.4 x that with none open to 1.5 x (bench/run.py --only
-#: idle, alternating rounds against 8 and 2; docs/design.md, "The event stream").
-MAX_IN_FLIGHT = 1
+#: Stream sends outstanding at once (written by grpc or not yet): a few while the
+#: subscribers waiting for a turn are few, so that an event reaches them quickly;
+#: one while unary calls are in flight or more than CROWD subscribers wait, so that
+#: a request waits behind one send at most and every waiting subscriber gathers
+#: what arrives into its next message. Measured in alternating rounds of
+#: bench/run.py --only idle and --only fanout: 8 (2 while calls are in flight) put
+#: the write p99 beside 5,000 idle streams at 2.0 to 2.4 x that with none; one at
+#: all times at 1.5 to 2.1 x but the fan-out p99 at 10,000 deliveries/s to 100
+#: subscribers at 10 to 15 ms; this at 1.6 to 2.1 x and 4.9 to 5.2 ms.
+MAX_IN_FLIGHT = 4
 BUSY_IN_FLIGHT = 1
+CROWD = 256
 #: Bounds of the measured cost of a send and of one rest (seconds): a cycle's CPU
 #: time includes whatever else ran in that turn of the loop.
 MAX_COST = 0.001
@@ -50,7 +53,8 @@ class Pacer:
 
     - At most ``max_in_flight`` sends are outstanding (``busy_in_flight``
       while unary calls are in flight, as ``priority.small_calls`` counts
-      them): a request waits behind a few sends, never thousands. A slot held
+      them, or while more than ``CROWD`` subscribers wait for a turn): a
+      request waits behind a few sends, never thousands. A slot held
       longer than ``STUCK_SECONDS`` (a client that stopped reading) no longer
       counts, so stalled streams cannot hold deliveries up.
     - Sends go in cycles. At the start of each, the pacer measures the CPU
@@ -115,7 +119,9 @@ class Pacer:
         return used * self._rest_ratio if self._busy() else 0.0
 
     def _limit(self) -> int:
-        return self.busy_in_flight if self._busy() else self.max_in_flight
+        if self._busy() or len(self.waiters) > CROWD:
+            return self.busy_in_flight
+        return self.max_in_flight
 
     def turn(self) -> int | asyncio.Future[int]:
         """A slot to send now, or a future of one (resolved at its turn)."""
