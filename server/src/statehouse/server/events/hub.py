@@ -50,6 +50,12 @@ A synced subscriber that is no candidate for a batch had nothing in it to
 receive: its heartbeat reports ``max(covered, delivered)``.
 
 The guarantees this keeps, and how: docs/design.md, "The event stream".
+
+Why one file of about 600 lines: the log's tail, the offers and the streams
+read and write one state (``head``, ``delivered``, ``recent``, ``pending``, each
+subscriber's flags) whose invariants above hold only together; the pacing of
+sends (``pacing.py``) and the subscribers with their index
+(``subscriptions.py``) are modules of their own.
 """
 
 from __future__ import annotations
