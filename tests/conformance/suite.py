@@ -5,12 +5,12 @@ scenarios (each with the server it needs and the observations it must yield),
 the documented exceptions (a client that cannot do a scenario, and why) and
 notes. A driver runs scenarios and prints a JSON line per scenario with what it
 observed (``tests/conformance/README.md`` has the protocol); :func:`verdict`
-compares that line with the list, and :func:`table` renders the README's table
-of clients by scenario from the verdicts. ``python -m tests.conformance.suite``
-writes that table into the README from the declared outcomes (every scenario
-passes, but the listed exceptions); ``tests/integration/test_conformance.py``
-checks that the drivers really give those outcomes and that the README shows
-them.
+compares that line with the list, and :func:`table` renders the table of
+clients by scenario of docs/clients.md ("Every client, the same scenarios")
+from the verdicts. ``python -m tests.conformance.suite`` writes that table into
+docs/clients.md from the declared outcomes (every scenario passes, but the
+listed exceptions); ``tests/integration/test_conformance.py`` checks that the
+drivers really give those outcomes and that docs/clients.md shows them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-README = ROOT / "README.md"
+#: The document whose section "Every client, the same scenarios" holds the table.
+DOCUMENT = ROOT / "docs" / "clients.md"
+SECTION = "Every client, the same scenarios"
+README = DOCUMENT  # its name when the table was in the README
 DATA = HERE / "scenarios.json"
 
 PASS = "pass"
@@ -147,7 +150,7 @@ _CELLS = {PASS: "pass", FAIL: "**FAIL**", NOT_SUPPORTED: "not supported"}
 
 
 def table(suite: Suite, outcomes: Mapping[tuple[str, str], str]) -> str:
-    """The README's table: a row per scenario, a column per client, and the
+    """The documented table: a row per scenario, a column per client, and the
     exceptions and notes below it as numbered footnotes."""
     footnotes: list[str] = []
     header = "| scenario | " + " | ".join(c.title for c in suite.clients) + " |"
@@ -171,7 +174,7 @@ def readme_section(suite: Suite, outcomes: Mapping[tuple[str, str], str]) -> str
 
 
 def current_section(readme: str) -> str | None:
-    """The README's generated section as it stands, markers included."""
+    """The document's generated section as it stands, markers included."""
     start = readme.find(BEGIN)
     end = readme.find(END, start)
     if start < 0 or end < 0:
@@ -181,12 +184,12 @@ def current_section(readme: str) -> str | None:
 
 def main() -> int:
     suite = load()
-    text = README.read_text()
+    text = DOCUMENT.read_text()
     old = current_section(text)
     if old is None:
-        print(f"README.md has no conformance section: add the markers\n{BEGIN}\n{END}")
+        print(f"{DOCUMENT} has no conformance section: add the markers\n{BEGIN}\n{END}")
         return 1
-    README.write_text(text.replace(old, readme_section(suite, suite.declared())))
+    DOCUMENT.write_text(text.replace(old, readme_section(suite, suite.declared())))
     return 0
 
 

@@ -8,8 +8,8 @@ ports for the resumption scenario, and one with ``--auth`` and a reader token.
 Each client's driver runs every scenario against them, in turn (a restart
 must not hit another client's calls), and each scenario's outcome must be the
 one the list declares: pass, or ``not-supported`` for a listed exception with
-its reason. The README's table of clients by scenario is built from those
-outcomes and must be the one in the README (``tests/unit/test_conformance_table.py``
+its reason. The table of clients by scenario of docs/clients.md is built from
+those outcomes and must be the one there (``tests/unit/test_conformance_table.py``
 checks the same table from the list alone, without servers).
 
 Skipped for a client only when its toolchain is missing (go, javac, node,
@@ -36,6 +36,7 @@ import pytest
 from statehouse.client import Client
 from statehouse.server.security.credentials import issue_offline
 from tests.conformance import suite as conformance
+from tests.doc_blocks import section
 
 from .conftest import ServerProcess
 
@@ -186,7 +187,7 @@ def _restart_request(line: str) -> str | None:
 
 
 def check_client(client: str, output: str, servers: Servers) -> None:
-    """Every scenario's outcome is the declared one; recorded for the README's table."""
+    """Every scenario's outcome is the declared one; recorded for the documented table."""
     reported = conformance.parse_lines(output)
     declared = SUITE.declared()
     wrong = []
@@ -305,12 +306,14 @@ def test_every_scenario_through_the_client(client: str, servers: Servers, tmp_pa
     check_client(client, output, servers)
 
 
-def test_the_readme_shows_what_the_clients_did() -> None:
+def test_the_documents_show_what_the_clients_did() -> None:
     """Last in this module: the table built from the outcomes above (a client
-    skipped for want of its toolchain counts as declared) is the README's."""
+    skipped for want of its toolchain counts as declared) is the one of
+    docs/clients.md, in its section."""
     outcomes = {**SUITE.declared(), **OUTCOMES}
-    section = conformance.readme_section(SUITE, outcomes)
-    readme = conformance.README.read_text()
-    assert section in readme, (
-        "the README's conformance table differs from the suite's results; it must read:\n" + section
+    expected = conformance.readme_section(SUITE, outcomes)
+    documented = section(conformance.DOCUMENT, conformance.SECTION)
+    assert expected in documented, (
+        "docs/clients.md's conformance table differs from the suite's results; it must read:\n"
+        + expected
     )

@@ -14,7 +14,7 @@ server processes, built with Debian's Go toolchain in GOPATH mode.
   subscription reconnects, and must receive them);
 - a token, a CA, a client certificate and a server name, against ``--auth``
   with mTLS;
-- the README's Go program and the commands that run it, as written.
+- the Go program of docs/clients.md and the commands that run it, as written.
 
 Skipped only when the ``go`` command is missing (``.ci/run`` installs it).
 """
@@ -212,7 +212,7 @@ def test_go_client_with_a_token_and_mutual_tls(
 
 
 def test_go_readme_example_runs(server_process: ServerProcess, go_env: dict[str, str]) -> None:
-    """The README's Go program is client/go/examples/hello, and the README's
+    """The Go program of docs/clients.md is client/go/examples/hello, and its
     commands (``make go``, the GOPATH, ``go run``) run it against a server."""
     if shutil.which("make") is None:
         pytest.fail("make is not installed")

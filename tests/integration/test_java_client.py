@@ -17,7 +17,7 @@ runs against:
 - a server asking for client certificates (mutual TLS, a server name other
   than the address).
 
-And the README's Java example, compiled and run as written but for the port.
+And the Java example of docs/clients.md, compiled and run as written but for the port.
 Skipped only where the Java toolchain (javac, Debian's grpc-java jars) is
 absent: .ci/run installs it.
 """

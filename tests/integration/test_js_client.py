@@ -400,7 +400,7 @@ def test_js_client_readme_examples_run_as_written(tmp_path: Path, tls_dir: Path)
 def test_js_client_first_program_in_the_readme_runs(
     server_process: ServerProcess, tmp_path: Path
 ) -> None:
-    """The README's first JavaScript program, pasted into a project that has
+    """The first JavaScript program of docs/clients.md, pasted into a project that has
     the package (linked, as ``npm install <dir>`` does) and into the repository
     root with its path, runs against a server (its address put in place of
     ``make run``'s) and exits by itself."""

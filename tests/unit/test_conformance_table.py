@@ -1,4 +1,4 @@
-"""The conformance suite's list, verdicts and README table, without servers
+"""The conformance suite's list, verdicts and documented table, without servers
 (``tests/integration/test_conformance.py`` runs the drivers)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conformance import suite as conformance
+from tests.doc_blocks import section
 
 SUITE = conformance.load()
 LIFECYCLE = SUITE.scenario("lifecycle")
@@ -15,11 +16,12 @@ def ran(observed: dict[str, str]) -> dict[str, object]:
     return {"scenario": "lifecycle", "status": "ran", "observed": observed}
 
 
-def test_the_readme_table_is_generated_from_the_list() -> None:
-    section = conformance.readme_section(SUITE, SUITE.declared())
-    current = conformance.current_section(conformance.README.read_text())
-    assert current == section, (
-        "README's conformance table is stale: run `python -m tests.conformance.suite`"
+def test_the_documented_table_is_generated_from_the_list() -> None:
+    """The table of docs/clients.md, in its section, is the list's."""
+    expected = conformance.readme_section(SUITE, SUITE.declared())
+    documented = section(conformance.DOCUMENT, conformance.SECTION)
+    assert conformance.current_section(documented) == expected, (
+        "docs/clients.md's conformance table is stale: run `python -m tests.conformance.suite`"
     )
 
 

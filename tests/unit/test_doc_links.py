@@ -112,3 +112,18 @@ def test_a_broken_link_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "README.md:4: docs/b.md: no such file",
         "README.md:4: docs/a.md#there: no such heading in docs/a.md",
     ]
+
+
+def test_the_readme_is_a_front_door() -> None:
+    """Short, and every document of docs/ one click away (two from any concern)."""
+    readme = ROOT / "README.md"
+    assert len(readme.read_text().splitlines()) <= README_LINES
+    linked = {
+        (readme.parent / target.partition("#")[0]).resolve()
+        for _, target in links(readme)
+        if not _EXTERNAL.match(target)
+    }
+    docs = {path.resolve() for path in (ROOT / "docs").glob("*.md")}
+    assert sorted(str(p.relative_to(ROOT)) for p in docs - linked) == []
+    for name in ("CHANGELOG.md", "CONTRIBUTING.md", "LICENSE"):
+        assert (ROOT / name).resolve() in linked, name
