@@ -225,8 +225,8 @@ def test_the_buf_curl_lines_of_the_command_line(tmp_path: Path) -> None:
 
 
 def test_the_certificate_recipe_serves_tls_and_mtls(tmp_path: Path) -> None:
-    """The openssl lines of "Certificates for TLS" make a CA, a server certificate
-    for localhost and 127.0.0.1 and a client certificate: the README's server
+    """The openssl lines of "Certificates for TLS" (docs/security.md) make a CA, a
+    server certificate for localhost and 127.0.0.1 and a client certificate: its server
     requires TLS and a client certificate with them, and its client connects."""
     recipe, served = blocks_tested_by("test_the_certificate_recipe_serves_tls_and_mtls")
     address = f"127.0.0.1:{free_port()}"

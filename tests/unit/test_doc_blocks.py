@@ -1,8 +1,8 @@
-"""What the README and docs/*.md tell a user to paste: every shell block runs in a
-test or is marked as an excerpt (the convention is in tests/doc_blocks.py), no
-line installs a package named like ours from an index (the names ``statehouse``
-on PyPI and npm belong to other projects), and commands are spelled as
-``make venv`` installs them."""
+"""What README.md, CHANGELOG.md, CONTRIBUTING.md and docs/*.md tell a user to
+paste: every shell block runs in a test or is marked as an excerpt (the
+convention is in tests/doc_blocks.py), no line installs a package named like
+ours from an index (the names ``statehouse`` on PyPI and npm belong to other
+projects), and commands are spelled as ``make venv`` installs them."""
 
 from __future__ import annotations
 

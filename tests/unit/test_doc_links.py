@@ -2,8 +2,8 @@
 CONTRIBUTING.md, docs/*.md) leads somewhere: to a file of the repository and,
 when it names one, to a heading of that file (GitHub's anchors: the heading's
 text in lower case, punctuation dropped, spaces as hyphens, ``-1``, ``-2``...
-for repeats) or to an ``<a id="...">`` of it (docs/api.md's). And the README is a front door: short, with a link to every
-document of docs/.
+for repeats) or to an ``<a id="...">`` of it (docs/api.md's). And the README
+is a front door: short, with a link to every document of docs/.
 """
 
 from __future__ import annotations

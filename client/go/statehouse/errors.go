@@ -27,7 +27,7 @@ type Error struct {
 	Message string
 	// Reason, Domain and Metadata come from the google.rpc.ErrorInfo detail
 	// (empty without one): INVALID_TRANSITION, REVISION_MISMATCH, ... (the
-	// README's table of errors).
+	// errors table of docs/concepts.md).
 	Reason   string
 	Domain   string
 	Metadata map[string]string

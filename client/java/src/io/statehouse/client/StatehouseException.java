@@ -27,7 +27,7 @@ import java.util.OptionalLong;
  * {@code REVISION_MISMATCH}, with {@link #metadata()} ({@code current_state}, {@code
  * current_revision}, ...); a malformed request also carries a {@code BadRequest} ({@link
  * #fieldViolations()}), a refused precondition a {@code PreconditionFailure} ({@link
- * #preconditionViolations()}). The README's errors table lists every reason.
+ * #preconditionViolations()}). The errors table of docs/concepts.md lists every reason.
  *
  * <p>On the error that ends a subscription, {@link #lastSequence()} is the sequence to resume
  * after. When no connection could be made, the message names the address and what to check.
