@@ -21,8 +21,8 @@ const (
 )
 
 // State is the lifecycle state shared by executions, task runs and attempts.
-// The legal moves between states are listed in the README (generated from the
-// server's transition table); every other move is rejected with
+// The legal moves between states are listed in docs/concepts.md (generated
+// from the server's transition table); every other move is rejected with
 // FAILED_PRECONDITION and the ErrorInfo reason INVALID_TRANSITION.
 type State int32
 

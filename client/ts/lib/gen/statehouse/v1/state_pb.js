@@ -8,8 +8,8 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
 export const file_statehouse_v1_state = /*@__PURE__*/ fileDesc("ChlzdGF0ZWhvdXNlL3YxL3N0YXRlLnByb3RvEg1zdGF0ZWhvdXNlLnYxKsgBCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX0NSRUFURUQQARIRCg1TVEFURV9SVU5OSU5HEAISEAoMU1RBVEVfUEFVU0VEEAMSEQoNU1RBVEVfU1VDQ0VTUxAEEhEKDVNUQVRFX1dBUk5JTkcQBRIQCgxTVEFURV9GQUlMRUQQBhIRCg1TVEFURV9LSUxMSU5HEAcSEAoMU1RBVEVfS0lMTEVEEAgSEwoPU1RBVEVfUkVTVEFSVEVEEAlCWAoQaW8uc3RhdGVob3VzZS52MVABWkJnaXRodWIuY29tL3N0YXRlaG91c2Uvc3RhdGVob3VzZS9nZW4vZ28vc3RhdGVob3VzZS92MTtzdGF0ZWhvdXNldjFiBnByb3RvMw");
 /**
  * State is the lifecycle state shared by executions, task runs and attempts.
- * The legal moves between states are listed in the README (generated from the
- * server's transition table); every other move is rejected with
+ * The legal moves between states are listed in docs/concepts.md (generated
+ * from the server's transition table); every other move is rejected with
  * FAILED_PRECONDITION and the ErrorInfo reason INVALID_TRANSITION.
  *
  * @generated from enum statehouse.v1.State
