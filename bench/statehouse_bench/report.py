@@ -269,6 +269,17 @@ def _fanout(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _rounds_text(runs: list[dict[str, Any]]) -> str:
+    """How the rows were chosen among rounds (runs of JSON before rounds: one)."""
+    n = max((len(r.get("rounds") or []) for r in runs), default=0)
+    if n <= 1:
+        return ""
+    return (
+        f"; {n} rounds on each server, each the writer\nalone then beside each subscriber count; "
+        "each row is the round of median ratio (alone: of median rate)"
+    )
+
+
 def _writer_rate(w: dict[str, Any] | None, cpus: Any) -> str:
     """The writer's rate alone and beside subscribers, for each --processes N."""
     if not w:
@@ -283,8 +294,8 @@ def _writer_rate(w: dict[str, Any] | None, cpus: Any) -> str:
         "quota would make its rate alone the client's limit\nand hide a slower server); a "
         "fresh SQLite server for each --processes N; subscribers in processes of their\n"
         f"own, every one receiving every event in order; {_batches_text(w)};\nsubscriber "
-        f"processes: {quota}.\nratio: the writer's rate / its rate alone on the same server; "
-        "deliveries/s and secs from the writer's\nstart to the last receipt; commit-to-receipt "
+        f"processes: {quota}.\nratio: the writer's rate / its rate alone on the same server"
+        f"{_rounds_text(runs)}; deliveries/s and secs from the writer's\nstart to the last receipt; commit-to-receipt "
         "latency over a sample of subscribers; srv CPU during the\nwriter's transitions; "
         "throttled: seconds the subscriber processes waited for their quota:",
     ]
@@ -352,9 +363,16 @@ def _writer_rate(w: dict[str, Any] | None, cpus: Any) -> str:
         if row is None:
             continue
         met = row["complete"] and row["ratio"] >= target
+        rounds = row.get("rounds") or []
         out.append(
             f"  {name}: with {at} subscribers the writer keeps {_f(row['ratio'], '.2f')} of its "
-            f"rate alone ({row['writer_rate']:,.0f}/s) (target >= {target}: "
+            f"rate alone ({row['writer_rate']:,.0f}/s)"
+            + (
+                f", the median of rounds {', '.join(_f(r, '.2f') for r in rounds)}"
+                if len(rounds) > 1
+                else ""
+            )
+            + f" (target >= {target}: "
             f"{'met' if met else 'NOT met'}"
             + ("" if row["complete"] else ", and not every event reached every subscriber")
             + ")"

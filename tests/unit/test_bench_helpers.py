@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -311,3 +313,63 @@ def test_the_workers_phase_is_printed_with_its_figures() -> None:
     assert "21 us per held attempt" in text
     assert "p50 800 ms, p99 1,100 ms (1,000 of 1,000 leases of 1 s)" in text
     assert "Workers: skipped (--only idle)" in workers.render({"skipped": "--only idle"})
+
+
+def test_writer_rate_rows_are_the_median_round() -> None:
+    from statehouse_bench import fanout
+
+    def run(subscribers: int, rate: float, ratio: float, complete: bool = True) -> Any:
+        row = _rate_row(1, subscribers, rate, ratio)
+        row.update(
+            subscriber_processes=1,
+            channels=1,
+            batches=True,
+            writer_p50_ms=1.0,
+            expected_deliveries=0,
+            deliveries=0,
+            max_ms=1.0,
+            latency_samples=0,
+            latency_subscribers=0,
+            quota="",
+            complete=complete,
+            errors=[] if complete else ["gap"],
+        )
+        return fanout.WriterRateRun(**row)  # type: ignore[arg-type]
+
+    chosen = fanout._median_round([run(100, 900, 0.9), run(100, 700, 0.7), run(100, 800, 0.8)])
+    assert (chosen.writer_rate, chosen.ratio, chosen.rounds) == (800, 0.8, [0.9, 0.7, 0.8])
+    alone = fanout._median_round([run(0, 2900, 1), run(0, 2500, 1)])
+    assert (alone.writer_rate, alone.rounds) == (2500, [2900, 2500])  # the lower of two
+    # A round that lost an event makes the whole count incomplete, its error kept.
+    failed = fanout._median_round([run(100, 900, 0.9), run(100, 800, 0.8, complete=False)])
+    assert not failed.complete and failed.errors == ["gap"]
+    w = {
+        "batches": True,
+        "max_events_per_message": 1000,
+        "quota": "",
+        "servers": [{"server_processes": 1, "error": "", "runs": [asdict(alone), asdict(chosen)]}],
+    }
+    text = report._writer_rate(w, 2)
+    assert "3 rounds on each server" in text
+    assert "keeps 0.80 of its rate alone (800/s), the median of rounds 0.90, 0.70, 0.80" in text
+
+
+class _Item:
+    def __init__(self, sequence: int, flow_id: str = "f") -> None:
+        self.sequence = sequence
+        self.flow_id = flow_id
+
+
+def test_a_bench_subscriber_counts_a_message_at_once_only_when_it_is_exact() -> None:
+    from statehouse_bench import fanout
+
+    sub = fanout._Subscriber(0)
+    sub.ready.set()
+    sub.expected = 10
+    assert sub._check_batch([_Item(10), _Item(11), _Item(12)], now=5)
+    assert (sub.expected, sub.received, list(sub.sequences)) == (13, 3, [10, 11, 12])
+    # A gap, a repeat or reordering, and the end marker go one by one (and are reported).
+    assert not sub._check_batch([_Item(13), _Item(15)], now=6)
+    assert not sub._check_batch([_Item(14), _Item(13)], now=6)
+    assert not sub._check_batch([_Item(13), _Item(14, fanout.SENTINEL_FLOW)], now=6)
+    assert (sub.expected, sub.received, sub.errors) == (13, 3, [])
