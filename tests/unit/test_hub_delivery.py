@@ -92,6 +92,11 @@ def event(namespace: str = "ns", execution_id: str = "ex", state: State = State.
     )
 
 
+def idle_followers(hub: EventHub) -> int:
+    """Followers waiting for events, whatever they follow."""
+    return sum(len(followers) for followers in hub._idle_followers.values())
+
+
 async def started(store: FakeStore, **options: Any) -> EventHub:
     hub = EventHub(store, **options)  # type: ignore[arg-type]
     await hub.start()
@@ -136,7 +141,8 @@ def test_the_index_gives_each_event_its_candidates_only() -> None:
 async def test_a_commit_only_queues_its_batch_for_the_delivery_task() -> None:
     store = FakeStore()
     hub = await started(store, chunk_size=100)
-    flt = EventFilter(namespace="ns")  # buffered (a follower reads ``recent``: below)
+    # Offered each batch (a flow in a namespace); a follower reads ``recent``: below.
+    flt = EventFilter(namespace="ns", flow_id="flow")
     subscribers = [asyncio.create_task(collect(hub, flt, 0, 1)) for _ in range(1000)]
     await wait_until(lambda: not (sum(s.synced for s in hub.subscriptions) < 1000))
     store.commit(event())
@@ -160,10 +166,10 @@ async def test_followers_cost_a_batch_nothing_but_the_waking_of_idle_ones() -> N
     store = FakeStore()
     hub = await started(store, chunk_size=100)
     subscribers = [asyncio.create_task(collect(hub, EventFilter(), 0, 3)) for _ in range(1000)]
-    await wait_until(lambda: len(hub._idle_followers) == 1000)
+    await wait_until(lambda: idle_followers(hub) == 1000)
     assert all(s.follows and not s.buffer for s in hub.subscriptions)
     store.commit(event())
-    assert len(hub._idle_followers) == 1000  # the writer's call did not wake anyone
+    assert idle_followers(hub) == 1000  # the writer's call did not wake anyone
     progress = []
     while hub.delivered < 1:
         await asyncio.sleep(0)
@@ -172,6 +178,79 @@ async def test_followers_cost_a_batch_nothing_but_the_waking_of_idle_ones() -> N
     store.commit(event(), event())
     assert [await s for s in subscribers] == [[1, 2, 3]] * 1000
     assert all(not s.buffer and s.overflows == 0 for s in hub.subscriptions)
+    await hub.close()
+
+
+async def test_a_namespace_follower_reads_its_namespace_and_sleeps_through_the_others() -> None:
+    """A subscriber of one namespace reads ``recent`` itself: no batch is offered to
+    it, batches of other namespaces do not wake it, and it receives its own events
+    in order, however the namespaces interleave."""
+    store = FakeStore()
+    hub = await started(store)
+    stream = hub.subscribe_batches(EventFilter(namespace="a"), 0, None, 3)
+    first = asyncio.ensure_future(anext(stream))
+    await wait_until(lambda: idle_followers(hub) == 1)
+    (sub,) = hub.subscriptions
+    assert sub.follows and hub._idle_followers.keys() == {"a"}
+    store.commit(event("b"), event("b"))
+    await settle(hub)
+    assert sub.idle is not None and not first.done()  # not woken by another namespace
+    store.commit(event("b"), event("a"), event("b"), event("a"))
+    batches = [await first]
+    for _ in range(5):
+        store.commit(*(event(ns) for ns in ("a", "b", "b", "a", "c")))
+    while sum(len(b) for b in batches) < 12:
+        item = await anext(stream)
+        assert isinstance(item, list) and 0 < len(item) <= 3 and not sub.buffer
+        batches.append(item)
+    got = [e.sequence for b in batches for e in b]
+    assert got == [e.sequence for e in store.events if e.namespace == "a"]
+    assert all(e.namespace == "a" for b in batches for e in b)
+    await stream.aclose()
+    assert hub._idle_followers == {}
+    await hub.close()
+
+
+async def test_followers_of_one_namespace_share_one_reading_of_the_memory() -> None:
+    store = FakeStore()
+    hub = await started(store)
+    streams = [hub.subscribe_batches(EventFilter(namespace="a"), 0, None, 100) for _ in range(50)]
+    firsts = [asyncio.ensure_future(anext(s)) for s in streams]
+    await wait_until(lambda: idle_followers(hub) == 50)
+    store.commit(*(event(ns) for ns in ("a", "b") * 20))
+    received = [await f for f in firsts]
+    assert all([e.sequence for e in r] == list(range(1, 41, 2)) for r in received)  # type: ignore[union-attr]
+    assert len(hub._windows) == 1  # one scan for the fifty
+    for s in streams:
+        await s.aclose()
+    await hub.close()
+
+
+async def test_an_idle_namespace_follower_beats_at_the_head_while_others_write() -> None:
+    store = FakeStore()
+    hub = await started(store)
+    beats: list[int] = []
+    got: list[int] = []
+
+    async def watch() -> None:
+        async for item in hub.subscribe_batches(EventFilter(namespace="a"), 0, 0.01, 10):
+            if isinstance(item, int):
+                beats.append(item)
+                if item >= 7:
+                    return
+            else:
+                got.extend(e.sequence for e in item)
+
+    task = asyncio.create_task(watch())
+    await wait_until(lambda: idle_followers(hub) == 1)
+    store.commit(event("b"), event("a"), event("b"))
+    store.commit(event("b"))
+    await settle(hub)
+    store.commit(event("c"), event("c"), event("b"))
+    await settle(hub)
+    await asyncio.wait_for(task, 5)
+    assert got == [2] and beats[-1] == 7
+    assert beats == sorted(beats)  # a cursor never goes back
     await hub.close()
 
 
@@ -450,7 +529,7 @@ async def test_a_batching_subscriber_gets_a_burst_then_few_messages_for_many_eve
         asyncio.create_task(batched()),
         asyncio.create_task(collect(hub, EventFilter(), 0, 100)),
     ]
-    await wait_until(lambda: len(hub._idle_followers) == 2)
+    await wait_until(lambda: idle_followers(hub) == 2)
     loop = asyncio.get_running_loop()
     started_at = loop.time()
     for _ in range(100):
@@ -518,3 +597,35 @@ async def test_with_nobody_to_deliver_to_other_processes_events_are_passed_unrea
         assert store.log_reads > reads and hub.skipped == 7
     finally:
         await hub.close()
+
+
+@pytest.mark.parametrize("flt", [EventFilter(), EventFilter(namespace="ns")], ids=["all", "ns"])
+async def test_a_follower_whose_heartbeat_and_wake_meet_loses_nothing(
+    flt: EventFilter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat's timeout fires, then a batch comes before the follower runs:
+    the wake finds its wait over (cancelled by the timeout) and the hub marks the
+    batch delivered. The follower must read the batch before it beats past it."""
+    timeouts: list[asyncio.Timeout] = []
+    real_timeout = asyncio.timeout
+
+    def kept(delay: float | None) -> asyncio.Timeout:
+        timeouts.append(real_timeout(delay))
+        return timeouts[-1]
+
+    store = FakeStore()
+    hub = await started(store)
+    monkeypatch.setattr(asyncio, "timeout", kept)
+    stream = hub.subscribe_batches(flt, 0, 3600.0, 10)
+    first = asyncio.ensure_future(anext(stream))
+    await wait_until(lambda: idle_followers(hub) == 1)
+    loop = asyncio.get_running_loop()
+    timeouts[-1].reschedule(loop.time())  # the timeout's callback runs first
+    store.commit(event())  # then the delivery task, then the follower
+    item = await asyncio.wait_for(first, 5)
+    if isinstance(item, int):  # a heartbeat, if any, comes after what it covers
+        assert item == 0
+        item = await asyncio.wait_for(anext(stream), 5)
+    assert isinstance(item, list) and [e.sequence for e in item] == [1]
+    await stream.aclose()
+    await hub.close()

@@ -31,6 +31,9 @@ class EventServicer:
         # Each event is encoded once; the same bytes go to every subscriber.
         self._cache: dict[int, tuple[bytes, bytes]] = {}
         self._cache_size = cache_size
+        # And each batch once: subscribers with equal filters that reach the same
+        # events at once (a crowd on one namespace) share its messages.
+        self._batches: dict[tuple[EventFilter, int, int, bool], list[bytes]] = {}
 
     def _framed(self, event: Event) -> tuple[bytes, bytes]:
         """The event as SubscribeResponse fields, encoded once for every stream: as
@@ -53,6 +56,18 @@ class EventServicer:
                 del cache[next(iter(cache))]
         return framed
 
+    def _shared_messages(self, flt: EventFilter, events: list[Event], batched: bool) -> list[bytes]:
+        """:meth:`_messages`, made once for every subscriber of ``flt`` that is sent
+        these events. A subscriber is sent every event its filter selects, in
+        order, so the first and last sequences of a list name its events."""
+        key = (flt, events[0].sequence, events[-1].sequence, batched)
+        messages = self._batches.get(key)
+        if messages is None:
+            messages = self._batches[key] = list(self._messages(events, batched))
+            if len(self._batches) > BATCHES_KEPT:
+                del self._batches[next(iter(self._batches))]
+        return messages
+
     def _messages(self, events: list[Event], batched: bool) -> Iterator[bytes]:
         """SubscribeResponse bytes for ``events``: one per event (``event``), or the
         events together (``events``) in messages of at most about MAX_BATCH_BYTES."""
@@ -61,7 +76,8 @@ class EventServicer:
             for event in events:
                 yield framed(event)[0]
             return
-        parts = [framed(event)[1] for event in events]
+        found = self._cache.get
+        parts = [(found(e.sequence) or framed(e))[1] for e in events]
         if sum(map(len, parts)) <= MAX_BATCH_BYTES:
             yield b"".join(parts)
             return
@@ -119,6 +135,9 @@ class EventServicer:
                     heartbeat=event_pb2.Heartbeat(sequence=item, time=_now_pb())
                 )
                 yield convert.encode(beat)
+            elif len(item) > 1:
+                for message in self._shared_messages(flt, item, batched):
+                    yield message
             else:
                 for message in self._messages(item, batched):
                     yield message
@@ -168,6 +187,8 @@ _EVENT_TAG = b"\x0a"
 _EVENTS_TAG = b"\x1a"
 #: A batched message holds events up to about this many bytes (clients accept 4 MiB).
 MAX_BATCH_BYTES = 1 << 20
+#: Batches' messages kept for the other subscribers of the same filter (``_shared_messages``).
+BATCHES_KEPT = 16
 
 
 def _field(tag: bytes, payload: bytes) -> bytes:

@@ -13,13 +13,15 @@ time for deliveries is bounded:
 - ``committed()`` only appends the batch to ``pending`` and to the in-memory
   tail of the log (``recent``), advances ``head`` and wakes the delivery task:
   a writer's latency does not depend on how many subscribers are open.
-- The delivery task offers each pending batch to the candidate subscribers,
-  found through an index on their filters (by execution id, by namespace, the
-  rest in a list). An offer is O(1) per subscriber whose filter takes every
-  candidate event: the batch's list itself is appended to its buffer, shared
-  by every such subscriber. The task yields to the event loop whenever it has
-  used its slice of loop time (:class:`.pacing.Pacer`'s budget) or ``chunk_size``
-  subscribers.
+- Followers (subscribers of everything or of one namespace) are handed
+  nothing: they read ``recent`` from their cursor when they send, and a batch
+  only wakes the idle ones it concerns. The delivery task offers each pending
+  batch to the other candidate subscribers, found through an index on their
+  filters (by execution id, by namespace, the rest in a list). An offer is
+  O(1) per subscriber whose filter takes every candidate event: the batch's
+  list itself is appended to its buffer, shared by every such subscriber. The
+  task yields to the event loop whenever it has used its slice of loop time
+  (:class:`.pacing.Pacer`'s budget) or ``chunk_size`` subscribers.
 - Stream sends take turns from :class:`.pacing.Pacer`, which lets them use at most a
   budget of event-loop time per turn of the loop, smaller while unary calls
   are in flight (``priority.small_calls``). Sends beyond the budget wait, in
@@ -51,7 +53,7 @@ receive: its heartbeat reports ``max(covered, delivered)``.
 
 The guarantees this keeps, and how: docs/design.md, "The event stream".
 
-Why one file of about 600 lines: the log's tail, the offers and the streams
+Why one file of about 700 lines: the log's tail, the offers and the streams
 read and write one state (``head``, ``delivered``, ``recent``, ``pending``, each
 subscriber's flags) whose invariants above hold only together; the pacing of
 sends (``pacing.py``) and the subscribers with their index
@@ -83,6 +85,8 @@ log = logging.getLogger("statehouse.events")
 #: A subscriber that takes several events per message gets bursts of this many
 #: messages, then at most MESSAGES_PER_SECOND (what arrives meanwhile goes together).
 MESSAGE_BURST = 20
+#: Scanned windows kept for subscribers catching up from the same cursor (``_from_memory``).
+WINDOWS_KEPT = 64
 MESSAGES_PER_SECOND = 200.0
 #: Pending batches are handed to subscribers together, up to about this many events.
 MERGE_EVENTS = 1000
@@ -147,6 +151,12 @@ class EventHub:
         self.memory_events = max(1, memory_events)
         self.recent: list[Event] = []
         self.recent_first = 1
+        #: What :meth:`_from_memory` found for a filter after a cursor, shared by the
+        #: subscribers that catch up from the same cursor with equal filters (after an
+        #: overflow, all of a crowd's subscribers do): a window scanned once, not once
+        #: per subscriber. Events never change, so an entry stays true; it may cover
+        #: less than the head has since reached, and the subscriber reads on from it.
+        self._windows: dict[tuple[EventFilter, int], tuple[list[Event], int]] = {}
         #: The last sequence handed to the hub (committed; maybe not yet delivered).
         self.head = 0
         #: The last sequence offered to every synced subscriber.
@@ -155,8 +165,8 @@ class EventHub:
         self.pending: deque[list[Event]] = deque()
         self.subscriptions: set[Subscription] = set()
         self._index = SubscriberIndex()
-        #: Synced followers (filters that select everything) waiting for events.
-        self._idle_followers: dict[Subscription, None] = {}
+        #: Synced followers waiting for events, by the namespace they follow ("": all).
+        self._idle_followers: dict[str, dict[Subscription, None]] = {}
         self.closed = False
         self._deliver_needed = asyncio.Event()
         #: Reads the log from the head (woken by a gap or another process's commit,
@@ -358,16 +368,28 @@ class EventHub:
     def _targets(self, batch: list[Event]) -> Iterator[tuple[Subscription, list[Event] | None]]:
         """The synced subscribers ``batch`` concerns, each with its matching events
         (one list shared by subscribers whose filters select the same); first the
-        idle followers, with None (they read ``recent`` themselves)."""
-        if self._idle_followers:
-            idle_followers, self._idle_followers = self._idle_followers, {}
-            for sub in idle_followers:
-                yield sub, None
+        idle followers of what it holds, with None (they read ``recent`` themselves).
+
+        An idle follower was at the head when it began to wait, and no batch since
+        held anything it follows (it would have been woken): its cursor moves to
+        just before this batch, so that it reads this batch, not what it skipped."""
+        idle = self._idle_followers
+        if idle:
+            woken = [idle.pop("", None)]
+            if len(idle) > 0:
+                woken.extend(
+                    idle.pop(ns, None) for ns in {e.namespace for e in batch} if ns in idle
+                )
+            before = batch[0].sequence - 1
+            for followers in woken:
+                for sub in followers or ():
+                    if sub.covered < before:
+                        sub.covered = before
+                    yield sub, None
         for sub, events in self._index.targets(batch):
             if sub.synced:
                 if not sub.plain:
-                    flt = sub.filter
-                    events = [e for e in events if flt.matches(e)]
+                    events = sub.filter.select(events)
                 yield sub, events
         rest = self._index.rest
         if rest:
@@ -381,7 +403,7 @@ class EventHub:
                 flt = sub.filter
                 selected = filtered.get(flt)
                 if selected is None:
-                    selected = filtered[flt] = [e for e in batch if flt.matches(e)]
+                    selected = filtered[flt] = flt.select(batch)
                 yield sub, selected
 
     async def _tail(self) -> None:
@@ -480,6 +502,7 @@ class EventHub:
         # (and the server) a few messages, while a quiet one is sent each event at once.
         pace = limit > 1
         tokens = float(MESSAGE_BURST)
+        beat_due = False
         refilled = loop.time()
         try:
             while True:
@@ -510,8 +533,24 @@ class EventHub:
                             pacer.done(slot)
                             slot = 0
                             continue
-                        events = self.recent[start : start + min(limit, self.head - sub.covered)]
-                        sub.covered = events[-1].sequence
+                        if sub.filter.namespace:
+                            # One namespace: what the others wrote in between is skipped.
+                            events, covered = self._from_memory(
+                                sub.filter, sub.covered, self.head, limit
+                            )
+                            if len(events) > limit:
+                                events = events[:limit]
+                                covered = events[-1].sequence
+                            sub.covered = covered
+                            if not events:
+                                pacer.done(slot)
+                                slot = 0
+                                continue
+                        else:
+                            events = self.recent[
+                                start : start + min(limit, self.head - sub.covered)
+                            ]
+                            sub.covered = events[-1].sequence
                     sub.delivered = True
                     tokens -= 1
                     try:
@@ -528,9 +567,13 @@ class EventHub:
                         sub.delivered = True
                         yield page
                     continue
+                if beat_due:  # a follower's heartbeat, once it has read to the head
+                    beat_due = False
+                    yield sub.covered
+                    continue
                 idle = sub.idle = loop.create_future()
                 if sub.follows:
-                    self._idle_followers[sub] = None
+                    self._idle_followers.setdefault(sub.filter.namespace, {})[sub] = None
                 try:
                     async with asyncio.timeout(heartbeat_interval):
                         slot = await idle  # woken at its turn, with a slot (0: to close)
@@ -539,19 +582,35 @@ class EventHub:
                     # just buffered: then ``covered`` includes undelivered events, and
                     # a heartbeat must wait until they are sent.
                     if not sub.buffered and sub.synced:
-                        # Batches this subscriber was no candidate for had nothing for it.
-                        if not sub.follows:  # a follower's cursor is exact
+                        if not sub.follows:
+                            # Batches this subscriber was no candidate for had nothing for it.
                             sub.covered = max(sub.covered, self.delivered)
-                        yield sub.covered
+                            yield sub.covered
+                        elif sub.covered < self.head:
+                            # A follower's cursor moves only as it reads: events may
+                            # have come (their wake lost to the timeout), so it reads
+                            # first and beats at the head.
+                            beat_due = True
+                        else:
+                            yield sub.covered
                 finally:
                     sub.idle = None
-                    self._idle_followers.pop(sub, None)
+                    self._stop_following(sub)
         finally:
             if slot:
                 pacer.done(slot)
-            self._idle_followers.pop(sub, None)
+            self._stop_following(sub)
             self.subscriptions.discard(sub)
             self._index.discard(sub)
+
+    def _stop_following(self, sub: Subscription) -> None:
+        """Take ``sub`` off the idle followers (if it is one)."""
+        namespace = sub.filter.namespace
+        followers = self._idle_followers.get(namespace)
+        if followers is not None:
+            followers.pop(sub, None)
+            if not followers:
+                del self._idle_followers[namespace]
 
     async def _replay(self, sub: Subscription, limit: int) -> AsyncIterator[list[Event]]:
         """Serve an unsynced subscriber from memory or the log until it reaches the head,
@@ -598,7 +657,13 @@ class EventHub:
         window = self.recent[start:stop]
         if selects_everything(flt):
             return window, first + stop - 1
-        return [e for e in window if flt.matches(e)], first + stop - 1
+        key = (flt, after)
+        found = self._windows.get(key)
+        if found is None:
+            found = self._windows[key] = (flt.select(window), first + stop - 1)
+            if len(self._windows) > WINDOWS_KEPT:
+                del self._windows[next(iter(self._windows))]
+        return found
 
     async def _from_log(self, sub: Subscription, upto: int, limit: int) -> tuple[list[Event], int]:
         """A page of the log after the subscriber's cursor up to ``upto`` matching its

@@ -35,9 +35,10 @@ class Subscription:
         self.filter = flt
         #: Whether every candidate event of the index matches the filter (no check per event).
         self.plain = plain(flt)
-        #: Whether it selects every event: it then reads the hub's ``recent`` from its
-        #: cursor when it sends, and costs nothing per batch unless it is idle.
-        self.follows = selects_everything(flt)
+        #: Whether it follows the whole log or one namespace: it then reads the hub's
+        #: ``recent`` from its cursor when it sends (what it selects, shared by the
+        #: followers of the same), and costs nothing per batch unless it is idle.
+        self.follows = follows(flt)
         #: Everything up to this sequence was considered for this subscriber
         #: (delivered, buffered, or filtered out).
         self.covered = cursor
@@ -191,6 +192,13 @@ def _discard(index: dict[str, set[Subscription]], key: str, sub: Subscription) -
         subs.discard(sub)
         if not subs:
             del index[key]
+
+
+def follows(flt: EventFilter) -> bool:
+    """Whether a subscriber of ``flt`` reads ``recent`` itself (everything, or one
+    namespace: the broad filters of dashboards, where many subscribers share one
+    filter) rather than being offered each batch's matching events (the rest)."""
+    return not (flt.scope or flt.flow_id or flt.execution_ids or flt.states)
 
 
 def selects_everything(flt: EventFilter) -> bool:
