@@ -200,6 +200,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="CORES",
         help="the CPU quota of each replica in the replicas phase (cgroup v1; default 0.35)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rounds of the phases whose figure is a ratio within a run: the writer rate "
+        "(alone, then beside subscribers) and the replicas (1, 2, 3); each figure is the "
+        "round of median ratio (default 3, --quick 1)",
+    )
     parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out phases")
     parser.add_argument(
         "--fanout-batches",
@@ -266,6 +275,8 @@ def _sizes(args: argparse.Namespace) -> Sizes:
         rate = replace(rate, subscribers=tuple(n for n in args.writer_rate_subscribers if n > 0))
     if args.subscriber_quota is not None:
         rate = replace(rate, quota_cores=max(0.0, args.subscriber_quota))
+    if args.rounds is not None:
+        rate = replace(rate, rounds=max(1, args.rounds))
     sizes = replace(sizes, writer_rate=rate)
     if args.levels:
         levels = tuple(int(x) for x in args.levels.split(",") if x)
@@ -488,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
 
             replica_sizes = replicas.ReplicaSizes.quick() if args.quick else replicas.ReplicaSizes()
             replica_sizes = replace(replica_sizes, cores=args.replica_cpu)
+            if args.rounds is not None:
+                replica_sizes = replace(replica_sizes, rounds=max(1, args.rounds))
             results["replicas"] = replicas.run_replicas(args.server_src, tmp, replica_sizes)
             ok = ok and replicas.replicas_ok(results["replicas"])
         if "workers" in skipped:

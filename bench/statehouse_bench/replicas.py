@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,10 +75,14 @@ class ReplicaSizes:
     #: work stays the same whatever the number of replicas (one subscriber per
     #: replica would add a subscriber's deliveries with each replica).
     subscribers: int = 1
+    #: Rounds of the counts (1, 2, 3, 1, 2, 3, ...); each count's row is its round of
+    #: median scaling against the same round's one replica (one replica's rate moves
+    #: by a tenth or more between runs on a shared machine).
+    rounds: int = 3
 
     @classmethod
     def quick(cls) -> ReplicaSizes:
-        return cls(transitions_per_replica=1_500, seconds=4.0)
+        return cls(transitions_per_replica=1_500, seconds=4.0, rounds=1)
 
 
 def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dict[str, Any]:
@@ -96,7 +101,6 @@ def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dic
         progress(f"replicas: SKIPPED: {result['skipped']}")
         return result
     cluster: Any = None
-    replicas: list[ServerProcess] = []
     stack = contextlib.ExitStack()
     try:
         progress("replicas: starting a throwaway PostgreSQL cluster")
@@ -112,67 +116,107 @@ def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dic
             database.add(pid)
         settings = set_durability(cluster, True)
         result["settings"] = settings
-        for count in sizes.counts:
-            url = cluster.create_database()
-            result["version"] = _pg_version(url)
-            with contextlib.ExitStack() as quotas:
-                held = []
-                for number in range(1, count + 1):
-                    replica = statehouse_server(
-                        f"statehouse (replicas {count}, replica {number})",
-                        url,
-                        tmp,
-                        key=f"replicas-{count}-{number}",
-                        server_src=server_src,
-                    )
-                    replicas.append(replica)
-                    replica.start(60)
-                    quota = quotas.enter_context(
-                        CpuQuota(f"replicas-{count}-{number}", sizes.cores, shares=SHARES)
-                    )
-                    if replica.proc is not None:
-                        quota.add(replica.proc.pid)
-                    held.append(quota)
-                result["quota"] = (
-                    f"each replica: {held[0].note}"
-                    if all(q.applied for q in held)
-                    else held[0].note
+        rounds: list[list[dict[str, Any]]] = []
+        for number in range(1, sizes.rounds + 1):
+            rounds.append([])
+            for count in sizes.counts:
+                if sizes.rounds > 1:
+                    progress(f"replicas: round {number} of {sizes.rounds}, {count} replicas")
+                run = _run_count(
+                    cluster, count, sizes, server_src, tmp, database_cpu, result, number
                 )
-                progress(f"replicas: {count}, {result['quota']}")
-                pg_sizes = PgSizes(concurrency=sizes.concurrency, seconds=sizes.seconds)
-                run = run_pg_workload(
-                    replicas,
-                    url,
-                    database_cpu,
-                    pg_sizes,
-                    sizes.transitions_per_replica * count,
-                    f"quota {sizes.cores:g}",
-                    subscribed=sizes.subscribers or None,
-                )
-                run["throttled_s"] = round(sum(q.throttled_seconds() for q in held), 2)
-                result["runs"].append(run)
-                for replica in replicas:
-                    replica.stop()
-                replicas = []
-        one = next((r for r in result["runs"] if r["replicas"] == 1), None)
-        if one and one["transitions_per_s"]:
-            for run in result["runs"]:
-                run["scaling"] = round(run["transitions_per_s"] / one["transitions_per_s"], 2)
-                run["efficiency"] = round(run["scaling"] / run["replicas"], 2)
+                run["round"] = number
+                rounds[-1].append(run)
+        result["runs"] = _median_rounds(rounds)
+        result["all_runs"] = [run for runs in rounds for run in runs]
     except Exception:
         result["error"] = traceback.format_exc()
         progress("replicas phase failed:\n" + result["error"])
-        for replica in replicas:
-            progress(f"last lines of the {replica.name} log:\n{replica.tail()}")
     finally:
-        for replica in replicas:
-            with contextlib.suppress(Exception):
-                replica.stop()
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.stop()
         stack.close()
     return result
+
+
+def _median_rounds(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each count's run of median scaling against its round's one replica (one
+    replica: its run of median rate), with every round's figure in ``rounds``."""
+    by_count: dict[int, list[dict[str, Any]]] = {}
+    for runs in rounds:
+        one = next((r for r in runs if r["replicas"] == 1), None)
+        for run in runs:
+            if one and one["transitions_per_s"]:
+                run["scaling"] = round(run["transitions_per_s"] / one["transitions_per_s"], 2)
+                run["efficiency"] = round(run["scaling"] / run["replicas"], 2)
+            by_count.setdefault(run["replicas"], []).append(run)
+    out = []
+    for count, runs in by_count.items():
+        key = "transitions_per_s" if count == 1 else "scaling"
+        figures = [r.get(key, 0.0) for r in runs]
+        chosen = runs[figures.index(statistics.median_low(figures))]
+        out.append({**chosen, "rounds": figures})
+    return out
+
+
+def _run_count(
+    cluster: Any,
+    count: int,
+    sizes: ReplicaSizes,
+    server_src: Path | None,
+    tmp: Path,
+    database_cpu: ProcessTreeCPU,
+    result: dict[str, Any],
+    round_number: int,
+) -> dict[str, Any]:
+    """One run of ``count`` replicas on a fresh database, each in its quota."""
+    replicas: list[ServerProcess] = []
+    try:
+        url = cluster.create_database()
+        result["version"] = _pg_version(url)
+        with contextlib.ExitStack() as quotas:
+            held = []
+            for number in range(1, count + 1):
+                replica = statehouse_server(
+                    f"statehouse (replicas {count}, replica {number})",
+                    url,
+                    tmp,
+                    key=f"replicas-{count}-{number}-round{round_number}",
+                    server_src=server_src,
+                )
+                replicas.append(replica)
+                replica.start(60)
+                quota = quotas.enter_context(
+                    CpuQuota(f"replicas-{count}-{number}", sizes.cores, shares=SHARES)
+                )
+                if replica.proc is not None:
+                    quota.add(replica.proc.pid)
+                held.append(quota)
+            result["quota"] = (
+                f"each replica: {held[0].note}" if all(q.applied for q in held) else held[0].note
+            )
+            progress(f"replicas: {count}, {result['quota']}")
+            pg_sizes = PgSizes(concurrency=sizes.concurrency, seconds=sizes.seconds)
+            run = run_pg_workload(
+                replicas,
+                url,
+                database_cpu,
+                pg_sizes,
+                sizes.transitions_per_replica * count,
+                f"quota {sizes.cores:g}",
+                subscribed=sizes.subscribers or None,
+            )
+            run["throttled_s"] = round(sum(q.throttled_seconds() for q in held), 2)
+            return run
+    except Exception:
+        for replica in replicas:
+            progress(f"last lines of the {replica.name} log:\n{replica.tail()}")
+        raise
+    finally:
+        for replica in replicas:
+            with contextlib.suppress(Exception):
+                replica.stop()
 
 
 def replicas_ok(result: dict[str, Any] | None) -> bool:
@@ -182,7 +226,17 @@ def replicas_ok(result: dict[str, Any] | None) -> bool:
         return False
     return all(
         not run["transition"]["errors"] and not run["create"]["errors"] and run["order"]["agreed"]
-        for run in result["runs"]
+        for run in result.get("all_runs") or result["runs"]
+    )
+
+
+def _rounds_note(runs: list[dict[str, Any]]) -> str:
+    n = max((len(r.get("rounds") or []) for r in runs), default=0)
+    if n <= 1:
+        return ""
+    return (
+        f" in the same round; {n} rounds of 1, 2, 3 replicas, each row the round of median\n"
+        "scaling (one replica: of median rate), every round's figure in brackets"
     )
 
 
@@ -195,7 +249,7 @@ def render(result: dict[str, Any] | None) -> str:
         f"\nReplicas that add throughput: {result.get('version', 'PostgreSQL')}, fsync on, one "
         f"database; {result.get('quota', '')};\nraw-stub clients at 64 in flight split over the "
         "replicas (no quota for them nor the database), one subscriber on the first replica;\n"
-        "scaling = N replicas / one:"
+        "scaling = N replicas / one" + _rounds_note(result["runs"]) + ":"
     ]
     rows = []
     for run in result["runs"]:
@@ -205,8 +259,18 @@ def render(result: dict[str, Any] | None) -> str:
         rows.append(
             [
                 str(run["replicas"]),
-                f"{t['rate']:,.0f}",
+                f"{t['rate']:,.0f}"
+                + (
+                    f" [{', '.join(f'{r:,.0f}' for r in run['rounds'])}]"
+                    if len(run.get("rounds") or []) > 1 and run["replicas"] == 1
+                    else ""
+                ),
                 f"{run.get('scaling', 0):.2f} x"
+                + (
+                    f" [{', '.join(f'{r:.2f}' for r in run['rounds'])}]"
+                    if len(run.get("rounds") or []) > 1 and run["replicas"] > 1
+                    else ""
+                )
                 + (f" (target >= {target:g} x)" if target is not None else ""),
                 f"{run.get('efficiency', 0):.2f}",
                 f"{t['p50_ms']:.1f}",

@@ -373,3 +373,34 @@ def test_a_bench_subscriber_counts_a_message_at_once_only_when_it_is_exact() -> 
     assert not sub._check_batch([_Item(14), _Item(13)], now=6)
     assert not sub._check_batch([_Item(13), _Item(14, fanout.SENTINEL_FLOW)], now=6)
     assert (sub.expected, sub.received, sub.errors) == (13, 3, [])
+
+
+def test_replica_rows_are_the_round_of_median_scaling() -> None:
+    from statehouse_bench import replicas
+
+    def run(count: int, rate: float) -> dict[str, Any]:
+        return {
+            "replicas": count,
+            "transitions_per_s": rate,
+            "transition": {"rate": rate, "errors": 0, "p50_ms": 1.0},
+            "create": {"errors": 0},
+            "order": {"agreed": True, "subscribers": 1, "events_logged": 10, "errors": []},
+        }
+
+    rounds = [
+        [run(1, 1000), run(2, 1500), run(3, 2500)],  # 1.5, 2.5
+        [run(1, 800), run(2, 1440), run(3, 1600)],  # 1.8, 2.0
+        [run(1, 900), run(2, 1530), run(3, 2070)],  # 1.7, 2.3
+    ]
+    rows = {r["replicas"]: r for r in replicas._median_rounds(rounds)}
+    assert rows[1]["transitions_per_s"] == 900 and rows[1]["rounds"] == [1000, 800, 900]
+    assert (rows[2]["scaling"], rows[2]["rounds"]) == (1.7, [1.5, 1.8, 1.7])
+    assert (rows[3]["scaling"], rows[3]["rounds"]) == (2.3, [2.5, 2.0, 2.3])
+    text = replicas.render({"runs": list(rows.values()), "version": "PostgreSQL 15"})
+    assert "2.30 x [2.50, 2.00, 2.30] (target >= 2.4 x)" in text
+    assert "3 rounds of 1, 2, 3 replicas" in text
+    # A round whose subscriber disagreed fails the phase, even when not the median.
+    rounds[0][2]["order"]["agreed"] = False
+    result = {"skipped": "", "error": "", "runs": list(rows.values())}
+    result["all_runs"] = [r for runs in rounds for r in runs]
+    assert not replicas.replicas_ok(result)
