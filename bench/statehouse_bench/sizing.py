@@ -131,13 +131,19 @@ def _sqlite_tables(path: Path) -> dict[str, int]:
 
 
 def _pg_tables(url: str) -> dict[str, int]:
+    """Bytes per table, indexes and TOAST included; a partitioned table's are its
+    partitions' (the event log is partitioned by sequence range)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
-                    "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
-                    "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+                    "SELECT coalesce(parent.relname, c.relname), "
+                    "sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                    "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
+                    "LEFT JOIN pg_class parent ON parent.oid = i.inhparent "
+                    "WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace "
+                    "GROUP BY 1"
                 )
             )
             return {str(name): int(size) for name, size in rows}
