@@ -54,6 +54,11 @@ class Call:
         """The method's own name: ``GetExecution``."""
         return self.method.rsplit("/", 1)[-1]
 
+    def item(self, method: str, payloads: Payloads, heavy: bool) -> Call:
+        """The call of one item of a batch (``dataclasses.replace``'s result,
+        without its introspection of the fields for every item)."""
+        return Call(method, payloads, heavy, self.principal, self.guard, self.headers)
+
     def payload(self, name: str) -> JsonObject | None:
         """The request's Struct field ``name`` as JSON, None when unset."""
         return self.payloads.payload(name)

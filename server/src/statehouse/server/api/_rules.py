@@ -364,6 +364,10 @@ class _PayloadWalk:
 
 # -- what a rule knows of its field -----------------------------------------------------------
 
+#: The rule of a repeated field's items when the field names none (rules are frozen:
+#: one instance serves every field).
+TEXT_ITEM: Rule = Text(256)
+
 
 @dataclass(slots=True)
 class Context:
@@ -374,4 +378,4 @@ class Context:
     max_payload_bytes: int
     #: The enum of the field (of its items, of its map's values), when it has one.
     enum: EnumDescriptor | None = None
-    item_rule: Rule = field(default_factory=lambda: Text(256))
+    item_rule: Rule = TEXT_ITEM

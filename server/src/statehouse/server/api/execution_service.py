@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
@@ -345,9 +344,7 @@ class ExecutionServicer(Servicer):
         for i in range(len(items)):
             if i in failed:
                 continue
-            item_call = replace(
-                call, method=single, payloads=payloads[i] or Payloads(), heavy=heavy
-            )
+            item_call = call.item(single, payloads[i] or Payloads(), heavy)
             try:
                 work, respond = self._transition_task_run(items[i], item_call)
             except DomainError as error:  # that item's answer

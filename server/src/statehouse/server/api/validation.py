@@ -33,6 +33,7 @@ from google.protobuf.message import Message
 from .. import limits as L
 from ._rules import (
     MAX_REPORTED,
+    TEXT_ITEM,
     Context,
     Instant,
     Known,
@@ -373,6 +374,7 @@ def _validate_message(
     message: Message, prefix: str, v: Violations, payloads: Payloads, max_payload_bytes: int
 ) -> None:
     plan = _plan(message.DESCRIPTOR)  # type: ignore[arg-type]
+    ctx = Context(payloads, max_payload_bytes)  # one for the message, set per field
     for f in plan.fields:
         value = getattr(message, f.name)
         path = prefix + f.name
@@ -391,9 +393,8 @@ def _validate_message(
                 continue
         if f.rule is None:
             continue
-        ctx = Context(payloads, max_payload_bytes, f.enum)
-        if f.item_rule is not None:
-            ctx.item_rule = f.item_rule
+        ctx.enum = f.enum
+        ctx.item_rule = TEXT_ITEM if f.item_rule is None else f.item_rule
         f.rule.check(value, path, v, ctx)
     if plan.check is not None:
         plan.check(message, prefix, v)

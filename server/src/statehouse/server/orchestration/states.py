@@ -18,6 +18,10 @@ class State(enum.Enum):
     KILLED = "KILLED"
     RESTARTED = "RESTARTED"
 
+    # Members are singletons, equal only to themselves: hashed by identity, in C
+    # (Enum's own hash runs Python for every set and dict lookup of a state).
+    __hash__ = object.__hash__
+
     @property
     def is_terminal(self) -> bool:
         """SUCCESS, WARNING, FAILED and KILLED end a lifecycle (until a restart)."""
@@ -30,6 +34,9 @@ class State(enum.Enum):
 
 
 TERMINAL_STATES = frozenset({State.SUCCESS, State.WARNING, State.FAILED, State.KILLED})
+#: Each state by its stored name: ``STATES[name]`` is ``State(name)`` without the
+#: Enum machinery (a KeyError for an unknown name), for decoding rows.
+STATES: dict[str, State] = {state.value: state for state in State}
 
 #: States from which a task run entering RUNNING opens a new attempt.
 STARTABLE_STATES = frozenset({State.CREATED, State.RESTARTED})

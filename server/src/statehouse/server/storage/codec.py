@@ -12,12 +12,12 @@ from ..orchestration import (
     Attempt,
     Event,
     Execution,
-    State,
     StateChange,
     TaskRun,
     UnreadableRecord,
     retry,
 )
+from ..orchestration.states import STATES
 
 T = TypeVar("T")
 
@@ -67,12 +67,12 @@ def loads_optional(text: str | None) -> Any:
 
 def history_to_json(history: list[StateChange]) -> list[list[Any]]:
     """``[state, time, reason, actor]`` per entry (entries stored before actors have three)."""
-    return [[h.state.value, h.time_us, h.reason, h.actor] for h in history]
+    return [[h.state._value_, h.time_us, h.reason, h.actor] for h in history]
 
 
 def history_from_json(items: list[list[Any]]) -> list[StateChange]:
     return [
-        StateChange(State(s), int(t), str(r), str(actor[0]) if actor else "")
+        StateChange(STATES[s], int(t), str(r), str(actor[0]) if actor else "")
         for s, t, r, *actor in items
     ]
 
@@ -80,7 +80,7 @@ def history_from_json(items: list[list[Any]]) -> list[StateChange]:
 def _attempt_to_json(a: Attempt) -> dict[str, Any]:
     item: dict[str, Any] = {
         "n": a.number,
-        "s": a.state.value,
+        "s": a.state._value_,
         "h": history_to_json(a.history),
         "w": a.worker_id,
     }
@@ -97,7 +97,7 @@ def attempts_from_json(text: str) -> list[Attempt]:
     return [
         Attempt(
             number=int(a["n"]),
-            state=State(a["s"]),
+            state=STATES[a["s"]],
             history=history_from_json(a["h"]),
             worker_id=str(a["w"]),
             lease_us=None if a.get("l") is None else int(a["l"]),
@@ -112,7 +112,7 @@ def execution_row(ex: Execution) -> dict[str, Any]:
         "namespace": ex.namespace,
         "flow_id": ex.flow_id,
         "flow_revision": ex.flow_revision,
-        "state": ex.state.value,
+        "state": ex.state._value_,
         "revision": ex.revision,
         "create_time_us": ex.create_time_us,
         "update_time_us": ex.update_time_us,
@@ -132,7 +132,7 @@ def execution_from_row(row: Mapping[Any, Any]) -> Execution:
         namespace=row["namespace"],
         flow_id=row["flow_id"],
         flow_revision=row["flow_revision"],
-        state=State(row["state"]),
+        state=STATES[row["state"]],
         revision=row["revision"],
         create_time_us=row["create_time_us"],
         update_time_us=row["update_time_us"],
@@ -162,7 +162,7 @@ def task_run_row(tr: TaskRun) -> dict[str, Any]:
         "task_id": tr.task_id,
         "parent_task_run_id": tr.parent_task_run_id,
         "value": tr.value,
-        "state": tr.state.value,
+        "state": tr.state._value_,
         "create_time_us": tr.create_time_us,
         "update_time_us": tr.update_time_us,
         "next_attempt_time_us": tr.next_attempt_time_us,
@@ -205,7 +205,7 @@ def task_run_from_row(row: Mapping[Any, Any]) -> TaskRun:
         task_id=row["task_id"],
         parent_task_run_id=row["parent_task_run_id"],
         value=row["value"],
-        state=State(row["state"]),
+        state=STATES[row["state"]],
         create_time_us=row["create_time_us"],
         update_time_us=row["update_time_us"],
         next_attempt_time_us=row["next_attempt_time_us"],
@@ -227,8 +227,8 @@ def event_row(ev: Event) -> dict[str, Any]:
         "task_run_id": ev.task_run_id,
         "task_id": ev.task_id,
         "attempt": ev.attempt,
-        "previous_state": None if ev.previous_state is None else ev.previous_state.value,
-        "state": ev.state.value,
+        "previous_state": None if ev.previous_state is None else ev.previous_state._value_,
+        "state": ev.state._value_,
         "reason": ev.reason,
         "execution_revision": ev.execution_revision,
         "actor": ev.actor,
@@ -246,8 +246,8 @@ def event_from_row(row: Mapping[Any, Any]) -> Event:
         task_run_id=row["task_run_id"],
         task_id=row["task_id"],
         attempt=row["attempt"],
-        previous_state=None if previous is None else State(previous),
-        state=State(row["state"]),
+        previous_state=None if previous is None else STATES[previous],
+        state=STATES[row["state"]],
         reason=row["reason"],
         execution_revision=row["execution_revision"],
         actor=row["actor"],

@@ -16,7 +16,8 @@ The engine's ``before_cursor_execute`` listeners still hear each statement
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NoReturn
 
 from sqlalchemy.engine import Connection, Dialect
@@ -26,13 +27,15 @@ from sqlalchemy.sql.expression import Executable
 class Hot:
     """One statement, compiled once per dialect (and ``IN`` list length)."""
 
-    __slots__ = ("_compiled", "expanding", "statement")
+    __slots__ = ("_compiled", "_getters", "expanding", "statement")
 
     def __init__(self, statement: Executable, *, expanding: str | None = None) -> None:
         self.statement = statement
         #: The name of an ``IN`` list's expanding bind parameter, if it has one.
         self.expanding = expanding
         self._compiled: dict[tuple[str, int], tuple[str, tuple[str, ...] | None]] = {}
+        #: A row's positional parameters, read at once (``itemgetter``), by dialect.
+        self._getters: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {}
 
     def _compile(self, dialect: Dialect, size: int = 0) -> tuple[str, tuple[str, ...] | None]:
         key = (dialect.name, size)
@@ -68,7 +71,10 @@ class Hot:
         sql, names = self._compile(dialect)
         if names is None:
             return sql, rows
-        return sql, [tuple(r[n] for n in names) for r in rows]
+        getter = self._getters.get(dialect.name)
+        if getter is None:
+            getter = self._getters[dialect.name] = _positional(names)
+        return sql, [getter(r) for r in rows]
 
     def rows(self, conn: Connection, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run a SELECT whose only parameter is the ``IN`` list ``values``."""
@@ -93,6 +99,14 @@ class Hot:
             _raise(conn, exc, sql, params, cursor)
         finally:
             cursor.close()
+
+
+def _positional(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of ``names``, as a tuple (itemgetter gives a lone value bare)."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda row: (row[name],)
+    return itemgetter(*names)
 
 
 def _raise(conn: Connection, exc: Exception, sql: str, params: Any, cursor: Any) -> NoReturn:

@@ -9,9 +9,10 @@ rules append to its lists). Reads for update lock their rows on PostgreSQL
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,11 +77,18 @@ _SELECT_TASK_RUNS_OF = (
 )
 
 
+#: Every field of an Execution, in the order of its constructor's arguments.
+_EXECUTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Execution)))
+assert all(f.init and not f.kw_only for f in dataclasses.fields(Execution))
+
+
 def copy_execution(ex: Execution) -> Execution:
     """A copy the rules may change (they append to histories) without changing
     the original: its lists and labels are its own; entries are never changed.
-    Every other field is carried over as it is, a field added later included."""
-    copied = copy.copy(ex)
+    Every other field is carried over as it is, a field added later included
+    (read all at once, then passed in order: ``copy.copy`` of a slotted
+    dataclass sets its fields one by one, a sixth of a batch's writer time)."""
+    copied = Execution(*_EXECUTION_FIELDS(ex))
     copied.history = list(ex.history)
     copied.labels = dict(ex.labels)
     copied.task_runs = []
