@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
+import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -28,6 +29,7 @@ from statehouse.client import AsyncClient, NotFoundError
 from statehouse.server import testing as launcher
 from statehouse.server.app import Server, create_server
 from statehouse.server.telemetry import Tracing
+from statehouse.v1 import event_service_pb2, event_service_pb2_grpc
 from tests.eventually import eventually_async
 from tests.integration.conftest import make_settings
 
@@ -114,6 +116,22 @@ async def test_a_call_is_one_server_span_whose_parent_is_the_clients(traced: Tra
 async def test_a_write_is_a_child_span_linked_to_its_batchs_transaction_and_fanout(
     traced: Traced,
 ) -> None:
+    # Someone to deliver to: a hub with nobody to deliver to may move past a commit's
+    # events unread, with no fan-out, when the file's change counter tells it of the
+    # commit before its commit listener does (on a loaded machine, it does).
+    channel = grpc.aio.insecure_channel(traced.target)
+    stream = event_service_pb2_grpc.EventServiceStub(channel).Subscribe(
+        event_service_pb2.SubscribeRequest(from_latest=True)
+    )
+    try:
+        await eventually_async(lambda: traced.server.hub.subscriptions, "a subscription")
+        await _write_and_trace(traced)
+    finally:
+        stream.cancel()
+        await channel.close()
+
+
+async def _write_and_trace(traced: Traced) -> None:
     async with AsyncClient.connect(traced.target) as client:
         execution = await client.create_execution(namespace="demo", flow_id="hello")
         await client.get_execution(execution.id)
