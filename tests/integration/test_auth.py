@@ -1001,7 +1001,7 @@ async def test_every_change_names_its_actor(secured: Secured, manual_clock: Manu
 
 
 async def test_revocation_and_expiry_take_effect_on_every_replica(
-    secured: Secured,
+    secured: Secured, manual_clock: ManualClock
 ) -> None:
     s = secured
     # The other replica reloads only when told (its interval is an hour): what
@@ -1031,7 +1031,7 @@ async def test_revocation_and_expiry_take_effect_on_every_replica(
                 C.UNAUTHENTICATED
             )
             # The expired token: refused on both once its second is up (no reload needed).
-            await asyncio.sleep(1.1)  # more than its ttl since it was issued
+            manual_clock.advance(1.1)  # more than its ttl since it was issued
             for caller in (s.caller(short), Caller(channel, short)):
                 code = await caller.code("ExecutionService", "ListExecutions", request, False)
                 assert code == C.UNAUTHENTICATED

@@ -32,12 +32,12 @@ import json
 import logging
 import re
 import secrets
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import clock
 from ..limits import CREDENTIAL_NAME_RE, MAX_CERTIFICATE_SUBJECT, MAX_CREDENTIAL_NAMESPACES
 from ..orchestration import AlreadyExists, InvalidArgument, Unauthenticated
 from ..orchestration.patterns import problem
@@ -50,10 +50,6 @@ log = logging.getLogger("statehouse.auth")
 TOKEN_PREFIX = "sht_"
 NAME_RE = CREDENTIAL_NAME_RE
 _TOKEN_RE = re.compile(r"sht_([0-9a-f]{12})_([A-Za-z0-9_-]{43})\Z")
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1_000
 
 
 def _digest(secret: str) -> str:
@@ -161,7 +157,7 @@ def new_credential(
     if errors:
         raise InvalidArgument(errors)
     assert isinstance(role, Role)
-    now = _now_us()
+    now = clock.now_us()
     row: dict[str, Any] = {
         "name": name,
         "role": role.label,
@@ -273,7 +269,7 @@ class Authenticator:
         if watchers is None:
             watchers = self._watched[principal] = {}
             if principal.expires_us is not None:
-                delay = max(0.0, (principal.expires_us - _now_us()) / 1e6)
+                delay = max(0.0, (principal.expires_us - clock.now_us()) / 1e6)
                 loop = asyncio.get_running_loop()
                 self._expiries[principal] = loop.call_later(delay + 0.001, self._check_watched)
         key = next(self._watch_ids)
@@ -292,7 +288,7 @@ class Authenticator:
     def _check_watched(self) -> None:
         if not self._watched:
             return
-        now = _now_us()
+        now = clock.now_us()
         for principal in [p for p in self._watched if not self._holds(p, now)]:
             watchers = self._watched.pop(principal)
             timer = self._expiries.pop(principal, None)
@@ -325,7 +321,7 @@ class Authenticator:
         A bearer credential, when present, decides (a bad one is refused even
         with a good certificate); else a certificate grant for the subject.
         """
-        now = _now_us()
+        now = clock.now_us()
         if authorization is not None:
             scheme, _, value = authorization.partition(" ")
             principal = None
@@ -428,7 +424,7 @@ def issue_offline(
 
 
 def list_offline(database_url: str, include_inactive: bool = False) -> list[dict[str, Any]]:
-    now = _now_us()
+    now = clock.now_us()
     rows = _offline(database_url, lambda tx: tx.list_credentials())
     found = [Credential.from_row(r) for r in rows]
     return [c.describe() for c in found if include_inactive or c.active(now)]
@@ -436,7 +432,7 @@ def list_offline(database_url: str, include_inactive: bool = False) -> list[dict
 
 def revoke_offline(database_url: str, name: str) -> dict[str, Any]:
     """Revoke ``name``; LookupError if there is no such credential."""
-    row = _offline(database_url, lambda tx: tx.revoke_credential(name, _now_us()))
+    row = _offline(database_url, lambda tx: tx.revoke_credential(name, clock.now_us()))
     if row is None:
         raise LookupError(f"no credential named {name!r}")
     return Credential.from_row(row).describe()
