@@ -75,7 +75,9 @@ class ExecutionServicer(Servicer):
             return commands.create_execution(tx, spec, actor=call.actor)
 
         def respond(execution: Execution) -> pb.CreateExecutionResponse:
-            return pb.CreateExecutionResponse(execution=convert.execution_to_pb(execution))
+            response = pb.CreateExecutionResponse()
+            convert.execution_to_pb(execution, response.execution)  # in place, not copied in
+            return response
 
         return await self.mutate(call, request, pb.CreateExecutionResponse, work, respond)
 
@@ -189,9 +191,9 @@ class ExecutionServicer(Servicer):
 
         def respond(done: tuple[TaskRun, Execution]) -> pb.CreateTaskRunResponse:
             task_run, execution = done
-            return pb.CreateTaskRunResponse(
-                task_run=convert.task_run_to_pb(task_run), execution_revision=execution.revision
-            )
+            response = pb.CreateTaskRunResponse(execution_revision=execution.revision)
+            convert.task_run_to_pb(task_run, response.task_run)
+            return response
 
         return await self.mutate(call, request, pb.CreateTaskRunResponse, work, respond)
 
@@ -230,7 +232,9 @@ class ExecutionServicer(Servicer):
             )
 
         def respond(execution: Execution) -> pb.TransitionExecutionResponse:
-            return pb.TransitionExecutionResponse(execution=convert.execution_to_pb(execution))
+            response = pb.TransitionExecutionResponse()
+            convert.execution_to_pb(execution, response.execution)
+            return response
 
         return await self.mutate(call, request, pb.TransitionExecutionResponse, work, respond)
 
@@ -276,10 +280,10 @@ class ExecutionServicer(Servicer):
         def respond(done: Moved) -> pb.TransitionTaskRunResponse:
             task_run, execution, decision = done
             response = pb.TransitionTaskRunResponse(
-                task_run=convert.task_run_to_pb(task_run),
                 execution_revision=execution.revision,
                 execution_state=convert.state_to_pb(execution.state),
             )
+            convert.task_run_to_pb(task_run, response.task_run)  # in place, not copied in
             if decision is not None:
                 response.retry.scheduled = decision.scheduled
                 if decision.scheduled:
