@@ -9,6 +9,11 @@ no SQLAlchemy) and draw no time, ids or randomness of their own: those come
 with the change set (``docs/design.md`` §"Orchestration"). The commands
 (``statehouse.server.commands``) load what a procedure needs, call it, and
 store the resulting change.
+
+Why one file of about 500 lines: the procedures call one another (a task run's
+move may start its execution, end it, retry it or finish a kill), so the
+lifecycle reads as one piece; the guards, the retry policies, the leases and
+the deadlines are modules of their own.
 """
 
 from __future__ import annotations
