@@ -206,8 +206,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         metavar="N",
         help="rounds of the phases whose figure is a ratio within a run: the writer rate "
-        "(alone, then beside subscribers) and the replicas (1, 2, 3); each figure is the "
-        "round of median ratio (default 3, --quick 1)",
+        "(alone, then beside subscribers), the idle streams (none open, then open) and the "
+        "replicas (1, 2, 3); each figure is the round of median ratio (default 3, --quick 1)",
     )
     parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out phases")
     parser.add_argument(
@@ -467,7 +467,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             servers.append(idle_server)
             summary = idle.run_idle(
-                idle_server, sizes.idle_streams, sizes.idle_streams_per_channel, sizes.idle_writes
+                idle_server,
+                sizes.idle_streams,
+                sizes.idle_streams_per_channel,
+                sizes.idle_writes,
+                rounds=1 if args.quick else (args.rounds or 3),
             )
             results["idle"] = asdict(summary)
             ok = ok and not summary.errors

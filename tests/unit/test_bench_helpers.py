@@ -278,6 +278,9 @@ def test_idle_report_states_the_write_p99_ratio() -> None:
     text = report._idle(idle)
     assert "write p99 with 5,000 idle subscriptions / with none = 5.00 / 2.00 ms = 2.50 x" in text
     assert "(target <= 2 x: NOT met)" in text
+    rounds = report._idle({**idle, "write_p99_ratio": 1.6, "rounds": [2.0, 1.6, 1.34]})
+    assert "= 1.60 x, the median of 3 rounds" in rounds
+    assert "2.00, 1.60, 1.34 (target <= 2 x: met)" in rounds
 
 
 def test_the_workers_phase_is_printed_with_its_figures() -> None:
