@@ -85,9 +85,9 @@ log = logging.getLogger("statehouse.events")
 #: A subscriber that takes several events per message gets bursts of this many
 #: messages, then at most MESSAGES_PER_SECOND (what arrives meanwhile goes together).
 MESSAGE_BURST = 20
+MESSAGES_PER_SECOND = 200.0
 #: Scanned windows kept for subscribers catching up from the same cursor (``_from_memory``).
 WINDOWS_KEPT = 64
-MESSAGES_PER_SECOND = 200.0
 #: Pending batches are handed to subscribers together, up to about this many events.
 MERGE_EVENTS = 1000
 
@@ -376,7 +376,7 @@ class EventHub:
         idle = self._idle_followers
         if idle:
             woken = [idle.pop("", None)]
-            if len(idle) > 0:
+            if idle:
                 woken.extend(
                     idle.pop(ns, None) for ns in {e.namespace for e in batch} if ns in idle
                 )
