@@ -347,3 +347,83 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     small, large = counts
     assert large == small, counts
     assert large <= 10, counts
+
+
+async def test_a_write_of_parts_undoes_a_failed_part_alone(
+    running_server: Running, stubs: Stubs
+) -> None:
+    """``write_many`` (a batch RPC's items): one queued write, its parts in one
+    transaction in order, each part's failure its own answer, the others kept."""
+    store = running_server.server.store
+    execution_id, (a, b, c) = await _execution_with_task_runs(stubs, 3)
+    batch = Transactions()
+    answers = await store.write_many(
+        [
+            (batch.record(_move(a, State.RUNNING)), (a,)),
+            (batch.record(_move_then_fail(b)), (b,)),
+            (batch.record(_move(a, State.SUCCESS)), (a,)),  # sees the first part
+            (batch.record(_move(c, State.RUNNING, expected=999)), (c,)),
+        ]
+    )
+    assert len(batch.seen) == 4 and batch.distinct() == 1
+    assert answers[0][0] is State.RUNNING and answers[2][0] is State.SUCCESS
+    assert isinstance(answers[1], RuntimeError) and isinstance(answers[3], RevisionMismatch)
+    got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    states = {t.task_id: st.State.Name(t.state) for t in got.execution.task_runs}
+    assert states == {"t0": "STATE_SUCCESS", "t1": "STATE_CREATED", "t2": "STATE_CREATED"}
+    assert got.execution.revision == answers[2][1]
+    assert await store.write_many([]) == []
+
+
+async def test_a_conflict_in_a_write_of_parts_runs_its_parts_one_by_one(
+    running_server: Running, stubs: Stubs
+) -> None:
+    """A conflict found when the batch is written runs each part of a write of
+    parts in a transaction of its own, as separate writes would be."""
+    store = running_server.server.store
+    execution_id, (a, b) = await _execution_with_task_runs(stubs, 2)
+    await store.write(lambda tx: tx.put_request("caller", "taken-parts", "m", "f", b"", 1))
+
+    def reuse(tx: Tx) -> Any:
+        tx.put_request("caller", "taken-parts", "m", "f", b"", 2)  # bypasses get_request
+        return "stored"
+
+    batch = Transactions()
+    answers = await store.write_many(
+        [
+            (batch.record(_move(a, State.RUNNING)), (a,)),
+            (batch.record(reuse), ()),
+            (batch.record(_move(b, State.RUNNING)), (b,)),
+        ]
+    )
+    assert isinstance(answers[1], sa.exc.IntegrityError)
+    assert answers[0][0] is State.RUNNING and answers[2][0] is State.RUNNING
+    # Once together, then each alone (the refused one twice: a request id
+    # stored meanwhile is looked up once more).
+    together, alone = batch.seen[:3], batch.seen[3:]
+    assert len({id(t) for t in together}) == 1 and len(alone) >= 3
+    assert len({id(t) for t in alone}) == len(alone)
+    got = await stubs.executions.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    assert {st.State.Name(t.state) for t in got.execution.task_runs} == {"STATE_RUNNING"}
+
+
+async def test_a_group_commit_counts_the_parts_of_its_writes(
+    running_server: Running, stubs: Stubs
+) -> None:
+    """Writes of parts share a transaction up to ``group_commit_max`` parts in
+    all (100): two writes of 60 parts take two transactions, and one write of
+    150 parts takes one."""
+    store = running_server.server.store
+    assert store.options.group_commit_max == 100
+    _, ids = await _execution_with_task_runs(stubs, 120)
+    first, second = Transactions(), Transactions()
+    await asyncio.gather(
+        store.write_many([(first.record(_move(i, State.RUNNING)), (i,)) for i in ids[:60]]),
+        store.write_many([(second.record(_move(i, State.RUNNING)), (i,)) for i in ids[60:]]),
+    )
+    assert first.distinct() == 1 and second.distinct() == 1
+    assert first.seen[0] is not second.seen[0]
+    whole = Transactions()
+    _, more = await _execution_with_task_runs(stubs, 150)
+    answers = await store.write_many([(whole.record(_move(i, State.RUNNING)), (i,)) for i in more])
+    assert whole.distinct() == 1 and all(a[0] is State.RUNNING for a in answers)

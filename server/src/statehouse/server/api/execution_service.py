@@ -256,7 +256,7 @@ class ExecutionServicer(Servicer):
         self, request: pb.TransitionTaskRunRequest, call: Call
     ) -> tuple[
         Callable[[Tx], Moved],
-        Callable[[Moved], pb.TransitionTaskRunResponse],
+        Callable[..., pb.TransitionTaskRunResponse],
     ]:
         """The work and the response of one TransitionTaskRun (or item of TransitionTaskRuns)."""
         state = convert.state_from_pb(request.state, "state")
@@ -277,12 +277,15 @@ class ExecutionServicer(Servicer):
                 lease_us=lease_us,
             )
 
-        def respond(done: Moved) -> pb.TransitionTaskRunResponse:
+        def respond(
+            done: Moved, response: pb.TransitionTaskRunResponse | None = None
+        ) -> pb.TransitionTaskRunResponse:
+            """The response, filled in ``response`` when given (a batch's result)."""
             task_run, execution, decision = done
-            response = pb.TransitionTaskRunResponse(
-                execution_revision=execution.revision,
-                execution_state=convert.state_to_pb(execution.state),
-            )
+            if response is None:
+                response = pb.TransitionTaskRunResponse()
+            response.execution_revision = execution.revision
+            response.execution_state = convert.state_to_pb(execution.state)
             convert.task_run_to_pb(task_run, response.task_run)  # in place, not copied in
             if decision is not None:
                 response.retry.scheduled = decision.scheduled
@@ -303,9 +306,9 @@ class ExecutionServicer(Servicer):
         The request was validated only for its count (validation.py): each item
         is validated, then authorized, alone, so that a bad item or one the
         caller may not reach fails by itself. The admitted items are written
-        together, queued at once in request order (the store's group commit
-        puts them in as few transactions as it can, each undone alone when it
-        fails) so that a later item sees the effects of earlier ones. Every
+        together as one write of parts, in request order, in one transaction
+        (each part undone alone when it fails: ``Store.write_many``) so that a
+        later item sees the effects of earlier ones. Every
         error, whatever its kind, becomes that item's status, as the single call
         would get it.
         """
@@ -344,7 +347,7 @@ class ExecutionServicer(Servicer):
         )
 
         writes: list[tuple[Callable[[Tx], Any], Sequence[str]]] = []
-        finishers: dict[int, Callable[[Any], pb.TransitionTaskRunResponse]] = {}
+        finishers: dict[int, Callable[..., pb.TransitionTaskRunResponse]] = {}
         for i in range(len(items)):
             if i in failed:
                 continue
@@ -370,7 +373,11 @@ class ExecutionServicer(Servicer):
                     problem = outcome
                 else:
                     try:
-                        result.response.CopyFrom(finishers[i](outcome))
+                        finish = finishers[i]
+                        if isinstance(outcome, pb.TransitionTaskRunResponse):
+                            result.response.CopyFrom(finish(outcome))  # stored (request_id)
+                        else:
+                            finish(outcome, result.response)  # built in place
                         continue
                     except Exception as failure:  # that item's answer
                         problem = failure

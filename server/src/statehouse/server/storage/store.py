@@ -312,10 +312,14 @@ class Store:
     async def write_many(
         self, writes: Sequence[tuple[Callable[[Tx], Any], Sequence[str]]], *, heavy: bool = False
     ) -> list[Any]:
-        """Queue several writes at once, in order (each ``(fn, task_runs)`` as
-        :meth:`write`); return each one's result, or the exception it raised."""
-        futures = [self._enqueue(fn, heavy, task_runs) for fn, task_runs in writes]
-        return await asyncio.gather(*futures, return_exceptions=True)
+        """Several writes as one queued write of parts (each ``(fn, task_runs)`` as
+        :meth:`write`), run in order in one transaction, each part undone alone when
+        it fails; return each part's result, or the exception it raised."""
+        if not writes:
+            return []
+        task_runs = tuple(dict.fromkeys(i for _, ids in writes for i in ids))
+        results: list[Any] = await self._enqueue(Parts([fn for fn, _ in writes]), heavy, task_runs)
+        return results
 
     async def read(self, fn: Callable[[ReadTx], T], *, heavy: bool = False) -> T:
         """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
@@ -411,11 +415,16 @@ class Store:
             on_unavailable()
 
     def _take(self, most: int) -> list[_Write]:
-        """The next batch: up to ``most`` writes in arrival order; a heavy one alone."""
+        """The next batch: writes in arrival order, up to ``most`` of them (a write
+        of parts counts its parts), at least one; a heavy one alone."""
         queue = self._queue
         count = 1
         if not queue[0].heavy:
-            while count < min(most, len(queue)) and not queue[count].heavy:
+            size = _size(queue[0])
+            while count < len(queue) and not queue[count].heavy:
+                size += _size(queue[count])
+                if size > most:
+                    break
                 count += 1
         batch = queue[:count]
         del queue[:count]
@@ -502,14 +511,16 @@ class Store:
             appended: list[Event] = []
             for write in writes:
                 write.result = write.error = None
-                try:
-                    appended += await self._run([write], armed)
-                except StorageUnavailable as error:  # this write's, but the database's too
-                    write.error = error
-                    self.outage.failed("writes", error)
-                    self._tell_unavailable()
-                except Exception as error:  # this write's own error
-                    write.error = error
+                if isinstance(write.fn, Parts):
+                    # Each part in a transaction of its own, as separate writes would be.
+                    results = []
+                    for part in write.fn.parts:
+                        alone = _Write(part, write.future, write.heavy, write.task_runs)
+                        appended += await self._run_alone(alone, armed)
+                        results.append(alone.result if alone.error is None else alone.error)
+                    write.result = results
+                    continue
+                appended += await self._run_alone(write, armed)
             return appended
         except sa.exc.IntegrityError:
             if len(writes) > 1:
@@ -520,6 +531,18 @@ class Store:
             return await self.backend.transaction(
                 run, write=True, heavy=heavy, bound=self._timeout(writes)
             )
+
+    async def _run_alone(self, write: _Write, armed: list[bool]) -> list[Event]:
+        """``write`` in a transaction of its own; its error becomes its answer."""
+        try:
+            return await self._run([write], armed)
+        except StorageUnavailable as error:  # this write's, but the database's too
+            write.error = error
+            self.outage.failed("writes", error)
+            self._tell_unavailable()
+        except Exception as error:  # this write's own error
+            write.error = error
+        return []
 
     def _timeout(self, writes: list[_Write]) -> float | None:
         """A batch's bound: what is left of its oldest write's, at least a quarter."""
@@ -593,6 +616,24 @@ class _Write:
     deadline: float | None = None
 
 
+class Parts:
+    """The function of a write of several parts (:meth:`Store.write_many`): the batch
+    runs each part as a write of its own (undone alone when it fails), and the
+    write's result is the list of their results or errors."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[Callable[[Tx], Any]]) -> None:
+        self.parts = parts
+
+    def __call__(self, tx: Tx) -> Any:  # pragma: no cover - run_batch runs the parts
+        raise TypeError("a write of parts runs through run_batch")
+
+
+def _size(write: _Write) -> int:
+    return len(write.fn.parts) if isinstance(write.fn, Parts) else 1
+
+
 def display_url(url: str) -> str:
     """``url`` fit for a log line: its password hidden (as the server uses it)."""
     return parse_database_url(url).render_as_string(hide_password=True)
@@ -609,12 +650,12 @@ def run_batch(tx: Tx, writes: list[_Write], armed: list[bool] | None = None) -> 
     (and set ``armed[0]`` when the transaction set a timer).
 
     A lone write runs as is: its error rolls the transaction back. In a batch,
-    each write's error (a domain error, a constraint) undoes that write alone and
-    becomes its answer; an error that breaks the transaction itself (a statement
+    and for each part of a write of parts (:class:`Parts`), each write's error (a
+    domain error, a constraint) undoes that write alone and becomes its answer; an error that breaks the transaction itself (a statement
     failing outside a savepoint, a deadlock) raises :class:`BatchConflict`. Then
     the kept changes are written and the events get their sequences.
     """
-    if len(writes) == 1:
+    if len(writes) == 1 and not isinstance(writes[0].fn, Parts):
         writes[0].result = writes[0].fn(tx)
     else:
         tx.shared = True
@@ -625,24 +666,45 @@ def run_batch(tx: Tx, writes: list[_Write], armed: list[bool] | None = None) -> 
                 raise
             raise BatchConflict(str(exc)) from exc
         for write in writes:
-            tx.begin_write()
-            try:
-                write.result = write.fn(tx)
-            except BatchConflict:
-                raise
-            except sa.exc.DBAPIError as exc:
-                if is_unreachable(exc) or not tx.in_savepoint:
-                    if is_unreachable(exc):
-                        raise
-                    raise BatchConflict(str(exc)) from exc
-                tx.end_write(False)
-                write.error = exc
-            except Exception as exc:
-                tx.end_write(False)
-                write.error = exc
+            if isinstance(write.fn, Parts):
+                outcomes = [_run_part(tx, part) for part in write.fn.parts]
+                write.result = [o.error if isinstance(o, _Failed) else o for o in outcomes]
+                continue
+            outcome = _run_part(tx, write.fn)
+            if isinstance(outcome, _Failed):
+                write.error = outcome.error
             else:
-                tx.end_write(True)
+                write.result = outcome
     appended = tx.finish()
     if armed is not None and tx.timers_armed:
         armed[0] = True
     return appended
+
+
+class _Failed:
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _run_part(tx: Tx, fn: Callable[[Tx], Any]) -> Any:
+    """One write of a batch: its result, or its error (as ``_Failed``) with its
+    changes undone; an error that breaks the transaction raises BatchConflict."""
+    tx.begin_write()
+    try:
+        result = fn(tx)
+    except BatchConflict:
+        raise
+    except sa.exc.DBAPIError as exc:
+        if is_unreachable(exc):
+            raise
+        if not tx.in_savepoint:
+            raise BatchConflict(str(exc)) from exc
+        tx.end_write(False)
+        return _Failed(exc)
+    except Exception as exc:
+        tx.end_write(False)
+        return _Failed(exc)
+    tx.end_write(True)
+    return result

@@ -77,12 +77,16 @@ class ExecutionWrites(ExecutionReads):
     def keep_task_runs_with_executions(self, rows: Sequence[Sequence[Any]]) -> None:
         """Keep the rows of :meth:`task_runs_query` (read in this transaction)."""
         split = len(_TASK_RUN_COLUMNS)
+        seen: set[str] = set()  # an execution's columns come with each of its task runs
         for found in rows:
             task_run = dict(zip(_TASK_RUN_COLUMNS, found[:split], strict=True))
             if task_run["id"] not in self._task_run_updates:
                 self._task_runs[task_run["id"]] = task_run
                 self._locked.add(task_run["id"])
             execution_id = task_run["execution_id"]
+            if execution_id in seen:
+                continue
+            seen.add(execution_id)
             if execution_id not in self._execution_updates:
                 execution = dict(zip(_EXECUTION_COLUMNS, found[split:], strict=True))
                 self._executions[execution_id] = execution
