@@ -13,6 +13,7 @@ def run_batch(
     in_flight: int,
     transitions: int,
     seconds: float,
+    connections: int = 1,
 ) -> list[PhaseSummary]:
     phases = (
         Phase("create", 64, seconds=120),
@@ -24,6 +25,7 @@ def run_batch(
         phases=phases,
         tag="batch",
         task_runs_per_execution=50,
+        connections=connections,
     )
     out = []
     with ClientGroup(spec) as group:

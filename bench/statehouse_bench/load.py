@@ -1,5 +1,5 @@
 """Client processes that drive a server: spawned processes, each one channel per
-target and N workers in flight, running phases in lockstep with the parent.
+target (or ``connections`` of them) and N workers in flight, running phases in lockstep with the parent.
 
 Two clients with the same workload: ``raw`` (the generated ``statehouse.v1``
 stubs on ``grpc.aio``, what the echo baseline uses too) and ``sdk``
@@ -63,6 +63,9 @@ class ClientSpec:
     token: str = ""
     #: The echo phase: the echo server answers with this serialized response.
     echo_task_run_id: str = "0" * 32
+    #: Connections per target (raw client): with ``serve --processes N`` the
+    #: kernel spreads connections, not calls, over the processes.
+    connections: int = 1
 
 
 @dataclass
@@ -95,7 +98,14 @@ class _Raw:
         from statehouse.v1 import execution_service_pb2 as es, execution_service_pb2_grpc
 
         self.es = es
-        self.channels = [grpc.aio.insecure_channel(t) for t in spec.targets]
+        # Each channel its own connection (grpc shares one between channels of
+        # equal arguments unless told otherwise).
+        options = [("grpc.use_local_subchannel_pool", 1)] if spec.connections > 1 else []
+        self.channels = [
+            grpc.aio.insecure_channel(t, options=options)
+            for _ in range(spec.connections)
+            for t in spec.targets
+        ]
         self.stubs = [execution_service_pb2_grpc.ExecutionServiceStub(c) for c in self.channels]
 
     async def ready(self) -> None:

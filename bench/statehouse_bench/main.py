@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import batch, echo, fanout, idle, metrics, postgres, report, transitions
+from . import batch, echo, fanout, idle, metrics, postgres, report, transitions, write_processes
 from .common import (
     ROOT,
     SQLITE_DURABILITY,
@@ -63,6 +63,9 @@ class Sizes:
     writer_rate: fanout.WriterRateSizes = field(default_factory=fanout.WriterRateSizes)
     pg: postgres.PgSizes = field(default_factory=postgres.PgSizes)
     metrics: metrics.MetricsSizes = field(default_factory=metrics.MetricsSizes)
+    writes: write_processes.WriteProcessSizes = field(
+        default_factory=write_processes.WriteProcessSizes
+    )
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -82,6 +85,7 @@ class Sizes:
             writer_rate=fanout.WriterRateSizes.quick(),
             pg=postgres.PgSizes.quick(),
             metrics=metrics.MetricsSizes.quick(),
+            writes=write_processes.WriteProcessSizes.quick(),
         )
 
 
@@ -227,6 +231,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default 1; e.g. 1,2 to see which to pick on this machine's cores)",
     )
     parser.add_argument(
+        "--write-processes",
+        type=_counts,
+        default=None,
+        metavar="N,...",
+        help="after the batch RPC, single calls and the batch RPC again on a fresh server "
+        "with --processes N for each N, the calls spread over several connections "
+        "(default 1,2; 0 skips)",
+    )
+    parser.add_argument(
         "--writer-rate-subscribers",
         type=_counts,
         default=None,
@@ -278,6 +291,9 @@ def _sizes(args: argparse.Namespace) -> Sizes:
     if args.rounds is not None:
         rate = replace(rate, rounds=max(1, args.rounds))
     sizes = replace(sizes, writer_rate=rate)
+    if args.write_processes is not None:
+        counts = tuple(n for n in args.write_processes if n > 0)
+        sizes = replace(sizes, writes=replace(sizes.writes, processes=counts))
     if args.levels:
         levels = tuple(int(x) for x in args.levels.split(",") if x)
         n = len(levels)
@@ -411,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["batch"] = [asdict(s) for s in batches]
             ok = ok and not any(s.errors for s in (*echoes, *sweep, sdk, raw, *batches))
+            if sizes.writes.processes:
+                results["write_processes"] = write_processes.run_phase(
+                    sizes.writes, tmp, args.server_src
+                )
+                ok = ok and results["write_processes"]["ok"]
         if "fanout" in skipped:
             results["fanout"] = {"skipped": skipped["fanout"]}
         else:

@@ -585,7 +585,14 @@ def _metrics(metrics: dict[str, Any]) -> str:
 
 
 def render(results: dict[str, Any]) -> str:
-    parts = [_header(results), _unary(results), _batch(results), _fanout(results)]
+    from .write_processes import render as writes_render
+
+    echoes = results.get("echo") or []
+    parts = [_header(results), _unary(results), _batch(results)]
+    parts.append(
+        writes_render(results.get("write_processes"), echoes[-1]["rate"] if echoes else None)
+    )
+    parts.append(_fanout(results))
     parts.append(_idle(results.get("idle")))
     parts.append(_postgres(results.get("postgresql")))
     if results.get("replicas"):

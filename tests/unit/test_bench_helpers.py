@@ -407,3 +407,33 @@ def test_replica_rows_are_the_round_of_median_scaling() -> None:
     result = {"skipped": "", "error": "", "runs": list(rows.values())}
     result["all_runs"] = [r for runs in rounds for r in runs]
     assert not replicas.replicas_ok(result)
+
+
+def test_write_processes_option_and_report() -> None:
+    """``--write-processes``: the counts to run (0 skips), and the report's rows:
+    each N's single-call rate against the echo at 64 in flight, and the best N."""
+    from statehouse_bench import write_processes
+
+    sizes = main._sizes(main.parse_args(["--write-processes", "1,3"]))
+    assert sizes.writes.processes == (1, 3)
+    assert main._sizes(main.parse_args(["--write-processes", "0"])).writes.processes == ()
+    assert main._sizes(main.parse_args([])).writes.processes == (1, 2)
+
+    def run(n: int, single: float, batch: float) -> dict[str, Any]:
+        cost = {"server_cpu_us_per_change": 300.0}
+        return {
+            "processes": n,
+            "single": {"rate": single, "errors": 0, "cost": cost},
+            "batch": {"rate": batch, "errors": 0, "cost": cost},
+        }
+
+    w = {
+        "connections": 8,
+        "runs": [run(1, 3000.0, 16000.0), run(2, 3600.0, 15000.0)],
+        "best_single_processes": 2,
+        "best_batch_processes": 1,
+    }
+    text = write_processes.render(w, 6000.0)
+    assert "0.50" in text and "0.60" in text  # 3,000 and 3,600 against the echo's 6,000
+    assert "single calls: --processes 2" in text and "batch RPC: --processes 1" in text
+    assert write_processes.render({"runs": []}, 6000.0) == ""

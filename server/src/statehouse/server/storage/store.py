@@ -466,7 +466,7 @@ class Store:
         self.metrics.committed(
             len(writes),
             time.perf_counter() - started,
-            [(bool(e.task_run_id), e.state.value) for e in appended],
+            [(bool(e.task_run_id), e.state._value_) for e in appended],
         )
         if traced is not None:
             traced.committed(len(appended))
