@@ -566,6 +566,11 @@ class Deadline:
         return time.monotonic() >= self.at
 
 
+def rounds_of(runs: list[dict[str, Any]]) -> int:
+    """How many rounds a phase's rows were chosen among (JSON from before rounds: one)."""
+    return max((len(r.get("rounds") or []) for r in runs), default=0)
+
+
 def pct(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return math.nan

@@ -29,6 +29,7 @@ from .common import (
     ProcessTreeCPU,
     ServerProcess,
     progress,
+    rounds_of,
     statehouse_server,
     table,
 )
@@ -231,7 +232,8 @@ def replicas_ok(result: dict[str, Any] | None) -> bool:
 
 
 def _rounds_note(runs: list[dict[str, Any]]) -> str:
-    n = max((len(r.get("rounds") or []) for r in runs), default=0)
+    """How the rows were chosen among rounds."""
+    n = rounds_of(runs)
     if n <= 1:
         return ""
     return (

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .common import table
+from .common import rounds_of, table
 
 #: The issue's targets (issue 13), printed beside the figures.
 TARGETS = {
@@ -270,8 +270,8 @@ def _fanout(results: dict[str, Any]) -> str:
 
 
 def _rounds_text(runs: list[dict[str, Any]]) -> str:
-    """How the rows were chosen among rounds (runs of JSON before rounds: one)."""
-    n = max((len(r.get("rounds") or []) for r in runs), default=0)
+    """How the rows were chosen among rounds."""
+    n = rounds_of(runs)
     if n <= 1:
         return ""
     return (
