@@ -427,3 +427,25 @@ async def test_a_group_commit_counts_the_parts_of_its_writes(
     _, more = await _execution_with_task_runs(stubs, 150)
     answers = await store.write_many([(whole.record(_move(i, State.RUNNING)), (i,)) for i in more])
     assert whole.distinct() == 1 and all(a[0] is State.RUNNING for a in answers)
+
+
+async def test_a_write_of_parts_alone_is_a_shared_transaction(
+    running_server: Running, stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alone in its transaction, a write of parts still shares it among its parts:
+    the backend is told so, and a statement it refuses at the COMMIT (PostgreSQL's
+    pipeline) is then a conflict that runs each part alone, not every part's error."""
+    store = running_server.server.store
+    _, (a,) = await _execution_with_task_runs(stubs, 1)
+    told: list[bool] = []
+    transaction = store.backend.transaction
+
+    async def recording(fn: Any, **options: Any) -> Any:
+        if options.get("write"):
+            told.append(bool(options.get("shared")))
+        return await transaction(fn, **options)
+
+    monkeypatch.setattr(store.backend, "transaction", recording)
+    answers = await store.write_many([(_move(a, State.RUNNING), (a,))])
+    assert answers[0][0] is State.RUNNING
+    assert True in told

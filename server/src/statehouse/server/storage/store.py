@@ -505,7 +505,7 @@ class Store:
                 heavy=heavy,
                 bound=timeout,
                 prefetch=prefetch,
-                shared=len(writes) > 1,
+                shared=len(writes) > 1 or isinstance(writes[0].fn, Parts),
             )
         except BatchConflict:
             appended: list[Event] = []
@@ -523,7 +523,7 @@ class Store:
                 appended += await self._run_alone(write, armed)
             return appended
         except sa.exc.IntegrityError:
-            if len(writes) > 1:
+            if len(writes) > 1 or isinstance(writes[0].fn, Parts):
                 raise
             # A request id that another replica stored meanwhile: once more, and
             # the write then sees the winner's row and answers as a repeat.
