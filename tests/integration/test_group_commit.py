@@ -317,7 +317,11 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
 ) -> None:
     """The statements of a batch of task-run moves do not grow with its size:
     one read of all the task runs, one update per kind of row, one insert of
-    the events (executemany), one sequence allocation."""
+    the events (executemany), one sequence allocation.
+
+    Each size is measured three times and the fewest kept: a write of the
+    server's own (health's write probe, a sweep) that reaches the queue at the
+    same moment shares the test's transaction, and its statements with it."""
     store = running_server.server.store
     counts: list[int] = []
     batch = Transactions()
@@ -330,17 +334,23 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
         sa.event.listen(engine, "before_cursor_execute", count)
     try:
         for size in (2, 40):
-            _, ids = await _execution_with_task_runs(stubs, size)
-            batch.seen.clear()
-            statements.clear()
-            await asyncio.gather(
-                *(store.write(batch.record(_move(i, State.RUNNING)), task_runs=(i,)) for i in ids)
-            )
-            assert len(batch.seen) == size and batch.distinct() == 1
-            # The batch's own statements, not those of the server's loops beside
-            # it (the event hub's change watch, the timer scheduler's poll).
-            ours = [s for t, s in statements if any(t is seen for seen in batch.seen)]
-            counts.append(len(ours))
+            tries = []
+            for _ in range(3):
+                _, ids = await _execution_with_task_runs(stubs, size)
+                batch.seen.clear()
+                statements.clear()
+                await asyncio.gather(
+                    *(
+                        store.write(batch.record(_move(i, State.RUNNING)), task_runs=(i,))
+                        for i in ids
+                    )
+                )
+                assert len(batch.seen) == size and batch.distinct() == 1
+                # The batch's own statements, not those of the server's loops beside
+                # it (the event hub's change watch, the timer scheduler's poll).
+                ours = [s for t, s in statements if any(t is seen for seen in batch.seen)]
+                tries.append(len(ours))
+            counts.append(min(tries))
     finally:
         for engine in store.engines():
             sa.event.remove(engine, "before_cursor_execute", count)
