@@ -102,6 +102,8 @@ class Load:
     stubs: list[Stubs]
     writers: int = 8
     per_writer: int = 400
+    #: Each call's deadline (seconds).
+    deadline: float = 15.0
     #: Every id's final answer: request id -> execution id.
     acked: dict[str, str] = field(default_factory=dict)
     #: Request ids answered only after an error: their first outcome was not known.
@@ -127,7 +129,7 @@ class Load:
             while True:
                 began = time.monotonic()
                 try:
-                    response = await stub.executions.CreateExecution(request, timeout=15)
+                    response = await stub.executions.CreateExecution(request, timeout=self.deadline)
                 except grpc.aio.AioRpcError as error:
                     reason = ""
                     if error.code() == grpc.StatusCode.UNAVAILABLE:
@@ -454,7 +456,10 @@ async def test_commits_that_hang_answer_unavailable_and_health_says_so(
     # A commit cut short has an unknown outcome: said so, and resolved by the retry.
     assert "COMMIT_OUTCOME_UNKNOWN" in reasons
     assert reasons <= {"COMMIT_OUTCOME_UNKNOWN", "DATABASE_UNAVAILABLE"}
-    assert slowest < 2.5 * bound  # the bound, and the cancellation's round trip
+    # Answered by the server's bound, not at the client's deadline: the bound and
+    # the cancellation's round trip on a quiet machine (1.1 to 1.3 s here), a few
+    # seconds more on a loaded one (5.7 s once in the 20-run check).
+    assert slowest < load.deadline / 2
     check_outage_log(caplog.records, replicas=2)
     for s in stubs:
         await s.channel.close()
