@@ -87,6 +87,18 @@ async def _events_of(store: Store, execution_id: str) -> list[tuple[int, str, st
     return await store.read(read)
 
 
+async def _a_taken_request_id(store: Store, request_id: str) -> Any:
+    """Store ``request_id``, and return a write that stores it again: the database
+    refuses it only when the batch is written (it bypasses get_request)."""
+    await store.write(lambda tx: tx.put_request("caller", request_id, "m", "f", b"", 1))
+
+    def reuse(tx: Tx) -> Any:
+        tx.put_request("caller", request_id, "m", "f", b"", 2)
+        return "stored"
+
+    return reuse
+
+
 async def test_a_refused_write_is_rolled_back_alone_and_the_others_commit(
     running_server: Running, stubs: Stubs
 ) -> None:
@@ -294,11 +306,7 @@ async def test_a_conflict_found_at_the_end_runs_the_batch_one_by_one(
     one write per transaction, and the others commit."""
     store = running_server.server.store
     execution_id, (a, b) = await _execution_with_task_runs(stubs, 2)
-    await store.write(lambda tx: tx.put_request("caller", "taken", "m", "f", b"", 1))
-
-    def reuse(tx: Tx) -> Any:
-        tx.put_request("caller", "taken", "m", "f", b"", 2)  # bypasses get_request
-        return "stored"
+    reuse = await _a_taken_request_id(store, "taken")
 
     answers = await asyncio.gather(
         store.write(_move(a, State.RUNNING)),
@@ -392,11 +400,7 @@ async def test_a_conflict_in_a_write_of_parts_runs_its_parts_one_by_one(
     parts in a transaction of its own, as separate writes would be."""
     store = running_server.server.store
     execution_id, (a, b) = await _execution_with_task_runs(stubs, 2)
-    await store.write(lambda tx: tx.put_request("caller", "taken-parts", "m", "f", b"", 1))
-
-    def reuse(tx: Tx) -> Any:
-        tx.put_request("caller", "taken-parts", "m", "f", b"", 2)  # bypasses get_request
-        return "stored"
+    reuse = await _a_taken_request_id(store, "taken-parts")
 
     batch = Transactions()
     answers = await store.write_many(
