@@ -3,10 +3,17 @@
 cpu controller, ``CpuQuota``: a stand-in for one small machine per replica, with
 the weight of several processes, ``SHARES``, so that it gets its quota on a machine
 other work loads too; the database has such a weight and no quota), raw-stub
-clients at 64 in flight split over the replicas, a subscriber on the first replica
+clients at 64 in flight per replica, a subscriber on the first replica
 (``ReplicaSizes.subscribers``) that must receive every event of the log, every
 replica's, once and in log order (``postgres.run_pg_workload``). Each run has a
 fresh database and fresh replicas.
+
+The load grows with the replicas (``ReplicaSizes.in_flight_per_replica``): each
+replica gets what saturates one replica, so that N replicas are measured at their
+capacity, as when an operator adds a replica because the clients outgrew one. The
+same 64 in flight split over three would leave each replica a third of the load
+and its group commit a third of the writes to share a COMMIT (about 8 instead of
+20 on this machine), and measure that rather than what the replicas serialize on.
 
 Reported: transitions/s of each run and its scaling efficiency, N replicas' rate over
 N x one replica's (issue 26's targets: 2 replicas >= 1.6 x, 3 >= 2.4 x), with what the
@@ -67,7 +74,8 @@ class ReplicaSizes:
     counts: tuple[int, ...] = (1, 2, 3)
     #: The CPU quota of each replica, in cores (0: none).
     cores: float = 0.35
-    concurrency: int = 64
+    #: Requests in flight per replica (the clients grow with the replicas).
+    in_flight_per_replica: int = 64
     #: Transitions per replica of a run (a bound: ``seconds`` ends it first if slower).
     transitions_per_replica: int = 6_000
     seconds: float = 12.0
@@ -81,6 +89,10 @@ class ReplicaSizes:
     #: by a tenth or more between runs on a shared machine).
     rounds: int = 3
 
+    def in_flight(self, replicas: int) -> int:
+        """The requests in flight of a run of ``replicas`` replicas, over all of them."""
+        return self.in_flight_per_replica * replicas
+
     @classmethod
     def quick(cls) -> ReplicaSizes:
         return cls(transitions_per_replica=1_500, seconds=4.0, rounds=1)
@@ -88,7 +100,13 @@ class ReplicaSizes:
 
 def run_replicas(server_src: Path | None, tmp: Path, sizes: ReplicaSizes) -> dict[str, Any]:
     """1, 2 and 3 replicas (``sizes.counts``), each in a CPU quota of its own."""
-    result: dict[str, Any] = {"skipped": "", "error": "", "runs": [], "cores": sizes.cores}
+    result: dict[str, Any] = {
+        "skipped": "",
+        "error": "",
+        "runs": [],
+        "cores": sizes.cores,
+        "in_flight_per_replica": sizes.in_flight_per_replica,
+    }
     try:
         import psycopg  # noqa: F401
 
@@ -198,7 +216,7 @@ def _run_count(
                 f"each replica: {held[0].note}" if all(q.applied for q in held) else held[0].note
             )
             progress(f"replicas: {count}, {result['quota']}")
-            pg_sizes = PgSizes(concurrency=sizes.concurrency, seconds=sizes.seconds)
+            pg_sizes = PgSizes(concurrency=sizes.in_flight(count), seconds=sizes.seconds)
             run = run_pg_workload(
                 replicas,
                 url,
@@ -249,8 +267,9 @@ def render(result: dict[str, Any] | None) -> str:
         return f"\nReplicas: skipped ({result['skipped']})"
     out = [
         f"\nReplicas that add throughput: {result.get('version', 'PostgreSQL')}, fsync on, one "
-        f"database; {result.get('quota', '')};\nraw-stub clients at 64 in flight split over the "
-        "replicas (no quota for them nor the database), one subscriber on the first replica;\n"
+        f"database; {result.get('quota', '')};\nraw-stub clients at "
+        f"{result.get('in_flight_per_replica', 64)} in flight per replica (no quota for them nor "
+        "the database), one subscriber on the first replica;\n"
         "scaling = N replicas / one" + _rounds_note(result["runs"]) + ":"
     ]
     rows = []

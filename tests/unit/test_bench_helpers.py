@@ -402,6 +402,9 @@ def test_replica_rows_are_the_round_of_median_scaling() -> None:
     text = replicas.render({"runs": list(rows.values()), "version": "PostgreSQL 15"})
     assert "2.30 x [2.50, 2.00, 2.30] (target >= 2.4 x)" in text
     assert "3 rounds of 1, 2, 3 replicas" in text
+    assert "64 in flight per replica" in text
+    # The load grows with the replicas: each gets what saturates one.
+    assert [replicas.ReplicaSizes().in_flight(n) for n in (1, 2, 3)] == [64, 128, 192]
     # A round whose subscriber disagreed fails the phase, even when not the median.
     rounds[0][2]["order"]["agreed"] = False
     result = {"skipped": "", "error": "", "runs": list(rows.values())}
