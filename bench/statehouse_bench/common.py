@@ -300,6 +300,8 @@ class Cost:
     server_cpu_s: float
     database_cpu_s: float | None = None
     by_keyword: dict[str, int] | None = None
+    #: The share of the machine's CPU (all cores) left idle meanwhile (None: unknown).
+    machine_idle: float | None = None
 
     def per_change(self) -> dict[str, Any]:
         n = max(self.state_changes, 1)
@@ -322,7 +324,27 @@ class Cost:
         }
         if self.database_cpu_s is not None:
             out["database_cpu_us_per_change"] = round(1e6 * self.database_cpu_s / n, 1)
+        if self.machine_idle is not None:
+            out["machine_idle_pct"] = round(100 * self.machine_idle, 1)
         return out
+
+
+def machine_cpu_ticks() -> tuple[int, int] | None:
+    """(idle, total) ticks of all the machine's cores since boot (/proc/stat's ``cpu``
+    line; idle counts iowait), or None where there is no /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+def idle_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the machine's CPU left idle between two :func:`machine_cpu_ticks`."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
 
 
 class CostMeter:
@@ -334,13 +356,16 @@ class CostMeter:
         self._start: list[dict[str, Any]] = []
         self._cpu0 = 0.0
         self._db0 = 0.0
+        self._machine0: tuple[int, int] | None = None
 
     def start(self) -> None:
+        self._machine0 = machine_cpu_ticks()
         self._start = [s.counters() for s in self.servers]
         self._cpu0 = sum(s.cpu_seconds() for s in self.servers)
         self._db0 = self.database.cpu_seconds() if self.database else 0.0
 
     def stop(self, state_changes: int) -> Cost:
+        idle = idle_share(self._machine0, machine_cpu_ticks())
         cpu = sum(s.cpu_seconds() for s in self.servers) - self._cpu0
         db = self.database.cpu_seconds() - self._db0 if self.database else None
         end = [s.counters() for s in self.servers]
@@ -360,6 +385,7 @@ class CostMeter:
             server_cpu_s=cpu,
             database_cpu_s=db,
             by_keyword={k: v for k, v in keywords.items() if v},
+            machine_idle=idle,
         )
 
 

@@ -403,6 +403,7 @@ def test_replica_rows_are_the_round_of_median_scaling() -> None:
     assert "2.30 x [2.50, 2.00, 2.30] (target >= 2.4 x)" in text
     assert "3 rounds of 1, 2, 3 replicas" in text
     assert "64 in flight per replica" in text
+    assert "machine idle %" in text
     # The load grows with the replicas: each gets what saturates one.
     assert [replicas.ReplicaSizes().in_flight(n) for n in (1, 2, 3)] == [64, 128, 192]
     # A round whose subscriber disagreed fails the phase, even when not the median.
@@ -440,3 +441,16 @@ def test_write_processes_option_and_report() -> None:
     assert "0.50" in text and "0.60" in text  # 3,000 and 3,600 against the echo's 6,000
     assert "single calls: --processes 2" in text and "batch RPC: --processes 1" in text
     assert write_processes.render({"runs": []}, 6000.0) == ""
+
+
+def test_machine_idle_share() -> None:
+    from statehouse_bench.common import Cost, idle_share, machine_cpu_ticks
+
+    assert idle_share((100, 1000), (150, 1200)) == 0.25
+    assert idle_share(None, (150, 1200)) is None
+    assert idle_share((100, 1000), (100, 1000)) is None  # no time passed
+    now = machine_cpu_ticks()
+    assert now is not None and 0 <= now[0] <= now[1]
+    cost = Cost(10, 0, 1, 1, 10, 0.001, machine_idle=0.123)
+    assert cost.per_change()["machine_idle_pct"] == 12.3
+    assert "machine_idle_pct" not in Cost(10, 0, 1, 1, 10, 0.001).per_change()
