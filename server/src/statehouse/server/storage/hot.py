@@ -4,7 +4,8 @@ SQLAlchemy keeps the schema, the migrations and every cold query. The few
 statements that every state change runs (read the task runs and executions a
 batch moves, update them, insert their events) go through :class:`Hot`
 instead: the statement is compiled once per dialect (and, for an ``IN`` list,
-once per list length), and each execution hands the driver (sqlite3, psycopg)
+once per power of two its length rounds up to: the list is padded with its last
+value, which matches nothing more), and each execution hands the driver (sqlite3, psycopg)
 the SQL text and the parameters as they are, without SQLAlchemy's per-call
 work (compiling the cache key, processing parameters, building result rows).
 The columns these statements touch are plain integers and text, which the
@@ -12,6 +13,13 @@ drivers convert themselves.
 
 The engine's ``before_cursor_execute`` listeners still hear each statement
 (the benchmark counts statements with one).
+
+Why the ``IN`` lists are padded: a batch of writes reads its task runs with one
+``IN`` list as long as the batch, and batches take any length from 1 to
+``group_commit_max``. One SQL text per length would be a compile per new length
+in each process, and on PostgreSQL a text psycopg sees too seldom to prepare
+(``prepare_threshold``), so parsed and planned again by the database on each
+commit. Rounded up to powers of two, a handful of texts serve every length.
 """
 
 from __future__ import annotations
@@ -60,7 +68,13 @@ class Hot:
         return cursor
 
     def prepared_rows(self, dialect: Dialect, values: Sequence[Any]) -> tuple[str, Any]:
-        """The SQL and the parameters of :meth:`rows`, for a driver to run itself."""
+        """The SQL and the parameters of :meth:`rows`, for a driver to run itself
+        (the ``IN`` list padded to a power of two with its last value)."""
+        size = len(values)
+        if size > 1:
+            padded = 1 << (size - 1).bit_length()
+            if padded != size:
+                values = [*values, *([values[-1]] * (padded - size))]
         sql, names = self._compile(dialect, len(values))
         if names is None:  # named parameters: expanding_1, expanding_2, ...
             return sql, {f"{self.expanding}_{i}": v for i, v in enumerate(values, 1)}
