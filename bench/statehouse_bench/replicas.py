@@ -271,11 +271,18 @@ def render(result: dict[str, Any] | None) -> str:
     out = [
         f"\nReplicas that add throughput: {result.get('version', 'PostgreSQL')}, fsync on, one "
         f"database; {result.get('quota', '')};\nraw-stub clients at "
-        f"{result.get('in_flight_per_replica', 64)} in flight per replica (no quota for them nor "
-        "the database), one subscriber on the first replica;\n"
+        + (
+            f"{result['in_flight_per_replica']} in flight per replica"
+            if "in_flight_per_replica" in result
+            else "64 in flight split over the replicas"  # how runs before it was recorded ran
+        )
+        + " (no quota for them nor the database), one subscriber on the first replica;\n"
         "scaling = N replicas / one" + _rounds_note(result["runs"]) + ":"
     ]
     rows = []
+    idle_known = any(
+        "machine_idle_pct" in (run["transition"].get("cost") or {}) for run in result["runs"]
+    )
     for run in result["runs"]:
         t = run["transition"]
         cost = t.get("cost") or {}
@@ -302,7 +309,7 @@ def render(result: dict[str, Any] | None) -> str:
                 f"{cost.get('server_cpu_us_per_change', 0):.0f}",
                 f"{cost.get('database_cpu_us_per_change', 0):.0f}",
                 f"{run.get('throttled_s', 0):.1f}",
-                f"{cost['machine_idle_pct']:.0f}" if "machine_idle_pct" in cost else "-",
+                *([f"{cost.get('machine_idle_pct', 0):.0f}"] if idle_known else []),
                 str(t["errors"] + run["create"]["errors"]),
                 (
                     f"{run['order']['subscribers']} agree on {run['order']['events_logged']}"
@@ -325,7 +332,7 @@ def render(result: dict[str, Any] | None) -> str:
                     "srv CPU us/chg",
                     "db CPU us/chg",
                     "throttled s",
-                    "machine idle %",
+                    *(["machine idle %"] if idle_known else []),
                     "errors",
                     "subscribers",
                 ],

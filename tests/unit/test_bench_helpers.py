@@ -402,8 +402,14 @@ def test_replica_rows_are_the_round_of_median_scaling() -> None:
     text = replicas.render({"runs": list(rows.values()), "version": "PostgreSQL 15"})
     assert "2.30 x [2.50, 2.00, 2.30] (target >= 2.4 x)" in text
     assert "3 rounds of 1, 2, 3 replicas" in text
-    assert "64 in flight per replica" in text
-    assert "machine idle %" in text
+    # A result from before the load per replica was recorded says how it ran.
+    assert "64 in flight split over the replicas" in text and "machine idle" not in text
+    for row in rows.values():
+        row["transition"]["cost"] = {"machine_idle_pct": 12.0}
+    text = replicas.render(
+        {"runs": list(rows.values()), "version": "PostgreSQL 15", "in_flight_per_replica": 64}
+    )
+    assert "64 in flight per replica" in text and "machine idle %" in text
     # The load grows with the replicas: each gets what saturates one.
     assert [replicas.ReplicaSizes().in_flight(n) for n in (1, 2, 3)] == [64, 128, 192]
     # A round whose subscriber disagreed fails the phase, even when not the median.
