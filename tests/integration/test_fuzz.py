@@ -1503,9 +1503,10 @@ class Fuzzer:
         if not changed:
             return ""
         # A timer that fired is gone afterwards, or back under its own id with a new due time
-        # (deadlines and leases are named after what they guard).
+        # (deadlines and leases are named after what they guard); the one due takes others
+        # not yet due with it (a deadline that ends an execution ends its leases).
         fired = [due for timer, due in before.timers.items() if after.timers.get(timer) != due]
-        if fired and max(fired) <= time.time() * 1e6 + 1e6:
+        if fired and min(fired) <= time.time() * 1e6 + 1e6:
             self.background_changes += 1
             return ""
         return ", ".join(changed)
