@@ -1,12 +1,15 @@
 """What the whole run shares, parallel workers included: a directory where the
 first worker that needs the PostgreSQL cluster records it (tests/pgcluster.py),
-made by the run's controller, which stops the cluster at the end."""
+made by the run's controller, which stops the cluster at the end; and the
+summary of what tests measured (the ``measured`` fixture, such as the failover
+tests' time to recover), printed at the end of the run."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,6 +54,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         on_postgres = callspec is not None and "postgresql" in map(str, callspec.params.values())
         if on_postgres or _POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
+
+
+#: The ``record_property`` name whose lines the run's summary prints.
+MEASURED = "measured"
+
+
+@pytest.fixture
+def measured(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """``measured(line)``: a line for the run's summary (see pytest_terminal_summary)."""
+    return lambda line: record_property(MEASURED, line)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what the passed tests measured (a record_property travels from the
+    xdist workers with each test's report)."""
+    lines = [
+        f"{report.nodeid}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == MEASURED
+    ]
+    if lines:
+        terminalreporter.section("measured by the tests")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def shared_directory() -> Path:

@@ -263,6 +263,7 @@ async def test_the_primary_killed_under_load_and_the_standby_promoted(
     replicated: ReplicatedCluster,
     replicas: list[Running],
     caplog: pytest.LogCaptureFixture,
+    measured: Callable[[str], None],
 ) -> None:
     name = migrated_database(replicated.primary)
     first, second = replicated.hosts()
@@ -304,15 +305,15 @@ async def test_the_primary_killed_under_load_and_the_standby_promoted(
     events = check_outcomes(load, new_primary, subscribers)
     starts, _ = check_outage_log(caplog.records, replicas=2)
     codes = {(code.name, reason) for code, reason, _ in load.errors}
-    print(
-        f"\nfailover: {len(load.acked)} changes acknowledged ({acked_before_kill} before the "
+    measured(
+        f"failover: {len(load.acked)} changes acknowledged ({acked_before_kill} before the "
         f"kill), {len(load.retried)} retried after an error, none lost; {len(events)} events, "
         f"no gap. Primary killed, standby promoted {promoted_at - killed:.1f} s later "
         f"(pg_ctl promote took {promoted - promoted_at:.2f} s); first write answered "
         f"{recovered:.2f} s after pg_ctl promote began, both replicas SERVING "
         f"{serving_after:.2f} s after it returned. Cross-replica delivery (median) {before * 1000:.1f} ms before, "
         f"{after * 1000:.1f} ms after. Errors clients saw: {sorted(codes)}; outage log: "
-        f"{starts} outage(s) over 2 replicas, two lines each."
+        f"{starts} outage(s) over 2 replicas, two lines each.",
     )
     assert load.acked and len(load.acked) > acked_before_kill
     assert {code for code, _, _ in load.errors} <= {
@@ -334,6 +335,7 @@ async def test_the_one_database_restarted_under_load(
     private_pg_cluster: PostgresCluster,
     replicas: list[Running],
     caplog: pytest.LogCaptureFixture,
+    measured: Callable[[str], None],
 ) -> None:
     cluster = private_pg_cluster
     name = migrated_database(cluster)
@@ -367,10 +369,10 @@ async def test_the_one_database_restarted_under_load(
         await subscriber.until(events[-1][0])
     check_outcomes(load, cluster.url(name), subscribers)
     starts, _ = check_outage_log(caplog.records, replicas=2)
-    print(
-        f"\nrestart: {len(load.acked)} acknowledged, {len(load.retried)} retried, none lost; "
+    measured(
+        f"restart: {len(load.acked)} acknowledged, {len(load.retried)} retried, none lost; "
         f"first write answered {recovered:.2f} s after the database was back; cross-replica "
-        f"delivery {before * 1000:.1f} ms before, {after * 1000:.1f} ms after; {starts} outage(s)"
+        f"delivery {before * 1000:.1f} ms before, {after * 1000:.1f} ms after; {starts} outage(s)",
     )
     assert recovered < 20.0
     assert after < max(2 * before, 0.05), (before, after)
@@ -386,6 +388,7 @@ async def test_commits_that_hang_answer_unavailable_and_health_says_so(
     replicated: ReplicatedCluster,
     replicas: list[Running],
     caplog: pytest.LogCaptureFixture,
+    measured: Callable[[str], None],
 ) -> None:
     """The synchronous standby stops: the primary's commits wait for it forever.
     Writes are answered UNAVAILABLE within --commit-timeout, health turns
@@ -445,12 +448,12 @@ async def test_commits_that_hang_answer_unavailable_and_health_says_so(
     failed = [(code, reason, took) for code, reason, took in load.errors]
     reasons = {reason for _, reason, _ in failed}
     slowest = max(took for _, _, took in failed)
-    print(
-        f"\nhanging commits (--commit-timeout {bound:g}s): {len(failed)} writes answered "
+    measured(
+        f"hanging commits (--commit-timeout {bound:g}s): {len(failed)} writes answered "
         f"UNAVAILABLE ({sorted(reasons)}), the slowest in {slowest:.2f} s; health NOT_SERVING "
         f"{not_serving_after:.2f} s after the standby stopped, SERVING {serving_after:.2f} s "
         f"after it was back; {len(load.acked)} acknowledged, {len(load.retried)} resolved by "
-        "retrying their request id"
+        "retrying their request id",
     )
     assert failed and {code for code, _, _ in failed} == {grpc.StatusCode.UNAVAILABLE}
     # A commit cut short has an unknown outcome: said so, and resolved by the retry.
