@@ -498,6 +498,8 @@ class Store:
         heavy = writes[0].heavy
         timeout = self._timeout(writes)
         prefetch = list(dict.fromkeys(i for write in writes for i in write.task_runs))
+        # Several writes, or the parts of one, share the transaction.
+        shared = len(writes) > 1 or isinstance(writes[0].fn, Parts)
         try:
             return await self.backend.transaction(
                 run,
@@ -505,7 +507,7 @@ class Store:
                 heavy=heavy,
                 bound=timeout,
                 prefetch=prefetch,
-                shared=len(writes) > 1 or isinstance(writes[0].fn, Parts),
+                shared=shared,
             )
         except BatchConflict:
             appended: list[Event] = []
@@ -523,7 +525,7 @@ class Store:
                 appended += await self._run_alone(write, armed)
             return appended
         except sa.exc.IntegrityError:
-            if len(writes) > 1 or isinstance(writes[0].fn, Parts):
+            if shared:
                 raise
             # A request id that another replica stored meanwhile: once more, and
             # the write then sees the winner's row and answers as a repeat.
