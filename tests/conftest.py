@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.pgcluster import PostgresCluster
+from tests.watchdog import EXIT_LIMIT, GRACE, Watchdog
 
 SHARED = "STATEHOUSE_TEST_SHARED_DIR"
 
@@ -30,6 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _is_worker(config):
+        _watchdog(config).arm("the worker's exit after its last test", EXIT_LIMIT)
     if _is_worker(config) or SHARED not in os.environ:
         return
     directory = Path(os.environ.pop(SHARED))
@@ -37,6 +40,37 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         PostgresCluster.stop_shared(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _watchdog(config: pytest.Config) -> Watchdog:
+    if not hasattr(config, "_statehouse_watchdog"):
+        shared = os.environ.get(SHARED)
+        config._statehouse_watchdog = Watchdog(  # type: ignore[attr-defined]
+            Path(shared) if shared else None, config.pluginmanager.getplugin("capturemanager")
+        )
+    return config._statehouse_watchdog  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Past pytest-timeout's limit and a grace, a stuck test ends its worker with
+    the stacks of its threads and tasks (tests/watchdog.py says why)."""
+    marker = item.get_closest_marker("timeout")
+    given = item.config.getoption("timeout", None)
+    limit = float(
+        marker.args[0]
+        if marker and marker.args
+        else given
+        if given is not None
+        else item.config.getini("timeout") or 0
+    )
+    watchdog = _watchdog(item.config)
+    if limit > 0 and not item.config.option.usepdb:
+        watchdog.arm(f"{item.nodeid} still running after {limit + GRACE:.0f} s", limit + GRACE)
+    try:
+        yield
+    finally:
+        watchdog.disarm()
 
 
 #: Fixtures that start or use PostgreSQL: a test asking for one is marked ``postgres``.

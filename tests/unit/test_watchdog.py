@@ -1,0 +1,82 @@
+"""A test that pytest-timeout cannot stop ends its worker with a report of its
+threads and tasks, and so does a worker that cannot exit (tests/watchdog.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+STUCK = """
+import asyncio
+import time
+
+async def stubborn_wait():
+    await asyncio.Event().wait()
+
+def test_stuck():
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(stubborn_wait())  # noqa: F841  (a task nobody holds is collected)
+    loop.run_until_complete(asyncio.sleep(0))
+    while True:
+        try:
+            time.sleep(3600)
+        except BaseException:  # what an event loop does to pytest-timeout's failure
+            pass
+"""
+
+
+@pytest.fixture
+def pytester_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("STATEHOUSE_WATCHDOG_GRACE", "1")
+    monkeypatch.setenv("STATEHOUSE_WATCHDOG_EXIT", "2")
+    pytester.makeini("[pytest]\ntimeout = 1\n")
+    return pytester
+
+
+def test_a_test_that_swallows_its_timeout_ends_with_the_stacks_of_its_tasks(
+    pytester_env: pytest.Pytester,
+) -> None:
+    pytester_env.makeconftest("from tests.conftest import pytest_runtest_protocol\n")
+    pytester_env.makepyfile(STUCK)
+    result = pytester_env.runpytest_subprocess("-p", "no:asyncio", "-p", "no:xdist", timeout=60)
+    assert result.ret == 70
+    err = result.stderr.str()
+    assert "watchdog: test_a_test_that_swallows_its_timeout" in err
+    assert "test_stuck still running after 2 s" in err
+    assert "1 unfinished asyncio task(s)" in err
+    assert "stubborn_wait" in err
+    assert "time.sleep(3600)" in err
+
+
+def test_a_passing_test_is_left_alone(pytester_env: pytest.Pytester) -> None:
+    pytester_env.makeconftest("from tests.conftest import pytest_runtest_protocol\n")
+    pytester_env.makepyfile("import time\n\ndef test_quick():\n    time.sleep(1.5)\n")
+    # 1.5 s is past pytest-timeout's second but short of the watchdog's two:
+    # pytest-timeout's own failure, not the watchdog, ends it.
+    result = pytester_env.runpytest_subprocess("-p", "no:asyncio", "-p", "no:xdist", timeout=60)
+    result.assert_outcomes(failed=1)
+    assert "watchdog" not in result.stderr.str()
+
+
+def test_a_worker_that_cannot_exit_is_ended_with_a_report(
+    pytester_env: pytest.Pytester,
+) -> None:
+    pytester_env.makeconftest("from tests.conftest import pytest_configure, pytest_unconfigure\n")
+    pytester_env.makepyfile(
+        """
+        import threading
+
+        def test_leaves_a_thread():
+            threading.Thread(target=threading.Event().wait, name="forgotten").start()
+        """
+    )
+    result = pytester_env.runpytest_subprocess("-p", "no:asyncio", "-n", "1", timeout=60)
+    result.stdout.fnmatch_lines(["*1 passed*"])
+    assert "watchdog: the worker's exit after its last test" in result.stderr.str()
+    assert "thread forgotten" in result.stderr.str()
