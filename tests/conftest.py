@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.pgcluster import PostgresCluster
-from tests.watchdog import EXIT_LIMIT, GRACE, Watchdog
+from tests.watchdog import GRACE, Watchdog
 
 SHARED = "STATEHOUSE_TEST_SHARED_DIR"
 
@@ -31,8 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _is_worker(config):
-        _watchdog(config).arm("the worker's exit after its last test", EXIT_LIMIT)
     if _is_worker(config) or SHARED not in os.environ:
         return
     directory = Path(os.environ.pop(SHARED))

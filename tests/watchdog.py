@@ -6,12 +6,12 @@ event loop, the loop swallows it (``Handle._run`` logs every BaseException but
 two), and a test whose loop waits forever for a task that ignores its
 cancellation (the runner's ``_cancel_all_tasks`` at teardown) hangs the run.
 
-The watchdog is a timer thread per test (setup, call and teardown together) and
-one for the worker's exit. When it runs out it writes, to stderr and to
-``hangs/`` in the run's shared directory, the stack of every thread and of every
-unfinished asyncio task (found through the garbage collector, as the loop
-belongs to the stuck thread), then ends the process: pytest-xdist reports the
-test as crashed and goes on with a new worker."""
+The watchdog is a timer thread per test (setup, call and teardown together).
+When it runs out it writes, to stderr and to ``hangs/`` in the run's shared
+directory, the stack of every thread and of every unfinished asyncio task
+(found through the garbage collector, as the loop belongs to the stuck
+thread), then ends the process: pytest-xdist reports the test as crashed and
+goes on with a new worker."""
 
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ from typing import Any
 
 #: Granted past pytest-timeout's own limit before the watchdog ends the worker.
 GRACE = float(os.environ.get("STATEHOUSE_WATCHDOG_GRACE", "60"))
-#: How long a worker may take to exit after its last test.
-EXIT_LIMIT = float(os.environ.get("STATEHOUSE_WATCHDOG_EXIT", "120"))
 
 
 def report(what: str) -> str:

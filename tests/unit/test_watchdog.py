@@ -1,5 +1,5 @@
 """A test that pytest-timeout cannot stop ends its worker with a report of its
-threads and tasks, and so does a worker that cannot exit (tests/watchdog.py)."""
+threads and tasks (tests/watchdog.py)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ def test_stuck():
 def pytester_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("STATEHOUSE_WATCHDOG_GRACE", "1")
-    monkeypatch.setenv("STATEHOUSE_WATCHDOG_EXIT", "2")
     pytester.makeini("[pytest]\ntimeout = 1\n")
     return pytester
 
@@ -62,21 +61,3 @@ def test_a_passing_test_is_left_alone(pytester_env: pytest.Pytester) -> None:
     result = pytester_env.runpytest_subprocess("-p", "no:asyncio", "-p", "no:xdist", timeout=60)
     result.assert_outcomes(failed=1)
     assert "watchdog" not in result.stderr.str()
-
-
-def test_a_worker_that_cannot_exit_is_ended_with_a_report(
-    pytester_env: pytest.Pytester,
-) -> None:
-    pytester_env.makeconftest("from tests.conftest import pytest_configure, pytest_unconfigure\n")
-    pytester_env.makepyfile(
-        """
-        import threading
-
-        def test_leaves_a_thread():
-            threading.Thread(target=threading.Event().wait, name="forgotten").start()
-        """
-    )
-    result = pytester_env.runpytest_subprocess("-p", "no:asyncio", "-n", "1", timeout=60)
-    result.stdout.fnmatch_lines(["*1 passed*"])
-    assert "watchdog: the worker's exit after its last test" in result.stderr.str()
-    assert "thread forgotten" in result.stderr.str()
