@@ -35,6 +35,7 @@ import pytest
 
 from statehouse.client import Client
 from statehouse.server.security.credentials import issue_offline
+from tests.builds import java_client
 from tests.conformance import suite as conformance
 from tests.doc_blocks import section
 
@@ -258,16 +259,8 @@ def go_command(tmp_path: Path) -> list[str]:
 
 def java_command(tmp_path: Path) -> list[str]:
     _require("javac", "java")
-    out = tmp_path / "java"
-    built = subprocess.run(
-        ["bash", str(ROOT / "client" / "java" / "build.sh"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
-    )
-    assert built.returncode == 0, f"client/java/build.sh failed:\n{built.stdout}\n{built.stderr}"
-    classpath = f"{(out / 'classpath').read_text().strip()}"
+    build = java_client()  # once per run, with the Java client's own tests
+    classpath = build.classpath
     driver = tmp_path / "driver"
     compiled = subprocess.run(
         ["javac", "-cp", classpath, "-d", str(driver), str(ROOT / SUITE.client("java").driver)],

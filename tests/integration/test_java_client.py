@@ -1,7 +1,7 @@
 """The Java client (client/java) against real server processes.
 
 client/java/build.sh compiles it with javac against Debian's jars (once per
-run, into a temporary directory); its plain test runner
+run, shared with the conformance suite: tests/builds.py); its plain test runner
 (``io.statehouse.client.ClientTests``, ending with ``N passed, N failed``) then
 runs against:
 
@@ -32,19 +32,17 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from statehouse.client import Client
+from tests.builds import JavaBuild, java_client as build_java_client
 from tests.certs import Authority
 from tests.doc_blocks import blocks_tested_by
 
 from .conftest import ServerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
-JAVA_DIR = ROOT / "client" / "java"
 JARS = Path("/usr/share/java")
 #: Variables the runner reads; none may leak in from the caller's environment.
 JAVA_VARIABLES = (
@@ -95,28 +93,9 @@ pytestmark = [
 ]
 
 
-@dataclass(frozen=True)
-class JavaBuild:
-    classes: Path
-    tests: Path
-    classpath: str
-
-    def command(self, *args: str) -> list[str]:
-        return ["java", "-cp", f"{self.classpath}:{self.tests}", *args]
-
-
 @pytest.fixture(scope="module")
-def java_build(tmp_path_factory: pytest.TempPathFactory) -> JavaBuild:
-    out = tmp_path_factory.mktemp("java-build")
-    result = subprocess.run(
-        ["bash", str(JAVA_DIR / "build.sh"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"client/java/build.sh failed:\n{result.stdout}\n{result.stderr}"
-    return JavaBuild(out / "classes", out / "test", (out / "classpath").read_text().strip())
+def java_build() -> JavaBuild:
+    return build_java_client()
 
 
 def java_env(**variables: str) -> dict[str, str]:

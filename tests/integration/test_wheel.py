@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,58 +24,42 @@ from statehouse.v1 import (
     execution_service_pb2_grpc,
     state_pb2 as st,
 )
+from tests import builds
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The two wheels built from this tree: statehouse-client and statehouse-server."""
-    work = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(work),
-            str(ROOT / "client"),
-            str(ROOT / "server"),
-        ],
-        check=True,
-        timeout=600,
-    )
-    (client,) = work.glob("statehouse_client-*.whl")
-    (server,) = work.glob("statehouse_server-*.whl")
-    return {"client": client, "server": server}
-
-
-def _venv(where: Path, *wheels: Path) -> Path:
+def _venv(where: Path, *wheels: Path) -> None:
     """A new virtualenv with these wheels (and their dependencies) installed."""
     venv.create(where, with_pip=True)
     subprocess.run(
         [str(where / "bin" / "python"), "-m", "pip", "install", "--quiet", *map(str, wheels)],
         check=True,
-        timeout=600,
+        timeout=builds.BUILD_TIMEOUT,
     )
-    return where
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Path:
-    """statehouse-server, and the statehouse-client it depends on, without extras."""
-    return _venv(tmp_path_factory.mktemp("server") / "venv", wheels["client"], wheels["server"])
+def wheels() -> dict[str, Path]:
+    """The two wheels built from this tree (once per run: tests/builds.py)."""
+    return builds.wheels()
 
 
 @pytest.fixture(scope="module")
-def client_only(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Path:
+def installed(wheels: dict[str, Path]) -> Path:
+    """statehouse-server, and the statehouse-client it depends on, without extras
+    (one virtualenv per run, which the tests only read)."""
+    return builds.shared_build(
+        "venv-server", lambda where: _venv(where, wheels["client"], wheels["server"])
+    )
+
+
+@pytest.fixture(scope="module")
+def client_only(wheels: dict[str, Path]) -> Path:
     """statehouse-client alone, as a worker image installs it."""
-    return _venv(tmp_path_factory.mktemp("client") / "venv", wheels["client"])
+    return builds.shared_build("venv-client", lambda where: _venv(where, wheels["client"]))
 
 
 @pytest.fixture
