@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from statehouse.server.loops import Every
+from statehouse.server.loops import Every, cancel_and_wait
 from tests.eventually import eventually_async
 
 
@@ -80,3 +80,42 @@ async def test_close_stops_it_in_the_middle_of_a_step() -> None:
     loop.start()
     await asyncio.wait_for(entered.wait(), 30)
     await asyncio.wait_for(loop.close(), 30)
+
+
+async def test_cancel_and_wait_ends_the_task_and_returns() -> None:
+    task = asyncio.create_task(asyncio.sleep(3600))
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)
+    assert task.cancelled()
+    await cancel_and_wait(None)  # nothing started: nothing to do
+
+
+async def test_cancel_and_wait_raises_when_its_caller_is_cancelled_meanwhile() -> None:
+    """The caller cancelled while the task is still ending is cancelled too: it
+    does not go on as if it had not been (what suppress(CancelledError) did)."""
+    ending = asyncio.Event()
+
+    async def slow_to_end() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            ending.set()
+            await asyncio.sleep(3600)  # its cleanup takes long
+            raise
+
+    after: list[str] = []
+
+    async def stopper(task: asyncio.Task[None]) -> None:
+        await cancel_and_wait(task)
+        after.append("went on")
+
+    task = asyncio.create_task(slow_to_end())
+    await asyncio.sleep(0)
+    caller = asyncio.create_task(stopper(task))
+    await ending.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert caller.cancelled()
+    assert after == []
+    assert task.done()

@@ -7,6 +7,12 @@ it), or after the wait its step asks for. A step that fails does not end the
 loop: the errors in ``quiet`` (the database unreachable, which the store's
 outage log reports once) wait for the next step silently, any other is logged
 with its traceback. :meth:`Every.close` stops it, also in the middle of a step.
+
+:func:`cancel_and_wait` is how anything of the server stops a task of its own:
+it waits for the task to end, and does not swallow a cancellation of the
+caller that arrives meanwhile (``contextlib.suppress(CancelledError)`` around
+the wait would: the caller would go on as if nothing happened, past an
+``asyncio.timeout`` or a test's teardown that cancelled it).
 """
 
 from __future__ import annotations
@@ -15,11 +21,26 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 log = logging.getLogger("statehouse.server")
 
 #: A step: it returns how long to wait before the next (None: the loop's interval).
 Step = Callable[[], Awaitable[float | None]]
+
+
+async def cancel_and_wait(task: asyncio.Future[Any] | None) -> None:
+    """Cancel ``task`` and wait until it has ended; its CancelledError is
+    expected, the caller's own (cancelled while waiting) is raised."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
 
 
 class Every:
@@ -59,10 +80,7 @@ class Every:
 
     async def close(self) -> None:
         self.closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         wait: float | None = self.interval if self.wait_first else 0.0

@@ -26,13 +26,12 @@ Connect Health and ``GET /healthz``). docs/design.md, "Health and retention".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from ..events import EventHub
-from ..loops import Every
+from ..loops import Every, cancel_and_wait
 from ..storage import StorageUnavailable, Store, Tx
 
 log = logging.getLogger("statehouse.health")
@@ -105,10 +104,7 @@ class HealthMonitor:
     async def close(self) -> None:
         self._closed = True
         await self._loop.close()
-        if self._write_probe is not None:
-            self._write_probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._write_probe
+        await cancel_and_wait(self._write_probe)
 
     async def probe(self) -> Facts:
         """Look now: update the facts and publish what changed."""

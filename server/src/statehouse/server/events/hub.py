@@ -63,7 +63,6 @@ sends (``pacing.py``) and the subscribers with their index
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -71,7 +70,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-from ..loops import Every
+from ..loops import Every, cancel_and_wait
 from ..orchestration import Event, SequenceCompacted
 from ..orchestration.filters import EventFilter
 from ..storage import StorageUnavailable, Store, Tx, partitions
@@ -269,10 +268,7 @@ class EventHub:
             if idle is not None:
                 idle.set_result(0)  # no slot: the stream ends
         await self._tailing.close()
-        if self._delivery is not None:
-            self._delivery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._delivery
+        await cancel_and_wait(self._delivery)
 
     # -- input ----------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import hashlib
 import hmac
 import itertools
@@ -39,6 +38,7 @@ from typing import Any
 
 from .. import clock
 from ..limits import CREDENTIAL_NAME_RE, MAX_CERTIFICATE_SUBJECT, MAX_CREDENTIAL_NAMESPACES
+from ..loops import cancel_and_wait
 from ..orchestration import AlreadyExists, InvalidArgument, Unauthenticated
 from ..orchestration.patterns import problem
 from ..storage import StorageUnavailable
@@ -215,10 +215,7 @@ class Authenticator:
         self._task = asyncio.create_task(self._refresh_loop(), name="statehouse-credentials")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def refresh(self) -> None:
         rows = await self._read_rows()

@@ -57,6 +57,7 @@ from alembic import command
 from alembic.config import Config
 
 from .. import priority
+from ..loops import cancel_and_wait
 from ..orchestration import Event
 from ..telemetry import Metrics, OutageLog, Tracing, WriteParent
 from .errors import BatchConflict, StorageUnavailable, is_unreachable, unavailable_on_disconnect
@@ -582,19 +583,18 @@ class Store:
     async def aclose(self) -> None:
         """Close everything, the asyncio pool included (call on the event loop)."""
         self._closing.set()
-        if self._committer is not None:
-            self._committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
-        # Batches under way finish (and give their connections back) first.
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
-        for write in self._queue:
-            if not write.future.done():
-                write.future.set_exception(StorageUnavailable("the store is closed"))
-        self._queue.clear()
-        await self.backend.aclose()
-        await asyncio.get_running_loop().run_in_executor(None, self.close)
+        try:
+            await cancel_and_wait(self._committer)
+        finally:  # closed all the same when the caller is cancelled meanwhile
+            # Batches under way finish (and give their connections back) first.
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+            for write in self._queue:
+                if not write.future.done():
+                    write.future.set_exception(StorageUnavailable("the store is closed"))
+            self._queue.clear()
+            await self.backend.aclose()
+            await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def close(self) -> None:
         self._closing.set()
