@@ -1,5 +1,7 @@
 """The batch RPC: ExecutionService.TransitionTaskRuns with 100 and with 500 items a call,
-a few calls in flight, with the same per-state-change counters as the sweep."""
+a few calls in flight, with the same per-state-change counters as the sweep; then
+the largest size again with the results in the BASIC view (task runs without
+their histories), as a worker that only reports would ask."""
 
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ def run_batch(
     seconds: float,
     connections: int = 1,
 ) -> list[PhaseSummary]:
+    runs = [(b, "") for b in sizes] + [(max(sizes), "basic")]
     phases = (
         Phase("create", 64, seconds=120),
-        *(Phase("batch", in_flight, max_ops=transitions, seconds=seconds, batch=b) for b in sizes),
+        *(
+            Phase("batch", in_flight, max_ops=transitions, seconds=seconds, batch=b, view=v)
+            for b, v in runs
+        ),
     )
     spec = ClientSpec(
         client="raw",
@@ -30,10 +36,11 @@ def run_batch(
     out = []
     with ClientGroup(spec) as group:
         group.run_phase("batch create", [statehouse])
-        for b in sizes:
+        for b, v in runs:
             out.append(
                 group.run_phase(
-                    f"batch RPC, {b} items x {in_flight} in flight",
+                    f"batch RPC, {b} items x {in_flight} in flight"
+                    + (f", {v.upper()} view" if v else ""),
                     [statehouse],
                     CostMeter([statehouse]),
                 )

@@ -43,6 +43,8 @@ class Phase:
     rate: float = 0.0  # ops/s for the whole process (0: unpaced)
     batch: int = 0  # items per TransitionTaskRuns call
     label: str = ""
+    #: The batch's TaskRunView: "" (FULL, the default) or "basic".
+    view: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,14 +138,17 @@ class _Raw:
             timeout=30,
         )
 
-    async def batch(self, i: int, items: list[tuple[str, int, str]]) -> tuple[int, str]:
+    async def batch(
+        self, i: int, items: list[tuple[str, int, str]], view: str = ""
+    ) -> tuple[int, str]:
         """(items that failed, the first item error)."""
         response = await self.stubs[i % len(self.stubs)].TransitionTaskRuns(
             self.es.TransitionTaskRunsRequest(
                 requests=[
                     self.es.TransitionTaskRunRequest(task_run_id=t, state=s, worker_id=w)  # type: ignore[arg-type]
                     for t, s, w in items
-                ]
+                ],
+                view=_VIEWS[view],  # type: ignore[arg-type]
             ),
             timeout=60,
         )
@@ -194,9 +199,12 @@ class _Sdk:
             task_run_id, state=state, worker_id=worker
         )
 
-    async def batch(self, i: int, items: list[tuple[str, int, str]]) -> tuple[int, str]:
+    async def batch(
+        self, i: int, items: list[tuple[str, int, str]], view: str = ""
+    ) -> tuple[int, str]:
         results = await self.clients[i % len(self.clients)].transition_task_runs(
-            [{"task_run_id": t, "state": s, "worker_id": w} for t, s, w in items]
+            [{"task_run_id": t, "state": s, "worker_id": w} for t, s, w in items],
+            view=view or None,
         )
         failed = [r for r in results if isinstance(r, BaseException)]
         return len(failed), (repr(failed[0]) if failed else "")
@@ -207,6 +215,10 @@ class _Sdk:
 
 
 RUNNING, SUCCESS = 2, 4  # statehouse.v1.State
+
+
+#: Phase.view -> TransitionTaskRunsRequest.view (statehouse.v1.TaskRunView's numbers).
+_VIEWS = {"": 0, "basic": 1}
 
 
 class _Pool:
@@ -334,7 +346,9 @@ async def _batch(phase: Phase, client: Any, pool: _Pool, result: PhaseResult) ->
                 remaining[0] -= len(chunk)
                 t0 = time.perf_counter()
                 try:
-                    failed, first = await client.batch(i, [(t, state, f"w{i}") for t in chunk])
+                    failed, first = await client.batch(
+                        i, [(t, state, f"w{i}") for t in chunk], phase.view
+                    )
                 except Exception as exc:
                     record_error(result, exc)
                     break
@@ -420,6 +434,8 @@ class PhaseSummary:
     server_cpu_pct: float
     first_error: str = ""
     cost: dict[str, Any] | None = None
+    #: A batch phase's TaskRunView ("" for FULL).
+    view: str = ""
 
 
 class ClientGroup:
@@ -528,6 +544,7 @@ class ClientGroup:
             client_cpu_pct=round(100 * sum(r.cpu for r in results) / seconds, 1),
             server_cpu_pct=round(100 * server_cpu / max(wall, 1e-9), 1),
             first_error=next((r.first_error for r in results if r.first_error), ""),
+            view=phase.view,
         )
         if meter is not None:
             summary.cost = meter.stop(ops).per_change()

@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from statehouse.server import limits
-from statehouse.v1 import execution_service_pb2 as pb, state_pb2 as st
+from statehouse.v1 import execution_pb2, execution_service_pb2 as pb, state_pb2 as st
 
 from .conftest import Stubs
 from .helpers import create, details, get, move, recorded_events, task_run
@@ -220,3 +220,54 @@ async def test_a_batch_decodes_each_execution_once(
     after = await get(stubs, ex.id)
     assert after.state == st.STATE_RUNNING
     assert [h.state for h in after.history] == [st.STATE_CREATED, st.STATE_RUNNING]
+
+
+async def test_the_basic_view_carries_each_task_run_without_its_histories(stubs: Stubs) -> None:
+    """TASK_RUN_VIEW_BASIC: the same results as FULL less the task runs' histories,
+    outputs and policies and their attempts' histories; FULL is the default."""
+    execution = await create(stubs)
+    a, b = [await task_run(stubs, execution.id, t) for t in ("a", "b")]
+    outputs = struct_pb2.Struct()
+    outputs.update({"rows": 3})
+
+    async def both(view: int, *items: pb.TransitionTaskRunRequest) -> pb.TransitionTaskRunsResponse:
+        return await stubs.executions.TransitionTaskRuns(
+            pb.TransitionTaskRunsRequest(requests=list(items), view=view)  # type: ignore[arg-type]
+        )
+
+    basic = await both(
+        execution_pb2.TASK_RUN_VIEW_BASIC,
+        item(a.id, st.STATE_RUNNING, worker_id="w1"),
+        item(a.id, st.STATE_SUCCESS, outputs=outputs),
+        item(b.id, st.STATE_SUCCESS),  # illegal: its error as in FULL
+    )
+    ran, done = basic.results[0].response, basic.results[1].response
+    assert item_error(basic.results[2])[:2] == (code_pb2.FAILED_PRECONDITION, "INVALID_TRANSITION")
+    assert (ran.task_run.id, ran.task_run.state) == (a.id, st.STATE_RUNNING)
+    assert [(x.number, x.state, x.worker_id) for x in ran.task_run.attempts] == [
+        (1, st.STATE_RUNNING, "w1")
+    ]
+    assert done.task_run.state == st.STATE_SUCCESS and done.execution_revision > 0
+    for response in (ran, done):
+        assert not response.task_run.history and not response.task_run.HasField("outputs")
+        assert all(not x.history for x in response.task_run.attempts)
+        assert response.task_run.HasField("update_time")
+
+    full = await both(execution_pb2.TASK_RUN_VIEW_UNSPECIFIED, item(b.id, st.STATE_RUNNING))
+    moved = full.results[0].response.task_run
+    assert [h.state for h in moved.history] == [st.STATE_CREATED, st.STATE_RUNNING]
+    assert [len(x.history) for x in moved.attempts] == [1]
+    stored = next(t for t in (await get(stubs, execution.id)).task_runs if t.id == a.id)
+    assert dict(stored.outputs) == {"rows": 3}  # BASIC trims the answer, not what is stored
+
+
+async def test_an_unknown_view_is_refused_before_any_work(stubs: Stubs) -> None:
+    execution = await create(stubs)
+    run = await task_run(stubs, execution.id)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stubs.executions.TransitionTaskRuns(
+            pb.TransitionTaskRunsRequest(requests=[item(run.id, st.STATE_RUNNING)], view=7)  # type: ignore[arg-type]
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(info.value)[2] == ["view"]
+    assert (await get(stubs, execution.id)).task_runs[0].state == st.STATE_CREATED

@@ -31,6 +31,7 @@ from statehouse.client import (
     State,
     StateChangeEvent,
     TaskRunsActiveError,
+    TaskRunView,
     counter,
     timer,
 )
@@ -629,6 +630,30 @@ async def test_transition_task_runs_returns_a_result_or_an_error_per_item(
     # Idempotent per item, like the single call.
     again = await client.transition_task_runs(items[:2])
     assert again == results[:2]
+
+
+async def test_transition_task_runs_in_the_basic_view(client: AsyncClient) -> None:
+    execution = await new_execution(client)
+    run = (await client.create_task_run(execution_id=execution.id, task_id="a")).task_run
+    (moved,) = await client.transition_task_runs(
+        [{"task_run_id": run.id, "state": "RUNNING", "worker_id": "w1"}], view="basic"
+    )
+    assert not isinstance(moved, Exception)
+    assert moved.task_run.state == State.RUNNING and not moved.task_run.history
+    assert [(a.number, a.worker_id, len(a.history)) for a in moved.task_run.attempts] == [
+        (1, "w1", 0)
+    ]
+    (done,) = await client.transition_task_runs(
+        [{"task_run_id": run.id, "state": "SUCCESS"}], view=TaskRunView.FULL
+    )
+    assert not isinstance(done, Exception)
+    assert [State(h.state) for h in done.task_run.history] == [
+        State.CREATED,
+        State.RUNNING,
+        State.SUCCESS,
+    ]
+    with pytest.raises(ValueError):
+        await client.transition_task_runs([], view="everything")
 
 
 async def test_transition_task_runs_raises_only_for_the_whole_call(client: AsyncClient) -> None:

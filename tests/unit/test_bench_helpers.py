@@ -460,3 +460,42 @@ def test_machine_idle_share() -> None:
     cost = Cost(10, 0, 1, 1, 10, 0.001, machine_idle=0.123)
     assert cost.per_change()["machine_idle_pct"] == 12.3
     assert "machine_idle_pct" not in Cost(10, 0, 1, 1, 10, 0.001).per_change()
+
+
+def _phase(rate: float, view: str = "", cpu: float = 60.0) -> dict[str, Any]:
+    return {
+        "batch": 500,
+        "concurrency": 4,
+        "rate": rate,
+        "calls_per_s": rate / 500,
+        "p50_ms": 100.0,
+        "p99_ms": 150.0,
+        "server_cpu_pct": 98.0,
+        "errors": 0,
+        "cost": {"server_cpu_us_per_change": cpu},
+        "view": view,
+    }
+
+
+def test_the_batch_tables_show_the_basic_view_only_when_runs_have_it() -> None:
+    from statehouse_bench import write_processes
+
+    old = [_phase(13_000.0), _phase(14_000.0)]
+    for entry in old:
+        del entry["view"]  # recorded before the view existed
+    assert "view" not in report._batch({"batch": old})
+    new = report._batch({"batch": [_phase(14_000.0), _phase(19_000.0, "basic", 50.0)]})
+    assert "BASIC" in new and "FULL" in new
+    assert "best 14,000 transitions/s (19,000 with BASIC results)" in new
+
+    runs = [{"processes": 1, "single": _phase(3_000.0), "batch": _phase(17_000.0)}]
+    assert "BASIC" not in write_processes.render(
+        {"connections": 8, "runs": runs, "best_single_processes": 1, "best_batch_processes": 1},
+        6_000.0,
+    )
+    runs[0]["batch_basic"] = _phase(21_000.0, "basic", 45.0)
+    text = write_processes.render(
+        {"connections": 8, "runs": runs, "best_single_processes": 1, "best_batch_processes": 1},
+        6_000.0,
+    )
+    assert "batch BASIC/s" in text and "21,000" in text and "17,000" in text

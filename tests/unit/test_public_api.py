@@ -53,6 +53,7 @@ EXPECTED = [
     "Subscription",
     "TaskRetryPolicy",
     "TaskRun",
+    "TaskRunView",
     "TaskRunsActiveError",
     "TlsConfig",
     "Token",

@@ -29,8 +29,8 @@ without the ``STATE_`` prefix: ``State.RUNNING == statehouse.v1.state_pb2.STATE_
 Compare message fields with it directly (``execution.state == State.RUNNING``)
 or convert (``State(execution.state)``, whose ``str()`` is ``"RUNNING"``).
 Wherever a method takes a state it also accepts the proto number or a name
-(``"running"``). ``ExecutionView``, ``PauseTimeoutAction``, ``DeadlineAction``, ``MetricType`` and
-``MetricBucketWidth`` follow the same rule.
+(``"running"``). ``ExecutionView``, ``TaskRunView``, ``PauseTimeoutAction``, ``DeadlineAction``,
+``MetricType`` and ``MetricBucketWidth`` follow the same rule.
 
 Errors: every failed call raises a :class:`StatehouseError` subclass chosen
 from the gRPC status code and the server's ``ErrorInfo`` reason (see
@@ -88,6 +88,7 @@ from statehouse.client._enums import (
     PauseTimeoutAction,
     Role,
     State,
+    TaskRunView,
 )
 from statehouse.client._errors import (
     AbortedError,
@@ -165,6 +166,7 @@ __all__ = [
     "Subscription",
     "TaskRetryPolicy",
     "TaskRun",
+    "TaskRunView",
     "TaskRunsActiveError",
     "TlsConfig",
     "Token",

@@ -18,6 +18,7 @@ from statehouse.client._enums import (
     PauseTimeoutAction,
     Role,
     State,
+    TaskRunView,
 )
 from statehouse.v1 import (
     admin_service_pb2,
@@ -54,6 +55,13 @@ def state_values(states: Iterable[StateLike]) -> list[state_pb2.State.ValueType]
 def view_value(view: ExecutionView | int | str | None) -> execution_pb2.ExecutionView.ValueType:
     member = ExecutionView.UNSPECIFIED if view is None else ExecutionView.parse(view)
     return cast(execution_pb2.ExecutionView.ValueType, int(member))
+
+
+def task_run_view_value(
+    view: TaskRunView | int | str | None,
+) -> execution_pb2.TaskRunView.ValueType:
+    member = TaskRunView.UNSPECIFIED if view is None else TaskRunView.parse(view)
+    return cast(execution_pb2.TaskRunView.ValueType, int(member))
 
 
 def timeout_action_value(

@@ -90,6 +90,18 @@ class ExecutionView(_ProtoEnum):
         return "EXECUTION_VIEW_"
 
 
+class TaskRunView(_ProtoEnum):
+    """How much of each task run a batch's results carry (``transition_task_runs``)."""
+
+    UNSPECIFIED = execution_pb2.TASK_RUN_VIEW_UNSPECIFIED
+    BASIC = execution_pb2.TASK_RUN_VIEW_BASIC
+    FULL = execution_pb2.TASK_RUN_VIEW_FULL
+
+    @classmethod
+    def _prefix(cls) -> str:
+        return "TASK_RUN_VIEW_"
+
+
 class PauseTimeoutAction(_ProtoEnum):
     """What a pause's timeout does when it expires."""
 

@@ -27,6 +27,7 @@ from statehouse.client._convert import (
     role_value,
     state_value,
     state_values,
+    task_run_view_value,
     timeout_action_value,
     to_deadline,
     to_duration,
@@ -42,6 +43,7 @@ from statehouse.client._enums import (
     PauseTimeoutAction,
     Role,
     State,
+    TaskRunView,
 )
 from statehouse.client._errors import StatehouseError, error_from_item_status
 from statehouse.client._rpc import (
@@ -68,6 +70,7 @@ from statehouse.v1 import (
 
 JSONLike = Mapping[str, Any] | struct_pb2.Struct
 ViewLike = ExecutionView | int | str | None
+TaskRunViewLike = TaskRunView | int | str | None
 
 #: What a subscription yields when it is asked for heartbeats too.
 SubscriptionItem = event_pb2.StateChangeEvent | event_pb2.Heartbeat
@@ -291,7 +294,9 @@ def transition_results(response: _es.TransitionTaskRunsResponse) -> list[Transit
 
 
 @unary(_es.TransitionTaskRunsResponse, result=transition_results, idempotent=batch_is_idempotent)
-def transition_task_runs(items: Iterable[TransitionItem]) -> _es.TransitionTaskRunsRequest:
+def transition_task_runs(
+    items: Iterable[TransitionItem], *, view: TaskRunViewLike = None
+) -> _es.TransitionTaskRunsRequest:
     """Move several task runs in one call (at most 1,000 items).
 
     Each item is a ``TransitionTaskRunRequest`` or a mapping of
@@ -303,6 +308,9 @@ def transition_task_runs(items: Iterable[TransitionItem]) -> _es.TransitionTaskR
     for it (returned, not raised). Only an error of the whole call (more
     than 1,000 items, no writer role, the server unreachable) is raised.
     Retried on a transient error when every item has a ``request_id``.
+    ``view``: ``"BASIC"`` for task runs without their histories, outputs and
+    policies in the responses (a fraction of the size and of the server's
+    work, enough for a worker that only reports), FULL by default.
     """
     requests: list[_es.TransitionTaskRunRequest] = []
     for item in items:
@@ -314,7 +322,7 @@ def transition_task_runs(items: Iterable[TransitionItem]) -> _es.TransitionTaskR
         if not isinstance(task_run_id, str):
             raise TypeError(f"item {len(requests)}: a task_run_id (str) is required")
         requests.append(transition_task_run(task_run_id, **fields))
-    return _es.TransitionTaskRunsRequest(requests=requests)
+    return _es.TransitionTaskRunsRequest(requests=requests, view=task_run_view_value(view))
 
 
 def claimed_task_runs(response: _es.ClaimTaskRunsResponse) -> list[_es.ClaimedTaskRun]:

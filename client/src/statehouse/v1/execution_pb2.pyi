@@ -23,6 +23,38 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _TaskRunView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskRunViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskRunView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_RUN_VIEW_UNSPECIFIED: _TaskRunView.ValueType  # 0
+    """The default: FULL."""
+    TASK_RUN_VIEW_BASIC: _TaskRunView.ValueType  # 1
+    """The task run without its history, its outputs and its policies, and its
+    attempts without their histories: what a worker needs after a report
+    (the state, the attempt that is open, its lease), at a fraction of the
+    size and of the server's work.
+    """
+    TASK_RUN_VIEW_FULL: _TaskRunView.ValueType  # 2
+    """The whole task run."""
+
+class TaskRunView(_TaskRunView, metaclass=_TaskRunViewEnumTypeWrapper):
+    """TaskRunView chooses how much of each task run a response carries."""
+
+TASK_RUN_VIEW_UNSPECIFIED: TaskRunView.ValueType  # 0
+"""The default: FULL."""
+TASK_RUN_VIEW_BASIC: TaskRunView.ValueType  # 1
+"""The task run without its history, its outputs and its policies, and its
+attempts without their histories: what a worker needs after a report
+(the state, the attempt that is open, its lease), at a fraction of the
+size and of the server's work.
+"""
+TASK_RUN_VIEW_FULL: TaskRunView.ValueType  # 2
+"""The whole task run."""
+Global___TaskRunView: _TypeAlias = TaskRunView  # noqa: Y015
+
 class _ExecutionView:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015

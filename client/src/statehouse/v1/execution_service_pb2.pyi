@@ -936,6 +936,12 @@ class TransitionTaskRunsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUESTS_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    view: _execution_pb2.TaskRunView.ValueType
+    """How much of each task run the results carry: FULL (the default) or
+    BASIC. A repeated item (its request_id) gets the response stored by its
+    first call, as TransitionTaskRun would.
+    """
     @_builtins.property
     def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___TransitionTaskRunRequest]:
         """The transitions, applied in this order (at most 1,000). Each is what a
@@ -948,10 +954,11 @@ class TransitionTaskRunsRequest(_message.Message):
         self,
         *,
         requests: _abc.Iterable[Global___TransitionTaskRunRequest] | None = ...,
+        view: _execution_pb2.TaskRunView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

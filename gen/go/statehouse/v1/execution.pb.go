@@ -23,6 +23,62 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TaskRunView chooses how much of each task run a response carries.
+type TaskRunView int32
+
+const (
+	// The default: FULL.
+	TaskRunView_TASK_RUN_VIEW_UNSPECIFIED TaskRunView = 0
+	// The task run without its history, its outputs and its policies, and its
+	// attempts without their histories: what a worker needs after a report
+	// (the state, the attempt that is open, its lease), at a fraction of the
+	// size and of the server's work.
+	TaskRunView_TASK_RUN_VIEW_BASIC TaskRunView = 1
+	// The whole task run.
+	TaskRunView_TASK_RUN_VIEW_FULL TaskRunView = 2
+)
+
+// Enum value maps for TaskRunView.
+var (
+	TaskRunView_name = map[int32]string{
+		0: "TASK_RUN_VIEW_UNSPECIFIED",
+		1: "TASK_RUN_VIEW_BASIC",
+		2: "TASK_RUN_VIEW_FULL",
+	}
+	TaskRunView_value = map[string]int32{
+		"TASK_RUN_VIEW_UNSPECIFIED": 0,
+		"TASK_RUN_VIEW_BASIC":       1,
+		"TASK_RUN_VIEW_FULL":        2,
+	}
+)
+
+func (x TaskRunView) Enum() *TaskRunView {
+	p := new(TaskRunView)
+	*p = x
+	return p
+}
+
+func (x TaskRunView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskRunView) Descriptor() protoreflect.EnumDescriptor {
+	return file_statehouse_v1_execution_proto_enumTypes[0].Descriptor()
+}
+
+func (TaskRunView) Type() protoreflect.EnumType {
+	return &file_statehouse_v1_execution_proto_enumTypes[0]
+}
+
+func (x TaskRunView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskRunView.Descriptor instead.
+func (TaskRunView) EnumDescriptor() ([]byte, []int) {
+	return file_statehouse_v1_execution_proto_rawDescGZIP(), []int{0}
+}
+
 // ExecutionView chooses how much of an execution a response carries.
 type ExecutionView int32
 
@@ -60,11 +116,11 @@ func (x ExecutionView) String() string {
 }
 
 func (ExecutionView) Descriptor() protoreflect.EnumDescriptor {
-	return file_statehouse_v1_execution_proto_enumTypes[0].Descriptor()
+	return file_statehouse_v1_execution_proto_enumTypes[1].Descriptor()
 }
 
 func (ExecutionView) Type() protoreflect.EnumType {
-	return &file_statehouse_v1_execution_proto_enumTypes[0]
+	return &file_statehouse_v1_execution_proto_enumTypes[1]
 }
 
 func (x ExecutionView) Number() protoreflect.EnumNumber {
@@ -73,7 +129,7 @@ func (x ExecutionView) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ExecutionView.Descriptor instead.
 func (ExecutionView) EnumDescriptor() ([]byte, []int) {
-	return file_statehouse_v1_execution_proto_rawDescGZIP(), []int{0}
+	return file_statehouse_v1_execution_proto_rawDescGZIP(), []int{1}
 }
 
 // StateChange is one entry of a history: the state entered, when, and why.
@@ -1083,20 +1139,25 @@ var file_statehouse_v1_execution_proto_rawDesc = []byte{
 	0x1a, 0x39, 0x0a, 0x0b, 0x4c, 0x61, 0x62, 0x65, 0x6c, 0x73, 0x45, 0x6e, 0x74, 0x72, 0x79, 0x12,
 	0x10, 0x0a, 0x03, 0x6b, 0x65, 0x79, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x03, 0x6b, 0x65,
 	0x79, 0x12, 0x14, 0x0a, 0x05, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09,
-	0x52, 0x05, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x3a, 0x02, 0x38, 0x01, 0x2a, 0x62, 0x0a, 0x0d, 0x45,
-	0x78, 0x65, 0x63, 0x75, 0x74, 0x69, 0x6f, 0x6e, 0x56, 0x69, 0x65, 0x77, 0x12, 0x1e, 0x0a, 0x1a,
-	0x45, 0x58, 0x45, 0x43, 0x55, 0x54, 0x49, 0x4f, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x55,
-	0x4e, 0x53, 0x50, 0x45, 0x43, 0x49, 0x46, 0x49, 0x45, 0x44, 0x10, 0x00, 0x12, 0x18, 0x0a, 0x14,
-	0x45, 0x58, 0x45, 0x43, 0x55, 0x54, 0x49, 0x4f, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x42,
-	0x41, 0x53, 0x49, 0x43, 0x10, 0x01, 0x12, 0x17, 0x0a, 0x13, 0x45, 0x58, 0x45, 0x43, 0x55, 0x54,
-	0x49, 0x4f, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x46, 0x55, 0x4c, 0x4c, 0x10, 0x02, 0x42,
-	0x58, 0x0a, 0x10, 0x69, 0x6f, 0x2e, 0x73, 0x74, 0x61, 0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65,
-	0x2e, 0x76, 0x31, 0x50, 0x01, 0x5a, 0x42, 0x67, 0x69, 0x74, 0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f,
-	0x6d, 0x2f, 0x73, 0x74, 0x61, 0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x2f, 0x73, 0x74, 0x61,
-	0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x2f, 0x67, 0x65, 0x6e, 0x2f, 0x67, 0x6f, 0x2f, 0x73,
-	0x74, 0x61, 0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x2f, 0x76, 0x31, 0x3b, 0x73, 0x74, 0x61,
-	0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x76, 0x31, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f,
-	0x33,
+	0x52, 0x05, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x3a, 0x02, 0x38, 0x01, 0x2a, 0x5d, 0x0a, 0x0b, 0x54,
+	0x61, 0x73, 0x6b, 0x52, 0x75, 0x6e, 0x56, 0x69, 0x65, 0x77, 0x12, 0x1d, 0x0a, 0x19, 0x54, 0x41,
+	0x53, 0x4b, 0x5f, 0x52, 0x55, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x55, 0x4e, 0x53, 0x50,
+	0x45, 0x43, 0x49, 0x46, 0x49, 0x45, 0x44, 0x10, 0x00, 0x12, 0x17, 0x0a, 0x13, 0x54, 0x41, 0x53,
+	0x4b, 0x5f, 0x52, 0x55, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x42, 0x41, 0x53, 0x49, 0x43,
+	0x10, 0x01, 0x12, 0x16, 0x0a, 0x12, 0x54, 0x41, 0x53, 0x4b, 0x5f, 0x52, 0x55, 0x4e, 0x5f, 0x56,
+	0x49, 0x45, 0x57, 0x5f, 0x46, 0x55, 0x4c, 0x4c, 0x10, 0x02, 0x2a, 0x62, 0x0a, 0x0d, 0x45, 0x78,
+	0x65, 0x63, 0x75, 0x74, 0x69, 0x6f, 0x6e, 0x56, 0x69, 0x65, 0x77, 0x12, 0x1e, 0x0a, 0x1a, 0x45,
+	0x58, 0x45, 0x43, 0x55, 0x54, 0x49, 0x4f, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x55, 0x4e,
+	0x53, 0x50, 0x45, 0x43, 0x49, 0x46, 0x49, 0x45, 0x44, 0x10, 0x00, 0x12, 0x18, 0x0a, 0x14, 0x45,
+	0x58, 0x45, 0x43, 0x55, 0x54, 0x49, 0x4f, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x42, 0x41,
+	0x53, 0x49, 0x43, 0x10, 0x01, 0x12, 0x17, 0x0a, 0x13, 0x45, 0x58, 0x45, 0x43, 0x55, 0x54, 0x49,
+	0x4f, 0x4e, 0x5f, 0x56, 0x49, 0x45, 0x57, 0x5f, 0x46, 0x55, 0x4c, 0x4c, 0x10, 0x02, 0x42, 0x58,
+	0x0a, 0x10, 0x69, 0x6f, 0x2e, 0x73, 0x74, 0x61, 0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x2e,
+	0x76, 0x31, 0x50, 0x01, 0x5a, 0x42, 0x67, 0x69, 0x74, 0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f, 0x6d,
+	0x2f, 0x73, 0x74, 0x61, 0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x2f, 0x73, 0x74, 0x61, 0x74,
+	0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x2f, 0x67, 0x65, 0x6e, 0x2f, 0x67, 0x6f, 0x2f, 0x73, 0x74,
+	0x61, 0x74, 0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x2f, 0x76, 0x31, 0x3b, 0x73, 0x74, 0x61, 0x74,
+	0x65, 0x68, 0x6f, 0x75, 0x73, 0x65, 0x76, 0x31, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
 }
 
 var (
@@ -1111,57 +1172,58 @@ func file_statehouse_v1_execution_proto_rawDescGZIP() []byte {
 	return file_statehouse_v1_execution_proto_rawDescData
 }
 
-var file_statehouse_v1_execution_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_statehouse_v1_execution_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_statehouse_v1_execution_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_statehouse_v1_execution_proto_goTypes = []interface{}{
-	(ExecutionView)(0),              // 0: statehouse.v1.ExecutionView
-	(*StateChange)(nil),             // 1: statehouse.v1.StateChange
-	(*Attempt)(nil),                 // 2: statehouse.v1.Attempt
-	(*RetryPolicy)(nil),             // 3: statehouse.v1.RetryPolicy
-	(*TaskRun)(nil),                 // 4: statehouse.v1.TaskRun
-	(*Execution)(nil),               // 5: statehouse.v1.Execution
-	(*RetryPolicy_Constant)(nil),    // 6: statehouse.v1.RetryPolicy.Constant
-	(*RetryPolicy_Exponential)(nil), // 7: statehouse.v1.RetryPolicy.Exponential
-	(*RetryPolicy_Random)(nil),      // 8: statehouse.v1.RetryPolicy.Random
-	nil,                             // 9: statehouse.v1.Execution.LabelsEntry
-	(State)(0),                      // 10: statehouse.v1.State
-	(*timestamppb.Timestamp)(nil),   // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 12: google.protobuf.Duration
-	(*structpb.Struct)(nil),         // 13: google.protobuf.Struct
+	(TaskRunView)(0),                // 0: statehouse.v1.TaskRunView
+	(ExecutionView)(0),              // 1: statehouse.v1.ExecutionView
+	(*StateChange)(nil),             // 2: statehouse.v1.StateChange
+	(*Attempt)(nil),                 // 3: statehouse.v1.Attempt
+	(*RetryPolicy)(nil),             // 4: statehouse.v1.RetryPolicy
+	(*TaskRun)(nil),                 // 5: statehouse.v1.TaskRun
+	(*Execution)(nil),               // 6: statehouse.v1.Execution
+	(*RetryPolicy_Constant)(nil),    // 7: statehouse.v1.RetryPolicy.Constant
+	(*RetryPolicy_Exponential)(nil), // 8: statehouse.v1.RetryPolicy.Exponential
+	(*RetryPolicy_Random)(nil),      // 9: statehouse.v1.RetryPolicy.Random
+	nil,                             // 10: statehouse.v1.Execution.LabelsEntry
+	(State)(0),                      // 11: statehouse.v1.State
+	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 13: google.protobuf.Duration
+	(*structpb.Struct)(nil),         // 14: google.protobuf.Struct
 }
 var file_statehouse_v1_execution_proto_depIdxs = []int32{
-	10, // 0: statehouse.v1.StateChange.state:type_name -> statehouse.v1.State
-	11, // 1: statehouse.v1.StateChange.time:type_name -> google.protobuf.Timestamp
-	10, // 2: statehouse.v1.Attempt.state:type_name -> statehouse.v1.State
-	1,  // 3: statehouse.v1.Attempt.history:type_name -> statehouse.v1.StateChange
-	12, // 4: statehouse.v1.Attempt.lease_duration:type_name -> google.protobuf.Duration
-	11, // 5: statehouse.v1.Attempt.lease_expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 6: statehouse.v1.RetryPolicy.constant:type_name -> statehouse.v1.RetryPolicy.Constant
-	7,  // 7: statehouse.v1.RetryPolicy.exponential:type_name -> statehouse.v1.RetryPolicy.Exponential
-	8,  // 8: statehouse.v1.RetryPolicy.random:type_name -> statehouse.v1.RetryPolicy.Random
-	12, // 9: statehouse.v1.RetryPolicy.max_duration:type_name -> google.protobuf.Duration
-	10, // 10: statehouse.v1.TaskRun.state:type_name -> statehouse.v1.State
-	1,  // 11: statehouse.v1.TaskRun.history:type_name -> statehouse.v1.StateChange
-	2,  // 12: statehouse.v1.TaskRun.attempts:type_name -> statehouse.v1.Attempt
-	13, // 13: statehouse.v1.TaskRun.outputs:type_name -> google.protobuf.Struct
-	3,  // 14: statehouse.v1.TaskRun.retry_policy:type_name -> statehouse.v1.RetryPolicy
-	11, // 15: statehouse.v1.TaskRun.next_attempt_time:type_name -> google.protobuf.Timestamp
-	11, // 16: statehouse.v1.TaskRun.create_time:type_name -> google.protobuf.Timestamp
-	11, // 17: statehouse.v1.TaskRun.update_time:type_name -> google.protobuf.Timestamp
-	12, // 18: statehouse.v1.TaskRun.attempt_timeout:type_name -> google.protobuf.Duration
-	9,  // 19: statehouse.v1.Execution.labels:type_name -> statehouse.v1.Execution.LabelsEntry
-	13, // 20: statehouse.v1.Execution.inputs:type_name -> google.protobuf.Struct
-	13, // 21: statehouse.v1.Execution.outputs:type_name -> google.protobuf.Struct
-	10, // 22: statehouse.v1.Execution.state:type_name -> statehouse.v1.State
-	1,  // 23: statehouse.v1.Execution.history:type_name -> statehouse.v1.StateChange
-	4,  // 24: statehouse.v1.Execution.task_runs:type_name -> statehouse.v1.TaskRun
-	11, // 25: statehouse.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
-	11, // 26: statehouse.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
-	12, // 27: statehouse.v1.RetryPolicy.Constant.interval:type_name -> google.protobuf.Duration
-	12, // 28: statehouse.v1.RetryPolicy.Exponential.interval:type_name -> google.protobuf.Duration
-	12, // 29: statehouse.v1.RetryPolicy.Exponential.max_interval:type_name -> google.protobuf.Duration
-	12, // 30: statehouse.v1.RetryPolicy.Random.min_interval:type_name -> google.protobuf.Duration
-	12, // 31: statehouse.v1.RetryPolicy.Random.max_interval:type_name -> google.protobuf.Duration
+	11, // 0: statehouse.v1.StateChange.state:type_name -> statehouse.v1.State
+	12, // 1: statehouse.v1.StateChange.time:type_name -> google.protobuf.Timestamp
+	11, // 2: statehouse.v1.Attempt.state:type_name -> statehouse.v1.State
+	2,  // 3: statehouse.v1.Attempt.history:type_name -> statehouse.v1.StateChange
+	13, // 4: statehouse.v1.Attempt.lease_duration:type_name -> google.protobuf.Duration
+	12, // 5: statehouse.v1.Attempt.lease_expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 6: statehouse.v1.RetryPolicy.constant:type_name -> statehouse.v1.RetryPolicy.Constant
+	8,  // 7: statehouse.v1.RetryPolicy.exponential:type_name -> statehouse.v1.RetryPolicy.Exponential
+	9,  // 8: statehouse.v1.RetryPolicy.random:type_name -> statehouse.v1.RetryPolicy.Random
+	13, // 9: statehouse.v1.RetryPolicy.max_duration:type_name -> google.protobuf.Duration
+	11, // 10: statehouse.v1.TaskRun.state:type_name -> statehouse.v1.State
+	2,  // 11: statehouse.v1.TaskRun.history:type_name -> statehouse.v1.StateChange
+	3,  // 12: statehouse.v1.TaskRun.attempts:type_name -> statehouse.v1.Attempt
+	14, // 13: statehouse.v1.TaskRun.outputs:type_name -> google.protobuf.Struct
+	4,  // 14: statehouse.v1.TaskRun.retry_policy:type_name -> statehouse.v1.RetryPolicy
+	12, // 15: statehouse.v1.TaskRun.next_attempt_time:type_name -> google.protobuf.Timestamp
+	12, // 16: statehouse.v1.TaskRun.create_time:type_name -> google.protobuf.Timestamp
+	12, // 17: statehouse.v1.TaskRun.update_time:type_name -> google.protobuf.Timestamp
+	13, // 18: statehouse.v1.TaskRun.attempt_timeout:type_name -> google.protobuf.Duration
+	10, // 19: statehouse.v1.Execution.labels:type_name -> statehouse.v1.Execution.LabelsEntry
+	14, // 20: statehouse.v1.Execution.inputs:type_name -> google.protobuf.Struct
+	14, // 21: statehouse.v1.Execution.outputs:type_name -> google.protobuf.Struct
+	11, // 22: statehouse.v1.Execution.state:type_name -> statehouse.v1.State
+	2,  // 23: statehouse.v1.Execution.history:type_name -> statehouse.v1.StateChange
+	5,  // 24: statehouse.v1.Execution.task_runs:type_name -> statehouse.v1.TaskRun
+	12, // 25: statehouse.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
+	12, // 26: statehouse.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
+	13, // 27: statehouse.v1.RetryPolicy.Constant.interval:type_name -> google.protobuf.Duration
+	13, // 28: statehouse.v1.RetryPolicy.Exponential.interval:type_name -> google.protobuf.Duration
+	13, // 29: statehouse.v1.RetryPolicy.Exponential.max_interval:type_name -> google.protobuf.Duration
+	13, // 30: statehouse.v1.RetryPolicy.Random.min_interval:type_name -> google.protobuf.Duration
+	13, // 31: statehouse.v1.RetryPolicy.Random.max_interval:type_name -> google.protobuf.Duration
 	32, // [32:32] is the sub-list for method output_type
 	32, // [32:32] is the sub-list for method input_type
 	32, // [32:32] is the sub-list for extension type_name
@@ -1283,7 +1345,7 @@ func file_statehouse_v1_execution_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_statehouse_v1_execution_proto_rawDesc,
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -58,44 +58,50 @@ def _history_to_pb(history: list[StateChange], out: Any) -> None:
         item.actor = h.actor
 
 
-def _attempt_to_pb(attempt: Attempt, out: execution_pb2.Attempt) -> None:
+def _attempt_to_pb(attempt: Attempt, out: execution_pb2.Attempt, basic: bool = False) -> None:
     out.number = attempt.number
     out.state = _STATE_TO_PB[attempt.state]
     out.worker_id = attempt.worker_id
-    _history_to_pb(attempt.history, out.history)
+    if not basic:
+        _history_to_pb(attempt.history, out.history)
     if attempt.lease_us is not None:
         _duration_to_pb(attempt.lease_us, out.lease_duration)
     if attempt.lease_expire_time_us is not None and attempt.state.is_active:
         time_to_pb(attempt.lease_expire_time_us, out.lease_expire_time)
 
 
-def task_run_to_pb(tr: TaskRun, out: execution_pb2.TaskRun | None = None) -> execution_pb2.TaskRun:
-    """The task run as a message; UnreadableRecord if its stored values cannot be carried."""
+def task_run_to_pb(
+    tr: TaskRun, out: execution_pb2.TaskRun | None = None, *, basic: bool = False
+) -> execution_pb2.TaskRun:
+    """The task run as a message (``basic``: TASK_RUN_VIEW_BASIC's part of it);
+    UnreadableRecord if its stored values cannot be carried."""
     pb = out if out is not None else execution_pb2.TaskRun()
     try:
-        _task_run_to_pb(tr, pb)
+        _task_run_to_pb(tr, pb, basic)
     except _UNCONVERTIBLE as exc:
         raise UnreadableRecord("task run", tr.id, execution_id=tr.execution_id) from exc
     return pb
 
 
-def _task_run_to_pb(tr: TaskRun, pb: execution_pb2.TaskRun) -> None:
+def _task_run_to_pb(tr: TaskRun, pb: execution_pb2.TaskRun, basic: bool = False) -> None:
     pb.id = tr.id
     pb.execution_id = tr.execution_id
     pb.task_id = tr.task_id
     pb.parent_task_run_id = tr.parent_task_run_id
     pb.value = tr.value
     pb.state = _STATE_TO_PB[tr.state]
-    _history_to_pb(tr.history, pb.history)
+    if not basic:
+        _history_to_pb(tr.history, pb.history)
     for attempt in tr.attempts:
-        _attempt_to_pb(attempt, pb.attempts.add())
-    if tr.outputs is not None:
-        payload_to_pb(tr.outputs, pb.outputs)
-    if tr.retry_policy is not None:
-        retry_policy_to_pb(tr.retry_policy, pb.retry_policy)
+        _attempt_to_pb(attempt, pb.attempts.add(), basic)
+    if not basic:
+        if tr.outputs is not None:
+            payload_to_pb(tr.outputs, pb.outputs)
+        if tr.retry_policy is not None:
+            retry_policy_to_pb(tr.retry_policy, pb.retry_policy)
     if tr.next_attempt_time_us is not None:
         time_to_pb(tr.next_attempt_time_us, pb.next_attempt_time)
-    if tr.attempt_timeout_us is not None:
+    if tr.attempt_timeout_us is not None and not basic:
         _duration_to_pb(tr.attempt_timeout_us, pb.attempt_timeout)
     time_to_pb(tr.create_time_us, pb.create_time)
     time_to_pb(tr.update_time_us, pb.update_time)

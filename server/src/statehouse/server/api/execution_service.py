@@ -253,12 +253,13 @@ class ExecutionServicer(Servicer):
         return response
 
     def _transition_task_run(
-        self, request: pb.TransitionTaskRunRequest, call: Call
+        self, request: pb.TransitionTaskRunRequest, call: Call, *, basic: bool = False
     ) -> tuple[
         Callable[[Tx], Moved],
         Callable[..., pb.TransitionTaskRunResponse],
     ]:
-        """The work and the response of one TransitionTaskRun (or item of TransitionTaskRuns)."""
+        """The work and the response of one TransitionTaskRun (or item of
+        TransitionTaskRuns; ``basic``: its task run in TASK_RUN_VIEW_BASIC)."""
         state = convert.state_from_pb(request.state, "state")
         outputs = call.payload("outputs")
         lease_us = convert.duration_us(request, "lease_duration")
@@ -286,7 +287,8 @@ class ExecutionServicer(Servicer):
                 response = pb.TransitionTaskRunResponse()
             response.execution_revision = execution.revision
             response.execution_state = convert.state_to_pb(execution.state)
-            convert.task_run_to_pb(task_run, response.task_run)  # in place, not copied in
+            # In place, not copied in.
+            convert.task_run_to_pb(task_run, response.task_run, basic=basic)
             if decision is not None:
                 response.retry.scheduled = decision.scheduled
                 if decision.scheduled:
@@ -314,6 +316,7 @@ class ExecutionServicer(Servicer):
         """
         single = call.method.rsplit("/", 1)[0] + "/TransitionTaskRun"
         items = list(request.requests)
+        basic = request.view == execution_pb2.TASK_RUN_VIEW_BASIC
         failed: dict[int, Exception] = {}
         max_payload = self.limits.max_payload_bytes
 
@@ -353,7 +356,7 @@ class ExecutionServicer(Servicer):
                 continue
             item_call = call.item(single, payloads[i] or Payloads(), heavy)
             try:
-                work, respond = self._transition_task_run(items[i], item_call)
+                work, respond = self._transition_task_run(items[i], item_call, basic=basic)
             except DomainError as error:  # that item's answer
                 failed[i] = error
                 continue

@@ -123,12 +123,14 @@ public final class ExecutionOuterClass {
       ".google.protobuf.Timestamp\022\033\n\023parent_exe" +
       "cution_id\030\016 \001(\t\022\025\n\rrestart_count\030\017 \001(\005\032-" +
       "\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(" +
-      "\t:\0028\001*b\n\rExecutionView\022\036\n\032EXECUTION_VIEW" +
-      "_UNSPECIFIED\020\000\022\030\n\024EXECUTION_VIEW_BASIC\020\001" +
-      "\022\027\n\023EXECUTION_VIEW_FULL\020\002BX\n\020io.statehou" +
-      "se.v1P\001ZBgithub.com/statehouse/statehous" +
-      "e/gen/go/statehouse/v1;statehousev1b\006pro" +
-      "to3"
+      "\t:\0028\001*]\n\013TaskRunView\022\035\n\031TASK_RUN_VIEW_UN" +
+      "SPECIFIED\020\000\022\027\n\023TASK_RUN_VIEW_BASIC\020\001\022\026\n\022" +
+      "TASK_RUN_VIEW_FULL\020\002*b\n\rExecutionView\022\036\n" +
+      "\032EXECUTION_VIEW_UNSPECIFIED\020\000\022\030\n\024EXECUTI" +
+      "ON_VIEW_BASIC\020\001\022\027\n\023EXECUTION_VIEW_FULL\020\002" +
+      "BX\n\020io.statehouse.v1P\001ZBgithub.com/state" +
+      "house/statehouse/gen/go/statehouse/v1;st" +
+      "atehousev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

@@ -341,130 +341,131 @@ public final class ExecutionServiceOuterClass {
       "tatehouse.v1.TaskRun\022\032\n\022execution_revisi" +
       "on\030\002 \001(\003\022-\n\017execution_state\030\003 \001(\0162\024.stat" +
       "ehouse.v1.State\022+\n\005retry\030\004 \001(\0132\034.stateho" +
-      "use.v1.RetryDecision\"V\n\031TransitionTaskRu" +
-      "nsRequest\0229\n\010requests\030\001 \003(\0132\'.statehouse" +
-      ".v1.TransitionTaskRunRequest\"V\n\032Transiti" +
-      "onTaskRunsResponse\0228\n\007results\030\001 \003(\0132\'.st" +
-      "atehouse.v1.TransitionTaskRunsResult\"\216\001\n" +
-      "\030TransitionTaskRunsResult\022<\n\010response\030\001 " +
-      "\001(\0132(.statehouse.v1.TransitionTaskRunRes" +
-      "ponseH\000\022*\n\005error\030\002 \001(\0132\031.statehouse.v1.I" +
-      "temStatusH\000B\010\n\006result\"R\n\nItemStatus\022\014\n\004c" +
-      "ode\030\001 \001(\005\022\017\n\007message\030\002 \001(\t\022%\n\007details\030\003 " +
-      "\003(\0132\024.google.protobuf.Any\"\251\002\n\025PauseExecu" +
-      "tionRequest\022\024\n\014execution_id\030\001 \001(\t\022\023\n\013tas" +
-      "k_run_id\030\002 \001(\t\022(\n\005delay\030\003 \001(\0132\031.google.p" +
-      "rotobuf.Duration\022*\n\007timeout\030\004 \001(\0132\031.goog" +
-      "le.protobuf.Duration\0225\n\non_timeout\030\005 \001(\016" +
-      "2!.statehouse.v1.PauseTimeoutAction\022\016\n\006r" +
-      "eason\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\036\n\021expec" +
-      "ted_revision\030\010 \001(\003H\000\210\001\001B\024\n\022_expected_rev" +
-      "ision\"v\n\026PauseExecutionResponse\022+\n\texecu" +
-      "tion\030\001 \001(\0132\030.statehouse.v1.Execution\022/\n\013" +
-      "resume_time\030\002 \001(\0132\032.google.protobuf.Time" +
-      "stamp\"\235\001\n\026ResumeExecutionRequest\022\024\n\014exec" +
-      "ution_id\030\001 \001(\t\022\023\n\013task_run_id\030\002 \001(\t\022\016\n\006r" +
-      "eason\030\003 \001(\t\022\022\n\nrequest_id\030\004 \001(\t\022\036\n\021expec" +
-      "ted_revision\030\005 \001(\003H\000\210\001\001B\024\n\022_expected_rev" +
-      "ision\"F\n\027ResumeExecutionResponse\022+\n\texec" +
-      "ution\030\001 \001(\0132\030.statehouse.v1.Execution\"\206\001" +
-      "\n\024KillExecutionRequest\022\024\n\014execution_id\030\001" +
-      " \001(\t\022\016\n\006reason\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t" +
-      "\022\036\n\021expected_revision\030\004 \001(\003H\000\210\001\001B\024\n\022_exp" +
-      "ected_revision\"U\n\025KillExecutionResponse\022" +
-      "+\n\texecution\030\001 \001(\0132\030.statehouse.v1.Execu" +
-      "tion\022\017\n\007changed\030\002 \001(\010\"\211\001\n\027RestartExecuti" +
-      "onRequest\022\024\n\014execution_id\030\001 \001(\t\022\016\n\006reaso" +
-      "n\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021expected_" +
-      "revision\030\004 \001(\003H\000\210\001\001B\024\n\022_expected_revisio" +
-      "n\"G\n\030RestartExecutionResponse\022+\n\texecuti" +
-      "on\030\001 \001(\0132\030.statehouse.v1.Execution\"\331\001\n\030C" +
-      "ompleteExecutionRequest\022\024\n\014execution_id\030" +
-      "\001 \001(\t\022#\n\005state\030\002 \001(\0162\024.statehouse.v1.Sta" +
-      "te\022(\n\007outputs\030\003 \001(\0132\027.google.protobuf.St" +
-      "ruct\022\016\n\006reason\030\004 \001(\t\022\022\n\nrequest_id\030\005 \001(\t" +
-      "\022\036\n\021expected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_exp" +
-      "ected_revision\"H\n\031CompleteExecutionRespo" +
-      "nse\022+\n\texecution\030\001 \001(\0132\030.statehouse.v1.E" +
-      "xecution\"\256\001\n\rTaskRunFilter\022\021\n\tnamespace\030" +
-      "\001 \001(\t\022\017\n\007flow_id\030\002 \001(\t\022\020\n\010task_ids\030\003 \003(\t" +
-      "\0228\n\006labels\030\004 \003(\0132(.statehouse.v1.TaskRun" +
-      "Filter.LabelsEntry\032-\n\013LabelsEntry\022\013\n\003key" +
-      "\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\332\001\n\024ClaimTaskR" +
-      "unsRequest\022,\n\006filter\030\001 \001(\0132\034.statehouse." +
-      "v1.TaskRunFilter\022\025\n\rmax_task_runs\030\002 \001(\005\022" +
-      "\021\n\tworker_id\030\003 \001(\t\0221\n\016lease_duration\030\004 \001" +
-      "(\0132\031.google.protobuf.Duration\022\'\n\004wait\030\005 " +
-      "\001(\0132\031.google.protobuf.Duration\022\016\n\006reason" +
-      "\030\006 \001(\t\"\257\001\n\016ClaimedTaskRun\022(\n\010task_run\030\001 " +
-      "\001(\0132\026.statehouse.v1.TaskRun\022+\n\texecution" +
-      "\030\002 \001(\0132\030.statehouse.v1.Execution\022\017\n\007atte" +
-      "mpt\030\003 \001(\005\0225\n\021lease_expire_time\030\004 \001(\0132\032.g" +
-      "oogle.protobuf.Timestamp\"I\n\025ClaimTaskRun" +
-      "sResponse\0220\n\ttask_runs\030\001 \003(\0132\035.statehous" +
-      "e.v1.ClaimedTaskRun\"B\n\020HeartbeatRequest\022" +
-      ".\n\010attempts\030\001 \003(\0132\034.statehouse.v1.Heartb" +
-      "eatItem\"5\n\rHeartbeatItem\022\023\n\013task_run_id\030" +
-      "\001 \001(\t\022\017\n\007attempt\030\002 \001(\005\"\306\001\n\017HeartbeatResu" +
-      "lt\022\023\n\013task_run_id\030\001 \001(\t\022\017\n\007attempt\030\002 \001(\005" +
-      "\0225\n\021lease_expire_time\030\003 \001(\0132\032.google.pro" +
-      "tobuf.Timestamp\022,\n\016task_run_state\030\004 \001(\0162" +
-      "\024.statehouse.v1.State\022(\n\005error\030\005 \001(\0132\031.s" +
-      "tatehouse.v1.ItemStatus\"D\n\021HeartbeatResp" +
-      "onse\022/\n\007results\030\001 \003(\0132\036.statehouse.v1.He" +
-      "artbeatResult*\177\n\016DeadlineAction\022\037\n\033DEADL" +
-      "INE_ACTION_UNSPECIFIED\020\000\022\030\n\024DEADLINE_ACT" +
-      "ION_FAIL\020\001\022\030\n\024DEADLINE_ACTION_KILL\020\002\022\030\n\024" +
-      "DEADLINE_ACTION_MARK\020\003*\270\001\n\022PauseTimeoutA" +
-      "ction\022$\n PAUSE_TIMEOUT_ACTION_UNSPECIFIE" +
-      "D\020\000\022\037\n\033PAUSE_TIMEOUT_ACTION_RESUME\020\001\022\035\n\031" +
-      "PAUSE_TIMEOUT_ACTION_WARN\020\002\022\035\n\031PAUSE_TIM" +
-      "EOUT_ACTION_FAIL\020\003\022\035\n\031PAUSE_TIMEOUT_ACTI" +
-      "ON_KILL\020\0042\366\014\n\020ExecutionService\022`\n\017Create" +
-      "Execution\022%.statehouse.v1.CreateExecutio" +
-      "nRequest\032&.statehouse.v1.CreateExecution" +
-      "Response\022W\n\014GetExecution\022\".statehouse.v1" +
-      ".GetExecutionRequest\032#.statehouse.v1.Get" +
-      "ExecutionResponse\022]\n\016ListExecutions\022$.st" +
-      "atehouse.v1.ListExecutionsRequest\032%.stat" +
-      "ehouse.v1.ListExecutionsResponse\022`\n\017Coun" +
-      "tExecutions\022%.statehouse.v1.CountExecuti" +
-      "onsRequest\032&.statehouse.v1.CountExecutio" +
-      "nsResponse\022`\n\017DeleteExecution\022%.statehou" +
-      "se.v1.DeleteExecutionRequest\032&.statehous" +
-      "e.v1.DeleteExecutionResponse\022Z\n\rCreateTa" +
-      "skRun\022#.statehouse.v1.CreateTaskRunReque" +
-      "st\032$.statehouse.v1.CreateTaskRunResponse" +
-      "\022Q\n\nGetTaskRun\022 .statehouse.v1.GetTaskRu" +
-      "nRequest\032!.statehouse.v1.GetTaskRunRespo" +
-      "nse\022l\n\023TransitionExecution\022).statehouse." +
-      "v1.TransitionExecutionRequest\032*.statehou" +
-      "se.v1.TransitionExecutionResponse\022f\n\021Tra" +
-      "nsitionTaskRun\022\'.statehouse.v1.Transitio" +
-      "nTaskRunRequest\032(.statehouse.v1.Transiti" +
-      "onTaskRunResponse\022i\n\022TransitionTaskRuns\022" +
-      "(.statehouse.v1.TransitionTaskRunsReques" +
-      "t\032).statehouse.v1.TransitionTaskRunsResp" +
-      "onse\022]\n\016PauseExecution\022$.statehouse.v1.P" +
-      "auseExecutionRequest\032%.statehouse.v1.Pau" +
-      "seExecutionResponse\022`\n\017ResumeExecution\022%" +
-      ".statehouse.v1.ResumeExecutionRequest\032&." +
-      "statehouse.v1.ResumeExecutionResponse\022Z\n" +
-      "\rKillExecution\022#.statehouse.v1.KillExecu" +
-      "tionRequest\032$.statehouse.v1.KillExecutio" +
-      "nResponse\022c\n\020RestartExecution\022&.statehou" +
-      "se.v1.RestartExecutionRequest\032\'.statehou" +
-      "se.v1.RestartExecutionResponse\022f\n\021Comple" +
-      "teExecution\022\'.statehouse.v1.CompleteExec" +
-      "utionRequest\032(.statehouse.v1.CompleteExe" +
-      "cutionResponse\022Z\n\rClaimTaskRuns\022#.stateh" +
-      "ouse.v1.ClaimTaskRunsRequest\032$.statehous" +
-      "e.v1.ClaimTaskRunsResponse\022N\n\tHeartbeat\022" +
-      "\037.statehouse.v1.HeartbeatRequest\032 .state" +
-      "house.v1.HeartbeatResponseBX\n\020io.stateho" +
-      "use.v1P\001ZBgithub.com/statehouse/statehou" +
-      "se/gen/go/statehouse/v1;statehousev1b\006pr" +
-      "oto3"
+      "use.v1.RetryDecision\"\200\001\n\031TransitionTaskR" +
+      "unsRequest\0229\n\010requests\030\001 \003(\0132\'.statehous" +
+      "e.v1.TransitionTaskRunRequest\022(\n\004view\030\002 " +
+      "\001(\0162\032.statehouse.v1.TaskRunView\"V\n\032Trans" +
+      "itionTaskRunsResponse\0228\n\007results\030\001 \003(\0132\'" +
+      ".statehouse.v1.TransitionTaskRunsResult\"" +
+      "\216\001\n\030TransitionTaskRunsResult\022<\n\010response" +
+      "\030\001 \001(\0132(.statehouse.v1.TransitionTaskRun" +
+      "ResponseH\000\022*\n\005error\030\002 \001(\0132\031.statehouse.v" +
+      "1.ItemStatusH\000B\010\n\006result\"R\n\nItemStatus\022\014" +
+      "\n\004code\030\001 \001(\005\022\017\n\007message\030\002 \001(\t\022%\n\007details" +
+      "\030\003 \003(\0132\024.google.protobuf.Any\"\251\002\n\025PauseEx" +
+      "ecutionRequest\022\024\n\014execution_id\030\001 \001(\t\022\023\n\013" +
+      "task_run_id\030\002 \001(\t\022(\n\005delay\030\003 \001(\0132\031.googl" +
+      "e.protobuf.Duration\022*\n\007timeout\030\004 \001(\0132\031.g" +
+      "oogle.protobuf.Duration\0225\n\non_timeout\030\005 " +
+      "\001(\0162!.statehouse.v1.PauseTimeoutAction\022\016" +
+      "\n\006reason\030\006 \001(\t\022\022\n\nrequest_id\030\007 \001(\t\022\036\n\021ex" +
+      "pected_revision\030\010 \001(\003H\000\210\001\001B\024\n\022_expected_" +
+      "revision\"v\n\026PauseExecutionResponse\022+\n\tex" +
+      "ecution\030\001 \001(\0132\030.statehouse.v1.Execution\022" +
+      "/\n\013resume_time\030\002 \001(\0132\032.google.protobuf.T" +
+      "imestamp\"\235\001\n\026ResumeExecutionRequest\022\024\n\014e" +
+      "xecution_id\030\001 \001(\t\022\023\n\013task_run_id\030\002 \001(\t\022\016" +
+      "\n\006reason\030\003 \001(\t\022\022\n\nrequest_id\030\004 \001(\t\022\036\n\021ex" +
+      "pected_revision\030\005 \001(\003H\000\210\001\001B\024\n\022_expected_" +
+      "revision\"F\n\027ResumeExecutionResponse\022+\n\te" +
+      "xecution\030\001 \001(\0132\030.statehouse.v1.Execution" +
+      "\"\206\001\n\024KillExecutionRequest\022\024\n\014execution_i" +
+      "d\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\022\022\n\nrequest_id\030\003 " +
+      "\001(\t\022\036\n\021expected_revision\030\004 \001(\003H\000\210\001\001B\024\n\022_" +
+      "expected_revision\"U\n\025KillExecutionRespon" +
+      "se\022+\n\texecution\030\001 \001(\0132\030.statehouse.v1.Ex" +
+      "ecution\022\017\n\007changed\030\002 \001(\010\"\211\001\n\027RestartExec" +
+      "utionRequest\022\024\n\014execution_id\030\001 \001(\t\022\016\n\006re" +
+      "ason\030\002 \001(\t\022\022\n\nrequest_id\030\003 \001(\t\022\036\n\021expect" +
+      "ed_revision\030\004 \001(\003H\000\210\001\001B\024\n\022_expected_revi" +
+      "sion\"G\n\030RestartExecutionResponse\022+\n\texec" +
+      "ution\030\001 \001(\0132\030.statehouse.v1.Execution\"\331\001" +
+      "\n\030CompleteExecutionRequest\022\024\n\014execution_" +
+      "id\030\001 \001(\t\022#\n\005state\030\002 \001(\0162\024.statehouse.v1." +
+      "State\022(\n\007outputs\030\003 \001(\0132\027.google.protobuf" +
+      ".Struct\022\016\n\006reason\030\004 \001(\t\022\022\n\nrequest_id\030\005 " +
+      "\001(\t\022\036\n\021expected_revision\030\006 \001(\003H\000\210\001\001B\024\n\022_" +
+      "expected_revision\"H\n\031CompleteExecutionRe" +
+      "sponse\022+\n\texecution\030\001 \001(\0132\030.statehouse.v" +
+      "1.Execution\"\256\001\n\rTaskRunFilter\022\021\n\tnamespa" +
+      "ce\030\001 \001(\t\022\017\n\007flow_id\030\002 \001(\t\022\020\n\010task_ids\030\003 " +
+      "\003(\t\0228\n\006labels\030\004 \003(\0132(.statehouse.v1.Task" +
+      "RunFilter.LabelsEntry\032-\n\013LabelsEntry\022\013\n\003" +
+      "key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\332\001\n\024ClaimTa" +
+      "skRunsRequest\022,\n\006filter\030\001 \001(\0132\034.statehou" +
+      "se.v1.TaskRunFilter\022\025\n\rmax_task_runs\030\002 \001" +
+      "(\005\022\021\n\tworker_id\030\003 \001(\t\0221\n\016lease_duration\030" +
+      "\004 \001(\0132\031.google.protobuf.Duration\022\'\n\004wait" +
+      "\030\005 \001(\0132\031.google.protobuf.Duration\022\016\n\006rea" +
+      "son\030\006 \001(\t\"\257\001\n\016ClaimedTaskRun\022(\n\010task_run" +
+      "\030\001 \001(\0132\026.statehouse.v1.TaskRun\022+\n\texecut" +
+      "ion\030\002 \001(\0132\030.statehouse.v1.Execution\022\017\n\007a" +
+      "ttempt\030\003 \001(\005\0225\n\021lease_expire_time\030\004 \001(\0132" +
+      "\032.google.protobuf.Timestamp\"I\n\025ClaimTask" +
+      "RunsResponse\0220\n\ttask_runs\030\001 \003(\0132\035.stateh" +
+      "ouse.v1.ClaimedTaskRun\"B\n\020HeartbeatReque" +
+      "st\022.\n\010attempts\030\001 \003(\0132\034.statehouse.v1.Hea" +
+      "rtbeatItem\"5\n\rHeartbeatItem\022\023\n\013task_run_" +
+      "id\030\001 \001(\t\022\017\n\007attempt\030\002 \001(\005\"\306\001\n\017HeartbeatR" +
+      "esult\022\023\n\013task_run_id\030\001 \001(\t\022\017\n\007attempt\030\002 " +
+      "\001(\005\0225\n\021lease_expire_time\030\003 \001(\0132\032.google." +
+      "protobuf.Timestamp\022,\n\016task_run_state\030\004 \001" +
+      "(\0162\024.statehouse.v1.State\022(\n\005error\030\005 \001(\0132" +
+      "\031.statehouse.v1.ItemStatus\"D\n\021HeartbeatR" +
+      "esponse\022/\n\007results\030\001 \003(\0132\036.statehouse.v1" +
+      ".HeartbeatResult*\177\n\016DeadlineAction\022\037\n\033DE" +
+      "ADLINE_ACTION_UNSPECIFIED\020\000\022\030\n\024DEADLINE_" +
+      "ACTION_FAIL\020\001\022\030\n\024DEADLINE_ACTION_KILL\020\002\022" +
+      "\030\n\024DEADLINE_ACTION_MARK\020\003*\270\001\n\022PauseTimeo" +
+      "utAction\022$\n PAUSE_TIMEOUT_ACTION_UNSPECI" +
+      "FIED\020\000\022\037\n\033PAUSE_TIMEOUT_ACTION_RESUME\020\001\022" +
+      "\035\n\031PAUSE_TIMEOUT_ACTION_WARN\020\002\022\035\n\031PAUSE_" +
+      "TIMEOUT_ACTION_FAIL\020\003\022\035\n\031PAUSE_TIMEOUT_A" +
+      "CTION_KILL\020\0042\366\014\n\020ExecutionService\022`\n\017Cre" +
+      "ateExecution\022%.statehouse.v1.CreateExecu" +
+      "tionRequest\032&.statehouse.v1.CreateExecut" +
+      "ionResponse\022W\n\014GetExecution\022\".statehouse" +
+      ".v1.GetExecutionRequest\032#.statehouse.v1." +
+      "GetExecutionResponse\022]\n\016ListExecutions\022$" +
+      ".statehouse.v1.ListExecutionsRequest\032%.s" +
+      "tatehouse.v1.ListExecutionsResponse\022`\n\017C" +
+      "ountExecutions\022%.statehouse.v1.CountExec" +
+      "utionsRequest\032&.statehouse.v1.CountExecu" +
+      "tionsResponse\022`\n\017DeleteExecution\022%.state" +
+      "house.v1.DeleteExecutionRequest\032&.stateh" +
+      "ouse.v1.DeleteExecutionResponse\022Z\n\rCreat" +
+      "eTaskRun\022#.statehouse.v1.CreateTaskRunRe" +
+      "quest\032$.statehouse.v1.CreateTaskRunRespo" +
+      "nse\022Q\n\nGetTaskRun\022 .statehouse.v1.GetTas" +
+      "kRunRequest\032!.statehouse.v1.GetTaskRunRe" +
+      "sponse\022l\n\023TransitionExecution\022).statehou" +
+      "se.v1.TransitionExecutionRequest\032*.state" +
+      "house.v1.TransitionExecutionResponse\022f\n\021" +
+      "TransitionTaskRun\022\'.statehouse.v1.Transi" +
+      "tionTaskRunRequest\032(.statehouse.v1.Trans" +
+      "itionTaskRunResponse\022i\n\022TransitionTaskRu" +
+      "ns\022(.statehouse.v1.TransitionTaskRunsReq" +
+      "uest\032).statehouse.v1.TransitionTaskRunsR" +
+      "esponse\022]\n\016PauseExecution\022$.statehouse.v" +
+      "1.PauseExecutionRequest\032%.statehouse.v1." +
+      "PauseExecutionResponse\022`\n\017ResumeExecutio" +
+      "n\022%.statehouse.v1.ResumeExecutionRequest" +
+      "\032&.statehouse.v1.ResumeExecutionResponse" +
+      "\022Z\n\rKillExecution\022#.statehouse.v1.KillEx" +
+      "ecutionRequest\032$.statehouse.v1.KillExecu" +
+      "tionResponse\022c\n\020RestartExecution\022&.state" +
+      "house.v1.RestartExecutionRequest\032\'.state" +
+      "house.v1.RestartExecutionResponse\022f\n\021Com" +
+      "pleteExecution\022\'.statehouse.v1.CompleteE" +
+      "xecutionRequest\032(.statehouse.v1.Complete" +
+      "ExecutionResponse\022Z\n\rClaimTaskRuns\022#.sta" +
+      "tehouse.v1.ClaimTaskRunsRequest\032$.stateh" +
+      "ouse.v1.ClaimTaskRunsResponse\022N\n\tHeartbe" +
+      "at\022\037.statehouse.v1.HeartbeatRequest\032 .st" +
+      "atehouse.v1.HeartbeatResponseBX\n\020io.stat" +
+      "ehouse.v1P\001ZBgithub.com/statehouse/state" +
+      "house/gen/go/statehouse/v1;statehousev1b" +
+      "\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -625,7 +626,7 @@ public final class ExecutionServiceOuterClass {
     internal_static_statehouse_v1_TransitionTaskRunsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_statehouse_v1_TransitionTaskRunsRequest_descriptor,
-        new java.lang.String[] { "Requests", });
+        new java.lang.String[] { "Requests", "View", });
     internal_static_statehouse_v1_TransitionTaskRunsResponse_descriptor =
       getDescriptor().getMessageTypes().get(22);
     internal_static_statehouse_v1_TransitionTaskRunsResponse_fieldAccessorTable = new

@@ -122,7 +122,7 @@ public enum ExecutionView
   }
   public static final com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return io.statehouse.v1.ExecutionOuterClass.getDescriptor().getEnumTypes().get(0);
+    return io.statehouse.v1.ExecutionOuterClass.getDescriptor().getEnumTypes().get(1);
   }
 
   private static final ExecutionView[] VALUES = values();

@@ -21,6 +21,7 @@ private static final long serialVersionUID = 0L;
   }
   private TransitionTaskRunsRequest() {
     requests_ = java.util.Collections.emptyList();
+    view_ = 0;
   }
 
   @java.lang.Override
@@ -124,6 +125,36 @@ private static final long serialVersionUID = 0L;
     return requests_.get(index);
   }
 
+  public static final int VIEW_FIELD_NUMBER = 2;
+  private int view_ = 0;
+  /**
+   * <pre>
+   * How much of each task run the results carry: FULL (the default) or
+   * BASIC. A repeated item (its request_id) gets the response stored by its
+   * first call, as TransitionTaskRun would.
+   * </pre>
+   *
+   * <code>.statehouse.v1.TaskRunView view = 2;</code>
+   * @return The enum numeric value on the wire for view.
+   */
+  @java.lang.Override public int getViewValue() {
+    return view_;
+  }
+  /**
+   * <pre>
+   * How much of each task run the results carry: FULL (the default) or
+   * BASIC. A repeated item (its request_id) gets the response stored by its
+   * first call, as TransitionTaskRun would.
+   * </pre>
+   *
+   * <code>.statehouse.v1.TaskRunView view = 2;</code>
+   * @return The view.
+   */
+  @java.lang.Override public io.statehouse.v1.TaskRunView getView() {
+    io.statehouse.v1.TaskRunView result = io.statehouse.v1.TaskRunView.forNumber(view_);
+    return result == null ? io.statehouse.v1.TaskRunView.UNRECOGNIZED : result;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -141,6 +172,9 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < requests_.size(); i++) {
       output.writeMessage(1, requests_.get(i));
     }
+    if (view_ != io.statehouse.v1.TaskRunView.TASK_RUN_VIEW_UNSPECIFIED.getNumber()) {
+      output.writeEnum(2, view_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -153,6 +187,10 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < requests_.size(); i++) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1, requests_.get(i));
+    }
+    if (view_ != io.statehouse.v1.TaskRunView.TASK_RUN_VIEW_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(2, view_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -171,6 +209,7 @@ private static final long serialVersionUID = 0L;
 
     if (!getRequestsList()
         .equals(other.getRequestsList())) return false;
+    if (view_ != other.view_) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -186,6 +225,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + REQUESTS_FIELD_NUMBER;
       hash = (53 * hash) + getRequestsList().hashCode();
     }
+    hash = (37 * hash) + VIEW_FIELD_NUMBER;
+    hash = (53 * hash) + view_;
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -326,6 +367,7 @@ private static final long serialVersionUID = 0L;
         requestsBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00000001);
+      view_ = 0;
       return this;
     }
 
@@ -372,6 +414,9 @@ private static final long serialVersionUID = 0L;
 
     private void buildPartial0(io.statehouse.v1.TransitionTaskRunsRequest result) {
       int from_bitField0_ = bitField0_;
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.view_ = view_;
+      }
     }
 
     @java.lang.Override
@@ -444,6 +489,9 @@ private static final long serialVersionUID = 0L;
           }
         }
       }
+      if (other.view_ != 0) {
+        setViewValue(other.getViewValue());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -483,6 +531,11 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 10
+            case 16: {
+              view_ = input.readEnum();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 16
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -864,6 +917,89 @@ private static final long serialVersionUID = 0L;
         requests_ = null;
       }
       return requestsBuilder_;
+    }
+
+    private int view_ = 0;
+    /**
+     * <pre>
+     * How much of each task run the results carry: FULL (the default) or
+     * BASIC. A repeated item (its request_id) gets the response stored by its
+     * first call, as TransitionTaskRun would.
+     * </pre>
+     *
+     * <code>.statehouse.v1.TaskRunView view = 2;</code>
+     * @return The enum numeric value on the wire for view.
+     */
+    @java.lang.Override public int getViewValue() {
+      return view_;
+    }
+    /**
+     * <pre>
+     * How much of each task run the results carry: FULL (the default) or
+     * BASIC. A repeated item (its request_id) gets the response stored by its
+     * first call, as TransitionTaskRun would.
+     * </pre>
+     *
+     * <code>.statehouse.v1.TaskRunView view = 2;</code>
+     * @param value The enum numeric value on the wire for view to set.
+     * @return This builder for chaining.
+     */
+    public Builder setViewValue(int value) {
+      view_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * How much of each task run the results carry: FULL (the default) or
+     * BASIC. A repeated item (its request_id) gets the response stored by its
+     * first call, as TransitionTaskRun would.
+     * </pre>
+     *
+     * <code>.statehouse.v1.TaskRunView view = 2;</code>
+     * @return The view.
+     */
+    @java.lang.Override
+    public io.statehouse.v1.TaskRunView getView() {
+      io.statehouse.v1.TaskRunView result = io.statehouse.v1.TaskRunView.forNumber(view_);
+      return result == null ? io.statehouse.v1.TaskRunView.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * How much of each task run the results carry: FULL (the default) or
+     * BASIC. A repeated item (its request_id) gets the response stored by its
+     * first call, as TransitionTaskRun would.
+     * </pre>
+     *
+     * <code>.statehouse.v1.TaskRunView view = 2;</code>
+     * @param value The view to set.
+     * @return This builder for chaining.
+     */
+    public Builder setView(io.statehouse.v1.TaskRunView value) {
+      if (value == null) {
+        throw new NullPointerException();
+      }
+      bitField0_ |= 0x00000002;
+      view_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * How much of each task run the results carry: FULL (the default) or
+     * BASIC. A repeated item (its request_id) gets the response stored by its
+     * first call, as TransitionTaskRun would.
+     * </pre>
+     *
+     * <code>.statehouse.v1.TaskRunView view = 2;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearView() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      view_ = 0;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

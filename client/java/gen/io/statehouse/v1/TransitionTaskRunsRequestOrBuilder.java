@@ -65,4 +65,27 @@ public interface TransitionTaskRunsRequestOrBuilder extends
    */
   io.statehouse.v1.TransitionTaskRunRequestOrBuilder getRequestsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * How much of each task run the results carry: FULL (the default) or
+   * BASIC. A repeated item (its request_id) gets the response stored by its
+   * first call, as TransitionTaskRun would.
+   * </pre>
+   *
+   * <code>.statehouse.v1.TaskRunView view = 2;</code>
+   * @return The enum numeric value on the wire for view.
+   */
+  int getViewValue();
+  /**
+   * <pre>
+   * How much of each task run the results carry: FULL (the default) or
+   * BASIC. A repeated item (its request_id) gets the response stored by its
+   * first call, as TransitionTaskRun would.
+   * </pre>
+   *
+   * <code>.statehouse.v1.TaskRunView view = 2;</code>
+   * @return The view.
+   */
+  io.statehouse.v1.TaskRunView getView();
 }

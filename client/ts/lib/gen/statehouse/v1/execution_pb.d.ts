@@ -445,6 +445,38 @@ export type Execution = Message<"statehouse.v1.Execution"> & {
  */
 export declare const ExecutionSchema: GenMessage<Execution>;
 /**
+ * TaskRunView chooses how much of each task run a response carries.
+ *
+ * @generated from enum statehouse.v1.TaskRunView
+ */
+export declare enum TaskRunView {
+    /**
+     * The default: FULL.
+     *
+     * @generated from enum value: TASK_RUN_VIEW_UNSPECIFIED = 0;
+     */
+    UNSPECIFIED = 0,
+    /**
+     * The task run without its history, its outputs and its policies, and its
+     * attempts without their histories: what a worker needs after a report
+     * (the state, the attempt that is open, its lease), at a fraction of the
+     * size and of the server's work.
+     *
+     * @generated from enum value: TASK_RUN_VIEW_BASIC = 1;
+     */
+    BASIC = 1,
+    /**
+     * The whole task run.
+     *
+     * @generated from enum value: TASK_RUN_VIEW_FULL = 2;
+     */
+    FULL = 2
+}
+/**
+ * Describes the enum statehouse.v1.TaskRunView.
+ */
+export declare const TaskRunViewSchema: GenEnum<TaskRunView>;
+/**
  * ExecutionView chooses how much of an execution a response carries.
  *
  * @generated from enum statehouse.v1.ExecutionView

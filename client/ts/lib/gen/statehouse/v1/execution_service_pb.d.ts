@@ -1,6 +1,6 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Any, Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import type { Execution, ExecutionView, RetryPolicy, TaskRun } from "./execution_pb.js";
+import type { Execution, ExecutionView, RetryPolicy, TaskRun, TaskRunView } from "./execution_pb.js";
 import type { State } from "./state_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 /**
@@ -736,6 +736,14 @@ export type TransitionTaskRunsRequest = Message<"statehouse.v1.TransitionTaskRun
      * @generated from field: repeated statehouse.v1.TransitionTaskRunRequest requests = 1;
      */
     requests: TransitionTaskRunRequest[];
+    /**
+     * How much of each task run the results carry: FULL (the default) or
+     * BASIC. A repeated item (its request_id) gets the response stored by its
+     * first call, as TransitionTaskRun would.
+     *
+     * @generated from field: statehouse.v1.TaskRunView view = 2;
+     */
+    view: TaskRunView;
 };
 /**
  * Describes the message statehouse.v1.TransitionTaskRunsRequest.
