@@ -157,6 +157,20 @@ class _WorkerCore:
         self.wait = _seconds(wait)
         self.held: dict[tuple[str, int], Job] = {}
 
+    def claim_wait(self, idle_timeout: float | None, idle_for: float) -> float | None:
+        """How long the next claim may wait on the server for work; None: stop
+        (nothing was claimed for ``idle_timeout`` with nothing running). With an
+        idle timeout, no claim waits longer than it, also while jobs run: a
+        claim sent while the last job was running must not keep the worker
+        past the idle timeout once that job ends."""
+        if idle_timeout is None:
+            return self.wait
+        if not self.held:
+            if idle_for >= idle_timeout:
+                return None
+            return min(self.wait, idle_timeout - idle_for)
+        return min(self.wait, idle_timeout)
+
     def claim_request(self, wait: float) -> dict[str, Any]:
         """The arguments of the next claim: as many task runs as free slots."""
         return {
@@ -305,12 +319,9 @@ class Worker(_Common):
                             self._slot.wait()
                     if self._stop.is_set():
                         break
-                    wait = self._core.wait
-                    if idle_timeout is not None and not self._core.held:
-                        left = idle_timeout - (time.monotonic() - idle_since)
-                        if left <= 0:
-                            break
-                        wait = min(wait, left)
+                    wait = self._core.claim_wait(idle_timeout, time.monotonic() - idle_since)
+                    if wait is None:
+                        break
                     with self._lock:
                         request = self._core.claim_request(wait)
                     if max_jobs is not None:
@@ -443,12 +454,9 @@ class AsyncWorker(_Common):
                     self._slot.clear()
                     await self._slot.wait()
                     continue
-                wait = self._core.wait
-                if idle_timeout is not None and not self._core.held:
-                    left = idle_timeout - (time.monotonic() - idle_since)
-                    if left <= 0:
-                        break
-                    wait = min(wait, left)
+                wait = self._core.claim_wait(idle_timeout, time.monotonic() - idle_since)
+                if wait is None:
+                    break
                 request = self._core.claim_request(wait)
                 if max_jobs is not None:
                     request["max_task_runs"] = min(request["max_task_runs"], max_jobs - started)
