@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -30,6 +29,8 @@ from typing import Any
 
 import grpc
 
+from statehouse.server.app import write_ready_file
+from statehouse.server.net import Address
 from statehouse.v1 import (
     execution_service_pb2 as es,
     execution_service_pb2_grpc as es_grpc,
@@ -64,14 +65,6 @@ def default_template() -> es.TransitionTaskRunResponse:
     return response
 
 
-def write_ready_file(path: Path, port: int) -> None:
-    """What ``statehouse serve --ready-file`` writes, whole (a reader never sees half)."""
-    body = {"grpc_port": port, "http_port": None, "metrics_port": None, "pids": [os.getpid()]}
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(body) + "\n")
-    os.replace(partial, path)
-
-
 async def serve(
     address: str, template: es.TransitionTaskRunResponse, ready_file: Path | None = None
 ) -> None:
@@ -85,14 +78,16 @@ async def serve(
     es_grpc.add_ExecutionServiceServicer_to_server(EchoServicer(template), server)  # type: ignore[abstract]
     port = server.add_insecure_port(address)
     await server.start()
-    host = address.rsplit(":", 1)[0]
     print(
-        f"echo serving on {host}:{port} (response of {template.ByteSize()} bytes)",
+        f"echo serving on {Address.parse(address).with_port(port)} "
+        f"(response of {template.ByteSize()} bytes)",
         file=sys.stderr,
         flush=True,
     )
-    if ready_file is not None:
-        write_ready_file(ready_file, port)
+    if ready_file is not None:  # what ``statehouse serve --ready-file`` writes
+        write_ready_file(
+            ready_file, grpc_port=port, http_port=None, metrics_port=None, pids=[os.getpid()]
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -18,6 +18,7 @@ import pytest
 from statehouse.server import testing as launcher
 from statehouse.server.app import create_server
 from statehouse.server.background.timers import TimerScheduler
+from statehouse.server.net import Address
 from tests.eventually import eventually_async
 from tests.integration.conftest import make_settings
 
@@ -64,11 +65,11 @@ def _free_address() -> str:
 
 
 def _bindable(address: str) -> bool:
-    host, _, port = address.rpartition(":")
+    parsed = Address.parse(address)
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, int(port)))
+            sock.bind((parsed.host, parsed.port))
         except OSError:
             return False
     return True

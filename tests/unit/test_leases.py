@@ -14,6 +14,7 @@ from statehouse.server.orchestration import (
     State,
     StateChange,
     TaskRun,
+    Timer,
     TimerKind,
     leases,
     lifecycle,
@@ -39,7 +40,7 @@ def started(
     assert due == 10 + lease_us
     [timer] = changes.new_timers
     assert (timer.kind, timer.task_run_id, timer.due_time_us) == (TimerKind.LEASE, "tr", due)
-    assert leases.lease_attempt(timer) == 1
+    assert timer.attempt == 1
     assert tr.attempts[0].lease_us == lease_us
     assert tr.attempts[0].lease_expire_time_us == due
     return tr, changes
@@ -116,3 +117,13 @@ def test_what_wakes_a_waiting_claim() -> None:
     assert not TaskRunFilter(task_ids=("u",)).may_make_ready(event(S.CREATED))
     assert TaskRunFilter(scope=("ns.*",)).may_make_ready(event(S.CREATED))
     assert not TaskRunFilter(scope=("other",)).may_make_ready(event(S.CREATED))
+
+
+def test_a_timer_of_an_attempt_names_its_attempt_and_others_refuse() -> None:
+    lease = Timer(leases.lease_timer_id("tr", 3), "ex", TimerKind.LEASE, 1, task_run_id="tr")
+    timeout = Timer(
+        lifecycle.attempt_timeout_timer_id("tr", 12), "ex", TimerKind.ATTEMPT_TIMEOUT, 1
+    )
+    assert (lease.attempt, timeout.attempt) == (3, 12)
+    with pytest.raises(ValueError, match="no attempt"):
+        _ = Timer("kill:ex", "ex", TimerKind.KILL_DEADLINE, 1).attempt

@@ -493,7 +493,7 @@ def fire_timer(tx: Tx, timer: Timer, *, kill_deadline_us: int) -> bool:
             assert task_run is not None
             active = sum(1 for t in execution.task_runs if t.state.is_active)
             others = active - (1 if task_run.state.is_active else 0)
-            number = int(timer.id.rsplit(":", 1)[1])
+            number = timer.attempt
             if lease:
                 leases.expire_lease(changes, task_run, number, other_active_task_runs=others)
             else:

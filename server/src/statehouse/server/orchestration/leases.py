@@ -30,11 +30,6 @@ def lease_timer_id(task_run_id: str, attempt: int) -> str:
     return f"{_PREFIX}{task_run_id}:{attempt}"
 
 
-def lease_attempt(timer: Timer) -> int:
-    """The attempt number a lease timer is for."""
-    return int(timer.id.rsplit(":", 1)[1])
-
-
 def grant_lease(changes: ChangeSet, task_run: TaskRun, lease_us: int) -> int:
     """The attempt just opened holds a lease of ``lease_us``: record it on the
     attempt and set its timer. Returns when it expires."""

@@ -185,3 +185,11 @@ class Timer:
             self.action = DeadlineAction(self.action)
         else:
             self.action = PauseAction(self.action)
+
+    @property
+    def attempt(self) -> int:
+        """The attempt a LEASE or ATTEMPT_TIMEOUT timer is for: the last part of
+        its id (``leases.lease_timer_id``, ``lifecycle.attempt_timeout_timer_id``)."""
+        if self.kind not in (TimerKind.LEASE, TimerKind.ATTEMPT_TIMEOUT):
+            raise ValueError(f"a {self.kind} timer is for no attempt")
+        return int(self.id.rsplit(":", 1)[1])
