@@ -47,6 +47,12 @@ from .helpers import details
 C = grpc.StatusCode
 
 
+#: The client's deadline for one call. These tests are about answers, not time:
+#: it is generous because on a loaded machine (a run of the whole suite beside
+#: others) a token's creation on PostgreSQL has taken over 10 s.
+CALL_DEADLINE = 60
+
+
 class Caller:
     """Raw stubs on one channel, sending one credential (or none) on every call."""
 
@@ -68,12 +74,14 @@ class Caller:
 
     async def call(self, service: str, method: str, request: Any) -> Any:
         return await getattr(self.stub(service), method)(
-            request, metadata=self.metadata, timeout=10
+            request, metadata=self.metadata, timeout=CALL_DEADLINE
         )
 
     async def first(self, service: str, method: str, request: Any) -> Any:
         """The first message of a server stream (then cancel it)."""
-        call = getattr(self.stub(service), method)(request, metadata=self.metadata, timeout=10)
+        call = getattr(self.stub(service), method)(
+            request, metadata=self.metadata, timeout=CALL_DEADLINE
+        )
         try:
             async for item in call:
                 return item
