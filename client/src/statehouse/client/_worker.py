@@ -304,7 +304,9 @@ class Worker(_Common):
     def run(self, *, idle_timeout: float | None = None, max_jobs: int | None = None) -> int:
         """Claim and run task runs until stopped (a signal, :meth:`stop`), until
         nothing was claimed for ``idle_timeout`` seconds with nothing running,
-        or after ``max_jobs``. Returns how many jobs it ran."""
+        or after ``max_jobs``. Returns how many jobs it ran. With an
+        ``idle_timeout``, a claim waits on the server at most that long (so that
+        the worker stops on time), and free slots ask again that often."""
         started = 0
         idle_since = time.monotonic()
         beating = threading.Thread(
