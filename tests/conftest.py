@@ -42,9 +42,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _watchdog(config: pytest.Config) -> Watchdog:
     if not hasattr(config, "_statehouse_watchdog"):
-        shared = os.environ.get(SHARED)
         config._statehouse_watchdog = Watchdog(  # type: ignore[attr-defined]
-            Path(shared) if shared else None, config.pluginmanager.getplugin("capturemanager")
+            config.pluginmanager.getplugin("capturemanager")
         )
     return config._statehouse_watchdog  # type: ignore[attr-defined, no-any-return]
 

@@ -7,11 +7,11 @@ two), and a test whose loop waits forever for a task that ignores its
 cancellation (the runner's ``_cancel_all_tasks`` at teardown) hangs the run.
 
 The watchdog is a timer thread per test (setup, call and teardown together).
-When it runs out it writes, to stderr and to ``hangs/`` in the run's shared
-directory, the stack of every thread and of every unfinished asyncio task
-(found through the garbage collector, as the loop belongs to the stuck
-thread), then ends the process: pytest-xdist reports the test as crashed and
-goes on with a new worker."""
+When it runs out it writes to stderr, past pytest's capture (the run's output
+shows it, as it shows a crashed worker), the stack of every thread and of
+every unfinished asyncio task (found through the garbage collector, as the
+loop belongs to the stuck thread), then ends the process: pytest-xdist
+reports the test as crashed and goes on with a new worker."""
 
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ import io
 import os
 import sys
 import threading
-import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 #: Granted past pytest-timeout's own limit before the watchdog ends the worker.
@@ -51,7 +49,7 @@ def report(what: str) -> str:
     return out.getvalue()
 
 
-def expire(what: str, directory: Path | None, capture: Any) -> None:
+def expire(what: str, capture: Any) -> None:
     text = report(what)
     if capture is not None:  # pytest's capture holds fds 1 and 2 during a test
         with contextlib.suppress(Exception):
@@ -60,10 +58,6 @@ def expire(what: str, directory: Path | None, capture: Any) -> None:
             text += f"--- the test's captured stdout\n{out}--- its captured stderr\n{err}"
     sys.stderr.write(text)
     sys.stderr.flush()
-    if directory is not None:
-        hangs = directory / "hangs"
-        hangs.mkdir(exist_ok=True)
-        (hangs / f"{os.getpid()}-{time.time():.0f}.txt").write_text(text)
     faulthandler.dump_traceback(all_threads=True)
     os._exit(70)
 
@@ -71,14 +65,13 @@ def expire(what: str, directory: Path | None, capture: Any) -> None:
 class Watchdog:
     """``arm(what, seconds)`` before a stretch of work, ``disarm()`` after it."""
 
-    def __init__(self, directory: Path | None, capture: Any = None) -> None:
-        self.directory = directory
+    def __init__(self, capture: Any = None) -> None:
         self.capture = capture  # pytest's CaptureManager, to write past it
         self.timer: threading.Timer | None = None
 
     def arm(self, what: str, seconds: float) -> None:
         self.disarm()
-        self.timer = threading.Timer(seconds, expire, (what, self.directory, self.capture))
+        self.timer = threading.Timer(seconds, expire, (what, self.capture))
         self.timer.daemon = True
         self.timer.name = "test watchdog"
         self.timer.start()
