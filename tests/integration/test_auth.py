@@ -42,15 +42,9 @@ from statehouse.v1 import (
 from tests.certs import Authority
 
 from .conftest import ManualClock, make_settings
-from .helpers import details
+from .helpers import CALL_DEADLINE, details
 
 C = grpc.StatusCode
-
-
-#: The client's deadline for one call. These tests are about answers, not time:
-#: it is generous because on a loaded machine (a run of the whole suite beside
-#: others) a token's creation on PostgreSQL has taken over 10 s.
-CALL_DEADLINE = 60
 
 
 class Caller:
@@ -996,7 +990,7 @@ async def test_every_change_names_its_actor(secured: Secured, manual_clock: Manu
             heartbeat_interval=duration_pb2.Duration(nanos=200_000_000),
         ),
         metadata=admin.metadata,
-        timeout=10,
+        timeout=CALL_DEADLINE,
     )
     async for item in call:
         if item.HasField("heartbeat"):
@@ -1137,7 +1131,8 @@ async def test_reflection_needs_a_token_and_health_stays_open(secured: Secured) 
         # client's sends (which the client would report as INTERNAL).
         async with grpc.aio.insecure_channel(s.target) as channel:
             call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
-                iter([reflection_pb2.ServerReflectionRequest(host="h" * size)] * 3), timeout=10
+                iter([reflection_pb2.ServerReflectionRequest(host="h" * size)] * 3),
+                timeout=CALL_DEADLINE,
             )
             try:
                 async for _ in call:
@@ -1162,7 +1157,7 @@ async def test_failed_logins_through_reflection_count_under_the_clients_address(
         call = stub.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
             metadata=metadata,
-            timeout=10,
+            timeout=CALL_DEADLINE,
         )
         with pytest.raises(grpc.aio.AioRpcError) as info:
             async for _ in call:

@@ -40,6 +40,7 @@ from statehouse.v1 import (
 )
 from tests.eventually import eventually
 from tests.integration.conftest import ServerProcess
+from tests.integration.helpers import CALL_DEADLINE
 
 METHODS: dict[str, MethodDescriptor] = {
     f"/{s.full_name}/{m.name}": m for s in SERVICES for m in s.methods
@@ -74,11 +75,11 @@ class Wire:
                 call = self.channel.unary_stream(
                     path, request_serializer=_serialize, response_deserializer=out.FromString
                 )
-                return list(call(request, metadata=metadata, timeout=10))
+                return list(call(request, metadata=metadata, timeout=CALL_DEADLINE))
             unary = self.channel.unary_unary(
                 path, request_serializer=_serialize, response_deserializer=out.FromString
             )
-            response: Message = unary(request, metadata=metadata, timeout=10)
+            response: Message = unary(request, metadata=metadata, timeout=CALL_DEADLINE)
             return response
         except grpc.RpcError as err:
             status = rpc_status.from_call(err)  # type: ignore[arg-type]
@@ -91,7 +92,7 @@ class Wire:
     def post(
         self, path: str, body: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=CALL_DEADLINE)
         try:
             all_headers = {"content-type": content_type, **self.headers(), **(headers or {})}
             conn.request("POST", path, body=body, headers=all_headers)
@@ -157,7 +158,7 @@ class Wire:
             request_serializer=_serialize,
             response_deserializer=evpb.SubscribeResponse.FromString,
         )
-        stream = call(request, metadata=metadata, timeout=10)
+        stream = call(request, metadata=metadata, timeout=CALL_DEADLINE)
         expected = [next(stream) for _ in range(count)]
         stream.cancel()
         info = MethodInfo(
@@ -549,7 +550,7 @@ def test_authentication_and_permissions_over_connect(database_url: str, tmp_path
 
 
 def test_the_http_port_serves_the_console_files(wire: Wire, tmp_path: Path) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", wire.http_port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", wire.http_port, timeout=CALL_DEADLINE)
     for path in ("/", "/executions/abc"):
         conn.request("GET", path)
         response = conn.getresponse()

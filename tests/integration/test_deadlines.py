@@ -24,6 +24,7 @@ from statehouse.server.app import Server, create_server
 from statehouse.v1 import execution_service_pb2 as pb
 
 from .conftest import Stubs, make_settings
+from .helpers import CALL_DEADLINE
 
 E = "/statehouse.v1.ExecutionService/"
 
@@ -45,7 +46,7 @@ async def barrier(stubs: Stubs) -> None:
     """A write: once it has committed, so has any write queued before it (the
     store commits in arrival order), so a read then sees what a refused call did."""
     await stubs.executions.CreateExecution(
-        pb.CreateExecutionRequest(namespace="barrier", flow_id="f"), timeout=10
+        pb.CreateExecutionRequest(namespace="barrier", flow_id="f"), timeout=CALL_DEADLINE
     )
 
 
@@ -74,19 +75,19 @@ async def test_connect_calls_past_their_deadline_are_refused_undone(
         assert await asyncio.to_thread(connect_call, port, "CreateExecution", body, "0") == 504
     await barrier(stubs)
     count = await stubs.executions.CountExecutions(
-        pb.CountExecutionsRequest(namespace="late"), timeout=10
+        pb.CountExecutionsRequest(namespace="late"), timeout=CALL_DEADLINE
     )
     assert count.total == 0
 
     created = await stubs.executions.CreateExecution(
-        pb.CreateExecutionRequest(namespace="late", flow_id="f"), timeout=10
+        pb.CreateExecutionRequest(namespace="late", flow_id="f"), timeout=CALL_DEADLINE
     )
     execution_id = created.execution.id
     await stubs.executions.CreateTaskRun(
-        pb.CreateTaskRunRequest(execution_id=execution_id, task_id="t"), timeout=10
+        pb.CreateTaskRunRequest(execution_id=execution_id, task_id="t"), timeout=CALL_DEADLINE
     )
     before = await stubs.executions.GetExecution(
-        pb.GetExecutionRequest(execution_id=execution_id), timeout=10
+        pb.GetExecutionRequest(execution_id=execution_id), timeout=CALL_DEADLINE
     )
     for method, body in (
         ("KillExecution", {"executionId": execution_id}),
@@ -96,7 +97,7 @@ async def test_connect_calls_past_their_deadline_are_refused_undone(
         assert await asyncio.to_thread(connect_call, port, method, body, "0") == 504
     await barrier(stubs)
     after = await stubs.executions.GetExecution(
-        pb.GetExecutionRequest(execution_id=execution_id), timeout=10
+        pb.GetExecutionRequest(execution_id=execution_id), timeout=CALL_DEADLINE
     )
     assert after == before
 
@@ -155,19 +156,19 @@ async def test_grpc_calls_past_their_deadline_are_refused_undone(
         )
     await barrier(stubs)
     count = await stubs.executions.CountExecutions(
-        pb.CountExecutionsRequest(namespace="late"), timeout=10
+        pb.CountExecutionsRequest(namespace="late"), timeout=CALL_DEADLINE
     )
     assert count.total == 0
 
-    created = await stubs.executions.CreateExecution(create, timeout=10)
+    created = await stubs.executions.CreateExecution(create, timeout=CALL_DEADLINE)
     execution_id = created.execution.id
     before = await stubs.executions.GetExecution(
-        pb.GetExecutionRequest(execution_id=execution_id), timeout=10
+        pb.GetExecutionRequest(execution_id=execution_id), timeout=CALL_DEADLINE
     )
     kill = pb.KillExecutionRequest(execution_id=execution_id)
     assert await late_grpc_call(server, "KillExecution", kill) == grpc.StatusCode.DEADLINE_EXCEEDED
     await barrier(stubs)
     after = await stubs.executions.GetExecution(
-        pb.GetExecutionRequest(execution_id=execution_id), timeout=10
+        pb.GetExecutionRequest(execution_id=execution_id), timeout=CALL_DEADLINE
     )
     assert after == before
