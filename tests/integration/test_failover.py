@@ -245,7 +245,11 @@ def check_outcomes(load: Load, url: str, subscribers: list[Subscriber]) -> list[
 
 
 def check_outage_log(records: list[logging.LogRecord], replicas: int) -> tuple[int, int]:
-    """No traceback, and each outage in two lines: (starts, ends)."""
+    """No traceback, and each outage in two lines, not a line per failed attempt:
+    (starts, ends). Each replica has one or two outages per fault, and on a
+    loaded machine a transaction past a short --commit-timeout (1 s) before
+    the fault is an outage of its own: so at most four per replica, where a
+    line per attempt would be dozens."""
     mine = [r for r in records if r.name.startswith("statehouse")]
     tracebacks = [r for r in mine if r.exc_info]
     assert not tracebacks, [r.getMessage() for r in tracebacks][:3]
@@ -253,7 +257,9 @@ def check_outage_log(records: list[logging.LogRecord], replicas: int) -> tuple[i
     ends = [r for r in mine if "is available again after" in r.getMessage()]
     noisy = [r for r in mine if r.levelno >= logging.WARNING and r not in starts + ends]
     assert len(noisy) <= 2 * replicas, [r.getMessage() for r in noisy][:5]
-    assert replicas <= len(starts) <= 2 * replicas and len(ends) == len(starts)
+    assert replicas <= len(starts) <= 4 * replicas and len(ends) == len(starts), [
+        r.getMessage() for r in starts + ends
+    ]
     return len(starts), len(ends)
 
 
