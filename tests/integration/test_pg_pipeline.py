@@ -3,7 +3,8 @@ its COMMIT go in one pipeline on psycopg's connection, and the events take their
 sequences from the counter row inside it. Pinned here: the one order of the log
 with two replicas writing at once (a reader never sees a sequence before every
 one below it), a statement refused in the pipeline failing its own write alone,
-and a connection lost in the pipeline answered UNAVAILABLE (outcome unknown)."""
+and a connection lost in the pipeline answered UNAVAILABLE (outcome unknown), or
+lost after a refusal answered with the refusal."""
 
 from __future__ import annotations
 
@@ -229,4 +230,54 @@ async def test_a_connection_lost_in_the_commit_pipeline_answers_unavailable(
         return True
 
     await eventually_async(written, "a write accepted again", step=0.1)
+    await stubs.channel.close()
+
+
+async def test_a_refused_write_whose_connection_is_lost_before_rollback_keeps_its_answer(
+    replicas: Callable[[], Any], pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement refused in the pipeline (nothing stored), then the connection
+    lost before its ROLLBACK (a primary killed meanwhile, seen in the failover
+    test): the write is answered with its refusal, not with the lost ROLLBACK's
+    error (which became INTERNAL), and the connection is discarded."""
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    running = await replicas()
+    stubs = Stubs(running.target)
+    ex = await create(stubs)
+    poison = await task_run(stubs, ex.id, "poison")
+    _sql(
+        pg_url,
+        """
+        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.task_id = 'poison' AND NEW.state = 'RUNNING' THEN
+            RAISE EXCEPTION 'poisoned';
+          END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_poison BEFORE UPDATE ON task_runs
+          FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+        """,
+    )
+    close = AsyncConnection.close
+    lost: list[AsyncConnection] = []
+
+    async def close_on_a_lost_connection(self: AsyncConnection) -> None:
+        if self.in_transaction() and not lost:  # the refused write's rollback
+            lost.append(self)
+            raise sa.exc.OperationalError(
+                "ROLLBACK",
+                None,
+                psycopg.OperationalError("consuming input failed: server closed the connection"),
+            )
+        await close(self)
+
+    monkeypatch.setattr(AsyncConnection, "close", close_on_a_lost_connection)
+    with pytest.raises(sa.exc.DBAPIError, match="poisoned"):
+        await running.server.store.write(_move(poison.id, State.RUNNING), task_runs=[poison.id])
+    assert lost and lost[0].closed
+    monkeypatch.undo()
+    got = await get(stubs, ex.id)
+    assert got.task_runs[0].state == st.STATE_CREATED
     await stubs.channel.close()

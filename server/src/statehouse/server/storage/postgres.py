@@ -489,8 +489,12 @@ class PostgresBackend:
             commit.result()
         except _Refused as refused:
             # A statement before the COMMIT failed, so the pipeline stopped there:
-            # nothing is stored, and the connection is fine (rolled back on close).
-            await conn.close()
+            # nothing is stored, and the connection is fine (rolled back on close),
+            # unless it was lost since (the primary killed): then it is discarded.
+            try:
+                await conn.close()
+            except sa.exc.DBAPIError:
+                await _discard(conn)
             error = refused.error
             if is_unreachable(error):  # a lock wait past the bound, a read-only server
                 raise StorageUnavailable(f"{error.orig} (nothing was stored)") from error
