@@ -48,19 +48,20 @@ def _watchdog(config: pytest.Config) -> Watchdog:
     return config._statehouse_watchdog  # type: ignore[attr-defined, no-any-return]
 
 
+def _timeout(item: pytest.Item) -> float:
+    """pytest-timeout's limit for ``item``: its marker, else --timeout, else the ini's."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    given = item.config.getoption("timeout", None)
+    return float(given if given is not None else item.config.getini("timeout") or 0)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     """Past pytest-timeout's limit and a grace, a stuck test ends its worker with
     the stacks of its threads and tasks (tests/watchdog.py says why)."""
-    marker = item.get_closest_marker("timeout")
-    given = item.config.getoption("timeout", None)
-    limit = float(
-        marker.args[0]
-        if marker and marker.args
-        else given
-        if given is not None
-        else item.config.getini("timeout") or 0
-    )
+    limit = _timeout(item)
     watchdog = _watchdog(item.config)
     if limit > 0 and not item.config.option.usepdb:
         watchdog.arm(f"{item.nodeid} still running after {limit + GRACE:.0f} s", limit + GRACE)
