@@ -10,17 +10,25 @@ a small thread pool. SQLite has no notifications: other processes' commits
 are found by a thread that watches the file's change counter
 (``PRAGMA data_version``) and, when it moves, reads the event sequence, so
 that the event loop hears only of sequences it does not have.
+
+**The writers' turn.** Processes on one file (``serve --processes N``) take
+turns at its write lock through a lock file beside it (:class:`WriterTurn`)
+before ``BEGIN IMMEDIATE``: SQLite's own wait sleeps and looks again, and
+left its lock free for up to a fifth of the time between two writers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +54,115 @@ class SqliteTx(Tx):
 
     def _insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> Any:
         return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+
+
+class WriterTurn:
+    """The turn of a database file's writers: an exclusive ``flock`` on
+    ``<database>-turn``, taken by a process's writer thread before
+    ``BEGIN IMMEDIATE`` and given back after its COMMIT.
+
+    SQLite's busy handler makes a writer that finds the lock taken sleep and
+    look again, 1, 2, 5, 10... up to 100 ms later: with the writers of two
+    processes each holding the lock for a batch of a few milliseconds, the lock
+    often stayed free while the other slept (``docs/performance.md``).
+    The kernel wakes a ``flock`` waiter as soon as the holder gives the lock back.
+
+    The turn only orders the writers: SQLite's lock still keeps their writes
+    apart, and a writer that waited ``timeout`` seconds for its turn goes on to
+    ``BEGIN IMMEDIATE`` without it (a holder stopped mid-write cannot hold the
+    others for longer than SQLite's busy timeout would). A process's turn is
+    given back by the kernel when it dies. A slow wait runs on a daemon thread
+    of its own, so that the writer can stop waiting; a wait given up closes its
+    file descriptor (its lock with it) once it comes.
+    """
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = Path(f"{path}-turn")
+        self._timeout = timeout
+        #: Opened at the first write (a process that only reads makes no file);
+        #: -1 where it cannot be made (a read-only directory): no turns then.
+        self._fd: int | None = None
+        self._waits: queue.SimpleQueue[tuple[int, Future[None]] | None] = queue.SimpleQueue()
+        self._waiter: threading.Thread | None = None
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[bool]:
+        """Hold the turn (True), or go on without it after the timeout (False)."""
+        fd = self._take()
+        try:
+            yield fd is not None
+        finally:
+            if fd is None:
+                pass
+            elif fd == self._fd:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            else:
+                os.close(fd)
+
+    def _take(self) -> int | None:
+        if self._fd is None:
+            try:
+                self._fd = self._open()
+            except OSError as exc:
+                self._fd = -1
+                log.warning("no writers' turn (%s): %s", self.path, exc)
+        if self._fd < 0:
+            return None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return self._fd
+        except BlockingIOError:
+            pass
+        # Another process has the turn. The wait takes a descriptor of its own: a
+        # wait given up may still get the lock later, and must then not be
+        # mistaken for (or give back) a later turn of this process.
+        try:
+            fd = self._open()
+        except OSError as exc:  # out of descriptors: SQLite's own wait still orders writes
+            log.warning("no writers' turn (%s): %s", self.path, exc)
+            return None
+        waited: Future[None] = Future()
+        if self._waiter is None:
+            self._waiter = threading.Thread(
+                target=self._wait_loop, name="statehouse-sqlite-turn", daemon=True
+            )
+            self._waiter.start()
+        self._waits.put((fd, waited))
+        try:
+            waited.result(self._timeout)
+        except TimeoutError:
+            waited.add_done_callback(lambda _: os.close(fd))
+            log.warning(
+                "waited %.1fs for the writers' turn (%s): writing without it",
+                self._timeout,
+                self.path,
+            )
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _wait_loop(self) -> None:
+        while (item := self._waits.get()) is not None:
+            fd, waited = item
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException as exc:  # that wait's failure (a closed descriptor)
+                waited.set_exception(exc)
+            else:
+                waited.set_result(None)
+
+    def close(self) -> None:
+        """Stop the waiter once it is idle (a waiter stuck on a stopped holder is a
+        daemon thread: it does not keep the process alive)."""
+        self._waits.put(None)
+        if self._fd is not None and self._fd >= 0:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _sqlite_file(url: sa.URL) -> Path | None:
@@ -75,6 +192,9 @@ class SqliteBackend:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="statehouse-writer")
         self._write_conn: sa.Connection | None = None
         self._path = path
+        self._turn = (
+            None if path is None else WriterTurn(path, options.sqlite_busy_timeout_ms / 1000)
+        )
         self._watcher: threading.Thread | None = None
         self._install_hooks()
 
@@ -159,7 +279,8 @@ class SqliteBackend:
         conn = self._write_conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self._write_conn = self.engine.connect().execution_options(statehouse_write=True)
-        with unavailable_on_disconnect(), conn.begin():
+        turn = self._turn.held() if self._turn is not None else contextlib.nullcontext()
+        with turn, unavailable_on_disconnect(), conn.begin():
             return fn(SqliteTx(conn, self._sequencer))
 
     def listen_for_commits(
@@ -228,4 +349,6 @@ class SqliteBackend:
             self._write_conn.close()
         self._reader.shutdown(wait=True, cancel_futures=True)
         self._writer.shutdown(wait=True, cancel_futures=True)
+        if self._turn is not None:
+            self._turn.close()
         self.engine.dispose()
