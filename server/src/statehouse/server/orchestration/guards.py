@@ -327,8 +327,8 @@ def apply_guards(
     """Run the guards declared for ``move`` (in :data:`GUARDS`, or ``table``) on
     ``proposal``, in policy order; the first that refuses raises."""
     guards = _ORDERED[move] if table is None else in_policy_order(table[move])
-    for check in guards:
-        check(proposal)
+    for each in guards:
+        each.check(proposal)
 
 
 def task_run_move(task_run: TaskRun, requested: State) -> Move:

@@ -72,8 +72,8 @@ def history_to_json(history: list[StateChange]) -> list[list[Any]]:
 
 def history_from_json(items: list[list[Any]]) -> list[StateChange]:
     return [
-        StateChange(STATES[s], int(t), str(r), str(actor[0]) if actor else "")
-        for s, t, r, *actor in items
+        StateChange(STATES[h[0]], int(h[1]), str(h[2]), str(h[3]) if len(h) > 3 else "")
+        for h in items
     ]
 
 
@@ -155,6 +155,31 @@ def execution_or_unreadable(row: Mapping[Any, Any]) -> Execution | UnreadableRec
         return error
 
 
+#: The columns of a task run that a change may set: :func:`task_run_changes`'s keys.
+TASK_RUN_MUTABLE = (
+    "state",
+    "update_time_us",
+    "next_attempt_time_us",
+    "history",
+    "attempts",
+    "outputs",
+    "retry_policy",
+)
+
+
+def task_run_changes(tr: TaskRun) -> dict[str, Any]:
+    """The columns of ``tr`` that a change may set (a moved task run's update)."""
+    return {
+        "state": tr.state._value_,
+        "update_time_us": tr.update_time_us,
+        "next_attempt_time_us": tr.next_attempt_time_us,
+        "history": dumps(history_to_json(tr.history)),
+        "attempts": attempts_to_json(tr.attempts),
+        "outputs": None if tr.outputs is None else dumps_document(tr.outputs),
+        "retry_policy": _policies_to_json(tr),
+    }
+
+
 def task_run_row(tr: TaskRun) -> dict[str, Any]:
     return {
         "id": tr.id,
@@ -162,14 +187,8 @@ def task_run_row(tr: TaskRun) -> dict[str, Any]:
         "task_id": tr.task_id,
         "parent_task_run_id": tr.parent_task_run_id,
         "value": tr.value,
-        "state": tr.state._value_,
         "create_time_us": tr.create_time_us,
-        "update_time_us": tr.update_time_us,
-        "next_attempt_time_us": tr.next_attempt_time_us,
-        "history": dumps(history_to_json(tr.history)),
-        "attempts": attempts_to_json(tr.attempts),
-        "outputs": None if tr.outputs is None else dumps_document(tr.outputs),
-        "retry_policy": _policies_to_json(tr),
+        **task_run_changes(tr),
     }
 
 

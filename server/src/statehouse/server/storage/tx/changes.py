@@ -20,8 +20,8 @@ from ...orchestration import ChangeSet, Event, Execution, TaskRun
 from .. import codec
 from ..hot import Hot
 from ..schema import execution_labels, executions, metric_tags, metrics, task_runs, timers
-from .core import INSERT_LABELS, TASK_RUN_MUTABLE
-from .executions import TERMINAL, ExecutionReads, copy_execution
+from .core import INSERT_LABELS
+from .executions import TERMINAL, ExecutionReads
 
 _SELECT_TASK_RUNS_AND_EXECUTIONS = (
     sa.select(
@@ -146,14 +146,15 @@ class ExecutionWrites(ExecutionReads):
         for tr in changes.changed_task_runs.values():
             if tr.id in created:
                 continue
-            row = codec.task_run_row(tr)
-            params = {name: row[name] for name in TASK_RUN_MUTABLE}
+            params = codec.task_run_changes(tr)
             new = self._new_task_runs.get(tr.id)
             if new is not None:
                 self._set(self._new_task_runs, tr.id, {**new, **params})
             else:
                 self._set(self._task_run_updates, tr.id, {"_id": tr.id, **params})
-            self._set(self._task_runs, tr.id, {**self._task_runs.get(tr.id, row), **params})
+            old = self._task_runs.get(tr.id)
+            row = codec.task_run_row(tr) if old is None else {**old, **params}
+            self._set(self._task_runs, tr.id, row)
         for task_run_id, kind in changes.cancelled_timers:
             self._timer_ops.append(("delete", (ex.id, task_run_id, kind)))
         for t in changes.new_timers:
@@ -197,7 +198,9 @@ class ExecutionWrites(ExecutionReads):
         row = {**old, **params}
         self._set(self._executions, ex.id, row)
         self._set(self._history_len, ex.id, len(ex.history))
-        self._decoded[ex.id] = (row, copy_execution(ex))
+        # The change's own execution: the command is done with it, and every read
+        # of it from here on is handed a copy (``_remember_execution``).
+        self._decoded[ex.id] = (row, ex)
 
     def _insert_execution(self, execution: Execution) -> None:
         row = codec.execution_row(execution)

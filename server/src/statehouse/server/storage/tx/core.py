@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...orchestration import Event, Execution, RevisionMismatch
+from ..codec import TASK_RUN_MUTABLE
 from ..errors import BatchConflict, is_unreachable
 from ..hot import Hot
 from ..schema import execution_labels, executions, requests, task_runs, timers
@@ -55,16 +56,6 @@ _UPDATE_EXECUTION = (
 _INSERT_TIMERS = sa.insert(timers)
 _HOT_UPDATE_EXECUTION_LIGHT = Hot(_UPDATE_EXECUTION_LIGHT)
 _HOT_UPDATE_EXECUTION = Hot(_UPDATE_EXECUTION)
-#: The columns of a task run that a change may set.
-TASK_RUN_MUTABLE = (
-    "state",
-    "update_time_us",
-    "next_attempt_time_us",
-    "history",
-    "attempts",
-    "outputs",
-    "retry_policy",
-)
 _UPDATE_TASK_RUN = (
     sa.update(task_runs)
     .where(task_runs.c.id == sa.bindparam("_id"))
