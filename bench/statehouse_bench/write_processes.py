@@ -28,7 +28,7 @@ class WriteProcessSizes:
     seconds: float = 10.0
     batch: int = 500
     batch_in_flight: int = 8
-    batch_transitions: int = 30_000
+    batch_transitions: int = 60_000
 
     @classmethod
     def quick(cls) -> WriteProcessSizes:
