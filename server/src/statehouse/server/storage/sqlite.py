@@ -14,7 +14,7 @@ that the event loop hears only of sequences it does not have.
 **The writers' turn.** Processes on one file (``serve --processes N``) take
 turns at its write lock through a lock file beside it (:class:`WriterTurn`)
 before ``BEGIN IMMEDIATE``: SQLite's own wait sleeps and looks again, and
-left its lock free for up to a fifth of the time between two writers.
+often left its lock free while the next writer slept.
 """
 
 from __future__ import annotations
@@ -133,17 +133,18 @@ class WriterTurn:
         self._waits.put((fd, waited))
         try:
             waited.result(self._timeout)
-        except TimeoutError:
+        except BaseException as exc:
+            # Closed once the wait ends (at once if it has): never while the
+            # waiter may still lock it, whose number could then be another file's.
             waited.add_done_callback(lambda _: os.close(fd))
+            if not isinstance(exc, TimeoutError):
+                raise
             log.warning(
                 "waited %.1fs for the writers' turn (%s): writing without it",
                 self._timeout,
                 self.path,
             )
             return None
-        except BaseException:
-            os.close(fd)
-            raise
         return fd
 
     def _wait_loop(self) -> None:
