@@ -69,6 +69,25 @@ def _sql(url: str, statement: str) -> None:
         conn.execute(statement)
 
 
+def _refuse_poison(url: str) -> None:
+    """Make the database refuse a task run named ``poison`` entering RUNNING: an
+    error raised by its UPDATE, inside the batch's commit pipeline."""
+    _sql(
+        url,
+        """
+        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.task_id = 'poison' AND NEW.state = 'RUNNING' THEN
+            RAISE EXCEPTION 'poisoned';
+          END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_poison BEFORE UPDATE ON task_runs
+          FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+        """,
+    )
+
+
 def _move(task_run_id: str, state: State) -> Any:
     def work(tx: Tx) -> Any:
         moved, _, _ = commands.transition_task_run(
@@ -139,20 +158,7 @@ async def test_a_statement_refused_in_the_commit_pipeline_fails_its_write_alone(
     ex = await create(stubs)
     runs = [await task_run(stubs, ex.id, f"t{i}") for i in range(4)]
     poison = await task_run(stubs, ex.id, "poison")
-    _sql(
-        pg_url,
-        """
-        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF NEW.task_id = 'poison' AND NEW.state = 'RUNNING' THEN
-            RAISE EXCEPTION 'poisoned';
-          END IF;
-          RETURN NEW;
-        END $$;
-        CREATE TRIGGER refuse_poison BEFORE UPDATE ON task_runs
-          FOR EACH ROW EXECUTE FUNCTION refuse_poison();
-        """,
-    )
+    _refuse_poison(pg_url)
     store = running.server.store
     before = store.batches
     ids = [r.id for r in runs[:2]] + [poison.id] + [r.id for r in runs[2:]]
@@ -246,20 +252,7 @@ async def test_a_refused_write_whose_connection_is_lost_before_rollback_keeps_it
     stubs = Stubs(running.target)
     ex = await create(stubs)
     poison = await task_run(stubs, ex.id, "poison")
-    _sql(
-        pg_url,
-        """
-        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF NEW.task_id = 'poison' AND NEW.state = 'RUNNING' THEN
-            RAISE EXCEPTION 'poisoned';
-          END IF;
-          RETURN NEW;
-        END $$;
-        CREATE TRIGGER refuse_poison BEFORE UPDATE ON task_runs
-          FOR EACH ROW EXECUTE FUNCTION refuse_poison();
-        """,
-    )
+    _refuse_poison(pg_url)
     close = AsyncConnection.close
     lost: list[AsyncConnection] = []
 
