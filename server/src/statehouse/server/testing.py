@@ -1,8 +1,8 @@
 """A real Statehouse server in a subprocess, for tests and benchmarks: yours and ours.
 
 :class:`ServerProcess` runs ``statehouse serve`` (``python -m statehouse.server.app``,
-or another program that takes its options) on 127.0.0.1, port 0 unless told,
-and knows it is serving when the server writes its ``--ready-file``: the bound
+or another program that takes its options) on 127.0.0.1, on a free port of its
+own choosing unless told (see :func:`unclaimed_port`), and knows it is serving when the server writes its ``--ready-file``: the bound
 ports and the serving processes' pids, read once, no log line parsed. It can be
 stopped gracefully (SIGTERM), killed (SIGKILL, a crash) and restarted on the
 same ports and database::
@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,17 +34,48 @@ from typing import Any
 SERVE = ("-m", "statehouse.server.app")
 
 
+#: Where :func:`unclaimed_port` looks: from here up to the kernel's ephemeral range.
+_LOWEST_PORT = 10_000
+
+
 class ServerExited(RuntimeError):
     """The server process ended (or never served) before it was ready."""
+
+
+def unclaimed_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` now, below the kernel's ephemeral range; 0 (the
+    kernel picks at bind) where that range is unknown or leaves no room below it.
+
+    A port the kernel picks for a bind to port 0 lies in its ephemeral range, where it
+    hands out ports to every other bind to 0 and every outgoing connection: a server
+    restarted on such a port can find it taken by then. Below the range, only a
+    program that names the port can take it. The choice uses the OS's randomness, not
+    ``random``'s, which a test runner may seed alike in every worker.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    choose = random.SystemRandom()
+    for _ in range(100 if low - _LOWEST_PORT >= 1_000 else 0):
+        port = choose.randrange(_LOWEST_PORT, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        return port
+    return 0
 
 
 class ServerProcess:
     """``program`` (a server taking ``statehouse serve``'s options) in a subprocess.
 
-    ``options`` are passed as they are, after ``--address HOST:PORT`` (the bound
-    port on a restart, so clients reconnect to the same one) and ``--ready-file``;
-    with ``http``, ``--http-address HOST:PORT`` too (port 0 first, the bound one on
-    a restart). stdout and stderr go to ``log_path`` (appended: a restart's lines
+    ``options`` are passed as they are, after ``--address HOST:PORT`` and
+    ``--ready-file``; with ``http``, ``--http-address HOST:PORT`` too. Unless ``port``
+    is given, the first start picks each port with :func:`unclaimed_port` (and picks
+    again if another program took it meanwhile); a restart serves the same ports,
+    so clients reconnect to the same ones. stdout and stderr go to ``log_path`` (appended: a restart's lines
     follow the last run's). ``start`` returns once the server serves, or raises
     :class:`ServerExited` with the log's end if it exits or does not serve within
     its timeout (a bound for a server that cannot start, not a measure of how fast
@@ -68,6 +101,8 @@ class ServerProcess:
         self.program = list(program)
         self.host = host
         self.port = port
+        #: Ports still to be picked at the first start (none were given).
+        self._pick = port == 0
         self._http = http
         self.http_port: int | None = None
         self.metrics_port: int | None = None
@@ -113,6 +148,26 @@ class ServerProcess:
         """Start it and wait until it serves."""
         if self.running:
             raise RuntimeError("already running")
+        attempts = 3 if self._pick else 1
+        for attempt in range(1, attempts + 1):
+            if self._pick:
+                self.port = unclaimed_port(self.host)
+                self.http_port = unclaimed_port(self.host) if self._http else None
+            log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+            try:
+                self._start(timeout)
+            except ServerExited:
+                with self.log_path.open("rb") as log:
+                    log.seek(log_start)
+                    taken = b"cannot listen on" in log.read()
+                if attempt == attempts or not taken:
+                    raise
+                continue
+            self._pick = False
+            break
+        return self
+
+    def _start(self, timeout: float) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.ready_path.unlink()
         env = dict(os.environ if self.env is None else self.env, PYTHONUNBUFFERED="1")
@@ -145,7 +200,6 @@ class ServerProcess:
         self.http_port = ready.get("http_port")
         self.metrics_port = ready.get("metrics_port")
         self.pids = [int(p) for p in ready.get("pids") or []]
-        return self
 
     def _read_ready(self) -> dict[str, Any] | None:
         try:
