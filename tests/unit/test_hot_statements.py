@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -37,3 +38,53 @@ def test_a_padded_list_reads_the_rows_it_names_once() -> None:
             wanted = [f"t{i}" for i in range(n)]
             assert _BY_IDS.rows(conn, wanted) == [(i,) for i in wanted]
         assert _BY_IDS.rows(conn, ["t3", "nope", "t1"]) == [("t1",), ("t3",)]
+
+
+_COUNTERS = sa.Table(
+    "counters", _META, sa.Column("name", sa.Text, primary_key=True), sa.Column("value", sa.Integer)
+)
+_BUMP = Hot(
+    sa.update(_COUNTERS)
+    .where(_COUNTERS.c.name == sa.bindparam("counter"))
+    .values(value=_COUNTERS.c.value + sa.bindparam("count"))
+    .returning(_COUNTERS.c.value)
+)
+
+
+def test_one_runs_an_update_returning_its_row_or_none() -> None:
+    engine = sa.create_engine("sqlite://")
+    _META.create_all(engine)
+    statements: list[str] = []
+    sa.event.listen(
+        engine, "before_cursor_execute", lambda *args: statements.append(args[2].split()[0])
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_COUNTERS), [{"name": "seq", "value": 10}])
+        assert _BUMP.one(conn, {"counter": "seq", "count": 5}) == (15,)
+        assert _BUMP.one(conn, {"count": 1, "counter": "seq"}) == (16,)
+        assert _BUMP.one(conn, {"counter": "none", "count": 1}) is None
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(_COUNTERS.c.value)).scalar_one() == 16
+    # The engine's listeners hear it, as they hear SQLAlchemy's own statements.
+    assert statements.count("UPDATE") == 3
+
+
+def test_one_binds_the_statements_own_values_too() -> None:
+    bump_seq = Hot(
+        sa.update(_COUNTERS)
+        .where(_COUNTERS.c.name == "seq")
+        .values(value=_COUNTERS.c.value + sa.bindparam("count"))
+        .returning(_COUNTERS.c.value)
+    )
+    engine = sa.create_engine("sqlite://")
+    _META.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_COUNTERS), [{"name": "seq", "value": 1}, {"name": "x", "value": 7}])
+        assert bump_seq.one(conn, {"count": 2}) == (3,)
+        assert conn.execute(sa.select(_COUNTERS.c.value).order_by("name")).scalars().all() == [3, 7]
+
+
+def test_one_raises_the_drivers_error_as_sqlalchemys() -> None:
+    engine = sa.create_engine("sqlite://")  # no table
+    with engine.begin() as conn, pytest.raises(sa.exc.OperationalError, match="no such table"):
+        _BUMP.one(conn, {"counter": "seq", "count": 1})

@@ -2,7 +2,7 @@
 
 SQLAlchemy keeps the schema, the migrations and every cold query. The few
 statements that every state change runs (read the task runs and executions a
-batch moves, update them, insert their events) go through :class:`Hot`
+batch moves, update them, take the events' sequences, insert the events) go through :class:`Hot`
 instead: the statement is compiled once per dialect (and, for an ``IN`` list,
 once per power of two its length rounds up to: the list is padded with its last
 value, which matches nothing more), and each execution hands the driver (sqlite3, psycopg)
@@ -35,13 +35,15 @@ from sqlalchemy.sql.expression import Executable
 class Hot:
     """One statement, compiled once per dialect (and ``IN`` list length)."""
 
-    __slots__ = ("_compiled", "_getters", "expanding", "statement")
+    __slots__ = ("_compiled", "_getters", "_literals", "expanding", "statement")
 
     def __init__(self, statement: Executable, *, expanding: str | None = None) -> None:
         self.statement = statement
         #: The name of an ``IN`` list's expanding bind parameter, if it has one.
         self.expanding = expanding
         self._compiled: dict[tuple[str, int], tuple[str, tuple[str, ...] | None]] = {}
+        #: The values the statement itself binds (its literals), by dialect.
+        self._literals: dict[str, dict[str, Any]] = {}
         #: A row's positional parameters, read at once (``itemgetter``), by dialect.
         self._getters: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {}
 
@@ -55,6 +57,10 @@ class Hot:
                 statement = statement.params({self.expanding: [""] * size})
                 kwargs = {"compile_kwargs": {"render_postcompile": True}}
             compiled = statement.compile(dialect=dialect, **kwargs)
+            if self.expanding is None:  # (an expanded statement's are hard-linked)
+                self._literals[dialect.name] = {
+                    k: v for k, v in compiled.params.items() if v is not None
+                }
             names = tuple(compiled.positiontup) if dialect.positional else None
             found = self._compiled[key] = (str(compiled), names)
         return found
@@ -85,10 +91,16 @@ class Hot:
         sql, names = self._compile(dialect)
         if names is None:
             return sql, rows
+        getter = self._getter(dialect, names)
+        return sql, [getter(r) for r in rows]
+
+    def _getter(
+        self, dialect: Dialect, names: tuple[str, ...]
+    ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
         getter = self._getters.get(dialect.name)
         if getter is None:
             getter = self._getters[dialect.name] = _positional(names)
-        return sql, [getter(r) for r in rows]
+        return getter
 
     def rows(self, conn: Connection, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run a SELECT whose only parameter is the ``IN`` list ``values``."""
@@ -99,6 +111,23 @@ class Hot:
             return list(cursor.fetchall())
         except Exception as exc:
             _raise(conn, exc, sql, params, cursor)
+        finally:
+            cursor.close()
+
+    def one(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """Run the statement once with ``params`` (and the values it binds itself,
+        such as a ``column == "literal"``); the first row it returns (an
+        ``UPDATE ... RETURNING``'s), None when it returns none."""
+        sql, names = self._compile(conn.dialect)
+        params = {**self._literals[conn.dialect.name], **params}
+        args: Any = params if names is None else self._getter(conn.dialect, names)(params)
+        cursor = self._cursor(conn, sql, args, False)
+        try:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall()
+            return tuple(rows[0]) if rows else None
+        except Exception as exc:
+            _raise(conn, exc, sql, args, cursor)
         finally:
             cursor.close()
 

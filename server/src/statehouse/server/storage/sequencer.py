@@ -17,6 +17,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
+from .hot import Hot
 from .schema import EVENT_SEQUENCE, counters
 
 
@@ -28,7 +29,8 @@ class Sequencer(Protocol):
 class CounterRowSequencer:
     """Sequences from a locked counter row (see the module docstring)."""
 
-    _statement = (
+    #: Run on the driver's cursor (``hot.py``): every write transaction runs it.
+    _statement = Hot(
         sa.update(counters)
         .where(counters.c.name == EVENT_SEQUENCE)
         .values(value=counters.c.value + sa.bindparam("count"))
@@ -36,5 +38,7 @@ class CounterRowSequencer:
     )
 
     def allocate(self, conn: sa.Connection, count: int) -> int:
-        last = conn.execute(self._statement, {"count": count}).scalar_one()
-        return int(last) - count + 1
+        row = self._statement.one(conn, {"count": count})
+        if row is None:
+            raise RuntimeError(f"no {EVENT_SEQUENCE!r} counter row: the database is not migrated")
+        return int(row[0]) - count + 1
