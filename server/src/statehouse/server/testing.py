@@ -1,11 +1,11 @@
 """A real Statehouse server in a subprocess, for tests and benchmarks: yours and ours.
 
 :class:`ServerProcess` runs ``statehouse serve`` (``python -m statehouse.server.app``,
-or another program that takes its options) on 127.0.0.1, on a free port of its
-own choosing unless told (see :func:`unclaimed_port`), and knows it is serving when the server writes its ``--ready-file``: the bound
-ports and the serving processes' pids, read once, no log line parsed. It can be
-stopped gracefully (SIGTERM), killed (SIGKILL, a crash) and restarted on the
-same ports and database::
+or another program that takes its options) on 127.0.0.1, on free ports it picks
+unless told (:func:`unclaimed_port`), and knows it is serving when the server
+writes its ``--ready-file``: the bound ports and the serving processes' pids,
+read once, no log line parsed. It can be stopped gracefully (SIGTERM), killed
+(SIGKILL, a crash) and restarted on the same ports and database::
 
     with ServerProcess(["--database", "sqlite:///tmp/x.db"], log_path=Path("x.log")) as server:
         client = Client.connect(server.target)
@@ -72,11 +72,11 @@ class ServerProcess:
     """``program`` (a server taking ``statehouse serve``'s options) in a subprocess.
 
     ``options`` are passed as they are, after ``--address HOST:PORT`` and
-    ``--ready-file``; with ``http``, ``--http-address HOST:PORT`` too. Unless ``port``
-    is given, the first start picks each port with :func:`unclaimed_port` (and picks
-    again if another program took it meanwhile); a restart serves the same ports,
-    so clients reconnect to the same ones. stdout and stderr go to ``log_path`` (appended: a restart's lines
-    follow the last run's). ``start`` returns once the server serves, or raises
+    ``--ready-file``; with ``http``, ``--http-address HOST:PORT`` too. Unless
+    ``port`` is given, the first start picks each port with :func:`unclaimed_port`
+    (and picks again if another program took one meanwhile); a restart serves the
+    same ports, so clients reconnect to the same ones. stdout and stderr go to
+    ``log_path`` (appended: a restart's lines follow the last run's). ``start`` returns once the server serves, or raises
     :class:`ServerExited` with the log's end if it exits or does not serve within
     its timeout (a bound for a server that cannot start, not a measure of how fast
     it starts: on a loaded machine, starting with migrations has taken over 30 s).
