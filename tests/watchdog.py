@@ -6,7 +6,9 @@ event loop, the loop swallows it (``Handle._run`` logs every BaseException but
 two), and a test whose loop waits forever for a task that ignores its
 cancellation (the runner's ``_cancel_all_tasks`` at teardown) hangs the run.
 
-The watchdog is a timer thread per test (setup, call and teardown together).
+pytest-timeout times the test function alone (``timeout_func_only`` in
+pyproject.toml); the watchdog, a timer thread per test, times its setup, call
+and teardown together, and is the only bound of its fixtures.
 When it runs out it writes to stderr, past pytest's capture (the run's output
 shows it, as it shows a crashed worker), the stack of every thread and of
 every unfinished asyncio task (found through the garbage collector, as the

@@ -3,6 +3,7 @@ threads and tasks (tests/watchdog.py)."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,36 @@ def test_a_passing_test_is_left_alone(pytester_env: pytest.Pytester) -> None:
     result = pytester_env.runpytest_subprocess("-p", "no:asyncio", "-p", "no:xdist", timeout=60)
     result.assert_outcomes(failed=1)
     assert "watchdog" not in result.stderr.str()
+
+
+SLOW_REPORT = """
+import time
+
+import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    if call.when == "call":
+        time.sleep(2)  # a failure's report, slow to make on a loaded machine
+    yield
+"""
+
+
+def test_the_alarm_times_the_test_alone_not_the_making_of_its_report(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest-timeout's alarm raises wherever the main thread is when it comes:
+    inside the making of a failure's report (Python parsing the test's source,
+    ``ast.parse``), CPython 3.11 turns it into a SystemError that ends the whole
+    run (INTERNALERROR). This repository's configuration times the test function
+    alone (``timeout_func_only``); the watchdog bounds its fixtures."""
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    func_only = str(ini.get("timeout_func_only", False)).lower()  # the repository's setting
+    pytester.makeini(f"[pytest]\ntimeout = 1\ntimeout_func_only = {func_only}\n")
+    pytester.makeconftest(SLOW_REPORT)
+    pytester.makepyfile("def test_fails():\n    assert 1 == 2\n")
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:xdist", timeout=60)
+    result.assert_outcomes(failed=1)
+    assert "assert 1 == 2" in result.stdout.str()
+    assert "Timeout" not in result.stdout.str()
