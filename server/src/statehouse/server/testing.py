@@ -157,15 +157,21 @@ class ServerProcess:
             try:
                 self._start(timeout)
             except ServerExited:
-                with self.log_path.open("rb") as log:
-                    log.seek(log_start)
-                    taken = b"cannot listen on" in log.read()
-                if attempt == attempts or not taken:
+                if attempt == attempts or not self._picked_port_taken(log_start):
                     raise
                 continue
             self._pick = False
             break
         return self
+
+    def _picked_port_taken(self, log_start: int) -> bool:
+        """Whether the run logged from ``log_start`` could not bind a port this
+        launcher picked (not one the options name, which a new pick cannot help)."""
+        with self.log_path.open("rb") as log:
+            log.seek(log_start)
+            logged = log.read()
+        picked = (p for p in (self.port, self.http_port) if p)
+        return any(f"cannot listen on {self.host}:{p} ".encode() in logged for p in picked)
 
     def _start(self, timeout: float) -> None:
         with contextlib.suppress(FileNotFoundError):
