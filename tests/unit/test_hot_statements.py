@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from statehouse.server.storage.hot import Hot
+from statehouse.server.storage.schema import counters
+from statehouse.server.storage.sequencer import CounterRowSequencer
 
 _META = sa.MetaData()
 _THINGS = sa.Table("things", _META, sa.Column("id", sa.Text, primary_key=True))
@@ -88,3 +90,10 @@ def test_one_raises_the_drivers_error_as_sqlalchemys() -> None:
     engine = sa.create_engine("sqlite://")  # no table
     with engine.begin() as conn, pytest.raises(sa.exc.OperationalError, match="no such table"):
         _BUMP.one(conn, {"counter": "seq", "count": 1})
+
+
+def test_the_sequencer_refuses_a_database_without_its_counter_row() -> None:
+    engine = sa.create_engine("sqlite://")
+    counters.create(engine)
+    with engine.begin() as conn, pytest.raises(RuntimeError, match="not migrated"):
+        CounterRowSequencer().allocate(conn, 3)

@@ -2,8 +2,8 @@
 
 SQLAlchemy keeps the schema, the migrations and every cold query. The few
 statements that every state change runs (read the task runs and executions a
-batch moves, update them, take the events' sequences, insert the events) go through :class:`Hot`
-instead: the statement is compiled once per dialect (and, for an ``IN`` list,
+batch moves, update them, take the events' sequences, insert the events) go
+through :class:`Hot` instead: the statement is compiled once per dialect (and, for an ``IN`` list,
 once per power of two its length rounds up to: the list is padded with its last
 value, which matches nothing more), and each execution hands the driver (sqlite3, psycopg)
 the SQL text and the parameters as they are, without SQLAlchemy's per-call
