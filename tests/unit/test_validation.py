@@ -383,3 +383,32 @@ def test_an_enum_value_out_of_range_is_refused_on_its_field(
         validation.validate(message)
     except InvalidArgument as error:  # other rules may still apply (on_timeout needs a timeout)
         assert not [f for f, text in error.violations if "known value" in text]
+
+
+def test_a_field_whose_rule_refuses_its_default_is_refused_when_absent() -> None:
+    # max_attempts is not required, but its rule (at least 1) refuses the 0 that
+    # an absent field reads as: the walk over the fields a message carries must
+    # still look at it.
+    request = pb.CreateTaskRunRequest(execution_id="e", task_id="t")
+    request.retry_policy.constant.interval.seconds = 1
+    with pytest.raises(InvalidArgument) as info:
+        validation.validate(request)
+    assert info.value.violations == [
+        ("retry_policy.max_attempts", "must be at least 1 (the first attempt counts)")
+    ]
+    request.retry_policy.max_attempts = 3
+    validation.validate(request)
+
+
+def test_only_fields_whose_absence_can_be_refused_are_looked_at_when_absent() -> None:
+    plan = validation._plan(pb.TransitionTaskRunRequest.DESCRIPTOR)
+    assert {f.name for f in plan.fields if f.unset_matters} == {"task_run_id", "state"}
+    policy = validation._plan(execution_pb2.RetryPolicy.DESCRIPTOR)
+    assert {f.name for f in policy.fields if f.unset_matters} == {"max_attempts"}
+
+
+def test_absent_and_present_fields_are_reported_in_declaration_order() -> None:
+    # task_run_id (1) and state (2) absent, reason (3) present and bad, attempt (8)
+    # present and bad: one list, in the contract's order.
+    request = pb.TransitionTaskRunRequest(reason="x" * 3000, attempt=-1)
+    assert fields_of(request) == ["task_run_id", "state", "reason", "attempt"]

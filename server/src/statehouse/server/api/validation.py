@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -311,6 +311,7 @@ def _default_rule(fd: FieldDescriptor) -> Rule | None:
 
 @dataclass(frozen=True, slots=True)
 class _FieldPlan:
+    field: FieldDescriptor
     name: str
     rule: Rule | None
     required: bool
@@ -318,6 +319,10 @@ class _FieldPlan:
     shape: str
     enum: EnumDescriptor | None
     item_rule: Rule | None
+    #: Whether the field's default (unset) value can be a violation: required,
+    #: or a rule that refuses it (``Known(unset=False)``, ``Whole(low=1)``).
+    #: Only these fields are looked at when a message does not carry them.
+    unset_matters: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,38 +369,65 @@ def _plan(d: Descriptor) -> _MessagePlan:
                 rule = _default_rule(fd)
             if enum is not None and fd.name in required and isinstance(rule, Known):
                 rule = Known(unset=False)
-        fields.append(_FieldPlan(fd.name, rule, fd.name in required, shape, enum, item_rule))
+        f = _FieldPlan(fd, fd.name, rule, fd.name in required, shape, enum, item_rule)
+        fields.append(replace(f, unset_matters=_unset_matters(f)))
     plan = _MessagePlan(tuple(fields), MESSAGE_CHECKS.get(short))
     _PLANS[d.full_name] = plan
     return plan
 
 
+def _unset_matters(f: _FieldPlan) -> bool:
+    """Whether a message that does not carry ``f`` can be refused for it: the
+    field's checks run once on its default value, when the plan is made."""
+    if f.required:
+        return True
+    if f.shape != "scalar":
+        return False  # an absent message, an empty list or map: only "required"
+    v = Violations()
+    _check_field(f, f.field.default_value, f.name, v, Context(Payloads(), L.MAX_PAYLOAD_BYTES))
+    return bool(v.items)
+
+
+#: What a message does not carry, in :func:`_validate_message`'s lookup.
+_ABSENT: Any = object()
+
+
+def _check_field(f: _FieldPlan, value: Any, path: str, v: Violations, ctx: Context) -> None:
+    """The checks of one field whose value is ``value`` (a message field: present)."""
+    if f.shape != "message" and not value and value is not False:
+        # An empty string, zero, an empty list or map: only "required" applies,
+        # and Known(unset=False) or a lower bound above zero says more.
+        if f.required and not isinstance(f.rule, Known):
+            v.add(path, "is required")
+            return
+        if not isinstance(f.rule, Known | Whole):
+            return
+    if f.rule is None:
+        return
+    ctx.enum = f.enum
+    ctx.item_rule = TEXT_ITEM if f.item_rule is None else f.item_rule
+    f.rule.check(value, path, v, ctx)
+
+
 def _validate_message(
     message: Message, prefix: str, v: Violations, payloads: Payloads, max_payload_bytes: int
 ) -> None:
+    """Every field in declaration order; only those the message carries
+    (``ListFields``: set scalars, present messages, non-empty lists and maps)
+    and those whose absence can be a violation are looked at."""
     plan = _plan(message.DESCRIPTOR)  # type: ignore[arg-type]
+    present = dict(message.ListFields())
     ctx = Context(payloads, max_payload_bytes)  # one for the message, set per field
     for f in plan.fields:
-        value = getattr(message, f.name)
-        path = prefix + f.name
-        if f.shape == "message":
-            if not message.HasField(f.name):
-                if f.required:
-                    v.add(path, "is required")
+        value = present.get(f.field, _ABSENT)
+        if value is _ABSENT:
+            if not f.unset_matters:
                 continue
-        elif not value and value is not False:
-            # An empty string, zero, an empty list or map: only "required" applies,
-            # and Known(unset=False) or a lower bound above zero says more.
-            if f.required and not isinstance(f.rule, Known):
-                v.add(path, "is required")
+            if f.shape == "message":
+                v.add(prefix + f.name, "is required")
                 continue
-            if not isinstance(f.rule, Known | Whole):
-                continue
-        if f.rule is None:
-            continue
-        ctx.enum = f.enum
-        ctx.item_rule = TEXT_ITEM if f.item_rule is None else f.item_rule
-        f.rule.check(value, path, v, ctx)
+            value = getattr(message, f.name)
+        _check_field(f, value, prefix + f.name, v, ctx)
     if plan.check is not None:
         plan.check(message, prefix, v)
 
