@@ -10,7 +10,8 @@ instruments the bench reads, installed by its ``on_server`` hook:
   records ``time.time_ns()`` right after each commit, for the last sequence of the
   batch (a bounded ring): the fan-out latency is measured from there;
 - SIGUSR1 writes all of it as JSON to ``--counters-out`` (atomically; ``dump``
-  counts the writes, so a reader waits for the number it asked for);
+  counts the writes, so a reader waits for the number it asked for), with the CPU
+  time each kind of thread has used so far (``threads``: :func:`thread_cpu`);
 - SIGUSR2 starts cProfile (each thread's own CPU time, not the wall clock: waits and
   other processes do not count) on the loop thread and on every thread of the store's
   pools, the next SIGUSR2 stops it and writes the profiles (pstats) to
@@ -155,10 +156,54 @@ class Counters:
                 "commit_batches": self.batches,
                 "engines": self.engines,
                 "commit_times": list(self.commit_times),
+                "threads": thread_cpu(),
             }
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(path)
+
+
+#: The kinds of thread :func:`thread_cpu` reports, by the start of a Python thread's
+#: name: the event loop, SQLite's writer, the readers, the heavy lane.
+THREAD_KINDS = (
+    ("MainThread", "loop"),
+    ("statehouse-writer", "writer"),
+    ("statehouse-reader", "readers"),
+    ("statehouse-heavy", "heavy"),
+)
+
+
+def thread_kind(name: str | None) -> str:
+    """The kind of a thread of this process by its Python name: None (a thread
+    Python did not start: grpc's core) and grpc.aio's poller are ``grpc``; the
+    store's pools and the loop as :data:`THREAD_KINDS`; any other is ``other``."""
+    if name is None or name.endswith("(_poll_wrapper)"):
+        return "grpc"
+    for prefix, kind in THREAD_KINDS:
+        if name.startswith(prefix):
+            return kind
+    return "other"
+
+
+def thread_cpu(task_dir: Path = Path("/proc/self/task")) -> dict[str, float]:
+    """User and system CPU seconds of this process's live threads, summed by
+    :func:`thread_kind` ({} without /proc). A thread that ended takes its time
+    with it: the bench diffs two reads while the same threads run."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    clock = os.sysconf("SC_CLK_TCK")
+    kinds: dict[str, float] = {}
+    try:
+        tasks = list(task_dir.iterdir())
+    except OSError:
+        return {}
+    for task in tasks:
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        kind = thread_kind(names.get(int(task.name)))
+        kinds[kind] = kinds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / clock
+    return kinds
 
 
 class ThreadProfiles:

@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,6 +229,15 @@ def child_path(path: Path, index: int) -> Path:
     return path.with_name(f"{path.name}.{index}")
 
 
+def sum_by_key(dicts: Iterable[dict[str, float]]) -> dict[str, float]:
+    """The values of several dicts summed key by key."""
+    total: dict[str, float] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0.0) + float(v)
+    return total
+
+
 def merge_counters(dumps: list[dict[str, Any]]) -> dict[str, Any]:
     """The counters of several server processes as one: sums, statements by keyword
     summed, commit times of all (sequences are global: each process records those
@@ -240,6 +249,7 @@ def merge_counters(dumps: list[dict[str, Any]]) -> dict[str, Any]:
             keywords[k] = keywords.get(k, 0) + int(v)
     merged["by_keyword"] = keywords
     merged["commit_times"] = [pair for d in dumps for pair in d.get("commit_times", [])]
+    merged["threads"] = sum_by_key(d.get("threads", {}) for d in dumps)
     merged["engines"] = [e for d in dumps for e in d.get("engines", [])]
     merged["pids"] = [d.get("pid") for d in dumps]
     merged["processes"] = len(dumps)
@@ -302,6 +312,9 @@ class Cost:
     by_keyword: dict[str, int] | None = None
     #: The share of the machine's CPU (all cores) left idle meanwhile (None: unknown).
     machine_idle: float | None = None
+    #: The servers' CPU seconds by kind of thread (the bench server's ``threads``:
+    #: loop, writer, readers, heavy, grpc, other); None where not reported.
+    threads_s: dict[str, float] | None = None
 
     def per_change(self) -> dict[str, Any]:
         n = max(self.state_changes, 1)
@@ -326,6 +339,13 @@ class Cost:
             out["database_cpu_us_per_change"] = round(1e6 * self.database_cpu_s / n, 1)
         if self.machine_idle is not None:
             out["machine_idle_pct"] = round(100 * self.machine_idle, 1)
+        if self.threads_s:
+            # Where the server CPU went: the layer budget by thread, without a profiler.
+            out["server_cpu_us_per_change_by_thread"] = {
+                k: round(1e6 * v / n, 1)
+                for k, v in sorted(self.threads_s.items(), key=lambda kv: -kv[1])
+                if v > 0
+            }
         return out
 
 
@@ -371,11 +391,14 @@ class CostMeter:
         end = [s.counters() for s in self.servers]
         total = {"statements": 0, "commits": 0, "write_commits": 0, "events": 0}
         keywords: dict[str, int] = {}
+        threads: dict[str, float] = {}
         for before, after in zip(self._start, end, strict=True):
             for k in total:
                 total[k] += int(after.get(k, 0)) - int(before.get(k, 0))
             for k, v in after.get("by_keyword", {}).items():
                 keywords[k] = keywords.get(k, 0) + v - before.get("by_keyword", {}).get(k, 0)
+            for k, v in after.get("threads", {}).items():
+                threads[k] = threads.get(k, 0.0) + v - before.get("threads", {}).get(k, 0.0)
         return Cost(
             state_changes=state_changes,
             statements=total["statements"],
@@ -386,6 +409,7 @@ class CostMeter:
             database_cpu_s=db,
             by_keyword={k: v for k, v in keywords.items() if v},
             machine_idle=idle,
+            threads_s=threads or None,
         )
 
 

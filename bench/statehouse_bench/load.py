@@ -561,6 +561,9 @@ class ClientGroup:
                 f"{c['commits_per_change']} commits, {c['server_cpu_us_per_change']:.0f} us "
                 "server CPU"
             )
+            by_thread = c.get("server_cpu_us_per_change_by_thread")
+            if by_thread:
+                line += " (" + ", ".join(f"{k} {v:.0f}" for k, v in by_thread.items()) + ")"
         progress(line)
         if summary.errors:
             progress(f"  {name}: first error: {summary.first_error}")

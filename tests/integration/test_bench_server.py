@@ -49,6 +49,8 @@ def test_the_bench_server_counts_and_profiles_the_real_server(tmp_path: Path) ->
         data = json.loads(counters.read_text())
         assert data["events"] == 3 and data["write_commits"] >= 1, data
         assert data["by_keyword"].get("INSERT", 0) >= 1, data
+        # The CPU time of each kind of thread: the loop and SQLite's writer have run.
+        assert data["threads"]["loop"] > 0 and "writer" in data["threads"], data["threads"]
         # One profile per thread group: the loop and each of the store's pools.
         groups = {p.name.removeprefix("profile.") for p in tmp_path.glob("profile.*")}
         assert groups == {"loop", "heavy", "writer", "reader"}

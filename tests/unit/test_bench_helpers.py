@@ -28,6 +28,8 @@ from statehouse_bench.common import (
     table,
 )
 
+from tests.eventually import eventually
+
 
 def test_pct_and_latency_summary() -> None:
     values = [i / 1000 for i in range(1, 101)]  # 1..100 ms
@@ -67,18 +69,33 @@ def test_cost_per_change() -> None:
     assert per["server_cpu_us_per_change"] == 500.0
     assert per["database_cpu_us_per_change"] == 100.0
     assert per["statements_by_keyword_per_change"] == {"SELECT": 1.5, "UPDATE": 2.0}
+    # Without the bench server's thread times, no budget by thread.
+    assert "server_cpu_us_per_change_by_thread" not in per
+    threads = {"writer": 0.03, "loop": 0.06, "grpc": 0.01, "readers": 0.0}
+    per = Cost(200, 700, 30, 20, 200, 0.1, threads_s=threads).per_change()
+    by_thread = per["server_cpu_us_per_change_by_thread"]
+    assert by_thread == {"loop": 300.0, "writer": 150.0, "grpc": 50.0}
+    assert list(by_thread) == ["loop", "writer", "grpc"]  # the largest first, none idle
 
 
 class _FakeServer:
     def __init__(self) -> None:
         self.dumps = [
-            {"statements": 10, "commits": 2, "write_commits": 1, "events": 0, "by_keyword": {}},
+            {
+                "statements": 10,
+                "commits": 2,
+                "write_commits": 1,
+                "events": 0,
+                "by_keyword": {},
+                "threads": {"loop": 1.0, "writer": 0.5},
+            },
             {
                 "statements": 110,
                 "commits": 12,
                 "write_commits": 11,
                 "events": 50,
                 "by_keyword": {"INSERT": 100},
+                "threads": {"loop": 1.25, "writer": 0.75, "grpc": 0.125},
             },
         ]
         self.cpu = [1.0, 1.5]
@@ -97,6 +114,8 @@ def test_cost_meter_differences() -> None:
     assert (cost.statements, cost.commits, cost.write_commits, cost.events) == (100, 10, 10, 50)
     assert cost.server_cpu_s == pytest.approx(0.5)
     assert cost.by_keyword == {"INSERT": 100}
+    # A kind of thread first seen at the end (grpc's, started meanwhile) counts from 0.
+    assert cost.threads_s == {"loop": 0.25, "writer": 0.25, "grpc": 0.125}
 
 
 def test_table_aligns_columns() -> None:
@@ -167,6 +186,7 @@ def test_the_files_and_counters_of_server_processes() -> None:
                 "commits": 2,
                 "by_keyword": {"INSERT": 4},
                 "commit_times": [[3, 30]],
+                "threads": {"loop": 1.5, "writer": 0.5},
             },
             {
                 "pid": 8,
@@ -174,12 +194,14 @@ def test_the_files_and_counters_of_server_processes() -> None:
                 "commits": 1,
                 "by_keyword": {"INSERT": 1, "SELECT": 2},
                 "commit_times": [[5, 50]],
+                "threads": {"loop": 2.0, "grpc": 0.25},
             },
         ]
     )
     assert merged["events"] == 5 and merged["commits"] == 3
     assert merged["by_keyword"] == {"INSERT": 5, "SELECT": 2}
     assert merged["pids"] == [7, 8] and merged["processes"] == 2
+    assert merged["threads"] == {"loop": 3.5, "writer": 0.5, "grpc": 0.25}
     # Sequences are global: the merged ring maps each to its own process's commit.
     commits = CommitTimes(merged["commit_times"])
     assert commits.at(4) == 50 and commits.at(1) == 30
@@ -499,3 +521,41 @@ def test_the_batch_tables_show_the_basic_view_only_when_runs_have_it() -> None:
         6_000.0,
     )
     assert "batch BASIC/s" in text and "21,000" in text and "17,000" in text
+
+
+def test_the_bench_server_sorts_its_threads_into_kinds(tmp_path: Path) -> None:
+    import threading
+
+    import bench_server
+
+    assert bench_server.thread_kind("MainThread") == "loop"
+    assert bench_server.thread_kind("statehouse-writer_0") == "writer"
+    assert bench_server.thread_kind("statehouse-reader_3") == "readers"
+    assert bench_server.thread_kind("statehouse-heavy_0") == "heavy"
+    assert bench_server.thread_kind("Thread-1 (_poll_wrapper)") == "grpc"
+    assert bench_server.thread_kind(None) == "grpc"  # a thread of grpc's core
+    assert bench_server.thread_kind("statehouse-sqlite-watch") == "other"
+
+    # A busy thread named as SQLite's writer is counted as the writer, in this process.
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    before = bench_server.thread_cpu()
+    worker = threading.Thread(target=spin, name="statehouse-writer_0")
+    worker.start()
+    try:
+        eventually(
+            lambda: (
+                bench_server.thread_cpu().get("writer", 0.0) - before.get("writer", 0.0) >= 0.05
+            ),
+            "the writer's CPU",
+        )
+    finally:
+        stop.set()
+        worker.join()
+    assert bench_server.thread_cpu().get("loop", 0.0) > 0.0
+    # Without /proc, nothing rather than an error.
+    assert bench_server.thread_cpu(tmp_path / "missing") == {}
