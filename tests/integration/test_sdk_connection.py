@@ -131,14 +131,17 @@ def test_a_subscription_tells_its_reconnections_and_where_to_resume(
 ) -> None:
     proc = server_process
     patient = CallRetry(max_attempts=200, initial_backoff=0.05, max_backoff=0.2)
+    # About 20 s of attempts: a restart on a loaded machine fits, and the channel
+    # reconnects as often (connect's stream_retry); giving up below still ends.
+    reconnecting = CallRetry(max_attempts=100, initial_backoff=0.05, max_backoff=0.2)
     seen: queue.Queue[Any] = queue.Queue()
 
-    with Client.connect(proc.target, retry=patient) as client:
+    with Client.connect(proc.target, retry=patient, stream_retry=reconnecting) as client:
         subscription = client.subscribe(
             after_sequence=0,
             on_connect=lambda info: seen.put(info),
             on_reconnect=lambda info: seen.put(info),
-            retry=CallRetry(max_attempts=40, initial_backoff=0.05, max_backoff=0.2),
+            retry=reconnecting,
         )
 
         def consume() -> None:
@@ -166,7 +169,10 @@ def test_a_subscription_tells_its_reconnections_and_where_to_resume(
         client.create_execution(namespace="ns", flow_id="f", request_id="two")
         items = []
         while not any(isinstance(i, StateChangeEvent) for i in items):
-            items.append(seen.get(timeout=DEADLINE))
+            item = seen.get(timeout=DEADLINE)
+            if isinstance(item, BaseException):
+                raise AssertionError(f"the subscription ended after {items}") from item
+            items.append(item)
         connected = [i for i in items if isinstance(i, ConnectInfo)]
         assert len(connected) == 1 and connected[0].reconnected
         assert connected[0].last_sequence == event.sequence

@@ -9,12 +9,15 @@ import grpc
 import pytest
 
 from statehouse.client import (
+    AsyncClient,
     CallRetry,
+    Client,
     ConnectInfo,
     ReconnectInfo,
     ServerUnreachableError,
     UnavailableError,
 )
+from statehouse.client._config import reconnect_backoff_options
 from statehouse.client._errors import TLS_HINTS, error_from_rpc, unreachable_error
 from statehouse.client._requests import subscribe
 from statehouse.client._rpc import Resumption
@@ -206,3 +209,46 @@ def test_a_from_latest_subscription_knows_its_start_from_the_headers() -> None:
     assert (again.from_latest, again.after_sequence) == (False, 41)
     resumption.accepted((("statehouse-start-sequence", "99"),))  # known: kept
     assert resumption.resume_point == 41
+
+
+def test_the_channel_reconnects_in_step_with_the_retries() -> None:
+    # Left to grpc, a channel waits 1 s, then 1.6 times longer each time (up to
+    # 2 minutes) between connection attempts: retries meanwhile fail at once.
+    fast = CallRetry(initial_backoff=0.05, max_backoff=0.2)
+    slow = CallRetry(initial_backoff=0.1, max_backoff=3.0)
+    assert reconnect_backoff_options(slow, fast) == [
+        ("grpc.initial_reconnect_backoff_ms", 50),
+        ("grpc.max_reconnect_backoff_ms", 200),
+    ]
+    # No busy loop for a policy without waits; never a longest wait below the first.
+    assert reconnect_backoff_options(CallRetry(initial_backoff=0, max_backoff=0)) == [
+        ("grpc.initial_reconnect_backoff_ms", 10),
+        ("grpc.max_reconnect_backoff_ms", 10),
+    ]
+    assert reconnect_backoff_options(CallRetry(initial_backoff=2, max_backoff=1))[1] == (
+        "grpc.max_reconnect_backoff_ms",
+        2000,
+    )
+
+
+@pytest.mark.parametrize("client_type", [Client, AsyncClient])
+def test_connect_gives_the_channel_its_reconnect_backoff_unless_told_otherwise(
+    client_type: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[tuple[str, Any]]] = []
+
+    def channel(target: str, *, options: list[tuple[str, Any]]) -> Any:
+        seen.append(list(options))
+        return grpc.insecure_channel(target)
+
+    monkeypatch.setattr(client_type, "_insecure_channel", staticmethod(channel))
+    retry = CallRetry(initial_backoff=0.1, max_backoff=3.0)
+    stream_retry = CallRetry(initial_backoff=0.05, max_backoff=2.0)
+    client_type.connect("127.0.0.1:1", retry=retry, stream_retry=stream_retry)
+    options = dict(seen[-1])
+    assert options["grpc.initial_reconnect_backoff_ms"] == 50
+    assert options["grpc.max_reconnect_backoff_ms"] == 2000
+    # The caller's own setting wins, once.
+    client_type.connect("127.0.0.1:1", options=[("grpc.max_reconnect_backoff_ms", 120_000)])
+    assert [v for k, v in seen[-1] if k == "grpc.max_reconnect_backoff_ms"] == [120_000]
+    assert dict(seen[-1])["grpc.initial_reconnect_backoff_ms"] == 50

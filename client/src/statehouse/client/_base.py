@@ -46,6 +46,7 @@ from statehouse.client._config import (
     DEFAULT_STREAM_RETRY,
     DEFAULT_TIMEOUT,
     CallRetry,
+    reconnect_backoff_options,
 )
 from statehouse.client._errors import ServerUnreachableError, UnavailableError
 from statehouse.client._rpc import (
@@ -310,7 +311,10 @@ class BaseClient(Generic[ChannelT]):
 
         The channel connects lazily; ``timeout`` is the deadline of each unary
         call (None: none); ``retry`` governs unary calls and ``stream_retry``
-        the reconnections of subscriptions and follows.
+        the reconnections of subscriptions and follows; the channel's own
+        reconnections keep in step with both (``reconnect_backoff_options``:
+        a server back after a restart is reached within ``max_backoff``), unless
+        ``options`` sets grpc's ``grpc.*_reconnect_backoff_ms`` itself.
 
         ``token`` is sent as ``authorization: Bearer <token>`` with every call
         and stream (None: ``$STATEHOUSE_TOKEN`` if set; ``""``: no token).
@@ -323,7 +327,9 @@ class BaseClient(Generic[ChannelT]):
         security: ChannelSecurity = channel_security(
             token=token, tls=tls, credentials=credentials, metadata=normalize_metadata(metadata)
         )
-        all_options = [*security.options, *options]
+        given = {key for key, _ in options}
+        backoff = [o for o in reconnect_backoff_options(retry, stream_retry) if o[0] not in given]
+        all_options = [*security.options, *backoff, *options]
         if security.credentials is None:
             channel = cls._insecure_channel(target, options=all_options)
         else:

@@ -82,6 +82,25 @@ class CallRetry:
         return delay
 
 
+def reconnect_backoff_options(*policies: CallRetry) -> list[tuple[str, int]]:
+    """grpc channel options that keep the channel's own reconnections in step
+    with the client's retries (``policies``): its first wait the shortest
+    ``initial_backoff``, its longest the shortest ``max_backoff``, so that the
+    channel never waits longer between connection attempts than a retry does.
+
+    Left to grpc, a channel whose server went away waits 1 s, then 1.6 times
+    longer each time, up to 2 minutes, between connection attempts, and every
+    call meanwhile fails at once: a server back after a restart of a few
+    seconds could be reached only after the retries had run out. (The connect
+    timeout, ``grpc.min_reconnect_backoff_ms``, is left alone.)"""
+    initial = min(p.initial_backoff for p in policies)
+    longest = min(p.max_backoff for p in policies)
+    return [
+        ("grpc.initial_reconnect_backoff_ms", max(10, round(initial * 1000))),
+        ("grpc.max_reconnect_backoff_ms", max(10, round(max(initial, longest) * 1000))),
+    ]
+
+
 #: The default policy of unary calls: 5 attempts within about 1.5 s.
 DEFAULT_CALL_RETRY = CallRetry()
 
