@@ -328,8 +328,10 @@ class BaseClient(Generic[ChannelT]):
             token=token, tls=tls, credentials=credentials, metadata=normalize_metadata(metadata)
         )
         given = {key for key, _ in options}
-        backoff = [o for o in reconnect_backoff_options(retry, stream_retry) if o[0] not in given]
-        all_options = [*security.options, *backoff, *options]
+        reconnects: list[tuple[str, int]] = [
+            o for o in reconnect_backoff_options(retry, stream_retry) if o[0] not in given
+        ]
+        all_options = [*security.options, *reconnects, *options]
         if security.credentials is None:
             channel = cls._insecure_channel(target, options=all_options)
         else:
