@@ -206,8 +206,9 @@ def test_task_runs_show_the_worker_and_the_lease_of_the_attempt_under_way(cli: C
     eid = new_execution(cli, flow="leased")
     leased, bare, waiting = (new_task_run(cli, eid, task) for task in ("a", "b", "c"))
     with Client.connect(cli.target) as client:
+        # An hour: the lease must not run out while the CLI runs on a loaded machine.
         claimed = client.claim_task_runs(
-            worker_id="worker-7", flow_id="leased", task_ids=["a"], lease_duration=30
+            worker_id="worker-7", flow_id="leased", task_ids=["a"], lease_duration=3600
         )
     assert [c.task_run.id for c in claimed] == [leased]
     cli.run("transition", "--task-run", bare, "running", "--worker-id", "worker-8")
@@ -219,7 +220,7 @@ def test_task_runs_show_the_worker_and_the_lease_of_the_attempt_under_way(cli: C
         return {k: v.strip() for k, v in (line.split(":", 1) for line in head)}
 
     got = fields(leased)
-    assert (got["worker"], got["lease"]) == ("worker-7", "30.0s, extended by each heartbeat")
+    assert (got["worker"], got["lease"]) == ("worker-7", "1h00m, extended by each heartbeat")
     expiry = claimed[0].lease_expire_time
     assert got["lease until"] == time_text(expiry, millis=True)  # "...T12:00:00.123Z"
     got = fields(bare)
@@ -228,7 +229,7 @@ def test_task_runs_show_the_worker_and_the_lease_of_the_attempt_under_way(cli: C
     assert "worker" not in fields(waiting) and "lease" not in fields(waiting)
     # --json is the response as it is: the attempt's lease as a duration, its expiry.
     attempt = cli.json("task-runs", "get", leased)["task_run"]["attempts"][0]
-    assert (attempt["worker_id"], attempt["lease_duration"]) == ("worker-7", "30s")
+    assert (attempt["worker_id"], attempt["lease_duration"]) == ("worker-7", "3600s")
     assert attempt["lease_expire_time"] == expiry.ToJsonString()
 
     def workers() -> dict[str, tuple[str, str]]:
