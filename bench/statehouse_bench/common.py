@@ -229,12 +229,12 @@ def child_path(path: Path, index: int) -> Path:
     return path.with_name(f"{path.name}.{index}")
 
 
-def sum_by_key(dicts: Iterable[dict[str, float]]) -> dict[str, float]:
+def sum_by_key(dicts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The values of several dicts summed key by key."""
-    total: dict[str, float] = {}
+    total: dict[str, Any] = {}
     for d in dicts:
         for k, v in d.items():
-            total[k] = total.get(k, 0.0) + float(v)
+            total[k] = total.get(k, 0) + v
     return total
 
 
@@ -243,11 +243,7 @@ def merge_counters(dumps: list[dict[str, Any]]) -> dict[str, Any]:
     summed, commit times of all (sequences are global: each process records those
     it committed)."""
     merged: dict[str, Any] = {k: sum(int(d.get(k, 0)) for d in dumps) for k in SUMMED_COUNTERS}
-    keywords: dict[str, int] = {}
-    for d in dumps:
-        for k, v in d.get("by_keyword", {}).items():
-            keywords[k] = keywords.get(k, 0) + int(v)
-    merged["by_keyword"] = keywords
+    merged["by_keyword"] = sum_by_key(d.get("by_keyword", {}) for d in dumps)
     merged["commit_times"] = [pair for d in dumps for pair in d.get("commit_times", [])]
     merged["threads"] = sum_by_key(d.get("threads", {}) for d in dumps)
     merged["engines"] = [e for d in dumps for e in d.get("engines", [])]
