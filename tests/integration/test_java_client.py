@@ -61,6 +61,8 @@ PLAINTEXT_TESTS = (
     "cursor_drops_duplicates_and_moves_on_heartbeats",
     "cursor_from_latest_starts_at_the_start_header",
     "retry_policy_backoff_grows_to_its_bound",
+    "retried_calls_dial_the_server_again",
+    "reconnecting_subscription_dials_the_server_again",
     "execution_and_task_run_through_a_lifecycle",
     "illegal_move_has_reason_metadata_and_precondition_failure",
     "malformed_request_has_field_violations",

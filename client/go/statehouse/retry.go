@@ -195,7 +195,19 @@ func unaryInterceptor(timeout time.Duration, policy RetryPolicy) grpc.UnaryClien
 			if sleep(ctx, policy.Backoff(failures)) != nil {
 				return err
 			}
+			redial(cc)
 		}
+	}
+}
+
+// redial makes the connection dial again at once if it is waiting to: after a
+// failed dial, grpc-go waits 1 s, then 1.6 times longer each time up to 2
+// minutes, and every call meanwhile fails at once. A retry or a reconnection
+// that came after its own backoff would otherwise fail without trying the
+// server, and spend the policy's attempts on a server that may be back.
+func redial(cc *grpc.ClientConn) {
+	if cc != nil {
+		cc.ResetConnectBackoff()
 	}
 }
 

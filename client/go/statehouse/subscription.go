@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -146,6 +147,7 @@ func (c *cursor) accept(resp *statehousev1.SubscribeResponse) []*statehousev1.St
 type Subscription struct {
 	ctx     context.Context
 	client  statehousev1.EventServiceClient
+	conn    *grpc.ClientConn
 	opts    SubscribeOptions
 	retry   RetryPolicy
 	cursor  *cursor
@@ -166,7 +168,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) *Subscrip
 	if opts.Retry != nil {
 		retry = *opts.Retry
 	}
-	return &Subscription{ctx: ctx, client: c.Events, opts: opts, retry: retry, cursor: newCursor(opts)}
+	return &Subscription{ctx: ctx, client: c.Events, conn: c.conn, opts: opts, retry: retry, cursor: newCursor(opts)}
 }
 
 // LastSequence is the sequence the subscription would resume after (false:
@@ -286,7 +288,9 @@ func (s *Subscription) reopenAfter(err error) {
 		}
 		if sleepErr := sleep(s.ctx, delay); sleepErr != nil {
 			s.err = sleepErr
+			return
 		}
+		redial(s.conn)
 		return
 	}
 	if isError {

@@ -286,7 +286,8 @@ public final class StatehouseClient implements AutoCloseable {
         new SubscriptionCursor(
             options.filter(), options.afterSequence(), options.isFromLatest(), options.heartbeatInterval());
     RetryPolicy policy = options.retry() == null ? streamRetry : options.retry();
-    return new Subscription(channel, CallOptions.DEFAULT, cursor, policy, target);
+    return new Subscription(
+        channel, managed::resetConnectBackoff, CallOptions.DEFAULT, cursor, policy, target);
   }
 
   /** One unary call with its deadline and retries. */
@@ -308,6 +309,8 @@ public final class StatehouseClient implements AutoCloseable {
           throw error;
         }
         sleep(retry.backoff(failures));
+        // Dial again now if the channel is waiting to (see Subscription's redial).
+        managed.resetConnectBackoff();
       }
     }
   }

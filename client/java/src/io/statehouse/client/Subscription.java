@@ -45,6 +45,13 @@ public final class Subscription implements Iterator<StateChangeEvent>, Iterable<
   private record Closed(ClientCall<?, ?> call, Status status, Metadata trailers) {}
 
   private final Channel channel;
+  /**
+   * Makes the channel dial again at once if it is waiting to. After a failed connection
+   * grpc-java waits 1 s, then 1.6 times longer each time up to 2 minutes, and every call meanwhile
+   * fails at once: a reopening after its own backoff would otherwise fail without trying the
+   * server, and spend the policy's attempts on a server that may be back.
+   */
+  private final Runnable redial;
   private final CallOptions options;
   private final SubscriptionCursor cursor;
   private final RetryPolicy retry;
@@ -59,8 +66,14 @@ public final class Subscription implements Iterator<StateChangeEvent>, Iterable<
   private volatile boolean closed;
 
   Subscription(
-      Channel channel, CallOptions options, SubscriptionCursor cursor, RetryPolicy retry, String target) {
+      Channel channel,
+      Runnable redial,
+      CallOptions options,
+      SubscriptionCursor cursor,
+      RetryPolicy retry,
+      String target) {
     this.channel = channel;
+    this.redial = redial;
     this.options = options;
     this.cursor = cursor;
     this.retry = retry;
@@ -155,6 +168,7 @@ public final class Subscription implements Iterator<StateChangeEvent>, Iterable<
    */
   private boolean step(long deadline) {
     if (call == null && System.nanoTime() - reopenAt >= 0) {
+      redial.run();
       open();
     }
     long until = call == null ? Math.min(deadline, reopenAt) : deadline;

@@ -26,6 +26,9 @@ import io.statehouse.v1.TransitionExecutionRequest;
 import io.statehouse.v1.TransitionTaskRunRequest;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -60,6 +63,8 @@ public final class ClientTests {
     TESTS.put("cursor_drops_duplicates_and_moves_on_heartbeats", ClientTests::cursorDuplicates);
     TESTS.put("cursor_from_latest_starts_at_the_start_header", ClientTests::cursorStartHeader);
     TESTS.put("retry_policy_backoff_grows_to_its_bound", ClientTests::retryBackoff);
+    TESTS.put("retried_calls_dial_the_server_again", ClientTests::retriedCallsRedial);
+    TESTS.put("reconnecting_subscription_dials_the_server_again", ClientTests::reconnectionsRedial);
     // Against STATEHOUSE_TARGET.
     TESTS.put("execution_and_task_run_through_a_lifecycle", ClientTests::lifecycle);
     TESTS.put("illegal_move_has_reason_metadata_and_precondition_failure", ClientTests::invalidTransition);
@@ -144,6 +149,90 @@ public final class ClientTests {
   }
 
   // Fixtures.
+
+  /** How many times the retries below try: each must dial the server. */
+  private static final int ATTEMPTS = 20;
+
+  private static final RetryPolicy QUICK =
+      RetryPolicy.DEFAULT.withMaxAttempts(ATTEMPTS).withBackoff(Duration.ofMillis(5), Duration.ofMillis(5));
+
+  /** A server that closes every connection at once, counting them. */
+  private static final class DownServer implements AutoCloseable {
+    final ServerSocket socket;
+    final AtomicInteger accepted = new AtomicInteger();
+
+    DownServer() {
+      try {
+        socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      Thread accepter =
+          new Thread(
+              () -> {
+                while (!socket.isClosed()) {
+                  try {
+                    Socket connection = socket.accept();
+                    accepted.incrementAndGet();
+                    connection.close();
+                  } catch (java.io.IOException e) {
+                    // closed
+                  }
+                }
+              });
+      accepter.setDaemon(true);
+      accepter.start();
+    }
+
+    String target() {
+      return "127.0.0.1:" + socket.getLocalPort();
+    }
+
+    /**
+     * Without a dial at each retry, grpc-java would dial once and then wait a second before the
+     * next, and the attempts in between would fail at once.
+     */
+    void checkDialedAtEachRetry() {
+      int dials = accepted.get();
+      check(dials >= ATTEMPTS * 3 / 4, dials + " dials for " + ATTEMPTS + " attempts");
+    }
+
+    @Override
+    public void close() throws java.io.IOException {
+      socket.close();
+    }
+  }
+
+  private static void retriedCallsRedial() {
+    try (DownServer down = new DownServer();
+        StatehouseClient client = StatehouseClient.builder(down.target()).plaintext().retry(QUICK).build()) {
+      StatehouseException e =
+          fails(
+              () ->
+                  client.createExecution(
+                      CreateExecutionRequest.newBuilder()
+                          .setNamespace("java.redial")
+                          .setFlowId("java")
+                          .setRequestId("redial-" + UUID.randomUUID())
+                          .build()));
+      check(e.isUnavailable(), "UNAVAILABLE: " + e);
+      down.checkDialedAtEachRetry();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static void reconnectionsRedial() {
+    try (DownServer down = new DownServer();
+        StatehouseClient client = StatehouseClient.builder(down.target()).plaintext().build();
+        Subscription subscription = client.subscribe(SubscribeOptions.all().fromLatest().retry(QUICK))) {
+      StatehouseException e = fails(() -> subscription.poll(WAIT));
+      check(e.isUnavailable(), "UNAVAILABLE after the attempts: " + e);
+      down.checkDialedAtEachRetry();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
 
   private static String target() {
     String target = ENV.get("STATEHOUSE_TARGET");
