@@ -190,9 +190,10 @@ async def test_an_empty_call_returns_no_results(stubs: Stubs) -> None:
 async def test_a_batch_decodes_each_execution_once(
     stubs: Stubs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Moving many task runs of one execution reads and decodes the execution once
-    for the whole batch (its rows are decoded again only when replaced), and each
-    item still sees the execution as the items before it left it."""
+    """Moving many task runs of one execution reads and decodes the execution at
+    most once for the whole batch (its rows are decoded again only when replaced;
+    not at all on SQLite, whose writer kept it from the task runs' creation), and
+    each item still sees the execution as the items before it left it."""
     from statehouse.server.storage import codec
 
     ex = await create(stubs)
@@ -213,7 +214,7 @@ async def test_a_batch_decodes_each_execution_once(
         )
     )
     assert all(r.HasField("response") for r in response.results)
-    assert decoded == [ex.id]
+    assert decoded in ([], [ex.id])
     # The first move started the execution; the revision grew with each item.
     revisions = [r.response.execution_revision for r in response.results]
     assert revisions == sorted(revisions) and len(set(revisions)) == len(runs)

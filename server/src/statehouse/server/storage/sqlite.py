@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import queue
@@ -42,6 +43,7 @@ from .options import StoreOptions
 from .schema import EVENT_SEQUENCE
 from .sequencer import Sequencer
 from .tx import Tx
+from .tx.core import SeenRows
 
 T = TypeVar("T")
 log = logging.getLogger("statehouse.storage")
@@ -166,6 +168,71 @@ class WriterTurn:
             self._fd = None
 
 
+#: How many task runs, and how many executions, the writer keeps between its
+#: transactions (``KeptRows``): about 2 KB each.
+KEPT_ROWS = 8192
+
+
+class KeptRows:
+    """The rows the writer's transactions have seen, handed from each to the next
+    while no other connection has committed to the file.
+
+    A state change reads its task run and execution and decodes them; the next
+    change of the same task run, a batch later, would read and decode them
+    again. Rows a transaction read or wrote are the file's own while nobody else
+    writes: SQLite's ``PRAGMA data_version`` on the writer's connection moves
+    when another connection (another process, the heavy lane, a hand-made
+    change) commits to the file, and never for its own commits. Each write
+    transaction reads it once it holds the write lock (nobody can commit until
+    it has committed): unmoved, it goes on with the rows the last one left
+    (``SeenRows``), else with none. A transaction that fails leaves none (what
+    it kept may be unwritten), and so does a statement that writes these
+    tables at once (``Tx.delete_executions``: it forgets the rows).
+
+    The rows of the :data:`KEPT_ROWS` task runs and executions seen last are kept.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.rows = SeenRows()
+        self._limit = limit
+        self._connection: Any = None
+        self._version: int | None = None
+        #: Transactions that went on with kept rows (the tests look).
+        self.hits = 0
+
+    def take(self, connection: Any) -> SeenRows:
+        """The rows a write transaction of ``connection`` (a driver connection,
+        in a write transaction) goes on with."""
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if connection is self._connection and version == self._version:
+            self.hits += 1
+        else:
+            self.rows.clear()
+            self._connection, self._version = connection, version
+        return self.rows
+
+    def committed(self) -> None:
+        """The transaction committed: keep its rows, the latest ``limit`` of each kind."""
+        rows = self.rows
+        for table in (
+            rows.task_runs,
+            rows.decoded_task_runs,
+            rows.executions,
+            rows.decoded,
+            rows.history_len,
+        ):
+            excess = len(table) - self._limit
+            if excess > 0:
+                # The oldest seen first (a dict keeps the order keys came in); a
+                # quarter more than the excess, so that this runs now and then.
+                for key in list(itertools.islice(table, excess + self._limit // 4)):
+                    del table[key]
+
+    def forget(self) -> None:
+        self.rows.clear()
+        self._version = None
+
+
 def _sqlite_file(url: sa.URL) -> Path | None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -192,6 +259,7 @@ class SqliteBackend:
         self._reader = ThreadPoolExecutor(self._readers, thread_name_prefix="statehouse-reader")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="statehouse-writer")
         self._write_conn: sa.Connection | None = None
+        self._kept = KeptRows(KEPT_ROWS)
         self._path = path
         self._turn = (
             None if path is None else WriterTurn(path, options.sqlite_busy_timeout_ms / 1000)
@@ -281,8 +349,16 @@ class SqliteBackend:
         if conn is None or conn.closed or conn.invalidated:
             conn = self._write_conn = self.engine.connect().execution_options(statehouse_write=True)
         turn = self._turn.held() if self._turn is not None else contextlib.nullcontext()
-        with turn, unavailable_on_disconnect(), conn.begin():
-            return fn(SqliteTx(conn, self._sequencer))
+        kept = self._kept
+        try:
+            with turn, unavailable_on_disconnect(), conn.begin():
+                seen = kept.take(conn.connection.dbapi_connection)
+                result = fn(SqliteTx(conn, self._sequencer, seen))
+        except BaseException:
+            kept.forget()
+            raise
+        kept.committed()
+        return result
 
     def listen_for_commits(
         self,

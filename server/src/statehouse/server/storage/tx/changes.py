@@ -21,7 +21,7 @@ from .. import codec
 from ..hot import Hot
 from ..schema import execution_labels, executions, metric_tags, metrics, task_runs, timers
 from .core import INSERT_LABELS
-from .executions import TERMINAL, ExecutionReads
+from .executions import TERMINAL, ExecutionReads, copy_execution, copy_task_run
 
 _SELECT_TASK_RUNS_AND_EXECUTIONS = (
     sa.select(
@@ -46,6 +46,25 @@ _EXECUTION_COLUMNS = tuple(c.name for c in executions.c)
 _NEXT_POSITION = sa.select(sa.func.coalesce(sa.func.max(task_runs.c.position), -1) + 1).where(
     task_runs.c.execution_id == sa.bindparam("execution_id")
 )
+
+
+def _as_decoded(tr: TaskRun, row: dict[str, Any]) -> TaskRun:
+    """``tr`` as its new ``row`` decodes, without decoding its histories: a copy,
+    its outputs read back from the stored document (stored with their keys
+    sorted, they read back in that order)."""
+    kept = copy_task_run(tr)
+    if row["outputs"] is not None:
+        kept.outputs = codec.loads(row["outputs"])
+    return kept
+
+
+def _execution_as_decoded(ex: Execution, row: dict[str, Any]) -> Execution:
+    """``ex`` as its new ``row`` decodes (``_as_decoded``): its documents as stored."""
+    kept = copy_execution(ex)
+    kept.labels = codec.loads(row["labels"])
+    kept.inputs = codec.loads_optional(row["inputs"])
+    kept.outputs = codec.loads_optional(row["outputs"])
+    return kept
 
 
 class ExecutionWrites(ExecutionReads):
@@ -104,7 +123,7 @@ class ExecutionWrites(ExecutionReads):
         row = self._task_runs.get(task_run_id)
         if row is None:
             return None
-        task_run = codec.task_run_from_row(row)
+        task_run = self._task_run_of(row)
         execution = self.get_execution(task_run.execution_id, for_update=True)
         if execution is None:  # pragma: no cover - a task run has its execution (a key)
             return None
@@ -141,6 +160,7 @@ class ExecutionWrites(ExecutionReads):
                 row["position"] = start + offset
                 self._set(self._new_task_runs, tr.id, row)
                 self._set(self._task_runs, tr.id, row)
+                self._decoded_task_runs[tr.id] = (row, _as_decoded(tr, row))
                 self._locked.add(tr.id)
         created = {tr.id for tr in changes.created_task_runs}
         for tr in changes.changed_task_runs.values():
@@ -155,6 +175,7 @@ class ExecutionWrites(ExecutionReads):
             old = self._task_runs.get(tr.id)
             row = codec.task_run_row(tr) if old is None else {**old, **params}
             self._set(self._task_runs, tr.id, row)
+            self._decoded_task_runs[tr.id] = (row, _as_decoded(tr, row))
         for task_run_id, kind in changes.cancelled_timers:
             self._timer_ops.append(("delete", (ex.id, task_run_id, kind)))
         for t in changes.new_timers:
@@ -198,15 +219,15 @@ class ExecutionWrites(ExecutionReads):
         row = {**old, **params}
         self._set(self._executions, ex.id, row)
         self._set(self._history_len, ex.id, len(ex.history))
-        # The change's own execution: the command is done with it, and every read
-        # of it from here on is handed a copy (``_remember_execution``).
-        self._decoded[ex.id] = (row, ex)
+        # Every read of it from here on is handed a copy (``_remember_execution``).
+        self._decoded[ex.id] = (row, _execution_as_decoded(ex, row))
 
     def _insert_execution(self, execution: Execution) -> None:
         row = codec.execution_row(execution)
         self._set(self._new_executions, execution.id, row)
         self._set(self._executions, execution.id, row)
         self._set(self._history_len, execution.id, len(execution.history))
+        self._decoded[execution.id] = (row, _execution_as_decoded(execution, row))
         self._locked.add(execution.id)
         self._new_labels.extend(
             {"execution_id": execution.id, "key": k, "value": v}

@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...orchestration import Event, Execution, RevisionMismatch
+from ...orchestration import Event, Execution, RevisionMismatch, TaskRun
 from ..codec import TASK_RUN_MUTABLE
 from ..errors import BatchConflict, is_unreachable
 from ..hot import Hot
@@ -72,6 +72,38 @@ _DELETE_EXPIRED_REQUEST = sa.delete(requests).where(
 _ABSENT = object()
 
 
+class SeenRows:
+    """The latest row of each execution and task run a transaction has seen (read,
+    or changed and kept), with what they decode to.
+
+    A transaction makes its own, unless it is handed the rows an earlier
+    transaction on the same connection left: the SQLite writer does so while no
+    other connection has committed since (``sqlite.py``, ``KeptRows``), and the
+    next state change of a task run then neither reads nor decodes it again.
+    """
+
+    __slots__ = ("decoded", "decoded_task_runs", "executions", "history_len", "task_runs")
+
+    def __init__(self) -> None:
+        self.executions: dict[str, Any] = {}
+        self.task_runs: dict[str, Any] = {}
+        #: History lengths of executions as read, to update only what changed.
+        self.history_len: dict[str, int] = {}
+        #: Each execution's latest row with what it decodes to: a batch that moves
+        #: many task runs of one execution decodes it once (keyed by the row
+        #: object itself, so a row replaced or restored is decoded again).
+        self.decoded: dict[str, tuple[Any, Execution]] = {}
+        #: The same for task runs; the object is never handed out, only copies.
+        self.decoded_task_runs: dict[str, tuple[Any, TaskRun]] = {}
+
+    def clear(self) -> None:
+        self.executions.clear()
+        self.task_runs.clear()
+        self.history_len.clear()
+        self.decoded.clear()
+        self.decoded_task_runs.clear()
+
+
 class TxCore:
     """A transaction's state, its journal and its write-back (the module's docstring).
 
@@ -83,7 +115,9 @@ class TxCore:
     #: transaction holds the whole database instead.
     LOCKS_ROWS = False
 
-    def __init__(self, conn: sa.Connection, sequencer: Sequencer) -> None:
+    def __init__(
+        self, conn: sa.Connection, sequencer: Sequencer, seen: SeenRows | None = None
+    ) -> None:
         self.conn = conn
         self._sequencer = sequencer
         #: Events of this transaction waiting for their sequences (flush_events).
@@ -93,15 +127,13 @@ class TxCore:
         self.appended: list[Event] = []
         # The latest row of each execution and task run this transaction has seen
         # (read, or changed and kept), and those it holds the lock of.
-        self._executions: dict[str, Any] = {}
-        self._task_runs: dict[str, Any] = {}
+        self.seen = seen if seen is not None else SeenRows()
+        self._executions = self.seen.executions
+        self._task_runs = self.seen.task_runs
         self._locked: set[str] = set()
-        #: History lengths of executions as read, to update only what changed.
-        self._history_len: dict[str, int] = {}
-        #: Each execution's latest row with what it decodes to: a batch that moves
-        #: many task runs of one execution decodes it once (keyed by the row
-        #: object itself, so a row replaced or restored is decoded again).
-        self._decoded: dict[str, tuple[Any, Execution]] = {}
+        self._history_len = self.seen.history_len
+        self._decoded = self.seen.decoded
+        self._decoded_task_runs = self.seen.decoded_task_runs
         # Kept changes, written by flush().
         self._new_executions: dict[str, dict[str, Any]] = {}
         self._new_labels: list[dict[str, Any]] = []
@@ -163,10 +195,7 @@ class TxCore:
         table[key] = value
 
     def _forget_rows(self) -> None:
-        self._executions.clear()
-        self._decoded.clear()
-        self._task_runs.clear()
-        self._history_len.clear()
+        self.seen.clear()
         self._locked.clear()
 
     def _immediate(self) -> None:

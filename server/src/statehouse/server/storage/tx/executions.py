@@ -95,6 +95,23 @@ def copy_execution(ex: Execution) -> Execution:
     return copied
 
 
+_TASK_RUN_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(TaskRun)))
+assert all(f.init and not f.kw_only for f in dataclasses.fields(TaskRun))
+
+
+def copy_task_run(tr: TaskRun) -> TaskRun:
+    """A copy the rules may change (they append to histories, move the last
+    attempt) without changing the original: its lists and attempts are its own.
+    An attempt's lease expiry is left out, as a row decodes without it (it is
+    the lease timer's: ``fill_lease_expiry``)."""
+    copied = TaskRun(*_TASK_RUN_FIELDS(tr))
+    copied.history = list(tr.history)
+    copied.attempts = [
+        Attempt(a.number, a.state, list(a.history), a.worker_id, a.lease_us) for a in tr.attempts
+    ]
+    return copied
+
+
 class ExecutionReads(TxCore):
     """Reads of executions and task runs, through what this transaction has seen."""
 
@@ -178,8 +195,18 @@ class ExecutionReads(TxCore):
         known = {s.value: s for s in State}
         return {known[state]: int(n) for state, n in self.conn.execute(query) if state in known}
 
-    def _remember_task_run(self, row: Any, locked: bool) -> TaskRun:
+    def _task_run_of(self, row: Any) -> TaskRun:
+        """What ``row`` decodes to, as a copy of its own: a row seen before is
+        not decoded again."""
+        cached = self._decoded_task_runs.get(row["id"])
+        if cached is not None and cached[0] is row:
+            return copy_task_run(cached[1])
         task_run = codec.task_run_from_row(row)
+        self._decoded_task_runs[task_run.id] = (row, copy_task_run(task_run))
+        return task_run
+
+    def _remember_task_run(self, row: Any, locked: bool) -> TaskRun:
+        task_run = self._task_run_of(row)
         self._task_runs[task_run.id] = row
         if locked:
             self._locked.add(task_run.id)
