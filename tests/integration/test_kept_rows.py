@@ -147,6 +147,11 @@ async def test_a_task_run_moved_again_is_neither_read_nor_decoded_again(
     assert stored.state is State.SUCCESS
     assert [h.state for h in stored.history] == [State.CREATED, State.RUNNING, State.SUCCESS]
     assert stored.outputs == {"a": [1, 2], "z": 1}
+    # The next write's copy is what the row decodes to: outputs in their stored
+    # key order (the write's own answer kept them as they came).
+    kept = await store.write(lambda tx: tx.get_task_run(task_run_id))
+    assert kept == stored and list(kept.outputs) == ["a", "z"]
+    assert list(done.outputs) == ["z", "a"]
 
 
 async def test_a_change_another_connection_commits_is_seen(store: Store, database: Path) -> None:

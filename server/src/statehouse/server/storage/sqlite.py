@@ -43,6 +43,7 @@ from .options import StoreOptions
 from .schema import EVENT_SEQUENCE
 from .sequencer import Sequencer
 from .tx import Tx
+from .tx.changes import settle
 from .tx.core import SeenRows
 
 T = TypeVar("T")
@@ -215,6 +216,7 @@ class KeptRows:
     def committed(self) -> None:
         """The transaction committed: keep its rows, the latest ``limit`` of each kind."""
         rows = self.rows
+        settle(rows)
         for table in (
             rows.task_runs,
             rows.decoded_task_runs,

@@ -20,7 +20,7 @@ from ...orchestration import ChangeSet, Event, Execution, TaskRun
 from .. import codec
 from ..hot import Hot
 from ..schema import execution_labels, executions, metric_tags, metrics, task_runs, timers
-from .core import INSERT_LABELS
+from .core import INSERT_LABELS, SeenRows
 from .executions import TERMINAL, ExecutionReads, copy_execution, copy_task_run
 
 _SELECT_TASK_RUNS_AND_EXECUTIONS = (
@@ -46,6 +46,23 @@ _EXECUTION_COLUMNS = tuple(c.name for c in executions.c)
 _NEXT_POSITION = sa.select(sa.func.coalesce(sa.func.max(task_runs.c.position), -1) + 1).where(
     task_runs.c.execution_id == sa.bindparam("execution_id")
 )
+
+
+def settle(seen: SeenRows) -> None:
+    """Once the transaction of ``seen`` committed, before another goes on with its
+    rows (``sqlite.py``'s ``KeptRows``): the task runs and executions its writes
+    saved become what their rows decode to (``_as_decoded``), not the objects
+    the rules changed, which the commands' answers hold."""
+    for key in seen.saved_task_runs:
+        found = seen.decoded_task_runs.get(key)
+        if found is not None:
+            seen.decoded_task_runs[key] = (found[0], _as_decoded(found[1], found[0]))
+    for key in seen.saved_executions:
+        kept = seen.decoded.get(key)
+        if kept is not None:
+            seen.decoded[key] = (kept[0], _execution_as_decoded(kept[1], kept[0]))
+    seen.saved_task_runs.clear()
+    seen.saved_executions.clear()
 
 
 def _as_decoded(tr: TaskRun, row: dict[str, Any]) -> TaskRun:
@@ -160,7 +177,7 @@ class ExecutionWrites(ExecutionReads):
                 row["position"] = start + offset
                 self._set(self._new_task_runs, tr.id, row)
                 self._set(self._task_runs, tr.id, row)
-                self._decoded_task_runs[tr.id] = (row, _as_decoded(tr, row))
+                self._keep_saved_task_run(tr, row)
                 self._locked.add(tr.id)
         created = {tr.id for tr in changes.created_task_runs}
         for tr in changes.changed_task_runs.values():
@@ -175,7 +192,7 @@ class ExecutionWrites(ExecutionReads):
             old = self._task_runs.get(tr.id)
             row = codec.task_run_row(tr) if old is None else {**old, **params}
             self._set(self._task_runs, tr.id, row)
-            self._decoded_task_runs[tr.id] = (row, _as_decoded(tr, row))
+            self._keep_saved_task_run(tr, row)
         for task_run_id, kind in changes.cancelled_timers:
             self._timer_ops.append(("delete", (ex.id, task_run_id, kind)))
         for t in changes.new_timers:
@@ -189,6 +206,11 @@ class ExecutionWrites(ExecutionReads):
             }
             self._timer_ops.append(("insert", row))
         return self.append_events(changes.events)
+
+    def _keep_saved_task_run(self, tr: TaskRun, row: dict[str, Any]) -> None:
+        """``tr`` is what ``row`` holds: later reads of it are handed copies."""
+        self._decoded_task_runs[tr.id] = (row, tr)
+        self.seen.saved_task_runs.add(tr.id)
 
     def _update_execution(self, ex: Execution) -> None:
         full = self._history_len.get(ex.id) != len(ex.history)
@@ -219,15 +241,18 @@ class ExecutionWrites(ExecutionReads):
         row = {**old, **params}
         self._set(self._executions, ex.id, row)
         self._set(self._history_len, ex.id, len(ex.history))
-        # Every read of it from here on is handed a copy (``_remember_execution``).
-        self._decoded[ex.id] = (row, _execution_as_decoded(ex, row))
+        # The change's own execution: the command is done with it, and every read
+        # of it from here on is handed a copy (``_remember_execution``).
+        self._decoded[ex.id] = (row, ex)
+        self.seen.saved_executions.add(ex.id)
 
     def _insert_execution(self, execution: Execution) -> None:
         row = codec.execution_row(execution)
         self._set(self._new_executions, execution.id, row)
         self._set(self._executions, execution.id, row)
         self._set(self._history_len, execution.id, len(execution.history))
-        self._decoded[execution.id] = (row, _execution_as_decoded(execution, row))
+        self._decoded[execution.id] = (row, execution)
+        self.seen.saved_executions.add(execution.id)
         self._locked.add(execution.id)
         self._new_labels.extend(
             {"execution_id": execution.id, "key": k, "value": v}

@@ -82,7 +82,15 @@ class SeenRows:
     next state change of a task run then neither reads nor decodes it again.
     """
 
-    __slots__ = ("decoded", "decoded_task_runs", "executions", "history_len", "task_runs")
+    __slots__ = (
+        "decoded",
+        "decoded_task_runs",
+        "executions",
+        "history_len",
+        "saved_executions",
+        "saved_task_runs",
+        "task_runs",
+    )
 
     def __init__(self) -> None:
         self.executions: dict[str, Any] = {}
@@ -93,8 +101,11 @@ class SeenRows:
         #: many task runs of one execution decodes it once (keyed by the row
         #: object itself, so a row replaced or restored is decoded again).
         self.decoded: dict[str, tuple[Any, Execution]] = {}
-        #: The same for task runs; the object is never handed out, only copies.
+        #: The same for task runs. Only copies of these objects are handed out.
         self.decoded_task_runs: dict[str, tuple[Any, TaskRun]] = {}
+        #: Those whose object is a write's own (``changes.settle``).
+        self.saved_task_runs: set[str] = set()
+        self.saved_executions: set[str] = set()
 
     def clear(self) -> None:
         self.executions.clear()
@@ -102,6 +113,8 @@ class SeenRows:
         self.history_len.clear()
         self.decoded.clear()
         self.decoded_task_runs.clear()
+        self.saved_task_runs.clear()
+        self.saved_executions.clear()
 
 
 class TxCore:
