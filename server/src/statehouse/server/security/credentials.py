@@ -207,6 +207,10 @@ class Authenticator:
         self._expiries: dict[Principal, asyncio.TimerHandle] = {}
         self._watch_ids = itertools.count()
         self._task: asyncio.Task[None] | None = None
+        #: Credentials revoked here (``forget``), by the count of forgets when each was:
+        #: a reload whose read began before a revocation does not bring it back.
+        self._forgets = 0
+        self._forgotten: dict[str, int] = {}
         #: Failed authentications per peer address (without the port).
         self.failures: Counter[str] = Counter()
 
@@ -218,12 +222,18 @@ class Authenticator:
         await cancel_and_wait(self._task)
 
     async def refresh(self) -> None:
+        began = self._forgets
         rows = await self._read_rows()
+        # A revocation committed before the read began is in what it read; one
+        # forgotten while it read may not be, and stays forgotten.
+        self._forgotten = {n: i for n, i in self._forgotten.items() if i > began}
         by_key: dict[str, Credential] = {}
         by_subject: dict[str, Credential] = {}
         by_name: dict[str, Credential] = {}
         for row in rows:
             credential = Credential.from_row(row)
+            if credential.name in self._forgotten:
+                continue
             by_name[credential.name] = credential
             if credential.key_id:
                 by_key[credential.key_id] = credential
@@ -248,7 +258,10 @@ class Authenticator:
         return not self._by_key and not self._by_subject and self._jwt is None
 
     def forget(self, name: str) -> None:
-        """Drop a credential at once on this replica (revoked here)."""
+        """Drop a credential at once on this replica (revoked here), also from what
+        a reload under way has read."""
+        self._forgets += 1
+        self._forgotten[name] = self._forgets
         self._by_key = {k: c for k, c in self._by_key.items() if c.name != name}
         self._by_subject = {s: c for s, c in self._by_subject.items() if c.name != name}
         self._by_name.pop(name, None)
