@@ -68,3 +68,24 @@ async def test_a_reload_under_way_does_not_bring_back_a_token_revoked_here() -> 
     await auth.refresh()
     with pytest.raises(Unauthenticated):
         auth.authenticate(f"Bearer {token}", None, "ipv4:127.0.0.1:1")
+
+
+async def test_an_older_reload_ending_after_a_newer_one_changes_nothing() -> None:
+    """Reloads overlap (CreateToken reloads beside the periodic one): the one
+    begun first, ending last, must not install its older rows."""
+    ci, token = _row("ci")
+    store = SlowReads([ci])
+    auth = Authenticator(store.read, refresh_interval=3600.0)
+    await auth.refresh()
+    held = store.release = asyncio.Event()
+    store.reading.clear()
+    older = asyncio.create_task(auth.refresh())
+    await store.reading.wait()  # it read before the revocation
+    ci["revoke_time_us"] = ci["create_time_us"] + 1
+    auth.forget("ci")
+    store.release = None
+    await auth.refresh()  # a newer reload reads the revocation and ends first
+    held.set()
+    await older  # the older snapshot, the token still valid, arrives last
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(f"Bearer {token}", None, "ipv4:127.0.0.1:1")

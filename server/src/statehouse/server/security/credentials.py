@@ -211,6 +211,9 @@ class Authenticator:
         #: a reload whose read began before a revocation does not bring it back.
         self._forgets = 0
         self._forgotten: dict[str, int] = {}
+        #: Reloads begun, and the latest whose read is installed (an older one ends unused).
+        self._reloads = 0
+        self._installed = 0
         #: Failed authentications per peer address (without the port).
         self.failures: Counter[str] = Counter()
 
@@ -223,7 +226,12 @@ class Authenticator:
 
     async def refresh(self) -> None:
         began = self._forgets
+        self._reloads += 1
+        reload = self._reloads
         rows = await self._read_rows()
+        if reload < self._installed:
+            return  # a reload begun later has installed newer rows (CreateToken's)
+        self._installed = reload
         # A revocation committed before the read began is in what it read; one
         # forgotten while it read may not be, and stays forgotten.
         self._forgotten = {n: i for n, i in self._forgotten.items() if i > began}
