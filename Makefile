@@ -13,7 +13,9 @@ ADDRESS ?= 127.0.0.1:50051
 HTTP_ADDRESS ?= 127.0.0.1:8080
 # make test runs the tests in this many processes (pytest-xdist); 1: in this one.
 TEST_WORKERS ?= 4
-PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+# A crashed worker (one the tests' watchdog ended) fails the run: pytest-xdist 3.8 would
+# replace it and then, with --dist loadgroup, wait forever (its issues 1323 and 1327).
+PYTEST := $(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --max-worker-restart 0)
 
 # Go in GOPATH mode with Debian's packages (no module proxy): .gopath links this checkout
 # as github.com/statehouse/statehouse; GO_ENV is what a Go program of yours needs too.

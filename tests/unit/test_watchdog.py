@@ -3,6 +3,7 @@ threads and tasks (tests/watchdog.py)."""
 
 from __future__ import annotations
 
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -52,6 +53,46 @@ def test_a_test_that_swallows_its_timeout_ends_with_the_stacks_of_its_tasks(
     assert "1 unfinished asyncio task(s)" in err
     assert "stubborn_wait" in err
     assert "time.sleep(3600)" in err
+
+
+def make_test_flags(workers: int) -> list[str]:
+    """The options ``make test`` gives pytest with ``TEST_WORKERS=workers`` (the Makefile's ``PYTEST``)."""
+    printed = subprocess.run(
+        [
+            "make",
+            "-s",
+            "--no-print-directory",
+            "--eval",
+            "flags: ; @echo $(PYTEST)",
+            "flags",
+            f"TEST_WORKERS={workers}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return printed.stdout.split()[1:]  # after the pytest program
+
+
+@pytest.mark.timeout(150)
+def test_a_worker_the_watchdog_ends_fails_a_parallel_run_instead_of_hanging_it(
+    pytester_env: pytest.Pytester,
+) -> None:
+    """``make test`` runs the tests on pytest-xdist's workers, grouped (``--dist
+    loadgroup``). A worker that the watchdog ends is replaced, and pytest-xdist
+    3.8 then waits forever for the work the replacement never gets (its issues
+    1323 and 1327): the run hung where the watchdog meant it to fail. With the
+    Makefile's options it fails at once, naming the test."""
+    flags = make_test_flags(2)
+    assert "loadgroup" in flags
+    pytester_env.makeconftest("from tests.conftest import pytest_runtest_protocol\n")
+    pytester_env.makepyfile(
+        STUCK + "".join(f"\n\ndef test_after_{i}():\n    pass\n" for i in range(4))
+    )
+    result = pytester_env.runpytest_subprocess("-p", "no:asyncio", *flags, timeout=90)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "crashed while running 'test_a_worker_the_watchdog_ends" in result.stdout.str()
 
 
 def test_a_passing_test_is_left_alone(pytester_env: pytest.Pytester) -> None:
