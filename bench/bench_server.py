@@ -58,6 +58,11 @@ COMMIT_RING = 200_000
 #: Set by the parent of ``--processes N`` for its server processes: the files, as JSON.
 CHILD_ENV = "STATEHOUSE_BENCH_SERVER_FILES"
 WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
+#: SQLite's writer process: the hook it calls with its backend, and its files (JSON).
+WRITER_HOOK_ENV = "STATEHOUSE_WRITER_PROCESS_HOOK"
+WRITER_ENV = "STATEHOUSE_BENCH_WRITER_FILES"
+#: How long the serving process waits for the writer process's files (seconds).
+WRITER_WAIT = 5.0
 
 
 class Counters:
@@ -141,7 +146,10 @@ class Counters:
         self.batches += 1
         self.commit_times.append((int(events[-1].sequence), now))
 
-    def dump(self, path: Path) -> None:
+    def dump(self, path: Path, writer: dict[str, Any] | None = None) -> None:
+        """Write the counters to ``path``; ``writer``: the writer process's dump
+        (SQLite's, ``storage/writer_process.py``), whose statements and commits
+        are this server's too, and whose CPU time is its ``writer`` thread's."""
         with self._lock:
             self.dumps += 1
             data = {
@@ -158,6 +166,13 @@ class Counters:
                 "commit_times": list(self.commit_times),
                 "threads": thread_cpu(),
             }
+        if writer:
+            for key in ("statements", "executemany", "commits", "write_commits"):
+                data[key] += writer.get(key, 0)
+            for keyword, count in writer.get("by_keyword", {}).items():
+                data["by_keyword"][keyword] = data["by_keyword"].get(keyword, 0) + count
+            threads = data["threads"]
+            threads["writer"] = threads.get("writer", 0.0) + sum(writer.get("threads", {}).values())
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(path)
@@ -265,8 +280,9 @@ class ThreadProfiles:
         self._main.enable()
         log.info("profiling started (%d threads)", sum(map(len, self.profiles.values())))
 
-    async def stop(self, path: Path) -> None:
-        """Write ``path`` (all threads merged) and ``path.<group>`` for each thread group."""
+    async def stop(self, path: Path, extra: dict[str, Path] | None = None) -> None:
+        """Write ``path`` (all threads merged) and ``path.<group>`` for each thread group;
+        ``extra``: profiles of other processes (group: file) merged into their group."""
         if self._main is None:
             return
         self._main.disable()
@@ -278,6 +294,8 @@ class ThreadProfiles:
         ]
         await asyncio.gather(*jobs)
         merged: pstats.Stats | None = None
+        for group, file in (extra or {}).items():
+            self.profiles.setdefault(group, []).append(pstats.Stats(str(file)))  # type: ignore[arg-type]
         for group, profiles in self.profiles.items():
             stats = pstats.Stats(profiles[0])
             for profile in profiles[1:]:
@@ -306,28 +324,142 @@ def instrumenter(
         profiles = ThreadProfiles(server.store.thread_pools())
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Future[None]] = set()
+        # SQLite's writer process (started at the first write) instruments itself.
+        writer = WriterInstruments(server.store, counters_out, profile_out)
 
         def spawn(coro: Any) -> None:
             task = asyncio.ensure_future(coro)
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
-        def dump() -> None:
+        async def dump() -> None:
             if counters_out is not None:
-                counters.dump(counters_out)
+                counters.dump(counters_out, await writer.counters())
+
+        async def stop_profile(path: Path) -> None:
+            await profiles.stop(path, await writer.stop_profile())
 
         def toggle_profile() -> None:
             if profile_out is None:
                 log.warning("SIGUSR2 without --profile-out: no profile")
             elif profiles.running:
-                spawn(profiles.stop(profile_out))
+                spawn(stop_profile(profile_out))
             else:
+                writer.start_profile()
                 spawn(profiles.start())
 
-        loop.add_signal_handler(signal.SIGUSR1, dump)
+        loop.add_signal_handler(signal.SIGUSR1, lambda: spawn(dump()))
         loop.add_signal_handler(signal.SIGUSR2, toggle_profile)
 
     return instrument
+
+
+class WriterInstruments:
+    """The serving process's side of the writer process's instruments: SIGUSR1 and
+    SIGUSR2 sent on, its files read back (``<file>.writer``)."""
+
+    def __init__(self, store: Any, counters_out: Path | None, profile_out: Path | None) -> None:
+        self.store = store
+        self.counters_out = counters_out and counters_out.with_name(f"{counters_out.name}.writer")
+        self.profile_out = profile_out and profile_out.with_name(f"{profile_out.name}.writer")
+        self._dumps: dict[int, int] = {}
+        self._profiling: int | None = None
+
+    @staticmethod
+    def environ(counters_out: Path | None, profile_out: Path | None) -> None:
+        """Set, before the server starts (its first write starts the writer process),
+        what the writer process reads: the hook, and where its files go."""
+        files = {"counters": counters_out, "profile": profile_out}
+        os.environ[WRITER_ENV] = json.dumps(
+            {k: str(v.with_name(f"{v.name}.writer")) if v else "" for k, v in files.items()}
+        )
+        # By this file's name: it runs as __main__ (or __mp_main__) here.
+        os.environ[WRITER_HOOK_ENV] = "bench_server:instrument_writer"
+
+    def _pid(self) -> int | None:
+        writer = getattr(self.store.backend, "writer_process", None)
+        return None if writer is None else writer.pid
+
+    async def _file(self, path: Path, ready: Callable[[Any], bool]) -> Any:
+        deadline = time.monotonic() + WRITER_WAIT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                value = ready(path)
+                if value:
+                    return value
+            await asyncio.sleep(0.01)
+        log.warning("the writer process wrote no %s in %s s", path, WRITER_WAIT)
+        return None
+
+    async def counters(self) -> dict[str, Any] | None:
+        pid = self._pid()
+        if pid is None or self.counters_out is None:
+            return None
+        wanted = self._dumps.get(pid, 0) + 1
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return None
+        path = self.counters_out
+
+        def ready(path: Path) -> Any:
+            data = json.loads(path.read_text())
+            return data if data.get("pid") == pid and data.get("dump", 0) >= wanted else None
+
+        data: dict[str, Any] | None = await self._file(path, ready)
+        if data is not None:
+            self._dumps[pid] = data["dump"]
+        return data
+
+    def start_profile(self) -> None:
+        pid = self._pid()
+        if pid is not None and self.profile_out is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.profile_out.unlink()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR2)
+                self._profiling = pid
+
+    async def stop_profile(self) -> dict[str, Path]:
+        pid, self._profiling = self._profiling, None
+        if pid is None or self.profile_out is None:
+            return {}
+        try:
+            os.kill(pid, signal.SIGUSR2)
+        except ProcessLookupError:
+            return {}
+        found = await self._file(self.profile_out, lambda path: path.exists())
+        return {"writer": self.profile_out} if found else {}
+
+
+def instrument_writer(backend: Any) -> None:
+    """In SQLite's writer process (``STATEHOUSE_WRITER_PROCESS_HOOK``): its statements
+    and commits counted, SIGUSR1 dumps them (its whole CPU time as ``threads``),
+    SIGUSR2 starts and stops cProfile on its one working thread."""
+    files = json.loads(os.environ.get(WRITER_ENV, "{}"))
+    counters = Counters()
+    counters.install(backend)
+    running: list[cProfile.Profile] = []
+
+    def dump(*_: Any) -> None:
+        if files.get("counters"):
+            counters.dump(Path(files["counters"]))
+
+    def toggle(*_: Any) -> None:
+        if running:
+            done = running.pop()
+            done.disable()
+            # Written whole, then renamed: the serving process waits for the name.
+            tmp = f"{files['profile']}.tmp"
+            done.dump_stats(tmp)
+            os.replace(tmp, files["profile"])
+        elif files.get("profile"):
+            started = cProfile.Profile(time.thread_time)
+            running.append(started)
+            started.enable()
+
+    signal.signal(signal.SIGUSR1, dump)
+    signal.signal(signal.SIGUSR2, toggle)
 
 
 def child_path(path: Path, index: int) -> Path:
@@ -390,6 +522,7 @@ def serve(
         def on_ready(port: int) -> None:
             write_ready_file(path, port, [os.getpid()])
 
+    WriterInstruments.environ(counters_out, profile_out)
     app.run(
         app.serve(settings, on_ready=on_ready, on_server=instrumenter(counters_out, profile_out))
     )
@@ -415,6 +548,7 @@ def _instrument_server_processes() -> None:
             child_path(Path(files[k]), index) if files[k] else None
             for k in ("counters_out", "profile_out")
         )
+        WriterInstruments.environ(counters_out, profile_out)
         await original(
             settings,
             on_ready=on_ready,

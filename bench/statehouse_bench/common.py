@@ -69,6 +69,10 @@ def loop_kind() -> str:
 # -- servers -------------------------------------------------------------------------
 
 
+#: What the command line of SQLite's writer process names.
+WRITER_PROCESS = b"statehouse.server.storage.writer_process"
+
+
 def _proc_stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
@@ -154,12 +158,29 @@ class ServerProcess(launcher.ServerProcess):
         server processes of ``--processes N``."""
         try:
             ticks = 0
-            for pid in (self.pid, *self.child_pids):
+            for pid in (self.pid, *self.child_pids, *self.writer_pids()):
                 fields = _proc_stat(pid)
                 ticks += int(fields[11]) + int(fields[12])
         except (OSError, AssertionError):
             return math.nan
         return ticks / CLK_TCK
+
+    def writer_pids(self) -> list[int]:
+        """SQLite's writer processes of its server processes (``storage/writer_process.py``):
+        their CPU time is the server's too. (One that ended takes its time with it.)"""
+        parents = {self.pid, *self.child_pids}
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if int(_proc_stat(int(entry.name))[1]) not in parents:
+                    continue
+                if WRITER_PROCESS in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+        return found
 
     def counters(self, timeout: float = 10.0) -> dict[str, Any]:
         """The bench server's counters now (SIGUSR1, then its JSON file); {} without.

@@ -67,12 +67,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return cluster.create_database(template=request.getfixturevalue("pg_template"))
 
 
+#: In-process servers write on SQLite's writer thread unless
+#: STATEHOUSE_TEST_WRITER_PROCESS=1: a writer process costs about a second of
+#: CPU to start, and the suite starts hundreds of servers. Every server the tests
+#: start as a process (``ServerProcess``) has one, as ``statehouse serve`` does;
+#: test_writer_process.py tests it in-process.
+WRITER_PROCESS = os.environ.get("STATEHOUSE_TEST_WRITER_PROCESS") == "1"
+
+
 def make_settings(database_url: str) -> Settings:
     return Settings(
         address="127.0.0.1:0",
         database_url=database_url,
         poll_interval=0.2,
         shutdown_grace=1.0,
+        sqlite_writer_process=WRITER_PROCESS,
     )
 
 

@@ -21,6 +21,16 @@ def now_us() -> int:
     return time.time_ns() // 1_000
 
 
+_SYSTEM_NOW_US = now_us
+
+
+def replaced() -> bool:
+    """Whether a test replaced :func:`now_us` in this process. Such a clock does not
+    reach another process: SQLite's writer process (``storage/writer_process.py``),
+    which draws its own times, is then not used, and the writes run here."""
+    return now_us is not _SYSTEM_NOW_US
+
+
 def new_id() -> str:
     """A new id for an execution, a task run or a timer."""
     return str(uuid.uuid4())

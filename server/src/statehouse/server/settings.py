@@ -460,6 +460,9 @@ class Settings:
     timer_poll_interval: float = 0.25
     #: SQLite's synchronous pragma (NORMAL survives kill -9 in WAL mode; FULL a power loss).
     sqlite_synchronous: str = "NORMAL"
+    #: SQLite: write in a process of its own (``storage/writer_process.py``), a
+    #: second core for the transactions.
+    sqlite_writer_process: bool = True
     #: How often every replica reloads the credentials (a revocation's delay), seconds.
     auth_refresh_interval: float = 1.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -117,12 +118,13 @@ class Servicer:
         task_runs: Sequence[str] = (),
     ) -> M:
         """Run ``work`` in a write transaction, then ``respond`` with its result
-        (see :meth:`plan`); a heavy call's response is built on the heavy lane."""
+        (see :meth:`plan`): built where the transaction committed (the writer
+        thread on SQLite, off the event loop), a heavy call's on the heavy lane."""
         fn, finish = self.plan(call, request, response_type, work, respond)
-        done = await self.store.write(fn, heavy=call.heavy, task_runs=task_runs)
         if call.heavy and finish is respond:
+            done = await self.store.write(fn, heavy=True, task_runs=task_runs)
             return await self.store.run_heavy(finish, done)
-        return finish(done)
+        return await self.store.write(fn, heavy=call.heavy, task_runs=task_runs, answer=finish)
 
     def plan(
         self,
@@ -152,21 +154,44 @@ class Servicer:
         digest = fingerprint(method, request)
         ttl_us = int(self.store.options.request_id_ttl * 1_000_000)
 
-        def idempotent(tx: Tx) -> M:
-            # A record older than --request-id-ttl is expired: the call is new.
-            not_before = clock.now_us() - ttl_us if ttl_us > 0 else 0
-            stored = tx.get_request(caller, request_id, not_before_us=not_before)
-            if stored is not None:
-                if stored.method != method or stored.fingerprint != digest:
-                    raise RequestIdReused(request_id)
-                return response_type.FromString(stored.response)
-            response = respond(work(tx))
-            tx.put_request(
-                caller, request_id, method, digest, convert.encode(response), clock.now_us()
-            )
-            return response
+        fn = functools.partial(
+            _idempotent,
+            work=work,
+            respond=respond,
+            response_type=response_type,
+            caller=caller,
+            request_id=request_id,
+            method=method,
+            digest=digest,
+            ttl_us=ttl_us,
+        )
+        return fn, _built
 
-        return idempotent, _built
+
+def _idempotent(
+    tx: Tx,
+    *,
+    work: Callable[[Tx], D],
+    respond: Callable[[D], M],
+    response_type: type[M],
+    caller: str,
+    request_id: str,
+    method: str,
+    digest: str,
+    ttl_us: int,
+) -> M:
+    """``work`` with a request_id (see :meth:`Servicer.plan`): a repeat gets the
+    stored response, the first call stores its own in the same transaction."""
+    # A record older than --request-id-ttl is expired: the call is new.
+    not_before = clock.now_us() - ttl_us if ttl_us > 0 else 0
+    stored = tx.get_request(caller, request_id, not_before_us=not_before)
+    if stored is not None:
+        if stored.method != method or stored.fingerprint != digest:
+            raise RequestIdReused(request_id)
+        return response_type.FromString(stored.response)
+    response = respond(work(tx))
+    tx.put_request(caller, request_id, method, digest, convert.encode(response), clock.now_us())
+    return response
 
 
 def _built(response: M) -> M:

@@ -10,6 +10,7 @@ admin of ``acme.*`` may issue a writer token for ``acme.billing`` but not for
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,15 +110,7 @@ class AdminServicer:
             created_by=call.actor,
         )
 
-        def work(tx: Tx) -> None:
-            if not tx.insert_credential(row):
-                raise AlreadyExists(
-                    "CREDENTIAL_EXISTS",
-                    f"a credential named {request.name!r} (or for that subject) exists",
-                    metadata={"name": request.name},
-                )
-
-        await self.store.write(work)
+        await self.store.write(functools.partial(_insert_credential, row=row, name=request.name))
         if self.authenticator is not None:
             await self.authenticator.refresh()
         return pb.CreateTokenResponse(token=token_to_pb(Credential.from_row(row)), secret=secret)
@@ -138,7 +131,9 @@ class AdminServicer:
         rows = await self.store.read(lambda tx: tx.list_credentials())
         if not any(c.name == name for c in self._visible(rows, call)):
             raise NotFound("credential", name)
-        row = await self.store.write(lambda tx: tx.revoke_credential(name, now_us()))
+        row = await self.store.write(
+            functools.partial(Tx.revoke_credential, name=name, now_us=now_us())
+        )
         if row is None:
             raise NotFound("credential", name)
         if self.authenticator is not None:
@@ -149,3 +144,12 @@ class AdminServicer:
     def _visible(rows: list[dict[str, Any]], call: Call) -> list[Credential]:
         found = [Credential.from_row(r) for r in rows]
         return [c for c in found if call.principal.holds(c.namespaces)]
+
+
+def _insert_credential(tx: Tx, *, row: dict[str, Any], name: str) -> None:
+    if not tx.insert_credential(row):
+        raise AlreadyExists(
+            "CREDENTIAL_EXISTS",
+            f"a credential named {name!r} (or for that subject) exists",
+            metadata={"name": name},
+        )

@@ -15,7 +15,10 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from google.rpc import status_pb2
 
 from statehouse.v1 import execution_pb2, execution_service_pb2 as pb
 
@@ -40,10 +43,81 @@ from .validation import Payloads, validate
 
 DEFAULT_PAGE_SIZE = 50
 
+M = TypeVar("M", bound=Message)
+
 
 def _expected(request: object) -> int | None:
     has = request.HasField("expected_revision")  # type: ignore[attr-defined]
     return int(request.expected_revision) if has else None  # type: ignore[attr-defined]
+
+
+def _answer_items(
+    done: list[Any],
+    *,
+    count: int,
+    finishers: dict[int, Callable[..., pb.TransitionTaskRunResponse]],
+    failed: dict[int, status_pb2.Status],
+    method: str,
+) -> pb.TransitionTaskRunsResponse:
+    """A TransitionTaskRuns response, built where its write committed: each item's
+    response, or its error's status as the single call would get it (``failed``:
+    the items refused before the write)."""
+    response = pb.TransitionTaskRunsResponse()
+    outcomes = dict(zip(finishers, done, strict=True))
+    for i in range(count):
+        result = response.results.add()
+        status = failed.get(i)
+        if status is None:
+            outcome = outcomes[i]
+            try:
+                if isinstance(outcome, Exception):
+                    raise outcome
+                finish = finishers[i]
+                if isinstance(outcome, pb.TransitionTaskRunResponse):
+                    result.response.CopyFrom(finish(outcome))  # stored (request_id)
+                else:
+                    finish(outcome, result.response)  # built in place
+                continue
+            except Exception as problem:  # that item's answer
+                status = status_of(f"{method} item {i}", problem)
+        result.error.code = status.code
+        result.error.message = status.message
+        result.error.details.extend(status.details)
+    return response
+
+
+def _delete_execution(
+    tx: Tx, *, execution_id: str, expected: int | None
+) -> pb.DeleteExecutionResponse:
+    commands.delete_execution(tx, execution_id, expected)
+    return pb.DeleteExecutionResponse()
+
+
+def _with_execution(execution: Execution, *, response_type: type[M]) -> M:
+    """A response whose one field is ``execution``."""
+    response = response_type()
+    convert.execution_to_pb(execution, response.execution)  # type: ignore[attr-defined]
+    return response
+
+
+def _created_task_run(done: tuple[TaskRun, Execution]) -> pb.CreateTaskRunResponse:
+    task_run, execution = done
+    response = pb.CreateTaskRunResponse(execution_revision=execution.revision)
+    convert.task_run_to_pb(task_run, response.task_run)
+    return response
+
+
+def _paused(done: tuple[Execution, int | None]) -> pb.PauseExecutionResponse:
+    execution, due = done
+    response = pb.PauseExecutionResponse(execution=convert.execution_to_pb(execution))
+    if due is not None:
+        convert.time_to_pb(due, response.resume_time)
+    return response
+
+
+def _killed(done: tuple[Execution, bool]) -> pb.KillExecutionResponse:
+    execution, changed = done
+    return pb.KillExecutionResponse(execution=convert.execution_to_pb(execution), changed=changed)
 
 
 class ExecutionServicer(Servicer):
@@ -71,14 +145,8 @@ class ExecutionServicer(Servicer):
             max_created_duration=_deadline(request, "max_created_duration"),
         )
 
-        def work(tx: Tx) -> Execution:
-            return commands.create_execution(tx, spec, actor=call.actor)
-
-        def respond(execution: Execution) -> pb.CreateExecutionResponse:
-            response = pb.CreateExecutionResponse()
-            convert.execution_to_pb(execution, response.execution)  # in place, not copied in
-            return response
-
+        work = functools.partial(commands.create_execution, spec=spec, actor=call.actor)
+        respond = functools.partial(_with_execution, response_type=pb.CreateExecutionResponse)
         return await self.mutate(call, request, pb.CreateExecutionResponse, work, respond)
 
     async def GetExecution(self, request: pb.GetExecutionRequest, call: Call) -> bytes:
@@ -168,10 +236,9 @@ class ExecutionServicer(Servicer):
     async def DeleteExecution(
         self, request: pb.DeleteExecutionRequest, call: Call
     ) -> pb.DeleteExecutionResponse:
-        def work(tx: Tx) -> pb.DeleteExecutionResponse:
-            commands.delete_execution(tx, request.execution_id, _expected(request))
-            return pb.DeleteExecutionResponse()
-
+        work = functools.partial(
+            _delete_execution, execution_id=request.execution_id, expected=_expected(request)
+        )
         return await self.store.write(work, heavy=call.heavy)
 
     async def CreateTaskRun(
@@ -186,16 +253,13 @@ class ExecutionServicer(Servicer):
             attempt_timeout_us=convert.duration_us(request, "attempt_timeout"),
         )
 
-        def work(tx: Tx) -> tuple[TaskRun, Execution]:
-            return commands.create_task_run(tx, spec, _expected(request), actor=call.actor)
-
-        def respond(done: tuple[TaskRun, Execution]) -> pb.CreateTaskRunResponse:
-            task_run, execution = done
-            response = pb.CreateTaskRunResponse(execution_revision=execution.revision)
-            convert.task_run_to_pb(task_run, response.task_run)
-            return response
-
-        return await self.mutate(call, request, pb.CreateTaskRunResponse, work, respond)
+        work = functools.partial(
+            commands.create_task_run,
+            spec=spec,
+            expected_revision=_expected(request),
+            actor=call.actor,
+        )
+        return await self.mutate(call, request, pb.CreateTaskRunResponse, work, _created_task_run)
 
     async def GetTaskRun(self, request: pb.GetTaskRunRequest, call: Call) -> bytes:
         """One read (storage/tx/executions.py), encoded on the storage thread: a task run's
@@ -219,23 +283,17 @@ class ExecutionServicer(Servicer):
         state = convert.state_from_pb(request.state, "state")
         outputs = call.payload("outputs")
 
-        def work(tx: Tx) -> Execution:
-            return commands.transition_execution(
-                tx,
-                request.execution_id,
-                state,
-                reason=request.reason,
-                outputs=outputs,
-                expected_revision=_expected(request),
-                actor=call.actor,
-                kill_deadline_us=self.limits.kill_deadline_us,
-            )
-
-        def respond(execution: Execution) -> pb.TransitionExecutionResponse:
-            response = pb.TransitionExecutionResponse()
-            convert.execution_to_pb(execution, response.execution)
-            return response
-
+        work = functools.partial(
+            commands.transition_execution,
+            execution_id=request.execution_id,
+            state=state,
+            reason=request.reason,
+            outputs=outputs,
+            expected_revision=_expected(request),
+            actor=call.actor,
+            kill_deadline_us=self.limits.kill_deadline_us,
+        )
+        respond = functools.partial(_with_execution, response_type=pb.TransitionExecutionResponse)
         return await self.mutate(call, request, pb.TransitionExecutionResponse, work, respond)
 
     async def TransitionTaskRun(
@@ -264,40 +322,19 @@ class ExecutionServicer(Servicer):
         outputs = call.payload("outputs")
         lease_us = convert.duration_us(request, "lease_duration")
 
-        def work(tx: Tx) -> Moved:
-            return commands.transition_task_run(
-                tx,
-                request.task_run_id,
-                state,
-                reason=request.reason,
-                worker_id=request.worker_id,
-                outputs=outputs,
-                expected_revision=_expected(request),
-                actor=call.actor,
-                attempt=request.attempt,
-                lease_us=lease_us,
-            )
-
-        def respond(
-            done: Moved, response: pb.TransitionTaskRunResponse | None = None
-        ) -> pb.TransitionTaskRunResponse:
-            """The response, filled in ``response`` when given (a batch's result)."""
-            task_run, execution, decision = done
-            if response is None:
-                response = pb.TransitionTaskRunResponse()
-            response.execution_revision = execution.revision
-            response.execution_state = convert.state_to_pb(execution.state)
-            # In place, not copied in.
-            convert.task_run_to_pb(task_run, response.task_run, basic=basic)
-            if decision is not None:
-                response.retry.scheduled = decision.scheduled
-                if decision.scheduled:
-                    response.retry.next_attempt = decision.next_attempt
-                    convert.time_to_pb(
-                        decision.next_attempt_time_us, response.retry.next_attempt_time
-                    )
-            return response
-
+        work = functools.partial(
+            commands.transition_task_run,
+            task_run_id=request.task_run_id,
+            state=state,
+            reason=request.reason,
+            worker_id=request.worker_id,
+            outputs=outputs,
+            expected_revision=_expected(request),
+            actor=call.actor,
+            attempt=request.attempt,
+            lease_us=lease_us,
+        )
+        respond = functools.partial(_moved_response, basic=basic)
         return work, respond
 
     async def TransitionTaskRuns(
@@ -364,31 +401,15 @@ class ExecutionServicer(Servicer):
                 item_call, items[i], pb.TransitionTaskRunResponse, work, respond
             )
             writes.append((fn, (items[i].task_run_id,)))
-        done = await self.store.write_many(writes, heavy=heavy)
-        response = pb.TransitionTaskRunsResponse()
-        outcomes = dict(zip(finishers, done, strict=True))
-        for i in range(len(items)):
-            result = response.results.add()
-            problem = failed.get(i)
-            if problem is None:
-                outcome = outcomes[i]
-                if isinstance(outcome, Exception):
-                    problem = outcome
-                else:
-                    try:
-                        finish = finishers[i]
-                        if isinstance(outcome, pb.TransitionTaskRunResponse):
-                            result.response.CopyFrom(finish(outcome))  # stored (request_id)
-                        else:
-                            finish(outcome, result.response)  # built in place
-                        continue
-                    except Exception as failure:  # that item's answer
-                        problem = failure
-            status = status_of(f"{call.method} item {i}", problem)
-            result.error.code = status.code
-            result.error.message = status.message
-            result.error.details.extend(status.details)
-        return response
+
+        answer = functools.partial(
+            _answer_items,
+            count=len(items),
+            finishers=finishers,
+            failed={i: status_of(f"{call.method} item {i}", e) for i, e in failed.items()},
+            method=call.method,
+        )
+        return await self.store.write_many(writes, heavy=heavy, answer=answer)
 
     async def PauseExecution(
         self, request: pb.PauseExecutionRequest, call: Call
@@ -397,81 +418,58 @@ class ExecutionServicer(Servicer):
         timeout = convert.duration_us(request, "timeout")
         action = _PAUSE_ACTIONS[request.on_timeout]
 
-        def work(tx: Tx) -> tuple[Execution, int | None]:
-            return commands.pause_execution(
-                tx,
-                request.execution_id,
-                task_run_id=request.task_run_id,
-                reason=request.reason,
-                delay_us=delay,
-                timeout_us=timeout,
-                action=action,
-                expected_revision=_expected(request),
-                actor=call.actor,
-            )
-
-        def respond(done: tuple[Execution, int | None]) -> pb.PauseExecutionResponse:
-            execution, due = done
-            response = pb.PauseExecutionResponse(execution=convert.execution_to_pb(execution))
-            if due is not None:
-                convert.time_to_pb(due, response.resume_time)
-            return response
-
-        return await self.mutate(call, request, pb.PauseExecutionResponse, work, respond)
+        work = functools.partial(
+            commands.pause_execution,
+            execution_id=request.execution_id,
+            task_run_id=request.task_run_id,
+            reason=request.reason,
+            delay_us=delay,
+            timeout_us=timeout,
+            action=action,
+            expected_revision=_expected(request),
+            actor=call.actor,
+        )
+        return await self.mutate(call, request, pb.PauseExecutionResponse, work, _paused)
 
     async def ResumeExecution(
         self, request: pb.ResumeExecutionRequest, call: Call
     ) -> pb.ResumeExecutionResponse:
-        def work(tx: Tx) -> Execution:
-            return commands.resume_execution(
-                tx,
-                request.execution_id,
-                task_run_id=request.task_run_id,
-                reason=request.reason,
-                expected_revision=_expected(request),
-                actor=call.actor,
-            )
-
-        def respond(execution: Execution) -> pb.ResumeExecutionResponse:
-            return pb.ResumeExecutionResponse(execution=convert.execution_to_pb(execution))
+        work = functools.partial(
+            commands.resume_execution,
+            execution_id=request.execution_id,
+            task_run_id=request.task_run_id,
+            reason=request.reason,
+            expected_revision=_expected(request),
+            actor=call.actor,
+        )
+        respond = functools.partial(_with_execution, response_type=pb.ResumeExecutionResponse)
 
         return await self.mutate(call, request, pb.ResumeExecutionResponse, work, respond)
 
     async def KillExecution(
         self, request: pb.KillExecutionRequest, call: Call
     ) -> pb.KillExecutionResponse:
-        def work(tx: Tx) -> tuple[Execution, bool]:
-            return commands.kill_execution(
-                tx,
-                request.execution_id,
-                reason=request.reason,
-                expected_revision=_expected(request),
-                actor=call.actor,
-                deadline_us=self.limits.kill_deadline_us,
-            )
-
-        def respond(done: tuple[Execution, bool]) -> pb.KillExecutionResponse:
-            execution, changed = done
-            return pb.KillExecutionResponse(
-                execution=convert.execution_to_pb(execution), changed=changed
-            )
-
-        return await self.mutate(call, request, pb.KillExecutionResponse, work, respond)
+        work = functools.partial(
+            commands.kill_execution,
+            execution_id=request.execution_id,
+            reason=request.reason,
+            expected_revision=_expected(request),
+            actor=call.actor,
+            deadline_us=self.limits.kill_deadline_us,
+        )
+        return await self.mutate(call, request, pb.KillExecutionResponse, work, _killed)
 
     async def RestartExecution(
         self, request: pb.RestartExecutionRequest, call: Call
     ) -> pb.RestartExecutionResponse:
-        def work(tx: Tx) -> Execution:
-            return commands.restart_execution(
-                tx,
-                request.execution_id,
-                reason=request.reason,
-                expected_revision=_expected(request),
-                actor=call.actor,
-            )
-
-        def respond(execution: Execution) -> pb.RestartExecutionResponse:
-            return pb.RestartExecutionResponse(execution=convert.execution_to_pb(execution))
+        work = functools.partial(
+            commands.restart_execution,
+            execution_id=request.execution_id,
+            reason=request.reason,
+            expected_revision=_expected(request),
+            actor=call.actor,
+        )
+        respond = functools.partial(_with_execution, response_type=pb.RestartExecutionResponse)
 
         return await self.mutate(call, request, pb.RestartExecutionResponse, work, respond)
 
@@ -481,19 +479,16 @@ class ExecutionServicer(Servicer):
         state = convert.state_from_pb(request.state, "state") if request.state else None
         outputs = call.payload("outputs")
 
-        def work(tx: Tx) -> Execution:
-            return commands.complete_execution(
-                tx,
-                request.execution_id,
-                state=state,
-                outputs=outputs,
-                reason=request.reason,
-                expected_revision=_expected(request),
-                actor=call.actor,
-            )
-
-        def respond(execution: Execution) -> pb.CompleteExecutionResponse:
-            return pb.CompleteExecutionResponse(execution=convert.execution_to_pb(execution))
+        work = functools.partial(
+            commands.complete_execution,
+            execution_id=request.execution_id,
+            state=state,
+            outputs=outputs,
+            reason=request.reason,
+            expected_revision=_expected(request),
+            actor=call.actor,
+        )
+        respond = functools.partial(_with_execution, response_type=pb.CompleteExecutionResponse)
 
         return await self.mutate(call, request, pb.CompleteExecutionResponse, work, respond)
 
@@ -618,3 +613,21 @@ def _deadline(request: Any, field: str) -> Deadline | None:
     timeout_us = convert.duration_us(message, "timeout")
     assert timeout_us is not None
     return Deadline(timeout_us, _DEADLINE_ACTIONS[message.action])
+
+
+def _moved_response(
+    done: Moved, response: pb.TransitionTaskRunResponse | None = None, *, basic: bool = False
+) -> pb.TransitionTaskRunResponse:
+    """The response of a TransitionTaskRun, filled in ``response`` when given (a batch's result)."""
+    task_run, execution, decision = done
+    if response is None:
+        response = pb.TransitionTaskRunResponse()
+    response.execution_revision = execution.revision
+    response.execution_state = convert.state_to_pb(execution.state)
+    convert.task_run_to_pb(task_run, response.task_run, basic=basic)
+    if decision is not None:
+        response.retry.scheduled = decision.scheduled
+        if decision.scheduled:
+            response.retry.next_attempt = decision.next_attempt
+            convert.time_to_pb(decision.next_attempt_time_us, response.retry.next_attempt_time)
+    return response

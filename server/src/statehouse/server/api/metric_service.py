@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from google.protobuf import duration_pb2
@@ -10,7 +11,7 @@ from statehouse.v1 import metric_pb2, metric_service_pb2 as pb
 
 from .. import commands, limits, priority, queries
 from ..orchestration import metrics as m
-from ..storage import ReadTx, Tx
+from ..storage import ReadTx
 from . import convert
 from ._base import Call, Servicer
 
@@ -56,13 +57,13 @@ class MetricServicer(Servicer):
     ) -> pb.RecordMetricsResponse:
         entries = _entries(request)
 
-        def work(tx: Tx) -> int:
-            return commands.record_metrics(tx, request.task_run_id, request.attempt, entries)
-
-        def respond(count: int) -> pb.RecordMetricsResponse:
-            return pb.RecordMetricsResponse(recorded=count)
-
-        return await self.mutate(call, request, pb.RecordMetricsResponse, work, respond)
+        work = functools.partial(
+            commands.record_metrics,
+            task_run_id=request.task_run_id,
+            attempt=request.attempt,
+            entries=entries,
+        )
+        return await self.mutate(call, request, pb.RecordMetricsResponse, work, _recorded)
 
     async def ListMetrics(
         self, request: pb.ListMetricsRequest, call: Call
@@ -154,3 +155,7 @@ def _metric_to_pb(metric: m.Metric, out: Any) -> None:
         out.timer.seconds = seconds
         out.timer.nanos = round((metric.value - seconds) * 1e9)
     convert.time_to_pb(metric.time_us, out.time)
+
+
+def _recorded(count: int) -> pb.RecordMetricsResponse:
+    return pb.RecordMetricsResponse(recorded=count)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import resource
 import secrets
@@ -56,7 +57,7 @@ from ..security.jwts import JwtConfig, JwtVerifier
 from ..security.reflection import ReflectionGuard
 from ..security.tls import ServerTls, TlsFiles
 from ..settings import ConfigError, Settings
-from ..storage import Store, StoreOptions
+from ..storage import Store, StoreOptions, Tx
 from ..telemetry import MetricsListener, Tracing, TracingConfigError
 from ..web import HttpApp, HttpServer
 from ..web.protocol import Bounds
@@ -240,6 +241,7 @@ async def _assemble(
             request_id_ttl=settings.request_id_ttl,
             sqlite_change_poll_interval=settings.change_poll_interval,
             commit_timeout=settings.commit_timeout,
+            sqlite_writer_process=settings.sqlite_writer_process,
         ),
         tracing=tracing,
     )
@@ -250,7 +252,9 @@ async def _assemble(
     if settings.migrate:
         await asyncio.to_thread(store.migrate)
     candidate = secrets.token_hex(32)
-    secret = await store.write(lambda tx: tx.server_secret("page_tokens", candidate))
+    secret = await store.write(
+        functools.partial(Tx.server_secret, name="page_tokens", candidate=candidate)
+    )
     tokens = PageTokens(bytes.fromhex(secret))
 
     # The parts, complete but not running yet: nothing of theirs to close.

@@ -143,15 +143,9 @@ class Housekeeper:
             done["request_ids"] = await self._batches("request_ids", fn, policy.request_batch)
         if policy.retention_executions > 0:
             before = now - int(policy.retention_executions * 1_000_000)
-            ids = functools.partial(
-                Tx.delete_terminal_executions,
-                changed_before_us=before,
-                limit=policy.execution_batch,
+            count = functools.partial(
+                _delete_terminal_executions, changed_before_us=before, limit=policy.execution_batch
             )
-
-            def count(tx: Tx) -> int:
-                return len(ids(tx))
-
             done["executions"] = await self._batches("executions", count, policy.execution_batch)
         if any(done.values()):
             log.info(
@@ -175,3 +169,8 @@ class Housekeeper:
                 break
             await asyncio.sleep(0)  # the writers queued meanwhile go first
         return total
+
+
+def _delete_terminal_executions(tx: Tx, *, changed_before_us: int, limit: int) -> int:
+    """How many terminal executions (at most ``limit``) unchanged since then were deleted."""
+    return len(tx.delete_terminal_executions(changed_before_us=changed_before_us, limit=limit))

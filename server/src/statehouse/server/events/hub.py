@@ -421,13 +421,9 @@ class EventHub:
             return 0
         dropped_through, dropped_count = dropped
 
-        def compact(tx: Tx) -> tuple[int, int]:
-            first = tx.first_available_sequence()
-            cutoff = tx.compact_events(keep_last=keep_last, older_than_us=older_than)
-            # Sequences have no gaps and only a prefix is deleted: the count follows.
-            return cutoff, max(0, cutoff - first + 1)
-
-        cutoff, deleted = await self.store.write(compact)
+        cutoff, deleted = await self.store.write(
+            functools.partial(_compact, keep_last=keep_last, older_than_us=older_than)
+        )
         cutoff, deleted = max(cutoff, dropped_through), deleted + dropped_count
         if deleted:
             self._deleted.inc(deleted)
@@ -679,3 +675,11 @@ class EventHub:
             elif not contiguous:
                 raise SequenceCompacted(sub.covered, first)
         return page, covered
+
+
+def _compact(tx: Tx, *, keep_last: int, older_than_us: int | None) -> tuple[int, int]:
+    """Apply the retention to the log: the last deleted sequence, how many were deleted."""
+    first = tx.first_available_sequence()
+    cutoff = tx.compact_events(keep_last=keep_last, older_than_us=older_than_us)
+    # Sequences have no gaps and only a prefix is deleted: the count follows.
+    return cutoff, max(0, cutoff - first + 1)

@@ -20,6 +20,7 @@ The API layer maps each class to a gRPC status code and each ``reason`` to the
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 from .states import State
 
@@ -46,6 +47,19 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.metadata: dict[str, str] = dict(metadata or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its state, not as its constructor's arguments (each kind's
+        # constructor takes others): an error crosses from SQLite's writer
+        # process (storage/writer_process.py) whole.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[DomainError], args: tuple[Any, ...], state: dict[str, Any]) -> DomainError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class NotFound(DomainError):

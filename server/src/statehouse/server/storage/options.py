@@ -23,6 +23,11 @@ class StoreOptions:
     #: the event loop: while one batch commits, the loop goes on taking calls,
     #: which queue up for the next batch.
     sqlite_write_thread: bool = True
+    #: Run SQLite's write transactions in a process of their own, which the
+    #: writer thread hands each batch to (``writer_process.py``): a second
+    #: interpreter lock, so that the transactions and the event loop's work
+    #: use two cores. A file database only.
+    sqlite_writer_process: bool = False
     #: Connections for writes and for reads (PostgreSQL's pool; SQLite's reader threads).
     writers: int = 4
     readers: int = 4

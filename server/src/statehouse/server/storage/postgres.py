@@ -408,12 +408,18 @@ class PostgresBackend:
         bound: float | None = None,
         prefetch: Sequence[str] = (),
         shared: bool = False,
+        after: Callable[[], object] | None = None,
     ) -> T:
+        # ``after`` on the event loop, where this backend commits.
         if not write:
             with unavailable_on_disconnect():
                 async with self.async_engine.connect() as conn, conn.begin():
-                    return await conn.run_sync(_run, self._sequencer, fn)
-        return await self._write(fn, bound, prefetch, shared)
+                    result: T = await conn.run_sync(_run, self._sequencer, fn)
+        else:
+            result = await self._write(fn, bound, prefetch, shared)
+        if after is not None:
+            after()
+        return result
 
     async def _write(
         self, fn: Callable[[Tx], T], bound: float | None, prefetch: Sequence[str], shared: bool

@@ -38,6 +38,7 @@ from sqlalchemy.dialects import sqlite
 
 from .. import priority
 from ..orchestration import Event
+from .batch import Batch
 from .errors import unavailable_on_disconnect
 from .options import StoreOptions
 from .schema import EVENT_SEQUENCE
@@ -45,6 +46,7 @@ from .sequencer import Sequencer
 from .tx import Tx
 from .tx.changes import settle
 from .tx.core import SeenRows
+from .writer_process import WriterProcess
 
 T = TypeVar("T")
 log = logging.getLogger("statehouse.storage")
@@ -264,6 +266,12 @@ class SqliteBackend:
             None if path is None else WriterTurn(path, options.sqlite_busy_timeout_ms / 1000)
         )
         self._watcher: threading.Thread | None = None
+        #: Where the batches are written (None: on the writer thread, here).
+        self.writer_process = (
+            WriterProcess(url, options)
+            if options.sqlite_writer_process and path is not None and options.sqlite_write_thread
+            else None
+        )
         self._install_hooks()
 
     def _install_hooks(self) -> None:
@@ -311,12 +319,15 @@ class SqliteBackend:
             with conn.begin():
                 return fn(SqliteTx(conn, self._sequencer))
 
-    def _run_heavy_write(self, fn: Callable[[Tx], T]) -> T:
+    def _run_heavy_write(self, fn: Callable[[Tx], T], after: Callable[[], object] | None) -> T:
         with priority.holding_locks():
-            return self.run_sync(fn, write=True)
+            result = self.run_sync(fn, write=True)
+        if after is not None:
+            after()
+        return result
 
-    def _run_heavy_read(self, fn: Callable[[Tx], T]) -> T:
-        return self.run_sync(fn, write=False)
+    def _run_heavy_read(self, fn: Callable[[Tx], T], after: Callable[[], object] | None) -> T:
+        return self._run_read(fn, after)
 
     async def transaction(
         self,
@@ -327,23 +338,39 @@ class SqliteBackend:
         bound: float | None = None,
         prefetch: Sequence[str] = (),
         shared: bool = False,
+        after: Callable[[], object] | None = None,
     ) -> T:
         # ``bound``: none here (a SQLite commit waits only for another process's
         # write lock, itself bounded by busy_timeout). ``prefetch``: the batch reads
         # its task runs itself (run_batch), on the writer thread.
         if heavy:
             work = self._run_heavy_write if write else self._run_heavy_read
-            result: T = await self._run_heavy(work, fn)
+            result: T = await self._run_heavy(work, fn, after)
             return result
         if not write:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._reader, lambda: self.run_sync(fn, write=False))
+            return await loop.run_in_executor(self._reader, self._run_read, fn, after)
         if self._options.sqlite_write_thread:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._writer, self._run_write, fn)
-        return self._run_write(fn)
+            return await loop.run_in_executor(self._writer, self._run_write, fn, after)
+        return self._run_write(fn, after)
 
-    def _run_write(self, fn: Callable[[Tx], T]) -> T:
+    def _run_read(self, fn: Callable[[Tx], T], after: Callable[[], object] | None) -> T:
+        result = self.run_sync(fn, write=False)
+        if after is not None:
+            after()
+        return result
+
+    def _run_write(self, fn: Callable[[Tx], T], after: Callable[[], object] | None = None) -> T:
+        child = self.writer_process
+        if child is not None and isinstance(fn, Batch):
+            appended = child.run(fn)
+            if appended is not None:  # else it does not pickle: written here
+                return appended  # type: ignore[return-value]
+        return self.run_write_here(fn, after)
+
+    def run_write_here(self, fn: Callable[[Tx], T], after: Callable[[], object] | None = None) -> T:
+        """``fn`` in a write transaction on this process's writer connection."""
         conn = self._write_conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self._write_conn = self.engine.connect().execution_options(statehouse_write=True)
@@ -357,6 +384,8 @@ class SqliteBackend:
             kept.forget()
             raise
         kept.committed()
+        if after is not None:
+            after()
         return result
 
     def listen_for_commits(
@@ -425,6 +454,8 @@ class SqliteBackend:
             self._write_conn.close()
         self._reader.shutdown(wait=True, cancel_futures=True)
         self._writer.shutdown(wait=True, cancel_futures=True)
+        if self.writer_process is not None:
+            self.writer_process.close()  # after the writer thread: no batch under way
         if self._turn is not None:
             self._turn.close()
         self.engine.dispose()

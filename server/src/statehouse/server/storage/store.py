@@ -42,13 +42,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import threading
 import time
+import typing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ParamSpec, Protocol, TypeVar
 
@@ -59,8 +58,9 @@ from alembic.config import Config
 from .. import priority
 from ..loops import cancel_and_wait
 from ..orchestration import Event
-from ..telemetry import Metrics, OutageLog, Tracing, WriteParent
-from .errors import BatchConflict, StorageUnavailable, is_unreachable, unavailable_on_disconnect
+from ..telemetry import Metrics, OutageLog, Tracing
+from .batch import Batch, Parts, Write, size_of
+from .errors import BatchConflict, StorageUnavailable, unavailable_on_disconnect
 from .options import StoreOptions
 from .schema import EVENT_SEQUENCE, counters
 from .sequencer import CounterRowSequencer, Sequencer
@@ -106,12 +106,16 @@ class Backend(Protocol):
         bound: float | None = None,
         prefetch: Sequence[str] = (),
         shared: bool = False,
+        after: Callable[[], object] | None = None,
     ) -> T:
         """``fn`` in a transaction; ``bound``: a write's time limit, seconds (where
         the backend has one). ``prefetch``: task runs ``fn`` will lock, which the
         backend may read (and lock) before it runs ``fn`` (``Tx.prefetch_task_runs``);
         ``shared``: ``fn`` is a batch of several writes (an error of the database
-        that is no write's own is then a :class:`BatchConflict`)."""
+        that is no write's own is then a :class:`BatchConflict`). ``after()``
+        runs once the transaction has committed, on the thread that committed
+        it (the store builds its writes' answers there: off the event loop
+        where a writer thread commits); never when it did not commit."""
         ...
 
     def listen_for_commits(
@@ -184,7 +188,7 @@ class Store:
         self._unavailable_listeners: list[Callable[[], None]] = []
         self._closing = threading.Event()
         # Group commit (see the module docstring).
-        self._queue: list[_Write] = []
+        self._queue: list[Write] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
@@ -276,22 +280,48 @@ class Store:
         unreachable (health turns NOT_SERVING at once, not at the next probe)."""
         self._unavailable_listeners.append(listener)
 
+    @typing.overload
     async def write(
-        self, fn: Callable[[Tx], T], *, heavy: bool = False, task_runs: Sequence[str] = ()
-    ) -> T:
+        self, fn: Callable[[Tx], T], *, heavy: bool = ..., task_runs: Sequence[str] = ...
+    ) -> T: ...
+
+    @typing.overload
+    async def write(
+        self,
+        fn: Callable[[Tx], T],
+        *,
+        heavy: bool = ...,
+        task_runs: Sequence[str] = ...,
+        answer: Callable[[T], R],
+    ) -> R: ...
+
+    async def write(
+        self,
+        fn: Callable[[Tx], Any],
+        *,
+        heavy: bool = False,
+        task_runs: Sequence[str] = (),
+        answer: Callable[[Any], Any] | None = None,
+    ) -> Any:
         """Run ``fn`` in a write transaction (grouped with others: see the module
         docstring), and return its result once it has committed and its events
-        are published.
+        are published; with ``answer``, ``answer(result)`` instead, built once
+        the transaction has committed, where it committed (SQLite's writer
+        thread: the response of a call is built off the event loop). An error
+        of ``answer`` is the write's answer; the change stands.
 
         ``heavy`` (large payloads): its transaction runs alone, on the heavy lane
         where the backend runs statements on threads. ``task_runs``: the task runs
         ``fn`` will move, read for the whole batch at once.
         """
-        answer: T = await self._enqueue(fn, heavy, task_runs)
-        return answer
+        return await self._enqueue(fn, heavy, task_runs, answer)
 
     def _enqueue(
-        self, fn: Callable[[Tx], Any], heavy: bool, task_runs: Sequence[str]
+        self,
+        fn: Callable[[Tx], Any],
+        heavy: bool,
+        task_runs: Sequence[str],
+        answer: Callable[[Any], Any] | None = None,
     ) -> asyncio.Future[Any]:
         if self._closing.is_set():
             raise StorageUnavailable("the store is closed")
@@ -301,7 +331,7 @@ class Store:
             self._committer = asyncio.create_task(self._commit_loop(), name="statehouse-commit")
         assert self._wake is not None
         loop = asyncio.get_running_loop()
-        write = _Write(fn, loop.create_future(), heavy, tuple(task_runs))
+        write = Write(fn, loop.create_future(), heavy, tuple(task_runs), answer=answer)
         if self._bound is not None:
             write.deadline = loop.time() + self._bound
         if self.tracing.enabled:
@@ -310,17 +340,36 @@ class Store:
         self._wake.set()
         return write.future
 
+    @typing.overload
     async def write_many(
-        self, writes: Sequence[tuple[Callable[[Tx], Any], Sequence[str]]], *, heavy: bool = False
-    ) -> list[Any]:
+        self, writes: Sequence[tuple[Callable[[Tx], Any], Sequence[str]]], *, heavy: bool = ...
+    ) -> list[Any]: ...
+
+    @typing.overload
+    async def write_many(
+        self,
+        writes: Sequence[tuple[Callable[[Tx], Any], Sequence[str]]],
+        *,
+        heavy: bool = ...,
+        answer: Callable[[list[Any]], R],
+    ) -> R: ...
+
+    async def write_many(
+        self,
+        writes: Sequence[tuple[Callable[[Tx], Any], Sequence[str]]],
+        *,
+        heavy: bool = False,
+        answer: Callable[[list[Any]], Any] | None = None,
+    ) -> Any:
         """Several writes as one queued write of parts (each ``(fn, task_runs)`` as
         :meth:`write`), run in order in one transaction, each part undone alone when
-        it fails; return each part's result, or the exception it raised."""
+        it fails; return the list of each part's result, or the exception it
+        raised (with ``answer``, ``answer`` of that list, built as :meth:`write`
+        builds its own)."""
         if not writes:
-            return []
+            return [] if answer is None else answer([])
         task_runs = tuple(dict.fromkeys(i for _, ids in writes for i in ids))
-        results: list[Any] = await self._enqueue(Parts([fn for fn, _ in writes]), heavy, task_runs)
-        return results
+        return await self._enqueue(Parts([fn for fn, _ in writes]), heavy, task_runs, answer)
 
     async def read(self, fn: Callable[[ReadTx], T], *, heavy: bool = False) -> T:
         """Run ``fn`` in a read transaction; ``heavy`` (a large page) on the heavy lane."""
@@ -415,15 +464,15 @@ class Store:
         for on_unavailable in self._unavailable_listeners:
             on_unavailable()
 
-    def _take(self, most: int) -> list[_Write]:
+    def _take(self, most: int) -> list[Write]:
         """The next batch: writes in arrival order, up to ``most`` of them (a write
         of parts counts its parts), at least one; a heavy one alone."""
         queue = self._queue
         count = 1
         if not queue[0].heavy:
-            size = _size(queue[0])
+            size = size_of(queue[0])
             while count < len(queue) and not queue[count].heavy:
-                size += _size(queue[count])
+                size += size_of(queue[count])
                 if size > most:
                     break
                 count += 1
@@ -431,7 +480,7 @@ class Store:
         del queue[:count]
         return batch
 
-    async def _commit(self, writes: list[_Write]) -> None:
+    async def _commit(self, writes: list[Write]) -> None:
         """Commit one batch, publish its events, then answer every write."""
         self.batches += 1
         self.batched_writes += len(writes)
@@ -492,10 +541,11 @@ class Store:
             else:
                 write.future.set_result(write.result)
 
-    async def _run(self, writes: list[_Write], armed: list[bool]) -> list[Event]:
+    async def _run(self, writes: list[Write], armed: list[bool]) -> list[Event]:
         """One transaction for ``writes``; if they cannot share it, one each.
         ``armed[0]`` becomes True when one of them set a timer."""
-        run = functools.partial(run_batch, writes=writes, armed=armed)
+        run = Batch(writes, armed)
+        after = run.answer
         heavy = writes[0].heavy
         timeout = self._timeout(writes)
         prefetch = list(dict.fromkeys(i for write in writes for i in write.task_runs))
@@ -509,6 +559,7 @@ class Store:
                 bound=timeout,
                 prefetch=prefetch,
                 shared=shared,
+                after=after,
             )
         except BatchConflict:
             appended: list[Event] = []
@@ -518,10 +569,11 @@ class Store:
                     # Each part in a transaction of its own, as separate writes would be.
                     results = []
                     for part in write.fn.parts:
-                        alone = _Write(part, write.future, write.heavy, write.task_runs)
+                        alone = Write(part, write.future, write.heavy, write.task_runs)
                         appended += await self._run_alone(alone, armed)
                         results.append(alone.result if alone.error is None else alone.error)
                     write.result = results
+                    Batch([write]).answer()
                     continue
                 appended += await self._run_alone(write, armed)
             return appended
@@ -532,10 +584,10 @@ class Store:
             # the write then sees the winner's row and answers as a repeat.
             writes[0].result = None
             return await self.backend.transaction(
-                run, write=True, heavy=heavy, bound=self._timeout(writes)
+                run, write=True, heavy=heavy, bound=self._timeout(writes), after=after
             )
 
-    async def _run_alone(self, write: _Write, armed: list[bool]) -> list[Event]:
+    async def _run_alone(self, write: Write, armed: list[bool]) -> list[Event]:
         """``write`` in a transaction of its own; its error becomes its answer."""
         try:
             return await self._run([write], armed)
@@ -547,7 +599,7 @@ class Store:
             write.error = error
         return []
 
-    def _timeout(self, writes: list[_Write]) -> float | None:
+    def _timeout(self, writes: list[Write]) -> float | None:
         """A batch's bound: what is left of its oldest write's, at least a quarter."""
         if self._bound is None:
             return None
@@ -602,40 +654,6 @@ class Store:
         self._heavy.shutdown(wait=True, cancel_futures=True)
 
 
-@dataclass(slots=True)
-class _Write:
-    """One queued write: its function, then its result or its own error."""
-
-    fn: Callable[[Tx], Any]
-    future: asyncio.Future[Any]
-    heavy: bool = False
-    task_runs: tuple[str, ...] = ()
-    result: Any = None
-    error: BaseException | None = None
-    #: Its request's trace context and when it was queued (traces on, a traced request).
-    trace: WriteParent | None = None
-    #: When it must be answered by (the event loop's clock; None: no bound).
-    deadline: float | None = None
-
-
-class Parts:
-    """The function of a write of several parts (:meth:`Store.write_many`): the batch
-    runs each part as a write of its own (undone alone when it fails), and the
-    write's result is the list of their results or errors."""
-
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: list[Callable[[Tx], Any]]) -> None:
-        self.parts = parts
-
-    def __call__(self, tx: Tx) -> Any:  # pragma: no cover - run_batch runs the parts
-        raise TypeError("a write of parts runs through run_batch")
-
-
-def _size(write: _Write) -> int:
-    return len(write.fn.parts) if isinstance(write.fn, Parts) else 1
-
-
 def display_url(url: str) -> str:
     """``url`` fit for a log line: its password hidden (as the server uses it)."""
     return parse_database_url(url).render_as_string(hide_password=True)
@@ -645,68 +663,3 @@ def _touch_counter(tx: Tx) -> None:
     tx.conn.execute(
         sa.update(counters).where(counters.c.name == EVENT_SEQUENCE).values(value=counters.c.value)
     )
-
-
-def run_batch(tx: Tx, writes: list[_Write], armed: list[bool] | None = None) -> list[Event]:
-    """Run ``writes`` in the transaction of ``tx``; return the events to commit
-    (and set ``armed[0]`` when the transaction set a timer).
-
-    A lone write runs as is: its error rolls the transaction back. In a batch,
-    and for each part of a write of parts (:class:`Parts`), each write's error (a
-    domain error, a constraint) undoes that write alone and becomes its answer; an error that breaks the transaction itself (a statement
-    failing outside a savepoint, a deadlock) raises :class:`BatchConflict`. Then
-    the kept changes are written and the events get their sequences.
-    """
-    if len(writes) == 1 and not isinstance(writes[0].fn, Parts):
-        writes[0].result = writes[0].fn(tx)
-    else:
-        tx.shared = True
-        try:
-            tx.prefetch_task_runs([i for write in writes for i in write.task_runs])
-        except sa.exc.DBAPIError as exc:
-            if is_unreachable(exc):
-                raise
-            raise BatchConflict(str(exc)) from exc
-        for write in writes:
-            if isinstance(write.fn, Parts):
-                outcomes = [_run_part(tx, part) for part in write.fn.parts]
-                write.result = [o.error if isinstance(o, _Failed) else o for o in outcomes]
-                continue
-            outcome = _run_part(tx, write.fn)
-            if isinstance(outcome, _Failed):
-                write.error = outcome.error
-            else:
-                write.result = outcome
-    appended = tx.finish()
-    if armed is not None and tx.timers_armed:
-        armed[0] = True
-    return appended
-
-
-class _Failed:
-    __slots__ = ("error",)
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-
-def _run_part(tx: Tx, fn: Callable[[Tx], Any]) -> Any:
-    """One write of a batch: its result, or its error (as ``_Failed``) with its
-    changes undone; an error that breaks the transaction raises BatchConflict."""
-    tx.begin_write()
-    try:
-        result = fn(tx)
-    except BatchConflict:
-        raise
-    except sa.exc.DBAPIError as exc:
-        if is_unreachable(exc):
-            raise
-        if not tx.in_savepoint:
-            raise BatchConflict(str(exc)) from exc
-        tx.end_write(False)
-        return _Failed(exc)
-    except Exception as exc:
-        tx.end_write(False)
-        return _Failed(exc)
-    tx.end_write(True)
-    return result
