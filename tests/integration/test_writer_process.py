@@ -14,12 +14,15 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 
 from statehouse.server import testing as launcher
 from statehouse.server.app import create_server
-from statehouse.server.storage import StorageUnavailable, Tx
+from statehouse.server.storage import StorageUnavailable, Store, StoreOptions, Tx
+from statehouse.server.storage.batch import Batch, Write
+from statehouse.server.storage.writer_process import WriterProcess
 from statehouse.v1 import execution_service_pb2 as pb, state_pb2 as st
-from tests.eventually import eventually
+from tests.eventually import eventually, eventually_async
 
 from .conftest import Running, ServerProcess, Stubs, make_settings
 
@@ -54,10 +57,13 @@ def _alive(pid: int) -> bool:
 
 
 async def _serve(tmp_path: Path) -> Running:
-    # No health probes: no write of the server's own at a moment the test does not choose.
+    # No health probes, sweeps or compactions: no write of the server's own at a
+    # moment the test does not choose.
     settings = replace(
         make_settings(f"sqlite:///{tmp_path / 'statehouse.db'}"),
         health_interval=3600.0,
+        housekeeping_interval=3600.0,
+        compaction_interval=3600.0,
         sqlite_writer_process=True,
     )
     server, port = await create_server(settings)
@@ -128,8 +134,9 @@ def _gone(pids: list[int]) -> bool:
     return bool(eventually(lambda: not any(_alive(p) for p in pids), "the writer process to end"))
 
 
-def _slow(tx: Tx, *, seconds: float) -> None:
-    """A write that takes its time (run in the writer process)."""
+def _slow(tx: Tx, *, seconds: float, marker: str) -> None:
+    """A write that says it has started, then takes its time (in the writer process)."""
+    Path(marker).touch()
     time.sleep(seconds)
 
 
@@ -145,8 +152,11 @@ async def test_a_writer_process_killed_during_a_commit_fails_that_batch_alone(
         ids = await _task_runs(stubs, 2)
         first = writer.pid
         assert first is not None
-        slow = asyncio.ensure_future(store.write(functools.partial(_slow, seconds=30)))
-        await asyncio.sleep(1)  # under way in the child
+        marker = tmp_path / "started"
+        slow = asyncio.ensure_future(
+            store.write(functools.partial(_slow, seconds=60, marker=str(marker)))
+        )
+        await eventually_async(marker.exists, "the slow write to start in the child")
         os.kill(first, signal.SIGKILL)
         with pytest.raises(StorageUnavailable, match="writer process ended"):
             await slow
@@ -161,36 +171,37 @@ async def test_a_writer_process_killed_during_a_commit_fails_that_batch_alone(
         await running.server.stop(0)
 
 
-async def test_a_writer_process_killed_while_idle_is_replaced_before_the_next_batch(
+def _one(tx: Tx) -> int:
+    """A write that reads a value (run in the writer process)."""
+    return int(tx.conn.execute(sa.text("SELECT 1")).scalar_one())
+
+
+def test_a_writer_process_killed_while_idle_is_replaced_before_the_next_batch(
     tmp_path: Path,
 ) -> None:
-    running = await _serve(tmp_path)
-    stubs = Stubs(running.target)
+    # The writer process alone: no write of a server's own between the kill and the batch.
+    url = f"sqlite:///{tmp_path / 'statehouse.db'}"
+    store = Store(url)
+    store.migrate()
+    store.close()
+    writer = WriterProcess(sa.make_url(url), StoreOptions())
     try:
-        writer = running.server.store.backend.writer_process
-        assert writer is not None
-        ids = await _task_runs(stubs, 40)
-        first = writer.pid
-        assert first is not None
-        os.kill(first, signal.SIGKILL)
-        eventually(lambda: not _alive(first), "the killed writer process to end")
-        # No batch was in flight: none is lost, every call answered as usual.
-        moves = await asyncio.gather(
-            *(
-                stubs.executions.TransitionTaskRun(
-                    pb.TransitionTaskRunRequest(task_run_id=i, state=st.STATE_RUNNING)
-                )
-                for i in ids
-            )
-        )
-        assert {m.task_run.state for m in moves} == {st.STATE_RUNNING}
-        assert writer.started == 2
-        for i in ids:
-            got = await stubs.executions.GetTaskRun(pb.GetTaskRunRequest(task_run_id=i))
-            assert got.task_run.state == st.STATE_RUNNING
+
+        def batch() -> Batch:
+            return Batch([Write(_one, None)], [False])  # type: ignore[arg-type]
+
+        first = batch()
+        assert writer.run(first) == [] and first.writes[0].result == 1
+        killed = writer.pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+        # No batch was in flight: none is lost, the next is answered as usual,
+        # whether it finds the child dying or gone.
+        second = batch()
+        assert writer.run(second) == [] and second.writes[0].result == 1
+        assert writer.started == 2 and writer.pid not in (None, killed)
     finally:
-        await stubs.channel.close()
-        await running.server.stop(0)
+        writer.close()
 
 
 async def _create(target: str) -> None:

@@ -116,15 +116,17 @@ class Servicer:
         respond: Callable[[D], M],
         *,
         task_runs: Sequence[str] = (),
-    ) -> M:
+    ) -> bytes:
         """Run ``work`` in a write transaction, then ``respond`` with its result
-        (see :meth:`plan`): built where the transaction committed (the writer
-        thread on SQLite, off the event loop), a heavy call's on the heavy lane."""
+        (see :meth:`plan`): the response, encoded where the transaction committed
+        (SQLite's writer process or thread, off the event loop; the transports
+        send the bytes as they are), a heavy call's on the heavy lane."""
         fn, finish = self.plan(call, request, response_type, work, respond)
+        answer = functools.partial(encoded, finish)
         if call.heavy and finish is respond:
             done = await self.store.write(fn, heavy=True, task_runs=task_runs)
-            return await self.store.run_heavy(finish, done)
-        return await self.store.write(fn, heavy=call.heavy, task_runs=task_runs, answer=finish)
+            return await self.store.run_heavy(answer, done)
+        return await self.store.write(fn, heavy=call.heavy, task_runs=task_runs, answer=answer)
 
     def plan(
         self,
@@ -196,3 +198,8 @@ def _idempotent(
 
 def _built(response: M) -> M:
     return response
+
+
+def encoded(respond: Callable[[D], Message], done: D) -> bytes:
+    """The response ``respond`` builds from ``done``, encoded (a write's answer)."""
+    return convert.encode(respond(done))

@@ -37,7 +37,7 @@ from ..orchestration.filters import ExecutionFilter, TaskRunFilter
 from ..orchestration.lifecycle import RetryDecision
 from ..storage import ReadTx, Tx
 from . import convert
-from ._base import Call, Servicer
+from ._base import Call, Servicer, encoded
 from .errors import status_of
 from .validation import Payloads, validate
 
@@ -131,9 +131,7 @@ class ExecutionServicer(Servicer):
         #: Claims waiting for work on this process (woken by the event hub).
         self.work = work if work is not None else WorkWaiters()
 
-    async def CreateExecution(
-        self, request: pb.CreateExecutionRequest, call: Call
-    ) -> pb.CreateExecutionResponse:
+    async def CreateExecution(self, request: pb.CreateExecutionRequest, call: Call) -> bytes:
         spec = commands.NewExecution(
             namespace=request.namespace,
             flow_id=request.flow_id,
@@ -241,9 +239,7 @@ class ExecutionServicer(Servicer):
         )
         return await self.store.write(work, heavy=call.heavy)
 
-    async def CreateTaskRun(
-        self, request: pb.CreateTaskRunRequest, call: Call
-    ) -> pb.CreateTaskRunResponse:
+    async def CreateTaskRun(self, request: pb.CreateTaskRunRequest, call: Call) -> bytes:
         spec = commands.NewTaskRun(
             execution_id=request.execution_id,
             task_id=request.task_id,
@@ -279,7 +275,7 @@ class ExecutionServicer(Servicer):
 
     async def TransitionExecution(
         self, request: pb.TransitionExecutionRequest, call: Call
-    ) -> pb.TransitionExecutionResponse:
+    ) -> bytes:
         state = convert.state_from_pb(request.state, "state")
         outputs = call.payload("outputs")
 
@@ -296,9 +292,7 @@ class ExecutionServicer(Servicer):
         respond = functools.partial(_with_execution, response_type=pb.TransitionExecutionResponse)
         return await self.mutate(call, request, pb.TransitionExecutionResponse, work, respond)
 
-    async def TransitionTaskRun(
-        self, request: pb.TransitionTaskRunRequest, call: Call
-    ) -> pb.TransitionTaskRunResponse:
+    async def TransitionTaskRun(self, request: pb.TransitionTaskRunRequest, call: Call) -> bytes:
         work, respond = self._transition_task_run(request, call)
         response = await self.mutate(
             call,
@@ -337,9 +331,7 @@ class ExecutionServicer(Servicer):
         respond = functools.partial(_moved_response, basic=basic)
         return work, respond
 
-    async def TransitionTaskRuns(
-        self, request: pb.TransitionTaskRunsRequest, call: Call
-    ) -> pb.TransitionTaskRunsResponse:
+    async def TransitionTaskRuns(self, request: pb.TransitionTaskRunsRequest, call: Call) -> bytes:
         """Each item as a TransitionTaskRun call of its own, all of them at once.
 
         The request was validated only for its count (validation.py): each item
@@ -402,18 +394,17 @@ class ExecutionServicer(Servicer):
             )
             writes.append((fn, (items[i].task_run_id,)))
 
-        answer = functools.partial(
+        items_answer = functools.partial(
             _answer_items,
             count=len(items),
             finishers=finishers,
             failed={i: status_of(f"{call.method} item {i}", e) for i, e in failed.items()},
             method=call.method,
         )
+        answer = functools.partial(encoded, items_answer)
         return await self.store.write_many(writes, heavy=heavy, answer=answer)
 
-    async def PauseExecution(
-        self, request: pb.PauseExecutionRequest, call: Call
-    ) -> pb.PauseExecutionResponse:
+    async def PauseExecution(self, request: pb.PauseExecutionRequest, call: Call) -> bytes:
         delay = convert.duration_us(request, "delay")
         timeout = convert.duration_us(request, "timeout")
         action = _PAUSE_ACTIONS[request.on_timeout]
@@ -431,9 +422,7 @@ class ExecutionServicer(Servicer):
         )
         return await self.mutate(call, request, pb.PauseExecutionResponse, work, _paused)
 
-    async def ResumeExecution(
-        self, request: pb.ResumeExecutionRequest, call: Call
-    ) -> pb.ResumeExecutionResponse:
+    async def ResumeExecution(self, request: pb.ResumeExecutionRequest, call: Call) -> bytes:
         work = functools.partial(
             commands.resume_execution,
             execution_id=request.execution_id,
@@ -446,9 +435,7 @@ class ExecutionServicer(Servicer):
 
         return await self.mutate(call, request, pb.ResumeExecutionResponse, work, respond)
 
-    async def KillExecution(
-        self, request: pb.KillExecutionRequest, call: Call
-    ) -> pb.KillExecutionResponse:
+    async def KillExecution(self, request: pb.KillExecutionRequest, call: Call) -> bytes:
         work = functools.partial(
             commands.kill_execution,
             execution_id=request.execution_id,
@@ -459,9 +446,7 @@ class ExecutionServicer(Servicer):
         )
         return await self.mutate(call, request, pb.KillExecutionResponse, work, _killed)
 
-    async def RestartExecution(
-        self, request: pb.RestartExecutionRequest, call: Call
-    ) -> pb.RestartExecutionResponse:
+    async def RestartExecution(self, request: pb.RestartExecutionRequest, call: Call) -> bytes:
         work = functools.partial(
             commands.restart_execution,
             execution_id=request.execution_id,
@@ -473,9 +458,7 @@ class ExecutionServicer(Servicer):
 
         return await self.mutate(call, request, pb.RestartExecutionResponse, work, respond)
 
-    async def CompleteExecution(
-        self, request: pb.CompleteExecutionRequest, call: Call
-    ) -> pb.CompleteExecutionResponse:
+    async def CompleteExecution(self, request: pb.CompleteExecutionRequest, call: Call) -> bytes:
         state = convert.state_from_pb(request.state, "state") if request.state else None
         outputs = call.payload("outputs")
 

@@ -52,9 +52,7 @@ def _entries(request: pb.RecordMetricsRequest) -> list[m.MetricEntry]:
 class MetricServicer(Servicer):
     """Counters and timers per task run attempt (requests arrive validated)."""
 
-    async def RecordMetrics(
-        self, request: pb.RecordMetricsRequest, call: Call
-    ) -> pb.RecordMetricsResponse:
+    async def RecordMetrics(self, request: pb.RecordMetricsRequest, call: Call) -> bytes:
         entries = _entries(request)
 
         work = functools.partial(

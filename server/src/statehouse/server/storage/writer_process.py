@@ -19,8 +19,8 @@ with the child as another process would (``sqlite.WriterTurn``; the kept rows
 see the other's commits by ``PRAGMA data_version``). Errors cross as their
 type, arguments and attributes (:func:`freeze`), rebuilt without calling their
 constructors; one that does not pickle arrives as a ``RuntimeError`` naming it.
-A write's answer that is a protobuf message (a call's response) comes back
-encoded: the transports send a handler's bytes as they are.
+A call's answer crosses encoded (``api/_base.encoded``): the serving process
+neither decodes it nor encodes it again.
 The child draws its times from its own clock: while a test has replaced the
 serving process's (``clock.replaced()``), the batches run here.
 
@@ -28,8 +28,9 @@ serving process's (``clock.replaced()``), the batches run here.
 go to it. If it ends (killed, crashed), the batch in flight is answered
 :class:`~.errors.StorageUnavailable` (it may or may not have committed, as with
 a crash of the whole server: the caller's request_id settles it) and the next
-batch starts a new child (one that ended while idle is replaced before
-the next batch, which is then answered as usual). The child ends when the serving process closes its
+batch starts a new child. One that ended before it had read the whole batch
+(killed while idle: the batch finds its socket closed or reset) is replaced
+and the batch sent to the new one, answered as usual. The child ends when the serving process closes its
 pipe, and by itself when the serving process is gone (the pipe's end, or its
 parent changed: checked every second). It ignores SIGINT and SIGTERM, which a
 terminal or a service manager sends to the whole group: the server's shutdown
@@ -53,7 +54,6 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import sqlalchemy as sa
-from google.protobuf.message import Message
 
 from .. import clock
 from ..telemetry._logs import JsonFormatter
@@ -139,15 +139,27 @@ class WriterProcess:
             log.warning(
                 "SQLite writer process ended (exit code %s): starting another", self._reap()
             )
-        conn = self._conn or self._start()
-        try:
-            conn.send_bytes(data)
-            reply = conn.recv_bytes()
-        except (EOFError, OSError) as exc:
-            code = self._reap()
-            raise StorageUnavailable(
-                f"the SQLite writer process ended (exit code {code}) during a commit"
-            ) from exc
+        for attempt in (1, 2):
+            conn = self._conn or self._start()
+            try:
+                conn.send_bytes(data)
+                reply = conn.recv_bytes()
+                break
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                # It ended before it had read the whole batch (a socket closed with
+                # bytes unread resets its peer): nothing ran, another child runs it.
+                code = self._reap()
+                if attempt == 2:
+                    raise StorageUnavailable(
+                        f"the SQLite writer process ended (exit code {code}) twice"
+                    ) from exc
+                log.warning("SQLite writer process ended (exit code %s): starting another", code)
+            except (EOFError, OSError) as exc:
+                # It had read the batch: committed or not, as with a crash.
+                code = self._reap()
+                raise StorageUnavailable(
+                    f"the SQLite writer process ended (exit code {code}) during a commit"
+                ) from exc
         status, *rest = pickle.loads(reply)
         if status == "error":
             error = thaw(rest[0])
@@ -233,15 +245,8 @@ def _run(backend: Any, data: bytes) -> bytes:
     except BaseException as exc:
         return _dumps(("error", freeze(exc)))
     assert batch.armed is not None
-    outcomes = [(_encoded(_freeze_parts(w.result)), freeze(w.error)) for w in writes]
+    outcomes = [(_freeze_parts(w.result), freeze(w.error)) for w in writes]
     return _dumps(("ok", outcomes, appended, batch.armed[0]))
-
-
-def _encoded(result: Any) -> Any:
-    """A response encoded here (the transports send bytes as they are): the serving
-    process neither decodes it from the pipe nor encodes it again."""
-    # Deterministic, as api/convert.encode's: maps go out sorted by key.
-    return result.SerializeToString(deterministic=True) if isinstance(result, Message) else result
 
 
 def _dumps(reply: tuple[Any, ...]) -> bytes:
